@@ -1,0 +1,123 @@
+// ConsentService: sign-up, double opt-in confirmation and unsubscribe, as
+// pure logic over the ConsentStore port. Every state change, its consent-log
+// row and the message it causes are written through one store (one
+// transaction), so a message is queued exactly when its state change commits.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sc/core/email.h"
+#include "sc/core/ports.h"
+#include "sc/core/result.h"
+#include "sc/core/tokens.h"
+
+namespace sc {
+
+// Produces the unique left part of Message-IDs (random in production).
+class IdSource {
+ public:
+  virtual ~IdSource() = default;
+  virtual std::string next_id() = 0;
+};
+
+struct ServiceConfig {
+  std::string public_url = "http://127.0.0.1:8080";
+  std::string org_name = "Stay Connected";
+  std::string postal_address;
+  Mailbox from{"no-reply@localhost", "Stay Connected"};
+  std::string envelope_from;           // bounce address; empty: from.address
+  std::string list_unsubscribe_mailto;  // optional "mailto:…"
+  std::int64_t confirm_ttl_seconds = 7 * 24 * 3600;
+  std::int64_t confirm_cooldown_seconds = 10 * 60;
+  ConsentText email_consent;
+  ConsentText sms_consent;
+};
+
+// Raw fields as a form or JSON body gave them; nothing trusted yet.
+struct SignupRequest {
+  std::optional<std::string> email;
+  std::optional<std::string> phone;
+  bool sms_consent = false;
+  std::optional<std::string> first_name;
+  std::optional<std::string> postal_code;
+  std::vector<std::string> topics;
+  std::optional<std::string> source;
+};
+
+struct ValidatedSignup {
+  std::optional<Email> email;
+  std::optional<std::string> phone;  // E.164
+  std::string first_name;
+  std::string postal_code;
+  std::vector<std::string> topics;
+  std::string source;
+};
+
+// What the client is told: one state per channel asked for. It is the same
+// for a new and a known address, so the answer enumerates nobody.
+struct SignupOutcome {
+  bool email = false;
+  bool sms = false;
+  bool queued_email = false;  // for tests and metrics only, never shown
+  bool queued_sms = false;
+};
+
+struct ChannelOutcome {
+  Channel channel;
+  bool changed = false;  // false when the request was a repeat (idempotent)
+};
+
+class ConsentService {
+ public:
+  static constexpr std::size_t kMaxTopics = 20;
+  static constexpr std::size_t kMaxTopicLength = 64;
+  static constexpr std::size_t kMaxNameLength = 100;
+  static constexpr std::size_t kMaxPostalLength = 16;
+  static constexpr std::size_t kMaxSourceLength = 64;
+
+  ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
+                 const PhoneNormalizer* phones, IdSource& ids);
+
+  const ServiceConfig& config() const { return config_; }
+
+  // Validation needs no store; call it before opening a transaction.
+  Result<ValidatedSignup> validate(const SignupRequest& request) const;
+  SignupOutcome sign_up(ConsentStore& store, const ValidatedSignup& signup,
+                        const RequestContext& ctx, std::int64_t now);
+
+  // Token checks alone (for the GET pages, which change nothing).
+  Result<TokenClaims> check_confirm_token(std::string_view token, std::int64_t now) const;
+  Result<TokenClaims> check_unsubscribe_token(std::string_view token) const;
+
+  Result<ChannelOutcome> confirm(ConsentStore& store, std::string_view token,
+                                 const RequestContext& ctx, std::int64_t now);
+  Result<ChannelOutcome> unsubscribe(ConsentStore& store, std::string_view token,
+                                     ConsentSource source, const RequestContext& ctx,
+                                     std::int64_t now);
+
+  std::string confirm_url(std::int64_t channel_id, std::int64_t now) const;
+  std::string unsubscribe_url(std::int64_t channel_id) const;
+
+  // Builds a complete email to a channel, footer and List-Unsubscribe
+  // included; used for transactional mail here and for broadcasts later.
+  OutboundEmail build_email(const Channel& channel, const ComposedEmail& content,
+                            std::int64_t now);
+
+ private:
+  void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
+                                std::int64_t now);
+  void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
+  std::map<std::string, std::string> base_vars(const Channel& ch) const;
+
+  ServiceConfig config_;
+  TokenCodec tokens_;
+  const Composer& composer_;
+  const PhoneNormalizer* phones_;
+  IdSource& ids_;
+};
+
+}  // namespace sc

@@ -1,0 +1,98 @@
+// Outbound messages as the dispatcher hands them to providers, and the
+// provider-neutral outcome of one send attempt.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sc {
+
+// A mailbox: "Display Name <addr@domain>". display_name may be empty.
+struct Mailbox {
+  std::string address;
+  std::string display_name;
+};
+
+// One email, fully rendered. Everything a provider needs to send it, nothing
+// it must look up. message_id is without angle brackets ("x.y@domain").
+struct OutboundEmail {
+  std::int64_t outbox_id = 0;
+  std::string message_id;
+  std::int64_t date_unix = 0;  // the Date: header, seconds since epoch (UTC)
+  Mailbox from;
+  Mailbox to;
+  std::string envelope_from;  // SMTP MAIL FROM / bounce address; empty means from.address
+  std::string reply_to;
+  std::string subject;
+  std::string text;  // text/plain body, UTF-8, LF or CRLF line ends
+  std::string html;  // text/html body, UTF-8; may be empty (then the mail is text only)
+  std::string list_unsubscribe_url;     // https one-click URL (RFC 8058)
+  std::string list_unsubscribe_mailto;  // optional "mailto:..." alternative
+  std::string list_id;                  // optional List-Id value, e.g. "News <news.example.org>"
+  std::vector<std::pair<std::string, std::string>> extra_headers;
+};
+
+struct OutboundSms {
+  std::int64_t outbox_id = 0;
+  std::string to;  // E.164
+  std::string body;
+};
+
+enum class SendStatus { kSent, kRetryable, kPermanent };
+
+// The outcome of one attempt, with the provider's own code and text kept.
+struct SendResult {
+  SendStatus status = SendStatus::kRetryable;
+  std::string provider_code;        // "250", "202", "429", "curl:7", "smtp:550" …
+  std::string provider_message;     // the provider's reply text / error body
+  std::string provider_message_id;  // X-Message-Id, Twilio SM…, Message-ID for files
+  std::optional<std::chrono::seconds> retry_after;  // provider asked us to wait
+
+  static SendResult sent(std::string code, std::string id, std::string msg = {}) {
+    return {SendStatus::kSent, std::move(code), std::move(msg), std::move(id), std::nullopt};
+  }
+  static SendResult retryable(std::string code, std::string msg,
+                              std::optional<std::chrono::seconds> after = std::nullopt) {
+    return {SendStatus::kRetryable, std::move(code), std::move(msg), {}, after};
+  }
+  static SendResult permanent(std::string code, std::string msg) {
+    return {SendStatus::kPermanent, std::move(code), std::move(msg), {}, std::nullopt};
+  }
+};
+
+const char* to_string(SendStatus s);
+
+// Port: every email provider (file, smtp, sendgrid, …) implements this.
+// send_batch may send concurrently; it returns one result per message, in order.
+class EmailSender {
+ public:
+  virtual ~EmailSender() = default;
+  virtual std::string name() const = 0;
+  virtual SendResult send(const OutboundEmail& message) = 0;
+  virtual std::vector<SendResult> send_batch(std::span<const OutboundEmail> messages) {
+    std::vector<SendResult> out;
+    out.reserve(messages.size());
+    for (const auto& m : messages) out.push_back(send(m));
+    return out;
+  }
+};
+
+// Port: every SMS provider (log, twilio) implements this.
+class SmsSender {
+ public:
+  virtual ~SmsSender() = default;
+  virtual std::string name() const = 0;
+  virtual SendResult send(const OutboundSms& message) = 0;
+  virtual std::vector<SendResult> send_batch(std::span<const OutboundSms> messages) {
+    std::vector<SendResult> out;
+    out.reserve(messages.size());
+    for (const auto& m : messages) out.push_back(send(m));
+    return out;
+  }
+};
+
+}  // namespace sc

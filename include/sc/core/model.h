@@ -1,0 +1,81 @@
+// The domain model: an identity (Subscriber), its per-channel consent state
+// (Channel), and the append-only consent log (ConsentEvent) kept apart.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sc {
+
+enum class ChannelKind { kEmail, kSms };
+enum class ConsentState { kPending, kConfirmed, kUnsubscribed };
+enum class ConsentAction { kGrant, kConfirm, kWithdraw };
+enum class ConsentSource { kForm, kLink, kOneClick, kKeyword, kAdmin };
+
+const char* to_string(ChannelKind k);
+const char* to_string(ConsentState s);
+const char* to_string(ConsentAction a);
+const char* to_string(ConsentSource s);
+std::optional<ChannelKind> channel_kind_from(std::string_view s);
+std::optional<ConsentState> consent_state_from(std::string_view s);
+
+struct Subscriber {
+  std::int64_t id = 0;
+  std::string first_name;
+  std::string postal_code;
+  std::int64_t created_at = 0;
+};
+
+struct Channel {
+  std::int64_t id = 0;
+  std::int64_t subscriber_id = 0;
+  ChannelKind kind = ChannelKind::kEmail;
+  std::string address;  // normalised email or E.164 number
+  ConsentState state = ConsentState::kPending;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t confirm_sent_at = 0;  // last confirmation message queued (for the cooldown)
+};
+
+// The exact consent text a person was shown, identified by version and hash.
+struct ConsentText {
+  std::string version;  // e.g. "email-v1"
+  std::string text;
+  std::string sha256_hex;
+};
+
+// Who did what, from where: one row of the append-only consent log.
+struct RequestContext {
+  std::string ip;
+  std::string user_agent;
+};
+
+struct ConsentEvent {
+  std::int64_t subscriber_id = 0;
+  std::int64_t channel_id = 0;
+  ChannelKind channel = ChannelKind::kEmail;
+  std::string address;
+  ConsentAction action = ConsentAction::kGrant;
+  ConsentSource source = ConsentSource::kForm;
+  std::string detail;  // the form's `source` field, the keyword, the admin key name …
+  RequestContext context;
+  std::string consent_text_version;
+  std::string consent_text_sha256;
+  std::int64_t at = 0;
+};
+
+enum class OutboxKind { kEmail, kSms };
+
+// A message waiting in the outbox; the payload is fully rendered so a retry
+// sends the same bytes (same Message-ID) as the first attempt.
+struct OutboxEntry {
+  std::int64_t id = 0;
+  OutboxKind kind = OutboxKind::kEmail;
+  std::int64_t channel_id = 0;
+  std::int64_t broadcast_id = 0;  // 0 for transactional messages
+  std::string purpose;            // "confirm", "welcome", "broadcast", "test"
+};
+
+}  // namespace sc

@@ -1,0 +1,73 @@
+// Ports: the interfaces core declares and the outer modules implement.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sc/core/message.h"
+#include "sc/core/model.h"
+#include "sc/core/result.h"
+
+namespace sc {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t now_unix() const = 0;  // seconds since epoch, UTC
+};
+
+// A keyed MAC (HMAC-SHA256 in production). verify is constant-time.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual std::string sign(std::string_view data) const = 0;
+  virtual bool verify(std::string_view data, std::string_view mac) const = 0;
+};
+
+// Parses a phone number as a person typed it into E.164 (libphonenumber).
+class PhoneNormalizer {
+ public:
+  virtual ~PhoneNormalizer() = default;
+  // Fails with field "phone" for numbers that are invalid, not mobile-capable
+  // or in a country the deployment does not text.
+  virtual Result<std::string> normalize(std::string_view raw) const = 0;
+};
+
+struct ComposedEmail {
+  std::string subject;
+  std::string text;
+  std::string html;
+};
+
+// Renders message templates; vars are plain strings, escaped by the renderer.
+class Composer {
+ public:
+  virtual ~Composer() = default;
+  virtual ComposedEmail email(std::string_view template_name,
+                              const std::map<std::string, std::string>& vars) const = 0;
+  virtual std::string sms(std::string_view template_name,
+                          const std::map<std::string, std::string>& vars) const = 0;
+};
+
+// Port: everything the consent flows read and write, inside one transaction
+// that the storage layer opens and commits (or rolls back) around a call.
+class ConsentStore {
+ public:
+  virtual ~ConsentStore() = default;
+  virtual std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) = 0;
+  virtual std::optional<Channel> channel_by_id(std::int64_t id) = 0;
+  virtual std::optional<Subscriber> subscriber_by_id(std::int64_t id) = 0;
+  virtual std::int64_t insert_subscriber(const Subscriber& s) = 0;
+  virtual std::int64_t insert_channel(const Channel& c) = 0;
+  virtual void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) = 0;
+  virtual void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) = 0;
+  virtual void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) = 0;
+  virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
+  virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
+  virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;
+};
+
+}  // namespace sc

@@ -1,0 +1,23 @@
+// Text checks shared by every layer: UTF-8 validity, control characters, trimming.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace sc::text {
+
+bool is_valid_utf8(std::string_view s);
+// True if s holds NUL, CR, LF or any other C0/C1 control or a bidi override.
+bool has_control(std::string_view s);
+std::string_view trim(std::string_view s);
+std::string to_lower_ascii(std::string_view s);
+// Number of code points (s must be valid UTF-8).
+std::size_t utf8_length(std::string_view s);
+// Removes CR, LF and NUL so a value can never start a new header line.
+std::string strip_crlf(std::string_view s);
+
+}  // namespace sc::text
+
+namespace sc::text {
+// Compares in time that depends only on the lengths (API keys).
+bool constant_time_equal(std::string_view a, std::string_view b);
+}  // namespace sc::text

@@ -1,0 +1,50 @@
+// HttpServer: the thin handlers of the public and admin API over cpp-httplib,
+// tuned (TCP_NODELAY, long keep-alive, a growing thread pool, a deep listen
+// backlog) because the library's defaults cost two orders of magnitude.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sc/core/consent_service.h"
+#include "sc/core/ports.h"
+#include "sc/render/renderer.h"
+#include "sc/storage/storage.h"
+
+namespace sc {
+
+struct HttpOptions {
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t min_threads = 16;
+  std::size_t max_threads = 1024;  // one per open keep-alive connection (cpp-httplib's model)
+  int keep_alive_seconds = 5;
+  int listen_backlog = 4096;
+};
+
+struct HttpDeps {
+  ConsentService& service;
+  storage::WriteQueue& writer;
+  storage::ReadPool& reads;
+  const Renderer& renderer;
+  const Clock& clock;
+  std::vector<std::string> admin_keys;
+  PhoneNormalizer* phones = nullptr;  // for ?phone= lookups
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpDeps deps, HttpOptions options);
+  ~HttpServer();
+  // Binds host:port (port 0 picks a free one) and returns the port; throws
+  // std::runtime_error with a clear message when it cannot.
+  int bind(const std::string& host, int port);
+  void serve();  // blocks until stop()
+  void stop();
+  bool wait_until_ready() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sc

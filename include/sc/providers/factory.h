@@ -1,0 +1,40 @@
+// Builds the configured email and SMS providers, validating their config at
+// start so a bad setting fails with one clear line instead of at first send.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sc/core/message.h"
+#include "sc/core/result.h"
+#include "sc/providers/smtp_email_sender.h"
+
+namespace sc::providers {
+
+struct EmailProviderConfig {
+  std::string kind = "file";  // SC_EMAIL_PROVIDER: file | smtp | sendgrid
+  std::string outbox_dir = "./data/outbox";  // SC_EMAIL_OUTBOX_DIR
+  std::string smtp_url;                      // SC_SMTP_URL
+  std::string smtp_tls = "required";         // SC_SMTP_TLS: required | none
+  std::string smtp_envelope_from;            // SC_SMTP_ENVELOPE_FROM
+  std::string smtp_ca_file;                  // SC_SMTP_CA_FILE (optional)
+  std::string sendgrid_api_key;              // SC_SENDGRID_API_KEY
+  std::string sendgrid_api_base = "https://api.sendgrid.com";  // SC_SENDGRID_API_BASE
+  int sendgrid_max_in_flight = 64;
+  long connect_timeout_ms = 10'000;
+  long timeout_ms = 60'000;
+};
+
+struct SmsProviderConfig {
+  std::string kind = "log";               // SC_SMS_PROVIDER: log | twilio
+  std::string log_file = "./data/sms.log";  // SC_SMS_LOG_FILE
+  std::function<std::int64_t()> now_unix;  // for the log's timestamps; empty = system clock
+};
+
+// Errors carry code "invalid_config", field = the variable at fault
+// ("SC_EMAIL_PROVIDER", "SC_SMTP_URL", …) and a one-line message.
+Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig& config);
+Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& config);
+
+}  // namespace sc::providers

@@ -1,0 +1,10 @@
+// The files of schema/ and templates/, compiled into the binary.
+#pragma once
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace sc::embedded {
+// Path relative to the repository root -> bytes, e.g. "templates/signup.html.mustache".
+const std::map<std::string, std::string_view>& files();
+}  // namespace sc::embedded

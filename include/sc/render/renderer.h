@@ -1,0 +1,37 @@
+// Renderer: Mustache templates from templates/ (compiled in) for pages,
+// emails and texts. {{x}} is HTML-escaped in .html templates; text templates
+// render values as they are (names are validated before they get here).
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "sc/core/ports.h"
+
+namespace sc {
+
+using Vars = std::map<std::string, std::string>;
+
+class Renderer final : public Composer {
+ public:
+  // common: values every template may use (org_name, postal_address, …).
+  // templates_dir: when non-empty, files there override the compiled-in ones.
+  explicit Renderer(Vars common, std::string templates_dir = {});
+
+  // Throws std::out_of_range for an unknown template (a programming error).
+  std::string page(std::string_view name, const Vars& vars, const std::set<std::string>& flags = {}) const;
+  std::string text(std::string_view path, const Vars& vars) const;
+  ComposedEmail email(std::string_view template_name, const Vars& vars) const override;
+  std::string sms(std::string_view template_name, const Vars& vars) const override;
+  bool has(std::string_view path) const;
+
+ private:
+  std::string source(std::string_view path) const;
+  std::string render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
+                     bool html) const;
+  Vars common_;
+  std::map<std::string, std::string> files_;
+};
+
+}  // namespace sc

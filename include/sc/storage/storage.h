@@ -1,0 +1,183 @@
+// SQLite storage: migrations, the group-committing writer, read connections.
+// SQLiteCpp stays behind these headers; no other module sees SQL.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <semaphore>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "sc/core/message.h"
+#include "sc/core/model.h"
+#include "sc/core/ports.h"
+
+namespace sc::storage {
+
+// An infrastructure failure (disk, corrupt file, locked database): the HTTP
+// layer turns it into a 503, never a partial write.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct AppliedMigration {
+  int version;
+  std::string name;
+};
+
+// Opens (creating if needed) the database and applies every migration in
+// schema/migrations/ not yet recorded, each in its own transaction.
+// Returns the ones applied now. Idempotent. Throws StorageError.
+std::vector<AppliedMigration> migrate(const std::string& path);
+
+// Stores a consent text under its hash once (idempotent).
+void register_consent_text(const std::string& path, ChannelKind channel, const ConsentText& text,
+                           std::int64_t now);
+
+// A message claimed for sending: the dispatcher owns it until it records an
+// outcome or the lease expires.
+struct ClaimedMessage {
+  std::int64_t id = 0;
+  OutboxKind kind = OutboxKind::kEmail;
+  std::string purpose;
+  std::int64_t broadcast_id = 0;
+  int attempts = 0;  // including this one
+  OutboundEmail email;
+  OutboundSms sms;
+};
+
+struct OutboxCounts {
+  std::int64_t queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0;
+};
+
+// Outbox operations, used by the dispatcher inside writer jobs.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+  // Marks up to `limit` due messages as sending with a lease and returns
+  // them. Messages to channels that have unsubscribed (or, for broadcasts,
+  // are no longer confirmed) are marked skipped instead and not returned.
+  virtual std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) = 0;
+  virtual void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
+  virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
+  virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
+  // Hands back messages whose lease ran out (the process died mid-send).
+  virtual int release_expired(std::int64_t now) = 0;
+  // Hands back every leased message (at start-up and clean shutdown).
+  virtual int release_all() = 0;
+};
+
+// What a writer job sees: the ports, over the writer's one connection, inside
+// the open transaction.
+class WriteContext {
+ public:
+  virtual ~WriteContext() = default;
+  virtual ConsentStore& consent() = 0;
+  virtual OutboxStore& outbox() = 0;
+  // Run raw SQL (tests and tools only).
+  virtual void exec(const std::string& sql) = 0;
+};
+
+// The single writer. Jobs from many threads are run one after another on one
+// connection and committed together (group commit, synchronous=FULL); run()
+// returns only after the commit that holds its job, so an acknowledged write
+// is on disk. A job that throws is rolled back alone (savepoint) and its
+// exception is rethrown to its caller; the others still commit.
+class WriteQueue {
+ public:
+  struct Options {
+    std::size_t max_batch = 256;
+    bool synchronous_full = true;
+  };
+  WriteQueue(const std::string& path, Options options);
+  explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}
+  ~WriteQueue();
+  WriteQueue(const WriteQueue&) = delete;
+  WriteQueue& operator=(const WriteQueue&) = delete;
+
+  // Called on the writer thread after a commit in which some job queued
+  // outbox messages (the dispatcher wakes on it).
+  void set_on_outbox_commit(std::function<void()> fn);
+  void stop();  // drains queued jobs, then joins
+
+  template <class F>
+  auto run(F&& f) -> std::invoke_result_t<F&, WriteContext&> {
+    using R = std::invoke_result_t<F&, WriteContext&>;
+    Job job;
+    if constexpr (std::is_void_v<R>) {
+      job.fn = [&](WriteContext& c) { f(c); };
+      submit_and_wait(job);
+    } else {
+      std::optional<R> out;
+      job.fn = [&](WriteContext& c) { out.emplace(f(c)); };
+      submit_and_wait(job);
+      return std::move(*out);
+    }
+  }
+
+  struct Stats {
+    std::uint64_t commits = 0;
+    std::uint64_t jobs = 0;
+  };
+  Stats stats() const;
+
+  struct Job {
+    std::function<void(WriteContext&)> fn;
+    std::exception_ptr error;
+    std::binary_semaphore done{0};
+  };
+
+ private:
+  void submit_and_wait(Job& job);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ChannelView {
+  ChannelKind kind;
+  std::string address;
+  ConsentState state;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct ConsentLogView {
+  std::int64_t at = 0;
+  std::string channel, address, action, source, detail, ip, user_agent, consent_text_version;
+};
+
+struct SubscriberView {
+  Subscriber subscriber;
+  std::vector<ChannelView> channels;
+  std::vector<std::string> topics;
+  std::vector<ConsentLogView> consent_log;
+};
+
+struct OutboxRow {
+  std::int64_t id = 0;
+  std::string kind, purpose, state, provider, provider_message_id, last_code, last_error, payload;
+  int attempts = 0;
+  std::int64_t channel_id = 0, next_attempt_at = 0;
+};
+
+// Read-only connections for lookups (WAL readers never block the writer).
+class ReadPool {
+ public:
+  explicit ReadPool(const std::string& path, std::size_t size = 4);
+  ~ReadPool();
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
+  OutboxCounts outbox_counts();
+  std::vector<OutboxRow> outbox_rows(std::int64_t after_id, int limit);
+  std::int64_t count(const std::string& table);
+  bool healthy();  // runs a trivial query
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sc::storage

@@ -1,0 +1,228 @@
+#include "sc/app/app.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "sc/app/config.h"
+#include "sc/core/consent_service.h"
+#include "sc/dispatch/dispatcher.h"
+#include "sc/http/server.h"
+#include "sc/providers/crypto.h"
+#include "sc/providers/factory.h"
+#include "sc/providers/phone_normalizer.h"
+#include "sc/render/renderer.h"
+#include "sc/storage/storage.h"
+
+namespace sc {
+namespace {
+
+constexpr const char* kHelp = R"(stayconnected - email and SMS sign-ups with double opt-in
+
+Usage: stayconnected [--config FILE] COMMAND
+
+Commands:
+  serve                   run the HTTP service and the outbox dispatcher
+  migrate                 create or upgrade the database, then exit
+  send-test-email ADDRESS send one message through the configured email
+                          provider and print the provider's answer
+  --help, help            show this text
+  --version               print the version
+
+Configuration comes from SC_* environment variables (see deploy/stayconnected.env);
+--config FILE reads KEY=VALUE lines first, and the environment overrides them.
+Exit codes: 0 ok, 1 the command failed, 2 bad usage or configuration.
+)";
+
+class SystemClock final : public Clock {
+ public:
+  std::int64_t now_unix() const override {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+};
+
+class RandomIds final : public IdSource {
+ public:
+  std::string next_id() override { return crypto::hex(crypto::random_bytes(16)); }
+};
+
+ConsentText consent_text(const Renderer& r, const char* channel) {
+  ConsentText t;
+  t.text = std::string(r.text(std::string("consent/") + channel + ".txt.mustache", {}));
+  while (!t.text.empty() && (t.text.back() == '\n' || t.text.back() == ' ')) t.text.pop_back();
+  t.sha256_hex = crypto::hex(crypto::sha256(t.text));
+  t.version = std::string(channel) + "-" + t.sha256_hex.substr(0, 12);
+  return t;
+}
+
+// Everything a command needs, built from the config in dependency order.
+struct Wiring {
+  Config config;
+  SystemClock clock;
+  RandomIds ids;
+  std::unique_ptr<crypto::HmacSigner> signer;
+  std::unique_ptr<Renderer> renderer;
+  std::unique_ptr<providers::LibPhoneNormalizer> phones;
+  std::unique_ptr<EmailSender> email;
+  std::unique_ptr<SmsSender> sms;
+  std::unique_ptr<ConsentService> service;
+
+  explicit Wiring(Config c) : config(std::move(c)) {
+    signer = std::make_unique<crypto::HmacSigner>(resolve_secret(config));
+    renderer = std::make_unique<Renderer>(
+        Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}}, config.templates_dir);
+    phones = std::make_unique<providers::LibPhoneNormalizer>(config.default_region, config.sms_countries);
+    auto e = providers::make_email_sender(config.email);
+    if (!e) throw ConfigError(e.error().message);
+    email = std::move(e).value();
+    auto s = providers::make_sms_sender(config.sms);
+    if (!s) throw ConfigError(s.error().message);
+    sms = std::move(s).value();
+    ServiceConfig sc;
+    sc.public_url = config.public_url;
+    sc.org_name = config.org_name;
+    sc.postal_address = config.postal_address;
+    sc.from = config.email_from;
+    sc.envelope_from = config.email_bounce;
+    sc.list_unsubscribe_mailto = config.list_unsubscribe_mailto;
+    sc.confirm_cooldown_seconds = config.confirm_cooldown_seconds;
+    sc.email_consent = consent_text(*renderer, "email");
+    sc.sms_consent = consent_text(*renderer, "sms");
+    service = std::make_unique<ConsentService>(sc, *signer, *renderer, phones.get(), ids);
+  }
+};
+
+int cmd_migrate(const Config& config) {
+  auto applied = storage::migrate(config.db_path);
+  for (const auto& m : applied) std::printf("applied %04d_%s\n", m.version, m.name.c_str());
+  std::printf("database %s is up to date\n", config.db_path.c_str());
+  return 0;
+}
+
+int cmd_send_test_email(Wiring& w, const std::string& address) {
+  auto to = Email::parse(address);
+  if (!to) {
+    std::fprintf(stderr, "stayconnected: %s\n", to.error().message.c_str());
+    return 2;
+  }
+  Channel ch;
+  ch.kind = ChannelKind::kEmail;
+  ch.address = to->str();
+  auto vars = Vars{{"unsubscribe_url", w.service->unsubscribe_url(0)}};
+  auto msg = w.service->build_email(ch, w.renderer->email("test", vars), w.clock.now_unix());
+  auto r = w.email->send(msg);
+  std::printf("provider: %s\nresult: %s\ncode: %s\nmessage-id: %s\nanswer: %s\n", w.email->name().c_str(),
+              to_string(r.status), r.provider_code.c_str(), r.provider_message_id.c_str(), r.provider_message.c_str());
+  return r.status == SendStatus::kSent ? 0 : 1;
+}
+
+int cmd_serve(Wiring& w) {
+  const auto& c = w.config;
+  storage::migrate(c.db_path);
+  auto now = w.clock.now_unix();
+  storage::register_consent_text(c.db_path, ChannelKind::kEmail, w.service->config().email_consent, now);
+  storage::register_consent_text(c.db_path, ChannelKind::kSms, w.service->config().sms_consent, now);
+
+  // Signals are taken by one thread with sigwait; every other thread
+  // inherits the blocked mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  storage::WriteQueue writer(c.db_path, storage::WriteQueue::Options{256, c.synchronous_full});
+  storage::ReadPool reads(c.db_path, 4);
+  Dispatcher::Options dopts;
+  dopts.base_backoff_seconds = c.retry_base_seconds;
+  dopts.max_attempts = c.max_attempts;
+  Dispatcher dispatcher(writer, *w.email, *w.sms, w.clock, dopts);
+  writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
+
+  HttpOptions hopts;
+  hopts.max_threads = c.http_max_threads;
+  HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get()};
+  HttpServer server(deps, hopts);
+  int port = 0;
+  try {
+    port = server.bind(c.listen_host, c.listen_port);
+  } catch (const std::exception& e) {
+    throw ConfigError(e.what());
+  }
+  dispatcher.start();
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != 0) std::fprintf(stderr, "stayconnected: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server.stop();
+  });
+  std::printf("stayconnected listening on http://%s:%d/ (public URL %s, email: %s, sms: %s, database %s)\n",
+              c.listen_host.c_str(), port, c.public_url.c_str(), w.email->name().c_str(), w.sms->name().c_str(),
+              c.db_path.c_str());
+  std::printf("sign-up page: %s/\n", c.public_url.c_str());
+  std::fflush(stdout);
+  server.serve();  // returns after stop()
+  // Wake the signal thread if serve ended for another reason.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  dispatcher.stop();  // finishes the batch in flight and records it
+  writer.stop();
+  std::fprintf(stderr, "stayconnected: stopped cleanly\n");
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string config_file;
+  if (args.size() >= 2 && args[0] == "--config") {
+    config_file = args[1];
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kHelp, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::printf("stayconnected 0.1.0\n");
+    return 0;
+  }
+  try {
+    Env env;
+    if (!config_file.empty()) env = read_config_file(config_file);
+    for (auto& [k, v] : environment()) env[k] = v;
+    auto config = load_config(env);
+    const auto& cmd = args[0];
+    if (cmd == "migrate" && args.size() == 1) return cmd_migrate(config);
+    if (cmd == "serve" && args.size() == 1) {
+      storage::migrate(config.db_path);  // a bad database path stops here
+      Wiring w(std::move(config));
+      return cmd_serve(w);
+    }
+    if (cmd == "send-test-email" && args.size() == 2) {
+      Wiring w(std::move(config));
+      return cmd_send_test_email(w, args[1]);
+    }
+    std::fprintf(stderr, "stayconnected: unknown command or wrong arguments: %s (see --help)\n", cmd.c_str());
+    return 2;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "stayconnected: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const storage::StorageError& e) {
+    std::fprintf(stderr, "stayconnected: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stayconnected: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace sc

@@ -1,0 +1,342 @@
+#include "sc/core/consent_service.h"
+
+#include <algorithm>
+
+#include "sc/core/text.h"
+
+namespace sc {
+namespace {
+
+bool present(const std::optional<std::string>& v) {
+  return v && !text::trim(*v).empty();
+}
+
+// Names reach messages, so nothing in them may read as a link, an address or
+// markup: letters (any script), spaces, hyphens and apostrophes only. Dots,
+// colons, slashes and '@' are what turn "Visit evil.example" into a link.
+bool is_name_char(std::string_view s, std::size_t& i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '-' || c == '\'';
+  }
+  std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+  auto cp = s.substr(i, len);
+  i += len;
+  // Full-width and ideographic full stops and the one-dot leader also autolink.
+  static constexpr std::string_view kDots[] = {"\xEF\xBC\x8E", "\xE3\x80\x82", "\xEF\xBD\xA1",
+                                               "\xE2\x80\xA4", "\xEF\xB9\x92", "\xEF\xBC\x9A",
+                                               "\xEF\xBC\x8F", "\xEF\xBC\xA0"};
+  for (auto d : kDots) {
+    if (cp == d) return false;
+  }
+  return true;
+}
+
+Result<std::string> check_name(const std::optional<std::string>& raw) {
+  if (!present(raw)) return std::string();
+  if (raw->size() > 4 * ConsentService::kMaxNameLength) {
+    return invalid("invalid_first_name", "first_name is too long", "first_name");
+  }
+  if (!text::is_valid_utf8(*raw)) return invalid("invalid_first_name", "first_name is not valid UTF-8", "first_name");
+  auto t = text::trim(*raw);
+  if (text::has_control(t)) return invalid("invalid_first_name", "first_name contains control characters", "first_name");
+  if (text::utf8_length(t) > ConsentService::kMaxNameLength) {
+    return invalid("invalid_first_name", "first_name is longer than 100 characters", "first_name");
+  }
+  for (std::size_t i = 0; i < t.size();) {
+    if (!is_name_char(t, i)) {
+      return invalid("invalid_first_name",
+                     "first_name may hold only letters, spaces, hyphens and apostrophes", "first_name");
+    }
+  }
+  return std::string(t);
+}
+
+Result<std::string> check_postal(const std::optional<std::string>& raw) {
+  if (!present(raw)) return std::string();
+  auto t = text::trim(*raw);
+  if (t.size() > ConsentService::kMaxPostalLength) {
+    return invalid("invalid_postal_code", "postal_code is longer than 16 characters", "postal_code");
+  }
+  for (char c : t) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '-';
+    if (!ok) return invalid("invalid_postal_code", "postal_code may hold only letters, digits, spaces and hyphens", "postal_code");
+  }
+  return std::string(t);
+}
+
+Result<std::vector<std::string>> check_topics(const std::vector<std::string>& raw) {
+  if (raw.size() > ConsentService::kMaxTopics) {
+    return invalid("invalid_topics", "at most 20 topics", "topics");
+  }
+  std::vector<std::string> out;
+  for (const auto& r : raw) {
+    auto t = text::to_lower_ascii(text::trim(r));
+    if (t.empty()) continue;
+    if (t.size() > ConsentService::kMaxTopicLength) return invalid("invalid_topics", "a topic is longer than 64 characters", "topics");
+    for (char c : t) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      if (!ok) return invalid("invalid_topics", "topics may hold only letters, digits, '-' and '_'", "topics");
+    }
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<std::string> check_source(const std::optional<std::string>& raw) {
+  if (!present(raw)) return std::string();
+  auto t = text::trim(*raw);
+  if (t.size() > ConsentService::kMaxSourceLength) return invalid("invalid_source", "source is longer than 64 characters", "source");
+  for (char c : t) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7E) return invalid("invalid_source", "source may hold only printable ASCII without spaces", "source");
+  }
+  return std::string(t);
+}
+
+}  // namespace
+
+ConsentService::ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
+                               const PhoneNormalizer* phones, IdSource& ids)
+    : config_(std::move(config)), tokens_(signer), composer_(composer), phones_(phones), ids_(ids) {
+  while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
+}
+
+Result<ValidatedSignup> ConsentService::validate(const SignupRequest& r) const {
+  ValidatedSignup v;
+  if (present(r.email)) {
+    auto e = Email::parse(*r.email);
+    if (!e) return e.error();
+    v.email = std::move(e).value();
+  }
+  if (present(r.phone)) {
+    if (!r.sms_consent) {
+      return invalid("sms_consent_required", "texting needs the SMS consent box ticked", "sms_consent");
+    }
+    if (phones_ == nullptr) return Error{ErrorCode::kUnsupported, "sms_unavailable", "this service does not send texts", "phone"};
+    auto p = phones_->normalize(*r.phone);
+    if (!p) return p.error();
+    v.phone = std::move(p).value();
+  }
+  if (!v.email && !v.phone) {
+    return invalid("missing_contact", "give an email address or a mobile number", "email");
+  }
+  auto name = check_name(r.first_name);
+  if (!name) return name.error();
+  v.first_name = std::move(name).value();
+  auto postal = check_postal(r.postal_code);
+  if (!postal) return postal.error();
+  v.postal_code = std::move(postal).value();
+  auto topics = check_topics(r.topics);
+  if (!topics) return topics.error();
+  v.topics = std::move(topics).value();
+  auto source = check_source(r.source);
+  if (!source) return source.error();
+  v.source = std::move(source).value();
+  return v;
+}
+
+SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup& v,
+                                      const RequestContext& ctx, std::int64_t now) {
+  SignupOutcome out;
+  out.email = v.email.has_value();
+  out.sms = v.phone.has_value();
+
+  std::optional<Channel> email_ch, sms_ch;
+  if (v.email) email_ch = store.find_channel(ChannelKind::kEmail, v.email->str());
+  if (v.phone) sms_ch = store.find_channel(ChannelKind::kSms, *v.phone);
+
+  // The identity: whichever known channel names it, else a new one. Profile
+  // fields are written only for a new identity: an anonymous form must not
+  // be able to rename someone who already exists.
+  std::optional<Subscriber> sub;
+  if (email_ch) sub = store.subscriber_by_id(email_ch->subscriber_id);
+  else if (sms_ch) sub = store.subscriber_by_id(sms_ch->subscriber_id);
+  if (!sub) {
+    Subscriber s;
+    s.first_name = v.first_name;
+    s.postal_code = v.postal_code;
+    s.created_at = now;
+    s.id = store.insert_subscriber(s);
+    sub = s;
+  }
+  if (!v.topics.empty()) store.add_topics(sub->id, v.topics);
+
+  auto handle = [&](ChannelKind kind, const std::string& address, std::optional<Channel>& ch,
+                    const ConsentText& consent) -> bool {
+    bool send = false;
+    if (!ch) {
+      Channel c;
+      c.subscriber_id = sub->id;
+      c.kind = kind;
+      c.address = address;
+      c.state = ConsentState::kPending;
+      c.created_at = now;
+      c.updated_at = now;
+      c.id = store.insert_channel(c);
+      ch = c;
+      send = true;
+    } else if (ch->state == ConsentState::kUnsubscribed) {
+      // Coming back after leaving needs a fresh double opt-in.
+      store.update_channel_state(ch->id, ConsentState::kPending, now);
+      ch->state = ConsentState::kPending;
+      send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+    } else if (ch->state == ConsentState::kPending) {
+      send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+    }
+    ConsentEvent e;
+    e.subscriber_id = sub->id;
+    e.channel_id = ch->id;
+    e.channel = kind;
+    e.address = address;
+    e.action = ConsentAction::kGrant;
+    e.source = ConsentSource::kForm;
+    e.detail = v.source;
+    e.context = ctx;
+    e.consent_text_version = consent.version;
+    e.consent_text_sha256 = consent.sha256_hex;
+    e.at = now;
+    store.append_consent(e, &consent);
+    return send;
+  };
+
+  if (v.email && handle(ChannelKind::kEmail, v.email->str(), email_ch, config_.email_consent)) {
+    queue_email_confirmation(store, *email_ch, *sub, now);
+    out.queued_email = true;
+  }
+  if (v.phone && handle(ChannelKind::kSms, *v.phone, sms_ch, config_.sms_consent)) {
+    queue_sms_confirmation(store, *sms_ch, now);
+    out.queued_sms = true;
+  }
+  return out;
+}
+
+std::string ConsentService::confirm_url(std::int64_t channel_id, std::int64_t now) const {
+  return config_.public_url + "/confirm/" +
+         tokens_.issue({TokenPurpose::kConfirm, channel_id, now + config_.confirm_ttl_seconds});
+}
+
+std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
+  return config_.public_url + "/unsubscribe/" + tokens_.issue({TokenPurpose::kUnsubscribe, channel_id, 0});
+}
+
+std::map<std::string, std::string> ConsentService::base_vars(const Channel& ch) const {
+  return {{"org_name", config_.org_name},
+          {"postal_address", config_.postal_address},
+          {"unsubscribe_url", unsubscribe_url(ch.id)},
+          {"public_url", config_.public_url}};
+}
+
+OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail& content,
+                                          std::int64_t now) {
+  OutboundEmail m;
+  auto domain = config_.from.address.substr(config_.from.address.rfind('@') + 1);
+  m.message_id = ids_.next_id() + "@" + domain;
+  m.date_unix = now;
+  m.from = config_.from;
+  m.to = Mailbox{ch.address, ""};
+  m.envelope_from = config_.envelope_from;
+  m.subject = content.subject;
+  m.text = content.text;
+  m.html = content.html;
+  m.list_unsubscribe_url = unsubscribe_url(ch.id);
+  m.list_unsubscribe_mailto = config_.list_unsubscribe_mailto;
+  return m;
+}
+
+void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel& ch,
+                                              const Subscriber& sub, std::int64_t now) {
+  auto vars = base_vars(ch);
+  vars["confirm_url"] = confirm_url(ch.id, now);
+  vars["first_name"] = sub.first_name;
+  vars["expires_days"] = std::to_string(config_.confirm_ttl_seconds / 86400);
+  auto content = composer_.email("confirm", vars);
+  OutboxEntry entry;
+  entry.kind = OutboxKind::kEmail;
+  entry.channel_id = ch.id;
+  entry.purpose = "confirm";
+  store.enqueue_email(entry, build_email(ch, content, now));
+  store.mark_confirm_sent(ch.id, now);
+}
+
+void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now) {
+  OutboxEntry entry;
+  entry.kind = OutboxKind::kSms;
+  entry.channel_id = ch.id;
+  entry.purpose = "confirm";
+  OutboundSms sms;
+  sms.to = ch.address;
+  sms.body = composer_.sms("sms_confirm", base_vars(ch));
+  store.enqueue_sms(entry, sms);
+  store.mark_confirm_sent(ch.id, now);
+}
+
+Result<TokenClaims> ConsentService::check_confirm_token(std::string_view token, std::int64_t now) const {
+  return tokens_.verify(token, TokenPurpose::kConfirm, now);
+}
+
+Result<TokenClaims> ConsentService::check_unsubscribe_token(std::string_view token) const {
+  return tokens_.verify(token, TokenPurpose::kUnsubscribe, 0);
+}
+
+Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_view token,
+                                               const RequestContext& ctx, std::int64_t now) {
+  auto claims = check_confirm_token(token, now);
+  if (!claims) return claims.error();
+  auto ch = store.channel_by_id(claims->channel_id);
+  if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
+  if (ch->state != ConsentState::kPending) {
+    // Already confirmed: a repeat click is fine. Unsubscribed: an old
+    // confirmation link must not undo a later unsubscribe.
+    return ChannelOutcome{*ch, false};
+  }
+  store.update_channel_state(ch->id, ConsentState::kConfirmed, now);
+  ch->state = ConsentState::kConfirmed;
+  ConsentEvent e;
+  e.subscriber_id = ch->subscriber_id;
+  e.channel_id = ch->id;
+  e.channel = ch->kind;
+  e.address = ch->address;
+  e.action = ConsentAction::kConfirm;
+  e.source = ConsentSource::kLink;
+  e.context = ctx;
+  e.at = now;
+  store.append_consent(e, nullptr);
+  if (ch->kind == ChannelKind::kEmail) {
+    auto sub = store.subscriber_by_id(ch->subscriber_id);
+    auto vars = base_vars(*ch);
+    vars["first_name"] = sub ? sub->first_name : "";
+    OutboxEntry entry;
+    entry.kind = OutboxKind::kEmail;
+    entry.channel_id = ch->id;
+    entry.purpose = "welcome";
+    store.enqueue_email(entry, build_email(*ch, composer_.email("welcome", vars), now));
+  }
+  return ChannelOutcome{*ch, true};
+}
+
+Result<ChannelOutcome> ConsentService::unsubscribe(ConsentStore& store, std::string_view token,
+                                                   ConsentSource source, const RequestContext& ctx,
+                                                   std::int64_t now) {
+  auto claims = check_unsubscribe_token(token);
+  if (!claims) return claims.error();
+  auto ch = store.channel_by_id(claims->channel_id);
+  if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
+  if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
+  store.update_channel_state(ch->id, ConsentState::kUnsubscribed, now);
+  ch->state = ConsentState::kUnsubscribed;
+  ConsentEvent e;
+  e.subscriber_id = ch->subscriber_id;
+  e.channel_id = ch->id;
+  e.channel = ch->kind;
+  e.address = ch->address;
+  e.action = ConsentAction::kWithdraw;
+  e.source = source;
+  e.context = ctx;
+  e.at = now;
+  store.append_consent(e, nullptr);
+  return ChannelOutcome{*ch, true};
+}
+
+}  // namespace sc

@@ -1,0 +1,148 @@
+#include "form.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sc::detail {
+namespace {
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int a = hexval(in[i + 1]), b = hexval(in[i + 2]);
+      if (a < 0 || b < 0) return false;
+      out += static_cast<char>((a << 4) | b);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+bool is_truthy(std::string_view v) { return v == "on" || v == "true" || v == "1" || v == "yes"; }
+
+constexpr std::string_view kScalars[] = {"email", "phone", "sms_consent", "first_name", "postal_code", "source"};
+
+std::optional<std::string>* scalar_slot(SignupRequest& r, std::string_view k) {
+  if (k == "email") return &r.email;
+  if (k == "phone") return &r.phone;
+  if (k == "first_name") return &r.first_name;
+  if (k == "postal_code") return &r.postal_code;
+  if (k == "source") return &r.source;
+  return nullptr;
+}
+
+// Nesting deeper than this is never a sign-up; refusing it early keeps a
+// hostile body from costing recursion.
+bool too_deep(std::string_view body, int limit) {
+  int depth = 0;
+  bool in_str = false, esc = false;
+  for (char c : body) {
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Pairs> parse_urlencoded(std::string_view body) {
+  Pairs out;
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    auto end = body.find('&', start);
+    if (end == std::string_view::npos) end = body.size();
+    auto part = body.substr(start, end - start);
+    if (!part.empty()) {
+      auto eq = part.find('=');
+      std::string k, v;
+      if (!decode(part.substr(0, eq), k) ||
+          !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), v)) {
+        return invalid("malformed_body", "the form body has a malformed %-escape");
+      }
+      out.emplace_back(std::move(k), std::move(v));
+    }
+    if (end == body.size()) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<SignupRequest> signup_from_form(const Pairs& pairs) {
+  SignupRequest r;
+  std::vector<std::string> seen;
+  for (const auto& [k, v] : pairs) {
+    if (k == "topics" || k == "topics[]") {
+      r.topics.push_back(v);
+      continue;
+    }
+    bool scalar = false;
+    for (auto s : kScalars) scalar = scalar || k == s;
+    if (!scalar) continue;  // unknown fields never change anything
+    for (const auto& s : seen) {
+      if (s == k) return invalid("duplicate_field", k + " was given more than once", k);
+    }
+    seen.push_back(k);
+    if (k == "sms_consent") {
+      r.sms_consent = is_truthy(v);
+    } else {
+      *scalar_slot(r, k) = v;
+    }
+  }
+  return r;
+}
+
+Result<SignupRequest> signup_from_json(std::string_view body) {
+  if (too_deep(body, 8)) return invalid("malformed_json", "the JSON body is nested too deeply");
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) return invalid("malformed_json", "the body is not valid JSON");
+  if (!j.is_object()) return invalid("malformed_json", "the JSON body must be an object");
+  SignupRequest r;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto& k = it.key();
+    const auto& v = it.value();
+    if (k == "topics") {
+      if (v.is_null()) continue;
+      if (!v.is_array()) return invalid("invalid_topics", "topics must be a list of strings", "topics");
+      for (const auto& t : v) {
+        if (!t.is_string()) return invalid("invalid_topics", "topics must be a list of strings", "topics");
+        r.topics.push_back(t.get<std::string>());
+      }
+    } else if (k == "sms_consent") {
+      if (v.is_boolean()) r.sms_consent = v.get<bool>();
+      else if (v.is_string()) r.sms_consent = is_truthy(v.get<std::string>());
+      else if (!v.is_null()) return invalid("invalid_sms_consent", "sms_consent must be true or false", "sms_consent");
+    } else if (auto* slot = scalar_slot(r, k)) {
+      if (v.is_null()) continue;
+      if (!v.is_string()) return invalid("invalid_" + k, k + " must be a string", k);
+      *slot = v.get<std::string>();
+    }
+    // Any other key is ignored: extra fields never change state.
+  }
+  return r;
+}
+
+}  // namespace sc::detail

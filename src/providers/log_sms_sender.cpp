@@ -1,0 +1,60 @@
+#include "sc/providers/log_sms_sender.h"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+namespace sc::providers {
+namespace {
+
+std::string iso8601(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+LogSmsSender::LogSmsSender(std::filesystem::path file, std::function<std::int64_t()> now_unix)
+    : file_(std::move(file)), now_unix_(std::move(now_unix)) {
+  if (!now_unix_) now_unix_ = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+}
+
+LogSmsSender::~LogSmsSender() {
+  if (out_ != nullptr) std::fclose(out_);
+}
+
+SendResult LogSmsSender::send(const OutboundSms& message) {
+  // error_handler::replace: a body with broken UTF-8 is still logged, never thrown on.
+  nlohmann::json line = {{"ts", iso8601(now_unix_())},
+                         {"outbox_id", message.outbox_id},
+                         {"to", message.to},
+                         {"body", message.body}};
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text += '\n';
+
+  std::lock_guard lock(mu_);
+  if (out_ == nullptr) {
+    std::error_code ec;
+    if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path(), ec);
+    if (ec) return SendResult::retryable("io", "create " + file_.parent_path().string() + ": " + ec.message());
+    out_ = std::fopen(file_.c_str(), "ae");
+    if (out_ == nullptr) return SendResult::retryable("io", "open " + file_.string() + ": " + std::strerror(errno));
+  }
+  // One fwrite of the whole line; the file is opened O_APPEND so lines from
+  // several processes never interleave mid-line.
+  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0) {
+    std::string err = std::strerror(errno);
+    std::fclose(out_);
+    out_ = nullptr;  // reopen next time (the file may have been rotated or the disk freed)
+    return SendResult::retryable("io", "write " + file_.string() + ": " + err);
+  }
+  return SendResult::sent("log", "log-" + std::to_string(message.outbox_id));
+}
+
+}  // namespace sc::providers

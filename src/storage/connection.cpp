@@ -1,0 +1,32 @@
+#include "connection.h"
+
+#include <filesystem>
+
+#include "sc/storage/storage.h"
+
+namespace sc::storage::detail {
+
+std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool synchronous_full) {
+  try {
+    if (mode == Mode::kWriter && path != ":memory:") {
+      auto parent = std::filesystem::path(path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+    }
+    int flags = mode == Mode::kWriter ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+                                      : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    auto db = std::make_unique<SQLite::Database>(path, flags, 5000);
+    if (mode == Mode::kWriter) {
+      db->exec("PRAGMA journal_mode=WAL");
+      // FULL syncs the WAL on every commit: an acknowledged sign-up survives
+      // power loss, not just a crash of the process.
+      db->exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      db->exec("PRAGMA foreign_keys=ON");
+    }
+    db->exec("PRAGMA temp_store=MEMORY");
+    return db;
+  } catch (const std::exception& e) {
+    throw StorageError("cannot open database " + path + ": " + e.what());
+  }
+}
+
+}  // namespace sc::storage::detail

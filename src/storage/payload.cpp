@@ -1,0 +1,56 @@
+#include "payload.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sc::storage::detail {
+
+using nlohmann::json;
+
+std::string to_json(const OutboundEmail& m) {
+  json headers = json::array();
+  for (const auto& [k, v] : m.extra_headers) headers.push_back({k, v});
+  json j = {{"message_id", m.message_id},
+            {"date", m.date_unix},
+            {"from", {{"address", m.from.address}, {"name", m.from.display_name}}},
+            {"to", {{"address", m.to.address}, {"name", m.to.display_name}}},
+            {"envelope_from", m.envelope_from},
+            {"reply_to", m.reply_to},
+            {"subject", m.subject},
+            {"text", m.text},
+            {"html", m.html},
+            {"list_unsubscribe_url", m.list_unsubscribe_url},
+            {"list_unsubscribe_mailto", m.list_unsubscribe_mailto},
+            {"list_id", m.list_id},
+            {"headers", headers}};
+  return j.dump();
+}
+
+std::string to_json(const OutboundSms& m) { return json{{"to", m.to}, {"body", m.body}}.dump(); }
+
+OutboundEmail email_from_json(const std::string& s) {
+  auto j = json::parse(s);
+  OutboundEmail m;
+  m.message_id = j.at("message_id").get<std::string>();
+  m.date_unix = j.at("date").get<std::int64_t>();
+  m.from = {j.at("from").at("address").get<std::string>(), j.at("from").at("name").get<std::string>()};
+  m.to = {j.at("to").at("address").get<std::string>(), j.at("to").at("name").get<std::string>()};
+  m.envelope_from = j.value("envelope_from", "");
+  m.reply_to = j.value("reply_to", "");
+  m.subject = j.at("subject").get<std::string>();
+  m.text = j.at("text").get<std::string>();
+  m.html = j.value("html", "");
+  m.list_unsubscribe_url = j.value("list_unsubscribe_url", "");
+  m.list_unsubscribe_mailto = j.value("list_unsubscribe_mailto", "");
+  m.list_id = j.value("list_id", "");
+  if (j.contains("headers")) {
+    for (const auto& h : j.at("headers")) m.extra_headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
+  }
+  return m;
+}
+
+OutboundSms sms_from_json(const std::string& s) {
+  auto j = json::parse(s);
+  return OutboundSms{0, j.at("to").get<std::string>(), j.at("body").get<std::string>()};
+}
+
+}  // namespace sc::storage::detail

@@ -1,0 +1,155 @@
+#include <mutex>
+#include <vector>
+
+#include "connection.h"
+#include "sc/storage/storage.h"
+
+namespace sc::storage {
+
+struct ReadPool::Impl {
+  std::string path;
+  std::mutex mu;
+  std::vector<std::unique_ptr<SQLite::Database>> idle;
+
+  // A connection borrowed for one call and handed back after it.
+  struct Lease {
+    Impl& pool;
+    std::unique_ptr<SQLite::Database> db;
+    ~Lease() {
+      std::lock_guard lk(pool.mu);
+      pool.idle.push_back(std::move(db));
+    }
+  };
+  Lease lease() {
+    {
+      std::lock_guard lk(mu);
+      if (!idle.empty()) {
+        auto db = std::move(idle.back());
+        idle.pop_back();
+        return Lease{*this, std::move(db)};
+      }
+    }
+    return Lease{*this, detail::open(path, detail::Mode::kReader)};
+  }
+};
+
+ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  for (std::size_t i = 0; i < size; ++i) impl_->idle.push_back(detail::open(path, detail::Mode::kReader));
+}
+
+ReadPool::~ReadPool() = default;
+
+std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind, const std::string& address) {
+  auto l = impl_->lease();
+  auto& db = *l.db;
+  SQLite::Statement q(db, "SELECT subscriber_id FROM channels WHERE kind = ? AND address = ?");
+  q.bind(1, to_string(kind));
+  q.bind(2, address);
+  if (!q.executeStep()) return std::nullopt;
+  auto sid = q.getColumn(0).getInt64();
+  SubscriberView v;
+  SQLite::Statement s(db, "SELECT id, first_name, postal_code, created_at FROM subscribers WHERE id = ?");
+  s.bind(1, static_cast<int64_t>(sid));
+  if (!s.executeStep()) return std::nullopt;
+  v.subscriber = Subscriber{s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
+                            s.getColumn(3).getInt64()};
+  SQLite::Statement c(db,
+                      "SELECT kind, address, state, created_at, updated_at FROM channels WHERE subscriber_id = ?"
+                      " ORDER BY id");
+  c.bind(1, static_cast<int64_t>(sid));
+  while (c.executeStep()) {
+    v.channels.push_back(ChannelView{channel_kind_from(c.getColumn(0).getString()).value_or(ChannelKind::kEmail),
+                                     c.getColumn(1).getString(),
+                                     consent_state_from(c.getColumn(2).getString()).value_or(ConsentState::kPending),
+                                     c.getColumn(3).getInt64(), c.getColumn(4).getInt64()});
+  }
+  SQLite::Statement t(db, "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");
+  t.bind(1, static_cast<int64_t>(sid));
+  while (t.executeStep()) v.topics.push_back(t.getColumn(0).getString());
+  SQLite::Statement e(db,
+                      "SELECT at, channel, address, action, source, detail, ip, user_agent,"
+                      " COALESCE(consent_text_version, '') FROM consent_log WHERE subscriber_id = ? ORDER BY id");
+  e.bind(1, static_cast<int64_t>(sid));
+  while (e.executeStep()) {
+    ConsentLogView r;
+    r.at = e.getColumn(0).getInt64();
+    r.channel = e.getColumn(1).getString();
+    r.address = e.getColumn(2).getString();
+    r.action = e.getColumn(3).getString();
+    r.source = e.getColumn(4).getString();
+    r.detail = e.getColumn(5).getString();
+    r.ip = e.getColumn(6).getString();
+    r.user_agent = e.getColumn(7).getString();
+    r.consent_text_version = e.getColumn(8).getString();
+    v.consent_log.push_back(std::move(r));
+  }
+  return v;
+}
+
+OutboxCounts ReadPool::outbox_counts() {
+  auto l = impl_->lease();
+  SQLite::Statement q(*l.db, "SELECT state, COUNT(*) FROM outbox GROUP BY state");
+  OutboxCounts c;
+  while (q.executeStep()) {
+    auto s = q.getColumn(0).getString();
+    auto n = q.getColumn(1).getInt64();
+    if (s == "queued") c.queued = n;
+    else if (s == "sending") c.sending = n;
+    else if (s == "sent") c.sent = n;
+    else if (s == "failed") c.failed = n;
+    else if (s == "skipped") c.skipped = n;
+  }
+  return c;
+}
+
+std::vector<OutboxRow> ReadPool::outbox_rows(std::int64_t after_id, int limit) {
+  auto l = impl_->lease();
+  SQLite::Statement q(*l.db,
+                      "SELECT id, kind, purpose, state, COALESCE(provider,''), COALESCE(provider_message_id,''),"
+                      " COALESCE(last_code,''), COALESCE(last_error,''), payload, attempts, channel_id, next_attempt_at"
+                      " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+  q.bind(1, static_cast<int64_t>(after_id));
+  q.bind(2, limit);
+  std::vector<OutboxRow> out;
+  while (q.executeStep()) {
+    OutboxRow r;
+    r.id = q.getColumn(0).getInt64();
+    r.kind = q.getColumn(1).getString();
+    r.purpose = q.getColumn(2).getString();
+    r.state = q.getColumn(3).getString();
+    r.provider = q.getColumn(4).getString();
+    r.provider_message_id = q.getColumn(5).getString();
+    r.last_code = q.getColumn(6).getString();
+    r.last_error = q.getColumn(7).getString();
+    r.payload = q.getColumn(8).getString();
+    r.attempts = q.getColumn(9).getInt();
+    r.channel_id = q.getColumn(10).getInt64();
+    r.next_attempt_at = q.getColumn(11).getInt64();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::int64_t ReadPool::count(const std::string& table) {
+  static const char* kAllowed[] = {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"};
+  bool ok = false;
+  for (auto* a : kAllowed) ok = ok || table == a;
+  if (!ok) throw StorageError("unknown table " + table);
+  auto l = impl_->lease();
+  SQLite::Statement q(*l.db, "SELECT COUNT(*) FROM " + table);
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
+bool ReadPool::healthy() {
+  try {
+    auto l = impl_->lease();
+    SQLite::Statement q(*l.db, "SELECT 1 FROM schema_migrations LIMIT 1");
+    return q.executeStep();
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace sc::storage

@@ -1,0 +1,265 @@
+#include "sqlite_stores.h"
+
+#include "payload.h"
+
+namespace sc::storage::detail {
+
+SQLite::Statement& Statements::get(const char* sql) {
+  for (auto& [k, s] : cache_) {
+    if (k == sql) {
+      s->reset();
+      s->clearBindings();
+      return *s;
+    }
+  }
+  cache_.emplace_back(sql, std::make_unique<SQLite::Statement>(db_, sql));
+  return *cache_.back().second;
+}
+
+namespace {
+
+Channel read_channel(SQLite::Statement& q) {
+  Channel c;
+  c.id = q.getColumn(0).getInt64();
+  c.subscriber_id = q.getColumn(1).getInt64();
+  c.kind = channel_kind_from(q.getColumn(2).getString()).value_or(ChannelKind::kEmail);
+  c.address = q.getColumn(3).getString();
+  c.state = consent_state_from(q.getColumn(4).getString()).value_or(ConsentState::kPending);
+  c.created_at = q.getColumn(5).getInt64();
+  c.updated_at = q.getColumn(6).getInt64();
+  c.confirm_sent_at = q.getColumn(7).getInt64();
+  return c;
+}
+
+constexpr const char* kChannelCols =
+    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at FROM channels ";
+
+}  // namespace
+
+std::optional<Channel> SqliteConsentStore::find_channel(ChannelKind kind, std::string_view address) {
+  static const std::string sql = std::string(kChannelCols) + "WHERE kind = ? AND address = ?";
+  auto& q = st_.get(sql.c_str());
+  q.bind(1, to_string(kind));
+  q.bind(2, std::string(address));
+  if (!q.executeStep()) return std::nullopt;
+  return read_channel(q);
+}
+
+std::optional<Channel> SqliteConsentStore::channel_by_id(std::int64_t id) {
+  static const std::string sql = std::string(kChannelCols) + "WHERE id = ?";
+  auto& q = st_.get(sql.c_str());
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return std::nullopt;
+  return read_channel(q);
+}
+
+std::optional<Subscriber> SqliteConsentStore::subscriber_by_id(std::int64_t id) {
+  auto& q = st_.get("SELECT id, first_name, postal_code, created_at FROM subscribers WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return std::nullopt;
+  return Subscriber{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                    q.getColumn(3).getInt64()};
+}
+
+std::int64_t SqliteConsentStore::insert_subscriber(const Subscriber& s) {
+  auto& q = st_.get("INSERT INTO subscribers (first_name, postal_code, created_at) VALUES (?, ?, ?) RETURNING id");
+  q.bind(1, s.first_name);
+  q.bind(2, s.postal_code);
+  q.bind(3, static_cast<int64_t>(s.created_at));
+  q.executeStep();
+  auto id = q.getColumn(0).getInt64();
+  while (q.executeStep()) {}
+  return id;
+}
+
+std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
+  auto& q = st_.get(
+      "INSERT INTO channels (subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
+  q.bind(1, static_cast<int64_t>(c.subscriber_id));
+  q.bind(2, to_string(c.kind));
+  q.bind(3, c.address);
+  q.bind(4, to_string(c.state));
+  q.bind(5, static_cast<int64_t>(c.created_at));
+  q.bind(6, static_cast<int64_t>(c.updated_at));
+  q.bind(7, static_cast<int64_t>(c.confirm_sent_at));
+  q.executeStep();
+  auto id = q.getColumn(0).getInt64();
+  while (q.executeStep()) {}
+  return id;
+}
+
+void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
+  auto& q = st_.get("UPDATE channels SET state = ?, updated_at = ? WHERE id = ?");
+  q.bind(1, to_string(state));
+  q.bind(2, static_cast<int64_t>(at));
+  q.bind(3, static_cast<int64_t>(channel_id));
+  q.exec();
+}
+
+void SqliteConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t at) {
+  auto& q = st_.get("UPDATE channels SET confirm_sent_at = ? WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(at));
+  q.bind(2, static_cast<int64_t>(channel_id));
+  q.exec();
+}
+
+void SqliteConsentStore::add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) {
+  for (const auto& t : topics) {
+    auto& q = st_.get("INSERT OR IGNORE INTO subscriber_topics (subscriber_id, topic) VALUES (?, ?)");
+    q.bind(1, static_cast<int64_t>(subscriber_id));
+    q.bind(2, t);
+    q.exec();
+  }
+}
+
+void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
+  auto& q = st_.get(
+      "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, detail,"
+      " ip, user_agent, consent_text_sha256, consent_text_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<int64_t>(e.at));
+  q.bind(2, static_cast<int64_t>(e.subscriber_id));
+  q.bind(3, static_cast<int64_t>(e.channel_id));
+  q.bind(4, to_string(e.channel));
+  q.bind(5, e.address);
+  q.bind(6, to_string(e.action));
+  q.bind(7, to_string(e.source));
+  q.bind(8, e.detail);
+  q.bind(9, e.context.ip);
+  q.bind(10, e.context.user_agent);
+  if (text != nullptr && !text->sha256_hex.empty()) {
+    q.bind(11, text->sha256_hex);
+    q.bind(12, text->version);
+  } else {
+    q.bind(11);
+    q.bind(12);
+  }
+  q.exec();
+}
+
+std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::string& payload) {
+  auto& q = st_.get(
+      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, next_attempt_at, created_at)"
+      " VALUES (?, ?, ?, ?, ?, 0, strftime('%s','now')) RETURNING id");
+  q.bind(1, entry.kind == OutboxKind::kEmail ? "email" : "sms");
+  q.bind(2, static_cast<int64_t>(entry.channel_id));
+  q.bind(3, static_cast<int64_t>(entry.broadcast_id));
+  q.bind(4, entry.purpose);
+  q.bind(5, payload);
+  q.executeStep();
+  auto id = q.getColumn(0).getInt64();
+  while (q.executeStep()) {}
+  outbox_changed_ = true;
+  return id;
+}
+
+std::int64_t SqliteConsentStore::enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) {
+  return enqueue(entry, to_json(email));
+}
+
+std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) {
+  return enqueue(entry, to_json(sms));
+}
+
+std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit, std::int64_t lease_until) {
+  std::vector<ClaimedMessage> out;
+  std::vector<std::int64_t> skip;
+  {
+    auto& q = st_.get(
+        "SELECT o.id, o.kind, o.purpose, o.broadcast_id, o.attempts, o.payload, c.state"
+        " FROM outbox o LEFT JOIN channels c ON c.id = o.channel_id"
+        " WHERE o.state = 'queued' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?");
+    q.bind(1, static_cast<int64_t>(now));
+    q.bind(2, limit);
+    while (q.executeStep()) {
+      ClaimedMessage m;
+      m.id = q.getColumn(0).getInt64();
+      m.kind = q.getColumn(1).getString() == "email" ? OutboxKind::kEmail : OutboxKind::kSms;
+      m.purpose = q.getColumn(2).getString();
+      m.broadcast_id = q.getColumn(3).getInt64();
+      m.attempts = q.getColumn(4).getInt() + 1;
+      std::string state = q.getColumn(6).isNull() ? "" : q.getColumn(6).getString();
+      // Consent is checked at send time, not only at queue time: someone
+      // who left after a message was queued must not receive it.
+      bool allowed = state != "unsubscribed" && (m.broadcast_id == 0 || state == "confirmed");
+      if (!allowed) {
+        skip.push_back(m.id);
+        continue;
+      }
+      auto payload = q.getColumn(5).getString();
+      if (m.kind == OutboxKind::kEmail) {
+        m.email = email_from_json(payload);
+        m.email.outbox_id = m.id;
+      } else {
+        m.sms = sms_from_json(payload);
+        m.sms.outbox_id = m.id;
+      }
+      out.push_back(std::move(m));
+    }
+  }
+  for (auto id : skip) {
+    auto& u = st_.get(
+        "UPDATE outbox SET state = 'skipped', finished_at = ?, last_error = 'recipient no longer consents'"
+        " WHERE id = ?");
+    u.bind(1, static_cast<int64_t>(now));
+    u.bind(2, static_cast<int64_t>(id));
+    u.exec();
+  }
+  for (const auto& m : out) {
+    auto& u = st_.get("UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ? WHERE id = ?");
+    u.bind(1, static_cast<int64_t>(lease_until));
+    u.bind(2, static_cast<int64_t>(m.id));
+    u.exec();
+  }
+  return out;
+}
+
+void SqliteOutboxStore::mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) {
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'sent', finished_at = ?, provider = ?, provider_message_id = ?,"
+      " last_code = ?, last_error = NULL WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(now));
+  q.bind(2, provider);
+  q.bind(3, r.provider_message_id);
+  q.bind(4, r.provider_code);
+  q.bind(5, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) {
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'queued', next_attempt_at = ?, lease_until = 0, last_code = ?,"
+      " last_error = ? WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(next_attempt_at));
+  q.bind(2, r.provider_code);
+  q.bind(3, r.provider_message);
+  q.bind(4, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+                                    std::int64_t now) {
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'failed', finished_at = ?, provider = ?, last_code = ?, last_error = ?"
+      " WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(now));
+  q.bind(2, provider);
+  q.bind(3, r.provider_code);
+  q.bind(4, r.provider_message);
+  q.bind(5, static_cast<int64_t>(id));
+  q.exec();
+}
+
+int SqliteOutboxStore::release_expired(std::int64_t now) {
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lease_until < ?");
+  q.bind(1, static_cast<int64_t>(now));
+  return q.exec();
+}
+
+int SqliteOutboxStore::release_all() {
+  auto& q = st_.get("UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending'");
+  return q.exec();
+}
+
+}  // namespace sc::storage::detail

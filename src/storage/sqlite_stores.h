@@ -1,0 +1,59 @@
+// Internal to storage: the ports over one writer connection, with cached
+// prepared statements (a Statement is never shared between connections).
+#pragma once
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <memory>
+#include <string>
+
+#include "sc/storage/storage.h"
+
+namespace sc::storage::detail {
+
+class Statements {
+ public:
+  explicit Statements(SQLite::Database& db) : db_(db) {}
+  // A cached statement, reset and with bindings cleared, ready to bind.
+  SQLite::Statement& get(const char* sql);
+
+ private:
+  SQLite::Database& db_;
+  std::vector<std::pair<const char*, std::unique_ptr<SQLite::Statement>>> cache_;
+};
+
+class SqliteConsentStore final : public ConsentStore {
+ public:
+  SqliteConsentStore(Statements& st, bool& outbox_changed) : st_(st), outbox_changed_(outbox_changed) {}
+  std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override;
+  std::optional<Channel> channel_by_id(std::int64_t id) override;
+  std::optional<Subscriber> subscriber_by_id(std::int64_t id) override;
+  std::int64_t insert_subscriber(const Subscriber& s) override;
+  std::int64_t insert_channel(const Channel& c) override;
+  void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) override;
+  void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
+  void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
+  void append_consent(const ConsentEvent& e, const ConsentText* text) override;
+  std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
+  std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+
+ private:
+  std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);
+  Statements& st_;
+  bool& outbox_changed_;
+};
+
+class SqliteOutboxStore final : public OutboxStore {
+ public:
+  explicit SqliteOutboxStore(Statements& st) : st_(st) {}
+  std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) override;
+  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
+  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  int release_expired(std::int64_t now) override;
+  int release_all() override;
+
+ private:
+  Statements& st_;
+};
+
+}  // namespace sc::storage::detail

@@ -1,0 +1,142 @@
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "connection.h"
+#include "sc/storage/storage.h"
+#include "sqlite_stores.h"
+
+namespace sc::storage {
+
+namespace {
+
+class Context final : public WriteContext {
+ public:
+  explicit Context(SQLite::Database& db) : db_(db), st_(db), consent_(st_, outbox_changed), outbox_(st_) {}
+  ConsentStore& consent() override { return consent_; }
+  OutboxStore& outbox() override { return outbox_; }
+  void exec(const std::string& sql) override { db_.exec(sql); }
+  bool outbox_changed = false;
+  detail::Statements& statements() { return st_; }
+
+ private:
+  SQLite::Database& db_;
+  detail::Statements st_;
+  detail::SqliteConsentStore consent_;
+  detail::SqliteOutboxStore outbox_;
+};
+
+}  // namespace
+
+struct WriteQueue::Impl {
+  Options options;
+  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<Context> ctx;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job*> queue;
+  bool stopping = false;
+  std::function<void()> on_outbox_commit;
+  Stats stats;
+  std::thread thread;
+
+  void loop() {
+    std::vector<Job*> batch;
+    while (true) {
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return stopping || !queue.empty(); });
+        if (queue.empty() && stopping) return;
+        while (!queue.empty() && batch.size() < options.max_batch) {
+          batch.push_back(queue.front());
+          queue.pop_front();
+        }
+      }
+      run_batch(batch);
+      batch.clear();
+    }
+  }
+
+  void run_batch(std::vector<Job*>& batch) {
+    ctx->outbox_changed = false;
+    std::exception_ptr batch_error;
+    try {
+      db->exec("BEGIN IMMEDIATE");
+      for (Job* job : batch) {
+        db->exec("SAVEPOINT job");
+        try {
+          job->fn(*ctx);
+          db->exec("RELEASE job");
+        } catch (...) {
+          job->error = std::current_exception();
+          db->exec("ROLLBACK TO job");
+          db->exec("RELEASE job");
+        }
+      }
+      db->exec("COMMIT");
+    } catch (const std::exception& e) {
+      batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
+      try {
+        if (sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+    bool notify = ctx->outbox_changed && !batch_error;
+    {
+      std::lock_guard lk(mu);
+      stats.commits += 1;
+      stats.jobs += batch.size();
+    }
+    for (Job* job : batch) {
+      if (batch_error && !job->error) job->error = batch_error;
+      job->done.release();  // the job object may vanish right after this
+    }
+    if (notify && on_outbox_commit) on_outbox_commit();
+  }
+};
+
+WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
+  impl_->ctx = std::make_unique<Context>(*impl_->db);
+  impl_->thread = std::thread([this] { impl_->loop(); });
+}
+
+WriteQueue::~WriteQueue() { stop(); }
+
+void WriteQueue::set_on_outbox_commit(std::function<void()> fn) {
+  std::lock_guard lk(impl_->mu);
+  impl_->on_outbox_commit = std::move(fn);
+}
+
+void WriteQueue::stop() {
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->stopping && !impl_->thread.joinable()) return;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->ctx.reset();
+}
+
+void WriteQueue::submit_and_wait(Job& job) {
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->stopping) throw StorageError("the database writer is shutting down");
+    impl_->queue.push_back(&job);
+  }
+  impl_->cv.notify_one();
+  job.done.acquire();
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+WriteQueue::Stats WriteQueue::stats() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->stats;
+}
+
+}  // namespace sc::storage

@@ -1,0 +1,269 @@
+#include "fakes/fake_sendgrid.h"
+
+#include <chrono>
+#include <set>
+
+namespace sc::fakes {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kTopLevel = {
+    "personalizations", "from", "reply_to", "reply_to_list", "subject", "content", "attachments",
+    "template_id", "headers", "categories", "custom_args", "send_at", "batch_id", "asm", "ip_pool_name",
+    "mail_settings", "tracking_settings"};
+const std::set<std::string> kPersonalization = {"from", "to", "cc", "bcc", "subject", "headers",
+                                                "substitutions", "dynamic_template_data", "custom_args",
+                                                "send_at"};
+
+std::string sendgrid_error(const std::string& message, const std::string& field) {
+  json e = {{"message", message}};
+  e["field"] = field.empty() ? json(nullptr) : json(field);
+  return json{{"errors", json::array({e})}}.dump();
+}
+
+void check_address(const json& j, const std::string& where, std::vector<std::string>& out) {
+  if (!j.is_object()) {
+    out.push_back(where + " must be an object");
+    return;
+  }
+  for (auto& [k, v] : j.items()) {
+    if (k != "email" && k != "name") out.push_back(where + " has unknown property " + k);
+  }
+  if (!j.contains("email") || !j["email"].is_string()) {
+    out.push_back(where + ".email is required and must be a string");
+  } else {
+    const auto& e = j["email"].get_ref<const std::string&>();
+    auto at = e.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == e.size() || e.find_first_of(" <>\r\n") != std::string::npos) {
+      out.push_back(where + ".email \"" + e + "\" is not an email address");
+    }
+  }
+  if (j.contains("name") && !j["name"].is_string()) out.push_back(where + ".name must be a string");
+}
+
+void check_string_map(const json& j, const std::string& where, std::vector<std::string>& out) {
+  if (!j.is_object()) {
+    out.push_back(where + " must be an object");
+    return;
+  }
+  for (auto& [k, v] : j.items()) {
+    if (!v.is_string()) out.push_back(where + "." + k + " must be a string");
+    if (k.find_first_of("\r\n:") != std::string::npos) out.push_back(where + " key \"" + k + "\" is not a header name");
+    if (v.is_string() && v.get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos) {
+      out.push_back(where + "." + k + " contains CR/LF");
+    }
+  }
+}
+
+}  // namespace
+
+FakeSendgrid::FakeSendgrid() : FakeSendgrid(Options{}) {}
+
+FakeSendgrid::FakeSendgrid(Options options) : options_(std::move(options)), server_(options_.threads) {
+  default_.delay_ms = options_.delay_ms;
+  auto& s = server_.server();
+  s.Post("/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+  auto wrong = [this](const httplib::Request& req, httplib::Response& res) {
+    violation("unexpected request " + req.method + " " + req.path);
+    res.status = 404;
+    res.set_content(sendgrid_error("not found", ""), "application/json");
+  };
+  s.Post(".*", wrong);
+  s.Get(".*", wrong);
+  s.Put(".*", wrong);
+  s.Patch(".*", wrong);
+  s.Delete(".*", wrong);
+  server_.start();
+}
+
+FakeSendgrid::~FakeSendgrid() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  server_.stop();
+}
+
+void FakeSendgrid::script(std::int64_t outbox_id, std::vector<FakeResponse> responses) {
+  std::lock_guard lock(mu_);
+  auto& q = scripts_[std::to_string(outbox_id)];
+  for (auto& r : responses) q.push_back(std::move(r));
+}
+
+void FakeSendgrid::set_default(FakeResponse response) {
+  std::lock_guard lock(mu_);
+  default_ = std::move(response);
+}
+
+std::vector<std::string> FakeSendgrid::violations() const {
+  std::lock_guard lock(mu_);
+  return violations_;
+}
+
+std::size_t FakeSendgrid::request_count() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+std::map<std::string, int> FakeSendgrid::requests_per_outbox() const {
+  std::lock_guard lock(mu_);
+  return per_outbox_;
+}
+
+std::vector<nlohmann::json> FakeSendgrid::bodies() const {
+  std::lock_guard lock(mu_);
+  return bodies_;
+}
+
+void FakeSendgrid::violation(const std::string& what) {
+  std::lock_guard lock(mu_);
+  violations_.push_back(what);
+}
+
+void FakeSendgrid::wait_ms(int ms) {
+  if (ms <= 0) return;
+  std::unique_lock lock(mu_);
+  stop_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+}
+
+std::vector<std::string> FakeSendgrid::check_body(const json& body) {
+  std::vector<std::string> out;
+  if (!body.is_object()) return {"body must be a JSON object"};
+  for (auto& [k, v] : body.items()) {
+    if (!kTopLevel.count(k)) out.push_back("unknown top-level property " + k);
+  }
+  // personalizations: required, 1..1000 objects, each with a non-empty `to`.
+  if (!body.contains("personalizations") || !body["personalizations"].is_array() ||
+      body["personalizations"].empty() || body["personalizations"].size() > 1000) {
+    out.push_back("personalizations is required: an array of 1 to 1000 objects");
+  } else {
+    for (std::size_t i = 0; i < body["personalizations"].size(); ++i) {
+      const json& p = body["personalizations"][i];
+      std::string where = "personalizations[" + std::to_string(i) + "]";
+      if (!p.is_object()) {
+        out.push_back(where + " must be an object");
+        continue;
+      }
+      for (auto& [k, v] : p.items()) {
+        if (!kPersonalization.count(k)) out.push_back(where + " has unknown property " + k);
+      }
+      if (!p.contains("to") || !p["to"].is_array() || p["to"].empty()) {
+        out.push_back(where + ".to is required: a non-empty array");
+      } else {
+        for (std::size_t t = 0; t < p["to"].size(); ++t) {
+          check_address(p["to"][t], where + ".to[" + std::to_string(t) + "]", out);
+        }
+      }
+    }
+  }
+  if (!body.contains("from")) {
+    out.push_back("from is required");
+  } else {
+    check_address(body["from"], "from", out);
+  }
+  if (body.contains("reply_to")) check_address(body["reply_to"], "reply_to", out);
+  if (body.contains("subject") && (!body["subject"].is_string() || body["subject"].get<std::string>().empty())) {
+    out.push_back("subject must be a non-empty string");
+  }
+  if (body.contains("content")) {
+    const json& c = body["content"];
+    if (!c.is_array() || c.empty()) {
+      out.push_back("content must be a non-empty array");
+    } else {
+      int plain_at = -1, html_at = -1;
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        const json& item = c[i];
+        std::string where = "content[" + std::to_string(i) + "]";
+        if (!item.is_object() || !item.contains("type") || !item["type"].is_string() ||
+            item["type"].get<std::string>().empty() || !item.contains("value") || !item["value"].is_string() ||
+            item["value"].get<std::string>().empty() || item.size() != 2) {
+          out.push_back(where + " must be exactly {type, value}, both non-empty strings");
+          continue;
+        }
+        if (item["type"] == "text/plain") plain_at = static_cast<int>(i);
+        if (item["type"] == "text/html") html_at = static_cast<int>(i);
+      }
+      if (plain_at >= 0 && html_at >= 0 && plain_at > html_at) out.push_back("text/plain must come before text/html");
+    }
+  } else if (!body.contains("template_id")) {
+    out.push_back("content is required without template_id");
+  }
+  if (!body.contains("subject") && !body.contains("template_id")) out.push_back("subject is required");
+  if (body.contains("headers")) check_string_map(body["headers"], "headers", out);
+  if (body.contains("custom_args")) check_string_map(body["custom_args"], "custom_args", out);
+  return out;
+}
+
+void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
+  {
+    std::lock_guard lock(mu_);
+    ++requests_;
+  }
+  std::string auth = req.get_header_value("Authorization");
+  if (auth.rfind("Bearer ", 0) != 0) {
+    violation("Authorization is not \"Bearer <key>\": \"" + auth + "\"");
+    res.status = 401;
+    res.set_content(sendgrid_error("authorization required", ""), "application/json");
+    return;
+  }
+  if (auth != "Bearer " + options_.api_key) {
+    // A wrong key is a legitimate case the tests provoke: answer as SendGrid does.
+    res.status = 401;
+    res.set_content(sendgrid_error("The provided authorization grant is invalid, expired, or revoked", ""),
+                    "application/json");
+    return;
+  }
+  std::string ctype = req.get_header_value("Content-Type");
+  if (ctype != "application/json" && ctype.rfind("application/json;", 0) != 0) {
+    violation("Content-Type is \"" + ctype + "\", not application/json");
+    res.status = 400;
+    res.set_content(sendgrid_error("Content-Type should be application/json", ""), "application/json");
+    return;
+  }
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) {
+    violation("body is not valid JSON");
+    res.status = 400;
+    res.set_content(sendgrid_error("Bad Request", ""), "application/json");
+    return;
+  }
+  auto problems = check_body(body);
+  if (!problems.empty()) {
+    for (const auto& p : problems) violation(p);
+    res.status = 400;
+    res.set_content(sendgrid_error(problems.front(), ""), "application/json");
+    return;
+  }
+  std::string outbox;
+  if (body.contains("custom_args") && body["custom_args"].contains("outbox_id")) {
+    outbox = body["custom_args"]["outbox_id"].get<std::string>();
+  }
+
+  FakeResponse answer;
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    ++per_outbox_[outbox];
+    if (options_.keep_bodies) bodies_.push_back(body);
+    auto it = scripts_.find(outbox);
+    if (it != scripts_.end() && !it->second.empty()) {
+      answer = std::move(it->second.front());
+      it->second.pop_front();
+    } else {
+      answer = default_;
+    }
+    id = ++next_id_;
+  }
+  wait_ms(answer.delay_ms);
+  res.status = answer.status;
+  for (const auto& [k, v] : answer.headers) res.set_header(k, v);
+  if (answer.status == 202) {
+    res.set_header("X-Message-Id", "fake-" + std::to_string(id));
+  } else if (!answer.body.empty()) {
+    res.set_content(answer.body, "application/json");
+  }
+}
+
+}  // namespace sc::fakes

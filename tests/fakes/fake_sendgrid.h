@@ -1,0 +1,74 @@
+// FakeSendgrid: SendGrid's v3 Mail Send API on loopback. Checks every request
+// the way SendGrid documents it (POST /v3/mail/send, Bearer auth, JSON body
+// per the OpenAPI spec, text/plain before text/html, headers and custom_args
+// objects of strings) and records a violation for anything else; answers
+// 202 + X-Message-Id unless a response is scripted.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fakes/loopback_server.h"
+
+namespace sc::fakes {
+
+struct FakeResponse {
+  int status = 202;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  int delay_ms = 0;  // wait before answering (interrupted when the fake stops)
+};
+
+class FakeSendgrid {
+ public:
+  struct Options {
+    std::string api_key = "SG.fake-key";
+    std::size_t threads = 64;
+    int delay_ms = 0;       // latency of every default answer
+    bool keep_bodies = true;  // false for benchmarks: only count
+  };
+
+  FakeSendgrid();
+  explicit FakeSendgrid(Options options);
+  ~FakeSendgrid();
+
+  std::string base_url() const { return server_.base_url(); }
+  const std::string& api_key() const { return options_.api_key; }
+
+  // Successive answers for requests whose custom_args.outbox_id is `outbox_id`;
+  // once used up, the default answer.
+  void script(std::int64_t outbox_id, std::vector<FakeResponse> responses);
+  void set_default(FakeResponse response);
+
+  std::vector<std::string> violations() const;
+  std::size_t request_count() const;
+  std::map<std::string, int> requests_per_outbox() const;
+  std::vector<nlohmann::json> bodies() const;  // every well-formed body, in arrival order
+
+ private:
+  void handle(const httplib::Request& req, httplib::Response& res);
+  void violation(const std::string& what);
+  // Returns the problems with a Mail Send body (empty when it is valid).
+  static std::vector<std::string> check_body(const nlohmann::json& body);
+  void wait_ms(int ms);
+
+  Options options_;
+  LoopbackServer server_;
+  mutable std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::vector<std::string> violations_;
+  std::size_t requests_ = 0;
+  std::uint64_t next_id_ = 0;
+  std::map<std::string, int> per_outbox_;
+  std::map<std::string, std::deque<FakeResponse>> scripts_;
+  FakeResponse default_;
+  std::vector<nlohmann::json> bodies_;
+};
+
+}  // namespace sc::fakes

@@ -1,0 +1,48 @@
+#include "fakes/loopback_server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace sc::fakes {
+
+LoopbackServer::LoopbackServer(std::size_t threads) {
+  server_.set_tcp_nodelay(true);
+  server_.set_keep_alive_max_count(1'000'000);
+  server_.set_keep_alive_timeout(30);
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Replaces the library's default options (SO_REUSEADDR) and remembers the
+  // listening socket so start() can raise its backlog from the compiled-in 5.
+  server_.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = sock;
+  });
+}
+
+LoopbackServer::~LoopbackServer() { stop(); }
+
+void LoopbackServer::start() {
+  port_ = server_.bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("fake server: bind to 127.0.0.1:0 failed");
+  // listen() again on a listening socket only changes its backlog (Linux).
+  if (listen_fd_ >= 0) ::listen(listen_fd_, 4096);
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_.is_running()) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("fake server did not start");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void LoopbackServer::stop() {
+  if (thread_.joinable()) {
+    server_.stop();
+    thread_.join();
+  }
+}
+
+}  // namespace sc::fakes
