@@ -13,7 +13,9 @@ CREATE TABLE channels (
   id              INTEGER PRIMARY KEY,
   subscriber_id   INTEGER NOT NULL REFERENCES subscribers(id),
   kind            TEXT    NOT NULL CHECK (kind IN ('email', 'sms')),
-  address         TEXT    NOT NULL,
+  -- NOCASE: Reader@example.org and reader@example.org are one person to
+  -- every mailbox provider that matters; the address is sent as first given.
+  address         TEXT    NOT NULL COLLATE NOCASE,
   state           TEXT    NOT NULL CHECK (state IN ('pending', 'confirmed', 'unsubscribed')),
   created_at      INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL,

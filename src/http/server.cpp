@@ -289,6 +289,20 @@ struct HttpServer::Impl {
   }
 
   void routes() {
+    // A Content-Length that is not a plain number is a malformed request;
+    // the library would read it as 0 and serve it.
+    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.has_header("Content-Length")) {
+        auto v = req.get_header_value("Content-Length");
+        bool digits = !v.empty() && v.size() <= 18;
+        for (char ch : v) digits = digits && ch >= '0' && ch <= '9';
+        if (!digits) {
+          send_error(req, res, 400, invalid("bad_request", "malformed Content-Length"));
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     svr.Get("/", [this](const auto& q, auto& r) { signup_page(q, r); });
     svr.Get("/thanks", [this](const auto&, auto& r) { send_page(r, 200, "thanks", {}); });
     svr.Get("/healthz", [this](const auto&, auto& r) {

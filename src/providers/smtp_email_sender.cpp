@@ -68,24 +68,37 @@ struct ReplyLog {
       data.remove_prefix(nl + 1);
     }
   }
-  int last_code() const {
-    if (lines.empty()) return 0;
-    const std::string& l = lines.back();
-    if (l.size() < 3 || hex_value(l[0]) < 0 || hex_value(l[1]) < 0 || hex_value(l[2]) < 0) return 0;
-    return std::stoi(l.substr(0, 3));
+  // The reply that decides the outcome: on failure the last 4xx/5xx (libcurl
+  // may send QUIT after it, and "221 Bye" explains nothing), else the last.
+  std::size_t deciding(bool failed) const {
+    if (failed) {
+      for (std::size_t i = lines.size(); i-- > 0;) {
+        if (code_of(lines[i]) >= 400) return i;
+      }
+    }
+    return lines.size() - 1;
   }
+  int code(bool failed) const { return lines.empty() ? 0 : code_of(lines[deciding(failed)]); }
   // "550 5.1.1 <x@y>: Recipient address rejected" (continuation lines joined).
-  std::string last_text() const {
+  std::string text(bool failed) const {
     if (lines.empty()) return {};
-    std::string code = lines.back().substr(0, std::min<std::size_t>(3, lines.back().size()));
-    std::size_t first = lines.size() - 1;
+    std::size_t last = deciding(failed);
+    std::string code = lines[last].substr(0, std::min<std::size_t>(3, lines[last].size()));
+    std::size_t first = last;
     while (first > 0 && lines[first - 1].rfind(code + "-", 0) == 0) --first;
     std::string out;
-    for (std::size_t i = first; i < lines.size(); ++i) {
+    for (std::size_t i = first; i <= last; ++i) {
       if (!out.empty()) out += ' ';
       out += lines[i].size() > 4 ? lines[i].substr(4) : std::string{};
     }
     return code + " " + out;
+  }
+  static int code_of(const std::string& l) {
+    if (l.size() < 3) return 0;
+    for (int i = 0; i < 3; ++i) {
+      if (l[static_cast<std::size_t>(i)] < '0' || l[static_cast<std::size_t>(i)] > '9') return 0;
+    }
+    return std::stoi(l.substr(0, 3));
   }
 };
 
@@ -275,9 +288,10 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
     rc = s.transfer(from, rcpt, connects);
   }
 
-  int code = s.replies.last_code();
+  bool failed = rc != CURLE_OK;
+  int code = s.replies.code(failed);
   if (code == 0) code = static_cast<int>(s.easy->response_code());
-  std::string reply = s.replies.last_text();
+  std::string reply = s.replies.text(failed);
   if (rc == CURLE_OK) return SendResult::sent("smtp:" + std::to_string(code), message_id, reply);
 
   // Any failure may leave the session mid-transaction: start the next

@@ -1,0 +1,210 @@
+// The whole email journey over real HTTP against the real binary:
+// sign up -> .eml appears -> GET confirm changes nothing -> POST confirms ->
+// one-click unsubscribe.
+#include "service_fixture.h"
+
+namespace sc::testing {
+namespace {
+
+using nlohmann::json;
+
+class JourneyTest : public ServiceTest {};
+
+std::string header_value(const std::string& eml, const std::string& name) {
+  auto pos = eml.find("\r\n" + name + ": ");
+  if (pos == std::string::npos) return {};
+  pos += name.size() + 4;
+  return eml.substr(pos, eml.find("\r\n", pos) - pos);
+}
+
+TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
+  start();
+  auto r = post_json("/api/v1/subscriptions", {{"email", "  Reader@Example.ORG "}, {"first_name", "Zoë"}, {"topics", {"news"}}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202);
+  EXPECT_EQ(json::parse(r->body), json({{"email", "pending"}}));
+  EXPECT_EQ(email_state("Reader@example.org"), "pending");
+
+  ASSERT_TRUE(wait_emails(1)) << svc_->stderr_text();
+  auto eml = emails().at(0);
+  EXPECT_EQ(header_value(eml, "To"), "<Reader@example.org>");
+  EXPECT_EQ(header_value(eml, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
+  auto lu = header_value(eml, "List-Unsubscribe");
+  ASSERT_EQ(lu.rfind("<https://signup.test-org.example/unsubscribe/", 0), 0u) << lu;
+  EXPECT_NE(eml.find("Message-ID: <"), std::string::npos);
+  EXPECT_NE(eml.find("@test-org.example>"), std::string::npos);
+  auto body = decode_quoted_printable(eml);
+  EXPECT_NE(body.find("Hello Zoë"), std::string::npos);
+  EXPECT_NE(body.find("1 Main St, Springfield"), std::string::npos);  // footer
+  auto confirm = find_link(body, "/confirm/");
+  auto unsubscribe = find_link(body, "/unsubscribe/");
+  ASSERT_TRUE(confirm && unsubscribe);
+
+  // Mail scanners follow links: GET shows a page and changes nothing.
+  auto g = cli_->Get(confirm->c_str(), {{"Accept", "text/html"}});
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->status, 200);
+  EXPECT_NE(g->body.find("<form method=\"post\""), std::string::npos);
+  EXPECT_EQ(email_state("Reader@example.org"), "pending");
+
+  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 200);
+  EXPECT_NE(p->body.find("You are subscribed"), std::string::npos);
+  EXPECT_EQ(email_state("Reader@example.org"), "confirmed");
+  ASSERT_TRUE(wait_emails(2));  // the welcome message
+
+  // RFC 8058 one-click: urlencoded body, no cookies, no redirect.
+  auto u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->status, 200);
+  EXPECT_EQ(email_state("Reader@example.org"), "unsubscribed");
+
+  auto j = admin_lookup("reader@EXAMPLE.org");
+  ASSERT_FALSE(j.is_null());
+  std::vector<std::string> actions;
+  for (auto& e : j["consent_log"]) actions.push_back(e["action"].get<std::string>() + "/" + e["source"].get<std::string>());
+  EXPECT_EQ(actions, (std::vector<std::string>{"grant/form", "confirm/link", "withdraw/one-click"}));
+  EXPECT_EQ(j["consent_log"][0]["ip"], "127.0.0.1");
+  EXPECT_FALSE(j["consent_log"][0]["consent_text_version"].get<std::string>().empty());
+  EXPECT_EQ(j["topics"], json({"news"}));
+
+  // A repeat unsubscribe is harmless and logs nothing more.
+  u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->status, 200);
+  EXPECT_EQ(admin_lookup("reader@example.org")["consent_log"].size(), 3u);
+}
+
+TEST_F(JourneyTest, OneClickAcceptsMultipartBody) {
+  start();
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "multi@example.org"}})->status, 202);
+  ASSERT_TRUE(wait_emails(1));
+  auto unsubscribe = find_link(decode_quoted_printable(emails()[0]), "/unsubscribe/");
+  ASSERT_TRUE(unsubscribe);
+  httplib::MultipartFormDataItems items{{"List-Unsubscribe", "One-Click", "", ""}};
+  auto u = cli_->Post(unsubscribe->c_str(), items);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->status, 200);
+  auto j = admin_lookup("multi@example.org");
+  EXPECT_EQ(j["channels"]["email"]["state"], "unsubscribed");
+  EXPECT_EQ(j["consent_log"].back()["source"], "one-click");
+}
+
+TEST_F(JourneyTest, BrowserFormPostIsRedirectedToThanks) {
+  start();
+  auto r = cli_->Post("/api/v1/subscriptions", {{"Accept", "text/html,application/xhtml+xml"}},
+                      "email=form%40example.org&first_name=Ana&source=homepage", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 303);
+  EXPECT_EQ(r->get_header_value("Location"), "/thanks");
+  auto t = cli_->Get("/thanks");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, 200);
+  EXPECT_EQ(email_state("form@example.org"), "pending");
+  EXPECT_EQ(admin_lookup("form@example.org")["consent_log"][0]["detail"], "homepage");
+}
+
+TEST_F(JourneyTest, SignupPageIsAFormThatWorksWithoutJavaScript) {
+  start();
+  auto r = cli_->Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const auto& b = r->body;
+  for (const char* needle : {"<form method=\"post\" action=\"/api/v1/subscriptions\"", "<label for=\"email\"",
+                             "name=\"email\"", "name=\"first_name\"", "name=\"postal_code\"", "name=\"phone\"",
+                             "name=\"sms_consent\"", "Reply HELP for help, STOP to cancel", "Test Org", "<script"}) {
+    if (std::string(needle) == "<script") EXPECT_EQ(b.find(needle), std::string::npos);
+    else EXPECT_NE(b.find(needle), std::string::npos) << needle;
+  }
+}
+
+TEST_F(JourneyTest, KnownAndNewAddressesGetTheSameAnswer) {
+  start({{"SC_CONFIRM_COOLDOWN_SECONDS", "3600"}});
+  auto first = post_json("/api/v1/subscriptions", {{"email", "same@example.org"}});
+  ASSERT_TRUE(wait_emails(1));
+  auto second = post_json("/api/v1/subscriptions", {{"email", "same@example.org"}, {"first_name", "Mallory"}});
+  auto fresh = post_json("/api/v1/subscriptions", {{"email", "other@example.org"}});
+  ASSERT_TRUE(first && second && fresh);
+  EXPECT_EQ(first->status, second->status);
+  EXPECT_EQ(first->body, second->body);
+  EXPECT_EQ(first->body, fresh->body);
+  ASSERT_TRUE(wait_emails(2));
+  // Within the cooldown the repeat sends nothing more, and an anonymous
+  // repeat does not rename the subscriber.
+  EXPECT_FALSE(wait_for([&] { return emails().size() > 2; }, std::chrono::milliseconds(1500)));
+  EXPECT_EQ(admin_lookup("same@example.org")["first_name"], "");
+}
+
+TEST_F(JourneyTest, PendingRepeatResendsAfterCooldown) {
+  start({{"SC_CONFIRM_COOLDOWN_SECONDS", "0"}});
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "again@example.org"}})->status, 202);
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "again@example.org"}})->status, 202);
+  EXPECT_TRUE(wait_emails(2));
+}
+
+TEST_F(JourneyTest, SmsSignupQueuesAConfirmationText) {
+  start();
+  auto r = post_json("/api/v1/subscriptions", {{"phone", "(415) 555-0132"}, {"sms_consent", true}});
+  ASSERT_TRUE(r);
+  // 555-01xx numbers are fictional; libphonenumber may call them invalid.
+  if (r->status == 202) {
+    EXPECT_EQ(json::parse(r->body), json({{"sms", "pending"}}));
+  }
+  auto r2 = post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", "on"}, {"email", "both@example.org"}});
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 202) << r2->body;
+  EXPECT_EQ(json::parse(r2->body), json({{"email", "pending"}, {"sms", "pending"}}));
+  ASSERT_TRUE(wait_for([&] {
+    std::ifstream in(dir_.str("sms.log"));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("+16502530000") != std::string::npos && line.find("Reply YES") != std::string::npos &&
+          line.find("STOP") != std::string::npos && line.find("HELP") != std::string::npos &&
+          line.find("Test Org") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  auto a = cli_->Get("/api/v1/admin/subscribers?phone=%2B16502530000", h);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->status, 200);
+  auto j = json::parse(a->body);
+  EXPECT_EQ(j["channels"]["sms"]["state"], "pending");
+  EXPECT_EQ(j["channels"]["email"]["state"], "pending");
+}
+
+TEST_F(JourneyTest, ConfirmAfterUnsubscribeChangesNothing) {
+  start();
+  post_json("/api/v1/subscriptions", {{"email", "late@example.org"}});
+  ASSERT_TRUE(wait_emails(1));
+  auto body = decode_quoted_printable(emails()[0]);
+  auto confirm = find_link(body, "/confirm/");
+  auto unsubscribe = find_link(body, "/unsubscribe/");
+  ASSERT_TRUE(confirm && unsubscribe);
+  ASSERT_EQ(cli_->Post(unsubscribe->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  auto p = cli_->Post(confirm->c_str(), "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 200);
+  EXPECT_EQ(json::parse(p->body)["state"], "unsubscribed");
+  EXPECT_EQ(email_state("late@example.org"), "unsubscribed");
+}
+
+TEST_F(JourneyTest, AdminApiNeedsTheKey) {
+  start();
+  auto r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "unauthorized");
+  r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org", {{"Authorization", "Bearer wrong-key-123"}});
+  EXPECT_EQ(r->status, 401);
+  r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org", {{"Authorization", std::string("Basic ") + kAdminKey}});
+  EXPECT_EQ(r->status, 401);
+  r = cli_->Get("/api/v1/admin/subscribers?email=nobody@example.org", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  EXPECT_EQ(r->status, 404);
+}
+
+}  // namespace
+}  // namespace sc::testing

@@ -1,0 +1,101 @@
+// The outbox against a provider that is down, a restart, and a crash.
+#include "fakes/fake_sendgrid.h"
+#include "service_fixture.h"
+
+namespace sc::testing {
+namespace {
+
+using nlohmann::json;
+
+class OutboxTest : public ServiceTest {
+ protected:
+  // The service holds keep-alive connections to the fake: stop it first so
+  // the fake's shutdown does not wait for them.
+  void TearDown() override {
+    if (svc_) svc_->stop();
+  }
+  fakes::FakeSendgrid fake;
+  std::map<std::string, std::string> sendgrid_env(const fakes::FakeSendgrid& f) {
+    return {{"SC_EMAIL_PROVIDER", "sendgrid"},
+            {"SC_SENDGRID_API_KEY", f.api_key()},
+            {"SC_SENDGRID_API_BASE", f.base_url()}};
+  }
+};
+
+TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
+  fake.set_default({503, R"({"errors":[{"message":"service unavailable"}]})", {}, 0});
+  start(sendgrid_env(fake));
+  for (int i = 0; i < 5; ++i) {
+    auto r = post_json("/api/v1/subscriptions", {{"email", "down" + std::to_string(i) + "@example.org"}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202);
+  }
+  // The provider refuses; every message is tried and kept.
+  ASSERT_TRUE(wait_for([&] { return fake.requests_per_outbox().size() == 5; })) << svc_->stderr_text();
+  {
+    storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+    auto c = reads.outbox_counts();
+    EXPECT_EQ(c.sent, 0);
+    EXPECT_EQ(c.queued + c.sending, 5);
+    auto rows = reads.outbox_rows(0, 10);
+    ASSERT_EQ(rows.size(), 5u);
+    EXPECT_EQ(rows[0].last_code, "503");
+  }
+  restart();  // SIGTERM, clean exit, start again while the provider is still down
+  fake.set_default({202, "", {{"X-Message-Id", "sg-ok"}}, 0});
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 5; }, std::chrono::seconds(20)))
+      << svc_->stderr_text();
+  EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
+  // Exactly one accepted request per message, whatever was refused before.
+  auto bodies = fake.bodies();
+  std::map<std::string, int> ok_by_recipient;
+  EXPECT_GE(bodies.size(), 10u);
+  for (const auto& row : reads.outbox_rows(0, 10)) {
+    EXPECT_EQ(row.state, "sent");
+    EXPECT_EQ(row.provider, "sendgrid");
+    EXPECT_GE(row.attempts, 2);
+  }
+  EXPECT_FALSE(wait_for([&] { return reads.outbox_counts().sent > 5; }, std::chrono::milliseconds(1500)));
+}
+
+TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {
+  fake.set_default({503, "", {}, 0});
+  start(sendgrid_env(fake));
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "crash@example.org"}})->status, 202);
+  svc_->kill_hard();  // no clean shutdown at all
+  fake.set_default({202, "", {{"X-Message-Id", "sg-crash"}}, 0});
+  ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
+  cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }, std::chrono::seconds(20)));
+  auto rows = reads.outbox_rows(0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
+  EXPECT_EQ(email_state("crash@example.org"), "pending");
+}
+
+TEST_F(OutboxTest, PermanentRejectionIsRecordedWithTheProviderText) {
+  fake.set_default({400, R"({"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from"}]})", {}, 0});
+  start(sendgrid_env(fake));
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "perm@example.org"}})->status, 202);
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().failed == 1; }));
+  auto rows = reads.outbox_rows(0, 10);
+  EXPECT_EQ(rows[0].last_code, "400");
+  EXPECT_NE(rows[0].last_error.find("verified Sender Identity"), std::string::npos);
+  EXPECT_EQ(fake.request_count(), 1u);  // never retried
+}
+
+TEST_F(OutboxTest, FileProviderWritesEachMessageOnceAcrossRestart) {
+  start();
+  for (int i = 0; i < 20; ++i) post_json("/api/v1/subscriptions", {{"email", "f" + std::to_string(i) + "@example.org"}});
+  restart();
+  ASSERT_TRUE(wait_emails(20));
+  EXPECT_FALSE(wait_for([&] { return emails().size() > 20; }, std::chrono::milliseconds(1000)));
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  EXPECT_EQ(reads.outbox_counts().sent, 20);
+}
+
+}  // namespace
+}  // namespace sc::testing

@@ -1,0 +1,80 @@
+// A started service on a temp directory, plus helpers to drive it over HTTP
+// and to read its database the way an auditor would.
+#pragma once
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "sc/storage/storage.h"
+#include "support/service_process.h"
+
+namespace sc::testing {
+
+inline constexpr const char* kAdminKey = "test-admin-key-123";
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  std::map<std::string, std::string> base_env() {
+    return {{"SC_DB", dir_.str("data/sc.db")},
+            {"SC_EMAIL_OUTBOX_DIR", dir_.str("outbox")},
+            {"SC_SMS_LOG_FILE", dir_.str("sms.log")},
+            {"SC_ADMIN_API_KEY", kAdminKey},
+            {"SC_ORG_NAME", "Test Org"},
+            {"SC_POSTAL_ADDRESS", "1 Main St, Springfield"},
+            {"SC_EMAIL_FROM", "Test Org <news@test-org.example>"},
+            {"SC_PUBLIC_URL", "https://signup.test-org.example"},
+            {"SC_SECRET", "integration-test-secret-0123456789"},
+            {"SC_RETRY_BASE_SECONDS", "1"}};
+  }
+
+  void start(std::map<std::string, std::string> extra = {}) {
+    auto env = base_env();
+    for (auto& [k, v] : extra) env[k] = v;
+    svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
+    ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
+    cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
+    cli_->set_read_timeout(10, 0);
+  }
+
+  void restart() {
+    ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
+    ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
+    cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
+  }
+
+  httplib::Result post_json(const std::string& path, const nlohmann::json& body) {
+    return cli_->Post(path.c_str(), body.dump(), "application/json");
+  }
+
+  nlohmann::json admin_lookup(const std::string& email) {
+    httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
+    auto r = cli_->Get(("/api/v1/admin/subscribers?email=" + httplib::detail::encode_query_param(email)).c_str(), h);
+    if (!r || r->status != 200) return nullptr;
+    return nlohmann::json::parse(r->body);
+  }
+
+  std::string email_state(const std::string& email) {
+    auto j = admin_lookup(email);
+    if (j.is_null()) return "absent";
+    return j["channels"]["email"]["state"].get<std::string>();
+  }
+
+  std::vector<std::string> emails() { return read_eml_files(dir_.str("outbox")); }
+
+  bool wait_emails(std::size_t n) {
+    return wait_for([&] { return emails().size() >= n; });
+  }
+
+  std::int64_t count(const std::string& table) {
+    storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+    return reads.count(table);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServiceProcess> svc_;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
+}  // namespace sc::testing

@@ -1,0 +1,79 @@
+// ServiceProcess: the real `stayconnected` binary as a child process, on a
+// temp directory and a free loopback port, for integration tests.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace sc::testing {
+
+// A fresh directory under /tmp, removed with its contents at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string str(const std::string& child = {}) const { return (path_ / child).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Polls `cond` until it holds or `timeout` passes; never a blind sleep.
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the binary to completion (for config errors, --help, migrate).
+RunResult run_binary(const std::string& binary, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env, std::chrono::seconds timeout = std::chrono::seconds(30));
+
+class ServiceProcess {
+ public:
+  // env is the whole environment of the child (plus PATH/HOME); SC_LISTEN
+  // defaults to 127.0.0.1:0 and the port is read back from its first line.
+  ServiceProcess(std::string binary, std::map<std::string, std::string> env);
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  // Starts and waits until /healthz answers 200. Returns false on failure.
+  bool start();
+  int port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  bool running();
+  // Sends sig and waits for exit; returns the exit code (128+n for a signal).
+  int stop(int sig = 15, std::chrono::seconds timeout = std::chrono::seconds(20));
+  void kill_hard();  // SIGKILL, as a crash would
+  std::string stdout_text() const;
+  std::string stderr_text() const;
+  std::map<std::string, std::string>& env() { return env_; }
+
+ private:
+  std::string binary_;
+  std::map<std::string, std::string> env_;
+  TempDir logs_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int runs_ = 0;
+};
+
+// Decodes a quoted-printable body (soft breaks and =XX escapes).
+std::string decode_quoted_printable(const std::string& s);
+// Reads every *.eml file of a directory, sorted by modification order.
+std::vector<std::string> read_eml_files(const std::string& dir);
+// Finds "<public>/confirm/<token>" style links in a decoded message.
+std::optional<std::string> find_link(const std::string& decoded, const std::string& path_prefix);
+
+}  // namespace sc::testing

@@ -1,0 +1,132 @@
+#include "support/unit_fakes.h"
+
+#include <stdexcept>
+
+#include "sc/core/text.h"
+
+namespace sc::unit {
+
+std::string FakeSigner::sign(std::string_view data) const {
+  std::string out;
+  for (std::uint64_t lane = 0; lane < 4; ++lane) {
+    std::uint64_t h = 1469598103934665603ULL ^ (lane * 0x9E3779B97F4A7C15ULL);
+    auto mix = [&h](std::string_view s) {
+      for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ULL;
+      }
+      h ^= 0xFF;
+      h *= 1099511628211ULL;
+    };
+    mix(key_);
+    mix(data);
+    mix(key_);
+    for (int b = 0; b < 8; ++b) out += static_cast<char>((h >> (8 * b)) & 0xFF);
+  }
+  return out;
+}
+
+bool FakeSigner::verify(std::string_view data, std::string_view mac) const {
+  return text::constant_time_equal(sign(data), mac);
+}
+
+namespace {
+std::string dump(std::string_view name, const std::map<std::string, std::string>& vars) {
+  std::string s = "template=" + std::string(name) + "\n";
+  for (const auto& [k, v] : vars) s += k + "=" + v + "\n";
+  return s;
+}
+}  // namespace
+
+ComposedEmail RecordingComposer::email(std::string_view name, const std::map<std::string, std::string>& vars) const {
+  email_calls.push_back({std::string(name), vars});
+  return {"subject:" + std::string(name), "text:" + dump(name, vars), "<p>html:" + dump(name, vars) + "</p>"};
+}
+
+std::string RecordingComposer::sms(std::string_view name, const std::map<std::string, std::string>& vars) const {
+  sms_calls.push_back({std::string(name), vars});
+  return "sms:" + dump(name, vars);
+}
+
+std::optional<Channel> MemoryConsentStore::find_channel(ChannelKind kind, std::string_view address) {
+  for (const auto& [id, c] : channels) {
+    if (c.kind == kind && c.address == address) return c;
+  }
+  return std::nullopt;
+}
+
+std::optional<Channel> MemoryConsentStore::channel_by_id(std::int64_t id) {
+  auto it = channels.find(id);
+  if (it == channels.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Subscriber> MemoryConsentStore::subscriber_by_id(std::int64_t id) {
+  auto it = subscribers.find(id);
+  if (it == subscribers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::int64_t MemoryConsentStore::insert_subscriber(const Subscriber& s) {
+  ++writes_;
+  auto id = next_id_++;
+  subscribers[id] = s;
+  subscribers[id].id = id;
+  return id;
+}
+
+std::int64_t MemoryConsentStore::insert_channel(const Channel& c) {
+  ++writes_;
+  if (find_channel(c.kind, c.address)) throw std::logic_error("UNIQUE(kind, address) violated");
+  if (!subscribers.count(c.subscriber_id)) throw std::logic_error("channel for unknown subscriber");
+  auto id = next_id_++;
+  channels[id] = c;
+  channels[id].id = id;
+  return id;
+}
+
+void MemoryConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
+  ++writes_;
+  auto& c = channels.at(channel_id);
+  c.state = state;
+  c.updated_at = at;
+}
+
+void MemoryConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t at) {
+  ++writes_;
+  channels.at(channel_id).confirm_sent_at = at;
+}
+
+void MemoryConsentStore::add_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) {
+  ++writes_;
+  topics[subscriber_id].insert(t.begin(), t.end());
+}
+
+void MemoryConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
+  ++writes_;
+  events.push_back(e);
+  event_texts.push_back(text ? std::optional<ConsentText>(*text) : std::nullopt);
+}
+
+std::int64_t MemoryConsentStore::enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) {
+  ++writes_;
+  auto id = next_id_++;
+  emails.push_back({id, entry, email});
+  return id;
+}
+
+std::int64_t MemoryConsentStore::enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) {
+  ++writes_;
+  auto id = next_id_++;
+  texts.push_back({id, entry, sms});
+  return id;
+}
+
+Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address) {
+  for (auto& [id, c] : channels) {
+    if (c.kind == kind && c.address == address) return c;
+  }
+  throw std::out_of_range("no channel " + std::string(address));
+}
+
+}  // namespace sc::unit

@@ -1,0 +1,106 @@
+// In-memory fakes of the core ports for unit tests: a keyed signer, a
+// settable clock, counting Message-ID source, a recording composer and an
+// in-memory ConsentStore.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sc/core/consent_service.h"
+#include "sc/core/ports.h"
+
+namespace sc::unit {
+
+// Deterministic 32-byte keyed MAC (not cryptographic; a different key gives
+// a different MAC, and any change to the data changes it).
+class FakeSigner final : public Signer {
+ public:
+  explicit FakeSigner(std::string key) : key_(std::move(key)) {}
+  std::string sign(std::string_view data) const override;
+  bool verify(std::string_view data, std::string_view mac) const override;
+
+ private:
+  std::string key_;
+};
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(std::int64_t now = 1'700'000'000) : now_(now) {}
+  std::int64_t now_unix() const override { return now_.load(); }
+  void set(std::int64_t t) { now_.store(t); }
+  void advance(std::int64_t s) { now_.fetch_add(s); }
+
+ private:
+  std::atomic<std::int64_t> now_;
+};
+
+class CountingIds final : public IdSource {
+ public:
+  std::string next_id() override { return "id" + std::to_string(++n_); }
+
+ private:
+  int n_ = 0;
+};
+
+// Returns content that names the template and every variable, and records
+// each call, so tests can see what the service asked to be rendered.
+class RecordingComposer final : public Composer {
+ public:
+  struct Call {
+    std::string name;
+    std::map<std::string, std::string> vars;
+  };
+  ComposedEmail email(std::string_view name, const std::map<std::string, std::string>& vars) const override;
+  std::string sms(std::string_view name, const std::map<std::string, std::string>& vars) const override;
+  mutable std::vector<Call> email_calls, sms_calls;
+};
+
+// Holds everything a ConsentStore writes; tests inspect the members.
+class MemoryConsentStore final : public ConsentStore {
+ public:
+  struct QueuedEmail {
+    std::int64_t id;
+    OutboxEntry entry;
+    OutboundEmail email;
+  };
+  struct QueuedSms {
+    std::int64_t id;
+    OutboxEntry entry;
+    OutboundSms sms;
+  };
+
+  std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override;
+  std::optional<Channel> channel_by_id(std::int64_t id) override;
+  std::optional<Subscriber> subscriber_by_id(std::int64_t id) override;
+  std::int64_t insert_subscriber(const Subscriber& s) override;
+  std::int64_t insert_channel(const Channel& c) override;
+  void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) override;
+  void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
+  void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
+  void append_consent(const ConsentEvent& e, const ConsentText* text) override;
+  std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
+  std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+
+  // Test conveniences.
+  Channel& channel(ChannelKind kind, std::string_view address);
+  std::size_t writes() const { return writes_; }  // every mutating call
+
+  std::map<std::int64_t, Subscriber> subscribers;
+  std::map<std::int64_t, Channel> channels;
+  std::map<std::int64_t, std::set<std::string>> topics;
+  std::vector<ConsentEvent> events;
+  std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
+  std::vector<QueuedEmail> emails;
+  std::vector<QueuedSms> texts;
+
+ private:
+  std::int64_t next_id_ = 1;
+  std::size_t writes_ = 0;
+};
+
+}  // namespace sc::unit
