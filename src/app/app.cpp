@@ -113,8 +113,10 @@ int cmd_send_test_email(Wiring& w, const std::string& address) {
   Channel ch;
   ch.kind = ChannelKind::kEmail;
   ch.address = to->str();
-  auto vars = Vars{{"unsubscribe_url", w.service->unsubscribe_url(0)}};
-  auto msg = w.service->build_email(ch, w.renderer->email("test", vars), w.clock.now_unix());
+  auto msg = w.service->build_email(ch, {}, w.clock.now_unix());
+  msg.template_name = "test";
+  msg.template_vars = {{"unsubscribe_url", msg.list_unsubscribe_url}};
+  render_queued(*w.renderer, msg);
   auto r = w.email->send(msg);
   std::printf("provider: %s\nresult: %s\ncode: %s\nmessage-id: %s\nanswer: %s\n", w.email->name().c_str(),
               to_string(r.status), r.provider_code.c_str(), r.provider_message_id.c_str(), r.provider_message.c_str());
@@ -143,6 +145,7 @@ int cmd_serve(Wiring& w) {
   dopts.base_backoff_seconds = c.retry_base_seconds;
   dopts.max_attempts = c.max_attempts;
   Dispatcher dispatcher(writer, *w.email, *w.sms, w.clock, dopts);
+  dispatcher.set_composer(w.renderer.get());
   writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
 
   HttpOptions hopts;

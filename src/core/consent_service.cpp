@@ -174,14 +174,17 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
       c.state = ConsentState::kPending;
       c.created_at = now;
       c.updated_at = now;
+      c.confirm_sent_at = now;  // the confirmation below is queued with it
       c.id = store.insert_channel(c);
       ch = c;
       send = true;
     } else if (ch->state == ConsentState::kUnsubscribed) {
-      // Coming back after leaving needs a fresh double opt-in.
+      // Coming back after leaving needs a fresh double opt-in, so the
+      // confirmation goes now whatever the cooldown: leaving took the
+      // owner's own link, so this cannot be repeated to flood anyone.
       store.update_channel_state(ch->id, ConsentState::kPending, now);
       ch->state = ConsentState::kPending;
-      send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+      send = true;
     } else if (ch->state == ConsentState::kPending) {
       send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
     }
@@ -221,11 +224,15 @@ std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
   return config_.public_url + "/unsubscribe/" + tokens_.issue({TokenPurpose::kUnsubscribe, channel_id, 0});
 }
 
-std::map<std::string, std::string> ConsentService::base_vars(const Channel& ch) const {
-  return {{"org_name", config_.org_name},
-          {"postal_address", config_.postal_address},
-          {"unsubscribe_url", unsubscribe_url(ch.id)},
-          {"public_url", config_.public_url}};
+OutboundEmail ConsentService::templated_email(const Channel& ch, std::string template_name,
+                                              std::map<std::string, std::string> vars, std::int64_t now) {
+  auto m = build_email(ch, {}, now);
+  // Only what differs per message is stored; org name and address come
+  // from the renderer's common values when the dispatcher renders it.
+  vars["unsubscribe_url"] = m.list_unsubscribe_url;
+  m.template_name = std::move(template_name);
+  m.template_vars = std::move(vars);
+  return m;
 }
 
 OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail& content,
@@ -247,17 +254,17 @@ OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail
 
 void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel& ch,
                                               const Subscriber& sub, std::int64_t now) {
-  auto vars = base_vars(ch);
-  vars["confirm_url"] = confirm_url(ch.id, now);
-  vars["first_name"] = sub.first_name;
-  vars["expires_days"] = std::to_string(config_.confirm_ttl_seconds / 86400);
-  auto content = composer_.email("confirm", vars);
   OutboxEntry entry;
   entry.kind = OutboxKind::kEmail;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";
-  store.enqueue_email(entry, build_email(ch, content, now));
-  store.mark_confirm_sent(ch.id, now);
+  // Rendering waits for the dispatcher: the commit path stays SQL only.
+  store.enqueue_email(entry, templated_email(ch, "confirm",
+                                             {{"confirm_url", confirm_url(ch.id, now)},
+                                              {"first_name", sub.first_name},
+                                              {"expires_days", std::to_string(config_.confirm_ttl_seconds / 86400)}},
+                                             now));
+  if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
 void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now) {
@@ -267,9 +274,9 @@ void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& 
   entry.purpose = "confirm";
   OutboundSms sms;
   sms.to = ch.address;
-  sms.body = composer_.sms("sms_confirm", base_vars(ch));
+  sms.template_name = "sms_confirm";
   store.enqueue_sms(entry, sms);
-  store.mark_confirm_sent(ch.id, now);
+  if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
 Result<TokenClaims> ConsentService::check_confirm_token(std::string_view token, std::int64_t now) const {
@@ -305,13 +312,11 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   store.append_consent(e, nullptr);
   if (ch->kind == ChannelKind::kEmail) {
     auto sub = store.subscriber_by_id(ch->subscriber_id);
-    auto vars = base_vars(*ch);
-    vars["first_name"] = sub ? sub->first_name : "";
     OutboxEntry entry;
     entry.kind = OutboxKind::kEmail;
     entry.channel_id = ch->id;
     entry.purpose = "welcome";
-    store.enqueue_email(entry, build_email(*ch, composer_.email("welcome", vars), now));
+    store.enqueue_email(entry, templated_email(*ch, "welcome", {{"first_name", sub ? sub->first_name : ""}}, now));
   }
   return ChannelOutcome{*ch, true};
 }

@@ -50,11 +50,15 @@ bool has_control(std::string_view s) {
       auto d = static_cast<unsigned char>(s[i + 1]);
       if (d >= 0x80 && d <= 0x9F) return true;
     }
-    // Bidi overrides and isolates (U+202A..U+202E, U+2066..U+2069), line and
+    // Bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069), line and
     // paragraph separators (U+2028, U+2029): they disguise what a text says.
+    // The bidi marks LRM, RLM (U+200E, U+200F) and ALM (U+061C) reorder
+    // text just as well.
+    if (c == 0xD8 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x9C) return true;
     if (c == 0xE2 && i + 2 < s.size()) {
       auto d = static_cast<unsigned char>(s[i + 1]);
       auto e = static_cast<unsigned char>(s[i + 2]);
+      if (d == 0x80 && (e == 0x8E || e == 0x8F)) return true;
       if (d == 0x80 && e >= 0xA8 && e <= 0xAE) return true;
       if (d == 0x81 && e >= 0xA6 && e <= 0xA9) return true;
     }

@@ -45,8 +45,11 @@ bool from_hex(std::string_view h, std::string& out) {
   return true;
 }
 
+// Canonical decimal only: "042" would carry the MAC of "42", so one token
+// would have many spellings.
 bool parse_int(std::string_view s, std::int64_t& out) {
   if (s.empty() || s.size() > 18) return false;
+  if (s.size() > 1 && s[0] == '0') return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }

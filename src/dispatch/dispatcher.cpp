@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
+#include <utility>
 #include <vector>
 
 namespace sc {
@@ -74,18 +76,41 @@ std::size_t Dispatcher::step() {
   std::vector<OutboundEmail> emails;
   std::vector<OutboundSms> texts;
   std::vector<const storage::ClaimedMessage*> email_rows, sms_rows;
-  for (const auto& m : claimed) {
+  // Messages that failed before reaching a provider (a template that will
+  // not render). Recorded as retryable so they end as failed after
+  // max_attempts instead of staying leased and coming back forever.
+  std::vector<std::pair<const storage::ClaimedMessage*, SendResult>> unsent;
+  for (auto& m : claimed) {
+    try {
+      if (m.kind == OutboxKind::kEmail) {
+        if (composer_ != nullptr) render_queued(*composer_, m.email);
+      } else {
+        if (composer_ != nullptr) render_queued(*composer_, m.sms);
+      }
+    } catch (const std::exception& e) {
+      unsent.emplace_back(&m, SendResult::retryable("render", e.what()));
+      continue;
+    }
     if (m.kind == OutboxKind::kEmail) {
-      emails.push_back(m.email);
+      emails.push_back(std::move(m.email));
       email_rows.push_back(&m);
     } else {
-      texts.push_back(m.sms);
+      texts.push_back(std::move(m.sms));
       sms_rows.push_back(&m);
     }
   }
+  // A provider that throws has not told us what happened: retry later
+  // rather than leave the batch leased until the lease runs out.
+  auto send_all = [](auto& sender, const auto& batch) {
+    try {
+      return sender.send_batch(batch);
+    } catch (const std::exception& e) {
+      return std::vector<SendResult>(batch.size(), SendResult::retryable("internal", e.what()));
+    }
+  };
   std::vector<SendResult> email_results, sms_results;
-  if (!emails.empty()) email_results = email_.send_batch(emails);
-  if (!texts.empty()) sms_results = sms_.send_batch(texts);
+  if (!emails.empty()) email_results = send_all(email_, emails);
+  if (!texts.empty()) sms_results = send_all(sms_, texts);
 
   const auto done = clock_.now_unix();
   auto record = [&](storage::OutboxStore& out, const storage::ClaimedMessage& m, const SendResult& r,
@@ -124,6 +149,7 @@ std::size_t Dispatcher::step() {
       record(c.outbox(), *sms_rows[i],
              i < sms_results.size() ? sms_results[i] : SendResult::retryable("internal", "no result"), sms_name);
     }
+    for (const auto& [m, r] : unsent) record(c.outbox(), *m, r, m->kind == OutboxKind::kEmail ? email_name : sms_name);
   });
   return claimed.size();
 }

@@ -1,6 +1,8 @@
 #include "sc/render/renderer.h"
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <kainjow/mustache.hpp>
 #include <sstream>
@@ -13,7 +15,12 @@ namespace sc {
 
 namespace mstch = kainjow::mustache;
 
-Renderer::Renderer(Vars common, std::string templates_dir) : common_(std::move(common)) {
+namespace {
+std::atomic<std::uint64_t> next_renderer_id{1};
+}  // namespace
+
+Renderer::Renderer(Vars common, std::string templates_dir)
+    : common_(std::move(common)), id_(next_renderer_id.fetch_add(1)) {
   for (const auto& [path, bytes] : embedded::files()) {
     if (path.rfind("templates/", 0) == 0) files_[path.substr(10)] = std::string(bytes);
   }
@@ -27,6 +34,18 @@ Renderer::Renderer(Vars common, std::string templates_dir) : common_(std::move(c
       files_[fs::relative(e.path(), templates_dir).generic_string()] = ss.str();
     }
   }
+  // Partials: {{> name}} is partials/name.html.mustache in HTML templates
+  // and partials/name.txt.mustache in text ones.
+  for (const auto& [p, src] : files_) {
+    if (p.rfind("partials/", 0) != 0) continue;
+    auto file = p.substr(9);
+    for (auto [ext, out] : {std::pair{std::string(".html.mustache"), &html_partials_},
+                            std::pair{std::string(".txt.mustache"), &text_partials_}}) {
+      if (file.size() > ext.size() && file.compare(file.size() - ext.size(), ext.size(), ext) == 0) {
+        out->emplace_back(file.substr(0, file.size() - ext.size()), src);
+      }
+    }
+  }
 }
 
 bool Renderer::has(std::string_view path) const { return files_.count(std::string(path)) != 0; }
@@ -37,11 +56,30 @@ std::string Renderer::source(std::string_view path) const {
   return it->second;
 }
 
+namespace {
+
+// Parsed templates, per thread (a parsed template is not shared between
+// threads) and per renderer instance.
+mstch::mustache& parsed(std::uint64_t renderer, const std::string& path, const std::string& src, bool html) {
+  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>> cache;
+  auto& slot = cache[{renderer, path}];
+  if (!slot) {
+    slot = std::make_unique<mstch::mustache>(src);
+    if (!slot->is_valid()) {
+      auto msg = "template " + path + ": " + slot->error_message();
+      slot.reset();
+      throw std::runtime_error(msg);
+    }
+    if (!html) slot->set_custom_escape([](const std::string& s) { return s; });
+  }
+  return *slot;
+}
+
+}  // namespace
+
 std::string Renderer::render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                              bool html) const {
-  mstch::mustache tmpl(source(path));
-  if (!tmpl.is_valid()) throw std::runtime_error("template " + std::string(path) + ": " + tmpl.error_message());
-  if (!html) tmpl.set_custom_escape([](const std::string& s) { return s; });
+  auto& tmpl = parsed(id_, std::string(path), source(path), html);
   mstch::data d{mstch::data::type::object};
   for (const auto& [k, v] : common_) d.set(k, v);
   for (const auto& [k, v] : vars) d.set(k, v);
@@ -49,15 +87,9 @@ std::string Renderer::render(std::string_view path, const Vars& vars, const std:
   for (const auto& [k, v] : common_) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
   for (const auto& [k, v] : vars) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
   for (const auto& f : flags) d.set(f, mstch::data(mstch::data::type::bool_true));
-  // Partials: {{> name}} resolves to partials/name.html or partials/name.txt.
-  const std::string ext = html ? ".html" : ".txt";
-  for (const auto& [p, src] : files_) {
-    if (p.rfind("partials/", 0) == 0 && p.size() > ext.size() + 9 &&
-        p.compare(p.size() - ext.size() - 9, ext.size() + 9, ext + ".mustache") == 0) {
-      auto name = p.substr(9, p.size() - 9 - ext.size() - 9);
-      std::string body = src;
-      d.set(name, mstch::partial([body] { return body; }));
-    }
+  for (const auto& [name, body] : html ? html_partials_ : text_partials_) {
+    const std::string* b = &body;
+    d.set(name, mstch::partial([b] { return *b; }));
   }
   return tmpl.render(d);
 }

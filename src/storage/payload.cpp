@@ -22,10 +22,21 @@ std::string to_json(const OutboundEmail& m) {
             {"list_unsubscribe_mailto", m.list_unsubscribe_mailto},
             {"list_id", m.list_id},
             {"headers", headers}};
+  if (!m.template_name.empty()) {
+    j["template"] = m.template_name;
+    j["vars"] = m.template_vars;
+  }
   return j.dump();
 }
 
-std::string to_json(const OutboundSms& m) { return json{{"to", m.to}, {"body", m.body}}.dump(); }
+std::string to_json(const OutboundSms& m) {
+  json j{{"to", m.to}, {"body", m.body}};
+  if (!m.template_name.empty()) {
+    j["template"] = m.template_name;
+    j["vars"] = m.template_vars;
+  }
+  return j.dump();
+}
 
 OutboundEmail email_from_json(const std::string& s) {
   auto j = json::parse(s);
@@ -45,12 +56,23 @@ OutboundEmail email_from_json(const std::string& s) {
   if (j.contains("headers")) {
     for (const auto& h : j.at("headers")) m.extra_headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
   }
+  if (j.contains("template")) {
+    m.template_name = j.at("template").get<std::string>();
+    m.template_vars = j.at("vars").get<std::map<std::string, std::string>>();
+  }
   return m;
 }
 
 OutboundSms sms_from_json(const std::string& s) {
   auto j = json::parse(s);
-  return OutboundSms{0, j.at("to").get<std::string>(), j.at("body").get<std::string>()};
+  OutboundSms m;
+  m.to = j.at("to").get<std::string>();
+  m.body = j.value("body", "");
+  if (j.contains("template")) {
+    m.template_name = j.at("template").get<std::string>();
+    m.template_vars = j.at("vars").get<std::map<std::string, std::string>>();
+  }
+  return m;
 }
 
 }  // namespace sc::storage::detail

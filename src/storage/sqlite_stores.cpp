@@ -16,6 +16,16 @@ SQLite::Statement& Statements::get(const char* sql) {
   return *cache_.back().second;
 }
 
+void Statements::reset_all() noexcept {
+  for (auto& [k, s] : cache_) {
+    try {
+      s->reset();
+    } catch (...) {
+      // reset() reports the statement's last error again; it is reset all the same.
+    }
+  }
+}
+
 namespace {
 
 Channel read_channel(SQLite::Statement& q) {

@@ -15,6 +15,11 @@ class Statements {
   explicit Statements(SQLite::Database& db) : db_(db) {}
   // A cached statement, reset and with bindings cleared, ready to bind.
   SQLite::Statement& get(const char* sql);
+  // Resets every cached statement. A SELECT left mid-result keeps the
+  // connection's read snapshot open past COMMIT; the next BEGIN IMMEDIATE
+  // then fails with SQLITE_BUSY_SNAPSHOT once any other connection has
+  // written, and would keep failing. Called after every batch.
+  void reset_all() noexcept;
 
  private:
   SQLite::Database& db_;

@@ -19,6 +19,11 @@ class Context final : public WriteContext {
   ConsentStore& consent() override { return consent_; }
   OutboxStore& outbox() override { return outbox_; }
   void exec(const std::string& sql) override { db_.exec(sql); }
+  std::string query_value(const std::string& sql) override {
+    SQLite::Statement q(db_, sql);
+    if (!q.executeStep() || q.getColumn(0).isNull()) return {};
+    return q.getColumn(0).getString();
+  }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
@@ -76,25 +81,29 @@ struct WriteQueue::Impl {
           db->exec("RELEASE job");
         }
       }
+      ctx->statements().reset_all();
       db->exec("COMMIT");
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
+      ctx->statements().reset_all();
       try {
         if (sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
       } catch (...) {
       }
     }
     bool notify = ctx->outbox_changed && !batch_error;
+    std::function<void()> on_commit;
     {
       std::lock_guard lk(mu);
       stats.commits += 1;
       stats.jobs += batch.size();
+      if (notify) on_commit = on_outbox_commit;  // set_on_outbox_commit may run concurrently
     }
     for (Job* job : batch) {
       if (batch_error && !job->error) job->error = batch_error;
       job->done.release();  // the job object may vanish right after this
     }
-    if (notify && on_outbox_commit) on_outbox_commit();
+    if (on_commit) on_commit();
   }
 };
 
@@ -136,7 +145,9 @@ void WriteQueue::submit_and_wait(Job& job) {
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);
-  return impl_->stats;
+  auto s = impl_->stats;
+  s.pending = impl_->queue.size();
+  return s;
 }
 
 }  // namespace sc::storage

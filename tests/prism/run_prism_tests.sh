@@ -7,7 +7,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?usage: run_prism_tests.sh BUILD_DIR}
+build=$(cd "${1:?usage: run_prism_tests.sh BUILD_DIR}" && pwd)
 bin=""
 for candidate in "$build/tests/test_providers" "$build/test_providers"; do
   if [ -x "$candidate" ]; then bin=$candidate; break; fi

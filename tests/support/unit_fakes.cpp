@@ -48,9 +48,16 @@ std::string RecordingComposer::sms(std::string_view name, const std::map<std::st
   return "sms:" + dump(name, vars);
 }
 
+namespace {
+// channels.address is COLLATE NOCASE in the schema (ASCII case folding).
+bool same_address(std::string_view a, std::string_view b) {
+  return text::to_lower_ascii(a) == text::to_lower_ascii(b);
+}
+}  // namespace
+
 std::optional<Channel> MemoryConsentStore::find_channel(ChannelKind kind, std::string_view address) {
   for (const auto& [id, c] : channels) {
-    if (c.kind == kind && c.address == address) return c;
+    if (c.kind == kind && same_address(c.address, address)) return c;
   }
   return std::nullopt;
 }
@@ -124,7 +131,7 @@ std::int64_t MemoryConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
 
 Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address) {
   for (auto& [id, c] : channels) {
-    if (c.kind == kind && c.address == address) return c;
+    if (c.kind == kind && same_address(c.address, address)) return c;
   }
   throw std::out_of_range("no channel " + std::string(address));
 }

@@ -111,7 +111,8 @@ class ConsentService {
   void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
                                 std::int64_t now);
   void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
-  std::map<std::string, std::string> base_vars(const Channel& ch) const;
+  OutboundEmail templated_email(const Channel& ch, std::string template_name,
+                                std::map<std::string, std::string> vars, std::int64_t now);
 
   ServiceConfig config_;
   TokenCodec tokens_;

@@ -2,6 +2,7 @@
 // provider-neutral outcome of one send attempt.
 #pragma once
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -34,12 +35,18 @@ struct OutboundEmail {
   std::string list_unsubscribe_mailto;  // optional "mailto:..." alternative
   std::string list_id;                  // optional List-Id value, e.g. "News <news.example.org>"
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  // When set, subject/text/html are rendered from this template with these
+  // values just before sending (by the dispatcher, off the commit path).
+  std::string template_name;
+  std::map<std::string, std::string> template_vars;
 };
 
 struct OutboundSms {
   std::int64_t outbox_id = 0;
   std::string to;  // E.164
   std::string body;
+  std::string template_name;  // as for OutboundEmail
+  std::map<std::string, std::string> template_vars;
 };
 
 enum class SendStatus { kSent, kRetryable, kPermanent };

@@ -71,3 +71,10 @@ class ConsentStore {
 };
 
 }  // namespace sc
+
+namespace sc {
+// Fills subject/text/html (or the SMS body) of a message queued with a
+// template reference, then drops the reference; no-op for rendered ones.
+void render_queued(const Composer& composer, OutboundEmail& m);
+void render_queued(const Composer& composer, OutboundSms& m);
+}  // namespace sc

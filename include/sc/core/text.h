@@ -6,7 +6,8 @@
 namespace sc::text {
 
 bool is_valid_utf8(std::string_view s);
-// True if s holds NUL, CR, LF or any other C0/C1 control or a bidi override.
+// True if s holds NUL, CR, LF or any other C0/C1 control, a bidi control
+// (embedding, override, isolate, mark) or a line/paragraph separator.
 bool has_control(std::string_view s);
 std::string_view trim(std::string_view s);
 std::string to_lower_ascii(std::string_view s);

@@ -29,6 +29,9 @@ class Dispatcher {
              Options options);
   ~Dispatcher();
 
+  // Renders messages queued with a template reference (required for them).
+  void set_composer(const Composer* composer) { composer_ = composer; }
+
   // Hands back messages a dead process left leased, then starts the thread.
   void start();
   // Finishes the batch in flight, records it, and joins.
@@ -57,6 +60,7 @@ class Dispatcher {
   SmsSender& sms_;
   const Clock& clock_;
   Options options_;
+  const Composer* composer_ = nullptr;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

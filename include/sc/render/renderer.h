@@ -2,7 +2,9 @@
 // emails and texts. {{x}} is HTML-escaped in .html templates; text templates
 // render values as they are (names are validated before they get here).
 #pragma once
+#include <cstdint>
 #include <map>
+#include <vector>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,7 +33,9 @@ class Renderer final : public Composer {
   std::string render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                      bool html) const;
   Vars common_;
+  std::uint64_t id_;
   std::map<std::string, std::string> files_;
+  std::vector<std::pair<std::string, std::string>> html_partials_, text_partials_;
 };
 
 }  // namespace sc

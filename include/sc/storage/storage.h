@@ -80,6 +80,9 @@ class WriteContext {
   virtual OutboxStore& outbox() = 0;
   // Run raw SQL (tests and tools only).
   virtual void exec(const std::string& sql) = 0;
+  // The first column of the first row as text, "" for no row or NULL
+  // (tests and tools only, e.g. "PRAGMA synchronous").
+  virtual std::string query_value(const std::string& sql) = 0;
 };
 
 // The single writer. Jobs from many threads are run one after another on one
@@ -122,6 +125,7 @@ class WriteQueue {
   struct Stats {
     std::uint64_t commits = 0;
     std::uint64_t jobs = 0;
+    std::uint64_t pending = 0;  // jobs queued and not yet started
   };
   Stats stats() const;
 

@@ -29,6 +29,14 @@ OutboundEmail sample(std::int64_t id = 3) {
   return m;
 }
 
+OutboundSms sms(std::int64_t id, std::string to, std::string body) {
+  OutboundSms m;
+  m.outbox_id = id;
+  m.to = std::move(to);
+  m.body = std::move(body);
+  return m;
+}
+
 std::size_t count_files(const std::filesystem::path& dir) {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
@@ -76,11 +84,11 @@ TEST(LogSmsSender, AppendsOneJsonLinePerText) {
   auto file = tmp / "logs" / "sms.log";
   {
     LogSmsSender sender(file, [] { return std::int64_t{1795828249}; });
-    EXPECT_EQ(sender.send({7, "+16502530000", "Reply YES to confirm.\nSTOP to end \"now\""}).status, SendStatus::kSent);
+    EXPECT_EQ(sender.send(sms(7, "+16502530000", "Reply YES to confirm.\nSTOP to end \"now\"")).status, SendStatus::kSent);
     // Flushed per message: readable while the sender is alive.
     std::string content = sc::testing::read_file(file);
     ASSERT_FALSE(content.empty());
-    EXPECT_EQ(sender.send({8, "+447400123456", "Grüße 🎉"}).status, SendStatus::kSent);
+    EXPECT_EQ(sender.send(sms(8, "+447400123456", "Grüße 🎉")).status, SendStatus::kSent);
   }
   std::string content = sc::testing::read_file(file);
   auto nl = content.find('\n');
@@ -101,7 +109,7 @@ TEST(LogSmsSender, ConcurrentSendsNeverInterleave) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 100; ++i) sender.send({t * 1000 + i, "+16502530000", std::string(300, 'x')});
+      for (int i = 0; i < 100; ++i) sender.send(sms(t * 1000 + i, "+16502530000", std::string(300, 'x')));
     });
   }
   for (auto& th : threads) th.join();
@@ -119,7 +127,7 @@ TEST(LogSmsSender, IoErrorIsRetryable) {
   TempDir tmp;
   sc::testing::write_file(tmp / "file", "x");
   LogSmsSender sender(tmp / "file" / "sms.log");
-  EXPECT_EQ(sender.send({1, "+16502530000", "x"}).status, SendStatus::kRetryable);
+  EXPECT_EQ(sender.send(sms(1, "+16502530000", "x")).status, SendStatus::kRetryable);
 }
 
 TEST(PhoneNormalizer, ReturnsE164ForMobileCapableNumbersInAllowedCountries) {

@@ -1,0 +1,528 @@
+#include "sc/core/consent_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "support/unit_fakes.h"
+
+namespace sc {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using unit::CountingIds;
+using unit::FakeSigner;
+using unit::MemoryConsentStore;
+using unit::RecordingComposer;
+
+constexpr std::int64_t kT0 = 1'700'000'000;
+
+// Digits only, at least 10 of them; "+1" is added to 10-digit numbers.
+class FakePhones final : public PhoneNormalizer {
+ public:
+  Result<std::string> normalize(std::string_view raw) const override {
+    std::string d;
+    for (char c : raw) {
+      if (c >= '0' && c <= '9') d += c;
+      else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')') return invalid("invalid_phone", "bad", "phone");
+    }
+    if (d.size() == 10) d = "1" + d;
+    if (d.size() < 11 || d.size() > 15) return invalid("invalid_phone", "bad", "phone");
+    return "+" + d;
+  }
+};
+
+ServiceConfig test_config() {
+  ServiceConfig c;
+  c.public_url = "https://news.example.org/";  // the trailing slash must not double up
+  c.org_name = "Example Org";
+  c.postal_address = "1 Main St, Springfield";
+  c.from = Mailbox{"news@mail.example.org", "Example Org"};
+  c.confirm_ttl_seconds = 7 * 86400;
+  c.confirm_cooldown_seconds = 600;
+  c.email_consent = ConsentText{"email-v1", "By signing up you agree...", std::string(64, 'e')};
+  c.sms_consent = ConsentText{"sms-v3", "I agree to receive texts...", std::string(64, 's')};
+  return c;
+}
+
+class ConsentServiceTest : public ::testing::Test {
+ protected:
+  FakeSigner signer_{"service-key"};
+  RecordingComposer composer_;
+  FakePhones phones_;
+  CountingIds ids_;
+  ConsentService svc_{test_config(), signer_, composer_, &phones_, ids_};
+  MemoryConsentStore store_;
+  RequestContext ctx_{"203.0.113.7", "Mozilla/5.0 (test)"};
+
+  ValidatedSignup valid(SignupRequest r) {
+    auto v = svc_.validate(r);
+    EXPECT_TRUE(v.ok()) << v.error().code << ": " << v.error().message;
+    return v.ok() ? v.value() : ValidatedSignup{};
+  }
+  SignupOutcome sign_up_email(const std::string& email, std::int64_t now, std::string first_name = {}) {
+    SignupRequest r;
+    r.email = email;
+    if (!first_name.empty()) r.first_name = first_name;
+    return svc_.sign_up(store_, valid(r), ctx_, now);
+  }
+  // The token at the end of a URL produced by the service.
+  static std::string token_of(const std::string& url) { return url.substr(url.rfind('/') + 1); }
+  // What a queued email is rendered from (the dispatcher renders it later).
+  static RecordingComposer::Call render_call(const MemoryConsentStore::QueuedEmail& q) {
+    RecordingComposer rc;
+    auto copy = q.email;
+    render_queued(rc, copy);
+    if (rc.email_calls.size() != 1) {
+      ADD_FAILURE() << "queued email " << q.id << " is not rendered from a template";
+      return {};
+    }
+    return rc.email_calls[0];
+  }
+  std::string last_confirm_token() {
+    for (auto it = store_.emails.rbegin(); it != store_.emails.rend(); ++it) {
+      if (it->entry.purpose == "confirm") return token_of(render_call(*it).vars.at("confirm_url"));
+    }
+    ADD_FAILURE() << "no confirmation queued";
+    return {};
+  }
+  std::string unsubscribe_token_for(std::int64_t channel_id) { return token_of(svc_.unsubscribe_url(channel_id)); }
+
+  // Every email must carry what the law and RFC 8058 ask of it (the footer
+  // text itself is checked against the real templates in the render tests).
+  void expect_complete_email(const MemoryConsentStore::QueuedEmail& q, const std::string& template_name) {
+    const auto& m = q.email;
+    EXPECT_EQ(m.to.address, store_.channels.at(q.entry.channel_id).address);
+    EXPECT_EQ(m.from.address, "news@mail.example.org");
+    EXPECT_EQ(m.from.display_name, "Example Org");
+    EXPECT_THAT(m.message_id, StartsWith("id"));
+    EXPECT_EQ(m.message_id.substr(m.message_id.find('@')), "@mail.example.org");
+    EXPECT_THAT(m.list_unsubscribe_url, StartsWith("https://news.example.org/unsubscribe/u."));
+    auto claims = svc_.check_unsubscribe_token(token_of(m.list_unsubscribe_url));
+    ASSERT_TRUE(claims.ok());
+    EXPECT_EQ(claims->channel_id, q.entry.channel_id);
+    auto call = render_call(q);
+    EXPECT_EQ(call.name, template_name);
+    ASSERT_TRUE(call.vars.count("unsubscribe_url"));
+    EXPECT_EQ(call.vars.at("unsubscribe_url"), m.list_unsubscribe_url);
+  }
+};
+
+TEST_F(ConsentServiceTest, NewEmailSignupQueuesOneConfirmationAndLogsTheGrant) {
+  SignupRequest r;
+  r.email = "  New.Person@Example.COM ";
+  r.first_name = "Zo\xc3\xab";
+  r.postal_code = " 12345 ";
+  r.topics = {"News", " events ", "news", ""};
+  r.source = "signup-page";
+  auto out = svc_.sign_up(store_, valid(r), ctx_, kT0);
+
+  EXPECT_TRUE(out.email);
+  EXPECT_FALSE(out.sms);
+  EXPECT_TRUE(out.queued_email);
+  EXPECT_FALSE(out.queued_sms);
+
+  ASSERT_EQ(store_.subscribers.size(), 1u);
+  const auto& sub = store_.subscribers.begin()->second;
+  EXPECT_EQ(sub.first_name, "Zo\xc3\xab");
+  EXPECT_EQ(sub.postal_code, "12345");
+  EXPECT_EQ(sub.created_at, kT0);
+  EXPECT_EQ(store_.topics[sub.id], (std::set<std::string>{"events", "news"}));
+
+  ASSERT_EQ(store_.channels.size(), 1u);
+  const auto& ch = store_.channel(ChannelKind::kEmail, "New.Person@example.com");
+  EXPECT_EQ(ch.state, ConsentState::kPending);
+  EXPECT_EQ(ch.subscriber_id, sub.id);
+  EXPECT_EQ(ch.confirm_sent_at, kT0);
+
+  ASSERT_EQ(store_.events.size(), 1u);
+  const auto& e = store_.events[0];
+  EXPECT_EQ(e.action, ConsentAction::kGrant);
+  EXPECT_EQ(e.source, ConsentSource::kForm);
+  EXPECT_EQ(e.channel, ChannelKind::kEmail);
+  EXPECT_EQ(e.channel_id, ch.id);
+  EXPECT_EQ(e.subscriber_id, sub.id);
+  EXPECT_EQ(e.address, "New.Person@example.com");
+  EXPECT_EQ(e.detail, "signup-page");
+  EXPECT_EQ(e.context.ip, "203.0.113.7");
+  EXPECT_EQ(e.context.user_agent, "Mozilla/5.0 (test)");
+  EXPECT_EQ(e.consent_text_version, "email-v1");
+  EXPECT_EQ(e.consent_text_sha256, std::string(64, 'e'));
+  EXPECT_EQ(e.at, kT0);
+  ASSERT_TRUE(store_.event_texts[0].has_value());
+  EXPECT_EQ(store_.event_texts[0]->text, "By signing up you agree...");
+
+  ASSERT_EQ(store_.emails.size(), 1u);
+  EXPECT_TRUE(store_.texts.empty());
+  const auto& q = store_.emails[0];
+  EXPECT_EQ(q.entry.kind, OutboxKind::kEmail);
+  EXPECT_EQ(q.entry.purpose, "confirm");
+  EXPECT_EQ(q.entry.channel_id, ch.id);
+  EXPECT_EQ(q.entry.broadcast_id, 0);
+  EXPECT_EQ(q.email.date_unix, kT0);
+  const auto call = render_call(q);
+  EXPECT_EQ(call.name, "confirm");
+  EXPECT_EQ(call.vars.at("first_name"), "Zo\xc3\xab");
+  EXPECT_EQ(call.vars.at("expires_days"), "7");
+  EXPECT_THAT(call.vars.at("confirm_url"), StartsWith("https://news.example.org/confirm/c."));
+  auto claims = svc_.check_confirm_token(token_of(call.vars.at("confirm_url")), kT0);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->channel_id, ch.id);
+  EXPECT_EQ(claims->expires_at, kT0 + 7 * 86400);
+  expect_complete_email(q, "confirm");
+}
+
+TEST_F(ConsentServiceTest, RepeatWithinCooldownQueuesNothingAndAnswersTheSame) {
+  auto first = sign_up_email("a@example.com", kT0);
+  auto again = sign_up_email("a@example.com", kT0 + 599);
+  EXPECT_EQ(store_.emails.size(), 1u);
+  EXPECT_EQ(store_.channels.size(), 1u);
+  EXPECT_EQ(store_.subscribers.size(), 1u);
+  EXPECT_FALSE(again.queued_email);
+  EXPECT_EQ(first.email, again.email);
+  EXPECT_EQ(first.sms, again.sms);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").confirm_sent_at, kT0);
+}
+
+TEST_F(ConsentServiceTest, AfterCooldownAConfirmationIsSentAgain) {
+  sign_up_email("a@example.com", kT0);
+  auto again = sign_up_email("a@example.com", kT0 + 600);
+  EXPECT_TRUE(again.queued_email);
+  ASSERT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.emails[1].entry.purpose, "confirm");
+  EXPECT_NE(store_.emails[0].email.message_id, store_.emails[1].email.message_id);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").confirm_sent_at, kT0 + 600);
+  // The cooldown runs from the latest confirmation, not the first.
+  sign_up_email("a@example.com", kT0 + 1199);
+  EXPECT_EQ(store_.emails.size(), 2u);
+}
+
+TEST_F(ConsentServiceTest, ConfirmedAddressSignupChangesNothingAndAnswersTheSame) {
+  auto fresh = sign_up_email("a@example.com", kT0, "Alice");
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  const auto before = store_.channel(ChannelKind::kEmail, "a@example.com");
+  const auto emails_before = store_.emails.size();
+
+  auto again = sign_up_email("a@example.com", kT0 + 86400, "Mallory");
+  EXPECT_EQ(again.email, fresh.email);
+  EXPECT_EQ(again.sms, fresh.sms);
+  EXPECT_FALSE(again.queued_email);
+  EXPECT_EQ(store_.emails.size(), emails_before);
+  const auto& after = store_.channel(ChannelKind::kEmail, "a@example.com");
+  EXPECT_EQ(after.state, ConsentState::kConfirmed);
+  EXPECT_EQ(after.updated_at, before.updated_at);
+  EXPECT_EQ(after.confirm_sent_at, before.confirm_sent_at);
+  EXPECT_EQ(store_.subscribers.size(), 1u);
+  EXPECT_EQ(store_.subscribers.begin()->second.first_name, "Alice");  // an anonymous form renames nobody
+}
+
+TEST_F(ConsentServiceTest, UnsubscribedAddressReturnsToPendingWithAFreshConfirmation) {
+  sign_up_email("a@example.com", kT0);
+  auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60).ok());
+  ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+
+  // Back within the resend cooldown of the first confirmation: coming back
+  // after leaving is a new opt-in and needs its own confirmation now.
+  auto out = sign_up_email("a@example.com", kT0 + 120);
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  EXPECT_EQ(ch.state, ConsentState::kPending);
+  EXPECT_EQ(ch.updated_at, kT0 + 120);
+  EXPECT_TRUE(out.queued_email);
+  ASSERT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.emails[1].entry.purpose, "confirm");
+  // The fresh link confirms the returning address.
+  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 130);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->changed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
+}
+
+TEST_F(ConsentServiceTest, UnsubscribedLongAgoAlsoGetsAFreshConfirmation) {
+  sign_up_email("a@example.com", kT0);
+  auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60).ok());
+  auto out = sign_up_email("a@example.com", kT0 + 86400);
+  EXPECT_TRUE(out.queued_email);
+  EXPECT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+}
+
+std::string_view text_trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+struct NameCase {
+  std::string name;
+  bool ok;
+};
+
+class FirstNameTest : public ConsentServiceTest, public ::testing::WithParamInterface<NameCase> {};
+
+TEST_P(FirstNameTest, IsCheckedBeforeAnythingIsStored) {
+  SignupRequest r;
+  r.email = "a@example.com";
+  r.first_name = GetParam().name;
+  auto v = svc_.validate(r);
+  EXPECT_EQ(v.ok(), GetParam().ok) << "'" << GetParam().name << "'";
+  if (!v.ok()) {
+    EXPECT_EQ(v.error().field, "first_name");
+    EXPECT_EQ(v.error().code, "invalid_first_name");
+    EXPECT_EQ(v.error().kind, ErrorCode::kInvalidInput);
+  } else {
+    EXPECT_EQ(v->first_name, std::string(text_trim(GetParam().name)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, FirstNameTest,
+    ::testing::Values(NameCase{"Zo\xc3\xab", true}, NameCase{"O'Brien", true}, NameCase{"Jean-Luc", true},
+                      NameCase{"\xe5\xb1\xb1\xe7\x94\xb0", true}, NameCase{"  Mary Ann  ", true},
+                      NameCase{"\xd0\x90\xd0\xbd\xd0\xbd\xd0\xb0", true},  // Анна
+                      NameCase{std::string(100, 'a'), true}, NameCase{std::string(101, 'a'), false},
+                      NameCase{"Visit evil.example", false}, NameCase{"<b>x</b>", false},
+                      NameCase{"http://x", false}, NameCase{"x@example.com", false}, NameCase{"a/b", false},
+                      NameCase{"Bob\r\nBcc: x", false}, NameCase{"Bob\tSmith", false},
+                      NameCase{"\xe2\x80\xae" "evil", false},             // RLO
+                      NameCase{"evil\xef\xbc\x8e" "example", false},      // full-width full stop
+                      NameCase{"evil\xe3\x80\x82" "example", false},      // ideographic full stop
+                      NameCase{"Bad\xff", false},                          // invalid UTF-8
+                      NameCase{"Bob2", false}, NameCase{"{{x}}", false}, NameCase{"&amp;", false}));
+
+TEST_F(ConsentServiceTest, PhoneWithoutSmsConsentIsRefused) {
+  SignupRequest r;
+  r.phone = "+1 415 555 0100";
+  auto v = svc_.validate(r);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, "sms_consent_required");
+  EXPECT_EQ(v.error().field, "sms_consent");
+  r.email = "a@example.com";  // an email beside it does not make it acceptable
+  EXPECT_FALSE(svc_.validate(r).ok());
+}
+
+TEST_F(ConsentServiceTest, MissingContactAndBadFieldsAreRefused) {
+  SignupRequest none;
+  none.first_name = "Bob";
+  auto v = svc_.validate(none);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, "missing_contact");
+
+  SignupRequest blank;
+  blank.email = "   ";
+  EXPECT_EQ(svc_.validate(blank).error().code, "missing_contact");
+
+  SignupRequest bad_email;
+  bad_email.email = "not-an-email";
+  EXPECT_EQ(svc_.validate(bad_email).error().field, "email");
+
+  SignupRequest bad_phone;
+  bad_phone.phone = "call me";
+  bad_phone.sms_consent = true;
+  EXPECT_EQ(svc_.validate(bad_phone).error().field, "phone");
+
+  SignupRequest postal;
+  postal.email = "a@example.com";
+  postal.postal_code = "<script>";
+  EXPECT_EQ(svc_.validate(postal).error().field, "postal_code");
+  postal.postal_code = std::string(17, '1');
+  EXPECT_EQ(svc_.validate(postal).error().field, "postal_code");
+
+  SignupRequest topics;
+  topics.email = "a@example.com";
+  topics.topics = {"ok", "not ok"};
+  EXPECT_EQ(svc_.validate(topics).error().field, "topics");
+  topics.topics.assign(21, "t");
+  EXPECT_EQ(svc_.validate(topics).error().field, "topics");
+
+  SignupRequest source;
+  source.email = "a@example.com";
+  source.source = "has space";
+  EXPECT_EQ(svc_.validate(source).error().field, "source");
+}
+
+TEST_F(ConsentServiceTest, SmsWithoutPhoneSupportIsUnsupported) {
+  ConsentService no_sms(test_config(), signer_, composer_, nullptr, ids_);
+  SignupRequest r;
+  r.phone = "+1 415 555 0100";
+  r.sms_consent = true;
+  auto v = no_sms.validate(r);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().kind, ErrorCode::kUnsupported);
+}
+
+TEST_F(ConsentServiceTest, EmailAndPhoneShareOneSubscriberAndEachGetsAConfirmation) {
+  SignupRequest r;
+  r.email = "a@example.com";
+  r.phone = "(415) 555-0100";
+  r.sms_consent = true;
+  auto out = svc_.sign_up(store_, valid(r), ctx_, kT0);
+  EXPECT_TRUE(out.email && out.sms && out.queued_email && out.queued_sms);
+  ASSERT_EQ(store_.subscribers.size(), 1u);
+  const auto& sms = store_.channel(ChannelKind::kSms, "+14155550100");
+  EXPECT_EQ(sms.subscriber_id, store_.subscribers.begin()->first);
+  EXPECT_EQ(sms.state, ConsentState::kPending);
+  ASSERT_EQ(store_.texts.size(), 1u);
+  EXPECT_EQ(store_.texts[0].sms.to, "+14155550100");
+  EXPECT_EQ(store_.texts[0].entry.kind, OutboxKind::kSms);
+  EXPECT_EQ(store_.texts[0].entry.purpose, "confirm");
+  RecordingComposer rc;
+  auto text = store_.texts[0].sms;
+  render_queued(rc, text);
+  ASSERT_EQ(rc.sms_calls.size(), 1u) << "the confirmation text is not rendered from a template";
+  EXPECT_EQ(rc.sms_calls[0].name, "sms_confirm");
+  EXPECT_THAT(text.body, StartsWith("sms:template=sms_confirm"));
+  ASSERT_EQ(store_.events.size(), 2u);
+  EXPECT_EQ(store_.events[1].channel, ChannelKind::kSms);
+  EXPECT_EQ(store_.events[1].consent_text_version, "sms-v3");
+  EXPECT_EQ(store_.events[1].consent_text_sha256, std::string(64, 's'));
+
+  // A later sign-up with the known phone and a new email joins the same person.
+  SignupRequest later;
+  later.email = "b@example.com";
+  later.phone = "+1 415 555 0100";
+  later.sms_consent = true;
+  svc_.sign_up(store_, valid(later), ctx_, kT0 + 5);
+  EXPECT_EQ(store_.subscribers.size(), 1u);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "b@example.com").subscriber_id, sms.subscriber_id);
+  EXPECT_EQ(store_.texts.size(), 1u);  // the phone is within its cooldown
+}
+
+TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {
+  sign_up_email("a@example.com", kT0, "Alice");
+  auto token = last_confirm_token();
+  RequestContext click{"198.51.100.9", "Phone browser"};
+  auto r = svc_.confirm(store_, token, click, kT0 + 100);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->channel.state, ConsentState::kConfirmed);
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  EXPECT_EQ(ch.state, ConsentState::kConfirmed);
+  EXPECT_EQ(ch.updated_at, kT0 + 100);
+
+  ASSERT_EQ(store_.events.size(), 2u);
+  const auto& e = store_.events[1];
+  EXPECT_EQ(e.action, ConsentAction::kConfirm);
+  EXPECT_EQ(e.source, ConsentSource::kLink);
+  EXPECT_EQ(e.channel_id, ch.id);
+  EXPECT_EQ(e.context.ip, "198.51.100.9");
+  EXPECT_EQ(e.context.user_agent, "Phone browser");
+  EXPECT_EQ(e.at, kT0 + 100);
+
+  ASSERT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.emails[1].entry.purpose, "welcome");
+  EXPECT_EQ(render_call(store_.emails[1]).vars.at("first_name"), "Alice");
+  expect_complete_email(store_.emails[0], "confirm");
+  expect_complete_email(store_.emails[1], "welcome");
+
+  // A second click is fine and changes nothing.
+  auto again = svc_.confirm(store_, token, click, kT0 + 200);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.events.size(), 2u);
+}
+
+TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
+  sign_up_email("a@example.com", kT0);
+  auto token = last_confirm_token();
+  auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 10).ok());
+  const auto writes = store_.writes();
+  auto r = svc_.confirm(store_, token, ctx_, kT0 + 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->changed);
+  EXPECT_EQ(r->channel.state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.writes(), writes);
+}
+
+TEST_F(ConsentServiceTest, ConfirmRefusesBadExpiredAndForeignTokens) {
+  sign_up_email("a@example.com", kT0);
+  auto token = last_confirm_token();
+  const auto writes = store_.writes();
+
+  auto expired = svc_.confirm(store_, token, ctx_, kT0 + 7 * 86400 + 1);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().kind, ErrorCode::kExpired);
+
+  auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  auto wrong = svc_.confirm(store_, unsubscribe_token_for(id), ctx_, kT0 + 1);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().kind, ErrorCode::kBadToken);
+
+  FakeSigner other("other-key");
+  TokenCodec foreign(other);
+  auto forged = svc_.confirm(store_, foreign.issue({TokenPurpose::kConfirm, id, kT0 + 100}), ctx_, kT0 + 1);
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().kind, ErrorCode::kBadToken);
+
+  TokenCodec ours(signer_);
+  auto missing = svc_.confirm(store_, ours.issue({TokenPurpose::kConfirm, 9999, kT0 + 100}), ctx_, kT0 + 1);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
+
+  EXPECT_EQ(store_.writes(), writes);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+}
+
+TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
+  sign_up_email("a@example.com", kT0);
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 1).ok());
+  auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  const auto emails = store_.emails.size();
+  RequestContext mail_client{"192.0.2.1", "Mail one-click"};
+
+  auto first = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kOneClick, mail_client, kT0 + 50);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->changed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  ASSERT_EQ(store_.events.size(), 3u);
+  const auto& e = store_.events.back();
+  EXPECT_EQ(e.action, ConsentAction::kWithdraw);
+  EXPECT_EQ(e.source, ConsentSource::kOneClick);
+  EXPECT_EQ(e.context.ip, "192.0.2.1");
+  EXPECT_EQ(e.at, kT0 + 50);
+
+  auto second = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->changed);
+  EXPECT_EQ(store_.events.size(), 3u);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").updated_at, kT0 + 50);
+  EXPECT_EQ(store_.emails.size(), emails);  // no "sorry to see you go" mail
+
+  // A confirm token cannot unsubscribe anyone.
+  auto bad = svc_.unsubscribe(store_, last_confirm_token(), ConsentSource::kLink, ctx_, kT0 + 70);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorCode::kBadToken);
+}
+
+TEST_F(ConsentServiceTest, UrlsHaveNoDoubledSlash) {
+  EXPECT_THAT(svc_.unsubscribe_url(5), StartsWith("https://news.example.org/unsubscribe/u.5.0."));
+  EXPECT_THAT(svc_.confirm_url(5, kT0), StartsWith("https://news.example.org/confirm/c.5."));
+}
+
+TEST_F(ConsentServiceTest, BuildEmailPutsMessageIdOnTheFromDomainAndTheMailtoAlternative) {
+  auto cfg = test_config();
+  cfg.list_unsubscribe_mailto = "mailto:unsub@mail.example.org";
+  cfg.envelope_from = "bounces@mail.example.org";
+  ConsentService svc(cfg, signer_, composer_, &phones_, ids_);
+  Channel ch;
+  ch.id = 3;
+  ch.address = "x@example.net";
+  auto m = svc.build_email(ch, ComposedEmail{"S", "T", "H"}, kT0);
+  auto m2 = svc.build_email(ch, ComposedEmail{"S", "T", "H"}, kT0);
+  EXPECT_NE(m.message_id, m2.message_id);
+  EXPECT_THAT(m.message_id, ::testing::EndsWith("@mail.example.org"));
+  EXPECT_EQ(m.list_unsubscribe_mailto, "mailto:unsub@mail.example.org");
+  EXPECT_EQ(m.envelope_from, "bounces@mail.example.org");
+  EXPECT_EQ(m.to.address, "x@example.net");
+  EXPECT_EQ(m.subject, "S");
+}
+
+}  // namespace
+}  // namespace sc

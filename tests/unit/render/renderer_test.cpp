@@ -1,0 +1,227 @@
+#include "sc/render/renderer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "sc/core/consent_service.h"
+#include "sc/render/embedded.h"
+#include "support/unit_fakes.h"
+#include "support/unit_temp_dir.h"
+
+namespace sc {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const Vars kCommon{{"org_name", "Example Org"}, {"postal_address", "1 Main St, Springfield"}};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Vars every_var() {
+  return {{"title", "T"}, {"heading", "H"}, {"message", "M"}, {"action", "/confirm/c.1.2.ab"},
+          {"error", "E"}, {"email", "a@example.com"}, {"first_name", "Ann"}, {"postal_code", "12345"},
+          {"sms_consent_text", "SMS consent"}, {"email_consent_text", "Email consent"},
+          {"confirm_url", "https://news.example.org/confirm/c.1.2.ab"}, {"expires_days", "7"},
+          {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"}};
+}
+
+void expect_fully_rendered(const std::string& out, const std::string& what) {
+  EXPECT_FALSE(out.empty()) << what;
+  EXPECT_THAT(out, Not(HasSubstr("{{"))) << what;
+  EXPECT_THAT(out, Not(HasSubstr("}}"))) << what;
+}
+
+TEST(Renderer, EveryTemplateRenders) {
+  Renderer r(kCommon);
+  int pages = 0, emails = 0, texts = 0, consents = 0;
+  for (const auto& [path, bytes] : embedded::files()) {
+    if (path.rfind("templates/", 0) != 0) continue;
+    const auto rel = path.substr(10);
+    SCOPED_TRACE(rel);
+    if (rel.rfind("pages/", 0) == 0) {
+      auto name = rel.substr(6, rel.size() - 6 - std::string(".html.mustache").size());
+      auto out = r.page(name, every_var());
+      expect_fully_rendered(out, rel);
+      EXPECT_THAT(out, HasSubstr("<!doctype html>"));  // head partial
+      EXPECT_THAT(out, HasSubstr("</html>"));          // foot partial
+      ++pages;
+    } else if (rel.rfind("email/", 0) == 0 && ends_with(rel, ".subject.mustache")) {
+      auto name = rel.substr(6, rel.size() - 6 - std::string(".subject.mustache").size());
+      auto m = r.email(name, every_var());
+      expect_fully_rendered(m.subject, rel);
+      expect_fully_rendered(m.text, rel);
+      expect_fully_rendered(m.html, rel);
+      ++emails;
+    } else if (rel.rfind("sms/", 0) == 0) {
+      auto name = rel.substr(4, rel.size() - 4 - std::string(".txt.mustache").size());
+      expect_fully_rendered(r.sms(name, every_var()), rel);
+      ++texts;
+    } else if (rel.rfind("consent/", 0) == 0) {
+      auto out = r.text(rel, {});
+      expect_fully_rendered(out, rel);
+      EXPECT_THAT(out, HasSubstr("Example Org"));
+      ++consents;
+    }
+  }
+  EXPECT_GE(pages, 7);
+  EXPECT_GE(emails, 3);
+  EXPECT_GE(texts, 1);
+  EXPECT_EQ(consents, 2);
+}
+
+TEST(Renderer, HtmlTemplatesEscapeValues) {
+  Renderer r(kCommon);
+  auto out = r.page("error", {{"title", "x"}, {"heading", "<script>alert(1)</script>"}, {"message", "a & \"b\" 'c'"}});
+  EXPECT_THAT(out, Not(HasSubstr("<script>alert")));
+  EXPECT_THAT(out, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_THAT(out, HasSubstr("a &amp; &quot;b&quot; &apos;c&apos;"));
+  // An attribute value cannot be broken out of.
+  auto signup = r.page("signup", {{"title", "x"}, {"email", "\"><script>x</script>"}});
+  EXPECT_THAT(signup, Not(HasSubstr("\"><script>")));
+  EXPECT_THAT(signup, HasSubstr("value=\"&quot;&gt;&lt;script&gt;"));
+}
+
+TEST(Renderer, EmailEscapesHtmlPartNotTextPart) {
+  Renderer r(Vars{{"org_name", "Smith & Sons <Ltd>"}, {"postal_address", ""}});
+  auto m = r.email("welcome", {{"first_name", "<script>x</script>"}, {"unsubscribe_url", "https://e.example/u?a=1&b=2"}});
+  EXPECT_THAT(m.html, Not(HasSubstr("<script>x")));
+  EXPECT_THAT(m.html, HasSubstr("&lt;script&gt;x&lt;/script&gt;"));
+  EXPECT_THAT(m.text, HasSubstr("<script>x</script>"));
+  // Partials follow the escaping of the template that includes them.
+  EXPECT_THAT(m.html, HasSubstr("Smith &amp; Sons &lt;Ltd&gt;"));
+  EXPECT_THAT(m.text, HasSubstr("Smith & Sons <Ltd>"));
+  EXPECT_THAT(m.text, Not(HasSubstr("&amp;")));
+  EXPECT_THAT(m.text, HasSubstr("Unsubscribe: https://e.example/u?a=1&b=2"));
+  EXPECT_THAT(m.html, HasSubstr("href=\"https://e.example/u?a=1&amp;b=2\""));
+  EXPECT_EQ(m.subject, "Welcome to Smith & Sons <Ltd>");
+  EXPECT_THAT(r.sms("sms_confirm", {}), HasSubstr("Smith & Sons <Ltd>"));
+}
+
+TEST(Renderer, FooterHasOrgPostalAddressAndUnsubscribeLink) {
+  Renderer r(kCommon);
+  const std::string url = "https://news.example.org/unsubscribe/u.9.0.ff";
+  for (const char* name : {"confirm", "welcome", "test"}) {
+    SCOPED_TRACE(name);
+    auto m = r.email(name, {{"unsubscribe_url", url}, {"confirm_url", "https://x/confirm/c"}, {"expires_days", "7"}});
+    EXPECT_THAT(m.text, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"), HasSubstr("Unsubscribe: " + url)));
+    EXPECT_THAT(m.html, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"), HasSubstr("href=\"" + url + "\"")));
+  }
+  // Without a postal address there is no dangling separator.
+  Renderer bare(Vars{{"org_name", "Example Org"}, {"postal_address", ""}});
+  auto m = bare.email("welcome", {{"unsubscribe_url", url}});
+  EXPECT_THAT(m.text, Not(HasSubstr("Example Org,")));
+}
+
+TEST(Renderer, FirstNameGreetingOnlyWhenGiven) {
+  Renderer r(kCommon);
+  EXPECT_THAT(r.email("welcome", {{"first_name", "Zo\xc3\xab"}}).text, HasSubstr("Hello Zo\xc3\xab,"));
+  EXPECT_THAT(r.email("welcome", {{"first_name", ""}}).text, HasSubstr("Hello,"));
+  EXPECT_THAT(r.email("welcome", {}).text, HasSubstr("Hello,"));
+}
+
+TEST(Renderer, EmailSubjectNeverHoldsALineBreak) {
+  Renderer r(Vars{{"org_name", "Evil\r\nBcc: victim@example.com\n"}, {"postal_address", ""}});
+  auto m = r.email("welcome", {});
+  EXPECT_EQ(m.subject.find('\r'), std::string::npos);
+  EXPECT_EQ(m.subject.find('\n'), std::string::npos);
+  EXPECT_THAT(m.subject, HasSubstr("Welcome to EvilBcc: victim@example.com"));
+}
+
+TEST(Renderer, SmsConfirmationNamesTheOrgAndTheKeywords) {
+  Renderer r(kCommon);
+  auto s = r.sms("sms_confirm", {});
+  EXPECT_THAT(s, AllOf(HasSubstr("Example Org"), HasSubstr("YES"), HasSubstr("HELP"), HasSubstr("STOP")));
+  EXPECT_NE(s.back(), '\n');
+}
+
+TEST(Renderer, MissingTemplatesThrow) {
+  Renderer r(kCommon);
+  EXPECT_THROW(r.page("no-such-page", {}), std::out_of_range);
+  EXPECT_THROW(r.email("no-such-email", {}), std::out_of_range);
+  EXPECT_THROW(r.sms("no-such-text", {}), std::out_of_range);
+  EXPECT_THROW(r.text("consent/none.txt.mustache", {}), std::out_of_range);
+  EXPECT_FALSE(r.has("pages/no-such-page.html.mustache"));
+  EXPECT_TRUE(r.has("pages/signup.html.mustache"));
+}
+
+TEST(Renderer, ADirectoryOverridesCompiledInTemplatesPerInstance) {
+  unit::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "email");
+  std::ofstream(dir.file("email/welcome.subject.mustache")) << "Custom hello from {{org_name}}";
+  Renderer custom(kCommon, dir.path().string());
+  Renderer stock(kCommon);
+  // Rendered in turn on one thread: each instance keeps its own templates.
+  EXPECT_EQ(custom.email("welcome", {}).subject, "Custom hello from Example Org");
+  EXPECT_EQ(stock.email("welcome", {}).subject, "Welcome to Example Org");
+  EXPECT_EQ(custom.email("welcome", {}).subject, "Custom hello from Example Org");
+  // Files not overridden still come from the binary.
+  EXPECT_THAT(custom.email("welcome", {}).text, HasSubstr("Thank you for confirming"));
+}
+
+TEST(Renderer, AnInvalidTemplateIsAnErrorNotACrash) {
+  unit::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "email");
+  std::ofstream(dir.file("email/welcome.subject.mustache")) << "Broken {{#section}} never closed";
+  Renderer r(kCommon, dir.path().string());
+  EXPECT_THROW(r.email("welcome", {}), std::runtime_error);
+  EXPECT_THROW(r.email("welcome", {}), std::runtime_error);  // and again, not a cached half-template
+}
+
+// The whole path an email takes: ConsentService queues it, the dispatcher
+// renders it with the real templates. Every one has the footer and the
+// List-Unsubscribe URL, and the two name the same link.
+TEST(RenderedServiceMail, EveryQueuedEmailHasAFooterAndListUnsubscribe) {
+  unit::FakeSigner signer("k");
+  unit::CountingIds ids;
+  Renderer renderer(kCommon);
+  ServiceConfig cfg;
+  cfg.public_url = "https://news.example.org";
+  cfg.org_name = "Example Org";
+  cfg.postal_address = "1 Main St, Springfield";
+  cfg.from = Mailbox{"news@mail.example.org", "Example Org"};
+  ConsentService svc(cfg, signer, renderer, nullptr, ids);
+  unit::MemoryConsentStore store;
+  SignupRequest req;
+  req.email = "reader@example.com";
+  req.first_name = "O'Brien";
+  auto v = svc.validate(req);
+  ASSERT_TRUE(v.ok());
+  svc.sign_up(store, v.value(), {"192.0.2.1", "UA"}, 1000);
+  ASSERT_EQ(store.emails.size(), 1u);
+
+  auto confirm = store.emails[0].email;
+  render_queued(renderer, confirm);
+  auto at = confirm.text.find("/confirm/");
+  ASSERT_NE(at, std::string::npos) << confirm.text;
+  auto token = confirm.text.substr(at + 9, confirm.text.find_first_of(" \n", at) - at - 9);
+  ASSERT_TRUE(svc.confirm(store, token, {"192.0.2.1", "UA"}, 1010).ok());
+  ASSERT_EQ(store.emails.size(), 2u);
+
+  for (auto q : store.emails) {
+    SCOPED_TRACE(q.entry.purpose);
+    auto m = q.email;
+    render_queued(renderer, m);
+    ASSERT_FALSE(m.list_unsubscribe_url.empty());
+    EXPECT_THAT(m.list_unsubscribe_url, ::testing::StartsWith("https://news.example.org/unsubscribe/u."));
+    EXPECT_THAT(m.text, HasSubstr("Unsubscribe: " + m.list_unsubscribe_url));
+    EXPECT_THAT(m.html, HasSubstr("href=\"" + m.list_unsubscribe_url + "\""));
+    EXPECT_THAT(m.text, HasSubstr("Example Org, 1 Main St, Springfield"));
+    EXPECT_THAT(m.html, HasSubstr("Example Org, 1 Main St, Springfield"));
+    EXPECT_THAT(m.text, HasSubstr("Hello O'Brien,"));
+    EXPECT_THAT(m.html, HasSubstr("Hello O&apos;Brien,"));
+    EXPECT_FALSE(m.subject.empty());
+    EXPECT_THAT(m.message_id, ::testing::EndsWith("@mail.example.org"));
+  }
+  EXPECT_THAT(confirm.subject, HasSubstr("confirm"));
+}
+
+}  // namespace
+}  // namespace sc

@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include "storage_fixture.h"
+
+namespace sc::storage {
+namespace {
+
+using SqliteConsentStoreTest = StorageTest;
+
+TEST_F(SqliteConsentStoreTest, ChannelsRoundTripAndUpdate) {
+  auto id = add_channel("Reader@Example.com", ConsentState::kPending);
+  writer_->run([&](WriteContext& c) {
+    auto& s = c.consent();
+    auto ch = s.channel_by_id(id);
+    ASSERT_TRUE(ch.has_value());
+    EXPECT_EQ(ch->address, "Reader@Example.com");
+    EXPECT_EQ(ch->kind, ChannelKind::kEmail);
+    EXPECT_EQ(ch->state, ConsentState::kPending);
+    EXPECT_EQ(ch->created_at, 100);
+    EXPECT_EQ(ch->confirm_sent_at, 0);
+    // Addresses match without regard to case; the stored spelling is kept.
+    auto found = s.find_channel(ChannelKind::kEmail, "reader@example.com");
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->id, id);
+    EXPECT_FALSE(s.find_channel(ChannelKind::kSms, "reader@example.com").has_value());
+    EXPECT_FALSE(s.channel_by_id(id + 100).has_value());
+    s.update_channel_state(id, ConsentState::kConfirmed, 150);
+    s.mark_confirm_sent(id, 140);
+    auto after = s.channel_by_id(id);
+    EXPECT_EQ(after->state, ConsentState::kConfirmed);
+    EXPECT_EQ(after->updated_at, 150);
+    EXPECT_EQ(after->confirm_sent_at, 140);
+    auto sub = s.subscriber_by_id(ch->subscriber_id);
+    ASSERT_TRUE(sub.has_value());
+    EXPECT_EQ(sub->created_at, 100);
+    EXPECT_FALSE(s.subscriber_by_id(9999).has_value());
+  });
+  // The same address in another case is the same channel: a second insert is refused.
+  EXPECT_ANY_THROW(add_channel("READER@example.COM"));
+}
+
+TEST_F(SqliteConsentStoreTest, AFailedJobLeavesNoPartialWrites) {
+  EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) {
+    Subscriber s;
+    s.created_at = 1;
+    auto sid = c.consent().insert_subscriber(s);
+    c.consent().add_topics(sid, {"news"});
+    OutboxEntry e;
+    e.channel_id = 1;
+    e.purpose = "confirm";
+    c.consent().enqueue_email(e, sample_email("a@example.com"));
+    throw std::runtime_error("validation failed late");
+  }));
+  EXPECT_EQ(query("SELECT (SELECT COUNT(*) FROM subscribers) + (SELECT COUNT(*) FROM subscriber_topics) +"
+                  " (SELECT COUNT(*) FROM outbox)"),
+            "0");
+}
+
+}  // namespace
+}  // namespace sc::storage

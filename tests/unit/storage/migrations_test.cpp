@@ -1,0 +1,126 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sc/storage/storage.h"
+#include "storage_fixture.h"
+#include "support/unit_temp_dir.h"
+
+namespace sc::storage {
+namespace {
+
+TEST(Migrate, AppliesOnceAndRecordsVersions) {
+  unit::TempDir dir;
+  const auto path = dir.file("nested/dir/sc.db");
+  auto first = migrate(path);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first[0].version, 1);
+  EXPECT_EQ(first[0].name, "init");
+  for (std::size_t i = 1; i < first.size(); ++i) EXPECT_LT(first[i - 1].version, first[i].version);
+  EXPECT_TRUE(std::filesystem::exists(path));
+
+  auto second = migrate(path);
+  EXPECT_TRUE(second.empty());
+
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
+  std::size_t n = 0;
+  while (q.executeStep()) {
+    ASSERT_LT(n, first.size());
+    EXPECT_EQ(q.getColumn(0).getInt(), first[n].version);
+    EXPECT_EQ(q.getColumn(1).getString(), first[n].name);
+    EXPECT_GT(q.getColumn(2).getInt64(), 0);
+    ++n;
+  }
+  EXPECT_EQ(n, first.size());
+  for (const char* table : {"subscribers", "channels", "subscriber_topics", "consent_texts", "consent_log", "outbox"}) {
+    SQLite::Statement t(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    t.bind(1, table);
+    ASSERT_TRUE(t.executeStep());
+    EXPECT_EQ(t.getColumn(0).getInt(), 1) << table;
+  }
+}
+
+TEST(Migrate, LeavesTheDatabaseInWalMode) {
+  unit::TempDir dir;
+  const auto path = dir.file("sc.db");
+  migrate(path);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+TEST(Migrate, AnUnusablePathIsAStorageError) {
+  unit::TempDir dir;
+  std::ofstream(dir.file("not-a-dir")) << "x";
+  EXPECT_THROW(migrate(dir.file("not-a-dir/sc.db")), StorageError);
+  // A file that is not a database.
+  std::ofstream(dir.file("junk.db")) << std::string(4096, 'j');
+  EXPECT_THROW(migrate(dir.file("junk.db")), StorageError);
+}
+
+using WriterPragmas = StorageTest;
+
+TEST_F(WriterPragmas, WalSynchronousFullAndForeignKeysOnTheWriter) {
+  EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query("PRAGMA synchronous"), "2");  // FULL
+  EXPECT_EQ(query("PRAGMA foreign_keys"), "1");
+}
+
+TEST_F(WriterPragmas, SynchronousNormalWhenAskedFor) {
+  writer_.reset();
+  writer_ = std::make_unique<WriteQueue>(path_, WriteQueue::Options{16, false});
+  EXPECT_EQ(query("PRAGMA synchronous"), "1");  // NORMAL
+  EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
+}
+
+using ConsentLog = StorageTest;
+
+TEST_F(ConsentLog, UpdateAndDeleteAreRefusedByTriggers) {
+  auto ch = add_channel("a@example.com");
+  writer_->run([&](WriteContext& c) {
+    ConsentEvent e;
+    e.subscriber_id = 1;
+    e.channel_id = ch;
+    e.address = "a@example.com";
+    e.context = {"203.0.113.1", "UA"};
+    e.at = 500;
+    c.consent().append_consent(e, nullptr);
+  });
+  try {
+    writer_->run([](WriteContext& c) { c.exec("UPDATE consent_log SET ip = '0.0.0.0'"); });
+    FAIL() << "UPDATE of consent_log was allowed";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
+  }
+  EXPECT_ANY_THROW(writer_->run([](WriteContext& c) { c.exec("DELETE FROM consent_log"); }));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log"), "1");
+  EXPECT_EQ(query("SELECT ip FROM consent_log"), "203.0.113.1");
+  // The writer is still usable after the refused statements.
+  EXPECT_GT(add_channel("b@example.com"), ch);
+}
+
+TEST_F(ConsentLog, ConsentTextMustBeRegisteredAndRegistrationIsIdempotent) {
+  auto ch = add_channel("a@example.com");
+  ConsentText text{"email-v1", "You agree ...", std::string(64, 'a')};
+  ConsentEvent e;
+  e.channel_id = ch;
+  e.address = "a@example.com";
+  e.consent_text_version = text.version;
+  e.consent_text_sha256 = text.sha256_hex;
+  EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) { c.consent().append_consent(e, &text); }));
+  register_consent_text(path_, ChannelKind::kEmail, text, 10);
+  register_consent_text(path_, ChannelKind::kEmail, text, 20);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM consent_texts"), "1");
+  EXPECT_EQ(query("SELECT created_at FROM consent_texts"), "10");
+  writer_->run([&](WriteContext& c) { c.consent().append_consent(e, &text); });
+  EXPECT_EQ(query("SELECT consent_text_version || '/' || consent_text_sha256 FROM consent_log"),
+            "email-v1/" + std::string(64, 'a'));
+  // Without a text, both columns stay NULL.
+  writer_->run([&](WriteContext& c) { c.consent().append_consent(e, nullptr); });
+  EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log WHERE consent_text_sha256 IS NULL"), "1");
+}
+
+}  // namespace
+}  // namespace sc::storage

@@ -1,0 +1,207 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "storage_fixture.h"
+
+namespace sc::storage {
+namespace {
+
+class OutboxStoreTest : public StorageTest {
+ protected:
+  std::vector<ClaimedMessage> claim(std::int64_t now, int limit = 100, std::int64_t lease_until = 0) {
+    if (lease_until == 0) lease_until = now + 300;
+    return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, limit, lease_until); });
+  }
+  std::map<std::int64_t, OutboxRow> rows() {
+    ReadPool reads(path_, 1);
+    std::map<std::int64_t, OutboxRow> out;
+    for (auto& r : reads.outbox_rows(0, 1000)) out[r.id] = r;
+    return out;
+  }
+  std::string state_of(std::int64_t id) { return rows().at(id).state; }
+};
+
+TEST_F(OutboxStoreTest, ClaimReturnsThePayloadAsQueuedAndLeasesIt) {
+  auto ch = add_channel("a@example.com");
+  auto sms_ch = add_channel("+14155550100", ConsentState::kPending, ChannelKind::kSms);
+  auto e = enqueue_email(ch, "a@example.com");
+  auto s = enqueue_sms(sms_ch, "+14155550100");
+
+  auto got = claim(1000);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, e);
+  EXPECT_EQ(got[0].kind, OutboxKind::kEmail);
+  EXPECT_EQ(got[0].purpose, "confirm");
+  EXPECT_EQ(got[0].attempts, 1);
+  const auto want = sample_email("a@example.com");
+  const auto& m = got[0].email;
+  EXPECT_EQ(m.outbox_id, e);
+  EXPECT_EQ(m.message_id, want.message_id);
+  EXPECT_EQ(m.date_unix, want.date_unix);
+  EXPECT_EQ(m.from.address, want.from.address);
+  EXPECT_EQ(m.from.display_name, want.from.display_name);
+  EXPECT_EQ(m.to.address, want.to.address);
+  EXPECT_EQ(m.subject, want.subject);
+  EXPECT_EQ(m.text, want.text);
+  EXPECT_EQ(m.html, want.html);
+  EXPECT_EQ(m.list_unsubscribe_url, want.list_unsubscribe_url);
+  EXPECT_EQ(m.extra_headers, want.extra_headers);
+  EXPECT_EQ(m.template_name, want.template_name);
+  EXPECT_EQ(m.template_vars, want.template_vars);
+  EXPECT_EQ(got[1].id, s);
+  EXPECT_EQ(got[1].kind, OutboxKind::kSms);
+  EXPECT_EQ(got[1].sms.to, "+14155550100");
+  EXPECT_EQ(got[1].sms.body, "Reply YES");
+  EXPECT_EQ(got[1].sms.outbox_id, s);
+
+  auto r = rows();
+  EXPECT_EQ(r.at(e).state, "sending");
+  EXPECT_EQ(r.at(e).attempts, 1);
+  EXPECT_EQ(query("SELECT lease_until FROM outbox WHERE id = " + std::to_string(e)), "1300");
+
+  // Never claimed twice while leased.
+  EXPECT_TRUE(claim(1001).empty());
+  EXPECT_TRUE(claim(1299).empty());
+}
+
+TEST_F(OutboxStoreTest, ClaimHonoursTheLimitAndTheOrder) {
+  auto ch = add_channel("a@example.com");
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(enqueue_email(ch, "a@example.com"));
+  auto first = claim(10, 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].id, ids[0]);
+  EXPECT_EQ(first[1].id, ids[1]);
+  auto rest = claim(10, 10);
+  ASSERT_EQ(rest.size(), 3u);
+  EXPECT_EQ(rest[0].id, ids[2]);
+}
+
+TEST_F(OutboxStoreTest, ReleaseExpiredHandsBackOnlyLapsedLeases) {
+  auto ch = add_channel("a@example.com");
+  auto a = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000, 1, 1100).size(), 1u);
+  auto b = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000, 1, 1500).size(), 1u);
+
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_expired(1100); }), 0);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_expired(1101); }), 1);
+  EXPECT_EQ(state_of(a), "queued");
+  EXPECT_EQ(state_of(b), "sending");
+  auto again = claim(1101);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, a);
+  EXPECT_EQ(again[0].attempts, 2);
+}
+
+TEST_F(OutboxStoreTest, ReleaseAllHandsBackEveryLease) {
+  auto ch = add_channel("a@example.com");
+  enqueue_email(ch, "a@example.com");
+  enqueue_email(ch, "a@example.com");
+  enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000, 2).size(), 2u);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 2);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 0);
+  EXPECT_EQ(claim(1000).size(), 3u);
+}
+
+TEST_F(OutboxStoreTest, MarkSentRecordsTheProviderAndIsFinal) {
+  auto ch = add_channel("a@example.com");
+  auto id = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000).size(), 1u);
+  writer_->run([&](WriteContext& c) { c.outbox().mark_sent(id, "sendgrid", SendResult::sent("202", "SG-abc"), 1001); });
+  auto r = rows().at(id);
+  EXPECT_EQ(r.state, "sent");
+  EXPECT_EQ(r.provider, "sendgrid");
+  EXPECT_EQ(r.provider_message_id, "SG-abc");
+  EXPECT_EQ(r.last_code, "202");
+  EXPECT_EQ(query("SELECT finished_at FROM outbox WHERE id = " + std::to_string(id)), "1001");
+  // Nothing moves a sent message again.
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_retry(id, SendResult::retryable("429", "later"), 2000);
+    c.outbox().mark_failed(id, "sendgrid", SendResult::permanent("400", "bad"), 2000);
+    c.outbox().release_all();
+  });
+  EXPECT_EQ(state_of(id), "sent");
+  EXPECT_TRUE(claim(5000).empty());
+}
+
+TEST_F(OutboxStoreTest, MarkRetryRequeuesForLater) {
+  auto ch = add_channel("a@example.com");
+  auto id = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000).size(), 1u);
+  writer_->run([&](WriteContext& c) { c.outbox().mark_retry(id, SendResult::retryable("curl:7", "connection refused"), 1060); });
+  auto r = rows().at(id);
+  EXPECT_EQ(r.state, "queued");
+  EXPECT_EQ(r.next_attempt_at, 1060);
+  EXPECT_EQ(r.last_code, "curl:7");
+  EXPECT_EQ(r.last_error, "connection refused");
+  EXPECT_TRUE(claim(1059).empty());
+  auto again = claim(1060);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+}
+
+TEST_F(OutboxStoreTest, MarkFailedKeepsTheProvidersCodeAndText) {
+  auto ch = add_channel("a@example.com");
+  auto id = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000).size(), 1u);
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_failed(id, "smtp", SendResult::permanent("smtp:550", "5.1.1 user unknown"), 1002);
+  });
+  auto r = rows().at(id);
+  EXPECT_EQ(r.state, "failed");
+  EXPECT_EQ(r.provider, "smtp");
+  EXPECT_EQ(r.last_code, "smtp:550");
+  EXPECT_EQ(r.last_error, "5.1.1 user unknown");
+  EXPECT_TRUE(claim(99999).empty());
+}
+
+TEST_F(OutboxStoreTest, ClaimSkipsMessagesToChannelsThatNoLongerConsent) {
+  auto gone = add_channel("gone@example.com", ConsentState::kConfirmed);
+  auto pending = add_channel("pending@example.com", ConsentState::kPending);
+  auto confirmed = add_channel("ok@example.com", ConsentState::kConfirmed);
+  auto to_gone = enqueue_email(gone, "gone@example.com");
+  auto bc_pending = enqueue_email(pending, "pending@example.com", 7);
+  auto bc_ok = enqueue_email(confirmed, "ok@example.com", 7);
+  auto confirm_pending = enqueue_email(pending, "pending@example.com");
+  set_state(gone, ConsentState::kUnsubscribed);  // left after the message was queued
+
+  auto got = claim(1000);
+  std::vector<std::int64_t> ids;
+  for (const auto& m : got) ids.push_back(m.id);
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{bc_ok, confirm_pending}));
+  auto r = rows();
+  EXPECT_EQ(r.at(to_gone).state, "skipped");
+  EXPECT_EQ(r.at(bc_pending).state, "skipped");
+  EXPECT_FALSE(r.at(to_gone).last_error.empty());
+  EXPECT_EQ(r.at(to_gone).attempts, 0);
+  // Skipped is final: handing leases back brings only the two others back.
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 2);
+  auto again = claim(2000);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].id, bc_ok);
+  EXPECT_EQ(again[1].id, confirm_pending);
+
+  ReadPool reads(path_, 1);
+  auto counts = reads.outbox_counts();
+  EXPECT_EQ(counts.skipped, 2);
+  EXPECT_EQ(counts.sending, 2);
+  EXPECT_EQ(counts.queued, 0);
+  EXPECT_EQ(counts.sent, 0);
+  EXPECT_EQ(counts.failed, 0);
+}
+
+TEST_F(OutboxStoreTest, AnUnsubscribeAfterARetryStopsTheNextAttempt) {
+  auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
+  auto id = enqueue_email(ch, "a@example.com", 3);
+  ASSERT_EQ(claim(1000).size(), 1u);
+  writer_->run([&](WriteContext& c) { c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 1010); });
+  set_state(ch, ConsentState::kUnsubscribed);
+  EXPECT_TRUE(claim(1010).empty());
+  EXPECT_EQ(state_of(id), "skipped");
+}
+
+}  // namespace
+}  // namespace sc::storage

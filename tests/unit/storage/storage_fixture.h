@@ -1,0 +1,88 @@
+// A migrated database in a fresh temp directory, with helpers to create
+// subscribers, channels and outbox rows through the writer.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "sc/storage/storage.h"
+#include "support/unit_temp_dir.h"
+
+namespace sc::storage {
+
+class StorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("db/sc.db");  // the parent directory is created on open
+    migrate(path_);
+    writer_ = std::make_unique<WriteQueue>(path_);
+  }
+  void TearDown() override { writer_.reset(); }
+
+  std::int64_t add_channel(const std::string& address, ConsentState state = ConsentState::kPending,
+                           ChannelKind kind = ChannelKind::kEmail) {
+    return writer_->run([&](WriteContext& c) {
+      Subscriber s;
+      s.created_at = 100;
+      auto sid = c.consent().insert_subscriber(s);
+      Channel ch;
+      ch.subscriber_id = sid;
+      ch.kind = kind;
+      ch.address = address;
+      ch.state = state;
+      ch.created_at = 100;
+      ch.updated_at = 100;
+      return c.consent().insert_channel(ch);
+    });
+  }
+  void set_state(std::int64_t channel_id, ConsentState state) {
+    writer_->run([&](WriteContext& c) { c.consent().update_channel_state(channel_id, state, 200); });
+  }
+  static OutboundEmail sample_email(const std::string& to) {
+    OutboundEmail m;
+    m.message_id = "m-" + to + "@mail.example.org";
+    m.date_unix = 1234;
+    m.from = {"news@mail.example.org", "Example"};
+    m.to = {to, ""};
+    m.subject = "Subject \xe2\x9c\x93";
+    m.text = "text body";
+    m.html = "<p>html</p>";
+    m.list_unsubscribe_url = "https://news.example.org/unsubscribe/u.1.0.ab";
+    m.extra_headers = {{"X-Campaign", "7"}};
+    m.template_name = "welcome";
+    m.template_vars = {{"first_name", "Ann"}};
+    return m;
+  }
+  std::int64_t enqueue_email(std::int64_t channel_id, const std::string& to, std::int64_t broadcast_id = 0) {
+    return writer_->run([&](WriteContext& c) {
+      OutboxEntry e;
+      e.kind = OutboxKind::kEmail;
+      e.channel_id = channel_id;
+      e.broadcast_id = broadcast_id;
+      e.purpose = broadcast_id ? "broadcast" : "confirm";
+      return c.consent().enqueue_email(e, sample_email(to));
+    });
+  }
+  std::int64_t enqueue_sms(std::int64_t channel_id, const std::string& to) {
+    return writer_->run([&](WriteContext& c) {
+      OutboxEntry e;
+      e.kind = OutboxKind::kSms;
+      e.channel_id = channel_id;
+      e.purpose = "confirm";
+      OutboundSms s;
+      s.to = to;
+      s.body = "Reply YES";
+      return c.consent().enqueue_sms(e, s);
+    });
+  }
+  std::string query(const std::string& sql) {
+    return writer_->run([&](WriteContext& c) { return c.query_value(sql); });
+  }
+
+  unit::TempDir dir_;
+  std::string path_;
+  std::unique_ptr<WriteQueue> writer_;
+};
+
+}  // namespace sc::storage
