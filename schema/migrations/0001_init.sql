@@ -55,7 +55,8 @@ CREATE TABLE consent_log (
   consent_text_sha256  TEXT    REFERENCES consent_texts(sha256),
   consent_text_version TEXT
 );
-CREATE INDEX consent_log_channel ON consent_log (channel_id);
+-- Audits read a person's whole history (admin lookup).
+CREATE INDEX consent_log_subscriber ON consent_log (subscriber_id);
 CREATE TRIGGER consent_log_no_update BEFORE UPDATE ON consent_log
 BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;
 CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log

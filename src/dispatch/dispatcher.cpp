@@ -1,5 +1,9 @@
 #include "sc/dispatch/dispatcher.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -19,7 +23,14 @@ void Dispatcher::start() {
   // (At-least-once: a message the provider took just before a crash may go
   // twice; the file provider overwrites, so it stays exactly once there.)
   writer_.run([](storage::WriteContext& c) { return c.outbox().release_all(); });
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sc-dispatch");
+    // Sending is asynchronous and paced by providers; answering a sign-up is
+    // not. Under a burst the request path gets the CPU first and the outbox
+    // catches up after (a thread's nice value is per thread on Linux).
+    if (options_.nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.nice);
+    loop();
+  });
 }
 
 void Dispatcher::stop() {
@@ -81,6 +92,13 @@ std::size_t Dispatcher::step() {
   // max_attempts instead of staying leased and coming back forever.
   std::vector<std::pair<const storage::ClaimedMessage*, SendResult>> unsent;
   for (auto& m : claimed) {
+    try {
+      storage::decode_payload(m);
+    } catch (const std::exception& e) {
+      // A payload that does not parse will not parse next time either.
+      unsent.emplace_back(&m, SendResult::permanent("payload", e.what()));
+      continue;
+    }
     try {
       if (m.kind == OutboxKind::kEmail) {
         if (composer_ != nullptr) render_queued(*composer_, m.email);

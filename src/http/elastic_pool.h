@@ -4,6 +4,7 @@
 // pool adds a thread whenever none is free (up to a cap) instead.
 #pragma once
 #include <httplib.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <deque>
@@ -46,6 +47,7 @@ class ElasticPool final : public httplib::TaskQueue {
  private:
   void spawn() {
     threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "sc-http");
       std::unique_lock lk(mu_);
       while (true) {
         ++idle_;

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -114,10 +116,43 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string HmacSigner::sign(std::string_view data) const { return hmac_sha256(key_, data); }
+struct HmacSigner::State {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* keyed = nullptr;  // never updated itself; only copied
+  ~State() {
+    EVP_MAC_CTX_free(keyed);
+    EVP_MAC_free(mac);
+  }
+};
+
+HmacSigner::HmacSigner(std::string key) : state_(std::make_unique<State>()) {
+  state_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (state_->mac == nullptr) throw std::runtime_error("HMAC is not available");
+  state_->keyed = EVP_MAC_CTX_new(state_->mac);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  if (state_->keyed == nullptr ||
+      EVP_MAC_init(state_->keyed, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+    throw std::runtime_error("HMAC key setup failed");
+  }
+}
+
+HmacSigner::~HmacSigner() = default;
+
+std::string HmacSigner::sign(std::string_view data) const {
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
+  if (ctx == nullptr) throw std::runtime_error("HMAC context copy failed");
+  unsigned char out[EVP_MAX_MD_SIZE];
+  std::size_t len = 0;
+  bool ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+            EVP_MAC_final(ctx, out, &len, sizeof(out)) == 1;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) throw std::runtime_error("HMAC failed");
+  return std::string(reinterpret_cast<char*>(out), len);
+}
 
 bool HmacSigner::verify(std::string_view data, std::string_view mac) const {
-  return constant_time_equal(hmac_sha256(key_, data), mac);
+  return constant_time_equal(sign(data), mac);
 }
 
 }  // namespace sc::crypto

@@ -1,18 +1,34 @@
 #include "connection.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 
 #include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
 
+namespace {
+// Each connection is used by one thread at a time (STYLE.md), so SQLite's
+// own per-connection mutexes and its global memory statistics (another
+// mutex per allocation) are pure cost. Must run before the first open.
+void configure_once() {
+  static const bool done = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)done;
+}
+}  // namespace
+
 std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool synchronous_full) {
+  configure_once();
   try {
     if (mode == Mode::kWriter && path != ":memory:") {
       auto parent = std::filesystem::path(path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
     }
-    int flags = mode == Mode::kWriter ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+    int flags = mode == Mode::kWriter ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX)
                                       : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
     auto db = std::make_unique<SQLite::Database>(path, flags, 5000);
     if (mode == Mode::kWriter) {

@@ -1,5 +1,7 @@
 #include "payload.h"
 
+#include "sc/storage/storage.h"
+
 #include <nlohmann/json.hpp>
 
 namespace sc::storage::detail {
@@ -76,3 +78,23 @@ OutboundSms sms_from_json(const std::string& s) {
 }
 
 }  // namespace sc::storage::detail
+
+namespace sc::storage {
+
+void decode_payload(ClaimedMessage& m) {
+  if (m.payload.empty()) return;
+  try {
+    if (m.kind == OutboxKind::kEmail) {
+      m.email = detail::email_from_json(m.payload);
+      m.email.outbox_id = m.id;
+    } else {
+      m.sms = detail::sms_from_json(m.payload);
+      m.sms.outbox_id = m.id;
+    }
+  } catch (const std::exception& e) {
+    throw StorageError("outbox message " + std::to_string(m.id) + " has a corrupt payload: " + e.what());
+  }
+  m.payload.clear();
+}
+
+}  // namespace sc::storage

@@ -196,14 +196,8 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit
         skip.push_back(m.id);
         continue;
       }
-      auto payload = q.getColumn(5).getString();
-      if (m.kind == OutboxKind::kEmail) {
-        m.email = email_from_json(payload);
-        m.email.outbox_id = m.id;
-      } else {
-        m.sms = sms_from_json(payload);
-        m.sms.outbox_id = m.id;
-      }
+      // Decoded later by the dispatcher (decode_payload), off the writer.
+      m.payload = q.getColumn(5).getString();
       out.push_back(std::move(m));
     }
   }

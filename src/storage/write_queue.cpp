@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -69,20 +70,29 @@ struct WriteQueue::Impl {
     ctx->outbox_changed = false;
     std::exception_ptr batch_error;
     try {
-      db->exec("BEGIN IMMEDIATE");
+      // Prepared once: re-parsing four statements per job showed up in
+      // profiles of the single writer thread.
+      auto& st = ctx->statements();
+      auto run = [&](const char* sql) {
+        auto& q = st.get(sql);
+        q.exec();
+        q.reset();
+      };
+      run("BEGIN IMMEDIATE");
       for (Job* job : batch) {
-        db->exec("SAVEPOINT job");
+        run("SAVEPOINT job");
         try {
           job->fn(*ctx);
-          db->exec("RELEASE job");
+          run("RELEASE job");
         } catch (...) {
           job->error = std::current_exception();
-          db->exec("ROLLBACK TO job");
-          db->exec("RELEASE job");
+          st.reset_all();
+          run("ROLLBACK TO job");
+          run("RELEASE job");
         }
       }
-      ctx->statements().reset_all();
-      db->exec("COMMIT");
+      st.reset_all();
+      run("COMMIT");
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
       ctx->statements().reset_all();
@@ -111,7 +121,10 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
   impl_->options = options;
   impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
   impl_->ctx = std::make_unique<Context>(*impl_->db);
-  impl_->thread = std::thread([this] { impl_->loop(); });
+  impl_->thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sc-writer");
+    impl_->loop();
+  });
 }
 
 WriteQueue::~WriteQueue() { stop(); }

@@ -24,6 +24,7 @@ class Dispatcher {
     std::int64_t max_backoff_seconds = 3600;
     std::int64_t lease_seconds = 300;      // a send that takes longer is presumed lost
     std::int64_t idle_poll_ms = 1000;      // re-check for due retries this often
+    int nice = 10;                         // lower CPU priority than the request path
   };
   Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
              Options options);

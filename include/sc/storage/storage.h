@@ -46,9 +46,15 @@ struct ClaimedMessage {
   std::string purpose;
   std::int64_t broadcast_id = 0;
   int attempts = 0;  // including this one
-  OutboundEmail email;
+  OutboundEmail email;  // filled by decode_payload
   OutboundSms sms;
+  std::string payload;  // as stored; cleared by decode_payload
 };
+
+// Parses the stored payload into email/sms. Kept out of claim() so the JSON
+// work runs on the dispatcher thread, not on the single writer. Throws
+// StorageError for a payload that does not parse.
+void decode_payload(ClaimedMessage& m);
 
 struct OutboxCounts {
   std::int64_t queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0;

@@ -35,6 +35,10 @@ TEST_F(OutboxStoreTest, ClaimReturnsThePayloadAsQueuedAndLeasesIt) {
   EXPECT_EQ(got[0].purpose, "confirm");
   EXPECT_EQ(got[0].attempts, 1);
   const auto want = sample_email("a@example.com");
+  EXPECT_FALSE(got[0].payload.empty());
+  decode_payload(got[0]);
+  decode_payload(got[1]);
+  EXPECT_TRUE(got[0].payload.empty());
   const auto& m = got[0].email;
   EXPECT_EQ(m.outbox_id, e);
   EXPECT_EQ(m.message_id, want.message_id);

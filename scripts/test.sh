@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, and runs every test.
+#
+#   scripts/test.sh [--no-e2e] [--no-asan] [--no-deps]
+#
+# Stages (each timed; the first failure stops the run with a non-zero exit):
+#   deps     scripts/install-deps.sh (apt-get, only what is missing)
+#   build    RelWithDebInfo in $SC_BUILD_DIR (default build-ci)
+#   ctest    unit + integration tests, ctest -j2
+#   prism    tests/prism/run_prism_tests.sh: SendGrid requests against Prism
+#   e2e      tests/e2e/run.sh: the sign-up journey in headless chromium
+#   asan     ASan+UBSan build in $SC_ASAN_BUILD_DIR (default build-asan), ctest again
+#
+# ccache is shared across build dirs and clones (CCACHE_BASEDIR, CCACHE_NOHASHDIR).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+run_deps=1 run_e2e=1 run_asan=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-deps) run_deps=0 ;;
+    --no-e2e) run_e2e=0 ;;
+    --no-asan) run_asan=0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+build_dir=${SC_BUILD_DIR:-build-ci}
+asan_dir=${SC_ASAN_BUILD_DIR:-build-asan}
+jobs=${SC_JOBS:-2}
+
+export CCACHE_NOHASHDIR=1
+export CCACHE_BASEDIR="$root"
+export CTEST_OUTPUT_ON_FAILURE=1
+
+timings=()
+current=""
+started=$SECONDS
+summary() {
+  local rc=$?
+  echo
+  echo "== timings =="
+  for t in "${timings[@]}"; do echo "  $t"; done
+  if [ $rc -ne 0 ] && [ -n "$current" ]; then
+    echo "  $current: FAILED after $((SECONDS - stage_start)) s"
+    echo "test.sh: FAILED in stage '$current' (exit $rc)"
+  fi
+  echo "  total: $((SECONDS - started)) s"
+  if [ $rc -eq 0 ]; then echo "test.sh: all stages passed"; fi
+}
+trap summary EXIT
+
+stage() {
+  local name=$1
+  shift
+  current=$name
+  stage_start=$SECONDS
+  echo
+  echo "== $name: $* =="
+  "$@"
+  timings+=("$name: $((SECONDS - stage_start)) s")
+  current=""
+}
+
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -G Ninja "$@"
+  ninja -C "$dir" -j "$jobs"
+}
+
+if [ $run_deps = 1 ]; then
+  stage deps "$root/scripts/install-deps.sh"
+fi
+if command -v ccache >/dev/null; then ccache -z >/dev/null; fi
+
+stage build configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_SANITIZE=OFF
+stage ctest ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+
+if [ -x "$root/tests/prism/run_prism_tests.sh" ] || [ -f "$root/tests/prism/run_prism_tests.sh" ]; then
+  stage prism bash "$root/tests/prism/run_prism_tests.sh" "$build_dir"
+else
+  echo; echo "== prism: tests/prism/run_prism_tests.sh not present, skipped =="
+fi
+
+if [ $run_e2e = 1 ]; then
+  stage e2e bash "$root/tests/e2e/run.sh" "$build_dir"
+fi
+
+if [ $run_asan = 1 ]; then
+  # Debug: the sanitizers see more at -O0, and it compiles fastest on 2 cores.
+  stage asan-build configure_and_build "$asan_dir" -DCMAKE_BUILD_TYPE=Debug -DSC_SANITIZE=ON
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  stage asan-ctest ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs"
+fi
+
+if command -v ccache >/dev/null; then
+  echo; echo "== ccache =="; ccache -s | grep -E 'Hits|Misses|Cache size' || true
+fi
