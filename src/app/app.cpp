@@ -144,6 +144,7 @@ int cmd_serve(Wiring& w) {
   Dispatcher::Options dopts;
   dopts.base_backoff_seconds = c.retry_base_seconds;
   dopts.max_attempts = c.max_attempts;
+  dopts.batch_size = c.dispatch_batch;
   Dispatcher dispatcher(writer, *w.email, *w.sms, w.clock, dopts);
   dispatcher.set_composer(w.renderer.get());
   writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });

@@ -155,6 +155,7 @@ Config load_config(const Env& env) {
   c.confirm_cooldown_seconds = get_int(env, "SC_CONFIRM_COOLDOWN_SECONDS", 600, 0, 7 * 86400);
   c.retry_base_seconds = get_int(env, "SC_RETRY_BASE_SECONDS", 15, 0, 86400);
   c.max_attempts = static_cast<int>(get_int(env, "SC_MAX_ATTEMPTS", 12, 1, 100));
+  c.dispatch_batch = static_cast<int>(get_int(env, "SC_DISPATCH_BATCH", 512, 1, 10000));
   c.http_max_threads = static_cast<std::size_t>(get_int(env, "SC_HTTP_MAX_THREADS", 1024, 16, 16384));
   auto sync = get(env, "SC_SQLITE_SYNCHRONOUS", "full");
   if (sync != "full" && sync != "normal") throw ConfigError("SC_SQLITE_SYNCHRONOUS must be full or normal");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -56,47 +57,95 @@ std::int64_t Dispatcher::backoff_seconds(int attempts) const {
   return std::min(d, options_.max_backoff_seconds);
 }
 
+// One claimed batch as it moves through the stages.
+struct Dispatcher::Batch {
+  std::vector<storage::ClaimedMessage> claimed;
+  std::vector<OutboundEmail> emails;
+  std::vector<OutboundSms> texts;
+  std::vector<std::size_t> email_rows, sms_rows;  // indexes into claimed
+  // Messages that failed before reaching a provider (a payload that does
+  // not parse, a template that will not render).
+  std::vector<std::pair<std::size_t, SendResult>> unsent;
+  std::vector<SendResult> email_results, sms_results;
+  bool empty() const { return claimed.empty(); }
+};
+
+// While one batch is with the provider, the next is claimed and rendered
+// and the previous one recorded: the three stages overlap, so neither the
+// database nor the templates leave the provider connections idle.
 void Dispatcher::loop() {
+  auto prepare_async = [this] { return std::async(std::launch::async, [this] { return prepare(); }); };
+  std::future<Batch> next;
+  std::future<void> recording;
+  auto finish_recording = [&] {
+    if (!recording.valid()) return;
+    try {
+      recording.get();
+    } catch (const std::exception& e) {
+      // The outcome could not be written; the lease runs out and the
+      // messages are sent again (at least once, never lost).
+      std::fprintf(stderr, "dispatcher: recording failed: %s\n", e.what());
+    }
+  };
   while (true) {
     {
-      std::lock_guard lk(mu_);
-      if (stopping_) return;
-      woken_ = false;
+      std::unique_lock lk(mu_);
+      if (stopping_ && !next.valid()) {
+        lk.unlock();
+        finish_recording();
+        return;
+      }
     }
-    std::size_t n = 0;
+    Batch batch;
     try {
-      n = step();
+      batch = next.valid() ? next.get() : prepare();
     } catch (const std::exception& e) {
       // The database is unwell; the messages stay queued. Try again later.
       std::fprintf(stderr, "dispatcher: %s\n", e.what());
     }
-    if (n > 0) continue;
-    std::unique_lock lk(mu_);
-    cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms), [&] { return stopping_ || woken_; });
+    bool stopping;
+    {
+      std::lock_guard lk(mu_);
+      stopping = stopping_;
+      woken_ = false;
+    }
+    if (batch.empty()) {
+      finish_recording();
+      if (stopping) return;
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms), [&] { return stopping_ || woken_; });
+      continue;
+    }
+    // A claimed batch is always sent and recorded, also when stopping.
+    if (!stopping) next = prepare_async();
+    send(batch);
+    finish_recording();
+    recording = std::async(std::launch::async, [this, b = std::move(batch)]() mutable { record(b); });
   }
 }
 
 std::size_t Dispatcher::step() {
+  auto batch = prepare();
+  if (batch.empty()) return 0;
+  send(batch);
+  record(batch);
+  return batch.claimed.size();
+}
+
+Dispatcher::Batch Dispatcher::prepare() {
+  Batch b;
   const auto now = clock_.now_unix();
-  auto claimed = writer_.run([&](storage::WriteContext& c) {
+  b.claimed = writer_.run([&](storage::WriteContext& c) {
     c.outbox().release_expired(now);
     return c.outbox().claim(now, options_.batch_size, now + options_.lease_seconds);
   });
-  if (claimed.empty()) return 0;
-
-  std::vector<OutboundEmail> emails;
-  std::vector<OutboundSms> texts;
-  std::vector<const storage::ClaimedMessage*> email_rows, sms_rows;
-  // Messages that failed before reaching a provider (a template that will
-  // not render). Recorded as retryable so they end as failed after
-  // max_attempts instead of staying leased and coming back forever.
-  std::vector<std::pair<const storage::ClaimedMessage*, SendResult>> unsent;
-  for (auto& m : claimed) {
+  for (std::size_t i = 0; i < b.claimed.size(); ++i) {
+    auto& m = b.claimed[i];
     try {
       storage::decode_payload(m);
     } catch (const std::exception& e) {
       // A payload that does not parse will not parse next time either.
-      unsent.emplace_back(&m, SendResult::permanent("payload", e.what()));
+      b.unsent.emplace_back(i, SendResult::permanent("payload", e.what()));
       continue;
     }
     try {
@@ -106,17 +155,23 @@ std::size_t Dispatcher::step() {
         if (composer_ != nullptr) render_queued(*composer_, m.sms);
       }
     } catch (const std::exception& e) {
-      unsent.emplace_back(&m, SendResult::retryable("render", e.what()));
+      // Recorded as retryable so it ends as failed after max_attempts
+      // instead of staying leased and coming back forever.
+      b.unsent.emplace_back(i, SendResult::retryable("render", e.what()));
       continue;
     }
     if (m.kind == OutboxKind::kEmail) {
-      emails.push_back(std::move(m.email));
-      email_rows.push_back(&m);
+      b.emails.push_back(std::move(m.email));
+      b.email_rows.push_back(i);
     } else {
-      texts.push_back(std::move(m.sms));
-      sms_rows.push_back(&m);
+      b.texts.push_back(std::move(m.sms));
+      b.sms_rows.push_back(i);
     }
   }
+  return b;
+}
+
+void Dispatcher::send(Batch& b) {
   // A provider that throws has not told us what happened: retry later
   // rather than leave the batch leased until the lease runs out.
   auto send_all = [](auto& sender, const auto& batch) {
@@ -126,13 +181,14 @@ std::size_t Dispatcher::step() {
       return std::vector<SendResult>(batch.size(), SendResult::retryable("internal", e.what()));
     }
   };
-  std::vector<SendResult> email_results, sms_results;
-  if (!emails.empty()) email_results = send_all(email_, emails);
-  if (!texts.empty()) sms_results = send_all(sms_, texts);
+  if (!b.emails.empty()) b.email_results = send_all(email_, b.emails);
+  if (!b.texts.empty()) b.sms_results = send_all(sms_, b.texts);
+}
 
+void Dispatcher::record(Batch& b) {
   const auto done = clock_.now_unix();
-  auto record = [&](storage::OutboxStore& out, const storage::ClaimedMessage& m, const SendResult& r,
-                    const std::string& provider) {
+  auto record_one = [&](storage::OutboxStore& out, const storage::ClaimedMessage& m, const SendResult& r,
+                        const std::string& provider) {
     switch (r.status) {
       case SendStatus::kSent:
         out.mark_sent(m.id, provider, r, done);
@@ -158,18 +214,21 @@ std::size_t Dispatcher::step() {
   writer_.run([&](storage::WriteContext& c) {
     const auto email_name = email_.name();
     const auto sms_name = sms_.name();
-    for (std::size_t i = 0; i < email_rows.size(); ++i) {
-      record(c.outbox(), *email_rows[i],
-             i < email_results.size() ? email_results[i] : SendResult::retryable("internal", "no result"),
-             email_name);
+    for (std::size_t i = 0; i < b.email_rows.size(); ++i) {
+      record_one(c.outbox(), b.claimed[b.email_rows[i]],
+                 i < b.email_results.size() ? b.email_results[i] : SendResult::retryable("internal", "no result"),
+                 email_name);
     }
-    for (std::size_t i = 0; i < sms_rows.size(); ++i) {
-      record(c.outbox(), *sms_rows[i],
-             i < sms_results.size() ? sms_results[i] : SendResult::retryable("internal", "no result"), sms_name);
+    for (std::size_t i = 0; i < b.sms_rows.size(); ++i) {
+      record_one(c.outbox(), b.claimed[b.sms_rows[i]],
+                 i < b.sms_results.size() ? b.sms_results[i] : SendResult::retryable("internal", "no result"),
+                 sms_name);
     }
-    for (const auto& [m, r] : unsent) record(c.outbox(), *m, r, m->kind == OutboxKind::kEmail ? email_name : sms_name);
+    for (const auto& [i, r] : b.unsent) {
+      const auto& m = b.claimed[i];
+      record_one(c.outbox(), m, r, m.kind == OutboxKind::kEmail ? email_name : sms_name);
+    }
   });
-  return claimed.size();
 }
 
 }  // namespace sc

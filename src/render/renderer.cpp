@@ -48,6 +48,30 @@ Renderer::Renderer(Vars common, std::string templates_dir)
   }
 }
 
+// Partials are pasted into the template text before it is parsed, once:
+// the library would otherwise parse a partial's text on every render.
+std::string Renderer::expanded(std::string src, bool html) const {
+  const auto& partials = html ? html_partials_ : text_partials_;
+  for (int depth = 0; depth < 4; ++depth) {
+    bool changed = false;
+    std::size_t pos = 0;
+    while ((pos = src.find("{{>", pos)) != std::string::npos) {
+      auto end = src.find("}}", pos);
+      if (end == std::string::npos) break;
+      auto name = std::string(text::trim(std::string_view(src).substr(pos + 3, end - pos - 3)));
+      std::string body;
+      for (const auto& [n, b] : partials) {
+        if (n == name) body = b;
+      }
+      src.replace(pos, end + 2 - pos, body);
+      pos += body.size();
+      changed = true;
+    }
+    if (!changed) break;
+  }
+  return src;
+}
+
 bool Renderer::has(std::string_view path) const { return files_.count(std::string(path)) != 0; }
 
 std::string Renderer::source(std::string_view path) const {
@@ -79,7 +103,7 @@ mstch::mustache& parsed(std::uint64_t renderer, const std::string& path, const s
 
 std::string Renderer::render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                              bool html) const {
-  auto& tmpl = parsed(id_, std::string(path), source(path), html);
+  auto& tmpl = parsed(id_, std::string(path), expanded(source(path), html), html);
   mstch::data d{mstch::data::type::object};
   for (const auto& [k, v] : common_) d.set(k, v);
   for (const auto& [k, v] : vars) d.set(k, v);
@@ -87,10 +111,6 @@ std::string Renderer::render(std::string_view path, const Vars& vars, const std:
   for (const auto& [k, v] : common_) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
   for (const auto& [k, v] : vars) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
   for (const auto& f : flags) d.set(f, mstch::data(mstch::data::type::bool_true));
-  for (const auto& [name, body] : html ? html_partials_ : text_partials_) {
-    const std::string* b = &body;
-    d.set(name, mstch::partial([b] { return *b; }));
-  }
   return tmpl.render(d);
 }
 

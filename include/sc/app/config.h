@@ -37,6 +37,7 @@ struct Config {
   std::int64_t confirm_cooldown_seconds = 600;
   std::int64_t retry_base_seconds = 15;
   int max_attempts = 12;
+  int dispatch_batch = 512;
   std::size_t http_max_threads = 1024;
   bool synchronous_full = true;
   std::string templates_dir;

@@ -18,7 +18,7 @@ namespace sc {
 class Dispatcher {
  public:
   struct Options {
-    int batch_size = 256;
+    int batch_size = 512;  // larger batches send faster but hold the writer longer per claim
     int max_attempts = 12;                 // then the message is failed for good
     std::int64_t base_backoff_seconds = 15;
     std::int64_t max_backoff_seconds = 3600;
@@ -55,7 +55,11 @@ class Dispatcher {
   }
 
  private:
+  struct Batch;
   void loop();
+  Batch prepare();  // claim, decode, render
+  void send(Batch& batch);
+  void record(Batch& batch);
   storage::WriteQueue& writer_;
   EmailSender& email_;
   SmsSender& sms_;

@@ -30,6 +30,7 @@ class Renderer final : public Composer {
 
  private:
   std::string source(std::string_view path) const;
+  std::string expanded(std::string src, bool html) const;
   std::string render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                      bool html) const;
   Vars common_;
