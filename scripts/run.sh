@@ -18,7 +18,6 @@ build_dir=${SC_RUN_BUILD_DIR:-build-release}
 "$root/scripts/install-deps.sh"
 
 export CCACHE_NOHASHDIR=1
-export CCACHE_BASEDIR="$root"
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSC_SANITIZE=OFF -DSC_BUILD_TESTS=OFF >/dev/null
 ninja -C "$build_dir" -j "${SC_JOBS:-2}" stayconnected
 

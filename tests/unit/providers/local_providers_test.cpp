@@ -14,7 +14,7 @@ namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::testing::TempDir;
+using sc::provider_testing::TempDir;
 
 OutboundEmail sample(std::int64_t id = 3) {
   OutboundEmail m;
@@ -52,7 +52,7 @@ TEST(FileEmailSender, WritesOneEmlPerMessageAndARetryOverwrites) {
   EXPECT_EQ(r.provider_message_id, "abc3@example.com");
   auto path = sender.path_for(m);
   EXPECT_EQ(path.filename(), "3-abc3@example.com.eml");
-  std::string content = sc::testing::read_file(path);
+  std::string content = sc::provider_testing::read_file(path);
   EXPECT_NE(content.find("Message-ID: <abc3@example.com>\r\n"), std::string::npos);
   EXPECT_NE(content.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
 
@@ -72,7 +72,7 @@ TEST(FileEmailSender, HostileMessageIdCannotEscapeTheDirectory) {
 
 TEST(FileEmailSender, IoErrorIsRetryable) {
   TempDir tmp;
-  sc::testing::write_file(tmp / "file", "x");
+  sc::provider_testing::write_file(tmp / "file", "x");
   FileEmailSender sender(tmp / "file" / "outbox");  // a file where the directory should be
   SendResult r = sender.send(sample());
   EXPECT_EQ(r.status, SendStatus::kRetryable);
@@ -86,11 +86,11 @@ TEST(LogSmsSender, AppendsOneJsonLinePerText) {
     LogSmsSender sender(file, [] { return std::int64_t{1795828249}; });
     EXPECT_EQ(sender.send(sms(7, "+16502530000", "Reply YES to confirm.\nSTOP to end \"now\"")).status, SendStatus::kSent);
     // Flushed per message: readable while the sender is alive.
-    std::string content = sc::testing::read_file(file);
+    std::string content = sc::provider_testing::read_file(file);
     ASSERT_FALSE(content.empty());
     EXPECT_EQ(sender.send(sms(8, "+447400123456", "Grüße 🎉")).status, SendStatus::kSent);
   }
-  std::string content = sc::testing::read_file(file);
+  std::string content = sc::provider_testing::read_file(file);
   auto nl = content.find('\n');
   ASSERT_NE(nl, std::string::npos);
   json a = json::parse(content.substr(0, nl));
@@ -113,7 +113,7 @@ TEST(LogSmsSender, ConcurrentSendsNeverInterleave) {
     });
   }
   for (auto& th : threads) th.join();
-  std::string content = sc::testing::read_file(tmp / "sms.log");
+  std::string content = sc::provider_testing::read_file(tmp / "sms.log");
   std::size_t lines = 0, start = 0;
   for (auto nl = content.find('\n'); nl != std::string::npos; nl = content.find('\n', start)) {
     EXPECT_FALSE(json::parse(content.substr(start, nl - start), nullptr, false).is_discarded());
@@ -125,7 +125,7 @@ TEST(LogSmsSender, ConcurrentSendsNeverInterleave) {
 
 TEST(LogSmsSender, IoErrorIsRetryable) {
   TempDir tmp;
-  sc::testing::write_file(tmp / "file", "x");
+  sc::provider_testing::write_file(tmp / "file", "x");
   LogSmsSender sender(tmp / "file" / "sms.log");
   EXPECT_EQ(sender.send(sms(1, "+16502530000", "x")).status, SendStatus::kRetryable);
 }

@@ -10,7 +10,7 @@ namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::testing::TempDir;
+using sc::provider_testing::TempDir;
 
 const std::filesystem::path kHere = std::filesystem::path(__FILE__).parent_path();
 
@@ -32,8 +32,8 @@ OutboundEmail sample() {
 json parse_with_python(const std::string& mime) {
   TempDir dir;
   auto file = dir / "m.eml";
-  sc::testing::write_file(file, mime);
-  auto [status, out] = sc::testing::run_capture(sc::testing::python3() + " " + (kHere / "mime_parse.py").string() +
+  sc::provider_testing::write_file(file, mime);
+  auto [status, out] = sc::provider_testing::run_capture(sc::provider_testing::python3() + " " + (kHere / "mime_parse.py").string() +
                                                 " " + file.string());
   EXPECT_EQ(status, 0) << out;
   json j = json::parse(out, nullptr, false);

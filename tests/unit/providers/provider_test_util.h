@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-namespace sc::testing {
+namespace sc::provider_testing {
 
 class TempDir {
  public:
@@ -143,4 +143,4 @@ inline std::pair<int, std::string> run_capture(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-}  // namespace sc::testing
+}  // namespace sc::provider_testing

@@ -15,7 +15,7 @@ namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::testing::TempDir;
+using sc::provider_testing::TempDir;
 
 const std::filesystem::path kHere = std::filesystem::path(__FILE__).parent_path();
 const std::filesystem::path kServer = kHere / ".." / ".." / "support" / "smtp_server.py";
@@ -24,9 +24,9 @@ const std::filesystem::path kServer = kHere / ".." / ".." / "support" / "smtp_se
 class SmtpServer {
  public:
   explicit SmtpServer(std::vector<std::string> flags = {}) {
-    std::vector<std::string> argv = {sc::testing::python3(), kServer.string(), "--outdir", dir_.path().string()};
+    std::vector<std::string> argv = {sc::provider_testing::python3(), kServer.string(), "--outdir", dir_.path().string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    child_ = std::make_unique<sc::testing::Child>(argv);
+    child_ = std::make_unique<sc::provider_testing::Child>(argv);
     auto line = child_->read_line();
     if (!line || line->rfind("PORT ", 0) != 0) throw std::runtime_error("smtp_server.py did not start");
     port_ = std::stoi(line->substr(5));
@@ -36,10 +36,10 @@ class SmtpServer {
     return "smtp://" + userinfo + "127.0.0.1:" + std::to_string(port_);
   }
   bool wait_messages(int n) {
-    return sc::testing::wait_for([&] { return std::filesystem::exists(dir_ / ("msg-" + std::to_string(n) + ".eml")); });
+    return sc::provider_testing::wait_for([&] { return std::filesystem::exists(dir_ / ("msg-" + std::to_string(n) + ".eml")); });
   }
-  std::string raw(int n) const { return sc::testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".eml")); }
-  json meta(int n) const { return json::parse(sc::testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".json"))); }
+  std::string raw(int n) const { return sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".eml")); }
+  json meta(int n) const { return json::parse(sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".json"))); }
   int message_count() const {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir_.path())) n += e.path().extension() == ".eml";
@@ -48,7 +48,7 @@ class SmtpServer {
 
  private:
   TempDir dir_;
-  std::unique_ptr<sc::testing::Child> child_;
+  std::unique_ptr<sc::provider_testing::Child> child_;
   int port_ = 0;
 };
 
@@ -261,7 +261,7 @@ TEST(SmtpSender, UrlTlsNoneWinsOverConfig) {
 TEST(SmtpSender, StartTlsWithASelfSignedCertificate) {
   TempDir certs;
   std::string cert = (certs / "cert.pem").string(), key = (certs / "key.pem").string();
-  auto [status, out] = sc::testing::run_capture(
+  auto [status, out] = sc::provider_testing::run_capture(
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
       "-keyout " + key + " -out " + cert + " 2>&1");
   ASSERT_EQ(status, 0) << out;
