@@ -8,6 +8,7 @@
 
 #include "elastic_pool.h"
 #include "form.h"
+#include "rate_limiter.h"
 #include "sc/core/text.h"
 
 namespace sc {
@@ -62,8 +63,10 @@ struct HttpServer::Impl {
   HttpOptions options;
   httplib::Server svr;
   std::atomic<int> listen_fd{-1};
+  detail::RateLimiter signup_limiter;
 
-  Impl(HttpDeps d, HttpOptions o) : deps(std::move(d)), options(o) {}
+  Impl(HttpDeps d, HttpOptions o)
+      : deps(std::move(d)), options(o), signup_limiter(o.signup_burst, o.signup_per_minute) {}
 
   std::string page_title(std::string_view name) const {
     if (name == "signup") return "Sign up";
@@ -120,6 +123,12 @@ struct HttpServer::Impl {
   void signup_page(const httplib::Request&, httplib::Response& res) { send_page(res, 200, "signup", page_vars()); }
 
   void create_subscription(const httplib::Request& req, httplib::Response& res) {
+    if (options.signup_limits && !signup_limiter.allow(req.remote_addr)) {
+      res.set_header("Retry-After", "60");
+      send_error(req, res, 429,
+                 Error{ErrorCode::kRateLimited, "rate_limited", "too many sign-ups from this address; please try again later", ""});
+      return;
+    }
     const auto type = media_type(req);
     Result<SignupRequest> parsed = invalid("unsupported_media_type", "");
     if (type == "application/x-www-form-urlencoded") {

@@ -36,7 +36,7 @@ class BadInputTest : public ServiceTest {
 std::string big(std::size_t n, char c = 'a') { return std::string(n, c); }
 
 TEST_F(BadInputTest, TableOfBadRequests) {
-  start();
+  start({{"SC_SIGNUP_LIMITS", "off"}});  // the table alone is more than a burst
   // One good subscriber so that tokens and known addresses exist.
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "known@example.org"}})->status, 202);
   ASSERT_TRUE(wait_emails(1));
@@ -180,6 +180,33 @@ TEST_F(BadInputTest, MalformedHttpDoesNotHurtTheService) {
     ASSERT_TRUE(health && health->status == 200);
   }
   EXPECT_EQ(count("channels"), 0);
+}
+
+TEST_F(BadInputTest, SignupsPerAddressAreLimitedUnlessLimitsAreOff) {
+  start();
+  int accepted = 0, limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto r = post_json("/api/v1/subscriptions", {{"email", "flood" + std::to_string(i) + "@example.org"}});
+    ASSERT_TRUE(r);
+    if (r->status == 202) ++accepted;
+    if (r->status == 429) {
+      ++limited;
+      EXPECT_EQ(json::parse(r->body)["error"]["code"], "rate_limited");
+      EXPECT_EQ(r->get_header_value("Retry-After"), "60");
+    }
+  }
+  EXPECT_EQ(accepted + limited, 40);
+  EXPECT_GE(accepted, 30);
+  EXPECT_LE(accepted, 31);  // a token may refill during the loop
+  EXPECT_EQ(count("channels"), accepted);  // a refused sign-up changed nothing
+  restart();
+  svc_->stop();
+  svc_->env()["SC_SIGNUP_LIMITS"] = "off";
+  ASSERT_TRUE(svc_->start());
+  cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "open" + std::to_string(i) + "@example.org"}})->status, 202);
+  }
 }
 
 }  // namespace

@@ -19,6 +19,10 @@ struct HttpOptions {
   std::size_t max_threads = 1024;  // one per open keep-alive connection (cpp-httplib's model)
   int keep_alive_seconds = 5;
   int listen_backlog = 4096;
+  // Sign-ups per client IP: a burst, then a steady rate (SC_SIGNUP_LIMITS).
+  bool signup_limits = true;
+  double signup_burst = 30;
+  double signup_per_minute = 30;
 };
 
 struct HttpDeps {
