@@ -7,6 +7,7 @@
 //   SC_E2E_CHROMIUM     browser binary (default /usr/bin/chromium)
 //   SC_E2E_KEEP=1       keep the temp directory even when everything passed
 //   SC_E2E_TIMEOUT_MS   bound for each wait (default 15000)
+//   SC_E2E_SCREENSHOTS  a directory: a full-page PNG of the page after each step
 //
 // It builds nothing. It exits 0 only when every step passed; otherwise it
 // prints the failing step, the service's log and where the screenshot is.
@@ -225,12 +226,17 @@ async function emlFiles() {
 
 const results = [];
 let current = '';
+let shotPage = null; // the page SC_E2E_SCREENSHOTS photographs
 async function step(name, fn) {
   current = name;
   const t0 = Date.now();
   await fn();
   results.push(name);
   console.log(`  ok  ${name} (${Date.now() - t0} ms)`);
+  if (process.env.SC_E2E_SCREENSHOTS && shotPage && !shotPage.isClosed()) {
+    const file = path.join(process.env.SC_E2E_SCREENSHOTS, `${String(results.length).padStart(2, '0')}.png`);
+    await shotPage.screenshot({ path: file, fullPage: true });
+  }
 }
 
 async function main() {
@@ -282,6 +288,7 @@ async function main() {
     console.log(`chromium: ${chromiumPath} started in ${Date.now() - launchStart} ms`);
     context.setDefaultTimeout(waitMs);
     page = await context.newPage();
+    shotPage = page;
     page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`console: ${m.text()}`);
