@@ -205,6 +205,7 @@ int run_cli(int argc, char** argv) {
     if (!config_file.empty()) env = read_config_file(config_file);
     for (auto& [k, v] : environment()) env[k] = v;
     auto config = load_config(env);
+    for (const auto& w : config.warnings) std::fprintf(stderr, "stayconnected: warning: %s\n", w.c_str());
     const auto& cmd = args[0];
     if (cmd == "migrate" && args.size() == 1) return cmd_migrate(config);
     if (cmd == "serve" && args.size() == 1) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "sc/core/email.h"
 #include "sc/core/text.h"
@@ -88,6 +89,19 @@ Env read_config_file(const std::string& path) {
 
 Config load_config(const Env& env) {
   Config c;
+  static const std::set<std::string> kKnown = {
+      "SC_LISTEN", "SC_DB", "SC_PUBLIC_URL", "SC_SECRET", "SC_ADMIN_API_KEY", "SC_ORG_NAME",
+      "SC_POSTAL_ADDRESS", "SC_EMAIL_PROVIDER", "SC_EMAIL_FROM", "SC_EMAIL_OUTBOX_DIR", "SC_SMTP_URL",
+      "SC_SENDGRID_API_KEY", "SC_SENDGRID_API_BASE", "SC_SMS_PROVIDER", "SC_DEFAULT_REGION",
+      "SC_SMS_COUNTRIES", "SC_SIGNUP_LIMITS", "SC_SMS_LOG_FILE", "SC_TWILIO_ACCOUNT_SID",
+      "SC_TWILIO_AUTH_TOKEN", "SC_TWILIO_FROM", "SC_TWILIO_MESSAGING_SERVICE_SID", "SC_TWILIO_API_BASE",
+      "SC_EMAIL_BOUNCE_ADDRESS", "SC_LIST_UNSUBSCRIBE_MAILTO", "SC_SMTP_TLS", "SC_SMTP_CA_FILE",
+      "SC_SENDGRID_MAX_IN_FLIGHT", "SC_CONFIRM_COOLDOWN_SECONDS", "SC_RETRY_BASE_SECONDS",
+      "SC_MAX_ATTEMPTS", "SC_DISPATCH_BATCH", "SC_HTTP_MAX_THREADS", "SC_SQLITE_SYNCHRONOUS",
+      "SC_TEMPLATES_DIR"};
+  for (const auto& [k, v] : env) {
+    if (k.rfind("SC_", 0) == 0 && kKnown.count(k) == 0) c.warnings.push_back("unknown setting " + k + " is ignored");
+  }
   auto listen = get(env, "SC_LISTEN", "127.0.0.1:8080");
   auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) throw ConfigError("SC_LISTEN must be address:port, not '" + listen + "'");

@@ -1,7 +1,11 @@
 #include "sc/http/server.h"
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <filesystem>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -63,6 +67,7 @@ struct HttpServer::Impl {
   HttpOptions options;
   httplib::Server svr;
   std::atomic<int> listen_fd{-1};
+  int bound_port = 0;
   detail::RateLimiter signup_limiter;
 
   Impl(HttpDeps d, HttpOptions o)
@@ -168,14 +173,25 @@ struct HttpServer::Impl {
     if (wants_html(req) && given != nullptr) {
       // Show the form again with the message and what they typed.
       auto vars = page_vars();
-      vars["error"] = e.message;
+      static const std::map<std::string, std::string> kLabels = {
+          {"email", "your email address"}, {"first_name", "your first name"}, {"postal_code", "your postal code"},
+          {"phone", "your mobile number"}, {"sms_consent", "the text message consent"}, {"topics", "the topics"}};
+      std::set<std::string> flags;
+      auto label = kLabels.find(e.field);
+      if (label != kLabels.end()) {
+        flags.insert("error_" + e.field);
+        vars["error"] = "Please check " + label->second + ": " + e.message + ".";
+      } else {
+        vars["error"] = e.message;
+      }
+      vars["phone"] = text::strip_crlf(given->phone.value_or(""));
       vars["email"] = text::strip_crlf(given->email.value_or(""));
       vars["first_name"] = text::strip_crlf(given->first_name.value_or(""));
       vars["postal_code"] = text::strip_crlf(given->postal_code.value_or(""));
       for (auto& [k, v] : vars) {
         if (!text::is_valid_utf8(v)) v.clear();
       }
-      send_page(res, status_for(e), "signup", vars);
+      send_page(res, status_for(e), "signup", vars, flags);
       return;
     }
     send_error(req, res, status_for(e), e);
@@ -381,11 +397,42 @@ int HttpServer::bind(const std::string& host, int port) {
   // cpp-httplib 0.11 listens with a backlog of 5; bursts of new connections
   // then cost 1 s SYN retransmits. Listening again only changes the backlog.
   if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, impl_->options.listen_backlog);
+  impl_->bound_port = bound;
   return bound;
 }
 
 void HttpServer::serve() { impl_->svr.listen_after_bind(); }
-void HttpServer::stop() { impl_->svr.stop(); }
+void HttpServer::stop() {
+  if (!impl_->svr.is_running()) return;
+  impl_->svr.stop();
+  // cpp-httplib 0.11 leaves idle keep-alive connections to time out (5 s)
+  // before listen returns. Shutting their read side makes each connection
+  // loop end after the response it may be writing: in-flight requests
+  // finish, idle ones close at once.
+  const int port = impl_->bound_port;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = 0;
+    try {
+      fd = std::stoi(e.path().filename().string());
+    } catch (...) {
+      continue;
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM) continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
+    int local = 0;
+    if (addr.ss_family == AF_INET) local = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6) local = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    else continue;
+    // Only connections accepted on our port (curl's client sockets to
+    // providers have other local ports).
+    if (local == port) ::shutdown(fd, SHUT_RD);
+  }
+}
 bool HttpServer::wait_until_ready() const {
   for (int i = 0; i < 500 && !impl_->svr.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return impl_->svr.is_running();

@@ -103,6 +103,28 @@ TEST_F(ConfigTest, SigtermAndSigintStopCleanly) {
   EXPECT_EQ(svc_->stop(SIGINT), 0) << svc_->stderr_text();
 }
 
+TEST_F(ConfigTest, SigtermDoesNotWaitForIdleKeepAliveConnections) {
+  start();
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+  for (int i = 0; i < 20; ++i) {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
+    c->set_keep_alive(true);
+    ASSERT_EQ(c->Get("/healthz")->status, 200);
+    idle.push_back(std::move(c));  // left open and idle
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(svc_->stop(SIGTERM), 0) << svc_->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+}
+
+TEST_F(ConfigTest, UnknownSettingIsAWarningNotAnError) {
+  auto env = base_env();
+  env["SC_EMAIL_PROVDER"] = "smtp";  // mistyped
+  auto r = run_binary(SC_BINARY, {"migrate"}, env);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown setting SC_EMAIL_PROVDER"), std::string::npos) << r.err;
+}
+
 TEST_F(ConfigTest, GeneratedSecretIsKeptAcrossRestarts) {
   auto env = base_env();
   env.erase("SC_SECRET");
