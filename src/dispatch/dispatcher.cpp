@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <future>
+#include <thread>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -133,6 +134,17 @@ std::size_t Dispatcher::step() {
 }
 
 Dispatcher::Batch Dispatcher::prepare() {
+  // The writer is shared with sign-ups, and a claim of hundreds of rows
+  // holds it for milliseconds. While requests queue up for it, sending
+  // waits (bounded, so it always makes progress): a person waiting for an
+  // answer comes before a message that is safe in the outbox.
+  for (int i = 0; i < options_.max_yield_ms && writer_.stats().pending > options_.yield_when_pending; ++i) {
+    {
+      std::lock_guard lk(mu_);
+      if (stopping_) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   Batch b;
   const auto now = clock_.now_unix();
   b.claimed = writer_.run([&](storage::WriteContext& c) {

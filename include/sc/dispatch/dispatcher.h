@@ -24,7 +24,9 @@ class Dispatcher {
     std::int64_t max_backoff_seconds = 3600;
     std::int64_t lease_seconds = 300;      // a send that takes longer is presumed lost
     std::int64_t idle_poll_ms = 1000;      // re-check for due retries this often
-    int nice = 10;                         // lower CPU priority than the request path
+    std::uint64_t yield_when_pending = 8;  // writer jobs queued by requests
+    int max_yield_ms = 200;                // then claim anyway
+    int nice = 19;                         // lowest CPU priority: the request path first
   };
   Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
              Options options);
