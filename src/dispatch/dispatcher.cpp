@@ -133,21 +133,29 @@ std::size_t Dispatcher::step() {
   return batch.claimed.size();
 }
 
-Dispatcher::Batch Dispatcher::prepare() {
-  // The writer is shared with sign-ups, and a claim of hundreds of rows
-  // holds it for milliseconds. While requests queue up for it, sending
-  // waits (bounded, so it always makes progress): a person waiting for an
-  // answer comes before a message that is safe in the outbox.
-  for (int i = 0; i < options_.max_yield_ms && writer_.stats().pending > options_.yield_when_pending; ++i) {
+// The writer and the disk are shared with sign-ups: claiming or recording
+// hundreds of rows holds the writer for milliseconds, and every message sent
+// adds work to the next fsync. While requests keep arriving, each stage
+// waits (at most max_yield_ms, so sending always makes progress): a person
+// waiting for an answer comes before a message that is safe in the outbox.
+void Dispatcher::yield_to_requests() {
+  for (int waited = 0; waited < options_.max_yield_ms; waited += 10) {
     {
       std::lock_guard lk(mu_);
-      if (stopping_) break;
+      if (stopping_) return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto before = writer_.request_jobs();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Fewer than yield_when_busy requests in 10 ms: quiet enough to go on.
+    if (writer_.request_jobs() - before < options_.yield_when_busy) return;
   }
+}
+
+Dispatcher::Batch Dispatcher::prepare() {
+  yield_to_requests();
   Batch b;
   const auto now = clock_.now_unix();
-  b.claimed = writer_.run([&](storage::WriteContext& c) {
+  b.claimed = writer_.run_background([&](storage::WriteContext& c) {
     c.outbox().release_expired(now);
     return c.outbox().claim(now, options_.batch_size, now + options_.lease_seconds);
   });
@@ -198,6 +206,7 @@ void Dispatcher::send(Batch& b) {
 }
 
 void Dispatcher::record(Batch& b) {
+  yield_to_requests();
   const auto done = clock_.now_unix();
   auto record_one = [&](storage::OutboxStore& out, const storage::ClaimedMessage& m, const SendResult& r,
                         const std::string& provider) {
@@ -223,7 +232,7 @@ void Dispatcher::record(Batch& b) {
         break;
     }
   };
-  writer_.run([&](storage::WriteContext& c) {
+  writer_.run_background([&](storage::WriteContext& c) {
     const auto email_name = email_.name();
     const auto sms_name = sms_.name();
     for (std::size_t i = 0; i < b.email_rows.size(); ++i) {

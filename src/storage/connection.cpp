@@ -37,10 +37,6 @@ std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool 
       // power loss, not just a crash of the process.
       db->exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       db->exec("PRAGMA foreign_keys=ON");
-      // The writer walks the unique address index on every sign-up; at a
-      // million rows its upper levels no longer fit the 2 MB default (8 MB
-      // keeps RSS well under 60 MB at a million subscribers).
-      db->exec("PRAGMA cache_size=-8192");
     }
     db->exec("PRAGMA temp_store=MEMORY");
     return db;

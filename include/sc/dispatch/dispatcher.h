@@ -24,8 +24,8 @@ class Dispatcher {
     std::int64_t max_backoff_seconds = 3600;
     std::int64_t lease_seconds = 300;      // a send that takes longer is presumed lost
     std::int64_t idle_poll_ms = 1000;      // re-check for due retries this often
-    std::uint64_t yield_when_pending = 8;  // writer jobs queued by requests
-    int max_yield_ms = 200;                // then claim anyway
+    std::uint64_t yield_when_busy = 5;     // requests per 10 ms that count as busy (500/s)
+    int max_yield_ms = 1000;               // then claim (or record) anyway
     int nice = 19;                         // lowest CPU priority: the request path first
   };
   Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
@@ -62,6 +62,7 @@ class Dispatcher {
   Batch prepare();  // claim, decode, render
   void send(Batch& batch);
   void record(Batch& batch);
+  void yield_to_requests();
   storage::WriteQueue& writer_;
   EmailSender& email_;
   SmsSender& sms_;

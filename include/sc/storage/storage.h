@@ -1,6 +1,7 @@
 // SQLite storage: migrations, the group-committing writer, read connections.
 // SQLiteCpp stays behind these headers; no other module sees SQL.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -113,9 +114,24 @@ class WriteQueue {
   void set_on_outbox_commit(std::function<void()> fn);
   void stop();  // drains queued jobs, then joins
 
+  // Writes on behalf of a request (counted by request_jobs()).
   template <class F>
   auto run(F&& f) -> std::invoke_result_t<F&, WriteContext&> {
+    return run_job(std::forward<F>(f), false);
+  }
+  // Writes of background work (the dispatcher), not counted as requests.
+  template <class F>
+  auto run_background(F&& f) -> std::invoke_result_t<F&, WriteContext&> {
+    return run_job(std::forward<F>(f), true);
+  }
+  // Request jobs submitted so far; background work backs off while it grows.
+  std::uint64_t request_jobs() const { return request_jobs_.load(std::memory_order_relaxed); }
+
+ private:
+  template <class F>
+  auto run_job(F&& f, bool background) -> std::invoke_result_t<F&, WriteContext&> {
     using R = std::invoke_result_t<F&, WriteContext&>;
+    if (!background) request_jobs_.fetch_add(1, std::memory_order_relaxed);
     Job job;
     if constexpr (std::is_void_v<R>) {
       job.fn = [&](WriteContext& c) { f(c); };
@@ -133,6 +149,8 @@ class WriteQueue {
     std::uint64_t jobs = 0;
     std::uint64_t pending = 0;  // jobs queued and not yet started
   };
+
+ public:
   Stats stats() const;
 
   struct Job {
@@ -143,6 +161,7 @@ class WriteQueue {
 
  private:
   void submit_and_wait(Job& job);
+  std::atomic<std::uint64_t> request_jobs_{0};
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
