@@ -139,6 +139,9 @@ std::size_t Dispatcher::step() {
 // waits (at most max_yield_ms, so sending always makes progress): a person
 // waiting for an answer comes before a message that is safe in the outbox.
 void Dispatcher::yield_to_requests() {
+  // No request since the last look: go on without waiting at all.
+  const auto seen = writer_.request_jobs();
+  if (last_request_jobs_.exchange(seen) == seen) return;
   for (int waited = 0; waited < options_.max_yield_ms; waited += 10) {
     {
       std::lock_guard lk(mu_);

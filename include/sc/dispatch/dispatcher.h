@@ -75,6 +75,7 @@ class Dispatcher {
   bool stopping_ = false;
   bool woken_ = false;
   std::atomic<std::uint64_t> sent_{0}, retried_{0}, failed_{0};
+  std::atomic<std::uint64_t> last_request_jobs_{0};
 };
 
 }  // namespace sc
