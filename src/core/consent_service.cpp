@@ -287,6 +287,23 @@ Result<TokenClaims> ConsentService::check_unsubscribe_token(std::string_view tok
   return tokens_.verify(token, TokenPurpose::kUnsubscribe, 0);
 }
 
+// A state change and its consent-log row, always together.
+void ConsentService::change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
+                                  ConsentSource source, const RequestContext& ctx, std::int64_t now) {
+  store.update_channel_state(ch.id, state, now);
+  ch.state = state;
+  ConsentEvent e;
+  e.subscriber_id = ch.subscriber_id;
+  e.channel_id = ch.id;
+  e.channel = ch.kind;
+  e.address = ch.address;
+  e.action = action;
+  e.source = source;
+  e.context = ctx;
+  e.at = now;
+  store.append_consent(e, nullptr);
+}
+
 Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_view token,
                                                const RequestContext& ctx, std::int64_t now) {
   auto claims = check_confirm_token(token, now);
@@ -298,18 +315,7 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
     // confirmation link must not undo a later unsubscribe.
     return ChannelOutcome{*ch, false};
   }
-  store.update_channel_state(ch->id, ConsentState::kConfirmed, now);
-  ch->state = ConsentState::kConfirmed;
-  ConsentEvent e;
-  e.subscriber_id = ch->subscriber_id;
-  e.channel_id = ch->id;
-  e.channel = ch->kind;
-  e.address = ch->address;
-  e.action = ConsentAction::kConfirm;
-  e.source = ConsentSource::kLink;
-  e.context = ctx;
-  e.at = now;
-  store.append_consent(e, nullptr);
+  change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink, ctx, now);
   if (ch->kind == ChannelKind::kEmail) {
     auto sub = store.subscriber_by_id(ch->subscriber_id);
     OutboxEntry entry;
@@ -329,18 +335,7 @@ Result<ChannelOutcome> ConsentService::unsubscribe(ConsentStore& store, std::str
   auto ch = store.channel_by_id(claims->channel_id);
   if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
-  store.update_channel_state(ch->id, ConsentState::kUnsubscribed, now);
-  ch->state = ConsentState::kUnsubscribed;
-  ConsentEvent e;
-  e.subscriber_id = ch->subscriber_id;
-  e.channel_id = ch->id;
-  e.channel = ch->kind;
-  e.address = ch->address;
-  e.action = ConsentAction::kWithdraw;
-  e.source = source;
-  e.context = ctx;
-  e.at = now;
-  store.append_consent(e, nullptr);
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, ctx, now);
   return ChannelOutcome{*ch, true};
 }
 

@@ -110,3 +110,16 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 }  // namespace sc::text
+
+namespace sc::text {
+std::string hex(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+}  // namespace sc::text

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "sc/core/text.h"
+
 namespace sc {
 namespace {
 
@@ -16,17 +18,6 @@ std::string signed_part(char purpose, std::int64_t id, std::int64_t exp) {
   s += '|';
   s += std::to_string(exp);
   return s;
-}
-
-std::string to_hex(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
 }
 
 bool from_hex(std::string_view h, std::string& out) {
@@ -72,7 +63,7 @@ std::string TokenCodec::issue(const TokenClaims& c) const {
   t += '.';
   t += std::to_string(c.expires_at);
   t += '.';
-  t += to_hex(mac);
+  t += text::hex(mac);
   return t;
 }
 

@@ -1,5 +1,7 @@
 #include "sc/providers/crypto.h"
 
+#include "sc/core/text.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -74,16 +76,7 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
-std::string hex(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+std::string hex(std::string_view raw) { return text::hex(raw); }
 
 std::string base64(std::string_view raw) { return encode64(raw, kB64, true); }
 std::string base64url(std::string_view raw) { return encode64(raw, kB64Url, false); }

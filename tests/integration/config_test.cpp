@@ -85,10 +85,13 @@ TEST_F(ConfigTest, ConfigFileIsReadAndEnvironmentWins) {
   auto r = run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "serve"}, env, std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("pigeon"), std::string::npos) << r.err;
+  // The environment overrides the file; what only the file sets is used.
   env["SC_EMAIL_PROVIDER"] = "file";
-  svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
-  // ServiceProcess always runs `serve` without --config, so check the file
-  // path through the binary directly: a missing file is a config error.
+  auto ok = run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "send-test-email", "op@example.org"}, env);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto mails = emails();
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_NE(mails[0].find("Subject: Test message from File Org"), std::string::npos);
   auto missing = run_binary(SC_BINARY, {"--config", dir_.str("nope.env"), "serve"}, env, std::chrono::seconds(10));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.env"), std::string::npos);

@@ -22,3 +22,8 @@ namespace sc::text {
 // Compares in time that depends only on the lengths (API keys).
 bool constant_time_equal(std::string_view a, std::string_view b);
 }  // namespace sc::text
+
+namespace sc::text {
+// Lower-case hex of raw bytes (tokens, hashes).
+std::string hex(std::string_view raw);
+}  // namespace sc::text
