@@ -83,35 +83,46 @@ std::string Renderer::source(std::string_view path) const {
 namespace {
 
 // Parsed templates, per thread (a parsed template is not shared between
-// threads) and per renderer instance.
-mstch::mustache& parsed(std::uint64_t renderer, const std::string& path, const std::string& src, bool html) {
-  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>> cache;
-  auto& slot = cache[{renderer, path}];
-  if (!slot) {
-    slot = std::make_unique<mstch::mustache>(src);
-    if (!slot->is_valid()) {
-      auto msg = "template " + path + ": " + slot->error_message();
-      slot.reset();
-      throw std::runtime_error(msg);
-    }
-    if (!html) slot->set_custom_escape([](const std::string& s) { return s; });
-  }
-  return *slot;
+// threads) and per renderer instance. The source is read, its partials
+// pasted in and the result parsed only on a thread's first use.
+template <typename MakeSource>
+mstch::mustache& parsed(std::uint64_t renderer, std::string_view path, bool html, MakeSource make_source) {
+  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>, std::less<>> cache;
+  auto key = std::pair<std::uint64_t, std::string>{renderer, std::string(path)};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto tmpl = std::make_unique<mstch::mustache>(make_source());
+  if (!tmpl->is_valid()) throw std::runtime_error("template " + key.second + ": " + tmpl->error_message());
+  if (!html) tmpl->set_custom_escape([](const std::string& s) { return s; });
+  return *cache.emplace(std::move(key), std::move(tmpl)).first->second;
 }
+
+mstch::data flag(bool on) { return mstch::data(on ? mstch::data::type::bool_true : mstch::data::type::bool_false); }
 
 }  // namespace
 
+// One data object serves every template of a message (subject, text, HTML).
+kainjow::mustache::data Renderer::data(const Vars& vars, const std::set<std::string>& flags) const {
+  mstch::data d{mstch::data::type::object};
+  for (const auto* set : {&common_, &vars}) {
+    for (const auto& [k, v] : *set) {
+      d.set(k, v);
+      // Empty strings are truthy in Mustache; give every var a has_<name> flag.
+      d.set("has_" + k, flag(!v.empty()));
+    }
+  }
+  for (const auto& f : flags) d.set(f, flag(true));
+  return d;
+}
+
+std::string Renderer::render(std::string_view path, const kainjow::mustache::data& d, bool html) const {
+  auto& tmpl = parsed(id_, path, html, [&] { return expanded(source(path), html); });
+  return tmpl.render(d);
+}
+
 std::string Renderer::render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                              bool html) const {
-  auto& tmpl = parsed(id_, std::string(path), expanded(source(path), html), html);
-  mstch::data d{mstch::data::type::object};
-  for (const auto& [k, v] : common_) d.set(k, v);
-  for (const auto& [k, v] : vars) d.set(k, v);
-  // Empty strings are truthy in Mustache; give every var a has_<name> flag.
-  for (const auto& [k, v] : common_) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
-  for (const auto& [k, v] : vars) d.set("has_" + k, mstch::data(!v.empty() ? mstch::data::type::bool_true : mstch::data::type::bool_false));
-  for (const auto& f : flags) d.set(f, mstch::data(mstch::data::type::bool_true));
-  return tmpl.render(d);
+  return render(path, data(vars, flags), html);
 }
 
 std::string Renderer::page(std::string_view name, const Vars& vars, const std::set<std::string>& flags) const {
@@ -124,10 +135,11 @@ std::string Renderer::text(std::string_view path, const Vars& vars) const {
 
 ComposedEmail Renderer::email(std::string_view name, const Vars& vars) const {
   const std::string base = "email/" + std::string(name);
+  const auto d = data(vars, {});
   ComposedEmail m;
-  m.subject = std::string(text::trim(text::strip_crlf(render(base + ".subject.mustache", vars, {}, false))));
-  m.text = render(base + ".txt.mustache", vars, {}, false);
-  m.html = render(base + ".html.mustache", vars, {}, true);
+  m.subject = std::string(text::trim(text::strip_crlf(render(base + ".subject.mustache", d, false))));
+  m.text = render(base + ".txt.mustache", d, false);
+  m.html = render(base + ".html.mustache", d, true);
   return m;
 }
 

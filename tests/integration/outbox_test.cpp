@@ -1,4 +1,6 @@
 // The outbox against a provider that is down, a restart, and a crash.
+#include <algorithm>
+
 #include "fakes/fake_sendgrid.h"
 #include "service_fixture.h"
 
@@ -34,6 +36,11 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   ASSERT_TRUE(wait_for([&] { return fake.requests_per_outbox().size() == 5; })) << svc_->stderr_text();
   {
     storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+    // The answers are recorded just after the requests: wait for that too.
+    ASSERT_TRUE(wait_for([&] {
+      auto rows = reads.outbox_rows(0, 10);
+      return rows.size() == 5 && std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.last_code == "503"; });
+    })) << svc_->stderr_text();
     auto c = reads.outbox_counts();
     EXPECT_EQ(c.sent, 0);
     EXPECT_EQ(c.queued + c.sending, 5);

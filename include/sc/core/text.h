@@ -6,6 +6,12 @@
 namespace sc::text {
 
 bool is_valid_utf8(std::string_view s);
+// Length of the well-formed UTF-8 sequence at s[i], or 0 if there is none.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+// Appends s as a JSON string (RFC 8259): quoted, with '"', '\\' and control
+// characters escaped; a byte that is not UTF-8 becomes U+FFFD, so the
+// result is always valid JSON.
+void append_json_string(std::string& out, std::string_view s);
 // True if s holds NUL, CR, LF or any other C0/C1 control, a bidi control
 // (embedding, override, isolate, mark) or a line/paragraph separator.
 bool has_control(std::string_view s);

@@ -11,6 +11,12 @@
 
 #include "sc/core/ports.h"
 
+namespace kainjow::mustache {
+template <typename StringType>
+class basic_data;
+using data = basic_data<std::string>;
+}  // namespace kainjow::mustache
+
 namespace sc {
 
 using Vars = std::map<std::string, std::string>;
@@ -31,6 +37,8 @@ class Renderer final : public Composer {
  private:
   std::string source(std::string_view path) const;
   std::string expanded(std::string src, bool html) const;
+  kainjow::mustache::data data(const Vars& vars, const std::set<std::string>& flags) const;
+  std::string render(std::string_view path, const kainjow::mustache::data& d, bool html) const;
   std::string render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
                      bool html) const;
   Vars common_;

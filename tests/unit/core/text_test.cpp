@@ -65,6 +65,34 @@ TEST(HasControl, FindsC0C1DelAndDisguises) {
   EXPECT_TRUE(has_control("\xd8\x9c"));      // ARABIC LETTER MARK
 }
 
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+TEST(JsonString, EscapesQuotesBackslashesAndEveryControl) {
+  EXPECT_EQ(json_string(""), "\"\"");
+  EXPECT_EQ(json_string("plain <p>&amp;</p> 100%"), "\"plain <p>&amp;</p> 100%\"");
+  EXPECT_EQ(json_string("say \"hi\" \\ bye"), "\"say \\\"hi\\\" \\\\ bye\"");
+  EXPECT_EQ(json_string("a\nb\r\tc\b\f"), "\"a\\nb\\r\\tc\\b\\f\"");
+  EXPECT_EQ(json_string(std::string("\0\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\x7f\"");
+  // Every byte below 0x20 comes out escaped; nothing raw below 0x20 remains.
+  for (int c = 0; c < 0x20; ++c) {
+    auto out = json_string(std::string(1, static_cast<char>(c)));
+    for (char o : out) EXPECT_GE(static_cast<unsigned char>(o), 0x20) << c;
+  }
+}
+
+TEST(JsonString, KeepsUtf8AndReplacesWhatIsNotUtf8) {
+  EXPECT_EQ(json_string("caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(json_string("caf\xc3"), "\"caf\xef\xbf\xbd\"");                    // cut short
+  EXPECT_EQ(json_string("\xc0\xafx"), "\"\xef\xbf\xbd\xef\xbf\xbdx\"");      // overlong '/'
+  EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");  // a surrogate
+  EXPECT_EQ(json_string("\xff"), "\"\xef\xbf\xbd\"");
+  EXPECT_TRUE(is_valid_utf8(json_string("\x80\xbf\xfe ok \xf4\x90\x80\x80")));
+}
+
 TEST(Trim, RemovesAsciiWhitespaceOnly) {
   EXPECT_EQ(trim("  a b \t\r\n"), "a b");
   EXPECT_EQ(trim(""), "");

@@ -87,6 +87,27 @@ TEST(SendgridBody, TextOnlyAndBrokenUtf8NeverThrow) {
   EXPECT_EQ(j["subject"].get<std::string>().find('\n'), std::string::npos);
 }
 
+TEST(SendgridBody, IsValidJsonForAnyContentAndHeadersAreUnique) {
+  OutboundEmail m = sample(7);
+  std::string every_byte;
+  for (int c = 1; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  m.text = "quote \" backslash \\ tab \t " + every_byte;
+  m.html = "<p title=\"x\">\xe2\x80\xa8 \xf0\x9f\x93\xa3</p>";
+  m.to.display_name = "O\"Brien \\ \x01";
+  m.extra_headers = {{"X-Campaign", "one"}, {"X-Campaign", "two"}, {"List-Unsubscribe", "<https://evil.test>"}};
+  const auto body = sendgrid_request_body(m);
+  json j = json::parse(body);  // throws if the body is not JSON
+  EXPECT_EQ(j["content"][1]["value"], m.html);
+  EXPECT_EQ(j["content"][0]["value"].get<std::string>().rfind("quote \" backslash \\ tab \t \x01", 0), 0u);
+  EXPECT_EQ(j["personalizations"][0]["to"][0]["name"].get<std::string>().find('\x01'), std::string::npos);
+  EXPECT_EQ(j["headers"]["X-Campaign"], "two");
+  // Our one-click header wins over an extra header of the same name.
+  EXPECT_EQ(j["headers"]["List-Unsubscribe"], "<https://example.com/u/opaque7>");
+  // No key appears twice (a parser would silently keep only one of them).
+  EXPECT_EQ(body.find("\"X-Campaign\""), body.rfind("\"X-Campaign\""));
+  EXPECT_EQ(body.find("\"List-Unsubscribe\""), body.rfind("\"List-Unsubscribe\""));
+}
+
 TEST(SendgridBase, OnlySchemeHostAndPort) {
   EXPECT_EQ(normalize_api_base("https://api.sendgrid.com/").value(), "https://api.sendgrid.com");
   EXPECT_EQ(normalize_api_base("http://127.0.0.1:4010").value(), "http://127.0.0.1:4010");
