@@ -60,7 +60,7 @@ void check_string_map(const json& j, const std::string& where, std::vector<std::
 
 FakeSendgrid::FakeSendgrid() : FakeSendgrid(Options{}) {}
 
-FakeSendgrid::FakeSendgrid(Options options) : options_(std::move(options)), server_(options_.threads) {
+FakeSendgrid::FakeSendgrid(Options options) : options_(std::move(options)), server_(options_.threads, options_.tls_cert, options_.tls_key) {
   default_.delay_ms = options_.delay_ms;
   auto& s = server_.server();
   s.Post("/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
@@ -105,6 +105,11 @@ std::vector<std::string> FakeSendgrid::violations() const {
 std::size_t FakeSendgrid::request_count() const {
   std::lock_guard lock(mu_);
   return requests_;
+}
+
+std::size_t FakeSendgrid::connection_count() const {
+  std::lock_guard lock(mu_);
+  return connections_.size();
 }
 
 std::map<std::string, int> FakeSendgrid::requests_per_outbox() const {
@@ -200,6 +205,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
   {
     std::lock_guard lock(mu_);
     ++requests_;
+    connections_.insert(req.remote_port);
   }
   std::string auth = req.get_header_value("Authorization");
   if (auth.rfind("Bearer ", 0) != 0) {

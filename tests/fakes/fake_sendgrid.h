@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ class FakeSendgrid {
     std::size_t threads = 64;
     int delay_ms = 0;       // latency of every default answer
     bool keep_bodies = true;  // false for benchmarks: only count
+    std::string tls_cert, tls_key;  // both set: serve HTTPS
   };
 
   FakeSendgrid();
@@ -48,6 +50,8 @@ class FakeSendgrid {
   std::vector<std::string> violations() const;
   std::size_t request_count() const;
   std::map<std::string, int> requests_per_outbox() const;
+  // Distinct client connections (remote ports) that sent requests.
+  std::size_t connection_count() const;
   std::vector<nlohmann::json> bodies() const;  // every well-formed body, in arrival order
 
  private:
@@ -64,6 +68,7 @@ class FakeSendgrid {
   bool stopping_ = false;
   std::vector<std::string> violations_;
   std::size_t requests_ = 0;
+  std::set<int> connections_;
   std::uint64_t next_id_ = 0;
   std::map<std::string, int> per_outbox_;
   std::map<std::string, std::deque<FakeResponse>> scripts_;

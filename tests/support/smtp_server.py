@@ -12,6 +12,8 @@ Behaviour (flags combine):
   --drop-on mail|data    close the connection without a reply at MAIL FROM or
                          after the DATA content
   --tls-cert/--tls-key   advertise STARTTLS with this certificate
+  --implicit-tls         with --tls-cert/--tls-key: TLS from the first byte
+                         (SMTPS, port 465 style) instead of STARTTLS
   --auth USER:PASS       require AUTH PLAIN/LOGIN with these credentials
 Stops on SIGTERM.
 """
@@ -66,7 +68,7 @@ class Handler:
             'mail_options': envelope.mail_options,
             'peer': list(session.peer[:2]) if session.peer else None,
             'auth_user': getattr(session, 'test_auth_user', None),
-            'tls': getattr(session, 'ssl', None) is not None,
+            'tls': server.transport.get_extra_info('ssl_object') is not None,
         }
         with open(base + '.json.tmp', 'w') as f:
             json.dump(meta, f)
@@ -85,6 +87,7 @@ def main():
     p.add_argument('--drop-on', choices=['mail', 'data'])
     p.add_argument('--tls-cert')
     p.add_argument('--tls-key')
+    p.add_argument('--implicit-tls', action='store_true')
     p.add_argument('--auth')
     args = p.parse_args()
     # AUTH without TLS is what the test wants; keep stderr for real problems.
@@ -115,10 +118,11 @@ def main():
     asyncio.set_event_loop(loop)
 
     def factory():
-        return SMTP(handler, hostname='fake-smtp.test', tls_context=tls, require_starttls=False,
-                    enable_SMTPUTF8=True, **kwargs)
+        return SMTP(handler, hostname='fake-smtp.test', tls_context=None if args.implicit_tls else tls,
+                    require_starttls=False, enable_SMTPUTF8=True, **kwargs)
 
-    server = loop.run_until_complete(loop.create_server(factory, host='127.0.0.1', port=0))
+    server = loop.run_until_complete(loop.create_server(
+        factory, host='127.0.0.1', port=0, ssl=tls if args.implicit_tls else None))
     port = server.sockets[0].getsockname()[1]
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     print('PORT %d' % port, flush=True)

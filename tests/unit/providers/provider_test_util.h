@@ -143,4 +143,18 @@ inline std::pair<int, std::string> run_capture(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// A self-signed certificate for 127.0.0.1 (openssl CLI) in `dir`: the
+// servers in these tests use it, the clients trust it as their CA file.
+struct TestCertificate {
+  std::string cert, key;
+};
+inline TestCertificate self_signed_certificate(const TempDir& dir) {
+  TestCertificate c{(dir / "cert.pem").string(), (dir / "key.pem").string()};
+  auto [status, out] = run_capture(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+      "-keyout " + c.key + " -out " + c.cert + " 2>&1");
+  if (status != 0) throw std::runtime_error("openssl req failed: " + out);
+  return c;
+}
+
 }  // namespace sc::provider_testing

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fakes/fake_sendgrid.h"
+#include "provider_test_util.h"
 
 namespace sc::providers {
 namespace {
@@ -286,8 +287,42 @@ TEST(SendgridSender, LargeBatchAllDeliveredOnce) {
   }
   EXPECT_EQ(ids.size(), 1000u);
   EXPECT_EQ(fake.request_count(), 1000u);
+  EXPECT_LE(fake.connection_count(), 64u);  // the default window, each connection kept
   EXPECT_TRUE(fake.violations().empty());
   EXPECT_TRUE(sender.send_batch({}).empty());
+}
+
+TEST(SendgridSender, HttpsKeepsItsConnectionsAcrossBatches) {
+  sc::provider_testing::TempDir certs;
+  const auto [cert, key] = sc::provider_testing::self_signed_certificate(certs);
+  FakeSendgrid::Options o;
+  o.tls_cert = cert;
+  o.tls_key = key;
+  o.threads = 16;
+  FakeSendgrid fake(o);
+  ASSERT_EQ(fake.base_url().rfind("https://", 0), 0u);
+  SendgridConfig c = config_for(fake);
+  c.ca_file = cert;
+  c.max_in_flight = 4;
+  SendgridEmailSender sender(c);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<OutboundEmail> batch;
+    for (std::int64_t id = 1; id <= 100; ++id) batch.push_back(sample(round * 1000 + id));
+    for (const auto& r : sender.send_batch(batch)) ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_message;
+  }
+  EXPECT_EQ(fake.request_count(), 300u);
+  // 300 messages over at most 4 connections: one TLS handshake per
+  // connection, not per message (a new one each costs ~2 ms of CPU).
+  EXPECT_LE(fake.connection_count(), 4u);
+  EXPECT_TRUE(fake.violations().empty());
+
+  // A certificate nobody vouches for is refused before anything is sent.
+  SendgridConfig untrusted = config_for(fake);
+  SendgridEmailSender strict(untrusted);
+  SendResult r = strict.send(sample(9999));
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "curl:60") << r.provider_message;
+  EXPECT_EQ(fake.request_count(), 300u);
 }
 
 TEST(SendgridClassify, RetryAfterHeaders) {

@@ -258,30 +258,55 @@ TEST(SmtpSender, UrlTlsNoneWinsOverConfig) {
   EXPECT_EQ(sender.send(sample()).status, SendStatus::kSent);
 }
 
-TEST(SmtpSender, StartTlsWithASelfSignedCertificate) {
+TEST(SmtpSender, StartTlsWithASelfSignedCertificateOneConnectionForAll) {
   TempDir certs;
-  std::string cert = (certs / "cert.pem").string(), key = (certs / "key.pem").string();
-  auto [status, out] = sc::provider_testing::run_capture(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-      "-keyout " + key + " -out " + cert + " 2>&1");
-  ASSERT_EQ(status, 0) << out;
+  const auto [cert, key] = sc::provider_testing::self_signed_certificate(certs);
   SmtpServer server({"--tls-cert", cert, "--tls-key", key});
   SmtpConfig cfg = plain(server.url());
   cfg.tls = SmtpTls::kRequired;
   cfg.ca_file = cert;
   SmtpEmailSender sender(cfg);
-  SendResult r = sender.send(sample());
-  ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_code << " " << r.provider_message;
-  ASSERT_TRUE(server.wait_messages(1));
-  EXPECT_EQ(server.meta(1)["tls"], true);
+  for (int i = 1; i <= 3; ++i) {
+    SendResult r = sender.send(sample(i));
+    ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_code << " " << r.provider_message;
+  }
+  ASSERT_TRUE(server.wait_messages(3));
+  std::set<int> peers;
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(server.meta(i)["tls"], true) << i;
+    peers.insert(server.meta(i)["peer"][1].get<int>());
+  }
+  EXPECT_EQ(peers.size(), 1u);  // one TLS session, reused: no handshake per message
 
   // Without the CA the certificate must not be trusted.
   SmtpConfig untrusted = cfg;
   untrusted.ca_file.clear();
   SmtpEmailSender strict(untrusted);
-  SendResult bad = strict.send(sample(2));
+  SendResult bad = strict.send(sample(4));
   EXPECT_EQ(bad.status, SendStatus::kRetryable);
-  EXPECT_EQ(server.message_count(), 1);
+  EXPECT_EQ(server.message_count(), 3);
+}
+
+TEST(SmtpSender, SmtpsIsTlsFromTheFirstByte) {
+  TempDir certs;
+  const auto [cert, key] = sc::provider_testing::self_signed_certificate(certs);
+  SmtpServer server({"--implicit-tls", "--tls-cert", cert, "--tls-key", key});
+  SmtpConfig cfg = plain("smtps://127.0.0.1:" + std::to_string(server.port()));
+  cfg.tls = SmtpTls::kRequired;
+  cfg.ca_file = cert;
+  SmtpEmailSender sender(cfg);
+  for (int i = 1; i <= 2; ++i) {
+    SendResult r = sender.send(sample(i));
+    ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_code << " " << r.provider_message;
+  }
+  ASSERT_TRUE(server.wait_messages(2));
+  EXPECT_EQ(server.meta(1)["tls"], true);
+  EXPECT_EQ(server.meta(1)["peer"][1], server.meta(2)["peer"][1]);
+
+  // Plain smtp:// to a TLS-only port sends nothing and is retried later.
+  SmtpEmailSender plain_sender(plain(server.url()));
+  EXPECT_EQ(plain_sender.send(sample(3)).status, SendStatus::kRetryable);
+  EXPECT_EQ(server.message_count(), 2);
 }
 
 TEST(SmtpSender, AuthenticatesWithUrlDecodedCredentials) {
