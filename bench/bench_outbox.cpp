@@ -19,7 +19,7 @@
 
 #include <unistd.h>
 
-#include "fakes/loopback_server.h"
+#include "sink.h"
 #include "sc/core/consent_service.h"
 #include "sc/dispatch/dispatcher.h"
 #include "sc/providers/crypto.h"
@@ -28,31 +28,6 @@
 #include "sc/storage/storage.h"
 
 namespace {
-
-class Sink {
- public:
-  Sink(int delay_ms, std::size_t threads) : server_(threads), delay_ms_(delay_ms) {
-    server_.server().Post("/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) {
-      if (req.get_header_value("Authorization") != "Bearer SG.bench" || req.body.find("\"personalizations\"") == std::string::npos) {
-        bad_.fetch_add(1);
-        res.status = 400;
-        return;
-      }
-      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-      res.status = 202;
-      res.set_header("X-Message-Id", "sg" + std::to_string(count_.fetch_add(1)));
-    });
-    server_.start();
-  }
-  std::string base_url() const { return server_.base_url(); }
-  std::size_t count() const { return count_.load(); }
-  std::size_t bad() const { return bad_.load(); }
-
- private:
-  sc::fakes::LoopbackServer server_;
-  int delay_ms_;
-  std::atomic<std::size_t> count_{0}, bad_{0};
-};
 
 class WallClock final : public sc::Clock {
  public:
@@ -198,9 +173,9 @@ double run(int delay_ms, int n, int batch, int in_flight) {
 
   if (delay_ms == 0) stage_costs(db, renderer, clock);
 
-  Sink sink(delay_ms, static_cast<std::size_t>(in_flight) + 16);
+  sc::bench::Sink sink(delay_ms, static_cast<std::size_t>(in_flight) + 16);
   sc::providers::SendgridConfig scfg;
-  scfg.api_key = "SG.bench";
+  scfg.api_key = sc::bench::Sink::api_key();
   scfg.api_base = sink.base_url();
   scfg.max_in_flight = in_flight;
   sc::providers::SendgridEmailSender sender(scfg);
