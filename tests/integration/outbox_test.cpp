@@ -68,6 +68,32 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   EXPECT_FALSE(wait_for([&] { return fake.request_count() > requests; }, std::chrono::milliseconds(2500)));
 }
 
+TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
+  auto unix_now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  auto env = sendgrid_env(fake);
+  env["SC_RETRY_BASE_SECONDS"] = "1";  // our own backoff alone would retry after 1 s
+  start(env);
+  const auto reset = unix_now() + 4;
+  fake.set_default({429, R"({"errors":[{"message":"too many requests"}]})",
+                    {{"X-RateLimit-Reset", std::to_string(reset)}}, 0});
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "limited@example.org"}})->status, 202);
+  ASSERT_TRUE(wait_for([&] { return fake.request_count() == 1; })) << svc_->stderr_text();
+  // Early enough that a 1 s backoff would come back before the reset.
+  ASSERT_LE(unix_now(), reset - 2);
+  fake.set_default({202, "", {}, 0});
+  ASSERT_TRUE(wait_for([&] { return fake.request_count() == 2; }, std::chrono::seconds(15)));
+  EXPECT_GE(unix_now(), reset);  // not one request before the provider's reset
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }));
+  auto rows = reads.outbox_rows(0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].attempts, 2);
+  EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
+  EXPECT_FALSE(wait_for([&] { return fake.request_count() > 2; }, std::chrono::milliseconds(1500)));
+}
+
 TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {
   fake.set_default({503, "", {}, 0});
   start(sendgrid_env(fake));
