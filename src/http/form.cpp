@@ -1,6 +1,9 @@
 #include "form.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 namespace sc::detail {
 namespace {
@@ -117,8 +120,34 @@ Result<SignupRequest> signup_from_form(const Pairs& pairs) {
 
 Result<SignupRequest> signup_from_json(std::string_view body) {
   if (too_deep(body, 8)) return invalid("malformed_json", "the JSON body is nested too deeply");
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  // A key given twice is refused as it is in a form (the parser would
+  // silently keep the last one: two clients could read one body two ways).
+  std::vector<std::vector<std::string>> keys;  // per open object
+  std::optional<std::string> duplicate;
+  auto check_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      keys.emplace_back();
+    } else if (event == Event::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == Event::key && keys.size() == 1) {  // the body's own fields
+      auto k = parsed.get<std::string>();
+      auto& seen = keys.back();
+      if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+        if (!duplicate) duplicate = k;
+      } else {
+        seen.push_back(std::move(k));
+      }
+    }
+    return true;
+  };
+  auto j = nlohmann::json::parse(body, check_keys, false);
   if (j.is_discarded()) return invalid("malformed_json", "the body is not valid JSON");
+  if (duplicate) {
+    bool known = *duplicate == "topics";
+    for (auto f : kScalars) known = known || *duplicate == f;
+    return invalid("duplicate_field", *duplicate + " was given more than once", known ? *duplicate : "");
+  }
   if (!j.is_object()) return invalid("malformed_json", "the JSON body must be an object");
   SignupRequest r;
   for (auto it = j.begin(); it != j.end(); ++it) {

@@ -87,6 +87,7 @@ TEST_F(BadInputTest, TableOfBadRequests) {
       {"sms_consent not a bool", "POST", S, J, R"({"phone":"+16502530000","sms_consent":[true]})", 422, "invalid_sms_consent", "sms_consent"},
       {"form with bad escape", "POST", S, F, "email=a%ZZ%40example.org", 422, "malformed_body"},
       {"form duplicate email", "POST", S, F, "email=a%40example.org&email=b%40example.org", 422, "duplicate_field", "email"},
+      {"json duplicate email", "POST", S, J, R"({"email":"a@example.org","email":"b@example.org"})", 422, "duplicate_field", "email"},
       {"form nul byte", "POST", S, F, "email=a%00%40example.org", 422, "invalid_email", "email"},
       {"form crlf in name", "POST", S, F, "email=c%40example.org&first_name=Eve%0D%0ABcc%3A%20x", 422, "invalid_first_name", "first_name"},
       {"wrong content type", "POST", S, "text/plain", "email=a@example.org", 415, "unsupported_media_type"},

@@ -106,6 +106,16 @@ TEST(SignupJson, MapsFields) {
   EXPECT_EQ(r->topics, (std::vector<std::string>{"news", "events"}));
 }
 
+TEST(SignupJson, AFieldGivenTwiceIsRefused) {
+  // A parser keeps one of the two silently; which one differs between parsers.
+  expect_json_error(R"({"email":"a@example.com","email":"b@example.com"})", "duplicate_field", "email");
+  expect_json_error(R"({"topics":["a"],"email":"a@example.com","topics":["b"]})", "duplicate_field", "topics");
+  expect_json_error(R"({"email":"a@example.com","x":1,"x":2})", "duplicate_field");
+  // Inside a field that is ignored anyway, and the same key in two objects, are fine.
+  EXPECT_TRUE(json(R"({"email":"a@example.com","meta":{"k":1,"k":2}})").ok());
+  EXPECT_TRUE(json(R"({"email":"a@example.com","meta":{"email":1}})").ok());
+}
+
 TEST(SignupJson, NullsAreAbsent) {
   auto r = json(R"({"email":"a@example.com","phone":null,"first_name":null,"topics":null,"sms_consent":null})");
   ASSERT_TRUE(r.ok());
