@@ -147,28 +147,38 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
   if (v.email) email_ch = store.find_channel(ChannelKind::kEmail, v.email->str());
   if (v.phone) sms_ch = store.find_channel(ChannelKind::kSms, *v.phone);
 
-  // The identity: whichever known channel names it, else a new one. Profile
-  // fields are written only for a new identity: an anonymous form must not
-  // be able to rename someone who already exists.
-  std::optional<Subscriber> sub;
-  if (email_ch) sub = store.subscriber_by_id(email_ch->subscriber_id);
-  else if (sms_ch) sub = store.subscriber_by_id(sms_ch->subscriber_id);
-  if (!sub) {
-    Subscriber s;
-    s.first_name = v.first_name;
-    s.postal_code = v.postal_code;
-    s.created_at = now;
-    s.id = store.insert_subscriber(s);
-    sub = s;
-  }
-  if (!v.topics.empty()) store.add_topics(sub->id, v.topics);
+  // Identity. A channel that exists keeps its own subscriber; a new channel
+  // never joins someone who already exists. An anonymous form proves nothing
+  // about who owns the other address, and joining would show that person's
+  // name to whoever owns the new one (in its confirmation) and attach them
+  // to the record. The channels of one form share a subscriber only when
+  // both are new. Profile fields go only to a subscriber this form created:
+  // an anonymous form must not be able to rename someone who exists.
+  std::optional<Subscriber> created;
+  auto new_subscriber = [&]() -> Subscriber {
+    if (!created) {
+      Subscriber s;
+      s.first_name = v.first_name;
+      s.postal_code = v.postal_code;
+      s.created_at = now;
+      s.id = store.insert_subscriber(s);
+      created = s;
+      if (!v.topics.empty()) store.add_topics(s.id, v.topics);
+    }
+    return *created;
+  };
+  std::optional<Subscriber> email_sub, sms_sub;
+  if (email_ch) email_sub = store.subscriber_by_id(email_ch->subscriber_id);
+  if (sms_ch) sms_sub = store.subscriber_by_id(sms_ch->subscriber_id);
+  if (v.email && !email_sub) email_sub = new_subscriber();
+  if (v.phone && !sms_sub) sms_sub = new_subscriber();
 
   auto handle = [&](ChannelKind kind, const std::string& address, std::optional<Channel>& ch,
-                    const ConsentText& consent) -> bool {
+                    const Subscriber& sub, const ConsentText& consent) -> bool {
     bool send = false;
     if (!ch) {
       Channel c;
-      c.subscriber_id = sub->id;
+      c.subscriber_id = sub.id;
       c.kind = kind;
       c.address = address;
       c.state = ConsentState::kPending;
@@ -178,18 +188,32 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
       c.id = store.insert_channel(c);
       ch = c;
       send = true;
-    } else if (ch->state == ConsentState::kUnsubscribed) {
-      // Coming back after leaving needs a fresh double opt-in, so the
-      // confirmation goes now whatever the cooldown: leaving took the
-      // owner's own link, so this cannot be repeated to flood anyone.
-      store.update_channel_state(ch->id, ConsentState::kPending, now);
-      ch->state = ConsentState::kPending;
-      send = true;
-    } else if (ch->state == ConsentState::kPending) {
-      send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+    } else {
+      // Topics for someone who exists wait on this channel until its owner
+      // confirms through it; asking for new ones is worth a confirmation.
+      bool asked = false;
+      if (!v.topics.empty()) {
+        const auto held = store.topics_of(sub.id);
+        std::vector<std::string> wanted;
+        for (const auto& t : v.topics) {
+          if (std::find(held.begin(), held.end(), t) == held.end()) wanted.push_back(t);
+        }
+        if (!wanted.empty()) store.request_topics(ch->id, wanted, now);
+        asked = !wanted.empty();
+      }
+      if (ch->state == ConsentState::kUnsubscribed) {
+        // Coming back after leaving needs a fresh double opt-in, so the
+        // confirmation goes now whatever the cooldown: leaving took the
+        // owner's own link, so this cannot be repeated to flood anyone.
+        store.update_channel_state(ch->id, ConsentState::kPending, now);
+        ch->state = ConsentState::kPending;
+        send = true;
+      } else if (ch->state == ConsentState::kPending || asked) {
+        send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+      }
     }
     ConsentEvent e;
-    e.subscriber_id = sub->id;
+    e.subscriber_id = sub.id;
     e.channel_id = ch->id;
     e.channel = kind;
     e.address = address;
@@ -204,11 +228,11 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
     return send;
   };
 
-  if (v.email && handle(ChannelKind::kEmail, v.email->str(), email_ch, config_.email_consent)) {
-    queue_email_confirmation(store, *email_ch, *sub, now);
+  if (v.email && handle(ChannelKind::kEmail, v.email->str(), email_ch, *email_sub, config_.email_consent)) {
+    queue_email_confirmation(store, *email_ch, *email_sub, now);
     out.queued_email = true;
   }
-  if (v.phone && handle(ChannelKind::kSms, *v.phone, sms_ch, config_.sms_consent)) {
+  if (v.phone && handle(ChannelKind::kSms, *v.phone, sms_ch, *sms_sub, config_.sms_consent)) {
     queue_sms_confirmation(store, *sms_ch, now);
     out.queued_sms = true;
   }
@@ -310,11 +334,16 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   if (!claims) return claims.error();
   auto ch = store.channel_by_id(claims->channel_id);
   if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
-  if (ch->state != ConsentState::kPending) {
-    // Already confirmed: a repeat click is fine. Unsubscribed: an old
-    // confirmation link must not undo a later unsubscribe.
-    return ChannelOutcome{*ch, false};
-  }
+  // Unsubscribed: an old confirmation link must not undo a later unsubscribe
+  // (nor add topics for someone who left).
+  if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
+  // The owner has shown they hold this address: the topics asked for
+  // through it before this link was sent are theirs now.
+  const auto issued_at = claims->expires_at - config_.confirm_ttl_seconds;
+  const auto topics = store.take_topic_requests(ch->id, issued_at);
+  if (!topics.empty()) store.add_topics(ch->subscriber_id, topics);
+  // Already confirmed: a repeat click is fine.
+  if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
   change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink, ctx, now);
   if (ch->kind == ChannelKind::kEmail) {
     auto sub = store.subscriber_by_id(ch->subscriber_id);

@@ -132,7 +132,8 @@ std::vector<OutboxRow> ReadPool::outbox_rows(std::int64_t after_id, int limit) {
 }
 
 std::int64_t ReadPool::count(const std::string& table) {
-  static const char* kAllowed[] = {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"};
+  static const char* kAllowed[] = {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics",
+                                   "topic_requests"};
   bool ok = false;
   for (auto* a : kAllowed) ok = ok || table == a;
   if (!ok) throw StorageError("unknown table " + table);

@@ -125,6 +125,38 @@ void SqliteConsentStore::add_topics(std::int64_t subscriber_id, const std::vecto
   }
 }
 
+std::vector<std::string> SqliteConsentStore::topics_of(std::int64_t subscriber_id) {
+  auto& q = st_.get("SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");
+  q.bind(1, static_cast<int64_t>(subscriber_id));
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+void SqliteConsentStore::request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
+                                        std::int64_t at) {
+  for (const auto& t : topics) {
+    auto& q = st_.get(
+        "INSERT INTO topic_requests (channel_id, topic, requested_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (channel_id, topic) DO UPDATE SET requested_at = excluded.requested_at");
+    q.bind(1, static_cast<int64_t>(channel_id));
+    q.bind(2, t);
+    q.bind(3, static_cast<int64_t>(at));
+    q.exec();
+  }
+}
+
+std::vector<std::string> SqliteConsentStore::take_topic_requests(std::int64_t channel_id,
+                                                                std::int64_t requested_until) {
+  auto& q = st_.get("DELETE FROM topic_requests WHERE channel_id = ? AND requested_at <= ? RETURNING topic");
+  q.bind(1, static_cast<int64_t>(channel_id));
+  q.bind(2, static_cast<int64_t>(requested_until));
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
   auto& q = st_.get(
       "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, detail,"

@@ -1,6 +1,8 @@
 // The whole email journey over real HTTP against the real binary:
 // sign up -> .eml appears -> GET confirm changes nothing -> POST confirms ->
 // one-click unsubscribe.
+#include <thread>
+
 #include "service_fixture.h"
 
 namespace sc::testing {
@@ -134,6 +136,36 @@ TEST_F(JourneyTest, KnownAndNewAddressesGetTheSameAnswer) {
   // repeat does not rename the subscriber.
   EXPECT_FALSE(wait_for([&] { return emails().size() > 2; }, std::chrono::milliseconds(1500)));
   EXPECT_EQ(admin_lookup("same@example.org")["first_name"], "");
+}
+
+TEST_F(JourneyTest, NewTopicsForAConfirmedAddressNeedItsOwnersClick) {
+  start({{"SC_CONFIRM_COOLDOWN_SECONDS", "0"}});
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"news"}}})->status, 202);
+  ASSERT_TRUE(wait_emails(1));
+  auto first = find_link(decode_quoted_printable(emails().at(0)), "/confirm/");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_TRUE(wait_emails(2));  // welcome
+
+  // Anyone can type this address with other topics: nothing changes until its owner agrees.
+  // (A second later, so the new link differs from the first: links carry their time.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"events"}}})->status, 202);
+  EXPECT_EQ(admin_lookup("t@example.org")["topics"], json({"news"}));
+  EXPECT_EQ(email_state("t@example.org"), "confirmed");
+  ASSERT_TRUE(wait_emails(3));
+  std::optional<std::string> second;
+  for (const auto& eml : emails()) {
+    auto link = find_link(decode_quoted_printable(eml), "/confirm/");
+    if (link && *link != *first) second = link;
+  }
+  ASSERT_TRUE(second);
+  // The old link was sent before the request: it approves nothing new.
+  ASSERT_EQ(cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  EXPECT_EQ(admin_lookup("t@example.org")["topics"], json({"news"}));
+  ASSERT_EQ(cli_->Post(second->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  EXPECT_EQ(admin_lookup("t@example.org")["topics"], json({"events", "news"}));
+  EXPECT_EQ(count("topic_requests"), 0);
 }
 
 TEST_F(JourneyTest, PendingRepeatResendsAfterCooldown) {

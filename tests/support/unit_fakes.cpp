@@ -109,6 +109,32 @@ void MemoryConsentStore::add_topics(std::int64_t subscriber_id, const std::vecto
   topics[subscriber_id].insert(t.begin(), t.end());
 }
 
+std::vector<std::string> MemoryConsentStore::topics_of(std::int64_t subscriber_id) {
+  auto it = topics.find(subscriber_id);
+  if (it == topics.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+void MemoryConsentStore::request_topics(std::int64_t channel_id, const std::vector<std::string>& t, std::int64_t at) {
+  ++writes_;
+  for (const auto& topic : t) topic_requests[channel_id][topic] = at;
+}
+
+std::vector<std::string> MemoryConsentStore::take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) {
+  std::vector<std::string> out;
+  auto& held = topic_requests[channel_id];
+  for (auto it = held.begin(); it != held.end();) {
+    if (it->second <= requested_until) {
+      out.push_back(it->first);
+      it = held.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!out.empty()) ++writes_;
+  return out;
+}
+
 void MemoryConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
   ++writes_;
   events.push_back(e);

@@ -82,6 +82,9 @@ class MemoryConsentStore final : public ConsentStore {
   void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) override;
   void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
   void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
+  std::vector<std::string> topics_of(std::int64_t subscriber_id) override;
+  void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics, std::int64_t at) override;
+  std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
@@ -93,6 +96,7 @@ class MemoryConsentStore final : public ConsentStore {
   std::map<std::int64_t, Subscriber> subscribers;
   std::map<std::int64_t, Channel> channels;
   std::map<std::int64_t, std::set<std::string>> topics;
+  std::map<std::int64_t, std::map<std::string, std::int64_t>> topic_requests;  // channel -> topic -> asked at
   std::vector<ConsentEvent> events;
   std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
   std::vector<QueuedEmail> emails;

@@ -381,15 +381,105 @@ TEST_F(ConsentServiceTest, EmailAndPhoneShareOneSubscriberAndEachGetsAConfirmati
   EXPECT_EQ(store_.events[1].consent_text_version, "sms-v3");
   EXPECT_EQ(store_.events[1].consent_text_sha256, std::string(64, 's'));
 
-  // A later sign-up with the known phone and a new email joins the same person.
-  SignupRequest later;
-  later.email = "b@example.com";
-  later.phone = "+1 415 555 0100";
-  later.sms_consent = true;
-  svc_.sign_up(store_, valid(later), ctx_, kT0 + 5);
+  // Both known and one person: a repeat keeps them together.
+  svc_.sign_up(store_, valid(r), ctx_, kT0 + 5);
   EXPECT_EQ(store_.subscribers.size(), 1u);
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "b@example.com").subscriber_id, sms.subscriber_id);
   EXPECT_EQ(store_.texts.size(), 1u);  // the phone is within its cooldown
+}
+
+TEST_F(ConsentServiceTest, ANewAddressNeverJoinsSomeoneWhoExists) {
+  // Alice is known by her phone, with her name.
+  SignupRequest alice;
+  alice.phone = "(415) 555-0100";
+  alice.sms_consent = true;
+  alice.first_name = "Alice";
+  svc_.sign_up(store_, valid(alice), ctx_, kT0);
+  const auto alice_id = store_.channel(ChannelKind::kSms, "+14155550100").subscriber_id;
+
+  // Someone types Alice's number next to their own new email address.
+  SignupRequest mallory;
+  mallory.email = "mallory@example.net";
+  mallory.phone = "+1 415 555 0100";
+  mallory.sms_consent = true;
+  mallory.first_name = "Mal";
+  auto out = svc_.sign_up(store_, valid(mallory), ctx_, kT0 + 5);
+  EXPECT_TRUE(out.queued_email);
+  const auto& mal_email = store_.channel(ChannelKind::kEmail, "mallory@example.net");
+  EXPECT_NE(mal_email.subscriber_id, alice_id);  // not attached to Alice's record
+  EXPECT_EQ(store_.subscribers.at(mal_email.subscriber_id).first_name, "Mal");
+  EXPECT_EQ(store_.subscribers.at(alice_id).first_name, "Alice");
+  // The new address's confirmation greets the name given with it, never Alice's.
+  EXPECT_EQ(render_call(store_.emails.back()).vars.at("first_name"), "Mal");
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").subscriber_id, alice_id);
+
+  // The other way round: a known email and a new phone.
+  SignupRequest other;
+  other.email = "mallory@example.net";
+  other.phone = "(212) 555-0199";
+  other.sms_consent = true;
+  svc_.sign_up(store_, valid(other), ctx_, kT0 + 10);
+  EXPECT_NE(store_.channel(ChannelKind::kSms, "+12125550199").subscriber_id, mal_email.subscriber_id);
+  EXPECT_EQ(store_.subscribers.size(), 3u);
+}
+
+TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
+  SignupRequest first;
+  first.email = "a@example.com";
+  first.topics = {"news"};
+  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  const auto first_link = last_confirm_token();
+  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  const auto sub = ch.subscriber_id;
+  EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));
+  const auto emails = store_.emails.size();
+
+  // An anonymous form asks for more topics for this confirmed address.
+  SignupRequest more;
+  more.email = "a@example.com";
+  more.topics = {"news", "events"};
+  auto out = svc_.sign_up(store_, valid(more), ctx_, kT0 + 3600);
+  EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));  // nothing added yet
+  EXPECT_TRUE(out.queued_email);                              // the owner is asked
+  ASSERT_EQ(store_.emails.size(), emails + 1);
+  EXPECT_EQ(store_.emails.back().entry.purpose, "confirm");
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
+
+  // The old link (sent before the request) approves nothing new.
+  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 3700).ok());
+  EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));
+  // The new one does, once.
+  auto r = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 3800);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->changed);  // the channel was confirmed already
+  EXPECT_THAT(store_.topics_of(sub), ElementsAre("events", "news"));
+  EXPECT_TRUE(store_.topic_requests[ch.id].empty());
+
+  // New topics within the cooldown are held, but no second email goes.
+  SignupRequest again;
+  again.email = "a@example.com";
+  again.topics = {"jobs"};
+  svc_.sign_up(store_, valid(again), ctx_, kT0 + 3900);
+  EXPECT_EQ(store_.emails.size(), emails + 1);
+  EXPECT_EQ(store_.topic_requests[ch.id].count("jobs"), 1u);
+  // Asking again only for topics already held sends nothing.
+  svc_.sign_up(store_, valid(more), ctx_, kT0 + 90000);
+  EXPECT_EQ(store_.emails.size(), emails + 1);
+}
+
+TEST_F(ConsentServiceTest, AnUnsubscribedChannelsOldLinkAddsNoTopics) {
+  SignupRequest r;
+  r.email = "a@example.com";
+  svc_.sign_up(store_, valid(r), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  r.topics = {"events"};
+  svc_.sign_up(store_, valid(r), ctx_, kT0 + 3600);
+  const auto link = last_confirm_token();
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(ch.id), ConsentSource::kLink, ctx_, kT0 + 3700).ok());
+  ASSERT_TRUE(svc_.confirm(store_, link, ctx_, kT0 + 3800).ok());
+  EXPECT_TRUE(store_.topics_of(ch.subscriber_id).empty());
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
 }
 
 TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {

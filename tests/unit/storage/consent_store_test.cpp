@@ -39,6 +39,27 @@ TEST_F(SqliteConsentStoreTest, ChannelsRoundTripAndUpdate) {
   EXPECT_ANY_THROW(add_channel("READER@example.COM"));
 }
 
+TEST_F(SqliteConsentStoreTest, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
+  auto a = add_channel("a@example.com", ConsentState::kConfirmed);
+  auto b = add_channel("b@example.com", ConsentState::kConfirmed);
+  writer_->run([&](WriteContext& c) {
+    auto& s = c.consent();
+    const auto sub = s.channel_by_id(a)->subscriber_id;
+    s.add_topics(sub, {"news"});
+    EXPECT_EQ(s.topics_of(sub), (std::vector<std::string>{"news"}));
+    s.request_topics(a, {"jobs", "events"}, 200);
+    s.request_topics(a, {"late"}, 300);
+    s.request_topics(b, {"other"}, 200);
+    s.request_topics(a, {"jobs"}, 250);  // asked again: the later time counts
+    // A link issued at 260 approves what was asked up to then.
+    EXPECT_EQ(s.take_topic_requests(a, 260), (std::vector<std::string>{"events", "jobs"}));
+    EXPECT_TRUE(s.take_topic_requests(a, 260).empty());  // taken once
+    EXPECT_EQ(s.take_topic_requests(a, 300), (std::vector<std::string>{"late"}));
+    EXPECT_EQ(s.topics_of(sub), (std::vector<std::string>{"news"}));  // taking adds nothing by itself
+  });
+  EXPECT_EQ(query("SELECT group_concat(topic) FROM topic_requests"), "other");
+}
+
 TEST_F(SqliteConsentStoreTest, AFailedJobLeavesNoPartialWrites) {
   EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) {
     Subscriber s;

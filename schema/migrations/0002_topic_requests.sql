@@ -1,0 +1,10 @@
+-- Topics a form asked for on behalf of someone who already exists. An
+-- anonymous form proves nothing about who owns an address, so the topics
+-- wait on the channel the form named until its owner confirms through it
+-- (the confirmation link applies them).
+CREATE TABLE topic_requests (
+  channel_id   INTEGER NOT NULL REFERENCES channels(id),
+  topic        TEXT    NOT NULL,
+  requested_at INTEGER NOT NULL,
+  PRIMARY KEY (channel_id, topic)
+) WITHOUT ROWID;
