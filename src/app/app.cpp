@@ -152,7 +152,8 @@ int cmd_serve(Wiring& w) {
   HttpOptions hopts;
   hopts.max_threads = c.http_max_threads;
   hopts.signup_limits = c.signup_limits;
-  HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get()};
+  HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get(), c.public_url,
+                c.twilio_auth_token};
   HttpServer server(deps, hopts);
   int port = 0;
   try {

@@ -131,6 +131,7 @@ Config load_config(const Env& env) {
     if (k.size() < 8) throw ConfigError("SC_ADMIN_API_KEY must be at least 8 characters");
     c.admin_keys.push_back(k);
   }
+  c.twilio_auth_token = get(env, "SC_TWILIO_AUTH_TOKEN");
   c.org_name = get(env, "SC_ORG_NAME", c.org_name);
   c.postal_address = get(env, "SC_POSTAL_ADDRESS");
   if (text::has_control(c.org_name) || text::has_control(c.postal_address) || !text::is_valid_utf8(c.org_name) ||

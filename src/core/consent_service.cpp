@@ -313,7 +313,8 @@ Result<TokenClaims> ConsentService::check_unsubscribe_token(std::string_view tok
 
 // A state change and its consent-log row, always together.
 void ConsentService::change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
-                                  ConsentSource source, const RequestContext& ctx, std::int64_t now) {
+                                  ConsentSource source, const RequestContext& ctx, std::int64_t now,
+                                  std::string_view detail) {
   store.update_channel_state(ch.id, state, now);
   ch.state = state;
   ConsentEvent e;
@@ -323,9 +324,57 @@ void ConsentService::change_state(ConsentStore& store, Channel& ch, ConsentState
   e.address = ch.address;
   e.action = action;
   e.source = source;
+  e.detail = std::string(detail);
   e.context = ctx;
   e.at = now;
   store.append_consent(e, nullptr);
+}
+
+SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
+                                              std::string_view message_id, const RequestContext& ctx,
+                                              std::int64_t now) {
+  SmsKeywordOutcome out;
+  out.reply_vars = {{"public_url", config_.public_url}};
+  if (keyword == SmsKeyword::kNone) return out;
+  out.channel = store.find_channel(ChannelKind::kSms, from);
+  const std::string detail = message_id.empty() ? std::string() : "sms " + std::string(message_id);
+  switch (keyword) {
+    case SmsKeyword::kOptOut:
+      // One confirmation of the opt-out, also for a number we do not know
+      // (it may have been texted before it was erased here).
+      out.reply_template = "sms_stopped";
+      if (out.channel && out.channel->state != ConsentState::kUnsubscribed) {
+        change_state(store, *out.channel, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+                     ConsentSource::kKeyword, ctx, now, detail);
+        out.changed = true;
+      }
+      break;
+    case SmsKeyword::kOptIn:
+      if (!out.channel) {
+        // No consent to confirm: texting YES is not a sign-up (no consent
+        // text was shown). Point to the form.
+        out.reply_template = "sms_unknown";
+        break;
+      }
+      out.reply_template = "sms_subscribed";
+      // The owner of the number answers from it: topics asked for it so far are theirs.
+      {
+        const auto topics = store.take_topic_requests(out.channel->id, now);
+        if (!topics.empty()) store.add_topics(out.channel->subscriber_id, topics);
+      }
+      if (out.channel->state != ConsentState::kConfirmed) {
+        change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kKeyword,
+                     ctx, now, detail);
+        out.changed = true;
+      }
+      break;
+    case SmsKeyword::kHelp:
+      out.reply_template = "sms_help";
+      break;
+    case SmsKeyword::kNone:
+      break;
+  }
+  return out;
 }
 
 Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_view token,

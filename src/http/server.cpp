@@ -13,7 +13,9 @@
 #include "elastic_pool.h"
 #include "form.h"
 #include "rate_limiter.h"
+#include "sc/core/sms_keywords.h"
 #include "sc/core/text.h"
+#include "sc/providers/twilio_signature.h"
 
 namespace sc {
 
@@ -313,6 +315,84 @@ struct HttpServer::Impl {
     send_json(res, 200, body);
   }
 
+  // Twilio's webhooks: signed over SC_PUBLIC_URL + the path and query as
+  // requested + every form parameter. Anything unsigned is refused before
+  // it is read further.
+  bool twilio_verified(const httplib::Request& req, httplib::Response& res, detail::Pairs& params) {
+    auto refuse = [&](const std::string& why) {
+      send_json(res, 403, error_body(Error{ErrorCode::kInvalidInput, "invalid_signature", why, ""}));
+      return false;
+    };
+    if (deps.twilio_auth_token.empty()) {
+      return refuse("webhook signatures cannot be checked: SC_TWILIO_AUTH_TOKEN is not set");
+    }
+    const auto signature = req.get_header_value("X-Twilio-Signature");
+    if (signature.empty()) return refuse("X-Twilio-Signature is missing");
+    if (media_type(req) != "application/x-www-form-urlencoded") return refuse("a Twilio webhook is a form post");
+    auto parsed = detail::parse_urlencoded(req.body);
+    if (!parsed) return refuse("the body is not a well-formed form");
+    params = std::move(parsed).value();
+    if (!providers::twilio_form_signature_valid(deps.twilio_auth_token, deps.public_url + req.target, params,
+                                                signature)) {
+      return refuse("X-Twilio-Signature does not match this request");
+    }
+    return true;
+  }
+
+  static std::string param(const detail::Pairs& params, std::string_view name) {
+    for (const auto& [k, v] : params) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+
+  static void send_twiml(httplib::Response& res, const std::string& message) {
+    std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>";
+    if (!message.empty()) {
+      xml += "<Message>";
+      for (char c : message) {
+        switch (c) {
+          case '&': xml += "&amp;"; break;
+          case '<': xml += "&lt;"; break;
+          case '>': xml += "&gt;"; break;
+          case '"': xml += "&quot;"; break;
+          case '\'': xml += "&apos;"; break;
+          default: xml += c;
+        }
+      }
+      xml += "</Message>";
+    }
+    xml += "</Response>";
+    res.status = 200;
+    res.set_content(xml, "text/xml");
+  }
+
+  void twilio_sms(const httplib::Request& req, httplib::Response& res) {
+    detail::Pairs params;
+    if (!twilio_verified(req, res, params)) return;
+    // Twilio sends E.164; normalised all the same, so the number matches
+    // the channel a form stored.
+    auto from = param(params, "From");
+    if (deps.phones != nullptr) {
+      if (auto p = deps.phones->normalize(from); p) from = p.value();
+    }
+    // With Advanced Opt-Out, Twilio has classified the message and answered
+    // it itself: record the change, send no second answer.
+    const auto opt_out_type = param(params, "OptOutType");
+    const bool twilio_answered = !opt_out_type.empty();
+    const auto keyword = twilio_answered ? sms_keyword_from_opt_out_type(opt_out_type)
+                                         : classify_sms_keyword(param(params, "Body"));
+    auto message_id = param(params, "MessageSid");
+    if (message_id.size() > 64 || text::has_control(message_id)) message_id.clear();
+    const auto ctx = context(req);
+    const auto now = deps.clock.now_unix();
+    auto outcome = deps.writer.run([&](storage::WriteContext& c) {
+      return deps.service.sms_keyword(c.consent(), from, keyword, message_id, ctx, now);
+    });
+    if (twilio_answered || outcome.reply_template.empty()) return send_twiml(res, "");
+    send_twiml(res, deps.renderer.sms(outcome.reply_template, outcome.reply_vars));
+  }
+
   void routes() {
     // A Content-Length that is not a plain number is a malformed request;
     // the library would read it as 0 and serve it.
@@ -340,6 +420,7 @@ struct HttpServer::Impl {
     svr.Get(R"(/unsubscribe/([^/]*))", [this](const auto& q, auto& r) { unsubscribe_get(q, r); });
     svr.Post(R"(/unsubscribe/([^/]*))", [this](const auto& q, auto& r) { unsubscribe_post(q, r); });
     svr.Get("/api/v1/admin/subscribers", [this](const auto& q, auto& r) { admin_subscriber(q, r); });
+    svr.Post("/webhooks/twilio/sms", [this](const auto& q, auto& r) { twilio_sms(q, r); });
 
     // Statuses the library sets itself (404 no route, 413 too large, 400
     // malformed request) get our error shape; bodies we set are kept.

@@ -41,6 +41,7 @@ struct Config {
   std::size_t http_max_threads = 1024;
   bool synchronous_full = true;
   std::string templates_dir;
+  std::string twilio_auth_token;  // checks X-Twilio-Signature on the webhooks
   std::vector<std::string> warnings;  // e.g. a mistyped variable name
 };
 

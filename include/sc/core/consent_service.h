@@ -12,6 +12,7 @@
 
 #include "sc/core/email.h"
 #include "sc/core/ports.h"
+#include "sc/core/sms_keywords.h"
 #include "sc/core/result.h"
 #include "sc/core/tokens.h"
 
@@ -71,6 +72,14 @@ struct ChannelOutcome {
   bool changed = false;  // false when the request was a repeat (idempotent)
 };
 
+// What an inbound text did, and the text to answer with.
+struct SmsKeywordOutcome {
+  std::optional<Channel> channel;  // none: the number is not known here
+  bool changed = false;
+  std::string reply_template;  // sms/<name>.txt.mustache; empty: no answer
+  std::map<std::string, std::string> reply_vars;
+};
+
 class ConsentService {
  public:
   static constexpr std::size_t kMaxTopics = 20;
@@ -99,6 +108,12 @@ class ConsentService {
                                      ConsentSource source, const RequestContext& ctx,
                                      std::int64_t now);
 
+  // A keyword texted from `from` (E.164): YES/START confirm or re-subscribe
+  // the number's channel, STOP unsubscribes it, HELP changes nothing. The
+  // consent log keeps the message id as the proof (`detail`).
+  SmsKeywordOutcome sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
+                                std::string_view message_id, const RequestContext& ctx, std::int64_t now);
+
   std::string confirm_url(std::int64_t channel_id, std::int64_t now) const;
   std::string unsubscribe_url(std::int64_t channel_id) const;
 
@@ -111,7 +126,8 @@ class ConsentService {
   void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
                                 std::int64_t now);
   void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
-                    ConsentSource source, const RequestContext& ctx, std::int64_t now);
+                    ConsentSource source, const RequestContext& ctx, std::int64_t now,
+                    std::string_view detail = {});
   void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
   OutboundEmail templated_email(const Channel& ch, std::string template_name,
                                 std::map<std::string, std::string> vars, std::int64_t now);

@@ -33,6 +33,8 @@ struct HttpDeps {
   const Clock& clock;
   std::vector<std::string> admin_keys;
   PhoneNormalizer* phones = nullptr;  // for ?phone= lookups
+  std::string public_url;              // SC_PUBLIC_URL: what Twilio signs webhook URLs with
+  std::string twilio_auth_token;       // empty: every webhook is refused (403)
 };
 
 class HttpServer {

@@ -517,6 +517,48 @@ TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {
   EXPECT_EQ(store_.events.size(), 2u);
 }
 
+TEST_F(ConsentServiceTest, SmsKeywordsMoveTheNumbersChannelAndLogTheReply) {
+  SignupRequest r;
+  r.phone = "(415) 555-0100";
+  r.sms_consent = true;
+  svc_.sign_up(store_, valid(r), ctx_, kT0);
+  const RequestContext twilio{"54.1.2.3", "TwilioProxy/1.1"};
+
+  auto help = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kHelp, "SM1", twilio, kT0 + 5);
+  EXPECT_EQ(help.reply_template, "sms_help");
+  EXPECT_FALSE(help.changed);
+  EXPECT_EQ(help.reply_vars.at("public_url"), "https://news.example.org");
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kPending);
+
+  auto yes = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM2", twilio, kT0 + 10);
+  EXPECT_TRUE(yes.changed);
+  EXPECT_EQ(yes.reply_template, "sms_subscribed");
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
+  ASSERT_EQ(store_.events.size(), 2u);
+  EXPECT_EQ(store_.events[1].action, ConsentAction::kConfirm);
+  EXPECT_EQ(store_.events[1].source, ConsentSource::kKeyword);
+  EXPECT_EQ(store_.events[1].detail, "sms SM2");
+  EXPECT_EQ(store_.events[1].context.ip, "54.1.2.3");
+  EXPECT_TRUE(store_.emails.empty());  // no welcome email for a text channel
+
+  auto again = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM3", twilio, kT0 + 20);
+  EXPECT_FALSE(again.changed);
+  EXPECT_EQ(store_.events.size(), 2u);
+
+  auto stop = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptOut, "SM4", twilio, kT0 + 30);
+  EXPECT_TRUE(stop.changed);
+  EXPECT_EQ(stop.reply_template, "sms_stopped");
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.events.back().action, ConsentAction::kWithdraw);
+
+  // Unknown numbers: STOP is still answered, YES points to the form; nothing is stored.
+  const auto writes = store_.writes();
+  EXPECT_EQ(svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptOut, "", twilio, kT0).reply_template, "sms_stopped");
+  EXPECT_EQ(svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptIn, "", twilio, kT0).reply_template, "sms_unknown");
+  EXPECT_TRUE(svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kNone, "", twilio, kT0).reply_template.empty());
+  EXPECT_EQ(store_.writes(), writes);
+}
+
 TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
   sign_up_email("a@example.com", kT0);
   auto token = last_confirm_token();

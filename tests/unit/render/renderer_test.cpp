@@ -30,7 +30,8 @@ Vars every_var() {
           {"error", "E"}, {"email", "a@example.com"}, {"first_name", "Ann"}, {"postal_code", "12345"},
           {"sms_consent_text", "SMS consent"}, {"email_consent_text", "Email consent"},
           {"confirm_url", "https://news.example.org/confirm/c.1.2.ab"}, {"expires_days", "7"},
-          {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"}};
+          {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"},
+          {"public_url", "https://news.example.org"}};
 }
 
 void expect_fully_rendered(const std::string& out, const std::string& what) {
@@ -140,6 +141,23 @@ TEST(Renderer, SmsConfirmationNamesTheOrgAndTheKeywords) {
   auto s = r.sms("sms_confirm", {});
   EXPECT_THAT(s, AllOf(HasSubstr("Example Org"), HasSubstr("YES"), HasSubstr("HELP"), HasSubstr("STOP")));
   EXPECT_NE(s.back(), '\n');
+}
+
+TEST(Renderer, KeywordRepliesSayWhatCarriersAskFor) {
+  Renderer r(kCommon);
+  const Vars v{{"public_url", "https://news.example.org"}};
+  // HELP: who, where to get help, frequency, rates, how to stop (CTIA).
+  EXPECT_THAT(r.sms("sms_help", v), AllOf(HasSubstr("Example Org"), HasSubstr("https://news.example.org"),
+                                          HasSubstr("frequency"), HasSubstr("rates may apply"), HasSubstr("STOP")));
+  // STOP: one confirmation, nothing more will come, no marketing.
+  EXPECT_THAT(r.sms("sms_stopped", v), AllOf(HasSubstr("Example Org"), HasSubstr("unsubscribed"), HasSubstr("no more")));
+  // YES: the opt-in confirmation with HELP and STOP.
+  EXPECT_THAT(r.sms("sms_subscribed", v), AllOf(HasSubstr("Example Org"), HasSubstr("subscribed"), HasSubstr("HELP"),
+                                                HasSubstr("STOP"), HasSubstr("rates may apply")));
+  EXPECT_THAT(r.sms("sms_unknown", v), HasSubstr("https://news.example.org"));
+  for (const char* name : {"sms_help", "sms_stopped", "sms_subscribed", "sms_unknown"}) {
+    EXPECT_LE(r.sms(name, v).size(), 160u) << name;  // one segment with a short org name
+  }
 }
 
 TEST(Renderer, MissingTemplatesThrow) {
