@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "curl_easy.h"
+#include "http_batch.h"
 #include "sc/core/text.h"
 #include "sc/providers/mime.h"
 
@@ -15,30 +15,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxBody = 64 * 1024;  // error bodies are small; never buffer a hostile one whole
 constexpr std::size_t kMaxErrorText = 1000;
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim_ws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 std::optional<std::int64_t> parse_int(std::string_view s) {
-  s = trim_ws(s);
+  s = text::trim(s);
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
@@ -62,7 +42,7 @@ bool is_forbidden_header(std::string_view name) {
       "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type", "content-transfer-encoding", "to",
       "from", "subject", "reply-to", "cc", "bcc", "date", "message-id", "mime-version"};
   for (auto f : kForbidden) {
-    if (iequals(name, f)) return true;
+    if (text::iequals_ascii(name, f)) return true;
   }
   return false;
 }
@@ -82,56 +62,10 @@ std::string error_text(std::string_view body) {
       }
     }
   }
-  if (out.empty()) out = std::string(trim_ws(body));
+  if (out.empty()) out = std::string(text::trim(body));
   if (out.size() > kMaxErrorText) out.resize(kMaxErrorText);
   return out;
 }
-
-// One request and its response, kept with its easy handle so the handle (and
-// for send(), its connection) is reused.
-struct Transfer {
-  CurlEasy easy;
-  CurlSlist headers;
-  std::string request;
-  std::string body;
-  std::string message_id;
-  std::string retry_after;
-  std::string rate_limit_reset;
-  std::size_t index = 0;
-  char errbuf[CURL_ERROR_SIZE] = {};
-
-  static size_t write_cb(char* data, size_t size, size_t n, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t len = size * n;
-    if (t->body.size() < kMaxBody) t->body.append(data, std::min(len, kMaxBody - t->body.size()));
-    return len;
-  }
-
-  static size_t header_cb(char* data, size_t size, size_t n, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t len = size * n;
-    std::string_view line(data, len);
-    if (line.rfind("HTTP/", 0) == 0) {
-      // A new status line (after 100 Continue or a redirect): forget the old headers.
-      t->message_id.clear();
-      t->retry_after.clear();
-      t->rate_limit_reset.clear();
-      return len;
-    }
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) return len;
-    std::string_view name = trim_ws(line.substr(0, colon));
-    std::string value(trim_ws(line.substr(colon + 1)));
-    if (iequals(name, "X-Message-Id")) {
-      t->message_id = std::move(value);
-    } else if (iequals(name, "Retry-After")) {
-      t->retry_after = std::move(value);
-    } else if (iequals(name, "X-RateLimit-Reset")) {
-      t->rate_limit_reset = std::move(value);
-    }
-    return len;
-  }
-};
 
 }  // namespace
 
@@ -260,59 +194,12 @@ SendResult classify_sendgrid_response(long status, std::string_view body, std::s
 }
 
 struct SendgridEmailSender::Impl {
-  SendgridConfig config;
-  std::string url;
-  std::string auth_header;
-  std::unique_ptr<Transfer> single;
-  std::unique_ptr<CurlMulti> multi;
-  std::vector<std::unique_ptr<Transfer>> pool;
+  std::function<std::int64_t()> now_unix;
+  std::unique_ptr<HttpBatch> http;
 
-  std::unique_ptr<Transfer> make_transfer() {
-    auto t = std::make_unique<Transfer>();
-    CurlEasy& e = t->easy;
-    e.set(CURLOPT_URL, url.c_str());
-    e.set(CURLOPT_NOSIGNAL, 1L);
-    e.set(CURLOPT_POST, 1L);
-    t->headers.append(auth_header);
-    t->headers.append("Content-Type: application/json");
-    t->headers.append("Accept: application/json");
-    // No "Expect: 100-continue" round trip for bodies over 1 KiB.
-    t->headers.append("Expect:");
-    e.set(CURLOPT_HTTPHEADER, t->headers.get());
-    e.set(CURLOPT_USERAGENT, "stayconnected/0.1");
-    e.set(CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
-    e.set(CURLOPT_TIMEOUT_MS, config.timeout_ms);
-    e.set(CURLOPT_TCP_KEEPALIVE, 1L);
-    if (!config.ca_file.empty()) e.set(CURLOPT_CAINFO, config.ca_file.c_str());
-    e.set(CURLOPT_WRITEFUNCTION, &Transfer::write_cb);
-    e.set(CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
-    e.set(CURLOPT_HEADERFUNCTION, &Transfer::header_cb);
-    e.set(CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
-    e.set(CURLOPT_ERRORBUFFER, t->errbuf);
-    e.set(CURLOPT_PRIVATE, static_cast<void*>(t.get()));
-    return t;
-  }
-
-  void prepare(Transfer& t, const OutboundEmail& m, std::size_t index) {
-    t.request = sendgrid_request_body(m);
-    t.body.clear();
-    t.message_id.clear();
-    t.retry_after.clear();
-    t.rate_limit_reset.clear();
-    t.errbuf[0] = '\0';
-    t.index = index;
-    t.easy.set(CURLOPT_POSTFIELDS, t.request.c_str());
-    t.easy.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.request.size()));
-  }
-
-  SendResult finish(Transfer& t, CURLcode rc) {
-    if (rc != CURLE_OK) {
-      std::string msg = curl_easy_strerror(rc);
-      if (t.errbuf[0] != '\0') msg += std::string(": ") + t.errbuf;
-      return SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)), msg);
-    }
-    return classify_sendgrid_response(t.easy.response_code(), t.body, t.message_id, t.retry_after,
-                                      t.rate_limit_reset, config.now_unix());
+  SendResult result(const HttpOutcome& o) const {
+    if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+    return classify_sendgrid_response(o.status, o.body, o.captured[0], o.captured[1], o.captured[2], now_unix());
   }
 };
 
@@ -320,75 +207,30 @@ SendgridEmailSender::SendgridEmailSender(SendgridConfig config) : impl_(std::mak
   if (config.api_key.empty()) throw std::invalid_argument("SendGrid API key is empty");
   auto base = normalize_api_base(config.api_base);
   if (!base) throw std::invalid_argument(base.error().message);
-  if (config.max_in_flight < 1) config.max_in_flight = 1;
-  if (!config.now_unix) config.now_unix = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
-  impl_->url = base.value() + "/v3/mail/send";
-  impl_->auth_header = "Authorization: Bearer " + config.api_key;
-  impl_->config = std::move(config);
+  impl_->now_unix = config.now_unix ? config.now_unix : [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  HttpBatchOptions o;
+  o.url = base.value() + "/v3/mail/send";
+  o.headers = {"Authorization: Bearer " + config.api_key, "Content-Type: application/json", "Accept: application/json"};
+  o.capture = {"X-Message-Id", "Retry-After", "X-RateLimit-Reset"};
+  o.max_in_flight = config.max_in_flight;
+  o.connect_timeout_ms = config.connect_timeout_ms;
+  o.timeout_ms = config.timeout_ms;
+  o.ca_file = config.ca_file;
+  impl_->http = std::make_unique<HttpBatch>(std::move(o));
 }
 
-SendgridEmailSender::~SendgridEmailSender() {
-  // Easy handles must leave the multi handle before either is destroyed.
-  if (impl_ && impl_->multi) {
-    for (auto& t : impl_->pool) impl_->multi->remove(t->easy.get());
-  }
-}
+SendgridEmailSender::~SendgridEmailSender() = default;
 
 SendResult SendgridEmailSender::send(const OutboundEmail& message) {
-  std::lock_guard lock(single_mu_);
-  if (!impl_->single) impl_->single = impl_->make_transfer();
-  Transfer& t = *impl_->single;
-  impl_->prepare(t, message, 0);
-  CURLcode rc = t.easy.perform();
-  return impl_->finish(t, rc);
+  return impl_->result(impl_->http->post(sendgrid_request_body(message)));
 }
 
 std::vector<SendResult> SendgridEmailSender::send_batch(std::span<const OutboundEmail> messages) {
-  std::vector<SendResult> results(messages.size());
-  if (messages.empty()) return results;
-  std::lock_guard lock(batch_mu_);
-  Impl& s = *impl_;
-  if (!s.multi) {
-    s.multi = std::make_unique<CurlMulti>();
-    // Keep every connection of a full window alive between batches.
-    s.multi->set(CURLMOPT_MAXCONNECTS, static_cast<long>(s.config.max_in_flight));
-  }
-  std::size_t window = std::min<std::size_t>(messages.size(), static_cast<std::size_t>(s.config.max_in_flight));
-  while (s.pool.size() < window) s.pool.push_back(s.make_transfer());
-
-  std::vector<Transfer*> idle;
-  for (std::size_t i = 0; i < window; ++i) idle.push_back(s.pool[i].get());
-  std::size_t next = 0, done = 0;
-  while (done < messages.size()) {
-    while (next < messages.size() && !idle.empty()) {
-      Transfer* t = idle.back();
-      idle.pop_back();
-      s.prepare(*t, messages[next], next);
-      s.multi->add(t->easy);
-      ++next;
-    }
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(s.multi->get(), &running);
-    if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
-    bool progressed = false;
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(s.multi->get(), &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      void* priv = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-      auto* t = static_cast<Transfer*>(priv);
-      CURLcode rc = msg->data.result;  // read before remove: msg is invalid afterwards
-      s.multi->remove(t->easy.get());
-      results[t->index] = s.finish(*t, rc);
-      idle.push_back(t);
-      ++done;
-      progressed = true;
-    }
-    if (!progressed && done < messages.size()) {
-      mc = curl_multi_poll(s.multi->get(), nullptr, 0, 100, nullptr);
-      if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_poll: ") + curl_multi_strerror(mc));
-    }
-  }
+  auto outcomes =
+      impl_->http->post_all(messages.size(), [&](std::size_t i) { return sendgrid_request_body(messages[i]); });
+  std::vector<SendResult> results;
+  results.reserve(outcomes.size());
+  for (const auto& o : outcomes) results.push_back(impl_->result(o));
   return results;
 }
 

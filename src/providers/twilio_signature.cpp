@@ -2,21 +2,11 @@
 
 #include <algorithm>
 
+#include "sc/core/text.h"
 #include "sc/providers/crypto.h"
 
 namespace sc::providers {
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // The value of `name` in the URL's query string, as written (not decoded).
 std::string query_value(std::string_view url, std::string_view name) {
@@ -94,8 +84,8 @@ std::vector<std::string> twilio_url_variants(std::string_view url) {
   } else {
     without_port = std::string(url);
     std::string port;
-    if (iequals_ascii(scheme, "https")) port = ":443";
-    else if (iequals_ascii(scheme, "http")) port = ":80";
+    if (text::iequals_ascii(scheme, "https")) port = ":443";
+    else if (text::iequals_ascii(scheme, "http")) port = ":80";
     with_port = std::string(before) + std::string(hostport) + port + std::string(rest);
   }
   if (with_port == without_port) return {without_port};

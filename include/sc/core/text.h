@@ -17,6 +17,8 @@ void append_json_string(std::string& out, std::string_view s);
 bool has_control(std::string_view s);
 std::string_view trim(std::string_view s);
 std::string to_lower_ascii(std::string_view s);
+// Equal when A-Z and a-z are taken as the same (header names, schemes).
+bool iequals_ascii(std::string_view a, std::string_view b);
 // Number of code points (s must be valid UTF-8).
 std::size_t utf8_length(std::string_view s);
 // Removes CR, LF and NUL so a value can never start a new header line.

@@ -51,8 +51,6 @@ class SendgridEmailSender final : public EmailSender {
 
  private:
   struct Impl;
-  std::mutex single_mu_;  // the easy handle used by send()
-  std::mutex batch_mu_;   // the multi handle used by send_batch()
   std::unique_ptr<Impl> impl_;
 };
 

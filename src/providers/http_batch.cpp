@@ -1,0 +1,186 @@
+#include "http_batch.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "curl_easy.h"
+#include "sc/core/text.h"
+
+namespace sc::providers {
+namespace {
+
+constexpr std::size_t kMaxBody = 64 * 1024;  // never buffer a hostile answer whole
+
+// One request and its answer, kept with its easy handle so the handle (and
+// its connection) is reused.
+struct Transfer {
+  CurlEasy easy;
+  CurlSlist headers;
+  const std::vector<std::string>* capture = nullptr;
+  std::string request;
+  HttpOutcome out;
+  std::size_t index = 0;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  static size_t write_cb(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t len = size * n;
+    auto& body = t->out.body;
+    if (body.size() < kMaxBody) body.append(data, std::min(len, kMaxBody - body.size()));
+    return len;
+  }
+
+  static size_t header_cb(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t len = size * n;
+    std::string_view line(data, len);
+    if (line.rfind("HTTP/", 0) == 0) {
+      // A new status line (after 100 Continue or a redirect): forget the old headers.
+      std::fill(t->out.captured.begin(), t->out.captured.end(), std::string());
+      return len;
+    }
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return len;
+    std::string_view name = text::trim(line.substr(0, colon));
+    for (std::size_t i = 0; i < t->capture->size(); ++i) {
+      if (text::iequals_ascii(name, (*t->capture)[i])) t->out.captured[i] = std::string(text::trim(line.substr(colon + 1)));
+    }
+    return len;
+  }
+
+  void start(std::string body, std::size_t i) {
+    request = std::move(body);
+    out = HttpOutcome{};
+    out.captured.assign(capture->size(), std::string());
+    errbuf[0] = '\0';
+    index = i;
+    easy.set(CURLOPT_POSTFIELDS, request.c_str());
+    easy.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.size()));
+  }
+
+  HttpOutcome finish(CURLcode rc) {
+    out.curl_code = static_cast<int>(rc);
+    if (rc != CURLE_OK) {
+      out.curl_error = curl_easy_strerror(rc);
+      if (errbuf[0] != '\0') out.curl_error += std::string(": ") + errbuf;
+    } else {
+      out.status = easy.response_code();
+    }
+    return std::move(out);
+  }
+};
+
+}  // namespace
+
+struct HttpBatch::Impl {
+  HttpBatchOptions options;
+  std::unique_ptr<Transfer> single;
+  std::unique_ptr<CurlMulti> multi;
+  std::vector<std::unique_ptr<Transfer>> pool;
+
+  std::unique_ptr<Transfer> make_transfer() {
+    auto t = std::make_unique<Transfer>();
+    t->capture = &options.capture;
+    CurlEasy& e = t->easy;
+    e.set(CURLOPT_URL, options.url.c_str());
+    e.set(CURLOPT_NOSIGNAL, 1L);
+    e.set(CURLOPT_POST, 1L);
+    for (const auto& h : options.headers) t->headers.append(h);
+    // No "Expect: 100-continue" round trip for bodies over 1 KiB.
+    t->headers.append("Expect:");
+    e.set(CURLOPT_HTTPHEADER, t->headers.get());
+    if (!options.basic_auth.empty()) {
+      e.set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      e.set(CURLOPT_USERPWD, options.basic_auth.c_str());
+    }
+    e.set(CURLOPT_USERAGENT, "stayconnected/0.1");
+    e.set(CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
+    e.set(CURLOPT_TIMEOUT_MS, options.timeout_ms);
+    e.set(CURLOPT_TCP_KEEPALIVE, 1L);
+    if (!options.ca_file.empty()) e.set(CURLOPT_CAINFO, options.ca_file.c_str());
+    e.set(CURLOPT_WRITEFUNCTION, &Transfer::write_cb);
+    e.set(CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
+    e.set(CURLOPT_HEADERFUNCTION, &Transfer::header_cb);
+    e.set(CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
+    e.set(CURLOPT_ERRORBUFFER, t->errbuf);
+    e.set(CURLOPT_PRIVATE, static_cast<void*>(t.get()));
+    return t;
+  }
+};
+
+HttpBatch::HttpBatch(HttpBatchOptions options) : impl_(std::make_unique<Impl>()) {
+  if (options.max_in_flight < 1) options.max_in_flight = 1;
+  impl_->options = std::move(options);
+}
+
+HttpBatch::~HttpBatch() {
+  // Easy handles must leave the multi handle before either is destroyed.
+  if (impl_ && impl_->multi) {
+    for (auto& t : impl_->pool) impl_->multi->remove(t->easy.get());
+  }
+}
+
+HttpOutcome HttpBatch::post(const std::string& body) {
+  std::lock_guard lock(single_mu_);
+  if (!impl_->single) impl_->single = impl_->make_transfer();
+  Transfer& t = *impl_->single;
+  t.start(body, 0);
+  return t.finish(t.easy.perform());
+}
+
+std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n, const std::function<std::string(std::size_t)>& body_for) {
+  std::vector<HttpOutcome> results(n);
+  if (n == 0) return results;
+  std::lock_guard lock(batch_mu_);
+  Impl& s = *impl_;
+  if (!s.multi) {
+    s.multi = std::make_unique<CurlMulti>();
+    // Keep every connection of a full window alive between batches.
+    s.multi->set(CURLMOPT_MAXCONNECTS, static_cast<long>(s.options.max_in_flight));
+  }
+  const std::size_t window = std::min<std::size_t>(n, static_cast<std::size_t>(s.options.max_in_flight));
+  while (s.pool.size() < window) s.pool.push_back(s.make_transfer());
+
+  std::vector<Transfer*> idle;
+  for (std::size_t i = 0; i < window; ++i) idle.push_back(s.pool[i].get());
+  std::size_t next = 0, done = 0;
+  try {
+  while (done < n) {
+    while (next < n && !idle.empty()) {
+      Transfer* t = idle.back();
+      idle.pop_back();
+      t->start(body_for(next), next);
+      s.multi->add(t->easy);
+      ++next;
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(s.multi->get(), &running);
+    if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
+    bool progressed = false;
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(s.multi->get(), &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      void* priv = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+      auto* t = static_cast<Transfer*>(priv);
+      CURLcode rc = msg->data.result;  // read before remove: msg is invalid afterwards
+      s.multi->remove(t->easy.get());
+      results[t->index] = t->finish(rc);
+      idle.push_back(t);
+      ++done;
+      progressed = true;
+    }
+    if (!progressed && done < n) {
+      mc = curl_multi_poll(s.multi->get(), nullptr, 0, 100, nullptr);
+      if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_poll: ") + curl_multi_strerror(mc));
+    }
+  }
+  } catch (...) {
+    // Leave no handle attached, so the next batch can use every one again.
+    for (auto& t : s.pool) s.multi->remove(t->easy.get());
+    throw;
+  }
+  return results;
+}
+
+}  // namespace sc::providers
