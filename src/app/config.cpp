@@ -156,6 +156,11 @@ Config load_config(const Env& env) {
 
   c.sms.kind = get(env, "SC_SMS_PROVIDER", "log");
   c.sms.log_file = get(env, "SC_SMS_LOG_FILE", c.sms.log_file);
+  c.sms.twilio_account_sid = get(env, "SC_TWILIO_ACCOUNT_SID");
+  c.sms.twilio_auth_token = get(env, "SC_TWILIO_AUTH_TOKEN");
+  c.sms.twilio_from = get(env, "SC_TWILIO_FROM");
+  c.sms.twilio_messaging_service_sid = get(env, "SC_TWILIO_MESSAGING_SERVICE_SID");
+  c.sms.twilio_api_base = get(env, "SC_TWILIO_API_BASE", c.sms.twilio_api_base);
   c.default_region = get(env, "SC_DEFAULT_REGION", "US");
   if (!providers::LibPhoneNormalizer::is_known_region(c.default_region)) {
     throw ConfigError("SC_DEFAULT_REGION is not a known region code: '" + c.default_region + "'");

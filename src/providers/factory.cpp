@@ -3,6 +3,7 @@
 #include "sc/providers/file_email_sender.h"
 #include "sc/providers/log_sms_sender.h"
 #include "sc/providers/sendgrid_email_sender.h"
+#include "sc/providers/twilio_sms_sender.h"
 
 namespace sc::providers {
 namespace {
@@ -64,7 +65,18 @@ Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& c) {
     return std::unique_ptr<SmsSender>(std::make_unique<LogSmsSender>(c.log_file, c.now_unix));
   }
   if (c.kind == "twilio") {
-    return config_error("SC_SMS_PROVIDER", "SC_SMS_PROVIDER=twilio is not available yet; use log");
+    TwilioConfig t;
+    t.account_sid = c.twilio_account_sid;
+    t.auth_token = c.twilio_auth_token;
+    t.from = c.twilio_from;
+    t.messaging_service_sid = c.twilio_messaging_service_sid;
+    t.api_base = c.twilio_api_base;
+    t.max_in_flight = c.twilio_max_in_flight;
+    t.connect_timeout_ms = c.connect_timeout_ms;
+    t.timeout_ms = c.timeout_ms;
+    auto valid = validate_twilio_config(std::move(t));
+    if (!valid) return config_error(valid.error().field, valid.error().message);
+    return std::unique_ptr<SmsSender>(std::make_unique<TwilioSmsSender>(std::move(valid).value()));
   }
   return config_error("SC_SMS_PROVIDER", "SC_SMS_PROVIDER must be log or twilio, not \"" + c.kind + "\"");
 }

@@ -37,6 +37,8 @@ TEST_F(ConfigTest, BadConfigurationStopsTheStartWithOneLineAndExit2) {
       {"smtp url that does not parse", {{"SC_EMAIL_PROVIDER", "smtp"}, {"SC_SMTP_URL", "http://mail.example.org"}}, "SC_SMTP_URL"},
       {"sendgrid without key", {{"SC_EMAIL_PROVIDER", "sendgrid"}}, "SC_SENDGRID_API_KEY"},
       {"unknown sms provider", {{"SC_SMS_PROVIDER", "carrier-pigeon"}}, "SC_SMS_PROVIDER"},
+      {"twilio without account", {{"SC_SMS_PROVIDER", "twilio"}}, "SC_TWILIO_ACCOUNT_SID"},
+      {"twilio without sender", {{"SC_SMS_PROVIDER", "twilio"}, {"SC_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"}, {"SC_TWILIO_AUTH_TOKEN", "t"}}, "SC_TWILIO_FROM"},
       {"database under a file", {{"SC_DB", dir_.str("not-a-dir/sc.db")}}, "not-a-dir"},
       {"database in /proc", {{"SC_DB", "/proc/self/nope/sc.db"}}, "/proc/self/nope"},
       {"bad listen", {{"SC_LISTEN", "localhost"}}, "SC_LISTEN"},

@@ -29,6 +29,14 @@ struct EmailProviderConfig {
 struct SmsProviderConfig {
   std::string kind = "log";               // SC_SMS_PROVIDER: log | twilio
   std::string log_file = "./data/sms.log";  // SC_SMS_LOG_FILE
+  std::string twilio_account_sid;           // SC_TWILIO_ACCOUNT_SID
+  std::string twilio_auth_token;            // SC_TWILIO_AUTH_TOKEN
+  std::string twilio_from;                  // SC_TWILIO_FROM
+  std::string twilio_messaging_service_sid;  // SC_TWILIO_MESSAGING_SERVICE_SID
+  std::string twilio_api_base = "https://api.twilio.com";  // SC_TWILIO_API_BASE
+  int twilio_max_in_flight = 16;
+  long connect_timeout_ms = 10'000;
+  long timeout_ms = 30'000;
   std::function<std::int64_t()> now_unix;  // for the log's timestamps; empty = system clock
 };
 

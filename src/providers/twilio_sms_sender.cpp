@@ -1,0 +1,162 @@
+#include "sc/providers/twilio_sms_sender.h"
+
+#include <curl/curl.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "http_batch.h"
+#include "sc/core/text.h"
+#include "sc/providers/sendgrid_email_sender.h"  // normalize_api_base
+
+namespace sc::providers {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxErrorText = 1000;
+
+bool sid_shaped(std::string_view sid, std::string_view prefix) {
+  if (sid.size() != 34 || sid.substr(0, 2) != prefix) return false;
+  for (char c : sid.substr(2)) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) return false;
+  }
+  return true;
+}
+
+// application/x-www-form-urlencoded: everything but the unreserved
+// characters is %-escaped (curl_easy_escape takes no handle since 7.82).
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  if (!out.empty()) out += '&';
+  out += name;
+  out += '=';
+  char* escaped = curl_easy_escape(nullptr, value.data(), static_cast<int>(value.size()));
+  if (escaped == nullptr) throw std::bad_alloc();
+  out += escaped;
+  curl_free(escaped);
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  s = text::trim(s);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Result<TwilioConfig> validate_twilio_config(TwilioConfig c) {
+  if (!sid_shaped(c.account_sid, "AC")) {
+    return invalid("invalid_config", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits", "SC_TWILIO_ACCOUNT_SID");
+  }
+  if (c.auth_token.empty()) {
+    return invalid("invalid_config", "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN", "SC_TWILIO_AUTH_TOKEN");
+  }
+  if (c.from.empty() == c.messaging_service_sid.empty()) {
+    return invalid("invalid_config", "set one of SC_TWILIO_FROM and SC_TWILIO_MESSAGING_SERVICE_SID", "SC_TWILIO_FROM");
+  }
+  if (!c.messaging_service_sid.empty() && !sid_shaped(c.messaging_service_sid, "MG")) {
+    return invalid("invalid_config", "SC_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits",
+                   "SC_TWILIO_MESSAGING_SERVICE_SID");
+  }
+  if (!c.from.empty() && (text::has_control(c.from) || c.from.size() > 64)) {
+    return invalid("invalid_config", "SC_TWILIO_FROM must be a phone number or sender id", "SC_TWILIO_FROM");
+  }
+  auto base = normalize_api_base(c.api_base);
+  if (!base) {
+    return invalid("invalid_config", "SC_TWILIO_API_BASE \"" + c.api_base + "\" must be https://host[:port]",
+                   "SC_TWILIO_API_BASE");
+  }
+  c.api_base = base.value();
+  if (c.max_in_flight < 1) c.max_in_flight = 1;
+  return c;
+}
+
+std::string twilio_request_body(const TwilioConfig& c, const OutboundSms& m) {
+  std::string body;
+  append_field(body, "To", m.to);
+  if (!c.messaging_service_sid.empty()) {
+    append_field(body, "MessagingServiceSid", c.messaging_service_sid);
+  } else {
+    append_field(body, "From", c.from);
+  }
+  append_field(body, "Body", m.body);
+  if (!c.status_callback.empty()) append_field(body, "StatusCallback", c.status_callback);
+  return body;
+}
+
+SendResult classify_twilio_response(long status, std::string_view body, std::string_view retry_after) {
+  if (status >= 200 && status < 300) {
+    json j = json::parse(body, nullptr, false);
+    std::string sid;
+    if (j.is_object() && j.contains("sid") && j["sid"].is_string()) sid = j["sid"].get<std::string>();
+    return SendResult::sent(std::to_string(status), sid);
+  }
+  // Two error shapes: {"code","message",…} and RFC 9457 {"type","title","status","code","detail"}.
+  std::string code = std::to_string(status), message;
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    if (j.contains("code") && j["code"].is_number_integer()) code = std::to_string(j["code"].get<long long>());
+    for (const char* key : {"message", "detail", "title"}) {
+      if (message.empty() && j.contains(key) && j[key].is_string()) message = j[key].get<std::string>();
+    }
+  }
+  if (message.empty()) message = std::string(text::trim(body));
+  if (message.empty()) message = "HTTP " + std::to_string(status);
+  if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
+  std::optional<std::chrono::seconds> after;
+  if (auto secs = parse_int(retry_after); secs && *secs >= 0) after = std::chrono::seconds(*secs);
+  // 429 (20429: too many concurrent requests) was never processed: safe to
+  // retry. 5xx and timeouts are retried too (Twilio documents no idempotency
+  // key; at least once). Every other 4xx is permanent, its code kept.
+  if (status == 429 || status == 408 || status >= 500) return SendResult::retryable(code, message, after);
+  if (status >= 400) return SendResult::permanent(code, message);
+  return SendResult::retryable(code, "unexpected HTTP status " + std::to_string(status) + ": " + message, after);
+}
+
+struct TwilioSmsSender::Impl {
+  TwilioConfig config;
+  std::unique_ptr<HttpBatch> http;
+
+  static SendResult result(const HttpOutcome& o) {
+    if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+    return classify_twilio_response(o.status, o.body, o.captured[0]);
+  }
+};
+
+TwilioSmsSender::TwilioSmsSender(TwilioConfig config) : impl_(std::make_unique<Impl>()) {
+  auto valid = validate_twilio_config(std::move(config));
+  if (!valid) throw std::invalid_argument(valid.error().message);
+  impl_->config = std::move(valid).value();
+  const auto& c = impl_->config;
+  HttpBatchOptions o;
+  o.url = c.api_base + "/2010-04-01/Accounts/" + c.account_sid + "/Messages.json";
+  o.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+  o.basic_auth = c.account_sid + ":" + c.auth_token;
+  o.capture = {"Retry-After"};
+  o.max_in_flight = c.max_in_flight;
+  o.connect_timeout_ms = c.connect_timeout_ms;
+  o.timeout_ms = c.timeout_ms;
+  o.ca_file = c.ca_file;
+  impl_->http = std::make_unique<HttpBatch>(std::move(o));
+}
+
+TwilioSmsSender::~TwilioSmsSender() = default;
+
+SendResult TwilioSmsSender::send(const OutboundSms& message) {
+  return Impl::result(impl_->http->post(twilio_request_body(impl_->config, message)));
+}
+
+std::vector<SendResult> TwilioSmsSender::send_batch(std::span<const OutboundSms> messages) {
+  auto outcomes = impl_->http->post_all(messages.size(),
+                                        [&](std::size_t i) { return twilio_request_body(impl_->config, messages[i]); });
+  std::vector<SendResult> results;
+  results.reserve(outcomes.size());
+  for (const auto& o : outcomes) results.push_back(Impl::result(o));
+  return results;
+}
+
+}  // namespace sc::providers

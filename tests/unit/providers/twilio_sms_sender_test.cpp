@@ -1,0 +1,233 @@
+// The Twilio sender against a loopback fake that checks every request the
+// way Twilio documents Create Message (path, basic auth, form fields).
+#include "sc/providers/twilio_sms_sender.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "fakes/loopback_server.h"
+#include "sc/providers/crypto.h"
+
+namespace sc::providers {
+namespace {
+
+using nlohmann::json;
+
+const std::string kSid = "AC0123456789abcdef0123456789abcdef";
+const std::string kToken = "auth-token-123";
+
+struct Answer {
+  int status = 201;
+  std::string body;  // empty: a created message with a fresh sid
+  std::map<std::string, std::string> headers;
+  int delay_ms = 0;
+};
+
+class FakeTwilio {
+ public:
+  FakeTwilio() : server_(32) {
+    server_.server().Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req,
+                                                                                     httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      ++requests_;
+      ports_.insert(req.remote_port);
+      auto problem = check(req);
+      if (!problem.empty()) {
+        violations_.push_back(problem);
+        res.status = 400;
+        res.set_content(R"({"code":20001,"message":")" + problem + R"(","status":400})", "application/json");
+        return;
+      }
+      const auto to = req.get_param_value("To");
+      Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
+      bodies_.push_back(req.get_param_value("Body"));
+      if (a.delay_ms > 0) {
+        mu_.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
+        mu_.lock();
+      }
+      res.status = a.status;
+      for (const auto& [k, v] : a.headers) res.set_header(k, v);
+      res.set_content(a.body.empty() ? json{{"sid", "SM" + std::to_string(requests_)}, {"status", "queued"}, {"to", to}}.dump()
+                                     : a.body,
+                      "application/json");
+    });
+    server_.start();
+  }
+  std::string base_url() const { return server_.base_url(); }
+  void script(const std::string& to, Answer a) {
+    std::lock_guard lock(mu_);
+    scripted_[to] = std::move(a);
+  }
+  std::vector<std::string> violations() const {
+    std::lock_guard lock(mu_);
+    return violations_;
+  }
+  std::size_t requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  std::size_t connections() const {
+    std::lock_guard lock(mu_);
+    return ports_.size();
+  }
+  std::vector<std::string> bodies() const {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  static std::string check(const httplib::Request& req) {
+    if (req.matches[1] != kSid) return "wrong account in the path";
+    const auto auth = req.get_header_value("Authorization");
+    const std::string want = "Basic " + crypto::base64(kSid + ":" + kToken);
+    if (auth != want) return "bad basic auth";
+    if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") return "not a form";
+    if (!req.has_param("To")) return "To missing";
+    if (req.has_param("From") == req.has_param("MessagingServiceSid")) return "exactly one of From and MessagingServiceSid";
+    if (!req.has_param("Body") || req.get_param_value("Body").empty()) return "Body missing";
+    if (req.get_param_value("Body").size() > 1600) return "Body over 1600 characters";
+    return {};
+  }
+
+  fakes::LoopbackServer server_;
+  mutable std::mutex mu_;
+  std::map<std::string, Answer> scripted_;
+  std::vector<std::string> violations_, bodies_;
+  std::set<int> ports_;
+  std::size_t requests_ = 0;
+};
+
+TwilioConfig config_for(const FakeTwilio& fake) {
+  TwilioConfig c;
+  c.account_sid = kSid;
+  c.auth_token = kToken;
+  c.from = "+15005550006";
+  c.api_base = fake.base_url();
+  c.timeout_ms = 5000;
+  return c;
+}
+
+OutboundSms text(const std::string& to, const std::string& body = "Example Org: Reply YES to confirm.") {
+  OutboundSms m;
+  m.to = to;
+  m.body = body;
+  return m;
+}
+
+TEST(TwilioBody, IsAFormWithEveryByteEscaped) {
+  TwilioConfig c;
+  c.from = "+15005550006";
+  auto b = twilio_request_body(c, text("+14155550100", "Größe & 100% + more=yes\nline"));
+  EXPECT_EQ(b, "To=%2B14155550100&From=%2B15005550006&Body=Gr%C3%B6%C3%9Fe%20%26%20100%25%20%2B%20more%3Dyes%0Aline");
+  c.from.clear();
+  c.messaging_service_sid = "MG" + std::string(32, 'b');
+  c.status_callback = "https://signup.example.org/webhooks/twilio/status";
+  b = twilio_request_body(c, text("+14155550100", "hi"));
+  EXPECT_EQ(b, "To=%2B14155550100&MessagingServiceSid=MG" + std::string(32, 'b') +
+                   "&Body=hi&StatusCallback=https%3A%2F%2Fsignup.example.org%2Fwebhooks%2Ftwilio%2Fstatus");
+}
+
+TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
+  auto r = classify_twilio_response(201, R"({"sid":"SMabc","status":"queued"})", "");
+  EXPECT_EQ(r.status, SendStatus::kSent);
+  EXPECT_EQ(r.provider_message_id, "SMabc");
+  r = classify_twilio_response(400, R"({"code":21610,"message":"Attempt to send to unsubscribed recipient","more_info":"https://www.twilio.com/docs/errors/21610","status":400})", "");
+  EXPECT_EQ(r.status, SendStatus::kPermanent);
+  EXPECT_EQ(r.provider_code, "21610");
+  EXPECT_EQ(r.provider_message, "Attempt to send to unsubscribed recipient");
+  r = classify_twilio_response(400, R"({"type":"https://www.twilio.com/docs/errors/21211","title":"Invalid 'To' Phone Number","status":400,"code":21211,"detail":"+1 is not valid"})", "");
+  EXPECT_EQ(r.status, SendStatus::kPermanent);
+  EXPECT_EQ(r.provider_code, "21211");
+  EXPECT_EQ(r.provider_message, "+1 is not valid");
+  r = classify_twilio_response(429, R"({"code":20429,"message":"Too Many Requests"})", "7");
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "20429");
+  EXPECT_EQ(r.retry_after, std::chrono::seconds(7));
+  r = classify_twilio_response(503, "<html>busy</html>", "");
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "503");
+  EXPECT_EQ(r.provider_message, "<html>busy</html>");
+  r = classify_twilio_response(401, R"({"code":20003,"message":"Authenticate"})", "");
+  EXPECT_EQ(r.status, SendStatus::kPermanent);
+  EXPECT_EQ(r.provider_code, "20003");
+  r = classify_twilio_response(400, std::string(5000, 'x'), "");
+  EXPECT_LE(r.provider_message.size(), 1000u);
+}
+
+TEST(TwilioSender, SendsTheWayTwilioDocumentsIt) {
+  FakeTwilio fake;
+  TwilioSmsSender sender(config_for(fake));
+  auto r = sender.send(text("+14155550100", "Example Org: Reply YES & be glad"));
+  EXPECT_EQ(r.status, SendStatus::kSent) << r.provider_code << " " << r.provider_message;
+  EXPECT_EQ(r.provider_message_id, "SM1");
+  EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
+  EXPECT_EQ(fake.bodies().at(0), "Example Org: Reply YES & be glad");
+}
+
+TEST(TwilioSender, BatchFaultTableKeepsOrderAndSendsEachOnce) {
+  FakeTwilio fake;
+  fake.script("+14155550101", {400, R"({"code":21610,"message":"unsubscribed recipient","status":400})", {}, 0});
+  fake.script("+14155550102", {429, R"({"code":20429,"message":"Too Many Requests"})", {{"Retry-After", "3"}}, 0});
+  fake.script("+14155550103", {500, "", {}, 0});
+  fake.script("+14155550104", {201, "", {}, 3000});  // longer than the timeout
+  fake.script("+14155550105", {400, R"({"code":21211,"message":"Invalid 'To' Phone Number"})", {}, 0});
+  auto c = config_for(fake);
+  c.timeout_ms = 800;
+  c.max_in_flight = 4;
+  TwilioSmsSender sender(c);
+  std::vector<OutboundSms> batch;
+  for (int i = 100; i < 120; ++i) batch.push_back(text("+14155550" + std::to_string(i)));
+  auto results = sender.send_batch(batch);
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_EQ(results[1].provider_code, "21610");
+  EXPECT_EQ(results[1].status, SendStatus::kPermanent);
+  EXPECT_EQ(results[2].status, SendStatus::kRetryable);
+  EXPECT_EQ(results[2].retry_after, std::chrono::seconds(3));
+  EXPECT_EQ(results[3].status, SendStatus::kRetryable);
+  EXPECT_EQ(results[3].provider_code, "500");
+  EXPECT_EQ(results[4].status, SendStatus::kRetryable);
+  EXPECT_EQ(results[4].provider_code, "curl:28");
+  EXPECT_EQ(results[5].status, SendStatus::kPermanent);
+  EXPECT_EQ(results[5].provider_code, "21211");
+  std::set<std::string> sids;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (i >= 1 && i <= 5) continue;
+    EXPECT_EQ(results[i].status, SendStatus::kSent) << i;
+    sids.insert(results[i].provider_message_id);
+  }
+  EXPECT_EQ(sids.size(), results.size() - 5);
+  EXPECT_EQ(fake.requests(), batch.size());   // each once, none twice
+  EXPECT_LE(fake.connections(), 4u + 1u);     // the window, plus the one the timeout closed
+  EXPECT_TRUE(fake.violations().empty());
+}
+
+TEST(TwilioSender, MessagingServiceInsteadOfFrom) {
+  FakeTwilio fake;
+  auto c = config_for(fake);
+  c.from.clear();
+  c.messaging_service_sid = "MG" + std::string(32, 'c');
+  TwilioSmsSender sender(c);
+  EXPECT_EQ(sender.send(text("+14155550100")).status, SendStatus::kSent);
+  EXPECT_TRUE(fake.violations().empty());
+}
+
+TEST(TwilioSender, ConnectionRefusedIsRetryable) {
+  TwilioConfig c;
+  c.account_sid = kSid;
+  c.auth_token = kToken;
+  c.from = "+15005550006";
+  c.api_base = "http://127.0.0.1:1";
+  TwilioSmsSender sender(c);
+  auto r = sender.send(text("+14155550100"));
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "curl:7");
+}
+
+}  // namespace
+}  // namespace sc::providers
