@@ -7,7 +7,7 @@
 #   deps     scripts/install-deps.sh (apt-get, only what is missing)
 #   build    RelWithDebInfo in $SC_BUILD_DIR (default build-ci)
 #   ctest    unit + integration tests, ctest -j2
-#   prism    tests/prism/run_prism_tests.sh: SendGrid requests against Prism
+#   prism    tests/prism/run_prism_tests.sh: SendGrid and Twilio requests against Prism
 #   e2e      tests/e2e/run.sh: the sign-up journey in headless chromium
 #   asan     ASan+UBSan build in $SC_ASAN_BUILD_DIR (default build-asan), ctest again
 #
