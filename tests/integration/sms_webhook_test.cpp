@@ -1,5 +1,6 @@
 // Replies to texts over the real binary: Twilio's signed inbound webhook,
 // YES confirms, STOP unsubscribes, HELP answers; anything unsigned is refused.
+#include "fakes/fake_twilio.h"
 #include "sc/providers/twilio_signature.h"
 #include "service_fixture.h"
 
@@ -142,6 +143,51 @@ TEST_F(SmsWebhookTest, UnsignedOrForgedRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(bad->status, 403);
   EXPECT_EQ(state(), "pending");
   EXPECT_EQ(count("consent_log"), before);
+}
+
+// The whole text journey through Twilio: the confirmation goes out through
+// the Twilio API (a checking fake), the YES comes back through the webhook.
+class TwilioJourneyTest : public ServiceTest {
+ protected:
+  fakes::FakeTwilio twilio;
+  void TearDown() override {
+    if (svc_) svc_->stop();  // before the fake, which waits for its connections
+  }
+};
+
+TEST_F(TwilioJourneyTest, ConfirmationTextGoesThroughTwilioAndYesComesBack) {
+  start({{"SC_SMS_PROVIDER", "twilio"},
+         {"SC_TWILIO_ACCOUNT_SID", fakes::FakeTwilio::kAccountSid},
+         {"SC_TWILIO_AUTH_TOKEN", fakes::FakeTwilio::kAuthToken},
+         {"SC_TWILIO_FROM", "+15005550006"},
+         {"SC_TWILIO_API_BASE", twilio.base_url()}});
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_TRUE(wait_for([&] { return twilio.requests() >= 1; })) << svc_->stderr_text();
+  EXPECT_TRUE(twilio.violations().empty()) << twilio.violations().front();
+  const auto got = twilio.received().at(0);
+  EXPECT_EQ(got.to, kPhone);
+  EXPECT_EQ(got.from, "+15005550006");
+  EXPECT_NE(got.body.find("Test Org: Reply YES"), std::string::npos) << got.body;
+  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }));
+  auto rows = reads.outbox_rows(0, 10);
+  EXPECT_EQ(rows.at(0).provider, "twilio");
+  EXPECT_EQ(rows.at(0).provider_message_id, "SM1");
+
+  // The reply, signed by Twilio with the same token.
+  providers::FormParams p{{"MessageSid", "SMreply1"}, {"From", kPhone}, {"To", "+15005550006"}, {"Body", "Yes"}};
+  const std::string path = "/webhooks/twilio/sms";
+  auto sig = providers::twilio_signature(fakes::FakeTwilio::kAuthToken, "https://signup.test-org.example" + path, p);
+  std::string body;
+  for (const auto& [k, v] : p) body += (body.empty() ? "" : "&") + k + "=" + httplib::detail::encode_query_param(v);
+  auto r = cli_->Post(path.c_str(), {{"X-Twilio-Signature", sig}}, body, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  auto a = cli_->Get("/api/v1/admin/subscribers?phone=%2B16502530000", h);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(json::parse(a->body)["channels"]["sms"]["state"], "confirmed");
+  EXPECT_EQ(twilio.requests(), 1u);  // the answer went as TwiML, not as a second API call
 }
 
 // No SC_TWILIO_AUTH_TOKEN: nothing can be checked, so nothing is trusted.

@@ -10,98 +10,17 @@
 #include <set>
 #include <thread>
 
-#include "fakes/loopback_server.h"
-#include "sc/providers/crypto.h"
+#include "fakes/fake_twilio.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
 
-const std::string kSid = "AC0123456789abcdef0123456789abcdef";
-const std::string kToken = "auth-token-123";
-
-struct Answer {
-  int status = 201;
-  std::string body;  // empty: a created message with a fresh sid
-  std::map<std::string, std::string> headers;
-  int delay_ms = 0;
-};
-
-class FakeTwilio {
- public:
-  FakeTwilio() : server_(32) {
-    server_.server().Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req,
-                                                                                     httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      ++requests_;
-      ports_.insert(req.remote_port);
-      auto problem = check(req);
-      if (!problem.empty()) {
-        violations_.push_back(problem);
-        res.status = 400;
-        res.set_content(R"({"code":20001,"message":")" + problem + R"(","status":400})", "application/json");
-        return;
-      }
-      const auto to = req.get_param_value("To");
-      Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
-      bodies_.push_back(req.get_param_value("Body"));
-      if (a.delay_ms > 0) {
-        mu_.unlock();
-        std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
-        mu_.lock();
-      }
-      res.status = a.status;
-      for (const auto& [k, v] : a.headers) res.set_header(k, v);
-      res.set_content(a.body.empty() ? json{{"sid", "SM" + std::to_string(requests_)}, {"status", "queued"}, {"to", to}}.dump()
-                                     : a.body,
-                      "application/json");
-    });
-    server_.start();
-  }
-  std::string base_url() const { return server_.base_url(); }
-  void script(const std::string& to, Answer a) {
-    std::lock_guard lock(mu_);
-    scripted_[to] = std::move(a);
-  }
-  std::vector<std::string> violations() const {
-    std::lock_guard lock(mu_);
-    return violations_;
-  }
-  std::size_t requests() const {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  std::size_t connections() const {
-    std::lock_guard lock(mu_);
-    return ports_.size();
-  }
-  std::vector<std::string> bodies() const {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-
- private:
-  static std::string check(const httplib::Request& req) {
-    if (req.matches[1] != kSid) return "wrong account in the path";
-    const auto auth = req.get_header_value("Authorization");
-    const std::string want = "Basic " + crypto::base64(kSid + ":" + kToken);
-    if (auth != want) return "bad basic auth";
-    if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") return "not a form";
-    if (!req.has_param("To")) return "To missing";
-    if (req.has_param("From") == req.has_param("MessagingServiceSid")) return "exactly one of From and MessagingServiceSid";
-    if (!req.has_param("Body") || req.get_param_value("Body").empty()) return "Body missing";
-    if (req.get_param_value("Body").size() > 1600) return "Body over 1600 characters";
-    return {};
-  }
-
-  fakes::LoopbackServer server_;
-  mutable std::mutex mu_;
-  std::map<std::string, Answer> scripted_;
-  std::vector<std::string> violations_, bodies_;
-  std::set<int> ports_;
-  std::size_t requests_ = 0;
-};
+using fakes::FakeTwilio;
+using Answer = fakes::FakeTwilio::Answer;
+const std::string kSid = FakeTwilio::kAccountSid;
+const std::string kToken = FakeTwilio::kAuthToken;
 
 TwilioConfig config_for(const FakeTwilio& fake) {
   TwilioConfig c;

@@ -1,0 +1,110 @@
+#include "fakes/fake_twilio.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace sc::fakes {
+namespace {
+
+std::string base64(const std::string& in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+FakeTwilio::FakeTwilio() : server_(32) {
+  server_.server().Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req,
+                                                                                   httplib::Response& res) {
+    std::unique_lock lock(mu_);
+    ++requests_;
+    ports_.insert(req.remote_port);
+    auto problem = check(req);
+    if (!problem.empty()) {
+      violations_.push_back(problem);
+      res.status = 400;
+      res.set_content(nlohmann::json{{"code", 20001}, {"message", problem}, {"status", 400}}.dump(), "application/json");
+      return;
+    }
+    const auto to = req.get_param_value("To");
+    const Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
+    received_.push_back({to, req.get_param_value("From"), req.get_param_value("MessagingServiceSid"),
+                         req.get_param_value("Body")});
+    const auto n = requests_;
+    if (a.delay_ms > 0) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
+      lock.lock();
+    }
+    res.status = a.status;
+    for (const auto& [k, v] : a.headers) res.set_header(k, v);
+    res.set_content(a.body.empty()
+                        ? nlohmann::json{{"sid", "SM" + std::to_string(n)}, {"status", "queued"}, {"to", to}}.dump()
+                        : a.body,
+                    "application/json");
+  });
+  server_.start();
+}
+
+std::string FakeTwilio::check(const httplib::Request& req) {
+  if (req.matches[1] != kAccountSid) return "wrong account in the path";
+  if (req.get_header_value("Authorization") != "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
+    return "bad basic auth";
+  }
+  if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") return "not a form";
+  if (!req.has_param("To")) return "To missing";
+  if (req.has_param("From") == req.has_param("MessagingServiceSid")) return "exactly one of From and MessagingServiceSid";
+  if (!req.has_param("Body") || req.get_param_value("Body").empty()) return "Body missing";
+  if (req.get_param_value("Body").size() > 1600) return "Body over 1600 characters";
+  return {};
+}
+
+void FakeTwilio::script(const std::string& to, Answer a) {
+  std::lock_guard lock(mu_);
+  scripted_[to] = std::move(a);
+}
+
+std::vector<std::string> FakeTwilio::violations() const {
+  std::lock_guard lock(mu_);
+  return violations_;
+}
+
+std::size_t FakeTwilio::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+std::size_t FakeTwilio::connections() const {
+  std::lock_guard lock(mu_);
+  return ports_.size();
+}
+
+std::vector<FakeTwilio::Received> FakeTwilio::received() const {
+  std::lock_guard lock(mu_);
+  return received_;
+}
+
+std::vector<std::string> FakeTwilio::bodies() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& r : received_) out.push_back(r.body);
+  return out;
+}
+
+}  // namespace sc::fakes
