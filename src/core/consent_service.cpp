@@ -330,6 +330,24 @@ void ConsentService::change_state(ConsentStore& store, Channel& ch, ConsentState
   store.append_consent(e, nullptr);
 }
 
+bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
+                             std::int64_t now) {
+  auto ch = store.channel_by_id(channel_id);
+  if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
+  store.update_channel_state(ch->id, ConsentState::kUnsubscribed, now);
+  ConsentEvent e;
+  e.subscriber_id = ch->subscriber_id;
+  e.channel_id = ch->id;
+  e.channel = ch->kind;
+  e.address = ch->address;
+  e.action = ConsentAction::kWithdraw;
+  e.source = ConsentSource::kKeyword;  // the STOP went to the provider, not to us
+  e.detail = std::string(report);
+  e.at = now;
+  store.append_consent(e, nullptr);
+  return true;
+}
+
 SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
                                               std::string_view message_id, const RequestContext& ctx,
                                               std::int64_t now) {

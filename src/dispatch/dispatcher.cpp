@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "sc/core/consent_service.h"
+
 namespace sc {
 
 Dispatcher::Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
@@ -244,9 +246,12 @@ void Dispatcher::record(Batch& b) {
                  email_name);
     }
     for (std::size_t i = 0; i < b.sms_rows.size(); ++i) {
-      record_one(c.outbox(), b.claimed[b.sms_rows[i]],
-                 i < b.sms_results.size() ? b.sms_results[i] : SendResult::retryable("internal", "no result"),
-                 sms_name);
+      const auto& m = b.claimed[b.sms_rows[i]];
+      const auto r = i < b.sms_results.size() ? b.sms_results[i] : SendResult::retryable("internal", "no result");
+      record_one(c.outbox(), m, r, sms_name);
+      if (r.recipient_opted_out && m.channel_id != 0) {
+        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + r.provider_code, done);
+      }
     }
     for (const auto& [i, r] : b.unsent) {
       const auto& m = b.claimed[i];

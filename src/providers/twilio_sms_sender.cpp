@@ -113,7 +113,11 @@ SendResult classify_twilio_response(long status, std::string_view body, std::str
   // retry. 5xx and timeouts are retried too (Twilio documents no idempotency
   // key; at least once). Every other 4xx is permanent, its code kept.
   if (status == 429 || status == 408 || status >= 500) return SendResult::retryable(code, message, after);
-  if (status >= 400) return SendResult::permanent(code, message);
+  if (status >= 400) {
+    auto r = SendResult::permanent(code, message);
+    r.recipient_opted_out = code == "21610";  // they replied STOP to this sender
+    return r;
+  }
   return SendResult::retryable(code, "unexpected HTTP status " + std::to_string(status) + ": " + message, after);
 }
 

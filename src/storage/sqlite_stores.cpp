@@ -216,7 +216,7 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?"
         "              ORDER BY next_attempt_at, id LIMIT ?)"
         " RETURNING id, kind, purpose, broadcast_id, attempts, payload,"
-        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id)");
+        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id");
     q.bind(1, static_cast<int64_t>(lease_until));
     q.bind(2, static_cast<int64_t>(now));
     q.bind(3, limit);
@@ -227,6 +227,7 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit
       m.purpose = q.getColumn(2).getString();
       m.broadcast_id = q.getColumn(3).getInt64();
       m.attempts = q.getColumn(4).getInt();
+      m.channel_id = q.getColumn(7).getInt64();
       std::string state = q.getColumn(6).isNull() ? "" : q.getColumn(6).getString();
       // Consent is checked at send time, not only at queue time: someone
       // who left after a message was queued must not receive it.

@@ -80,6 +80,12 @@ struct SmsKeywordOutcome {
   std::map<std::string, std::string> reply_vars;
 };
 
+// A provider reports that the recipient opted out with it (see
+// SendResult::recipient_opted_out): the channel is unsubscribed here too,
+// with a consent-log row naming the report. Returns false when it already was.
+bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
+                             std::int64_t now);
+
 class ConsentService {
  public:
   static constexpr std::size_t kMaxTopics = 20;

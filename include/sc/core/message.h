@@ -58,6 +58,9 @@ struct SendResult {
   std::string provider_message;     // the provider's reply text / error body
   std::string provider_message_id;  // X-Message-Id, Twilio SM…, Message-ID for files
   std::optional<std::chrono::seconds> retry_after;  // provider asked us to wait
+  // The provider says the recipient has opted out with it (Twilio 21610: they
+  // replied STOP to this sender); the channel is then unsubscribed here too.
+  bool recipient_opted_out = false;
 
   static SendResult sent(std::string code, std::string id, std::string msg = {}) {
     return {SendStatus::kSent, std::move(code), std::move(msg), std::move(id), std::nullopt};

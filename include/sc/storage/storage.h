@@ -46,6 +46,7 @@ struct ClaimedMessage {
   OutboxKind kind = OutboxKind::kEmail;
   std::string purpose;
   std::int64_t broadcast_id = 0;
+  std::int64_t channel_id = 0;
   int attempts = 0;  // including this one
   OutboundEmail email;  // filled by decode_payload
   OutboundSms sms;

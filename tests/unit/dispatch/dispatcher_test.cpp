@@ -263,6 +263,34 @@ TEST_F(DispatcherTest, EmailAndSmsGoToTheirOwnProviders) {
   EXPECT_EQ(sms_.calls[0].body, "Reply YES");
 }
 
+TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
+  // Twilio 21610: the person replied STOP to the sender; Twilio refuses the send.
+  sms_.set_script([](const OutboundSms& m, int) {
+    if (m.to != "+14155550100") return SendResult::sent("201", "SMok");
+    auto r = SendResult::permanent("21610", "Attempt to send to unsubscribed recipient");
+    r.recipient_opted_out = true;
+    return r;
+  });
+  auto stopped = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
+  auto other = add_channel("+14155550101", ConsentState::kConfirmed, ChannelKind::kSms);
+  auto s1 = enqueue_sms(stopped, "+14155550100");
+  auto s2 = enqueue_sms(other, "+14155550101");
+  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  ASSERT_EQ(d.step(), 2u);
+  EXPECT_EQ(row(s1).state, "failed");
+  EXPECT_EQ(row(s1).last_code, "21610");
+  EXPECT_EQ(row(s2).state, "sent");
+  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(stopped)), "unsubscribed");
+  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(other)), "confirmed");
+  EXPECT_EQ(query("SELECT action || '/' || source || '/' || detail FROM consent_log WHERE channel_id = " +
+                  std::to_string(stopped) + " ORDER BY id DESC LIMIT 1"),
+            "withdraw/keyword/fake-sms 21610");
+  // Anything else queued for that number is now skipped, never sent.
+  auto s3 = enqueue_sms(stopped, "+14155550100");
+  EXPECT_EQ(d.step(), 0u);
+  EXPECT_EQ(row(s3).state, "skipped");
+}
+
 TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
   // email_ and sms_ have no script: any send fails the test.
   auto ch = add_channel("a@example.com", ConsentState::kConfirmed);

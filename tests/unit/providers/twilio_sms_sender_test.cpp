@@ -60,10 +60,12 @@ TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "21610");
   EXPECT_EQ(r.provider_message, "Attempt to send to unsubscribed recipient");
+  EXPECT_TRUE(r.recipient_opted_out);
   r = classify_twilio_response(400, R"({"type":"https://www.twilio.com/docs/errors/21211","title":"Invalid 'To' Phone Number","status":400,"code":21211,"detail":"+1 is not valid"})", "");
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "21211");
   EXPECT_EQ(r.provider_message, "+1 is not valid");
+  EXPECT_FALSE(r.recipient_opted_out);
   r = classify_twilio_response(429, R"({"code":20429,"message":"Too Many Requests"})", "7");
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "20429");
