@@ -1,6 +1,7 @@
 #include "http_batch.h"
 
 #include <algorithm>
+#include <charconv>
 #include <string_view>
 
 #include "curl_easy.h"
@@ -71,6 +72,14 @@ struct Transfer {
 };
 
 }  // namespace
+
+std::optional<std::int64_t> parse_decimal(std::string_view s) {
+  s = text::trim(s);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
 
 struct HttpBatch::Impl {
   HttpBatchOptions options;

@@ -5,11 +5,17 @@
 // Internal to the providers module.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "sc/core/message.h"
 
 namespace sc::providers {
 
@@ -50,5 +56,20 @@ class HttpBatch {
   std::mutex batch_mu_;   // the multi handle used by post_all()
   std::unique_ptr<Impl> impl_;
 };
+
+// Posts one request per message (body_for(message)) and maps every outcome
+// to a SendResult with result(outcome): the send_batch of an HTTP provider.
+template <class Message, class BodyFor, class ToResult>
+std::vector<SendResult> send_each(HttpBatch& http, std::span<const Message> messages, BodyFor body_for,
+                                  ToResult result) {
+  auto outcomes = http.post_all(messages.size(), [&](std::size_t i) { return body_for(messages[i]); });
+  std::vector<SendResult> results;
+  results.reserve(outcomes.size());
+  for (const auto& o : outcomes) results.push_back(result(o));
+  return results;
+}
+
+// A whole decimal integer (header values such as Retry-After), spaces trimmed.
+std::optional<std::int64_t> parse_decimal(std::string_view s);
 
 }  // namespace sc::providers

@@ -1,6 +1,5 @@
 #include "sc/providers/sendgrid_email_sender.h"
 
-#include <charconv>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -17,13 +16,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxErrorText = 1000;
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  s = text::trim(s);
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // {"email": …, "name": …}; the name only when there is one.
 void append_mailbox(std::string& out, std::string_view address, std::string_view name) {
@@ -93,7 +85,7 @@ Result<std::string> normalize_api_base(std::string_view base) {
   }
   auto colon = rest.rfind(':');
   if (colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
-    auto port = parse_int(rest.substr(colon + 1));
+    auto port = parse_decimal(rest.substr(colon + 1));
     if (!port || *port < 1 || *port > 65535) return fail("has a bad port");
   }
   return std::string(base.substr(0, base.size() - (base.back() == '/' ? 1 : 0)));
@@ -182,9 +174,9 @@ SendResult classify_sendgrid_response(long status, std::string_view body, std::s
   std::string code = std::to_string(status);
   if (status >= 200 && status < 300) return SendResult::sent(code, std::string(message_id));
   std::optional<std::chrono::seconds> after;
-  if (auto secs = parse_int(retry_after); secs && *secs >= 0) {
+  if (auto secs = parse_decimal(retry_after); secs && *secs >= 0) {
     after = std::chrono::seconds(*secs);
-  } else if (auto reset = parse_int(rate_limit_reset); reset) {
+  } else if (auto reset = parse_decimal(rate_limit_reset); reset) {
     after = std::chrono::seconds(std::max<std::int64_t>(1, *reset - now_unix));
   }
   if (status == 429 || status >= 500 || status == 408) return SendResult::retryable(code, error_text(body), after);
@@ -226,12 +218,8 @@ SendResult SendgridEmailSender::send(const OutboundEmail& message) {
 }
 
 std::vector<SendResult> SendgridEmailSender::send_batch(std::span<const OutboundEmail> messages) {
-  auto outcomes =
-      impl_->http->post_all(messages.size(), [&](std::size_t i) { return sendgrid_request_body(messages[i]); });
-  std::vector<SendResult> results;
-  results.reserve(outcomes.size());
-  for (const auto& o : outcomes) results.push_back(impl_->result(o));
-  return results;
+  return send_each(*impl_->http, messages, [](const OutboundEmail& m) { return sendgrid_request_body(m); },
+                   [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 
 }  // namespace sc::providers

@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -38,13 +37,6 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   curl_free(escaped);
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  s = text::trim(s);
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
@@ -108,7 +100,7 @@ SendResult classify_twilio_response(long status, std::string_view body, std::str
   if (message.empty()) message = "HTTP " + std::to_string(status);
   if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
   std::optional<std::chrono::seconds> after;
-  if (auto secs = parse_int(retry_after); secs && *secs >= 0) after = std::chrono::seconds(*secs);
+  if (auto secs = parse_decimal(retry_after); secs && *secs >= 0) after = std::chrono::seconds(*secs);
   // 429 (20429: too many concurrent requests) was never processed: safe to
   // retry. 5xx and timeouts are retried too (Twilio documents no idempotency
   // key; at least once). Every other 4xx is permanent, its code kept.
@@ -155,12 +147,8 @@ SendResult TwilioSmsSender::send(const OutboundSms& message) {
 }
 
 std::vector<SendResult> TwilioSmsSender::send_batch(std::span<const OutboundSms> messages) {
-  auto outcomes = impl_->http->post_all(messages.size(),
-                                        [&](std::size_t i) { return twilio_request_body(impl_->config, messages[i]); });
-  std::vector<SendResult> results;
-  results.reserve(outcomes.size());
-  for (const auto& o : outcomes) results.push_back(Impl::result(o));
-  return results;
+  return send_each(*impl_->http, messages, [this](const OutboundSms& m) { return twilio_request_body(impl_->config, m); },
+                   &Impl::result);
 }
 
 }  // namespace sc::providers
