@@ -138,6 +138,7 @@ void stage_costs(const std::string& db, const sc::Renderer& renderer, const sc::
 }
 
 double run(int delay_ms, int n, int batch, int in_flight) {
+  if (n <= 0) return 0;
   namespace fs = std::filesystem;
   auto dir = fs::temp_directory_path() / ("sc-bench-outbox-" + std::to_string(::getpid()) + "-" + std::to_string(delay_ms));
   fs::remove_all(dir);
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
   const int in_flight = argc > 4 ? std::atoi(argv[4]) : 64;
   const double a = run(0, n0, batch, in_flight);
   const double b = run(50, n50, batch, in_flight);
-  const bool ok = a >= 5000 && b >= 1000;
+  const bool ok = (n0 <= 0 || a >= 5000) && (n50 <= 0 || b >= 1000);
   std::printf("%s: targets are >= 5000 emails/s at 0 ms and >= 1000 emails/s at 50 ms\n", ok ? "PASS" : "BELOW TARGET");
   return ok ? 0 : 1;
 }
