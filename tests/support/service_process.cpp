@@ -192,7 +192,13 @@ std::vector<std::string> read_eml_files(const std::string& dir) {
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".eml") files.emplace_back(fs::last_write_time(e.path()), e.path());
+    // ".tmp-….eml" is a message the file provider is still writing (it is
+    // renamed into place when complete, and may be gone by the next call).
+    const auto name = e.path().filename().string();
+    if (e.path().extension() != ".eml" || name.rfind('.', 0) == 0) continue;
+    std::error_code time_ec;
+    const auto t = fs::last_write_time(e.path(), time_ec);
+    if (!time_ec) files.emplace_back(t, e.path());
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> out;
