@@ -95,6 +95,32 @@ Result<std::string> check_source(const std::optional<std::string>& raw) {
   return std::string(t);
 }
 
+// A state change and its consent-log row, always together.
+void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action, ConsentSource source,
+                  const RequestContext& ctx, std::int64_t now, std::string_view detail = {}) {
+  store.update_channel_state(ch.id, state, now);
+  ch.state = state;
+  ConsentEvent e;
+  e.subscriber_id = ch.subscriber_id;
+  e.channel_id = ch.id;
+  e.channel = ch.kind;
+  e.address = ch.address;
+  e.action = action;
+  e.source = source;
+  e.detail = std::string(detail);
+  e.context = ctx;
+  e.at = now;
+  store.append_consent(e, nullptr);
+}
+
+
+// Topics asked for through a channel, no later than `until`, become the
+// subscriber's once its owner has answered through that channel.
+void apply_topic_requests(ConsentStore& store, const Channel& ch, std::int64_t until) {
+  const auto topics = store.take_topic_requests(ch.id, until);
+  if (!topics.empty()) store.add_topics(ch.subscriber_id, topics);
+}
+
 }  // namespace
 
 ConsentService::ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
@@ -311,40 +337,13 @@ Result<TokenClaims> ConsentService::check_unsubscribe_token(std::string_view tok
   return tokens_.verify(token, TokenPurpose::kUnsubscribe, 0);
 }
 
-// A state change and its consent-log row, always together.
-void ConsentService::change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
-                                  ConsentSource source, const RequestContext& ctx, std::int64_t now,
-                                  std::string_view detail) {
-  store.update_channel_state(ch.id, state, now);
-  ch.state = state;
-  ConsentEvent e;
-  e.subscriber_id = ch.subscriber_id;
-  e.channel_id = ch.id;
-  e.channel = ch.kind;
-  e.address = ch.address;
-  e.action = action;
-  e.source = source;
-  e.detail = std::string(detail);
-  e.context = ctx;
-  e.at = now;
-  store.append_consent(e, nullptr);
-}
-
 bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
                              std::int64_t now) {
   auto ch = store.channel_by_id(channel_id);
   if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
-  store.update_channel_state(ch->id, ConsentState::kUnsubscribed, now);
-  ConsentEvent e;
-  e.subscriber_id = ch->subscriber_id;
-  e.channel_id = ch->id;
-  e.channel = ch->kind;
-  e.address = ch->address;
-  e.action = ConsentAction::kWithdraw;
-  e.source = ConsentSource::kKeyword;  // the STOP went to the provider, not to us
-  e.detail = std::string(report);
-  e.at = now;
-  store.append_consent(e, nullptr);
+  // The STOP went to the provider, not to us: still a keyword, with its report.
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, ConsentSource::kKeyword, {}, now,
+               report);
   return true;
 }
 
@@ -376,10 +375,7 @@ SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_v
       }
       out.reply_template = "sms_subscribed";
       // The owner of the number answers from it: topics asked for it so far are theirs.
-      {
-        const auto topics = store.take_topic_requests(out.channel->id, now);
-        if (!topics.empty()) store.add_topics(out.channel->subscriber_id, topics);
-      }
+      apply_topic_requests(store, *out.channel, now);
       if (out.channel->state != ConsentState::kConfirmed) {
         change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kKeyword,
                      ctx, now, detail);
@@ -406,9 +402,7 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
   // The owner has shown they hold this address: the topics asked for
   // through it before this link was sent are theirs now.
-  const auto issued_at = claims->expires_at - config_.confirm_ttl_seconds;
-  const auto topics = store.take_topic_requests(ch->id, issued_at);
-  if (!topics.empty()) store.add_topics(ch->subscriber_id, topics);
+  apply_topic_requests(store, *ch, claims->expires_at - config_.confirm_ttl_seconds);
   // Already confirmed: a repeat click is fine.
   if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
   change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink, ctx, now);

@@ -131,9 +131,6 @@ class ConsentService {
  private:
   void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
                                 std::int64_t now);
-  void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
-                    ConsentSource source, const RequestContext& ctx, std::int64_t now,
-                    std::string_view detail = {});
   void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
   OutboundEmail templated_email(const Channel& ch, std::string template_name,
                                 std::map<std::string, std::string> vars, std::int64_t now);
