@@ -44,6 +44,10 @@ class SystemClock final : public Clock {
   std::int64_t now_unix() const override {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
+  std::int64_t now_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 class RandomIds final : public IdSource {

@@ -30,13 +30,15 @@ class FakeSigner final : public Signer {
 
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(std::int64_t now = 1'700'000'000) : now_(now) {}
-  std::int64_t now_unix() const override { return now_.load(); }
-  void set(std::int64_t t) { now_.store(t); }
-  void advance(std::int64_t s) { now_.fetch_add(s); }
+  explicit FakeClock(std::int64_t now = 1'700'000'000) : now_ms_(now * 1000) {}
+  std::int64_t now_unix() const override { return now_ms_.load() / 1000; }
+  std::int64_t now_ms() const override { return now_ms_.load(); }
+  void set(std::int64_t t) { now_ms_.store(t * 1000); }
+  void advance(std::int64_t s) { now_ms_.fetch_add(s * 1000); }
+  void advance_ms(std::int64_t ms) { now_ms_.fetch_add(ms); }
 
  private:
-  std::atomic<std::int64_t> now_;
+  std::atomic<std::int64_t> now_ms_;
 };
 
 class CountingIds final : public IdSource {

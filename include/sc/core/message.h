@@ -61,6 +61,10 @@ struct SendResult {
   // The provider says the recipient has opted out with it (Twilio 21610: they
   // replied STOP to this sender); the channel is then unsubscribed here too.
   bool recipient_opted_out = false;
+  // The provider refused our credentials (SMTP 535, SendGrid 401/403, Twilio
+  // 20003, SES 403): every other message would fail the same way, so the
+  // dispatcher pauses that provider instead of burning through the queue.
+  bool auth_refused = false;
 
   static SendResult sent(std::string code, std::string id, std::string msg = {}) {
     return {SendStatus::kSent, std::move(code), std::move(msg), std::move(id), std::nullopt};

@@ -17,6 +17,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual std::int64_t now_unix() const = 0;  // seconds since epoch, UTC
+  // Milliseconds since epoch, for rates and deadlines finer than a second.
+  virtual std::int64_t now_ms() const { return now_unix() * 1000; }
 };
 
 // A keyed MAC (HMAC-SHA256 in production). verify is constant-time.
