@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "sc/core/text.h"
-#include "sc/render/embedded.h"
+#include "sc/assets/embedded.h"
 
 namespace sc {
 

@@ -3,7 +3,7 @@
 #include <regex>
 
 #include "connection.h"
-#include "sc/render/embedded.h"
+#include "sc/assets/embedded.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {

@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "sc/core/consent_service.h"
-#include "sc/render/embedded.h"
+#include "sc/assets/embedded.h"
 #include "support/unit_fakes.h"
 #include "support/unit_temp_dir.h"
 
