@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sc/core/message.h"
+#include "sc/core/metrics.h"
 #include "sc/core/model.h"
 #include "sc/core/ports.h"
 
@@ -103,6 +104,8 @@ class WriteQueue {
   struct Options {
     std::size_t max_batch = 256;
     bool synchronous_full = true;
+    // Group-commit batch sizes and commit times go here when set.
+    metrics::Registry* metrics = nullptr;
   };
   WriteQueue(const std::string& path, Options options);
   explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}

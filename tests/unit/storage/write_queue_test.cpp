@@ -151,5 +151,25 @@ TEST_F(WriteQueueTest, KeepsWritingAfterAnotherConnectionWrote) {
   EXPECT_EQ(query("SELECT COUNT(*) FROM channels"), "3");
 }
 
+TEST_F(WriteQueueTest, GroupCommitSizesAndTimesGoToMetrics) {
+  metrics::Registry registry;
+  WriteQueue writer(path_, WriteQueue::Options{256, true, &registry});
+  constexpr int kThreads = 4, kJobs = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int j = 0; j < kJobs; ++j) writer.run([&](WriteContext& c) { return insert_subscriber(c, "m" + std::to_string(t)); });
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto commits = writer.stats().commits;
+  writer.stop();
+  const auto text = registry.render();
+  // Every job is in exactly one observed batch; one observation per commit.
+  EXPECT_NE(text.find("sc_writer_batch_jobs_sum " + std::to_string(kThreads * kJobs) + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sc_writer_batch_jobs_count " + std::to_string(commits) + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sc_writer_commit_seconds_count " + std::to_string(commits) + "\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace sc::storage
