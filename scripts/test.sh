@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds, and runs every test.
 #
-#   scripts/test.sh [--no-e2e] [--no-asan] [--no-deps]
+#   scripts/test.sh [--no-e2e] [--no-asan] [--no-tsan] [--no-deps]
 #
 # Stages (each timed; the first failure stops the run with a non-zero exit):
 #   deps     scripts/install-deps.sh (apt-get, only what is missing)
-#   build    RelWithDebInfo in $SC_BUILD_DIR (default build-ci)
-#   ctest    unit + integration tests, ctest -j2
+#   build    RelWithDebInfo with -Werror in $SC_BUILD_DIR (default build-ci)
+#   ctest    unit + integration tests (module boundaries, promtool included), ctest -j2
+#   install  cmake --install into a temporary root: binary, systemd unit, env sample
 #   prism    tests/prism/run_prism_tests.sh: SendGrid and Twilio requests against Prism
 #   e2e      tests/e2e/run.sh: the sign-up journey in headless chromium
 #   asan     ASan+UBSan build in $SC_ASAN_BUILD_DIR (default build-asan), ctest again
+#   tsan     ThreadSanitizer build of the unit tests in $SC_TSAN_BUILD_DIR (default
+#            build-tsan): the writer, dispatcher, HTTP pool and HTTP client threads
 #
 # ccache is shared across build dirs of one checkout (CCACHE_NOHASHDIR).
 set -euo pipefail
@@ -17,24 +20,28 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-run_deps=1 run_e2e=1 run_asan=1
+run_deps=1 run_e2e=1 run_asan=1 run_tsan=1
 for arg in "$@"; do
   case "$arg" in
     --no-deps) run_deps=0 ;;
     --no-e2e) run_e2e=0 ;;
     --no-asan) run_asan=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --no-tsan) run_tsan=0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
 
 build_dir=${SC_BUILD_DIR:-build-ci}
 asan_dir=${SC_ASAN_BUILD_DIR:-build-asan}
+tsan_dir=${SC_TSAN_BUILD_DIR:-build-tsan}
 jobs=${SC_JOBS:-2}
 
 # Not CCACHE_BASEDIR: it makes __FILE__ relative, and tests locate their data by it.
 export CCACHE_NOHASHDIR=1
 export CTEST_OUTPUT_ON_FAILURE=1
+# Tests that validate with external tools fail, not skip, when the tool is missing.
+export SC_REQUIRE_PROMTOOL=1
 
 timings=()
 current=""
@@ -68,8 +75,20 @@ stage() {
 configure_and_build() {
   local dir=$1
   shift
-  cmake -S "$root" -B "$dir" -G Ninja "$@"
-  ninja -C "$dir" -j "$jobs"
+  cmake -S "$root" -B "$dir" -G Ninja -DSC_WERROR=ON "$@"
+  ninja -C "$dir" -j "$jobs" ${SC_TARGETS:-}
+}
+
+check_install() {
+  local dest
+  dest=$(mktemp -d)
+  DESTDIR="$dest" cmake --install "$build_dir" --prefix /usr
+  local f
+  for f in usr/bin/stayconnected usr/lib/systemd/system/stayconnected.service usr/share/doc/stayconnected/stayconnected.env; do
+    [ -e "$dest/$f" ] || { echo "install: $f missing" >&2; rm -rf "$dest"; return 1; }
+  done
+  "$dest/usr/bin/stayconnected" --version
+  rm -rf "$dest"
 }
 
 if [ $run_deps = 1 ]; then
@@ -79,6 +98,7 @@ if command -v ccache >/dev/null; then ccache -z >/dev/null; fi
 
 stage build configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_SANITIZE=OFF
 stage ctest ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+stage install check_install
 
 if [ -x "$root/tests/prism/run_prism_tests.sh" ] || [ -f "$root/tests/prism/run_prism_tests.sh" ]; then
   stage prism bash "$root/tests/prism/run_prism_tests.sh" "$build_dir"
@@ -96,6 +116,17 @@ if [ $run_asan = 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   stage asan-ctest ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs"
+fi
+
+if [ $run_tsan = 1 ]; then
+  # The unit tests of the threaded modules: the single writer, the dispatcher
+  # and its provider clients, the HTTP pool. (The integration tests spawn the
+  # binary; its threads are the same code, already covered here.)
+  SC_TARGETS="test_storage test_dispatch test_http test_providers" \
+    stage tsan-build configure_and_build "$tsan_dir" -DCMAKE_BUILD_TYPE=Debug -DSC_TSAN=ON
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  stage tsan-ctest ctest --test-dir "$tsan_dir" --output-on-failure -j "$jobs" -L unit \
+    -R '^(WriteQueue|ReadPool|Outbox|Dispatcher|Http|Edge|Sendgrid|Twilio|Smtp|HttpBatch|Ses)'
 fi
 
 if command -v ccache >/dev/null; then
