@@ -124,7 +124,7 @@ if [ $run_tsan = 1 ]; then
   # binary; its threads are the same code, already covered here.)
   SC_TARGETS="test_storage test_dispatch test_http test_providers" \
     stage tsan-build configure_and_build "$tsan_dir" -DCMAKE_BUILD_TYPE=Debug -DSC_TSAN=ON
-  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp"
   stage tsan-ctest ctest --test-dir "$tsan_dir" --output-on-failure -j "$jobs" -L unit \
     -R '^(WriteQueue|ReadPool|Outbox|Dispatcher|Http|Edge|Sendgrid|Twilio|Smtp|HttpBatch|Ses)'
 fi
