@@ -1,5 +1,6 @@
 #include "sc/providers/factory.h"
 
+#include "sc/providers/api_base.h"
 #include "sc/providers/file_email_sender.h"
 #include "sc/providers/log_sms_sender.h"
 #include "sc/providers/sendgrid_email_sender.h"
@@ -42,7 +43,7 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
     if (c.sendgrid_api_key.empty()) {
       return config_error("SC_SENDGRID_API_KEY", "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY");
     }
-    auto base = normalize_api_base(c.sendgrid_api_base);
+    auto base = normalize_api_base(c.sendgrid_api_base, "SC_SENDGRID_API_BASE");
     if (!base) return config_error("SC_SENDGRID_API_BASE", base.error().message);
     if (c.sendgrid_max_in_flight < 1) {
       return config_error("SC_SENDGRID_MAX_IN_FLIGHT", "SendGrid requests in flight must be at least 1");
