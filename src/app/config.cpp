@@ -98,7 +98,8 @@ Config load_config(const Env& env) {
       "SC_EMAIL_BOUNCE_ADDRESS", "SC_LIST_UNSUBSCRIBE_MAILTO", "SC_SMTP_TLS", "SC_SMTP_CA_FILE",
       "SC_SENDGRID_MAX_IN_FLIGHT", "SC_CONFIRM_COOLDOWN_SECONDS", "SC_RETRY_BASE_SECONDS",
       "SC_MAX_ATTEMPTS", "SC_DISPATCH_BATCH", "SC_HTTP_MAX_THREADS", "SC_SQLITE_SYNCHRONOUS",
-      "SC_TEMPLATES_DIR"};
+      "SC_TEMPLATES_DIR", "SC_SES_REGION", "SC_SES_ACCESS_KEY_ID", "SC_SES_SECRET_ACCESS_KEY",
+      "SC_SES_SESSION_TOKEN", "SC_SES_API_BASE"};
   for (const auto& [k, v] : env) {
     if (k.rfind("SC_", 0) == 0 && kKnown.count(k) == 0) c.warnings.push_back("unknown setting " + k + " is ignored");
   }
@@ -153,6 +154,11 @@ Config load_config(const Env& env) {
   c.email.sendgrid_api_key = get(env, "SC_SENDGRID_API_KEY");
   c.email.sendgrid_api_base = get(env, "SC_SENDGRID_API_BASE", c.email.sendgrid_api_base);
   c.email.sendgrid_max_in_flight = static_cast<int>(get_int(env, "SC_SENDGRID_MAX_IN_FLIGHT", 64, 1, 1024));
+  c.email.ses_region = get(env, "SC_SES_REGION");
+  c.email.ses_access_key_id = get(env, "SC_SES_ACCESS_KEY_ID");
+  c.email.ses_secret_access_key = get(env, "SC_SES_SECRET_ACCESS_KEY");
+  c.email.ses_session_token = get(env, "SC_SES_SESSION_TOKEN");
+  c.email.ses_api_base = get(env, "SC_SES_API_BASE");
 
   c.sms.kind = get(env, "SC_SMS_PROVIDER", "log");
   c.sms.log_file = get(env, "SC_SMS_LOG_FILE", c.sms.log_file);

@@ -1,8 +1,10 @@
 #include "sc/providers/factory.h"
 
+#include "sc/providers/api_base.h"
 #include "sc/providers/file_email_sender.h"
 #include "sc/providers/log_sms_sender.h"
 #include "sc/providers/sendgrid_email_sender.h"
+#include "sc/providers/ses_email_sender.h"
 #include "sc/providers/twilio_sms_sender.h"
 
 namespace sc::providers {
@@ -42,7 +44,7 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
     if (c.sendgrid_api_key.empty()) {
       return config_error("SC_SENDGRID_API_KEY", "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY");
     }
-    auto base = normalize_api_base(c.sendgrid_api_base);
+    auto base = normalize_api_base(c.sendgrid_api_base, "SC_SENDGRID_API_BASE");
     if (!base) return config_error("SC_SENDGRID_API_BASE", base.error().message);
     if (c.sendgrid_max_in_flight < 1) {
       return config_error("SC_SENDGRID_MAX_IN_FLIGHT", "SendGrid requests in flight must be at least 1");
@@ -55,8 +57,21 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
     sg.timeout_ms = c.timeout_ms;
     return std::unique_ptr<EmailSender>(std::make_unique<SendgridEmailSender>(std::move(sg)));
   }
+  if (c.kind == "ses") {
+    SesConfig ses;
+    ses.region = c.ses_region;
+    ses.access_key_id = c.ses_access_key_id;
+    ses.secret_access_key = c.ses_secret_access_key;
+    ses.session_token = c.ses_session_token;
+    ses.api_base = c.ses_api_base;
+    ses.connect_timeout_ms = c.connect_timeout_ms;
+    ses.timeout_ms = c.timeout_ms;
+    auto valid = validate_ses_config(std::move(ses));
+    if (!valid) return config_error(valid.error().field, valid.error().message);
+    return std::unique_ptr<EmailSender>(std::make_unique<SesEmailSender>(std::move(valid).value()));
+  }
   return config_error("SC_EMAIL_PROVIDER",
-                      "SC_EMAIL_PROVIDER must be file, smtp or sendgrid, not \"" + c.kind + "\"");
+                      "SC_EMAIL_PROVIDER must be file, smtp, sendgrid or ses, not \"" + c.kind + "\"");
 }
 
 Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& c) {

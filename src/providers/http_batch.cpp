@@ -2,22 +2,27 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <string_view>
 
 #include "curl_easy.h"
 #include "sc/core/text.h"
+#include "sc/providers/api_base.h"
 
 namespace sc::providers {
 namespace {
 
 constexpr std::size_t kMaxBody = 64 * 1024;  // never buffer a hostile answer whole
+constexpr std::size_t kMaxErrorText = 1000;  // of a provider's error text kept in a SendResult
 
 // One request and its answer, kept with its easy handle so the handle (and
 // its connection) is reused.
 struct Transfer {
   CurlEasy easy;
-  CurlSlist headers;
-  const std::vector<std::string>* capture = nullptr;
+  CurlSlist headers;      // the fixed ones (HttpBatchOptions::headers)
+  CurlSlist own_headers;  // the fixed ones plus the current request's own
+  bool using_own = false;
+  const HttpBatchOptions* options = nullptr;
   std::string request;
   HttpOutcome out;
   std::size_t index = 0;
@@ -38,23 +43,38 @@ struct Transfer {
     if (line.rfind("HTTP/", 0) == 0) {
       // A new status line (after 100 Continue or a redirect): forget the old headers.
       std::fill(t->out.captured.begin(), t->out.captured.end(), std::string());
+      t->out.retry_after.clear();
       return len;
     }
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return len;
     std::string_view name = text::trim(line.substr(0, colon));
-    for (std::size_t i = 0; i < t->capture->size(); ++i) {
-      if (text::iequals_ascii(name, (*t->capture)[i])) t->out.captured[i] = std::string(text::trim(line.substr(colon + 1)));
+    std::string_view value = text::trim(line.substr(colon + 1));
+    if (text::iequals_ascii(name, "Retry-After")) t->out.retry_after = std::string(value);
+    const auto& capture = t->options->capture;
+    for (std::size_t i = 0; i < capture.size(); ++i) {
+      if (text::iequals_ascii(name, capture[i])) t->out.captured[i] = std::string(value);
     }
     return len;
   }
 
-  void start(std::string body, std::size_t i) {
-    request = std::move(body);
+  void start(HttpRequest req, std::size_t i) {
+    request = std::move(req.body);
     out = HttpOutcome{};
-    out.captured.assign(capture->size(), std::string());
+    out.captured.assign(options->capture.size(), std::string());
     errbuf[0] = '\0';
     index = i;
+    if (!req.headers.empty()) {
+      own_headers.reset();
+      for (const auto& h : options->headers) own_headers.append(h);
+      own_headers.append("Expect:");
+      for (const auto& h : req.headers) own_headers.append(h);
+      easy.set(CURLOPT_HTTPHEADER, own_headers.get());
+      using_own = true;
+    } else if (using_own) {
+      easy.set(CURLOPT_HTTPHEADER, headers.get());
+      using_own = false;
+    }
     easy.set(CURLOPT_POSTFIELDS, request.c_str());
     easy.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.size()));
   }
@@ -81,6 +101,82 @@ std::optional<std::int64_t> parse_decimal(std::string_view s) {
   return v;
 }
 
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix) {
+  value = text::trim(value);
+  if (value.empty()) return std::nullopt;
+  if (auto secs = parse_decimal(value)) {
+    if (*secs < 0) return std::nullopt;
+    return std::chrono::seconds(*secs);
+  }
+  // An HTTP-date: "Sun, 06 Nov 1994 08:49:37 GMT" (curl_getdate also reads
+  // the obsolete forms RFC 9110 says a recipient must accept).
+  const std::string date(value);
+  const std::time_t at = curl_getdate(date.c_str(), nullptr);
+  if (at == static_cast<std::time_t>(-1)) return std::nullopt;
+  return std::chrono::seconds(std::max<std::int64_t>(0, static_cast<std::int64_t>(at) - now_unix));
+}
+
+SendResult map_http_outcome(const HttpOutcome& o, const ReadAnswer& read, std::int64_t now_unix) {
+  if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+  ProviderReading r = read(o);
+  const std::string status = std::to_string(o.status);
+  if (o.status >= 200 && o.status < 300) return SendResult::sent(status, std::move(r.message_id));
+
+  std::string code = r.code.empty() ? status : std::move(r.code);
+  std::string message = r.message.empty() ? std::string(text::trim(o.body)) : std::move(r.message);
+  if (message.empty()) message = "HTTP " + status;
+  if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
+
+  if (r.auth_refused.value_or(o.status == 401 || o.status == 403)) {
+    SendResult refused = SendResult::permanent(std::move(code), std::move(message));
+    refused.auth_refused = true;
+    return refused;
+  }
+  auto after = parse_retry_after(o.retry_after, now_unix);
+  if (!after) after = r.retry_after;
+  if (r.retryable.value_or(o.status == 408 || o.status == 429 || o.status >= 500)) {
+    return SendResult::retryable(std::move(code), std::move(message), after);
+  }
+  if (o.status >= 400 && o.status < 500) {
+    SendResult failed = SendResult::permanent(std::move(code), std::move(message));
+    failed.recipient_opted_out = r.recipient_opted_out;
+    return failed;
+  }
+  // 1xx/3xx: not an answer an API gives; try again rather than lose the message.
+  return SendResult::retryable(std::move(code), "unexpected HTTP status " + status + ": " + message, after);
+}
+
+Result<std::string> normalize_api_base(std::string_view base, std::string_view variable) {
+  auto fail = [&](const std::string& why) {
+    return invalid("invalid_api_base",
+                   std::string(variable) + " \"" + std::string(base) + "\" " + why +
+                       " (expected https://host[:port])",
+                   std::string(variable));
+  };
+  std::string_view rest;
+  if (base.rfind("https://", 0) == 0) {
+    rest = base.substr(8);
+  } else if (base.rfind("http://", 0) == 0) {
+    rest = base.substr(7);
+  } else {
+    return fail("is not an http(s) URL");
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty()) return fail("has no host");
+  for (char c : rest) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F || c == '/' || c == '?' || c == '#' || c == '@' || c == '\\') {
+      return fail("must be only scheme://host[:port], with no path, query or credentials");
+    }
+  }
+  auto colon = rest.rfind(':');
+  if (colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
+    auto port = parse_decimal(rest.substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return fail("has a bad port");
+  }
+  return std::string(base.substr(0, base.size() - (base.back() == '/' ? 1 : 0)));
+}
+
 struct HttpBatch::Impl {
   HttpBatchOptions options;
   std::unique_ptr<Transfer> single;
@@ -89,7 +185,7 @@ struct HttpBatch::Impl {
 
   std::unique_ptr<Transfer> make_transfer() {
     auto t = std::make_unique<Transfer>();
-    t->capture = &options.capture;
+    t->options = &options;
     CurlEasy& e = t->easy;
     e.set(CURLOPT_URL, options.url.c_str());
     e.set(CURLOPT_NOSIGNAL, 1L);
@@ -129,15 +225,16 @@ HttpBatch::~HttpBatch() {
   }
 }
 
-HttpOutcome HttpBatch::post(const std::string& body) {
+HttpOutcome HttpBatch::post(const HttpRequest& request) {
   std::lock_guard lock(single_mu_);
   if (!impl_->single) impl_->single = impl_->make_transfer();
   Transfer& t = *impl_->single;
-  t.start(body, 0);
+  t.start(request, 0);
   return t.finish(t.easy.perform());
 }
 
-std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n, const std::function<std::string(std::size_t)>& body_for) {
+std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n,
+                                             const std::function<HttpRequest(std::size_t)>& request_for) {
   std::vector<HttpOutcome> results(n);
   if (n == 0) return results;
   std::lock_guard lock(batch_mu_);
@@ -158,7 +255,7 @@ std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n, const std::function<
     while (next < n && !idle.empty()) {
       Transfer* t = idle.back();
       idle.pop_back();
-      t->start(body_for(next), next);
+      t->start(request_for(next), next);
       s.multi->add(t->easy);
       ++next;
     }

@@ -7,14 +7,13 @@
 
 #include "http_batch.h"
 #include "sc/core/text.h"
+#include "sc/providers/api_base.h"
 #include "sc/providers/mime.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::size_t kMaxErrorText = 1000;
 
 
 // {"email": …, "name": …}; the name only when there is one.
@@ -55,41 +54,10 @@ std::string error_text(std::string_view body) {
     }
   }
   if (out.empty()) out = std::string(text::trim(body));
-  if (out.size() > kMaxErrorText) out.resize(kMaxErrorText);
   return out;
 }
 
 }  // namespace
-
-Result<std::string> normalize_api_base(std::string_view base) {
-  auto fail = [&](const std::string& why) {
-    return invalid("invalid_api_base",
-                   "SC_SENDGRID_API_BASE \"" + std::string(base) + "\" " + why + " (expected https://host[:port])",
-                   "SC_SENDGRID_API_BASE");
-  };
-  std::string_view rest;
-  if (base.rfind("https://", 0) == 0) {
-    rest = base.substr(8);
-  } else if (base.rfind("http://", 0) == 0) {
-    rest = base.substr(7);
-  } else {
-    return fail("is not an http(s) URL");
-  }
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty()) return fail("has no host");
-  for (char c : rest) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7F || c == '/' || c == '?' || c == '#' || c == '@' || c == '\\') {
-      return fail("must be only scheme://host[:port], with no path, query or credentials");
-    }
-  }
-  auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
-    auto port = parse_decimal(rest.substr(colon + 1));
-    if (!port || *port < 1 || *port > 65535) return fail("has a bad port");
-  }
-  return std::string(base.substr(0, base.size() - (base.back() == '/' ? 1 : 0)));
-}
 
 // Written directly rather than built as a JSON document and dumped: this
 // runs once per message on the sending thread, and the document route cost
@@ -168,21 +136,31 @@ std::string sendgrid_request_body(const OutboundEmail& m) {
   return b;
 }
 
+namespace {
+
+// Reads a Mail Send answer; the id of an accepted message is in X-Message-Id.
+ProviderReading read_sendgrid(std::string_view body, std::string_view message_id, std::string_view rate_limit_reset,
+                              std::int64_t now_unix) {
+  ProviderReading r;
+  r.message_id = std::string(message_id);
+  r.message = error_text(body);
+  if (auto reset = parse_decimal(rate_limit_reset)) {
+    r.retry_after = std::chrono::seconds(std::max<std::int64_t>(1, *reset - now_unix));
+  }
+  return r;
+}
+
+}  // namespace
+
 SendResult classify_sendgrid_response(long status, std::string_view body, std::string_view message_id,
                                       std::string_view retry_after, std::string_view rate_limit_reset,
                                       std::int64_t now_unix) {
-  std::string code = std::to_string(status);
-  if (status >= 200 && status < 300) return SendResult::sent(code, std::string(message_id));
-  std::optional<std::chrono::seconds> after;
-  if (auto secs = parse_decimal(retry_after); secs && *secs >= 0) {
-    after = std::chrono::seconds(*secs);
-  } else if (auto reset = parse_decimal(rate_limit_reset); reset) {
-    after = std::chrono::seconds(std::max<std::int64_t>(1, *reset - now_unix));
-  }
-  if (status == 429 || status >= 500 || status == 408) return SendResult::retryable(code, error_text(body), after);
-  if (status >= 400) return SendResult::permanent(code, error_text(body));
-  // 1xx/3xx: not an answer SendGrid gives; try again rather than lose the mail.
-  return SendResult::retryable(code, "unexpected HTTP status " + code + ": " + error_text(body), after);
+  HttpOutcome o;
+  o.status = status;
+  o.body = std::string(body);
+  o.retry_after = std::string(retry_after);
+  return map_http_outcome(
+      o, [&](const HttpOutcome&) { return read_sendgrid(body, message_id, rate_limit_reset, now_unix); }, now_unix);
 }
 
 struct SendgridEmailSender::Impl {
@@ -190,20 +168,21 @@ struct SendgridEmailSender::Impl {
   std::unique_ptr<HttpBatch> http;
 
   SendResult result(const HttpOutcome& o) const {
-    if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
-    return classify_sendgrid_response(o.status, o.body, o.captured[0], o.captured[1], o.captured[2], now_unix());
+    const std::int64_t now = now_unix();
+    return map_http_outcome(
+        o, [now](const HttpOutcome& a) { return read_sendgrid(a.body, a.captured[0], a.captured[1], now); }, now);
   }
 };
 
 SendgridEmailSender::SendgridEmailSender(SendgridConfig config) : impl_(std::make_unique<Impl>()) {
   if (config.api_key.empty()) throw std::invalid_argument("SendGrid API key is empty");
-  auto base = normalize_api_base(config.api_base);
+  auto base = normalize_api_base(config.api_base, "SC_SENDGRID_API_BASE");
   if (!base) throw std::invalid_argument(base.error().message);
   impl_->now_unix = config.now_unix ? config.now_unix : [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   HttpBatchOptions o;
   o.url = base.value() + "/v3/mail/send";
   o.headers = {"Authorization: Bearer " + config.api_key, "Content-Type: application/json", "Accept: application/json"};
-  o.capture = {"X-Message-Id", "Retry-After", "X-RateLimit-Reset"};
+  o.capture = {"X-Message-Id", "X-RateLimit-Reset"};
   o.max_in_flight = config.max_in_flight;
   o.connect_timeout_ms = config.connect_timeout_ms;
   o.timeout_ms = config.timeout_ms;
@@ -214,11 +193,12 @@ SendgridEmailSender::SendgridEmailSender(SendgridConfig config) : impl_(std::mak
 SendgridEmailSender::~SendgridEmailSender() = default;
 
 SendResult SendgridEmailSender::send(const OutboundEmail& message) {
-  return impl_->result(impl_->http->post(sendgrid_request_body(message)));
+  return impl_->result(impl_->http->post({sendgrid_request_body(message), {}}));
 }
 
 std::vector<SendResult> SendgridEmailSender::send_batch(std::span<const OutboundEmail> messages) {
-  return send_each(*impl_->http, messages, [](const OutboundEmail& m) { return sendgrid_request_body(m); },
+  return send_each(*impl_->http, messages,
+                   [](const OutboundEmail& m) { return HttpRequest{sendgrid_request_body(m), {}}; },
                    [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 

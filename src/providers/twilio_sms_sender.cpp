@@ -2,19 +2,18 @@
 
 #include <curl/curl.h>
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "http_batch.h"
 #include "sc/core/text.h"
-#include "sc/providers/sendgrid_email_sender.h"  // normalize_api_base
+#include "sc/providers/api_base.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::size_t kMaxErrorText = 1000;
 
 bool sid_shaped(std::string_view sid, std::string_view prefix) {
   if (sid.size() != 34 || sid.substr(0, 2) != prefix) return false;
@@ -57,7 +56,7 @@ Result<TwilioConfig> validate_twilio_config(TwilioConfig c) {
   if (!c.from.empty() && (text::has_control(c.from) || c.from.size() > 64)) {
     return invalid("invalid_config", "SC_TWILIO_FROM must be a phone number or sender id", "SC_TWILIO_FROM");
   }
-  auto base = normalize_api_base(c.api_base);
+  auto base = normalize_api_base(c.api_base, "SC_TWILIO_API_BASE");
   if (!base) {
     return invalid("invalid_config", "SC_TWILIO_API_BASE \"" + c.api_base + "\" must be https://host[:port]",
                    "SC_TWILIO_API_BASE");
@@ -80,37 +79,40 @@ std::string twilio_request_body(const TwilioConfig& c, const OutboundSms& m) {
   return body;
 }
 
-SendResult classify_twilio_response(long status, std::string_view body, std::string_view retry_after) {
-  if (status >= 200 && status < 300) {
-    json j = json::parse(body, nullptr, false);
-    std::string sid;
-    if (j.is_object() && j.contains("sid") && j["sid"].is_string()) sid = j["sid"].get<std::string>();
-    return SendResult::sent(std::to_string(status), sid);
-  }
-  // Two error shapes: {"code","message",…} and RFC 9457 {"type","title","status","code","detail"}.
-  std::string code = std::to_string(status), message;
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    if (j.contains("code") && j["code"].is_number_integer()) code = std::to_string(j["code"].get<long long>());
-    for (const char* key : {"message", "detail", "title"}) {
-      if (message.empty() && j.contains(key) && j[key].is_string()) message = j[key].get<std::string>();
-    }
-  }
-  if (message.empty()) message = std::string(text::trim(body));
-  if (message.empty()) message = "HTTP " + std::to_string(status);
-  if (message.size() > kMaxErrorText) message.resize(kMaxErrorText);
-  std::optional<std::chrono::seconds> after;
-  if (auto secs = parse_decimal(retry_after); secs && *secs >= 0) after = std::chrono::seconds(*secs);
-  // 429 (20429: too many concurrent requests) was never processed: safe to
-  // retry. 5xx and timeouts are retried too (Twilio documents no idempotency
-  // key; at least once). Every other 4xx is permanent, its code kept.
-  if (status == 429 || status == 408 || status >= 500) return SendResult::retryable(code, message, after);
-  if (status >= 400) {
-    auto r = SendResult::permanent(code, message);
-    r.recipient_opted_out = code == "21610";  // they replied STOP to this sender
+namespace {
+
+// Reads a Create Message answer: the sid of a created message, or one of two
+// error shapes, {"code","message",…} and RFC 9457 {"type","title","status","code","detail"}.
+ProviderReading read_twilio(const HttpOutcome& o) {
+  ProviderReading r;
+  json j = json::parse(o.body, nullptr, false);
+  if (!j.is_object()) return r;
+  if (o.status >= 200 && o.status < 300) {
+    if (j.contains("sid") && j["sid"].is_string()) r.message_id = j["sid"].get<std::string>();
     return r;
   }
-  return SendResult::retryable(code, "unexpected HTTP status " + std::to_string(status) + ": " + message, after);
+  if (j.contains("code") && j["code"].is_number_integer()) r.code = std::to_string(j["code"].get<long long>());
+  for (const char* key : {"message", "detail", "title"}) {
+    if (r.message.empty() && j.contains(key) && j[key].is_string()) r.message = j[key].get<std::string>();
+  }
+  // 20003: authentication failed (with HTTP 401). A 403 is a permission on
+  // one resource or region, not our credentials.
+  r.auth_refused = r.code == "20003" || o.status == 401;
+  r.recipient_opted_out = r.code == "21610";  // they replied STOP to this sender
+  return r;
+}
+
+}  // namespace
+
+// 429 (20429: too many concurrent requests) was never processed: safe to
+// retry. 5xx and timeouts are retried too (Twilio documents no idempotency
+// key; at least once). Every other 4xx is permanent, its code kept.
+SendResult classify_twilio_response(long status, std::string_view body, std::string_view retry_after) {
+  HttpOutcome o;
+  o.status = status;
+  o.body = std::string(body);
+  o.retry_after = std::string(retry_after);
+  return map_http_outcome(o, read_twilio, static_cast<std::int64_t>(std::time(nullptr)));
 }
 
 struct TwilioSmsSender::Impl {
@@ -118,8 +120,7 @@ struct TwilioSmsSender::Impl {
   std::unique_ptr<HttpBatch> http;
 
   static SendResult result(const HttpOutcome& o) {
-    if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
-    return classify_twilio_response(o.status, o.body, o.captured[0]);
+    return map_http_outcome(o, read_twilio, static_cast<std::int64_t>(std::time(nullptr)));
   }
 };
 
@@ -132,7 +133,6 @@ TwilioSmsSender::TwilioSmsSender(TwilioConfig config) : impl_(std::make_unique<I
   o.url = c.api_base + "/2010-04-01/Accounts/" + c.account_sid + "/Messages.json";
   o.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
   o.basic_auth = c.account_sid + ":" + c.auth_token;
-  o.capture = {"Retry-After"};
   o.max_in_flight = c.max_in_flight;
   o.connect_timeout_ms = c.connect_timeout_ms;
   o.timeout_ms = c.timeout_ms;
@@ -143,12 +143,13 @@ TwilioSmsSender::TwilioSmsSender(TwilioConfig config) : impl_(std::make_unique<I
 TwilioSmsSender::~TwilioSmsSender() = default;
 
 SendResult TwilioSmsSender::send(const OutboundSms& message) {
-  return Impl::result(impl_->http->post(twilio_request_body(impl_->config, message)));
+  return Impl::result(impl_->http->post({twilio_request_body(impl_->config, message), {}}));
 }
 
 std::vector<SendResult> TwilioSmsSender::send_batch(std::span<const OutboundSms> messages) {
-  return send_each(*impl_->http, messages, [this](const OutboundSms& m) { return twilio_request_body(impl_->config, m); },
-                   &Impl::result);
+  return send_each(
+      *impl_->http, messages,
+      [this](const OutboundSms& m) { return HttpRequest{twilio_request_body(impl_->config, m), {}}; }, &Impl::result);
 }
 
 }  // namespace sc::providers

@@ -35,6 +35,19 @@ FakeTwilio::FakeTwilio() : server_(32) {
     std::unique_lock lock(mu_);
     ++requests_;
     ports_.insert(req.remote_port);
+    const auto auth = req.get_header_value("Authorization");
+    if (auth.rfind("Basic ", 0) == 0 && req.matches[1] == kAccountSid &&
+        auth != "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
+      // A wrong token is a case tests provoke on purpose: answer as Twilio does.
+      res.status = 401;
+      res.set_content(nlohmann::json{{"code", 20003},
+                                     {"message", "Authenticate"},
+                                     {"more_info", "https://www.twilio.com/docs/errors/20003"},
+                                     {"status", 401}}
+                          .dump(),
+                      "application/json");
+      return;
+    }
     auto problem = check(req);
     if (!problem.empty()) {
       violations_.push_back(problem);

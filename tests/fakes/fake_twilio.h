@@ -3,7 +3,8 @@
 // account and its token, a form body with To, exactly one of From and
 // MessagingServiceSid, a Body of at most 1,600 characters) and records a
 // violation for anything else; answers 201 with a fresh SM sid unless an
-// answer is scripted for the recipient.
+// answer is scripted for the recipient. Basic auth with a wrong token gets
+// Twilio's 401 with code 20003 (a case tests provoke, not a violation).
 #pragma once
 #include <map>
 #include <mutex>

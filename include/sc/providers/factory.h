@@ -13,7 +13,7 @@
 namespace sc::providers {
 
 struct EmailProviderConfig {
-  std::string kind = "file";  // SC_EMAIL_PROVIDER: file | smtp | sendgrid
+  std::string kind = "file";  // SC_EMAIL_PROVIDER: file | smtp | sendgrid | ses
   std::string outbox_dir = "./data/outbox";  // SC_EMAIL_OUTBOX_DIR
   std::string smtp_url;                      // SC_SMTP_URL
   std::string smtp_tls = "required";         // SC_SMTP_TLS: required | none
@@ -22,6 +22,11 @@ struct EmailProviderConfig {
   std::string sendgrid_api_key;              // SC_SENDGRID_API_KEY
   std::string sendgrid_api_base = "https://api.sendgrid.com";  // SC_SENDGRID_API_BASE
   int sendgrid_max_in_flight = 64;
+  std::string ses_region;             // SC_SES_REGION
+  std::string ses_access_key_id;      // SC_SES_ACCESS_KEY_ID
+  std::string ses_secret_access_key;  // SC_SES_SECRET_ACCESS_KEY
+  std::string ses_session_token;      // SC_SES_SESSION_TOKEN (optional)
+  std::string ses_api_base;           // SC_SES_API_BASE; empty: https://email.<region>.amazonaws.com
   long connect_timeout_ms = 10'000;
   long timeout_ms = 60'000;
 };

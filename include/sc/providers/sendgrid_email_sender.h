@@ -25,15 +25,12 @@ struct SendgridConfig {
   std::function<std::int64_t()> now_unix;
 };
 
-// Checks an API base: http(s)://host[:port] with nothing after but an
-// optional "/". Fails with code "invalid_api_base".
-Result<std::string> normalize_api_base(std::string_view base);
-
 // The JSON body of one Mail Send request, as SendGrid documents it.
 std::string sendgrid_request_body(const OutboundEmail& message);
 
-// Maps one HTTP outcome to a SendResult (exposed for tests). `retry_after`
-// and `rate_limit_reset` are the raw header values (may be empty).
+// Maps one HTTP answer to a SendResult (exposed for tests). `retry_after`
+// and `rate_limit_reset` are the raw header values (may be empty). 401 and
+// 403 set auth_refused.
 SendResult classify_sendgrid_response(long http_status, std::string_view body, std::string_view message_id,
                                       std::string_view retry_after, std::string_view rate_limit_reset,
                                       std::int64_t now_unix);

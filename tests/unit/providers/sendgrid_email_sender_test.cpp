@@ -1,5 +1,7 @@
 #include "sc/providers/sendgrid_email_sender.h"
 
+#include "sc/providers/api_base.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -185,6 +187,7 @@ TEST(SendgridSender, FaultTableForSingleSends) {
     EXPECT_EQ(r.provider_code, cases[i].code) << cases[i].name;
     EXPECT_NE(r.provider_message.find(cases[i].text), std::string::npos) << cases[i].name << ": " << r.provider_message;
     EXPECT_EQ(r.retry_after, cases[i].retry_after) << cases[i].name;
+    EXPECT_EQ(r.auth_refused, cases[i].code == "403") << cases[i].name;  // 403: the key lacks mail.send
   }
   EXPECT_TRUE(fake.violations().empty());
 }
@@ -197,6 +200,7 @@ TEST(SendgridSender, WrongKeyIs401PermanentWithTheProvidersText) {
   SendResult r = sender.send(sample());
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "401");
+  EXPECT_TRUE(r.auth_refused);
   EXPECT_NE(r.provider_message.find("authorization grant is invalid"), std::string::npos) << r.provider_message;
 }
 
@@ -334,6 +338,14 @@ TEST(SendgridClassify, RetryAfterHeaders) {
   r = classify_sendgrid_response(413, "payload too large", "", "", "", kNow);
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_message, "payload too large");
+  EXPECT_FALSE(r.auth_refused);
+  // Retry-After wins over X-RateLimit-Reset, and may be an HTTP-date.
+  r = classify_sendgrid_response(429, "", "", "Sun, 06 Nov 1994 08:49:37 GMT", std::to_string(kNow + 99),
+                                 784'111'777 - 12);
+  EXPECT_EQ(r.retry_after, std::chrono::seconds(12));
+  r = classify_sendgrid_response(401, R"({"errors":[{"message":"bad key"}]})", "", "", "", kNow);
+  EXPECT_TRUE(r.auth_refused);
+  EXPECT_EQ(r.provider_message, "bad key");
 }
 
 TEST(FakeSendgrid, FlagsRequestsThatBreakTheSpec) {

@@ -74,9 +74,17 @@ TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "503");
   EXPECT_EQ(r.provider_message, "<html>busy</html>");
+  EXPECT_FALSE(r.auth_refused);
   r = classify_twilio_response(401, R"({"code":20003,"message":"Authenticate"})", "");
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "20003");
+  EXPECT_TRUE(r.auth_refused);
+  r = classify_twilio_response(401, "", "");  // a bare 401 refuses our credentials too
+  EXPECT_TRUE(r.auth_refused);
+  // A 403 is a permission on one resource or region, not our credentials.
+  r = classify_twilio_response(403, R"({"code":20403,"message":"Forbidden"})", "");
+  EXPECT_EQ(r.status, SendStatus::kPermanent);
+  EXPECT_FALSE(r.auth_refused);
   r = classify_twilio_response(400, std::string(5000, 'x'), "");
   EXPECT_LE(r.provider_message.size(), 1000u);
 }
@@ -126,6 +134,20 @@ TEST(TwilioSender, BatchFaultTableKeepsOrderAndSendsEachOnce) {
   EXPECT_EQ(fake.requests(), batch.size());   // each once, none twice
   EXPECT_LE(fake.connections(), 4u + 1u);     // the window, plus the one the timeout closed
   EXPECT_TRUE(fake.violations().empty());
+}
+
+TEST(TwilioSender, WrongTokenIs20003AndRefusesOurCredentials) {
+  FakeTwilio fake;
+  auto c = config_for(fake);
+  c.auth_token = "not-the-token";
+  TwilioSmsSender sender(c);
+  auto r = sender.send(text("+14155550100"));
+  EXPECT_EQ(r.status, SendStatus::kPermanent);
+  EXPECT_EQ(r.provider_code, "20003");
+  EXPECT_EQ(r.provider_message, "Authenticate");
+  EXPECT_TRUE(r.auth_refused);
+  EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
+  EXPECT_TRUE(fake.received().empty());  // refused before anything was sent
 }
 
 TEST(TwilioSender, MessagingServiceInsteadOfFrom) {
