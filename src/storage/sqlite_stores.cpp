@@ -40,11 +40,13 @@ Channel read_channel(SQLite::Statement& q) {
   c.created_at = q.getColumn(5).getInt64();
   c.updated_at = q.getColumn(6).getInt64();
   c.confirm_sent_at = q.getColumn(7).getInt64();
+  c.state_version = q.getColumn(8).getInt64();
   return c;
 }
 
 constexpr const char* kChannelCols =
-    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at FROM channels ";
+    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at, state_version"
+    " FROM channels ";
 
 }  // namespace
 
@@ -102,7 +104,8 @@ std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
 }
 
 void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
-  auto& q = st_.get("UPDATE channels SET state = ?, updated_at = ? WHERE id = ?");
+  // Every state change counts, also a second one in the same second (confirm links carry the count).
+  auto& q = st_.get("UPDATE channels SET state = ?, updated_at = ?, state_version = state_version + 1 WHERE id = ?");
   q.bind(1, to_string(state));
   q.bind(2, static_cast<int64_t>(at));
   q.bind(3, static_cast<int64_t>(channel_id));

@@ -97,6 +97,7 @@ void MemoryConsentStore::update_channel_state(std::int64_t channel_id, ConsentSt
   auto& c = channels.at(channel_id);
   c.state = state;
   c.updated_at = at;
+  ++c.state_version;
 }
 
 void MemoryConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t at) {
