@@ -160,6 +160,14 @@ std::vector<std::string> SqliteConsentStore::take_topic_requests(std::int64_t ch
   return out;
 }
 
+std::vector<std::string> SqliteConsentStore::topic_requests_of(std::int64_t channel_id) {
+  auto& q = st_.get("SELECT topic FROM topic_requests WHERE channel_id = ? ORDER BY topic");
+  q.bind(1, static_cast<int64_t>(channel_id));
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
 void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
   auto& q = st_.get(
       "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, detail,"

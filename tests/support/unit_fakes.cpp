@@ -136,6 +136,15 @@ std::vector<std::string> MemoryConsentStore::take_topic_requests(std::int64_t ch
   return out;
 }
 
+std::vector<std::string> MemoryConsentStore::topic_requests_of(std::int64_t channel_id) {
+  std::vector<std::string> out;
+  auto it = topic_requests.find(channel_id);
+  if (it != topic_requests.end()) {
+    for (const auto& [topic, at] : it->second) out.push_back(topic);
+  }
+  return out;
+}
+
 void MemoryConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
   ++writes_;
   events.push_back(e);
