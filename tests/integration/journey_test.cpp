@@ -254,7 +254,8 @@ TEST_F(JourneyTest, TheFirstLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm
   EXPECT_EQ(json::parse(old->body)["error"]["code"], "superseded_token");
   EXPECT_EQ(email_state("back@example.org"), "pending");
   int link_confirms = 0;
-  for (auto& e : admin_lookup("back@example.org")["consent_log"]) link_confirms += e["action"] == "confirm" && e["source"] == "link";
+  const auto audit = admin_lookup("back@example.org");
+  for (const auto& e : audit["consent_log"]) link_confirms += e["action"] == "confirm" && e["source"] == "link";
   EXPECT_EQ(link_confirms, 1);
 
   std::optional<std::string> fresh;
