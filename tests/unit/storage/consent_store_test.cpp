@@ -70,6 +70,10 @@ TEST_F(SqliteConsentStoreTest, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
     s.request_topics(a, {"late"}, 300);
     s.request_topics(b, {"other"}, 200);
     s.request_topics(a, {"jobs"}, 250);  // asked again: the later time counts
+    // What is held, sorted, per channel (the topic email names these).
+    EXPECT_EQ(s.topic_requests_of(a), (std::vector<std::string>{"events", "jobs", "late"}));
+    EXPECT_EQ(s.topic_requests_of(b), (std::vector<std::string>{"other"}));
+    EXPECT_TRUE(s.topic_requests_of(b + 100).empty());
     // A link issued at 260 approves what was asked up to then.
     EXPECT_EQ(s.take_topic_requests(a, 260), (std::vector<std::string>{"events", "jobs"}));
     EXPECT_TRUE(s.take_topic_requests(a, 260).empty());  // taken once
