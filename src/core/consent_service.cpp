@@ -276,7 +276,8 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
 std::string ConsentService::confirm_url(std::int64_t channel_id, std::int64_t now,
                                         std::int64_t state_version) const {
   return config_.public_url + "/confirm/" +
-         tokens_.issue({TokenPurpose::kConfirm, channel_id, now + config_.confirm_ttl_seconds, state_version});
+         tokens_.issue({TokenPurpose::kConfirm, channel_id, now + config_.confirm_ttl_seconds,
+                        state_version});
 }
 
 std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
@@ -327,7 +328,8 @@ void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel
   const bool topics_only = ch.state == ConsentState::kConfirmed;
   if (topics_only) vars["topics"] = join(store.topic_requests_of(ch.id), ", ");
   // Rendering waits for the dispatcher: the commit path stays SQL only.
-  store.enqueue_email(entry, templated_email(ch, topics_only ? "confirm_topics" : "confirm", std::move(vars), now));
+  store.enqueue_email(
+      entry, templated_email(ch, topics_only ? "confirm_topics" : "confirm", std::move(vars), now));
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
@@ -422,8 +424,8 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
     // A repeat click on the link that confirmed (which changed the state) is fine.
     if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
     return Error{ErrorCode::kExpired, "superseded_token",
-                 "This confirmation link was replaced by a newer one. Please use the link in the latest email, "
-                 "or sign up again.",
+                 "This confirmation link was replaced by a newer one. Please use the link in the "
+                 "latest email, or sign up again.",
                  ""};
   }
   // The owner has shown they hold this address: the topics asked for
@@ -438,7 +440,9 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
     entry.kind = OutboxKind::kEmail;
     entry.channel_id = ch->id;
     entry.purpose = "welcome";
-    store.enqueue_email(entry, templated_email(*ch, "welcome", {{"first_name", sub ? greeting_name(*sub) : ""}}, now));
+    store.enqueue_email(
+        entry,
+        templated_email(*ch, "welcome", {{"first_name", sub ? greeting_name(*sub) : ""}}, now));
   }
   return ChannelOutcome{*ch, true};
 }

@@ -25,7 +25,8 @@ static_assert(std::is_sorted(std::begin(kRanges), std::end(kRanges),
 char32_t decode(std::string_view s, std::size_t i, std::size_t len) {
   auto c = static_cast<unsigned char>(s[i]);
   char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  for (std::size_t k = 1; k < len; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
   return cp;
 }
 
@@ -49,9 +50,12 @@ Kind kind_of(char32_t cp) {
   // typed to dress text up or slip past filters ("𝐑𝐞𝐟𝐮𝐧𝐝"); no name is spelt in them.
   if (cp >= 0x1D400 && cp <= 0x1D7FF) return Kind::kOther;
   switch (name_char_class(cp)) {
-    case NameCharClass::kLetter: return Kind::kLetter;
-    case NameCharClass::kMark: return Kind::kMark;
-    case NameCharClass::kOther: break;
+    case NameCharClass::kLetter:
+      return Kind::kLetter;
+    case NameCharClass::kMark:
+      return Kind::kMark;
+    case NameCharClass::kOther:
+      break;
   }
   return Kind::kOther;
 }
@@ -76,7 +80,8 @@ Result<std::string> check_person_name(std::string_view raw, const std::string& f
   if (!text::is_valid_utf8(raw)) return refuse(field, field + " is not valid UTF-8");
   const auto t = text::trim(raw);
   if (text::utf8_length(t) > kMaxPersonNameLength) {
-    return refuse(field, field + " is longer than " + std::to_string(kMaxPersonNameLength) + " characters");
+    return refuse(
+        field, field + " is longer than " + std::to_string(kMaxPersonNameLength) + " characters");
   }
   std::vector<Kind> kinds;
   kinds.reserve(t.size());
@@ -94,7 +99,8 @@ Result<std::string> check_person_name(std::string_view raw, const std::string& f
     const Kind next = k + 1 < kinds.size() ? kinds[k + 1] : Kind::kSpace;
     switch (kinds[k]) {
       case Kind::kOther:
-        return refuse(field, field + " may hold only letters, spaces, apostrophes, hyphens and periods");
+        return refuse(field,
+                      field + " may hold only letters, spaces, apostrophes, hyphens and periods");
       case Kind::kMark:
         // A mark belongs on a letter, and only a few of them.
         if (!is_word(prev) || ++marks > kMaxMarksPerLetter) {
@@ -103,7 +109,8 @@ Result<std::string> check_person_name(std::string_view raw, const std::string& f
         continue;
       case Kind::kJoiner:
         if (!is_word(prev) || !is_word(next)) {
-          return refuse(field, field + " may hold only letters, spaces, apostrophes, hyphens and periods");
+          return refuse(field,
+                        field + " may hold only letters, spaces, apostrophes, hyphens and periods");
         }
         break;
       case Kind::kPeriod: {

@@ -89,7 +89,8 @@ Result<TokenClaims> TokenCodec::verify(std::string_view token, TokenPurpose expe
   auto d3 = rest.find('.', d2 + 1);
   if (d3 != std::string_view::npos) {
     // Only confirm tokens carry a version, and never 0 (one spelling per token).
-    if (p != 'c' || !parse_int(rest.substr(d2 + 1, d3 - d2 - 1), version) || version == 0) return bad_token();
+    if (p != 'c' || !parse_int(rest.substr(d2 + 1, d3 - d2 - 1), version) || version == 0)
+      return bad_token();
     d2 = d3;
   }
   std::string mac;

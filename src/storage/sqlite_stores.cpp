@@ -45,8 +45,8 @@ Channel read_channel(SQLite::Statement& q) {
 }
 
 constexpr const char* kChannelCols =
-    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at, state_version"
-    " FROM channels ";
+    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at,"
+    " state_version FROM channels ";
 
 }  // namespace
 
@@ -104,8 +104,10 @@ std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
 }
 
 void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
-  // Every state change counts, also a second one in the same second (confirm links carry the count).
-  auto& q = st_.get("UPDATE channels SET state = ?, updated_at = ?, state_version = state_version + 1 WHERE id = ?");
+  // Every state change counts, also two in the same second (confirm links carry the count).
+  auto& q = st_.get(
+      "UPDATE channels SET state = ?, updated_at = ?, state_version = state_version + 1"
+      " WHERE id = ?");
   q.bind(1, to_string(state));
   q.bind(2, static_cast<int64_t>(at));
   q.bind(3, static_cast<int64_t>(channel_id));

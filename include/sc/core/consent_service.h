@@ -125,7 +125,8 @@ class ConsentService {
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.
-  std::string confirm_url(std::int64_t channel_id, std::int64_t now, std::int64_t state_version = 0) const;
+  std::string confirm_url(std::int64_t channel_id, std::int64_t now,
+                          std::int64_t state_version = 0) const;
   std::string unsubscribe_url(std::int64_t channel_id) const;
 
   // Builds a complete email to a channel, footer and List-Unsubscribe

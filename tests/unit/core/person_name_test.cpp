@@ -12,17 +12,21 @@ namespace sc {
 namespace {
 
 TEST(NameCharClass, LettersAndMarksOfManyScripts) {
-  for (char32_t cp : {U'A', U'z', U'\u00e9', U'\u03a9', U'\u0436', U'\u05d0', U'\u0628', U'\u0915', U'\u0e01',
-                      U'\u3042', U'\u30ab', U'\u4e00', U'\uac00', U'\u02bc', U'\U00020000'}) {
+  for (char32_t cp :
+       {U'A', U'z', U'\u00e9', U'\u03a9', U'\u0436', U'\u05d0', U'\u0628', U'\u0915', U'\u0e01',
+        U'\u3042', U'\u30ab', U'\u4e00', U'\uac00', U'\u02bc', U'\U00020000'}) {
     EXPECT_EQ(name_char_class(cp), NameCharClass::kLetter) << std::hex << static_cast<unsigned>(cp);
   }
-  for (char32_t cp : {U'\u0301', U'\u0308', U'\u093e', U'\u094d', U'\u0e34', U'\u064e', U'\u05b4'}) {
+  for (char32_t cp :
+       {U'\u0301', U'\u0308', U'\u093e', U'\u094d', U'\u0e34', U'\u064e', U'\u05b4'}) {
     EXPECT_EQ(name_char_class(cp), NameCharClass::kMark) << std::hex << static_cast<unsigned>(cp);
   }
   // Digits of every script, symbols, punctuation, spaces, emoji, enclosing marks.
-  for (char32_t cp : {U'0', U'9', U'\u0660', U'\u06f5', U'\u0966', U'\uff11', U'\U0001d7ce', U'$', U'\u20ac',
-                      U'\u00a3', U'@', U'.', U':', U'/', U' ', U'\u00a0', U'\U0001f600', U'\u2764', U'\u2122',
-                      U'\u20dd', U'\u2167', U'\u00bd', U'\uff0e', U'\u3002', U'\U0010ffff', U'\0'}) {
+  for (char32_t cp :
+       {U'0',      U'9',      U'\u0660',     U'\u06f5',     U'\u0966', U'\uff11', U'\U0001d7ce',
+        U'$',      U'\u20ac', U'\u00a3',     U'@',          U'.',      U':',      U'/',
+        U' ',      U'\u00a0', U'\U0001f600', U'\u2764',     U'\u2122', U'\u20dd', U'\u2167',
+        U'\u00bd', U'\uff0e', U'\u3002',     U'\U0010ffff', U'\0'}) {
     EXPECT_EQ(name_char_class(cp), NameCharClass::kOther) << std::hex << static_cast<unsigned>(cp);
   }
 }
@@ -59,10 +63,15 @@ TEST(NameCharClass, TableMatchesIcuForEveryCodePoint) {
       case U_LOWERCASE_LETTER:
       case U_TITLECASE_LETTER:
       case U_MODIFIER_LETTER:
-      case U_OTHER_LETTER: want = NameCharClass::kLetter; break;
+      case U_OTHER_LETTER:
+        want = NameCharClass::kLetter;
+        break;
       case U_NON_SPACING_MARK:
-      case U_COMBINING_SPACING_MARK: want = NameCharClass::kMark; break;
-      default: break;
+      case U_COMBINING_SPACING_MARK:
+        want = NameCharClass::kMark;
+        break;
+      default:
+        break;
     }
     if (name_char_class(static_cast<char32_t>(c)) != want && ++mismatches <= 5) {
       ADD_FAILURE() << "U+" << std::hex << c << " differs from ICU " << U_ICU_VERSION;
