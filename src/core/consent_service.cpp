@@ -117,6 +117,22 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+// The topics as a text can hold them: as many whole names as fit in about
+// 60 characters, then how many more (a text is 160 characters a segment).
+std::string topics_for_text(const std::vector<std::string>& topics) {
+  constexpr std::size_t kRoom = 60;
+  std::string out;
+  std::size_t shown = 0;
+  for (const auto& t : topics) {
+    if (shown > 0 && out.size() + 2 + t.size() > kRoom) break;
+    if (shown > 0) out += ", ";
+    out += t;
+    ++shown;
+  }
+  if (shown < topics.size()) out += " and " + std::to_string(topics.size() - shown) + " more";
+  return out;
+}
+
 }  // namespace
 
 ConsentService::ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
@@ -341,6 +357,11 @@ void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& 
   OutboundSms sms;
   sms.to = ch.address;
   sms.template_name = "sms_confirm";
+  // A confirmed number is asked only about new topics, and told which.
+  if (ch.state == ConsentState::kConfirmed) {
+    sms.template_name = "sms_confirm_topics";
+    sms.template_vars = {{"topics", topics_for_text(store.topic_requests_of(ch.id))}};
+  }
   store.enqueue_sms(entry, sms);
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }

@@ -562,6 +562,39 @@ TEST_F(ConsentServiceTest, TheEmailAskingAboutNewTopicsNamesThemAndKeepsTheCoold
   EXPECT_EQ(render_call(store_.emails.back()).vars.at("topics"), "arts, events, jobs, sports");
 }
 
+// The same for a confirmed number: the text that asks about new topics
+// names them (shortened to fit a text) and says ignoring it changes nothing.
+TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
+  SignupRequest r;
+  r.phone = "(415) 555-0100";
+  r.sms_consent = true;
+  svc_.sign_up(store_, valid(r), ctx_, kT0);
+  svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM1", ctx_, kT0 + 10);
+  ASSERT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
+
+  r.topics = {"jobs", "events"};
+  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 1000).queued_sms);
+  ASSERT_EQ(store_.texts.size(), 2u);
+  RecordingComposer rc;
+  auto text = store_.texts.back().sms;
+  render_queued(rc, text);
+  ASSERT_EQ(rc.sms_calls.size(), 1u);
+  EXPECT_EQ(rc.sms_calls[0].name, "sms_confirm_topics");
+  EXPECT_EQ(rc.sms_calls[0].vars.at("topics"), "events, jobs");
+
+  // Twenty long topics are shortened to what fits, with the number left out.
+  r.topics.clear();
+  for (int i = 0; i < 18; ++i) r.topics.push_back("a-rather-long-topic-name-" + std::to_string(10 + i));
+  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 2000).queued_sms);
+  RecordingComposer rc2;
+  text = store_.texts.back().sms;
+  render_queued(rc2, text);
+  const auto& topics = rc2.sms_calls.at(0).vars.at("topics");
+  EXPECT_LE(topics.size(), 80u) << topics;
+  EXPECT_THAT(topics, HasSubstr("a-rather-long-topic-name-10, "));
+  EXPECT_THAT(topics, ::testing::EndsWith(" and 18 more"));
+}
+
 // Issue 8.4: a name stored before the rules (or by any other way in) is
 // not printed into a message to an address that has confirmed nothing.
 TEST_F(ConsentServiceTest, AConfirmationGreetsByNameOnlyWhenTheNamePassesTheRules) {

@@ -140,6 +140,13 @@ TEST(Renderer, TopicConfirmationNamesTheTopicsAndSaysIgnoringChangesNothing) {
   EXPECT_THAT(m.text, Not(HasSubstr("confirm your subscription")));
 }
 
+TEST(Renderer, TopicConfirmationTextNamesTheTopicsAndSaysIgnoringChangesNothing) {
+  Renderer r(kCommon);
+  auto s = r.sms("sms_confirm_topics", {{"topics", "events, jobs"}});
+  EXPECT_THAT(s, AllOf(HasSubstr("Example Org"), HasSubstr("events, jobs"), HasSubstr("YES"),
+                       HasSubstr("nothing changes"), HasSubstr("STOP")));
+}
+
 TEST(Renderer, FirstNameGreetingOnlyWhenGiven) {
   Renderer r(kCommon);
   EXPECT_THAT(r.email("welcome", {{"first_name", "Zo\xc3\xab"}}).text, HasSubstr("Hello Zo\xc3\xab,"));
