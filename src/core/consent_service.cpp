@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sc/core/person_name.h"
 #include "sc/core/text.h"
 
 namespace sc {
@@ -11,46 +12,12 @@ bool present(const std::optional<std::string>& v) {
   return v && !text::trim(*v).empty();
 }
 
-// Names reach messages, so nothing in them may read as a link, an address or
-// markup: letters (any script), spaces, hyphens and apostrophes only. Dots,
-// colons, slashes and '@' are what turn "Visit evil.example" into a link.
-bool is_name_char(std::string_view s, std::size_t& i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    ++i;
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '-' || c == '\'';
-  }
-  std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-  auto cp = s.substr(i, len);
-  i += len;
-  // Full-width and ideographic full stops and the one-dot leader also autolink.
-  static constexpr std::string_view kDots[] = {"\xEF\xBC\x8E", "\xE3\x80\x82", "\xEF\xBD\xA1",
-                                               "\xE2\x80\xA4", "\xEF\xB9\x92", "\xEF\xBC\x9A",
-                                               "\xEF\xBC\x8F", "\xEF\xBC\xA0"};
-  for (auto d : kDots) {
-    if (cp == d) return false;
-  }
-  return true;
-}
-
+// Names reach messages sent to addresses nobody has confirmed yet; the
+// rules are in person_name.h.
 Result<std::string> check_name(const std::optional<std::string>& raw) {
   if (!present(raw)) return std::string();
-  if (raw->size() > 4 * ConsentService::kMaxNameLength) {
-    return invalid("invalid_first_name", "first_name is too long", "first_name");
-  }
-  if (!text::is_valid_utf8(*raw)) return invalid("invalid_first_name", "first_name is not valid UTF-8", "first_name");
-  auto t = text::trim(*raw);
-  if (text::has_control(t)) return invalid("invalid_first_name", "first_name contains control characters", "first_name");
-  if (text::utf8_length(t) > ConsentService::kMaxNameLength) {
-    return invalid("invalid_first_name", "first_name is longer than 100 characters", "first_name");
-  }
-  for (std::size_t i = 0; i < t.size();) {
-    if (!is_name_char(t, i)) {
-      return invalid("invalid_first_name",
-                     "first_name may hold only letters, spaces, hyphens and apostrophes", "first_name");
-    }
-  }
-  return std::string(t);
+  static const std::string kField = "first_name";
+  return check_person_name(*raw, kField);
 }
 
 Result<std::string> check_postal(const std::optional<std::string>& raw) {
@@ -100,6 +67,8 @@ void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentA
                   const RequestContext& ctx, std::int64_t now, std::string_view detail = {}) {
   store.update_channel_state(ch.id, state, now);
   ch.state = state;
+  ch.updated_at = now;
+  ++ch.state_version;  // as the store counts it: links sent before now confirm nothing
   ConsentEvent e;
   e.subscriber_id = ch.subscriber_id;
   e.channel_id = ch.id;
@@ -115,10 +84,53 @@ void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentA
 
 
 // Topics asked for through a channel, no later than `until`, become the
-// subscriber's once its owner has answered through that channel.
+// subscriber's once its owner has answered through that channel, up to the
+// cap (requests held on several channels could add up past it); the rest
+// are forgotten.
 void apply_topic_requests(ConsentStore& store, const Channel& ch, std::int64_t until) {
   const auto topics = store.take_topic_requests(ch.id, until);
-  if (!topics.empty()) store.add_topics(ch.subscriber_id, topics);
+  if (topics.empty()) return;
+  const auto existing = store.topics_of(ch.subscriber_id);
+  std::size_t count = existing.size();
+  std::vector<std::string> add;
+  for (const auto& t : topics) {
+    if (count >= ConsentService::kMaxSubscriberTopics) break;
+    if (std::find(existing.begin(), existing.end(), t) != existing.end()) continue;
+    add.push_back(t);
+    ++count;
+  }
+  if (!add.empty()) store.add_topics(ch.subscriber_id, add);
+}
+
+// The name a message to this subscriber may greet with: names stored before
+// the rules of person_name.h (or that got in any other way) are left out.
+std::string greeting_name(const Subscriber& sub) {
+  return is_acceptable_person_name(sub.first_name) ? sub.first_name : std::string();
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+// The topics as a text can hold them: as many whole names as fit in about
+// 60 characters, then how many more (a text is 160 characters a segment).
+std::string topics_for_text(const std::vector<std::string>& topics) {
+  constexpr std::size_t kRoom = 60;
+  std::string out;
+  std::size_t shown = 0;
+  for (const auto& t : topics) {
+    if (shown > 0 && out.size() + 2 + t.size() > kRoom) break;
+    if (shown > 0) out += ", ";
+    out += t;
+    ++shown;
+  }
+  if (shown < topics.size()) out += " and " + std::to_string(topics.size() - shown) + " more";
+  return out;
 }
 
 }  // namespace
@@ -217,12 +229,22 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
     } else {
       // Topics for someone who exists wait on this channel until its owner
       // confirms through it; asking for new ones is worth a confirmation.
+      // They count against the subscriber's cap with the topics they hold
+      // and those already waiting: new ones past it are dropped, silently,
+      // so the answer stays the same as for a new address.
       bool asked = false;
       if (!v.topics.empty()) {
-        const auto held = store.topics_of(sub.id);
+        const auto existing = store.topics_of(sub.id);
+        const auto waiting = store.topic_requests_of(ch->id);
+        std::size_t count = existing.size() + waiting.size();
         std::vector<std::string> wanted;
         for (const auto& t : v.topics) {
-          if (std::find(held.begin(), held.end(), t) == held.end()) wanted.push_back(t);
+          if (std::find(existing.begin(), existing.end(), t) != existing.end()) continue;
+          if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) {
+            if (count >= kMaxSubscriberTopics) continue;
+            ++count;
+          }
+          wanted.push_back(t);
         }
         if (!wanted.empty()) store.request_topics(ch->id, wanted, now);
         asked = !wanted.empty();
@@ -233,6 +255,8 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
         // owner's own link, so this cannot be repeated to flood anyone.
         store.update_channel_state(ch->id, ConsentState::kPending, now);
         ch->state = ConsentState::kPending;
+        ch->updated_at = now;
+        ++ch->state_version;
         send = true;
       } else if (ch->state == ConsentState::kPending || asked) {
         send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
@@ -265,9 +289,11 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
   return out;
 }
 
-std::string ConsentService::confirm_url(std::int64_t channel_id, std::int64_t now) const {
+std::string ConsentService::confirm_url(std::int64_t channel_id, std::int64_t now,
+                                        std::int64_t state_version) const {
   return config_.public_url + "/confirm/" +
-         tokens_.issue({TokenPurpose::kConfirm, channel_id, now + config_.confirm_ttl_seconds});
+         tokens_.issue({TokenPurpose::kConfirm, channel_id, now + config_.confirm_ttl_seconds,
+                        state_version});
 }
 
 std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
@@ -308,12 +334,18 @@ void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel
   entry.kind = OutboxKind::kEmail;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";
+  std::map<std::string, std::string> vars = {
+      {"confirm_url", confirm_url(ch.id, now, ch.state_version)},
+      {"first_name", greeting_name(sub)},
+      {"expires_days", std::to_string(config_.confirm_ttl_seconds / 86400)}};
+  // Someone confirmed already is asked only about the topics a form wants
+  // to add: the email names them (all of those its link would add) and
+  // says that ignoring it changes nothing.
+  const bool topics_only = ch.state == ConsentState::kConfirmed;
+  if (topics_only) vars["topics"] = join(store.topic_requests_of(ch.id), ", ");
   // Rendering waits for the dispatcher: the commit path stays SQL only.
-  store.enqueue_email(entry, templated_email(ch, "confirm",
-                                             {{"confirm_url", confirm_url(ch.id, now)},
-                                              {"first_name", sub.first_name},
-                                              {"expires_days", std::to_string(config_.confirm_ttl_seconds / 86400)}},
-                                             now));
+  store.enqueue_email(
+      entry, templated_email(ch, topics_only ? "confirm_topics" : "confirm", std::move(vars), now));
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
@@ -325,6 +357,11 @@ void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& 
   OutboundSms sms;
   sms.to = ch.address;
   sms.template_name = "sms_confirm";
+  // A confirmed number is asked only about new topics, and told which.
+  if (ch.state == ConsentState::kConfirmed) {
+    sms.template_name = "sms_confirm_topics";
+    sms.template_vars = {{"topics", topics_for_text(store.topic_requests_of(ch.id))}};
+  }
   store.enqueue_sms(entry, sms);
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
@@ -400,6 +437,18 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   // Unsubscribed: an old confirmation link must not undo a later unsubscribe
   // (nor add topics for someone who left).
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
+  // Only a link sent since the channel's latest state change counts. The
+  // version decides even within one second; links from before versions
+  // (version 0) are judged by their issue time against that change.
+  const auto issued_at = claims->expires_at - config_.confirm_ttl_seconds;
+  if (claims->version != ch->state_version || issued_at < ch->updated_at) {
+    // A repeat click on the link that confirmed (which changed the state) is fine.
+    if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
+    return Error{ErrorCode::kExpired, "superseded_token",
+                 "This confirmation link was replaced by a newer one. Please use the link in the "
+                 "latest email, or sign up again.",
+                 ""};
+  }
   // The owner has shown they hold this address: the topics asked for
   // through it before this link was sent are theirs now.
   apply_topic_requests(store, *ch, claims->expires_at - config_.confirm_ttl_seconds);
@@ -412,7 +461,9 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
     entry.kind = OutboxKind::kEmail;
     entry.channel_id = ch->id;
     entry.purpose = "welcome";
-    store.enqueue_email(entry, templated_email(*ch, "welcome", {{"first_name", sub ? sub->first_name : ""}}, now));
+    store.enqueue_email(
+        entry,
+        templated_email(*ch, "welcome", {{"first_name", sub ? greeting_name(*sub) : ""}}, now));
   }
   return ChannelOutcome{*ch, true};
 }

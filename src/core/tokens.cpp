@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::string_view kVersion = "sc-token-v1";
 
-std::string signed_part(char purpose, std::int64_t id, std::int64_t exp) {
+std::string signed_part(char purpose, std::int64_t id, std::int64_t exp, std::int64_t version = 0) {
   std::string s(kVersion);
   s += '|';
   s += purpose;
@@ -17,6 +17,7 @@ std::string signed_part(char purpose, std::int64_t id, std::int64_t exp) {
   s += std::to_string(id);
   s += '|';
   s += std::to_string(exp);
+  if (version != 0) s += "|v" + std::to_string(version);  // absent: the MAC of tokens without one
   return s;
 }
 
@@ -56,13 +57,15 @@ Error bad_token() {
 
 std::string TokenCodec::issue(const TokenClaims& c) const {
   char p = c.purpose == TokenPurpose::kConfirm ? 'c' : 'u';
-  auto mac = signer_.sign(signed_part(p, c.channel_id, c.expires_at));
+  const auto version = p == 'c' ? c.version : 0;
+  auto mac = signer_.sign(signed_part(p, c.channel_id, c.expires_at, version));
   std::string t(1, p);
   t += '.';
   t += std::to_string(c.channel_id);
   t += '.';
   t += std::to_string(c.expires_at);
   t += '.';
+  if (version != 0) t += std::to_string(version) + '.';
   t += text::hex(mac);
   return t;
 }
@@ -82,14 +85,22 @@ Result<TokenClaims> TokenCodec::verify(std::string_view token, TokenPurpose expe
   if (!parse_int(rest.substr(0, d1), id) || !parse_int(rest.substr(d1 + 1, d2 - d1 - 1), exp)) {
     return bad_token();
   }
+  std::int64_t version = 0;
+  auto d3 = rest.find('.', d2 + 1);
+  if (d3 != std::string_view::npos) {
+    // Only confirm tokens carry a version, and never 0 (one spelling per token).
+    if (p != 'c' || !parse_int(rest.substr(d2 + 1, d3 - d2 - 1), version) || version == 0)
+      return bad_token();
+    d2 = d3;
+  }
   std::string mac;
   if (!from_hex(rest.substr(d2 + 1), mac) || mac.size() != 32) return bad_token();
-  if (!signer_.verify(signed_part(p, id, exp), mac)) return bad_token();
+  if (!signer_.verify(signed_part(p, id, exp, version), mac)) return bad_token();
   if (expected == TokenPurpose::kConfirm && (exp == 0 || now > exp)) {
     return Error{ErrorCode::kExpired, "expired_token",
                  "This confirmation link has expired. Please sign up again to get a new one.", ""};
   }
-  return TokenClaims{expected, id, exp};
+  return TokenClaims{expected, id, exp, version};
 }
 
 }  // namespace sc

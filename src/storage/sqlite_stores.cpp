@@ -40,11 +40,13 @@ Channel read_channel(SQLite::Statement& q) {
   c.created_at = q.getColumn(5).getInt64();
   c.updated_at = q.getColumn(6).getInt64();
   c.confirm_sent_at = q.getColumn(7).getInt64();
+  c.state_version = q.getColumn(8).getInt64();
   return c;
 }
 
 constexpr const char* kChannelCols =
-    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at FROM channels ";
+    "SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at,"
+    " state_version FROM channels ";
 
 }  // namespace
 
@@ -102,7 +104,10 @@ std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
 }
 
 void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
-  auto& q = st_.get("UPDATE channels SET state = ?, updated_at = ? WHERE id = ?");
+  // Every state change counts, also two in the same second (confirm links carry the count).
+  auto& q = st_.get(
+      "UPDATE channels SET state = ?, updated_at = ?, state_version = state_version + 1"
+      " WHERE id = ?");
   q.bind(1, to_string(state));
   q.bind(2, static_cast<int64_t>(at));
   q.bind(3, static_cast<int64_t>(channel_id));
@@ -154,6 +159,14 @@ std::vector<std::string> SqliteConsentStore::take_topic_requests(std::int64_t ch
   std::vector<std::string> out;
   while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> SqliteConsentStore::topic_requests_of(std::int64_t channel_id) {
+  auto& q = st_.get("SELECT topic FROM topic_requests WHERE channel_id = ? ORDER BY topic");
+  q.bind(1, static_cast<int64_t>(channel_id));
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   return out;
 }
 

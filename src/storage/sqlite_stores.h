@@ -40,6 +40,7 @@ class SqliteConsentStore final : public ConsentStore {
   std::vector<std::string> topics_of(std::int64_t subscriber_id) override;
   void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics, std::int64_t at) override;
   std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) override;
+  std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;

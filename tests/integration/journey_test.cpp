@@ -160,6 +160,14 @@ TEST_F(JourneyTest, NewTopicsForAConfirmedAddressNeedItsOwnersClick) {
     if (link && *link != *first) second = link;
   }
   ASSERT_TRUE(second);
+  // The email asking about them names them and says ignoring it changes nothing.
+  std::string asking;
+  for (const auto& eml : emails()) {
+    auto text = decode_quoted_printable(eml);
+    if (text.find(*second) != std::string::npos) asking = text;
+  }
+  EXPECT_NE(asking.find("events"), std::string::npos) << asking;
+  EXPECT_NE(asking.find("nothing changes"), std::string::npos) << asking;
   // The old link was sent before the request: it approves nothing new.
   ASSERT_EQ(cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
   EXPECT_EQ(admin_lookup("t@example.org")["topics"], json({"news"}));
@@ -222,6 +230,42 @@ TEST_F(JourneyTest, ConfirmAfterUnsubscribeChangesNothing) {
   EXPECT_EQ(p->status, 200);
   EXPECT_EQ(json::parse(p->body)["state"], "unsubscribed");
   EXPECT_EQ(email_state("late@example.org"), "unsubscribed");
+}
+
+// Issue 8.2: confirm, unsubscribe, and an anonymous form sets the address
+// back to pending: the first email's link must not confirm it again.
+TEST_F(JourneyTest, TheFirstLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm) {
+  start();
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "back@example.org"}})->status, 202);
+  ASSERT_TRUE(wait_emails(1));
+  auto body = decode_quoted_printable(emails()[0]);
+  auto first = find_link(body, "/confirm/");
+  auto unsubscribe = find_link(body, "/unsubscribe/");
+  ASSERT_TRUE(first && unsubscribe);
+  ASSERT_EQ(cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_EQ(cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "back@example.org"}})->status, 202);
+  ASSERT_EQ(email_state("back@example.org"), "pending");
+  ASSERT_TRUE(wait_emails(3));  // confirmation, welcome, the new confirmation
+
+  auto old = cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 410) << old->body;
+  EXPECT_EQ(json::parse(old->body)["error"]["code"], "superseded_token");
+  EXPECT_EQ(email_state("back@example.org"), "pending");
+  int link_confirms = 0;
+  const auto audit = admin_lookup("back@example.org");
+  for (const auto& e : audit["consent_log"]) link_confirms += e["action"] == "confirm" && e["source"] == "link";
+  EXPECT_EQ(link_confirms, 1);
+
+  std::optional<std::string> fresh;
+  for (const auto& eml : emails()) {
+    auto link = find_link(decode_quoted_printable(eml), "/confirm/");
+    if (link && *link != *first) fresh = link;
+  }
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(cli_->Post(fresh->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
+  EXPECT_EQ(email_state("back@example.org"), "confirmed");
 }
 
 TEST_F(JourneyTest, AdminApiNeedsTheKey) {

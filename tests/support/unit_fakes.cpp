@@ -97,6 +97,7 @@ void MemoryConsentStore::update_channel_state(std::int64_t channel_id, ConsentSt
   auto& c = channels.at(channel_id);
   c.state = state;
   c.updated_at = at;
+  ++c.state_version;
 }
 
 void MemoryConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t at) {
@@ -132,6 +133,15 @@ std::vector<std::string> MemoryConsentStore::take_topic_requests(std::int64_t ch
     }
   }
   if (!out.empty()) ++writes_;
+  return out;
+}
+
+std::vector<std::string> MemoryConsentStore::topic_requests_of(std::int64_t channel_id) {
+  std::vector<std::string> out;
+  auto it = topic_requests.find(channel_id);
+  if (it != topic_requests.end()) {
+    for (const auto& [topic, at] : it->second) out.push_back(topic);
+  }
   return out;
 }
 

@@ -88,7 +88,10 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
 
 class ConsentService {
  public:
-  static constexpr std::size_t kMaxTopics = 20;
+  static constexpr std::size_t kMaxTopics = 20;  // per request
+  // Per subscriber, held requests included: anonymous forms cannot pile
+  // topics onto someone, 20 at a time.
+  static constexpr std::size_t kMaxSubscriberTopics = 20;
   static constexpr std::size_t kMaxTopicLength = 64;
   static constexpr std::size_t kMaxNameLength = 100;
   static constexpr std::size_t kMaxPostalLength = 16;
@@ -120,7 +123,10 @@ class ConsentService {
   SmsKeywordOutcome sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
                                 std::string_view message_id, const RequestContext& ctx, std::int64_t now);
 
-  std::string confirm_url(std::int64_t channel_id, std::int64_t now) const;
+  // The link carries the channel's state_version: it confirms only while the
+  // channel has not changed state since.
+  std::string confirm_url(std::int64_t channel_id, std::int64_t now,
+                          std::int64_t state_version = 0) const;
   std::string unsubscribe_url(std::int64_t channel_id) const;
 
   // Builds a complete email to a channel, footer and List-Unsubscribe

@@ -35,8 +35,12 @@ struct Channel {
   std::string address;  // normalised email or E.164 number
   ConsentState state = ConsentState::kPending;
   std::int64_t created_at = 0;
-  std::int64_t updated_at = 0;
+  std::int64_t updated_at = 0;       // the latest state change
   std::int64_t confirm_sent_at = 0;  // last confirmation message queued (for the cooldown)
+  // Counts the channel's state changes; a confirm link carries the version it
+  // was sent at, so a link sent before the latest change (even in the same
+  // second) confirms nothing.
+  std::int64_t state_version = 0;
 };
 
 // The exact consent text a person was shown, identified by version and hash.

@@ -73,6 +73,8 @@ class ConsentStore {
   // Returns and forgets the topics held on a channel that were asked for
   // no later than `requested_until` (a link approves only what came before it).
   virtual std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) = 0;
+  // The topics held on a channel, sorted.
+  virtual std::vector<std::string> topic_requests_of(std::int64_t channel_id) = 0;
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
   virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
   virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;

@@ -15,11 +15,15 @@ struct TokenClaims {
   TokenPurpose purpose = TokenPurpose::kConfirm;
   std::int64_t channel_id = 0;
   std::int64_t expires_at = 0;  // 0: never (unsubscribe tokens do not expire)
+  // Confirm tokens: the channel's state_version when the link was sent
+  // (0: not written into the token, as in links sent before versions).
+  std::int64_t version = 0;
 };
 
-// Format: "<c|u>.<channel id>.<expiry>.<hex HMAC-SHA256>". The MAC covers a
-// version tag, the purpose, the id and the expiry, so a confirm token cannot
-// be replayed as an unsubscribe token or edited to another id.
+// Format: "<c|u>.<channel id>.<expiry>.<hex HMAC-SHA256>", and for a confirm
+// token with a state version "c.<id>.<expiry>.<version>.<mac>". The MAC covers
+// a format tag, the purpose, the id, the expiry and the version, so a confirm
+// token cannot be replayed as an unsubscribe token or edited to another id.
 class TokenCodec {
  public:
   static constexpr std::size_t kMaxLength = 128;

@@ -292,7 +292,34 @@ INSTANTIATE_TEST_SUITE_P(
                       NameCase{"evil\xef\xbc\x8e" "example", false},      // full-width full stop
                       NameCase{"evil\xe3\x80\x82" "example", false},      // ideographic full stop
                       NameCase{"Bad\xff", false},                          // invalid UTF-8
-                      NameCase{"Bob2", false}, NameCase{"{{x}}", false}, NameCase{"&amp;", false}));
+                      NameCase{"Bob2", false}, NameCase{"{{x}}", false}, NameCase{"&amp;", false},
+                      // Issue 8.4: letters of any script with their marks, spaces,
+                      // apostrophes, hyphens and periods; nothing else.
+                      NameCase{"Jos\u00e9 Mar\u00eda", true}, NameCase{"Zoe\u0308", true},  // combining diaeresis
+                      NameCase{"Nguy\u1ec5n Th\u1ecb", true},                            // Vietnamese
+                      NameCase{"\u1f08\u03bb\u03ad\u03be\u03b1\u03bd\u03b4\u03c1\u03bf\u03c2", true},  // Greek
+                      NameCase{"\u0410\u043d\u043d\u0430-\u041c\u0430\u0440\u0438\u044f", true},        // Cyrillic
+                      NameCase{"\u738b\u5c0f\u660e", true},                               // CJK
+                      NameCase{"\u0645\u062d\u0645\u062f", true},                        // Arabic
+                      NameCase{"\u0639\u0644\u06cc\u200c\u0631\u0636\u0627", true},   // Persian with ZWNJ
+                      NameCase{"\u0905\u0928\u0941\u0937\u094d\u0915\u093e", true},   // Devanagari, marks
+                      NameCase{"\u0e2a\u0e21\u0e0a\u0e32\u0e22", true},                 // Thai
+                      NameCase{"J.R.R. Tolkien", true}, NameCase{"St. John", true}, NameCase{"Jr.", true},
+                      NameCase{"Mary-Jane O\u2019Brien", true},
+                      NameCase{"Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce \U0001d7d3\U0001d7d3\U0001d7d3 "
+                               "\U0001d7ce\U0001d7cf\U0001d7d7\U0001d7d7 now", false},   // mathematical bold digits
+                      NameCase{"Ann \uff11\uff12\uff13", false},                          // fullwidth digits
+                      NameCase{"\u0639\u0644\u064a \u0663\u0664\u0665", false},        // Arabic-Indic digits
+                      NameCase{"\u0930\u093e\u092e \u0967\u0968", false},               // Devanagari digits
+                      NameCase{"Ann \U0001f600", false}, NameCase{"Ann\u2764\ufe0f", false},  // emoji
+                      NameCase{"Ann $", false}, NameCase{"Ann \u20ac", false}, NameCase{"\u00a3 Ann", false},
+                      NameCase{"Ann\u2122", false}, NameCase{"Henry \u2167", false},       // symbol, Roman numeral
+                      NameCase{"\U0001d411\U0001d41e\U0001d41f\U0001d42e\U0001d427\U0001d41d", false},  // math bold
+                      NameCase{"http://", false}, NameCase{"www.", false}, NameCase{"Go to www.", false},
+                      NameCase{"www.example", false}, NameCase{"a@b.c", false}, NameCase{"bit.ly", false},
+                      NameCase{"Ann.Smith", false}, NameCase{"\u0301Ann", false},  // a mark on nothing
+                      NameCase{"Zalgo" "\u0301\u0302\u0303\u0304\u0305\u0306", false},
+                      NameCase{"- . '", false}, NameCase{"Ann\u00a0Lee", false}, NameCase{"Ann_Lee", false}));
 
 TEST_F(ConsentServiceTest, PhoneWithoutSmsConsentIsRefused) {
   SignupRequest r;
@@ -467,6 +494,119 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   EXPECT_EQ(store_.emails.size(), emails + 1);
 }
 
+// Issue 8.3: three anonymous posts of 20 topics each for a confirmed address.
+TEST_F(ConsentServiceTest, TopicsPerSubscriberAreCappedInTotal) {
+  SignupRequest first;
+  first.email = "a@example.com";
+  first.topics = {"news"};
+  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  std::int64_t now = kT0 + 1000;
+  for (int post = 0; post < 3; ++post, now += 1000) {
+    SignupRequest r;
+    r.email = "a@example.com";
+    for (int i = 0; i < 20; ++i) r.topics.push_back("t" + std::to_string(post) + "_" + std::to_string(i));
+    svc_.sign_up(store_, valid(r), ctx_, now);
+    EXPECT_LE(store_.topic_requests[ch.id].size() + store_.topics_of(ch.subscriber_id).size(),
+              ConsentService::kMaxSubscriberTopics)
+        << "after post " << post;
+  }
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, now).ok());
+  EXPECT_EQ(store_.topics_of(ch.subscriber_id).size(), ConsentService::kMaxSubscriberTopics);
+  // The first post's topics fill the room left; the later ones got none.
+  EXPECT_EQ(store_.topics_of(ch.subscriber_id)[0], "news");
+}
+
+// Held requests on several channels (or held before the cap) cannot push a
+// subscriber past it either: applying them stops at the cap.
+TEST_F(ConsentServiceTest, ApplyingHeldTopicsStopsAtTheCap) {
+  SignupRequest first;
+  first.email = "a@example.com";
+  first.topics = {"news"};
+  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  for (int i = 0; i < 30; ++i) store_.topic_requests[ch.id]["held" + std::to_string(i)] = kT0;
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  EXPECT_EQ(store_.topics_of(ch.subscriber_id).size(), ConsentService::kMaxSubscriberTopics);
+}
+
+// The email asking a confirmed person about new topics names them, says
+// that ignoring it changes nothing, and is limited like a confirmation.
+TEST_F(ConsentServiceTest, TheEmailAskingAboutNewTopicsNamesThemAndKeepsTheCooldown) {
+  SignupRequest first;
+  first.email = "a@example.com";
+  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  const auto emails = store_.emails.size();
+
+  SignupRequest more;
+  more.email = "a@example.com";
+  more.topics = {"jobs", "events"};
+  EXPECT_TRUE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000).queued_email);
+  ASSERT_EQ(store_.emails.size(), emails + 1);
+  auto call = render_call(store_.emails.back());
+  EXPECT_EQ(call.name, "confirm_topics");
+  EXPECT_EQ(call.vars.at("topics"), "events, jobs");
+  EXPECT_EQ(store_.emails.back().entry.purpose, "confirm");
+  expect_complete_email(store_.emails.back(), "confirm_topics");
+
+  // Within the cooldown: held, no email.
+  more.topics = {"sports"};
+  EXPECT_FALSE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000 + 599).queued_email);
+  EXPECT_EQ(store_.emails.size(), emails + 1);
+  // After it: one email naming everything its link would add.
+  more.topics = {"arts"};
+  EXPECT_TRUE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000 + 600).queued_email);
+  ASSERT_EQ(store_.emails.size(), emails + 2);
+  EXPECT_EQ(render_call(store_.emails.back()).vars.at("topics"), "arts, events, jobs, sports");
+}
+
+// The same for a confirmed number: the text that asks about new topics
+// names them (shortened to fit a text) and says ignoring it changes nothing.
+TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
+  SignupRequest r;
+  r.phone = "(415) 555-0100";
+  r.sms_consent = true;
+  svc_.sign_up(store_, valid(r), ctx_, kT0);
+  svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM1", ctx_, kT0 + 10);
+  ASSERT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
+
+  r.topics = {"jobs", "events"};
+  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 1000).queued_sms);
+  ASSERT_EQ(store_.texts.size(), 2u);
+  RecordingComposer rc;
+  auto text = store_.texts.back().sms;
+  render_queued(rc, text);
+  ASSERT_EQ(rc.sms_calls.size(), 1u);
+  EXPECT_EQ(rc.sms_calls[0].name, "sms_confirm_topics");
+  EXPECT_EQ(rc.sms_calls[0].vars.at("topics"), "events, jobs");
+
+  // Twenty long topics are shortened to what fits, with the number left out.
+  r.topics.clear();
+  for (int i = 0; i < 18; ++i) r.topics.push_back("a-rather-long-topic-name-" + std::to_string(10 + i));
+  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 2000).queued_sms);
+  RecordingComposer rc2;
+  text = store_.texts.back().sms;
+  render_queued(rc2, text);
+  const auto& topics = rc2.sms_calls.at(0).vars.at("topics");
+  EXPECT_LE(topics.size(), 80u) << topics;
+  EXPECT_THAT(topics, HasSubstr("a-rather-long-topic-name-10, "));
+  EXPECT_THAT(topics, ::testing::EndsWith(" and 18 more"));
+}
+
+// Issue 8.4: a name stored before the rules (or by any other way in) is
+// not printed into a message to an address that has confirmed nothing.
+TEST_F(ConsentServiceTest, AConfirmationGreetsByNameOnlyWhenTheNamePassesTheRules) {
+  sign_up_email("a@example.com", kT0, "Alice");
+  EXPECT_EQ(render_call(store_.emails.back()).vars.at("first_name"), "Alice");
+  auto& sub = store_.subscribers.at(store_.channel(ChannelKind::kEmail, "a@example.com").subscriber_id);
+  sub.first_name = "Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce now";
+  sign_up_email("a@example.com", kT0 + 600);
+  ASSERT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(render_call(store_.emails.back()).vars.at("first_name"), "");
+}
+
 TEST_F(ConsentServiceTest, AnUnsubscribedChannelsOldLinkAddsNoTopics) {
   SignupRequest r;
   r.email = "a@example.com";
@@ -571,6 +711,86 @@ TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
   EXPECT_EQ(r->channel.state, ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.writes(), writes);
+}
+
+// Issue 8.2: confirm, unsubscribe, an anonymous form sets the address back to
+// pending; the link from the FIRST email must not confirm it now (only a link
+// sent after the latest state change may).
+TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm) {
+  sign_up_email("a@example.com", kT0);
+  const auto first_link = last_confirm_token();
+  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 20).ok());
+  sign_up_email("a@example.com", kT0 + 30);  // anyone's form
+  ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+  const auto events = store_.events.size();
+  const auto writes = store_.writes();
+
+  auto old = svc_.confirm(store_, first_link, ctx_, kT0 + 40);
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.error().kind, ErrorCode::kExpired);
+  EXPECT_EQ(old.error().code, "superseded_token");
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+  EXPECT_EQ(store_.events.size(), events);  // no "confirmed by link" in the log
+  EXPECT_EQ(store_.writes(), writes);
+
+  // The link the form caused confirms.
+  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 50);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->changed);
+}
+
+// The same with every step in one clock second: times alone cannot order
+// them, so the link carries the channel's state version.
+TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmEvenWhenEverythingHappensInOneSecond) {
+  sign_up_email("a@example.com", kT0);
+  const auto first_link = last_confirm_token();
+  const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0).ok());
+  sign_up_email("a@example.com", kT0);
+  const auto second_link = last_confirm_token();
+  ASSERT_NE(first_link, second_link);
+
+  auto old = svc_.confirm(store_, first_link, ctx_, kT0);
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.error().code, "superseded_token");
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+  auto fresh = svc_.confirm(store_, second_link, ctx_, kT0);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->changed);
+}
+
+// Links issued before this fix carry no version. One of them is still good
+// for a channel whose state has not changed since it was sent, but not
+// after a later change (its issue time is then before the change).
+TEST_F(ConsentServiceTest, AnUnversionedLinkIsJudgedByItsIssueTime) {
+  sign_up_email("a@example.com", kT0);
+  auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  TokenCodec codec(signer_);
+  const auto ttl = test_config().confirm_ttl_seconds;
+  // As if the channel had been confirmed, unsubscribed and asked for again
+  // by a form at kT0 + 30 before the upgrade: its version is still 0.
+  ch.updated_at = kT0 + 30;
+  ch.state_version = 0;
+  auto old = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + ttl}), ctx_, kT0 + 40);
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.error().code, "superseded_token");
+  auto current = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + 30 + ttl}), ctx_, kT0 + 40);
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(current->changed);
+}
+
+// A pending channel may be sent its confirmation again (after the cooldown);
+// every link sent while it stays pending confirms it.
+TEST_F(ConsentServiceTest, EveryLinkSentWhileStillPendingConfirms) {
+  sign_up_email("a@example.com", kT0);
+  const auto first = last_confirm_token();
+  sign_up_email("a@example.com", kT0 + 600);
+  ASSERT_NE(last_confirm_token(), first);
+  auto r = svc_.confirm(store_, first, ctx_, kT0 + 700);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->changed);
 }
 
 TEST_F(ConsentServiceTest, ConfirmRefusesBadExpiredAndForeignTokens) {

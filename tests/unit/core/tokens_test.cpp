@@ -39,6 +39,31 @@ TEST_F(TokenCodecTest, ConfirmRoundTrip) {
   EXPECT_EQ(r->expires_at, kNow + 3600);
 }
 
+// A confirm token may carry the channel's state version (issue 8.2); the MAC
+// covers it, and a token without one reads as version 0.
+TEST_F(TokenCodecTest, ConfirmTokenCarriesTheStateVersionUnderItsMac) {
+  auto t = codec_.issue({TokenPurpose::kConfirm, 42, kNow + 3600, 3});
+  EXPECT_EQ(t.rfind("c.42." + std::to_string(kNow + 3600) + ".3.", 0), 0u) << t;
+  auto r = codec_.verify(t, TokenPurpose::kConfirm, kNow);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->version, 3);
+  EXPECT_EQ(r->channel_id, 42);
+  EXPECT_EQ(codec_.verify(confirm_token(42, kNow + 3600), TokenPurpose::kConfirm, kNow)->version, 0);
+  // Another version under the same MAC, the version dropped, or a spelling
+  // of 0 are all forgeries.
+  auto prefix = "c.42." + std::to_string(kNow + 3600) + ".";
+  auto mac = t.substr(prefix.size() + 2);
+  expect_bad(codec_.verify(prefix + "4." + mac, TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(prefix + mac, TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(prefix + "0." + mac, TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(prefix + "03." + mac, TokenPurpose::kConfirm, kNow));
+  // Unsubscribe tokens carry none.
+  auto u = codec_.issue({TokenPurpose::kUnsubscribe, 7, 0, 5});
+  EXPECT_EQ(u.rfind("u.7.0.", 0), 0u);
+  EXPECT_EQ(codec_.verify(u, TokenPurpose::kUnsubscribe, kNow)->version, 0);
+  expect_bad(codec_.verify("u.7.0.5." + u.substr(6), TokenPurpose::kUnsubscribe, kNow));
+}
+
 TEST_F(TokenCodecTest, UnsubscribeRoundTripNeverExpires) {
   auto t = codec_.issue({TokenPurpose::kUnsubscribe, 7, 0});
   EXPECT_EQ(t.rfind("u.7.0.", 0), 0u) << t;

@@ -31,7 +31,7 @@ Vars every_var() {
           {"sms_consent_text", "SMS consent"}, {"email_consent_text", "Email consent"},
           {"confirm_url", "https://news.example.org/confirm/c.1.2.ab"}, {"expires_days", "7"},
           {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"},
-          {"public_url", "https://news.example.org"}};
+          {"public_url", "https://news.example.org"}, {"topics", "events, jobs"}};
 }
 
 void expect_fully_rendered(const std::string& out, const std::string& what) {
@@ -109,7 +109,7 @@ TEST(Renderer, EmailEscapesHtmlPartNotTextPart) {
 TEST(Renderer, FooterHasOrgPostalAddressAndUnsubscribeLink) {
   Renderer r(kCommon);
   const std::string url = "https://news.example.org/unsubscribe/u.9.0.ff";
-  for (const char* name : {"confirm", "welcome", "test"}) {
+  for (const char* name : {"confirm", "confirm_topics", "welcome", "test"}) {
     SCOPED_TRACE(name);
     auto m = r.email(name, {{"unsubscribe_url", url}, {"confirm_url", "https://x/confirm/c"}, {"expires_days", "7"}});
     EXPECT_THAT(m.text, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"), HasSubstr("Unsubscribe: " + url)));
@@ -119,6 +119,32 @@ TEST(Renderer, FooterHasOrgPostalAddressAndUnsubscribeLink) {
   Renderer bare(Vars{{"org_name", "Example Org"}, {"postal_address", ""}});
   auto m = bare.email("welcome", {{"unsubscribe_url", url}});
   EXPECT_THAT(m.text, Not(HasSubstr("Example Org,")));
+}
+
+// Issue 8.3: a confirmed person asked about topics a form added is told
+// which, and that nothing changes if they ignore the message.
+TEST(Renderer, TopicConfirmationNamesTheTopicsAndSaysIgnoringChangesNothing) {
+  Renderer r(kCommon);
+  auto m = r.email("confirm_topics", {{"topics", "events, jobs & more"},
+                                      {"confirm_url", "https://news.example.org/confirm/c.1.2.3.ab"},
+                                      {"expires_days", "7"},
+                                      {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"}});
+  EXPECT_THAT(m.subject, HasSubstr("Example Org"));
+  EXPECT_THAT(m.text, HasSubstr("events, jobs & more"));
+  EXPECT_THAT(m.html, HasSubstr("events, jobs &amp; more"));
+  for (const auto* body : {&m.text, &m.html}) {
+    EXPECT_THAT(*body, HasSubstr("https://news.example.org/confirm/c.1.2.3.ab"));
+    EXPECT_THAT(*body, HasSubstr("nothing changes"));
+    EXPECT_THAT(*body, HasSubstr("7 days"));
+  }
+  EXPECT_THAT(m.text, Not(HasSubstr("confirm your subscription")));
+}
+
+TEST(Renderer, TopicConfirmationTextNamesTheTopicsAndSaysIgnoringChangesNothing) {
+  Renderer r(kCommon);
+  auto s = r.sms("sms_confirm_topics", {{"topics", "events, jobs"}});
+  EXPECT_THAT(s, AllOf(HasSubstr("Example Org"), HasSubstr("events, jobs"), HasSubstr("YES"),
+                       HasSubstr("nothing changes"), HasSubstr("STOP")));
 }
 
 TEST(Renderer, FirstNameGreetingOnlyWhenGiven) {

@@ -39,6 +39,25 @@ TEST_F(SqliteConsentStoreTest, ChannelsRoundTripAndUpdate) {
   EXPECT_ANY_THROW(add_channel("READER@example.COM"));
 }
 
+// Every state change bumps the channel's version (confirm links carry it);
+// a confirmation sent is not a state change.
+TEST_F(SqliteConsentStoreTest, EveryStateChangeBumpsTheStateVersion) {
+  auto id = add_channel("a@example.com", ConsentState::kPending);
+  writer_->run([&](WriteContext& c) {
+    auto& s = c.consent();
+    EXPECT_EQ(s.channel_by_id(id)->state_version, 0);
+    s.update_channel_state(id, ConsentState::kConfirmed, 150);
+    EXPECT_EQ(s.channel_by_id(id)->state_version, 1);
+    s.mark_confirm_sent(id, 160);
+    EXPECT_EQ(s.channel_by_id(id)->state_version, 1);
+    s.update_channel_state(id, ConsentState::kUnsubscribed, 150);  // the same second
+    s.update_channel_state(id, ConsentState::kPending, 150);
+    auto ch = s.find_channel(ChannelKind::kEmail, "a@example.com");
+    EXPECT_EQ(ch->state_version, 3);
+    EXPECT_EQ(ch->updated_at, 150);
+  });
+}
+
 TEST_F(SqliteConsentStoreTest, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
   auto a = add_channel("a@example.com", ConsentState::kConfirmed);
   auto b = add_channel("b@example.com", ConsentState::kConfirmed);
@@ -51,6 +70,10 @@ TEST_F(SqliteConsentStoreTest, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
     s.request_topics(a, {"late"}, 300);
     s.request_topics(b, {"other"}, 200);
     s.request_topics(a, {"jobs"}, 250);  // asked again: the later time counts
+    // What is held, sorted, per channel (the topic email names these).
+    EXPECT_EQ(s.topic_requests_of(a), (std::vector<std::string>{"events", "jobs", "late"}));
+    EXPECT_EQ(s.topic_requests_of(b), (std::vector<std::string>{"other"}));
+    EXPECT_TRUE(s.topic_requests_of(b + 100).empty());
     // A link issued at 260 approves what was asked up to then.
     EXPECT_EQ(s.take_topic_requests(a, 260), (std::vector<std::string>{"events", "jobs"}));
     EXPECT_TRUE(s.take_topic_requests(a, 260).empty());  // taken once
