@@ -20,6 +20,8 @@ packages=(
   # libraries (headers and the shared libraries they pull in)
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libkainjow-mustache-dev libphonenumber-dev
+  # test_core checks the generated name-character table against ICU
+  libicu-dev
   # unit and integration tests; the fake SMTP server
   libgtest-dev libgmock-dev googletest python3 python3-aiosmtpd
   # benchmarks, manual checks
