@@ -36,7 +36,8 @@ class AdminResource {
   bool authorized(const httplib::Request& req, httplib::Response& res) const {
     if (bearer_key_valid(req, env_.deps.admin_keys)) return true;
     res.set_header("WWW-Authenticate", "Bearer");
-    env_.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized", "a valid admin API key is required", ""});
+    env_.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
+                                       "a valid admin API key is required", ""});
     return false;
   }
 
@@ -47,7 +48,8 @@ class AdminResource {
       if (!e) return e.error();
       v = env_.deps.reads.subscriber_by_channel(ChannelKind::kEmail, e->str());
     } else if (req.has_param("phone")) {
-      if (env_.deps.phones == nullptr) return invalid("invalid_phone", "texting is not configured", "phone");
+      if (env_.deps.phones == nullptr)
+        return invalid("invalid_phone", "texting is not configured", "phone");
       auto p = env_.deps.phones->normalize(req.get_param_value("phone"));
       if (!p) return p.error();
       v = env_.deps.reads.subscriber_by_channel(ChannelKind::kSms, p.value());
@@ -62,14 +64,16 @@ class AdminResource {
     json channels = json::object();
     std::string email, phone;
     for (const auto& c : v.channels) {
-      channels[to_string(c.kind)] = {{"address", c.address}, {"state", to_string(c.state)},
-                                     {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+      channels[to_string(c.kind)] = {{"address", c.address},
+                                     {"state", to_string(c.state)},
+                                     {"created_at", c.created_at},
+                                     {"updated_at", c.updated_at}};
       (c.kind == ChannelKind::kEmail ? email : phone) = c.address;
     }
     json log = json::array();
     for (const auto& e : v.consent_log) {
-      json row = {{"at", e.at}, {"channel", e.channel}, {"action", e.action}, {"source", e.source},
-                  {"ip", e.ip}, {"user_agent", e.user_agent}};
+      json row = {{"at", e.at},         {"channel", e.channel}, {"action", e.action},
+                  {"source", e.source}, {"ip", e.ip},           {"user_agent", e.user_agent}};
       if (!e.detail.empty()) row["detail"] = e.detail;
       if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
       log.push_back(std::move(row));
@@ -93,7 +97,8 @@ class AdminResource {
 
 void add_admin_routes(Router& router, const RouteEnv& env) {
   auto r = std::make_shared<AdminResource>(env);
-  router.get("/api/v1/admin/subscribers", [r](const httplib::Request& q, httplib::Response& s) { r->subscriber(q, s); });
+  router.get("/api/v1/admin/subscribers",
+             [r](const httplib::Request& q, httplib::Response& s) { r->subscriber(q, s); });
 }
 
 }  // namespace sc::detail

@@ -6,30 +6,51 @@ namespace sc::detail {
 
 int status_for(ErrorCode kind) {
   switch (kind) {
-    case ErrorCode::kBadRequest: return 400;
-    case ErrorCode::kBadToken: return 400;
-    case ErrorCode::kUnauthorized: return 401;
-    case ErrorCode::kForbidden: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kMethodNotAllowed: return 405;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kExpired: return 410;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kUnsupportedMediaType: return 415;
-    case ErrorCode::kInvalidInput: return 422;
-    case ErrorCode::kUnsupported: return 422;
-    case ErrorCode::kRateLimited: return 429;
-    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kBadRequest:
+      return 400;
+    case ErrorCode::kBadToken:
+      return 400;
+    case ErrorCode::kUnauthorized:
+      return 401;
+    case ErrorCode::kForbidden:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kExpired:
+      return 410;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
+    case ErrorCode::kInvalidInput:
+      return 422;
+    case ErrorCode::kUnsupported:
+      return 422;
+    case ErrorCode::kRateLimited:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
   }
   return 400;
 }
 
 Error error_for_library_status(int status) {
   switch (status) {
-    case 404: return Error{ErrorCode::kNotFound, "not_found", "there is nothing at this address", ""};
-    case 405: return Error{ErrorCode::kMethodNotAllowed, "method_not_allowed", "this method is not allowed here", ""};
-    case 413: return Error{ErrorCode::kTooLarge, "payload_too_large", "the body is larger than the limit", ""};
-    default: return Error{ErrorCode::kBadRequest, "bad_request", "the request could not be understood", ""};
+    case 404:
+      return Error{ErrorCode::kNotFound, "not_found", "there is nothing at this address", ""};
+    case 405:
+      return Error{ErrorCode::kMethodNotAllowed, "method_not_allowed",
+                   "this method is not allowed here", ""};
+    case 413:
+      return Error{ErrorCode::kTooLarge, "payload_too_large", "the body is larger than the limit",
+                   ""};
+    default:
+      return Error{ErrorCode::kBadRequest, "bad_request", "the request could not be understood",
+                   ""};
   }
 }
 
@@ -78,9 +99,10 @@ void Responder::page(httplib::Response& res, int status, std::string_view name, 
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Content-Security-Policy",
-                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-                 "frame-ancestors 'none'");
+  res.set_header(
+      "Content-Security-Policy",
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+      "frame-ancestors 'none'");
   res.set_content(pages_.page(name, vars, flags), "text/html; charset=utf-8");
 }
 
@@ -98,7 +120,8 @@ void Responder::json_error(httplib::Response& res, const Error& e) const {
   json(res, status_for(e.kind), error_body(e));
 }
 
-void Responder::library_error(const httplib::Request& req, httplib::Response& res, int status, const Error& e) const {
+void Responder::library_error(const httplib::Request& req, httplib::Response& res, int status,
+                              const Error& e) const {
   error_with_status(req, res, status, e);
 }
 

@@ -46,10 +46,12 @@ class Responder {
   void see_other(httplib::Response& res, const std::string& location) const;
   void twiml(httplib::Response& res, const std::string& xml) const;
   // error() with the library's own status (see error_for_library_status).
-  void library_error(const httplib::Request& req, httplib::Response& res, int status, const Error& e) const;
+  void library_error(const httplib::Request& req, httplib::Response& res, int status,
+                     const Error& e) const;
 
  private:
-  void error_with_status(const httplib::Request& req, httplib::Response& res, int status, const Error& e) const;
+  void error_with_status(const httplib::Request& req, httplib::Response& res, int status,
+                         const Error& e) const;
   const PageRenderer& pages_;
 };
 

@@ -25,8 +25,10 @@ class SignupResource {
     const auto& respond = env_.respond;
     if (env_.options.signup_limits && !limiter_.allow(req.remote_addr)) {
       res.set_header("Retry-After", "60");
-      return respond.error(req, res, Error{ErrorCode::kRateLimited, "rate_limited",
-                                           "too many sign-ups from this address; please try again later", ""});
+      return respond.error(
+          req, res,
+          Error{ErrorCode::kRateLimited, "rate_limited",
+                "too many sign-ups from this address; please try again later", ""});
     }
     auto parsed = parse(req);
     if (!parsed) return failed(req, res, parsed.error(), nullptr);
@@ -34,8 +36,9 @@ class SignupResource {
     if (!valid) return failed(req, res, valid.error(), &parsed.value());
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
-    auto outcome = env_.deps.writes.write(
-        [&](ConsentStore& store) { return env_.deps.service.sign_up(store, valid.value(), ctx, now); });
+    auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
+      return env_.deps.service.sign_up(store, valid.value(), ctx, now);
+    });
     if (wants_html(req)) return respond.see_other(res, "/thanks");
     json body = json::object();
     if (outcome.email) body["email"] = "pending";
@@ -61,14 +64,18 @@ class SignupResource {
     return {{"email_consent_text", c.email_consent.text}, {"sms_consent_text", c.sms_consent.text}};
   }
 
-  void failed(const httplib::Request& req, httplib::Response& res, const Error& e, const SignupRequest* given) const {
+  void failed(const httplib::Request& req, httplib::Response& res, const Error& e,
+              const SignupRequest* given) const {
     if (!wants_html(req) || given == nullptr) return env_.respond.error(req, res, e);
     // A browser gets the form again, with the message and what they typed.
     auto vars = page_vars();
     static const std::map<std::string, std::string> kLabels = {
-        {"email", "your email address"},       {"first_name", "your first name"},
-        {"postal_code", "your postal code"},   {"phone", "your mobile number"},
-        {"sms_consent", "the text message consent"}, {"topics", "the topics"}};
+        {"email", "your email address"},
+        {"first_name", "your first name"},
+        {"postal_code", "your postal code"},
+        {"phone", "your mobile number"},
+        {"sms_consent", "the text message consent"},
+        {"topics", "the topics"}};
     std::set<std::string> flags;
     auto label = kLabels.find(e.field);
     if (label != kLabels.end()) {
@@ -96,8 +103,11 @@ class SignupResource {
 void add_signup_routes(Router& router, const RouteEnv& env) {
   auto r = std::make_shared<SignupResource>(env);
   router.get("/", [r](const httplib::Request& q, httplib::Response& s) { r->page(q, s); });
-  router.get("/thanks", [&env](const httplib::Request&, httplib::Response& s) { env.respond.page(s, 200, "thanks", {}); });
-  router.post("/api/v1/subscriptions", [r](const httplib::Request& q, httplib::Response& s) { r->create(q, s); });
+  router.get("/thanks", [&env](const httplib::Request&, httplib::Response& s) {
+    env.respond.page(s, 200, "thanks", {});
+  });
+  router.post("/api/v1/subscriptions",
+              [r](const httplib::Request& q, httplib::Response& s) { r->create(q, s); });
 }
 
 }  // namespace sc::detail

@@ -22,18 +22,22 @@ class TwilioWebhooks {
     const auto now = env_.deps.clock.now_unix();
     auto outcome = env_.deps.writes.write(
         [&](ConsentStore& store) { return env_.deps.service.receive_text(store, text, ctx, now); });
-    env_.respond.twiml(res, env_.deps.pages.twiml_reply(outcome.reply_template, outcome.reply_vars));
+    env_.respond.twiml(res,
+                       env_.deps.pages.twiml_reply(outcome.reply_template, outcome.reply_vars));
   }
 
  private:
   Result<FormParams> verified(const httplib::Request& req) const {
-    auto refuse = [](std::string why) { return Error{ErrorCode::kForbidden, "invalid_signature", std::move(why), ""}; };
+    auto refuse = [](std::string why) {
+      return Error{ErrorCode::kForbidden, "invalid_signature", std::move(why), ""};
+    };
     if (env_.deps.twilio == nullptr) {
       return refuse("webhook signatures cannot be checked: SC_TWILIO_AUTH_TOKEN is not set");
     }
     const auto signature = req.get_header_value("X-Twilio-Signature");
     if (signature.empty()) return refuse("X-Twilio-Signature is missing");
-    if (media_type(req) != "application/x-www-form-urlencoded") return refuse("a Twilio webhook is a form post");
+    if (media_type(req) != "application/x-www-form-urlencoded")
+      return refuse("a Twilio webhook is a form post");
     auto parsed = parse_urlencoded(req.body);
     if (!parsed) return refuse("the body is not a well-formed form");
     if (!env_.deps.twilio->verify(env_.deps.public_url + req.target, parsed.value(), signature)) {
@@ -49,8 +53,9 @@ class TwilioWebhooks {
 
 void add_webhook_routes(Router& router, const RouteEnv& env) {
   auto twilio = std::make_shared<TwilioWebhooks>(env);
-  router.post("/webhooks/twilio/sms",
-              [twilio](const httplib::Request& q, httplib::Response& s) { twilio->inbound_sms(q, s); });
+  router.post("/webhooks/twilio/sms", [twilio](const httplib::Request& q, httplib::Response& s) {
+    twilio->inbound_sms(q, s);
+  });
 }
 
 }  // namespace sc::detail

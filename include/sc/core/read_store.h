@@ -36,7 +36,8 @@ class ReadStore {
  public:
   virtual ~ReadStore() = default;
   // The subscriber owning a channel (address normalised as stored).
-  virtual std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address) = 0;
+  virtual std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                              const std::string& address) = 0;
   // True while the database answers a trivial query.
   virtual bool healthy() = 0;
 };

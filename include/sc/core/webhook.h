@@ -17,7 +17,8 @@ class WebhookVerifier {
   virtual ~WebhookVerifier() = default;
   // url: the URL exactly as the provider requested it (the public base URL
   // plus path and query); params: every form parameter received.
-  virtual bool verify(std::string_view url, const FormParams& params, std::string_view signature) const = 0;
+  virtual bool verify(std::string_view url, const FormParams& params,
+                      std::string_view signature) const = 0;
 };
 
 }  // namespace sc

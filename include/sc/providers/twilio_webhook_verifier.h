@@ -12,7 +12,8 @@ class TwilioWebhookVerifier final : public WebhookVerifier {
   // auth_token must not be empty: without it nothing can be checked, and the
   // caller refuses every webhook instead of building a verifier.
   explicit TwilioWebhookVerifier(std::string auth_token);
-  bool verify(std::string_view url, const FormParams& params, std::string_view signature) const override;
+  bool verify(std::string_view url, const FormParams& params,
+              std::string_view signature) const override;
 
  private:
   std::string auth_token_;

@@ -21,7 +21,8 @@ class QueuedUnitOfWork final : public UnitOfWork {
 class PooledReadStore final : public ReadStore {
  public:
   explicit PooledReadStore(ReadPool& reads) : reads_(reads) {}
-  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address) override;
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                      const std::string& address) override;
   bool healthy() override;
 
  private:

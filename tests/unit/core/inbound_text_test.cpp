@@ -21,8 +21,8 @@ class OneNumber final : public PhoneNormalizer {
 
 TEST(InboundText, ReadsSenderKeywordAndMessageId) {
   OneNumber phones;
-  auto t = interpret_inbound_text({{"MessageSid", "SM0001"}, {"From", "+1 (650) 253-0000"}, {"Body", " yes. "}},
-                                  &phones);
+  auto t = interpret_inbound_text(
+      {{"MessageSid", "SM0001"}, {"From", "+1 (650) 253-0000"}, {"Body", " yes. "}}, &phones);
   EXPECT_EQ(t.from, "+16502530000");
   EXPECT_EQ(t.keyword, SmsKeyword::kOptIn);
   EXPECT_FALSE(t.provider_answered);
@@ -31,16 +31,19 @@ TEST(InboundText, ReadsSenderKeywordAndMessageId) {
 
 TEST(InboundText, KeepsTheSenderAsSentWhenItDoesNotNormalise) {
   OneNumber phones;
-  EXPECT_EQ(interpret_inbound_text({{"From", "short-code-12345"}, {"Body", "STOP"}}, &phones).from, "short-code-12345");
+  EXPECT_EQ(interpret_inbound_text({{"From", "short-code-12345"}, {"Body", "STOP"}}, &phones).from,
+            "short-code-12345");
   // Texting not configured: no normaliser at all.
-  auto t = interpret_inbound_text({{"From", "+1 (650) 253-0000"}, {"Body", "Stop texting me"}}, nullptr);
+  auto t =
+      interpret_inbound_text({{"From", "+1 (650) 253-0000"}, {"Body", "Stop texting me"}}, nullptr);
   EXPECT_EQ(t.from, "+1 (650) 253-0000");
   EXPECT_EQ(t.keyword, SmsKeyword::kOptOut);
 }
 
 TEST(InboundText, OptOutTypeWinsOverTheBody) {
   // Twilio's Advanced Opt-Out classified it and answered already.
-  auto t = interpret_inbound_text({{"Body", "please stop"}, {"OptOutType", "START"}, {"From", "+16502530000"}}, nullptr);
+  auto t = interpret_inbound_text(
+      {{"Body", "please stop"}, {"OptOutType", "START"}, {"From", "+16502530000"}}, nullptr);
   EXPECT_EQ(t.keyword, SmsKeyword::kOptIn);
   EXPECT_TRUE(t.provider_answered);
   t = interpret_inbound_text({{"Body", "yes"}, {"OptOutType", "STOP"}}, nullptr);
@@ -57,7 +60,8 @@ TEST(InboundText, FirstValueOfARepeatedParameterCounts) {
 
 TEST(InboundText, ImplausibleMessageIdsAreDropped) {
   EXPECT_EQ(interpret_inbound_text({{"MessageSid", std::string(65, 'S')}}, nullptr).message_id, "");
-  EXPECT_EQ(interpret_inbound_text({{"MessageSid", std::string(64, 'S')}}, nullptr).message_id, std::string(64, 'S'));
+  EXPECT_EQ(interpret_inbound_text({{"MessageSid", std::string(64, 'S')}}, nullptr).message_id,
+            std::string(64, 'S'));
   EXPECT_EQ(interpret_inbound_text({{"MessageSid", "SM1\r\nX: y"}}, nullptr).message_id, "");
   EXPECT_EQ(interpret_inbound_text({{"MessageSid", "SM\xff"}}, nullptr).message_id, "");
   EXPECT_EQ(interpret_inbound_text({{"Body", "YES"}}, nullptr).message_id, "");
@@ -82,17 +86,24 @@ TEST_F(ReceiveTextTest, AnswersUnlessTheProviderDid) {
   ASSERT_TRUE(v);
   (void)svc_.sign_up(store_, v.value(), ctx_, 1000);
 
-  auto own = svc_.receive_text(store_, interpret_inbound_text({{"From", "+16502530000"}, {"Body", "yes"},
-                                                               {"MessageSid", "SM1"}}, &phones_), ctx_, 1001);
+  auto own = svc_.receive_text(
+      store_,
+      interpret_inbound_text({{"From", "+16502530000"}, {"Body", "yes"}, {"MessageSid", "SM1"}},
+                             &phones_),
+      ctx_, 1001);
   EXPECT_TRUE(own.changed);
   EXPECT_EQ(own.reply_template, "sms_subscribed");
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kConfirmed);
   EXPECT_EQ(store_.events.back().detail, "sms SM1");
 
-  auto twilio = svc_.receive_text(store_, interpret_inbound_text({{"From", "+16502530000"}, {"Body", "stop"},
-                                                                  {"OptOutType", "STOP"}, {"MessageSid", "SM2"}},
-                                                                 &phones_), ctx_, 1002);
-  EXPECT_TRUE(twilio.changed);  // recorded here as well
+  auto twilio = svc_.receive_text(store_,
+                                  interpret_inbound_text({{"From", "+16502530000"},
+                                                          {"Body", "stop"},
+                                                          {"OptOutType", "STOP"},
+                                                          {"MessageSid", "SM2"}},
+                                                         &phones_),
+                                  ctx_, 1002);
+  EXPECT_TRUE(twilio.changed);           // recorded here as well
   EXPECT_EQ(twilio.reply_template, "");  // but not answered twice
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kUnsubscribed);
 }

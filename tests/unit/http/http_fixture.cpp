@@ -2,7 +2,8 @@
 
 namespace sc::unit {
 
-std::optional<SubscriberView> FakeReadStore::subscriber_by_channel(ChannelKind kind, const std::string& address) {
+std::optional<SubscriberView> FakeReadStore::subscriber_by_channel(ChannelKind kind,
+                                                                   const std::string& address) {
   lookups.emplace_back(kind, address);
   auto ch = store_.find_channel(kind, address);
   if (!ch) return std::nullopt;
@@ -10,18 +11,21 @@ std::optional<SubscriberView> FakeReadStore::subscriber_by_channel(ChannelKind k
   v.subscriber = store_.subscribers.at(ch->subscriber_id);
   v.subscriber.id = ch->subscriber_id;
   for (const auto& [id, c] : store_.channels) {
-    if (c.subscriber_id == ch->subscriber_id) v.channels.push_back({c.kind, c.address, c.state, c.created_at, c.updated_at});
+    if (c.subscriber_id == ch->subscriber_id)
+      v.channels.push_back({c.kind, c.address, c.state, c.created_at, c.updated_at});
   }
   for (const auto& t : store_.topics[ch->subscriber_id]) v.topics.push_back(t);
   for (const auto& e : store_.events) {
     if (e.subscriber_id != ch->subscriber_id) continue;
-    v.consent_log.push_back({e.at, to_string(e.channel), e.address, to_string(e.action), to_string(e.source), e.detail,
-                             e.context.ip, e.context.user_agent, e.consent_text_version});
+    v.consent_log.push_back({e.at, to_string(e.channel), e.address, to_string(e.action),
+                             to_string(e.source), e.detail, e.context.ip, e.context.user_agent,
+                             e.consent_text_version});
   }
   return v;
 }
 
-std::string FakePages::page(std::string_view name, const Vars& vars, const std::set<std::string>& flags) const {
+std::string FakePages::page(std::string_view name, const Vars& vars,
+                            const std::set<std::string>& flags) const {
   std::string s = "<h1>page:" + std::string(name) + "</h1>\n";
   for (const auto& [k, v] : vars) s += k + "=" + v + "\n";
   for (const auto& f : flags) s += "flag:" + f + "\n";
@@ -38,7 +42,8 @@ std::string FakeVerifier::signature(std::string_view url, const FormParams& para
   return s + "|end";  // a header value loses its trailing spaces
 }
 
-bool FakeVerifier::verify(std::string_view url, const FormParams& params, std::string_view sig) const {
+bool FakeVerifier::verify(std::string_view url, const FormParams& params,
+                          std::string_view sig) const {
   urls.emplace_back(url);
   return sig == signature(url, params);
 }
@@ -46,11 +51,14 @@ bool FakeVerifier::verify(std::string_view url, const FormParams& params, std::s
 Result<std::string> FakePhones::normalize(std::string_view raw) const {
   std::string d;
   for (char c : raw) {
-    if (c >= '0' && c <= '9') d += c;
-    else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')') return invalid("invalid_phone", "bad", "phone");
+    if (c >= '0' && c <= '9')
+      d += c;
+    else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')')
+      return invalid("invalid_phone", "bad", "phone");
   }
   if (d.size() == 10) d = "1" + d;
-  if (d.size() < 11 || d.size() > 15) return invalid("invalid_phone", "not a phone number", "phone");
+  if (d.size() < 11 || d.size() > 15)
+    return invalid("invalid_phone", "not a phone number", "phone");
   if (d.rfind("44", 0) == 0) return invalid("unsupported_country", "not texted there", "phone");
   return "+" + d;
 }
@@ -106,10 +114,12 @@ void HttpTest::stop() {
   server_.reset();
 }
 
-httplib::Result HttpTest::get(const std::string& path, httplib::Headers h) { return cli_->Get(path.c_str(), h); }
+httplib::Result HttpTest::get(const std::string& path, httplib::Headers h) {
+  return cli_->Get(path.c_str(), h);
+}
 
-httplib::Result HttpTest::post(const std::string& path, const std::string& body, const std::string& type,
-                               httplib::Headers h) {
+httplib::Result HttpTest::post(const std::string& path, const std::string& body,
+                               const std::string& type, httplib::Headers h) {
   return cli_->Post(path.c_str(), h, body, type.c_str());
 }
 
@@ -120,7 +130,8 @@ httplib::Result HttpTest::post_json(const std::string& path, const nlohmann::jso
 std::string HttpTest::error_code(const httplib::Result& r) {
   if (!r) return "<no response>";
   auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || !j.contains("error") || !j["error"].contains("code") || !j["error"].contains("message")) {
+  if (j.is_discarded() || !j.contains("error") || !j["error"].contains("code") ||
+      !j["error"].contains("message")) {
     return "";
   }
   return j["error"]["code"].get<std::string>();

@@ -44,7 +44,8 @@ class FakeUnitOfWork final : public UnitOfWork {
 class FakeReadStore final : public ReadStore {
  public:
   explicit FakeReadStore(MemoryConsentStore& store) : store_(store) {}
-  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address) override;
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                      const std::string& address) override;
   bool healthy() override {
     if (fail) throw std::runtime_error("database is locked");
     return up;
@@ -61,7 +62,8 @@ class FakeReadStore final : public ReadStore {
 // template, so tests see exactly what the server asked to be rendered.
 class FakePages final : public PageRenderer {
  public:
-  std::string page(std::string_view name, const Vars& vars, const std::set<std::string>& flags) const override;
+  std::string page(std::string_view name, const Vars& vars,
+                   const std::set<std::string>& flags) const override;
   std::string twiml_reply(std::string_view reply_template, const Vars& vars) const override;
 };
 
@@ -70,7 +72,8 @@ class FakePages final : public PageRenderer {
 class FakeVerifier final : public WebhookVerifier {
  public:
   static std::string signature(std::string_view url, const FormParams& params);
-  bool verify(std::string_view url, const FormParams& params, std::string_view signature) const override;
+  bool verify(std::string_view url, const FormParams& params,
+              std::string_view signature) const override;
   mutable std::vector<std::string> urls;
 };
 

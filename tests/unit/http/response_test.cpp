@@ -9,13 +9,16 @@ namespace {
 
 TEST(StatusFor, EveryErrorKindHasItsStatus) {
   const std::vector<std::pair<ErrorCode, int>> expected = {
-      {ErrorCode::kBadRequest, 400},         {ErrorCode::kBadToken, 400},     {ErrorCode::kUnauthorized, 401},
-      {ErrorCode::kForbidden, 403},          {ErrorCode::kNotFound, 404},     {ErrorCode::kMethodNotAllowed, 405},
-      {ErrorCode::kConflict, 409},           {ErrorCode::kExpired, 410},      {ErrorCode::kTooLarge, 413},
-      {ErrorCode::kUnsupportedMediaType, 415}, {ErrorCode::kInvalidInput, 422}, {ErrorCode::kUnsupported, 422},
-      {ErrorCode::kRateLimited, 429},        {ErrorCode::kUnavailable, 503},
+      {ErrorCode::kBadRequest, 400},   {ErrorCode::kBadToken, 400},
+      {ErrorCode::kUnauthorized, 401}, {ErrorCode::kForbidden, 403},
+      {ErrorCode::kNotFound, 404},     {ErrorCode::kMethodNotAllowed, 405},
+      {ErrorCode::kConflict, 409},     {ErrorCode::kExpired, 410},
+      {ErrorCode::kTooLarge, 413},     {ErrorCode::kUnsupportedMediaType, 415},
+      {ErrorCode::kInvalidInput, 422}, {ErrorCode::kUnsupported, 422},
+      {ErrorCode::kRateLimited, 429},  {ErrorCode::kUnavailable, 503},
   };
-  for (const auto& [kind, status] : expected) EXPECT_EQ(status_for(kind), status) << static_cast<int>(kind);
+  for (const auto& [kind, status] : expected)
+    EXPECT_EQ(status_for(kind), status) << static_cast<int>(kind);
 }
 
 TEST(StatusFor, LibraryStatusesMapBackToTheSameStatus) {
