@@ -16,7 +16,9 @@
 #include "sc/providers/crypto.h"
 #include "sc/providers/factory.h"
 #include "sc/providers/phone_normalizer.h"
+#include "sc/providers/twilio_webhook_verifier.h"
 #include "sc/render/renderer.h"
+#include "sc/storage/adapters.h"
 #include "sc/storage/storage.h"
 
 namespace sc {
@@ -156,8 +158,19 @@ int cmd_serve(Wiring& w) {
   HttpOptions hopts;
   hopts.max_threads = c.http_max_threads;
   hopts.signup_limits = c.signup_limits;
-  HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get(), c.public_url,
-                c.twilio_auth_token};
+  storage::QueuedUnitOfWork writes(writer);
+  storage::PooledReadStore lookups(reads);
+  std::unique_ptr<providers::TwilioWebhookVerifier> twilio_webhooks;
+  if (!c.twilio_auth_token.empty()) twilio_webhooks = std::make_unique<providers::TwilioWebhookVerifier>(c.twilio_auth_token);
+  HttpDeps deps{.service = *w.service,
+                .writes = writes,
+                .reads = lookups,
+                .pages = *w.renderer,
+                .clock = w.clock,
+                .admin_keys = c.admin_keys,
+                .phones = w.phones.get(),
+                .public_url = c.public_url,
+                .twilio = twilio_webhooks.get()};
   HttpServer server(deps, hopts);
   int port = 0;
   try {

@@ -384,6 +384,16 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
   return true;
 }
 
+SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const InboundText& text,
+                                               const RequestContext& ctx, std::int64_t now) {
+  auto out = sms_keyword(store, text.from, text.keyword, text.message_id, ctx, now);
+  if (text.provider_answered) {
+    out.reply_template.clear();
+    out.reply_vars.clear();
+  }
+  return out;
+}
+
 SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
                                               std::string_view message_id, const RequestContext& ctx,
                                               std::int64_t now) {

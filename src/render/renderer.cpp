@@ -126,7 +126,19 @@ std::string Renderer::render(std::string_view path, const Vars& vars, const std:
 }
 
 std::string Renderer::page(std::string_view name, const Vars& vars, const std::set<std::string>& flags) const {
-  return render("pages/" + std::string(name) + ".html.mustache", vars, flags, true);
+  const std::string base = "pages/" + std::string(name);
+  if (vars.count("title") != 0 || !has(base + ".title.mustache")) {
+    return render(base + ".html.mustache", vars, flags, true);
+  }
+  Vars with_title = vars;
+  with_title.emplace("title", text::trim(render(base + ".title.mustache", vars, flags, false)));
+  return render(base + ".html.mustache", with_title, flags, true);
+}
+
+std::string Renderer::twiml_reply(std::string_view reply_template, const Vars& vars) const {
+  const std::string message = reply_template.empty() ? std::string() : sms(reply_template, vars);
+  // XML-escaped like HTML; the file's closing newline is not part of the answer.
+  return std::string(text::trim(render("twiml/reply.xml.mustache", Vars{{"message", message}}, {}, true)));
 }
 
 std::string Renderer::text(std::string_view path, const Vars& vars) const {

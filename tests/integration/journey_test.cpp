@@ -268,19 +268,7 @@ TEST_F(JourneyTest, TheFirstLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm
   EXPECT_EQ(email_state("back@example.org"), "confirmed");
 }
 
-TEST_F(JourneyTest, AdminApiNeedsTheKey) {
-  start();
-  auto r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 401);
-  EXPECT_EQ(json::parse(r->body)["error"]["code"], "unauthorized");
-  r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org", {{"Authorization", "Bearer wrong-key-123"}});
-  EXPECT_EQ(r->status, 401);
-  r = cli_->Get("/api/v1/admin/subscribers?email=a@example.org", {{"Authorization", std::string("Basic ") + kAdminKey}});
-  EXPECT_EQ(r->status, 401);
-  r = cli_->Get("/api/v1/admin/subscribers?email=nobody@example.org", {{"Authorization", std::string("Bearer ") + kAdminKey}});
-  EXPECT_EQ(r->status, 404);
-}
+// The admin API's key checks are covered in process (tests/unit/http).
 
 }  // namespace
 }  // namespace sc::testing

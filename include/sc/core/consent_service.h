@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sc/core/email.h"
+#include "sc/core/inbound_text.h"
 #include "sc/core/ports.h"
 #include "sc/core/sms_keywords.h"
 #include "sc/core/result.h"
@@ -122,6 +123,10 @@ class ConsentService {
   // consent log keeps the message id as the proof (`detail`).
   SmsKeywordOutcome sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
                                 std::string_view message_id, const RequestContext& ctx, std::int64_t now);
+  // An inbound text as interpret_inbound_text read it: sms_keyword, with no
+  // reply when the provider has answered the message itself.
+  SmsKeywordOutcome receive_text(ConsentStore& store, const InboundText& text, const RequestContext& ctx,
+                                 std::int64_t now);
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.

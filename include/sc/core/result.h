@@ -13,6 +13,14 @@ enum class ErrorCode {
   kNotFound,       // nothing matches
   kRateLimited,    // too many attempts
   kUnsupported,    // a valid request this deployment does not serve
+  kBadRequest,     // the request itself is malformed (framing, headers)
+  kUnauthorized,   // no valid credentials
+  kForbidden,      // credentials or a signature that do not allow this
+  kConflict,       // the resource is in a state that does not allow this
+  kTooLarge,       // the body is larger than the limit
+  kUnsupportedMediaType,  // a body in a format not accepted here
+  kMethodNotAllowed,      // the resource exists, the method does not
+  kUnavailable,    // infrastructure trouble: nothing was done, try again later
 };
 
 // Error is what handlers map to a 4xx; `code` is a stable machine string

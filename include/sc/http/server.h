@@ -1,15 +1,19 @@
 // HttpServer: the thin handlers of the public and admin API over cpp-httplib,
 // tuned (TCP_NODELAY, long keep-alive, a growing thread pool, a deep listen
 // backlog) because the library's defaults cost two orders of magnitude.
+// It sees only core: every write, lookup, signature check and page goes
+// through a port that app wires to storage, providers and render.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/page_renderer.h"
 #include "sc/core/ports.h"
-#include "sc/render/renderer.h"
-#include "sc/storage/storage.h"
+#include "sc/core/read_store.h"
+#include "sc/core/unit_of_work.h"
+#include "sc/core/webhook.h"
 
 namespace sc {
 
@@ -27,14 +31,15 @@ struct HttpOptions {
 
 struct HttpDeps {
   ConsentService& service;
-  storage::WriteQueue& writer;
-  storage::ReadPool& reads;
-  const Renderer& renderer;
+  UnitOfWork& writes;          // request writes, one transaction each
+  ReadStore& reads;            // admin lookups, health
+  const PageRenderer& pages;   // pages and TwiML
   const Clock& clock;
   std::vector<std::string> admin_keys;
-  PhoneNormalizer* phones = nullptr;  // for ?phone= lookups
+  PhoneNormalizer* phones = nullptr;  // for ?phone= lookups and inbound texts
   std::string public_url;              // SC_PUBLIC_URL: what Twilio signs webhook URLs with
-  std::string twilio_auth_token;       // empty: every webhook is refused (403)
+  // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused (403).
+  const WebhookVerifier* twilio = nullptr;
 };
 
 class HttpServer {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "sc/core/page_renderer.h"
 #include "sc/core/ports.h"
 
 namespace kainjow::mustache {
@@ -19,16 +20,16 @@ using data = basic_data<std::string>;
 
 namespace sc {
 
-using Vars = std::map<std::string, std::string>;
-
-class Renderer final : public Composer {
+class Renderer final : public Composer, public PageRenderer {
  public:
   // common: values every template may use (org_name, postal_address, …).
   // templates_dir: when non-empty, files there override the compiled-in ones.
   explicit Renderer(Vars common, std::string templates_dir = {});
 
   // Throws std::out_of_range for an unknown template (a programming error).
-  std::string page(std::string_view name, const Vars& vars, const std::set<std::string>& flags = {}) const;
+  // A page's title comes from pages/<name>.title.mustache (unless vars has one).
+  std::string page(std::string_view name, const Vars& vars, const std::set<std::string>& flags = {}) const override;
+  std::string twiml_reply(std::string_view reply_template, const Vars& vars) const override;
   std::string text(std::string_view path, const Vars& vars) const;
   ComposedEmail email(std::string_view template_name, const Vars& vars) const override;
   std::string sms(std::string_view template_name, const Vars& vars) const override;

@@ -16,6 +16,7 @@
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
 #include "sc/core/ports.h"
+#include "sc/core/read_store.h"
 
 namespace sc::storage {
 
@@ -170,25 +171,10 @@ class WriteQueue {
   std::unique_ptr<Impl> impl_;
 };
 
-struct ChannelView {
-  ChannelKind kind;
-  std::string address;
-  ConsentState state;
-  std::int64_t created_at = 0;
-  std::int64_t updated_at = 0;
-};
-
-struct ConsentLogView {
-  std::int64_t at = 0;
-  std::string channel, address, action, source, detail, ip, user_agent, consent_text_version;
-};
-
-struct SubscriberView {
-  Subscriber subscriber;
-  std::vector<ChannelView> channels;
-  std::vector<std::string> topics;
-  std::vector<ConsentLogView> consent_log;
-};
+// The admin views are core's (the read-side port returns them).
+using ::sc::ChannelView;
+using ::sc::ConsentLogView;
+using ::sc::SubscriberView;
 
 struct OutboxRow {
   std::int64_t id = 0;

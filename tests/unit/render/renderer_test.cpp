@@ -47,7 +47,12 @@ TEST(Renderer, EveryTemplateRenders) {
     if (path.rfind("templates/", 0) != 0) continue;
     const auto rel = path.substr(10);
     SCOPED_TRACE(rel);
-    if (rel.rfind("pages/", 0) == 0) {
+    if (rel.rfind("pages/", 0) == 0 && ends_with(rel, ".title.mustache")) {
+      // Every page has its title (checked with the page itself below).
+      auto page = rel.substr(0, rel.size() - std::string(".title.mustache").size()) + ".html.mustache";
+      EXPECT_TRUE(r.has(page));
+    } else if (rel.rfind("pages/", 0) == 0) {
+      EXPECT_TRUE(r.has(rel.substr(0, rel.size() - std::string(".html.mustache").size()) + ".title.mustache"));
       auto name = rel.substr(6, rel.size() - 6 - std::string(".html.mustache").size());
       auto out = r.page(name, every_var());
       expect_fully_rendered(out, rel);
@@ -76,6 +81,26 @@ TEST(Renderer, EveryTemplateRenders) {
   EXPECT_GE(emails, 3);
   EXPECT_GE(texts, 1);
   EXPECT_EQ(consents, 2);
+}
+
+TEST(Renderer, PageTitlesComeFromTheirTemplates) {
+  Renderer r(kCommon);
+  EXPECT_THAT(r.page("signup", {}), HasSubstr("<title>Sign up · Example Org</title>"));
+  EXPECT_THAT(r.page("thanks", {}), HasSubstr("<title>Thank you · Example Org</title>"));
+  EXPECT_THAT(r.page("confirmed", {}), HasSubstr("<title>Confirm · Example Org</title>"));
+  EXPECT_THAT(r.page("unsubscribe", {}), HasSubstr("<title>Unsubscribe · Example Org</title>"));
+  EXPECT_THAT(r.page("error", {{"heading", "H"}}), HasSubstr("<title>Error · Example Org</title>"));
+  // A title given by the caller wins.
+  EXPECT_THAT(r.page("error", {{"title", "Oops"}}), HasSubstr("<title>Oops · Example Org</title>"));
+}
+
+TEST(Renderer, TwimlReplyIsTheTextEscapedOrNoMessage) {
+  Renderer r(kCommon);
+  EXPECT_EQ(r.twiml_reply("", {}), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
+  EXPECT_EQ(r.twiml_reply("sms_help", {{"public_url", "https://x.example/?a=1&b='2'"}}),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Example Org text updates: help at "
+            "https://x.example/?a=1&amp;b=&apos;2&apos;. Msg frequency varies. Msg &amp; data rates may apply. "
+            "Reply STOP to cancel.</Message></Response>");
 }
 
 TEST(Renderer, HtmlTemplatesEscapeValues) {

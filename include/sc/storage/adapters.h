@@ -1,0 +1,32 @@
+// The core ports the HTTP layer uses, over the storage classes: request
+// writes through the single writer, lookups through the read pool.
+#pragma once
+#include "sc/core/read_store.h"
+#include "sc/core/unit_of_work.h"
+#include "sc/storage/storage.h"
+
+namespace sc::storage {
+
+// Each run() is one WriteQueue request job: committed (group commit) before
+// it returns, rolled back alone when it throws.
+class QueuedUnitOfWork final : public UnitOfWork {
+ public:
+  explicit QueuedUnitOfWork(WriteQueue& writer) : writer_(writer) {}
+  void run(const std::function<void(ConsentStore&)>& fn) override;
+
+ private:
+  WriteQueue& writer_;
+};
+
+class PooledReadStore final : public ReadStore {
+ public:
+  explicit PooledReadStore(ReadPool& reads) : reads_(reads) {}
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                      const std::string& address) override;
+  bool healthy() override;
+
+ private:
+  ReadPool& reads_;
+};
+
+}  // namespace sc::storage

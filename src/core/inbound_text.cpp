@@ -1,0 +1,41 @@
+#include "sc/core/inbound_text.h"
+
+#include <string_view>
+
+#include "sc/core/text.h"
+
+namespace sc {
+namespace {
+
+constexpr std::size_t kMaxMessageIdLength = 64;  // Twilio's are 34
+
+std::string param(const FormParams& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+InboundText interpret_inbound_text(const FormParams& params, const PhoneNormalizer* phones) {
+  InboundText t;
+  t.from = param(params, "From");
+  if (phones != nullptr) {
+    if (auto p = phones->normalize(t.from); p) t.from = p.value();
+  }
+  const auto opt_out_type = param(params, "OptOutType");
+  t.provider_answered = !opt_out_type.empty();
+  t.keyword = t.provider_answered ? sms_keyword_from_opt_out_type(opt_out_type)
+                                  : classify_sms_keyword(param(params, "Body"));
+  // The id goes into the consent log as the proof: keep it only when it
+  // looks like one.
+  t.message_id = param(params, "MessageSid");
+  if (t.message_id.size() > kMaxMessageIdLength || text::has_control(t.message_id) ||
+      !text::is_valid_utf8(t.message_id)) {
+    t.message_id.clear();
+  }
+  return t;
+}
+
+}  // namespace sc

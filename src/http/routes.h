@@ -1,0 +1,54 @@
+// Internal to http: the resources, one file each, and the router they
+// register on. Adding a resource (e.g. /metrics) is one add_*_routes
+// function here and a call in server.cpp.
+#pragma once
+#include <httplib.h>
+
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "response.h"
+#include "sc/http/server.h"
+
+namespace sc::detail {
+
+// Registers handlers on the server and remembers each route, so that a path
+// served under another method gets 405 with Allow instead of 404.
+class Router {
+ public:
+  explicit Router(httplib::Server& svr) : svr_(svr) {}
+  void get(const std::string& pattern, httplib::Server::Handler h);
+  void post(const std::string& pattern, httplib::Server::Handler h);
+  // The methods with a route for path ("GET, HEAD, POST"), "" when none.
+  std::string allowed_methods(const std::string& path) const;
+
+ private:
+  httplib::Server& svr_;
+  std::vector<std::pair<std::string, std::regex>> routes_;
+};
+
+// What every resource's handlers use; lives as long as the server.
+struct RouteEnv {
+  HttpDeps& deps;
+  const HttpOptions& options;
+  const Responder& respond;
+};
+
+// GET / (the sign-up page), GET /thanks, POST /api/v1/subscriptions.
+void add_signup_routes(Router& router, const RouteEnv& env);
+// GET and POST /confirm/{token} and /unsubscribe/{token}.
+void add_token_routes(Router& router, const RouteEnv& env);
+// POST /webhooks/twilio/sms.
+void add_webhook_routes(Router& router, const RouteEnv& env);
+// GET /api/v1/admin/subscribers.
+void add_admin_routes(Router& router, const RouteEnv& env);
+// GET /healthz.
+void add_health_routes(Router& router, const RouteEnv& env);
+
+// True when the request carries "Authorization: Bearer <one of keys>"
+// (compared in constant time).
+bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys);
+
+}  // namespace sc::detail

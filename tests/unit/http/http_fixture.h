@@ -1,0 +1,131 @@
+// The real HttpServer on 127.0.0.1, port 0, in this process, against
+// in-memory fakes of every port it uses (as cpp-httplib's own tests run
+// theirs: bind_to_any_port, listen in a thread, wait_until_ready, stop and
+// join on scope exit).
+#pragma once
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sc/core/consent_service.h"
+#include "sc/http/server.h"
+#include "support/unit_fakes.h"
+
+namespace sc::unit {
+
+// Runs every write against one MemoryConsentStore, one at a time; throws
+// (as a full disk would) while `fail` is set, before anything is written.
+class FakeUnitOfWork final : public UnitOfWork {
+ public:
+  explicit FakeUnitOfWork(MemoryConsentStore& store) : store_(store) {}
+  void run(const std::function<void(ConsentStore&)>& fn) override {
+    std::lock_guard lk(mu_);
+    ++runs;
+    if (fail) throw std::runtime_error("disk I/O error");
+    fn(store_);
+  }
+  std::atomic<bool> fail{false};
+  std::atomic<int> runs{0};
+
+ private:
+  std::mutex mu_;
+  MemoryConsentStore& store_;
+};
+
+// Lookups straight from the same MemoryConsentStore.
+class FakeReadStore final : public ReadStore {
+ public:
+  explicit FakeReadStore(MemoryConsentStore& store) : store_(store) {}
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                      const std::string& address) override;
+  bool healthy() override {
+    if (fail) throw std::runtime_error("database is locked");
+    return up;
+  }
+  std::atomic<bool> up{true};
+  std::atomic<bool> fail{false};
+  std::vector<std::pair<ChannelKind, std::string>> lookups;
+
+ private:
+  MemoryConsentStore& store_;
+};
+
+// Pages name their template, variables and flags; TwiML names the reply
+// template, so tests see exactly what the server asked to be rendered.
+class FakePages final : public PageRenderer {
+ public:
+  std::string page(std::string_view name, const Vars& vars,
+                   const std::set<std::string>& flags) const override;
+  std::string twiml_reply(std::string_view reply_template, const Vars& vars) const override;
+};
+
+// "Signs" with the URL and the parameters in order; records every URL it
+// was asked about.
+class FakeVerifier final : public WebhookVerifier {
+ public:
+  static std::string signature(std::string_view url, const FormParams& params);
+  bool verify(std::string_view url, const FormParams& params,
+              std::string_view signature) const override;
+  mutable std::vector<std::string> urls;
+};
+
+// Digits only; +1 added to 10 digits; +44 numbers are in a country not texted.
+class FakePhones final : public PhoneNormalizer {
+ public:
+  Result<std::string> normalize(std::string_view raw) const override;
+};
+
+inline constexpr const char* kPublicUrl = "https://signup.example.org";
+inline constexpr const char* kAdminKey = "admin-key-0123456789";
+
+class HttpTest : public ::testing::Test {
+ protected:
+  HttpTest();
+  ~HttpTest() override;
+
+  // Starts (or restarts) the server with these options and ports.
+  void start(HttpOptions options = test_options());
+  void stop();
+  static HttpOptions test_options();
+
+  httplib::Result get(const std::string& path, httplib::Headers h = {});
+  httplib::Result post(const std::string& path, const std::string& body, const std::string& type,
+                       httplib::Headers h = {});
+  httplib::Result post_json(const std::string& path, const nlohmann::json& body);
+  // error.code of a JSON error answer ("" when the body is not one).
+  static std::string error_code(const httplib::Result& r);
+
+  // A pending email channel made through the service, and its link paths.
+  std::int64_t signed_up_email(const std::string& address);
+  std::string confirm_path(std::int64_t channel_id) const;
+  std::string unsubscribe_path(std::int64_t channel_id) const;
+
+  FakeClock clock_;
+  FakeSigner signer_{"http-test-key"};
+  RecordingComposer composer_;
+  FakePhones phones_;
+  CountingIds ids_;
+  ConsentService service_;
+  MemoryConsentStore store_;
+  FakeUnitOfWork writes_{store_};
+  FakeReadStore reads_{store_};
+  FakePages pages_;
+  FakeVerifier verifier_;
+  bool with_verifier_ = true;
+  bool with_phones_ = true;
+
+  std::unique_ptr<HttpServer> server_;
+  std::thread serving_;
+  int port_ = 0;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
+}  // namespace sc::unit
