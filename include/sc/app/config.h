@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sc/core/message.h"
@@ -46,6 +47,14 @@ struct Config {
 };
 
 using Env = std::map<std::string, std::string>;
+
+// One variable that load_config reads: a row of its table (src/app/config.cpp).
+struct ConfigVariable {
+  std::string_view name;
+  std::string_view fallback;  // the default as written in the environment; empty: none
+  std::string_view help;      // one line
+};
+std::vector<ConfigVariable> config_variables();
 
 Env environment();  // the process environment, SC_* only
 // Reads KEY=VALUE lines ('#' comments); throws ConfigError if unreadable.
