@@ -157,7 +157,7 @@ int cmd_serve(Wiring& w) {
   hopts.max_threads = c.http_max_threads;
   hopts.signup_limits = c.signup_limits;
   HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get(), c.public_url,
-                c.twilio_auth_token};
+                c.twilio_auth_token, w.signer.get()};
   HttpServer server(deps, hopts);
   int port = 0;
   try {

@@ -260,8 +260,9 @@ struct HttpServer::Impl {
     constexpr std::string_view kBearer = "Bearer ";
     if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) return false;
     auto key = std::string_view(h).substr(kBearer.size());
+    if (deps.key_digest == nullptr) return false;
     bool ok = false;
-    for (const auto& k : deps.admin_keys) ok = text::constant_time_equal(k, key) || ok;
+    for (const auto& k : deps.admin_keys) ok = text::digest_equal(*deps.key_digest, k, key) || ok;
     return ok;
   }
 

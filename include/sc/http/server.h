@@ -35,6 +35,9 @@ struct HttpDeps {
   PhoneNormalizer* phones = nullptr;  // for ?phone= lookups
   std::string public_url;              // SC_PUBLIC_URL: what Twilio signs webhook URLs with
   std::string twilio_auth_token;       // empty: every webhook is refused (403)
+  // Digests admin keys before they are compared, so a key's length does not
+  // leak by timing (text::digest_equal). Null: the admin API refuses all.
+  const Signer* key_digest = nullptr;
 };
 
 class HttpServer {
