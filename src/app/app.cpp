@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -191,6 +192,10 @@ int cmd_serve(Wiring& w) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // Every file the service writes (database, secret, outbox, SMS log) holds
+  // personal data or keys: private whatever umask it was started with, not
+  // only under systemd's UMask=0077.
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string config_file;
   if (args.size() >= 2 && args[0] == "--config") {
@@ -212,8 +217,12 @@ int run_cli(int argc, char** argv) {
     auto config = load_config(env);
     for (const auto& w : config.warnings) std::fprintf(stderr, "stayconnected: warning: %s\n", w.c_str());
     const auto& cmd = args[0];
-    if (cmd == "migrate" && args.size() == 1) return cmd_migrate(config);
+    if (cmd == "migrate" && args.size() == 1) {
+      check_data_dir(config);
+      return cmd_migrate(config);
+    }
     if (cmd == "serve" && args.size() == 1) {
+      check_data_dir(config);  // before anything is written into it
       storage::migrate(config.db_path);  // a bad database path stops here
       Wiring w(std::move(config));
       return cmd_serve(w);

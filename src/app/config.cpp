@@ -1,8 +1,11 @@
 #include "sc/app/config.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -285,25 +288,120 @@ Config load_config(const Env& env) {
   return c;
 }
 
-std::string resolve_secret(const Config& c) {
-  if (!c.secret.empty()) return c.secret;
-  namespace fs = std::filesystem;
-  auto dir = fs::path(c.db_path).parent_path();
-  auto file = (dir.empty() ? fs::path(".") : dir) / "secret.key";
-  std::ifstream in(file);
-  std::string s;
-  if (in && std::getline(in, s) && s.size() >= 32) return s;
-  // Made once and kept, so links in mail already sent stay valid.
-  s = crypto::hex(crypto::random_bytes(32));
-  auto tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw ConfigError("cannot write the generated secret to " + file.string());
-    out << s << "\n";
+namespace {
+
+std::filesystem::path data_dir_of(const Config& c) {
+  auto dir = std::filesystem::path(c.db_path).parent_path();
+  return dir.empty() ? std::filesystem::path(".") : dir;
+}
+
+// What the service trusts must be its own: owned by its user and not writable
+// by group or others (and, for `private_file`, not readable by them either).
+void check_owned(const std::filesystem::path& path, const struct stat& st, const char* what, bool private_file) {
+  if (st.st_uid != ::geteuid()) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                      ", not by the service's user (uid " + std::to_string(::geteuid()) + ")");
   }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, file);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is writable by group or others (mode " + mode +
+                      "); chmod go-w it");
+  }
+  if (private_file && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is readable by group or others (mode " + mode +
+                      "); chmod 600 it");
+  }
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads secret.key, refusing a symlink or a file someone else could have
+// planted or read. Empty: there is none yet.
+std::string read_secret(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    if (errno == ELOOP) throw ConfigError("the secret file " + file.string() + " is a symlink; refusing to use it");
+    throw ConfigError("cannot read the secret file " + file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  std::string s;
+  char buf[256];
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok && S_ISREG(st.st_mode)) {
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || s.size() > 4096) {
+        ok = false;
+        break;
+      }
+      s.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (!ok || !S_ISREG(st.st_mode)) throw ConfigError("the secret file " + file.string() + " is not a readable file");
+  check_owned(file, st, "the secret file", true);
+  s = s.substr(0, s.find('\n'));
+  if (s.size() < 32) {
+    throw ConfigError("the secret file " + file.string() + " holds no key of at least 32 characters; remove it to generate one");
+  }
+  return s;
+}
+
+}  // namespace
+
+void check_data_dir(const Config& c) {
+  auto dir = data_dir_of(c);
+  std::error_code ec;
+  // 0700 from the start, whatever the umask: it holds the key and personal data.
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (ec) throw ConfigError("cannot create the data directory " + dir.string() + ": " + ec.message());
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    throw ConfigError("cannot use the data directory " + dir.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) throw ConfigError("the data directory " + dir.string() + " is not a directory");
+  check_owned(dir, st, "the data directory", false);
+}
+
+std::string resolve_secret(const Config& c) {
+  check_data_dir(c);
+  if (!c.secret.empty()) return c.secret;
+  auto file = data_dir_of(c) / "secret.key";
+  if (auto s = read_secret(file); !s.empty()) return s;
+  // Made once and kept, so links in mail already sent stay valid. Written
+  // under an unpredictable name, created 0600 with O_EXCL|O_NOFOLLOW (nothing
+  // planted there is followed, no moment readable by others), then linked
+  // into place: link() never replaces, so a concurrent start keeps one key.
+  auto s = crypto::hex(crypto::random_bytes(32));
+  auto tmp = file;
+  tmp += ".tmp-" + crypto::hex(crypto::random_bytes(8));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(errno));
+  bool ok = write_all(fd, s + "\n") && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  int err = errno;
+  if (ok && ::link(tmp.c_str(), file.c_str()) != 0) {
+    err = errno;
+    ok = false;
+  }
+  ::unlink(tmp.c_str());
+  if (!ok && err == EEXIST) return read_secret(file);  // another start made it first
+  if (!ok) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(err));
   return s;
 }
 

@@ -61,7 +61,12 @@ Env environment();  // the process environment, SC_* only
 Env read_config_file(const std::string& path);
 // Throws ConfigError with one clear line.
 Config load_config(const Env& env);
-// Returns SC_SECRET, or the key kept beside the database (made once).
+// Creates the database's directory (0700) if missing; throws ConfigError when
+// it is not owned by the service's user (euid) or is writable by group/others.
+void check_data_dir(const Config& config);
+// Returns SC_SECRET, or the key kept beside the database (made once, 0600).
+// Checks the directory first; throws ConfigError for a key file that is a
+// symlink, not the service user's, or open to group/others.
 std::string resolve_secret(const Config& config);
 
 }  // namespace sc
