@@ -203,7 +203,15 @@ int run_cli(int argc, char** argv) {
     args.erase(args.begin(), args.begin() + 2);
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::fputs(kHelp, args.empty() ? stderr : stdout);
+    std::FILE* out = args.empty() ? stderr : stdout;
+    std::fputs(kHelp, out);
+    std::fputs("\nVariables (default):\n", out);
+    for (const auto& v : config_variables()) {
+      std::fprintf(out, "  %-32.*s %.*s", static_cast<int>(v.name.size()), v.name.data(), static_cast<int>(v.help.size()),
+                   v.help.data());
+      if (!v.fallback.empty()) std::fprintf(out, " (%.*s)", static_cast<int>(v.fallback.size()), v.fallback.data());
+      std::fputc('\n', out);
+    }
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {

@@ -19,6 +19,9 @@ TEST_F(ConfigTest, HelpListsEverySubcommand) {
   auto r = run_binary(SC_BINARY, {"--help"}, {});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* cmd : {"serve", "migrate", "send-test-email"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  // The variables come from load_config's table, each with its help and default.
+  EXPECT_NE(r.out.find("SC_LISTEN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(127.0.0.1:8080)"), std::string::npos) << r.out;
   EXPECT_EQ(run_binary(SC_BINARY, {}, {}).exit_code, 2);
   EXPECT_EQ(run_binary(SC_BINARY, {"frobnicate"}, {}).exit_code, 2);
 }
