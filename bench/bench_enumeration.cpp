@@ -49,13 +49,15 @@ int main(int argc, char** argv) {
                                               {"SC_SECRET", "bench-secret-0123456789abcdef"},
                                               {"SC_SIGNUP_LIMITS", "off"}});
   if (!svc.start()) {
-    std::fprintf(stderr, "bench_enumeration: the service did not start: %s\n", svc.stderr_text().c_str());
+    std::fprintf(stderr, "bench_enumeration: the service did not start: %s\n",
+                 svc.stderr_text().c_str());
     return 1;
   }
   httplib::Client fresh("127.0.0.1", svc.port()), known("127.0.0.1", svc.port());
   for (auto* c : {&fresh, &known}) {
     c->set_keep_alive(true);
-    c->set_tcp_nodelay(true);  // else Nagle and the delayed ACK add 40 ms to every POST (head and body are two writes)
+    c->set_tcp_nodelay(true);  // else Nagle and the delayed ACK add 40 ms to every POST (head and
+                               // body are two writes)
   }
   post(known, "known@example.org");  // now pending, in its 600 s cooldown
   for (int i = 0; i < 200; ++i) {    // warm-up: connections, page cache, statements
@@ -70,9 +72,11 @@ int main(int argc, char** argv) {
   const double a50 = percentile(a, 0.5), a90 = percentile(a, 0.9);
   const double b50 = percentile(b, 0.5), b90 = percentile(b, 0.9);
   std::printf("requests per case: %d (alternating, keep-alive, synchronous=FULL)\n", n);
-  std::printf("%-34s median %8.1f us   p90 %8.1f us\n", "new address (confirmation queued)", a50, a90);
+  std::printf("%-34s median %8.1f us   p90 %8.1f us\n", "new address (confirmation queued)", a50,
+              a90);
   std::printf("%-34s median %8.1f us   p90 %8.1f us\n", "known address in its cooldown", b50, b90);
-  std::printf("%-34s median %+8.1f us   p90 %+8.1f us\n", "difference (new - known)", a50 - b50, a90 - b90);
+  std::printf("%-34s median %+8.1f us   p90 %+8.1f us\n", "difference (new - known)", a50 - b50,
+              a90 - b90);
   svc.stop();
   return 0;
 }

@@ -31,8 +31,9 @@ TEST_F(FilesTest, EveryFileTheServiceWritesIsPrivateUnderUmask022) {
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
-  auto r = post_json("/api/v1/subscriptions",
-                     {{"email", "files@example.org"}, {"phone", "+1 650 253 0000"}, {"sms_consent", "on"}});
+  auto r = post_json(
+      "/api/v1/subscriptions",
+      {{"email", "files@example.org"}, {"phone", "+1 650 253 0000"}, {"sms_consent", "on"}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;
   ASSERT_TRUE(wait_emails(1));
@@ -40,7 +41,8 @@ TEST_F(FilesTest, EveryFileTheServiceWritesIsPrivateUnderUmask022) {
 
   // While the service runs, so the WAL and shared-memory files exist.
   EXPECT_EQ(mode_of(dir_.str("data")), 0700);
-  for (const char* f : {"data/sc.db", "data/sc.db-wal", "data/sc.db-shm", "data/secret.key", "sms.log"}) {
+  for (const char* f :
+       {"data/sc.db", "data/sc.db-wal", "data/sc.db-shm", "data/secret.key", "sms.log"}) {
     ASSERT_TRUE(std::filesystem::exists(dir_.str(f))) << f;
     EXPECT_EQ(mode_of(dir_.str(f)), 0600) << f;
   }
@@ -61,7 +63,8 @@ TEST_F(FilesTest, APlantedKeyOthersCanWriteStopsTheStart) {
   auto r = run_binary(SC_BINARY, {"serve"}, env, std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find("configuration error: the secret file " + dir_.str("data/secret.key") + " is writable"),
+  EXPECT_NE(r.err.find("configuration error: the secret file " + dir_.str("data/secret.key") +
+                       " is writable"),
             std::string::npos)
       << r.err;
 }
@@ -74,8 +77,9 @@ TEST_F(FilesTest, ADataDirectoryOthersCanWriteStopsTheStart) {
   auto r = run_binary(SC_BINARY, {"migrate"}, env, std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find("the data directory " + dir_.str("data") + " is writable by group or others"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("the data directory " + dir_.str("data") + " is writable by group or others"),
+      std::string::npos)
       << r.err;
 }
 

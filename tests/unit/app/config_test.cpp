@@ -58,86 +58,143 @@ const Env kTwilio = {{"SC_SMS_PROVIDER", "twilio"},
                      {"SC_TWILIO_FROM", "+15005550006"}};
 
 std::vector<Case> cases(const unit::TempDir& dir) {
-  auto str = [](auto field) -> Read { return [field](const Config& c) { return std::string(std::invoke(field, c)); }; };
-  auto num = [](auto field) -> Read { return [field](const Config& c) { return std::to_string(std::invoke(field, c)); }; };
-  auto yes = [](auto field) -> Read { return [field](const Config& c) { return std::string(std::invoke(field, c) ? "true" : "false"); }; };
+  auto str = [](auto field) -> Read {
+    return [field](const Config& c) { return std::string(std::invoke(field, c)); };
+  };
+  auto num = [](auto field) -> Read {
+    return [field](const Config& c) { return std::to_string(std::invoke(field, c)); };
+  };
+  auto yes = [](auto field) -> Read {
+    return
+        [field](const Config& c) { return std::string(std::invoke(field, c) ? "true" : "false"); };
+  };
   auto whole = [](const char* name, const char* lo, const char* hi, const char* bad) {
-    return std::string(name) + " must be a whole number from " + lo + " to " + hi + ", not '" + bad + "'";
+    return std::string(name) + " must be a whole number from " + lo + " to " + hi + ", not '" +
+           bad + "'";
   };
   return {
-      {"SC_LISTEN", [](const Config& c) { return c.listen_host + "|" + std::to_string(c.listen_port); },
-       "127.0.0.1|8080", "[::1]:9000", "::1|9000", "localhost", "SC_LISTEN must be address:port, not 'localhost'"},
-      {"SC_DB", str(&Config::db_path), "./data/stayconnected.db", "/var/lib/sc/sc.db", "/var/lib/sc/sc.db",
-       std::nullopt, "any path; a database that cannot be opened stops the start in migrate"},
-      {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080", "https://join.example.org/",
-       "https://join.example.org", "ftp://x", "SC_PUBLIC_URL must start with http:// or https://, not 'ftp://x'"},
+      {"SC_LISTEN",
+       [](const Config& c) { return c.listen_host + "|" + std::to_string(c.listen_port); },
+       "127.0.0.1|8080", "[::1]:9000", "::1|9000", "localhost",
+       "SC_LISTEN must be address:port, not 'localhost'"},
+      {"SC_DB", str(&Config::db_path), "./data/stayconnected.db", "/var/lib/sc/sc.db",
+       "/var/lib/sc/sc.db", std::nullopt,
+       "any path; a database that cannot be opened stops the start in migrate"},
+      {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080",
+       "https://join.example.org/", "https://join.example.org", "ftp://x",
+       "SC_PUBLIC_URL must start with http:// or https://, not 'ftp://x'"},
       {"SC_SECRET", str(&Config::secret), "", "0123456789abcdef", "0123456789abcdef", "short",
        "SC_SECRET must be at least 16 characters"},
-      {"SC_ADMIN_API_KEY", [](const Config& c) { return join(c.admin_keys); }, "", "admin-key-1", "admin-key-1",
-       "short", "SC_ADMIN_API_KEY must be at least 8 characters"},
-      {"SC_TWILIO_AUTH_TOKEN", [](const Config& c) { return c.twilio_auth_token + "|" + c.sms.twilio_auth_token; }, "|",
-       "tok", "tok|tok", "", "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN",
-       {{"SC_SMS_PROVIDER", "twilio"}, {"SC_TWILIO_ACCOUNT_SID", kTwilioSid}, {"SC_TWILIO_FROM", "+15005550006"}}},
-      {"SC_ORG_NAME", str(&Config::org_name), "Stay Connected", "Friends of the Park", "Friends of the Park",
-       "Two\nlines", "SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text"},
-      {"SC_POSTAL_ADDRESS", str(&Config::postal_address), "", "1 Main St", "1 Main St", "bad \xff utf-8",
+      {"SC_ADMIN_API_KEY", [](const Config& c) { return join(c.admin_keys); }, "", "admin-key-1",
+       "admin-key-1", "short", "SC_ADMIN_API_KEY must be at least 8 characters"},
+      {"SC_TWILIO_AUTH_TOKEN",
+       [](const Config& c) { return c.twilio_auth_token + "|" + c.sms.twilio_auth_token; },
+       "|",
+       "tok",
+       "tok|tok",
+       "",
+       "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN",
+       {{"SC_SMS_PROVIDER", "twilio"},
+        {"SC_TWILIO_ACCOUNT_SID", kTwilioSid},
+        {"SC_TWILIO_FROM", "+15005550006"}}},
+      {"SC_ORG_NAME", str(&Config::org_name), "Stay Connected", "Friends of the Park",
+       "Friends of the Park", "Two\nlines",
        "SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text"},
-      {"SC_EMAIL_FROM", [](const Config& c) { return c.email_from.display_name + "|" + c.email_from.address; },
-       "Stay Connected|no-reply@localhost", "\"News\" <news@example.org>", "News|news@example.org", "not an address",
-       "SC_EMAIL_FROM is not a valid address: 'not an address' (email has no @)"},
-      {"SC_EMAIL_BOUNCE_ADDRESS", [](const Config& c) { return c.email_bounce + "|" + c.email.smtp_envelope_from; },
-       "|", "bounces@example.org", "bounces@example.org|bounces@example.org", "bounces@",
+      {"SC_POSTAL_ADDRESS", str(&Config::postal_address), "", "1 Main St", "1 Main St",
+       "bad \xff utf-8", "SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text"},
+      {"SC_EMAIL_FROM",
+       [](const Config& c) { return c.email_from.display_name + "|" + c.email_from.address; },
+       "Stay Connected|no-reply@localhost", "\"News\" <news@example.org>", "News|news@example.org",
+       "not an address", "SC_EMAIL_FROM is not a valid address: 'not an address' (email has no @)"},
+      {"SC_EMAIL_BOUNCE_ADDRESS",
+       [](const Config& c) { return c.email_bounce + "|" + c.email.smtp_envelope_from; }, "|",
+       "bounces@example.org", "bounces@example.org|bounces@example.org", "bounces@",
        "SC_EMAIL_BOUNCE_ADDRESS is not a valid address: 'bounces@' (the domain is not valid)"},
       {"SC_LIST_UNSUBSCRIBE_MAILTO", str(&Config::list_unsubscribe_mailto), "", "unsub@example.org",
        "mailto:unsub@example.org?subject=unsubscribe", "unsub\r\n@example.org",
        "SC_LIST_UNSUBSCRIBE_MAILTO must not contain control characters"},
-      {"SC_EMAIL_PROVIDER", str([](const Config& c) -> const std::string& { return c.email.kind; }), "file", "sendgrid",
-       "sendgrid", "pigeon", "SC_EMAIL_PROVIDER must be file, smtp or sendgrid, not \"pigeon\""},
-      {"SC_EMAIL_OUTBOX_DIR", str([](const Config& c) -> const std::string& { return c.email.outbox_dir; }),
+      {"SC_EMAIL_PROVIDER", str([](const Config& c) -> const std::string& { return c.email.kind; }),
+       "file", "sendgrid", "sendgrid", "pigeon",
+       "SC_EMAIL_PROVIDER must be file, smtp or sendgrid, not \"pigeon\""},
+      {"SC_EMAIL_OUTBOX_DIR",
+       str([](const Config& c) -> const std::string& { return c.email.outbox_dir; }),
        "./data/outbox", "/srv/outbox", "/srv/outbox", std::nullopt, "any path"},
-      {"SC_SMTP_URL", str([](const Config& c) -> const std::string& { return c.email.smtp_url; }), "",
-       "smtp://u:p@mail.example.org:587", "smtp://u:p@mail.example.org:587", "http://mail.example.org",
+      {"SC_SMTP_URL",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_url; }),
+       "",
+       "smtp://u:p@mail.example.org:587",
+       "smtp://u:p@mail.example.org:587",
+       "http://mail.example.org",
        "SC_SMTP_URL has scheme \"http\" (expected smtp://user:pass@host:port or smtps://\u2026)",
        {{"SC_EMAIL_PROVIDER", "smtp"}}},
-      {"SC_SMTP_TLS", str([](const Config& c) -> const std::string& { return c.email.smtp_tls; }), "required", "none",
-       "none", "maybe", "SC_SMTP_TLS must be \"required\" or \"none\", not \"maybe\"",
+      {"SC_SMTP_TLS",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_tls; }),
+       "required",
+       "none",
+       "none",
+       "maybe",
+       "SC_SMTP_TLS must be \"required\" or \"none\", not \"maybe\"",
        {{"SC_EMAIL_PROVIDER", "smtp"}, {"SC_SMTP_URL", "smtp://mail.example.org:587"}}},
-      {"SC_SMTP_CA_FILE", str([](const Config& c) -> const std::string& { return c.email.smtp_ca_file; }), "",
-       "/etc/ssl/ca.pem", "/etc/ssl/ca.pem", std::nullopt, "any path; curl reports an unreadable bundle per send"},
-      {"SC_SENDGRID_API_KEY", str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_key; }), "",
-       "SG.key", "SG.key", "", "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY",
+      {"SC_SMTP_CA_FILE",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_ca_file; }), "",
+       "/etc/ssl/ca.pem", "/etc/ssl/ca.pem", std::nullopt,
+       "any path; curl reports an unreadable bundle per send"},
+      {"SC_SENDGRID_API_KEY",
+       str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_key; }),
+       "",
+       "SG.key",
+       "SG.key",
+       "",
+       "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY",
        {{"SC_EMAIL_PROVIDER", "sendgrid"}}},
       {"SC_SENDGRID_API_BASE",
-       str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_base; }), "https://api.sendgrid.com",
-       "http://127.0.0.1:9999", "http://127.0.0.1:9999", "ftp://x", "",  // message filled in below
+       str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_base; }),
+       "https://api.sendgrid.com",
+       "http://127.0.0.1:9999",
+       "http://127.0.0.1:9999",
+       "ftp://x",
+       "",  // message filled in below
        {{"SC_EMAIL_PROVIDER", "sendgrid"}, {"SC_SENDGRID_API_KEY", "SG.key"}}},
-      {"SC_SENDGRID_MAX_IN_FLIGHT", num([](const Config& c) { return c.email.sendgrid_max_in_flight; }), "64", "8", "8",
-       "0", whole("SC_SENDGRID_MAX_IN_FLIGHT", "1", "1024", "0")},
-      {"SC_SMS_PROVIDER", str([](const Config& c) -> const std::string& { return c.sms.kind; }), "log", "twilio",
-       "twilio", "carrier-pigeon", "SC_SMS_PROVIDER must be log or twilio, not \"carrier-pigeon\""},
-      {"SC_SMS_LOG_FILE", str([](const Config& c) -> const std::string& { return c.sms.log_file; }), "./data/sms.log",
-       "/srv/sms.log", "/srv/sms.log", std::nullopt, "any path"},
-      {"SC_TWILIO_ACCOUNT_SID", str([](const Config& c) -> const std::string& { return c.sms.twilio_account_sid; }), "",
-       kTwilioSid, kTwilioSid, "AC1", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits", kTwilio},
-      {"SC_TWILIO_FROM", str([](const Config& c) -> const std::string& { return c.sms.twilio_from; }), "",
-       "+15005550006", "+15005550006", std::string(65, '1'), "SC_TWILIO_FROM must be a phone number or sender id",
+      {"SC_SENDGRID_MAX_IN_FLIGHT",
+       num([](const Config& c) { return c.email.sendgrid_max_in_flight; }), "64", "8", "8", "0",
+       whole("SC_SENDGRID_MAX_IN_FLIGHT", "1", "1024", "0")},
+      {"SC_SMS_PROVIDER", str([](const Config& c) -> const std::string& { return c.sms.kind; }),
+       "log", "twilio", "twilio", "carrier-pigeon",
+       "SC_SMS_PROVIDER must be log or twilio, not \"carrier-pigeon\""},
+      {"SC_SMS_LOG_FILE", str([](const Config& c) -> const std::string& { return c.sms.log_file; }),
+       "./data/sms.log", "/srv/sms.log", "/srv/sms.log", std::nullopt, "any path"},
+      {"SC_TWILIO_ACCOUNT_SID",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_account_sid; }), "",
+       kTwilioSid, kTwilioSid, "AC1", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits",
        kTwilio},
+      {"SC_TWILIO_FROM",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_from; }), "",
+       "+15005550006", "+15005550006", std::string(65, '1'),
+       "SC_TWILIO_FROM must be a phone number or sender id", kTwilio},
       {"SC_TWILIO_MESSAGING_SERVICE_SID",
-       str([](const Config& c) -> const std::string& { return c.sms.twilio_messaging_service_sid; }), "",
-       "MG0123456789abcdef0123456789abcdef", "MG0123456789abcdef0123456789abcdef", "MG1",
+       str([](const Config& c) -> const std::string& {
+         return c.sms.twilio_messaging_service_sid;
+       }),
+       "",
+       "MG0123456789abcdef0123456789abcdef",
+       "MG0123456789abcdef0123456789abcdef",
+       "MG1",
        "SC_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits",
-       {{"SC_SMS_PROVIDER", "twilio"}, {"SC_TWILIO_ACCOUNT_SID", kTwilioSid}, {"SC_TWILIO_AUTH_TOKEN", "token"}}},
-      {"SC_TWILIO_API_BASE", str([](const Config& c) -> const std::string& { return c.sms.twilio_api_base; }),
+       {{"SC_SMS_PROVIDER", "twilio"},
+        {"SC_TWILIO_ACCOUNT_SID", kTwilioSid},
+        {"SC_TWILIO_AUTH_TOKEN", "token"}}},
+      {"SC_TWILIO_API_BASE",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_api_base; }),
        "https://api.twilio.com", "http://127.0.0.1:9999", "http://127.0.0.1:9999", "ftp://x",
        "SC_TWILIO_API_BASE \"ftp://x\" must be https://host[:port]", kTwilio},
       {"SC_DEFAULT_REGION", str(&Config::default_region), "US", "GB", "GB", "XX",
        "SC_DEFAULT_REGION is not a known region code: 'XX'"},
-      {"SC_SMS_COUNTRIES", [](const Config& c) { return join(c.sms_countries); }, "US", "US,CA", "US,CA", "US,XX",
-       "SC_SMS_COUNTRIES: unknown region code \"XX\""},
+      {"SC_SMS_COUNTRIES", [](const Config& c) { return join(c.sms_countries); }, "US", "US,CA",
+       "US,CA", "US,XX", "SC_SMS_COUNTRIES: unknown region code \"XX\""},
       {"SC_SIGNUP_LIMITS", yes(&Config::signup_limits), "true", "off", "false", "maybe",
        "SC_SIGNUP_LIMITS must be on or off, not 'maybe'"},
-      {"SC_CONFIRM_COOLDOWN_SECONDS", num(&Config::confirm_cooldown_seconds), "600", "0", "0", "604801",
-       whole("SC_CONFIRM_COOLDOWN_SECONDS", "0", "604800", "604801")},
+      {"SC_CONFIRM_COOLDOWN_SECONDS", num(&Config::confirm_cooldown_seconds), "600", "0", "0",
+       "604801", whole("SC_CONFIRM_COOLDOWN_SECONDS", "0", "604800", "604801")},
       {"SC_RETRY_BASE_SECONDS", num(&Config::retry_base_seconds), "15", "1", "1", "-1",
        whole("SC_RETRY_BASE_SECONDS", "0", "86400", "-1")},
       {"SC_MAX_ATTEMPTS", num(&Config::max_attempts), "12", "100", "100", "12x",
@@ -148,8 +205,9 @@ std::vector<Case> cases(const unit::TempDir& dir) {
        whole("SC_HTTP_MAX_THREADS", "16", "16384", "15")},
       {"SC_SQLITE_SYNCHRONOUS", yes(&Config::synchronous_full), "true", "normal", "false", "off",
        "SC_SQLITE_SYNCHRONOUS must be full or normal, not 'off'"},
-      {"SC_TEMPLATES_DIR", str(&Config::templates_dir), "", dir.path().string(), dir.path().string(),
-       dir.file("missing"), "SC_TEMPLATES_DIR is not a directory: " + dir.file("missing")},
+      {"SC_TEMPLATES_DIR", str(&Config::templates_dir), "", dir.path().string(),
+       dir.path().string(), dir.file("missing"),
+       "SC_TEMPLATES_DIR is not a directory: " + dir.file("missing")},
   };
 }
 
@@ -187,7 +245,9 @@ TEST_F(LoadConfigTest, TheTablesDefaultIsTheDefaultTheFieldGets) {
   for (const auto& v : config_variables()) {
     auto it = std::find_if(all.begin(), all.end(), [&](const Case& c) { return c.name == v.name; });
     ASSERT_NE(it, all.end()) << v.name;
-    EXPECT_EQ(it->read(load_config({{std::string(v.name), std::string(v.fallback)}})), it->read(unset)) << v.name;
+    EXPECT_EQ(it->read(load_config({{std::string(v.name), std::string(v.fallback)}})),
+              it->read(unset))
+        << v.name;
   }
 }
 
@@ -205,7 +265,8 @@ TEST_F(LoadConfigTest, EveryInvalidValueIsRefusedWithItsOneLineMessage) {
   int checked = 0;
   for (auto c : cases(dir_)) {
     if (!c.invalid) continue;
-    if (c.name == std::string("SC_SENDGRID_API_BASE")) continue;  // below: its message comes from the sender
+    if (c.name == std::string("SC_SENDGRID_API_BASE"))
+      continue;  // below: its message comes from the sender
     Env env = c.invalid_context;
     env[c.name] = *c.invalid;
     // Without the context the same value must be fine or the test proves nothing about it.
@@ -223,7 +284,9 @@ TEST_F(LoadConfigTest, EveryInvalidValueIsRefusedWithItsOneLineMessage) {
 }
 
 TEST_F(LoadConfigTest, SendgridApiBaseMustBeAnHttpUrl) {
-  Env env{{"SC_EMAIL_PROVIDER", "sendgrid"}, {"SC_SENDGRID_API_KEY", "SG.key"}, {"SC_SENDGRID_API_BASE", "ftp://x"}};
+  Env env{{"SC_EMAIL_PROVIDER", "sendgrid"},
+          {"SC_SENDGRID_API_KEY", "SG.key"},
+          {"SC_SENDGRID_API_BASE", "ftp://x"}};
   auto message = problem(env);
   EXPECT_NE(message.find("ftp://x"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos);
@@ -232,16 +295,19 @@ TEST_F(LoadConfigTest, SendgridApiBaseMustBeAnHttpUrl) {
 }
 
 TEST_F(LoadConfigTest, SpecialFormsOfSomeVariables) {
-  EXPECT_EQ(problem({{"SC_LISTEN", "127.0.0.1:99999"}}), "SC_LISTEN has a bad port: '127.0.0.1:99999'");
+  EXPECT_EQ(problem({{"SC_LISTEN", "127.0.0.1:99999"}}),
+            "SC_LISTEN has a bad port: '127.0.0.1:99999'");
   EXPECT_EQ(problem({{"SC_LISTEN", "127.0.0.1:"}}), "SC_LISTEN has no port: '127.0.0.1:'");
   EXPECT_EQ(problem({{"SC_LISTEN", ":80"}}), "SC_LISTEN must be address:port, not ':80'");
-  EXPECT_EQ(problem({{"SC_PUBLIC_URL", "https://a b"}}), "SC_PUBLIC_URL contains characters a URL cannot hold");
+  EXPECT_EQ(problem({{"SC_PUBLIC_URL", "https://a b"}}),
+            "SC_PUBLIC_URL contains characters a URL cannot hold");
   EXPECT_EQ(load_config({{"SC_EMAIL_FROM", "news@example.org"}}).email_from.display_name, "");
   EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:0"}}).listen_port, 0);
 }
 
 TEST_F(LoadConfigTest, WithSeveralBadVariablesTheFirstRowIsReported) {
-  EXPECT_EQ(problem({{"SC_MAX_ATTEMPTS", "0"}, {"SC_LISTEN", "x"}}), "SC_LISTEN must be address:port, not 'x'");
+  EXPECT_EQ(problem({{"SC_MAX_ATTEMPTS", "0"}, {"SC_LISTEN", "x"}}),
+            "SC_LISTEN must be address:port, not 'x'");
 }
 
 TEST_F(LoadConfigTest, UnknownScVariableIsAWarningOthersAreIgnored) {
@@ -266,8 +332,10 @@ TEST_F(LoadConfigTest, ReadmeAndEnvSampleNameEveryVariable) {
   ASSERT_FALSE(sample.empty());
   for (const auto& v : config_variables()) {
     std::string name(v.name);
-    EXPECT_NE(readme.find("`" + name + "`"), std::string::npos) << name << " is missing from README.md";
-    EXPECT_NE(sample.find("#" + name + "="), std::string::npos) << name << " is missing from deploy/stayconnected.env";
+    EXPECT_NE(readme.find("`" + name + "`"), std::string::npos)
+        << name << " is missing from README.md";
+    EXPECT_NE(sample.find("#" + name + "="), std::string::npos)
+        << name << " is missing from deploy/stayconnected.env";
   }
 }
 

@@ -2,10 +2,9 @@
 // data directory (README, "Security model"), so it refuses one that someone
 // else could have written to, and it never writes through a planted symlink.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>

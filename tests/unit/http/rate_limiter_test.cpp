@@ -17,7 +17,8 @@ TEST(ClientBucket, Ipv4IsKeptAsIs) {
 TEST(ClientBucket, Ipv6IsBucketedByItsSlash64) {
   // One home or cloud host gets a whole /64: its addresses share one bucket.
   EXPECT_EQ(client_bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
-  EXPECT_EQ(client_bucket("2001:db8:1:2::1"), client_bucket("2001:0DB8:0001:0002:ffff:ffff:ffff:ffff"));
+  EXPECT_EQ(client_bucket("2001:db8:1:2::1"),
+            client_bucket("2001:0DB8:0001:0002:ffff:ffff:ffff:ffff"));
   EXPECT_NE(client_bucket("2001:db8:1:2::1"), client_bucket("2001:db8:1:3::1"));
   EXPECT_EQ(client_bucket("::1"), "::/64");
 }

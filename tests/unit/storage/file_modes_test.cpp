@@ -1,8 +1,7 @@
 // The database holds personal data and live links: created 0600 (its -wal and
 // -shm follow its mode) whatever the umask, and never opened through a symlink.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
