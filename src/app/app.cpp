@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -170,7 +171,8 @@ int cmd_serve(Wiring& w) {
                 .admin_keys = c.admin_keys,
                 .phones = w.phones.get(),
                 .public_url = c.public_url,
-                .twilio = twilio_webhooks.get()};
+                .twilio = twilio_webhooks.get(),
+                .key_digest = w.signer.get()};
   HttpServer server(deps, hopts);
   int port = 0;
   try {
@@ -204,6 +206,10 @@ int cmd_serve(Wiring& w) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // Every file the service writes (database, secret, outbox, SMS log) holds
+  // personal data or keys: private whatever umask it was started with, not
+  // only under systemd's UMask=0077.
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string config_file;
   if (args.size() >= 2 && args[0] == "--config") {
@@ -211,7 +217,15 @@ int run_cli(int argc, char** argv) {
     args.erase(args.begin(), args.begin() + 2);
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::fputs(kHelp, args.empty() ? stderr : stdout);
+    std::FILE* out = args.empty() ? stderr : stdout;
+    std::fputs(kHelp, out);
+    std::fputs("\nVariables (default):\n", out);
+    for (const auto& v : config_variables()) {
+      std::fprintf(out, "  %-32.*s %.*s", static_cast<int>(v.name.size()), v.name.data(), static_cast<int>(v.help.size()),
+                   v.help.data());
+      if (!v.fallback.empty()) std::fprintf(out, " (%.*s)", static_cast<int>(v.fallback.size()), v.fallback.data());
+      std::fputc('\n', out);
+    }
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {
@@ -225,8 +239,12 @@ int run_cli(int argc, char** argv) {
     auto config = load_config(env);
     for (const auto& w : config.warnings) std::fprintf(stderr, "stayconnected: warning: %s\n", w.c_str());
     const auto& cmd = args[0];
-    if (cmd == "migrate" && args.size() == 1) return cmd_migrate(config);
+    if (cmd == "migrate" && args.size() == 1) {
+      check_data_dir(config);
+      return cmd_migrate(config);
+    }
     if (cmd == "serve" && args.size() == 1) {
+      check_data_dir(config);  // before anything is written into it
       storage::migrate(config.db_path);  // a bad database path stops here
       Wiring w(std::move(config));
       return cmd_serve(w);

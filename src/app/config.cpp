@@ -1,13 +1,17 @@
 #include "sc/app/config.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <type_traits>
 #include <fstream>
-#include <set>
 
 #include "sc/core/email.h"
 #include "sc/core/text.h"
@@ -19,24 +23,20 @@ extern char** environ;
 namespace sc {
 namespace {
 
-std::string get(const Env& env, const char* key, std::string fallback = {}) {
-  auto it = env.find(key);
-  return it == env.end() || it->second.empty() ? fallback : it->second;
+[[noreturn]] void bad(std::string_view name, const std::string& what) {
+  throw ConfigError(std::string(name) + what);
 }
 
-std::int64_t get_int(const Env& env, const char* key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  auto v = get(env, key);
-  if (v.empty()) return fallback;
+std::int64_t parse_whole(std::string_view name, const std::string& v, std::int64_t lo, std::int64_t hi) {
   std::int64_t out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || out < lo || out > hi) {
-    throw ConfigError(std::string(key) + " must be a whole number from " + std::to_string(lo) + " to " +
-                      std::to_string(hi) + ", not '" + v + "'");
+    bad(name, " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + v + "'");
   }
   return out;
 }
 
-Mailbox parse_mailbox(const std::string& raw, const char* key) {
+Mailbox parse_mailbox(const std::string& raw, std::string_view key) {
   std::string name, addr;
   auto lt = raw.rfind('<');
   if (lt != std::string::npos && raw.back() == '>') {
@@ -55,7 +55,198 @@ Mailbox parse_mailbox(const std::string& raw, const char* key) {
   return Mailbox{e ? e->str() : addr, name};
 }
 
+// --- The table -----------------------------------------------------------------
+// Each row is one variable: its name, its default as an operator would write
+// it, how it is parsed and checked into its Config field, and one line of help.
+// Adding a variable is adding a row (and documenting it in README.md and
+// deploy/stayconnected.env; tests/unit/app checks both name every row).
+
+using Apply = std::function<void(Config&, std::string_view name, const std::string& value)>;
+
+struct Setting {
+  std::string_view name;
+  std::string_view fallback;
+  Apply apply;
+  std::string_view help;
+};
+
+// The target field: a member pointer, or SC_FIELD(email.smtp_url) for a nested one.
+#define SC_FIELD(path) [](Config& c) -> auto& { return c.path; }
+
+template <class F>
+Apply text(F field) {
+  return [field](Config& c, std::string_view, const std::string& v) { std::invoke(field, c) = v; };
+}
+
+template <class F>
+Apply whole(F field, std::int64_t lo, std::int64_t hi) {
+  return [field, lo, hi](Config& c, std::string_view name, const std::string& v) {
+    auto& target = std::invoke(field, c);
+    target = static_cast<std::remove_reference_t<decltype(target)>>(parse_whole(name, v, lo, hi));
+  };
+}
+
+// A two-way switch: `yes` sets the field true, `no` false, anything else is refused.
+template <class F>
+Apply flag(F field, std::string_view yes, std::string_view no) {
+  return [field, yes, no](Config& c, std::string_view name, const std::string& v) {
+    if (v != yes && v != no) bad(name, " must be " + std::string(yes) + " or " + std::string(no) + ", not '" + v + "'");
+    std::invoke(field, c) = v == yes;
+  };
+}
+
+void apply_listen(Config& c, std::string_view, const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw ConfigError("SC_LISTEN must be address:port, not '" + listen + "'");
+  c.listen_host = listen.substr(0, colon);
+  if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  auto port = listen.substr(colon + 1);
+  if (port.empty()) throw ConfigError("SC_LISTEN has no port: '" + listen + "'");
+  try {
+    c.listen_port = static_cast<int>(parse_whole("SC_LISTEN", port, 0, 65535));
+  } catch (const ConfigError&) {
+    throw ConfigError("SC_LISTEN has a bad port: '" + listen + "'");
+  }
+}
+
+void apply_public_url(Config& c, std::string_view, const std::string& v) {
+  if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+    throw ConfigError("SC_PUBLIC_URL must start with http:// or https://, not '" + v + "'");
+  }
+  if (text::has_control(v) || v.find_first_of(" <>\"") != std::string::npos) {
+    throw ConfigError("SC_PUBLIC_URL contains characters a URL cannot hold");
+  }
+  c.public_url = v;
+  while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+}
+
+// Text shown in every message: one line of UTF-8.
+template <class F>
+Apply one_line(F field) {
+  return [field](Config& c, std::string_view, const std::string& v) {
+    if (text::has_control(v) || !text::is_valid_utf8(v)) {
+      throw ConfigError("SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text");
+    }
+    std::invoke(field, c) = v;
+  };
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> kSettings = {
+      {"SC_LISTEN", "127.0.0.1:8080", apply_listen, "address:port to listen on"},
+      {"SC_DB", "./data/stayconnected.db", text(&Config::db_path), "SQLite database file; its directory holds secret.key"},
+      {"SC_PUBLIC_URL", "http://127.0.0.1:8080", apply_public_url,
+       "base URL of links in messages and of webhook signatures"},
+      {"SC_SECRET", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (!v.empty() && v.size() < 16) throw ConfigError("SC_SECRET must be at least 16 characters");
+         c.secret = v;
+       },
+       "token-signing key; unset: generated once and kept beside the database"},
+      {"SC_ADMIN_API_KEY", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (v.empty()) return;
+         if (v.size() < 8) throw ConfigError("SC_ADMIN_API_KEY must be at least 8 characters");
+         c.admin_keys.push_back(v);
+       },
+       "an admin API key (Authorization: Bearer ...)"},
+      {"SC_TWILIO_AUTH_TOKEN", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         c.twilio_auth_token = v;  // the webhooks check signatures with it
+         c.sms.twilio_auth_token = v;
+       },
+       "Twilio auth token; also checks inbound webhook signatures"},
+      {"SC_ORG_NAME", "Stay Connected", one_line(&Config::org_name), "sender / program name shown in messages"},
+      {"SC_POSTAL_ADDRESS", "", one_line(&Config::postal_address), "postal address in every email footer"},
+      {"SC_EMAIL_FROM", "Stay Connected <no-reply@localhost>",
+       [](Config& c, std::string_view name, const std::string& v) { c.email_from = parse_mailbox(v, name); },
+       "From address, \"Name <address>\" or a bare address"},
+      {"SC_EMAIL_BOUNCE_ADDRESS", "",
+       [](Config& c, std::string_view name, const std::string& v) {
+         if (v.empty()) return;
+         c.email_bounce = parse_mailbox(v, name).address;
+         c.email.smtp_envelope_from = c.email_bounce;
+       },
+       "envelope sender for bounces; unset: the From address"},
+      {"SC_LIST_UNSUBSCRIBE_MAILTO", "",
+       [](Config& c, std::string_view name, const std::string& v) {
+         if (v.empty()) return;
+         c.list_unsubscribe_mailto = "mailto:" + parse_mailbox(v, name).address + "?subject=unsubscribe";
+       },
+       "adds a mailto: to List-Unsubscribe"},
+      {"SC_EMAIL_PROVIDER", "file", text(SC_FIELD(email.kind)), "email provider (checked by the provider factory)"},
+      {"SC_EMAIL_OUTBOX_DIR", "./data/outbox", text(SC_FIELD(email.outbox_dir)),
+       "where the file provider writes one .eml per message"},
+      {"SC_SMTP_URL", "", text(SC_FIELD(email.smtp_url)), "smtp://user:pass@host:port, or smtps:// for implicit TLS"},
+      {"SC_SMTP_TLS", "required", text(SC_FIELD(email.smtp_tls)), "required (STARTTLS must succeed) or none"},
+      {"SC_SMTP_CA_FILE", "", text(SC_FIELD(email.smtp_ca_file)), "CA bundle for the SMTP server; unset: system CAs"},
+      {"SC_SENDGRID_API_KEY", "", text(SC_FIELD(email.sendgrid_api_key)), "SendGrid v3 API key"},
+      {"SC_SENDGRID_API_BASE", "https://api.sendgrid.com", text(SC_FIELD(email.sendgrid_api_base)), "SendGrid base URL"},
+      {"SC_SENDGRID_MAX_IN_FLIGHT", "64", whole(SC_FIELD(email.sendgrid_max_in_flight), 1, 1024),
+       "concurrent requests to SendGrid"},
+      {"SC_SES_REGION", "", text(SC_FIELD(email.ses_region)), "Amazon SES region, e.g. eu-west-1"},
+      {"SC_SES_ACCESS_KEY_ID", "", text(SC_FIELD(email.ses_access_key_id)), "AWS access key id for SES"},
+      {"SC_SES_SECRET_ACCESS_KEY", "", text(SC_FIELD(email.ses_secret_access_key)), "AWS secret access key for SES"},
+      {"SC_SES_SESSION_TOKEN", "", text(SC_FIELD(email.ses_session_token)), "AWS session token (temporary credentials only)"},
+      {"SC_SES_API_BASE", "", text(SC_FIELD(email.ses_api_base)), "SES base URL; unset: https://email.<region>.amazonaws.com"},
+      {"SC_SMS_PROVIDER", "log", text(SC_FIELD(sms.kind)), "log or twilio (checked by the provider factory)"},
+      {"SC_SMS_LOG_FILE", "./data/sms.log", text(SC_FIELD(sms.log_file)), "where the log provider appends one JSON line per text"},
+      {"SC_TWILIO_ACCOUNT_SID", "", text(SC_FIELD(sms.twilio_account_sid)), "Twilio account SID"},
+      {"SC_TWILIO_FROM", "", text(SC_FIELD(sms.twilio_from)), "sender number or id for texts"},
+      {"SC_TWILIO_MESSAGING_SERVICE_SID", "", text(SC_FIELD(sms.twilio_messaging_service_sid)),
+       "a Twilio messaging service as the sender instead"},
+      {"SC_TWILIO_API_BASE", "https://api.twilio.com", text(SC_FIELD(sms.twilio_api_base)), "Twilio REST base URL"},
+      {"SC_DEFAULT_REGION", "US",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (!providers::LibPhoneNormalizer::is_known_region(v)) {
+           throw ConfigError("SC_DEFAULT_REGION is not a known region code: '" + v + "'");
+         }
+         c.default_region = v;
+       },
+       "region for phone numbers written without a country code"},
+      {"SC_SMS_COUNTRIES", "US",
+       [](Config& c, std::string_view, const std::string& v) {
+         auto countries = providers::LibPhoneNormalizer::parse_region_list(v);
+         if (!countries) throw ConfigError("SC_SMS_COUNTRIES: " + countries.error().message);
+         c.sms_countries = countries.value();
+       },
+       "countries the service texts at all (ISO codes, comma-separated)"},
+      {"SC_SIGNUP_LIMITS", "on", flag(&Config::signup_limits, "on", "off"),
+       "on, or off to lift every sign-up limit (imports, tests)"},
+      {"SC_CONFIRM_COOLDOWN_SECONDS", "600", whole(&Config::confirm_cooldown_seconds, 0, 7 * 86400),
+       "wait before the same address gets another confirmation"},
+      {"SC_RETRY_BASE_SECONDS", "15", whole(&Config::retry_base_seconds, 0, 86400), "first retry delay (doubling)"},
+      {"SC_MAX_ATTEMPTS", "12", whole(&Config::max_attempts, 1, 100), "attempts before a message fails"},
+      {"SC_DISPATCH_BATCH", "512", whole(&Config::dispatch_batch, 1, 10000), "messages the dispatcher claims at a time"},
+      {"SC_HTTP_MAX_THREADS", "1024", whole(&Config::http_max_threads, 16, 16384), "threads serving HTTP connections"},
+      {"SC_SQLITE_SYNCHRONOUS", "full", flag(&Config::synchronous_full, "full", "normal"),
+       "full (every acknowledged write on disk) or normal"},
+      {"SC_TEMPLATES_DIR", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (!v.empty() && !std::filesystem::is_directory(v)) throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + v);
+         c.templates_dir = v;
+       },
+       "directory of templates overriding the embedded ones"},
+  };
+  return kSettings;
+}
+
+#undef SC_FIELD
+
+const Setting* find_setting(std::string_view name) {
+  for (const auto& s : settings()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+std::vector<ConfigVariable> config_variables() {
+  std::vector<ConfigVariable> out;
+  for (const auto& s : settings()) out.push_back({s.name, s.fallback, s.help});
+  return out;
+}
 
 Env environment() {
   Env env;
@@ -89,129 +280,133 @@ Env read_config_file(const std::string& path) {
 
 Config load_config(const Env& env) {
   Config c;
-  static const std::set<std::string> kKnown = {
-      "SC_LISTEN", "SC_DB", "SC_PUBLIC_URL", "SC_SECRET", "SC_ADMIN_API_KEY", "SC_ORG_NAME",
-      "SC_POSTAL_ADDRESS", "SC_EMAIL_PROVIDER", "SC_EMAIL_FROM", "SC_EMAIL_OUTBOX_DIR", "SC_SMTP_URL",
-      "SC_SENDGRID_API_KEY", "SC_SENDGRID_API_BASE", "SC_SMS_PROVIDER", "SC_DEFAULT_REGION",
-      "SC_SMS_COUNTRIES", "SC_SIGNUP_LIMITS", "SC_SMS_LOG_FILE", "SC_TWILIO_ACCOUNT_SID",
-      "SC_TWILIO_AUTH_TOKEN", "SC_TWILIO_FROM", "SC_TWILIO_MESSAGING_SERVICE_SID", "SC_TWILIO_API_BASE",
-      "SC_EMAIL_BOUNCE_ADDRESS", "SC_LIST_UNSUBSCRIBE_MAILTO", "SC_SMTP_TLS", "SC_SMTP_CA_FILE",
-      "SC_SENDGRID_MAX_IN_FLIGHT", "SC_CONFIRM_COOLDOWN_SECONDS", "SC_RETRY_BASE_SECONDS",
-      "SC_MAX_ATTEMPTS", "SC_DISPATCH_BATCH", "SC_HTTP_MAX_THREADS", "SC_SQLITE_SYNCHRONOUS",
-      "SC_TEMPLATES_DIR", "SC_SES_REGION", "SC_SES_ACCESS_KEY_ID", "SC_SES_SECRET_ACCESS_KEY",
-      "SC_SES_SESSION_TOKEN", "SC_SES_API_BASE"};
   for (const auto& [k, v] : env) {
-    if (k.rfind("SC_", 0) == 0 && kKnown.count(k) == 0) c.warnings.push_back("unknown setting " + k + " is ignored");
+    if (k.rfind("SC_", 0) == 0 && find_setting(k) == nullptr) c.warnings.push_back("unknown setting " + k + " is ignored");
   }
-  auto listen = get(env, "SC_LISTEN", "127.0.0.1:8080");
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw ConfigError("SC_LISTEN must be address:port, not '" + listen + "'");
-  c.listen_host = listen.substr(0, colon);
-  if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
-  {
-    Env one{{"SC_LISTEN_PORT", listen.substr(colon + 1)}};
-    try {
-      c.listen_port = static_cast<int>(get_int(one, "SC_LISTEN_PORT", -1, 0, 65535));
-    } catch (const ConfigError&) {
-      throw ConfigError("SC_LISTEN has a bad port: '" + listen + "'");
-    }
-    if (c.listen_port < 0) throw ConfigError("SC_LISTEN has no port: '" + listen + "'");
-  }
-  c.db_path = get(env, "SC_DB", c.db_path);
-  c.public_url = get(env, "SC_PUBLIC_URL", c.public_url);
-  if (c.public_url.rfind("http://", 0) != 0 && c.public_url.rfind("https://", 0) != 0) {
-    throw ConfigError("SC_PUBLIC_URL must start with http:// or https://, not '" + c.public_url + "'");
-  }
-  if (text::has_control(c.public_url) || c.public_url.find_first_of(" <>\"") != std::string::npos) {
-    throw ConfigError("SC_PUBLIC_URL contains characters a URL cannot hold");
-  }
-  while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
-  c.secret = get(env, "SC_SECRET");
-  if (!c.secret.empty() && c.secret.size() < 16) throw ConfigError("SC_SECRET must be at least 16 characters");
-  if (auto k = get(env, "SC_ADMIN_API_KEY"); !k.empty()) {
-    if (k.size() < 8) throw ConfigError("SC_ADMIN_API_KEY must be at least 8 characters");
-    c.admin_keys.push_back(k);
-  }
-  c.twilio_auth_token = get(env, "SC_TWILIO_AUTH_TOKEN");
-  c.org_name = get(env, "SC_ORG_NAME", c.org_name);
-  c.postal_address = get(env, "SC_POSTAL_ADDRESS");
-  if (text::has_control(c.org_name) || text::has_control(c.postal_address) || !text::is_valid_utf8(c.org_name) ||
-      !text::is_valid_utf8(c.postal_address)) {
-    throw ConfigError("SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text");
-  }
-  c.email_from = parse_mailbox(get(env, "SC_EMAIL_FROM", "Stay Connected <no-reply@localhost>"), "SC_EMAIL_FROM");
-  if (auto b = get(env, "SC_EMAIL_BOUNCE_ADDRESS"); !b.empty()) c.email_bounce = parse_mailbox(b, "SC_EMAIL_BOUNCE_ADDRESS").address;
-  if (auto m = get(env, "SC_LIST_UNSUBSCRIBE_MAILTO"); !m.empty()) {
-    c.list_unsubscribe_mailto = "mailto:" + parse_mailbox(m, "SC_LIST_UNSUBSCRIBE_MAILTO").address + "?subject=unsubscribe";
-  }
-
-  c.email.kind = get(env, "SC_EMAIL_PROVIDER", "file");
-  c.email.outbox_dir = get(env, "SC_EMAIL_OUTBOX_DIR", c.email.outbox_dir);
-  c.email.smtp_url = get(env, "SC_SMTP_URL");
-  c.email.smtp_tls = get(env, "SC_SMTP_TLS", c.email.smtp_tls);
-  c.email.smtp_envelope_from = c.email_bounce;
-  c.email.smtp_ca_file = get(env, "SC_SMTP_CA_FILE");
-  c.email.sendgrid_api_key = get(env, "SC_SENDGRID_API_KEY");
-  c.email.sendgrid_api_base = get(env, "SC_SENDGRID_API_BASE", c.email.sendgrid_api_base);
-  c.email.sendgrid_max_in_flight = static_cast<int>(get_int(env, "SC_SENDGRID_MAX_IN_FLIGHT", 64, 1, 1024));
-  c.email.ses_region = get(env, "SC_SES_REGION");
-  c.email.ses_access_key_id = get(env, "SC_SES_ACCESS_KEY_ID");
-  c.email.ses_secret_access_key = get(env, "SC_SES_SECRET_ACCESS_KEY");
-  c.email.ses_session_token = get(env, "SC_SES_SESSION_TOKEN");
-  c.email.ses_api_base = get(env, "SC_SES_API_BASE");
-
-  c.sms.kind = get(env, "SC_SMS_PROVIDER", "log");
-  c.sms.log_file = get(env, "SC_SMS_LOG_FILE", c.sms.log_file);
-  c.sms.twilio_account_sid = get(env, "SC_TWILIO_ACCOUNT_SID");
-  c.sms.twilio_auth_token = get(env, "SC_TWILIO_AUTH_TOKEN");
-  c.sms.twilio_from = get(env, "SC_TWILIO_FROM");
-  c.sms.twilio_messaging_service_sid = get(env, "SC_TWILIO_MESSAGING_SERVICE_SID");
-  c.sms.twilio_api_base = get(env, "SC_TWILIO_API_BASE", c.sms.twilio_api_base);
-  c.default_region = get(env, "SC_DEFAULT_REGION", "US");
-  if (!providers::LibPhoneNormalizer::is_known_region(c.default_region)) {
-    throw ConfigError("SC_DEFAULT_REGION is not a known region code: '" + c.default_region + "'");
-  }
-  auto countries = providers::LibPhoneNormalizer::parse_region_list(get(env, "SC_SMS_COUNTRIES", "US"));
-  if (!countries) throw ConfigError("SC_SMS_COUNTRIES: " + countries.error().message);
-  c.sms_countries = countries.value();
-
-  auto limits = get(env, "SC_SIGNUP_LIMITS", "on");
-  if (limits != "on" && limits != "off") throw ConfigError("SC_SIGNUP_LIMITS must be on or off, not '" + limits + "'");
-  c.signup_limits = limits == "on";
-  c.confirm_cooldown_seconds = get_int(env, "SC_CONFIRM_COOLDOWN_SECONDS", 600, 0, 7 * 86400);
-  c.retry_base_seconds = get_int(env, "SC_RETRY_BASE_SECONDS", 15, 0, 86400);
-  c.max_attempts = static_cast<int>(get_int(env, "SC_MAX_ATTEMPTS", 12, 1, 100));
-  c.dispatch_batch = static_cast<int>(get_int(env, "SC_DISPATCH_BATCH", 512, 1, 10000));
-  c.http_max_threads = static_cast<std::size_t>(get_int(env, "SC_HTTP_MAX_THREADS", 1024, 16, 16384));
-  auto sync = get(env, "SC_SQLITE_SYNCHRONOUS", "full");
-  if (sync != "full" && sync != "normal") throw ConfigError("SC_SQLITE_SYNCHRONOUS must be full or normal");
-  c.synchronous_full = sync == "full";
-  c.templates_dir = get(env, "SC_TEMPLATES_DIR");
-  if (!c.templates_dir.empty() && !std::filesystem::is_directory(c.templates_dir)) {
-    throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + c.templates_dir);
+  // In table order, so with several bad settings the first row's message is the one shown.
+  for (const auto& s : settings()) {
+    auto it = env.find(std::string(s.name));
+    // An empty value counts as unset: `SC_X=` in an env file keeps the default.
+    std::string value = it == env.end() || it->second.empty() ? std::string(s.fallback) : it->second;
+    s.apply(c, s.name, value);
   }
   return c;
 }
 
-std::string resolve_secret(const Config& c) {
-  if (!c.secret.empty()) return c.secret;
-  namespace fs = std::filesystem;
-  auto dir = fs::path(c.db_path).parent_path();
-  auto file = (dir.empty() ? fs::path(".") : dir) / "secret.key";
-  std::ifstream in(file);
-  std::string s;
-  if (in && std::getline(in, s) && s.size() >= 32) return s;
-  // Made once and kept, so links in mail already sent stay valid.
-  s = crypto::hex(crypto::random_bytes(32));
-  auto tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw ConfigError("cannot write the generated secret to " + file.string());
-    out << s << "\n";
+namespace {
+
+std::filesystem::path data_dir_of(const Config& c) {
+  auto dir = std::filesystem::path(c.db_path).parent_path();
+  return dir.empty() ? std::filesystem::path(".") : dir;
+}
+
+// What the service trusts must be its own: owned by its user and not writable
+// by group or others (and, for `private_file`, not readable by them either).
+void check_owned(const std::filesystem::path& path, const struct stat& st, const char* what, bool private_file) {
+  if (st.st_uid != ::geteuid()) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                      ", not by the service's user (uid " + std::to_string(::geteuid()) + ")");
   }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, file);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is writable by group or others (mode " + mode +
+                      "); chmod go-w it");
+  }
+  if (private_file && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    throw ConfigError(std::string(what) + " " + path.string() + " is readable by group or others (mode " + mode +
+                      "); chmod 600 it");
+  }
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads secret.key, refusing a symlink or a file someone else could have
+// planted or read. Empty: there is none yet.
+std::string read_secret(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    if (errno == ELOOP) throw ConfigError("the secret file " + file.string() + " is a symlink; refusing to use it");
+    throw ConfigError("cannot read the secret file " + file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  std::string s;
+  char buf[256];
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok && S_ISREG(st.st_mode)) {
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || s.size() > 4096) {
+        ok = false;
+        break;
+      }
+      s.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (!ok || !S_ISREG(st.st_mode)) throw ConfigError("the secret file " + file.string() + " is not a readable file");
+  check_owned(file, st, "the secret file", true);
+  s = s.substr(0, s.find('\n'));
+  if (s.size() < 32) {
+    throw ConfigError("the secret file " + file.string() + " holds no key of at least 32 characters; remove it to generate one");
+  }
+  return s;
+}
+
+}  // namespace
+
+void check_data_dir(const Config& c) {
+  auto dir = data_dir_of(c);
+  std::error_code ec;
+  // 0700 from the start, whatever the umask: it holds the key and personal data.
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (ec) throw ConfigError("cannot create the data directory " + dir.string() + ": " + ec.message());
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    throw ConfigError("cannot use the data directory " + dir.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) throw ConfigError("the data directory " + dir.string() + " is not a directory");
+  check_owned(dir, st, "the data directory", false);
+}
+
+std::string resolve_secret(const Config& c) {
+  check_data_dir(c);
+  if (!c.secret.empty()) return c.secret;
+  auto file = data_dir_of(c) / "secret.key";
+  if (auto s = read_secret(file); !s.empty()) return s;
+  // Made once and kept, so links in mail already sent stay valid. Written
+  // under an unpredictable name, created 0600 with O_EXCL|O_NOFOLLOW (nothing
+  // planted there is followed, no moment readable by others), then linked
+  // into place: link() never replaces, so a concurrent start keeps one key.
+  auto s = crypto::hex(crypto::random_bytes(32));
+  auto tmp = file;
+  tmp += ".tmp-" + crypto::hex(crypto::random_bytes(8));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(errno));
+  bool ok = write_all(fd, s + "\n") && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  int err = errno;
+  if (ok && ::link(tmp.c_str(), file.c_str()) != 0) {
+    err = errno;
+    ok = false;
+  }
+  ::unlink(tmp.c_str());
+  if (!ok && err == EEXIST) return read_secret(file);  // another start made it first
+  if (!ok) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(err));
   return s;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "sc/core/ports.h"
+
 namespace sc::text {
 
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
@@ -167,6 +169,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
   }
   return diff == 0;
+}
+
+bool digest_equal(const Signer& digest, std::string_view a, std::string_view b) {
+  // Both digests are always computed, so a length mismatch costs the same.
+  auto da = digest.sign(a);
+  auto db = digest.sign(b);
+  return constant_time_equal(da, db);
 }
 }  // namespace sc::text
 

@@ -96,6 +96,7 @@ Result<TokenClaims> TokenCodec::verify(std::string_view token, TokenPurpose expe
   std::string mac;
   if (!from_hex(rest.substr(d2 + 1), mac) || mac.size() != 32) return bad_token();
   if (!signer_.verify(signed_part(p, id, exp, version), mac)) return bad_token();
+  if (expected == TokenPurpose::kConfirm && exp > now && exp - now > max_confirm_ttl_) return bad_token();
   if (expected == TokenPurpose::kConfirm && (exp == 0 || now > exp)) {
     return Error{ErrorCode::kExpired, "expired_token",
                  "This confirmation link has expired. Please sign up again to get a new one.", ""};

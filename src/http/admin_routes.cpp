@@ -7,13 +7,16 @@
 
 namespace sc::detail {
 
-bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys) {
+// Both sides are digested first (text::digest_equal), so neither the
+// comparison nor an early length check tells a caller how long a key is.
+bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys, const Signer* digest) {
   auto h = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
+  if (digest == nullptr) return false;
   if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) return false;
   auto key = std::string_view(h).substr(kBearer.size());
   bool ok = false;
-  for (const auto& k : keys) ok = text::constant_time_equal(k, key) || ok;  // no early exit
+  for (const auto& k : keys) ok = text::digest_equal(*digest, k, key) || ok;  // no early exit
   return ok;
 }
 
@@ -34,7 +37,7 @@ class AdminResource {
 
  private:
   bool authorized(const httplib::Request& req, httplib::Response& res) const {
-    if (bearer_key_valid(req, env_.deps.admin_keys)) return true;
+    if (bearer_key_valid(req, env_.deps.admin_keys, env_.deps.key_digest)) return true;
     res.set_header("WWW-Authenticate", "Bearer");
     env_.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
                                        "a valid admin API key is required", ""});

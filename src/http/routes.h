@@ -49,6 +49,6 @@ void add_health_routes(Router& router, const RouteEnv& env);
 
 // True when the request carries "Authorization: Bearer <one of keys>"
 // (compared in constant time).
-bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys);
+bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys, const Signer* digest);
 
 }  // namespace sc::detail

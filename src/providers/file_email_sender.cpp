@@ -66,7 +66,10 @@ SendResult FileEmailSender::send(const OutboundEmail& message) {
   // A unique temp name in the same directory, so rename() is atomic and two
   // writers of the same message never share a temp file.
   std::filesystem::path tmp = dir_ / (".tmp-" + crypto::hex(crypto::random_bytes(8)) + ".eml");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // 0600: the file holds personal data and live links. O_EXCL|O_NOFOLLOW: a
+  // planted file or symlink at the temp name is refused, never written through;
+  // rename() then replaces whatever is at the target, a symlink included.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return SendResult::retryable("io", "open " + tmp.string() + ": " + std::strerror(errno));
   bool ok = write_all(fd, mime);
   int saved = errno;

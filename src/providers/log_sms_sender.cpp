@@ -1,5 +1,8 @@
 #include "sc/providers/log_sms_sender.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -43,7 +46,13 @@ SendResult LogSmsSender::send(const OutboundSms& message) {
     std::error_code ec;
     if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path(), ec);
     if (ec) return SendResult::retryable("io", "create " + file_.parent_path().string() + ": " + ec.message());
-    out_ = std::fopen(file_.c_str(), "ae");
+    // 0600 and O_NOFOLLOW: the log holds phone numbers and confirmation texts,
+    // and a symlink planted at its path must not make us append elsewhere.
+    int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      out_ = ::fdopen(fd, "a");
+      if (out_ == nullptr) ::close(fd);
+    }
     if (out_ == nullptr) return SendResult::retryable("io", "open " + file_.string() + ": " + std::strerror(errno));
   }
   // One fwrite of the whole line; the file is opened O_APPEND so lines from

@@ -1,8 +1,13 @@
 #include "connection.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 
 #include "sc/storage/storage.h"
 
@@ -27,9 +32,16 @@ std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool 
     if (mode == Mode::kWriter && path != ":memory:") {
       auto parent = std::filesystem::path(path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
+      // Created 0600 by us before SQLite opens it (SQLite would make it 0644
+      // less the umask), so its -wal and -shm, which copy its mode, are 0600 too.
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) throw std::runtime_error(std::strerror(errno));  // prefixed below
+      ::close(fd);
     }
-    int flags = mode == Mode::kWriter ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX)
-                                      : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    // NOFOLLOW: a symlink planted at the database's path is refused.
+    int flags = mode == Mode::kWriter
+                    ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX | SQLite::OPEN_NOFOLLOW)
+                    : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX | SQLite::OPEN_NOFOLLOW);
     auto db = std::make_unique<SQLite::Database>(path, flags, 5000);
     if (mode == Mode::kWriter) {
       db->exec("PRAGMA journal_mode=WAL");

@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sc/core/message.h"
@@ -47,12 +48,25 @@ struct Config {
 
 using Env = std::map<std::string, std::string>;
 
+// One variable that load_config reads: a row of its table (src/app/config.cpp).
+struct ConfigVariable {
+  std::string_view name;
+  std::string_view fallback;  // the default as written in the environment; empty: none
+  std::string_view help;      // one line
+};
+std::vector<ConfigVariable> config_variables();
+
 Env environment();  // the process environment, SC_* only
 // Reads KEY=VALUE lines ('#' comments); throws ConfigError if unreadable.
 Env read_config_file(const std::string& path);
 // Throws ConfigError with one clear line.
 Config load_config(const Env& env);
-// Returns SC_SECRET, or the key kept beside the database (made once).
+// Creates the database's directory (0700) if missing; throws ConfigError when
+// it is not owned by the service's user (euid) or is writable by group/others.
+void check_data_dir(const Config& config);
+// Returns SC_SECRET, or the key kept beside the database (made once, 0600).
+// Checks the directory first; throws ConfigError for a key file that is a
+// symlink, not the service user's, or open to group/others.
 std::string resolve_secret(const Config& config);
 
 }  // namespace sc

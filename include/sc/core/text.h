@@ -26,9 +26,19 @@ std::string strip_crlf(std::string_view s);
 
 }  // namespace sc::text
 
+namespace sc {
+class Signer;
+}  // namespace sc
+
 namespace sc::text {
-// Compares in time that depends only on the lengths (API keys).
+// Compares values whose length is public (MACs, digests) without an early exit
+// on content. It returns at once when the lengths differ, so a secret whose
+// length is itself secret (an API key) goes through digest_equal instead.
 bool constant_time_equal(std::string_view a, std::string_view b);
+// Compares two secrets of any length in time that depends on neither: both are
+// reduced to fixed-length digests by `digest` (HMAC with a process key, through
+// the Signer port; core has no hash of its own) and those are compared.
+bool digest_equal(const Signer& digest, std::string_view a, std::string_view b);
 }  // namespace sc::text
 
 namespace sc::text {

@@ -40,6 +40,9 @@ struct HttpDeps {
   std::string public_url;              // SC_PUBLIC_URL: what Twilio signs webhook URLs with
   // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused (403).
   const WebhookVerifier* twilio = nullptr;
+  // Digests admin keys before they are compared, so a key's length does not
+  // leak by timing (text::digest_equal). Null: the admin API refuses all.
+  const Signer* key_digest = nullptr;
 };
 
 class HttpServer {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include "support/unit_fakes.h"
 
 namespace sc::text {
 namespace {
@@ -129,6 +132,38 @@ TEST(ConstantTimeEqual, ComparesContentAndLength) {
   // High bytes must not be lost to sign extension.
   EXPECT_FALSE(constant_time_equal("\x80", std::string("\x00", 1)));
   EXPECT_FALSE(constant_time_equal("\xff", "\x7f"));
+}
+
+// A Signer that records what it was asked to digest and answers a fixed-length
+// digest, so the test sees that both sides are reduced before comparing.
+class RecordingDigest final : public Signer {
+ public:
+  std::string sign(std::string_view data) const override {
+    seen.emplace_back(data);
+    return inner.sign(data);
+  }
+  bool verify(std::string_view, std::string_view) const override {
+    ADD_FAILURE() << "digest_equal must not call verify";
+    return false;
+  }
+  unit::FakeSigner inner{"process-key"};
+  mutable std::vector<std::string> seen;
+};
+
+// The admin key's length must not leak: constant_time_equal returns at once
+// on a length mismatch, so secrets of any length are compared as digests.
+TEST(DigestEqual, DigestsBothSidesWhateverTheirLengths) {
+  RecordingDigest d;
+  EXPECT_TRUE(digest_equal(d, "admin-key-123", "admin-key-123"));
+  EXPECT_FALSE(digest_equal(d, "admin-key-123", "a"));
+  EXPECT_FALSE(digest_equal(d, "admin-key-123", "admin-key-124"));
+  EXPECT_FALSE(digest_equal(d, "admin-key-123", std::string(4096, 'x')));
+  EXPECT_FALSE(digest_equal(d, "", "x"));
+  EXPECT_TRUE(digest_equal(d, "", ""));
+  const std::vector<std::string> want = {"admin-key-123", "admin-key-123", "admin-key-123", "a",
+                                         "admin-key-123", "admin-key-124", "admin-key-123", std::string(4096, 'x'),
+                                         "", "x", "", ""};
+  EXPECT_EQ(d.seen, want);
 }
 
 }  // namespace

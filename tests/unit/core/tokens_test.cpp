@@ -176,5 +176,17 @@ TEST_F(TokenCodecTest, NonHexAndMalformedAreRefused) {
   expect_bad(codec_.verify(std::string("c.42.\0", 6) + t.substr(5), TokenPurpose::kConfirm, kNow));
 }
 
+// A genuine MAC over an expiry further out than the service ever issues
+// (c.1.9999999999.<mac>) is a link that would never expire: refused.
+TEST_F(TokenCodecTest, ConfirmTokenWithExpiryBeyondTheMaximumIsRefused) {
+  expect_bad(codec_.verify(confirm_token(1, 9'999'999'999), TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds + 1), TokenPurpose::kConfirm, kNow));
+  EXPECT_TRUE(codec_.verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds), TokenPurpose::kConfirm, kNow).ok());
+  // A deployment that issues shorter links can lower the ceiling to its own TTL.
+  TokenCodec week(signer_, 7 * 86400);
+  expect_bad(week.verify(confirm_token(1, kNow + 7 * 86400 + 1), TokenPurpose::kConfirm, kNow));
+  EXPECT_TRUE(week.verify(confirm_token(1, kNow + 7 * 86400), TokenPurpose::kConfirm, kNow).ok());
+}
+
 }  // namespace
 }  // namespace sc

@@ -1,6 +1,9 @@
 // The local providers (file outbox, SMS log), the phone normalizer and the factory.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -77,6 +80,64 @@ TEST(FileEmailSender, IoErrorIsRetryable) {
   SendResult r = sender.send(sample());
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "io");
+}
+
+// Sets the process umask for one test and restores it: the files below must be
+// private whatever umask the service was started with.
+class Umask {
+ public:
+  explicit Umask(mode_t m) : old_(::umask(m)) {}
+  ~Umask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+mode_t mode_of(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+// The .eml files hold personal data and live confirm links: 0600 even under umask 022.
+TEST(FileEmailSender, WritesFilesOnlyTheServiceUserCanRead) {
+  Umask u(022);
+  TempDir tmp;
+  FileEmailSender sender(tmp / "outbox");
+  ASSERT_EQ(sender.send(sample()).status, SendStatus::kSent);
+  EXPECT_EQ(mode_of(sender.path_for(sample())), 0600);
+}
+
+// A symlink planted where the .eml goes is replaced, never written through.
+TEST(FileEmailSender, ASymlinkAtTheTargetIsReplacedNotFollowed) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "outbox");
+  std::ofstream(tmp / "victim") << "keep";
+  FileEmailSender sender(tmp / "outbox");
+  std::filesystem::create_symlink(tmp / "victim", sender.path_for(sample()));
+  ASSERT_EQ(sender.send(sample()).status, SendStatus::kSent);
+  EXPECT_EQ(sc::provider_testing::read_file(tmp / "victim"), "keep");
+  EXPECT_FALSE(std::filesystem::is_symlink(sender.path_for(sample())));
+}
+
+TEST(LogSmsSender, WritesALogOnlyTheServiceUserCanRead) {
+  Umask u(022);
+  TempDir tmp;
+  LogSmsSender sender(tmp / "sms.log", [] { return std::int64_t{1795828249}; });
+  ASSERT_EQ(sender.send(sms(1, "+15005550006", "hi")).status, SendStatus::kSent);
+  EXPECT_EQ(mode_of(tmp / "sms.log"), 0600);
+}
+
+// A symlink at sms.log made the service append to the file it pointed to.
+TEST(LogSmsSender, ASymlinkAtTheLogIsRefusedNotFollowed) {
+  TempDir tmp;
+  std::ofstream(tmp / "victim") << "keep";
+  std::filesystem::create_symlink(tmp / "victim", tmp / "sms.log");
+  LogSmsSender sender(tmp / "sms.log", [] { return std::int64_t{1795828249}; });
+  auto r = sender.send(sms(1, "+15005550006", "hi"));
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "io");
+  EXPECT_EQ(sc::provider_testing::read_file(tmp / "victim"), "keep");
 }
 
 TEST(LogSmsSender, AppendsOneJsonLinePerText) {

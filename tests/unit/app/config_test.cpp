@@ -1,0 +1,363 @@
+// load_config is a pure function of the environment: every variable is tested
+// here for its default, a valid value and an invalid value with the exact line
+// the operator sees (the process prints it after "configuration error: ").
+#include "sc/app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "sc/core/text.h"
+#include "support/unit_temp_dir.h"
+
+namespace sc {
+namespace {
+
+// The first problem the start-up would report: load_config, then the provider
+// factories (which check the provider-specific variables). Empty: none.
+std::string problem(const Env& env) {
+  try {
+    auto c = load_config(env);
+    if (auto e = providers::make_email_sender(c.email); !e) return e.error().message;
+    if (auto s = providers::make_sms_sender(c.sms); !s) return s.error().message;
+    return {};
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+using Read = std::function<std::string(const Config&)>;
+
+struct Case {
+  const char* name;
+  Read read;                  // the field(s) the variable sets, as text
+  std::string default_reads;  // what read() gives when the variable is unset
+  std::string valid;
+  std::string valid_reads;
+  // An invalid value and its exact message; invalid_context is what else must
+  // be set for the value to matter (e.g. SC_EMAIL_PROVIDER=smtp for SC_SMTP_URL).
+  // No message: any text is accepted (a path or a secret), said in `why`.
+  std::optional<std::string> invalid;
+  std::string message;
+  Env invalid_context = {};
+};
+
+const std::string kTwilioSid = "AC0123456789abcdef0123456789abcdef";
+const Env kTwilio = {{"SC_SMS_PROVIDER", "twilio"},
+                     {"SC_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"},
+                     {"SC_TWILIO_AUTH_TOKEN", "token"},
+                     {"SC_TWILIO_FROM", "+15005550006"}};
+
+std::vector<Case> cases(const unit::TempDir& dir) {
+  auto str = [](auto field) -> Read {
+    return [field](const Config& c) { return std::string(std::invoke(field, c)); };
+  };
+  auto num = [](auto field) -> Read {
+    return [field](const Config& c) { return std::to_string(std::invoke(field, c)); };
+  };
+  auto yes = [](auto field) -> Read {
+    return
+        [field](const Config& c) { return std::string(std::invoke(field, c) ? "true" : "false"); };
+  };
+  auto whole = [](const char* name, const char* lo, const char* hi, const char* bad) {
+    return std::string(name) + " must be a whole number from " + lo + " to " + hi + ", not '" +
+           bad + "'";
+  };
+  return {
+      {"SC_LISTEN",
+       [](const Config& c) { return c.listen_host + "|" + std::to_string(c.listen_port); },
+       "127.0.0.1|8080", "[::1]:9000", "::1|9000", "localhost",
+       "SC_LISTEN must be address:port, not 'localhost'"},
+      {"SC_DB", str(&Config::db_path), "./data/stayconnected.db", "/var/lib/sc/sc.db",
+       "/var/lib/sc/sc.db", std::nullopt,
+       "any path; a database that cannot be opened stops the start in migrate"},
+      {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080",
+       "https://join.example.org/", "https://join.example.org", "ftp://x",
+       "SC_PUBLIC_URL must start with http:// or https://, not 'ftp://x'"},
+      {"SC_SECRET", str(&Config::secret), "", "0123456789abcdef", "0123456789abcdef", "short",
+       "SC_SECRET must be at least 16 characters"},
+      {"SC_ADMIN_API_KEY", [](const Config& c) { return join(c.admin_keys); }, "", "admin-key-1",
+       "admin-key-1", "short", "SC_ADMIN_API_KEY must be at least 8 characters"},
+      {"SC_TWILIO_AUTH_TOKEN",
+       [](const Config& c) { return c.twilio_auth_token + "|" + c.sms.twilio_auth_token; },
+       "|",
+       "tok",
+       "tok|tok",
+       "",
+       "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN",
+       {{"SC_SMS_PROVIDER", "twilio"},
+        {"SC_TWILIO_ACCOUNT_SID", kTwilioSid},
+        {"SC_TWILIO_FROM", "+15005550006"}}},
+      {"SC_ORG_NAME", str(&Config::org_name), "Stay Connected", "Friends of the Park",
+       "Friends of the Park", "Two\nlines",
+       "SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text"},
+      {"SC_POSTAL_ADDRESS", str(&Config::postal_address), "", "1 Main St", "1 Main St",
+       "bad \xff utf-8", "SC_ORG_NAME and SC_POSTAL_ADDRESS must be one line of UTF-8 text"},
+      {"SC_EMAIL_FROM",
+       [](const Config& c) { return c.email_from.display_name + "|" + c.email_from.address; },
+       "Stay Connected|no-reply@localhost", "\"News\" <news@example.org>", "News|news@example.org",
+       "not an address", "SC_EMAIL_FROM is not a valid address: 'not an address' (email has no @)"},
+      {"SC_EMAIL_BOUNCE_ADDRESS",
+       [](const Config& c) { return c.email_bounce + "|" + c.email.smtp_envelope_from; }, "|",
+       "bounces@example.org", "bounces@example.org|bounces@example.org", "bounces@",
+       "SC_EMAIL_BOUNCE_ADDRESS is not a valid address: 'bounces@' (the domain is not valid)"},
+      {"SC_LIST_UNSUBSCRIBE_MAILTO", str(&Config::list_unsubscribe_mailto), "", "unsub@example.org",
+       "mailto:unsub@example.org?subject=unsubscribe", "unsub\r\n@example.org",
+       "SC_LIST_UNSUBSCRIBE_MAILTO must not contain control characters"},
+      {"SC_EMAIL_PROVIDER", str([](const Config& c) -> const std::string& { return c.email.kind; }),
+       "file", "sendgrid", "sendgrid", "pigeon",
+       "SC_EMAIL_PROVIDER must be file, smtp, sendgrid or ses, not \"pigeon\""},
+      {"SC_EMAIL_OUTBOX_DIR",
+       str([](const Config& c) -> const std::string& { return c.email.outbox_dir; }),
+       "./data/outbox", "/srv/outbox", "/srv/outbox", std::nullopt, "any path"},
+      {"SC_SMTP_URL",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_url; }),
+       "",
+       "smtp://u:p@mail.example.org:587",
+       "smtp://u:p@mail.example.org:587",
+       "http://mail.example.org",
+       "SC_SMTP_URL has scheme \"http\" (expected smtp://user:pass@host:port or smtps://\u2026)",
+       {{"SC_EMAIL_PROVIDER", "smtp"}}},
+      {"SC_SMTP_TLS",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_tls; }),
+       "required",
+       "none",
+       "none",
+       "maybe",
+       "SC_SMTP_TLS must be \"required\" or \"none\", not \"maybe\"",
+       {{"SC_EMAIL_PROVIDER", "smtp"}, {"SC_SMTP_URL", "smtp://mail.example.org:587"}}},
+      {"SC_SMTP_CA_FILE",
+       str([](const Config& c) -> const std::string& { return c.email.smtp_ca_file; }), "",
+       "/etc/ssl/ca.pem", "/etc/ssl/ca.pem", std::nullopt,
+       "any path; curl reports an unreadable bundle per send"},
+      {"SC_SENDGRID_API_KEY",
+       str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_key; }),
+       "",
+       "SG.key",
+       "SG.key",
+       "",
+       "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY",
+       {{"SC_EMAIL_PROVIDER", "sendgrid"}}},
+      {"SC_SENDGRID_API_BASE",
+       str([](const Config& c) -> const std::string& { return c.email.sendgrid_api_base; }),
+       "https://api.sendgrid.com",
+       "http://127.0.0.1:9999",
+       "http://127.0.0.1:9999",
+       "ftp://x",
+       "",  // message filled in below
+       {{"SC_EMAIL_PROVIDER", "sendgrid"}, {"SC_SENDGRID_API_KEY", "SG.key"}}},
+      {"SC_SENDGRID_MAX_IN_FLIGHT",
+       num([](const Config& c) { return c.email.sendgrid_max_in_flight; }), "64", "8", "8", "0",
+       whole("SC_SENDGRID_MAX_IN_FLIGHT", "1", "1024", "0")},
+      {"SC_SES_REGION", str([](const Config& c) -> const std::string& { return c.email.ses_region; }), "",
+       "eu-west-1", "eu-west-1", "EU WEST",
+       "SC_SES_REGION \"EU WEST\" is not an AWS region name such as us-east-1",
+       {{"SC_EMAIL_PROVIDER", "ses"}, {"SC_SES_ACCESS_KEY_ID", "AKIDEXAMPLE"}, {"SC_SES_SECRET_ACCESS_KEY", "s3cret"}}},
+      {"SC_SES_ACCESS_KEY_ID", str([](const Config& c) -> const std::string& { return c.email.ses_access_key_id; }),
+       "", "AKIDEXAMPLE", "AKIDEXAMPLE", "AKID EXAMPLE",
+       "SC_SES_ACCESS_KEY_ID must be letters and digits only (e.g. AKIA\u2026)",
+       {{"SC_EMAIL_PROVIDER", "ses"}, {"SC_SES_REGION", "eu-west-1"}, {"SC_SES_SECRET_ACCESS_KEY", "s3cret"}}},
+      {"SC_SES_SECRET_ACCESS_KEY",
+       str([](const Config& c) -> const std::string& { return c.email.ses_secret_access_key; }), "", "s3cret",
+       "s3cret", "s3 cret", "SC_SES_SECRET_ACCESS_KEY contains spaces or control characters",
+       {{"SC_EMAIL_PROVIDER", "ses"}, {"SC_SES_REGION", "eu-west-1"}, {"SC_SES_ACCESS_KEY_ID", "AKIDEXAMPLE"}}},
+      {"SC_SES_SESSION_TOKEN",
+       str([](const Config& c) -> const std::string& { return c.email.ses_session_token; }), "", "tok",
+       "tok", "to k", "SC_SES_SESSION_TOKEN contains spaces or control characters",
+       {{"SC_EMAIL_PROVIDER", "ses"}, {"SC_SES_REGION", "eu-west-1"}, {"SC_SES_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+        {"SC_SES_SECRET_ACCESS_KEY", "s3cret"}}},
+      {"SC_SES_API_BASE", str([](const Config& c) -> const std::string& { return c.email.ses_api_base; }), "",
+       "http://127.0.0.1:9999", "http://127.0.0.1:9999", std::nullopt,
+       "checked like SC_SENDGRID_API_BASE (SesSenderTest covers its messages)"},
+      {"SC_SMS_PROVIDER", str([](const Config& c) -> const std::string& { return c.sms.kind; }),
+       "log", "twilio", "twilio", "carrier-pigeon",
+       "SC_SMS_PROVIDER must be log or twilio, not \"carrier-pigeon\""},
+      {"SC_SMS_LOG_FILE", str([](const Config& c) -> const std::string& { return c.sms.log_file; }),
+       "./data/sms.log", "/srv/sms.log", "/srv/sms.log", std::nullopt, "any path"},
+      {"SC_TWILIO_ACCOUNT_SID",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_account_sid; }), "",
+       kTwilioSid, kTwilioSid, "AC1", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits",
+       kTwilio},
+      {"SC_TWILIO_FROM",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_from; }), "",
+       "+15005550006", "+15005550006", std::string(65, '1'),
+       "SC_TWILIO_FROM must be a phone number or sender id", kTwilio},
+      {"SC_TWILIO_MESSAGING_SERVICE_SID",
+       str([](const Config& c) -> const std::string& {
+         return c.sms.twilio_messaging_service_sid;
+       }),
+       "",
+       "MG0123456789abcdef0123456789abcdef",
+       "MG0123456789abcdef0123456789abcdef",
+       "MG1",
+       "SC_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits",
+       {{"SC_SMS_PROVIDER", "twilio"},
+        {"SC_TWILIO_ACCOUNT_SID", kTwilioSid},
+        {"SC_TWILIO_AUTH_TOKEN", "token"}}},
+      {"SC_TWILIO_API_BASE",
+       str([](const Config& c) -> const std::string& { return c.sms.twilio_api_base; }),
+       "https://api.twilio.com", "http://127.0.0.1:9999", "http://127.0.0.1:9999", "ftp://x",
+       "SC_TWILIO_API_BASE \"ftp://x\" must be https://host[:port]", kTwilio},
+      {"SC_DEFAULT_REGION", str(&Config::default_region), "US", "GB", "GB", "XX",
+       "SC_DEFAULT_REGION is not a known region code: 'XX'"},
+      {"SC_SMS_COUNTRIES", [](const Config& c) { return join(c.sms_countries); }, "US", "US,CA",
+       "US,CA", "US,XX", "SC_SMS_COUNTRIES: unknown region code \"XX\""},
+      {"SC_SIGNUP_LIMITS", yes(&Config::signup_limits), "true", "off", "false", "maybe",
+       "SC_SIGNUP_LIMITS must be on or off, not 'maybe'"},
+      {"SC_CONFIRM_COOLDOWN_SECONDS", num(&Config::confirm_cooldown_seconds), "600", "0", "0",
+       "604801", whole("SC_CONFIRM_COOLDOWN_SECONDS", "0", "604800", "604801")},
+      {"SC_RETRY_BASE_SECONDS", num(&Config::retry_base_seconds), "15", "1", "1", "-1",
+       whole("SC_RETRY_BASE_SECONDS", "0", "86400", "-1")},
+      {"SC_MAX_ATTEMPTS", num(&Config::max_attempts), "12", "100", "100", "12x",
+       whole("SC_MAX_ATTEMPTS", "1", "100", "12x")},
+      {"SC_DISPATCH_BATCH", num(&Config::dispatch_batch), "512", "1", "1", "10001",
+       whole("SC_DISPATCH_BATCH", "1", "10000", "10001")},
+      {"SC_HTTP_MAX_THREADS", num(&Config::http_max_threads), "1024", "16", "16", "15",
+       whole("SC_HTTP_MAX_THREADS", "16", "16384", "15")},
+      {"SC_SQLITE_SYNCHRONOUS", yes(&Config::synchronous_full), "true", "normal", "false", "off",
+       "SC_SQLITE_SYNCHRONOUS must be full or normal, not 'off'"},
+      {"SC_TEMPLATES_DIR", str(&Config::templates_dir), "", dir.path().string(),
+       dir.path().string(), dir.file("missing"),
+       "SC_TEMPLATES_DIR is not a directory: " + dir.file("missing")},
+  };
+}
+
+class LoadConfigTest : public ::testing::Test {
+ protected:
+  unit::TempDir dir_;
+};
+
+TEST_F(LoadConfigTest, EveryVariableHasATestCaseAndEveryCaseAVariable) {
+  std::set<std::string> table, tested;
+  for (const auto& v : config_variables()) {
+    EXPECT_TRUE(table.insert(std::string(v.name)).second) << "listed twice: " << v.name;
+    EXPECT_FALSE(v.help.empty()) << v.name;
+    EXPECT_EQ(v.help.find('\n'), std::string_view::npos) << v.name;
+  }
+  for (const auto& c : cases(dir_)) tested.insert(c.name);
+  EXPECT_EQ(table, tested);
+}
+
+TEST_F(LoadConfigTest, EveryVariableHasItsDefaultWhenUnsetOrEmpty) {
+  const auto unset = load_config({});
+  EXPECT_TRUE(unset.warnings.empty());
+  for (const auto& c : cases(dir_)) {
+    EXPECT_EQ(c.read(unset), c.default_reads) << c.name << " unset";
+    // An empty value (`SC_X=` in an env file) keeps the default too.
+    EXPECT_EQ(c.read(load_config({{c.name, ""}})), c.default_reads) << c.name << " empty";
+  }
+}
+
+TEST_F(LoadConfigTest, TheTablesDefaultIsTheDefaultTheFieldGets) {
+  // The default column is what an operator reads (help, README); setting it
+  // explicitly must give the same config as leaving the variable unset.
+  const auto unset = load_config({});
+  const auto all = cases(dir_);
+  for (const auto& v : config_variables()) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const Case& c) { return c.name == v.name; });
+    ASSERT_NE(it, all.end()) << v.name;
+    EXPECT_EQ(it->read(load_config({{std::string(v.name), std::string(v.fallback)}})),
+              it->read(unset))
+        << v.name;
+  }
+}
+
+TEST_F(LoadConfigTest, EveryVariableTakesAValidValue) {
+  for (const auto& c : cases(dir_)) {
+    Env env{{c.name, c.valid}};
+    Config got;
+    ASSERT_NO_THROW(got = load_config(env)) << c.name;
+    EXPECT_EQ(c.read(got), c.valid_reads) << c.name;
+    EXPECT_TRUE(got.warnings.empty()) << c.name;
+  }
+}
+
+TEST_F(LoadConfigTest, EveryInvalidValueIsRefusedWithItsOneLineMessage) {
+  int checked = 0;
+  for (auto c : cases(dir_)) {
+    if (!c.invalid) continue;
+    if (c.name == std::string("SC_SENDGRID_API_BASE"))
+      continue;  // below: its message comes from the sender
+    Env env = c.invalid_context;
+    env[c.name] = *c.invalid;
+    // Without the context the same value must be fine or the test proves nothing about it.
+    if (!c.invalid_context.empty()) {
+      Env ok = c.invalid_context;
+      ok[c.name] = c.valid;
+      EXPECT_EQ(problem(ok), "") << c.name << " with a valid value";
+    }
+    auto message = problem(env);
+    EXPECT_EQ(message, c.message) << c.name << " = '" << *c.invalid << "'";
+    EXPECT_EQ(message.find('\n'), std::string::npos) << c.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
+}
+
+TEST_F(LoadConfigTest, SendgridApiBaseMustBeAnHttpUrl) {
+  Env env{{"SC_EMAIL_PROVIDER", "sendgrid"},
+          {"SC_SENDGRID_API_KEY", "SG.key"},
+          {"SC_SENDGRID_API_BASE", "ftp://x"}};
+  auto message = problem(env);
+  EXPECT_NE(message.find("ftp://x"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  env["SC_SENDGRID_API_BASE"] = "http://127.0.0.1:9999";
+  EXPECT_EQ(problem(env), "");
+}
+
+TEST_F(LoadConfigTest, SpecialFormsOfSomeVariables) {
+  EXPECT_EQ(problem({{"SC_LISTEN", "127.0.0.1:99999"}}),
+            "SC_LISTEN has a bad port: '127.0.0.1:99999'");
+  EXPECT_EQ(problem({{"SC_LISTEN", "127.0.0.1:"}}), "SC_LISTEN has no port: '127.0.0.1:'");
+  EXPECT_EQ(problem({{"SC_LISTEN", ":80"}}), "SC_LISTEN must be address:port, not ':80'");
+  EXPECT_EQ(problem({{"SC_PUBLIC_URL", "https://a b"}}),
+            "SC_PUBLIC_URL contains characters a URL cannot hold");
+  EXPECT_EQ(load_config({{"SC_EMAIL_FROM", "news@example.org"}}).email_from.display_name, "");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:0"}}).listen_port, 0);
+}
+
+TEST_F(LoadConfigTest, WithSeveralBadVariablesTheFirstRowIsReported) {
+  EXPECT_EQ(problem({{"SC_MAX_ATTEMPTS", "0"}, {"SC_LISTEN", "x"}}),
+            "SC_LISTEN must be address:port, not 'x'");
+}
+
+TEST_F(LoadConfigTest, UnknownScVariableIsAWarningOthersAreIgnored) {
+  auto c = load_config({{"SC_EMAIL_PROVDER", "smtp"}, {"PATH", "/bin"}});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0], "unknown setting SC_EMAIL_PROVDER is ignored");
+  EXPECT_EQ(c.email.kind, "file");
+}
+
+// The README's configuration table and the env sample name every variable,
+// so a row added to the table without its documentation fails here.
+TEST_F(LoadConfigTest, ReadmeAndEnvSampleNameEveryVariable) {
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  auto readme = slurp(std::string(SC_SOURCE_DIR) + "/README.md");
+  auto sample = slurp(std::string(SC_SOURCE_DIR) + "/deploy/stayconnected.env");
+  ASSERT_FALSE(readme.empty());
+  ASSERT_FALSE(sample.empty());
+  for (const auto& v : config_variables()) {
+    std::string name(v.name);
+    EXPECT_NE(readme.find("`" + name + "`"), std::string::npos)
+        << name << " is missing from README.md";
+    EXPECT_NE(sample.find("#" + name + "="), std::string::npos)
+        << name << " is missing from deploy/stayconnected.env";
+  }
+}
+
+}  // namespace
+}  // namespace sc
