@@ -186,7 +186,6 @@ double run(int delay_ms, int n, int batch, int in_flight) {
   sc::storage::ReadPool reads(db, 1);
   sc::Dispatcher::Options opts;
   opts.batch_size = batch;
-  opts.nice = 0;
   sc::Dispatcher dispatcher(writer, sender, sms, clock, opts);
   dispatcher.set_composer(&renderer);
   const auto cpu0 = cpu_snapshot();

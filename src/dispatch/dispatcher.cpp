@@ -1,8 +1,6 @@
 #include "sc/dispatch/dispatcher.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,10 +27,8 @@ void Dispatcher::start() {
   writer_.run([](storage::WriteContext& c) { return c.outbox().release_all(); });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-dispatch");
-    // Sending is asynchronous and paced by providers; answering a sign-up is
-    // not. Under a burst the request path gets the CPU first and the outbox
-    // catches up after (a thread's nice value is per thread on Linux).
-    if (options_.nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.nice);
+    // Same CPU priority as the request path: yield_to_requests() gives
+    // requests the writer first, for at most max_yield_ms per stage.
     loop();
   });
 }
