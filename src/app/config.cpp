@@ -98,7 +98,8 @@ Config load_config(const Env& env) {
       "SC_EMAIL_BOUNCE_ADDRESS", "SC_LIST_UNSUBSCRIBE_MAILTO", "SC_SMTP_TLS", "SC_SMTP_CA_FILE",
       "SC_SENDGRID_MAX_IN_FLIGHT", "SC_CONFIRM_COOLDOWN_SECONDS", "SC_RETRY_BASE_SECONDS",
       "SC_MAX_ATTEMPTS", "SC_DISPATCH_BATCH", "SC_HTTP_MAX_THREADS", "SC_SQLITE_SYNCHRONOUS",
-      "SC_TEMPLATES_DIR"};
+      "SC_TEMPLATES_DIR", "SC_EMAIL_RATE_LIMIT", "SC_SMS_RATE_LIMIT", "SC_EMAIL_CONCURRENCY",
+      "SC_SMS_CONCURRENCY"};
   for (const auto& [k, v] : env) {
     if (k.rfind("SC_", 0) == 0 && kKnown.count(k) == 0) c.warnings.push_back("unknown setting " + k + " is ignored");
   }
@@ -176,6 +177,10 @@ Config load_config(const Env& env) {
   c.retry_base_seconds = get_int(env, "SC_RETRY_BASE_SECONDS", 15, 0, 86400);
   c.max_attempts = static_cast<int>(get_int(env, "SC_MAX_ATTEMPTS", 12, 1, 100));
   c.dispatch_batch = static_cast<int>(get_int(env, "SC_DISPATCH_BATCH", 512, 1, 10000));
+  c.email_rate_limit = static_cast<int>(get_int(env, "SC_EMAIL_RATE_LIMIT", 0, 0, 1'000'000));
+  c.sms_rate_limit = static_cast<int>(get_int(env, "SC_SMS_RATE_LIMIT", 0, 0, 1'000'000));
+  c.email_concurrency = static_cast<int>(get_int(env, "SC_EMAIL_CONCURRENCY", 0, 0, 10000));
+  c.sms_concurrency = static_cast<int>(get_int(env, "SC_SMS_CONCURRENCY", 0, 0, 10000));
   c.http_max_threads = static_cast<std::size_t>(get_int(env, "SC_HTTP_MAX_THREADS", 1024, 16, 16384));
   auto sync = get(env, "SC_SQLITE_SYNCHRONOUS", "full");
   if (sync != "full" && sync != "normal") throw ConfigError("SC_SQLITE_SYNCHRONOUS must be full or normal");

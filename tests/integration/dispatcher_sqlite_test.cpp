@@ -1,3 +1,6 @@
+// The dispatcher over the real SQLite outbox (storage::WriterOutbox): the
+// same rules the unit tests check against the in-memory outbox, end to end
+// through SQL (leases, consent at claim time, the opt-out's consent-log row).
 #include "sc/dispatch/dispatcher.h"
 
 #include <gtest/gtest.h>
@@ -54,7 +57,7 @@ class ScriptedSender final : public Base {
 using FakeEmail = ScriptedSender<OutboundEmail, EmailSender>;
 using FakeSms = ScriptedSender<OutboundSms, SmsSender>;
 
-class DispatcherTest : public storage::StorageTest {
+class DispatcherSqliteTest : public storage::StorageTest {
  protected:
   static Dispatcher::Options options() {
     Dispatcher::Options o;
@@ -75,13 +78,26 @@ class DispatcherTest : public storage::StorageTest {
     return {};
   }
 
+  storage::WriterOutbox& outbox() {
+    if (!reads_) reads_ = std::make_unique<ReadPool>(path_, 1);
+    if (!outbox_) outbox_ = std::make_unique<storage::WriterOutbox>(*writer_, *reads_);
+    return *outbox_;
+  }
+  void TearDown() override {
+    outbox_.reset();
+    reads_.reset();
+    StorageTest::TearDown();
+  }
+
+  std::unique_ptr<ReadPool> reads_;
+  std::unique_ptr<storage::WriterOutbox> outbox_;
   unit::FakeClock clock_{1000};
   FakeEmail email_{"fake-email"};
   FakeSms sms_{"fake-sms"};  // expects nothing unless a test scripts it
 };
 
-TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+TEST_F(DispatcherSqliteTest, BackoffDoublesFromTheBaseAndIsCapped) {
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   EXPECT_EQ(d.backoff_seconds(1), 15);
   EXPECT_EQ(d.backoff_seconds(2), 30);
   EXPECT_EQ(d.backoff_seconds(3), 60);
@@ -90,11 +106,11 @@ TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
   EXPECT_EQ(d.backoff_seconds(1000), 100);
 }
 
-TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
+TEST_F(DispatcherSqliteTest, SentIsRecordedWithTheProvidersId) {
   email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", "P-" + std::to_string(m.outbox_id)); });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 1u);
   auto r = row(id);
   EXPECT_EQ(r.state, "sent");
@@ -109,12 +125,12 @@ TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
   EXPECT_EQ(d.stats().sent, 1u);
 }
 
-TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
+TEST_F(DispatcherSqliteTest, TemplatedMessagesAreRenderedBeforeSending) {
   unit::RecordingComposer composer;
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "x"); });
   auto ch = add_channel("a@example.com");
   enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   d.set_composer(&composer);
   EXPECT_EQ(d.step(), 1u);
   ASSERT_EQ(email_.calls.size(), 1u);
@@ -123,11 +139,11 @@ TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
   EXPECT_TRUE(email_.calls[0].template_name.empty());
 }
 
-TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
+TEST_F(DispatcherSqliteTest, RetryableIsRequeuedWithExponentialBackoff) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("curl:7", "connection refused"); });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
 
   const std::int64_t expected_delay[] = {15, 30, 60, 100};
   std::int64_t at = 1000;
@@ -148,24 +164,24 @@ TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
   EXPECT_EQ(d.stats().retried, 4u);
 }
 
-TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
+TEST_F(DispatcherSqliteTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
   auto ch = add_channel("a@example.com");
   auto slow = enqueue_email(ch, "a@example.com");
   auto quick = enqueue_email(ch, "a@example.com");
   email_.set_script([&](const OutboundEmail& m, int) {
     return SendResult::retryable("429", "slow down", std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
   });
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
   EXPECT_EQ(row(slow).next_attempt_at, 1500);
   EXPECT_EQ(row(quick).next_attempt_at, 1015);  // the backoff is the floor
 }
 
-TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
+TEST_F(DispatcherSqliteTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::permanent("smtp:550", "5.1.1 no such user"); });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 1u);
   auto r = row(id);
   EXPECT_EQ(r.state, "failed");
@@ -178,11 +194,11 @@ TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   EXPECT_EQ(d.stats().failed, 1u);
 }
 
-TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
+TEST_F(DispatcherSqliteTest, MaxAttemptsTurnsRetryableIntoFailed) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   for (int attempt = 1; attempt <= 5; ++attempt) {
     clock_.set(std::max(clock_.now_unix(), row(id).next_attempt_at));
     ASSERT_EQ(d.step(), 1u) << "attempt " << attempt;
@@ -219,12 +235,12 @@ class BatchEmail final : public EmailSender {
   int batches = 0;
 };
 
-TEST_F(DispatcherTest, BatchResultsAreMatchedToTheirMessagesInOrder) {
+TEST_F(DispatcherSqliteTest, BatchResultsAreMatchedToTheirMessagesInOrder) {
   BatchEmail batch;
   auto ch = add_channel("a@example.com");
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 9; ++i) ids.push_back(enqueue_email(ch, "a@example.com"));
-  Dispatcher d(*writer_, batch, sms_, clock_, options());
+  Dispatcher d(outbox(), batch, sms_, clock_, options());
   ASSERT_EQ(d.step(), 9u);
   EXPECT_EQ(batch.batches, 1);
   for (auto id : ids) {
@@ -246,14 +262,14 @@ TEST_F(DispatcherTest, BatchResultsAreMatchedToTheirMessagesInOrder) {
   }
 }
 
-TEST_F(DispatcherTest, EmailAndSmsGoToTheirOwnProviders) {
+TEST_F(DispatcherSqliteTest, EmailAndSmsGoToTheirOwnProviders) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "E"); });
   sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "SM1"); });
   auto ch = add_channel("a@example.com");
   auto sms_ch = add_channel("+14155550100", ConsentState::kPending, ChannelKind::kSms);
   auto e = enqueue_email(ch, "a@example.com");
   auto s = enqueue_sms(sms_ch, "+14155550100");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
   EXPECT_EQ(row(e).provider, "fake-email");
   EXPECT_EQ(row(s).provider, "fake-sms");
@@ -263,7 +279,7 @@ TEST_F(DispatcherTest, EmailAndSmsGoToTheirOwnProviders) {
   EXPECT_EQ(sms_.calls[0].body, "Reply YES");
 }
 
-TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
+TEST_F(DispatcherSqliteTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
   // Twilio 21610: the person replied STOP to the sender; Twilio refuses the send.
   sms_.set_script([](const OutboundSms& m, int) {
     if (m.to != "+14155550100") return SendResult::sent("201", "SMok");
@@ -275,7 +291,7 @@ TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
   auto other = add_channel("+14155550101", ConsentState::kConfirmed, ChannelKind::kSms);
   auto s1 = enqueue_sms(stopped, "+14155550100");
   auto s2 = enqueue_sms(other, "+14155550101");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
   EXPECT_EQ(row(s1).state, "failed");
   EXPECT_EQ(row(s1).last_code, "21610");
@@ -291,7 +307,7 @@ TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
   EXPECT_EQ(row(s3).state, "skipped");
 }
 
-TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
+TEST_F(DispatcherSqliteTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
   // email_ and sms_ have no script: any send fails the test.
   auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
   auto sms_ch = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
@@ -299,7 +315,7 @@ TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
   auto s = enqueue_sms(sms_ch, "+14155550100");
   set_state(ch, ConsentState::kUnsubscribed);
   set_state(sms_ch, ConsentState::kUnsubscribed);
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 0u);
   EXPECT_EQ(row(e).state, "skipped");
   EXPECT_EQ(row(s).state, "skipped");
@@ -307,7 +323,7 @@ TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
   EXPECT_TRUE(sms_.calls.empty());
 }
 
-TEST_F(DispatcherTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
+TEST_F(DispatcherSqliteTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
   bool up = false;
   email_.set_script([&](const OutboundEmail& m, int) {
     return up ? SendResult::sent("250", "ok-" + std::to_string(m.outbox_id)) : SendResult::retryable("curl:7", "down");
@@ -315,7 +331,7 @@ TEST_F(DispatcherTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
   auto ch = add_channel("a@example.com");
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(enqueue_email(ch, "a@example.com"));
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   for (int round = 0; round < 3; ++round) {
     EXPECT_EQ(d.step(), 20u);
     clock_.advance(1000);  // past any backoff
@@ -339,11 +355,11 @@ class ThrowingEmail final : public EmailSender {
   SendResult send(const OutboundEmail&) override { throw std::runtime_error("provider blew up"); }
 };
 
-TEST_F(DispatcherTest, AProviderThatThrowsLeavesTheMessageRetryableNotStuck) {
+TEST_F(DispatcherSqliteTest, AProviderThatThrowsLeavesTheMessageRetryableNotStuck) {
   ThrowingEmail throwing;
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, throwing, sms_, clock_, options());
+  Dispatcher d(outbox(), throwing, sms_, clock_, options());
   EXPECT_NO_THROW(d.step());
   auto r = row(id);
   EXPECT_EQ(r.state, "queued");  // not left 'sending' until the lease runs out
@@ -361,11 +377,11 @@ class ThrowingComposer final : public Composer {
   }
 };
 
-TEST_F(DispatcherTest, AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadOfLoopingForever) {
+TEST_F(DispatcherSqliteTest, AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadOfLoopingForever) {
   ThrowingComposer composer;
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());  // email_ must never be called
+  Dispatcher d(outbox(), email_, sms_, clock_, options());  // email_ must never be called
   d.set_composer(&composer);
   for (int i = 0; i < 5; ++i) {
     EXPECT_NO_THROW(d.step());
@@ -377,10 +393,10 @@ TEST_F(DispatcherTest, AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadO
   EXPECT_NE(r.last_error.find("no template"), std::string::npos) << r.last_error;
 }
 
-TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
+TEST_F(DispatcherSqliteTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "t"); });
   auto ch = add_channel("a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   writer_->set_on_outbox_commit([&d] { d.wake(); });
   d.start();
   auto id = enqueue_email(ch, "a@example.com");
@@ -391,13 +407,13 @@ TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   EXPECT_EQ(email_.call_count(), 1u);
 }
 
-TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
+TEST_F(DispatcherSqliteTest, StartHandsBackLeasesADeadProcessLeft) {
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   // A previous process claimed it with a long lease and died.
   writer_->run([](storage::WriteContext& c) { c.outbox().claim(1000, 10, 999999); });
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox(), email_, sms_, clock_, options());
   d.start();
   ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
   d.stop();

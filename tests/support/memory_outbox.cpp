@@ -61,6 +61,11 @@ MemoryOutbox::Row MemoryOutbox::row(std::int64_t id) const {
   return it->second;
 }
 
+void MemoryOutbox::set_payload(std::int64_t id, std::string payload) {
+  std::lock_guard lk(mu_);
+  rows_.at(id).payload = std::move(payload);
+}
+
 std::size_t MemoryOutbox::count(const std::string& state) const {
   std::lock_guard lk(mu_);
   return static_cast<std::size_t>(
@@ -81,7 +86,7 @@ void MemoryOutbox::run(const std::function<void(OutboxContext&)>& fn) {
 }
 
 void MemoryOutbox::decode(ClaimedMessage& m) const {
-  if (m.payload.empty()) return;
+  if (m.payload.empty()) return;  // stored decoded already
   throw std::runtime_error("outbox message " + std::to_string(m.id) + " has a corrupt payload");
 }
 
@@ -100,8 +105,9 @@ OutboxDepth MemoryOutbox::depth(std::int64_t now) {
     }
   }
   for (const auto& [id, r] : rows_) {
-    if (r.state == "queued" && r.next_attempt_at <= now && (d.oldest_due_at == 0 || r.next_attempt_at < d.oldest_due_at))
-      d.oldest_due_at = r.next_attempt_at;
+    if (r.state == "queued" && r.next_attempt_at <= now &&
+        (d.oldest_due_since == 0 || r.next_attempt_at < d.oldest_due_since))
+      d.oldest_due_since = r.next_attempt_at;  // the fake has no queue time
   }
   return d;
 }

@@ -42,6 +42,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   // Queues `n` bulk emails at once (cheaper than n calls for big backlogs).
   void add_bulk_emails(int n, std::int64_t broadcast_id, std::int64_t due = 0);
   Row row(std::int64_t id) const;
+  void set_payload(std::int64_t id, std::string payload);
   std::size_t count(const std::string& state) const;
   // Channel states the claim checks (a channel not listed consents).
   void set_channel_state(std::int64_t channel_id, ConsentState s);

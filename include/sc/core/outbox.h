@@ -87,7 +87,9 @@ struct OutboxDepth {
     std::int64_t count = 0;
   };
   std::vector<Cell> cells;
-  std::int64_t oldest_due_at = 0;  // next_attempt_at of the oldest due queued message; 0 when none
+  // Unix seconds since which the longest-waiting due message has waited
+  // (queued, or due again after a retry); 0 when nothing is due.
+  std::int64_t oldest_due_since = 0;
 };
 
 // Port: runs the dispatcher's transactions and tells it how busy the request
