@@ -152,7 +152,10 @@ int cmd_serve(Wiring& w) {
   dopts.base_backoff_seconds = c.retry_base_seconds;
   dopts.max_attempts = c.max_attempts;
   dopts.batch_size = c.dispatch_batch;
-  Dispatcher dispatcher(writer, *w.email, *w.sms, w.clock, dopts);
+  dopts.email = {c.email_rate_limit, c.email_concurrency};
+  dopts.sms = {c.sms_rate_limit, c.sms_concurrency};
+  storage::WriterOutbox outbox(writer, reads);
+  Dispatcher dispatcher(outbox, *w.email, *w.sms, w.clock, dopts);
   dispatcher.set_composer(w.renderer.get());
   writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
 

@@ -1,14 +1,13 @@
 #include "sc/dispatch/dispatcher.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <exception>
 #include <future>
 #include <thread>
-#include <exception>
 #include <utility>
 #include <vector>
 
@@ -16,9 +15,36 @@
 
 namespace sc {
 
-Dispatcher::Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
+// One provider's limits, pause state and counters. Guarded by providers_mu_.
+struct Dispatcher::Provider {
+  std::string channel;
+  ProviderLimits limits;
+  TokenBucket bucket;
+  int reserved = 0;  // claimed and not yet handed over or back: not to be claimed twice
+  int consecutive_auth = 0;
+  bool paused = false;
+  std::string reason;
+  std::int64_t since = 0;
+  std::int64_t probe_delay_ms = 0;
+  std::int64_t next_probe_ms = 0;
+  bool probe_claimed = false;  // the one probe message is on its way
+  ProviderCounters counters;
+};
+
+Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock,
                        Options options)
-    : writer_(writer), email_(email), sms_(sms), clock_(clock), options_(options) {}
+    : outbox_(outbox), email_(email), sms_(sms), clock_(clock), options_(options) {
+  for (int i = 0; i < 2; ++i) {
+    auto p = std::make_unique<Provider>();
+    p->channel = i == 0 ? "email" : "sms";
+    p->limits = i == 0 ? options_.email : options_.sms;
+    p->bucket = TokenBucket(p->limits.rate_per_second);
+    p->probe_delay_ms = options_.probe_base_ms;
+    p->counters.name = i == 0 ? email_.name() : sms_.name();
+    p->counters.channel = p->channel;
+    providers_[i] = std::move(p);
+  }
+}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -26,13 +52,12 @@ void Dispatcher::start() {
   // Anything still leased belongs to a process that is gone: send it again.
   // (At-least-once: a message the provider took just before a crash may go
   // twice; the file provider overwrites, so it stays exactly once there.)
-  writer_.run([](storage::WriteContext& c) { return c.outbox().release_all(); });
+  outbox_.run([](OutboxContext& c) { c.outbox().release_all(); });
+  threaded_ = true;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-dispatch");
-    // Sending is asynchronous and paced by providers; answering a sign-up is
-    // not. Under a burst the request path gets the CPU first and the outbox
-    // catches up after (a thread's nice value is per thread on Linux).
-    if (options_.nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.nice);
+    // Same CPU priority as the request path: yield_to_requests() gives
+    // requests the writer first, for at most max_yield_ms per stage.
     loop();
   });
 }
@@ -54,22 +79,53 @@ void Dispatcher::wake() {
   cv_.notify_one();
 }
 
+bool Dispatcher::wait_ms(std::int64_t ms) {
+  std::unique_lock lk(mu_);
+  return !cv_.wait_for(lk, std::chrono::milliseconds(std::max<std::int64_t>(ms, 1)), [&] { return stopping_; });
+}
+
 std::int64_t Dispatcher::backoff_seconds(int attempts) const {
   std::int64_t d = options_.base_backoff_seconds;
   for (int i = 1; i < attempts && d < options_.max_backoff_seconds; ++i) d *= 2;
   return std::min(d, options_.max_backoff_seconds);
 }
 
+std::vector<Dispatcher::ProviderState> Dispatcher::provider_states() const {
+  std::lock_guard lk(providers_mu_);
+  std::vector<ProviderState> out;
+  for (const auto& p : providers_) {
+    ProviderState s;
+    s.name = p->counters.name;
+    s.channel = p->channel;
+    s.paused = p->paused;
+    s.reason = p->reason;
+    s.since = p->since;
+    s.consecutive_failures = p->consecutive_auth;
+    s.next_probe_at_ms = p->paused ? p->next_probe_ms : 0;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Dispatcher::ProviderCounters> Dispatcher::provider_counters() const {
+  std::lock_guard lk(providers_mu_);
+  return {providers_[0]->counters, providers_[1]->counters};
+}
+
 // One claimed batch as it moves through the stages.
 struct Dispatcher::Batch {
-  std::vector<storage::ClaimedMessage> claimed;
+  std::vector<ClaimedMessage> claimed;
   std::vector<OutboundEmail> emails;
   std::vector<OutboundSms> texts;
   std::vector<std::size_t> email_rows, sms_rows;  // indexes into claimed
-  // Messages that failed before reaching a provider (a payload that does
-  // not parse, a template that will not render).
-  std::vector<std::pair<std::size_t, SendResult>> unsent;
-  std::vector<SendResult> email_results, sms_results;
+  // The outcome of each claimed message, by index into claimed.
+  struct Outcome {
+    std::size_t row = 0;
+    SendResult result;
+    bool hand_back = false;  // not sent: queued again without counting the attempt
+    std::int64_t due = 0;    // when handed back
+  };
+  std::vector<Outcome> outcomes;
   bool empty() const { return claimed.empty(); }
 };
 
@@ -119,7 +175,8 @@ void Dispatcher::loop() {
       cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms), [&] { return stopping_ || woken_; });
       continue;
     }
-    // A claimed batch is always sent and recorded, also when stopping.
+    // A claimed batch is always sent (or handed back) and recorded, also
+    // when stopping.
     if (!stopping) next = prepare_async();
     send(batch);
     finish_recording();
@@ -142,35 +199,72 @@ std::size_t Dispatcher::step() {
 // waiting for an answer comes before a message that is safe in the outbox.
 void Dispatcher::yield_to_requests() {
   // No request since the last look: go on without waiting at all.
-  const auto seen = writer_.request_jobs();
+  const auto seen = outbox_.request_jobs();
   if (last_request_jobs_.exchange(seen) == seen) return;
   for (int waited = 0; waited < options_.max_yield_ms; waited += 10) {
     {
       std::lock_guard lk(mu_);
       if (stopping_) return;
     }
-    const auto before = writer_.request_jobs();
+    const auto before = outbox_.request_jobs();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     // Fewer than yield_when_busy requests in 10 ms: quiet enough to go on.
-    if (writer_.request_jobs() - before < options_.yield_when_busy) return;
+    if (outbox_.request_jobs() - before < options_.yield_when_busy) return;
   }
+}
+
+// How many messages of this provider the next claim may take: none while it
+// is paused (but one probe when due), and no more than its rate allows now
+// less what is already claimed for it.
+int Dispatcher::claim_allowance(Provider& p, std::int64_t now_ms) {
+  if (p.paused) {
+    if (p.probe_claimed || now_ms < p.next_probe_ms) return 0;
+    p.probe_claimed = true;
+    return 1;
+  }
+  if (p.bucket.unlimited()) return options_.batch_size;
+  return std::clamp(p.bucket.available(now_ms) - p.reserved, 0, options_.batch_size);
 }
 
 Dispatcher::Batch Dispatcher::prepare() {
   yield_to_requests();
   Batch b;
-  const auto now = clock_.now_unix();
-  b.claimed = writer_.run_background([&](storage::WriteContext& c) {
-    c.outbox().release_expired(now);
-    return c.outbox().claim(now, options_.batch_size, now + options_.lease_seconds);
-  });
+  const auto now_ms = clock_.now_ms();
+  const auto now = now_ms / 1000;
+  ClaimLimits limits;
+  limits.total = options_.batch_size;
+  {
+    std::lock_guard lk(providers_mu_);
+    limits.email = claim_allowance(*providers_[0], now_ms);
+    limits.sms = claim_allowance(*providers_[1], now_ms);
+  }
+  try {
+    outbox_.run([&](OutboxContext& c) {
+      c.outbox().release_expired(now);
+      if (limits.email > 0 || limits.sms > 0) b.claimed = c.outbox().claim(now, limits, now + options_.lease_seconds);
+    });
+  } catch (...) {
+    std::lock_guard lk(providers_mu_);
+    for (auto& p : providers_) p->probe_claimed = false;
+    throw;
+  }
+  {
+    std::lock_guard lk(providers_mu_);
+    int claimed[2] = {0, 0};
+    for (const auto& m : b.claimed) ++claimed[m.kind == OutboxKind::kEmail ? 0 : 1];
+    for (int i = 0; i < 2; ++i) {
+      providers_[i]->reserved += claimed[i];
+      // A probe that found nothing to send is not on its way.
+      if (claimed[i] == 0) providers_[i]->probe_claimed = false;
+    }
+  }
   for (std::size_t i = 0; i < b.claimed.size(); ++i) {
     auto& m = b.claimed[i];
     try {
-      storage::decode_payload(m);
+      outbox_.decode(m);
     } catch (const std::exception& e) {
       // A payload that does not parse will not parse next time either.
-      b.unsent.emplace_back(i, SendResult::permanent("payload", e.what()));
+      b.outcomes.push_back({i, SendResult::permanent("payload", e.what())});
       continue;
     }
     try {
@@ -182,7 +276,7 @@ Dispatcher::Batch Dispatcher::prepare() {
     } catch (const std::exception& e) {
       // Recorded as retryable so it ends as failed after max_attempts
       // instead of staying leased and coming back forever.
-      b.unsent.emplace_back(i, SendResult::retryable("render", e.what()));
+      b.outcomes.push_back({i, SendResult::retryable("render", e.what())});
       continue;
     }
     if (m.kind == OutboxKind::kEmail) {
@@ -193,28 +287,146 @@ Dispatcher::Batch Dispatcher::prepare() {
       b.sms_rows.push_back(i);
     }
   }
+  {
+    // Messages that failed before reaching a provider were never reserved for sending.
+    std::lock_guard lk(providers_mu_);
+    for (const auto& o : b.outcomes) {
+      auto& p = *providers_[b.claimed[o.row].kind == OutboxKind::kEmail ? 0 : 1];
+      p.reserved -= 1;
+      if (p.paused) p.probe_claimed = false;
+    }
+  }
   return b;
 }
 
-void Dispatcher::send(Batch& b) {
-  // A provider that throws has not told us what happened: retry later
-  // rather than leave the batch leased until the lease runs out.
-  auto send_all = [](auto& sender, const auto& batch) {
-    try {
-      return sender.send_batch(batch);
-    } catch (const std::exception& e) {
-      return std::vector<SendResult>(batch.size(), SendResult::retryable("internal", e.what()));
+// Hands the provider its messages in chunks of at most its concurrency, each
+// within its rate; stops handing over (and hands the rest back) when it is
+// paused, and sends a paused provider's one probe alone.
+template <class Sender, class Message>
+void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
+                              std::vector<std::size_t>& rows, Batch& b) {
+  const std::string name = sender.name();
+  std::size_t i = 0;
+  auto hand_back_rest = [&](std::int64_t due) {
+    for (; i < messages.size(); ++i) {
+      b.outcomes.push_back({rows[i], SendResult::retryable("handed-back", "not sent"), true, due});
+      ++p.counters.handed_back;
+      --p.reserved;
     }
   };
-  if (!b.emails.empty()) b.email_results = send_all(email_, b.emails);
-  if (!b.texts.empty()) b.sms_results = send_all(sms_, b.texts);
+  std::unique_lock lk(providers_mu_);
+  while (i < messages.size()) {
+    const auto now_ms = clock_.now_ms();
+    bool probe = false;
+    if (p.paused) {
+      if (!p.probe_claimed) {
+        hand_back_rest(now_ms / 1000);
+        break;
+      }
+      probe = true;  // the first message after a pause is the probe, alone
+    }
+    std::size_t n = messages.size() - i;
+    if (p.limits.concurrency > 0) n = std::min<std::size_t>(n, static_cast<std::size_t>(p.limits.concurrency));
+    if (probe) n = 1;
+    if (!p.bucket.unlimited()) {
+      const int avail = p.bucket.available(now_ms);
+      if (avail <= 0) {
+        const auto at = p.bucket.next_available_ms(now_ms);
+        bool stopping;
+        {
+          std::lock_guard slk(mu_);
+          stopping = stopping_;
+        }
+        if (!threaded_ || stopping) {
+          // step() never waits, nor does a stop: queued again, due when a token is back.
+          if (probe) p.probe_claimed = false;
+          hand_back_rest(at / 1000);
+          break;
+        }
+        lk.unlock();
+        wait_ms(at - now_ms);
+        lk.lock();
+        continue;
+      }
+      n = std::min<std::size_t>(n, static_cast<std::size_t>(avail));
+      p.bucket.take(now_ms, static_cast<int>(n));
+    }
+    p.reserved -= static_cast<int>(n);
+    lk.unlock();
+    // A provider that throws has not told us what happened: retry later
+    // rather than leave the batch leased until the lease runs out.
+    std::vector<SendResult> results;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      results = sender.send_batch(std::span<const Message>(messages.data() + i, n));
+    } catch (const std::exception& e) {
+      results.assign(n, SendResult::retryable("internal", e.what()));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (results.size() != n) results.resize(n, SendResult::retryable("internal", "no result"));
+    if (observer_) {
+      for (const auto& r : results) observer_(name, r, seconds);
+    }
+    const auto done_ms = clock_.now_ms();
+    lk.lock();
+    for (std::size_t k = 0; k < n; ++k) {
+      auto& r = results[k];
+      const auto row = rows[i + k];
+      if (r.auth_refused) {
+        // Not the message's fault: every other message would be refused the
+        // same way. Handed back without counting the attempt.
+        ++p.counters.auth_refused;
+        ++p.counters.handed_back;
+        ++p.consecutive_auth;
+        if (p.reason.empty() || !p.paused) p.reason = r.provider_code + " " + r.provider_message;
+        b.outcomes.push_back({row, std::move(r), true, done_ms / 1000});
+        continue;
+      }
+      switch (r.status) {
+        case SendStatus::kSent: ++p.counters.sent; break;
+        case SendStatus::kRetryable: ++p.counters.retryable; break;
+        case SendStatus::kPermanent: ++p.counters.permanent; break;
+      }
+      // Any answer that is not a refusal of our credentials shows they work.
+      p.consecutive_auth = 0;
+      if (p.paused) {
+        std::fprintf(stderr, "dispatcher: %s accepts again, resumed\n", name.c_str());
+        p.paused = false;
+        p.reason.clear();
+        p.since = 0;
+      }
+      p.probe_delay_ms = options_.probe_base_ms;
+      b.outcomes.push_back({row, std::move(r)});
+    }
+    i += n;
+    if (probe) {
+      p.probe_claimed = false;
+      if (p.paused) {
+        // Still refused: probe again later, backing off.
+        p.probe_delay_ms = std::min(p.probe_delay_ms * 2, options_.probe_max_ms);
+        p.next_probe_ms = done_ms + p.probe_delay_ms;
+      }
+    } else if (!p.paused && options_.pause_after_auth_refusals > 0 &&
+               p.consecutive_auth >= options_.pause_after_auth_refusals) {
+      p.paused = true;
+      p.since = done_ms / 1000;
+      p.probe_delay_ms = options_.probe_base_ms;
+      p.next_probe_ms = done_ms + p.probe_delay_ms;
+      std::fprintf(stderr, "dispatcher: %s refused our credentials %d times in a row (%s); paused, probing in %lld ms\n",
+                   name.c_str(), p.consecutive_auth, p.reason.c_str(), static_cast<long long>(p.probe_delay_ms));
+    }
+  }
+}
+
+void Dispatcher::send(Batch& b) {
+  if (!b.emails.empty()) send_through(*providers_[0], email_, b.emails, b.email_rows, b);
+  if (!b.texts.empty()) send_through(*providers_[1], sms_, b.texts, b.sms_rows, b);
 }
 
 void Dispatcher::record(Batch& b) {
   yield_to_requests();
   const auto done = clock_.now_unix();
-  auto record_one = [&](storage::OutboxStore& out, const storage::ClaimedMessage& m, const SendResult& r,
-                        const std::string& provider) {
+  auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r, const std::string& provider) {
     switch (r.status) {
       case SendStatus::kSent:
         out.mark_sent(m.id, provider, r, done);
@@ -237,25 +449,20 @@ void Dispatcher::record(Batch& b) {
         break;
     }
   };
-  writer_.run_background([&](storage::WriteContext& c) {
+  outbox_.run([&](OutboxContext& c) {
     const auto email_name = email_.name();
     const auto sms_name = sms_.name();
-    for (std::size_t i = 0; i < b.email_rows.size(); ++i) {
-      record_one(c.outbox(), b.claimed[b.email_rows[i]],
-                 i < b.email_results.size() ? b.email_results[i] : SendResult::retryable("internal", "no result"),
-                 email_name);
-    }
-    for (std::size_t i = 0; i < b.sms_rows.size(); ++i) {
-      const auto& m = b.claimed[b.sms_rows[i]];
-      const auto r = i < b.sms_results.size() ? b.sms_results[i] : SendResult::retryable("internal", "no result");
-      record_one(c.outbox(), m, r, sms_name);
-      if (r.recipient_opted_out && m.channel_id != 0) {
-        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + r.provider_code, done);
+    for (const auto& o : b.outcomes) {
+      const auto& m = b.claimed[o.row];
+      if (o.hand_back) {
+        c.outbox().hand_back(m.id, o.due);
+        continue;
       }
-    }
-    for (const auto& [i, r] : b.unsent) {
-      const auto& m = b.claimed[i];
-      record_one(c.outbox(), m, r, m.kind == OutboxKind::kEmail ? email_name : sms_name);
+      const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
+      record_one(c.outbox(), m, o.result, provider);
+      if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
+        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code, done);
+      }
     }
   });
 }

@@ -302,7 +302,13 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
 
   if (code >= 400 && code < 600 && !reply.empty()) {
     // The server's own verdict: 5xx will not change on retry, 4xx may.
-    // (535 bad credentials is 5xx too: the dispatcher should pause on it.)
+    if (code == 535) {
+      // Bad credentials: no message would get through, so the dispatcher
+      // pauses this provider and hands the message back unburnt.
+      auto r = SendResult::permanent("smtp:535", reply);
+      r.auth_refused = true;
+      return r;
+    }
     if (code >= 500) return SendResult::permanent("smtp:" + std::to_string(code), reply);
     return SendResult::retryable("smtp:" + std::to_string(code), reply);
   }

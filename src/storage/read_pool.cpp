@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -101,6 +102,44 @@ OutboxCounts ReadPool::outbox_counts() {
     else if (s == "skipped") c.skipped = n;
   }
   return c;
+}
+
+OutboxDepth ReadPool::outbox_depth(std::int64_t now) {
+  auto l = impl_->lease();
+  OutboxDepth d;
+  {
+    // Over the partial indexes of unfinished rows only.
+    SQLite::Statement q(*l.db,
+                        "SELECT lane, 'queued', COUNT(*) FROM outbox WHERE state = 'queued' GROUP BY lane"
+                        " UNION ALL SELECT lane, 'sending', COUNT(*) FROM outbox WHERE state = 'sending' GROUP BY lane");
+    while (q.executeStep()) {
+      OutboxDepth::Cell c;
+      c.lane = q.getColumn(0).getInt() == 1 ? OutboxLane::kBulk : OutboxLane::kTransactional;
+      c.state = q.getColumn(1).getString();
+      c.count = q.getColumn(2).getInt64();
+      d.cells.push_back(std::move(c));
+    }
+  }
+  {
+    // The first entry of the due index per lane and kind: one seek each.
+    // A message never tried has next_attempt_at 0 and waits since it was queued.
+    SQLite::Statement q(*l.db,
+                        "SELECT next_attempt_at, created_at FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
+                        " ORDER BY next_attempt_at, id LIMIT 1");
+    for (int lane : {0, 1}) {
+      for (const char* kind : {"email", "sms"}) {
+        q.reset();
+        q.bind(1, lane);
+        q.bind(2, kind);
+        if (!q.executeStep()) continue;
+        const auto next = q.getColumn(0).getInt64();
+        if (next > now) continue;
+        const auto since = std::max<std::int64_t>(next, q.getColumn(1).getInt64());
+        if (d.oldest_due_since == 0 || since < d.oldest_due_since) d.oldest_due_since = since;
+      }
+    }
+  }
+  return d;
 }
 
 std::vector<OutboxRow> ReadPool::outbox_rows(std::int64_t after_id, int limit) {

@@ -196,13 +196,14 @@ void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText
 
 std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::string& payload) {
   auto& q = st_.get(
-      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, next_attempt_at, created_at)"
-      " VALUES (?, ?, ?, ?, ?, 0, strftime('%s','now')) RETURNING id");
+      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at, created_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, 0, strftime('%s','now')) RETURNING id");
   q.bind(1, entry.kind == OutboxKind::kEmail ? "email" : "sms");
   q.bind(2, static_cast<int64_t>(entry.channel_id));
   q.bind(3, static_cast<int64_t>(entry.broadcast_id));
   q.bind(4, entry.purpose);
   q.bind(5, payload);
+  q.bind(6, static_cast<int>(lane_for(entry)));
   q.executeStep();
   auto id = q.getColumn(0).getInt64();
   while (q.executeStep()) {}
@@ -218,30 +219,39 @@ std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
   return enqueue(entry, to_json(sms));
 }
 
-std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit, std::int64_t lease_until) {
+std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) {
   std::vector<ClaimedMessage> out;
   std::vector<std::int64_t> skip;
-  {
-    // One statement leases the batch and returns it with the recipient's
+  // Every due transactional message before any bulk one; one statement per
+  // lane and kind, each an index range (outbox_due: lane, kind, due, id).
+  int total = limits.total;
+  int left[2] = {limits.email, limits.sms};  // what each kind's provider may take
+  auto take = [&](OutboxLane lane, OutboxKind kind, int limit) {
+    // One statement leases the rows and returns them with the recipient's
     // consent as it is now (a row at a time cost twice the writer's time).
     auto& q = st_.get(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?"
-        " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?"
-        "              ORDER BY next_attempt_at, id LIMIT ?)"
-        " RETURNING id, kind, purpose, broadcast_id, attempts, payload,"
-        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id");
+        " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
+        "              AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+        " RETURNING id, purpose, broadcast_id, attempts, payload,"
+        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id, next_attempt_at");
     q.bind(1, static_cast<int64_t>(lease_until));
-    q.bind(2, static_cast<int64_t>(now));
-    q.bind(3, limit);
+    q.bind(2, static_cast<int>(lane));
+    q.bind(3, kind == OutboxKind::kEmail ? "email" : "sms");
+    q.bind(4, static_cast<int64_t>(now));
+    q.bind(5, limit);
+    std::vector<std::pair<std::int64_t, ClaimedMessage>> got;  // with next_attempt_at, to order them
     while (q.executeStep()) {
       ClaimedMessage m;
       m.id = q.getColumn(0).getInt64();
-      m.kind = q.getColumn(1).getString() == "email" ? OutboxKind::kEmail : OutboxKind::kSms;
-      m.purpose = q.getColumn(2).getString();
-      m.broadcast_id = q.getColumn(3).getInt64();
-      m.attempts = q.getColumn(4).getInt();
-      m.channel_id = q.getColumn(7).getInt64();
-      std::string state = q.getColumn(6).isNull() ? "" : q.getColumn(6).getString();
+      m.kind = kind;
+      m.lane = lane;
+      m.purpose = q.getColumn(1).getString();
+      m.broadcast_id = q.getColumn(2).getInt64();
+      m.attempts = q.getColumn(3).getInt();
+      m.channel_id = q.getColumn(6).getInt64();
+      total -= 1;  // a skipped row counts too: the limit bounds the writer's work
+      std::string state = q.getColumn(5).isNull() ? "" : q.getColumn(5).getString();
       // Consent is checked at send time, not only at queue time: someone
       // who left after a message was queued must not receive it.
       bool allowed = state != "unsubscribed" && (m.broadcast_id == 0 || state == "confirmed");
@@ -249,9 +259,27 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit
         skip.push_back(m.id);
         continue;
       }
+      left[kind == OutboxKind::kEmail ? 0 : 1] -= 1;
       // Decoded later by the dispatcher (decode_payload), off the writer.
-      m.payload = q.getColumn(5).getString();
-      out.push_back(std::move(m));
+      m.payload = q.getColumn(4).getString();
+      got.emplace_back(q.getColumn(7).getInt64(), std::move(m));
+    }
+    // RETURNING gives rows in no set order; send the oldest due first.
+    std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
+    });
+    for (auto& [due, m] : got) out.push_back(std::move(m));
+  };
+  for (auto lane : {OutboxLane::kTransactional, OutboxLane::kBulk}) {
+    // Each kind first gets up to half of what is left, then either takes
+    // what the other left: a backlog of emails never holds the texts.
+    const int share = (total + 1) / 2;
+    for (bool fill : {false, true}) {
+      for (auto kind : {OutboxKind::kEmail, OutboxKind::kSms}) {
+        int limit = std::min(total, left[kind == OutboxKind::kEmail ? 0 : 1]);
+        if (!fill) limit = std::min(limit, share);
+        if (limit > 0) take(lane, kind, limit);
+      }
     }
   }
   // A skipped message was never attempted.
@@ -263,8 +291,6 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, int limit
     u.bind(2, static_cast<int64_t>(id));
     u.exec();
   }
-  // RETURNING gives rows in no set order; send the oldest first.
-  std::sort(out.begin(), out.end(), [](const ClaimedMessage& a, const ClaimedMessage& b) { return a.id < b.id; });
   return out;
 }
 
@@ -301,6 +327,16 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider
   q.bind(3, r.provider_code);
   q.bind(4, r.provider_message);
   q.bind(5, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
+  // Never tried with a provider: the attempt the claim counted is given back.
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?, lease_until = 0"
+      " WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(next_attempt_at));
+  q.bind(2, static_cast<int64_t>(id));
   q.exec();
 }
 

@@ -54,10 +54,12 @@ class SqliteConsentStore final : public ConsentStore {
 class SqliteOutboxStore final : public OutboxStore {
  public:
   explicit SqliteOutboxStore(Statements& st) : st_(st) {}
-  std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) override;
+  using OutboxStore::claim;
+  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) override;
   void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
   void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;
 

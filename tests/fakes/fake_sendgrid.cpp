@@ -16,6 +16,10 @@ const std::set<std::string> kPersonalization = {"from", "to", "cc", "bcc", "subj
                                                 "substitutions", "dynamic_template_data", "custom_args",
                                                 "send_at"};
 
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::string sendgrid_error(const std::string& message, const std::string& field) {
   json e = {{"message", message}};
   e["field"] = field.empty() ? json(nullptr) : json(field);
@@ -206,6 +210,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     ++requests_;
     connections_.insert(req.remote_port);
+    arrivals_.push_back(unix_now());
   }
   std::string auth = req.get_header_value("Authorization");
   if (auth.rfind("Bearer ", 0) != 0) {
@@ -265,11 +270,27 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
   wait_ms(answer.delay_ms);
   res.status = answer.status;
   for (const auto& [k, v] : answer.headers) res.set_header(k, v);
+  if (answer.rate_limit_reset_in_s > 0) {
+    const auto reset = unix_now() + answer.rate_limit_reset_in_s;
+    res.set_header("X-RateLimit-Reset", std::to_string(reset));
+    std::lock_guard lock(mu_);
+    last_reset_ = reset;
+  }
   if (answer.status == 202) {
     res.set_header("X-Message-Id", "fake-" + std::to_string(id));
   } else if (!answer.body.empty()) {
     res.set_content(answer.body, "application/json");
   }
+}
+
+std::vector<std::int64_t> FakeSendgrid::arrival_times() const {
+  std::lock_guard lock(mu_);
+  return arrivals_;
+}
+
+std::int64_t FakeSendgrid::last_rate_limit_reset() const {
+  std::lock_guard lock(mu_);
+  return last_reset_;
 }
 
 }  // namespace sc::fakes

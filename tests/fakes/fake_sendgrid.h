@@ -23,6 +23,9 @@ struct FakeResponse {
   std::string body;
   std::map<std::string, std::string> headers;
   int delay_ms = 0;  // wait before answering (interrupted when the fake stops)
+  // > 0: answer with X-RateLimit-Reset = the fake's clock + this many seconds,
+  // computed when it answers (so a slow test host cannot outrun the reset).
+  int rate_limit_reset_in_s = 0;
 };
 
 class FakeSendgrid {
@@ -53,6 +56,10 @@ class FakeSendgrid {
   // Distinct client connections (remote ports) that sent requests.
   std::size_t connection_count() const;
   std::vector<nlohmann::json> bodies() const;  // every well-formed body, in arrival order
+  // Unix seconds at which each request arrived, in arrival order.
+  std::vector<std::int64_t> arrival_times() const;
+  // The X-RateLimit-Reset value of the last rate-limited answer (0: none yet).
+  std::int64_t last_rate_limit_reset() const;
 
  private:
   void handle(const httplib::Request& req, httplib::Response& res);
@@ -74,6 +81,8 @@ class FakeSendgrid {
   std::map<std::string, std::deque<FakeResponse>> scripts_;
   FakeResponse default_;
   std::vector<nlohmann::json> bodies_;
+  std::vector<std::int64_t> arrivals_;
+  std::int64_t last_reset_ = 0;
 };
 
 }  // namespace sc::fakes

@@ -69,29 +69,34 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
 }
 
 TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
-  auto unix_now = [] {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  };
   auto env = sendgrid_env(fake);
   env["SC_RETRY_BASE_SECONDS"] = "1";  // our own backoff alone would retry after 1 s
+  // The first attempt of the only message (outbox id 1) is refused with a
+  // reset 3 s after the fake's answer, computed when it answers: however
+  // slow the host, the reset lies ahead of the retry the backoff alone would
+  // make. Scripted for that message rather than by switching the default
+  // answer, which could change under a request already in flight.
+  fakes::FakeResponse limited{429, R"({"errors":[{"message":"too many requests"}]})", {}, 0};
+  limited.rate_limit_reset_in_s = 3;
+  fake.script(1, {limited});
   start(env);
-  const auto reset = unix_now() + 4;
-  fake.set_default({429, R"({"errors":[{"message":"too many requests"}]})",
-                    {{"X-RateLimit-Reset", std::to_string(reset)}}, 0});
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "limited@example.org"}})->status, 202);
-  ASSERT_TRUE(wait_for([&] { return fake.request_count() == 1; })) << svc_->stderr_text();
-  // Early enough that a 1 s backoff would come back before the reset.
-  ASSERT_LE(unix_now(), reset - 2);
-  fake.set_default({202, "", {}, 0});
-  ASSERT_TRUE(wait_for([&] { return fake.request_count() == 2; }, std::chrono::seconds(15)));
-  EXPECT_GE(unix_now(), reset);  // not one request before the provider's reset
+  ASSERT_TRUE(wait_for([&] { return fake.request_count() >= 2; }, std::chrono::seconds(30))) << svc_->stderr_text();
+  const auto reset = fake.last_rate_limit_reset();
+  ASSERT_GT(reset, 0);
+  const auto arrivals = fake.arrival_times();
+  ASSERT_GE(arrivals.size(), 2u);
+  EXPECT_GE(arrivals[1], reset);  // not one request before the provider's reset
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }));
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; })) << svc_->stderr_text();
   auto rows = reads.outbox_rows(0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].attempts, 2);
   EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
+  // Sent once: the row is final, so nothing could send it again; a short
+  // look (1.5 s, past the idle poll) shows no stray third request.
   EXPECT_FALSE(wait_for([&] { return fake.request_count() > 2; }, std::chrono::milliseconds(1500)));
+  EXPECT_EQ(fake.request_count(), 2u);
 }
 
 TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {

@@ -39,6 +39,10 @@ struct Config {
   std::int64_t retry_base_seconds = 15;
   int max_attempts = 12;
   int dispatch_batch = 512;
+  // Per provider: messages/s over any 1 s window (0 = unlimited) and
+  // messages handed to one send_batch at once (0 = the whole batch).
+  int email_rate_limit = 0, sms_rate_limit = 0;
+  int email_concurrency = 0, sms_concurrency = 0;
   std::size_t http_max_threads = 1024;
   bool synchronous_full = true;
   std::string templates_dir;

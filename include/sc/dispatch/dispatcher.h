@@ -1,22 +1,34 @@
-// Dispatcher: the outbox worker. Claims due messages with a lease, sends them
-// through the configured providers, records each outcome, and retries
-// retryable failures with exponential backoff. Its database writes go through
-// the WriteQueue, so the service has a single SQLite writer.
+// Dispatcher: the outbox worker. Claims due messages with a lease (every due
+// transactional message ahead of any bulk one), sends them through the
+// configured providers within each provider's rate limit and concurrency
+// cap, records each outcome, retries retryable failures with exponential
+// backoff, and pauses a provider that keeps refusing our credentials. It
+// sees the outbox only through the core ports (sc/core/outbox.h).
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "sc/core/message.h"
+#include "sc/core/outbox.h"
 #include "sc/core/ports.h"
-#include "sc/storage/storage.h"
+#include "sc/dispatch/token_bucket.h"
 
 namespace sc {
 
 class Dispatcher {
  public:
+  // Per provider (one for email, one for texts).
+  struct ProviderLimits {
+    int rate_per_second = 0;  // messages handed over in any 1 s window; 0 = unlimited
+    int concurrency = 0;      // messages handed to one send_batch call at once; 0 = the whole batch
+  };
   struct Options {
     int batch_size = 512;  // larger batches send faster but hold the writer longer per claim
     int max_attempts = 12;                 // then the message is failed for good
@@ -25,11 +37,19 @@ class Dispatcher {
     std::int64_t lease_seconds = 300;      // a send that takes longer is presumed lost
     std::int64_t idle_poll_ms = 1000;      // re-check for due retries this often
     std::uint64_t yield_when_busy = 5;     // requests per 10 ms that count as busy (500/s)
-    int max_yield_ms = 1000;               // then claim (or record) anyway
-    int nice = 19;                         // lowest CPU priority: the request path first
+    // Then claim (or record) anyway: the wait is bounded in time, so the
+    // outbox cannot starve however busy the host is (a nice 19 thread got
+    // ~1.5 % of a core while both cores ran nice-0 work, and stalled sends).
+    int max_yield_ms = 1000;
+    ProviderLimits email, sms;
+    // Consecutive auth refusals (SendResult::auth_refused) that pause a
+    // provider; it is then probed with one message, first after probe_base_ms,
+    // doubling up to probe_max_ms, and resumes when a probe is accepted.
+    int pause_after_auth_refusals = 3;
+    std::int64_t probe_base_ms = 10'000;
+    std::int64_t probe_max_ms = 600'000;
   };
-  Dispatcher(storage::WriteQueue& writer, EmailSender& email, SmsSender& sms, const Clock& clock,
-             Options options);
+  Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock, Options options);
   ~Dispatcher();
 
   // Renders messages queued with a template reference (required for them).
@@ -42,8 +62,10 @@ class Dispatcher {
   // Something was queued: look now rather than at the next poll.
   void wake();
 
-  // One claim-send-record round; returns the number of messages handled.
-  // Tests drive this directly instead of start().
+  // One claim-send-record round; returns the number of messages handled
+  // (sent, retried, failed or handed back). Tests drive this directly
+  // instead of start(); it never waits for a rate limit: what has no token
+  // now is handed back.
   std::size_t step();
 
   // Delay before the attempt after `attempts` failed ones.
@@ -56,26 +78,66 @@ class Dispatcher {
     return {sent_.load(), retried_.load(), failed_.load()};
   }
 
+  // Whether a provider is paused, and why: for /healthz detail and metrics.
+  struct ProviderState {
+    std::string name;     // the provider's name(), e.g. "smtp"
+    std::string channel;  // "email" or "sms"
+    bool paused = false;
+    std::string reason;            // the refusal that paused it: "smtp:535 5.7.8 …"
+    std::int64_t since = 0;        // unix seconds when it was paused
+    int consecutive_failures = 0;  // auth refusals in a row
+    std::int64_t next_probe_at_ms = 0;
+  };
+  std::vector<ProviderState> provider_states() const;
+
+  // Outcomes per provider since start, for metrics.
+  struct ProviderCounters {
+    std::string name, channel;
+    std::uint64_t sent = 0, retryable = 0, permanent = 0, auth_refused = 0;
+    std::uint64_t handed_back = 0;  // claimed but not sent: paused or out of rate
+  };
+  std::vector<ProviderCounters> provider_counters() const;
+
+  // Called on the dispatcher's thread for every message a provider answered,
+  // with the duration of the send_batch call that carried it (a histogram's
+  // samples). Set before start().
+  using SendObserver = std::function<void(const std::string& provider, const SendResult& r, double seconds)>;
+  void set_send_observer(SendObserver fn) { observer_ = std::move(fn); }
+
+  // Unfinished messages by lane and state (through the port, not the writer).
+  OutboxDepth outbox_depth() { return outbox_.depth(clock_.now_unix()); }
+
  private:
   struct Batch;
+  struct Provider;
   void loop();
   Batch prepare();  // claim, decode, render
   void send(Batch& batch);
+  template <class Sender, class Message>
+  void send_through(Provider& p, Sender& sender, std::vector<Message>& messages, std::vector<std::size_t>& rows,
+                    Batch& b);
   void record(Batch& batch);
   void yield_to_requests();
-  storage::WriteQueue& writer_;
+  int claim_allowance(Provider& p, std::int64_t now_ms);
+  bool wait_ms(std::int64_t ms);  // false when stopping
+
+  OutboxTransactions& outbox_;
   EmailSender& email_;
   SmsSender& sms_;
   const Clock& clock_;
   Options options_;
   const Composer* composer_ = nullptr;
+  SendObserver observer_;
   std::thread thread_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  bool threaded_ = false;  // start() was called: the send stage may wait for tokens
   std::atomic<std::uint64_t> sent_{0}, retried_{0}, failed_{0};
   std::atomic<std::uint64_t> last_request_jobs_{0};
+  mutable std::mutex providers_mu_;  // guards *providers_[i] (prepare and send run on different threads)
+  std::unique_ptr<Provider> providers_[2];  // email, sms
 };
 
 }  // namespace sc

@@ -15,6 +15,7 @@
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
+#include "sc/core/outbox.h"
 #include "sc/core/ports.h"
 #include "sc/core/read_store.h"
 
@@ -41,19 +42,10 @@ std::vector<AppliedMigration> migrate(const std::string& path);
 void register_consent_text(const std::string& path, ChannelKind channel, const ConsentText& text,
                            std::int64_t now);
 
-// A message claimed for sending: the dispatcher owns it until it records an
-// outcome or the lease expires.
-struct ClaimedMessage {
-  std::int64_t id = 0;
-  OutboxKind kind = OutboxKind::kEmail;
-  std::string purpose;
-  std::int64_t broadcast_id = 0;
-  std::int64_t channel_id = 0;
-  int attempts = 0;  // including this one
-  OutboundEmail email;  // filled by decode_payload
-  OutboundSms sms;
-  std::string payload;  // as stored; cleared by decode_payload
-};
+// The outbox port types live in core (sc/core/outbox.h); storage implements them.
+using sc::ClaimedMessage;
+using sc::ClaimLimits;
+using sc::OutboxStore;
 
 // Parses the stored payload into email/sms. Kept out of claim() so the JSON
 // work runs on the dispatcher thread, not on the single writer. Throws
@@ -64,30 +56,10 @@ struct OutboxCounts {
   std::int64_t queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0;
 };
 
-// Outbox operations, used by the dispatcher inside writer jobs.
-class OutboxStore {
- public:
-  virtual ~OutboxStore() = default;
-  // Marks up to `limit` due messages as sending with a lease and returns
-  // them. Messages to channels that have unsubscribed (or, for broadcasts,
-  // are no longer confirmed) are marked skipped instead and not returned.
-  virtual std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) = 0;
-  virtual void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
-  virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
-  virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
-  // Hands back messages whose lease ran out (the process died mid-send).
-  virtual int release_expired(std::int64_t now) = 0;
-  // Hands back every leased message (at start-up and clean shutdown).
-  virtual int release_all() = 0;
-};
-
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
-class WriteContext {
+class WriteContext : public OutboxContext {
  public:
-  virtual ~WriteContext() = default;
-  virtual ConsentStore& consent() = 0;
-  virtual OutboxStore& outbox() = 0;
   // Run raw SQL (tests and tools only).
   virtual void exec(const std::string& sql) = 0;
   // The first column of the first row as text, "" for no row or NULL
@@ -190,6 +162,7 @@ class ReadPool {
   ~ReadPool();
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
   OutboxCounts outbox_counts();
+  OutboxDepth outbox_depth(std::int64_t now);
   std::vector<OutboxRow> outbox_rows(std::int64_t after_id, int limit);
   std::int64_t count(const std::string& table);
   bool healthy();  // runs a trivial query
@@ -197,6 +170,23 @@ class ReadPool {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The dispatcher's port over the single writer: its transactions run as
+// background jobs (requests first), and depth() reads through a ReadPool.
+class WriterOutbox final : public OutboxTransactions {
+ public:
+  WriterOutbox(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
+  void run(const std::function<void(OutboxContext&)>& fn) override {
+    writer_.run_background([&](WriteContext& c) { fn(c); });
+  }
+  std::uint64_t request_jobs() const override { return writer_.request_jobs(); }
+  void decode(ClaimedMessage& m) const override { decode_payload(m); }
+  OutboxDepth depth(std::int64_t now) override { return reads_.outbox_depth(now); }
+
+ private:
+  WriteQueue& writer_;
+  ReadPool& reads_;
 };
 
 }  // namespace sc::storage

@@ -1,3 +1,6 @@
+// The dispatcher against an in-memory outbox (no SQLite), driven through
+// step() with a fake clock: retries, lanes, rate limits, concurrency caps and
+// pausing a provider that refuses our credentials.
 #include "sc/dispatch/dispatcher.h"
 
 #include <gtest/gtest.h>
@@ -7,21 +10,23 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "support/memory_outbox.h"
 #include "support/unit_fakes.h"
-#include "unit/storage/storage_fixture.h"
+#include "support/unit_temp_dir.h"
 
 namespace sc {
 namespace {
 
-using storage::OutboxRow;
-using storage::ReadPool;
+using unit::MemoryOutbox;
 
-// Answers each send with script(message, attempt number for that message).
+// Answers each send with script(message, attempt number for that message),
+// and records each send_batch call's size and the fake clock at the call.
 template <class Message, class Base>
 class ScriptedSender final : public Base {
  public:
   using Script = std::function<SendResult(const Message&, int attempt)>;
-  explicit ScriptedSender(std::string name, Script script = nullptr) : name_(std::move(name)), script_(std::move(script)) {}
+  ScriptedSender(std::string name, const Clock& clock, Script script = nullptr)
+      : name_(std::move(name)), clock_(clock), script_(std::move(script)) {}
   std::string name() const override { return name_; }
   SendResult send(const Message& m) override {
     std::lock_guard lk(mu_);
@@ -30,9 +35,17 @@ class ScriptedSender final : public Base {
       return SendResult::permanent("unexpected", "unexpected send");
     }
     calls.push_back(m);
+    call_ms.push_back(clock_.now_ms());
     auto r = script_(m, ++attempts[m.outbox_id]);
     if (r.status == SendStatus::kSent) ++sent[m.outbox_id];
     return r;
+  }
+  std::vector<SendResult> send_batch(std::span<const Message> ms) override {
+    {
+      std::lock_guard lk(mu_);
+      batch_sizes.push_back(ms.size());
+    }
+    return Base::send_batch(ms);
   }
   void set_script(Script s) {
     std::lock_guard lk(mu_);
@@ -43,10 +56,13 @@ class ScriptedSender final : public Base {
     return calls.size();
   }
   std::vector<Message> calls;
+  std::vector<std::int64_t> call_ms;
+  std::vector<std::size_t> batch_sizes;
   std::map<std::int64_t, int> attempts, sent;
 
  private:
   std::string name_;
+  const Clock& clock_;
   Script script_;
   std::mutex mu_;
 };
@@ -54,7 +70,30 @@ class ScriptedSender final : public Base {
 using FakeEmail = ScriptedSender<OutboundEmail, EmailSender>;
 using FakeSms = ScriptedSender<OutboundSms, SmsSender>;
 
-class DispatcherTest : public storage::StorageTest {
+OutboundEmail email_to(const std::string& to) {
+  OutboundEmail m;
+  m.message_id = "m-" + to + "@mail.example.org";
+  m.from = {"news@mail.example.org", "Example"};
+  m.to = {to, ""};
+  m.subject = "Subject";
+  m.text = "text body";
+  return m;
+}
+
+OutboundSms sms_to(const std::string& to) {
+  OutboundSms s;
+  s.to = to;
+  s.body = "Reply YES";
+  return s;
+}
+
+SendResult auth_refused() {
+  auto r = SendResult::permanent("smtp:535", "5.7.8 Authentication credentials invalid");
+  r.auth_refused = true;
+  return r;
+}
+
+class DispatcherTest : public ::testing::Test {
  protected:
   static Dispatcher::Options options() {
     Dispatcher::Options o;
@@ -66,22 +105,16 @@ class DispatcherTest : public storage::StorageTest {
     o.idle_poll_ms = 20;
     return o;
   }
-  OutboxRow row(std::int64_t id) {
-    ReadPool reads(path_, 1);
-    for (auto& r : reads.outbox_rows(id - 1, 1)) {
-      if (r.id == id) return r;
-    }
-    ADD_FAILURE() << "no outbox row " << id;
-    return {};
-  }
+  std::int64_t queue_email(const std::string& to = "a@example.com") { return outbox_.add_email(7, email_to(to)); }
 
   unit::FakeClock clock_{1000};
-  FakeEmail email_{"fake-email"};
-  FakeSms sms_{"fake-sms"};  // expects nothing unless a test scripts it
+  MemoryOutbox outbox_;
+  FakeEmail email_{"fake-email", clock_};
+  FakeSms sms_{"fake-sms", clock_};  // expects nothing unless a test scripts it
 };
 
 TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   EXPECT_EQ(d.backoff_seconds(1), 15);
   EXPECT_EQ(d.backoff_seconds(2), 30);
   EXPECT_EQ(d.backoff_seconds(3), 60);
@@ -92,11 +125,10 @@ TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
 
 TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
   email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", "P-" + std::to_string(m.outbox_id)); });
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto id = queue_email();
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 1u);
-  auto r = row(id);
+  auto r = outbox_.row(id);
   EXPECT_EQ(r.state, "sent");
   EXPECT_EQ(r.provider, "fake-email");
   EXPECT_EQ(r.provider_message_id, "P-" + std::to_string(id));
@@ -104,7 +136,6 @@ TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
   EXPECT_EQ(r.attempts, 1);
   ASSERT_EQ(email_.calls.size(), 1u);
   EXPECT_EQ(email_.calls[0].to.address, "a@example.com");
-  EXPECT_EQ(email_.calls[0].message_id, sample_email("a@example.com").message_id);
   EXPECT_EQ(d.step(), 0u);  // nothing left
   EXPECT_EQ(d.stats().sent, 1u);
 }
@@ -112,9 +143,11 @@ TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
 TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
   unit::RecordingComposer composer;
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "x"); });
-  auto ch = add_channel("a@example.com");
-  enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto m = email_to("a@example.com");
+  m.template_name = "welcome";
+  m.template_vars = {{"first_name", "Ann"}};
+  outbox_.add_email(7, m);
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   d.set_composer(&composer);
   EXPECT_EQ(d.step(), 1u);
   ASSERT_EQ(email_.calls.size(), 1u);
@@ -125,23 +158,20 @@ TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
 
 TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("curl:7", "connection refused"); });
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
-
+  auto id = queue_email();
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   const std::int64_t expected_delay[] = {15, 30, 60, 100};
   std::int64_t at = 1000;
   for (int attempt = 1; attempt <= 4; ++attempt) {
     clock_.set(at);
     ASSERT_EQ(d.step(), 1u) << "attempt " << attempt;
-    auto r = row(id);
+    auto r = outbox_.row(id);
     EXPECT_EQ(r.state, "queued");
     EXPECT_EQ(r.attempts, attempt);
     EXPECT_EQ(r.next_attempt_at, at + expected_delay[attempt - 1]) << "attempt " << attempt;
     EXPECT_EQ(r.last_code, "curl:7");
     EXPECT_EQ(r.last_error, "connection refused");
-    // Not due a second earlier.
-    clock_.set(r.next_attempt_at - 1);
+    clock_.set(r.next_attempt_at - 1);  // not due a second earlier
     EXPECT_EQ(d.step(), 0u);
     at = r.next_attempt_at;
   }
@@ -149,25 +179,23 @@ TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
 }
 
 TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
-  auto ch = add_channel("a@example.com");
-  auto slow = enqueue_email(ch, "a@example.com");
-  auto quick = enqueue_email(ch, "a@example.com");
+  auto slow = queue_email();
+  auto quick = queue_email();
   email_.set_script([&](const OutboundEmail& m, int) {
     return SendResult::retryable("429", "slow down", std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
   });
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
-  EXPECT_EQ(row(slow).next_attempt_at, 1500);
-  EXPECT_EQ(row(quick).next_attempt_at, 1015);  // the backoff is the floor
+  EXPECT_EQ(outbox_.row(slow).next_attempt_at, 1500);
+  EXPECT_EQ(outbox_.row(quick).next_attempt_at, 1015);  // the backoff is the floor
 }
 
 TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::permanent("smtp:550", "5.1.1 no such user"); });
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto id = queue_email();
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 1u);
-  auto r = row(id);
+  auto r = outbox_.row(id);
   EXPECT_EQ(r.state, "failed");
   EXPECT_EQ(r.provider, "fake-email");
   EXPECT_EQ(r.last_code, "smtp:550");
@@ -180,157 +208,65 @@ TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
 
 TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto id = queue_email();
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   for (int attempt = 1; attempt <= 5; ++attempt) {
-    clock_.set(std::max(clock_.now_unix(), row(id).next_attempt_at));
+    clock_.set(std::max(clock_.now_unix(), outbox_.row(id).next_attempt_at));
     ASSERT_EQ(d.step(), 1u) << "attempt " << attempt;
   }
-  auto r = row(id);
+  auto r = outbox_.row(id);
   EXPECT_EQ(r.state, "failed");
   EXPECT_EQ(r.attempts, 5);
-  EXPECT_EQ(r.last_code, "503");
   clock_.advance(100000);
   EXPECT_EQ(d.step(), 0u);
   EXPECT_EQ(email_.attempts[id], 5);
 }
 
-// A provider's send_batch answers in the order of the batch.
-class BatchEmail final : public EmailSender {
- public:
-  std::string name() const override { return "batch"; }
-  SendResult send(const OutboundEmail&) override {
-    ADD_FAILURE() << "send() called; the batch path was expected";
-    return SendResult::permanent("x", "x");
-  }
-  std::vector<SendResult> send_batch(std::span<const OutboundEmail> ms) override {
-    ++batches;
-    std::vector<SendResult> out;
-    for (const auto& m : ms) {
-      switch (m.outbox_id % 3) {
-        case 0: out.push_back(SendResult::sent("202", "B" + std::to_string(m.outbox_id))); break;
-        case 1: out.push_back(SendResult::permanent("400", "bad " + std::to_string(m.outbox_id))); break;
-        default: out.push_back(SendResult::retryable("503", "later " + std::to_string(m.outbox_id))); break;
-      }
-    }
-    return out;
-  }
-  int batches = 0;
-};
-
-TEST_F(DispatcherTest, BatchResultsAreMatchedToTheirMessagesInOrder) {
-  BatchEmail batch;
-  auto ch = add_channel("a@example.com");
-  std::vector<std::int64_t> ids;
-  for (int i = 0; i < 9; ++i) ids.push_back(enqueue_email(ch, "a@example.com"));
-  Dispatcher d(*writer_, batch, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 9u);
-  EXPECT_EQ(batch.batches, 1);
-  for (auto id : ids) {
-    auto r = row(id);
-    switch (id % 3) {
-      case 0:
-        EXPECT_EQ(r.state, "sent") << id;
-        EXPECT_EQ(r.provider_message_id, "B" + std::to_string(id));
-        break;
-      case 1:
-        EXPECT_EQ(r.state, "failed") << id;
-        EXPECT_EQ(r.last_error, "bad " + std::to_string(id));
-        break;
-      default:
-        EXPECT_EQ(r.state, "queued") << id;
-        EXPECT_EQ(r.last_error, "later " + std::to_string(id));
-        break;
-    }
-  }
-}
-
 TEST_F(DispatcherTest, EmailAndSmsGoToTheirOwnProviders) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "E"); });
   sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "SM1"); });
-  auto ch = add_channel("a@example.com");
-  auto sms_ch = add_channel("+14155550100", ConsentState::kPending, ChannelKind::kSms);
-  auto e = enqueue_email(ch, "a@example.com");
-  auto s = enqueue_sms(sms_ch, "+14155550100");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto e = queue_email();
+  auto s = outbox_.add_sms(8, sms_to("+14155550100"));
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
-  EXPECT_EQ(row(e).provider, "fake-email");
-  EXPECT_EQ(row(s).provider, "fake-sms");
-  EXPECT_EQ(row(s).provider_message_id, "SM1");
+  EXPECT_EQ(outbox_.row(e).provider, "fake-email");
+  EXPECT_EQ(outbox_.row(s).provider, "fake-sms");
+  EXPECT_EQ(outbox_.row(s).provider_message_id, "SM1");
   ASSERT_EQ(sms_.calls.size(), 1u);
   EXPECT_EQ(sms_.calls[0].to, "+14155550100");
-  EXPECT_EQ(sms_.calls[0].body, "Reply YES");
 }
 
 TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
-  // Twilio 21610: the person replied STOP to the sender; Twilio refuses the send.
-  sms_.set_script([](const OutboundSms& m, int) {
-    if (m.to != "+14155550100") return SendResult::sent("201", "SMok");
+  auto& consent = outbox_.consent_store();
+  Subscriber sub;
+  const auto sid = consent.insert_subscriber(sub);
+  Channel ch;
+  ch.subscriber_id = sid;
+  ch.kind = ChannelKind::kSms;
+  ch.address = "+14155550100";
+  ch.state = ConsentState::kConfirmed;
+  const auto cid = consent.insert_channel(ch);
+  sms_.set_script([](const OutboundSms&, int) {
     auto r = SendResult::permanent("21610", "Attempt to send to unsubscribed recipient");
     r.recipient_opted_out = true;
     return r;
   });
-  auto stopped = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
-  auto other = add_channel("+14155550101", ConsentState::kConfirmed, ChannelKind::kSms);
-  auto s1 = enqueue_sms(stopped, "+14155550100");
-  auto s2 = enqueue_sms(other, "+14155550101");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 2u);
-  EXPECT_EQ(row(s1).state, "failed");
-  EXPECT_EQ(row(s1).last_code, "21610");
-  EXPECT_EQ(row(s2).state, "sent");
-  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(stopped)), "unsubscribed");
-  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(other)), "confirmed");
-  EXPECT_EQ(query("SELECT action || '/' || source || '/' || detail FROM consent_log WHERE channel_id = " +
-                  std::to_string(stopped) + " ORDER BY id DESC LIMIT 1"),
-            "withdraw/keyword/fake-sms 21610");
-  // Anything else queued for that number is now skipped, never sent.
-  auto s3 = enqueue_sms(stopped, "+14155550100");
-  EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(row(s3).state, "skipped");
+  auto id = outbox_.add_sms(cid, sms_to("+14155550100"));
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  ASSERT_EQ(d.step(), 1u);
+  EXPECT_EQ(outbox_.row(id).state, "failed");
+  EXPECT_EQ(consent.channels.at(cid).state, ConsentState::kUnsubscribed);
+  ASSERT_FALSE(consent.events.empty());
+  EXPECT_EQ(consent.events.back().action, ConsentAction::kWithdraw);
+  EXPECT_EQ(consent.events.back().detail, "fake-sms 21610");
 }
 
 TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
-  // email_ and sms_ have no script: any send fails the test.
-  auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
-  auto sms_ch = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
-  auto e = enqueue_email(ch, "a@example.com");
-  auto s = enqueue_sms(sms_ch, "+14155550100");
-  set_state(ch, ConsentState::kUnsubscribed);
-  set_state(sms_ch, ConsentState::kUnsubscribed);
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  auto e = queue_email();  // channel 7; email_ has no script: any send fails the test
+  outbox_.set_channel_state(7, ConsentState::kUnsubscribed);
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(row(e).state, "skipped");
-  EXPECT_EQ(row(s).state, "skipped");
-  EXPECT_TRUE(email_.calls.empty());
-  EXPECT_TRUE(sms_.calls.empty());
-}
-
-TEST_F(DispatcherTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
-  bool up = false;
-  email_.set_script([&](const OutboundEmail& m, int) {
-    return up ? SendResult::sent("250", "ok-" + std::to_string(m.outbox_id)) : SendResult::retryable("curl:7", "down");
-  });
-  auto ch = add_channel("a@example.com");
-  std::vector<std::int64_t> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(enqueue_email(ch, "a@example.com"));
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
-  for (int round = 0; round < 3; ++round) {
-    EXPECT_EQ(d.step(), 20u);
-    clock_.advance(1000);  // past any backoff
-  }
-  up = true;
-  int guard = 0;
-  while (d.step() > 0 && ++guard < 50) clock_.advance(1000);
-  for (auto id : ids) {
-    EXPECT_EQ(row(id).state, "sent") << id;
-    EXPECT_EQ(email_.sent[id], 1) << id;
-    EXPECT_EQ(email_.attempts[id], 4) << id;
-  }
-  clock_.advance(100000);
-  EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(d.stats().sent, 20u);
+  EXPECT_EQ(outbox_.row(e).state, "skipped");
 }
 
 class ThrowingEmail final : public EmailSender {
@@ -341,67 +277,289 @@ class ThrowingEmail final : public EmailSender {
 
 TEST_F(DispatcherTest, AProviderThatThrowsLeavesTheMessageRetryableNotStuck) {
   ThrowingEmail throwing;
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, throwing, sms_, clock_, options());
+  auto id = queue_email();
+  Dispatcher d(outbox_, throwing, sms_, clock_, options());
   EXPECT_NO_THROW(d.step());
-  auto r = row(id);
-  EXPECT_EQ(r.state, "queued");  // not left 'sending' until the lease runs out
+  auto r = outbox_.row(id);
+  EXPECT_EQ(r.state, "queued");
   EXPECT_EQ(r.next_attempt_at, 1015);
   EXPECT_NE(r.last_error.find("provider blew up"), std::string::npos) << r.last_error;
 }
 
-class ThrowingComposer final : public Composer {
- public:
-  ComposedEmail email(std::string_view, const std::map<std::string, std::string>&) const override {
-    throw std::out_of_range("no template email/welcome");
-  }
-  std::string sms(std::string_view, const std::map<std::string, std::string>&) const override {
-    throw std::out_of_range("no template");
-  }
-};
-
-TEST_F(DispatcherTest, AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadOfLoopingForever) {
-  ThrowingComposer composer;
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());  // email_ must never be called
-  d.set_composer(&composer);
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_NO_THROW(d.step());
-    clock_.advance(1000);
-  }
-  auto r = row(id);
+TEST_F(DispatcherTest, ACorruptPayloadFailsForGoodWithoutReachingTheProvider) {
+  auto id = queue_email();  // email_ has no script: a send fails the test
+  outbox_.set_payload(id, "{not json");  // decode() throws for it, as storage's does
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  EXPECT_EQ(d.step(), 1u);
+  auto r = outbox_.row(id);
   EXPECT_EQ(r.state, "failed");
-  EXPECT_EQ(r.attempts, 5);
-  EXPECT_NE(r.last_error.find("no template"), std::string::npos) << r.last_error;
+  EXPECT_EQ(r.last_code, "payload");
+  EXPECT_NE(r.last_error.find("corrupt"), std::string::npos) << r.last_error;
 }
 
 TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "t"); });
-  auto ch = add_channel("a@example.com");
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
-  writer_->set_on_outbox_commit([&d] { d.wake(); });
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   d.start();
-  auto id = enqueue_email(ch, "a@example.com");
-  ASSERT_TRUE(unit::wait_for([&] { return email_.call_count() == 1; }));
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  auto id = queue_email();
+  d.wake();
+  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
-  writer_->set_on_outbox_commit(nullptr);
   EXPECT_EQ(email_.call_count(), 1u);
 }
 
 TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
-  auto ch = add_channel("a@example.com");
-  auto id = enqueue_email(ch, "a@example.com");
+  auto id = queue_email();
   // A previous process claimed it with a long lease and died.
-  writer_->run([](storage::WriteContext& c) { c.outbox().claim(1000, 10, 999999); });
+  outbox_.run([](OutboxContext& c) { c.outbox().claim(1000, 10, 999999); });
+  ASSERT_EQ(outbox_.row(id).state, "sending");
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
-  Dispatcher d(*writer_, email_, sms_, clock_, options());
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
-  EXPECT_EQ(row(id).attempts, 2);
+  EXPECT_EQ(outbox_.row(id).attempts, 2);
+}
+
+// ---- Two lanes ----
+
+TEST_F(DispatcherTest, AConfirmationQueuedBehind100000BulkMessagesGoesOutInTheNextStep) {
+  email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", std::to_string(m.outbox_id)); });
+  outbox_.add_bulk_emails(100'000, 42);
+  auto opts = options();
+  opts.batch_size = 512;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  ASSERT_EQ(d.step(), 512u);  // the backlog is draining
+  const auto signed_up_ms = clock_.now_ms();
+  const auto confirm = outbox_.add_email(7, email_to("new@example.com"));  // a sign-up now
+  ASSERT_EQ(d.step(), 512u);
+  // The next step took it, ahead of 99,488 older bulk messages, and the
+  // clock did not move: within 1 s of the sign-up.
+  EXPECT_EQ(outbox_.row(confirm).state, "sent");
+  ASSERT_FALSE(email_.calls.empty());
+  EXPECT_EQ(email_.calls[512].outbox_id, confirm);  // first of its step
+  EXPECT_LT(email_.call_ms[512] - signed_up_ms, 1000);
+  EXPECT_EQ(outbox_.count("sent"), 1024u);
+  EXPECT_EQ(outbox_.row(1).lane, OutboxLane::kBulk);
+  EXPECT_EQ(outbox_.row(confirm).lane, OutboxLane::kTransactional);
+}
+
+TEST_F(DispatcherTest, BulkStillDrainsWhenNoTransactionalMessageIsDue) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "b"); });
+  outbox_.add_bulk_emails(120, 1);
+  const auto later = outbox_.add_email(7, email_to("later@example.com"), 0, 5000);  // not due yet
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  std::size_t total = 0;
+  while (auto n = d.step()) total += n;
+  EXPECT_EQ(total, 120u);
+  EXPECT_EQ(outbox_.row(later).state, "queued");
+}
+
+// ---- Rate limit and concurrency ----
+
+TEST(TokenBucket, NeverMoreThanTheRateInAnySlidingOneSecondWindow) {
+  TokenBucket bucket(10);
+  std::vector<std::int64_t> takes;  // ms of each token taken
+  // Ask for 3 tokens every 70 ms for 5 s, taking what is available.
+  for (std::int64_t t = 0; t < 5000; t += 70) {
+    const int n = std::min(3, bucket.available(t));
+    bucket.take(t, n);
+    for (int i = 0; i < n; ++i) takes.push_back(t);
+  }
+  // Every window [s, s + 1000) for every start s, in ms.
+  int busiest = 0;
+  for (std::int64_t s = -1000; s < 5000; ++s) {
+    const auto n = std::count_if(takes.begin(), takes.end(), [&](std::int64_t t) { return t >= s && t < s + 1000; });
+    busiest = std::max(busiest, static_cast<int>(n));
+  }
+  EXPECT_EQ(busiest, 10);  // exact: never 11, and the rate is reached
+  // Over 5 s at 10/s: at most 50, and close to it (demand is 43/s).
+  EXPECT_LE(takes.size(), 50u);
+  EXPECT_GE(takes.size(), 45u);
+}
+
+TEST(TokenBucket, ATokenComesBackExactlyOneSecondAfterItWasTaken) {
+  TokenBucket bucket(2);
+  bucket.take(100, 2);
+  EXPECT_EQ(bucket.available(100), 0);
+  EXPECT_EQ(bucket.available(1099), 0);
+  EXPECT_EQ(bucket.next_available_ms(500), 1100);
+  EXPECT_EQ(bucket.available(1100), 2);
+  EXPECT_THROW(bucket.take(1100, 3), std::logic_error);
+  TokenBucket unlimited(0);
+  EXPECT_TRUE(unlimited.unlimited());
+  EXPECT_GT(unlimited.available(0), 1'000'000);
+}
+
+TEST_F(DispatcherTest, ARateLimitedProviderGetsAtMostItsRateInAnyOneSecondWindow) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "r"); });
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 35; ++i) ids.push_back(queue_email("r" + std::to_string(i) + "@example.com"));
+  auto opts = options();
+  opts.email.rate_per_second = 10;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  for (int i = 0; i < 60 && outbox_.count("sent") < 35; ++i) {
+    d.step();
+    clock_.advance_ms(100);
+  }
+  ASSERT_EQ(outbox_.count("sent"), 35u);
+  const auto& at = email_.call_ms;
+  ASSERT_EQ(at.size(), 35u);
+  for (std::size_t i = 10; i < at.size(); ++i) {
+    EXPECT_GE(at[i] - at[i - 10], 1000) << "11 sends within one second, the 11th at " << at[i];
+  }
+  // Paced, not throttled further: 35 messages at 10/s take a little over 3 s.
+  EXPECT_LE(at.back() - at.front(), 3100);
+  for (auto id : ids) EXPECT_EQ(outbox_.row(id).attempts, 1) << "a message waiting for the rate lost an attempt";
+}
+
+TEST_F(DispatcherTest, OneProvidersRateLimitDoesNotHoldTheOther) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "e"); });
+  sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "s"); });
+  for (int i = 0; i < 5; ++i) outbox_.add_sms(8, sms_to("+1415555010" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i) queue_email("e" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.sms.rate_per_second = 1;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  d.step();
+  EXPECT_EQ(email_.call_count(), 20u);
+  EXPECT_EQ(sms_.call_count(), 1u);
+  clock_.advance_ms(999);
+  d.step();
+  EXPECT_EQ(sms_.call_count(), 1u);
+  clock_.advance_ms(1);
+  d.step();
+  EXPECT_EQ(sms_.call_count(), 2u);
+}
+
+TEST_F(DispatcherTest, TheConcurrencyCapBoundsEachHandOverToTheProvider) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "c"); });
+  for (int i = 0; i < 10; ++i) queue_email("c" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.email.concurrency = 4;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  EXPECT_EQ(d.step(), 10u);
+  EXPECT_EQ(email_.batch_sizes, (std::vector<std::size_t>{4, 4, 2}));
+}
+
+// ---- Pausing a provider that refuses our credentials ----
+
+TEST_F(DispatcherTest, AuthRefusalsPauseTheProviderWithoutBurningAttemptsThenProbesWithBackoffAndResumes) {
+  bool accept = false;
+  email_.set_script([&](const OutboundEmail&, int) { return accept ? SendResult::sent("250", "ok") : auth_refused(); });
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(queue_email("p" + std::to_string(i) + "@example.com"));
+  auto opts = options();
+  opts.email.concurrency = 1;  // one message per hand-over, so the pause stops the batch
+  opts.pause_after_auth_refusals = 3;
+  opts.probe_base_ms = 10'000;
+  opts.probe_max_ms = 40'000;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+
+  EXPECT_EQ(d.step(), 10u);
+  EXPECT_EQ(email_.call_count(), 3u);  // three refusals, then paused
+  for (auto id : ids) {
+    EXPECT_EQ(outbox_.row(id).state, "queued") << id;
+    EXPECT_EQ(outbox_.row(id).attempts, 0) << "an auth refusal burnt an attempt of " << id;
+  }
+  auto states = d.provider_states();
+  ASSERT_EQ(states.size(), 2u);
+  EXPECT_EQ(states[0].name, "fake-email");
+  EXPECT_EQ(states[0].channel, "email");
+  EXPECT_TRUE(states[0].paused);
+  EXPECT_EQ(states[0].reason, "smtp:535 5.7.8 Authentication credentials invalid");
+  EXPECT_EQ(states[0].since, 1000);
+  EXPECT_EQ(states[0].consecutive_failures, 3);
+  EXPECT_EQ(states[0].next_probe_at_ms, 1'000'000 + 10'000);
+  EXPECT_FALSE(states[1].paused);
+
+  // Paused: nothing is claimed for it until the probe is due.
+  clock_.advance_ms(9'999);
+  EXPECT_EQ(d.step(), 0u);
+  EXPECT_EQ(email_.call_count(), 3u);
+  // The probe: one message, refused, so the next probe waits twice as long.
+  clock_.advance_ms(1);
+  EXPECT_EQ(d.step(), 1u);
+  EXPECT_EQ(email_.call_count(), 4u);
+  EXPECT_EQ(d.provider_states()[0].next_probe_at_ms, 1'010'000 + 20'000);
+  clock_.advance_ms(19'999);
+  EXPECT_EQ(d.step(), 0u);
+  clock_.advance_ms(1);
+  EXPECT_EQ(d.step(), 1u);
+  EXPECT_EQ(email_.call_count(), 5u);
+  EXPECT_EQ(d.provider_states()[0].next_probe_at_ms, 1'030'000 + 40'000);
+  // Capped at probe_max_ms.
+  clock_.advance_ms(40'000);
+  EXPECT_EQ(d.step(), 1u);
+  EXPECT_EQ(d.provider_states()[0].next_probe_at_ms, 1'070'000 + 40'000);
+
+  // The credentials are fixed: the next probe is accepted and it resumes by itself.
+  accept = true;
+  clock_.advance_ms(40'000);
+  EXPECT_EQ(d.step(), 1u);  // the probe alone
+  EXPECT_FALSE(d.provider_states()[0].paused);
+  EXPECT_EQ(d.provider_states()[0].consecutive_failures, 0);
+  EXPECT_EQ(d.step(), 9u);  // claimed again at full speed
+  EXPECT_EQ(d.step(), 0u);
+  for (auto id : ids) {
+    EXPECT_EQ(outbox_.row(id).state, "sent") << id;
+    EXPECT_EQ(outbox_.row(id).attempts, 1) << id;  // the refused tries never counted
+  }
+  const auto counters = d.provider_counters();
+  EXPECT_EQ(counters[0].auth_refused, 6u);
+  EXPECT_EQ(counters[0].sent, 10u);
+}
+
+TEST_F(DispatcherTest, APausedEmailProviderDoesNotStopTexts) {
+  email_.set_script([](const OutboundEmail&, int) { return auth_refused(); });
+  sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "s"); });
+  for (int i = 0; i < 3; ++i) queue_email("x" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.pause_after_auth_refusals = 3;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  d.step();
+  ASSERT_TRUE(d.provider_states()[0].paused);
+  auto s = outbox_.add_sms(8, sms_to("+14155550100"));
+  EXPECT_EQ(d.step(), 1u);  // only the text: the paused provider's mail is not claimed
+  EXPECT_EQ(outbox_.row(s).state, "sent");
+  EXPECT_EQ(email_.call_count(), 3u);
+}
+
+TEST_F(DispatcherTest, FewerRefusalsThanTheThresholdDoNotPauseAndAnAcceptanceResetsTheCount) {
+  int n = 0;
+  email_.set_script([&](const OutboundEmail&, int) { return ++n % 3 == 0 ? SendResult::sent("250", "ok") : auth_refused(); });
+  for (int i = 0; i < 6; ++i) queue_email("y" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.email.concurrency = 1;
+  opts.pause_after_auth_refusals = 3;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  for (int i = 0; i < 10 && outbox_.count("sent") < 6; ++i) d.step();
+  EXPECT_FALSE(d.provider_states()[0].paused);
+  EXPECT_EQ(outbox_.count("sent"), 6u);
+}
+
+TEST_F(DispatcherTest, TheSendObserverSeesEveryAnswerWithItsProvider) {
+  email_.set_script([](const OutboundEmail& m, int) {
+    return m.outbox_id == 1 ? SendResult::sent("202", "a") : SendResult::permanent("400", "bad");
+  });
+  queue_email();
+  queue_email("b@example.com");
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  std::vector<std::pair<std::string, SendStatus>> seen;
+  d.set_send_observer([&](const std::string& provider, const SendResult& r, double seconds) {
+    EXPECT_GE(seconds, 0.0);
+    seen.emplace_back(provider, r.status);
+  });
+  d.step();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], std::make_pair(std::string("fake-email"), SendStatus::kSent));
+  EXPECT_EQ(seen[1], std::make_pair(std::string("fake-email"), SendStatus::kPermanent));
+  const auto c = d.provider_counters();
+  EXPECT_EQ(c[0].sent, 1u);
+  EXPECT_EQ(c[0].permanent, 1u);
+  const auto depth = d.outbox_depth();
+  ASSERT_EQ(depth.cells.size(), 4u);
+  for (const auto& cell : depth.cells) EXPECT_EQ(cell.count, 0) << to_string(cell.lane) << " " << cell.state;
 }
 
 }  // namespace

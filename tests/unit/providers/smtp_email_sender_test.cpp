@@ -323,6 +323,8 @@ TEST(SmtpSender, AuthenticatesWithUrlDecodedCredentials) {
   SendResult denied = wrong.send(sample(2));
   EXPECT_NE(denied.status, SendStatus::kSent);
   EXPECT_EQ(denied.provider_code, "smtp:535") << denied.provider_message;
+  EXPECT_TRUE(denied.auth_refused);  // the dispatcher pauses the provider on it
+  EXPECT_FALSE(r.auth_refused);
 }
 
 TEST(SmtpSender, ReusesOneConnectionAcrossMessages) {

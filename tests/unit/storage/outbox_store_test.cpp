@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
 #include <map>
 
 #include "storage_fixture.h"
@@ -175,7 +178,8 @@ TEST_F(OutboxStoreTest, ClaimSkipsMessagesToChannelsThatNoLongerConsent) {
   auto got = claim(1000);
   std::vector<std::int64_t> ids;
   for (const auto& m : got) ids.push_back(m.id);
-  EXPECT_EQ(ids, (std::vector<std::int64_t>{bc_ok, confirm_pending}));
+  // The transactional confirmation first, then the broadcast (two lanes).
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{confirm_pending, bc_ok}));
   auto r = rows();
   EXPECT_EQ(r.at(to_gone).state, "skipped");
   EXPECT_EQ(r.at(bc_pending).state, "skipped");
@@ -185,8 +189,8 @@ TEST_F(OutboxStoreTest, ClaimSkipsMessagesToChannelsThatNoLongerConsent) {
   EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 2);
   auto again = claim(2000);
   ASSERT_EQ(again.size(), 2u);
-  EXPECT_EQ(again[0].id, bc_ok);
-  EXPECT_EQ(again[1].id, confirm_pending);
+  EXPECT_EQ(again[0].id, confirm_pending);
+  EXPECT_EQ(again[1].id, bc_ok);
 
   ReadPool reads(path_, 1);
   auto counts = reads.outbox_counts();
@@ -205,6 +209,91 @@ TEST_F(OutboxStoreTest, AnUnsubscribeAfterARetryStopsTheNextAttempt) {
   set_state(ch, ConsentState::kUnsubscribed);
   EXPECT_TRUE(claim(1010).empty());
   EXPECT_EQ(state_of(id), "skipped");
+}
+
+TEST_F(OutboxStoreTest, TransactionalMessagesAreClaimedAheadOfOlderBulkOnes) {
+  auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
+  std::vector<std::int64_t> bulk;
+  for (int i = 0; i < 5; ++i) bulk.push_back(enqueue_email(ch, "a@example.com", 9));
+  auto confirm = enqueue_email(ch, "a@example.com");
+  EXPECT_EQ(query("SELECT group_concat(lane) FROM (SELECT lane FROM outbox ORDER BY id)"), "1,1,1,1,1,0");
+  auto got = claim(1000, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].id, confirm);
+  EXPECT_EQ(got[0].lane, OutboxLane::kTransactional);
+  EXPECT_EQ(got[1].id, bulk[0]);
+  EXPECT_EQ(got[1].lane, OutboxLane::kBulk);
+  EXPECT_EQ(got[2].id, bulk[1]);
+  // The claim reads the due index by lane and kind, never the whole table.
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'queued' AND lane = 1 AND kind = 'email'"
+                      " AND next_attempt_at <= 5 ORDER BY next_attempt_at, id LIMIT 10");
+  std::string plan;
+  while (q.executeStep()) plan += q.getColumn(3).getString() + " | ";
+  EXPECT_NE(plan.find("USING INDEX outbox_due"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+TEST_F(OutboxStoreTest, PerKindLimitsHoldAndEmailsDoNotCrowdOutTexts) {
+  auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
+  auto sms_ch = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
+  for (int i = 0; i < 10; ++i) enqueue_email(ch, "a@example.com");
+  for (int i = 0; i < 10; ++i) enqueue_sms(sms_ch, "+14155550100");
+  auto count = [](const std::vector<ClaimedMessage>& ms, OutboxKind k) {
+    return std::count_if(ms.begin(), ms.end(), [&](const ClaimedMessage& m) { return m.kind == k; });
+  };
+  // A paused or rate-limited provider's kind gets only what it may take.
+  auto got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{8, 0, 8}, 2000); });
+  EXPECT_EQ(count(got, OutboxKind::kEmail), 0);
+  EXPECT_EQ(count(got, OutboxKind::kSms), 8);
+  writer_->run([](WriteContext& c) { c.outbox().release_all(); });
+  // Both kinds due, total limit 6: each gets its share.
+  got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{6, 100, 100}, 2000); });
+  EXPECT_EQ(count(got, OutboxKind::kEmail), 3);
+  EXPECT_EQ(count(got, OutboxKind::kSms), 3);
+  writer_->run([](WriteContext& c) { c.outbox().release_all(); });
+  got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{20, 2, 100}, 2000); });
+  EXPECT_EQ(count(got, OutboxKind::kEmail), 2);
+  EXPECT_EQ(count(got, OutboxKind::kSms), 10);
+}
+
+TEST_F(OutboxStoreTest, HandBackQueuesTheMessageAgainWithoutCountingTheAttempt) {
+  auto ch = add_channel("a@example.com");
+  auto id = enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000, 10, 1300).size(), 1u);
+  EXPECT_EQ(rows().at(id).attempts, 1);
+  writer_->run([&](WriteContext& c) { c.outbox().hand_back(id, 1005); });
+  auto r = rows().at(id);
+  EXPECT_EQ(r.state, "queued");
+  EXPECT_EQ(r.attempts, 0);
+  EXPECT_EQ(r.next_attempt_at, 1005);
+  EXPECT_TRUE(claim(1004).empty());
+  EXPECT_EQ(claim(1005).size(), 1u);
+}
+
+TEST_F(OutboxStoreTest, DepthCountsUnfinishedMessagesByLaneAndState) {
+  auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
+  for (int i = 0; i < 3; ++i) enqueue_email(ch, "a@example.com", 4);
+  for (int i = 0; i < 2; ++i) enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(claim(1000, 1).size(), 1u);  // one transactional is sending
+  ReadPool reads(path_, 1);
+  auto d = reads.outbox_depth(1000);
+  std::map<std::string, std::int64_t> cells;
+  for (const auto& c : d.cells) cells[std::string(to_string(c.lane)) + "/" + c.state] = c.count;
+  EXPECT_EQ(cells, (std::map<std::string, std::int64_t>{
+                       {"bulk/queued", 3}, {"transactional/queued", 1}, {"transactional/sending", 1}}));
+  // Waiting since it was queued (created_at is SQLite's clock, now).
+  const auto created = std::stoll(query("SELECT MIN(created_at) FROM outbox"));
+  EXPECT_EQ(d.oldest_due_since, created);
+  EXPECT_GT(created, 1'600'000'000);
+  // Nothing due at a time before every retry: then nothing waits.
+  ASSERT_EQ(claim(1000, 10).size(), 4u);
+  writer_->run([&](WriteContext& c) {
+    for (std::int64_t id = 1; id <= 5; ++id) c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 5000);
+  });
+  EXPECT_EQ(reads.outbox_depth(4999).oldest_due_since, 0);
+  EXPECT_EQ(reads.outbox_depth(5000).oldest_due_since, std::max<std::int64_t>(created, 5000));
 }
 
 }  // namespace
