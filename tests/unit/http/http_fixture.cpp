@@ -96,7 +96,8 @@ void HttpTest::start(HttpOptions options) {
                 .admin_keys = {kAdminKey, "second-admin-key"},
                 .phones = with_phones_ ? &phones_ : nullptr,
                 .public_url = kPublicUrl,
-                .twilio = with_verifier_ ? &verifier_ : nullptr};
+                .twilio = with_verifier_ ? &verifier_ : nullptr,
+                .key_digest = &signer_};
   server_ = std::make_unique<HttpServer>(deps, options);
   port_ = server_->bind("127.0.0.1", 0);
   ASSERT_GT(port_, 0);
