@@ -87,6 +87,8 @@ def main():
                         target = inc.split("/")[1]
                     elif inc.startswith("src/") or "/src/" in inc:
                         target = inc.split("src/", 1)[1].split("/")[0]
+                    elif inc.split("/")[0] in graph and os.path.exists(os.path.join(root, "src", inc)):
+                        target = inc.split("/")[0]  # a module's private header, through -I src
                     elif inc.startswith("../"):
                         resolved = os.path.normpath(os.path.join(os.path.dirname(rel), inc)).replace(os.sep, "/")
                         target, _ = module_of(resolved, graph)
