@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -130,6 +131,55 @@ int cmd_send_test_email(Wiring& w, const std::string& address) {
   return r.status == SendStatus::kSent ? 0 : 1;
 }
 
+std::vector<ProviderHealth> provider_health(const Dispatcher& d) {
+  std::vector<ProviderHealth> out;
+  for (const auto& p : d.provider_states()) {
+    out.push_back(ProviderHealth{p.name, p.channel, p.paused, p.reason, p.since, p.consecutive_failures,
+                                 p.next_probe_at_ms / 1000});
+  }
+  return out;
+}
+
+// Sends by provider and outcome and their latency (from the dispatcher's
+// thread), and, at scrape time, the outbox's depth and the providers' state.
+void wire_dispatch_metrics(metrics::Registry& registry, Dispatcher& dispatcher, const Clock& clock) {
+  dispatcher.set_send_observer([&registry](const std::string& provider, const SendResult& r, double seconds) {
+    const char* outcome = r.auth_refused ? "auth_refused" : to_string(r.status);
+    registry.counter("sc_sends_total", "Messages a provider answered, by provider and outcome.",
+                     {{"provider", provider}, {"outcome", outcome}})
+        .inc();
+    registry
+        .histogram("sc_send_duration_seconds", "Duration of the provider call that carried each message.",
+                   metrics::latency_buckets(), {{"provider", provider}})
+        .observe(seconds);
+    if (r.recipient_opted_out) {
+      registry.counter("sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+                       {{"channel", "sms"}, {"source", "provider"}})
+          .inc();
+    }
+  });
+  registry.add_collector([&dispatcher, &clock](metrics::Collector& c) {
+    const auto depth = dispatcher.outbox_depth();
+    for (const char* lane : {"transactional", "bulk"}) {
+      for (const char* state : {"queued", "sending"}) {
+        double n = 0;
+        for (const auto& cell : depth.cells) {
+          if (std::string(to_string(cell.lane)) == lane && cell.state == state) n += static_cast<double>(cell.count);
+        }
+        c.gauge("sc_outbox_messages", "Unfinished outbox messages, by lane and state.",
+                {{"lane", lane}, {"state", state}}, n);
+      }
+    }
+    const auto now = clock.now_unix();
+    c.gauge("sc_outbox_oldest_due_age_seconds", "How long the longest-waiting due message has waited; 0: none due.",
+            {}, depth.oldest_due_since == 0 ? 0.0 : static_cast<double>(std::max<std::int64_t>(0, now - depth.oldest_due_since)));
+    for (const auto& p : dispatcher.provider_states()) {
+      c.gauge("sc_provider_paused", "1 while a provider is paused because it refused our credentials.",
+              {{"provider", p.name}, {"channel", p.channel}}, p.paused ? 1 : 0);
+    }
+  });
+}
+
 int cmd_serve(Wiring& w) {
   const auto& c = w.config;
   storage::migrate(c.db_path);
@@ -146,7 +196,8 @@ int cmd_serve(Wiring& w) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  storage::WriteQueue writer(c.db_path, storage::WriteQueue::Options{256, c.synchronous_full});
+  metrics::Registry registry;
+  storage::WriteQueue writer(c.db_path, storage::WriteQueue::Options{256, c.synchronous_full, &registry});
   storage::ReadPool reads(c.db_path, 4);
   Dispatcher::Options dopts;
   dopts.base_backoff_seconds = c.retry_base_seconds;
@@ -158,6 +209,7 @@ int cmd_serve(Wiring& w) {
   Dispatcher dispatcher(outbox, *w.email, *w.sms, w.clock, dopts);
   dispatcher.set_composer(w.renderer.get());
   writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
+  wire_dispatch_metrics(registry, dispatcher, w.clock);
 
   HttpOptions hopts;
   hopts.max_threads = c.http_max_threads;
@@ -175,13 +227,27 @@ int cmd_serve(Wiring& w) {
                 .phones = w.phones.get(),
                 .public_url = c.public_url,
                 .twilio = twilio_webhooks.get(),
-                .key_digest = w.signer.get()};
+                .key_digest = w.signer.get(),
+                .metrics = &registry,
+                .provider_health = [&dispatcher] { return provider_health(dispatcher); }};
   HttpServer server(deps, hopts);
   int port = 0;
   try {
     port = server.bind(c.listen_host, c.listen_port);
   } catch (const std::exception& e) {
     throw ConfigError(e.what());
+  }
+  std::unique_ptr<MetricsServer> metrics_server;
+  std::thread metrics_thread;
+  int metrics_port = 0;
+  if (!c.metrics_host.empty()) {
+    metrics_server = std::make_unique<MetricsServer>(registry);
+    try {
+      metrics_port = metrics_server->bind(c.metrics_host, c.metrics_port);
+    } catch (const std::exception& e) {
+      throw ConfigError(e.what());
+    }
+    metrics_thread = std::thread([&] { metrics_server->serve(); });
   }
   dispatcher.start();
 
@@ -195,11 +261,16 @@ int cmd_serve(Wiring& w) {
               c.listen_host.c_str(), port, c.public_url.c_str(), w.email->name().c_str(), w.sms->name().c_str(),
               c.db_path.c_str());
   std::printf("sign-up page: %s/\n", c.public_url.c_str());
+  if (metrics_server) std::printf("metrics on http://%s:%d/metrics\n", c.metrics_host.c_str(), metrics_port);
   std::fflush(stdout);
   server.serve();  // returns after stop()
   // Wake the signal thread if serve ended for another reason.
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
+  if (metrics_server) {
+    metrics_server->stop();
+    metrics_thread.join();
+  }
   dispatcher.stop();  // finishes the batch in flight and records it
   writer.stop();
   std::fprintf(stderr, "stayconnected: stopped cleanly\n");

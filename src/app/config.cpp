@@ -95,18 +95,29 @@ Apply flag(F field, std::string_view yes, std::string_view no) {
   };
 }
 
-void apply_listen(Config& c, std::string_view, const std::string& listen) {
+// address:port (IPv6 in brackets) into host and port; `name` for messages.
+void parse_listen(std::string_view name, const std::string& listen, std::string& host, int& port_out) {
+  const std::string n(name);
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw ConfigError("SC_LISTEN must be address:port, not '" + listen + "'");
-  c.listen_host = listen.substr(0, colon);
-  if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  if (colon == std::string::npos || colon == 0) throw ConfigError(n + " must be address:port, not '" + listen + "'");
+  host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   auto port = listen.substr(colon + 1);
-  if (port.empty()) throw ConfigError("SC_LISTEN has no port: '" + listen + "'");
+  if (port.empty()) throw ConfigError(n + " has no port: '" + listen + "'");
   try {
-    c.listen_port = static_cast<int>(parse_whole("SC_LISTEN", port, 0, 65535));
+    port_out = static_cast<int>(parse_whole(name, port, 0, 65535));
   } catch (const ConfigError&) {
-    throw ConfigError("SC_LISTEN has a bad port: '" + listen + "'");
+    throw ConfigError(n + " has a bad port: '" + listen + "'");
   }
+}
+
+void apply_listen(Config& c, std::string_view name, const std::string& listen) {
+  parse_listen(name, listen, c.listen_host, c.listen_port);
+}
+
+void apply_metrics_listen(Config& c, std::string_view name, const std::string& listen) {
+  if (listen.empty()) return;
+  parse_listen(name, listen, c.metrics_host, c.metrics_port);
 }
 
 void apply_public_url(Config& c, std::string_view, const std::string& v) {
@@ -134,6 +145,8 @@ Apply one_line(F field) {
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> kSettings = {
       {"SC_LISTEN", "127.0.0.1:8080", apply_listen, "address:port to listen on"},
+      {"SC_METRICS_LISTEN", "", apply_metrics_listen,
+       "a second address:port serving only GET /metrics, without a key; unset: none"},
       {"SC_DB", "./data/stayconnected.db", text(&Config::db_path), "SQLite database file; its directory holds secret.key"},
       {"SC_PUBLIC_URL", "http://127.0.0.1:8080", apply_public_url,
        "base URL of links in messages and of webhook signatures"},

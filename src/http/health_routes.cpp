@@ -1,6 +1,7 @@
 // Health: GET /healthz answers 200 while the process is up and the database
-// answers, 503 otherwise. Further checks (the dispatcher, paused providers)
-// add a field to the body here; /metrics will be a resource of its own.
+// answers, 503 otherwise. The body adds each provider's state: a provider
+// paused because it refused our credentials is "degraded" (still 200: the
+// service takes sign-ups, and the messages wait safely in the outbox).
 #include "routes.h"
 
 namespace sc::detail {
@@ -8,8 +9,25 @@ namespace sc::detail {
 void add_health_routes(Router& router, const RouteEnv& env) {
   router.get("/healthz", [&env](const httplib::Request&, httplib::Response& res) {
     const bool database = env.deps.reads.healthy();
-    env.respond.json(res, database ? 200 : status_for(ErrorCode::kUnavailable),
-                     {{"status", database ? "ok" : "unavailable"}});
+    nlohmann::json body = {{"status", database ? "ok" : "unavailable"}};
+    if (env.deps.provider_health) {
+      nlohmann::json providers = nlohmann::json::array();
+      bool degraded = false;
+      for (const auto& p : env.deps.provider_health()) {
+        nlohmann::json one = {{"name", p.name}, {"channel", p.channel}, {"paused", p.paused}};
+        if (p.paused) {
+          degraded = true;
+          one["reason"] = p.reason;
+          one["since"] = p.since;
+          one["consecutive_failures"] = p.consecutive_failures;
+          one["next_probe_at"] = p.next_probe_at;
+        }
+        providers.push_back(std::move(one));
+      }
+      body["providers"] = std::move(providers);
+      if (database && degraded) body["status"] = "degraded";
+    }
+    env.respond.json(res, database ? 200 : status_for(ErrorCode::kUnavailable), body);
   });
 }
 

@@ -46,6 +46,11 @@ void add_webhook_routes(Router& router, const RouteEnv& env);
 void add_admin_routes(Router& router, const RouteEnv& env);
 // GET /healthz.
 void add_health_routes(Router& router, const RouteEnv& env);
+// GET /metrics (admin key), when HttpDeps::metrics is set.
+void add_metrics_routes(Router& router, const RouteEnv& env);
+
+// Counts a domain event ("sc_signups_total", …) when metrics are on.
+void count(const RouteEnv& env, const char* name, const char* help, const metrics::Labels& labels);
 
 // True when the request carries "Authorization: Bearer <one of keys>"
 // (compared in constant time).

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "elastic_pool.h"
+#include "request_metrics.h"
 #include "response.h"
 #include "routes.h"
 
@@ -26,14 +27,21 @@ struct HttpServer::Impl {
   detail::Responder respond;
   detail::RouteEnv env;
   detail::Router router;
+  detail::RequestMetrics request_metrics;
 
   Impl(HttpDeps d, HttpOptions o)
-      : deps(std::move(d)), options(o), respond(deps.pages), env{deps, options, respond}, router(svr) {}
+      : deps(std::move(d)),
+        options(o),
+        respond(deps.pages),
+        env{deps, options, respond},
+        router(svr),
+        request_metrics(deps.metrics) {}
 
   void routes() {
     // A Content-Length that is not a plain number is a malformed request;
     // the library would read it as 0 and serve it.
     svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      request_metrics.begin();
       if (req.has_header("Content-Length")) {
         auto v = req.get_header_value("Content-Length");
         bool digits = !v.empty() && v.size() <= 18;
@@ -50,6 +58,8 @@ struct HttpServer::Impl {
     detail::add_webhook_routes(router, env);
     detail::add_admin_routes(router, env);
     detail::add_health_routes(router, env);
+    detail::add_metrics_routes(router, env);
+    svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) { request_metrics.end(req, res); });
 
     // Statuses the library sets itself (404 no route, 413 too large, 400
     // malformed request) get our error shape; bodies we set are kept. A

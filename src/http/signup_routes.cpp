@@ -39,6 +39,9 @@ class SignupResource {
     auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
       return env_.deps.service.sign_up(store, valid.value(), ctx, now);
     });
+    constexpr const char* kHelp = "Sign-ups accepted, by channel (new and known addresses alike).";
+    if (outcome.email) count(env_, "sc_signups_total", kHelp, {{"channel", "email"}});
+    if (outcome.sms) count(env_, "sc_signups_total", kHelp, {{"channel", "sms"}});
     if (wants_html(req)) return respond.see_other(res, "/thanks");
     json body = json::object();
     if (outcome.email) body["email"] = "pending";

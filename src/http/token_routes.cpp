@@ -31,6 +31,10 @@ class TokenResource {
         [&](ConsentStore& store) { return env_.deps.service.confirm(store, token, ctx, now); });
     if (!r) return env_.respond.error(req, res, r.error());
     const auto state = r->channel.state;
+    if (r->changed && state == ConsentState::kConfirmed) {
+      count(env_, "sc_confirmations_total", "Channels confirmed, by channel and how.",
+            {{"channel", to_string(r->channel.kind)}, {"source", "link"}});
+    }
     if (!wants_html(req)) return env_.respond.json(res, 200, {{"state", to_string(state)}});
     std::set<std::string> flags;
     if (state == ConsentState::kUnsubscribed) flags.insert("was_unsubscribed");
@@ -63,6 +67,10 @@ class TokenResource {
       return env_.deps.service.unsubscribe(store, token, source, ctx, now);
     });
     if (!r) return env_.respond.error(req, res, r.error());
+    if (r->changed) {
+      count(env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+            {{"channel", to_string(r->channel.kind)}, {"source", one_click ? "one_click" : "link"}});
+    }
     if (!wants_html(req)) return env_.respond.json(res, 200, {{"state", "unsubscribed"}});
     env_.respond.page(res, 200, "unsubscribed", {});
   }

@@ -22,6 +22,15 @@ class TwilioWebhooks {
     const auto now = env_.deps.clock.now_unix();
     auto outcome = env_.deps.writes.write(
         [&](ConsentStore& store) { return env_.deps.service.receive_text(store, text, ctx, now); });
+    if (outcome.changed && outcome.channel) {
+      if (outcome.channel->state == ConsentState::kConfirmed) {
+        count(env_, "sc_confirmations_total", "Channels confirmed, by channel and how.",
+              {{"channel", "sms"}, {"source", "sms_reply"}});
+      } else if (outcome.channel->state == ConsentState::kUnsubscribed) {
+        count(env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+              {{"channel", "sms"}, {"source", "sms_stop"}});
+      }
+    }
     env_.respond.twiml(res,
                        env_.deps.pages.twiml_reply(outcome.reply_template, outcome.reply_vars));
   }

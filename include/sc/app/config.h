@@ -21,6 +21,8 @@ class ConfigError : public std::runtime_error {
 struct Config {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
+  std::string metrics_host;  // SC_METRICS_LISTEN; empty: /metrics only on the main listener, with a key
+  int metrics_port = 0;
   std::string db_path = "./data/stayconnected.db";
   std::string public_url = "http://127.0.0.1:8080";
   std::string secret;  // empty: generated beside the database

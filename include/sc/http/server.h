@@ -4,11 +4,14 @@
 // It sees only core: every write, lookup, signature check and page goes
 // through a port that app wires to storage, providers and render.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/health.h"
+#include "sc/core/metrics.h"
 #include "sc/core/page_renderer.h"
 #include "sc/core/ports.h"
 #include "sc/core/read_store.h"
@@ -43,6 +46,27 @@ struct HttpDeps {
   // Digests admin keys before they are compared, so a key's length does not
   // leak by timing (text::digest_equal). Null: the admin API refuses all.
   const Signer* key_digest = nullptr;
+  // Requests, sign-ups, confirmations and unsubscribes are counted here, and
+  // GET /metrics (admin key) renders it. Null: no /metrics route.
+  metrics::Registry* metrics = nullptr;
+  // The providers' state for /healthz (paused, why, next probe). Empty: none shown.
+  std::function<std::vector<ProviderHealth>()> provider_health;
+};
+
+// A second listener (SC_METRICS_LISTEN) that serves only GET /metrics,
+// without a key: bind it to loopback or a private network for Prometheus.
+class MetricsServer {
+ public:
+  explicit MetricsServer(const metrics::Registry& registry);
+  ~MetricsServer();
+  int bind(const std::string& host, int port);  // returns the port; throws std::runtime_error
+  void serve();                                 // blocks until stop()
+  void stop();
+  bool wait_until_ready() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 class HttpServer {

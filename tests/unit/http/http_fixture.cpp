@@ -97,7 +97,9 @@ void HttpTest::start(HttpOptions options) {
                 .phones = with_phones_ ? &phones_ : nullptr,
                 .public_url = kPublicUrl,
                 .twilio = with_verifier_ ? &verifier_ : nullptr,
-                .key_digest = &signer_};
+                .key_digest = &signer_,
+                .metrics = with_metrics_ ? &metrics_ : nullptr,
+                .provider_health = [this] { return providers_; }};
   server_ = std::make_unique<HttpServer>(deps, options);
   port_ = server_->bind("127.0.0.1", 0);
   ASSERT_GT(port_, 0);

@@ -121,6 +121,9 @@ class HttpTest : public ::testing::Test {
   FakeVerifier verifier_;
   bool with_verifier_ = true;
   bool with_phones_ = true;
+  metrics::Registry metrics_;
+  bool with_metrics_ = true;
+  std::vector<ProviderHealth> providers_;  // what /healthz is told
 
   std::unique_ptr<HttpServer> server_;
   std::thread serving_;

@@ -341,12 +341,12 @@ TEST_F(HttpTest, HealthAnswers200WhileTheDatabaseAnswers) {
   auto r = get("/healthz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(json::parse(r->body), json({{"status", "ok"}}));
+  EXPECT_EQ(json::parse(r->body)["status"], "ok");
   reads_.up = false;
   r = get("/healthz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
-  EXPECT_EQ(json::parse(r->body), json({{"status", "unavailable"}}));
+  EXPECT_EQ(json::parse(r->body)["status"], "unavailable");
   reads_.up = true;
   reads_.fail = true;
   r = get("/healthz");
