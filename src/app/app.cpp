@@ -156,6 +156,8 @@ int cmd_serve(Wiring& w) {
   HttpOptions hopts;
   hopts.max_threads = c.http_max_threads;
   hopts.signup_limits = c.signup_limits;
+  hopts.max_connections_per_ip = c.http_max_connections_per_ip;
+  hopts.trusted_proxies = c.trusted_proxies;
   HttpDeps deps{*w.service, writer, reads, *w.renderer, w.clock, c.admin_keys, w.phones.get(), c.public_url,
                 c.twilio_auth_token};
   HttpServer server(deps, hopts);

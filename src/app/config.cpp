@@ -11,6 +11,7 @@
 
 #include "sc/core/email.h"
 #include "sc/core/text.h"
+#include "sc/http/cidr.h"
 #include "sc/providers/crypto.h"
 #include "sc/providers/phone_normalizer.h"
 
@@ -98,7 +99,7 @@ Config load_config(const Env& env) {
       "SC_EMAIL_BOUNCE_ADDRESS", "SC_LIST_UNSUBSCRIBE_MAILTO", "SC_SMTP_TLS", "SC_SMTP_CA_FILE",
       "SC_SENDGRID_MAX_IN_FLIGHT", "SC_CONFIRM_COOLDOWN_SECONDS", "SC_RETRY_BASE_SECONDS",
       "SC_MAX_ATTEMPTS", "SC_DISPATCH_BATCH", "SC_HTTP_MAX_THREADS", "SC_SQLITE_SYNCHRONOUS",
-      "SC_TEMPLATES_DIR"};
+      "SC_TEMPLATES_DIR", "SC_HTTP_MAX_CONNECTIONS_PER_IP", "SC_TRUSTED_PROXIES"};
   for (const auto& [k, v] : env) {
     if (k.rfind("SC_", 0) == 0 && kKnown.count(k) == 0) c.warnings.push_back("unknown setting " + k + " is ignored");
   }
@@ -177,6 +178,13 @@ Config load_config(const Env& env) {
   c.max_attempts = static_cast<int>(get_int(env, "SC_MAX_ATTEMPTS", 12, 1, 100));
   c.dispatch_batch = static_cast<int>(get_int(env, "SC_DISPATCH_BATCH", 512, 1, 10000));
   c.http_max_threads = static_cast<std::size_t>(get_int(env, "SC_HTTP_MAX_THREADS", 1024, 16, 16384));
+  c.http_max_connections_per_ip =
+      static_cast<std::size_t>(get_int(env, "SC_HTTP_MAX_CONNECTIONS_PER_IP", 64, 1, 16384));
+  c.trusted_proxies = get(env, "SC_TRUSTED_PROXIES");
+  if (auto proxies = CidrSet::parse(c.trusted_proxies); !proxies) {
+    throw ConfigError("SC_TRUSTED_PROXIES must be a list of IPv4/IPv6 addresses or CIDR networks: " +
+                      proxies.error().message);
+  }
   auto sync = get(env, "SC_SQLITE_SYNCHRONOUS", "full");
   if (sync != "full" && sync != "normal") throw ConfigError("SC_SQLITE_SYNCHRONOUS must be full or normal");
   c.synchronous_full = sync == "full";

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "edge_server.h"
 #include "elastic_pool.h"
 #include "form.h"
 #include "rate_limiter.h"
@@ -67,13 +68,13 @@ std::string clean_header(const httplib::Request& req, const char* name, std::siz
 struct HttpServer::Impl {
   HttpDeps deps;
   HttpOptions options;
-  httplib::Server svr;
+  detail::EdgeServer svr;  // checks framing, limits and deadlines before the library reads a request
   std::atomic<int> listen_fd{-1};
   int bound_port = 0;
   detail::RateLimiter signup_limiter;
 
   Impl(HttpDeps d, HttpOptions o)
-      : deps(std::move(d)), options(o), signup_limiter(o.signup_burst, o.signup_per_minute) {}
+      : deps(std::move(d)), options(o), svr(detail::edge_options(o)), signup_limiter(o.signup_burst, o.signup_per_minute) {}
 
   std::string page_title(std::string_view name) const {
     if (name == "signup") return "Sign up";
