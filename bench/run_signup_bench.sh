@@ -23,6 +23,10 @@ trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 export SC_DB=$WORK/sc.db SC_EMAIL_OUTBOX_DIR=$WORK/outbox SC_SMS_LOG_FILE=$WORK/sms.log \
   SC_SIGNUP_LIMITS=off SC_LISTEN=127.0.0.1:0 SC_SECRET=bench-secret-0123456789abcdef
+# Every load generator here connects from 127.0.0.1: lift the per-IP
+# connection cap (64) that would otherwise close wrk's and the idle test's
+# extra connections.
+export SC_HTTP_MAX_CONNECTIONS_PER_IP=16384
 
 start() {
   "$BIN" serve >"$WORK/out.log" 2>"$WORK/err.log" &

@@ -222,16 +222,23 @@ class EdgeConnection {
   bool serve_one(Clock::time_point head_deadline, bool last) {
     // RFC 9112 §2.2: empty lines before a request line are ignored.
     std::size_t head_end;
+    // Searches resume where the last one stopped: a client dribbling one
+    // byte per recv must not make us rescan its whole head each time.
+    std::size_t scanned = 0;  // bytes after pos_ already searched
+    bool line_ended = false;
     while (true) {
-      for (int skip = 0; skip < 2 && in_.compare(pos_, 2, "\r\n") == 0; ++skip) pos_ += 2;
-      head_end = in_.find("\r\n\r\n", pos_);
+      if (scanned == 0) {
+        for (int skip = 0; skip < 2 && in_.compare(pos_, 2, "\r\n") == 0; ++skip) pos_ += 2;
+      }
+      head_end = in_.find("\r\n\r\n", pos_ + (scanned > 3 ? scanned - 3 : 0));
       if (head_end != std::string::npos) break;
-      if (in_.size() - pos_ > opt_.max_head_bytes) {
+      if (!line_ended) line_ended = in_.find("\r\n", pos_ + (scanned > 1 ? scanned - 1 : 0)) != std::string::npos;
+      scanned = in_.size() - pos_;
+      if (scanned > opt_.max_head_bytes) {
         refuse(431, "headers_too_large", "the request head is larger than the limit");
         return false;
       }
-      auto first_line = in_.find("\r\n", pos_);
-      if ((first_line == std::string::npos ? in_.size() : first_line) - pos_ > opt_.max_request_line) {
+      if (!line_ended && scanned > opt_.max_request_line) {
         refuse(414, "uri_too_long", "the request line is longer than the limit");
         return false;
       }
