@@ -53,13 +53,16 @@ Result<CidrSet> CidrSet::parse(std::string_view list) {
     if (item.empty()) continue;
     auto slash = item.find('/');
     auto addr = parse_ip(item.substr(0, slash));
-    if (!addr) return invalid("bad_cidr", "'" + std::string(item) + "' is not an IPv4 or IPv6 address or network");
+    if (!addr)
+      return invalid("bad_cidr",
+                     "'" + std::string(item) + "' is not an IPv4 or IPv6 address or network");
     const bool v4 = is_mapped_v4(*addr) && item.find(':') == std::string_view::npos;
     int prefix = v4 ? 32 : 128;
     if (slash != std::string_view::npos) {
       auto p = item.substr(slash + 1);
       auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-      if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || prefix < 0 || prefix > (v4 ? 32 : 128)) {
+      if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || prefix < 0 ||
+          prefix > (v4 ? 32 : 128)) {
         return invalid("bad_cidr", "'" + std::string(item) + "' has a bad prefix length");
       }
     }

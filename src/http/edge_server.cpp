@@ -70,13 +70,20 @@ void peer_of(socket_t sock, bool remote, std::string& ip, int& port) {
 
 const char* reason(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 431: return "Request Header Fields Too Large";
-    case 505: return "HTTP Version Not Supported";
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 505:
+      return "HTTP Version Not Supported";
   }
   return "Error";
 }
@@ -85,15 +92,21 @@ const char* reason(int status) {
 // then end of stream; writes go to the socket.
 class FramedStream final : public httplib::Stream {
  public:
-  FramedStream(socket_t sock, const std::string& request, const std::string& remote_ip, int remote_port,
-               const std::string& local_ip, int local_port, int write_timeout_ms)
-      : sock_(sock), in_(request), remote_ip_(remote_ip), local_ip_(local_ip), remote_port_(remote_port),
-        local_port_(local_port), write_timeout_ms_(write_timeout_ms) {}
+  FramedStream(socket_t sock, const std::string& request, const std::string& remote_ip,
+               int remote_port, const std::string& local_ip, int local_port, int write_timeout_ms)
+      : sock_(sock),
+        in_(request),
+        remote_ip_(remote_ip),
+        local_ip_(local_ip),
+        remote_port_(remote_port),
+        local_port_(local_port),
+        write_timeout_ms_(write_timeout_ms) {}
 
   bool is_readable() const override { return pos_ < in_.size(); }
   bool is_writable() const override {
     pollfd p{sock_, POLLOUT, 0};
-    return ::poll(&p, 1, write_timeout_ms_) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0;
+    return ::poll(&p, 1, write_timeout_ms_) > 0 &&
+           (p.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0;
   }
   ssize_t read(char* ptr, std::size_t size) override {
     auto n = std::min(size, in_.size() - pos_);
@@ -136,10 +149,12 @@ class FramedStream final : public httplib::Stream {
 // hands each one framed to the library.
 class EdgeConnection {
  public:
-  EdgeConnection(EdgeServer& server, socket_t sock) : srv_(server), opt_(server.options_), sock_(sock) {
+  EdgeConnection(EdgeServer& server, socket_t sock)
+      : srv_(server), opt_(server.options_), sock_(sock) {
     peer_of(sock, true, remote_ip_, remote_port_);
     peer_of(sock, false, local_ip_, local_port_);
-    write_timeout_ms_ = static_cast<int>(server.write_timeout_sec_ * 1000 + server.write_timeout_usec_ / 1000);
+    write_timeout_ms_ =
+        static_cast<int>(server.write_timeout_sec_ * 1000 + server.write_timeout_usec_ / 1000);
   }
 
   const std::string& remote_ip() const { return remote_ip_; }
@@ -179,7 +194,8 @@ class EdgeConnection {
       if (n == 0) return Read::kClosed;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return Read::kClosed;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return Read::kTimeout;
       if (srv_.svr_sock_ == INVALID_SOCKET) return Read::kClosed;
       pollfd p{sock_, POLLIN, 0};
@@ -192,11 +208,12 @@ class EdgeConnection {
   // Sends a small JSON error, closes our side and drains briefly what the
   // client is still sending, so that it reads the answer instead of a reset.
   void refuse(int status, std::string_view code, std::string_view message) {
-    std::string body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" +
-                       std::string(message) + "\"}}";
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
-                      "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string body = std::string(R"({"error":{"code":")") + std::string(code) +
+                       R"(","message":")" + std::string(message) + "\"}}";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+        "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     FramedStream s(sock_, in_, remote_ip_, remote_port_, local_ip_, local_port_, write_timeout_ms_);
     s.write(out.data(), out.size());
     ::shutdown(sock_, SHUT_WR);
@@ -204,7 +221,8 @@ class EdgeConnection {
     std::size_t drained = 0;
     char buf[16384];
     while (drained < 256 * 1024) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
       if (left <= 0) break;
       pollfd p{sock_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
@@ -232,7 +250,8 @@ class EdgeConnection {
       }
       head_end = in_.find("\r\n\r\n", pos_ + (scanned > 3 ? scanned - 3 : 0));
       if (head_end != std::string::npos) break;
-      if (!line_ended) line_ended = in_.find("\r\n", pos_ + (scanned > 1 ? scanned - 1 : 0)) != std::string::npos;
+      if (!line_ended)
+        line_ended = in_.find("\r\n", pos_ + (scanned > 1 ? scanned - 1 : 0)) != std::string::npos;
       scanned = in_.size() - pos_;
       if (scanned > opt_.max_head_bytes) {
         refuse(431, "headers_too_large", "the request head is larger than the limit");
@@ -244,7 +263,8 @@ class EdgeConnection {
       }
       auto r = fill_status(head_deadline);
       if (r == Read::kTimeout) {
-        if (pos_ < in_.size()) refuse(408, "request_timeout", "the request head did not arrive in time");
+        if (pos_ < in_.size())
+          refuse(408, "request_timeout", "the request head did not arrive in time");
         return false;
       }
       if (r != Read::kOk) return false;
@@ -280,7 +300,8 @@ class EdgeConnection {
     const std::string method(request_line.substr(0, sp1));
     const auto version = request_line.substr(sp2 + 1);
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      refuse(version.rfind("HTTP/", 0) == 0 ? 505 : 400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are served");
+      refuse(version.rfind("HTTP/", 0) == 0 ? 505 : 400, "bad_request",
+             "only HTTP/1.0 and HTTP/1.1 are served");
       return false;
     }
 
@@ -317,7 +338,8 @@ class EdgeConnection {
         bool digits = !f.value.empty() && f.value.size() <= 18;
         for (char c : f.value) digits = digits && c >= '0' && c <= '9';
         if (!digits || content_length) {
-          refuse(400, "bad_request", digits ? "more than one Content-Length" : "malformed Content-Length");
+          refuse(400, "bad_request",
+                 digits ? "more than one Content-Length" : "malformed Content-Length");
           return false;
         }
         content_length = std::stoull(std::string(f.value));
@@ -354,14 +376,17 @@ class EdgeConnection {
     framed.reserve(head.size() + 64);
     framed.append(request_line).append("\r\n");
     for (const auto& f : fields) {
-      if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding") || iequals(f.name, "Range") ||
-          iequals(f.name, "Expect") || iequals(f.name, "Content-Encoding")) {
+      if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding") ||
+          iequals(f.name, "Range") || iequals(f.name, "Expect") ||
+          iequals(f.name, "Content-Encoding")) {
         continue;  // Range: our pages are dynamic; a multi-range answer amplifies
       }
       framed.append(f.name).append(": ");
       for (char c : f.value) {
-        if (c == '%') framed.append("%25");
-        else framed.push_back(c);
+        if (c == '%')
+          framed.append("%25");
+        else
+          framed.push_back(c);
       }
       framed.append("\r\n");
     }
@@ -384,11 +409,15 @@ class EdgeConnection {
       if (!read_chunked(body, body_deadline)) return false;
     }
     // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body.
-    framed.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+    framed.append("Content-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
 
     const std::vector<std::string> xff = std::move(forwarded_for);
     const std::string client = client_address(remote_ip_, xff, opt_.trusted_proxies);
-    FramedStream stream(sock_, framed, remote_ip_, remote_port_, local_ip_, local_port_, write_timeout_ms_);
+    FramedStream stream(sock_, framed, remote_ip_, remote_port_, local_ip_, local_port_,
+                        write_timeout_ms_);
     bool connection_closed = false;
     bool ok = srv_.process_request(stream, last, connection_closed,
                                    [&client](httplib::Request& req) { req.remote_addr = client; });
@@ -396,7 +425,8 @@ class EdgeConnection {
   }
 
   // Reads a line ending in CRLF (without it) of at most `max` bytes.
-  std::optional<std::string> read_line(std::size_t max, Clock::time_point deadline, bool& too_long) {
+  std::optional<std::string> read_line(std::size_t max, Clock::time_point deadline,
+                                       bool& too_long) {
     while (true) {
       auto end = in_.find("\r\n", pos_);
       if (end != std::string::npos) {
@@ -430,7 +460,10 @@ class EdgeConnection {
       std::uint64_t size = 0;
       bool valid = !size_part.empty() && size_part.size() <= 15;
       for (char c : size_part) {
-        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
         valid = valid && d >= 0;
         if (valid) size = size * 16 + static_cast<std::uint64_t>(d);
       }

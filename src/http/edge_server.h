@@ -28,11 +28,11 @@
 namespace sc::detail {
 
 struct EdgeOptions {
-  std::size_t max_body_bytes = 64 * 1024;  // after chunked decoding
-  std::size_t max_head_bytes = 64 * 1024;  // request line + headers (431 beyond)
-  std::size_t max_header_line = 8 * 1024;  // one header line (431 beyond)
-  std::size_t max_request_line = 8 * 1024; // 414 beyond
-  std::size_t max_headers = 100;           // 431 beyond
+  std::size_t max_body_bytes = 64 * 1024;   // after chunked decoding
+  std::size_t max_head_bytes = 64 * 1024;   // request line + headers (431 beyond)
+  std::size_t max_header_line = 8 * 1024;   // one header line (431 beyond)
+  std::size_t max_request_line = 8 * 1024;  // 414 beyond
+  std::size_t max_headers = 100;            // 431 beyond
   // The whole head must arrive within this, counted from the connection's
   // accept or, on a kept-alive connection, from the head's first byte.
   std::chrono::milliseconds head_timeout{10000};

@@ -36,18 +36,23 @@ class EdgeServiceTest : public ServiceTest {
 TEST_F(EdgeServiceTest, AttacksOnTheRealRoutesAreRefusedAndTheConnectionClosed) {
   start();
   // A chunked sign-up over the 64 KB limit.
-  std::string chunked = "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n";
+  std::string chunked =
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 80; ++i) chunked += "400\r\n" + std::string(1024, ' ') + "\r\n";
   expect_refused(chunked + "0\r\n\r\n", 413);
-  expect_refused("POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
-                 415);
-  expect_refused("POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 "Transfer-Encoding: %63hunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-                 400);
-  expect_refused("POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
-                 400);
+  expect_refused(
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+      415);
+  expect_refused(
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: %63hunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+      400);
+  expect_refused(
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: "
+      "3\r\n\r\n{}",
+      400);
   // Range on the sign-up page: the whole page, once.
   std::string ranges = "bytes=0-";
   for (int i = 0; i < 2700; ++i) ranges += ",0-";
@@ -84,7 +89,8 @@ std::string nginx_binary() {
 // nginx in the foreground on its own prefix, with the shipped proxy snippet.
 class Nginx {
  public:
-  Nginx(const std::string& binary, const std::string& prefix, int port, int upstream_port) : port_(port) {
+  Nginx(const std::string& binary, const std::string& prefix, int port, int upstream_port)
+      : port_(port) {
     namespace fs = std::filesystem;
     fs::create_directories(prefix + "/logs");
     std::ofstream conf(prefix + "/nginx.conf");
@@ -92,8 +98,10 @@ class Nginx {
          << "error_log " << prefix << "/logs/error.log info;\npid " << prefix << "/nginx.pid;\n"
          << "events { worker_connections 128; }\n"
          << "http {\n  access_log off;\n"
-         << "  client_body_temp_path " << prefix << "/body;\n  proxy_temp_path " << prefix << "/proxy;\n"
-         << "  fastcgi_temp_path " << prefix << "/fcgi;\n  uwsgi_temp_path " << prefix << "/uwsgi;\n"
+         << "  client_body_temp_path " << prefix << "/body;\n  proxy_temp_path " << prefix
+         << "/proxy;\n"
+         << "  fastcgi_temp_path " << prefix << "/fcgi;\n  uwsgi_temp_path " << prefix
+         << "/uwsgi;\n"
          << "  scgi_temp_path " << prefix << "/scgi;\n"
          << "  upstream stayconnected { server 127.0.0.1:" << upstream_port << "; keepalive 8; }\n"
          << "  limit_conn_zone $binary_remote_addr zone=sc_per_ip:1m;\n"
@@ -102,8 +110,9 @@ class Nginx {
     conf.close();
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execl(binary.c_str(), binary.c_str(), "-p", prefix.c_str(), "-c", (prefix + "/nginx.conf").c_str(), "-e",
-              (prefix + "/logs/error.log").c_str(), static_cast<char*>(nullptr));
+      ::execl(binary.c_str(), binary.c_str(), "-p", prefix.c_str(), "-c",
+              (prefix + "/nginx.conf").c_str(), "-e", (prefix + "/logs/error.log").c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     error_log_ = prefix + "/logs/error.log";
@@ -137,9 +146,11 @@ int sign_up_from(int port, const std::string& source, const std::string& email) 
   RawConnection c(port, source);
   if (!c.connected()) return 0;
   std::string body = R"({"email":")" + email + R"("})";
-  c.send("POST /api/v1/subscriptions HTTP/1.1\r\nHost: signup.example.org\r\nContent-Type: application/json\r\n"
-         "X-Forwarded-For: 6.6.6.6\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  c.send(
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: signup.example.org\r\nContent-Type: "
+      "application/json\r\n"
+      "X-Forwarded-For: 6.6.6.6\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
   return first_status(c.read_until_close());
 }
 
@@ -168,9 +179,12 @@ TEST_F(EdgeServiceTest, BehindNginxTheConsentLogRecordsTheRealClientIp) {
 
   // The proxy's own limits hold too: a body over 64 KB stops at nginx.
   RawConnection big(port, "127.0.0.2");
-  big.send("POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n");
+  big.send(
+      "POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: 70000\r\n\r\n");
   // (nginx then lingers for the body it refused: read the answer, not until close.)
-  EXPECT_EQ(first_status(big.read_until([](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; })),
+  EXPECT_EQ(first_status(big.read_until(
+                [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; })),
             413);
 }
 

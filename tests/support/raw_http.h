@@ -72,7 +72,8 @@ class RawConnection {
     const auto until = std::chrono::steady_clock::now() + timeout;
     char buf[65536];
     while (more(received_)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -96,7 +97,8 @@ class RawConnection {
 // tests read never contain "HTTP/1.1 " themselves.
 inline int count_responses(const std::string& s) {
   int n = 0;
-  for (auto at = s.find("HTTP/1.1 "); at != std::string::npos; at = s.find("HTTP/1.1 ", at + 1)) ++n;
+  for (auto at = s.find("HTTP/1.1 "); at != std::string::npos; at = s.find("HTTP/1.1 ", at + 1))
+    ++n;
   return n;
 }
 

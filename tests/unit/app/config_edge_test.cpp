@@ -14,7 +14,8 @@ TEST(ConfigEdge, MaxConnectionsPerIp) {
     load_config({{"SC_HTTP_MAX_CONNECTIONS_PER_IP", "0"}});
     FAIL() << "0 was accepted";
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(), "SC_HTTP_MAX_CONNECTIONS_PER_IP must be a whole number from 1 to 16384, not '0'");
+    EXPECT_STREQ(e.what(),
+                 "SC_HTTP_MAX_CONNECTIONS_PER_IP must be a whole number from 1 to 16384, not '0'");
   }
 }
 

@@ -37,7 +37,9 @@ class EdgeTest : public ::testing::Test {
       ++posts_;
       res.set_content(std::to_string(req.body.size()) + ":" + req.body, "text/plain");
     });
-    svr_->Get("/page", [](const httplib::Request&, httplib::Response& res) { res.set_content(std::string(8192, 'p'), "text/html"); });
+    svr_->Get("/page", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(8192, 'p'), "text/html");
+    });
     svr_->Get("/whoami", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(req.remote_addr + "|" + req.get_header_value("X-Test"), "text/plain");
     });
@@ -95,7 +97,8 @@ TEST_F(EdgeTest, ChunkedBodyWithinTheLimitIsDecodedAndTheConnectionKept) {
   RawConnection c(port_);
   c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n" + chunk("hello ") +
          "5;ext=1\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n" + std::string(kSmuggled));
-  auto got = c.read_until([](const std::string& s) { return s.find("smuggled") != std::string::npos; });
+  auto got =
+      c.read_until([](const std::string& s) { return s.find("smuggled") != std::string::npos; });
   EXPECT_EQ(first_status(got), 200);
   EXPECT_NE(got.find("11:hello world"), std::string::npos) << got;
   // A well-framed pipelined request is answered: the framing is ours, not a guess.
@@ -105,15 +108,19 @@ TEST_F(EdgeTest, ChunkedBodyWithinTheLimitIsDecodedAndTheConnectionKept) {
 
 TEST_F(EdgeTest, ContentLengthOverTheLimitIs413AndClosed) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n" + std::string(1000, 'a'),
+  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n" +
+                                std::string(1000, 'a'),
                             413);
 }
 
 TEST_F(EdgeTest, CompressedRequestBodyIs415AndClosed) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
-                            415);
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\nabcd", 415);
+  expect_refused_and_closed(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
+      415);
+  expect_refused_and_closed(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\nabcd",
+      415);
 }
 
 TEST_F(EdgeTest, PostWithoutLengthOrTransferEncodingHasAnEmptyBody) {
@@ -123,7 +130,8 @@ TEST_F(EdgeTest, PostWithoutLengthOrTransferEncodingHasAnEmptyBody) {
   // the bytes that follow are the next request, answered without waiting
   // for the client to close.
   c.send("POST /echo HTTP/1.1\r\nHost: x\r\n\r\n" + std::string(kSmuggled));
-  auto got = c.read_until([](const std::string& s) { return s.find("smuggled") != std::string::npos; }, 3s);
+  auto got = c.read_until(
+      [](const std::string& s) { return s.find("smuggled") != std::string::npos; }, 3s);
   EXPECT_EQ(first_status(got), 200);
   EXPECT_NE(got.find("\r\n\r\n0:"), std::string::npos) << got;
   EXPECT_EQ(count_responses(got), 2);
@@ -162,7 +170,8 @@ TEST_F(EdgeTest, AHugeHeadIs431BeforeItIsStored) {
   start();
   RawConnection c(port_);
   std::string head = "GET /page HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 100; ++i) head += "X-Big: " + std::string(1000, 'b') + "\r\n";  // 100 KB, no end yet
+  for (int i = 0; i < 100; ++i)
+    head += "X-Big: " + std::string(1000, 'b') + "\r\n";  // 100 KB, no end yet
   c.send(head);
   auto got = c.read_until_close();
   EXPECT_EQ(first_status(got), 431);
@@ -171,49 +180,63 @@ TEST_F(EdgeTest, AHugeHeadIs431BeforeItIsStored) {
 
 TEST_F(EdgeTest, TwoDifferentContentLengthsAre400AndClosed) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd", 400);
+  expect_refused_and_closed(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd", 400);
 }
 
 TEST_F(EdgeTest, ContentLengthWithChunkedIs400AndClosed) {
   start();
   expect_refused_and_closed(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("abcd") + "0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          chunk("abcd") + "0\r\n\r\n",
       400);
 }
 
 TEST_F(EdgeTest, IdentityThenChunkedIs400AndClosed) {
   start();
   expect_refused_and_closed(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n" + chunk("abcd") + "0\r\n\r\n", 400);
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n" +
+          chunk("abcd") + "0\r\n\r\n",
+      400);
   expect_refused_and_closed(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n",
+      400);
 }
 
 TEST_F(EdgeTest, MalformedContentLengthIs400AndClosed) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4x\r\n\r\nabcd", 400);
+  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4x\r\n\r\nabcd",
+                            400);
   expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400);
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4\r\n\r\nabcd", 400);
+  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4\r\n\r\nabcd",
+                            400);
 }
 
 TEST_F(EdgeTest, PercentEncodedTransferEncodingIsNotDecoded) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %63hunked\r\n\r\n" + chunk("abcd") + "0\r\n\r\n",
-                            400);
+  expect_refused_and_closed(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %63hunked\r\n\r\n" + chunk("abcd") +
+          "0\r\n\r\n",
+      400);
 }
 
 TEST_F(EdgeTest, HeaderValuesReachHandlersAsSent) {
   start();
   RawConnection c(port_);
-  c.send("GET /whoami HTTP/1.1\r\nHost: x\r\nX-Test: a%41b%0d%0aInjected: 1\r\nConnection: close\r\n\r\n");
+  c.send(
+      "GET /whoami HTTP/1.1\r\nHost: x\r\nX-Test: a%41b%0d%0aInjected: 1\r\nConnection: "
+      "close\r\n\r\n");
   auto got = c.read_until_close();
   EXPECT_NE(got.find("|a%41b%0d%0aInjected: 1"), std::string::npos) << got;
 }
 
 TEST_F(EdgeTest, ObsoleteLineFoldingAndSpaceBeforeColonAre400) {
   start();
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length : 4\r\n\r\nabcd", 400);
-  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\nContent-Length: 4\r\n\r\nabcd", 400);
+  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length : 4\r\n\r\nabcd",
+                            400);
+  expect_refused_and_closed(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\nContent-Length: 4\r\n\r\nabcd", 400);
   expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\nContent-Length: 4\r\n\r\nabcd", 400);
 }
 
@@ -271,7 +294,9 @@ TEST_F(EdgeTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   start();  // trusts nobody
   {
     RawConnection c(port_);
-    c.send("GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n");
+    c.send(
+        "GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: "
+        "close\r\n\r\n");
     EXPECT_NE(c.read_until_close().find("\r\n\r\n127.0.0.1|"), std::string::npos);
   }
   TearDown();
@@ -279,15 +304,20 @@ TEST_F(EdgeTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   o.trusted_proxies = CidrSet::parse("127.0.0.0/8").value();
   start(o);
   RawConnection c(port_);
-  c.send("GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.1, 203.0.113.9\r\nX-Forwarded-For: 127.0.0.5\r\nConnection: close\r\n\r\n");
+  c.send(
+      "GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.1, "
+      "203.0.113.9\r\nX-Forwarded-For: 127.0.0.5\r\nConnection: close\r\n\r\n");
   EXPECT_NE(c.read_until_close().find("\r\n\r\n203.0.113.9|"), std::string::npos);
 }
 
 TEST_F(EdgeTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
   start();
   RawConnection c(port_);
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
-  auto interim = c.read_until([](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 2s);
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: "
+      "close\r\n\r\n");
+  auto interim = c.read_until(
+      [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 2s);
   EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << interim;
   c.send("abcd");
   auto got = c.read_until_close();
@@ -316,7 +346,8 @@ TEST(CidrSet, MatchesIpv4AndIpv6NetworksAndRefusesGarbage) {
 
 TEST(ClientAddress, TakesTheRightmostUntrustedHop) {
   auto trusted = CidrSet::parse("10.0.0.0/8").value();
-  EXPECT_EQ(client_address("192.0.2.1", {"203.0.113.9"}, trusted), "192.0.2.1");  // peer not trusted
+  EXPECT_EQ(client_address("192.0.2.1", {"203.0.113.9"}, trusted),
+            "192.0.2.1");  // peer not trusted
   EXPECT_EQ(client_address("10.0.0.1", {"1.1.1.1, 203.0.113.9"}, trusted), "203.0.113.9");
   EXPECT_EQ(client_address("10.0.0.1", {"1.1.1.1, 203.0.113.9, 10.0.0.2"}, trusted), "203.0.113.9");
   EXPECT_EQ(client_address("10.0.0.1", {"203.0.113.9", "10.0.0.2"}, trusted), "203.0.113.9");
