@@ -24,6 +24,8 @@ packages=(
   libicu-dev
   # unit and integration tests; the fake SMTP server
   libgtest-dev libgmock-dev googletest python3 python3-aiosmtpd
+  # the integration test that runs the service behind a real reverse proxy
+  nginx
   # benchmarks, manual checks
   wrk curl sqlite3 openssl ca-certificates
   # browser end-to-end test (playwright-core drives Debian's chromium; never its own)

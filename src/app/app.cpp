@@ -214,6 +214,8 @@ int cmd_serve(Wiring& w) {
   HttpOptions hopts;
   hopts.max_threads = c.http_max_threads;
   hopts.signup_limits = c.signup_limits;
+  hopts.max_connections_per_ip = c.http_max_connections_per_ip;
+  hopts.trusted_proxies = c.trusted_proxies;
   storage::QueuedUnitOfWork writes(writer);
   storage::PooledReadStore lookups(reads);
   std::unique_ptr<providers::TwilioWebhookVerifier> twilio_webhooks;

@@ -15,6 +15,7 @@
 
 #include "sc/core/email.h"
 #include "sc/core/text.h"
+#include "sc/http/cidr.h"
 #include "sc/providers/crypto.h"
 #include "sc/providers/phone_normalizer.h"
 
@@ -230,6 +231,17 @@ const std::vector<Setting>& settings() {
        "wait before the same address gets another confirmation"},
       {"SC_RETRY_BASE_SECONDS", "15", whole(&Config::retry_base_seconds, 0, 86400), "first retry delay (doubling)"},
       {"SC_MAX_ATTEMPTS", "12", whole(&Config::max_attempts, 1, 100), "attempts before a message fails"},
+      {"SC_HTTP_MAX_CONNECTIONS_PER_IP", "64", whole(&Config::http_max_connections_per_ip, 1, 16384),
+       "concurrent connections per client IP (trusted proxies exempt)"},
+      {"SC_TRUSTED_PROXIES", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (auto proxies = CidrSet::parse(v); !proxies) {
+           throw ConfigError("SC_TRUSTED_PROXIES must be a list of IPv4/IPv6 addresses or CIDR networks: " +
+                             proxies.error().message);
+         }
+         c.trusted_proxies = v;
+       },
+       "CIDR list of reverse proxies whose X-Forwarded-For is believed; unset: none"},
       {"SC_DISPATCH_BATCH", "512", whole(&Config::dispatch_batch, 1, 10000), "messages the dispatcher claims at a time"},
       {"SC_EMAIL_RATE_LIMIT", "0", whole(&Config::email_rate_limit, 0, 1'000'000),
        "emails per second in any 1 s window; 0: unlimited"},

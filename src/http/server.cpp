@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "edge_server.h"
 #include "elastic_pool.h"
 #include "request_metrics.h"
 #include "response.h"
@@ -21,7 +22,7 @@ namespace sc {
 struct HttpServer::Impl {
   HttpDeps deps;
   HttpOptions options;
-  httplib::Server svr;
+  detail::EdgeServer svr;
   std::atomic<int> listen_fd{-1};
   int bound_port = 0;
   detail::Responder respond;
@@ -32,6 +33,7 @@ struct HttpServer::Impl {
   Impl(HttpDeps d, HttpOptions o)
       : deps(std::move(d)),
         options(o),
+        svr(detail::edge_options(o)),
         respond(deps.pages),
         env{deps, options, respond},
         router(svr),

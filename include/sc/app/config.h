@@ -46,6 +46,8 @@ struct Config {
   int email_rate_limit = 0, sms_rate_limit = 0;
   int email_concurrency = 0, sms_concurrency = 0;
   std::size_t http_max_threads = 1024;
+  std::size_t http_max_connections_per_ip = 64;  // SC_HTTP_MAX_CONNECTIONS_PER_IP
+  std::string trusted_proxies;                    // SC_TRUSTED_PROXIES, a CIDR list (validated)
   bool synchronous_full = true;
   std::string templates_dir;
   std::string twilio_auth_token;  // checks X-Twilio-Signature on the webhooks

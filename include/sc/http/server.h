@@ -30,6 +30,13 @@ struct HttpOptions {
   bool signup_limits = true;
   double signup_burst = 30;
   double signup_per_minute = 30;
+  // The edge (src/http/edge_server.h): concurrent connections per client IP
+  // (SC_HTTP_MAX_CONNECTIONS_PER_IP), the deadline for a whole request head,
+  // and the proxies whose X-Forwarded-For names the client (SC_TRUSTED_PROXIES,
+  // a CIDR list; the constructor throws std::invalid_argument on a bad one).
+  std::size_t max_connections_per_ip = 64;
+  int head_timeout_ms = 10000;
+  std::string trusted_proxies;
 };
 
 struct HttpDeps {

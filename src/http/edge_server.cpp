@@ -1,0 +1,572 @@
+#include "edge_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+namespace sc::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9110 §5.6.2 token characters: what a field name may hold.
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    bool ok = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void peer_of(socket_t sock, bool remote, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  int rc = remote ? getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len)
+                  : getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0) return;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    port = ntohs(a->sin6_port);
+  } else {
+    return;
+  }
+  ip = normalize_ip(buf).value_or(buf);
+}
+
+const char* reason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 505:
+      return "HTTP Version Not Supported";
+  }
+  return "Error";
+}
+
+// The library's stream for one request: reads the framed request we built,
+// then end of stream; writes go to the socket.
+class FramedStream final : public httplib::Stream {
+ public:
+  FramedStream(socket_t sock, const std::string& request, const std::string& remote_ip,
+               int remote_port, const std::string& local_ip, int local_port, int write_timeout_ms)
+      : sock_(sock),
+        in_(request),
+        remote_ip_(remote_ip),
+        local_ip_(local_ip),
+        remote_port_(remote_port),
+        local_port_(local_port),
+        write_timeout_ms_(write_timeout_ms) {}
+
+  bool is_readable() const override { return pos_ < in_.size(); }
+  bool is_writable() const override {
+    pollfd p{sock_, POLLOUT, 0};
+    return ::poll(&p, 1, write_timeout_ms_) > 0 &&
+           (p.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0;
+  }
+  ssize_t read(char* ptr, std::size_t size) override {
+    auto n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, std::size_t size) override {
+    std::size_t sent = 0;
+    while (sent < size) {
+      // The socket carries SO_SNDTIMEO (the write timeout) from the accept loop.
+      auto n = ::send(sock_, ptr + sent, size - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return -1;
+      sent += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(sent);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = local_ip_;
+    port = local_port_;
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  socket_t sock_;
+  const std::string& in_;
+  std::size_t pos_ = 0;
+  const std::string &remote_ip_, &local_ip_;
+  int remote_port_, local_port_, write_timeout_ms_;
+};
+
+}  // namespace
+
+// One accepted connection: reads requests off the socket, checks them, and
+// hands each one framed to the library.
+class EdgeConnection {
+ public:
+  EdgeConnection(EdgeServer& server, socket_t sock)
+      : srv_(server), opt_(server.options_), sock_(sock) {
+    peer_of(sock, true, remote_ip_, remote_port_);
+    peer_of(sock, false, local_ip_, local_port_);
+    write_timeout_ms_ =
+        static_cast<int>(server.write_timeout_sec_ * 1000 + server.write_timeout_usec_ / 1000);
+  }
+
+  const std::string& remote_ip() const { return remote_ip_; }
+
+  void serve() {
+    auto head_deadline = Clock::now() + opt_.head_timeout;
+    for (std::size_t served = 0; served < opt_.max_requests_per_connection; ++served) {
+      if (srv_.svr_sock_ == INVALID_SOCKET) return;
+      if (served > 0) {
+        // Kept alive: wait for the next request's first byte.
+        if (pos_ == in_.size() && !fill(Clock::now() + opt_.keep_alive_timeout)) return;
+        head_deadline = Clock::now() + opt_.head_timeout;
+      }
+      if (!serve_one(head_deadline, served + 1 == opt_.max_requests_per_connection)) return;
+    }
+  }
+
+ private:
+  enum class Read { kOk, kClosed, kTimeout };
+
+  // Appends what the socket has, waiting until `deadline`; false on end of
+  // stream, error, timeout or server stop.
+  bool fill(Clock::time_point deadline) { return fill_status(deadline) == Read::kOk; }
+
+  Read fill_status(Clock::time_point deadline) {
+    if (pos_ > 0 && (pos_ == in_.size() || pos_ > 65536)) {
+      in_.erase(0, pos_);
+      pos_ = 0;
+    }
+    char buf[16384];
+    while (true) {
+      auto n = ::recv(sock_, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) {
+        in_.append(buf, static_cast<std::size_t>(n));
+        return Read::kOk;
+      }
+      if (n == 0) return Read::kClosed;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return Read::kClosed;
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return Read::kTimeout;
+      if (srv_.svr_sock_ == INVALID_SOCKET) return Read::kClosed;
+      pollfd p{sock_, POLLIN, 0};
+      // Wake at least once a second to notice the server stopping.
+      int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      if (rc < 0 && errno != EINTR) return Read::kClosed;
+    }
+  }
+
+  // Sends a small JSON error, closes our side and drains briefly what the
+  // client is still sending, so that it reads the answer instead of a reset.
+  void refuse(int status, std::string_view code, std::string_view message) {
+    std::string body = std::string(R"({"error":{"code":")") + std::string(code) +
+                       R"(","message":")" + std::string(message) + "\"}}";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+        "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    FramedStream s(sock_, in_, remote_ip_, remote_port_, local_ip_, local_port_, write_timeout_ms_);
+    s.write(out.data(), out.size());
+    ::shutdown(sock_, SHUT_WR);
+    const auto until = Clock::now() + std::chrono::milliseconds(1000);
+    std::size_t drained = 0;
+    char buf[16384];
+    while (drained < 256 * 1024) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{sock_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      auto n = ::recv(sock_, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n <= 0) break;
+      drained += static_cast<std::size_t>(n);
+    }
+  }
+
+  struct Field {
+    std::string_view name, value;
+  };
+
+  // Serves one request; false when the connection must close.
+  bool serve_one(Clock::time_point head_deadline, bool last) {
+    // RFC 9112 §2.2: empty lines before a request line are ignored.
+    std::size_t head_end;
+    // Searches resume where the last one stopped: a client dribbling one
+    // byte per recv must not make us rescan its whole head each time.
+    std::size_t scanned = 0;  // bytes after pos_ already searched
+    bool line_ended = false;
+    while (true) {
+      if (scanned == 0) {
+        for (int skip = 0; skip < 2 && in_.compare(pos_, 2, "\r\n") == 0; ++skip) pos_ += 2;
+      }
+      head_end = in_.find("\r\n\r\n", pos_ + (scanned > 3 ? scanned - 3 : 0));
+      if (head_end != std::string::npos) break;
+      if (!line_ended)
+        line_ended = in_.find("\r\n", pos_ + (scanned > 1 ? scanned - 1 : 0)) != std::string::npos;
+      scanned = in_.size() - pos_;
+      if (scanned > opt_.max_head_bytes) {
+        refuse(431, "headers_too_large", "the request head is larger than the limit");
+        return false;
+      }
+      if (!line_ended && scanned > opt_.max_request_line) {
+        refuse(414, "uri_too_long", "the request line is longer than the limit");
+        return false;
+      }
+      auto r = fill_status(head_deadline);
+      if (r == Read::kTimeout) {
+        if (pos_ < in_.size())
+          refuse(408, "request_timeout", "the request head did not arrive in time");
+        return false;
+      }
+      if (r != Read::kOk) return false;
+    }
+    const std::size_t body_start = head_end + 4;
+    if (body_start - pos_ > opt_.max_head_bytes) {
+      refuse(431, "headers_too_large", "the request head is larger than the limit");
+      return false;
+    }
+    std::string_view head(in_.data() + pos_, head_end - pos_);
+    // Lines end in CRLF; a lone CR or LF, or a NUL, is a framing trick.
+    for (std::size_t i = 0; i < head.size(); ++i) {
+      char c = head[i];
+      if (c == '\0' || (c == '\n' && (i == 0 || head[i - 1] != '\r')) ||
+          (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n'))) {
+        refuse(400, "bad_request", "the request head is malformed");
+        return false;
+      }
+    }
+    auto eol = head.find("\r\n");
+    std::string_view request_line = head.substr(0, eol);
+    if (request_line.size() > opt_.max_request_line) {
+      refuse(414, "uri_too_long", "the request line is longer than the limit");
+      return false;
+    }
+    auto sp1 = request_line.find(' ');
+    auto sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
+    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+        request_line.find(' ', sp2 + 1) != std::string_view::npos || sp1 == 0 || sp2 == sp1 + 1) {
+      refuse(400, "bad_request", "the request line is malformed");
+      return false;
+    }
+    const std::string method(request_line.substr(0, sp1));
+    const auto version = request_line.substr(sp2 + 1);
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+      refuse(version.rfind("HTTP/", 0) == 0 ? 505 : 400, "bad_request",
+             "only HTTP/1.0 and HTTP/1.1 are served");
+      return false;
+    }
+
+    std::vector<Field> fields;
+    std::size_t at = eol == std::string_view::npos ? head.size() : eol + 2;
+    while (at < head.size()) {
+      auto end = head.find("\r\n", at);
+      if (end == std::string_view::npos) end = head.size();
+      auto line = head.substr(at, end - at);
+      at = end + 2;
+      if (fields.size() >= opt_.max_headers) {
+        refuse(431, "too_many_headers", "the request has more header fields than the limit");
+        return false;
+      }
+      if (line.size() > opt_.max_header_line) {
+        refuse(431, "headers_too_large", "a header field is longer than the limit");
+        return false;
+      }
+      auto colon = line.find(':');
+      // No obsolete line folding, no space before the colon (RFC 9112 §5).
+      if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+        refuse(400, "bad_request", "a header field is malformed");
+        return false;
+      }
+      fields.push_back(Field{line.substr(0, colon), trim_ows(line.substr(colon + 1))});
+    }
+
+    // Framing, from the bytes as sent (RFC 9112 §6).
+    std::optional<std::uint64_t> content_length;
+    bool chunked = false, has_te = false, expect_continue = false;
+    std::vector<std::string> forwarded_for;
+    for (const auto& f : fields) {
+      if (iequals(f.name, "Content-Length")) {
+        bool digits = !f.value.empty() && f.value.size() <= 18;
+        for (char c : f.value) digits = digits && c >= '0' && c <= '9';
+        if (!digits || content_length) {
+          refuse(400, "bad_request",
+                 digits ? "more than one Content-Length" : "malformed Content-Length");
+          return false;
+        }
+        content_length = std::stoull(std::string(f.value));
+      } else if (iequals(f.name, "Transfer-Encoding")) {
+        if (has_te || !iequals(f.value, "chunked") || version == "HTTP/1.0") {
+          refuse(400, "bad_request", "the only transfer coding accepted is a single 'chunked'");
+          return false;
+        }
+        has_te = chunked = true;
+      } else if (iequals(f.name, "Content-Encoding")) {
+        if (!iequals(f.value, "identity")) {
+          refuse(415, "unsupported_content_encoding", "request bodies must not be compressed");
+          return false;
+        }
+      } else if (iequals(f.name, "Expect")) {
+        expect_continue = iequals(f.value, "100-continue");
+      } else if (iequals(f.name, "X-Forwarded-For")) {
+        forwarded_for.emplace_back(f.value);
+      }
+    }
+    if (chunked && content_length) {
+      refuse(400, "bad_request", "Content-Length together with Transfer-Encoding");
+      return false;
+    }
+    if (content_length && *content_length > opt_.max_body_bytes) {
+      refuse(413, "payload_too_large", "the body is larger than the limit");
+      return false;
+    }
+
+    // The request as the library will read it: the same line and fields,
+    // with '%' escaped (the library percent-decodes header values) and
+    // without the ones we have acted on; then a Content-Length we computed.
+    std::string framed;
+    framed.reserve(head.size() + 64);
+    framed.append(request_line).append("\r\n");
+    for (const auto& f : fields) {
+      if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding") ||
+          iequals(f.name, "Range") || iequals(f.name, "Expect") ||
+          iequals(f.name, "Content-Encoding")) {
+        continue;  // Range: our pages are dynamic; a multi-range answer amplifies
+      }
+      framed.append(f.name).append(": ");
+      for (char c : f.value) {
+        if (c == '%')
+          framed.append("%25");
+        else
+          framed.push_back(c);
+      }
+      framed.append("\r\n");
+    }
+    pos_ = body_start;  // the head is consumed; `head`, `fields` stay valid until in_ changes
+
+    const bool has_body = chunked || (content_length && *content_length > 0);
+    if (has_body && expect_continue) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (::send(sock_, kContinue.data(), kContinue.size(), MSG_NOSIGNAL) < 0) return false;
+    }
+    std::string body;
+    const auto body_deadline = Clock::now() + opt_.body_timeout;
+    if (content_length) {
+      while (in_.size() - pos_ < *content_length) {
+        if (!fill(body_deadline)) return false;
+      }
+      body.assign(in_, pos_, static_cast<std::size_t>(*content_length));
+      pos_ += static_cast<std::size_t>(*content_length);
+    } else if (chunked) {
+      if (!read_chunked(body, body_deadline)) return false;
+    }
+    // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body.
+    framed.append("Content-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
+
+    const std::vector<std::string> xff = std::move(forwarded_for);
+    const std::string client = client_address(remote_ip_, xff, opt_.trusted_proxies);
+    FramedStream stream(sock_, framed, remote_ip_, remote_port_, local_ip_, local_port_,
+                        write_timeout_ms_);
+    bool connection_closed = false;
+    bool ok = srv_.process_request(stream, last, connection_closed,
+                                   [&client](httplib::Request& req) { req.remote_addr = client; });
+    return ok && !connection_closed && !last;
+  }
+
+  // Reads a line ending in CRLF (without it) of at most `max` bytes.
+  std::optional<std::string> read_line(std::size_t max, Clock::time_point deadline,
+                                       bool& too_long) {
+    while (true) {
+      auto end = in_.find("\r\n", pos_);
+      if (end != std::string::npos) {
+        if (end - pos_ > max) {
+          too_long = true;
+          return std::nullopt;
+        }
+        std::string line = in_.substr(pos_, end - pos_);
+        pos_ = end + 2;
+        return line;
+      }
+      if (in_.size() - pos_ > max) {
+        too_long = true;
+        return std::nullopt;
+      }
+      if (!fill(deadline)) return std::nullopt;
+    }
+  }
+
+  // Decodes a chunked body into `body` within the body limit (RFC 9112 §7.1).
+  bool read_chunked(std::string& body, Clock::time_point deadline) {
+    bool too_long = false;
+    while (true) {
+      auto line = read_line(1024, deadline, too_long);
+      if (!line) {
+        if (too_long) refuse(400, "bad_request", "a chunk size line is malformed");
+        return false;
+      }
+      std::string_view size_part(*line);
+      size_part = trim_ows(size_part.substr(0, size_part.find(';')));
+      std::uint64_t size = 0;
+      bool valid = !size_part.empty() && size_part.size() <= 15;
+      for (char c : size_part) {
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        valid = valid && d >= 0;
+        if (valid) size = size * 16 + static_cast<std::uint64_t>(d);
+      }
+      if (!valid) {
+        refuse(400, "bad_request", "a chunk size line is malformed");
+        return false;
+      }
+      if (size == 0) break;
+      if (body.size() + size > opt_.max_body_bytes) {
+        refuse(413, "payload_too_large", "the body is larger than the limit");
+        return false;
+      }
+      while (in_.size() - pos_ < size + 2) {
+        if (!fill(deadline)) return false;
+      }
+      if (in_.compare(pos_ + size, 2, "\r\n") != 0) {
+        refuse(400, "bad_request", "a chunk is not followed by CRLF");
+        return false;
+      }
+      body.append(in_, pos_, static_cast<std::size_t>(size));
+      pos_ += static_cast<std::size_t>(size) + 2;
+    }
+    // Trailer fields, dropped; they count against the head limits.
+    std::size_t trailers = 0, bytes = 0;
+    while (true) {
+      auto line = read_line(opt_.max_header_line, deadline, too_long);
+      if (!line) {
+        if (too_long) refuse(431, "headers_too_large", "a trailer field is longer than the limit");
+        return false;
+      }
+      if (line->empty()) return true;
+      bytes += line->size();
+      if (++trailers > opt_.max_headers || bytes > opt_.max_head_bytes) {
+        refuse(431, "too_many_headers", "the request has more trailer fields than the limit");
+        return false;
+      }
+    }
+  }
+
+  EdgeServer& srv_;
+  const EdgeOptions& opt_;
+  socket_t sock_;
+  std::string remote_ip_, local_ip_;
+  int remote_port_ = 0, local_port_ = 0, write_timeout_ms_ = 10000;
+  std::string in_;
+  std::size_t pos_ = 0;
+};
+
+EdgeOptions edge_options(const HttpOptions& o) {
+  EdgeOptions e;
+  e.max_body_bytes = o.max_body_bytes;
+  e.keep_alive_timeout = std::chrono::seconds(o.keep_alive_seconds);
+  e.head_timeout = std::chrono::milliseconds(o.head_timeout_ms);
+  e.max_connections_per_ip = o.max_connections_per_ip;
+  auto proxies = CidrSet::parse(o.trusted_proxies);
+  if (!proxies) throw std::invalid_argument("SC_TRUSTED_PROXIES: " + proxies.error().message);
+  e.trusted_proxies = proxies.value();
+  return e;
+}
+
+std::size_t EdgeServer::open_connections() const {
+  std::lock_guard lk(mu_);
+  std::size_t n = 0;
+  for (const auto& [ip, count] : per_ip_) n += count;
+  return n;
+}
+
+bool EdgeServer::acquire(const std::string& ip) {
+  std::lock_guard lk(mu_);
+  auto& n = per_ip_[ip];
+  if (n >= options_.max_connections_per_ip) {
+    if (n == 0) per_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void EdgeServer::release(const std::string& ip) {
+  std::lock_guard lk(mu_);
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+bool EdgeServer::process_and_close_socket(socket_t sock) {
+  {
+    EdgeConnection conn(*this, sock);
+    const std::string ip = conn.remote_ip();
+    const bool counted = !options_.trusted_proxies.contains(ip);
+    if (counted && !acquire(ip)) {
+      ++refused_;
+    } else {
+      try {
+        conn.serve();
+      } catch (...) {
+        // Out of memory or a library failure: drop this connection only.
+      }
+      if (counted) release(ip);
+    }
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return true;
+}
+
+}  // namespace sc::detail
