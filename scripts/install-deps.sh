@@ -26,6 +26,8 @@ packages=(
   libgtest-dev libgmock-dev googletest python3 python3-aiosmtpd
   # the integration test that runs the service behind a real reverse proxy
   nginx
+  # promtool validates /metrics; clang-format checks the formatting
+  prometheus clang-format
   # benchmarks, manual checks
   wrk curl sqlite3 openssl ca-certificates
   # browser end-to-end test (playwright-core drives Debian's chromium; never its own)

@@ -84,7 +84,8 @@ check_install() {
   dest=$(mktemp -d)
   DESTDIR="$dest" cmake --install "$build_dir" --prefix /usr
   local f
-  for f in usr/bin/stayconnected usr/lib/systemd/system/stayconnected.service usr/share/doc/stayconnected/stayconnected.env; do
+  for f in usr/bin/stayconnected usr/lib/systemd/system/stayconnected.service usr/share/doc/stayconnected/stayconnected.env \
+    usr/share/doc/stayconnected/nginx/stayconnected.conf; do
     [ -e "$dest/$f" ] || { echo "install: $f missing" >&2; rm -rf "$dest"; return 1; }
   done
   "$dest/usr/bin/stayconnected" --version
