@@ -32,6 +32,7 @@
 #include "sc/providers/sendgrid_email_sender.h"
 #include "sc/render/renderer.h"
 #include "sc/storage/storage.h"
+#include "support/db_inspect.h"
 
 namespace {
 
@@ -322,7 +323,7 @@ int run_lanes(int bulk, int batch, int in_flight) {
   const auto committed = std::chrono::steady_clock::now();
   (void)outcome;
   // The confirmation is the newest outbox row.
-  const auto newest = reads.outbox_rows(static_cast<std::int64_t>(bulk), 10);
+  const auto newest = sc::db_inspect::outbox_rows(db, static_cast<std::int64_t>(bulk), 10);
   if (newest.empty() || newest.back().id != static_cast<std::int64_t>(bulk) + 1) {
     std::fprintf(stderr, "the confirmation is not outbox row %d\n", bulk + 1);
     return 1;

@@ -198,6 +198,11 @@ int cmd_serve(Wiring& w) {
 
   metrics::Registry registry;
   storage::WriteQueue writer(c.db_path, storage::WriteQueue::Options{256, c.synchronous_full, &registry});
+  {
+    const auto& db = writer.settings();  // as SQLite reports them, so an operator sees the durability in force
+    std::fprintf(stderr, "stayconnected: database %s: journal_mode=%s synchronous=%s foreign_keys=%s\n", c.db_path.c_str(),
+                 db.journal_mode.c_str(), db.synchronous.c_str(), db.foreign_keys ? "on" : "off");
+  }
   storage::ReadPool reads(c.db_path, 4);
   Dispatcher::Options dopts;
   dopts.base_backoff_seconds = c.retry_base_seconds;

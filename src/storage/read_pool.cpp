@@ -142,46 +142,6 @@ OutboxDepth ReadPool::outbox_depth(std::int64_t now) {
   return d;
 }
 
-std::vector<OutboxRow> ReadPool::outbox_rows(std::int64_t after_id, int limit) {
-  auto l = impl_->lease();
-  SQLite::Statement q(*l.db,
-                      "SELECT id, kind, purpose, state, COALESCE(provider,''), COALESCE(provider_message_id,''),"
-                      " COALESCE(last_code,''), COALESCE(last_error,''), payload, attempts, channel_id, next_attempt_at"
-                      " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
-  q.bind(1, static_cast<int64_t>(after_id));
-  q.bind(2, limit);
-  std::vector<OutboxRow> out;
-  while (q.executeStep()) {
-    OutboxRow r;
-    r.id = q.getColumn(0).getInt64();
-    r.kind = q.getColumn(1).getString();
-    r.purpose = q.getColumn(2).getString();
-    r.state = q.getColumn(3).getString();
-    r.provider = q.getColumn(4).getString();
-    r.provider_message_id = q.getColumn(5).getString();
-    r.last_code = q.getColumn(6).getString();
-    r.last_error = q.getColumn(7).getString();
-    r.payload = q.getColumn(8).getString();
-    r.attempts = q.getColumn(9).getInt();
-    r.channel_id = q.getColumn(10).getInt64();
-    r.next_attempt_at = q.getColumn(11).getInt64();
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-std::int64_t ReadPool::count(const std::string& table) {
-  static const char* kAllowed[] = {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics",
-                                   "topic_requests"};
-  bool ok = false;
-  for (auto* a : kAllowed) ok = ok || table == a;
-  if (!ok) throw StorageError("unknown table " + table);
-  auto l = impl_->lease();
-  SQLite::Statement q(*l.db, "SELECT COUNT(*) FROM " + table);
-  q.executeStep();
-  return q.getColumn(0).getInt64();
-}
-
 bool ReadPool::healthy() {
   try {
     auto l = impl_->lease();

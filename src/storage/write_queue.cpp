@@ -17,20 +17,13 @@ namespace {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(SQLite::Database& db) : db_(db), st_(db), consent_(st_, outbox_changed), outbox_(st_) {}
+  explicit Context(SQLite::Database& db) : st_(db), consent_(st_, outbox_changed), outbox_(st_) {}
   ConsentStore& consent() override { return consent_; }
   OutboxStore& outbox() override { return outbox_; }
-  void exec(const std::string& sql) override { db_.exec(sql); }
-  std::string query_value(const std::string& sql) override {
-    SQLite::Statement q(db_, sql);
-    if (!q.executeStep() || q.getColumn(0).isNull()) return {};
-    return q.getColumn(0).getString();
-  }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
  private:
-  SQLite::Database& db_;
   detail::Statements st_;
   detail::SqliteConsentStore consent_;
   detail::SqliteOutboxStore outbox_;
@@ -40,6 +33,7 @@ class Context final : public WriteContext {
 
 struct WriteQueue::Impl {
   Options options;
+  Settings settings;
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<Context> ctx;
   std::mutex mu;
@@ -136,6 +130,15 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
         metrics::latency_buckets());
   }
   impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
+  try {
+    impl_->settings.journal_mode = impl_->db->execAndGet("PRAGMA journal_mode").getString();
+    static const char* kSynchronous[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+    const int sync = impl_->db->execAndGet("PRAGMA synchronous").getInt();
+    impl_->settings.synchronous = sync >= 0 && sync <= 3 ? kSynchronous[sync] : std::to_string(sync);
+    impl_->settings.foreign_keys = impl_->db->execAndGet("PRAGMA foreign_keys").getInt() == 1;
+  } catch (const std::exception& e) {
+    throw StorageError("cannot read the settings of database " + path + ": " + e.what());
+  }
   impl_->ctx = std::make_unique<Context>(*impl_->db);
   impl_->thread = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-writer");
@@ -171,6 +174,8 @@ void WriteQueue::submit_and_wait(Job& job) {
   job.done.acquire();
   if (job.error) std::rethrow_exception(job.error);
 }
+
+const WriteQueue::Settings& WriteQueue::settings() const { return impl_->settings; }
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);

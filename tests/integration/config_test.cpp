@@ -117,6 +117,18 @@ TEST_F(ConfigTest, SigtermDoesNotWaitForIdleKeepAliveConnections) {
 
 // The warning's text is unit-tested; this checks that it is printed and that
 // the command still runs.
+// The writer's connection settings are read back from SQLite and logged at
+// start, so an operator sees the durability actually in force.
+TEST_F(ConfigTest, TheStartLogsTheWritersDatabaseSettings) {
+  start();
+  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=FULL foreign_keys=on"), std::string::npos)
+      << svc_->stderr_text();
+  ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
+  start({{"SC_SQLITE_SYNCHRONOUS", "normal"}});
+  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=NORMAL foreign_keys=on"), std::string::npos)
+      << svc_->stderr_text();
+}
+
 TEST_F(ConfigTest, UnknownSettingIsAWarningNotAnError) {
   auto env = base_env();
   env["SC_EMAIL_PROVDER"] = "smtp";  // mistyped

@@ -16,7 +16,7 @@
 namespace sc {
 namespace {
 
-using storage::OutboxRow;
+using db_inspect::OutboxRow;
 using storage::ReadPool;
 
 // Answers each send with script(message, attempt number for that message).
@@ -70,8 +70,7 @@ class DispatcherSqliteTest : public storage::StorageTest {
     return o;
   }
   OutboxRow row(std::int64_t id) {
-    ReadPool reads(path_, 1);
-    for (auto& r : reads.outbox_rows(id - 1, 1)) {
+    for (auto& r : db_inspect::outbox_rows(path_, id - 1, 1)) {
       if (r.id == id) return r;
     }
     ADD_FAILURE() << "no outbox row " << id;

@@ -38,13 +38,13 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
     storage::ReadPool reads(dir_.str("data/sc.db"), 1);
     // The answers are recorded just after the requests: wait for that too.
     ASSERT_TRUE(wait_for([&] {
-      auto rows = reads.outbox_rows(0, 10);
+      auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
       return rows.size() == 5 && std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.last_code == "503"; });
     })) << svc_->stderr_text();
     auto c = reads.outbox_counts();
     EXPECT_EQ(c.sent, 0);
     EXPECT_EQ(c.queued + c.sending, 5);
-    auto rows = reads.outbox_rows(0, 10);
+    auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
     ASSERT_EQ(rows.size(), 5u);
     EXPECT_EQ(rows[0].last_code, "503");
   }
@@ -57,7 +57,7 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   // Every request the provider saw is an attempt the outbox recorded: no
   // send happened twice or unrecorded, and once all are sent nothing more goes.
   std::int64_t attempts = 0;
-  for (const auto& row : reads.outbox_rows(0, 10)) {
+  for (const auto& row : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) {
     EXPECT_EQ(row.state, "sent");
     EXPECT_EQ(row.provider, "sendgrid");
     EXPECT_GE(row.attempts, 2);
@@ -89,7 +89,7 @@ TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
   EXPECT_GE(arrivals[1], reset);  // not one request before the provider's reset
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
   ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; })) << svc_->stderr_text();
-  auto rows = reads.outbox_rows(0, 10);
+  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].attempts, 2);
   EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
@@ -109,7 +109,7 @@ TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {
   cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
   ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }, std::chrono::seconds(20)));
-  auto rows = reads.outbox_rows(0, 10);
+  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
   EXPECT_EQ(email_state("crash@example.org"), "pending");
@@ -121,7 +121,7 @@ TEST_F(OutboxTest, PermanentRejectionIsRecordedWithTheProviderText) {
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "perm@example.org"}})->status, 202);
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
   ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().failed == 1; }));
-  auto rows = reads.outbox_rows(0, 10);
+  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
   EXPECT_EQ(rows[0].last_code, "400");
   EXPECT_NE(rows[0].last_error.find("verified Sender Identity"), std::string::npos);
   EXPECT_EQ(fake.request_count(), 1u);  // never retried

@@ -74,8 +74,7 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   EXPECT_NE(svc_->stderr_text().find("smtp:535"), std::string::npos) << svc_->stderr_text();
   ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
   {
-    storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-    auto rows = reads.outbox_rows(0, 10);
+    auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
     ASSERT_EQ(rows.size(), 5u);
     for (const auto& r : rows) {
       EXPECT_EQ(r.state, "queued") << r.id;
@@ -88,7 +87,7 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
   ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 5; }, std::chrono::seconds(20))) << svc_->stderr_text();
-  for (const auto& r : reads.outbox_rows(0, 10)) EXPECT_EQ(r.attempts, 1) << r.id;
+  for (const auto& r : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) EXPECT_EQ(r.attempts, 1) << r.id;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sc/storage/storage.h"
+#include "support/db_inspect.h"
 #include "support/service_process.h"
 
 namespace sc::testing {
@@ -68,8 +69,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   std::int64_t count(const std::string& table) {
-    storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-    return reads.count(table);
+    return db_inspect::count(dir_.str("data/sc.db"), table);
   }
 
   TempDir dir_;

@@ -58,14 +58,7 @@ struct OutboxCounts {
 
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
-class WriteContext : public OutboxContext {
- public:
-  // Run raw SQL (tests and tools only).
-  virtual void exec(const std::string& sql) = 0;
-  // The first column of the first row as text, "" for no row or NULL
-  // (tests and tools only, e.g. "PRAGMA synchronous").
-  virtual std::string query_value(const std::string& sql) = 0;
-};
+class WriteContext : public OutboxContext {};
 
 // The single writer. Jobs from many threads are run one after another on one
 // connection and committed together (group commit, synchronous=FULL); run()
@@ -103,6 +96,15 @@ class WriteQueue {
   }
   // Request jobs submitted so far; background work backs off while it grows.
   std::uint64_t request_jobs() const { return request_jobs_.load(std::memory_order_relaxed); }
+
+  // The writer connection's settings as SQLite reports them after open
+  // (read back, not what was asked for); the service logs them at start.
+  struct Settings {
+    std::string journal_mode;  // "wal"
+    std::string synchronous;   // "OFF", "NORMAL", "FULL" or "EXTRA"
+    bool foreign_keys = false;
+  };
+  const Settings& settings() const;
 
  private:
   template <class F>
@@ -148,13 +150,6 @@ using ::sc::ChannelView;
 using ::sc::ConsentLogView;
 using ::sc::SubscriberView;
 
-struct OutboxRow {
-  std::int64_t id = 0;
-  std::string kind, purpose, state, provider, provider_message_id, last_code, last_error, payload;
-  int attempts = 0;
-  std::int64_t channel_id = 0, next_attempt_at = 0;
-};
-
 // Read-only connections for lookups (WAL readers never block the writer).
 class ReadPool {
  public:
@@ -163,8 +158,6 @@ class ReadPool {
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
   OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
-  std::vector<OutboxRow> outbox_rows(std::int64_t after_id, int limit);
-  std::int64_t count(const std::string& table);
   bool healthy();  // runs a trivial query
 
  private:

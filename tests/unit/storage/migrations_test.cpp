@@ -62,17 +62,31 @@ TEST(Migrate, AnUnusablePathIsAStorageError) {
 
 using WriterPragmas = StorageTest;
 
+// synchronous and foreign_keys are per connection: what counts is the writer's
+// own connection, as SQLite reports it (the service logs the same at start).
 TEST_F(WriterPragmas, WalSynchronousFullAndForeignKeysOnTheWriter) {
+  const auto& s = writer_->settings();
+  EXPECT_EQ(s.journal_mode, "wal");
+  EXPECT_EQ(s.synchronous, "FULL");
+  EXPECT_TRUE(s.foreign_keys);
+  // WAL is a property of the file: another connection sees it too.
   EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(query("PRAGMA synchronous"), "2");  // FULL
-  EXPECT_EQ(query("PRAGMA foreign_keys"), "1");
+  // And the writer enforces foreign keys: a channel of no subscriber is refused.
+  EXPECT_ANY_THROW(writer_->run([](WriteContext& c) {
+    Channel ch;
+    ch.subscriber_id = 999;
+    ch.address = "orphan@example.com";
+    c.consent().insert_channel(ch);
+  }));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM channels"), "0");
 }
 
 TEST_F(WriterPragmas, SynchronousNormalWhenAskedFor) {
   writer_.reset();
   writer_ = std::make_unique<WriteQueue>(path_, WriteQueue::Options{16, false});
-  EXPECT_EQ(query("PRAGMA synchronous"), "1");  // NORMAL
-  EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(writer_->settings().synchronous, "NORMAL");
+  EXPECT_EQ(writer_->settings().journal_mode, "wal");
+  EXPECT_TRUE(writer_->settings().foreign_keys);
 }
 
 using ConsentLog = StorageTest;
@@ -88,13 +102,15 @@ TEST_F(ConsentLog, UpdateAndDeleteAreRefusedByTriggers) {
     e.at = 500;
     c.consent().append_consent(e, nullptr);
   });
+  // The triggers live in the schema and fire on any connection; the writer
+  // has no raw-SQL API, so the test tries on a connection of its own.
   try {
-    writer_->run([](WriteContext& c) { c.exec("UPDATE consent_log SET ip = '0.0.0.0'"); });
+    db_inspect::exec(path_, "UPDATE consent_log SET ip = '0.0.0.0'");
     FAIL() << "UPDATE of consent_log was allowed";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
   }
-  EXPECT_ANY_THROW(writer_->run([](WriteContext& c) { c.exec("DELETE FROM consent_log"); }));
+  EXPECT_ANY_THROW(db_inspect::exec(path_, "DELETE FROM consent_log"));
   EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log"), "1");
   EXPECT_EQ(query("SELECT ip FROM consent_log"), "203.0.113.1");
   // The writer is still usable after the refused statements.

@@ -16,10 +16,9 @@ class OutboxStoreTest : public StorageTest {
     if (lease_until == 0) lease_until = now + 300;
     return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, limit, lease_until); });
   }
-  std::map<std::int64_t, OutboxRow> rows() {
-    ReadPool reads(path_, 1);
-    std::map<std::int64_t, OutboxRow> out;
-    for (auto& r : reads.outbox_rows(0, 1000)) out[r.id] = r;
+  std::map<std::int64_t, db_inspect::OutboxRow> rows() {
+    std::map<std::int64_t, db_inspect::OutboxRow> out;
+    for (auto& r : db_inspect::outbox_rows(path_, 0, 1000)) out[r.id] = r;
     return out;
   }
   std::string state_of(std::int64_t id) { return rows().at(id).state; }

@@ -85,21 +85,13 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
 TEST_F(ReadPoolTest, CountsAndHealth) {
   ReadPool reads(path_, 1);
   EXPECT_TRUE(reads.healthy());
-  EXPECT_EQ(reads.count("channels"), 0);
+  EXPECT_EQ(reads.outbox_counts().queued, 0);
   auto ch = add_channel("a@example.com");
   enqueue_email(ch, "a@example.com");
-  EXPECT_EQ(reads.count("channels"), 1);
-  EXPECT_EQ(reads.count("subscribers"), 1);
-  EXPECT_EQ(reads.count("outbox"), 1);
-  EXPECT_EQ(reads.outbox_counts().queued, 1);
-  EXPECT_THROW(reads.count("sqlite_master"), StorageError);
-  EXPECT_THROW(reads.count("channels; DROP TABLE channels"), StorageError);
-  auto rows = reads.outbox_rows(0, 10);
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].kind, "email");
-  EXPECT_EQ(rows[0].state, "queued");
-  EXPECT_EQ(rows[0].channel_id, ch);
-  EXPECT_TRUE(reads.outbox_rows(rows[0].id, 10).empty());
+  enqueue_email(ch, "a@example.com");
+  const auto c = reads.outbox_counts();
+  EXPECT_EQ(c.queued, 2);
+  EXPECT_EQ(c.sending + c.sent + c.failed + c.skipped, 0);
 }
 
 TEST(ReadPoolHealth, AnUnmigratedDatabaseIsNotHealthy) {
@@ -116,14 +108,22 @@ TEST_F(ReadPoolTest, ConcurrentReadersSeeCommittedWrites) {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {
-        if (!reads.healthy() || reads.count("channels") < 0) ++bad;
+        if (!reads.healthy()) ++bad;
+        try {
+          reads.subscriber_by_channel(ChannelKind::kEmail, "r0@example.com");  // either answer, but no error
+        } catch (...) {
+          ++bad;
+        }
       }
     });
   }
   for (int i = 0; i < 20; ++i) add_channel("r" + std::to_string(i) + "@example.com");
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(reads.count("channels"), 20);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(reads.subscriber_by_channel(ChannelKind::kEmail, "r" + std::to_string(i) + "@example.com").has_value())
+        << i;
+  }
 }
 
 }  // namespace

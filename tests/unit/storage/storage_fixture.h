@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sc/storage/storage.h"
+#include "support/db_inspect.h"
 #include "support/unit_temp_dir.h"
 
 namespace sc::storage {
@@ -76,9 +77,8 @@ class StorageTest : public ::testing::Test {
       return c.consent().enqueue_sms(e, s);
     });
   }
-  std::string query(const std::string& sql) {
-    return writer_->run([&](WriteContext& c) { return c.query_value(sql); });
-  }
+  // Reads what the writer committed, on a read-only connection of the test's own.
+  std::string query(const std::string& sql) { return db_inspect::query_value(path_, sql); }
 
   unit::TempDir dir_;
   std::string path_;
