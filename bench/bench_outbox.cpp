@@ -9,29 +9,28 @@
 // latency from its commit to the provider's answer.
 //   bench_outbox lanes [bulk=100000] [batch=512] [in_flight=64]
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <string>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <span>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
-#include "sink.h"
 #include "sc/core/consent_service.h"
 #include "sc/dispatch/dispatcher.h"
 #include "sc/providers/crypto.h"
 #include "sc/providers/sendgrid_email_sender.h"
 #include "sc/render/renderer.h"
 #include "sc/storage/storage.h"
+#include "sink.h"
 #include "support/db_inspect.h"
 
 namespace {
@@ -39,7 +38,9 @@ namespace {
 class WallClock final : public sc::Clock {
  public:
   std::int64_t now_unix() const override {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 };
 
@@ -54,7 +55,9 @@ class Ids final : public sc::IdSource {
 class NoSms final : public sc::SmsSender {
  public:
   std::string name() const override { return "none"; }
-  sc::SendResult send(const sc::OutboundSms&) override { return sc::SendResult::permanent("none", "no sms"); }
+  sc::SendResult send(const sc::OutboundSms&) override {
+    return sc::SendResult::permanent("none", "no sms");
+  }
 };
 
 // CPU seconds (user + system) per thread name from /proc, and for the whole
@@ -96,8 +99,9 @@ CpuSnapshot cpu_snapshot() {
 }
 
 void print_cpu(const CpuSnapshot& a, const CpuSnapshot& b, double wall, int n) {
-  std::printf("  CPU %.2f s of %.2f s wall (%.0f%% of 2 cores), %.0f us per email:", b.total - a.total, wall,
-              100.0 * (b.total - a.total) / (2 * wall), 1e6 * (b.total - a.total) / n);
+  std::printf(
+      "  CPU %.2f s of %.2f s wall (%.0f%% of 2 cores), %.0f us per email:", b.total - a.total,
+      wall, 100.0 * (b.total - a.total) / (2 * wall), 1e6 * (b.total - a.total) / n);
   double named = 0;
   for (const auto& [name, secs] : b.by_name) {
     const auto it = a.by_name.find(name);
@@ -119,7 +123,8 @@ void stage_costs(const std::string& db, const sc::Renderer& renderer, const sc::
   sc::storage::WriteQueue writer(db);
   const auto now = clock.now_unix();
   const auto t0 = Clock::now();
-  auto batch = writer.run([&](sc::storage::WriteContext& c) { return c.outbox().claim(now, 1024, now + 60); });
+  auto batch = writer.run(
+      [&](sc::storage::WriteContext& c) { return c.outbox().claim(now, 1024, now + 60); });
   const auto t1 = Clock::now();
   std::size_t payload_bytes = 0;
   for (const auto& m : batch) payload_bytes += m.payload.size();
@@ -134,20 +139,24 @@ void stage_costs(const std::string& db, const sc::Renderer& renderer, const sc::
   // Recording: one UPDATE by id per message, as for a sent one; this one
   // puts the message back in the queue.
   writer.run([&](sc::storage::WriteContext& c) {
-    for (const auto& m : batch) c.outbox().mark_retry(m.id, sc::SendResult::retryable("bench", "again"), 0);
+    for (const auto& m : batch)
+      c.outbox().mark_retry(m.id, sc::SendResult::retryable("bench", "again"), 0);
   });
   const auto t5 = Clock::now();
   const auto n = batch.size();
-  std::printf("  per message, one thread, batch of %zu: claim %.1f us, decode %.1f us (%zu bytes), render %.1f us,"
-              " SendGrid JSON %.1f us (%zu bytes), record %.1f us\n",
-              n, us_per(t0, t1, n), us_per(t1, t2, n), payload_bytes / n, us_per(t2, t3, n), us_per(t3, t4, n), bytes / n,
-              us_per(t4, t5, n));
+  std::printf(
+      "  per message, one thread, batch of %zu: claim %.1f us, decode %.1f us (%zu bytes), render "
+      "%.1f us,"
+      " SendGrid JSON %.1f us (%zu bytes), record %.1f us\n",
+      n, us_per(t0, t1, n), us_per(t1, t2, n), payload_bytes / n, us_per(t2, t3, n),
+      us_per(t3, t4, n), bytes / n, us_per(t4, t5, n));
 }
 
 double run(int delay_ms, int n, int batch, int in_flight) {
   if (n <= 0) return 0;
   namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path() / ("sc-bench-outbox-" + std::to_string(::getpid()) + "-" + std::to_string(delay_ms));
+  auto dir = fs::temp_directory_path() /
+             ("sc-bench-outbox-" + std::to_string(::getpid()) + "-" + std::to_string(delay_ms));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const auto db = (dir / "sc.db").string();
@@ -208,9 +217,11 @@ double run(int delay_ms, int n, int batch, int in_flight) {
   const auto cpu1 = cpu_snapshot();
   dispatcher.stop();
   const auto counts = reads.outbox_counts();
-  std::printf("latency %3d ms: %6d emails in %6.2f s = %7.0f emails/s (batch %d, %d in flight; sink got %zu, rejected %zu; outbox sent %lld failed %lld)\n",
-              delay_ms, n, secs, n / secs, batch, in_flight, sink.count(), sink.bad(),
-              static_cast<long long>(counts.sent), static_cast<long long>(counts.failed));
+  std::printf(
+      "latency %3d ms: %6d emails in %6.2f s = %7.0f emails/s (batch %d, %d in flight; sink got "
+      "%zu, rejected %zu; outbox sent %lld failed %lld)\n",
+      delay_ms, n, secs, n / secs, batch, in_flight, sink.count(), sink.bad(),
+      static_cast<long long>(counts.sent), static_cast<long long>(counts.failed));
   print_cpu(cpu0, cpu1, secs, n);
   writer.stop();
   fs::remove_all(dir);
@@ -275,7 +286,8 @@ int run_lanes(int bulk, int batch, int in_flight) {
           ch.state = sc::ConsentState::kConfirmed;
           ch.created_at = ch.updated_at = now;
           ch.id = c.consent().insert_channel(ch);
-          auto m = service.build_email(ch, {"Our news", "News text for " + ch.address, "<p>News</p>"}, now);
+          auto m = service.build_email(
+              ch, {"Our news", "News text for " + ch.address, "<p>News</p>"}, now);
           sc::OutboxEntry e;
           e.kind = sc::OutboxKind::kEmail;
           e.channel_id = ch.id;
@@ -329,19 +341,23 @@ int run_lanes(int bulk, int batch, int in_flight) {
     return 1;
   }
   while (!sender.answered_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const double latency_ms = std::chrono::duration<double, std::milli>(sender.answered_at_ - committed).count();
+  const double latency_ms =
+      std::chrono::duration<double, std::milli>(sender.answered_at_ - committed).count();
   const double elapsed = std::chrono::duration<double>(committed - t0).count();
   const auto sent_then = sender.sent_.load();
   dispatcher.stop();
   writer.set_on_outbox_commit(nullptr);
-  std::printf("lanes: %d bulk emails queued; after %zu sent (%.1f s, %.0f/s), %lld bulk still queued, a sign-up's"
-              " confirmation went out %.1f ms after its commit (batch %d, %d in flight)\n",
-              bulk, sent_then, elapsed, static_cast<double>(sent_then) / elapsed, static_cast<long long>(bulk_queued),
-              latency_ms, batch, in_flight);
+  std::printf(
+      "lanes: %d bulk emails queued; after %zu sent (%.1f s, %.0f/s), %lld bulk still queued, a "
+      "sign-up's"
+      " confirmation went out %.1f ms after its commit (batch %d, %d in flight)\n",
+      bulk, sent_then, elapsed, static_cast<double>(sent_then) / elapsed,
+      static_cast<long long>(bulk_queued), latency_ms, batch, in_flight);
   writer.stop();
   fs::remove_all(dir);
   const bool ok = latency_ms < 1000;
-  std::printf("%s: target is < 1000 ms behind a backlog of bulk messages\n", ok ? "PASS" : "BELOW TARGET");
+  std::printf("%s: target is < 1000 ms behind a backlog of bulk messages\n",
+              ok ? "PASS" : "BELOW TARGET");
   return ok ? 0 : 1;
 }
 
@@ -359,6 +375,7 @@ int main(int argc, char** argv) {
   const double a = run(0, n0, batch, in_flight);
   const double b = run(50, n50, batch, in_flight);
   const bool ok = (n0 <= 0 || a >= 5000) && (n50 <= 0 || b >= 1000);
-  std::printf("%s: targets are >= 5000 emails/s at 0 ms and >= 1000 emails/s at 50 ms\n", ok ? "PASS" : "BELOW TARGET");
+  std::printf("%s: targets are >= 5000 emails/s at 0 ms and >= 1000 emails/s at 50 ms\n",
+              ok ? "PASS" : "BELOW TARGET");
   return ok ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 // Prints emails/s.
 //   bench_providers [messages_at_0ms=20000] [messages_at_50ms=5000] [in_flight=64]
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,10 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
-#include "sink.h"
 #include "sc/providers/sendgrid_email_sender.h"
+#include "sink.h"
 
 namespace {
 
@@ -51,20 +50,24 @@ double run(int delay_ms, std::size_t n, int in_flight, const Tls& tls = {}) {
   batch.reserve(n);
   for (std::size_t i = 0; i < n; ++i) batch.push_back(message(static_cast<std::int64_t>(i)));
   // Warm-up: opens the connections, as a long-running dispatcher would have.
-  sender.send_batch(std::span(batch).first(std::min<std::size_t>(n, static_cast<std::size_t>(in_flight))));
+  sender.send_batch(
+      std::span(batch).first(std::min<std::size_t>(n, static_cast<std::size_t>(in_flight))));
 
   auto t0 = std::chrono::steady_clock::now();
   // The dispatcher hands over batches of a few hundred; do the same.
   std::size_t sent = 0, failed = 0;
   for (std::size_t off = 0; off < n; off += 1000) {
     auto part = std::span(batch).subspan(off, std::min<std::size_t>(1000, n - off));
-    for (const auto& r : sender.send_batch(part)) (r.status == sc::SendStatus::kSent ? sent : failed)++;
+    for (const auto& r : sender.send_batch(part))
+      (r.status == sc::SendStatus::kSent ? sent : failed)++;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double rate = static_cast<double>(sent) / secs;
-  std::printf("%-5s latency %3d ms, in flight %3d: %zu sent, %zu failed in %.2f s = %.0f emails/s\n", tls.cert.empty() ? "http" : "https", delay_ms, in_flight,
-              sent, failed, secs, rate);
-  if (failed > 0 || sink.bad() > 0) std::printf("  FAILURES: %zu failed, %zu rejected by sink\n", failed, sink.bad());
+  std::printf(
+      "%-5s latency %3d ms, in flight %3d: %zu sent, %zu failed in %.2f s = %.0f emails/s\n",
+      tls.cert.empty() ? "http" : "https", delay_ms, in_flight, sent, failed, secs, rate);
+  if (failed > 0 || sink.bad() > 0)
+    std::printf("  FAILURES: %zu failed, %zu rejected by sink\n", failed, sink.bad());
   return rate;
 }
 
@@ -80,9 +83,10 @@ int main(int argc, char** argv) {
   const auto dir = fs::temp_directory_path() / ("sc-bench-tls-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const Tls tls{(dir / "cert.pem").string(), (dir / "key.pem").string()};
-  const std::string openssl = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
-                              " -addext subjectAltName=IP:127.0.0.1 -keyout " + tls.key + " -out " + tls.cert +
-                              " >/dev/null 2>&1";
+  const std::string openssl =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      tls.key + " -out " + tls.cert + " >/dev/null 2>&1";
   if (std::system(openssl.c_str()) == 0) {
     run(0, n0, in_flight, tls);
   } else {

@@ -17,19 +17,21 @@ namespace sc::bench {
 
 class Sink {
  public:
-  Sink(int delay_ms, std::size_t threads, const std::string& tls_cert = {}, const std::string& tls_key = {})
+  Sink(int delay_ms, std::size_t threads, const std::string& tls_cert = {},
+       const std::string& tls_key = {})
       : server_(threads, tls_cert, tls_key), delay_ms_(delay_ms) {
-    server_.server().Post("/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) {
-      if (req.get_header_value("Authorization") != "Bearer " + api_key() ||
-          req.body.find("\"personalizations\"") == std::string::npos) {
-        bad_.fetch_add(1);
-        res.status = 400;
-        return;
-      }
-      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-      res.status = 202;
-      res.set_header("X-Message-Id", "sg" + std::to_string(count_.fetch_add(1)));
-    });
+    server_.server().Post(
+        "/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) {
+          if (req.get_header_value("Authorization") != "Bearer " + api_key() ||
+              req.body.find("\"personalizations\"") == std::string::npos) {
+            bad_.fetch_add(1);
+            res.status = 400;
+            return;
+          }
+          if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+          res.status = 202;
+          res.set_header("X-Message-Id", "sg" + std::to_string(count_.fetch_add(1)));
+        });
     server_.start();
   }
   static std::string api_key() { return "SG.bench"; }

@@ -11,6 +11,7 @@
 #   prism    tests/prism/run_prism_tests.sh: SendGrid and Twilio requests against Prism
 #   e2e      tests/e2e/run.sh: the sign-up journey in headless chromium
 #   asan     ASan+UBSan build in $SC_ASAN_BUILD_DIR (default build-asan), ctest again
+#   format   clang-format --dry-run --Werror over every C++ file in git
 #   tsan     ThreadSanitizer build of the unit tests in $SC_TSAN_BUILD_DIR (default
 #            build-tsan): the writer, dispatcher, HTTP pool and HTTP client threads
 #
@@ -27,7 +28,7 @@ for arg in "$@"; do
     --no-e2e) run_e2e=0 ;;
     --no-asan) run_asan=0 ;;
     --no-tsan) run_tsan=0 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -96,6 +97,11 @@ if [ $run_deps = 1 ]; then
   stage deps "$root/scripts/install-deps.sh"
 fi
 if command -v ccache >/dev/null; then ccache -z >/dev/null; fi
+
+check_format() {
+  git -C "$root" ls-files -z '*.cpp' '*.h' | (cd "$root" && xargs -0 clang-format --dry-run --Werror)
+}
+stage format check_format
 
 stage build configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_SANITIZE=OFF
 stage ctest ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"

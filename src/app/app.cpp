@@ -46,10 +46,13 @@ Exit codes: 0 ok, 1 the command failed, 2 bad usage or configuration.
 class SystemClock final : public Clock {
  public:
   std::int64_t now_unix() const override {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
   std::int64_t now_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 };
@@ -83,8 +86,10 @@ struct Wiring {
   explicit Wiring(Config c) : config(std::move(c)) {
     signer = std::make_unique<crypto::HmacSigner>(resolve_secret(config));
     renderer = std::make_unique<Renderer>(
-        Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}}, config.templates_dir);
-    phones = std::make_unique<providers::LibPhoneNormalizer>(config.default_region, config.sms_countries);
+        Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}},
+        config.templates_dir);
+    phones = std::make_unique<providers::LibPhoneNormalizer>(config.default_region,
+                                                             config.sms_countries);
     auto e = providers::make_email_sender(config.email);
     if (!e) throw ConfigError(e.error().message);
     email = std::move(e).value();
@@ -126,55 +131,66 @@ int cmd_send_test_email(Wiring& w, const std::string& address) {
   msg.template_vars = {{"unsubscribe_url", msg.list_unsubscribe_url}};
   render_queued(*w.renderer, msg);
   auto r = w.email->send(msg);
-  std::printf("provider: %s\nresult: %s\ncode: %s\nmessage-id: %s\nanswer: %s\n", w.email->name().c_str(),
-              to_string(r.status), r.provider_code.c_str(), r.provider_message_id.c_str(), r.provider_message.c_str());
+  std::printf("provider: %s\nresult: %s\ncode: %s\nmessage-id: %s\nanswer: %s\n",
+              w.email->name().c_str(), to_string(r.status), r.provider_code.c_str(),
+              r.provider_message_id.c_str(), r.provider_message.c_str());
   return r.status == SendStatus::kSent ? 0 : 1;
 }
 
 std::vector<ProviderHealth> provider_health(const Dispatcher& d) {
   std::vector<ProviderHealth> out;
   for (const auto& p : d.provider_states()) {
-    out.push_back(ProviderHealth{p.name, p.channel, p.paused, p.reason, p.since, p.consecutive_failures,
-                                 p.next_probe_at_ms / 1000});
+    out.push_back(ProviderHealth{p.name, p.channel, p.paused, p.reason, p.since,
+                                 p.consecutive_failures, p.next_probe_at_ms / 1000});
   }
   return out;
 }
 
 // Sends by provider and outcome and their latency (from the dispatcher's
 // thread), and, at scrape time, the outbox's depth and the providers' state.
-void wire_dispatch_metrics(metrics::Registry& registry, Dispatcher& dispatcher, const Clock& clock) {
-  dispatcher.set_send_observer([&registry](const std::string& provider, const SendResult& r, double seconds) {
-    const char* outcome = r.auth_refused ? "auth_refused" : to_string(r.status);
-    registry.counter("sc_sends_total", "Messages a provider answered, by provider and outcome.",
+void wire_dispatch_metrics(metrics::Registry& registry, Dispatcher& dispatcher,
+                           const Clock& clock) {
+  dispatcher.set_send_observer(
+      [&registry](const std::string& provider, const SendResult& r, double seconds) {
+        const char* outcome = r.auth_refused ? "auth_refused" : to_string(r.status);
+        registry
+            .counter("sc_sends_total", "Messages a provider answered, by provider and outcome.",
                      {{"provider", provider}, {"outcome", outcome}})
-        .inc();
-    registry
-        .histogram("sc_send_duration_seconds", "Duration of the provider call that carried each message.",
-                   metrics::latency_buckets(), {{"provider", provider}})
-        .observe(seconds);
-    if (r.recipient_opted_out) {
-      registry.counter("sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+            .inc();
+        registry
+            .histogram("sc_send_duration_seconds",
+                       "Duration of the provider call that carried each message.",
+                       metrics::latency_buckets(), {{"provider", provider}})
+            .observe(seconds);
+        if (r.recipient_opted_out) {
+          registry
+              .counter("sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
                        {{"channel", "sms"}, {"source", "provider"}})
-          .inc();
-    }
-  });
+              .inc();
+        }
+      });
   registry.add_collector([&dispatcher, &clock](metrics::Collector& c) {
     const auto depth = dispatcher.outbox_depth();
     for (const char* lane : {"transactional", "bulk"}) {
       for (const char* state : {"queued", "sending"}) {
         double n = 0;
         for (const auto& cell : depth.cells) {
-          if (std::string(to_string(cell.lane)) == lane && cell.state == state) n += static_cast<double>(cell.count);
+          if (std::string(to_string(cell.lane)) == lane && cell.state == state)
+            n += static_cast<double>(cell.count);
         }
         c.gauge("sc_outbox_messages", "Unfinished outbox messages, by lane and state.",
                 {{"lane", lane}, {"state", state}}, n);
       }
     }
     const auto now = clock.now_unix();
-    c.gauge("sc_outbox_oldest_due_age_seconds", "How long the longest-waiting due message has waited; 0: none due.",
-            {}, depth.oldest_due_since == 0 ? 0.0 : static_cast<double>(std::max<std::int64_t>(0, now - depth.oldest_due_since)));
+    c.gauge("sc_outbox_oldest_due_age_seconds",
+            "How long the longest-waiting due message has waited; 0: none due.", {},
+            depth.oldest_due_since == 0
+                ? 0.0
+                : static_cast<double>(std::max<std::int64_t>(0, now - depth.oldest_due_since)));
     for (const auto& p : dispatcher.provider_states()) {
-      c.gauge("sc_provider_paused", "1 while a provider is paused because it refused our credentials.",
+      c.gauge("sc_provider_paused",
+              "1 while a provider is paused because it refused our credentials.",
               {{"provider", p.name}, {"channel", p.channel}}, p.paused ? 1 : 0);
     }
   });
@@ -184,8 +200,10 @@ int cmd_serve(Wiring& w) {
   const auto& c = w.config;
   storage::migrate(c.db_path);
   auto now = w.clock.now_unix();
-  storage::register_consent_text(c.db_path, ChannelKind::kEmail, w.service->config().email_consent, now);
-  storage::register_consent_text(c.db_path, ChannelKind::kSms, w.service->config().sms_consent, now);
+  storage::register_consent_text(c.db_path, ChannelKind::kEmail, w.service->config().email_consent,
+                                 now);
+  storage::register_consent_text(c.db_path, ChannelKind::kSms, w.service->config().sms_consent,
+                                 now);
 
   // Signals are taken by one thread with sigwait; every other thread
   // inherits the blocked mask.
@@ -197,11 +215,15 @@ int cmd_serve(Wiring& w) {
   signal(SIGPIPE, SIG_IGN);
 
   metrics::Registry registry;
-  storage::WriteQueue writer(c.db_path, storage::WriteQueue::Options{256, c.synchronous_full, &registry});
+  storage::WriteQueue writer(c.db_path,
+                             storage::WriteQueue::Options{256, c.synchronous_full, &registry});
   {
-    const auto& db = writer.settings();  // as SQLite reports them, so an operator sees the durability in force
-    std::fprintf(stderr, "stayconnected: database %s: journal_mode=%s synchronous=%s foreign_keys=%s\n", c.db_path.c_str(),
-                 db.journal_mode.c_str(), db.synchronous.c_str(), db.foreign_keys ? "on" : "off");
+    const auto& db =
+        writer.settings();  // as SQLite reports them, so an operator sees the durability in force
+    std::fprintf(stderr,
+                 "stayconnected: database %s: journal_mode=%s synchronous=%s foreign_keys=%s\n",
+                 c.db_path.c_str(), db.journal_mode.c_str(), db.synchronous.c_str(),
+                 db.foreign_keys ? "on" : "off");
   }
   storage::ReadPool reads(c.db_path, 4);
   Dispatcher::Options dopts;
@@ -224,7 +246,8 @@ int cmd_serve(Wiring& w) {
   storage::QueuedUnitOfWork writes(writer);
   storage::PooledReadStore lookups(reads);
   std::unique_ptr<providers::TwilioWebhookVerifier> twilio_webhooks;
-  if (!c.twilio_auth_token.empty()) twilio_webhooks = std::make_unique<providers::TwilioWebhookVerifier>(c.twilio_auth_token);
+  if (!c.twilio_auth_token.empty())
+    twilio_webhooks = std::make_unique<providers::TwilioWebhookVerifier>(c.twilio_auth_token);
   HttpDeps deps{.service = *w.service,
                 .writes = writes,
                 .reads = lookups,
@@ -261,14 +284,18 @@ int cmd_serve(Wiring& w) {
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
-    if (sig != 0) std::fprintf(stderr, "stayconnected: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (sig != 0)
+      std::fprintf(stderr, "stayconnected: %s received, stopping\n",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
     server.stop();
   });
-  std::printf("stayconnected listening on http://%s:%d/ (public URL %s, email: %s, sms: %s, database %s)\n",
-              c.listen_host.c_str(), port, c.public_url.c_str(), w.email->name().c_str(), w.sms->name().c_str(),
-              c.db_path.c_str());
+  std::printf(
+      "stayconnected listening on http://%s:%d/ (public URL %s, email: %s, sms: %s, database %s)\n",
+      c.listen_host.c_str(), port, c.public_url.c_str(), w.email->name().c_str(),
+      w.sms->name().c_str(), c.db_path.c_str());
   std::printf("sign-up page: %s/\n", c.public_url.c_str());
-  if (metrics_server) std::printf("metrics on http://%s:%d/metrics\n", c.metrics_host.c_str(), metrics_port);
+  if (metrics_server)
+    std::printf("metrics on http://%s:%d/metrics\n", c.metrics_host.c_str(), metrics_port);
   std::fflush(stdout);
   server.serve();  // returns after stop()
   // Wake the signal thread if serve ended for another reason.
@@ -302,9 +329,10 @@ int run_cli(int argc, char** argv) {
     std::fputs(kHelp, out);
     std::fputs("\nVariables (default):\n", out);
     for (const auto& v : config_variables()) {
-      std::fprintf(out, "  %-32.*s %.*s", static_cast<int>(v.name.size()), v.name.data(), static_cast<int>(v.help.size()),
-                   v.help.data());
-      if (!v.fallback.empty()) std::fprintf(out, " (%.*s)", static_cast<int>(v.fallback.size()), v.fallback.data());
+      std::fprintf(out, "  %-32.*s %.*s", static_cast<int>(v.name.size()), v.name.data(),
+                   static_cast<int>(v.help.size()), v.help.data());
+      if (!v.fallback.empty())
+        std::fprintf(out, " (%.*s)", static_cast<int>(v.fallback.size()), v.fallback.data());
       std::fputc('\n', out);
     }
     return args.empty() ? 2 : 0;
@@ -318,14 +346,15 @@ int run_cli(int argc, char** argv) {
     if (!config_file.empty()) env = read_config_file(config_file);
     for (auto& [k, v] : environment()) env[k] = v;
     auto config = load_config(env);
-    for (const auto& w : config.warnings) std::fprintf(stderr, "stayconnected: warning: %s\n", w.c_str());
+    for (const auto& w : config.warnings)
+      std::fprintf(stderr, "stayconnected: warning: %s\n", w.c_str());
     const auto& cmd = args[0];
     if (cmd == "migrate" && args.size() == 1) {
       check_data_dir(config);
       return cmd_migrate(config);
     }
     if (cmd == "serve" && args.size() == 1) {
-      check_data_dir(config);  // before anything is written into it
+      check_data_dir(config);            // before anything is written into it
       storage::migrate(config.db_path);  // a bad database path stops here
       Wiring w(std::move(config));
       return cmd_serve(w);
@@ -334,7 +363,8 @@ int run_cli(int argc, char** argv) {
       Wiring w(std::move(config));
       return cmd_send_test_email(w, args[1]);
     }
-    std::fprintf(stderr, "stayconnected: unknown command or wrong arguments: %s (see --help)\n", cmd.c_str());
+    std::fprintf(stderr, "stayconnected: unknown command or wrong arguments: %s (see --help)\n",
+                 cmd.c_str());
     return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "stayconnected: configuration error: %s\n", e.what());

@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <type_traits>
-#include <fstream>
 
 #include "sc/core/email.h"
 #include "sc/core/text.h"
@@ -28,11 +28,13 @@ namespace {
   throw ConfigError(std::string(name) + what);
 }
 
-std::int64_t parse_whole(std::string_view name, const std::string& v, std::int64_t lo, std::int64_t hi) {
+std::int64_t parse_whole(std::string_view name, const std::string& v, std::int64_t lo,
+                         std::int64_t hi) {
   std::int64_t out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || out < lo || out > hi) {
-    bad(name, " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + v + "'");
+    bad(name, " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                  ", not '" + v + "'");
   }
   return out;
 }
@@ -42,16 +44,19 @@ Mailbox parse_mailbox(const std::string& raw, std::string_view key) {
   auto lt = raw.rfind('<');
   if (lt != std::string::npos && raw.back() == '>') {
     name = std::string(text::trim(std::string_view(raw).substr(0, lt)));
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
+      name = name.substr(1, name.size() - 2);
     addr = raw.substr(lt + 1, raw.size() - lt - 2);
   } else {
     addr = raw;
   }
-  if (text::has_control(raw)) throw ConfigError(std::string(key) + " must not contain control characters");
+  if (text::has_control(raw))
+    throw ConfigError(std::string(key) + " must not contain control characters");
   auto e = Email::parse(addr);
   // "no-reply@localhost" has no dot in the domain; allow it for local runs.
   if (!e && addr != "no-reply@localhost") {
-    throw ConfigError(std::string(key) + " is not a valid address: '" + raw + "' (" + e.error().message + ")");
+    throw ConfigError(std::string(key) + " is not a valid address: '" + raw + "' (" +
+                      e.error().message + ")");
   }
   return Mailbox{e ? e->str() : addr, name};
 }
@@ -72,7 +77,8 @@ struct Setting {
 };
 
 // The target field: a member pointer, or SC_FIELD(email.smtp_url) for a nested one.
-#define SC_FIELD(path) [](Config& c) -> auto& { return c.path; }
+#define SC_FIELD(path) \
+  [](Config & c) -> auto& { return c.path; }
 
 template <class F>
 Apply text(F field) {
@@ -91,16 +97,19 @@ Apply whole(F field, std::int64_t lo, std::int64_t hi) {
 template <class F>
 Apply flag(F field, std::string_view yes, std::string_view no) {
   return [field, yes, no](Config& c, std::string_view name, const std::string& v) {
-    if (v != yes && v != no) bad(name, " must be " + std::string(yes) + " or " + std::string(no) + ", not '" + v + "'");
+    if (v != yes && v != no)
+      bad(name, " must be " + std::string(yes) + " or " + std::string(no) + ", not '" + v + "'");
     std::invoke(field, c) = v == yes;
   };
 }
 
 // address:port (IPv6 in brackets) into host and port; `name` for messages.
-void parse_listen(std::string_view name, const std::string& listen, std::string& host, int& port_out) {
+void parse_listen(std::string_view name, const std::string& listen, std::string& host,
+                  int& port_out) {
   const std::string n(name);
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw ConfigError(n + " must be address:port, not '" + listen + "'");
+  if (colon == std::string::npos || colon == 0)
+    throw ConfigError(n + " must be address:port, not '" + listen + "'");
   host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   auto port = listen.substr(colon + 1);
@@ -148,12 +157,14 @@ const std::vector<Setting>& settings() {
       {"SC_LISTEN", "127.0.0.1:8080", apply_listen, "address:port to listen on"},
       {"SC_METRICS_LISTEN", "", apply_metrics_listen,
        "a second address:port serving only GET /metrics, without a key; unset: none"},
-      {"SC_DB", "./data/stayconnected.db", text(&Config::db_path), "SQLite database file; its directory holds secret.key"},
+      {"SC_DB", "./data/stayconnected.db", text(&Config::db_path),
+       "SQLite database file; its directory holds secret.key"},
       {"SC_PUBLIC_URL", "http://127.0.0.1:8080", apply_public_url,
        "base URL of links in messages and of webhook signatures"},
       {"SC_SECRET", "",
        [](Config& c, std::string_view, const std::string& v) {
-         if (!v.empty() && v.size() < 16) throw ConfigError("SC_SECRET must be at least 16 characters");
+         if (!v.empty() && v.size() < 16)
+           throw ConfigError("SC_SECRET must be at least 16 characters");
          c.secret = v;
        },
        "token-signing key; unset: generated once and kept beside the database"},
@@ -170,10 +181,14 @@ const std::vector<Setting>& settings() {
          c.sms.twilio_auth_token = v;
        },
        "Twilio auth token; also checks inbound webhook signatures"},
-      {"SC_ORG_NAME", "Stay Connected", one_line(&Config::org_name), "sender / program name shown in messages"},
-      {"SC_POSTAL_ADDRESS", "", one_line(&Config::postal_address), "postal address in every email footer"},
+      {"SC_ORG_NAME", "Stay Connected", one_line(&Config::org_name),
+       "sender / program name shown in messages"},
+      {"SC_POSTAL_ADDRESS", "", one_line(&Config::postal_address),
+       "postal address in every email footer"},
       {"SC_EMAIL_FROM", "Stay Connected <no-reply@localhost>",
-       [](Config& c, std::string_view name, const std::string& v) { c.email_from = parse_mailbox(v, name); },
+       [](Config& c, std::string_view name, const std::string& v) {
+         c.email_from = parse_mailbox(v, name);
+       },
        "From address, \"Name <address>\" or a bare address"},
       {"SC_EMAIL_BOUNCE_ADDRESS", "",
        [](Config& c, std::string_view name, const std::string& v) {
@@ -185,31 +200,44 @@ const std::vector<Setting>& settings() {
       {"SC_LIST_UNSUBSCRIBE_MAILTO", "",
        [](Config& c, std::string_view name, const std::string& v) {
          if (v.empty()) return;
-         c.list_unsubscribe_mailto = "mailto:" + parse_mailbox(v, name).address + "?subject=unsubscribe";
+         c.list_unsubscribe_mailto =
+             "mailto:" + parse_mailbox(v, name).address + "?subject=unsubscribe";
        },
        "adds a mailto: to List-Unsubscribe"},
-      {"SC_EMAIL_PROVIDER", "file", text(SC_FIELD(email.kind)), "email provider (checked by the provider factory)"},
+      {"SC_EMAIL_PROVIDER", "file", text(SC_FIELD(email.kind)),
+       "email provider (checked by the provider factory)"},
       {"SC_EMAIL_OUTBOX_DIR", "./data/outbox", text(SC_FIELD(email.outbox_dir)),
        "where the file provider writes one .eml per message"},
-      {"SC_SMTP_URL", "", text(SC_FIELD(email.smtp_url)), "smtp://user:pass@host:port, or smtps:// for implicit TLS"},
-      {"SC_SMTP_TLS", "required", text(SC_FIELD(email.smtp_tls)), "required (STARTTLS must succeed) or none"},
-      {"SC_SMTP_CA_FILE", "", text(SC_FIELD(email.smtp_ca_file)), "CA bundle for the SMTP server; unset: system CAs"},
+      {"SC_SMTP_URL", "", text(SC_FIELD(email.smtp_url)),
+       "smtp://user:pass@host:port, or smtps:// for implicit TLS"},
+      {"SC_SMTP_TLS", "required", text(SC_FIELD(email.smtp_tls)),
+       "required (STARTTLS must succeed) or none"},
+      {"SC_SMTP_CA_FILE", "", text(SC_FIELD(email.smtp_ca_file)),
+       "CA bundle for the SMTP server; unset: system CAs"},
       {"SC_SENDGRID_API_KEY", "", text(SC_FIELD(email.sendgrid_api_key)), "SendGrid v3 API key"},
-      {"SC_SENDGRID_API_BASE", "https://api.sendgrid.com", text(SC_FIELD(email.sendgrid_api_base)), "SendGrid base URL"},
+      {"SC_SENDGRID_API_BASE", "https://api.sendgrid.com", text(SC_FIELD(email.sendgrid_api_base)),
+       "SendGrid base URL"},
       {"SC_SENDGRID_MAX_IN_FLIGHT", "64", whole(SC_FIELD(email.sendgrid_max_in_flight), 1, 1024),
        "concurrent requests to SendGrid"},
       {"SC_SES_REGION", "", text(SC_FIELD(email.ses_region)), "Amazon SES region, e.g. eu-west-1"},
-      {"SC_SES_ACCESS_KEY_ID", "", text(SC_FIELD(email.ses_access_key_id)), "AWS access key id for SES"},
-      {"SC_SES_SECRET_ACCESS_KEY", "", text(SC_FIELD(email.ses_secret_access_key)), "AWS secret access key for SES"},
-      {"SC_SES_SESSION_TOKEN", "", text(SC_FIELD(email.ses_session_token)), "AWS session token (temporary credentials only)"},
-      {"SC_SES_API_BASE", "", text(SC_FIELD(email.ses_api_base)), "SES base URL; unset: https://email.<region>.amazonaws.com"},
-      {"SC_SMS_PROVIDER", "log", text(SC_FIELD(sms.kind)), "log or twilio (checked by the provider factory)"},
-      {"SC_SMS_LOG_FILE", "./data/sms.log", text(SC_FIELD(sms.log_file)), "where the log provider appends one JSON line per text"},
+      {"SC_SES_ACCESS_KEY_ID", "", text(SC_FIELD(email.ses_access_key_id)),
+       "AWS access key id for SES"},
+      {"SC_SES_SECRET_ACCESS_KEY", "", text(SC_FIELD(email.ses_secret_access_key)),
+       "AWS secret access key for SES"},
+      {"SC_SES_SESSION_TOKEN", "", text(SC_FIELD(email.ses_session_token)),
+       "AWS session token (temporary credentials only)"},
+      {"SC_SES_API_BASE", "", text(SC_FIELD(email.ses_api_base)),
+       "SES base URL; unset: https://email.<region>.amazonaws.com"},
+      {"SC_SMS_PROVIDER", "log", text(SC_FIELD(sms.kind)),
+       "log or twilio (checked by the provider factory)"},
+      {"SC_SMS_LOG_FILE", "./data/sms.log", text(SC_FIELD(sms.log_file)),
+       "where the log provider appends one JSON line per text"},
       {"SC_TWILIO_ACCOUNT_SID", "", text(SC_FIELD(sms.twilio_account_sid)), "Twilio account SID"},
       {"SC_TWILIO_FROM", "", text(SC_FIELD(sms.twilio_from)), "sender number or id for texts"},
       {"SC_TWILIO_MESSAGING_SERVICE_SID", "", text(SC_FIELD(sms.twilio_messaging_service_sid)),
        "a Twilio messaging service as the sender instead"},
-      {"SC_TWILIO_API_BASE", "https://api.twilio.com", text(SC_FIELD(sms.twilio_api_base)), "Twilio REST base URL"},
+      {"SC_TWILIO_API_BASE", "https://api.twilio.com", text(SC_FIELD(sms.twilio_api_base)),
+       "Twilio REST base URL"},
       {"SC_DEFAULT_REGION", "US",
        [](Config& c, std::string_view, const std::string& v) {
          if (!providers::LibPhoneNormalizer::is_known_region(v)) {
@@ -229,20 +257,25 @@ const std::vector<Setting>& settings() {
        "on, or off to lift every sign-up limit (imports, tests)"},
       {"SC_CONFIRM_COOLDOWN_SECONDS", "600", whole(&Config::confirm_cooldown_seconds, 0, 7 * 86400),
        "wait before the same address gets another confirmation"},
-      {"SC_RETRY_BASE_SECONDS", "15", whole(&Config::retry_base_seconds, 0, 86400), "first retry delay (doubling)"},
-      {"SC_MAX_ATTEMPTS", "12", whole(&Config::max_attempts, 1, 100), "attempts before a message fails"},
-      {"SC_HTTP_MAX_CONNECTIONS_PER_IP", "64", whole(&Config::http_max_connections_per_ip, 1, 16384),
+      {"SC_RETRY_BASE_SECONDS", "15", whole(&Config::retry_base_seconds, 0, 86400),
+       "first retry delay (doubling)"},
+      {"SC_MAX_ATTEMPTS", "12", whole(&Config::max_attempts, 1, 100),
+       "attempts before a message fails"},
+      {"SC_HTTP_MAX_CONNECTIONS_PER_IP", "64",
+       whole(&Config::http_max_connections_per_ip, 1, 16384),
        "concurrent connections per client IP (trusted proxies exempt)"},
       {"SC_TRUSTED_PROXIES", "",
        [](Config& c, std::string_view, const std::string& v) {
          if (auto proxies = CidrSet::parse(v); !proxies) {
-           throw ConfigError("SC_TRUSTED_PROXIES must be a list of IPv4/IPv6 addresses or CIDR networks: " +
-                             proxies.error().message);
+           throw ConfigError(
+               "SC_TRUSTED_PROXIES must be a list of IPv4/IPv6 addresses or CIDR networks: " +
+               proxies.error().message);
          }
          c.trusted_proxies = v;
        },
        "CIDR list of reverse proxies whose X-Forwarded-For is believed; unset: none"},
-      {"SC_DISPATCH_BATCH", "512", whole(&Config::dispatch_batch, 1, 10000), "messages the dispatcher claims at a time"},
+      {"SC_DISPATCH_BATCH", "512", whole(&Config::dispatch_batch, 1, 10000),
+       "messages the dispatcher claims at a time"},
       {"SC_EMAIL_RATE_LIMIT", "0", whole(&Config::email_rate_limit, 0, 1'000'000),
        "emails per second in any 1 s window; 0: unlimited"},
       {"SC_SMS_RATE_LIMIT", "0", whole(&Config::sms_rate_limit, 0, 1'000'000),
@@ -251,12 +284,14 @@ const std::vector<Setting>& settings() {
        "emails handed to the provider at once; 0: the whole batch"},
       {"SC_SMS_CONCURRENCY", "0", whole(&Config::sms_concurrency, 0, 10000),
        "texts handed to the provider at once; 0: the whole batch"},
-      {"SC_HTTP_MAX_THREADS", "1024", whole(&Config::http_max_threads, 16, 16384), "threads serving HTTP connections"},
+      {"SC_HTTP_MAX_THREADS", "1024", whole(&Config::http_max_threads, 16, 16384),
+       "threads serving HTTP connections"},
       {"SC_SQLITE_SYNCHRONOUS", "full", flag(&Config::synchronous_full, "full", "normal"),
        "full (every acknowledged write on disk) or normal"},
       {"SC_TEMPLATES_DIR", "",
        [](Config& c, std::string_view, const std::string& v) {
-         if (!v.empty() && !std::filesystem::is_directory(v)) throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + v);
+         if (!v.empty() && !std::filesystem::is_directory(v))
+           throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + v);
          c.templates_dir = v;
        },
        "directory of templates overriding the embedded ones"},
@@ -286,7 +321,8 @@ Env environment() {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string::npos && kv.rfind("SC_", 0) == 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq != std::string::npos && kv.rfind("SC_", 0) == 0)
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return env;
 }
@@ -303,9 +339,11 @@ Env read_config_file(const std::string& path) {
     if (t.empty() || t[0] == '#') continue;
     if (t.rfind("export ", 0) == 0) t = t.substr(7);
     auto eq = t.find('=');
-    if (eq == std::string::npos) throw ConfigError(path + ":" + std::to_string(n) + ": expected KEY=VALUE");
+    if (eq == std::string::npos)
+      throw ConfigError(path + ":" + std::to_string(n) + ": expected KEY=VALUE");
     auto v = t.substr(eq + 1);
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+      v = v.substr(1, v.size() - 2);
     env[t.substr(0, eq)] = v;
   }
   return env;
@@ -314,13 +352,15 @@ Env read_config_file(const std::string& path) {
 Config load_config(const Env& env) {
   Config c;
   for (const auto& [k, v] : env) {
-    if (k.rfind("SC_", 0) == 0 && find_setting(k) == nullptr) c.warnings.push_back("unknown setting " + k + " is ignored");
+    if (k.rfind("SC_", 0) == 0 && find_setting(k) == nullptr)
+      c.warnings.push_back("unknown setting " + k + " is ignored");
   }
   // In table order, so with several bad settings the first row's message is the one shown.
   for (const auto& s : settings()) {
     auto it = env.find(std::string(s.name));
     // An empty value counts as unset: `SC_X=` in an env file keeps the default.
-    std::string value = it == env.end() || it->second.empty() ? std::string(s.fallback) : it->second;
+    std::string value =
+        it == env.end() || it->second.empty() ? std::string(s.fallback) : it->second;
     s.apply(c, s.name, value);
   }
   return c;
@@ -335,20 +375,22 @@ std::filesystem::path data_dir_of(const Config& c) {
 
 // What the service trusts must be its own: owned by its user and not writable
 // by group or others (and, for `private_file`, not readable by them either).
-void check_owned(const std::filesystem::path& path, const struct stat& st, const char* what, bool private_file) {
+void check_owned(const std::filesystem::path& path, const struct stat& st, const char* what,
+                 bool private_file) {
   if (st.st_uid != ::geteuid()) {
-    throw ConfigError(std::string(what) + " " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
-                      ", not by the service's user (uid " + std::to_string(::geteuid()) + ")");
+    throw ConfigError(std::string(what) + " " + path.string() + " is owned by uid " +
+                      std::to_string(st.st_uid) + ", not by the service's user (uid " +
+                      std::to_string(::geteuid()) + ")");
   }
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    throw ConfigError(std::string(what) + " " + path.string() + " is writable by group or others (mode " + mode +
-                      "); chmod go-w it");
+    throw ConfigError(std::string(what) + " " + path.string() +
+                      " is writable by group or others (mode " + mode + "); chmod go-w it");
   }
   if (private_file && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-    throw ConfigError(std::string(what) + " " + path.string() + " is readable by group or others (mode " + mode +
-                      "); chmod 600 it");
+    throw ConfigError(std::string(what) + " " + path.string() +
+                      " is readable by group or others (mode " + mode + "); chmod 600 it");
   }
 }
 
@@ -370,7 +412,8 @@ std::string read_secret(const std::filesystem::path& file) {
   int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return {};
-    if (errno == ELOOP) throw ConfigError("the secret file " + file.string() + " is a symlink; refusing to use it");
+    if (errno == ELOOP)
+      throw ConfigError("the secret file " + file.string() + " is a symlink; refusing to use it");
     throw ConfigError("cannot read the secret file " + file.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
@@ -388,11 +431,13 @@ std::string read_secret(const std::filesystem::path& file) {
     }
   }
   ::close(fd);
-  if (!ok || !S_ISREG(st.st_mode)) throw ConfigError("the secret file " + file.string() + " is not a readable file");
+  if (!ok || !S_ISREG(st.st_mode))
+    throw ConfigError("the secret file " + file.string() + " is not a readable file");
   check_owned(file, st, "the secret file", true);
   s = s.substr(0, s.find('\n'));
   if (s.size() < 32) {
-    throw ConfigError("the secret file " + file.string() + " holds no key of at least 32 characters; remove it to generate one");
+    throw ConfigError("the secret file " + file.string() +
+                      " holds no key of at least 32 characters; remove it to generate one");
   }
   return s;
 }
@@ -406,13 +451,16 @@ void check_data_dir(const Config& c) {
   if (!std::filesystem::exists(dir, ec)) {
     std::filesystem::create_directories(dir, ec);
     if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
-    if (ec) throw ConfigError("cannot create the data directory " + dir.string() + ": " + ec.message());
+    if (ec)
+      throw ConfigError("cannot create the data directory " + dir.string() + ": " + ec.message());
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
-    throw ConfigError("cannot use the data directory " + dir.string() + ": " + std::strerror(errno));
+    throw ConfigError("cannot use the data directory " + dir.string() + ": " +
+                      std::strerror(errno));
   }
-  if (!S_ISDIR(st.st_mode)) throw ConfigError("the data directory " + dir.string() + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    throw ConfigError("the data directory " + dir.string() + " is not a directory");
   check_owned(dir, st, "the data directory", false);
 }
 
@@ -429,7 +477,9 @@ std::string resolve_secret(const Config& c) {
   auto tmp = file;
   tmp += ".tmp-" + crypto::hex(crypto::random_bytes(8));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw ConfigError("cannot write the generated secret to " + file.string() + ": " +
+                      std::strerror(errno));
   bool ok = write_all(fd, s + "\n") && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   int err = errno;
@@ -439,7 +489,9 @@ std::string resolve_secret(const Config& c) {
   }
   ::unlink(tmp.c_str());
   if (!ok && err == EEXIST) return read_secret(file);  // another start made it first
-  if (!ok) throw ConfigError("cannot write the generated secret to " + file.string() + ": " + std::strerror(err));
+  if (!ok)
+    throw ConfigError("cannot write the generated secret to " + file.string() + ": " +
+                      std::strerror(err));
   return s;
 }
 

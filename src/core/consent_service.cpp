@@ -8,9 +8,7 @@
 namespace sc {
 namespace {
 
-bool present(const std::optional<std::string>& v) {
-  return v && !text::trim(*v).empty();
-}
+bool present(const std::optional<std::string>& v) { return v && !text::trim(*v).empty(); }
 
 // Names reach messages sent to addresses nobody has confirmed yet; the
 // rules are in person_name.h.
@@ -24,11 +22,16 @@ Result<std::string> check_postal(const std::optional<std::string>& raw) {
   if (!present(raw)) return std::string();
   auto t = text::trim(*raw);
   if (t.size() > ConsentService::kMaxPostalLength) {
-    return invalid("invalid_postal_code", "postal_code is longer than 16 characters", "postal_code");
+    return invalid("invalid_postal_code", "postal_code is longer than 16 characters",
+                   "postal_code");
   }
   for (char c : t) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '-';
-    if (!ok) return invalid("invalid_postal_code", "postal_code may hold only letters, digits, spaces and hyphens", "postal_code");
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == ' ' || c == '-';
+    if (!ok)
+      return invalid("invalid_postal_code",
+                     "postal_code may hold only letters, digits, spaces and hyphens",
+                     "postal_code");
   }
   return std::string(t);
 }
@@ -41,10 +44,13 @@ Result<std::vector<std::string>> check_topics(const std::vector<std::string>& ra
   for (const auto& r : raw) {
     auto t = text::to_lower_ascii(text::trim(r));
     if (t.empty()) continue;
-    if (t.size() > ConsentService::kMaxTopicLength) return invalid("invalid_topics", "a topic is longer than 64 characters", "topics");
+    if (t.size() > ConsentService::kMaxTopicLength)
+      return invalid("invalid_topics", "a topic is longer than 64 characters", "topics");
     for (char c : t) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-      if (!ok) return invalid("invalid_topics", "topics may hold only letters, digits, '-' and '_'", "topics");
+      if (!ok)
+        return invalid("invalid_topics", "topics may hold only letters, digits, '-' and '_'",
+                       "topics");
     }
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
   }
@@ -54,17 +60,21 @@ Result<std::vector<std::string>> check_topics(const std::vector<std::string>& ra
 Result<std::string> check_source(const std::optional<std::string>& raw) {
   if (!present(raw)) return std::string();
   auto t = text::trim(*raw);
-  if (t.size() > ConsentService::kMaxSourceLength) return invalid("invalid_source", "source is longer than 64 characters", "source");
+  if (t.size() > ConsentService::kMaxSourceLength)
+    return invalid("invalid_source", "source is longer than 64 characters", "source");
   for (char c : t) {
     auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7E) return invalid("invalid_source", "source may hold only printable ASCII without spaces", "source");
+    if (u < 0x21 || u > 0x7E)
+      return invalid("invalid_source", "source may hold only printable ASCII without spaces",
+                     "source");
   }
   return std::string(t);
 }
 
 // A state change and its consent-log row, always together.
-void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action, ConsentSource source,
-                  const RequestContext& ctx, std::int64_t now, std::string_view detail = {}) {
+void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
+                  ConsentSource source, const RequestContext& ctx, std::int64_t now,
+                  std::string_view detail = {}) {
   store.update_channel_state(ch.id, state, now);
   ch.state = state;
   ch.updated_at = now;
@@ -81,7 +91,6 @@ void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentA
   e.at = now;
   store.append_consent(e, nullptr);
 }
-
 
 // Topics asked for through a channel, no later than `until`, become the
 // subscriber's once its owner has answered through that channel, up to the
@@ -138,7 +147,8 @@ std::string topics_for_text(const std::vector<std::string>& topics) {
 ConsentService::ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
                                const PhoneNormalizer* phones, IdSource& ids)
     : config_(std::move(config)), tokens_(signer), composer_(composer), phones_(phones), ids_(ids) {
-  while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
+  while (!config_.public_url.empty() && config_.public_url.back() == '/')
+    config_.public_url.pop_back();
 }
 
 Result<ValidatedSignup> ConsentService::validate(const SignupRequest& r) const {
@@ -150,9 +160,12 @@ Result<ValidatedSignup> ConsentService::validate(const SignupRequest& r) const {
   }
   if (present(r.phone)) {
     if (!r.sms_consent) {
-      return invalid("sms_consent_required", "texting needs the SMS consent box ticked", "sms_consent");
+      return invalid("sms_consent_required", "texting needs the SMS consent box ticked",
+                     "sms_consent");
     }
-    if (phones_ == nullptr) return Error{ErrorCode::kUnsupported, "sms_unavailable", "this service does not send texts", "phone"};
+    if (phones_ == nullptr)
+      return Error{ErrorCode::kUnsupported, "sms_unavailable", "this service does not send texts",
+                   "phone"};
     auto p = phones_->normalize(*r.phone);
     if (!p) return p.error();
     v.phone = std::move(p).value();
@@ -278,7 +291,8 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
     return send;
   };
 
-  if (v.email && handle(ChannelKind::kEmail, v.email->str(), email_ch, *email_sub, config_.email_consent)) {
+  if (v.email &&
+      handle(ChannelKind::kEmail, v.email->str(), email_ch, *email_sub, config_.email_consent)) {
     queue_email_confirmation(store, *email_ch, *email_sub, now);
     out.queued_email = true;
   }
@@ -297,11 +311,13 @@ std::string ConsentService::confirm_url(std::int64_t channel_id, std::int64_t no
 }
 
 std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
-  return config_.public_url + "/unsubscribe/" + tokens_.issue({TokenPurpose::kUnsubscribe, channel_id, 0});
+  return config_.public_url + "/unsubscribe/" +
+         tokens_.issue({TokenPurpose::kUnsubscribe, channel_id, 0});
 }
 
 OutboundEmail ConsentService::templated_email(const Channel& ch, std::string template_name,
-                                              std::map<std::string, std::string> vars, std::int64_t now) {
+                                              std::map<std::string, std::string> vars,
+                                              std::int64_t now) {
   auto m = build_email(ch, {}, now);
   // Only what differs per message is stored; org name and address come
   // from the renderer's common values when the dispatcher renders it.
@@ -349,7 +365,8 @@ void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
-void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now) {
+void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& ch,
+                                            std::int64_t now) {
   OutboxEntry entry;
   entry.kind = OutboxKind::kSms;
   entry.channel_id = ch.id;
@@ -366,7 +383,8 @@ void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& 
   if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
 }
 
-Result<TokenClaims> ConsentService::check_confirm_token(std::string_view token, std::int64_t now) const {
+Result<TokenClaims> ConsentService::check_confirm_token(std::string_view token,
+                                                        std::int64_t now) const {
   return tokens_.verify(token, TokenPurpose::kConfirm, now);
 }
 
@@ -379,8 +397,8 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
   auto ch = store.channel_by_id(channel_id);
   if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
   // The STOP went to the provider, not to us: still a keyword, with its report.
-  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, ConsentSource::kKeyword, {}, now,
-               report);
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+               ConsentSource::kKeyword, {}, now, report);
   return true;
 }
 
@@ -394,9 +412,9 @@ SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const Inboun
   return out;
 }
 
-SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
-                                              std::string_view message_id, const RequestContext& ctx,
-                                              std::int64_t now) {
+SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from,
+                                              SmsKeyword keyword, std::string_view message_id,
+                                              const RequestContext& ctx, std::int64_t now) {
   SmsKeywordOutcome out;
   out.reply_vars = {{"public_url", config_.public_url}};
   if (keyword == SmsKeyword::kNone) return out;
@@ -424,8 +442,8 @@ SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_v
       // The owner of the number answers from it: topics asked for it so far are theirs.
       apply_topic_requests(store, *out.channel, now);
       if (out.channel->state != ConsentState::kConfirmed) {
-        change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kKeyword,
-                     ctx, now, detail);
+        change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm,
+                     ConsentSource::kKeyword, ctx, now, detail);
         out.changed = true;
       }
       break;
@@ -443,7 +461,8 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   auto claims = check_confirm_token(token, now);
   if (!claims) return claims.error();
   auto ch = store.channel_by_id(claims->channel_id);
-  if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
+  if (!ch)
+    return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
   // Unsubscribed: an old confirmation link must not undo a later unsubscribe
   // (nor add topics for someone who left).
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
@@ -464,7 +483,8 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   apply_topic_requests(store, *ch, claims->expires_at - config_.confirm_ttl_seconds);
   // Already confirmed: a repeat click is fine.
   if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
-  change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink, ctx, now);
+  change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink,
+               ctx, now);
   if (ch->kind == ChannelKind::kEmail) {
     auto sub = store.subscriber_by_id(ch->subscriber_id);
     OutboxEntry entry;
@@ -484,7 +504,8 @@ Result<ChannelOutcome> ConsentService::unsubscribe(ConsentStore& store, std::str
   auto claims = check_unsubscribe_token(token);
   if (!claims) return claims.error();
   auto ch = store.channel_by_id(claims->channel_id);
-  if (!ch) return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
+  if (!ch)
+    return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
   change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, ctx, now);
   return ChannelOutcome{*ch, true};

@@ -8,8 +8,24 @@ namespace {
 bool is_atext(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
     case '~':
       return true;
     default:
@@ -42,7 +58,8 @@ bool valid_domain(std::string_view d) {
   std::size_t start = 0;
   while (true) {
     auto end = d.find('.', start);
-    auto label = d.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    auto label =
+        d.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (label.empty() || label.size() > 63) return false;
     if (label.front() == '-' || label.back() == '-') return false;
     for (char c : label) {
@@ -64,16 +81,20 @@ bool valid_domain(std::string_view d) {
 
 Result<Email> Email::parse(std::string_view raw) {
   if (raw.size() > 1024) return invalid("invalid_email", "email is too long", "email");
-  if (!text::is_valid_utf8(raw)) return invalid("invalid_email", "email is not valid UTF-8", "email");
+  if (!text::is_valid_utf8(raw))
+    return invalid("invalid_email", "email is not valid UTF-8", "email");
   auto t = text::trim(raw);
   if (t.empty()) return invalid("invalid_email", "email is empty", "email");
-  if (text::has_control(t)) return invalid("invalid_email", "email contains control characters", "email");
-  if (t.size() > kMaxLength) return invalid("invalid_email", "email is longer than 254 characters", "email");
+  if (text::has_control(t))
+    return invalid("invalid_email", "email contains control characters", "email");
+  if (t.size() > kMaxLength)
+    return invalid("invalid_email", "email is longer than 254 characters", "email");
   auto at = t.rfind('@');
   if (at == std::string_view::npos) return invalid("invalid_email", "email has no @", "email");
   auto local = t.substr(0, at);
   auto domain = text::to_lower_ascii(t.substr(at + 1));
-  if (!valid_local(local)) return invalid("invalid_email", "the part before @ is not valid", "email");
+  if (!valid_local(local))
+    return invalid("invalid_email", "the part before @ is not valid", "email");
   if (!valid_domain(domain)) return invalid("invalid_email", "the domain is not valid", "email");
   std::string v;
   v.reserve(t.size());

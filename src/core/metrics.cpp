@@ -63,9 +63,12 @@ bool valid_name(const std::string& n) {
 std::string escape_help(const std::string& h) {
   std::string out;
   for (char c : h) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -74,7 +77,8 @@ std::string escape_help(const std::string& h) {
 std::string label_body(const Labels& labels) {
   std::string out;
   for (const auto& [k, v] : labels) {
-    if (!valid_name(k) || k == "le" || k.rfind("__", 0) == 0) throw std::logic_error("bad metric label name: " + k);
+    if (!valid_name(k) || k == "le" || k.rfind("__", 0) == 0)
+      throw std::logic_error("bad metric label name: " + k);
     if (!out.empty()) out += ',';
     out += k;
     out += "=\"";
@@ -84,13 +88,18 @@ std::string label_body(const Labels& labels) {
   return out;
 }
 
-std::string braces(const std::string& body) { return body.empty() ? std::string() : "{" + body + "}"; }
+std::string braces(const std::string& body) {
+  return body.empty() ? std::string() : "{" + body + "}";
+}
 
 const char* type_name(int t) {
   switch (t) {
-    case 0: return "counter";
-    case 1: return "gauge";
-    default: return "histogram";
+    case 0:
+      return "counter";
+    case 1:
+      return "gauge";
+    default:
+      return "histogram";
   }
 }
 
@@ -100,10 +109,14 @@ std::string escape_label_value(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -149,8 +162,8 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help, const L
   return *slot;
 }
 
-Histogram& Registry::histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
-                               const Labels& labels) {
+Histogram& Registry::histogram(const std::string& name, const std::string& help,
+                               const std::vector<double>& bounds, const Labels& labels) {
   auto key = label_body(labels);
   std::lock_guard lk(mu_);
   auto& f = family(name, help, Type::kHistogram);
@@ -175,7 +188,8 @@ std::string Registry::render() const {
   struct Sink final : Collector {
     std::map<std::string, Scraped>& out;
     explicit Sink(std::map<std::string, Scraped>& o) : out(o) {}
-    void gauge(const std::string& name, const std::string& help, const Labels& labels, double value) override {
+    void gauge(const std::string& name, const std::string& help, const Labels& labels,
+               double value) override {
       if (!valid_name(name)) throw std::logic_error("bad metric name: " + name);
       auto& s = out[name];
       if (s.help.empty()) s.help = help;
@@ -200,19 +214,23 @@ std::string Registry::render() const {
   auto fit = families_.begin();
   auto sit = scraped.begin();
   while (fit != families_.end() || sit != scraped.end()) {
-    const bool take_stored = sit == scraped.end() || (fit != families_.end() && fit->first <= sit->first);
+    const bool take_stored =
+        sit == scraped.end() || (fit != families_.end() && fit->first <= sit->first);
     if (take_stored) {
       const auto& name = fit->first;
       const auto& f = *fit->second;
       const bool has_scraped = sit != scraped.end() && sit->first == name;
       header(name, f.help, static_cast<int>(f.type));
-      for (const auto& [k, c] : f.counters) out += name + braces(k) + " " + std::to_string(c->value()) + "\n";
+      for (const auto& [k, c] : f.counters)
+        out += name + braces(k) + " " + std::to_string(c->value()) + "\n";
       for (const auto& [k, g] : f.gauges) {
-        if (has_scraped && sit->second.series.count(k) != 0) continue;  // the scrape-time value wins
+        if (has_scraped && sit->second.series.count(k) != 0)
+          continue;  // the scrape-time value wins
         out += name + braces(k) + " " + format_value(g->value()) + "\n";
       }
       if (has_scraped && f.type == Type::kGauge) {
-        for (const auto& [k, v] : sit->second.series) out += name + braces(k) + " " + format_value(v) + "\n";
+        for (const auto& [k, v] : sit->second.series)
+          out += name + braces(k) + " " + format_value(v) + "\n";
         ++sit;
       }
       for (const auto& [k, h] : f.histograms) {
@@ -229,7 +247,8 @@ std::string Registry::render() const {
       ++fit;
     } else {
       header(sit->first, sit->second.help, static_cast<int>(Type::kGauge));
-      for (const auto& [k, v] : sit->second.series) out += sit->first + braces(k) + " " + format_value(v) + "\n";
+      for (const auto& [k, v] : sit->second.series)
+        out += sit->first + braces(k) + " " + format_value(v) + "\n";
       ++sit;
     }
   }

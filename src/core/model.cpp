@@ -8,38 +8,52 @@ const char* to_string(ChannelKind k) { return k == ChannelKind::kEmail ? "email"
 
 const char* to_string(ConsentState s) {
   switch (s) {
-    case ConsentState::kPending: return "pending";
-    case ConsentState::kConfirmed: return "confirmed";
-    case ConsentState::kUnsubscribed: return "unsubscribed";
+    case ConsentState::kPending:
+      return "pending";
+    case ConsentState::kConfirmed:
+      return "confirmed";
+    case ConsentState::kUnsubscribed:
+      return "unsubscribed";
   }
   return "unknown";
 }
 
 const char* to_string(ConsentAction a) {
   switch (a) {
-    case ConsentAction::kGrant: return "grant";
-    case ConsentAction::kConfirm: return "confirm";
-    case ConsentAction::kWithdraw: return "withdraw";
+    case ConsentAction::kGrant:
+      return "grant";
+    case ConsentAction::kConfirm:
+      return "confirm";
+    case ConsentAction::kWithdraw:
+      return "withdraw";
   }
   return "unknown";
 }
 
 const char* to_string(ConsentSource s) {
   switch (s) {
-    case ConsentSource::kForm: return "form";
-    case ConsentSource::kLink: return "link";
-    case ConsentSource::kOneClick: return "one-click";
-    case ConsentSource::kKeyword: return "keyword";
-    case ConsentSource::kAdmin: return "admin";
+    case ConsentSource::kForm:
+      return "form";
+    case ConsentSource::kLink:
+      return "link";
+    case ConsentSource::kOneClick:
+      return "one-click";
+    case ConsentSource::kKeyword:
+      return "keyword";
+    case ConsentSource::kAdmin:
+      return "admin";
   }
   return "unknown";
 }
 
 const char* to_string(SendStatus s) {
   switch (s) {
-    case SendStatus::kSent: return "sent";
-    case SendStatus::kRetryable: return "retryable";
-    case SendStatus::kPermanent: return "permanent";
+    case SendStatus::kSent:
+      return "sent";
+    case SendStatus::kRetryable:
+      return "retryable";
+    case SendStatus::kPermanent:
+      return "permanent";
   }
   return "unknown";
 }

@@ -2,6 +2,8 @@
 
 namespace sc {
 
-const char* to_string(OutboxLane lane) { return lane == OutboxLane::kBulk ? "bulk" : "transactional"; }
+const char* to_string(OutboxLane lane) {
+  return lane == OutboxLane::kBulk ? "bulk" : "transactional";
+}
 
 }  // namespace sc

@@ -7,11 +7,12 @@ namespace {
 
 // Opt-out: the FCC's list (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL,
 // UNSUBSCRIBE), Twilio's (adds STOPALL, OPTOUT) and others seen in the wild.
-constexpr std::string_view kOptOut[] = {"STOP",   "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "END",
-                                        "QUIT",   "REVOKE",  "OPTOUT",   "OPT OUT",     "OPT-OUT", "REMOVE", "ARRET"};
+constexpr std::string_view kOptOut[] = {"STOP",    "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB",
+                                        "CANCEL",  "END",     "QUIT",     "REVOKE",      "OPTOUT",
+                                        "OPT OUT", "OPT-OUT", "REMOVE",   "ARRET"};
 // Words that, opening a longer message, still ask to stop.
-constexpr std::string_view kOptOutLead[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "QUIT",
-                                            "REVOKE", "OPTOUT", "REMOVE"};
+constexpr std::string_view kOptOutLead[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "UNSUB", "CANCEL",
+                                            "QUIT", "REVOKE",  "OPTOUT",      "REMOVE"};
 constexpr std::string_view kOptIn[] = {"YES", "Y", "START", "UNSTOP"};
 constexpr std::string_view kHelp[] = {"HELP", "INFO"};
 
@@ -38,7 +39,8 @@ std::string normalized(std::string_view body) {
     space = false;
     out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
   }
-  while (!out.empty() && (out.back() == '.' || out.back() == '!' || out.back() == ' ')) out.pop_back();
+  while (!out.empty() && (out.back() == '.' || out.back() == '!' || out.back() == ' '))
+    out.pop_back();
   return out;
 }
 

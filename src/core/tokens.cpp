@@ -50,7 +50,8 @@ bool parse_int(std::string_view s, std::int64_t& out) {
 }
 
 Error bad_token() {
-  return Error{ErrorCode::kBadToken, "invalid_token", "This link is not valid. It may have been mistyped or cut short.", ""};
+  return Error{ErrorCode::kBadToken, "invalid_token",
+               "This link is not valid. It may have been mistyped or cut short.", ""};
 }
 
 }  // namespace
@@ -96,7 +97,8 @@ Result<TokenClaims> TokenCodec::verify(std::string_view token, TokenPurpose expe
   std::string mac;
   if (!from_hex(rest.substr(d2 + 1), mac) || mac.size() != 32) return bad_token();
   if (!signer_.verify(signed_part(p, id, exp, version), mac)) return bad_token();
-  if (expected == TokenPurpose::kConfirm && exp > now && exp - now > max_confirm_ttl_) return bad_token();
+  if (expected == TokenPurpose::kConfirm && exp > now && exp - now > max_confirm_ttl_)
+    return bad_token();
   if (expected == TokenPurpose::kConfirm && (exp == 0 || now > exp)) {
     return Error{ErrorCode::kExpired, "expired_token",
                  "This confirmation link has expired. Please sign up again to get a new one.", ""};

@@ -31,8 +31,8 @@ struct Dispatcher::Provider {
   ProviderCounters counters;
 };
 
-Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock,
-                       Options options)
+Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms,
+                       const Clock& clock, Options options)
     : outbox_(outbox), email_(email), sms_(sms), clock_(clock), options_(options) {
   for (int i = 0; i < 2; ++i) {
     auto p = std::make_unique<Provider>();
@@ -81,7 +81,8 @@ void Dispatcher::wake() {
 
 bool Dispatcher::wait_ms(std::int64_t ms) {
   std::unique_lock lk(mu_);
-  return !cv_.wait_for(lk, std::chrono::milliseconds(std::max<std::int64_t>(ms, 1)), [&] { return stopping_; });
+  return !cv_.wait_for(lk, std::chrono::milliseconds(std::max<std::int64_t>(ms, 1)),
+                       [&] { return stopping_; });
 }
 
 std::int64_t Dispatcher::backoff_seconds(int attempts) const {
@@ -133,7 +134,9 @@ struct Dispatcher::Batch {
 // and the previous one recorded: the three stages overlap, so neither the
 // database nor the templates leave the provider connections idle.
 void Dispatcher::loop() {
-  auto prepare_async = [this] { return std::async(std::launch::async, [this] { return prepare(); }); };
+  auto prepare_async = [this] {
+    return std::async(std::launch::async, [this] { return prepare(); });
+  };
   std::future<Batch> next;
   std::future<void> recording;
   auto finish_recording = [&] {
@@ -172,7 +175,8 @@ void Dispatcher::loop() {
       finish_recording();
       if (stopping) return;
       std::unique_lock lk(mu_);
-      cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms), [&] { return stopping_ || woken_; });
+      cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms),
+                   [&] { return stopping_ || woken_; });
       continue;
     }
     // A claimed batch is always sent (or handed back) and recorded, also
@@ -180,7 +184,8 @@ void Dispatcher::loop() {
     if (!stopping) next = prepare_async();
     send(batch);
     finish_recording();
-    recording = std::async(std::launch::async, [this, b = std::move(batch)]() mutable { record(b); });
+    recording =
+        std::async(std::launch::async, [this, b = std::move(batch)]() mutable { record(b); });
   }
 }
 
@@ -241,7 +246,8 @@ Dispatcher::Batch Dispatcher::prepare() {
   try {
     outbox_.run([&](OutboxContext& c) {
       c.outbox().release_expired(now);
-      if (limits.email > 0 || limits.sms > 0) b.claimed = c.outbox().claim(now, limits, now + options_.lease_seconds);
+      if (limits.email > 0 || limits.sms > 0)
+        b.claimed = c.outbox().claim(now, limits, now + options_.lease_seconds);
     });
   } catch (...) {
     std::lock_guard lk(providers_mu_);
@@ -326,7 +332,8 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
       probe = true;  // the first message after a pause is the probe, alone
     }
     std::size_t n = messages.size() - i;
-    if (p.limits.concurrency > 0) n = std::min<std::size_t>(n, static_cast<std::size_t>(p.limits.concurrency));
+    if (p.limits.concurrency > 0)
+      n = std::min<std::size_t>(n, static_cast<std::size_t>(p.limits.concurrency));
     if (probe) n = 1;
     if (!p.bucket.unlimited()) {
       const int avail = p.bucket.available(now_ms);
@@ -362,7 +369,8 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
     } catch (const std::exception& e) {
       results.assign(n, SendResult::retryable("internal", e.what()));
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (results.size() != n) results.resize(n, SendResult::retryable("internal", "no result"));
     if (observer_) {
       for (const auto& r : results) observer_(name, r, seconds);
@@ -383,9 +391,15 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
         continue;
       }
       switch (r.status) {
-        case SendStatus::kSent: ++p.counters.sent; break;
-        case SendStatus::kRetryable: ++p.counters.retryable; break;
-        case SendStatus::kPermanent: ++p.counters.permanent; break;
+        case SendStatus::kSent:
+          ++p.counters.sent;
+          break;
+        case SendStatus::kRetryable:
+          ++p.counters.retryable;
+          break;
+        case SendStatus::kPermanent:
+          ++p.counters.permanent;
+          break;
       }
       // Any answer that is not a refusal of our credentials shows they work.
       p.consecutive_auth = 0;
@@ -412,8 +426,11 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
       p.since = done_ms / 1000;
       p.probe_delay_ms = options_.probe_base_ms;
       p.next_probe_ms = done_ms + p.probe_delay_ms;
-      std::fprintf(stderr, "dispatcher: %s refused our credentials %d times in a row (%s); paused, probing in %lld ms\n",
-                   name.c_str(), p.consecutive_auth, p.reason.c_str(), static_cast<long long>(p.probe_delay_ms));
+      std::fprintf(stderr,
+                   "dispatcher: %s refused our credentials %d times in a row (%s); paused, probing "
+                   "in %lld ms\n",
+                   name.c_str(), p.consecutive_auth, p.reason.c_str(),
+                   static_cast<long long>(p.probe_delay_ms));
     }
   }
 }
@@ -426,7 +443,8 @@ void Dispatcher::send(Batch& b) {
 void Dispatcher::record(Batch& b) {
   yield_to_requests();
   const auto done = clock_.now_unix();
-  auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r, const std::string& provider) {
+  auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r,
+                        const std::string& provider) {
     switch (r.status) {
       case SendStatus::kSent:
         out.mark_sent(m.id, provider, r, done);
@@ -461,7 +479,8 @@ void Dispatcher::record(Batch& b) {
       const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
       record_one(c.outbox(), m, o.result, provider);
       if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
-        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code, done);
+        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
+                                done);
       }
     }
   });

@@ -9,7 +9,8 @@ namespace sc::detail {
 
 // Both sides are digested first (text::digest_equal), so neither the
 // comparison nor an early length check tells a caller how long a key is.
-bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys, const Signer* digest) {
+bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys,
+                      const Signer* digest) {
   auto h = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (digest == nullptr) return false;

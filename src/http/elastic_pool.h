@@ -9,9 +9,9 @@
 #include <httplib.h>
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <chrono>
 #include <functional>
 #include <list>
 #include <mutex>

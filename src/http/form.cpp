@@ -37,7 +37,8 @@ bool decode(std::string_view in, std::string& out) {
 
 bool is_truthy(std::string_view v) { return v == "on" || v == "true" || v == "1" || v == "yes"; }
 
-constexpr std::string_view kScalars[] = {"email", "phone", "sms_consent", "first_name", "postal_code", "source"};
+constexpr std::string_view kScalars[] = {"email",      "phone",       "sms_consent",
+                                         "first_name", "postal_code", "source"};
 
 std::optional<std::string>* scalar_slot(SignupRequest& r, std::string_view k) {
   if (k == "email") return &r.email;
@@ -55,12 +56,16 @@ bool too_deep(std::string_view body, int limit) {
   bool in_str = false, esc = false;
   for (char c : body) {
     if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
+    if (c == '"')
+      in_str = true;
     else if (c == '[' || c == '{') {
       if (++depth > limit) return true;
     } else if (c == ']' || c == '}') {
@@ -146,7 +151,8 @@ Result<SignupRequest> signup_from_json(std::string_view body) {
   if (duplicate) {
     bool known = *duplicate == "topics";
     for (auto f : kScalars) known = known || *duplicate == f;
-    return invalid("duplicate_field", *duplicate + " was given more than once", known ? *duplicate : "");
+    return invalid("duplicate_field", *duplicate + " was given more than once",
+                   known ? *duplicate : "");
   }
   if (!j.is_object()) return invalid("malformed_json", "the JSON body must be an object");
   SignupRequest r;
@@ -155,15 +161,20 @@ Result<SignupRequest> signup_from_json(std::string_view body) {
     const auto& v = it.value();
     if (k == "topics") {
       if (v.is_null()) continue;
-      if (!v.is_array()) return invalid("invalid_topics", "topics must be a list of strings", "topics");
+      if (!v.is_array())
+        return invalid("invalid_topics", "topics must be a list of strings", "topics");
       for (const auto& t : v) {
-        if (!t.is_string()) return invalid("invalid_topics", "topics must be a list of strings", "topics");
+        if (!t.is_string())
+          return invalid("invalid_topics", "topics must be a list of strings", "topics");
         r.topics.push_back(t.get<std::string>());
       }
     } else if (k == "sms_consent") {
-      if (v.is_boolean()) r.sms_consent = v.get<bool>();
-      else if (v.is_string()) r.sms_consent = is_truthy(v.get<std::string>());
-      else if (!v.is_null()) return invalid("invalid_sms_consent", "sms_consent must be true or false", "sms_consent");
+      if (v.is_boolean())
+        r.sms_consent = v.get<bool>();
+      else if (v.is_string())
+        r.sms_consent = is_truthy(v.get<std::string>());
+      else if (!v.is_null())
+        return invalid("invalid_sms_consent", "sms_consent must be true or false", "sms_consent");
     } else if (auto* slot = scalar_slot(r, k)) {
       if (v.is_null()) continue;
       if (!v.is_string()) return invalid("invalid_" + k, k + " must be a string", k);

@@ -22,8 +22,8 @@ void add_metrics_routes(Router& router, const RouteEnv& env) {
   router.get("/metrics", [&env](const httplib::Request& req, httplib::Response& res) {
     if (!bearer_key_valid(req, env.deps.admin_keys, env.deps.key_digest)) {
       res.set_header("WWW-Authenticate", "Bearer");
-      return env.respond.json_error(
-          res, Error{ErrorCode::kUnauthorized, "unauthorized", "a valid admin API key is required", ""});
+      return env.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
+                                               "a valid admin API key is required", ""});
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
@@ -41,7 +41,8 @@ struct MetricsServer::Impl {
   explicit Impl(const metrics::Registry& r) : registry(r) {}
 };
 
-MetricsServer::MetricsServer(const metrics::Registry& registry) : impl_(std::make_unique<Impl>(registry)) {
+MetricsServer::MetricsServer(const metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(registry)) {
   auto& s = impl_->svr;
   s.new_task_queue = [] { return new httplib::ThreadPool(2); };
   s.set_read_timeout(5, 0);
@@ -53,16 +54,19 @@ MetricsServer::MetricsServer(const metrics::Registry& registry) : impl_(std::mak
     res.set_content(impl_->registry.render(), detail::kPrometheusText);
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"error":{"code":"not_found","message":"this listener serves GET /metrics only"}})",
-                    "application/json");
+    res.set_content(
+        R"({"error":{"code":"not_found","message":"this listener serves GET /metrics only"}})",
+        "application/json");
   });
 }
 
 MetricsServer::~MetricsServer() { stop(); }
 
 int MetricsServer::bind(const std::string& host, int port) {
-  int bound = port == 0 ? impl_->svr.bind_to_any_port(host) : (impl_->svr.bind_to_port(host, port) ? port : -1);
-  if (bound < 0) throw std::runtime_error("cannot listen for metrics on " + host + ":" + std::to_string(port));
+  int bound = port == 0 ? impl_->svr.bind_to_any_port(host)
+                        : (impl_->svr.bind_to_port(host, port) ? port : -1);
+  if (bound < 0)
+    throw std::runtime_error("cannot listen for metrics on " + host + ":" + std::to_string(port));
   return bound;
 }
 
@@ -71,7 +75,8 @@ void MetricsServer::stop() {
   if (impl_->svr.is_running()) impl_->svr.stop();
 }
 bool MetricsServer::wait_until_ready() const {
-  for (int i = 0; i < 500 && !impl_->svr.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !impl_->svr.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return impl_->svr.is_running();
 }
 

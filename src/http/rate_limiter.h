@@ -36,14 +36,16 @@ class RateLimiter {
 
   // Takes one token for the client at `ip` (its client_bucket); false when
   // the bucket is empty.
-  bool allow(const std::string& ip, std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+  bool allow(const std::string& ip,
+             std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
     const std::string key = client_bucket(ip);
     std::lock_guard lk(mu_);
     if (buckets_.size() > kMaxKeys) prune(now);
     auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
     auto& b = it->second;
     if (!fresh) {
-      b.tokens = std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.tokens =
+          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
       b.at = now;
     }
     if (b.tokens < 1.0) return false;
@@ -60,7 +62,8 @@ class RateLimiter {
   // Buckets that have refilled completely carry no state worth keeping.
   void prune(std::chrono::steady_clock::time_point now) {
     for (auto it = buckets_.begin(); it != buckets_.end();) {
-      double t = it->second.tokens + rate_ * std::chrono::duration<double>(now - it->second.at).count();
+      double t =
+          it->second.tokens + rate_ * std::chrono::duration<double>(now - it->second.at).count();
       it = t >= burst_ ? buckets_.erase(it) : std::next(it);
     }
   }

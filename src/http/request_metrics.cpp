@@ -23,11 +23,13 @@ void RequestMetrics::end(const httplib::Request&, const httplib::Response& res) 
   // become a thousand series.
   const std::string route = t_route.empty() ? "unmatched" : t_route;
   if (registry_ != nullptr) {
-    registry_->counter("sc_http_requests_total", "HTTP requests answered, by route and status.",
-                       {{"route", route}, {"status", std::to_string(res.status)}})
+    registry_
+        ->counter("sc_http_requests_total", "HTTP requests answered, by route and status.",
+                  {{"route", route}, {"status", std::to_string(res.status)}})
         .inc();
     if (t_timing) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_started).count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t_started).count();
       registry_
           ->histogram("sc_http_request_duration_seconds",
                       "Time from the request head read to the answer written, by route.",

@@ -6,8 +6,8 @@ namespace sc::detail {
 namespace {
 // Names the route for the request metrics before the handler runs.
 httplib::Server::Handler labelled(const std::string& pattern, httplib::Server::Handler h) {
-  return [route = RequestMetrics::label_for_pattern(pattern), h = std::move(h)](const httplib::Request& req,
-                                                                                httplib::Response& res) {
+  return [route = RequestMetrics::label_for_pattern(pattern), h = std::move(h)](
+             const httplib::Request& req, httplib::Response& res) {
     RequestMetrics::matched(route);
     h(req, res);
   };

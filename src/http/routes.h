@@ -54,6 +54,7 @@ void count(const RouteEnv& env, const char* name, const char* help, const metric
 
 // True when the request carries "Authorization: Bearer <one of keys>"
 // (compared in constant time).
-bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys, const Signer* digest);
+bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys,
+                      const Signer* digest);
 
 }  // namespace sc::detail

@@ -49,7 +49,9 @@ struct HttpServer::Impl {
         bool digits = !v.empty() && v.size() <= 18;
         for (char ch : v) digits = digits && ch >= '0' && ch <= '9';
         if (!digits) {
-          respond.error(req, res, Error{ErrorCode::kBadRequest, "bad_request", "malformed Content-Length", ""});
+          respond.error(
+              req, res,
+              Error{ErrorCode::kBadRequest, "bad_request", "malformed Content-Length", ""});
           return httplib::Server::HandlerResponse::Handled;
         }
       }
@@ -61,45 +63,53 @@ struct HttpServer::Impl {
     detail::add_admin_routes(router, env);
     detail::add_health_routes(router, env);
     detail::add_metrics_routes(router, env);
-    svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) { request_metrics.end(req, res); });
+    svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      request_metrics.end(req, res);
+    });
 
     // Statuses the library sets itself (404 no route, 413 too large, 400
     // malformed request) get our error shape; bodies we set are kept. A
     // path served under another method gets 405 and Allow.
-    svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
-                                                                      httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      if (res.status == 404) {
-        if (auto allow = router.allowed_methods(req.path); !allow.empty()) {
-          res.set_header("Allow", allow);
-          respond.error(req, res, detail::error_for_library_status(405));
+    svr.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          if (res.status == 404) {
+            if (auto allow = router.allowed_methods(req.path); !allow.empty()) {
+              res.set_header("Allow", allow);
+              respond.error(req, res, detail::error_for_library_status(405));
+              return httplib::Server::HandlerResponse::Handled;
+            }
+          }
+          const auto e = detail::error_for_library_status(res.status);
+          if (detail::status_for(e.kind) == res.status)
+            respond.error(req, res, e);
+          else
+            respond.library_error(req, res, res.status, e);
           return httplib::Server::HandlerResponse::Handled;
-        }
-      }
-      const auto e = detail::error_for_library_status(res.status);
-      if (detail::status_for(e.kind) == res.status) respond.error(req, res, e);
-      else respond.library_error(req, res, res.status, e);
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-    svr.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "unknown";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      std::fprintf(stderr, "http: %s %s failed: %s\n", req.method.c_str(), req.path.c_str(), what.c_str());
-      // Infrastructure trouble (disk, database): nothing was written, try later.
-      res.body.clear();
-      res.set_header("Retry-After", "5");
-      respond.error(req, res, Error{ErrorCode::kUnavailable, "unavailable",
-                                    "the service cannot take this right now; please try again", ""});
-    });
+        }));
+    svr.set_exception_handler(
+        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          std::fprintf(stderr, "http: %s %s failed: %s\n", req.method.c_str(), req.path.c_str(),
+                       what.c_str());
+          // Infrastructure trouble (disk, database): nothing was written, try later.
+          res.body.clear();
+          res.set_header("Retry-After", "5");
+          respond.error(req, res,
+                        Error{ErrorCode::kUnavailable, "unavailable",
+                              "the service cannot take this right now; please try again", ""});
+        });
   }
 };
 
-HttpServer::HttpServer(HttpDeps deps, HttpOptions options) : impl_(std::make_unique<Impl>(std::move(deps), options)) {
+HttpServer::HttpServer(HttpDeps deps, HttpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(deps), options)) {
   auto& s = impl_->svr;
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(1000000);
@@ -122,7 +132,8 @@ HttpServer::HttpServer(HttpDeps deps, HttpOptions options) : impl_(std::make_uni
 HttpServer::~HttpServer() { stop(); }
 
 int HttpServer::bind(const std::string& host, int port) {
-  int bound = port == 0 ? impl_->svr.bind_to_any_port(host) : (impl_->svr.bind_to_port(host, port) ? port : -1);
+  int bound = port == 0 ? impl_->svr.bind_to_any_port(host)
+                        : (impl_->svr.bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
   // cpp-httplib 0.11 listens with a backlog of 5; bursts of new connections
   // then cost 1 s SYN retransmits. Listening again only changes the backlog.
@@ -155,16 +166,20 @@ void HttpServer::stop() {
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM) continue;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
     int local = 0;
-    if (addr.ss_family == AF_INET) local = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6) local = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    else continue;
+    if (addr.ss_family == AF_INET)
+      local = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6)
+      local = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    else
+      continue;
     // Only connections accepted on our port (curl's client sockets to
     // providers have other local ports).
     if (local == port) ::shutdown(fd, SHUT_RD);
   }
 }
 bool HttpServer::wait_until_ready() const {
-  for (int i = 0; i < 500 && !impl_->svr.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !impl_->svr.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return impl_->svr.is_running();
 }
 

@@ -68,8 +68,9 @@ class TokenResource {
     });
     if (!r) return env_.respond.error(req, res, r.error());
     if (r->changed) {
-      count(env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
-            {{"channel", to_string(r->channel.kind)}, {"source", one_click ? "one_click" : "link"}});
+      count(
+          env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+          {{"channel", to_string(r->channel.kind)}, {"source", one_click ? "one_click" : "link"}});
     }
     if (!wants_html(req)) return env_.respond.json(res, 200, {{"state", "unsubscribed"}});
     env_.respond.page(res, 200, "unsubscribed", {});

@@ -77,8 +77,10 @@ std::string canonical_query(std::string_view query) {
     if (!part.empty()) {
       std::size_t eq = part.find('=');
       std::string_view key = part.substr(0, eq);
-      std::string_view value = eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
-      params.emplace_back(uri_encode(percent_decode(key), false), uri_encode(percent_decode(value), false));
+      std::string_view value =
+          eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
+      params.emplace_back(uri_encode(percent_decode(key), false),
+                          uri_encode(percent_decode(value), false));
     }
     pos = amp + 1;
   }
@@ -139,24 +141,28 @@ std::string amz_date(std::int64_t unix_time) {
   return buf;
 }
 
-Signed sign(const Request& request, const Credentials& credentials, const Scope& scope, std::int64_t unix_time,
-            const Options& options) {
+Signed sign(const Request& request, const Credentials& credentials, const Scope& scope,
+            std::int64_t unix_time, const Options& options) {
   const std::string date_time = amz_date(unix_time);
   const std::string date = date_time.substr(0, 8);
   const std::string payload_hash = crypto::hex(crypto::sha256(request.body));
 
   Signed out;
   out.headers.emplace_back("X-Amz-Date", date_time);
-  if (!credentials.session_token.empty()) out.headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
+  if (!credentials.session_token.empty())
+    out.headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   if (options.content_sha256_header) out.headers.emplace_back("x-amz-content-sha256", payload_hash);
 
   // Lower-case names, sorted (stable: the values of a repeated header keep
   // their order and are joined with commas).
   std::vector<std::pair<std::string, std::string>> headers;
   headers.reserve(request.headers.size() + out.headers.size());
-  for (const auto& [name, value] : request.headers) headers.emplace_back(text::to_lower_ascii(name), trim_all(value));
-  for (const auto& [name, value] : out.headers) headers.emplace_back(text::to_lower_ascii(name), trim_all(value));
-  std::stable_sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [name, value] : request.headers)
+    headers.emplace_back(text::to_lower_ascii(name), trim_all(value));
+  for (const auto& [name, value] : out.headers)
+    headers.emplace_back(text::to_lower_ascii(name), trim_all(value));
+  std::stable_sort(headers.begin(), headers.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 
   std::string canonical_headers, signed_headers;
   for (std::size_t i = 0; i < headers.size(); ++i) {
@@ -171,11 +177,12 @@ Signed sign(const Request& request, const Credentials& credentials, const Scope&
   }
 
   const std::string path = options.normalize_path ? normalize_path(request.path) : request.path;
-  out.canonical_request = request.method + '\n' + uri_encode(path.empty() ? "/" : path, true) + '\n' +
-                          canonical_query(request.query) + '\n' + canonical_headers + '\n' + signed_headers +
-                          '\n' + payload_hash;
+  out.canonical_request = request.method + '\n' + uri_encode(path.empty() ? "/" : path, true) +
+                          '\n' + canonical_query(request.query) + '\n' + canonical_headers + '\n' +
+                          signed_headers + '\n' + payload_hash;
 
-  const std::string credential_scope = date + '/' + scope.region + '/' + scope.service + "/aws4_request";
+  const std::string credential_scope =
+      date + '/' + scope.region + '/' + scope.service + "/aws4_request";
   out.string_to_sign = std::string(kAlgorithm) + '\n' + date_time + '\n' + credential_scope + '\n' +
                        crypto::hex(crypto::sha256(out.canonical_request));
 
@@ -185,9 +192,10 @@ Signed sign(const Request& request, const Credentials& credentials, const Scope&
   key = crypto::hmac_sha256(key, "aws4_request");
   out.signature = crypto::hex(crypto::hmac_sha256(key, out.string_to_sign));
 
-  out.headers.emplace_back("Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key_id +
-                                                '/' + credential_scope + ", SignedHeaders=" + signed_headers +
-                                                ", Signature=" + out.signature);
+  out.headers.emplace_back(
+      "Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + '/' +
+                           credential_scope + ", SignedHeaders=" + signed_headers +
+                           ", Signature=" + out.signature);
   return out;
 }
 

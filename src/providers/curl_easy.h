@@ -119,11 +119,13 @@ class CurlMulti {
   template <class T>
   void set(CURLMoption option, T value) {
     CURLMcode rc = curl_multi_setopt(handle_, option, value);
-    if (rc != CURLM_OK) throw CurlError(std::string("curl_multi_setopt failed: ") + curl_multi_strerror(rc));
+    if (rc != CURLM_OK)
+      throw CurlError(std::string("curl_multi_setopt failed: ") + curl_multi_strerror(rc));
   }
   void add(CurlEasy& easy) {
     CURLMcode rc = curl_multi_add_handle(handle_, easy.get());
-    if (rc != CURLM_OK) throw CurlError(std::string("curl_multi_add_handle failed: ") + curl_multi_strerror(rc));
+    if (rc != CURLM_OK)
+      throw CurlError(std::string("curl_multi_add_handle failed: ") + curl_multi_strerror(rc));
   }
   void remove(CURL* easy) { curl_multi_remove_handle(handle_, easy); }
   CURLM* get() const { return handle_; }

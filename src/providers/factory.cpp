@@ -18,11 +18,13 @@ Error config_error(std::string field, std::string message) {
 
 Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig& c) {
   if (c.kind == "file") {
-    if (c.outbox_dir.empty()) return config_error("SC_EMAIL_OUTBOX_DIR", "SC_EMAIL_OUTBOX_DIR is empty");
+    if (c.outbox_dir.empty())
+      return config_error("SC_EMAIL_OUTBOX_DIR", "SC_EMAIL_OUTBOX_DIR is empty");
     return std::unique_ptr<EmailSender>(std::make_unique<FileEmailSender>(c.outbox_dir));
   }
   if (c.kind == "smtp") {
-    if (c.smtp_url.empty()) return config_error("SC_SMTP_URL", "SC_EMAIL_PROVIDER=smtp needs SC_SMTP_URL");
+    if (c.smtp_url.empty())
+      return config_error("SC_SMTP_URL", "SC_EMAIL_PROVIDER=smtp needs SC_SMTP_URL");
     auto url = parse_smtp_url(c.smtp_url);
     if (!url) return config_error("SC_SMTP_URL", url.error().message);
     SmtpConfig sc;
@@ -32,7 +34,8 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
     } else if (c.smtp_tls == "none") {
       sc.tls = SmtpTls::kNone;
     } else {
-      return config_error("SC_SMTP_TLS", "SC_SMTP_TLS must be \"required\" or \"none\", not \"" + c.smtp_tls + "\"");
+      return config_error("SC_SMTP_TLS", "SC_SMTP_TLS must be \"required\" or \"none\", not \"" +
+                                             c.smtp_tls + "\"");
     }
     sc.envelope_from = c.smtp_envelope_from;
     sc.ca_file = c.smtp_ca_file;
@@ -42,12 +45,14 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
   }
   if (c.kind == "sendgrid") {
     if (c.sendgrid_api_key.empty()) {
-      return config_error("SC_SENDGRID_API_KEY", "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY");
+      return config_error("SC_SENDGRID_API_KEY",
+                          "SC_EMAIL_PROVIDER=sendgrid needs SC_SENDGRID_API_KEY");
     }
     auto base = normalize_api_base(c.sendgrid_api_base, "SC_SENDGRID_API_BASE");
     if (!base) return config_error("SC_SENDGRID_API_BASE", base.error().message);
     if (c.sendgrid_max_in_flight < 1) {
-      return config_error("SC_SENDGRID_MAX_IN_FLIGHT", "SendGrid requests in flight must be at least 1");
+      return config_error("SC_SENDGRID_MAX_IN_FLIGHT",
+                          "SendGrid requests in flight must be at least 1");
     }
     SendgridConfig sg;
     sg.api_key = c.sendgrid_api_key;
@@ -70,8 +75,9 @@ Result<std::unique_ptr<EmailSender>> make_email_sender(const EmailProviderConfig
     if (!valid) return config_error(valid.error().field, valid.error().message);
     return std::unique_ptr<EmailSender>(std::make_unique<SesEmailSender>(std::move(valid).value()));
   }
-  return config_error("SC_EMAIL_PROVIDER",
-                      "SC_EMAIL_PROVIDER must be file, smtp, sendgrid or ses, not \"" + c.kind + "\"");
+  return config_error(
+      "SC_EMAIL_PROVIDER",
+      "SC_EMAIL_PROVIDER must be file, smtp, sendgrid or ses, not \"" + c.kind + "\"");
 }
 
 Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& c) {
@@ -93,7 +99,8 @@ Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& c) {
     if (!valid) return config_error(valid.error().field, valid.error().message);
     return std::unique_ptr<SmsSender>(std::make_unique<TwilioSmsSender>(std::move(valid).value()));
   }
-  return config_error("SC_SMS_PROVIDER", "SC_SMS_PROVIDER must be log or twilio, not \"" + c.kind + "\"");
+  return config_error("SC_SMS_PROVIDER",
+                      "SC_SMS_PROVIDER must be log or twilio, not \"" + c.kind + "\"");
 }
 
 }  // namespace sc::providers

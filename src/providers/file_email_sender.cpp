@@ -18,8 +18,8 @@ namespace {
 std::string safe_name(std::string_view s) {
   std::string out;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.' || c == '@' || c == '+';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '@' || c == '+';
     out += ok ? c : '_';
   }
   if (out.size() > 150) out.resize(150);
@@ -70,7 +70,8 @@ SendResult FileEmailSender::send(const OutboundEmail& message) {
   // planted file or symlink at the temp name is refused, never written through;
   // rename() then replaces whatever is at the target, a symlink included.
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return SendResult::retryable("io", "open " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return SendResult::retryable("io", "open " + tmp.string() + ": " + std::strerror(errno));
   bool ok = write_all(fd, mime);
   int saved = errno;
   if (::close(fd) != 0 && ok) {
@@ -84,7 +85,8 @@ SendResult FileEmailSender::send(const OutboundEmail& message) {
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     saved = errno;
     ::unlink(tmp.c_str());
-    return SendResult::retryable("io", "rename to " + target.string() + ": " + std::strerror(saved));
+    return SendResult::retryable("io",
+                                 "rename to " + target.string() + ": " + std::strerror(saved));
   }
   return SendResult::sent("file", message_id_of(mime), target.string());
 }

@@ -101,7 +101,8 @@ std::optional<std::int64_t> parse_decimal(std::string_view s) {
   return v;
 }
 
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix) {
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::int64_t now_unix) {
   value = text::trim(value);
   if (value.empty()) return std::nullopt;
   if (auto secs = parse_decimal(value)) {
@@ -117,7 +118,8 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, st
 }
 
 SendResult map_http_outcome(const HttpOutcome& o, const ReadAnswer& read, std::int64_t now_unix) {
-  if (o.curl_code != 0) return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+  if (o.curl_code != 0)
+    return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
   ProviderReading r = read(o);
   const std::string status = std::to_string(o.status);
   if (o.status >= 200 && o.status < 300) return SendResult::sent(status, std::move(r.message_id));
@@ -143,7 +145,8 @@ SendResult map_http_outcome(const HttpOutcome& o, const ReadAnswer& read, std::i
     return failed;
   }
   // 1xx/3xx: not an answer an API gives; try again rather than lose the message.
-  return SendResult::retryable(std::move(code), "unexpected HTTP status " + status + ": " + message, after);
+  return SendResult::retryable(std::move(code), "unexpected HTTP status " + status + ": " + message,
+                               after);
 }
 
 Result<std::string> normalize_api_base(std::string_view base, std::string_view variable) {
@@ -233,8 +236,8 @@ HttpOutcome HttpBatch::post(const HttpRequest& request) {
   return t.finish(t.easy.perform());
 }
 
-std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n,
-                                             const std::function<HttpRequest(std::size_t)>& request_for) {
+std::vector<HttpOutcome> HttpBatch::post_all(
+    std::size_t n, const std::function<HttpRequest(std::size_t)>& request_for) {
   std::vector<HttpOutcome> results(n);
   if (n == 0) return results;
   std::lock_guard lock(batch_mu_);
@@ -244,43 +247,46 @@ std::vector<HttpOutcome> HttpBatch::post_all(std::size_t n,
     // Keep every connection of a full window alive between batches.
     s.multi->set(CURLMOPT_MAXCONNECTS, static_cast<long>(s.options.max_in_flight));
   }
-  const std::size_t window = std::min<std::size_t>(n, static_cast<std::size_t>(s.options.max_in_flight));
+  const std::size_t window =
+      std::min<std::size_t>(n, static_cast<std::size_t>(s.options.max_in_flight));
   while (s.pool.size() < window) s.pool.push_back(s.make_transfer());
 
   std::vector<Transfer*> idle;
   for (std::size_t i = 0; i < window; ++i) idle.push_back(s.pool[i].get());
   std::size_t next = 0, done = 0;
   try {
-  while (done < n) {
-    while (next < n && !idle.empty()) {
-      Transfer* t = idle.back();
-      idle.pop_back();
-      t->start(request_for(next), next);
-      s.multi->add(t->easy);
-      ++next;
+    while (done < n) {
+      while (next < n && !idle.empty()) {
+        Transfer* t = idle.back();
+        idle.pop_back();
+        t->start(request_for(next), next);
+        s.multi->add(t->easy);
+        ++next;
+      }
+      int running = 0;
+      CURLMcode mc = curl_multi_perform(s.multi->get(), &running);
+      if (mc != CURLM_OK)
+        throw CurlError(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
+      bool progressed = false;
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(s.multi->get(), &queued)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        void* priv = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        auto* t = static_cast<Transfer*>(priv);
+        CURLcode rc = msg->data.result;  // read before remove: msg is invalid afterwards
+        s.multi->remove(t->easy.get());
+        results[t->index] = t->finish(rc);
+        idle.push_back(t);
+        ++done;
+        progressed = true;
+      }
+      if (!progressed && done < n) {
+        mc = curl_multi_poll(s.multi->get(), nullptr, 0, 100, nullptr);
+        if (mc != CURLM_OK)
+          throw CurlError(std::string("curl_multi_poll: ") + curl_multi_strerror(mc));
+      }
     }
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(s.multi->get(), &running);
-    if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_perform: ") + curl_multi_strerror(mc));
-    bool progressed = false;
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(s.multi->get(), &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      void* priv = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-      auto* t = static_cast<Transfer*>(priv);
-      CURLcode rc = msg->data.result;  // read before remove: msg is invalid afterwards
-      s.multi->remove(t->easy.get());
-      results[t->index] = t->finish(rc);
-      idle.push_back(t);
-      ++done;
-      progressed = true;
-    }
-    if (!progressed && done < n) {
-      mc = curl_multi_poll(s.multi->get(), nullptr, 0, 100, nullptr);
-      if (mc != CURLM_OK) throw CurlError(std::string("curl_multi_poll: ") + curl_multi_strerror(mc));
-    }
-  }
   } catch (...) {
     // Leave no handle attached, so the next batch can use every one again.
     for (auto& t : s.pool) s.multi->remove(t->easy.get());

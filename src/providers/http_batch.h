@@ -11,12 +11,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
-#include <span>
-#include <string_view>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sc/core/message.h"
@@ -61,7 +61,8 @@ class HttpBatch {
   // Posts n requests, up to max_in_flight at once; request_for(i) is called
   // just before request i starts (so a signature's time is its sending
   // time). One outcome per request, in order.
-  std::vector<HttpOutcome> post_all(std::size_t n, const std::function<HttpRequest(std::size_t)>& request_for);
+  std::vector<HttpOutcome> post_all(std::size_t n,
+                                    const std::function<HttpRequest(std::size_t)>& request_for);
 
  private:
   struct Impl;
@@ -96,19 +97,22 @@ using ReadAnswer = std::function<ProviderReading(const HttpOutcome&)>;
 //   (seconds or an HTTP-date) or else read.retry_after;
 // - any other 4xx: Permanent; 1xx/3xx: Retryable (not an answer an API gives).
 // `read` is called only for an HTTP answer; `now_unix` dates a Retry-After.
-SendResult map_http_outcome(const HttpOutcome& outcome, const ReadAnswer& read, std::int64_t now_unix);
+SendResult map_http_outcome(const HttpOutcome& outcome, const ReadAnswer& read,
+                            std::int64_t now_unix);
 
 // The wait a Retry-After value asks for: delay-seconds, or an HTTP-date
 // (RFC 9110 §10.2.3) less `now_unix`, never below zero. Empty when absent or
 // unreadable.
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix);
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::int64_t now_unix);
 
 // Posts one request per message (request_for(message)) and maps every
 // outcome with result(outcome): the send_batch of an HTTP provider.
 template <class Message, class RequestFor, class ToResult>
-std::vector<SendResult> send_each(HttpBatch& http, std::span<const Message> messages, RequestFor request_for,
-                                  ToResult result) {
-  auto outcomes = http.post_all(messages.size(), [&](std::size_t i) { return request_for(messages[i]); });
+std::vector<SendResult> send_each(HttpBatch& http, std::span<const Message> messages,
+                                  RequestFor request_for, ToResult result) {
+  auto outcomes =
+      http.post_all(messages.size(), [&](std::size_t i) { return request_for(messages[i]); });
   std::vector<SendResult> results;
   results.reserve(outcomes.size());
   for (const auto& o : outcomes) results.push_back(result(o));

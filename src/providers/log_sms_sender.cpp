@@ -45,7 +45,9 @@ SendResult LogSmsSender::send(const OutboundSms& message) {
   if (out_ == nullptr) {
     std::error_code ec;
     if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path(), ec);
-    if (ec) return SendResult::retryable("io", "create " + file_.parent_path().string() + ": " + ec.message());
+    if (ec)
+      return SendResult::retryable("io",
+                                   "create " + file_.parent_path().string() + ": " + ec.message());
     // 0600 and O_NOFOLLOW: the log holds phone numbers and confirmation texts,
     // and a symlink planted at its path must not make us append elsewhere.
     int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -53,7 +55,8 @@ SendResult LogSmsSender::send(const OutboundSms& message) {
       out_ = ::fdopen(fd, "a");
       if (out_ == nullptr) ::close(fd);
     }
-    if (out_ == nullptr) return SendResult::retryable("io", "open " + file_.string() + ": " + std::strerror(errno));
+    if (out_ == nullptr)
+      return SendResult::retryable("io", "open " + file_.string() + ": " + std::strerror(errno));
   }
   // One fwrite of the whole line; the file is opened O_APPEND so lines from
   // several processes never interleave mid-line.

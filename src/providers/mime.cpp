@@ -12,11 +12,13 @@
 namespace sc::providers {
 namespace {
 
-constexpr std::size_t kFoldAt = 78;          // RFC 5322 §2.1.1 SHOULD limit
-constexpr std::size_t kQpLineMax = 76;       // RFC 2045 §6.7 rule 5
-constexpr std::size_t kEncodedChunk = 39;    // bytes per encoded-word: 52 b64 chars, 64 with =?UTF-8?B??=
-constexpr std::size_t kMaxPlainWord = 76;    // longer words in a Subject force encoded-words (foldable)
-constexpr std::size_t kMaxExtraWord = 900;   // …in other headers only when a line could pass 998
+constexpr std::size_t kFoldAt = 78;     // RFC 5322 §2.1.1 SHOULD limit
+constexpr std::size_t kQpLineMax = 76;  // RFC 2045 §6.7 rule 5
+constexpr std::size_t kEncodedChunk =
+    39;  // bytes per encoded-word: 52 b64 chars, 64 with =?UTF-8?B??=
+constexpr std::size_t kMaxPlainWord =
+    76;  // longer words in a Subject force encoded-words (foldable)
+constexpr std::size_t kMaxExtraWord = 900;  // …in other headers only when a line could pass 998
 
 bool is_ascii(std::string_view s) {
   for (char c : s) {
@@ -53,7 +55,15 @@ std::string sanitize_addr(std::string_view s) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7F) continue;
     switch (c) {
-      case '<': case '>': case '(': case ')': case ',': case ';': case ':': case '"': case '\\':
+      case '<':
+      case '>':
+      case '(':
+      case ')':
+      case ',':
+      case ';':
+      case ':':
+      case '"':
+      case '\\':
         continue;
       default:
         out += c;
@@ -81,7 +91,9 @@ std::string encode_words(std::string_view text) {
   while (i < text.size()) {
     std::size_t end = std::min(text.size(), i + kEncodedChunk);
     // Back off so a multi-byte character is never split across two words.
-    while (end < text.size() && end > i + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    while (end < text.size() && end > i + 1 &&
+           (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      --end;
     if (!out.empty()) out += ' ';
     out += "=?UTF-8?B?";
     out += crypto::base64(text.substr(i, end - i));
@@ -149,7 +161,8 @@ std::string normalize_message_id(std::string_view raw, std::string_view from_add
   std::string id = sanitize_addr(raw);
   if (id.empty()) {
     auto at = from_address.rfind('@');
-    std::string domain = at == std::string_view::npos ? "localhost" : sanitize_addr(from_address.substr(at + 1));
+    std::string domain =
+        at == std::string_view::npos ? "localhost" : sanitize_addr(from_address.substr(at + 1));
     if (domain.empty()) domain = "localhost";
     id = crypto::hex(crypto::random_bytes(16)) + "@" + domain;
   }
@@ -172,10 +185,23 @@ void add_text_part_headers(std::string& out, std::string_view subtype) {
 }
 
 bool is_reserved_header(std::string_view name) {
-  static constexpr std::array<std::string_view, 17> kReserved = {
-      "date", "from", "to", "cc", "bcc", "subject", "message-id", "mime-version", "content-type",
-      "content-transfer-encoding", "reply-to", "list-unsubscribe", "list-unsubscribe-post", "list-id",
-      "return-path", "sender", "received"};
+  static constexpr std::array<std::string_view, 17> kReserved = {"date",
+                                                                 "from",
+                                                                 "to",
+                                                                 "cc",
+                                                                 "bcc",
+                                                                 "subject",
+                                                                 "message-id",
+                                                                 "mime-version",
+                                                                 "content-type",
+                                                                 "content-transfer-encoding",
+                                                                 "reply-to",
+                                                                 "list-unsubscribe",
+                                                                 "list-unsubscribe-post",
+                                                                 "list-id",
+                                                                 "return-path",
+                                                                 "sender",
+                                                                 "received"};
   for (auto r : kReserved) {
     if (equals_ci(name, r)) return true;
   }
@@ -214,15 +240,17 @@ std::string sanitize_header_value(std::string_view value) {
 }
 
 std::string rfc5322_date(std::int64_t unix_seconds) {
-  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
   static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[static_cast<std::size_t>(tm.tm_wday)],
-                tm.tm_mday, kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_year + 1900, tm.tm_hour,
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+                kDays[static_cast<std::size_t>(tm.tm_wday)], tm.tm_mday,
+                kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_year + 1900, tm.tm_hour,
                 tm.tm_min, tm.tm_sec);
   return buf;
 }
@@ -284,7 +312,8 @@ std::string quoted_printable(std::string_view text) {
 std::string build_mime(const OutboundEmail& m) {
   std::string out;
   out.reserve(1024 + m.text.size() * 2 + m.html.size() * 2);
-  std::int64_t date = m.date_unix != 0 ? m.date_unix : static_cast<std::int64_t>(std::time(nullptr));
+  std::int64_t date =
+      m.date_unix != 0 ? m.date_unix : static_cast<std::int64_t>(std::time(nullptr));
 
   add_header(out, "Date", rfc5322_date(date));
   add_header(out, "From", format_mailbox(m.from));

@@ -20,7 +20,8 @@ std::string upper(std::string_view s) {
 
 }  // namespace
 
-LibPhoneNormalizer::LibPhoneNormalizer(std::string default_region, std::vector<std::string> allowed_regions)
+LibPhoneNormalizer::LibPhoneNormalizer(std::string default_region,
+                                       std::vector<std::string> allowed_regions)
     : default_region_(upper(default_region)) {
   for (auto& r : allowed_regions) allowed_.insert(upper(r));
 }
@@ -37,7 +38,8 @@ Result<std::vector<std::string>> LibPhoneNormalizer::parse_region_list(std::stri
     auto comma = csv.find(',');
     std::string code = upper(text::trim(csv.substr(0, comma)));
     if (!code.empty()) {
-      if (!is_known_region(code)) return invalid("invalid_region", "unknown region code \"" + code + "\"");
+      if (!is_known_region(code))
+        return invalid("invalid_region", "unknown region code \"" + code + "\"");
       out.push_back(code);
     }
     if (comma == std::string_view::npos) break;
@@ -58,14 +60,17 @@ Result<std::string> LibPhoneNormalizer::normalize(std::string_view raw) const {
 
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber number;
-  if (util.Parse(std::string(trimmed), default_region_, &number) != PhoneNumberUtil::NO_PARSING_ERROR) {
+  if (util.Parse(std::string(trimmed), default_region_, &number) !=
+      PhoneNumberUtil::NO_PARSING_ERROR) {
     return invalid("invalid_phone", "not a phone number", "phone");
   }
-  if (!util.IsValidNumber(number)) return invalid("invalid_phone", "not a valid phone number", "phone");
+  if (!util.IsValidNumber(number))
+    return invalid("invalid_phone", "not a valid phone number", "phone");
   std::string region;
   util.GetRegionCodeForNumber(number, &region);
   if (allowed_.count(region) == 0) {
-    return invalid("unsupported_country", "we do not send text messages to numbers in this country", "phone");
+    return invalid("unsupported_country", "we do not send text messages to numbers in this country",
+                   "phone");
   }
   auto type = util.GetNumberType(number);
   if (type != PhoneNumberUtil::MOBILE && type != PhoneNumberUtil::FIXED_LINE_OR_MOBILE) {

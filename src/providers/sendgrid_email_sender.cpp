@@ -15,7 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-
 // {"email": …, "name": …}; the name only when there is one.
 void append_mailbox(std::string& out, std::string_view address, std::string_view name) {
   out += "{\"email\":";
@@ -29,9 +28,14 @@ void append_mailbox(std::string& out, std::string_view address, std::string_view
 
 // SendGrid refuses these in `headers` (spec text) or sets them itself.
 bool is_forbidden_header(std::string_view name) {
-  static constexpr std::string_view kForbidden[] = {
-      "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type", "content-transfer-encoding", "to",
-      "from", "subject", "reply-to", "cc", "bcc", "date", "message-id", "mime-version"};
+  static constexpr std::string_view kForbidden[] = {"x-sg-id",      "x-sg-eid",
+                                                    "received",     "dkim-signature",
+                                                    "content-type", "content-transfer-encoding",
+                                                    "to",           "from",
+                                                    "subject",      "reply-to",
+                                                    "cc",           "bcc",
+                                                    "date",         "message-id",
+                                                    "mime-version"};
   for (auto f : kForbidden) {
     if (text::iequals_ascii(name, f)) return true;
   }
@@ -79,14 +83,16 @@ std::string sendgrid_request_body(const OutboundEmail& m) {
     if (!name.empty() && !is_forbidden_header(name)) set_header(name, sanitize_header_value(value));
   }
   std::string unsub;
-  if (!m.list_unsubscribe_url.empty()) unsub = "<" + sanitize_header_value(m.list_unsubscribe_url) + ">";
+  if (!m.list_unsubscribe_url.empty())
+    unsub = "<" + sanitize_header_value(m.list_unsubscribe_url) + ">";
   if (!m.list_unsubscribe_mailto.empty()) {
     std::string mailto = sanitize_header_value(m.list_unsubscribe_mailto);
     if (mailto.rfind("mailto:", 0) != 0) mailto = "mailto:" + mailto;
     unsub += (unsub.empty() ? "<" : ", <") + mailto + ">";
   }
   if (!unsub.empty()) set_header("List-Unsubscribe", std::move(unsub));
-  if (!m.list_unsubscribe_url.empty()) set_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+  if (!m.list_unsubscribe_url.empty())
+    set_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
   if (!m.list_id.empty()) set_header("List-Id", sanitize_header_value(m.list_id));
 
   std::string b;
@@ -139,8 +145,8 @@ std::string sendgrid_request_body(const OutboundEmail& m) {
 namespace {
 
 // Reads a Mail Send answer; the id of an accepted message is in X-Message-Id.
-ProviderReading read_sendgrid(std::string_view body, std::string_view message_id, std::string_view rate_limit_reset,
-                              std::int64_t now_unix) {
+ProviderReading read_sendgrid(std::string_view body, std::string_view message_id,
+                              std::string_view rate_limit_reset, std::int64_t now_unix) {
   ProviderReading r;
   r.message_id = std::string(message_id);
   r.message = error_text(body);
@@ -152,15 +158,19 @@ ProviderReading read_sendgrid(std::string_view body, std::string_view message_id
 
 }  // namespace
 
-SendResult classify_sendgrid_response(long status, std::string_view body, std::string_view message_id,
-                                      std::string_view retry_after, std::string_view rate_limit_reset,
-                                      std::int64_t now_unix) {
+SendResult classify_sendgrid_response(long status, std::string_view body,
+                                      std::string_view message_id, std::string_view retry_after,
+                                      std::string_view rate_limit_reset, std::int64_t now_unix) {
   HttpOutcome o;
   o.status = status;
   o.body = std::string(body);
   o.retry_after = std::string(retry_after);
   return map_http_outcome(
-      o, [&](const HttpOutcome&) { return read_sendgrid(body, message_id, rate_limit_reset, now_unix); }, now_unix);
+      o,
+      [&](const HttpOutcome&) {
+        return read_sendgrid(body, message_id, rate_limit_reset, now_unix);
+      },
+      now_unix);
 }
 
 struct SendgridEmailSender::Impl {
@@ -170,7 +180,11 @@ struct SendgridEmailSender::Impl {
   SendResult result(const HttpOutcome& o) const {
     const std::int64_t now = now_unix();
     return map_http_outcome(
-        o, [now](const HttpOutcome& a) { return read_sendgrid(a.body, a.captured[0], a.captured[1], now); }, now);
+        o,
+        [now](const HttpOutcome& a) {
+          return read_sendgrid(a.body, a.captured[0], a.captured[1], now);
+        },
+        now);
   }
 };
 
@@ -178,10 +192,12 @@ SendgridEmailSender::SendgridEmailSender(SendgridConfig config) : impl_(std::mak
   if (config.api_key.empty()) throw std::invalid_argument("SendGrid API key is empty");
   auto base = normalize_api_base(config.api_base, "SC_SENDGRID_API_BASE");
   if (!base) throw std::invalid_argument(base.error().message);
-  impl_->now_unix = config.now_unix ? config.now_unix : [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  impl_->now_unix = config.now_unix ? config.now_unix
+                                    : [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   HttpBatchOptions o;
   o.url = base.value() + "/v3/mail/send";
-  o.headers = {"Authorization: Bearer " + config.api_key, "Content-Type: application/json", "Accept: application/json"};
+  o.headers = {"Authorization: Bearer " + config.api_key, "Content-Type: application/json",
+               "Accept: application/json"};
   o.capture = {"X-Message-Id", "X-RateLimit-Reset"};
   o.max_in_flight = config.max_in_flight;
   o.connect_timeout_ms = config.connect_timeout_ms;
@@ -197,9 +213,12 @@ SendResult SendgridEmailSender::send(const OutboundEmail& message) {
 }
 
 std::vector<SendResult> SendgridEmailSender::send_batch(std::span<const OutboundEmail> messages) {
-  return send_each(*impl_->http, messages,
-                   [](const OutboundEmail& m) { return HttpRequest{sendgrid_request_body(m), {}}; },
-                   [this](const HttpOutcome& o) { return impl_->result(o); });
+  return send_each(
+      *impl_->http, messages,
+      [](const OutboundEmail& m) {
+        return HttpRequest{sendgrid_request_body(m), {}};
+      },
+      [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 
 }  // namespace sc::providers

@@ -22,13 +22,22 @@ constexpr std::string_view kPath = "/v2/email/outbound-emails";
 // message would be refused the same way. Matched whatever the status, since
 // AWS documents some of them as 400 and others as 403.
 bool is_auth_error(std::string_view type) {
-  static constexpr std::string_view kAuth[] = {
-      "AccessDenied",          "AccessDeniedException",       "ExpiredToken",
-      "ExpiredTokenException", "IncompleteSignature",         "IncompleteSignatureException",
-      "InvalidAccessKeyId",    "InvalidClientTokenId",        "InvalidSignatureException",
-      "MissingAuthenticationToken", "MissingAuthenticationTokenException", "NotAuthorized",
-      "OptInRequired",         "RequestExpired",              "SignatureDoesNotMatch",
-      "UnrecognizedClientException"};
+  static constexpr std::string_view kAuth[] = {"AccessDenied",
+                                               "AccessDeniedException",
+                                               "ExpiredToken",
+                                               "ExpiredTokenException",
+                                               "IncompleteSignature",
+                                               "IncompleteSignatureException",
+                                               "InvalidAccessKeyId",
+                                               "InvalidClientTokenId",
+                                               "InvalidSignatureException",
+                                               "MissingAuthenticationToken",
+                                               "MissingAuthenticationTokenException",
+                                               "NotAuthorized",
+                                               "OptInRequired",
+                                               "RequestExpired",
+                                               "SignatureDoesNotMatch",
+                                               "UnrecognizedClientException"};
   for (auto a : kAuth) {
     if (type == a) return true;
   }
@@ -37,8 +46,8 @@ bool is_auth_error(std::string_view type) {
 
 // Throttling, whatever the status (LimitExceededException comes as 400).
 bool is_throttling(std::string_view type) {
-  static constexpr std::string_view kThrottling[] = {"TooManyRequestsException", "LimitExceededException",
-                                                     "ThrottlingException", "Throttling"};
+  static constexpr std::string_view kThrottling[] = {
+      "TooManyRequestsException", "LimitExceededException", "ThrottlingException", "Throttling"};
   for (auto t : kThrottling) {
     if (type == t) return true;
   }
@@ -118,23 +127,31 @@ bool is_printable_token(std::string_view s) {
 }  // namespace
 
 Result<SesConfig> validate_ses_config(SesConfig c) {
-  auto fail = [](const char* field, const std::string& message) { return invalid("invalid_config", message, field); };
-  if (c.region.empty()) return fail("SC_SES_REGION", "SC_EMAIL_PROVIDER=ses needs SC_SES_REGION (e.g. us-east-1)");
+  auto fail = [](const char* field, const std::string& message) {
+    return invalid("invalid_config", message, field);
+  };
+  if (c.region.empty())
+    return fail("SC_SES_REGION", "SC_EMAIL_PROVIDER=ses needs SC_SES_REGION (e.g. us-east-1)");
   if (!is_region(c.region)) {
-    return fail("SC_SES_REGION", "SC_SES_REGION \"" + c.region + "\" is not an AWS region name such as us-east-1");
+    return fail("SC_SES_REGION",
+                "SC_SES_REGION \"" + c.region + "\" is not an AWS region name such as us-east-1");
   }
-  if (c.access_key_id.empty()) return fail("SC_SES_ACCESS_KEY_ID", "SC_EMAIL_PROVIDER=ses needs SC_SES_ACCESS_KEY_ID");
+  if (c.access_key_id.empty())
+    return fail("SC_SES_ACCESS_KEY_ID", "SC_EMAIL_PROVIDER=ses needs SC_SES_ACCESS_KEY_ID");
   if (!is_access_key_id(c.access_key_id)) {
-    return fail("SC_SES_ACCESS_KEY_ID", "SC_SES_ACCESS_KEY_ID must be letters and digits only (e.g. AKIA…)");
+    return fail("SC_SES_ACCESS_KEY_ID",
+                "SC_SES_ACCESS_KEY_ID must be letters and digits only (e.g. AKIA…)");
   }
   if (c.secret_access_key.empty()) {
     return fail("SC_SES_SECRET_ACCESS_KEY", "SC_EMAIL_PROVIDER=ses needs SC_SES_SECRET_ACCESS_KEY");
   }
   if (!is_printable_token(c.secret_access_key)) {
-    return fail("SC_SES_SECRET_ACCESS_KEY", "SC_SES_SECRET_ACCESS_KEY contains spaces or control characters");
+    return fail("SC_SES_SECRET_ACCESS_KEY",
+                "SC_SES_SECRET_ACCESS_KEY contains spaces or control characters");
   }
   if (!is_printable_token(c.session_token)) {
-    return fail("SC_SES_SESSION_TOKEN", "SC_SES_SESSION_TOKEN contains spaces or control characters");
+    return fail("SC_SES_SESSION_TOKEN",
+                "SC_SES_SESSION_TOKEN contains spaces or control characters");
   }
   if (c.api_base.empty()) c.api_base = "https://email." + c.region + ".amazonaws.com";
   auto base = normalize_api_base(c.api_base, "SC_SES_API_BASE");
@@ -161,18 +178,21 @@ std::string ses_request_body(const OutboundEmail& m) {
   }
   b += ",\"Content\":{\"Raw\":{\"Data\":\"";
   b += raw;  // base64: nothing to escape
-  b += "\"}},\"EmailTags\":[{\"Name\":\"outbox_id\",\"Value\":\"" + std::to_string(m.outbox_id) + "\"}]}";
+  b += "\"}},\"EmailTags\":[{\"Name\":\"outbox_id\",\"Value\":\"" + std::to_string(m.outbox_id) +
+       "\"}]}";
   return b;
 }
 
-std::vector<std::pair<std::string, std::string>> ses_request_headers(const SesConfig& c, std::string_view body,
+std::vector<std::pair<std::string, std::string>> ses_request_headers(const SesConfig& c,
+                                                                     std::string_view body,
                                                                      std::int64_t unix_time) {
   sigv4::Request req;
   req.method = "POST";
   req.path = std::string(kPath);
   req.headers = {{"Host", host_of(c.api_base)}, {"Content-Type", "application/json"}};
   req.body = body;
-  auto s = sigv4::sign(req, {c.access_key_id, c.secret_access_key, c.session_token}, {c.region, "ses"}, unix_time);
+  auto s = sigv4::sign(req, {c.access_key_id, c.secret_access_key, c.session_token},
+                       {c.region, "ses"}, unix_time);
   auto headers = std::move(req.headers);
   for (auto& h : s.headers) headers.push_back(std::move(h));
   return headers;
@@ -197,7 +217,8 @@ struct SesEmailSender::Impl {
   HttpRequest request_for(const OutboundEmail& m) const {
     HttpRequest r;
     r.body = ses_request_body(m);
-    for (const auto& [name, value] : ses_request_headers(config, r.body, now())) r.headers.push_back(name + ": " + value);
+    for (const auto& [name, value] : ses_request_headers(config, r.body, now()))
+      r.headers.push_back(name + ": " + value);
     return r;
   }
 
@@ -230,8 +251,9 @@ SendResult SesEmailSender::send(const OutboundEmail& message) {
 }
 
 std::vector<SendResult> SesEmailSender::send_batch(std::span<const OutboundEmail> messages) {
-  return send_each(*impl_->http, messages, [this](const OutboundEmail& m) { return impl_->request_for(m); },
-                   [this](const HttpOutcome& o) { return impl_->result(o); });
+  return send_each(
+      *impl_->http, messages, [this](const OutboundEmail& m) { return impl_->request_for(m); },
+      [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 
 }  // namespace sc::providers

@@ -106,7 +106,8 @@ struct ReplyLog {
 
 Result<SmtpUrl> parse_smtp_url(std::string_view url) {
   auto fail = [&](const std::string& why) {
-    return invalid("invalid_smtp_url", "SC_SMTP_URL " + why + " (expected smtp://user:pass@host:port or smtps://…)",
+    return invalid("invalid_smtp_url",
+                   "SC_SMTP_URL " + why + " (expected smtp://user:pass@host:port or smtps://…)",
                    "SC_SMTP_URL");
   };
   SmtpUrl out;
@@ -120,15 +121,18 @@ Result<SmtpUrl> parse_smtp_url(std::string_view url) {
   std::string_view rest = url.substr(sep + 3);
   auto auth_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, auth_end);
-  std::string_view tail = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+  std::string_view tail =
+      auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
 
   auto at = authority.rfind('@');
   if (at != std::string_view::npos) {
     std::string_view userinfo = authority.substr(0, at);
     authority.remove_prefix(at + 1);
     auto colon = userinfo.find(':');
-    if (!percent_decode(userinfo.substr(0, colon), out.username)) return fail("has a bad %-escape in the user");
-    if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), out.password)) {
+    if (!percent_decode(userinfo.substr(0, colon), out.username))
+      return fail("has a bad %-escape in the user");
+    if (colon != std::string_view::npos &&
+        !percent_decode(userinfo.substr(colon + 1), out.password)) {
       return fail("has a bad %-escape in the password");
     }
   }
@@ -176,7 +180,8 @@ Result<SmtpUrl> parse_smtp_url(std::string_view url) {
       } else if (kv == "tls=required") {
         out.tls = SmtpTls::kRequired;
       } else if (!kv.empty()) {
-        return fail("has an unknown parameter \"" + std::string(kv) + "\" (only tls=none|required)");
+        return fail("has an unknown parameter \"" + std::string(kv) +
+                    "\" (only tls=none|required)");
       }
       if (amp == std::string_view::npos) break;
       query.remove_prefix(amp + 1);
@@ -208,7 +213,8 @@ struct SmtpEmailSender::Impl {
   }
 
   static int debug_cb(CURL*, curl_infotype type, char* data, size_t size, void* user) {
-    if (type == CURLINFO_HEADER_IN) static_cast<Impl*>(user)->replies.add(std::string_view(data, size));
+    if (type == CURLINFO_HEADER_IN)
+      static_cast<Impl*>(user)->replies.add(std::string_view(data, size));
     return 0;
   }
 
@@ -221,7 +227,8 @@ struct SmtpEmailSender::Impl {
     if (!url.username.empty()) e.set(CURLOPT_USERNAME, url.username.c_str());
     if (!url.password.empty()) e.set(CURLOPT_PASSWORD, url.password.c_str());
     if (url.scheme == "smtp") {
-      e.set(CURLOPT_USE_SSL, static_cast<long>(tls == SmtpTls::kRequired ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+      e.set(CURLOPT_USE_SSL,
+            static_cast<long>(tls == SmtpTls::kRequired ? CURLUSESSL_ALL : CURLUSESSL_NONE));
     }
     if (!config.ca_file.empty()) e.set(CURLOPT_CAINFO, config.ca_file.c_str());
     e.set(CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
@@ -257,7 +264,8 @@ SmtpEmailSender::SmtpEmailSender(SmtpConfig config) : impl_(std::make_unique<Imp
   if (!parsed) throw std::invalid_argument(parsed.error().message);
   impl_->url = parsed.value();
   impl_->tls = impl_->url.tls.value_or(config.tls);
-  impl_->curl_url = impl_->url.scheme + "://" + impl_->url.host + ":" + std::to_string(impl_->url.port);
+  impl_->curl_url =
+      impl_->url.scheme + "://" + impl_->url.host + ":" + std::to_string(impl_->url.port);
   impl_->config = std::move(config);
 }
 
@@ -272,9 +280,9 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
     p += 15;
     message_id = s.payload.substr(p, s.payload.find('>', p) - p);
   }
-  std::string from = envelope_address(!message.envelope_from.empty() ? message.envelope_from
+  std::string from = envelope_address(!message.envelope_from.empty()    ? message.envelope_from
                                       : !s.config.envelope_from.empty() ? s.config.envelope_from
-                                                                          : message.from.address);
+                                                                        : message.from.address);
   CurlSlist rcpt;
   rcpt.append(envelope_address(message.to.address));
 

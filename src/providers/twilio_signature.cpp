@@ -18,15 +18,16 @@ std::string query_value(std::string_view url, std::string_view name) {
     auto amp = query.find('&');
     auto pair = query.substr(0, amp);
     auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos) return std::string(pair.substr(eq + 1));
+    if (pair.substr(0, eq) == name && eq != std::string_view::npos)
+      return std::string(pair.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);
   }
   return {};
 }
 
-bool any_variant_matches(std::string_view auth_token, std::string_view url, const FormParams& params,
-                         std::string_view signature) {
+bool any_variant_matches(std::string_view auth_token, std::string_view url,
+                         const FormParams& params, std::string_view signature) {
   std::vector<std::string> candidates{std::string(url)};
   // A ' in the query reaches some of Twilio's signers as %27 (URL
   // normalisation); the raw form is tried first.
@@ -47,7 +48,8 @@ bool any_variant_matches(std::string_view auth_token, std::string_view url, cons
 
 }  // namespace
 
-std::string twilio_signature(std::string_view auth_token, std::string_view url, const FormParams& params) {
+std::string twilio_signature(std::string_view auth_token, std::string_view url,
+                             const FormParams& params) {
   std::vector<std::pair<std::string_view, std::string_view>> sorted;
   sorted.reserve(params.size());
   for (const auto& [k, v] : params) sorted.emplace_back(k, v);
@@ -74,7 +76,8 @@ std::vector<std::string> twilio_url_variants(std::string_view url) {
   const auto hostport = authority.substr(hostport_start);
   // A port follows the last ':' unless that ':' is inside an IPv6 literal.
   auto colon = hostport.rfind(':');
-  if (colon != std::string_view::npos && hostport.find(']', colon) != std::string_view::npos) colon = std::string_view::npos;
+  if (colon != std::string_view::npos && hostport.find(']', colon) != std::string_view::npos)
+    colon = std::string_view::npos;
   const auto before = url.substr(0, authority_start + hostport_start);
   const auto rest = url.substr(authority_end);
   std::string without_port, with_port;
@@ -84,25 +87,28 @@ std::vector<std::string> twilio_url_variants(std::string_view url) {
   } else {
     without_port = std::string(url);
     std::string port;
-    if (text::iequals_ascii(scheme, "https")) port = ":443";
-    else if (text::iequals_ascii(scheme, "http")) port = ":80";
+    if (text::iequals_ascii(scheme, "https"))
+      port = ":443";
+    else if (text::iequals_ascii(scheme, "http"))
+      port = ":80";
     with_port = std::string(before) + std::string(hostport) + port + std::string(rest);
   }
   if (with_port == without_port) return {without_port};
   return {without_port, with_port};
 }
 
-bool twilio_form_signature_valid(std::string_view auth_token, std::string_view url, const FormParams& params,
-                                 std::string_view signature) {
+bool twilio_form_signature_valid(std::string_view auth_token, std::string_view url,
+                                 const FormParams& params, std::string_view signature) {
   if (auth_token.empty() || signature.empty()) return false;
   return any_variant_matches(auth_token, url, params, signature);
 }
 
-bool twilio_json_signature_valid(std::string_view auth_token, std::string_view url, std::string_view raw_body,
-                                 std::string_view signature) {
+bool twilio_json_signature_valid(std::string_view auth_token, std::string_view url,
+                                 std::string_view raw_body, std::string_view signature) {
   if (auth_token.empty() || signature.empty()) return false;
   const auto claimed = query_value(url, "bodySHA256");
-  if (claimed.empty()) return false;  // a JSON body is only trusted through its hash in the signed URL
+  if (claimed.empty())
+    return false;  // a JSON body is only trusted through its hash in the signed URL
   const bool body_ok = crypto::constant_time_equal(crypto::hex(crypto::sha256(raw_body)), claimed);
   const bool url_ok = any_variant_matches(auth_token, url, {}, signature);
   return body_ok && url_ok;

@@ -36,29 +36,35 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   curl_free(escaped);
 }
 
-
 }  // namespace
 
 Result<TwilioConfig> validate_twilio_config(TwilioConfig c) {
   if (!sid_shaped(c.account_sid, "AC")) {
-    return invalid("invalid_config", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits", "SC_TWILIO_ACCOUNT_SID");
+    return invalid("invalid_config", "SC_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits",
+                   "SC_TWILIO_ACCOUNT_SID");
   }
   if (c.auth_token.empty()) {
-    return invalid("invalid_config", "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN", "SC_TWILIO_AUTH_TOKEN");
+    return invalid("invalid_config", "SC_SMS_PROVIDER=twilio needs SC_TWILIO_AUTH_TOKEN",
+                   "SC_TWILIO_AUTH_TOKEN");
   }
   if (c.from.empty() == c.messaging_service_sid.empty()) {
-    return invalid("invalid_config", "set one of SC_TWILIO_FROM and SC_TWILIO_MESSAGING_SERVICE_SID", "SC_TWILIO_FROM");
+    return invalid("invalid_config",
+                   "set one of SC_TWILIO_FROM and SC_TWILIO_MESSAGING_SERVICE_SID",
+                   "SC_TWILIO_FROM");
   }
   if (!c.messaging_service_sid.empty() && !sid_shaped(c.messaging_service_sid, "MG")) {
-    return invalid("invalid_config", "SC_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits",
+    return invalid("invalid_config",
+                   "SC_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits",
                    "SC_TWILIO_MESSAGING_SERVICE_SID");
   }
   if (!c.from.empty() && (text::has_control(c.from) || c.from.size() > 64)) {
-    return invalid("invalid_config", "SC_TWILIO_FROM must be a phone number or sender id", "SC_TWILIO_FROM");
+    return invalid("invalid_config", "SC_TWILIO_FROM must be a phone number or sender id",
+                   "SC_TWILIO_FROM");
   }
   auto base = normalize_api_base(c.api_base, "SC_TWILIO_API_BASE");
   if (!base) {
-    return invalid("invalid_config", "SC_TWILIO_API_BASE \"" + c.api_base + "\" must be https://host[:port]",
+    return invalid("invalid_config",
+                   "SC_TWILIO_API_BASE \"" + c.api_base + "\" must be https://host[:port]",
                    "SC_TWILIO_API_BASE");
   }
   c.api_base = base.value();
@@ -91,9 +97,11 @@ ProviderReading read_twilio(const HttpOutcome& o) {
     if (j.contains("sid") && j["sid"].is_string()) r.message_id = j["sid"].get<std::string>();
     return r;
   }
-  if (j.contains("code") && j["code"].is_number_integer()) r.code = std::to_string(j["code"].get<long long>());
+  if (j.contains("code") && j["code"].is_number_integer())
+    r.code = std::to_string(j["code"].get<long long>());
   for (const char* key : {"message", "detail", "title"}) {
-    if (r.message.empty() && j.contains(key) && j[key].is_string()) r.message = j[key].get<std::string>();
+    if (r.message.empty() && j.contains(key) && j[key].is_string())
+      r.message = j[key].get<std::string>();
   }
   // 20003: authentication failed (with HTTP 401). A 403 is a permission on
   // one resource or region, not our credentials.
@@ -107,7 +115,8 @@ ProviderReading read_twilio(const HttpOutcome& o) {
 // 429 (20429: too many concurrent requests) was never processed: safe to
 // retry. 5xx and timeouts are retried too (Twilio documents no idempotency
 // key; at least once). Every other 4xx is permanent, its code kept.
-SendResult classify_twilio_response(long status, std::string_view body, std::string_view retry_after) {
+SendResult classify_twilio_response(long status, std::string_view body,
+                                    std::string_view retry_after) {
   HttpOutcome o;
   o.status = status;
   o.body = std::string(body);
@@ -149,7 +158,10 @@ SendResult TwilioSmsSender::send(const OutboundSms& message) {
 std::vector<SendResult> TwilioSmsSender::send_batch(std::span<const OutboundSms> messages) {
   return send_each(
       *impl_->http, messages,
-      [this](const OutboundSms& m) { return HttpRequest{twilio_request_body(impl_->config, m), {}}; }, &Impl::result);
+      [this](const OutboundSms& m) {
+        return HttpRequest{twilio_request_body(impl_->config, m), {}};
+      },
+      &Impl::result);
 }
 
 }  // namespace sc::providers

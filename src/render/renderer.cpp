@@ -2,14 +2,14 @@
 
 #include <atomic>
 #include <filesystem>
-#include <memory>
 #include <fstream>
 #include <kainjow/mustache.hpp>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
-#include "sc/core/text.h"
 #include "sc/assets/embedded.h"
+#include "sc/core/text.h"
 
 namespace sc {
 
@@ -41,7 +41,8 @@ Renderer::Renderer(Vars common, std::string templates_dir)
     auto file = p.substr(9);
     for (auto [ext, out] : {std::pair{std::string(".html.mustache"), &html_partials_},
                             std::pair{std::string(".txt.mustache"), &text_partials_}}) {
-      if (file.size() > ext.size() && file.compare(file.size() - ext.size(), ext.size(), ext) == 0) {
+      if (file.size() > ext.size() &&
+          file.compare(file.size() - ext.size(), ext.size(), ext) == 0) {
         out->emplace_back(file.substr(0, file.size() - ext.size()), src);
       }
     }
@@ -86,18 +87,24 @@ namespace {
 // threads) and per renderer instance. The source is read, its partials
 // pasted in and the result parsed only on a thread's first use.
 template <typename MakeSource>
-mstch::mustache& parsed(std::uint64_t renderer, std::string_view path, bool html, MakeSource make_source) {
-  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>, std::less<>> cache;
+mstch::mustache& parsed(std::uint64_t renderer, std::string_view path, bool html,
+                        MakeSource make_source) {
+  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>,
+                        std::less<>>
+      cache;
   auto key = std::pair<std::uint64_t, std::string>{renderer, std::string(path)};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   auto tmpl = std::make_unique<mstch::mustache>(make_source());
-  if (!tmpl->is_valid()) throw std::runtime_error("template " + key.second + ": " + tmpl->error_message());
+  if (!tmpl->is_valid())
+    throw std::runtime_error("template " + key.second + ": " + tmpl->error_message());
   if (!html) tmpl->set_custom_escape([](const std::string& s) { return s; });
   return *cache.emplace(std::move(key), std::move(tmpl)).first->second;
 }
 
-mstch::data flag(bool on) { return mstch::data(on ? mstch::data::type::bool_true : mstch::data::type::bool_false); }
+mstch::data flag(bool on) {
+  return mstch::data(on ? mstch::data::type::bool_true : mstch::data::type::bool_false);
+}
 
 }  // namespace
 
@@ -115,17 +122,19 @@ kainjow::mustache::data Renderer::data(const Vars& vars, const std::set<std::str
   return d;
 }
 
-std::string Renderer::render(std::string_view path, const kainjow::mustache::data& d, bool html) const {
+std::string Renderer::render(std::string_view path, const kainjow::mustache::data& d,
+                             bool html) const {
   auto& tmpl = parsed(id_, path, html, [&] { return expanded(source(path), html); });
   return tmpl.render(d);
 }
 
-std::string Renderer::render(std::string_view path, const Vars& vars, const std::set<std::string>& flags,
-                             bool html) const {
+std::string Renderer::render(std::string_view path, const Vars& vars,
+                             const std::set<std::string>& flags, bool html) const {
   return render(path, data(vars, flags), html);
 }
 
-std::string Renderer::page(std::string_view name, const Vars& vars, const std::set<std::string>& flags) const {
+std::string Renderer::page(std::string_view name, const Vars& vars,
+                           const std::set<std::string>& flags) const {
   const std::string base = "pages/" + std::string(name);
   if (vars.count("title") != 0 || !has(base + ".title.mustache")) {
     return render(base + ".html.mustache", vars, flags, true);
@@ -138,7 +147,8 @@ std::string Renderer::page(std::string_view name, const Vars& vars, const std::s
 std::string Renderer::twiml_reply(std::string_view reply_template, const Vars& vars) const {
   const std::string message = reply_template.empty() ? std::string() : sms(reply_template, vars);
   // XML-escaped like HTML; the file's closing newline is not part of the answer.
-  return std::string(text::trim(render("twiml/reply.xml.mustache", Vars{{"message", message}}, {}, true)));
+  return std::string(
+      text::trim(render("twiml/reply.xml.mustache", Vars{{"message", message}}, {}, true)));
 }
 
 std::string Renderer::text(std::string_view path, const Vars& vars) const {
@@ -149,14 +159,16 @@ ComposedEmail Renderer::email(std::string_view name, const Vars& vars) const {
   const std::string base = "email/" + std::string(name);
   const auto d = data(vars, {});
   ComposedEmail m;
-  m.subject = std::string(text::trim(text::strip_crlf(render(base + ".subject.mustache", d, false))));
+  m.subject =
+      std::string(text::trim(text::strip_crlf(render(base + ".subject.mustache", d, false))));
   m.text = render(base + ".txt.mustache", d, false);
   m.html = render(base + ".html.mustache", d, true);
   return m;
 }
 
 std::string Renderer::sms(std::string_view name, const Vars& vars) const {
-  return std::string(text::trim(render("sms/" + std::string(name) + ".txt.mustache", vars, {}, false)));
+  return std::string(
+      text::trim(render("sms/" + std::string(name) + ".txt.mustache", vars, {}, false)));
 }
 
 }  // namespace sc

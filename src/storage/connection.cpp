@@ -40,7 +40,8 @@ std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool 
     }
     // NOFOLLOW: a symlink planted at the database's path is refused.
     int flags = mode == Mode::kWriter
-                    ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX | SQLite::OPEN_NOFOLLOW)
+                    ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX |
+                       SQLite::OPEN_NOFOLLOW)
                     : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX | SQLite::OPEN_NOFOLLOW);
     auto db = std::make_unique<SQLite::Database>(path, flags, 5000);
     if (mode == Mode::kWriter) {

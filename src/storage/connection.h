@@ -8,6 +8,7 @@
 namespace sc::storage::detail {
 
 enum class Mode { kWriter, kReader };
-std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool synchronous_full = true);
+std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode,
+                                       bool synchronous_full = true);
 
 }  // namespace sc::storage::detail

@@ -51,9 +51,10 @@ std::vector<AppliedMigration> migrate(const std::string& path) {
 void register_consent_text(const std::string& path, ChannelKind channel, const ConsentText& text,
                            std::int64_t now) {
   auto db = detail::open(path, detail::Mode::kWriter);
-  SQLite::Statement q(*db,
-                      "INSERT OR IGNORE INTO consent_texts (sha256, channel, version, text, created_at)"
-                      " VALUES (?, ?, ?, ?, ?)");
+  SQLite::Statement q(
+      *db,
+      "INSERT OR IGNORE INTO consent_texts (sha256, channel, version, text, created_at)"
+      " VALUES (?, ?, ?, ?, ?)");
   q.bind(1, text.sha256_hex);
   q.bind(2, to_string(channel));
   q.bind(3, text.version);

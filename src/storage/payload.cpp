@@ -1,8 +1,8 @@
 #include "payload.h"
 
-#include "sc/storage/storage.h"
-
 #include <nlohmann/json.hpp>
+
+#include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
 
@@ -45,7 +45,8 @@ OutboundEmail email_from_json(const std::string& s) {
   OutboundEmail m;
   m.message_id = j.at("message_id").get<std::string>();
   m.date_unix = j.at("date").get<std::int64_t>();
-  m.from = {j.at("from").at("address").get<std::string>(), j.at("from").at("name").get<std::string>()};
+  m.from = {j.at("from").at("address").get<std::string>(),
+            j.at("from").at("name").get<std::string>()};
   m.to = {j.at("to").at("address").get<std::string>(), j.at("to").at("name").get<std::string>()};
   m.envelope_from = j.value("envelope_from", "");
   m.reply_to = j.value("reply_to", "");
@@ -56,7 +57,8 @@ OutboundEmail email_from_json(const std::string& s) {
   m.list_unsubscribe_mailto = j.value("list_unsubscribe_mailto", "");
   m.list_id = j.value("list_id", "");
   if (j.contains("headers")) {
-    for (const auto& h : j.at("headers")) m.extra_headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
+    for (const auto& h : j.at("headers"))
+      m.extra_headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
   }
   if (j.contains("template")) {
     m.template_name = j.at("template").get<std::string>();
@@ -92,7 +94,8 @@ void decode_payload(ClaimedMessage& m) {
       m.sms.outbox_id = m.id;
     }
   } catch (const std::exception& e) {
-    throw StorageError("outbox message " + std::to_string(m.id) + " has a corrupt payload: " + e.what());
+    throw StorageError("outbox message " + std::to_string(m.id) +
+                       " has a corrupt payload: " + e.what());
   }
   m.payload.clear();
 }

@@ -36,12 +36,14 @@ struct ReadPool::Impl {
 
 ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
-  for (std::size_t i = 0; i < size; ++i) impl_->idle.push_back(detail::open(path, detail::Mode::kReader));
+  for (std::size_t i = 0; i < size; ++i)
+    impl_->idle.push_back(detail::open(path, detail::Mode::kReader));
 }
 
 ReadPool::~ReadPool() = default;
 
-std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind, const std::string& address) {
+std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind,
+                                                              const std::string& address) {
   auto l = impl_->lease();
   auto& db = *l.db;
   SQLite::Statement q(db, "SELECT subscriber_id FROM channels WHERE kind = ? AND address = ?");
@@ -50,27 +52,32 @@ std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind, 
   if (!q.executeStep()) return std::nullopt;
   auto sid = q.getColumn(0).getInt64();
   SubscriberView v;
-  SQLite::Statement s(db, "SELECT id, first_name, postal_code, created_at FROM subscribers WHERE id = ?");
+  SQLite::Statement s(
+      db, "SELECT id, first_name, postal_code, created_at FROM subscribers WHERE id = ?");
   s.bind(1, static_cast<int64_t>(sid));
   if (!s.executeStep()) return std::nullopt;
-  v.subscriber = Subscriber{s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
-                            s.getColumn(3).getInt64()};
-  SQLite::Statement c(db,
-                      "SELECT kind, address, state, created_at, updated_at FROM channels WHERE subscriber_id = ?"
-                      " ORDER BY id");
+  v.subscriber = Subscriber{s.getColumn(0).getInt64(), s.getColumn(1).getString(),
+                            s.getColumn(2).getString(), s.getColumn(3).getInt64()};
+  SQLite::Statement c(
+      db,
+      "SELECT kind, address, state, created_at, updated_at FROM channels WHERE subscriber_id = ?"
+      " ORDER BY id");
   c.bind(1, static_cast<int64_t>(sid));
   while (c.executeStep()) {
-    v.channels.push_back(ChannelView{channel_kind_from(c.getColumn(0).getString()).value_or(ChannelKind::kEmail),
-                                     c.getColumn(1).getString(),
-                                     consent_state_from(c.getColumn(2).getString()).value_or(ConsentState::kPending),
-                                     c.getColumn(3).getInt64(), c.getColumn(4).getInt64()});
+    v.channels.push_back(
+        ChannelView{channel_kind_from(c.getColumn(0).getString()).value_or(ChannelKind::kEmail),
+                    c.getColumn(1).getString(),
+                    consent_state_from(c.getColumn(2).getString()).value_or(ConsentState::kPending),
+                    c.getColumn(3).getInt64(), c.getColumn(4).getInt64()});
   }
-  SQLite::Statement t(db, "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");
+  SQLite::Statement t(db,
+                      "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");
   t.bind(1, static_cast<int64_t>(sid));
   while (t.executeStep()) v.topics.push_back(t.getColumn(0).getString());
-  SQLite::Statement e(db,
-                      "SELECT at, channel, address, action, source, detail, ip, user_agent,"
-                      " COALESCE(consent_text_version, '') FROM consent_log WHERE subscriber_id = ? ORDER BY id");
+  SQLite::Statement e(
+      db,
+      "SELECT at, channel, address, action, source, detail, ip, user_agent,"
+      " COALESCE(consent_text_version, '') FROM consent_log WHERE subscriber_id = ? ORDER BY id");
   e.bind(1, static_cast<int64_t>(sid));
   while (e.executeStep()) {
     ConsentLogView r;
@@ -95,11 +102,16 @@ OutboxCounts ReadPool::outbox_counts() {
   while (q.executeStep()) {
     auto s = q.getColumn(0).getString();
     auto n = q.getColumn(1).getInt64();
-    if (s == "queued") c.queued = n;
-    else if (s == "sending") c.sending = n;
-    else if (s == "sent") c.sent = n;
-    else if (s == "failed") c.failed = n;
-    else if (s == "skipped") c.skipped = n;
+    if (s == "queued")
+      c.queued = n;
+    else if (s == "sending")
+      c.sending = n;
+    else if (s == "sent")
+      c.sent = n;
+    else if (s == "failed")
+      c.failed = n;
+    else if (s == "skipped")
+      c.skipped = n;
   }
   return c;
 }
@@ -109,9 +121,11 @@ OutboxDepth ReadPool::outbox_depth(std::int64_t now) {
   OutboxDepth d;
   {
     // Over the partial indexes of unfinished rows only.
-    SQLite::Statement q(*l.db,
-                        "SELECT lane, 'queued', COUNT(*) FROM outbox WHERE state = 'queued' GROUP BY lane"
-                        " UNION ALL SELECT lane, 'sending', COUNT(*) FROM outbox WHERE state = 'sending' GROUP BY lane");
+    SQLite::Statement q(
+        *l.db,
+        "SELECT lane, 'queued', COUNT(*) FROM outbox WHERE state = 'queued' GROUP BY lane"
+        " UNION ALL SELECT lane, 'sending', COUNT(*) FROM outbox WHERE state = 'sending' GROUP BY "
+        "lane");
     while (q.executeStep()) {
       OutboxDepth::Cell c;
       c.lane = q.getColumn(0).getInt() == 1 ? OutboxLane::kBulk : OutboxLane::kTransactional;
@@ -124,7 +138,8 @@ OutboxDepth ReadPool::outbox_depth(std::int64_t now) {
     // The first entry of the due index per lane and kind: one seek each.
     // A message never tried has next_attempt_at 0 and waits since it was queued.
     SQLite::Statement q(*l.db,
-                        "SELECT next_attempt_at, created_at FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
+                        "SELECT next_attempt_at, created_at FROM outbox WHERE state = 'queued' AND "
+                        "lane = ? AND kind = ?"
                         " ORDER BY next_attempt_at, id LIMIT 1");
     for (int lane : {0, 1}) {
       for (const char* kind : {"email", "sms"}) {

@@ -50,7 +50,8 @@ constexpr const char* kChannelCols =
 
 }  // namespace
 
-std::optional<Channel> SqliteConsentStore::find_channel(ChannelKind kind, std::string_view address) {
+std::optional<Channel> SqliteConsentStore::find_channel(ChannelKind kind,
+                                                        std::string_view address) {
   static const std::string sql = std::string(kChannelCols) + "WHERE kind = ? AND address = ?";
   auto& q = st_.get(sql.c_str());
   q.bind(1, to_string(kind));
@@ -71,24 +72,28 @@ std::optional<Subscriber> SqliteConsentStore::subscriber_by_id(std::int64_t id) 
   auto& q = st_.get("SELECT id, first_name, postal_code, created_at FROM subscribers WHERE id = ?");
   q.bind(1, static_cast<int64_t>(id));
   if (!q.executeStep()) return std::nullopt;
-  return Subscriber{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                    q.getColumn(3).getInt64()};
+  return Subscriber{q.getColumn(0).getInt64(), q.getColumn(1).getString(),
+                    q.getColumn(2).getString(), q.getColumn(3).getInt64()};
 }
 
 std::int64_t SqliteConsentStore::insert_subscriber(const Subscriber& s) {
-  auto& q = st_.get("INSERT INTO subscribers (first_name, postal_code, created_at) VALUES (?, ?, ?) RETURNING id");
+  auto& q = st_.get(
+      "INSERT INTO subscribers (first_name, postal_code, created_at) VALUES (?, ?, ?) RETURNING "
+      "id");
   q.bind(1, s.first_name);
   q.bind(2, s.postal_code);
   q.bind(3, static_cast<int64_t>(s.created_at));
   q.executeStep();
   auto id = q.getColumn(0).getInt64();
-  while (q.executeStep()) {}
+  while (q.executeStep()) {
+  }
   return id;
 }
 
 std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
   auto& q = st_.get(
-      "INSERT INTO channels (subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at)"
+      "INSERT INTO channels (subscriber_id, kind, address, state, created_at, updated_at, "
+      "confirm_sent_at)"
       " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
   q.bind(1, static_cast<int64_t>(c.subscriber_id));
   q.bind(2, to_string(c.kind));
@@ -99,11 +104,13 @@ std::int64_t SqliteConsentStore::insert_channel(const Channel& c) {
   q.bind(7, static_cast<int64_t>(c.confirm_sent_at));
   q.executeStep();
   auto id = q.getColumn(0).getInt64();
-  while (q.executeStep()) {}
+  while (q.executeStep()) {
+  }
   return id;
 }
 
-void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
+void SqliteConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state,
+                                              std::int64_t at) {
   // Every state change counts, also two in the same second (confirm links carry the count).
   auto& q = st_.get(
       "UPDATE channels SET state = ?, updated_at = ?, state_version = state_version + 1"
@@ -121,9 +128,11 @@ void SqliteConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t
   q.exec();
 }
 
-void SqliteConsentStore::add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) {
+void SqliteConsentStore::add_topics(std::int64_t subscriber_id,
+                                    const std::vector<std::string>& topics) {
   for (const auto& t : topics) {
-    auto& q = st_.get("INSERT OR IGNORE INTO subscriber_topics (subscriber_id, topic) VALUES (?, ?)");
+    auto& q =
+        st_.get("INSERT OR IGNORE INTO subscriber_topics (subscriber_id, topic) VALUES (?, ?)");
     q.bind(1, static_cast<int64_t>(subscriber_id));
     q.bind(2, t);
     q.exec();
@@ -138,8 +147,8 @@ std::vector<std::string> SqliteConsentStore::topics_of(std::int64_t subscriber_i
   return out;
 }
 
-void SqliteConsentStore::request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
-                                        std::int64_t at) {
+void SqliteConsentStore::request_topics(std::int64_t channel_id,
+                                        const std::vector<std::string>& topics, std::int64_t at) {
   for (const auto& t : topics) {
     auto& q = st_.get(
         "INSERT INTO topic_requests (channel_id, topic, requested_at) VALUES (?, ?, ?)"
@@ -152,8 +161,9 @@ void SqliteConsentStore::request_topics(std::int64_t channel_id, const std::vect
 }
 
 std::vector<std::string> SqliteConsentStore::take_topic_requests(std::int64_t channel_id,
-                                                                std::int64_t requested_until) {
-  auto& q = st_.get("DELETE FROM topic_requests WHERE channel_id = ? AND requested_at <= ? RETURNING topic");
+                                                                 std::int64_t requested_until) {
+  auto& q = st_.get(
+      "DELETE FROM topic_requests WHERE channel_id = ? AND requested_at <= ? RETURNING topic");
   q.bind(1, static_cast<int64_t>(channel_id));
   q.bind(2, static_cast<int64_t>(requested_until));
   std::vector<std::string> out;
@@ -172,8 +182,10 @@ std::vector<std::string> SqliteConsentStore::topic_requests_of(std::int64_t chan
 
 void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText* text) {
   auto& q = st_.get(
-      "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, detail,"
-      " ip, user_agent, consent_text_sha256, consent_text_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, "
+      "detail,"
+      " ip, user_agent, consent_text_sha256, consent_text_version) VALUES "
+      "(?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(e.at));
   q.bind(2, static_cast<int64_t>(e.subscriber_id));
   q.bind(3, static_cast<int64_t>(e.channel_id));
@@ -196,7 +208,8 @@ void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText
 
 std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::string& payload) {
   auto& q = st_.get(
-      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at, created_at)"
+      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, "
+      "next_attempt_at, created_at)"
       " VALUES (?, ?, ?, ?, ?, ?, 0, strftime('%s','now')) RETURNING id");
   q.bind(1, entry.kind == OutboxKind::kEmail ? "email" : "sms");
   q.bind(2, static_cast<int64_t>(entry.channel_id));
@@ -206,12 +219,14 @@ std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::st
   q.bind(6, static_cast<int>(lane_for(entry)));
   q.executeStep();
   auto id = q.getColumn(0).getInt64();
-  while (q.executeStep()) {}
+  while (q.executeStep()) {
+  }
   outbox_changed_ = true;
   return id;
 }
 
-std::int64_t SqliteConsentStore::enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) {
+std::int64_t SqliteConsentStore::enqueue_email(const OutboxEntry& entry,
+                                               const OutboundEmail& email) {
   return enqueue(entry, to_json(email));
 }
 
@@ -219,7 +234,8 @@ std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
   return enqueue(entry, to_json(sms));
 }
 
-std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) {
+std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimits limits,
+                                                     std::int64_t lease_until) {
   std::vector<ClaimedMessage> out;
   std::vector<std::int64_t> skip;
   // Every due transactional message before any bulk one; one statement per
@@ -234,13 +250,15 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
         "              AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
         " RETURNING id, purpose, broadcast_id, attempts, payload,"
-        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id, next_attempt_at");
+        "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id, "
+        "next_attempt_at");
     q.bind(1, static_cast<int64_t>(lease_until));
     q.bind(2, static_cast<int>(lane));
     q.bind(3, kind == OutboxKind::kEmail ? "email" : "sms");
     q.bind(4, static_cast<int64_t>(now));
     q.bind(5, limit);
-    std::vector<std::pair<std::int64_t, ClaimedMessage>> got;  // with next_attempt_at, to order them
+    std::vector<std::pair<std::int64_t, ClaimedMessage>>
+        got;  // with next_attempt_at, to order them
     while (q.executeStep()) {
       ClaimedMessage m;
       m.id = q.getColumn(0).getInt64();
@@ -285,7 +303,8 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
   // A skipped message was never attempted.
   for (auto id : skip) {
     auto& u = st_.get(
-        "UPDATE outbox SET state = 'skipped', attempts = attempts - 1, lease_until = 0, finished_at = ?,"
+        "UPDATE outbox SET state = 'skipped', attempts = attempts - 1, lease_until = 0, "
+        "finished_at = ?,"
         " last_error = 'recipient no longer consents' WHERE id = ?");
     u.bind(1, static_cast<int64_t>(now));
     u.bind(2, static_cast<int64_t>(id));
@@ -294,7 +313,8 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
   return out;
 }
 
-void SqliteOutboxStore::mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) {
+void SqliteOutboxStore::mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+                                  std::int64_t now) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'sent', finished_at = ?, provider = ?, provider_message_id = ?,"
       " last_code = ?, last_error = NULL WHERE id = ? AND state = 'sending'");
@@ -306,7 +326,8 @@ void SqliteOutboxStore::mark_sent(std::int64_t id, const std::string& provider, 
   q.exec();
 }
 
-void SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) {
+void SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r,
+                                   std::int64_t next_attempt_at) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', next_attempt_at = ?, lease_until = 0, last_code = ?,"
       " last_error = ? WHERE id = ? AND state = 'sending'");
@@ -317,10 +338,11 @@ void SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r, std::in
   q.exec();
 }
 
-void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
-                                    std::int64_t now) {
+void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider,
+                                    const SendResult& r, std::int64_t now) {
   auto& q = st_.get(
-      "UPDATE outbox SET state = 'failed', finished_at = ?, provider = ?, last_code = ?, last_error = ?"
+      "UPDATE outbox SET state = 'failed', finished_at = ?, provider = ?, last_code = ?, "
+      "last_error = ?"
       " WHERE id = ? AND state = 'sending'");
   q.bind(1, static_cast<int64_t>(now));
   q.bind(2, provider);
@@ -333,7 +355,8 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider
 void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
   // Never tried with a provider: the attempt the claim counted is given back.
   auto& q = st_.get(
-      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?, lease_until = 0"
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?, "
+      "lease_until = 0"
       " WHERE id = ? AND state = 'sending'");
   q.bind(1, static_cast<int64_t>(next_attempt_at));
   q.bind(2, static_cast<int64_t>(id));
@@ -342,7 +365,8 @@ void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at)
 
 int SqliteOutboxStore::release_expired(std::int64_t now) {
   auto& q = st_.get(
-      "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lease_until < ?");
+      "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lease_until "
+      "< ?");
   q.bind(1, static_cast<int64_t>(now));
   return q.exec();
 }

@@ -28,7 +28,8 @@ class Statements {
 
 class SqliteConsentStore final : public ConsentStore {
  public:
-  SqliteConsentStore(Statements& st, bool& outbox_changed) : st_(st), outbox_changed_(outbox_changed) {}
+  SqliteConsentStore(Statements& st, bool& outbox_changed)
+      : st_(st), outbox_changed_(outbox_changed) {}
   std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override;
   std::optional<Channel> channel_by_id(std::int64_t id) override;
   std::optional<Subscriber> subscriber_by_id(std::int64_t id) override;
@@ -38,8 +39,10 @@ class SqliteConsentStore final : public ConsentStore {
   void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
   void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
   std::vector<std::string> topics_of(std::int64_t subscriber_id) override;
-  void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics, std::int64_t at) override;
-  std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) override;
+  void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
+                      std::int64_t at) override;
+  std::vector<std::string> take_topic_requests(std::int64_t channel_id,
+                                               std::int64_t requested_until) override;
   std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
@@ -55,10 +58,13 @@ class SqliteOutboxStore final : public OutboxStore {
  public:
   explicit SqliteOutboxStore(Statements& st) : st_(st) {}
   using OutboxStore::claim;
-  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) override;
-  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
+                                    std::int64_t lease_until) override;
+  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+                 std::int64_t now) override;
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
-  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+                   std::int64_t now) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;

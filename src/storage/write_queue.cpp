@@ -100,7 +100,8 @@ struct WriteQueue::Impl {
       }
     }
     if (commit_seconds != nullptr) {
-      commit_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      commit_seconds->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       batch_jobs->observe(static_cast<double>(batch.size()));
     }
     bool notify = ctx->outbox_changed && !batch_error;
@@ -126,7 +127,8 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
         "sc_writer_batch_jobs", "Jobs committed together by the single writer (group commit).",
         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
     impl_->commit_seconds = &options.metrics->histogram(
-        "sc_writer_commit_seconds", "Time from BEGIN to COMMIT of one group commit, fsync included.",
+        "sc_writer_commit_seconds",
+        "Time from BEGIN to COMMIT of one group commit, fsync included.",
         metrics::latency_buckets());
   }
   impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
@@ -134,7 +136,8 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
     impl_->settings.journal_mode = impl_->db->execAndGet("PRAGMA journal_mode").getString();
     static const char* kSynchronous[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
     const int sync = impl_->db->execAndGet("PRAGMA synchronous").getInt();
-    impl_->settings.synchronous = sync >= 0 && sync <= 3 ? kSynchronous[sync] : std::to_string(sync);
+    impl_->settings.synchronous =
+        sync >= 0 && sync <= 3 ? kSynchronous[sync] : std::to_string(sync);
     impl_->settings.foreign_keys = impl_->db->execAndGet("PRAGMA foreign_keys").getInt() == 1;
   } catch (const std::exception& e) {
     throw StorageError("cannot read the settings of database " + path + ": " + e.what());

@@ -9,15 +9,26 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string> kTopLevel = {
-    "personalizations", "from", "reply_to", "reply_to_list", "subject", "content", "attachments",
-    "template_id", "headers", "categories", "custom_args", "send_at", "batch_id", "asm", "ip_pool_name",
-    "mail_settings", "tracking_settings"};
-const std::set<std::string> kPersonalization = {"from", "to", "cc", "bcc", "subject", "headers",
-                                                "substitutions", "dynamic_template_data", "custom_args",
+    "personalizations", "from",       "reply_to",     "reply_to_list",
+    "subject",          "content",    "attachments",  "template_id",
+    "headers",          "categories", "custom_args",  "send_at",
+    "batch_id",         "asm",        "ip_pool_name", "mail_settings",
+    "tracking_settings"};
+const std::set<std::string> kPersonalization = {"from",
+                                                "to",
+                                                "cc",
+                                                "bcc",
+                                                "subject",
+                                                "headers",
+                                                "substitutions",
+                                                "dynamic_template_data",
+                                                "custom_args",
                                                 "send_at"};
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string sendgrid_error(const std::string& message, const std::string& field) {
@@ -39,7 +50,8 @@ void check_address(const json& j, const std::string& where, std::vector<std::str
   } else {
     const auto& e = j["email"].get_ref<const std::string&>();
     auto at = e.find('@');
-    if (at == std::string::npos || at == 0 || at + 1 == e.size() || e.find_first_of(" <>\r\n") != std::string::npos) {
+    if (at == std::string::npos || at == 0 || at + 1 == e.size() ||
+        e.find_first_of(" <>\r\n") != std::string::npos) {
       out.push_back(where + ".email \"" + e + "\" is not an email address");
     }
   }
@@ -53,8 +65,10 @@ void check_string_map(const json& j, const std::string& where, std::vector<std::
   }
   for (auto& [k, v] : j.items()) {
     if (!v.is_string()) out.push_back(where + "." + k + " must be a string");
-    if (k.find_first_of("\r\n:") != std::string::npos) out.push_back(where + " key \"" + k + "\" is not a header name");
-    if (v.is_string() && v.get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos) {
+    if (k.find_first_of("\r\n:") != std::string::npos)
+      out.push_back(where + " key \"" + k + "\" is not a header name");
+    if (v.is_string() &&
+        v.get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos) {
       out.push_back(where + "." + k + " contains CR/LF");
     }
   }
@@ -64,10 +78,12 @@ void check_string_map(const json& j, const std::string& where, std::vector<std::
 
 FakeSendgrid::FakeSendgrid() : FakeSendgrid(Options{}) {}
 
-FakeSendgrid::FakeSendgrid(Options options) : options_(std::move(options)), server_(options_.threads, options_.tls_cert, options_.tls_key) {
+FakeSendgrid::FakeSendgrid(Options options)
+    : options_(std::move(options)), server_(options_.threads, options_.tls_cert, options_.tls_key) {
   default_.delay_ms = options_.delay_ms;
   auto& s = server_.server();
-  s.Post("/v3/mail/send", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+  s.Post("/v3/mail/send",
+         [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
   auto wrong = [this](const httplib::Request& req, httplib::Response& res) {
     violation("unexpected request " + req.method + " " + req.path);
     res.status = 404;
@@ -173,7 +189,8 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
     check_address(body["from"], "from", out);
   }
   if (body.contains("reply_to")) check_address(body["reply_to"], "reply_to", out);
-  if (body.contains("subject") && (!body["subject"].is_string() || body["subject"].get<std::string>().empty())) {
+  if (body.contains("subject") &&
+      (!body["subject"].is_string() || body["subject"].get<std::string>().empty())) {
     out.push_back("subject must be a non-empty string");
   }
   if (body.contains("content")) {
@@ -186,20 +203,23 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
         const json& item = c[i];
         std::string where = "content[" + std::to_string(i) + "]";
         if (!item.is_object() || !item.contains("type") || !item["type"].is_string() ||
-            item["type"].get<std::string>().empty() || !item.contains("value") || !item["value"].is_string() ||
-            item["value"].get<std::string>().empty() || item.size() != 2) {
+            item["type"].get<std::string>().empty() || !item.contains("value") ||
+            !item["value"].is_string() || item["value"].get<std::string>().empty() ||
+            item.size() != 2) {
           out.push_back(where + " must be exactly {type, value}, both non-empty strings");
           continue;
         }
         if (item["type"] == "text/plain") plain_at = static_cast<int>(i);
         if (item["type"] == "text/html") html_at = static_cast<int>(i);
       }
-      if (plain_at >= 0 && html_at >= 0 && plain_at > html_at) out.push_back("text/plain must come before text/html");
+      if (plain_at >= 0 && html_at >= 0 && plain_at > html_at)
+        out.push_back("text/plain must come before text/html");
     }
   } else if (!body.contains("template_id")) {
     out.push_back("content is required without template_id");
   }
-  if (!body.contains("subject") && !body.contains("template_id")) out.push_back("subject is required");
+  if (!body.contains("subject") && !body.contains("template_id"))
+    out.push_back("subject is required");
   if (body.contains("headers")) check_string_map(body["headers"], "headers", out);
   if (body.contains("custom_args")) check_string_map(body["custom_args"], "custom_args", out);
   return out;
@@ -222,15 +242,17 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
   if (auth != "Bearer " + options_.api_key) {
     // A wrong key is a legitimate case the tests provoke: answer as SendGrid does.
     res.status = 401;
-    res.set_content(sendgrid_error("The provided authorization grant is invalid, expired, or revoked", ""),
-                    "application/json");
+    res.set_content(
+        sendgrid_error("The provided authorization grant is invalid, expired, or revoked", ""),
+        "application/json");
     return;
   }
   std::string ctype = req.get_header_value("Content-Type");
   if (ctype != "application/json" && ctype.rfind("application/json;", 0) != 0) {
     violation("Content-Type is \"" + ctype + "\", not application/json");
     res.status = 400;
-    res.set_content(sendgrid_error("Content-Type should be application/json", ""), "application/json");
+    res.set_content(sendgrid_error("Content-Type should be application/json", ""),
+                    "application/json");
     return;
   }
   json body = json::parse(req.body, nullptr, false);

@@ -9,8 +9,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +33,8 @@ class FakeSendgrid {
   struct Options {
     std::string api_key = "SG.fake-key";
     std::size_t threads = 64;
-    int delay_ms = 0;       // latency of every default answer
-    bool keep_bodies = true;  // false for benchmarks: only count
+    int delay_ms = 0;               // latency of every default answer
+    bool keep_bodies = true;        // false for benchmarks: only count
     std::string tls_cert, tls_key;  // both set: serve HTTPS
   };
 

@@ -17,10 +17,17 @@ using nlohmann::json;
 
 constexpr const char* kPath = "/v2/email/outbound-emails";
 
-const std::set<std::string> kTopLevel = {"FromEmailAddress", "FromEmailAddressIdentityArn", "Destination",
-                                         "ReplyToAddresses", "FeedbackForwardingEmailAddress",
-                                         "FeedbackForwardingEmailAddressIdentityArn", "Content", "EmailTags",
-                                         "ConfigurationSetName", "ListManagementOptions", "EndpointId",
+const std::set<std::string> kTopLevel = {"FromEmailAddress",
+                                         "FromEmailAddressIdentityArn",
+                                         "Destination",
+                                         "ReplyToAddresses",
+                                         "FeedbackForwardingEmailAddress",
+                                         "FeedbackForwardingEmailAddressIdentityArn",
+                                         "Content",
+                                         "EmailTags",
+                                         "ConfigurationSetName",
+                                         "ListManagementOptions",
+                                         "EndpointId",
                                          "TenantName"};
 
 // The fake's own SHA-256 and HMAC, straight from OpenSSL: it must not share
@@ -30,21 +37,23 @@ std::string sha256_hex(const std::string& data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   std::ostringstream out;
-  for (unsigned int i = 0; i < len; ++i) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(md[i]);
+  for (unsigned int i = 0; i < len; ++i)
+    out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(md[i]);
   return out.str();
 }
 
 std::string hmac(const std::string& key, const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), md, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
 std::string to_hex(const std::string& raw) {
   std::ostringstream out;
-  for (unsigned char c : raw) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(c);
+  for (unsigned char c : raw)
+    out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(c);
   return out.str();
 }
 
@@ -70,7 +79,8 @@ std::string collapse_blanks(const std::string& v) {
 
 // Strict RFC 4648 base64 (padding required, nothing outside the alphabet).
 bool base64_decode(const std::string& in, std::string& out) {
-  static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   out.clear();
   if (in.size() % 4 != 0) return false;
   for (std::size_t i = 0; i < in.size(); i += 4) {
@@ -98,14 +108,17 @@ bool is_address(const json& j) {
   if (!j.is_string()) return false;
   const auto& s = j.get_ref<const std::string&>();
   auto at = s.rfind('@');
-  return at != std::string::npos && at != 0 && at + 1 < s.size() && s.find_first_of("\r\n") == std::string::npos;
+  return at != std::string::npos && at != 0 && at + 1 < s.size() &&
+         s.find_first_of("\r\n") == std::string::npos;
 }
 
 bool is_tag_text(const json& j) {
   if (!j.is_string()) return false;
   const auto& s = j.get_ref<const std::string&>();
   if (s.empty() || s.size() > 256) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
 }
 
 // Content.Raw.Data decoded: a message SES accepts (its documented rules).
@@ -125,12 +138,14 @@ void check_raw_message(const std::string& raw, std::vector<std::string>& out) {
     }
     std::size_t len = end - pos - (nl != std::string::npos ? 1 : 0);
     if (len > 998) {
-      out.push_back("Raw message has a line of " + std::to_string(len) + " octets (over 1,000 with CRLF)");
+      out.push_back("Raw message has a line of " + std::to_string(len) +
+                    " octets (over 1,000 with CRLF)");
       return;
     }
     pos = end + 1;
   }
-  if (std::any_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+  if (std::any_of(raw.begin(), raw.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
     out.push_back("Raw message has 8-bit octets (SES asks for them to be encoded)");
   }
   // Header fields, unfolded, counted by name.
@@ -147,19 +162,23 @@ void check_raw_message(const std::string& raw, std::vector<std::string>& out) {
     ++count[lower(line.substr(0, colon))];
   }
   for (const char* required : {"from", "date"}) {
-    if (count[required] != 1) out.push_back(std::string("Raw message must have exactly one ") + required + " header");
+    if (count[required] != 1)
+      out.push_back(std::string("Raw message must have exactly one ") + required + " header");
   }
-  for (const char* once : {"to", "subject", "message-id", "list-unsubscribe", "list-unsubscribe-post", "mime-version"}) {
-    if (count[once] > 1) out.push_back(std::string("Raw message has more than one ") + once + " header");
+  for (const char* once : {"to", "subject", "message-id", "list-unsubscribe",
+                           "list-unsubscribe-post", "mime-version"}) {
+    if (count[once] > 1)
+      out.push_back(std::string("Raw message has more than one ") + once + " header");
   }
 }
 
 void check_simple(const json& s, std::vector<std::string>& out) {
-  if (!s.is_object() || !s.contains("Subject") || !s["Subject"].is_object() || !s["Subject"].contains("Data") ||
-      !s["Subject"]["Data"].is_string()) {
+  if (!s.is_object() || !s.contains("Subject") || !s["Subject"].is_object() ||
+      !s["Subject"].contains("Data") || !s["Subject"]["Data"].is_string()) {
     out.push_back("Content.Simple.Subject.Data is required");
   }
-  if (!s.contains("Body") || !s["Body"].is_object() || (!s["Body"].contains("Text") && !s["Body"].contains("Html"))) {
+  if (!s.contains("Body") || !s["Body"].is_object() ||
+      (!s["Body"].contains("Text") && !s["Body"].contains("Html"))) {
     out.push_back("Content.Simple.Body needs Text or Html");
   }
   if (s.contains("Headers")) {
@@ -167,8 +186,9 @@ void check_simple(const json& s, std::vector<std::string>& out) {
       out.push_back("Content.Simple.Headers must be an array of at most 15");
     } else {
       for (const auto& h : s["Headers"]) {
-        if (!h.is_object() || !h.contains("Name") || !h["Name"].is_string() || !h.contains("Value") ||
-            !h["Value"].is_string() || h["Name"].get<std::string>().empty() || h["Name"].get<std::string>().size() > 126 ||
+        if (!h.is_object() || !h.contains("Name") || !h["Name"].is_string() ||
+            !h.contains("Value") || !h["Value"].is_string() ||
+            h["Name"].get<std::string>().empty() || h["Name"].get<std::string>().size() > 126 ||
             h["Value"].get<std::string>().empty() || h["Value"].get<std::string>().size() > 995) {
           out.push_back("Content.Simple.Headers entries must be {Name 1-126, Value 1-995}");
         }
@@ -188,14 +208,16 @@ std::string iso_now(std::int64_t t) {
 
 // SES's error shape: the type in x-amzn-ErrorType, {"message"} in the body.
 // Without a type, a bare answer such as a load balancer gives.
-void ses_error(httplib::Response& res, int status, const std::string& type, const std::string& message) {
+void ses_error(httplib::Response& res, int status, const std::string& type,
+               const std::string& message) {
   res.status = status;
   res.set_header("x-amzn-RequestId", "fake-request");
   if (type.empty()) {
     res.set_content(message, "text/plain");
     return;
   }
-  res.set_header("x-amzn-ErrorType", type + ":http://internal.amazon.com/coral/com.amazonaws.sesv2/");
+  res.set_header("x-amzn-ErrorType",
+                 type + ":http://internal.amazon.com/coral/com.amazonaws.sesv2/");
   res.set_content(json{{"message", message}}.dump(), "application/json");
 }
 
@@ -288,7 +310,9 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
   auto sh = auth.find(", SignedHeaders=");
   auto sg = auth.find(", Signature=");
   if (auth.rfind(prefix, 0) != 0 || sh == std::string::npos || sg == std::string::npos || sg < sh) {
-    why = "Authorization is not \"AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…\": \"" + auth + "\"";
+    why =
+        "Authorization is not \"AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…\": \"" +
+        auth + "\"";
     return "IncompleteSignatureException";
   }
   const std::string credential = auth.substr(prefix.size(), sh - prefix.size());
@@ -298,24 +322,30 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
   std::vector<std::string> parts;
   std::stringstream cs(credential);
   for (std::string p; std::getline(cs, p, '/');) parts.push_back(p);
-  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[3] != "ses" || parts[2] != options_.region) {
-    why = "credential scope is not AKID/date/" + options_.region + "/ses/aws4_request: " + credential;
+  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[3] != "ses" ||
+      parts[2] != options_.region) {
+    why =
+        "credential scope is not AKID/date/" + options_.region + "/ses/aws4_request: " + credential;
     return "IncompleteSignatureException";
   }
-  if (signature.size() != 64 || signature.find_first_not_of("0123456789abcdef") != std::string::npos) {
+  if (signature.size() != 64 ||
+      signature.find_first_not_of("0123456789abcdef") != std::string::npos) {
     why = "Signature is not 64 lower-case hex digits: " + signature;
     return "IncompleteSignatureException";
   }
   const std::string amz_date = req.get_header_value("X-Amz-Date");
-  if (amz_date.size() != 16 || amz_date[8] != 'T' || amz_date.back() != 'Z' || amz_date.substr(0, 8) != parts[1]) {
-    why = "X-Amz-Date \"" + amz_date + "\" is missing, malformed or not the credential's date " + parts[1];
+  if (amz_date.size() != 16 || amz_date[8] != 'T' || amz_date.back() != 'Z' ||
+      amz_date.substr(0, 8) != parts[1]) {
+    why = "X-Amz-Date \"" + amz_date + "\" is missing, malformed or not the credential's date " +
+          parts[1];
     return "IncompleteSignatureException";
   }
   // SignedHeaders: lower case, sorted, each present, and at least these.
   std::vector<std::string> names;
   std::stringstream ss(signed_headers);
   for (std::string n; std::getline(ss, n, ';');) names.push_back(n);
-  if (!std::is_sorted(names.begin(), names.end()) || std::adjacent_find(names.begin(), names.end()) != names.end()) {
+  if (!std::is_sorted(names.begin(), names.end()) ||
+      std::adjacent_find(names.begin(), names.end()) != names.end()) {
     why = "SignedHeaders are not sorted and unique: " + signed_headers;
     return "IncompleteSignatureException";
   }
@@ -337,7 +367,8 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
     why = "X-Amz-Security-Token sent without temporary credentials";
     return "IncompleteSignatureException";
   }
-  if (req.has_header("x-amz-content-sha256") && req.get_header_value("x-amz-content-sha256") != sha256_hex(req.body)) {
+  if (req.has_header("x-amz-content-sha256") &&
+      req.get_header_value("x-amz-content-sha256") != sha256_hex(req.body)) {
     why = "x-amz-content-sha256 is not the body's hash";
     return "IncompleteSignatureException";
   }
@@ -347,7 +378,8 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
     why = "signature mismatch: access key " + parts[0] + " is not " + options_.access_key_id;
     return "UnrecognizedClientException";
   }
-  if (!options_.session_token.empty() && req.get_header_value("X-Amz-Security-Token") != options_.session_token) {
+  if (!options_.session_token.empty() &&
+      req.get_header_value("X-Amz-Security-Token") != options_.session_token) {
     why = "signature mismatch: wrong session token";
     return "UnrecognizedClientException";
   }
@@ -358,7 +390,8 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
     in >> std::get_time(&tm, "%Y%m%dT%H%M%SZ");
     const auto t = static_cast<std::int64_t>(timegm(&tm));
     if (in.fail() || t < now - 900 || t > now + 900) {
-      why = "signature mismatch: X-Amz-Date " + amz_date + " is more than 15 minutes from " + iso_now(now);
+      why = "signature mismatch: X-Amz-Date " + amz_date + " is more than 15 minutes from " +
+            iso_now(now);
       return "InvalidSignatureException";
     }
   }
@@ -374,7 +407,8 @@ std::string FakeSes::check_signature(const httplib::Request& req, std::string& w
   }
   canonical += "\n" + signed_headers + "\n" + sha256_hex(req.body);
   const std::string scope = parts[1] + "/" + options_.region + "/ses/aws4_request";
-  const std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + sha256_hex(canonical);
+  const std::string to_sign =
+      "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + sha256_hex(canonical);
   std::string key = hmac("AWS4" + options_.secret_access_key, parts[1]);
   key = hmac(key, options_.region);
   key = hmac(key, "ses");
@@ -396,7 +430,8 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
   if (body.contains("FromEmailAddress") && !is_address(body["FromEmailAddress"])) {
     out.push_back("FromEmailAddress must be an email address");
   }
-  if (body.contains("FeedbackForwardingEmailAddress") && !is_address(body["FeedbackForwardingEmailAddress"])) {
+  if (body.contains("FeedbackForwardingEmailAddress") &&
+      !is_address(body["FeedbackForwardingEmailAddress"])) {
     out.push_back("FeedbackForwardingEmailAddress must be an email address");
   }
   if (body.contains("Destination")) {
@@ -426,7 +461,8 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
     const json& c = body["Content"];
     const int kinds = static_cast<int>(c.contains("Simple")) + static_cast<int>(c.contains("Raw")) +
                       static_cast<int>(c.contains("Template"));
-    if (kinds != 1 || c.size() != 1) out.push_back("Content must hold exactly one of Simple, Raw and Template");
+    if (kinds != 1 || c.size() != 1)
+      out.push_back("Content must hold exactly one of Simple, Raw and Template");
     if (c.contains("Raw")) {
       const json& r = c["Raw"];
       if (!r.is_object() || r.size() != 1 || !r.contains("Data") || !r["Data"].is_string()) {
@@ -438,7 +474,8 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
       }
     }
     if (c.contains("Simple")) check_simple(c["Simple"], out);
-    if (c.contains("Template")) out.push_back("Content.Template: this project never sends templates");
+    if (c.contains("Template"))
+      out.push_back("Content.Template: this project never sends templates");
   }
   if (body.contains("EmailTags")) {
     if (!body["EmailTags"].is_array()) {
@@ -447,7 +484,8 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
       for (const auto& t : body["EmailTags"]) {
         if (!t.is_object() || t.size() != 2 || !t.contains("Name") || !t.contains("Value") ||
             !is_tag_text(t["Name"]) || !is_tag_text(t["Value"])) {
-          out.push_back("EmailTags entries must be {Name, Value} of letters, digits, _ and - (1-256)");
+          out.push_back(
+              "EmailTags entries must be {Name, Value} of letters, digits, _ and - (1-256)");
         }
       }
     }
@@ -467,7 +505,8 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (req.get_header_value("Host") != base_url().substr(base_url().find("://") + 3)) {
-    violation("Host is \"" + req.get_header_value("Host") + "\", not the address the request came to");
+    violation("Host is \"" + req.get_header_value("Host") +
+              "\", not the address the request came to");
   }
   std::string why;
   const std::string refused = check_signature(req, why);
@@ -477,12 +516,14 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
     ses_error(res, 403, refused,
               refused == "SignatureDoesNotMatch"
                   ? "The request signature we calculated does not match the signature you provided."
-                  : refused == "InvalidSignatureException" ? "Signature expired"
-                                                           : "The security token included in the request is invalid.");
+              : refused == "InvalidSignatureException"
+                  ? "Signature expired"
+                  : "The security token included in the request is invalid.");
     return;
   }
   if (req.get_header_value("Content-Type") != "application/json") {
-    violation("Content-Type is \"" + req.get_header_value("Content-Type") + "\", not application/json");
+    violation("Content-Type is \"" + req.get_header_value("Content-Type") +
+              "\", not application/json");
     ses_error(res, 400, "BadRequestException", "bad content type");
     return;
   }

@@ -61,7 +61,8 @@ class FakeSes {
   std::size_t request_count() const;
   std::size_t connection_count() const;
   std::map<std::string, int> requests_per_outbox() const;
-  std::vector<nlohmann::json> bodies() const;     // well-formed, correctly signed bodies, in arrival order
+  std::vector<nlohmann::json> bodies()
+      const;  // well-formed, correctly signed bodies, in arrival order
   std::vector<std::string> raw_messages() const;  // their Content.Raw.Data, decoded
 
  private:

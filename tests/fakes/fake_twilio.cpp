@@ -8,11 +8,13 @@ namespace sc::fakes {
 namespace {
 
 std::string base64(const std::string& in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
                        static_cast<unsigned char>(in[i + 2]);
     for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
   }
@@ -30,59 +32,68 @@ std::string base64(const std::string& in) {
 }  // namespace
 
 FakeTwilio::FakeTwilio() : server_(32) {
-  server_.server().Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req,
-                                                                                   httplib::Response& res) {
-    std::unique_lock lock(mu_);
-    ++requests_;
-    ports_.insert(req.remote_port);
-    const auto auth = req.get_header_value("Authorization");
-    if (auth.rfind("Basic ", 0) == 0 && req.matches[1] == kAccountSid &&
-        auth != "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
-      // A wrong token is a case tests provoke on purpose: answer as Twilio does.
-      res.status = 401;
-      res.set_content(nlohmann::json{{"code", 20003},
-                                     {"message", "Authenticate"},
-                                     {"more_info", "https://www.twilio.com/docs/errors/20003"},
-                                     {"status", 401}}
-                          .dump(),
-                      "application/json");
-      return;
-    }
-    auto problem = check(req);
-    if (!problem.empty()) {
-      violations_.push_back(problem);
-      res.status = 400;
-      res.set_content(nlohmann::json{{"code", 20001}, {"message", problem}, {"status", 400}}.dump(), "application/json");
-      return;
-    }
-    const auto to = req.get_param_value("To");
-    const Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
-    received_.push_back({to, req.get_param_value("From"), req.get_param_value("MessagingServiceSid"),
-                         req.get_param_value("Body")});
-    const auto n = requests_;
-    if (a.delay_ms > 0) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
-      lock.lock();
-    }
-    res.status = a.status;
-    for (const auto& [k, v] : a.headers) res.set_header(k, v);
-    res.set_content(a.body.empty()
-                        ? nlohmann::json{{"sid", "SM" + std::to_string(n)}, {"status", "queued"}, {"to", to}}.dump()
-                        : a.body,
-                    "application/json");
-  });
+  server_.server().Post(
+      R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)",
+      [this](const httplib::Request& req, httplib::Response& res) {
+        std::unique_lock lock(mu_);
+        ++requests_;
+        ports_.insert(req.remote_port);
+        const auto auth = req.get_header_value("Authorization");
+        if (auth.rfind("Basic ", 0) == 0 && req.matches[1] == kAccountSid &&
+            auth != "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
+          // A wrong token is a case tests provoke on purpose: answer as Twilio does.
+          res.status = 401;
+          res.set_content(nlohmann::json{{"code", 20003},
+                                         {"message", "Authenticate"},
+                                         {"more_info", "https://www.twilio.com/docs/errors/20003"},
+                                         {"status", 401}}
+                              .dump(),
+                          "application/json");
+          return;
+        }
+        auto problem = check(req);
+        if (!problem.empty()) {
+          violations_.push_back(problem);
+          res.status = 400;
+          res.set_content(
+              nlohmann::json{{"code", 20001}, {"message", problem}, {"status", 400}}.dump(),
+              "application/json");
+          return;
+        }
+        const auto to = req.get_param_value("To");
+        const Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
+        received_.push_back({to, req.get_param_value("From"),
+                             req.get_param_value("MessagingServiceSid"),
+                             req.get_param_value("Body")});
+        const auto n = requests_;
+        if (a.delay_ms > 0) {
+          lock.unlock();
+          std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
+          lock.lock();
+        }
+        res.status = a.status;
+        for (const auto& [k, v] : a.headers) res.set_header(k, v);
+        res.set_content(a.body.empty() ? nlohmann::json{{"sid", "SM" + std::to_string(n)},
+                                                        {"status", "queued"},
+                                                        {"to", to}}
+                                             .dump()
+                                       : a.body,
+                        "application/json");
+      });
   server_.start();
 }
 
 std::string FakeTwilio::check(const httplib::Request& req) {
   if (req.matches[1] != kAccountSid) return "wrong account in the path";
-  if (req.get_header_value("Authorization") != "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
+  if (req.get_header_value("Authorization") !=
+      "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
     return "bad basic auth";
   }
-  if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") return "not a form";
+  if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded")
+    return "not a form";
   if (!req.has_param("To")) return "To missing";
-  if (req.has_param("From") == req.has_param("MessagingServiceSid")) return "exactly one of From and MessagingServiceSid";
+  if (req.has_param("From") == req.has_param("MessagingServiceSid"))
+    return "exactly one of From and MessagingServiceSid";
   if (!req.has_param("Body") || req.get_param_value("Body").empty()) return "Body missing";
   if (req.get_param_value("Body").size() > 1600) return "Body over 1600 characters";
   return {};

@@ -37,7 +37,7 @@ class FakeTwilio {
 
   std::vector<std::string> violations() const;
   std::size_t requests() const;
-  std::size_t connections() const;  // distinct client connections
+  std::size_t connections() const;         // distinct client connections
   std::vector<Received> received() const;  // well-formed requests, in arrival order
   std::vector<std::string> bodies() const;
 

@@ -9,11 +9,13 @@
 
 namespace sc::fakes {
 
-LoopbackServer::LoopbackServer(std::size_t threads, const std::string& tls_cert, const std::string& tls_key)
+LoopbackServer::LoopbackServer(std::size_t threads, const std::string& tls_cert,
+                               const std::string& tls_key)
     : tls_(!tls_cert.empty()) {
   if (tls_) {
     auto ssl = std::make_unique<httplib::SSLServer>(tls_cert.c_str(), tls_key.c_str());
-    if (!ssl->is_valid()) throw std::runtime_error("fake server: cannot load " + tls_cert + " / " + tls_key);
+    if (!ssl->is_valid())
+      throw std::runtime_error("fake server: cannot load " + tls_cert + " / " + tls_key);
     server_ = std::move(ssl);
   } else {
     server_ = std::make_unique<httplib::Server>();
@@ -42,7 +44,8 @@ void LoopbackServer::start() {
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!server_->is_running()) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("fake server did not start");
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("fake server did not start");
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }

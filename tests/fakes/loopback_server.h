@@ -28,7 +28,9 @@ class LoopbackServer {
   void start();
   void stop();
   int port() const { return port_; }
-  std::string base_url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
+  std::string base_url() const {
+    return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_);
+  }
 
  private:
   std::unique_ptr<httplib::Server> server_;

@@ -13,7 +13,8 @@ class BadInputTest : public ServiceTest {
  protected:
   std::map<std::string, std::int64_t> snapshot() {
     std::map<std::string, std::int64_t> s;
-    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"}) s[t] = count(t);
+    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"})
+      s[t] = count(t);
     return s;
   }
 };
@@ -33,13 +34,20 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
     const char* code;
   };
   const std::vector<Bad> table = {
-      {"malformed json", "/api/v1/subscriptions", "application/json", "{\"email\": ", 422, "malformed_json"},
-      {"json duplicate email", "/api/v1/subscriptions", "application/json", R"({"email":"a@example.org","email":"b@example.org"})", 422, "duplicate_field"},
-      {"phone in a country not texted", "/api/v1/subscriptions", "application/json", R"({"phone":"+442079460000","sms_consent":true})", 422, "unsupported_country"},
-      {"wrong content type", "/api/v1/subscriptions", "text/plain", "email=a@example.org", 415, "unsupported_media_type"},
-      {"oversized body", "/api/v1/subscriptions", "application/json", "{\"email\":\"" + std::string(70000, 'a') + "\"}", 413, "payload_too_large"},
-      {"tampered confirm token", tampered, "application/x-www-form-urlencoded", "", 400, "invalid_token"},
-      {"unsigned webhook", "/webhooks/twilio/sms", "application/x-www-form-urlencoded", "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
+      {"malformed json", "/api/v1/subscriptions", "application/json", "{\"email\": ", 422,
+       "malformed_json"},
+      {"json duplicate email", "/api/v1/subscriptions", "application/json",
+       R"({"email":"a@example.org","email":"b@example.org"})", 422, "duplicate_field"},
+      {"phone in a country not texted", "/api/v1/subscriptions", "application/json",
+       R"({"phone":"+442079460000","sms_consent":true})", 422, "unsupported_country"},
+      {"wrong content type", "/api/v1/subscriptions", "text/plain", "email=a@example.org", 415,
+       "unsupported_media_type"},
+      {"oversized body", "/api/v1/subscriptions", "application/json",
+       "{\"email\":\"" + std::string(70000, 'a') + "\"}", 413, "payload_too_large"},
+      {"tampered confirm token", tampered, "application/x-www-form-urlencoded", "", 400,
+       "invalid_token"},
+      {"unsigned webhook", "/webhooks/twilio/sms", "application/x-www-form-urlencoded",
+       "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
   };
   for (const auto& t : table) {
     auto r = cli_->Post(t.path.c_str(), t.body, t.type.c_str());
@@ -56,7 +64,10 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
   EXPECT_EQ(email_state("known@example.org"), "pending");
   // SC_SIGNUP_LIMITS=off: more than a burst from one address is accepted.
   for (int i = 0; i < 40; ++i) {
-    ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "open" + std::to_string(i) + "@example.org"}})->status, 202);
+    ASSERT_EQ(
+        post_json("/api/v1/subscriptions", {{"email", "open" + std::to_string(i) + "@example.org"}})
+            ->status,
+        202);
   }
 }
 
@@ -64,14 +75,15 @@ TEST_F(BadInputTest, SignupsPerAddressAreLimitedByDefault) {
   start();
   int accepted = 0, limited = 0;
   for (int i = 0; i < 35; ++i) {
-    auto r = post_json("/api/v1/subscriptions", {{"email", "flood" + std::to_string(i) + "@example.org"}});
+    auto r = post_json("/api/v1/subscriptions",
+                       {{"email", "flood" + std::to_string(i) + "@example.org"}});
     ASSERT_TRUE(r);
     if (r->status == 202) ++accepted;
     if (r->status == 429) ++limited;
   }
   EXPECT_EQ(accepted + limited, 35);
   EXPECT_GE(accepted, 30);
-  EXPECT_LE(accepted, 31);  // a token may refill during the loop
+  EXPECT_LE(accepted, 31);                 // a token may refill during the loop
   EXPECT_EQ(count("channels"), accepted);  // a refused sign-up changed nothing
 }
 

@@ -18,7 +18,8 @@ int lines(const std::string& s) {
 TEST_F(ConfigTest, HelpListsEverySubcommand) {
   auto r = run_binary(SC_BINARY, {"--help"}, {});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"serve", "migrate", "send-test-email"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"serve", "migrate", "send-test-email"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   // The variables come from load_config's table, each with its help and default.
   EXPECT_NE(r.out.find("SC_LISTEN"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(127.0.0.1:8080)"), std::string::npos) << r.out;
@@ -38,8 +39,12 @@ struct BadConfig {
 TEST_F(ConfigTest, BadConfigurationStopsTheStartWithOneLineAndExit2) {
   std::ofstream(dir_.str("not-a-dir")) << "x";
   const std::vector<BadConfig> cases = {
-      {"bad port (load_config)", {{"SC_LISTEN", "127.0.0.1:99999"}}, "configuration error: SC_LISTEN has a bad port"},
-      {"unknown email provider (factory)", {{"SC_EMAIL_PROVIDER", "pigeon"}}, "configuration error: SC_EMAIL_PROVIDER"},
+      {"bad port (load_config)",
+       {{"SC_LISTEN", "127.0.0.1:99999"}},
+       "configuration error: SC_LISTEN has a bad port"},
+      {"unknown email provider (factory)",
+       {{"SC_EMAIL_PROVIDER", "pigeon"}},
+       "configuration error: SC_EMAIL_PROVIDER"},
       {"database under a file (storage)", {{"SC_DB", dir_.str("not-a-dir/sc.db")}}, "not-a-dir"},
   };
   for (const auto& c : cases) {
@@ -74,20 +79,24 @@ TEST_F(ConfigTest, MigrateIsIdempotent) {
 }
 
 TEST_F(ConfigTest, ConfigFileIsReadAndEnvironmentWins) {
-  std::ofstream(dir_.str("sc.env")) << "# sample\nSC_ORG_NAME=\"File Org\"\nSC_EMAIL_PROVIDER=pigeon\n";
+  std::ofstream(dir_.str("sc.env"))
+      << "# sample\nSC_ORG_NAME=\"File Org\"\nSC_EMAIL_PROVIDER=pigeon\n";
   auto env = base_env();
   env.erase("SC_ORG_NAME");
-  auto r = run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "serve"}, env, std::chrono::seconds(10));
+  auto r = run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "serve"}, env,
+                      std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("pigeon"), std::string::npos) << r.err;
   // The environment overrides the file; what only the file sets is used.
   env["SC_EMAIL_PROVIDER"] = "file";
-  auto ok = run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "send-test-email", "op@example.org"}, env);
+  auto ok = run_binary(SC_BINARY,
+                       {"--config", dir_.str("sc.env"), "send-test-email", "op@example.org"}, env);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   auto mails = emails();
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_NE(mails[0].find("Subject: Test message from File Org"), std::string::npos);
-  auto missing = run_binary(SC_BINARY, {"--config", dir_.str("nope.env"), "serve"}, env, std::chrono::seconds(10));
+  auto missing = run_binary(SC_BINARY, {"--config", dir_.str("nope.env"), "serve"}, env,
+                            std::chrono::seconds(10));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.env"), std::string::npos);
 }
@@ -121,11 +130,13 @@ TEST_F(ConfigTest, SigtermDoesNotWaitForIdleKeepAliveConnections) {
 // start, so an operator sees the durability actually in force.
 TEST_F(ConfigTest, TheStartLogsTheWritersDatabaseSettings) {
   start();
-  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=FULL foreign_keys=on"), std::string::npos)
+  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=FULL foreign_keys=on"),
+            std::string::npos)
       << svc_->stderr_text();
   ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
   start({{"SC_SQLITE_SYNCHRONOUS", "normal"}});
-  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=NORMAL foreign_keys=on"), std::string::npos)
+  EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=NORMAL foreign_keys=on"),
+            std::string::npos)
       << svc_->stderr_text();
 }
 
@@ -152,7 +163,8 @@ TEST_F(ConfigTest, GeneratedSecretIsKeptAcrossRestarts) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 200) << p->body;
   EXPECT_TRUE(std::filesystem::exists(dir_.str("data/secret.key")));
-  EXPECT_EQ(std::filesystem::status(dir_.str("data/secret.key")).permissions() & std::filesystem::perms::others_read,
+  EXPECT_EQ(std::filesystem::status(dir_.str("data/secret.key")).permissions() &
+                std::filesystem::perms::others_read,
             std::filesystem::perms::none);
 }
 

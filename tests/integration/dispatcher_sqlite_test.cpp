@@ -1,8 +1,6 @@
 // The dispatcher over the real SQLite outbox (storage::WriterOutbox): the
 // same rules the unit tests check against the in-memory outbox, end to end
 // through SQL (leases, consent at claim time, the opt-out's consent-log row).
-#include "sc/dispatch/dispatcher.h"
-
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -10,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "sc/dispatch/dispatcher.h"
 #include "support/unit_fakes.h"
 #include "unit/storage/storage_fixture.h"
 
@@ -24,12 +23,14 @@ template <class Message, class Base>
 class ScriptedSender final : public Base {
  public:
   using Script = std::function<SendResult(const Message&, int attempt)>;
-  explicit ScriptedSender(std::string name, Script script = nullptr) : name_(std::move(name)), script_(std::move(script)) {}
+  explicit ScriptedSender(std::string name, Script script = nullptr)
+      : name_(std::move(name)), script_(std::move(script)) {}
   std::string name() const override { return name_; }
   SendResult send(const Message& m) override {
     std::lock_guard lk(mu_);
     if (!script_) {
-      ADD_FAILURE() << name_ << " was asked to send outbox message " << m.outbox_id << " but expects nothing";
+      ADD_FAILURE() << name_ << " was asked to send outbox message " << m.outbox_id
+                    << " but expects nothing";
       return SendResult::permanent("unexpected", "unexpected send");
     }
     calls.push_back(m);
@@ -106,7 +107,9 @@ TEST_F(DispatcherSqliteTest, BackoffDoublesFromTheBaseAndIsCapped) {
 }
 
 TEST_F(DispatcherSqliteTest, SentIsRecordedWithTheProvidersId) {
-  email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", "P-" + std::to_string(m.outbox_id)); });
+  email_.set_script([](const OutboundEmail& m, int) {
+    return SendResult::sent("202", "P-" + std::to_string(m.outbox_id));
+  });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   Dispatcher d(outbox(), email_, sms_, clock_, options());
@@ -139,7 +142,9 @@ TEST_F(DispatcherSqliteTest, TemplatedMessagesAreRenderedBeforeSending) {
 }
 
 TEST_F(DispatcherSqliteTest, RetryableIsRequeuedWithExponentialBackoff) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("curl:7", "connection refused"); });
+  email_.set_script([](const OutboundEmail&, int) {
+    return SendResult::retryable("curl:7", "connection refused");
+  });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   Dispatcher d(outbox(), email_, sms_, clock_, options());
@@ -168,7 +173,8 @@ TEST_F(DispatcherSqliteTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
   auto slow = enqueue_email(ch, "a@example.com");
   auto quick = enqueue_email(ch, "a@example.com");
   email_.set_script([&](const OutboundEmail& m, int) {
-    return SendResult::retryable("429", "slow down", std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
+    return SendResult::retryable("429", "slow down",
+                                 std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
   });
   Dispatcher d(outbox(), email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
@@ -177,7 +183,9 @@ TEST_F(DispatcherSqliteTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
 }
 
 TEST_F(DispatcherSqliteTest, PermanentFailureKeepsTheProvidersCodeAndText) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::permanent("smtp:550", "5.1.1 no such user"); });
+  email_.set_script([](const OutboundEmail&, int) {
+    return SendResult::permanent("smtp:550", "5.1.1 no such user");
+  });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   Dispatcher d(outbox(), email_, sms_, clock_, options());
@@ -194,7 +202,8 @@ TEST_F(DispatcherSqliteTest, PermanentFailureKeepsTheProvidersCodeAndText) {
 }
 
 TEST_F(DispatcherSqliteTest, MaxAttemptsTurnsRetryableIntoFailed) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
+  email_.set_script(
+      [](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   Dispatcher d(outbox(), email_, sms_, clock_, options());
@@ -224,9 +233,15 @@ class BatchEmail final : public EmailSender {
     std::vector<SendResult> out;
     for (const auto& m : ms) {
       switch (m.outbox_id % 3) {
-        case 0: out.push_back(SendResult::sent("202", "B" + std::to_string(m.outbox_id))); break;
-        case 1: out.push_back(SendResult::permanent("400", "bad " + std::to_string(m.outbox_id))); break;
-        default: out.push_back(SendResult::retryable("503", "later " + std::to_string(m.outbox_id))); break;
+        case 0:
+          out.push_back(SendResult::sent("202", "B" + std::to_string(m.outbox_id)));
+          break;
+        case 1:
+          out.push_back(SendResult::permanent("400", "bad " + std::to_string(m.outbox_id)));
+          break;
+        default:
+          out.push_back(SendResult::retryable("503", "later " + std::to_string(m.outbox_id)));
+          break;
       }
     }
     return out;
@@ -295,11 +310,13 @@ TEST_F(DispatcherSqliteTest, AProviderReportedOptOutUnsubscribesTheChannelAndLog
   EXPECT_EQ(row(s1).state, "failed");
   EXPECT_EQ(row(s1).last_code, "21610");
   EXPECT_EQ(row(s2).state, "sent");
-  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(stopped)), "unsubscribed");
+  EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(stopped)),
+            "unsubscribed");
   EXPECT_EQ(query("SELECT state FROM channels WHERE id = " + std::to_string(other)), "confirmed");
-  EXPECT_EQ(query("SELECT action || '/' || source || '/' || detail FROM consent_log WHERE channel_id = " +
-                  std::to_string(stopped) + " ORDER BY id DESC LIMIT 1"),
-            "withdraw/keyword/fake-sms 21610");
+  EXPECT_EQ(
+      query("SELECT action || '/' || source || '/' || detail FROM consent_log WHERE channel_id = " +
+            std::to_string(stopped) + " ORDER BY id DESC LIMIT 1"),
+      "withdraw/keyword/fake-sms 21610");
   // Anything else queued for that number is now skipped, never sent.
   auto s3 = enqueue_sms(stopped, "+14155550100");
   EXPECT_EQ(d.step(), 0u);
@@ -325,7 +342,8 @@ TEST_F(DispatcherSqliteTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) 
 TEST_F(DispatcherSqliteTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
   bool up = false;
   email_.set_script([&](const OutboundEmail& m, int) {
-    return up ? SendResult::sent("250", "ok-" + std::to_string(m.outbox_id)) : SendResult::retryable("curl:7", "down");
+    return up ? SendResult::sent("250", "ok-" + std::to_string(m.outbox_id))
+              : SendResult::retryable("curl:7", "down");
   });
   auto ch = add_channel("a@example.com");
   std::vector<std::int64_t> ids;
@@ -376,7 +394,8 @@ class ThrowingComposer final : public Composer {
   }
 };
 
-TEST_F(DispatcherSqliteTest, AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadOfLoopingForever) {
+TEST_F(DispatcherSqliteTest,
+       AMessageThatCannotBeRenderedFailsAfterMaxAttemptsInsteadOfLoopingForever) {
   ThrowingComposer composer;
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");

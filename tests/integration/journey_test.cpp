@@ -21,7 +21,9 @@ std::string header_value(const std::string& eml, const std::string& name) {
 
 TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
   start();
-  auto r = post_json("/api/v1/subscriptions", {{"email", "  Reader@Example.ORG "}, {"first_name", "Zoë"}, {"topics", {"news"}}});
+  auto r =
+      post_json("/api/v1/subscriptions",
+                {{"email", "  Reader@Example.ORG "}, {"first_name", "Zoë"}, {"topics", {"news"}}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202);
   EXPECT_EQ(json::parse(r->body), json({{"email", "pending"}}));
@@ -49,7 +51,8 @@ TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
   EXPECT_NE(g->body.find("<form method=\"post\""), std::string::npos);
   EXPECT_EQ(email_state("Reader@example.org"), "pending");
 
-  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "", "application/x-www-form-urlencoded");
+  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
+                      "application/x-www-form-urlencoded");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 200);
   EXPECT_NE(p->body.find("You are subscribed"), std::string::npos);
@@ -57,7 +60,8 @@ TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
   ASSERT_TRUE(wait_emails(2));  // the welcome message
 
   // RFC 8058 one-click: urlencoded body, no cookies, no redirect.
-  auto u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  auto u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click",
+                      "application/x-www-form-urlencoded");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->status, 200);
   EXPECT_EQ(email_state("Reader@example.org"), "unsubscribed");
@@ -65,14 +69,17 @@ TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
   auto j = admin_lookup("reader@EXAMPLE.org");
   ASSERT_FALSE(j.is_null());
   std::vector<std::string> actions;
-  for (auto& e : j["consent_log"]) actions.push_back(e["action"].get<std::string>() + "/" + e["source"].get<std::string>());
-  EXPECT_EQ(actions, (std::vector<std::string>{"grant/form", "confirm/link", "withdraw/one-click"}));
+  for (auto& e : j["consent_log"])
+    actions.push_back(e["action"].get<std::string>() + "/" + e["source"].get<std::string>());
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"grant/form", "confirm/link", "withdraw/one-click"}));
   EXPECT_EQ(j["consent_log"][0]["ip"], "127.0.0.1");
   EXPECT_FALSE(j["consent_log"][0]["consent_text_version"].get<std::string>().empty());
   EXPECT_EQ(j["topics"], json({"news"}));
 
   // A repeat unsubscribe is harmless and logs nothing more.
-  u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  u = cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click",
+                 "application/x-www-form-urlencoded");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->status, 200);
   EXPECT_EQ(admin_lookup("reader@example.org")["consent_log"].size(), 3u);
@@ -96,7 +103,8 @@ TEST_F(JourneyTest, OneClickAcceptsMultipartBody) {
 TEST_F(JourneyTest, BrowserFormPostIsRedirectedToThanks) {
   start();
   auto r = cli_->Post("/api/v1/subscriptions", {{"Accept", "text/html,application/xhtml+xml"}},
-                      "email=form%40example.org&first_name=Ana&source=homepage", "application/x-www-form-urlencoded");
+                      "email=form%40example.org&first_name=Ana&source=homepage",
+                      "application/x-www-form-urlencoded");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 303);
   EXPECT_EQ(r->get_header_value("Location"), "/thanks");
@@ -113,11 +121,14 @@ TEST_F(JourneyTest, SignupPageIsAFormThatWorksWithoutJavaScript) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   const auto& b = r->body;
-  for (const char* needle : {"<form method=\"post\" action=\"/api/v1/subscriptions\"", "<label for=\"email\"",
-                             "name=\"email\"", "name=\"first_name\"", "name=\"postal_code\"", "name=\"phone\"",
-                             "name=\"sms_consent\"", "Reply HELP for help, STOP to cancel", "Test Org", "<script"}) {
-    if (std::string(needle) == "<script") EXPECT_EQ(b.find(needle), std::string::npos);
-    else EXPECT_NE(b.find(needle), std::string::npos) << needle;
+  for (const char* needle :
+       {"<form method=\"post\" action=\"/api/v1/subscriptions\"", "<label for=\"email\"",
+        "name=\"email\"", "name=\"first_name\"", "name=\"postal_code\"", "name=\"phone\"",
+        "name=\"sms_consent\"", "Reply HELP for help, STOP to cancel", "Test Org", "<script"}) {
+    if (std::string(needle) == "<script")
+      EXPECT_EQ(b.find(needle), std::string::npos);
+    else
+      EXPECT_NE(b.find(needle), std::string::npos) << needle;
   }
 }
 
@@ -125,7 +136,8 @@ TEST_F(JourneyTest, KnownAndNewAddressesGetTheSameAnswer) {
   start({{"SC_CONFIRM_COOLDOWN_SECONDS", "3600"}});
   auto first = post_json("/api/v1/subscriptions", {{"email", "same@example.org"}});
   ASSERT_TRUE(wait_emails(1));
-  auto second = post_json("/api/v1/subscriptions", {{"email", "same@example.org"}, {"first_name", "Mallory"}});
+  auto second = post_json("/api/v1/subscriptions",
+                          {{"email", "same@example.org"}, {"first_name", "Mallory"}});
   auto fresh = post_json("/api/v1/subscriptions", {{"email", "other@example.org"}});
   ASSERT_TRUE(first && second && fresh);
   EXPECT_EQ(first->status, second->status);
@@ -140,7 +152,9 @@ TEST_F(JourneyTest, KnownAndNewAddressesGetTheSameAnswer) {
 
 TEST_F(JourneyTest, NewTopicsForAConfirmedAddressNeedItsOwnersClick) {
   start({{"SC_CONFIRM_COOLDOWN_SECONDS", "0"}});
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"news"}}})->status, 202);
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"news"}}})
+                ->status,
+            202);
   ASSERT_TRUE(wait_emails(1));
   auto first = find_link(decode_quoted_printable(emails().at(0)), "/confirm/");
   ASSERT_TRUE(first);
@@ -150,7 +164,9 @@ TEST_F(JourneyTest, NewTopicsForAConfirmedAddressNeedItsOwnersClick) {
   // Anyone can type this address with other topics: nothing changes until its owner agrees.
   // (A second later, so the new link differs from the first: links carry their time.)
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"events"}}})->status, 202);
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "t@example.org"}, {"topics", {"events"}}})
+                ->status,
+            202);
   EXPECT_EQ(admin_lookup("t@example.org")["topics"], json({"news"}));
   EXPECT_EQ(email_state("t@example.org"), "confirmed");
   ASSERT_TRUE(wait_emails(3));
@@ -191,7 +207,9 @@ TEST_F(JourneyTest, SmsSignupQueuesAConfirmationText) {
   if (r->status == 202) {
     EXPECT_EQ(json::parse(r->body), json({{"sms", "pending"}}));
   }
-  auto r2 = post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", "on"}, {"email", "both@example.org"}});
+  auto r2 = post_json(
+      "/api/v1/subscriptions",
+      {{"phone", "+1 650 253 0000"}, {"sms_consent", "on"}, {"email", "both@example.org"}});
   ASSERT_TRUE(r2);
   ASSERT_EQ(r2->status, 202) << r2->body;
   EXPECT_EQ(json::parse(r2->body), json({{"email", "pending"}, {"sms", "pending"}}));
@@ -199,9 +217,9 @@ TEST_F(JourneyTest, SmsSignupQueuesAConfirmationText) {
     std::ifstream in(dir_.str("sms.log"));
     std::string line;
     while (std::getline(in, line)) {
-      if (line.find("+16502530000") != std::string::npos && line.find("Reply YES") != std::string::npos &&
-          line.find("STOP") != std::string::npos && line.find("HELP") != std::string::npos &&
-          line.find("Test Org") != std::string::npos) {
+      if (line.find("+16502530000") != std::string::npos &&
+          line.find("Reply YES") != std::string::npos && line.find("STOP") != std::string::npos &&
+          line.find("HELP") != std::string::npos && line.find("Test Org") != std::string::npos) {
         return true;
       }
     }
@@ -243,7 +261,10 @@ TEST_F(JourneyTest, TheFirstLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm
   auto unsubscribe = find_link(body, "/unsubscribe/");
   ASSERT_TRUE(first && unsubscribe);
   ASSERT_EQ(cli_->Post(first->c_str(), "", "application/x-www-form-urlencoded")->status, 200);
-  ASSERT_EQ(cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_EQ(cli_->Post(unsubscribe->c_str(), "List-Unsubscribe=One-Click",
+                       "application/x-www-form-urlencoded")
+                ->status,
+            200);
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "back@example.org"}})->status, 202);
   ASSERT_EQ(email_state("back@example.org"), "pending");
   ASSERT_TRUE(wait_emails(3));  // confirmation, welcome, the new confirmation
@@ -255,7 +276,8 @@ TEST_F(JourneyTest, TheFirstLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm
   EXPECT_EQ(email_state("back@example.org"), "pending");
   int link_confirms = 0;
   const auto audit = admin_lookup("back@example.org");
-  for (const auto& e : audit["consent_log"]) link_confirms += e["action"] == "confirm" && e["source"] == "link";
+  for (const auto& e : audit["consent_log"])
+    link_confirms += e["action"] == "confirm" && e["source"] == "link";
   EXPECT_EQ(link_confirms, 1);
 
   std::optional<std::string> fresh;

@@ -36,11 +36,13 @@ TEST_F(MetricsIntegrationTest, EveryFamilyIsExposedAndPromtoolAcceptsIt) {
     return text.find("sc_sends_total{provider=\"file\",outcome=\"sent\"} 1\n") != std::string::npos;
   })) << text;
   for (const char* family :
-       {"sc_http_requests_total{route=\"/api/v1/subscriptions\",status=\"202\"} 1", "sc_http_request_duration_seconds_bucket",
-        "sc_signups_total{channel=\"email\"} 1", "sc_outbox_messages{lane=\"transactional\",state=\"queued\"}",
+       {"sc_http_requests_total{route=\"/api/v1/subscriptions\",status=\"202\"} 1",
+        "sc_http_request_duration_seconds_bucket", "sc_signups_total{channel=\"email\"} 1",
+        "sc_outbox_messages{lane=\"transactional\",state=\"queued\"}",
         "sc_outbox_messages{lane=\"bulk\",state=\"sending\"}", "sc_outbox_oldest_due_age_seconds",
-        "sc_send_duration_seconds_count{provider=\"file\"} 1", "sc_provider_paused{provider=\"file\",channel=\"email\"} 0",
-        "sc_writer_batch_jobs_bucket", "sc_writer_commit_seconds_count"}) {
+        "sc_send_duration_seconds_count{provider=\"file\"} 1",
+        "sc_provider_paused{provider=\"file\",channel=\"email\"} 0", "sc_writer_batch_jobs_bucket",
+        "sc_writer_commit_seconds_count"}) {
     EXPECT_NE(text.find(family), std::string::npos) << family << "\n" << text;
   }
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
@@ -49,7 +51,8 @@ TEST_F(MetricsIntegrationTest, EveryFamilyIsExposedAndPromtoolAcceptsIt) {
   }
   const auto file = dir_.str("metrics.txt");
   std::ofstream(file) << text;
-  const int rc = std::system(("promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1").c_str());
+  const int rc =
+      std::system(("promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1").c_str());
   std::ifstream in(file + ".out");
   std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(rc, 0) << out << "\n" << text;

@@ -28,18 +28,21 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   fake.set_default({503, R"({"errors":[{"message":"service unavailable"}]})", {}, 0});
   start(sendgrid_env(fake));
   for (int i = 0; i < 5; ++i) {
-    auto r = post_json("/api/v1/subscriptions", {{"email", "down" + std::to_string(i) + "@example.org"}});
+    auto r = post_json("/api/v1/subscriptions",
+                       {{"email", "down" + std::to_string(i) + "@example.org"}});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 202);
   }
   // The provider refuses; every message is tried and kept.
-  ASSERT_TRUE(wait_for([&] { return fake.requests_per_outbox().size() == 5; })) << svc_->stderr_text();
+  ASSERT_TRUE(wait_for([&] { return fake.requests_per_outbox().size() == 5; }))
+      << svc_->stderr_text();
   {
     storage::ReadPool reads(dir_.str("data/sc.db"), 1);
     // The answers are recorded just after the requests: wait for that too.
     ASSERT_TRUE(wait_for([&] {
       auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
-      return rows.size() == 5 && std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.last_code == "503"; });
+      return rows.size() == 5 && std::all_of(rows.begin(), rows.end(),
+                                             [](const auto& r) { return r.last_code == "503"; });
     })) << svc_->stderr_text();
     auto c = reads.outbox_counts();
     EXPECT_EQ(c.sent, 0);
@@ -65,7 +68,8 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   }
   const auto requests = fake.request_count();
   EXPECT_EQ(static_cast<std::int64_t>(requests), attempts);
-  EXPECT_FALSE(wait_for([&] { return fake.request_count() > requests; }, std::chrono::milliseconds(2500)));
+  EXPECT_FALSE(
+      wait_for([&] { return fake.request_count() > requests; }, std::chrono::milliseconds(2500)));
 }
 
 TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
@@ -81,7 +85,8 @@ TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
   fake.script(1, {limited});
   start(env);
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "limited@example.org"}})->status, 202);
-  ASSERT_TRUE(wait_for([&] { return fake.request_count() >= 2; }, std::chrono::seconds(30))) << svc_->stderr_text();
+  ASSERT_TRUE(wait_for([&] { return fake.request_count() >= 2; }, std::chrono::seconds(30)))
+      << svc_->stderr_text();
   const auto reset = fake.last_rate_limit_reset();
   ASSERT_GT(reset, 0);
   const auto arrivals = fake.arrival_times();
@@ -116,7 +121,11 @@ TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {
 }
 
 TEST_F(OutboxTest, PermanentRejectionIsRecordedWithTheProviderText) {
-  fake.set_default({400, R"({"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from"}]})", {}, 0});
+  fake.set_default(
+      {400,
+       R"({"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from"}]})",
+       {},
+       0});
   start(sendgrid_env(fake));
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "perm@example.org"}})->status, 202);
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
@@ -129,7 +138,8 @@ TEST_F(OutboxTest, PermanentRejectionIsRecordedWithTheProviderText) {
 
 TEST_F(OutboxTest, FileProviderWritesEachMessageOnceAcrossRestart) {
   start();
-  for (int i = 0; i < 20; ++i) post_json("/api/v1/subscriptions", {{"email", "f" + std::to_string(i) + "@example.org"}});
+  for (int i = 0; i < 20; ++i)
+    post_json("/api/v1/subscriptions", {{"email", "f" + std::to_string(i) + "@example.org"}});
   restart();
   ASSERT_TRUE(wait_emails(20));
   EXPECT_FALSE(wait_for([&] { return emails().size() > 20; }, std::chrono::milliseconds(1000)));

@@ -18,7 +18,8 @@ namespace {
 class SmtpAuthServer {
  public:
   explicit SmtpAuthServer(const std::string& outdir) {
-    const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const std::string python =
+        std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     const std::string script = std::string(SC_SOURCE_DIR) + "/tests/support/smtp_server.py";
     std::filesystem::create_directories(outdir);
     int pipefd[2];
@@ -27,8 +28,8 @@ class SmtpAuthServer {
     if (pid_ == 0) {
       ::dup2(pipefd[1], 1);
       ::close(pipefd[0]);
-      ::execlp(python.c_str(), python.c_str(), script.c_str(), "--outdir", outdir.c_str(), "--auth", "user:right",
-               nullptr);
+      ::execlp(python.c_str(), python.c_str(), script.c_str(), "--outdir", outdir.c_str(), "--auth",
+               "user:right", nullptr);
       std::_Exit(127);
     }
     ::close(pipefd[1]);
@@ -64,7 +65,8 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
   for (int i = 0; i < 5; ++i) {
-    auto r = post_json("/api/v1/subscriptions", {{"email", "p" + std::to_string(i) + "@example.org"}});
+    auto r =
+        post_json("/api/v1/subscriptions", {{"email", "p" + std::to_string(i) + "@example.org"}});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 202);
   }
@@ -78,7 +80,8 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
     ASSERT_EQ(rows.size(), 5u);
     for (const auto& r : rows) {
       EXPECT_EQ(r.state, "queued") << r.id;
-      EXPECT_EQ(r.attempts, 0) << "a refusal of our credentials spent an attempt of message " << r.id;
+      EXPECT_EQ(r.attempts, 0) << "a refusal of our credentials spent an attempt of message "
+                               << r.id;
     }
   }
   // The operator fixes the password: everything goes, each at its first attempt.
@@ -86,8 +89,10 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 5; }, std::chrono::seconds(20))) << svc_->stderr_text();
-  for (const auto& r : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) EXPECT_EQ(r.attempts, 1) << r.id;
+  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 5; }, std::chrono::seconds(20)))
+      << svc_->stderr_text();
+  for (const auto& r : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10))
+    EXPECT_EQ(r.attempts, 1) << r.id;
 }
 
 }  // namespace

@@ -28,7 +28,11 @@ TEST_F(SendTestEmailTest, FileProviderWritesTheMessage) {
 
 TEST_F(SendTestEmailTest, SendgridRejectionIsPrintedWithTheProviderText) {
   fakes::FakeSendgrid fake;
-  fake.set_default({403, R"({"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from"}]})", {}, 0});
+  fake.set_default(
+      {403,
+       R"({"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from"}]})",
+       {},
+       0});
   auto env = base_env();
   env["SC_EMAIL_PROVIDER"] = "sendgrid";
   env["SC_SENDGRID_API_KEY"] = fake.api_key();
@@ -43,7 +47,8 @@ TEST_F(SendTestEmailTest, SendgridRejectionIsPrintedWithTheProviderText) {
 
 // A real SMTP server (aiosmtpd, tests/support/smtp_server.py) on loopback.
 TEST_F(SendTestEmailTest, SmtpProviderDeliversToARealServer) {
-  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const std::string python =
+      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   const std::string script = std::string(SC_SOURCE_DIR) + "/tests/support/smtp_server.py";
   const std::string out = dir_.str("smtp");
   std::filesystem::create_directories(out);
@@ -59,7 +64,8 @@ TEST_F(SendTestEmailTest, SmtpProviderDeliversToARealServer) {
   ::close(pipefd[1]);
   FILE* f = ::fdopen(pipefd[0], "r");
   char line[128] = {};
-  ASSERT_NE(std::fgets(line, sizeof(line), f), nullptr) << "smtp_server.py did not start (python3-aiosmtpd missing?)";
+  ASSERT_NE(std::fgets(line, sizeof(line), f), nullptr)
+      << "smtp_server.py did not start (python3-aiosmtpd missing?)";
   int port = 0;
   ASSERT_EQ(std::sscanf(line, "PORT %d", &port), 1) << line;
 

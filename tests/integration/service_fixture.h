@@ -51,7 +51,9 @@ class ServiceTest : public ::testing::Test {
 
   nlohmann::json admin_lookup(const std::string& email) {
     httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
-    auto r = cli_->Get(("/api/v1/admin/subscribers?email=" + httplib::detail::encode_query_param(email)).c_str(), h);
+    auto r = cli_->Get(
+        ("/api/v1/admin/subscribers?email=" + httplib::detail::encode_query_param(email)).c_str(),
+        h);
     if (!r || r->status != 200) return nullptr;
     return nlohmann::json::parse(r->body);
   }

@@ -34,7 +34,8 @@ class SesTest : public ServiceTest {
 
 TEST_F(SesTest, ConfirmationEmailGoesOutThroughSesAndItsLinkConfirms) {
   start(ses_env(fake));
-  auto r = post_json("/api/v1/subscriptions", {{"email", "reader@example.org"}, {"first_name", "Zoë"}});
+  auto r =
+      post_json("/api/v1/subscriptions", {{"email", "reader@example.org"}, {"first_name", "Zoë"}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;
 
@@ -44,14 +45,17 @@ TEST_F(SesTest, ConfirmationEmailGoesOutThroughSesAndItsLinkConfirms) {
   EXPECT_EQ(body["FromEmailAddress"], "news@test-org.example");
   const std::string eml = fake.raw_messages().at(0);
   EXPECT_EQ(header_value(eml, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
-  EXPECT_EQ(header_value(eml, "List-Unsubscribe").rfind("<https://signup.test-org.example/unsubscribe/", 0), 0u)
+  EXPECT_EQ(header_value(eml, "List-Unsubscribe")
+                .rfind("<https://signup.test-org.example/unsubscribe/", 0),
+            0u)
       << eml;
   const auto decoded = decode_quoted_printable(eml);
   EXPECT_NE(decoded.find("Hello Zoë"), std::string::npos);
   auto confirm = find_link(decoded, "/confirm/");
   ASSERT_TRUE(confirm) << decoded;
 
-  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "", "application/x-www-form-urlencoded");
+  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
+                      "application/x-www-form-urlencoded");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 200);
   EXPECT_EQ(email_state("reader@example.org"), "confirmed");

@@ -25,8 +25,9 @@ class SmsWebhookTest : public ServiceTest {
     return out;
   }
   providers::FormParams inbound(const std::string& body, const std::string& sid = "SM0001") {
-    return {{"MessageSid", sid}, {"AccountSid", "AC123"}, {"From", kPhone}, {"To", "+15005550006"},
-            {"Body", body},      {"NumMedia", "0"},       {"ApiVersion", "2010-04-01"}};
+    return {{"MessageSid", sid},         {"AccountSid", "AC123"}, {"From", kPhone},
+            {"To", "+15005550006"},      {"Body", body},          {"NumMedia", "0"},
+            {"ApiVersion", "2010-04-01"}};
   }
   // Signed the way Twilio signs: SC_PUBLIC_URL + path, every parameter.
   httplib::Result text(const providers::FormParams& p, std::string signature = "") {
@@ -34,7 +35,8 @@ class SmsWebhookTest : public ServiceTest {
     if (signature.empty()) {
       signature = providers::twilio_signature(kToken, "https://signup.test-org.example" + path, p);
     }
-    return cli_->Post(path.c_str(), {{"X-Twilio-Signature", signature}}, form(p), "application/x-www-form-urlencoded");
+    return cli_->Post(path.c_str(), {{"X-Twilio-Signature", signature}}, form(p),
+                      "application/x-www-form-urlencoded");
   }
   json lookup() {
     httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
@@ -48,14 +50,18 @@ class SmsWebhookTest : public ServiceTest {
 };
 
 TEST_F(SmsWebhookTest, YesConfirmsStopUnsubscribesHelpAnswers) {
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_EQ(
+      post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})
+          ->status,
+      202);
   ASSERT_EQ(state(), "pending");
 
   auto r = text(inbound("  yes "));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/xml");
-  EXPECT_NE(r->body.find("<Response><Message>Test Org: You are subscribed"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("<Response><Message>Test Org: You are subscribed"), std::string::npos)
+      << r->body;
   EXPECT_NE(r->body.find("Reply HELP for help, STOP to cancel."), std::string::npos);
   EXPECT_EQ(state(), "confirmed");
   auto log = lookup()["consent_log"];
@@ -94,7 +100,10 @@ TEST_F(SmsWebhookTest, YesConfirmsStopUnsubscribesHelpAnswers) {
 }
 
 TEST_F(SmsWebhookTest, AdvancedOptOutIsRecordedWithoutASecondAnswer) {
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_EQ(
+      post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})
+          ->status,
+      202);
   auto p = inbound("stop");
   p.emplace_back("OptOutType", "STOP");
   auto r = text(p);
@@ -113,7 +122,10 @@ TEST_F(SmsWebhookTest, UnknownNumberYesIsPointedToTheForm) {
 }
 
 TEST_F(SmsWebhookTest, UnsignedOrForgedRequestsAreRefusedAndChangeNothing) {
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_EQ(
+      post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})
+          ->status,
+      202);
   const auto before = count("consent_log");
   auto p = inbound("YES");
   // No signature; a signature of other values; one made with another token;
@@ -122,13 +134,18 @@ TEST_F(SmsWebhookTest, UnsignedOrForgedRequestsAreRefusedAndChangeNothing) {
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 403);
   EXPECT_EQ(json::parse(none->body)["error"]["code"], "invalid_signature");
-  auto forged = text(p, providers::twilio_signature(kToken, "https://signup.test-org.example/webhooks/twilio/sms", inbound("NO")));
+  auto forged =
+      text(p, providers::twilio_signature(
+                  kToken, "https://signup.test-org.example/webhooks/twilio/sms", inbound("NO")));
   ASSERT_TRUE(forged);
   EXPECT_EQ(forged->status, 403);
-  auto other = text(p, providers::twilio_signature("another-token", "https://signup.test-org.example/webhooks/twilio/sms", p));
+  auto other =
+      text(p, providers::twilio_signature(
+                  "another-token", "https://signup.test-org.example/webhooks/twilio/sms", p));
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 403);
-  auto sig = providers::twilio_signature(kToken, "https://signup.test-org.example/webhooks/twilio/sms", p);
+  auto sig =
+      providers::twilio_signature(kToken, "https://signup.test-org.example/webhooks/twilio/sms", p);
   auto extra = p;
   extra.emplace_back("Body", "STOP");
   auto added = text(extra, sig);
@@ -155,7 +172,10 @@ TEST_F(TwilioJourneyTest, ConfirmationTextGoesThroughTwilioAndYesComesBack) {
          {"SC_TWILIO_AUTH_TOKEN", fakes::FakeTwilio::kAuthToken},
          {"SC_TWILIO_FROM", "+15005550006"},
          {"SC_TWILIO_API_BASE", twilio.base_url()}});
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_EQ(
+      post_json("/api/v1/subscriptions", {{"phone", "+1 650 253 0000"}, {"sms_consent", true}})
+          ->status,
+      202);
   ASSERT_TRUE(wait_for([&] { return twilio.requests() >= 1; })) << svc_->stderr_text();
   EXPECT_TRUE(twilio.violations().empty()) << twilio.violations().front();
   const auto got = twilio.received().at(0);
@@ -169,12 +189,16 @@ TEST_F(TwilioJourneyTest, ConfirmationTextGoesThroughTwilioAndYesComesBack) {
   EXPECT_EQ(rows.at(0).provider_message_id, "SM1");
 
   // The reply, signed by Twilio with the same token.
-  providers::FormParams p{{"MessageSid", "SMreply1"}, {"From", kPhone}, {"To", "+15005550006"}, {"Body", "Yes"}};
+  providers::FormParams p{
+      {"MessageSid", "SMreply1"}, {"From", kPhone}, {"To", "+15005550006"}, {"Body", "Yes"}};
   const std::string path = "/webhooks/twilio/sms";
-  auto sig = providers::twilio_signature(fakes::FakeTwilio::kAuthToken, "https://signup.test-org.example" + path, p);
+  auto sig = providers::twilio_signature(fakes::FakeTwilio::kAuthToken,
+                                         "https://signup.test-org.example" + path, p);
   std::string body;
-  for (const auto& [k, v] : p) body += (body.empty() ? "" : "&") + k + "=" + httplib::detail::encode_query_param(v);
-  auto r = cli_->Post(path.c_str(), {{"X-Twilio-Signature", sig}}, body, "application/x-www-form-urlencoded");
+  for (const auto& [k, v] : p)
+    body += (body.empty() ? "" : "&") + k + "=" + httplib::detail::encode_query_param(v);
+  auto r = cli_->Post(path.c_str(), {{"X-Twilio-Signature", sig}}, body,
+                      "application/x-www-form-urlencoded");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
@@ -190,12 +214,15 @@ using SmsWebhookWithoutTokenTest = ServiceTest;
 TEST_F(SmsWebhookWithoutTokenTest, EveryRequestIsRefused) {
   start();
   auto p = providers::FormParams{{"From", kPhone}, {"Body", "STOP"}};
-  auto sig = providers::twilio_signature("", "https://signup.test-org.example/webhooks/twilio/sms", p);
-  auto r = cli_->Post("/webhooks/twilio/sms", {{"X-Twilio-Signature", sig}}, "From=%2B16502530000&Body=STOP",
-                      "application/x-www-form-urlencoded");
+  auto sig =
+      providers::twilio_signature("", "https://signup.test-org.example/webhooks/twilio/sms", p);
+  auto r = cli_->Post("/webhooks/twilio/sms", {{"X-Twilio-Signature", sig}},
+                      "From=%2B16502530000&Body=STOP", "application/x-www-form-urlencoded");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
-  EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("SC_TWILIO_AUTH_TOKEN"), std::string::npos);
+  EXPECT_NE(
+      json::parse(r->body)["error"]["message"].get<std::string>().find("SC_TWILIO_AUTH_TOKEN"),
+      std::string::npos);
 }
 
 }  // namespace

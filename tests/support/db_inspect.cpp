@@ -16,10 +16,12 @@ SQLite::Database open_read_only(const std::string& db_path) {
 
 std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t after_id, int limit) {
   auto db = open_read_only(db_path);
-  SQLite::Statement q(db,
-                      "SELECT id, kind, purpose, state, COALESCE(provider,''), COALESCE(provider_message_id,''),"
-                      " COALESCE(last_code,''), COALESCE(last_error,''), payload, attempts, channel_id, next_attempt_at"
-                      " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+  SQLite::Statement q(
+      db,
+      "SELECT id, kind, purpose, state, COALESCE(provider,''), COALESCE(provider_message_id,''),"
+      " COALESCE(last_code,''), COALESCE(last_error,''), payload, attempts, channel_id, "
+      "next_attempt_at"
+      " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
   q.bind(1, static_cast<int64_t>(after_id));
   q.bind(2, limit);
   std::vector<OutboxRow> out;
@@ -44,7 +46,8 @@ std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t afte
 
 std::int64_t count(const std::string& db_path, const std::string& table) {
   bool ok = !table.empty();
-  for (char ch : table) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+  for (char ch : table)
+    ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
   if (!ok) throw std::invalid_argument("not a table name: " + table);
   auto db = open_read_only(db_path);
   return db.execAndGet("SELECT COUNT(*) FROM \"" + table + "\"").getInt64();

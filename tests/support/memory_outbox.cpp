@@ -7,8 +7,8 @@
 
 namespace sc::unit {
 
-std::int64_t MemoryOutbox::add_email(std::int64_t channel_id, const OutboundEmail& m, std::int64_t broadcast_id,
-                                     std::int64_t due) {
+std::int64_t MemoryOutbox::add_email(std::int64_t channel_id, const OutboundEmail& m,
+                                     std::int64_t broadcast_id, std::int64_t due) {
   std::lock_guard lk(mu_);
   Row r;
   r.id = next_id_++;
@@ -26,7 +26,8 @@ std::int64_t MemoryOutbox::add_email(std::int64_t channel_id, const OutboundEmai
   return r.id;
 }
 
-std::int64_t MemoryOutbox::add_sms(std::int64_t channel_id, const OutboundSms& m, std::int64_t due) {
+std::int64_t MemoryOutbox::add_sms(std::int64_t channel_id, const OutboundSms& m,
+                                   std::int64_t due) {
   std::lock_guard lk(mu_);
   Row r;
   r.id = next_id_++;
@@ -68,8 +69,8 @@ void MemoryOutbox::set_payload(std::int64_t id, std::string payload) {
 
 std::size_t MemoryOutbox::count(const std::string& state) const {
   std::lock_guard lk(mu_);
-  return static_cast<std::size_t>(
-      std::count_if(rows_.begin(), rows_.end(), [&](const auto& kv) { return kv.second.state == state; }));
+  return static_cast<std::size_t>(std::count_if(
+      rows_.begin(), rows_.end(), [&](const auto& kv) { return kv.second.state == state; }));
 }
 
 void MemoryOutbox::set_channel_state(std::int64_t channel_id, ConsentState s) {
@@ -112,7 +113,8 @@ OutboxDepth MemoryOutbox::depth(std::int64_t now) {
   return d;
 }
 
-std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) {
+std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits limits,
+                                                std::int64_t lease_until) {
   std::vector<ClaimedMessage> out;
   int total = limits.total, email = limits.email, sms = limits.sms;
   for (auto lane : {OutboxLane::kTransactional, OutboxLane::kBulk}) {
@@ -120,14 +122,16 @@ std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits li
     for (auto& [id, r] : rows_) {
       if (r.state == "queued" && r.lane == lane && r.next_attempt_at <= now) due.push_back(&r);
     }
-    std::stable_sort(due.begin(), due.end(),
-                     [](const Row* a, const Row* b) { return a->next_attempt_at < b->next_attempt_at; });
+    std::stable_sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
+      return a->next_attempt_at < b->next_attempt_at;
+    });
     for (Row* r : due) {
       if (total <= 0) return out;
       int& left = r->kind == OutboxKind::kEmail ? email : sms;
       if (left <= 0) continue;
       auto cs = channel_states_.find(r->channel_id);
-      const bool unsubscribed = cs != channel_states_.end() && cs->second == ConsentState::kUnsubscribed;
+      const bool unsubscribed =
+          cs != channel_states_.end() && cs->second == ConsentState::kUnsubscribed;
       const bool confirmed = cs == channel_states_.end() || cs->second == ConsentState::kConfirmed;
       if (unsubscribed || (r->broadcast_id != 0 && !confirmed)) {
         r->state = "skipped";
@@ -162,7 +166,8 @@ MemoryOutbox::Row& MemoryOutbox::sending(std::int64_t id) {
   return r;
 }
 
-void MemoryOutbox::mark_sent(std::int64_t id, const std::string& provider, const SendResult& res, std::int64_t) {
+void MemoryOutbox::mark_sent(std::int64_t id, const std::string& provider, const SendResult& res,
+                             std::int64_t) {
   auto& r = sending(id);
   r.state = "sent";
   r.provider = provider;
@@ -172,7 +177,8 @@ void MemoryOutbox::mark_sent(std::int64_t id, const std::string& provider, const
   r.lease_until = 0;
 }
 
-void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res, std::int64_t next_attempt_at) {
+void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
+                              std::int64_t next_attempt_at) {
   auto& r = sending(id);
   r.state = "queued";
   r.next_attempt_at = next_attempt_at;
@@ -181,7 +187,8 @@ void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res, std::int64
   r.lease_until = 0;
 }
 
-void MemoryOutbox::mark_failed(std::int64_t id, const std::string& provider, const SendResult& res, std::int64_t) {
+void MemoryOutbox::mark_failed(std::int64_t id, const std::string& provider, const SendResult& res,
+                               std::int64_t) {
   auto& r = sending(id);
   r.state = "failed";
   r.provider = provider;

@@ -36,8 +36,8 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   };
 
   // Queues a message due at `due` (lane from the entry, as enqueue does).
-  std::int64_t add_email(std::int64_t channel_id, const OutboundEmail& m, std::int64_t broadcast_id = 0,
-                         std::int64_t due = 0);
+  std::int64_t add_email(std::int64_t channel_id, const OutboundEmail& m,
+                         std::int64_t broadcast_id = 0, std::int64_t due = 0);
   std::int64_t add_sms(std::int64_t channel_id, const OutboundSms& m, std::int64_t due = 0);
   // Queues `n` bulk emails at once (cheaper than n calls for big backlogs).
   void add_bulk_emails(int n, std::int64_t broadcast_id, std::int64_t due = 0);
@@ -58,10 +58,13 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
 
  private:
   // OutboxStore
-  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) override;
-  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
+                                    std::int64_t lease_until) override;
+  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+                 std::int64_t now) override;
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
-  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) override;
+  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+                   std::int64_t now) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 TempDir::TempDir() {
   std::random_device rd;
   for (int i = 0; i < 100; ++i) {
-    auto p = fs::temp_directory_path() / ("sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    auto p = fs::temp_directory_path() /
+             ("sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     if (fs::create_directory(p)) {
       path_ = p;
       return;
@@ -55,9 +56,11 @@ std::string slurp(const fs::path& p) {
 }
 
 pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& env, const fs::path& out, const fs::path& err) {
+            const std::map<std::string, std::string>& env, const fs::path& out,
+            const fs::path& err) {
   std::vector<std::string> envs;
-  for (const char* keep : {"PATH", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"}) {
+  for (const char* keep :
+       {"PATH", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"}) {
     if (const char* v = std::getenv(keep)) envs.push_back(std::string(keep) + "=" + v);
   }
   for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
@@ -161,8 +164,12 @@ int ServiceProcess::stop(int sig, std::chrono::seconds timeout) {
 
 void ServiceProcess::kill_hard() { stop(SIGKILL, std::chrono::seconds(5)); }
 
-std::string ServiceProcess::stdout_text() const { return slurp(logs_.path() / ("out." + std::to_string(runs_))); }
-std::string ServiceProcess::stderr_text() const { return slurp(logs_.path() / ("err." + std::to_string(runs_))); }
+std::string ServiceProcess::stdout_text() const {
+  return slurp(logs_.path() / ("out." + std::to_string(runs_)));
+}
+std::string ServiceProcess::stderr_text() const {
+  return slurp(logs_.path() / ("err." + std::to_string(runs_)));
+}
 
 std::string decode_quoted_printable(const std::string& s) {
   std::string out;

@@ -27,7 +27,8 @@ class TempDir {
 };
 
 // Polls `cond` until it holds or `timeout` passes; never a blind sleep.
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+bool wait_for(const std::function<bool()>& cond,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct RunResult {
   int exit_code = -1;
@@ -37,7 +38,8 @@ struct RunResult {
 
 // Runs the binary to completion (for config errors, --help, migrate).
 RunResult run_binary(const std::string& binary, const std::vector<std::string>& args,
-                     const std::map<std::string, std::string>& env, std::chrono::seconds timeout = std::chrono::seconds(30));
+                     const std::map<std::string, std::string>& env,
+                     std::chrono::seconds timeout = std::chrono::seconds(30));
 
 class ServiceProcess {
  public:

@@ -38,12 +38,15 @@ std::string dump(std::string_view name, const std::map<std::string, std::string>
 }
 }  // namespace
 
-ComposedEmail RecordingComposer::email(std::string_view name, const std::map<std::string, std::string>& vars) const {
+ComposedEmail RecordingComposer::email(std::string_view name,
+                                       const std::map<std::string, std::string>& vars) const {
   email_calls.push_back({std::string(name), vars});
-  return {"subject:" + std::string(name), "text:" + dump(name, vars), "<p>html:" + dump(name, vars) + "</p>"};
+  return {"subject:" + std::string(name), "text:" + dump(name, vars),
+          "<p>html:" + dump(name, vars) + "</p>"};
 }
 
-std::string RecordingComposer::sms(std::string_view name, const std::map<std::string, std::string>& vars) const {
+std::string RecordingComposer::sms(std::string_view name,
+                                   const std::map<std::string, std::string>& vars) const {
   sms_calls.push_back({std::string(name), vars});
   return "sms:" + dump(name, vars);
 }
@@ -55,7 +58,8 @@ bool same_address(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
-std::optional<Channel> MemoryConsentStore::find_channel(ChannelKind kind, std::string_view address) {
+std::optional<Channel> MemoryConsentStore::find_channel(ChannelKind kind,
+                                                        std::string_view address) {
   for (const auto& [id, c] : channels) {
     if (c.kind == kind && same_address(c.address, address)) return c;
   }
@@ -92,7 +96,8 @@ std::int64_t MemoryConsentStore::insert_channel(const Channel& c) {
   return id;
 }
 
-void MemoryConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) {
+void MemoryConsentStore::update_channel_state(std::int64_t channel_id, ConsentState state,
+                                              std::int64_t at) {
   ++writes_;
   auto& c = channels.at(channel_id);
   c.state = state;
@@ -116,12 +121,14 @@ std::vector<std::string> MemoryConsentStore::topics_of(std::int64_t subscriber_i
   return {it->second.begin(), it->second.end()};
 }
 
-void MemoryConsentStore::request_topics(std::int64_t channel_id, const std::vector<std::string>& t, std::int64_t at) {
+void MemoryConsentStore::request_topics(std::int64_t channel_id, const std::vector<std::string>& t,
+                                        std::int64_t at) {
   ++writes_;
   for (const auto& topic : t) topic_requests[channel_id][topic] = at;
 }
 
-std::vector<std::string> MemoryConsentStore::take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) {
+std::vector<std::string> MemoryConsentStore::take_topic_requests(std::int64_t channel_id,
+                                                                 std::int64_t requested_until) {
   std::vector<std::string> out;
   auto& held = topic_requests[channel_id];
   for (auto it = held.begin(); it != held.end();) {
@@ -151,7 +158,8 @@ void MemoryConsentStore::append_consent(const ConsentEvent& e, const ConsentText
   event_texts.push_back(text ? std::optional<ConsentText>(*text) : std::nullopt);
 }
 
-std::int64_t MemoryConsentStore::enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) {
+std::int64_t MemoryConsentStore::enqueue_email(const OutboxEntry& entry,
+                                               const OutboundEmail& email) {
   ++writes_;
   auto id = next_id_++;
   emails.push_back({id, entry, email});

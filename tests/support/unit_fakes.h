@@ -57,8 +57,10 @@ class RecordingComposer final : public Composer {
     std::string name;
     std::map<std::string, std::string> vars;
   };
-  ComposedEmail email(std::string_view name, const std::map<std::string, std::string>& vars) const override;
-  std::string sms(std::string_view name, const std::map<std::string, std::string>& vars) const override;
+  ComposedEmail email(std::string_view name,
+                      const std::map<std::string, std::string>& vars) const override;
+  std::string sms(std::string_view name,
+                  const std::map<std::string, std::string>& vars) const override;
   mutable std::vector<Call> email_calls, sms_calls;
 };
 
@@ -85,8 +87,10 @@ class MemoryConsentStore final : public ConsentStore {
   void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
   void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
   std::vector<std::string> topics_of(std::int64_t subscriber_id) override;
-  void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics, std::int64_t at) override;
-  std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) override;
+  void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
+                      std::int64_t at) override;
+  std::vector<std::string> take_topic_requests(std::int64_t channel_id,
+                                               std::int64_t requested_until) override;
   std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
@@ -99,7 +103,8 @@ class MemoryConsentStore final : public ConsentStore {
   std::map<std::int64_t, Subscriber> subscribers;
   std::map<std::int64_t, Channel> channels;
   std::map<std::int64_t, std::set<std::string>> topics;
-  std::map<std::int64_t, std::map<std::string, std::int64_t>> topic_requests;  // channel -> topic -> asked at
+  std::map<std::int64_t, std::map<std::string, std::int64_t>>
+      topic_requests;  // channel -> topic -> asked at
   std::vector<ConsentEvent> events;
   std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
   std::vector<QueuedEmail> emails;

@@ -21,7 +21,8 @@ class ConfigError : public std::runtime_error {
 struct Config {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
-  std::string metrics_host;  // SC_METRICS_LISTEN; empty: /metrics only on the main listener, with a key
+  std::string
+      metrics_host;  // SC_METRICS_LISTEN; empty: /metrics only on the main listener, with a key
   int metrics_port = 0;
   std::string db_path = "./data/stayconnected.db";
   std::string public_url = "http://127.0.0.1:8080";
@@ -47,10 +48,10 @@ struct Config {
   int email_concurrency = 0, sms_concurrency = 0;
   std::size_t http_max_threads = 1024;
   std::size_t http_max_connections_per_ip = 64;  // SC_HTTP_MAX_CONNECTIONS_PER_IP
-  std::string trusted_proxies;                    // SC_TRUSTED_PROXIES, a CIDR list (validated)
+  std::string trusted_proxies;                   // SC_TRUSTED_PROXIES, a CIDR list (validated)
   bool synchronous_full = true;
   std::string templates_dir;
-  std::string twilio_auth_token;  // checks X-Twilio-Signature on the webhooks
+  std::string twilio_auth_token;      // checks X-Twilio-Signature on the webhooks
   std::vector<std::string> warnings;  // e.g. a mistyped variable name
 };
 

@@ -13,8 +13,8 @@
 #include "sc/core/email.h"
 #include "sc/core/inbound_text.h"
 #include "sc/core/ports.h"
-#include "sc/core/sms_keywords.h"
 #include "sc/core/result.h"
+#include "sc/core/sms_keywords.h"
 #include "sc/core/tokens.h"
 
 namespace sc {
@@ -31,7 +31,7 @@ struct ServiceConfig {
   std::string org_name = "Stay Connected";
   std::string postal_address;
   Mailbox from{"no-reply@localhost", "Stay Connected"};
-  std::string envelope_from;           // bounce address; empty: from.address
+  std::string envelope_from;            // bounce address; empty: from.address
   std::string list_unsubscribe_mailto;  // optional "mailto:…"
   std::int64_t confirm_ttl_seconds = 7 * 24 * 3600;
   std::int64_t confirm_cooldown_seconds = 10 * 60;
@@ -122,11 +122,12 @@ class ConsentService {
   // the number's channel, STOP unsubscribes it, HELP changes nothing. The
   // consent log keeps the message id as the proof (`detail`).
   SmsKeywordOutcome sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
-                                std::string_view message_id, const RequestContext& ctx, std::int64_t now);
+                                std::string_view message_id, const RequestContext& ctx,
+                                std::int64_t now);
   // An inbound text as interpret_inbound_text read it: sms_keyword, with no
   // reply when the provider has answered the message itself.
-  SmsKeywordOutcome receive_text(ConsentStore& store, const InboundText& text, const RequestContext& ctx,
-                                 std::int64_t now);
+  SmsKeywordOutcome receive_text(ConsentStore& store, const InboundText& text,
+                                 const RequestContext& ctx, std::int64_t now);
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.
@@ -136,8 +137,7 @@ class ConsentService {
 
   // Builds a complete email to a channel, footer and List-Unsubscribe
   // included; used for transactional mail here and for broadcasts later.
-  OutboundEmail build_email(const Channel& channel, const ComposedEmail& content,
-                            std::int64_t now);
+  OutboundEmail build_email(const Channel& channel, const ComposedEmail& content, std::int64_t now);
 
  private:
   void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,

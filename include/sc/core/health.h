@@ -8,11 +8,11 @@
 namespace sc {
 
 struct ProviderHealth {
-  std::string name;     // "smtp", "sendgrid", "twilio", …
-  std::string channel;  // "email" or "sms"
-  bool paused = false;  // our credentials were refused; probing until accepted
-  std::string reason;   // the provider's last refusal, when paused
-  std::int64_t since = 0;          // unix seconds the pause began
+  std::string name;        // "smtp", "sendgrid", "twilio", …
+  std::string channel;     // "email" or "sms"
+  bool paused = false;     // our credentials were refused; probing until accepted
+  std::string reason;      // the provider's last refusal, when paused
+  std::int64_t since = 0;  // unix seconds the pause began
   int consecutive_failures = 0;
   std::int64_t next_probe_at = 0;  // unix seconds
 };

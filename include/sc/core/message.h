@@ -2,8 +2,8 @@
 // provider-neutral outcome of one send attempt.
 #pragma once
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>

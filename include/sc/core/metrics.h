@@ -54,7 +54,8 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // per bucket, not cumulative; last is +Inf
+  std::unique_ptr<std::atomic<std::uint64_t>[]>
+      counts_;  // per bucket, not cumulative; last is +Inf
   std::atomic<double> sum_{0};
 };
 
@@ -65,7 +66,8 @@ std::vector<double> latency_buckets();
 class Collector {
  public:
   virtual ~Collector() = default;
-  virtual void gauge(const std::string& name, const std::string& help, const Labels& labels, double value) = 0;
+  virtual void gauge(const std::string& name, const std::string& help, const Labels& labels,
+                     double value) = 0;
 };
 
 class Registry {
@@ -80,8 +82,8 @@ class Registry {
   // mismatch throws std::logic_error (a programming error).
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
-  Histogram& histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
-                       const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help,
+                       const std::vector<double>& bounds, const Labels& labels = {});
 
   // Runs at every render; its gauges appear beside the stored ones.
   void add_collector(std::function<void(Collector&)> fn);

@@ -53,14 +53,17 @@ class OutboxStore {
   // ahead of any bulk one, each lane oldest due first, and returns them in
   // that order. Messages to channels that have unsubscribed (or, for
   // broadcasts, are no longer confirmed) are marked skipped instead.
-  virtual std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits, std::int64_t lease_until) = 0;
+  virtual std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
+                                            std::int64_t lease_until) = 0;
   // Up to `limit` of either kind.
   std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) {
     return claim(now, ClaimLimits{limit, limit, limit}, lease_until);
   }
-  virtual void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
+  virtual void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+                         std::int64_t now) = 0;
   virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
-  virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r, std::int64_t now) = 0;
+  virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+                           std::int64_t now) = 0;
   // Hands a claimed message back unsent (its provider is paused or out of
   // rate): queued again from `next_attempt_at`, and this attempt not counted.
   virtual void hand_back(std::int64_t id, std::int64_t next_attempt_at) = 0;

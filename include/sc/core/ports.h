@@ -64,15 +64,18 @@ class ConsentStore {
   virtual std::optional<Subscriber> subscriber_by_id(std::int64_t id) = 0;
   virtual std::int64_t insert_subscriber(const Subscriber& s) = 0;
   virtual std::int64_t insert_channel(const Channel& c) = 0;
-  virtual void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) = 0;
+  virtual void update_channel_state(std::int64_t channel_id, ConsentState state,
+                                    std::int64_t at) = 0;
   virtual void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) = 0;
   virtual void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) = 0;
   virtual std::vector<std::string> topics_of(std::int64_t subscriber_id) = 0;
   // Topics held on a channel until its owner confirms through it.
-  virtual void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics, std::int64_t at) = 0;
+  virtual void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
+                              std::int64_t at) = 0;
   // Returns and forgets the topics held on a channel that were asked for
   // no later than `requested_until` (a link approves only what came before it).
-  virtual std::vector<std::string> take_topic_requests(std::int64_t channel_id, std::int64_t requested_until) = 0;
+  virtual std::vector<std::string> take_topic_requests(std::int64_t channel_id,
+                                                       std::int64_t requested_until) = 0;
   // The topics held on a channel, sorted.
   virtual std::vector<std::string> topic_requests_of(std::int64_t channel_id) = 0;
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;

@@ -31,7 +31,8 @@ class TokenCodec {
   // must not exceed it). A genuine MAC over a later expiry came from a leaked or
   // misused key, not from us, and would be a link that never expires.
   static constexpr std::int64_t kMaxConfirmTtlSeconds = 30LL * 24 * 3600;
-  explicit TokenCodec(const Signer& signer, std::int64_t max_confirm_ttl_seconds = kMaxConfirmTtlSeconds)
+  explicit TokenCodec(const Signer& signer,
+                      std::int64_t max_confirm_ttl_seconds = kMaxConfirmTtlSeconds)
       : signer_(signer), max_confirm_ttl_(max_confirm_ttl_seconds) {}
   std::string issue(const TokenClaims& claims) const;
   // kBadToken for anything malformed, foreign or of the wrong purpose;

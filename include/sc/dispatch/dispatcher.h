@@ -30,13 +30,13 @@ class Dispatcher {
     int concurrency = 0;      // messages handed to one send_batch call at once; 0 = the whole batch
   };
   struct Options {
-    int batch_size = 512;  // larger batches send faster but hold the writer longer per claim
-    int max_attempts = 12;                 // then the message is failed for good
+    int batch_size = 512;   // larger batches send faster but hold the writer longer per claim
+    int max_attempts = 12;  // then the message is failed for good
     std::int64_t base_backoff_seconds = 15;
     std::int64_t max_backoff_seconds = 3600;
-    std::int64_t lease_seconds = 300;      // a send that takes longer is presumed lost
-    std::int64_t idle_poll_ms = 1000;      // re-check for due retries this often
-    std::uint64_t yield_when_busy = 5;     // requests per 10 ms that count as busy (500/s)
+    std::int64_t lease_seconds = 300;   // a send that takes longer is presumed lost
+    std::int64_t idle_poll_ms = 1000;   // re-check for due retries this often
+    std::uint64_t yield_when_busy = 5;  // requests per 10 ms that count as busy (500/s)
     // Then claim (or record) anyway: the wait is bounded in time, so the
     // outbox cannot starve however busy the host is (a nice 19 thread got
     // ~1.5 % of a core while both cores ran nice-0 work, and stalled sends).
@@ -49,7 +49,8 @@ class Dispatcher {
     std::int64_t probe_base_ms = 10'000;
     std::int64_t probe_max_ms = 600'000;
   };
-  Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock, Options options);
+  Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock,
+             Options options);
   ~Dispatcher();
 
   // Renders messages queued with a template reference (required for them).
@@ -74,9 +75,7 @@ class Dispatcher {
   struct Stats {
     std::uint64_t sent = 0, retried = 0, failed = 0;
   };
-  Stats stats() const {
-    return {sent_.load(), retried_.load(), failed_.load()};
-  }
+  Stats stats() const { return {sent_.load(), retried_.load(), failed_.load()}; }
 
   // Whether a provider is paused, and why: for /healthz detail and metrics.
   struct ProviderState {
@@ -101,7 +100,8 @@ class Dispatcher {
   // Called on the dispatcher's thread for every message a provider answered,
   // with the duration of the send_batch call that carried it (a histogram's
   // samples). Set before start().
-  using SendObserver = std::function<void(const std::string& provider, const SendResult& r, double seconds)>;
+  using SendObserver =
+      std::function<void(const std::string& provider, const SendResult& r, double seconds)>;
   void set_send_observer(SendObserver fn) { observer_ = std::move(fn); }
 
   // Unfinished messages by lane and state (through the port, not the writer).
@@ -114,8 +114,8 @@ class Dispatcher {
   Batch prepare();  // claim, decode, render
   void send(Batch& batch);
   template <class Sender, class Message>
-  void send_through(Provider& p, Sender& sender, std::vector<Message>& messages, std::vector<std::size_t>& rows,
-                    Batch& b);
+  void send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
+                    std::vector<std::size_t>& rows, Batch& b);
   void record(Batch& batch);
   void yield_to_requests();
   int claim_allowance(Provider& p, std::int64_t now_ms);
@@ -136,7 +136,8 @@ class Dispatcher {
   bool threaded_ = false;  // start() was called: the send stage may wait for tokens
   std::atomic<std::uint64_t> sent_{0}, retried_{0}, failed_{0};
   std::atomic<std::uint64_t> last_request_jobs_{0};
-  mutable std::mutex providers_mu_;  // guards *providers_[i] (prepare and send run on different threads)
+  mutable std::mutex
+      providers_mu_;  // guards *providers_[i] (prepare and send run on different threads)
   std::unique_ptr<Provider> providers_[2];  // email, sms
 };
 

@@ -41,14 +41,15 @@ struct HttpOptions {
 
 struct HttpDeps {
   ConsentService& service;
-  UnitOfWork& writes;          // request writes, one transaction each
-  ReadStore& reads;            // admin lookups, health
-  const PageRenderer& pages;   // pages and TwiML
+  UnitOfWork& writes;         // request writes, one transaction each
+  ReadStore& reads;           // admin lookups, health
+  const PageRenderer& pages;  // pages and TwiML
   const Clock& clock;
   std::vector<std::string> admin_keys;
   PhoneNormalizer* phones = nullptr;  // for ?phone= lookups and inbound texts
-  std::string public_url;              // SC_PUBLIC_URL: what Twilio signs webhook URLs with
-  // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused (403).
+  std::string public_url;             // SC_PUBLIC_URL: what Twilio signs webhook URLs with
+  // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused
+  // (403).
   const WebhookVerifier* twilio = nullptr;
   // Digests admin keys before they are compared, so a key's length does not
   // leak by timing (text::digest_equal). Null: the admin API refuses all.

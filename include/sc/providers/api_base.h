@@ -12,6 +12,7 @@ namespace sc::providers {
 // Checks an API base: http(s)://host[:port] with nothing after but an
 // optional "/", which is dropped. Fails with code "invalid_api_base", a
 // message naming `variable` and field = `variable`.
-Result<std::string> normalize_api_base(std::string_view base, std::string_view variable = "API base");
+Result<std::string> normalize_api_base(std::string_view base,
+                                       std::string_view variable = "API base");
 
 }  // namespace sc::providers

@@ -13,7 +13,7 @@
 namespace sc::providers {
 
 struct EmailProviderConfig {
-  std::string kind = "file";  // SC_EMAIL_PROVIDER: file | smtp | sendgrid | ses
+  std::string kind = "file";                 // SC_EMAIL_PROVIDER: file | smtp | sendgrid | ses
   std::string outbox_dir = "./data/outbox";  // SC_EMAIL_OUTBOX_DIR
   std::string smtp_url;                      // SC_SMTP_URL
   std::string smtp_tls = "required";         // SC_SMTP_TLS: required | none
@@ -26,18 +26,18 @@ struct EmailProviderConfig {
   std::string ses_access_key_id;      // SC_SES_ACCESS_KEY_ID
   std::string ses_secret_access_key;  // SC_SES_SECRET_ACCESS_KEY
   std::string ses_session_token;      // SC_SES_SESSION_TOKEN (optional)
-  std::string ses_api_base;           // SC_SES_API_BASE; empty: https://email.<region>.amazonaws.com
+  std::string ses_api_base;  // SC_SES_API_BASE; empty: https://email.<region>.amazonaws.com
   long connect_timeout_ms = 10'000;
   long timeout_ms = 60'000;
 };
 
 struct SmsProviderConfig {
-  std::string kind = "log";               // SC_SMS_PROVIDER: log | twilio
-  std::string log_file = "./data/sms.log";  // SC_SMS_LOG_FILE
-  std::string twilio_account_sid;           // SC_TWILIO_ACCOUNT_SID
-  std::string twilio_auth_token;            // SC_TWILIO_AUTH_TOKEN
-  std::string twilio_from;                  // SC_TWILIO_FROM
-  std::string twilio_messaging_service_sid;  // SC_TWILIO_MESSAGING_SERVICE_SID
+  std::string kind = "log";                                // SC_SMS_PROVIDER: log | twilio
+  std::string log_file = "./data/sms.log";                 // SC_SMS_LOG_FILE
+  std::string twilio_account_sid;                          // SC_TWILIO_ACCOUNT_SID
+  std::string twilio_auth_token;                           // SC_TWILIO_AUTH_TOKEN
+  std::string twilio_from;                                 // SC_TWILIO_FROM
+  std::string twilio_messaging_service_sid;                // SC_TWILIO_MESSAGING_SERVICE_SID
   std::string twilio_api_base = "https://api.twilio.com";  // SC_TWILIO_API_BASE
   int twilio_max_in_flight = 16;
   long connect_timeout_ms = 10'000;

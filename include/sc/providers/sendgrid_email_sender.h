@@ -31,9 +31,9 @@ std::string sendgrid_request_body(const OutboundEmail& message);
 // Maps one HTTP answer to a SendResult (exposed for tests). `retry_after`
 // and `rate_limit_reset` are the raw header values (may be empty). 401 and
 // 403 set auth_refused.
-SendResult classify_sendgrid_response(long http_status, std::string_view body, std::string_view message_id,
-                                      std::string_view retry_after, std::string_view rate_limit_reset,
-                                      std::int64_t now_unix);
+SendResult classify_sendgrid_response(long http_status, std::string_view body,
+                                      std::string_view message_id, std::string_view retry_after,
+                                      std::string_view rate_limit_reset, std::int64_t now_unix);
 
 class SendgridEmailSender final : public EmailSender {
  public:

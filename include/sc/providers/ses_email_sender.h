@@ -41,7 +41,8 @@ std::string ses_request_body(const OutboundEmail& message);
 // The headers of one SendEmail request with `body`, signed at `unix_time`:
 // Host, Content-Type, X-Amz-Date, X-Amz-Security-Token (with a session
 // token) and Authorization. `config` must have passed validate_ses_config.
-std::vector<std::pair<std::string, std::string>> ses_request_headers(const SesConfig& config, std::string_view body,
+std::vector<std::pair<std::string, std::string>> ses_request_headers(const SesConfig& config,
+                                                                     std::string_view body,
                                                                      std::int64_t unix_time);
 
 // Maps one HTTP answer to a SendResult (exposed for tests). `error_type` is
@@ -49,8 +50,9 @@ std::vector<std::pair<std::string, std::string>> ses_request_headers(const SesCo
 // read then). The code kept is SES's error type (MessageRejected, …), else
 // the HTTP status. Throttling is retried, with `retry_after` honoured;
 // errors about our credentials or signature set auth_refused.
-SendResult classify_ses_response(long http_status, std::string_view body, std::string_view error_type,
-                                 std::string_view retry_after, std::int64_t now_unix);
+SendResult classify_ses_response(long http_status, std::string_view body,
+                                 std::string_view error_type, std::string_view retry_after,
+                                 std::int64_t now_unix);
 
 class SesEmailSender final : public EmailSender {
  public:

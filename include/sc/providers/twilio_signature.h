@@ -19,17 +19,18 @@ namespace sc::providers {
 using FormParams = std::vector<std::pair<std::string, std::string>>;
 
 // The signature of a form-encoded request at exactly this URL.
-std::string twilio_signature(std::string_view auth_token, std::string_view url, const FormParams& params);
+std::string twilio_signature(std::string_view auth_token, std::string_view url,
+                             const FormParams& params);
 
 // True when `signature` is a valid X-Twilio-Signature for this form request.
 // Every parameter received must be passed: Twilio adds new ones without notice.
-bool twilio_form_signature_valid(std::string_view auth_token, std::string_view url, const FormParams& params,
-                                 std::string_view signature);
+bool twilio_form_signature_valid(std::string_view auth_token, std::string_view url,
+                                 const FormParams& params, std::string_view signature);
 
 // The same for a request with a JSON body: the URL must carry bodySHA256 and
 // it must be the SHA-256 of `raw_body`.
-bool twilio_json_signature_valid(std::string_view auth_token, std::string_view url, std::string_view raw_body,
-                                 std::string_view signature);
+bool twilio_json_signature_valid(std::string_view auth_token, std::string_view url,
+                                 std::string_view raw_body, std::string_view signature);
 
 // The URL with its port removed, and with the scheme's default port added
 // when it has none (an explicit port is kept); both when they differ.

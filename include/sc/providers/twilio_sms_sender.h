@@ -12,10 +12,10 @@
 namespace sc::providers {
 
 struct TwilioConfig {
-  std::string account_sid;            // AC + 32 hex digits
+  std::string account_sid;  // AC + 32 hex digits
   std::string auth_token;
-  std::string from;                   // E.164 sender, or
-  std::string messaging_service_sid;  // MG + 32 hex digits (Twilio picks the sender)
+  std::string from;                                 // E.164 sender, or
+  std::string messaging_service_sid;                // MG + 32 hex digits (Twilio picks the sender)
   std::string api_base = "https://api.twilio.com";  // scheme://host[:port]
   std::string status_callback;                      // optional StatusCallback URL
   int max_in_flight = 16;
@@ -34,7 +34,8 @@ std::string twilio_request_body(const TwilioConfig& config, const OutboundSms& m
 // Maps one HTTP answer to a SendResult (exposed for tests). The code kept is
 // Twilio's error code when the body has one (21610: the recipient replied
 // STOP), else the HTTP status; 20003 or 401 (our credentials) sets auth_refused.
-SendResult classify_twilio_response(long http_status, std::string_view body, std::string_view retry_after);
+SendResult classify_twilio_response(long http_status, std::string_view body,
+                                    std::string_view retry_after);
 
 class TwilioSmsSender final : public SmsSender {
  public:

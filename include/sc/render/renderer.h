@@ -4,10 +4,10 @@
 #pragma once
 #include <cstdint>
 #include <map>
-#include <vector>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sc/core/page_renderer.h"
 #include "sc/core/ports.h"
@@ -28,7 +28,8 @@ class Renderer final : public Composer, public PageRenderer {
 
   // Throws std::out_of_range for an unknown template (a programming error).
   // A page's title comes from pages/<name>.title.mustache (unless vars has one).
-  std::string page(std::string_view name, const Vars& vars, const std::set<std::string>& flags = {}) const override;
+  std::string page(std::string_view name, const Vars& vars,
+                   const std::set<std::string>& flags = {}) const override;
   std::string twiml_reply(std::string_view reply_template, const Vars& vars) const override;
   std::string text(std::string_view path, const Vars& vars) const;
   ComposedEmail email(std::string_view template_name, const Vars& vars) const override;

@@ -26,8 +26,10 @@ class FakePhones final : public PhoneNormalizer {
   Result<std::string> normalize(std::string_view raw) const override {
     std::string d;
     for (char c : raw) {
-      if (c >= '0' && c <= '9') d += c;
-      else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')') return invalid("invalid_phone", "bad", "phone");
+      if (c >= '0' && c <= '9')
+        d += c;
+      else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')')
+        return invalid("invalid_phone", "bad", "phone");
     }
     if (d.size() == 10) d = "1" + d;
     if (d.size() < 11 || d.size() > 15) return invalid("invalid_phone", "bad", "phone");
@@ -63,7 +65,8 @@ class ConsentServiceTest : public ::testing::Test {
     EXPECT_TRUE(v.ok()) << v.error().code << ": " << v.error().message;
     return v.ok() ? v.value() : ValidatedSignup{};
   }
-  SignupOutcome sign_up_email(const std::string& email, std::int64_t now, std::string first_name = {}) {
+  SignupOutcome sign_up_email(const std::string& email, std::int64_t now,
+                              std::string first_name = {}) {
     SignupRequest r;
     r.email = email;
     if (!first_name.empty()) r.first_name = first_name;
@@ -89,11 +92,14 @@ class ConsentServiceTest : public ::testing::Test {
     ADD_FAILURE() << "no confirmation queued";
     return {};
   }
-  std::string unsubscribe_token_for(std::int64_t channel_id) { return token_of(svc_.unsubscribe_url(channel_id)); }
+  std::string unsubscribe_token_for(std::int64_t channel_id) {
+    return token_of(svc_.unsubscribe_url(channel_id));
+  }
 
   // Every email must carry what the law and RFC 8058 ask of it (the footer
   // text itself is checked against the real templates in the render tests).
-  void expect_complete_email(const MemoryConsentStore::QueuedEmail& q, const std::string& template_name) {
+  void expect_complete_email(const MemoryConsentStore::QueuedEmail& q,
+                             const std::string& template_name) {
     const auto& m = q.email;
     EXPECT_EQ(m.to.address, store_.channels.at(q.entry.channel_id).address);
     EXPECT_EQ(m.from.address, "news@mail.example.org");
@@ -216,14 +222,18 @@ TEST_F(ConsentServiceTest, ConfirmedAddressSignupChangesNothingAndAnswersTheSame
   EXPECT_EQ(after.updated_at, before.updated_at);
   EXPECT_EQ(after.confirm_sent_at, before.confirm_sent_at);
   EXPECT_EQ(store_.subscribers.size(), 1u);
-  EXPECT_EQ(store_.subscribers.begin()->second.first_name, "Alice");  // an anonymous form renames nobody
+  EXPECT_EQ(store_.subscribers.begin()->second.first_name,
+            "Alice");  // an anonymous form renames nobody
 }
 
 TEST_F(ConsentServiceTest, UnsubscribedAddressReturnsToPendingWithAFreshConfirmation) {
   sign_up_email("a@example.com", kT0);
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60).ok());
-  ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
+          .ok());
+  ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUnsubscribed);
 
   // Back within the resend cooldown of the first confirmation: coming back
   // after leaving is a new opt-in and needs its own confirmation now.
@@ -244,7 +254,9 @@ TEST_F(ConsentServiceTest, UnsubscribedAddressReturnsToPendingWithAFreshConfirma
 TEST_F(ConsentServiceTest, UnsubscribedLongAgoAlsoGetsAFreshConfirmation) {
   sign_up_email("a@example.com", kT0);
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60).ok());
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
+          .ok());
   auto out = sign_up_email("a@example.com", kT0 + 86400);
   EXPECT_TRUE(out.queued_email);
   EXPECT_EQ(store_.emails.size(), 2u);
@@ -281,45 +293,57 @@ TEST_P(FirstNameTest, IsCheckedBeforeAnythingIsStored) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, FirstNameTest,
-    ::testing::Values(NameCase{"Zo\xc3\xab", true}, NameCase{"O'Brien", true}, NameCase{"Jean-Luc", true},
-                      NameCase{"\xe5\xb1\xb1\xe7\x94\xb0", true}, NameCase{"  Mary Ann  ", true},
-                      NameCase{"\xd0\x90\xd0\xbd\xd0\xbd\xd0\xb0", true},  // Анна
-                      NameCase{std::string(100, 'a'), true}, NameCase{std::string(101, 'a'), false},
-                      NameCase{"Visit evil.example", false}, NameCase{"<b>x</b>", false},
-                      NameCase{"http://x", false}, NameCase{"x@example.com", false}, NameCase{"a/b", false},
-                      NameCase{"Bob\r\nBcc: x", false}, NameCase{"Bob\tSmith", false},
-                      NameCase{"\xe2\x80\xae" "evil", false},             // RLO
-                      NameCase{"evil\xef\xbc\x8e" "example", false},      // full-width full stop
-                      NameCase{"evil\xe3\x80\x82" "example", false},      // ideographic full stop
-                      NameCase{"Bad\xff", false},                          // invalid UTF-8
-                      NameCase{"Bob2", false}, NameCase{"{{x}}", false}, NameCase{"&amp;", false},
-                      // Issue 8.4: letters of any script with their marks, spaces,
-                      // apostrophes, hyphens and periods; nothing else.
-                      NameCase{"Jos\u00e9 Mar\u00eda", true}, NameCase{"Zoe\u0308", true},  // combining diaeresis
-                      NameCase{"Nguy\u1ec5n Th\u1ecb", true},                            // Vietnamese
-                      NameCase{"\u1f08\u03bb\u03ad\u03be\u03b1\u03bd\u03b4\u03c1\u03bf\u03c2", true},  // Greek
-                      NameCase{"\u0410\u043d\u043d\u0430-\u041c\u0430\u0440\u0438\u044f", true},        // Cyrillic
-                      NameCase{"\u738b\u5c0f\u660e", true},                               // CJK
-                      NameCase{"\u0645\u062d\u0645\u062f", true},                        // Arabic
-                      NameCase{"\u0639\u0644\u06cc\u200c\u0631\u0636\u0627", true},   // Persian with ZWNJ
-                      NameCase{"\u0905\u0928\u0941\u0937\u094d\u0915\u093e", true},   // Devanagari, marks
-                      NameCase{"\u0e2a\u0e21\u0e0a\u0e32\u0e22", true},                 // Thai
-                      NameCase{"J.R.R. Tolkien", true}, NameCase{"St. John", true}, NameCase{"Jr.", true},
-                      NameCase{"Mary-Jane O\u2019Brien", true},
-                      NameCase{"Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce \U0001d7d3\U0001d7d3\U0001d7d3 "
-                               "\U0001d7ce\U0001d7cf\U0001d7d7\U0001d7d7 now", false},   // mathematical bold digits
-                      NameCase{"Ann \uff11\uff12\uff13", false},                          // fullwidth digits
-                      NameCase{"\u0639\u0644\u064a \u0663\u0664\u0665", false},        // Arabic-Indic digits
-                      NameCase{"\u0930\u093e\u092e \u0967\u0968", false},               // Devanagari digits
-                      NameCase{"Ann \U0001f600", false}, NameCase{"Ann\u2764\ufe0f", false},  // emoji
-                      NameCase{"Ann $", false}, NameCase{"Ann \u20ac", false}, NameCase{"\u00a3 Ann", false},
-                      NameCase{"Ann\u2122", false}, NameCase{"Henry \u2167", false},       // symbol, Roman numeral
-                      NameCase{"\U0001d411\U0001d41e\U0001d41f\U0001d42e\U0001d427\U0001d41d", false},  // math bold
-                      NameCase{"http://", false}, NameCase{"www.", false}, NameCase{"Go to www.", false},
-                      NameCase{"www.example", false}, NameCase{"a@b.c", false}, NameCase{"bit.ly", false},
-                      NameCase{"Ann.Smith", false}, NameCase{"\u0301Ann", false},  // a mark on nothing
-                      NameCase{"Zalgo" "\u0301\u0302\u0303\u0304\u0305\u0306", false},
-                      NameCase{"- . '", false}, NameCase{"Ann\u00a0Lee", false}, NameCase{"Ann_Lee", false}));
+    ::testing::Values(
+        NameCase{"Zo\xc3\xab", true}, NameCase{"O'Brien", true}, NameCase{"Jean-Luc", true},
+        NameCase{"\xe5\xb1\xb1\xe7\x94\xb0", true}, NameCase{"  Mary Ann  ", true},
+        NameCase{"\xd0\x90\xd0\xbd\xd0\xbd\xd0\xb0", true},  // Анна
+        NameCase{std::string(100, 'a'), true}, NameCase{std::string(101, 'a'), false},
+        NameCase{"Visit evil.example", false}, NameCase{"<b>x</b>", false},
+        NameCase{"http://x", false}, NameCase{"x@example.com", false}, NameCase{"a/b", false},
+        NameCase{"Bob\r\nBcc: x", false}, NameCase{"Bob\tSmith", false},
+        NameCase{"\xe2\x80\xae"
+                 "evil",
+                 false},  // RLO
+        NameCase{"evil\xef\xbc\x8e"
+                 "example",
+                 false},  // full-width full stop
+        NameCase{"evil\xe3\x80\x82"
+                 "example",
+                 false},             // ideographic full stop
+        NameCase{"Bad\xff", false},  // invalid UTF-8
+        NameCase{"Bob2", false}, NameCase{"{{x}}", false}, NameCase{"&amp;", false},
+        // Issue 8.4: letters of any script with their marks, spaces,
+        // apostrophes, hyphens and periods; nothing else.
+        NameCase{"Jos\u00e9 Mar\u00eda", true}, NameCase{"Zoe\u0308", true},  // combining diaeresis
+        NameCase{"Nguy\u1ec5n Th\u1ecb", true},                               // Vietnamese
+        NameCase{"\u1f08\u03bb\u03ad\u03be\u03b1\u03bd\u03b4\u03c1\u03bf\u03c2", true},  // Greek
+        NameCase{"\u0410\u043d\u043d\u0430-\u041c\u0430\u0440\u0438\u044f", true},       // Cyrillic
+        NameCase{"\u738b\u5c0f\u660e", true},                                            // CJK
+        NameCase{"\u0645\u062d\u0645\u062f", true},                                      // Arabic
+        NameCase{"\u0639\u0644\u06cc\u200c\u0631\u0636\u0627", true},  // Persian with ZWNJ
+        NameCase{"\u0905\u0928\u0941\u0937\u094d\u0915\u093e", true},  // Devanagari, marks
+        NameCase{"\u0e2a\u0e21\u0e0a\u0e32\u0e22", true},              // Thai
+        NameCase{"J.R.R. Tolkien", true}, NameCase{"St. John", true}, NameCase{"Jr.", true},
+        NameCase{"Mary-Jane O\u2019Brien", true},
+        NameCase{
+            "Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce \U0001d7d3\U0001d7d3\U0001d7d3 "
+            "\U0001d7ce\U0001d7cf\U0001d7d7\U0001d7d7 now",
+            false},                                                // mathematical bold digits
+        NameCase{"Ann \uff11\uff12\uff13", false},                 // fullwidth digits
+        NameCase{"\u0639\u0644\u064a \u0663\u0664\u0665", false},  // Arabic-Indic digits
+        NameCase{"\u0930\u093e\u092e \u0967\u0968", false},        // Devanagari digits
+        NameCase{"Ann \U0001f600", false}, NameCase{"Ann\u2764\ufe0f", false},  // emoji
+        NameCase{"Ann $", false}, NameCase{"Ann \u20ac", false}, NameCase{"\u00a3 Ann", false},
+        NameCase{"Ann\u2122", false}, NameCase{"Henry \u2167", false},  // symbol, Roman numeral
+        NameCase{"\U0001d411\U0001d41e\U0001d41f\U0001d42e\U0001d427\U0001d41d",
+                 false},  // math bold
+        NameCase{"http://", false}, NameCase{"www.", false}, NameCase{"Go to www.", false},
+        NameCase{"www.example", false}, NameCase{"a@b.c", false}, NameCase{"bit.ly", false},
+        NameCase{"Ann.Smith", false}, NameCase{"\u0301Ann", false},  // a mark on nothing
+        NameCase{"Zalgo"
+                 "\u0301\u0302\u0303\u0304\u0305\u0306",
+                 false},
+        NameCase{"- . '", false}, NameCase{"Ann\u00a0Lee", false}, NameCase{"Ann_Lee", false}));
 
 TEST_F(ConsentServiceTest, PhoneWithoutSmsConsentIsRefused) {
   SignupRequest r;
@@ -445,7 +469,8 @@ TEST_F(ConsentServiceTest, ANewAddressNeverJoinsSomeoneWhoExists) {
   other.phone = "(212) 555-0199";
   other.sms_consent = true;
   svc_.sign_up(store_, valid(other), ctx_, kT0 + 10);
-  EXPECT_NE(store_.channel(ChannelKind::kSms, "+12125550199").subscriber_id, mal_email.subscriber_id);
+  EXPECT_NE(store_.channel(ChannelKind::kSms, "+12125550199").subscriber_id,
+            mal_email.subscriber_id);
   EXPECT_EQ(store_.subscribers.size(), 3u);
 }
 
@@ -467,7 +492,7 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   more.topics = {"news", "events"};
   auto out = svc_.sign_up(store_, valid(more), ctx_, kT0 + 3600);
   EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));  // nothing added yet
-  EXPECT_TRUE(out.queued_email);                              // the owner is asked
+  EXPECT_TRUE(out.queued_email);                            // the owner is asked
   ASSERT_EQ(store_.emails.size(), emails + 1);
   EXPECT_EQ(store_.emails.back().entry.purpose, "confirm");
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
@@ -506,7 +531,8 @@ TEST_F(ConsentServiceTest, TopicsPerSubscriberAreCappedInTotal) {
   for (int post = 0; post < 3; ++post, now += 1000) {
     SignupRequest r;
     r.email = "a@example.com";
-    for (int i = 0; i < 20; ++i) r.topics.push_back("t" + std::to_string(post) + "_" + std::to_string(i));
+    for (int i = 0; i < 20; ++i)
+      r.topics.push_back("t" + std::to_string(post) + "_" + std::to_string(i));
     svc_.sign_up(store_, valid(r), ctx_, now);
     EXPECT_LE(store_.topic_requests[ch.id].size() + store_.topics_of(ch.subscriber_id).size(),
               ConsentService::kMaxSubscriberTopics)
@@ -584,7 +610,8 @@ TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
 
   // Twenty long topics are shortened to what fits, with the number left out.
   r.topics.clear();
-  for (int i = 0; i < 18; ++i) r.topics.push_back("a-rather-long-topic-name-" + std::to_string(10 + i));
+  for (int i = 0; i < 18; ++i)
+    r.topics.push_back("a-rather-long-topic-name-" + std::to_string(10 + i));
   EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 2000).queued_sms);
   RecordingComposer rc2;
   text = store_.texts.back().sms;
@@ -600,7 +627,8 @@ TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
 TEST_F(ConsentServiceTest, AConfirmationGreetsByNameOnlyWhenTheNamePassesTheRules) {
   sign_up_email("a@example.com", kT0, "Alice");
   EXPECT_EQ(render_call(store_.emails.back()).vars.at("first_name"), "Alice");
-  auto& sub = store_.subscribers.at(store_.channel(ChannelKind::kEmail, "a@example.com").subscriber_id);
+  auto& sub =
+      store_.subscribers.at(store_.channel(ChannelKind::kEmail, "a@example.com").subscriber_id);
   sub.first_name = "Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce now";
   sign_up_email("a@example.com", kT0 + 600);
   ASSERT_EQ(store_.emails.size(), 2u);
@@ -616,10 +644,13 @@ TEST_F(ConsentServiceTest, AnUnsubscribedChannelsOldLinkAddsNoTopics) {
   svc_.sign_up(store_, valid(r), ctx_, kT0 + 3600);
   const auto link = last_confirm_token();
   const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(ch.id), ConsentSource::kLink, ctx_, kT0 + 3700).ok());
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(ch.id), ConsentSource::kLink, ctx_, kT0 + 3700)
+          .ok());
   ASSERT_TRUE(svc_.confirm(store_, link, ctx_, kT0 + 3800).ok());
   EXPECT_TRUE(store_.topics_of(ch.subscriber_id).empty());
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUnsubscribed);
 }
 
 TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {
@@ -681,11 +712,13 @@ TEST_F(ConsentServiceTest, SmsKeywordsMoveTheNumbersChannelAndLogTheReply) {
   EXPECT_EQ(store_.events[1].context.ip, "54.1.2.3");
   EXPECT_TRUE(store_.emails.empty());  // no welcome email for a text channel
 
-  auto again = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM3", twilio, kT0 + 20);
+  auto again =
+      svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM3", twilio, kT0 + 20);
   EXPECT_FALSE(again.changed);
   EXPECT_EQ(store_.events.size(), 2u);
 
-  auto stop = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptOut, "SM4", twilio, kT0 + 30);
+  auto stop =
+      svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptOut, "SM4", twilio, kT0 + 30);
   EXPECT_TRUE(stop.changed);
   EXPECT_EQ(stop.reply_template, "sms_stopped");
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kUnsubscribed);
@@ -693,9 +726,14 @@ TEST_F(ConsentServiceTest, SmsKeywordsMoveTheNumbersChannelAndLogTheReply) {
 
   // Unknown numbers: STOP is still answered, YES points to the form; nothing is stored.
   const auto writes = store_.writes();
-  EXPECT_EQ(svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptOut, "", twilio, kT0).reply_template, "sms_stopped");
-  EXPECT_EQ(svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptIn, "", twilio, kT0).reply_template, "sms_unknown");
-  EXPECT_TRUE(svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kNone, "", twilio, kT0).reply_template.empty());
+  EXPECT_EQ(
+      svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptOut, "", twilio, kT0).reply_template,
+      "sms_stopped");
+  EXPECT_EQ(
+      svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptIn, "", twilio, kT0).reply_template,
+      "sms_unknown");
+  EXPECT_TRUE(svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kNone, "", twilio, kT0)
+                  .reply_template.empty());
   EXPECT_EQ(store_.writes(), writes);
 }
 
@@ -703,13 +741,16 @@ TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
   sign_up_email("a@example.com", kT0);
   auto token = last_confirm_token();
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 10)
+          .ok());
   const auto writes = store_.writes();
   auto r = svc_.confirm(store_, token, ctx_, kT0 + 20);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->changed);
   EXPECT_EQ(r->channel.state, ConsentState::kUnsubscribed);
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.writes(), writes);
 }
 
@@ -721,7 +762,9 @@ TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymous
   const auto first_link = last_confirm_token();
   ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 20).ok());
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 20)
+          .ok());
   sign_up_email("a@example.com", kT0 + 30);  // anyone's form
   ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
   const auto events = store_.events.size();
@@ -747,7 +790,8 @@ TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmEvenWhenEverythingHappensInOne
   sign_up_email("a@example.com", kT0);
   const auto first_link = last_confirm_token();
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0).ok());
+  ASSERT_TRUE(
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0).ok());
   sign_up_email("a@example.com", kT0);
   const auto second_link = last_confirm_token();
   ASSERT_NE(first_link, second_link);
@@ -773,10 +817,12 @@ TEST_F(ConsentServiceTest, AnUnversionedLinkIsJudgedByItsIssueTime) {
   // by a form at kT0 + 30 before the upgrade: its version is still 0.
   ch.updated_at = kT0 + 30;
   ch.state_version = 0;
-  auto old = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + ttl}), ctx_, kT0 + 40);
+  auto old =
+      svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + ttl}), ctx_, kT0 + 40);
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.error().code, "superseded_token");
-  auto current = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + 30 + ttl}), ctx_, kT0 + 40);
+  auto current = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + 30 + ttl}),
+                              ctx_, kT0 + 40);
   ASSERT_TRUE(current.ok());
   EXPECT_TRUE(current->changed);
 }
@@ -809,12 +855,14 @@ TEST_F(ConsentServiceTest, ConfirmRefusesBadExpiredAndForeignTokens) {
 
   FakeSigner other("other-key");
   TokenCodec foreign(other);
-  auto forged = svc_.confirm(store_, foreign.issue({TokenPurpose::kConfirm, id, kT0 + 100}), ctx_, kT0 + 1);
+  auto forged =
+      svc_.confirm(store_, foreign.issue({TokenPurpose::kConfirm, id, kT0 + 100}), ctx_, kT0 + 1);
   ASSERT_FALSE(forged.ok());
   EXPECT_EQ(forged.error().kind, ErrorCode::kBadToken);
 
   TokenCodec ours(signer_);
-  auto missing = svc_.confirm(store_, ours.issue({TokenPurpose::kConfirm, 9999, kT0 + 100}), ctx_, kT0 + 1);
+  auto missing =
+      svc_.confirm(store_, ours.issue({TokenPurpose::kConfirm, 9999, kT0 + 100}), ctx_, kT0 + 1);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
 
@@ -829,10 +877,12 @@ TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
   const auto emails = store_.emails.size();
   RequestContext mail_client{"192.0.2.1", "Mail one-click"};
 
-  auto first = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kOneClick, mail_client, kT0 + 50);
+  auto first = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kOneClick,
+                                mail_client, kT0 + 50);
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->changed);
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUnsubscribed);
   ASSERT_EQ(store_.events.size(), 3u);
   const auto& e = store_.events.back();
   EXPECT_EQ(e.action, ConsentAction::kWithdraw);
@@ -840,7 +890,8 @@ TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
   EXPECT_EQ(e.context.ip, "192.0.2.1");
   EXPECT_EQ(e.at, kT0 + 50);
 
-  auto second = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60);
+  auto second =
+      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60);
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->changed);
   EXPECT_EQ(store_.events.size(), 3u);

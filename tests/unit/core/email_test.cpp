@@ -22,22 +22,22 @@ TEST_P(EmailValid, ParsesAndNormalises) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, EmailValid,
-    ::testing::Values(Valid{"user@example.com", "user@example.com"},
-                      // Trimmed; only the domain is lower-cased (the local part is the host's to interpret).
-                      Valid{"  User.Name@Example.COM \t\r\n", "User.Name@example.com"},
-                      Valid{"first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"},
-                      Valid{"o'brien@example.ie", "o'brien@example.ie"},
-                      Valid{"a!#$%&*+/=?^_`{|}~-@example.org", "a!#$%&*+/=?^_`{|}~-@example.org"},
-                      Valid{"x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
-                      Valid{"x@a-b.example.com", "x@a-b.example.com"},
-                      Valid{"1@123.example", "1@123.example"},
-                      // 64-character local part is the limit, not past it.
-                      Valid{std::string(64, 'a') + "@example.com", std::string(64, 'a') + "@example.com"},
-                      // 254 characters in total is allowed.
-                      Valid{std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
-                                std::string(57, 'd') + ".com",
-                            std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
-                                std::string(57, 'd') + ".com"}));
+    ::testing::Values(
+        Valid{"user@example.com", "user@example.com"},
+        // Trimmed; only the domain is lower-cased (the local part is the host's to interpret).
+        Valid{"  User.Name@Example.COM \t\r\n", "User.Name@example.com"},
+        Valid{"first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"},
+        Valid{"o'brien@example.ie", "o'brien@example.ie"},
+        Valid{"a!#$%&*+/=?^_`{|}~-@example.org", "a!#$%&*+/=?^_`{|}~-@example.org"},
+        Valid{"x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
+        Valid{"x@a-b.example.com", "x@a-b.example.com"}, Valid{"1@123.example", "1@123.example"},
+        // 64-character local part is the limit, not past it.
+        Valid{std::string(64, 'a') + "@example.com", std::string(64, 'a') + "@example.com"},
+        // 254 characters in total is allowed.
+        Valid{std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                  std::string(57, 'd') + ".com",
+              std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                  std::string(57, 'd') + ".com"}));
 
 class EmailInvalid : public ::testing::TestWithParam<std::string> {};
 
@@ -52,32 +52,36 @@ TEST_P(EmailInvalid, IsRefusedWithFieldEmail) {
 INSTANTIATE_TEST_SUITE_P(
     Table, EmailInvalid,
     ::testing::Values(
-        "", "   ", "plainaddress", "@example.com", "user@", "user@@example.com", "a@b@c", "a@b@c.com",
-        "user@localhost",                       // missing TLD
-        "user@example.c",                       // one-letter TLD
-        "user@example.123",                     // numeric TLD
-        "user@example..com",                    // empty label
+        "", "   ", "plainaddress", "@example.com", "user@", "user@@example.com", "a@b@c",
+        "a@b@c.com",
+        "user@localhost",     // missing TLD
+        "user@example.c",     // one-letter TLD
+        "user@example.123",   // numeric TLD
+        "user@example..com",  // empty label
         "user@.example.com", "user@example.com.", "user@-example.com", "user@example-.com",
-        "user..name@example.com",               // double dot in local
+        "user..name@example.com",  // double dot in local
         ".user@example.com", "user.@example.com",
-        "\"john doe\"@example.com",             // quoted local part
-        "\"a\"@example.com",
-        "user@[192.168.0.1]", "user@[IPv6:::1]",  // IP literals
-        "user@192.168.0.1",                     // numeric TLD again
+        "\"john doe\"@example.com",                                    // quoted local part
+        "\"a\"@example.com", "user@[192.168.0.1]", "user@[IPv6:::1]",  // IP literals
+        "user@192.168.0.1",                                            // numeric TLD again
         "us er@example.com", "user@exa mple.com", "user@example.com\r\nBcc: victim@example.com",
-        "user\r@example.com", std::string("user\0@example.com", 17),
-        "user\t@example.com", "user\x7f@example.com", "user@example.com\xc2\x85",  // NEL (C1)
-        "\xe2\x80\xaeuser@example.com",          // RIGHT-TO-LEFT OVERRIDE
-        "user@exa\xe2\x81\xa6mple.com",          // LEFT-TO-RIGHT ISOLATE
-        "user@ex\xff" "ample.com",               // invalid UTF-8
-        "us\xc0\xaf" "er@example.com",           // overlong '/'
-        "user@b\xc3\xbc" "cher.example",         // unicode domain (must arrive as punycode)
-        "j\xc3\xb6rg@example.com",               // unicode local part
-        "user@example.com>", "<user@example.com>", "user@exam_ple.com", "user@example.com,other@example.com",
-        std::string(65, 'a') + "@example.com",   // local part over 64
+        "user\r@example.com", std::string("user\0@example.com", 17), "user\t@example.com",
+        "user\x7f@example.com", "user@example.com\xc2\x85",  // NEL (C1)
+        "\xe2\x80\xaeuser@example.com",                      // RIGHT-TO-LEFT OVERRIDE
+        "user@exa\xe2\x81\xa6mple.com",                      // LEFT-TO-RIGHT ISOLATE
+        "user@ex\xff"
+        "ample.com",  // invalid UTF-8
+        "us\xc0\xaf"
+        "er@example.com",  // overlong '/'
+        "user@b\xc3\xbc"
+        "cher.example",             // unicode domain (must arrive as punycode)
+        "j\xc3\xb6rg@example.com",  // unicode local part
+        "user@example.com>", "<user@example.com>", "user@exam_ple.com",
+        "user@example.com,other@example.com",
+        std::string(65, 'a') + "@example.com",  // local part over 64
         std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
-            std::string(58, 'd') + ".com",       // 255 characters
-        "user@" + std::string(64, 'a') + ".com", // label over 63
+            std::string(58, 'd') + ".com",        // 255 characters
+        "user@" + std::string(64, 'a') + ".com",  // label over 63
         std::string(2000, 'a') + "@example.com"));
 
 TEST(Email, LocalAndDomainSplitAtLastAt) {

@@ -16,16 +16,23 @@ namespace {
 
 TEST(MetricsTest, CountersAndGaugesRenderWithHelpTypeAndLabels) {
   Registry r;
-  r.counter("sc_requests_total", "HTTP requests.", {{"route", "/healthz"}, {"status", "200"}}).inc(3);
+  r.counter("sc_requests_total", "HTTP requests.", {{"route", "/healthz"}, {"status", "200"}})
+      .inc(3);
   r.counter("sc_requests_total", "HTTP requests.", {{"route", "/"}, {"status", "200"}}).inc();
   r.gauge("sc_paused", "Paused.", {{"provider", "smtp"}}).set(1);
   const auto text = r.render();
-  EXPECT_NE(text.find("# HELP sc_requests_total HTTP requests.\n# TYPE sc_requests_total counter\n"),
+  EXPECT_NE(
+      text.find("# HELP sc_requests_total HTTP requests.\n# TYPE sc_requests_total counter\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sc_requests_total{route=\"/healthz\",status=\"200\"} 3\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("sc_requests_total{route=\"/healthz\",status=\"200\"} 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("sc_requests_total{route=\"/\",status=\"200\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("# TYPE sc_paused gauge\nsc_paused{provider=\"smtp\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sc_requests_total{route=\"/\",status=\"200\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE sc_paused gauge\nsc_paused{provider=\"smtp\"} 1\n"),
+            std::string::npos)
+      << text;
   // HELP/TYPE appear once per family, however many series.
   EXPECT_EQ(text.find("# TYPE sc_requests_total"), text.rfind("# TYPE sc_requests_total"));
 }
@@ -46,9 +53,12 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   h.observe(0.5);
   h.observe(7);
   const auto text = r.render();
-  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"0.1\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"1\"} 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"+Inf\"} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"0.1\"} 2\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"1\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sc_latency_seconds_bucket{route=\"a\",le=\"+Inf\"} 4\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("sc_latency_seconds_sum{route=\"a\"} 7.65\n"), std::string::npos) << text;
   EXPECT_NE(text.find("sc_latency_seconds_count{route=\"a\"} 4\n"), std::string::npos) << text;
 }
@@ -117,11 +127,16 @@ TEST(MetricsTest, OutputPassesPromtoolCheckMetrics) {
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   }
   Registry r;
-  r.counter("sc_http_requests_total", "HTTP requests by route and status.", {{"route", "/a"}, {"status", "200"}}).inc();
-  r.histogram("sc_http_request_duration_seconds", "Request duration.", latency_buckets(), {{"route", "/a"}})
+  r.counter("sc_http_requests_total", "HTTP requests by route and status.",
+            {{"route", "/a"}, {"status", "200"}})
+      .inc();
+  r.histogram("sc_http_request_duration_seconds", "Request duration.", latency_buckets(),
+              {{"route", "/a"}})
       .observe(0.003);
   r.gauge("sc_provider_paused", "1 while a provider is paused.", {{"provider", "smtp"}}).set(0);
-  r.add_collector([](Collector& c) { c.gauge("sc_outbox_messages", "Outbox rows.", {{"lane", "bulk"}}, 3); });
+  r.add_collector([](Collector& c) {
+    c.gauge("sc_outbox_messages", "Outbox rows.", {{"lane", "bulk"}}, 3);
+  });
   unit::TempDir dir;
   const auto file = dir.file("metrics.txt");
   std::ofstream(file) << r.render();

@@ -48,7 +48,8 @@ TEST_F(TokenCodecTest, ConfirmTokenCarriesTheStateVersionUnderItsMac) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->version, 3);
   EXPECT_EQ(r->channel_id, 42);
-  EXPECT_EQ(codec_.verify(confirm_token(42, kNow + 3600), TokenPurpose::kConfirm, kNow)->version, 0);
+  EXPECT_EQ(codec_.verify(confirm_token(42, kNow + 3600), TokenPurpose::kConfirm, kNow)->version,
+            0);
   // Another version under the same MAC, the version dropped, or a spelling
   // of 0 are all forgeries.
   auto prefix = "c.42." + std::to_string(kNow + 3600) + ".";
@@ -124,7 +125,8 @@ TEST_F(TokenCodecTest, TamperedMacIsRefused) {
 
 TEST_F(TokenCodecTest, TruncatedIsRefused) {
   auto t = confirm_token();
-  for (std::size_t n : {t.size() - 1, t.size() - 2, t.size() - 64, std::size_t{8}, std::size_t{2}, std::size_t{0}}) {
+  for (std::size_t n : {t.size() - 1, t.size() - 2, t.size() - 64, std::size_t{8}, std::size_t{2},
+                        std::size_t{0}}) {
     expect_bad(codec_.verify(t.substr(0, n), TokenPurpose::kConfirm, kNow));
   }
 }
@@ -149,30 +151,35 @@ TEST_F(TokenCodecTest, ForeignKeyIsRefused) {
 
 TEST_F(TokenCodecTest, OverlongIsRefused) {
   auto t = confirm_token();
-  expect_bad(codec_.verify(t + std::string(TokenCodec::kMaxLength, '0'), TokenPurpose::kConfirm, kNow));
+  expect_bad(
+      codec_.verify(t + std::string(TokenCodec::kMaxLength, '0'), TokenPurpose::kConfirm, kNow));
   expect_bad(codec_.verify(std::string(100000, 'c'), TokenPurpose::kConfirm, kNow));
   // A number too long to be an int64 must not wrap around.
-  expect_bad(codec_.verify("c.99999999999999999999999." + std::to_string(kNow + 10) + "." + std::string(64, '0'),
-                           TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(
+      "c.99999999999999999999999." + std::to_string(kNow + 10) + "." + std::string(64, '0'),
+      TokenPurpose::kConfirm, kNow));
 }
 
 TEST_F(TokenCodecTest, NonHexAndMalformedAreRefused) {
   auto t = confirm_token();
   auto mac_at = t.rfind('.') + 1;
   auto upper = t;
-  for (std::size_t i = mac_at; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+  for (std::size_t i = mac_at; i < upper.size(); ++i)
+    upper[i] = static_cast<char>(std::toupper(upper[i]));
   if (upper != t) expect_bad(codec_.verify(upper, TokenPurpose::kConfirm, kNow));
   auto g = t;
   g[mac_at] = 'g';
   expect_bad(codec_.verify(g, TokenPurpose::kConfirm, kNow));
-  expect_bad(codec_.verify(t.substr(0, mac_at) + std::string(64, 'z'), TokenPurpose::kConfirm, kNow));
-  expect_bad(codec_.verify(t + "0", TokenPurpose::kConfirm, kNow));  // odd hex length
+  expect_bad(
+      codec_.verify(t.substr(0, mac_at) + std::string(64, 'z'), TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(t + "0", TokenPurpose::kConfirm, kNow));   // odd hex length
   expect_bad(codec_.verify(t + "00", TokenPurpose::kConfirm, kNow));  // MAC too long
   expect_bad(codec_.verify("c.-1." + t.substr(5), TokenPurpose::kConfirm, kNow));
   expect_bad(codec_.verify("c..42." + t.substr(5), TokenPurpose::kConfirm, kNow));
   expect_bad(codec_.verify("c:42:1:" + t.substr(mac_at), TokenPurpose::kConfirm, kNow));
   expect_bad(codec_.verify("x" + t.substr(1), TokenPurpose::kConfirm, kNow));
-  expect_bad(codec_.verify(t.substr(0, mac_at) + "\xff\xfe" + t.substr(mac_at + 2), TokenPurpose::kConfirm, kNow));
+  expect_bad(codec_.verify(t.substr(0, mac_at) + "\xff\xfe" + t.substr(mac_at + 2),
+                           TokenPurpose::kConfirm, kNow));
   expect_bad(codec_.verify(std::string("c.42.\0", 6) + t.substr(5), TokenPurpose::kConfirm, kNow));
 }
 
@@ -180,8 +187,12 @@ TEST_F(TokenCodecTest, NonHexAndMalformedAreRefused) {
 // (c.1.9999999999.<mac>) is a link that would never expire: refused.
 TEST_F(TokenCodecTest, ConfirmTokenWithExpiryBeyondTheMaximumIsRefused) {
   expect_bad(codec_.verify(confirm_token(1, 9'999'999'999), TokenPurpose::kConfirm, kNow));
-  expect_bad(codec_.verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds + 1), TokenPurpose::kConfirm, kNow));
-  EXPECT_TRUE(codec_.verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds), TokenPurpose::kConfirm, kNow).ok());
+  expect_bad(codec_.verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds + 1),
+                           TokenPurpose::kConfirm, kNow));
+  EXPECT_TRUE(codec_
+                  .verify(confirm_token(1, kNow + TokenCodec::kMaxConfirmTtlSeconds),
+                          TokenPurpose::kConfirm, kNow)
+                  .ok());
   // A deployment that issues shorter links can lower the ceiling to its own TTL.
   TokenCodec week(signer_, 7 * 86400);
   expect_bad(week.verify(confirm_token(1, kNow + 7 * 86400 + 1), TokenPurpose::kConfirm, kNow));

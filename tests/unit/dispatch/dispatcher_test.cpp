@@ -31,7 +31,8 @@ class ScriptedSender final : public Base {
   SendResult send(const Message& m) override {
     std::lock_guard lk(mu_);
     if (!script_) {
-      ADD_FAILURE() << name_ << " was asked to send outbox message " << m.outbox_id << " but expects nothing";
+      ADD_FAILURE() << name_ << " was asked to send outbox message " << m.outbox_id
+                    << " but expects nothing";
       return SendResult::permanent("unexpected", "unexpected send");
     }
     calls.push_back(m);
@@ -105,7 +106,9 @@ class DispatcherTest : public ::testing::Test {
     o.idle_poll_ms = 20;
     return o;
   }
-  std::int64_t queue_email(const std::string& to = "a@example.com") { return outbox_.add_email(7, email_to(to)); }
+  std::int64_t queue_email(const std::string& to = "a@example.com") {
+    return outbox_.add_email(7, email_to(to));
+  }
 
   unit::FakeClock clock_{1000};
   MemoryOutbox outbox_;
@@ -124,7 +127,9 @@ TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
 }
 
 TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
-  email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", "P-" + std::to_string(m.outbox_id)); });
+  email_.set_script([](const OutboundEmail& m, int) {
+    return SendResult::sent("202", "P-" + std::to_string(m.outbox_id));
+  });
   auto id = queue_email();
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 1u);
@@ -157,7 +162,9 @@ TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
 }
 
 TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("curl:7", "connection refused"); });
+  email_.set_script([](const OutboundEmail&, int) {
+    return SendResult::retryable("curl:7", "connection refused");
+  });
   auto id = queue_email();
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   const std::int64_t expected_delay[] = {15, 30, 60, 100};
@@ -182,7 +189,8 @@ TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
   auto slow = queue_email();
   auto quick = queue_email();
   email_.set_script([&](const OutboundEmail& m, int) {
-    return SendResult::retryable("429", "slow down", std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
+    return SendResult::retryable("429", "slow down",
+                                 std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
   });
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 2u);
@@ -191,7 +199,9 @@ TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
 }
 
 TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::permanent("smtp:550", "5.1.1 no such user"); });
+  email_.set_script([](const OutboundEmail&, int) {
+    return SendResult::permanent("smtp:550", "5.1.1 no such user");
+  });
   auto id = queue_email();
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   ASSERT_EQ(d.step(), 1u);
@@ -207,7 +217,8 @@ TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
 }
 
 TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
+  email_.set_script(
+      [](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
   auto id = queue_email();
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   for (int attempt = 1; attempt <= 5; ++attempt) {
@@ -287,7 +298,7 @@ TEST_F(DispatcherTest, AProviderThatThrowsLeavesTheMessageRetryableNotStuck) {
 }
 
 TEST_F(DispatcherTest, ACorruptPayloadFailsForGoodWithoutReachingTheProvider) {
-  auto id = queue_email();  // email_ has no script: a send fails the test
+  auto id = queue_email();               // email_ has no script: a send fails the test
   outbox_.set_payload(id, "{not json");  // decode() throws for it, as storage's does
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   EXPECT_EQ(d.step(), 1u);
@@ -324,7 +335,9 @@ TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
 // ---- Two lanes ----
 
 TEST_F(DispatcherTest, AConfirmationQueuedBehind100000BulkMessagesGoesOutInTheNextStep) {
-  email_.set_script([](const OutboundEmail& m, int) { return SendResult::sent("202", std::to_string(m.outbox_id)); });
+  email_.set_script([](const OutboundEmail& m, int) {
+    return SendResult::sent("202", std::to_string(m.outbox_id));
+  });
   outbox_.add_bulk_emails(100'000, 42);
   auto opts = options();
   opts.batch_size = 512;
@@ -369,7 +382,8 @@ TEST(TokenBucket, NeverMoreThanTheRateInAnySlidingOneSecondWindow) {
   // Every window [s, s + 1000) for every start s, in ms.
   int busiest = 0;
   for (std::int64_t s = -1000; s < 5000; ++s) {
-    const auto n = std::count_if(takes.begin(), takes.end(), [&](std::int64_t t) { return t >= s && t < s + 1000; });
+    const auto n = std::count_if(takes.begin(), takes.end(),
+                                 [&](std::int64_t t) { return t >= s && t < s + 1000; });
     busiest = std::max(busiest, static_cast<int>(n));
   }
   EXPECT_EQ(busiest, 10);  // exact: never 11, and the rate is reached
@@ -410,7 +424,8 @@ TEST_F(DispatcherTest, ARateLimitedProviderGetsAtMostItsRateInAnyOneSecondWindow
   }
   // Paced, not throttled further: 35 messages at 10/s take a little over 3 s.
   EXPECT_LE(at.back() - at.front(), 3100);
-  for (auto id : ids) EXPECT_EQ(outbox_.row(id).attempts, 1) << "a message waiting for the rate lost an attempt";
+  for (auto id : ids)
+    EXPECT_EQ(outbox_.row(id).attempts, 1) << "a message waiting for the rate lost an attempt";
 }
 
 TEST_F(DispatcherTest, OneProvidersRateLimitDoesNotHoldTheOther) {
@@ -444,9 +459,12 @@ TEST_F(DispatcherTest, TheConcurrencyCapBoundsEachHandOverToTheProvider) {
 
 // ---- Pausing a provider that refuses our credentials ----
 
-TEST_F(DispatcherTest, AuthRefusalsPauseTheProviderWithoutBurningAttemptsThenProbesWithBackoffAndResumes) {
+TEST_F(DispatcherTest,
+       AuthRefusalsPauseTheProviderWithoutBurningAttemptsThenProbesWithBackoffAndResumes) {
   bool accept = false;
-  email_.set_script([&](const OutboundEmail&, int) { return accept ? SendResult::sent("250", "ok") : auth_refused(); });
+  email_.set_script([&](const OutboundEmail&, int) {
+    return accept ? SendResult::sent("250", "ok") : auth_refused();
+  });
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(queue_email("p" + std::to_string(i) + "@example.com"));
   auto opts = options();
@@ -527,7 +545,9 @@ TEST_F(DispatcherTest, APausedEmailProviderDoesNotStopTexts) {
 
 TEST_F(DispatcherTest, FewerRefusalsThanTheThresholdDoNotPauseAndAnAcceptanceResetsTheCount) {
   int n = 0;
-  email_.set_script([&](const OutboundEmail&, int) { return ++n % 3 == 0 ? SendResult::sent("250", "ok") : auth_refused(); });
+  email_.set_script([&](const OutboundEmail&, int) {
+    return ++n % 3 == 0 ? SendResult::sent("250", "ok") : auth_refused();
+  });
   for (int i = 0; i < 6; ++i) queue_email("y" + std::to_string(i) + "@example.com");
   auto opts = options();
   opts.email.concurrency = 1;
@@ -559,7 +579,8 @@ TEST_F(DispatcherTest, TheSendObserverSeesEveryAnswerWithItsProvider) {
   EXPECT_EQ(c[0].permanent, 1u);
   const auto depth = d.outbox_depth();
   ASSERT_EQ(depth.cells.size(), 4u);
-  for (const auto& cell : depth.cells) EXPECT_EQ(cell.count, 0) << to_string(cell.lane) << " " << cell.state;
+  for (const auto& cell : depth.cells)
+    EXPECT_EQ(cell.count, 0) << to_string(cell.lane) << " " << cell.state;
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ TEST(Urlencoded, DecodesPercentAndPlus) {
 }
 
 TEST(Urlencoded, MalformedEscapesFail) {
-  for (std::string_view body : {"a=%", "a=%4", "a=%G1", "a=%1G", "a=%%41", "%=1", "a=1&b=%zz", "a%2=1", "a=%4"}) {
+  for (std::string_view body :
+       {"a=%", "a=%4", "a=%G1", "a=%1G", "a=%%41", "%=1", "a=1&b=%zz", "a%2=1", "a=%4"}) {
     auto r = parse_urlencoded(body);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.error().code, "malformed_body") << body;
@@ -39,8 +40,10 @@ TEST(Urlencoded, MalformedEscapesFail) {
 }
 
 TEST(SignupForm, MapsFields) {
-  auto p = parse_ok("email=a%40example.com&phone=%2B14155550100&sms_consent=on&first_name=Ann"
-                    "&postal_code=12345&source=signup-page&topics=news&topics=events&topics%5B%5D=sports&extra=1");
+  auto p = parse_ok(
+      "email=a%40example.com&phone=%2B14155550100&sms_consent=on&first_name=Ann"
+      "&postal_code=12345&source=signup-page&topics=news&topics=events&topics%5B%5D=sports&extra="
+      "1");
   auto r = signup_from_form(p);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->email, "a@example.com");
@@ -71,7 +74,8 @@ TEST(SignupForm, SmsConsentValues) {
 }
 
 TEST(SignupForm, DuplicateScalarFieldsAreRefused) {
-  for (std::string field : {"email", "phone", "sms_consent", "first_name", "postal_code", "source"}) {
+  for (std::string field :
+       {"email", "phone", "sms_consent", "first_name", "postal_code", "source"}) {
     auto r = signup_from_form({{field, "a"}, {"topics", "x"}, {field, "b"}});
     ASSERT_FALSE(r.ok()) << field;
     EXPECT_EQ(r.error().code, "duplicate_field");
@@ -83,7 +87,8 @@ TEST(SignupForm, DuplicateScalarFieldsAreRefused) {
 
 Result<SignupRequest> json(std::string_view body) { return signup_from_json(body); }
 
-void expect_json_error(std::string_view body, const std::string& code, const std::string& field = {}) {
+void expect_json_error(std::string_view body, const std::string& code,
+                       const std::string& field = {}) {
   auto r = json(body);
   ASSERT_FALSE(r.ok()) << body;
   EXPECT_EQ(r.error().code, code) << body;
@@ -94,7 +99,8 @@ void expect_json_error(std::string_view body, const std::string& code, const std
 }
 
 TEST(SignupJson, MapsFields) {
-  auto r = json(R"({"email":"a@example.com","phone":"+14155550100","sms_consent":true,"first_name":"Zo\u00eb",
+  auto r = json(
+      R"({"email":"a@example.com","phone":"+14155550100","sms_consent":true,"first_name":"Zo\u00eb",
                    "postal_code":"12345","topics":["news","events"],"source":"api","unknown":{"deep":[1,2]}})");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->email, "a@example.com");
@@ -108,8 +114,10 @@ TEST(SignupJson, MapsFields) {
 
 TEST(SignupJson, AFieldGivenTwiceIsRefused) {
   // A parser keeps one of the two silently; which one differs between parsers.
-  expect_json_error(R"({"email":"a@example.com","email":"b@example.com"})", "duplicate_field", "email");
-  expect_json_error(R"({"topics":["a"],"email":"a@example.com","topics":["b"]})", "duplicate_field", "topics");
+  expect_json_error(R"({"email":"a@example.com","email":"b@example.com"})", "duplicate_field",
+                    "email");
+  expect_json_error(R"({"topics":["a"],"email":"a@example.com","topics":["b"]})", "duplicate_field",
+                    "topics");
   expect_json_error(R"({"email":"a@example.com","x":1,"x":2})", "duplicate_field");
   // Inside a field that is ignored anyway, and the same key in two objects, are fine.
   EXPECT_TRUE(json(R"({"email":"a@example.com","meta":{"k":1,"k":2}})").ok());
@@ -117,7 +125,8 @@ TEST(SignupJson, AFieldGivenTwiceIsRefused) {
 }
 
 TEST(SignupJson, NullsAreAbsent) {
-  auto r = json(R"({"email":"a@example.com","phone":null,"first_name":null,"topics":null,"sms_consent":null})");
+  auto r = json(
+      R"({"email":"a@example.com","phone":null,"first_name":null,"topics":null,"sms_consent":null})");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->phone.has_value());
   EXPECT_FALSE(r->first_name.has_value());
@@ -151,14 +160,15 @@ TEST(SignupJson, WrongTypesAreRefusedWithTheirField) {
 }
 
 TEST(SignupJson, NotAnObjectIsRefused) {
-  for (std::string_view body : {"[]", "[{\"email\":\"a@example.com\"}]", "\"a@example.com\"", "42", "null", "true"}) {
+  for (std::string_view body :
+       {"[]", "[{\"email\":\"a@example.com\"}]", "\"a@example.com\"", "42", "null", "true"}) {
     expect_json_error(body, "malformed_json");
   }
 }
 
 TEST(SignupJson, MalformedIsRefused) {
-  for (std::string_view body : {"", "{", "{\"email\":}", "{\"email\":\"a\",}", "{'email':'a'}", "{\"email\":\"a\"} x",
-                                "{\"email\":\"\\ud800\"}"}) {
+  for (std::string_view body : {"", "{", "{\"email\":}", "{\"email\":\"a\",}", "{'email':'a'}",
+                                "{\"email\":\"a\"} x", "{\"email\":\"\\ud800\"}"}) {
     expect_json_error(body, "malformed_json");
   }
 }

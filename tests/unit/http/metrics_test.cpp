@@ -58,25 +58,37 @@ TEST_F(MetricsTest, RequestsAreCountedByRouteAndStatusAndTimed) {
   EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"/healthz\",status=\"200\"} 2\n")) << text;
   // Unknown paths share one label, so scanners cannot grow the series.
   EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n")) << text;
-  EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"/confirm/{token}\",status=\"400\"} 1\n")) << text;
+  EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"/confirm/{token}\",status=\"400\"} 1\n"))
+      << text;
   EXPECT_TRUE(has(text, "sc_http_request_duration_seconds_count{route=\"/healthz\"} 2\n")) << text;
-  EXPECT_TRUE(has(text, "sc_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 2\n")) << text;
+  EXPECT_TRUE(
+      has(text, "sc_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 2\n"))
+      << text;
 }
 
 TEST_F(MetricsTest, SignupsConfirmationsAndUnsubscribesAreCounted) {
   start();
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "m@example.org"}})->status, 202);
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"phone", "6502530000"}, {"sms_consent", true}})->status, 202);
+  ASSERT_EQ(
+      post_json("/api/v1/subscriptions", {{"phone", "6502530000"}, {"sms_consent", true}})->status,
+      202);
   const auto id = signed_up_email("n@example.org");
   ASSERT_EQ(post(confirm_path(id), "", "application/x-www-form-urlencoded")->status, 200);
-  ASSERT_EQ(post(unsubscribe_path(id), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_EQ(
+      post(unsubscribe_path(id), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")
+          ->status,
+      200);
   // A repeat changes nothing and counts nothing.
-  ASSERT_EQ(post(unsubscribe_path(id), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")->status, 200);
+  ASSERT_EQ(
+      post(unsubscribe_path(id), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded")
+          ->status,
+      200);
   const auto text = scrape();
   EXPECT_TRUE(has(text, "sc_signups_total{channel=\"email\"} 1\n")) << text;
   EXPECT_TRUE(has(text, "sc_signups_total{channel=\"sms\"} 1\n")) << text;
   EXPECT_TRUE(has(text, "sc_confirmations_total{channel=\"email\",source=\"link\"} 1\n")) << text;
-  EXPECT_TRUE(has(text, "sc_unsubscribes_total{channel=\"email\",source=\"one_click\"} 1\n")) << text;
+  EXPECT_TRUE(has(text, "sc_unsubscribes_total{channel=\"email\",source=\"one_click\"} 1\n"))
+      << text;
 }
 
 TEST_F(MetricsTest, OutputPassesPromtool) {
@@ -85,7 +97,8 @@ TEST_F(MetricsTest, OutputPassesPromtool) {
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   }
   metrics_.add_collector([](metrics::Collector& c) {
-    c.gauge("sc_outbox_messages", "Unfinished outbox messages.", {{"lane", "bulk"}, {"state", "queued"}}, 3);
+    c.gauge("sc_outbox_messages", "Unfinished outbox messages.",
+            {{"lane", "bulk"}, {"state", "queued"}}, 3);
   });
   start();
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "p@example.org"}})->status, 202);
@@ -102,7 +115,8 @@ TEST_F(MetricsTest, OutputPassesPromtool) {
 }
 
 TEST_F(MetricsTest, HealthzShowsAPausedProviderAndWhy) {
-  providers_ = {ProviderHealth{"sendgrid", "email", true, "401 authorization required", 1700000000, 3, 1700000010},
+  providers_ = {ProviderHealth{"sendgrid", "email", true, "401 authorization required", 1700000000,
+                               3, 1700000010},
                 ProviderHealth{"twilio", "sms", false, "", 0, 0, 0}};
   start();
   auto r = get("/healthz");

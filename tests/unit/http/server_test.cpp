@@ -50,59 +50,144 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
       {"json string body", "POST", S, J, "\"a@example.org\"", 422, "malformed_json"},
       {"empty json object", "POST", S, J, "{}", 422, "missing_contact", "email"},
       {"empty body", "POST", S, J, "", 422, "malformed_json"},
-      {"array where string belongs", "POST", S, J, R"({"email":["a@example.org"]})", 422, "invalid_email", "email"},
-      {"number where string belongs", "POST", S, J, R"({"email":42})", 422, "invalid_email", "email"},
-      {"object where string belongs", "POST", S, J, R"({"email":{"$gt":""}})", 422, "invalid_email", "email"},
-      {"topics not a list", "POST", S, J, R"({"email":"t@example.org","topics":"news"})", 422, "invalid_topics", "topics"},
-      {"topics with numbers", "POST", S, J, R"({"email":"t@example.org","topics":[1,2]})", 422, "invalid_topics", "topics"},
-      {"too many topics", "POST", S, J, json({{"email", "t@example.org"}, {"topics", std::vector<std::string>(21, "x")}}).dump(), 422, "invalid_topics", "topics"},
+      {"array where string belongs", "POST", S, J, R"({"email":["a@example.org"]})", 422,
+       "invalid_email", "email"},
+      {"number where string belongs", "POST", S, J, R"({"email":42})", 422, "invalid_email",
+       "email"},
+      {"object where string belongs", "POST", S, J, R"({"email":{"$gt":""}})", 422, "invalid_email",
+       "email"},
+      {"topics not a list", "POST", S, J, R"({"email":"t@example.org","topics":"news"})", 422,
+       "invalid_topics", "topics"},
+      {"topics with numbers", "POST", S, J, R"({"email":"t@example.org","topics":[1,2]})", 422,
+       "invalid_topics", "topics"},
+      {"too many topics", "POST", S, J,
+       json({{"email", "t@example.org"}, {"topics", std::vector<std::string>(21, "x")}}).dump(),
+       422, "invalid_topics", "topics"},
       {"deeply nested json", "POST", S, J, big(5000, '[') + big(5000, ']'), 422, "malformed_json"},
-      {"invalid utf-8 in json", "POST", S, J, "{\"email\":\"\xff\xfe@example.org\"}", 422, "malformed_json"},
+      {"invalid utf-8 in json", "POST", S, J, "{\"email\":\"\xff\xfe@example.org\"}", 422,
+       "malformed_json"},
       {"no at sign", "POST", S, J, R"({"email":"not-an-address"})", 422, "invalid_email", "email"},
-      {"crlf in email", "POST", S, J, "{\"email\":\"a@example.org\\r\\nBcc: victim@example.org\"}", 422, "invalid_email", "email"},
-      {"nul in email", "POST", S, J, "{\"email\":\"a\\u0000@example.org\"}", 422, "invalid_email", "email"},
-      {"overlong email", "POST", S, J, json({{"email", big(250) + "@example.org"}}).dump(), 422, "invalid_email", "email"},
-      {"bidi override in name", "POST", S, J, "{\"email\":\"b@example.org\",\"first_name\":\"Bob\xE2\x80\xAEmoc\"}", 422, "invalid_first_name", "first_name"},
-      {"markup in name", "POST", S, J, R"({"email":"b@example.org","first_name":"<a href=x>Win</a>"})", 422, "invalid_first_name", "first_name"},
-      {"link in name", "POST", S, J, R"({"email":"b@example.org","first_name":"Visit evil.example"})", 422, "invalid_first_name", "first_name"},
-      {"math bold digits in name", "POST", S, J, json({{"email", "b@example.org"}, {"first_name", "Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce \U0001d7d3\U0001d7d3\U0001d7d3 \U0001d7ce\U0001d7cf\U0001d7d7\U0001d7d7 now"}}).dump(), 422, "invalid_first_name", "first_name"},
-      {"fullwidth digits in name", "POST", S, J, json({{"email", "b@example.org"}, {"first_name", "Ann \uff18\uff10\uff10"}}).dump(), 422, "invalid_first_name", "first_name"},
-      {"emoji in name", "POST", S, J, json({{"email", "b@example.org"}, {"first_name", "Ann \U0001f4b0"}}).dump(), 422, "invalid_first_name", "first_name"},
-      {"www in name", "POST", S, J, R"({"email":"b@example.org","first_name":"www.evil"})", 422, "invalid_first_name", "first_name"},
-      {"overlong name", "POST", S, J, json({{"email", "b@example.org"}, {"first_name", big(101)}}).dump(), 422, "invalid_first_name", "first_name"},
-      {"bad postal code", "POST", S, J, R"({"email":"b@example.org","postal_code":"12345; DROP TABLE"})", 422, "invalid_postal_code", "postal_code"},
-      {"phone without consent", "POST", S, J, R"({"phone":"+16502530000"})", 422, "sms_consent_required", "sms_consent"},
-      {"invalid phone", "POST", S, J, R"({"phone":"12","sms_consent":true})", 422, "invalid_phone", "phone"},
-      {"phone in a country not texted", "POST", S, J, R"({"phone":"+442079460000","sms_consent":true})", 422, "unsupported_country", "phone"},
-      {"sms_consent not a bool", "POST", S, J, R"({"phone":"+16502530000","sms_consent":[true]})", 422, "invalid_sms_consent", "sms_consent"},
+      {"crlf in email", "POST", S, J, "{\"email\":\"a@example.org\\r\\nBcc: victim@example.org\"}",
+       422, "invalid_email", "email"},
+      {"nul in email", "POST", S, J, "{\"email\":\"a\\u0000@example.org\"}", 422, "invalid_email",
+       "email"},
+      {"overlong email", "POST", S, J, json({{"email", big(250) + "@example.org"}}).dump(), 422,
+       "invalid_email", "email"},
+      {"bidi override in name", "POST", S, J,
+       "{\"email\":\"b@example.org\",\"first_name\":\"Bob\xE2\x80\xAEmoc\"}", 422,
+       "invalid_first_name", "first_name"},
+      {"markup in name", "POST", S, J,
+       R"({"email":"b@example.org","first_name":"<a href=x>Win</a>"})", 422, "invalid_first_name",
+       "first_name"},
+      {"link in name", "POST", S, J,
+       R"({"email":"b@example.org","first_name":"Visit evil.example"})", 422, "invalid_first_name",
+       "first_name"},
+      {"math bold digits in name", "POST", S, J,
+       json({{"email", "b@example.org"},
+             {"first_name",
+              "Refund pending call \U0001d7d6\U0001d7ce\U0001d7ce \U0001d7d3\U0001d7d3\U0001d7d3 "
+              "\U0001d7ce\U0001d7cf\U0001d7d7\U0001d7d7 now"}})
+           .dump(),
+       422, "invalid_first_name", "first_name"},
+      {"fullwidth digits in name", "POST", S, J,
+       json({{"email", "b@example.org"}, {"first_name", "Ann \uff18\uff10\uff10"}}).dump(), 422,
+       "invalid_first_name", "first_name"},
+      {"emoji in name", "POST", S, J,
+       json({{"email", "b@example.org"}, {"first_name", "Ann \U0001f4b0"}}).dump(), 422,
+       "invalid_first_name", "first_name"},
+      {"www in name", "POST", S, J, R"({"email":"b@example.org","first_name":"www.evil"})", 422,
+       "invalid_first_name", "first_name"},
+      {"overlong name", "POST", S, J,
+       json({{"email", "b@example.org"}, {"first_name", big(101)}}).dump(), 422,
+       "invalid_first_name", "first_name"},
+      {"bad postal code", "POST", S, J,
+       R"({"email":"b@example.org","postal_code":"12345; DROP TABLE"})", 422, "invalid_postal_code",
+       "postal_code"},
+      {"phone without consent", "POST", S, J, R"({"phone":"+16502530000"})", 422,
+       "sms_consent_required", "sms_consent"},
+      {"invalid phone", "POST", S, J, R"({"phone":"12","sms_consent":true})", 422, "invalid_phone",
+       "phone"},
+      {"phone in a country not texted", "POST", S, J,
+       R"({"phone":"+442079460000","sms_consent":true})", 422, "unsupported_country", "phone"},
+      {"sms_consent not a bool", "POST", S, J, R"({"phone":"+16502530000","sms_consent":[true]})",
+       422, "invalid_sms_consent", "sms_consent"},
       {"form with bad escape", "POST", S, F, "email=a%ZZ%40example.org", 422, "malformed_body"},
-      {"form duplicate email", "POST", S, F, "email=a%40example.org&email=b%40example.org", 422, "duplicate_field", "email"},
-      {"json duplicate email", "POST", S, J, R"({"email":"a@example.org","email":"b@example.org"})", 422, "duplicate_field", "email"},
-      {"form crlf in name", "POST", S, F, "email=c%40example.org&first_name=Eve%0D%0ABcc%3A%20x", 422, "invalid_first_name", "first_name"},
-      {"wrong content type", "POST", S, "text/plain", "email=a@example.org", 415, "unsupported_media_type"},
-      {"xml content type", "POST", S, "application/xml", "<email>a@example.org</email>", 415, "unsupported_media_type"},
-      {"json with charset is json", "POST", S, "Application/JSON; charset=utf-8", "{", 422, "malformed_json"},
-      {"oversized body", "POST", S, J, "{\"email\":\"" + big(70000) + "\"}", 413, "payload_too_large"},
+      {"form duplicate email", "POST", S, F, "email=a%40example.org&email=b%40example.org", 422,
+       "duplicate_field", "email"},
+      {"json duplicate email", "POST", S, J, R"({"email":"a@example.org","email":"b@example.org"})",
+       422, "duplicate_field", "email"},
+      {"form crlf in name", "POST", S, F, "email=c%40example.org&first_name=Eve%0D%0ABcc%3A%20x",
+       422, "invalid_first_name", "first_name"},
+      {"wrong content type", "POST", S, "text/plain", "email=a@example.org", 415,
+       "unsupported_media_type"},
+      {"xml content type", "POST", S, "application/xml", "<email>a@example.org</email>", 415,
+       "unsupported_media_type"},
+      {"json with charset is json", "POST", S, "Application/JSON; charset=utf-8", "{", 422,
+       "malformed_json"},
+      {"oversized body", "POST", S, J, "{\"email\":\"" + big(70000) + "\"}", 413,
+       "payload_too_large"},
       {"unknown path", "GET", "/wp-admin/install.php", "", "", 404, "not_found"},
       {"unknown api path", "POST", "/api/v1/nope", J, "{}", 404, "not_found"},
       {"GET on the sign-up API", "GET", S, "", "", 405, "method_not_allowed"},
       {"POST on the health check", "POST", "/healthz", J, "{}", 405, "method_not_allowed"},
       {"tampered confirm token", "POST", tampered, F, "", 400, "invalid_token"},
-      {"truncated confirm token", "POST", confirm.substr(0, confirm.size() - 10), F, "", 400, "invalid_token"},
-      {"confirm token used to unsubscribe", "POST", foreign, F, "List-Unsubscribe=One-Click", 400, "invalid_token"},
-      {"token signed with another key", "POST", "/confirm/c.1.9999999999.00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", F, "", 400, "invalid_token"},
+      {"truncated confirm token", "POST", confirm.substr(0, confirm.size() - 10), F, "", 400,
+       "invalid_token"},
+      {"confirm token used to unsubscribe", "POST", foreign, F, "List-Unsubscribe=One-Click", 400,
+       "invalid_token"},
+      {"token signed with another key", "POST",
+       "/confirm/c.1.9999999999.00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+       F, "", 400, "invalid_token"},
       {"empty token", "POST", "/confirm/", F, "", 400, "invalid_token"},
       {"garbage token GET", "GET", "/unsubscribe/%00%0d%0a", "", "", 400, "invalid_token"},
-      {"admin without key", "GET", "/api/v1/admin/subscribers?email=known@example.org", "", "", 401, "unauthorized"},
-      {"admin with a wrong key", "GET", "/api/v1/admin/subscribers?email=known@example.org", "", "", 401, "unauthorized", nullptr, {{"Authorization", "Bearer wrong-key-123"}}},
-      {"admin key as Basic", "GET", "/api/v1/admin/subscribers?email=known@example.org", "", "", 401, "unauthorized", nullptr, {{"Authorization", std::string("Basic ") + kAdminKey}}},
-      {"admin key prefix", "GET", "/api/v1/admin/subscribers?email=known@example.org", "", "", 401, "unauthorized", nullptr, {{"Authorization", "Bearer admin-key-012345678"}}},
-      {"admin without a query", "GET", "/api/v1/admin/subscribers", "", "", 422, "missing_query", "email", admin},
-      {"admin bad email", "GET", "/api/v1/admin/subscribers?email=nope", "", "", 422, "invalid_email", "email", admin},
-      {"admin bad phone", "GET", "/api/v1/admin/subscribers?phone=12", "", "", 422, "invalid_phone", "phone", admin},
-      {"admin unknown subscriber", "GET", "/api/v1/admin/subscribers?email=nobody@example.org", "", "", 404, "not_found", nullptr, admin},
-      {"webhook without signature", "POST", "/webhooks/twilio/sms", F, "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
-      {"webhook with a wrong signature", "POST", "/webhooks/twilio/sms", F, "From=%2B16502530000&Body=STOP", 403, "invalid_signature", nullptr, {{"X-Twilio-Signature", "c2lnbmF0dXJl"}}},
+      {"admin without key", "GET", "/api/v1/admin/subscribers?email=known@example.org", "", "", 401,
+       "unauthorized"},
+      {"admin with a wrong key",
+       "GET",
+       "/api/v1/admin/subscribers?email=known@example.org",
+       "",
+       "",
+       401,
+       "unauthorized",
+       nullptr,
+       {{"Authorization", "Bearer wrong-key-123"}}},
+      {"admin key as Basic",
+       "GET",
+       "/api/v1/admin/subscribers?email=known@example.org",
+       "",
+       "",
+       401,
+       "unauthorized",
+       nullptr,
+       {{"Authorization", std::string("Basic ") + kAdminKey}}},
+      {"admin key prefix",
+       "GET",
+       "/api/v1/admin/subscribers?email=known@example.org",
+       "",
+       "",
+       401,
+       "unauthorized",
+       nullptr,
+       {{"Authorization", "Bearer admin-key-012345678"}}},
+      {"admin without a query", "GET", "/api/v1/admin/subscribers", "", "", 422, "missing_query",
+       "email", admin},
+      {"admin bad email", "GET", "/api/v1/admin/subscribers?email=nope", "", "", 422,
+       "invalid_email", "email", admin},
+      {"admin bad phone", "GET", "/api/v1/admin/subscribers?phone=12", "", "", 422, "invalid_phone",
+       "phone", admin},
+      {"admin unknown subscriber", "GET", "/api/v1/admin/subscribers?email=nobody@example.org", "",
+       "", 404, "not_found", nullptr, admin},
+      {"webhook without signature", "POST", "/webhooks/twilio/sms", F,
+       "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
+      {"webhook with a wrong signature",
+       "POST",
+       "/webhooks/twilio/sms",
+       F,
+       "From=%2B16502530000&Body=STOP",
+       403,
+       "invalid_signature",
+       nullptr,
+       {{"X-Twilio-Signature", "c2lnbmF0dXJl"}}},
       {"tampered token as a browser", "GET", tampered, "", "", 400, nullptr, nullptr, html},
       {"browser 404", "GET", "/nope", "", "", 404, nullptr, nullptr, html},
       {"browser 415", "POST", S, "text/plain", "x", 415, nullptr, nullptr, html},
@@ -110,14 +195,16 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
   for (const auto& t : table) {
     auto h = t.headers;
     if (t.code != nullptr && h.find("Accept") == h.end()) h.emplace("Accept", "application/json");
-    auto r = std::string(t.method) == "GET" ? get(t.path, h)
-                                            : post(t.path, t.body, t.content_type.empty() ? "text/plain" : t.content_type, h);
+    auto r = std::string(t.method) == "GET"
+                 ? get(t.path, h)
+                 : post(t.path, t.body, t.content_type.empty() ? "text/plain" : t.content_type, h);
     ASSERT_TRUE(r) << t.name << ": no response (" << httplib::to_string(r.error()) << ")";
     EXPECT_EQ(r->status, t.status) << t.name << ": " << r->body.substr(0, 300);
     EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << t.name;
     if (t.code == nullptr) {
       EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8") << t.name;
-      EXPECT_NE(r->body.find("<h1>page:error</h1>"), std::string::npos) << t.name << ": " << r->body;
+      EXPECT_NE(r->body.find("<h1>page:error</h1>"), std::string::npos)
+          << t.name << ": " << r->body;
       continue;
     }
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << t.name;
@@ -194,9 +281,15 @@ TEST_F(HttpTest, MalformedHttpGets4xxAndTheServerKeepsServing) {
       {"GARBAGE\r\n\r\n", nullptr},  // the library closes without a word
       // The library may answer or drop these; either way the server lives on.
       {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", nullptr},
-      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{\"email\":12}", "400"},
-      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":", nullptr},
-      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n", nullptr},
+      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+       "12abc\r\n\r\n{\"email\":12}",
+       "400"},
+      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+       "application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+       nullptr},
+      {"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n",
+       nullptr},
       {std::string("GET /\0x HTTP/1.1\r\nHost: x\r\n\r\n", 28), nullptr},
       {"GET / HTTP/1.1\r\n" + std::string(100000, 'X') + ": y\r\n\r\n", nullptr},
   };
@@ -204,7 +297,8 @@ TEST_F(HttpTest, MalformedHttpGets4xxAndTheServerKeepsServing) {
     auto answer = raw_exchange(port_, t.request, t.status == nullptr);
     if (t.status != nullptr) {
       ASSERT_GE(answer.size(), 12u) << "no answer to " << t.request.substr(0, 60);
-      EXPECT_EQ(answer.substr(9, 3), t.status) << t.request.substr(0, 60) << " got " << answer.substr(0, 200);
+      EXPECT_EQ(answer.substr(9, 3), t.status)
+          << t.request.substr(0, 60) << " got " << answer.substr(0, 200);
     } else if (answer.size() >= 12) {
       EXPECT_EQ(answer[9], '4') << t.request.substr(0, 40) << " got " << answer.substr(0, 200);
     }
@@ -218,8 +312,10 @@ TEST_F(HttpTest, MalformedHttpGets4xxAndTheServerKeepsServing) {
 
 TEST_F(HttpTest, JsonSignupAnswers202NamingEachChannel) {
   start();
-  auto r = post_json("/api/v1/subscriptions", {{"email", "ann@example.org"}, {"phone", "(650) 253-0000"},
-                                               {"sms_consent", true}, {"first_name", "Ann"}});
+  auto r = post_json("/api/v1/subscriptions", {{"email", "ann@example.org"},
+                                               {"phone", "(650) 253-0000"},
+                                               {"sms_consent", true},
+                                               {"first_name", "Ann"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202);
   EXPECT_EQ(json::parse(r->body), json({{"email", "pending"}, {"sms", "pending"}}));
@@ -231,8 +327,11 @@ TEST_F(HttpTest, JsonSignupAnswers202NamingEachChannel) {
 
 TEST_F(HttpTest, ExtraFieldsNeverChangeState) {
   start();
-  auto r = post_json("/api/v1/subscriptions", {{"email", "mass@example.org"}, {"state", "confirmed"},
-                                               {"status", "confirmed"}, {"id", 1}, {"confirmed", true}});
+  auto r = post_json("/api/v1/subscriptions", {{"email", "mass@example.org"},
+                                               {"state", "confirmed"},
+                                               {"status", "confirmed"},
+                                               {"id", 1},
+                                               {"confirmed", true}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "mass@example.org").state, ConsentState::kPending);
@@ -240,8 +339,9 @@ TEST_F(HttpTest, ExtraFieldsNeverChangeState) {
 
 TEST_F(HttpTest, BrowserFormPostIsRedirectedToThanks) {
   start();
-  auto r = post("/api/v1/subscriptions", "email=form%40example.org&source=homepage",
-                "application/x-www-form-urlencoded", {{"Accept", "text/html,application/xhtml+xml"}});
+  auto r =
+      post("/api/v1/subscriptions", "email=form%40example.org&source=homepage",
+           "application/x-www-form-urlencoded", {{"Accept", "text/html,application/xhtml+xml"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 303);
   EXPECT_EQ(r->get_header_value("Location"), "/thanks");
@@ -260,13 +360,14 @@ TEST_F(HttpTest, SignupPageCarriesTheConsentTexts) {
   EXPECT_NE(r->body.find("<h1>page:signup</h1>"), std::string::npos);
   EXPECT_NE(r->body.find("sms_consent_text=SMS consent text"), std::string::npos);
   EXPECT_NE(r->body.find("email_consent_text=Email consent text"), std::string::npos);
-  EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'none'"),
+            std::string::npos);
 }
 
 TEST_F(HttpTest, BrowserWithABadFieldGetsTheFormBackWithWhatTheyTyped) {
   start();
-  auto r = post("/api/v1/subscriptions", "email=nope&first_name=Ann", "application/x-www-form-urlencoded",
-                {{"Accept", "text/html"}});
+  auto r = post("/api/v1/subscriptions", "email=nope&first_name=Ann",
+                "application/x-www-form-urlencoded", {{"Accept", "text/html"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 422);
   EXPECT_NE(r->body.find("<h1>page:signup</h1>"), std::string::npos);
@@ -284,7 +385,8 @@ TEST_F(HttpTest, SignupsPerClientAreLimitedUnlessLimitsAreOff) {
   start(o);
   int accepted = 0, limited = 0;
   for (int i = 0; i < 8; ++i) {
-    auto r = post_json("/api/v1/subscriptions", {{"email", "flood" + std::to_string(i) + "@example.org"}});
+    auto r = post_json("/api/v1/subscriptions",
+                       {{"email", "flood" + std::to_string(i) + "@example.org"}});
     ASSERT_TRUE(r);
     if (r->status == 202) ++accepted;
     if (r->status == 429) {
@@ -298,7 +400,10 @@ TEST_F(HttpTest, SignupsPerClientAreLimitedUnlessLimitsAreOff) {
   EXPECT_EQ(store_.channels.size(), 5u);  // a refused sign-up wrote nothing
   start(test_options());
   for (int i = 0; i < 8; ++i) {
-    ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "open" + std::to_string(i) + "@example.org"}})->status, 202);
+    ASSERT_EQ(
+        post_json("/api/v1/subscriptions", {{"email", "open" + std::to_string(i) + "@example.org"}})
+            ->status,
+        202);
   }
 }
 
@@ -312,10 +417,13 @@ TEST_F(HttpTest, AStoreThatThrowsGets503WithRetryAfter) {
   std::vector<httplib::Result> answers;
   answers.push_back(post_json("/api/v1/subscriptions", {{"email", "new@example.org"}}));
   answers.push_back(post(confirm_path(id), "", "application/x-www-form-urlencoded"));
-  answers.push_back(post(unsubscribe_path(id), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"));
+  answers.push_back(post(unsubscribe_path(id), "List-Unsubscribe=One-Click",
+                         "application/x-www-form-urlencoded"));
   FormParams p{{"From", "+16502530000"}, {"Body", "STOP"}};
-  answers.push_back(post("/webhooks/twilio/sms", "From=%2B16502530000&Body=STOP", "application/x-www-form-urlencoded",
-                         {{"X-Twilio-Signature", FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
+  answers.push_back(post(
+      "/webhooks/twilio/sms", "From=%2B16502530000&Body=STOP", "application/x-www-form-urlencoded",
+      {{"X-Twilio-Signature",
+        FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
   for (const auto& r : answers) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503) << r->body;
@@ -324,7 +432,8 @@ TEST_F(HttpTest, AStoreThatThrowsGets503WithRetryAfter) {
   }
   EXPECT_EQ(writes_.runs, 4);  // the setup's sign-up ran outside the server
   EXPECT_EQ(store_.writes(), writes_before);
-  auto page = post(confirm_path(id), "", "application/x-www-form-urlencoded", {{"Accept", "text/html"}});
+  auto page =
+      post(confirm_path(id), "", "application/x-www-form-urlencoded", {{"Accept", "text/html"}});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 503);
   EXPECT_NE(page->body.find("heading=Something went wrong"), std::string::npos) << page->body;
@@ -375,7 +484,8 @@ TEST_F(HttpTest, ConfirmGetChangesNothingAndPostConfirms) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 200);
   EXPECT_EQ(json::parse(p->body), json({{"state", "confirmed"}}));
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "reader@example.org").state, ConsentState::kConfirmed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "reader@example.org").state,
+            ConsentState::kConfirmed);
   EXPECT_EQ(store_.events.back().source, ConsentSource::kLink);
 }
 
@@ -404,7 +514,8 @@ TEST_F(HttpTest, OneClickUnsubscribeUrlencodedAndMultipart) {
   EXPECT_EQ(g->status, 200);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.org").state, ConsentState::kPending);
 
-  auto u = post(unsubscribe_path(a), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  auto u =
+      post(unsubscribe_path(a), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->status, 200);
   EXPECT_EQ(json::parse(u->body), json({{"state", "unsubscribed"}}));
@@ -414,7 +525,8 @@ TEST_F(HttpTest, OneClickUnsubscribeUrlencodedAndMultipart) {
   u = cli_->Post(unsubscribe_path(b).c_str(), items);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->status, 200);
-  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "b@example.org").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "b@example.org").state,
+            ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.events.back().source, ConsentSource::kOneClick);
 
   // A browser pressing the page's button: a link, not one-click.
@@ -446,8 +558,9 @@ class TwilioWebhookTest : public HttpTest {
     return out;
   }
   httplib::Result text(const FormParams& p, const std::string& target = "/webhooks/twilio/sms") {
-    return post(target, form(p), "application/x-www-form-urlencoded",
-                {{"X-Twilio-Signature", FakeVerifier::signature(std::string(kPublicUrl) + target, p)}});
+    return post(
+        target, form(p), "application/x-www-form-urlencoded",
+        {{"X-Twilio-Signature", FakeVerifier::signature(std::string(kPublicUrl) + target, p)}});
   }
   void pending_number() {
     SignupRequest r;
@@ -462,13 +575,15 @@ class TwilioWebhookTest : public HttpTest {
 TEST_F(TwilioWebhookTest, SignedYesConfirmsAndIsAnsweredWithTwiml) {
   start();
   pending_number();
-  auto r = text({{"MessageSid", "SM0001"}, {"From", "+1 650 253 0000"}, {"Body", " yes "}}, "/webhooks/twilio/sms?x=1");
+  auto r = text({{"MessageSid", "SM0001"}, {"From", "+1 650 253 0000"}, {"Body", " yes "}},
+                "/webhooks/twilio/sms?x=1");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/xml");
   EXPECT_EQ(r->body, "<Response>twiml:sms_subscribed</Response>");
   // The signature was checked over the public URL and the target as requested.
-  EXPECT_EQ(verifier_.urls, std::vector<std::string>{std::string(kPublicUrl) + "/webhooks/twilio/sms?x=1"});
+  EXPECT_EQ(verifier_.urls,
+            std::vector<std::string>{std::string(kPublicUrl) + "/webhooks/twilio/sms?x=1"});
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kConfirmed);
   EXPECT_EQ(store_.events.back().detail, "sms SM0001");
 }
@@ -495,8 +610,10 @@ TEST_F(TwilioWebhookTest, UnsignedForgedOrMalformedRequestsAre403AndChangeNothin
   };
   const std::vector<Case> cases = {
       {"no signature", form(p), "application/x-www-form-urlencoded", "", "missing"},
-      {"another body", form({{"From", "+16502530000"}, {"Body", "YES"}}), "application/x-www-form-urlencoded", good, "does not match"},
-      {"an extra parameter", form(p) + "&Body=YES", "application/x-www-form-urlencoded", good, "does not match"},
+      {"another body", form({{"From", "+16502530000"}, {"Body", "YES"}}),
+       "application/x-www-form-urlencoded", good, "does not match"},
+      {"an extra parameter", form(p) + "&Body=YES", "application/x-www-form-urlencoded", good,
+       "does not match"},
       {"json", R"({"Body":"STOP"})", "application/json", good, "form post"},
       {"bad escape", "Body=%ZZ", "application/x-www-form-urlencoded", good, "well-formed"},
   };
@@ -507,7 +624,8 @@ TEST_F(TwilioWebhookTest, UnsignedForgedOrMalformedRequestsAre403AndChangeNothin
     ASSERT_TRUE(r) << c.name;
     EXPECT_EQ(r->status, 403) << c.name;
     EXPECT_EQ(error_code(r), "invalid_signature") << c.name;
-    EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find(c.message_part), std::string::npos)
+    EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find(c.message_part),
+              std::string::npos)
         << c.name << ": " << r->body;
   }
   EXPECT_EQ(writes_.runs, 0);
@@ -520,8 +638,9 @@ TEST_F(TwilioWebhookTest, WithoutAVerifierEveryRequestIsRefused) {
   auto r = text({{"From", "+16502530000"}, {"Body", "STOP"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
-  EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("SC_TWILIO_AUTH_TOKEN"),
-            std::string::npos);
+  EXPECT_NE(
+      json::parse(r->body)["error"]["message"].get<std::string>().find("SC_TWILIO_AUTH_TOKEN"),
+      std::string::npos);
   EXPECT_EQ(writes_.runs, 0);
 }
 
@@ -529,8 +648,11 @@ TEST_F(TwilioWebhookTest, WithoutAVerifierEveryRequestIsRefused) {
 
 TEST_F(HttpTest, AdminLookupByEmailAndPhone) {
   start();
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "ann@example.org"}, {"phone", "6502530000"},
-                                                {"sms_consent", true}, {"first_name", "Ann"}, {"topics", {"news"}}})
+  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "ann@example.org"},
+                                                {"phone", "6502530000"},
+                                                {"sms_consent", true},
+                                                {"first_name", "Ann"},
+                                                {"topics", {"news"}}})
                 ->status,
             202);
   httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
@@ -548,10 +670,12 @@ TEST_F(HttpTest, AdminLookupByEmailAndPhone) {
   EXPECT_EQ(j["consent_log"][0]["action"], "grant");
   EXPECT_EQ(j["consent_log"][0]["ip"], "127.0.0.1");
   // The second key works as well; the phone is normalised before the lookup.
-  r = get("/api/v1/admin/subscribers?phone=%28650%29%20253-0000", {{"Authorization", "Bearer second-admin-key"}});
+  r = get("/api/v1/admin/subscribers?phone=%28650%29%20253-0000",
+          {{"Authorization", "Bearer second-admin-key"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(reads_.lookups.back(), (std::pair<ChannelKind, std::string>{ChannelKind::kSms, "+16502530000"}));
+  EXPECT_EQ(reads_.lookups.back(),
+            (std::pair<ChannelKind, std::string>{ChannelKind::kSms, "+16502530000"}));
 }
 
 TEST_F(HttpTest, AdminWithoutAValidKeyIsAskedForABearerToken) {
@@ -567,7 +691,8 @@ TEST_F(HttpTest, AdminWithoutAValidKeyIsAskedForABearerToken) {
 TEST_F(HttpTest, AdminPhoneLookupWithoutTextingIs422) {
   with_phones_ = false;
   start();
-  auto r = get("/api/v1/admin/subscribers?phone=6502530000", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  auto r = get("/api/v1/admin/subscribers?phone=6502530000",
+               {{"Authorization", std::string("Bearer ") + kAdminKey}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 422);
   EXPECT_EQ(error_code(r), "invalid_phone");

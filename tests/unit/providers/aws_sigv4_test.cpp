@@ -110,7 +110,8 @@ TEST(AwsSigV4, EveryApplicableCaseOfTheOfficialSuite) {
     }
     std::string body;
     const sigv4::Request req = parse_request(slurp(dir / "request.txt"), body);
-    sigv4::Credentials creds{ctx["credentials"]["access_key_id"], ctx["credentials"]["secret_access_key"],
+    sigv4::Credentials creds{ctx["credentials"]["access_key_id"],
+                             ctx["credentials"]["secret_access_key"],
                              ctx["credentials"].value("token", "")};
     sigv4::Scope scope{ctx["region"], ctx["service"]};
     sigv4::Options opt;
@@ -123,7 +124,8 @@ TEST(AwsSigV4, EveryApplicableCaseOfTheOfficialSuite) {
     EXPECT_EQ(s.signature, slurp(dir / "header-signature.txt"));
     ASSERT_FALSE(s.headers.empty());
     EXPECT_EQ(s.headers.back().first, "Authorization");
-    EXPECT_EQ(s.headers.back().second, authorization_line(slurp(dir / "header-signed-request.txt")));
+    EXPECT_EQ(s.headers.back().second,
+              authorization_line(slurp(dir / "header-signed-request.txt")));
     checked.push_back(name);
   }
   EXPECT_EQ(checked.size(), 37u);
@@ -164,7 +166,8 @@ TEST(SesSigning, MatchesTheRequestBotocoreSigned) {
   std::map<std::string, std::string> got(headers.begin(), headers.end());
   EXPECT_EQ(got.size(), headers.size());  // no header twice
   EXPECT_EQ(got["Host"], "email.us-east-1.amazonaws.com");
-  for (const auto& [name, value] : ex["headers"].items()) EXPECT_EQ(got[name], value.get<std::string>()) << name;
+  for (const auto& [name, value] : ex["headers"].items())
+    EXPECT_EQ(got[name], value.get<std::string>()) << name;
   EXPECT_EQ(got.count("X-Amz-Security-Token"), 0u);
 
   // The canonical request and string to sign too, for a readable diff when
@@ -192,8 +195,9 @@ TEST(SesSigning, SessionTokenIsSentAndSigned) {
   std::map<std::string, std::string> got(headers.begin(), headers.end());
   EXPECT_EQ(got["Host"], "127.0.0.1:8443");
   EXPECT_EQ(got["X-Amz-Security-Token"], "token/with+chars==");
-  EXPECT_NE(got["Authorization"].find("/eu-west-1/ses/aws4_request, SignedHeaders=content-type;host;x-amz-date;"
-                                      "x-amz-security-token, Signature="),
+  EXPECT_NE(got["Authorization"].find(
+                "/eu-west-1/ses/aws4_request, SignedHeaders=content-type;host;x-amz-date;"
+                "x-amz-security-token, Signature="),
             std::string::npos)
       << got["Authorization"];
 }

@@ -1,6 +1,5 @@
 // The local providers (file outbox, SMS log), the phone normalizer and the factory.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <fstream>
@@ -57,7 +56,8 @@ TEST(FileEmailSender, WritesOneEmlPerMessageAndARetryOverwrites) {
   EXPECT_EQ(path.filename(), "3-abc3@example.com.eml");
   std::string content = sc::provider_testing::read_file(path);
   EXPECT_NE(content.find("Message-ID: <abc3@example.com>\r\n"), std::string::npos);
-  EXPECT_NE(content.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
+  EXPECT_NE(content.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            std::string::npos);
 
   ASSERT_EQ(sender.send(m).status, SendStatus::kSent);  // retry: same file
   ASSERT_EQ(sender.send(sample(4)).status, SendStatus::kSent);
@@ -145,7 +145,9 @@ TEST(LogSmsSender, AppendsOneJsonLinePerText) {
   auto file = tmp / "logs" / "sms.log";
   {
     LogSmsSender sender(file, [] { return std::int64_t{1795828249}; });
-    EXPECT_EQ(sender.send(sms(7, "+16502530000", "Reply YES to confirm.\nSTOP to end \"now\"")).status, SendStatus::kSent);
+    EXPECT_EQ(
+        sender.send(sms(7, "+16502530000", "Reply YES to confirm.\nSTOP to end \"now\"")).status,
+        SendStatus::kSent);
     // Flushed per message: readable while the sender is alive.
     std::string content = sc::provider_testing::read_file(file);
     ASSERT_FALSE(content.empty());
@@ -170,7 +172,8 @@ TEST(LogSmsSender, ConcurrentSendsNeverInterleave) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 100; ++i) sender.send(sms(t * 1000 + i, "+16502530000", std::string(300, 'x')));
+      for (int i = 0; i < 100; ++i)
+        sender.send(sms(t * 1000 + i, "+16502530000", std::string(300, 'x')));
     });
   }
   for (auto& th : threads) th.join();
@@ -210,7 +213,7 @@ TEST(PhoneNormalizer, RejectsInvalidLandlineForeignHostile) {
   expect_error("hello", "invalid_phone");
   expect_error("123", "invalid_phone");
   expect_error("+1 000 000 0000", "invalid_phone");
-  expect_error("+44 20 7946 0958", "invalid_phone");  // London landline: cannot receive texts
+  expect_error("+44 20 7946 0958", "invalid_phone");        // London landline: cannot receive texts
   expect_error("+49 1512 3456789", "unsupported_country");  // a German mobile
   expect_error(std::string(33, '1'), "invalid_phone");
   expect_error("650\n253 0000", "invalid_phone");
@@ -258,11 +261,16 @@ TEST(ProviderFactory, RejectsBadConfigWithOneClearLine) {
       {[](auto& c) { c.kind = "smtp"; }, "SC_SMTP_URL"},
       {[](auto& c) { c.kind = "smtp", c.smtp_url = "http://host"; }, "SC_SMTP_URL"},
       {[](auto& c) { c.kind = "smtp", c.smtp_url = "smtp://host:notaport"; }, "SC_SMTP_URL"},
-      {[](auto& c) { c.kind = "smtp", c.smtp_url = "smtp://host", c.smtp_tls = "maybe"; }, "SC_SMTP_TLS"},
+      {[](auto& c) { c.kind = "smtp", c.smtp_url = "smtp://host", c.smtp_tls = "maybe"; },
+       "SC_SMTP_TLS"},
       {[](auto& c) { c.kind = "sendgrid"; }, "SC_SENDGRID_API_KEY"},
-      {[](auto& c) { c.kind = "sendgrid", c.sendgrid_api_key = "k", c.sendgrid_api_base = "api.sendgrid.com"; },
+      {[](auto& c) {
+         c.kind = "sendgrid", c.sendgrid_api_key = "k", c.sendgrid_api_base = "api.sendgrid.com";
+       },
        "SC_SENDGRID_API_BASE"},
-      {[](auto& c) { c.kind = "sendgrid", c.sendgrid_api_key = "k", c.sendgrid_api_base = "https://h/v3"; },
+      {[](auto& c) {
+         c.kind = "sendgrid", c.sendgrid_api_key = "k", c.sendgrid_api_base = "https://h/v3";
+       },
        "SC_SENDGRID_API_BASE"},
   };
   for (const auto& tc : cases) {

@@ -33,15 +33,18 @@ json parse_with_python(const std::string& mime) {
   TempDir dir;
   auto file = dir / "m.eml";
   sc::provider_testing::write_file(file, mime);
-  auto [status, out] = sc::provider_testing::run_capture(sc::provider_testing::python3() + " " + (kHere / "mime_parse.py").string() +
-                                                " " + file.string());
+  auto [status, out] =
+      sc::provider_testing::run_capture(sc::provider_testing::python3() + " " +
+                                        (kHere / "mime_parse.py").string() + " " + file.string());
   EXPECT_EQ(status, 0) << out;
   json j = json::parse(out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << out;
   return j;
 }
 
-std::string header_block(const std::string& mime) { return mime.substr(0, mime.find("\r\n\r\n") + 2); }
+std::string header_block(const std::string& mime) {
+  return mime.substr(0, mime.find("\r\n\r\n") + 2);
+}
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -113,7 +116,8 @@ TEST(Mime, MultipartAlternativeParsesBackWithEveryHeader) {
   EXPECT_EQ(header(p, "Message-ID"), "<20261128.c42.s17@mail.example.com>");
   EXPECT_EQ(header(p, "MIME-Version"), "1.0");
   EXPECT_EQ(header(p, "List-Unsubscribe"),
-            "<https://example.com/u/opaque-token-123>, <mailto:unsubscribe@example.com?subject=unsubscribe>");
+            "<https://example.com/u/opaque-token-123>, "
+            "<mailto:unsubscribe@example.com?subject=unsubscribe>");
   EXPECT_EQ(header(p, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
   EXPECT_EQ(header(p, "List-Id"), "Example News <news.example.com>");
   EXPECT_EQ(header(p, "Reply-To"), "support@example.com");
@@ -143,7 +147,8 @@ TEST(Mime, TextOnlyIsASinglePart) {
 
 TEST(Mime, NonAsciiSubjectAndNamesAreEncodedWordsAndFolded) {
   OutboundEmail m = sample();
-  m.subject = "Grüße aus Köln — 日本語のニュースレター, Ελληνικά και ещё немного русского текста 🎉🎉";
+  m.subject =
+      "Grüße aus Köln — 日本語のニュースレター, Ελληνικά και ещё немного русского текста 🎉🎉";
   m.from.display_name = "Jürgen Müller, \"Newsletter\"";
   m.to.display_name = "Zoë 🚀 Ångström";
   m.list_id = "Nachrichten für Köln <koeln.example.com>";
@@ -188,8 +193,11 @@ TEST(Mime, HeaderInjectionNeverStartsANewHeader) {
   m.reply_to = "r@example.com\r\nX-Evil: 3";
   m.list_unsubscribe_url = "https://example.com/u/t\r\nX-Evil: 4";
   m.list_id = "List\rX-Evil: 5";
-  m.extra_headers = {{"X-Ok\r\nX-Evil", "6"}, {"X-Fine", "v\r\nX-Evil: 7"}, {"X-Nul", std::string("a\0b", 3)},
-                     {"Bcc", "victim4@evil.test"}, {"Content-Type", "text/evil"}};
+  m.extra_headers = {{"X-Ok\r\nX-Evil", "6"},
+                     {"X-Fine", "v\r\nX-Evil: 7"},
+                     {"X-Nul", std::string("a\0b", 3)},
+                     {"Bcc", "victim4@evil.test"},
+                     {"Content-Type", "text/evil"}};
   std::string mime = build_mime(m);
   expect_wire_safe(mime, 998);
   std::string head = header_block(mime);
@@ -211,7 +219,8 @@ TEST(Mime, HeaderInjectionNeverStartsANewHeader) {
 
 TEST(Mime, FiveThousandCharLinesAreSoftBroken) {
   OutboundEmail m = sample();
-  m.text = std::string(5000, 'a') + "\n" + std::string(3000, 'x') + " " + std::string(2000, 'y') + "\n";
+  m.text =
+      std::string(5000, 'a') + "\n" + std::string(3000, 'x') + " " + std::string(2000, 'y') + "\n";
   m.html = "<p>" + std::string(5000, 'b') + "</p>";
   std::string mime = build_mime(m);
   expect_wire_safe(mime, 78);
@@ -233,16 +242,20 @@ TEST(Mime, LinesStartingWithDotsSurvive) {
 
 TEST(Mime, EightBitAndAwkwardContentIsSevenBitOnTheWire) {
   OutboundEmail m = sample();
-  m.text = "Grüße 日本 🎉\nequals = sign, =3D literal\ntrailing spaces   \ntab\tin\tline\t\nFrom the start\r\nCRLF line\rbare CR\n";
+  m.text =
+      "Grüße 日本 🎉\nequals = sign, =3D literal\ntrailing spaces   \ntab\tin\tline\t\nFrom the "
+      "start\r\nCRLF line\rbare CR\n";
   m.html = "<p>Ünïcödé &amp; = \xc2\xa0 nbsp</p>";
   std::string mime = build_mime(m);
   expect_wire_safe(mime, 76 + 2);
-  EXPECT_NE(mime.find("=46rom the start"), std::string::npos);  // no ">From" mangling by mbox stores
+  EXPECT_NE(mime.find("=46rom the start"),
+            std::string::npos);  // no ">From" mangling by mbox stores
   json p = parse_with_python(mime);
   EXPECT_TRUE(p["defects"].empty());
   // Line ends are normalised to CRLF (a bare CR becomes one too).
   EXPECT_EQ(crlf_to_lf(p["parts"][0]["content"]),
-            "Grüße 日本 🎉\nequals = sign, =3D literal\ntrailing spaces   \ntab\tin\tline\t\nFrom the start\nCRLF "
+            "Grüße 日本 🎉\nequals = sign, =3D literal\ntrailing spaces   \ntab\tin\tline\t\nFrom "
+            "the start\nCRLF "
             "line\nbare CR\n");
   EXPECT_EQ(crlf_to_lf(p["parts"][1]["content"]), m.html);
 }

@@ -21,12 +21,12 @@ bool prism_required() {
   return req != nullptr && std::string(req) == "1";
 }
 
-#define SC_NEED_PRISM()                                                          \
-  do {                                                                           \
-    if (prism_url().empty()) {                                                   \
+#define SC_NEED_PRISM()                                                               \
+  do {                                                                                \
+    if (prism_url().empty()) {                                                        \
       if (prism_required()) FAIL() << "SC_REQUIRE_PRISM=1 but SC_PRISM_URL is unset"; \
-      GTEST_SKIP() << "SC_PRISM_URL not set (run tests/prism/run_prism_tests.sh)"; \
-    }                                                                            \
+      GTEST_SKIP() << "SC_PRISM_URL not set (run tests/prism/run_prism_tests.sh)";    \
+    }                                                                                 \
   } while (0)
 
 std::vector<OutboundEmail> messages() {
@@ -69,7 +69,8 @@ TEST(PrismSendgrid, SenderGets202ForEveryMessageShape) {
   SendgridEmailSender sender(cfg);
   for (const auto& m : messages()) {
     SendResult r = sender.send(m);
-    EXPECT_EQ(r.status, SendStatus::kSent) << m.outbox_id << ": " << r.provider_code << " " << r.provider_message;
+    EXPECT_EQ(r.status, SendStatus::kSent)
+        << m.outbox_id << ": " << r.provider_code << " " << r.provider_message;
     EXPECT_EQ(r.provider_code, "202") << m.outbox_id;
   }
   auto batch = sender.send_batch(messages());
@@ -84,11 +85,13 @@ TEST(PrismSendgrid, RequestBodiesHaveNoSpecViolations) {
     auto res = cli.Post("/v3/mail/send", auth, sendgrid_request_body(m), "application/json");
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     EXPECT_EQ(res->status, 202) << m.outbox_id << ": " << res->body;
-    EXPECT_FALSE(res->has_header("sl-violations")) << m.outbox_id << ": " << res->get_header_value("sl-violations");
+    EXPECT_FALSE(res->has_header("sl-violations"))
+        << m.outbox_id << ": " << res->get_header_value("sl-violations");
   }
   // The check can fail: a body without `from` is flagged.
-  auto bad = cli.Post("/v3/mail/send", auth, R"({"personalizations":[{"to":[{"email":"a@example.org"}]}]})",
-                      "application/json");
+  auto bad =
+      cli.Post("/v3/mail/send", auth,
+               R"({"personalizations":[{"to":[{"email":"a@example.org"}]}]})", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->status, 202);
   EXPECT_TRUE(bad->has_header("sl-violations"));

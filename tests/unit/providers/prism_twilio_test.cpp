@@ -25,12 +25,12 @@ bool prism_required() {
   return req != nullptr && std::string(req) == "1";
 }
 
-#define SC_NEED_TWILIO_PRISM()                                                                 \
-  do {                                                                                         \
-    if (prism_url().empty()) {                                                                 \
-      if (prism_required()) FAIL() << "SC_REQUIRE_PRISM=1 but SC_PRISM_TWILIO_URL is unset";  \
-      GTEST_SKIP() << "SC_PRISM_TWILIO_URL not set (run tests/prism/run_prism_tests.sh)";      \
-    }                                                                                          \
+#define SC_NEED_TWILIO_PRISM()                                                               \
+  do {                                                                                       \
+    if (prism_url().empty()) {                                                               \
+      if (prism_required()) FAIL() << "SC_REQUIRE_PRISM=1 but SC_PRISM_TWILIO_URL is unset"; \
+      GTEST_SKIP() << "SC_PRISM_TWILIO_URL not set (run tests/prism/run_prism_tests.sh)";    \
+    }                                                                                        \
   } while (0)
 
 TwilioConfig config(bool service) {
@@ -50,7 +50,9 @@ TwilioConfig config(bool service) {
 std::vector<OutboundSms> texts() {
   OutboundSms plain;
   plain.to = "+14155550100";
-  plain.body = "Example Org: Reply YES to confirm you want text updates. Reply HELP for help, STOP to cancel.";
+  plain.body =
+      "Example Org: Reply YES to confirm you want text updates. Reply HELP for help, STOP to "
+      "cancel.";
   OutboundSms unicode = plain;
   unicode.body = "Grüße aus Köln 🎉 & 100% \"quoted\" + more=yes\nsecond line";
   OutboundSms longest = plain;
@@ -68,7 +70,8 @@ TEST(PrismTwilio, SenderGets201ForEveryMessageShape) {
       EXPECT_EQ(r.provider_code, "201");
       EXPECT_EQ(r.provider_message_id.rfind("SM", 0), 0u) << r.provider_message_id;
     }
-    for (const auto& r : sender.send_batch(texts())) EXPECT_EQ(r.provider_code, "201") << r.provider_message;
+    for (const auto& r : sender.send_batch(texts()))
+      EXPECT_EQ(r.provider_code, "201") << r.provider_message;
   }
 }
 
@@ -79,7 +82,8 @@ TEST(PrismTwilio, RequestBodiesHaveNoSpecViolations) {
   const std::string path = "/2010-04-01/Accounts/" + kSid + "/Messages.json";
   for (bool service : {false, true}) {
     for (const auto& m : texts()) {
-      auto res = cli.Post(path.c_str(), auth, twilio_request_body(config(service), m), "application/x-www-form-urlencoded");
+      auto res = cli.Post(path.c_str(), auth, twilio_request_body(config(service), m),
+                          "application/x-www-form-urlencoded");
       ASSERT_TRUE(res) << httplib::to_string(res.error());
       EXPECT_EQ(res->status, 201) << res->body;
       EXPECT_FALSE(res->has_header("sl-violations")) << res->get_header_value("sl-violations");

@@ -105,7 +105,8 @@ class Child {
   Child& operator=(const Child&) = delete;
 
   // The next line of stdout, or nullopt on EOF or timeout.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  std::optional<std::string> read_line(
+      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       auto nl = buf_.find('\n');
@@ -114,7 +115,8 @@ class Child {
         buf_.erase(0, nl + 1);
         return line;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -151,8 +153,10 @@ struct TestCertificate {
 inline TestCertificate self_signed_certificate(const TempDir& dir) {
   TestCertificate c{(dir / "cert.pem").string(), (dir / "key.pem").string()};
   auto [status, out] = run_capture(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-      "-keyout " + c.key + " -out " + c.cert + " 2>&1");
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+      "subjectAltName=IP:127.0.0.1 "
+      "-keyout " +
+      c.key + " -out " + c.cert + " 2>&1");
   if (status != 0) throw std::runtime_error("openssl req failed: " + out);
   return c;
 }

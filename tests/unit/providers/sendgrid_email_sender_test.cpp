@@ -1,7 +1,5 @@
 #include "sc/providers/sendgrid_email_sender.h"
 
-#include "sc/providers/api_base.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -12,6 +10,7 @@
 
 #include "fakes/fake_sendgrid.h"
 #include "provider_test_util.h"
+#include "sc/providers/api_base.h"
 
 namespace sc::providers {
 namespace {
@@ -69,12 +68,19 @@ TEST(SendgridBody, MatchesTheDocumentedShape) {
   m.list_id = "News <news.example.com>";
   m.extra_headers = {{"X-Campaign", "c42"}, {"Content-Type", "text/evil"}};
   json j = json::parse(sendgrid_request_body(m));
-  EXPECT_EQ(j["personalizations"], json::parse(R"([{"to":[{"email":"alice5@example.org","name":"Alice"}]}])"));
+  EXPECT_EQ(j["personalizations"],
+            json::parse(R"([{"to":[{"email":"alice5@example.org","name":"Alice"}]}])"));
   EXPECT_EQ(j["from"], json::parse(R"({"email":"news@example.com","name":"Example News"})"));
   EXPECT_EQ(j["reply_to"], json::parse(R"({"email":"support@example.com"})"));
   EXPECT_EQ(j["subject"], "Weekly digest");
-  EXPECT_EQ(j["content"], json::parse(R"([{"type":"text/plain","value":"Hello"},{"type":"text/html","value":"<p>Hello</p>"}])"));
-  EXPECT_EQ(j["headers"], json::parse(R"({"List-Unsubscribe":"<https://example.com/u/opaque5>, <mailto:unsub@example.com>",
+  EXPECT_EQ(
+      j["content"],
+      json::parse(
+          R"([{"type":"text/plain","value":"Hello"},{"type":"text/html","value":"<p>Hello</p>"}])"));
+  EXPECT_EQ(
+      j["headers"],
+      json::parse(
+          R"({"List-Unsubscribe":"<https://example.com/u/opaque5>, <mailto:unsub@example.com>",
       "List-Unsubscribe-Post":"List-Unsubscribe=One-Click","List-Id":"News <news.example.com>","X-Campaign":"c42"})"));
   EXPECT_EQ(j["custom_args"], json::parse(R"({"outbox_id":"5"})"));
 }
@@ -97,12 +103,16 @@ TEST(SendgridBody, IsValidJsonForAnyContentAndHeadersAreUnique) {
   m.text = "quote \" backslash \\ tab \t " + every_byte;
   m.html = "<p title=\"x\">\xe2\x80\xa8 \xf0\x9f\x93\xa3</p>";
   m.to.display_name = "O\"Brien \\ \x01";
-  m.extra_headers = {{"X-Campaign", "one"}, {"X-Campaign", "two"}, {"List-Unsubscribe", "<https://evil.test>"}};
+  m.extra_headers = {
+      {"X-Campaign", "one"}, {"X-Campaign", "two"}, {"List-Unsubscribe", "<https://evil.test>"}};
   const auto body = sendgrid_request_body(m);
   json j = json::parse(body);  // throws if the body is not JSON
   EXPECT_EQ(j["content"][1]["value"], m.html);
-  EXPECT_EQ(j["content"][0]["value"].get<std::string>().rfind("quote \" backslash \\ tab \t \x01", 0), 0u);
-  EXPECT_EQ(j["personalizations"][0]["to"][0]["name"].get<std::string>().find('\x01'), std::string::npos);
+  EXPECT_EQ(
+      j["content"][0]["value"].get<std::string>().rfind("quote \" backslash \\ tab \t \x01", 0),
+      0u);
+  EXPECT_EQ(j["personalizations"][0]["to"][0]["name"].get<std::string>().find('\x01'),
+            std::string::npos);
   EXPECT_EQ(j["headers"]["X-Campaign"], "two");
   // Our one-click header wins over an extra header of the same name.
   EXPECT_EQ(j["headers"]["List-Unsubscribe"], "<https://example.com/u/opaque7>");
@@ -114,8 +124,9 @@ TEST(SendgridBody, IsValidJsonForAnyContentAndHeadersAreUnique) {
 TEST(SendgridBase, OnlySchemeHostAndPort) {
   EXPECT_EQ(normalize_api_base("https://api.sendgrid.com/").value(), "https://api.sendgrid.com");
   EXPECT_EQ(normalize_api_base("http://127.0.0.1:4010").value(), "http://127.0.0.1:4010");
-  for (const char* bad : {"", "api.sendgrid.com", "ftp://x", "https://", "https://host/v3", "https://u:p@host",
-                          "https://host:0", "https://host:abc", "https://host?x=1", "https://ho st"}) {
+  for (const char* bad :
+       {"", "api.sendgrid.com", "ftp://x", "https://", "https://host/v3", "https://u:p@host",
+        "https://host:0", "https://host:abc", "https://host?x=1", "https://ho st"}) {
     auto r = normalize_api_base(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -153,25 +164,51 @@ struct FaultCase {
 std::vector<FaultCase> fault_cases() {
   return {
       {"429 with X-RateLimit-Reset",
-       {429, sendgrid_errors("too many requests"), {{"X-RateLimit-Reset", std::to_string(kNow + 30)}}, 0},
-       SendStatus::kRetryable, "429", "too many requests", std::chrono::seconds(30)},
-      {"429 with Retry-After", {429, sendgrid_errors("too many requests"), {{"Retry-After", "7"}}, 0},
-       SendStatus::kRetryable, "429", "too many requests", std::chrono::seconds(7)},
-      {"500", {500, sendgrid_errors("internal error"), {}, 0}, SendStatus::kRetryable, "500", "internal error",
+       {429,
+        sendgrid_errors("too many requests"),
+        {{"X-RateLimit-Reset", std::to_string(kNow + 30)}},
+        0},
+       SendStatus::kRetryable,
+       "429",
+       "too many requests",
+       std::chrono::seconds(30)},
+      {"429 with Retry-After",
+       {429, sendgrid_errors("too many requests"), {{"Retry-After", "7"}}, 0},
+       SendStatus::kRetryable,
+       "429",
+       "too many requests",
+       std::chrono::seconds(7)},
+      {"500",
+       {500, sendgrid_errors("internal error"), {}, 0},
+       SendStatus::kRetryable,
+       "500",
+       "internal error",
        std::nullopt},
-      {"503", {503, "Service Unavailable", {}, 0}, SendStatus::kRetryable, "503", "Service Unavailable", std::nullopt},
+      {"503",
+       {503, "Service Unavailable", {}, 0},
+       SendStatus::kRetryable,
+       "503",
+       "Service Unavailable",
+       std::nullopt},
       {"400 with provider errors",
        {400,
         json{{"errors",
-              json::array({{{"message", "The from address does not match a verified Sender Identity."},
-                            {"field", "from"}},
-                           {{"message", "Invalid type."}, {"field", nullptr}}})}}
+              json::array(
+                  {{{"message", "The from address does not match a verified Sender Identity."},
+                    {"field", "from"}},
+                   {{"message", "Invalid type."}, {"field", nullptr}}})}}
             .dump(),
         {},
         0},
-       SendStatus::kPermanent, "400",
-       "The from address does not match a verified Sender Identity. (from); Invalid type.", std::nullopt},
-      {"403", {403, sendgrid_errors("access forbidden"), {}, 0}, SendStatus::kPermanent, "403", "access forbidden",
+       SendStatus::kPermanent,
+       "400",
+       "The from address does not match a verified Sender Identity. (from); Invalid type.",
+       std::nullopt},
+      {"403",
+       {403, sendgrid_errors("access forbidden"), {}, 0},
+       SendStatus::kPermanent,
+       "403",
+       "access forbidden",
        std::nullopt},
   };
 }
@@ -185,9 +222,11 @@ TEST(SendgridSender, FaultTableForSingleSends) {
     SendResult r = sender.send(sample(static_cast<std::int64_t>(100 + i)));
     EXPECT_EQ(r.status, cases[i].status) << cases[i].name;
     EXPECT_EQ(r.provider_code, cases[i].code) << cases[i].name;
-    EXPECT_NE(r.provider_message.find(cases[i].text), std::string::npos) << cases[i].name << ": " << r.provider_message;
+    EXPECT_NE(r.provider_message.find(cases[i].text), std::string::npos)
+        << cases[i].name << ": " << r.provider_message;
     EXPECT_EQ(r.retry_after, cases[i].retry_after) << cases[i].name;
-    EXPECT_EQ(r.auth_refused, cases[i].code == "403") << cases[i].name;  // 403: the key lacks mail.send
+    EXPECT_EQ(r.auth_refused, cases[i].code == "403")
+        << cases[i].name;  // 403: the key lacks mail.send
   }
   EXPECT_TRUE(fake.violations().empty());
 }
@@ -201,7 +240,8 @@ TEST(SendgridSender, WrongKeyIs401PermanentWithTheProvidersText) {
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "401");
   EXPECT_TRUE(r.auth_refused);
-  EXPECT_NE(r.provider_message.find("authorization grant is invalid"), std::string::npos) << r.provider_message;
+  EXPECT_NE(r.provider_message.find("authorization grant is invalid"), std::string::npos)
+      << r.provider_message;
 }
 
 TEST(SendgridSender, TimeoutIsRetryable) {
@@ -239,7 +279,8 @@ TEST(SendgridSender, BatchMixingOutcomesKeepsOrderAndLosesNothing) {
   auto cases = fault_cases();
   std::vector<OutboundEmail> batch;
   std::map<std::int64_t, const FaultCase*> expected;
-  FaultCase timeout{"timeout", {202, "", {}, 4000}, SendStatus::kRetryable, "curl:28", "", std::nullopt};
+  FaultCase timeout{"timeout", {202, "", {}, 4000}, SendStatus::kRetryable, "curl:28",
+                    "",        std::nullopt};
   for (std::int64_t id = 1; id <= 60; ++id) {
     batch.push_back(sample(id));
     if (id % 7 == 0) {
@@ -312,7 +353,8 @@ TEST(SendgridSender, HttpsKeepsItsConnectionsAcrossBatches) {
   for (int round = 0; round < 3; ++round) {
     std::vector<OutboundEmail> batch;
     for (std::int64_t id = 1; id <= 100; ++id) batch.push_back(sample(round * 1000 + id));
-    for (const auto& r : sender.send_batch(batch)) ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_message;
+    for (const auto& r : sender.send_batch(batch))
+      ASSERT_EQ(r.status, SendStatus::kSent) << r.provider_message;
   }
   EXPECT_EQ(fake.request_count(), 300u);
   // 300 messages over at most 4 connections: one TLS handshake per
@@ -340,8 +382,8 @@ TEST(SendgridClassify, RetryAfterHeaders) {
   EXPECT_EQ(r.provider_message, "payload too large");
   EXPECT_FALSE(r.auth_refused);
   // Retry-After wins over X-RateLimit-Reset, and may be an HTTP-date.
-  r = classify_sendgrid_response(429, "", "", "Sun, 06 Nov 1994 08:49:37 GMT", std::to_string(kNow + 99),
-                                 784'111'777 - 12);
+  r = classify_sendgrid_response(429, "", "", "Sun, 06 Nov 1994 08:49:37 GMT",
+                                 std::to_string(kNow + 99), 784'111'777 - 12);
   EXPECT_EQ(r.retry_after, std::chrono::seconds(12));
   r = classify_sendgrid_response(401, R"({"errors":[{"message":"bad key"}]})", "", "", "", kNow);
   EXPECT_TRUE(r.auth_refused);
@@ -351,11 +393,12 @@ TEST(SendgridClassify, RetryAfterHeaders) {
 TEST(FakeSendgrid, FlagsRequestsThatBreakTheSpec) {
   FakeSendgrid fake;
   httplib::Client cli(fake.base_url());
-  auto r1 = cli.Post("/v3/mail/send", httplib::Headers{{"Authorization", "Bearer " + fake.api_key()}},
-                     R"({"personalizations":[{"to":[{"email":"a@b.c"}]}],"from":{"email":"x@y.z"},"subject":"s",
+  auto r1 = cli.Post(
+      "/v3/mail/send", httplib::Headers{{"Authorization", "Bearer " + fake.api_key()}},
+      R"({"personalizations":[{"to":[{"email":"a@b.c"}]}],"from":{"email":"x@y.z"},"subject":"s",
                          "content":[{"type":"text/html","value":"h"},{"type":"text/plain","value":"t"}],
                          "custom_args":{"outbox_id":1}})",
-                     "application/json");
+      "application/json");
   ASSERT_TRUE(r1);
   EXPECT_EQ(r1->status, 400);
   auto v = fake.violations();

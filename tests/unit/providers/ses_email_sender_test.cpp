@@ -55,7 +55,9 @@ std::string same_boundary(const std::string& mime) {
   return std::regex_replace(mime, std::regex("=_sc_[0-9a-f]+"), "=_sc_BOUNDARY");
 }
 
-std::string first_or_none(const std::vector<std::string>& v) { return v.empty() ? "(none)" : v.front(); }
+std::string first_or_none(const std::vector<std::string>& v) {
+  return v.empty() ? "(none)" : v.front();
+}
 
 int closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -70,7 +72,8 @@ int closed_port() {
 }
 
 std::string base64_decode(const std::string& in) {
-  static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   unsigned buf = 0;
   int bits = 0;
@@ -98,15 +101,20 @@ TEST(SesBody, IsSendEmailWithOurOwnMimeMessageAsRaw) {
   EXPECT_FALSE(j.contains("FeedbackForwardingEmailAddress"));
   ASSERT_EQ(j["Content"].size(), 1u);
   const std::string raw = base64_decode(j["Content"]["Raw"]["Data"].get<std::string>());
-  EXPECT_EQ(same_boundary(raw), same_boundary(build_mime(m)));  // the headers we build reach SES as built
+  EXPECT_EQ(same_boundary(raw),
+            same_boundary(build_mime(m)));  // the headers we build reach SES as built
   EXPECT_NE(raw.find("boundary="), std::string::npos);
-  EXPECT_NE(raw.find("\r\nList-Unsubscribe: <https://example.com/u/opaque5>, <mailto:unsub@example.com>\r\n"),
+  EXPECT_NE(
+      raw.find(
+          "\r\nList-Unsubscribe: <https://example.com/u/opaque5>, <mailto:unsub@example.com>\r\n"),
+      std::string::npos);
+  EXPECT_NE(raw.find("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
             std::string::npos);
-  EXPECT_NE(raw.find("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
   EXPECT_EQ(j.size(), 4u) << j.dump();
 
   m.envelope_from = "bounces@example.com";
-  EXPECT_EQ(json::parse(ses_request_body(m))["FeedbackForwardingEmailAddress"], "bounces@example.com");
+  EXPECT_EQ(json::parse(ses_request_body(m))["FeedbackForwardingEmailAddress"],
+            "bounces@example.com");
 }
 
 TEST(SesConfigCheck, EveryMissingOrBadSettingNamesItsVariable) {
@@ -125,14 +133,18 @@ TEST(SesConfigCheck, EveryMissingOrBadSettingNamesItsVariable) {
   };
   const std::vector<Case> cases = {
       {"no region", [](SesConfig& c) { c.region.clear(); }, "SC_SES_REGION"},
-      {"region with a dot", [](SesConfig& c) { c.region = "eu-west-1.evil.test"; }, "SC_SES_REGION"},
+      {"region with a dot", [](SesConfig& c) { c.region = "eu-west-1.evil.test"; },
+       "SC_SES_REGION"},
       {"region in capitals", [](SesConfig& c) { c.region = "EU-WEST-1"; }, "SC_SES_REGION"},
       {"no key id", [](SesConfig& c) { c.access_key_id.clear(); }, "SC_SES_ACCESS_KEY_ID"},
-      {"key id with a slash", [](SesConfig& c) { c.access_key_id = "AKIA/x"; }, "SC_SES_ACCESS_KEY_ID"},
+      {"key id with a slash", [](SesConfig& c) { c.access_key_id = "AKIA/x"; },
+       "SC_SES_ACCESS_KEY_ID"},
       {"no secret", [](SesConfig& c) { c.secret_access_key.clear(); }, "SC_SES_SECRET_ACCESS_KEY"},
-      {"secret with a newline", [](SesConfig& c) { c.secret_access_key = "a\nb"; }, "SC_SES_SECRET_ACCESS_KEY"},
+      {"secret with a newline", [](SesConfig& c) { c.secret_access_key = "a\nb"; },
+       "SC_SES_SECRET_ACCESS_KEY"},
       {"token with a space", [](SesConfig& c) { c.session_token = "a b"; }, "SC_SES_SESSION_TOKEN"},
-      {"base with a path", [](SesConfig& c) { c.api_base = "https://email.eu-west-1.amazonaws.com/v2"; },
+      {"base with a path",
+       [](SesConfig& c) { c.api_base = "https://email.eu-west-1.amazonaws.com/v2"; },
        "SC_SES_API_BASE"},
       {"base not http", [](SesConfig& c) { c.api_base = "ftp://x"; }, "SC_SES_API_BASE"},
   };
@@ -142,7 +154,8 @@ TEST(SesConfigCheck, EveryMissingOrBadSettingNamesItsVariable) {
     auto r = validate_ses_config(c);
     ASSERT_FALSE(r.ok()) << k.name;
     EXPECT_EQ(r.error().field, k.field) << k.name;
-    EXPECT_NE(r.error().message.find(k.field), std::string::npos) << k.name << ": " << r.error().message;
+    EXPECT_NE(r.error().message.find(k.field), std::string::npos)
+        << k.name << ": " << r.error().message;
     EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << k.name;
     EXPECT_THROW(SesEmailSender{c}, std::invalid_argument) << k.name;
   }
@@ -194,24 +207,69 @@ struct FaultCase {
 
 std::vector<FaultCase> fault_cases() {
   return {
-      {"message rejected", {400, "MessageRejected", "Email address is not verified.", {}, 0}, SendStatus::kPermanent,
-       "MessageRejected", "Email address is not verified.", std::nullopt, false},
-      {"mail-from domain", {400, "MailFromDomainNotVerifiedException", "MAIL FROM domain not verified", {}, 0},
-       SendStatus::kPermanent, "MailFromDomainNotVerifiedException", "MAIL FROM domain", std::nullopt, false},
-      {"bad request", {400, "BadRequestException", "Invalid address", {}, 0}, SendStatus::kPermanent,
-       "BadRequestException", "Invalid address", std::nullopt, false},
-      {"account suspended", {400, "AccountSuspendedException", "suspended", {}, 0}, SendStatus::kPermanent,
-       "AccountSuspendedException", "suspended", std::nullopt, false},
-      {"throttled with Retry-After", {429, "TooManyRequestsException", "Too many requests", {{"Retry-After", "7"}}, 0},
-       SendStatus::kRetryable, "TooManyRequestsException", "Too many requests", std::chrono::seconds(7), false},
-      {"daily quota", {400, "LimitExceededException", "Daily message quota exceeded", {}, 0},
-       SendStatus::kRetryable, "LimitExceededException", "quota", std::nullopt, false},
-      {"internal failure", {500, "InternalFailure", "internal error", {}, 0}, SendStatus::kRetryable,
-       "InternalFailure", "internal error", std::nullopt, false},
-      {"bare 503", {503, "", "Service Unavailable", {}, 0}, SendStatus::kRetryable, "503", "Service Unavailable",
-       std::nullopt, false},
-      {"access denied", {403, "AccessDeniedException", "not authorized to perform ses:SendEmail", {}, 0},
-       SendStatus::kPermanent, "AccessDeniedException", "ses:SendEmail", std::nullopt, true},
+      {"message rejected",
+       {400, "MessageRejected", "Email address is not verified.", {}, 0},
+       SendStatus::kPermanent,
+       "MessageRejected",
+       "Email address is not verified.",
+       std::nullopt,
+       false},
+      {"mail-from domain",
+       {400, "MailFromDomainNotVerifiedException", "MAIL FROM domain not verified", {}, 0},
+       SendStatus::kPermanent,
+       "MailFromDomainNotVerifiedException",
+       "MAIL FROM domain",
+       std::nullopt,
+       false},
+      {"bad request",
+       {400, "BadRequestException", "Invalid address", {}, 0},
+       SendStatus::kPermanent,
+       "BadRequestException",
+       "Invalid address",
+       std::nullopt,
+       false},
+      {"account suspended",
+       {400, "AccountSuspendedException", "suspended", {}, 0},
+       SendStatus::kPermanent,
+       "AccountSuspendedException",
+       "suspended",
+       std::nullopt,
+       false},
+      {"throttled with Retry-After",
+       {429, "TooManyRequestsException", "Too many requests", {{"Retry-After", "7"}}, 0},
+       SendStatus::kRetryable,
+       "TooManyRequestsException",
+       "Too many requests",
+       std::chrono::seconds(7),
+       false},
+      {"daily quota",
+       {400, "LimitExceededException", "Daily message quota exceeded", {}, 0},
+       SendStatus::kRetryable,
+       "LimitExceededException",
+       "quota",
+       std::nullopt,
+       false},
+      {"internal failure",
+       {500, "InternalFailure", "internal error", {}, 0},
+       SendStatus::kRetryable,
+       "InternalFailure",
+       "internal error",
+       std::nullopt,
+       false},
+      {"bare 503",
+       {503, "", "Service Unavailable", {}, 0},
+       SendStatus::kRetryable,
+       "503",
+       "Service Unavailable",
+       std::nullopt,
+       false},
+      {"access denied",
+       {403, "AccessDeniedException", "not authorized to perform ses:SendEmail", {}, 0},
+       SendStatus::kPermanent,
+       "AccessDeniedException",
+       "ses:SendEmail",
+       std::nullopt,
+       true},
   };
 }
 
@@ -225,7 +283,8 @@ TEST(SesSender, FaultTableForSingleSends) {
     SendResult r = sender.send(sample(id));
     EXPECT_EQ(r.status, cases[i].status) << cases[i].name;
     EXPECT_EQ(r.provider_code, cases[i].code) << cases[i].name;
-    EXPECT_NE(r.provider_message.find(cases[i].text), std::string::npos) << cases[i].name << ": " << r.provider_message;
+    EXPECT_NE(r.provider_message.find(cases[i].text), std::string::npos)
+        << cases[i].name << ": " << r.provider_message;
     EXPECT_EQ(r.retry_after, cases[i].retry_after) << cases[i].name;
     EXPECT_EQ(r.auth_refused, cases[i].auth_refused) << cases[i].name;
   }
@@ -257,8 +316,10 @@ struct AuthCase {
 
 TEST(SesSender, RefusedCredentialsArePermanentAndPauseTheProvider) {
   const std::vector<AuthCase> cases = {
-      {"wrong secret", [](SesConfig& c) { c.secret_access_key = "not-the-secret"; }, "SignatureDoesNotMatch"},
-      {"unknown key", [](SesConfig& c) { c.access_key_id = "AKIAUNKNOWN000000000"; }, "UnrecognizedClientException"},
+      {"wrong secret", [](SesConfig& c) { c.secret_access_key = "not-the-secret"; },
+       "SignatureDoesNotMatch"},
+      {"unknown key", [](SesConfig& c) { c.access_key_id = "AKIAUNKNOWN000000000"; },
+       "UnrecognizedClientException"},
       {"clock an hour slow", [](SesConfig& c) { c.now_unix = [] { return unix_now() - 3600; }; },
        "InvalidSignatureException"},
   };
@@ -319,7 +380,9 @@ TEST(SesSender, BatchMixingOutcomesKeepsOrderSignsEachAndLosesNothing) {
       expected[id] = &fc;
     }
   }
-  FaultCase timeout{"timeout", {200, "", "", {}, 4000}, SendStatus::kRetryable, "curl:28", "", std::nullopt, false};
+  FaultCase timeout{
+      "timeout", {200, "", "", {}, 4000}, SendStatus::kRetryable, "curl:28", "", std::nullopt,
+      false};
   fake.script(33, {timeout.answer});
   expected[33] = &timeout;
 
@@ -357,15 +420,17 @@ TEST(SesClassify, ErrorTypesFromHeaderOrBody) {
   auto r = classify_ses_response(200, R"({"MessageId":"0100-abc"})", "", "", kNow);
   EXPECT_EQ(r.status, SendStatus::kSent);
   EXPECT_EQ(r.provider_message_id, "0100-abc");
-  r = classify_ses_response(400, R"({"__type":"com.amazonaws.sesv2#MessageRejected","message":"no"})", "", "", kNow);
+  r = classify_ses_response(
+      400, R"({"__type":"com.amazonaws.sesv2#MessageRejected","message":"no"})", "", "", kNow);
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "MessageRejected");
   EXPECT_EQ(r.provider_message, "no");
-  r = classify_ses_response(400, R"({"Message":"Missing final '@domain'"})", "BadRequestException:http://internal", "",
-                            kNow);
+  r = classify_ses_response(400, R"({"Message":"Missing final '@domain'"})",
+                            "BadRequestException:http://internal", "", kNow);
   EXPECT_EQ(r.provider_code, "BadRequestException");
   EXPECT_EQ(r.provider_message, "Missing final '@domain'");
-  r = classify_ses_response(429, "", "TooManyRequestsException", "Sun, 06 Nov 1994 08:49:37 GMT", kNow);
+  r = classify_ses_response(429, "", "TooManyRequestsException", "Sun, 06 Nov 1994 08:49:37 GMT",
+                            kNow);
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.retry_after, std::chrono::seconds(30));
   r = classify_ses_response(400, "", "ThrottlingException", "", kNow);
@@ -373,9 +438,10 @@ TEST(SesClassify, ErrorTypesFromHeaderOrBody) {
   EXPECT_FALSE(r.auth_refused);
   // Documented as 400 by some AWS services and 403 by others: auth either way.
   for (long status : {400L, 403L}) {
-    for (const char* type : {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
-                             "AccessDenied", "AccessDeniedException", "IncompleteSignature", "ExpiredToken",
-                             "InvalidSignatureException", "MissingAuthenticationToken", "NotAuthorized"}) {
+    for (const char* type :
+         {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+          "AccessDenied", "AccessDeniedException", "IncompleteSignature", "ExpiredToken",
+          "InvalidSignatureException", "MissingAuthenticationToken", "NotAuthorized"}) {
       r = classify_ses_response(status, R"({"message":"refused"})", type, "", kNow);
       EXPECT_EQ(r.status, SendStatus::kPermanent) << type;
       EXPECT_TRUE(r.auth_refused) << status << " " << type;
@@ -390,7 +456,8 @@ TEST(SesClassify, ErrorTypesFromHeaderOrBody) {
   EXPECT_EQ(r.provider_code, "400");
   EXPECT_EQ(r.provider_message, "HTTP 400");
   EXPECT_FALSE(r.auth_refused);
-  r = classify_ses_response(404, R"({"message":"Configuration set does not exist"})", "NotFoundException", "", kNow);
+  r = classify_ses_response(404, R"({"message":"Configuration set does not exist"})",
+                            "NotFoundException", "", kNow);
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_FALSE(r.auth_refused);
 }
@@ -398,7 +465,8 @@ TEST(SesClassify, ErrorTypesFromHeaderOrBody) {
 TEST(FakeSes, FlagsRequestsThatBreakTheApi) {
   FakeSes fake;
   httplib::Client cli(fake.base_url());
-  auto r = cli.Post("/v2/email/outbound-emails", R"({"Content":{"Raw":{"Data":"x"}}})", "application/json");
+  auto r = cli.Post("/v2/email/outbound-emails", R"({"Content":{"Raw":{"Data":"x"}}})",
+                    "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);  // unsigned
   ASSERT_EQ(fake.violations().size(), 1u);
@@ -419,19 +487,23 @@ TEST(FakeSes, FlagsBodiesThatBreakTheModelEvenWhenSigned) {
     httplib::Headers h;
     std::string ctype;
     for (const auto& [k, v] : ses_request_headers(valid.value(), body, unix_now())) {
-      if (k == "Content-Type") ctype = v;
-      else if (k != "Host") h.emplace(k, v);
+      if (k == "Content-Type")
+        ctype = v;
+      else if (k != "Host")
+        h.emplace(k, v);
     }
     return cli.Post("/v2/email/outbound-emails", h, body, ctype.c_str());
   };
   // Two kinds of content, a raw message with bare LFs, a tag with a space.
-  auto r = post(R"({"FromEmailAddress":"a@b.example","Content":{"Raw":{"Data":"RnJvbTogYUBiCgpoaQ=="},
+  auto r =
+      post(R"({"FromEmailAddress":"a@b.example","Content":{"Raw":{"Data":"RnJvbTogYUBiCgpoaQ=="},
                    "Simple":{}},"EmailTags":[{"Name":"outbox id","Value":"1"}]})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   auto v = fake.violations();
   EXPECT_GE(v.size(), 3u);
-  for (const auto& s : v) EXPECT_EQ(s.find("signature"), std::string::npos) << s;  // the signature held
+  for (const auto& s : v)
+    EXPECT_EQ(s.find("signature"), std::string::npos) << s;  // the signature held
 }
 
 }  // namespace

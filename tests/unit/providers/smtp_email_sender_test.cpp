@@ -24,11 +24,13 @@ const std::filesystem::path kServer = kHere / ".." / ".." / "support" / "smtp_se
 class SmtpServer {
  public:
   explicit SmtpServer(std::vector<std::string> flags = {}) {
-    std::vector<std::string> argv = {sc::provider_testing::python3(), kServer.string(), "--outdir", dir_.path().string()};
+    std::vector<std::string> argv = {sc::provider_testing::python3(), kServer.string(), "--outdir",
+                                     dir_.path().string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     child_ = std::make_unique<sc::provider_testing::Child>(argv);
     auto line = child_->read_line();
-    if (!line || line->rfind("PORT ", 0) != 0) throw std::runtime_error("smtp_server.py did not start");
+    if (!line || line->rfind("PORT ", 0) != 0)
+      throw std::runtime_error("smtp_server.py did not start");
     port_ = std::stoi(line->substr(5));
   }
   int port() const { return port_; }
@@ -36,13 +38,20 @@ class SmtpServer {
     return "smtp://" + userinfo + "127.0.0.1:" + std::to_string(port_);
   }
   bool wait_messages(int n) {
-    return sc::provider_testing::wait_for([&] { return std::filesystem::exists(dir_ / ("msg-" + std::to_string(n) + ".eml")); });
+    return sc::provider_testing::wait_for(
+        [&] { return std::filesystem::exists(dir_ / ("msg-" + std::to_string(n) + ".eml")); });
   }
-  std::string raw(int n) const { return sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".eml")); }
-  json meta(int n) const { return json::parse(sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".json"))); }
+  std::string raw(int n) const {
+    return sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".eml"));
+  }
+  json meta(int n) const {
+    return json::parse(
+        sc::provider_testing::read_file(dir_ / ("msg-" + std::to_string(n) + ".json")));
+  }
   int message_count() const {
     int n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) n += e.path().extension() == ".eml";
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
+      n += e.path().extension() == ".eml";
     return n;
   }
 
@@ -75,7 +84,9 @@ SmtpConfig plain(const std::string& url) {
   return c;
 }
 
-std::string header_block(const std::string& mime) { return mime.substr(0, mime.find("\r\n\r\n") + 2); }
+std::string header_block(const std::string& mime) {
+  return mime.substr(0, mime.find("\r\n\r\n") + 2);
+}
 
 TEST(SmtpUrl, ParsesUserPassHostPortAndDefaults) {
   auto u = parse_smtp_url("smtp://us%20er:p%40ss%3Aw@mail.example.com:2525");
@@ -95,9 +106,10 @@ TEST(SmtpUrl, ParsesUserPassHostPortAndDefaults) {
 }
 
 TEST(SmtpUrl, RejectsWhatDoesNotParse) {
-  for (const char* bad : {"", "localhost:25", "http://host", "smtp://", "smtp://host:0", "smtp://host:99999",
-                          "smtp://host:2x", "smtp://u:p@:25", "smtp://host?tls=maybe", "smtps://host?tls=none",
-                          "smtp://u:%zz@host", "smtp://ho\r\nst"}) {
+  for (const char* bad :
+       {"", "localhost:25", "http://host", "smtp://", "smtp://host:0", "smtp://host:99999",
+        "smtp://host:2x", "smtp://u:p@:25", "smtp://host?tls=maybe", "smtps://host?tls=none",
+        "smtp://u:%zz@host", "smtp://ho\r\nst"}) {
     auto u = parse_smtp_url(bad);
     EXPECT_FALSE(u.ok()) << bad;
     if (!u.ok()) {
@@ -132,7 +144,9 @@ TEST(SmtpSender, DeliversHeadersMimeAndDotLinesIntact) {
   EXPECT_NE(head.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
   EXPECT_NE(head.find("Content-Type: multipart/alternative;"), std::string::npos);
   // libcurl dot-stuffed, the server unstuffed: the lines arrive as written.
-  EXPECT_NE(raw.find("\r\n.hidden line starting with a dot\r\n..two dots\r\n.\r\nbye\r\n"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\n.hidden line starting with a dot\r\n..two dots\r\n.\r\nbye\r\n"),
+            std::string::npos)
+      << raw;
   EXPECT_NE(raw.find("\r\n.<p>dot</p>\r\n"), std::string::npos);
   // The received bytes are the MIME builder's (apart from the random boundary).
   std::string expected = build_mime(m);
@@ -167,7 +181,8 @@ TEST(SmtpSender, RejectedRecipientIsPermanentWithTheServersTextThenNextSends) {
   SendResult r = sender.send(sample(1, "nobody@example.org"));
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "smtp:550");
-  EXPECT_NE(r.provider_message.find("Recipient address rejected"), std::string::npos) << r.provider_message;
+  EXPECT_NE(r.provider_message.find("Recipient address rejected"), std::string::npos)
+      << r.provider_message;
   EXPECT_NE(r.provider_message.find("5.1.1"), std::string::npos);
 
   SendResult ok = sender.send(sample(2));
@@ -183,7 +198,8 @@ TEST(SmtpSender, TemporaryFailureIsRetryableThenTheRetrySends) {
   SendResult first = sender.send(m);
   EXPECT_EQ(first.status, SendStatus::kRetryable);
   EXPECT_EQ(first.provider_code, "smtp:451");
-  EXPECT_NE(first.provider_message.find("try again later"), std::string::npos) << first.provider_message;
+  EXPECT_NE(first.provider_message.find("try again later"), std::string::npos)
+      << first.provider_message;
   SendResult second = sender.send(m);
   EXPECT_EQ(second.status, SendStatus::kSent) << second.provider_message;
   ASSERT_TRUE(server.wait_messages(1));
@@ -245,7 +261,8 @@ TEST(SmtpSender, StartTlsRequiredAgainstAServerWithoutItSendsNothing) {
   SmtpEmailSender sender(cfg);
   SendResult r = sender.send(sample());
   EXPECT_EQ(r.status, SendStatus::kRetryable);
-  EXPECT_EQ(r.provider_code, "curl:" + std::to_string(64)) << r.provider_message;  // CURLE_USE_SSL_FAILED
+  EXPECT_EQ(r.provider_code, "curl:" + std::to_string(64))
+      << r.provider_message;  // CURLE_USE_SSL_FAILED
   EXPECT_NE(r.provider_message.find("SSL"), std::string::npos) << r.provider_message;
   EXPECT_EQ(server.message_count(), 0);
 }

@@ -16,7 +16,8 @@ namespace {
 using nlohmann::json;
 
 json vectors() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "data" / "twilio_signature_vectors.json";
+  const auto path = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "data" /
+                    "twilio_signature_vectors.json";
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -26,7 +27,8 @@ json vectors() {
 FormParams params_of(const json& v) {
   FormParams p;
   if (v.contains("params") && v["params"].is_array()) {
-    for (const auto& kv : v["params"]) p.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
+    for (const auto& kv : v["params"])
+      p.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
   }
   return p;
 }
@@ -52,7 +54,9 @@ TEST(TwilioSignature, EveryOfficialVector) {
     EXPECT_EQ(got, want) << name;
     // Where the vector names the exact URL that was signed, the signer agrees.
     if (want && v["body"].is_null() && v["signed_string_url"].is_string()) {
-      EXPECT_EQ(twilio_signature(token, v["signed_string_url"].get<std::string>(), params_of(v)), sig) << name;
+      EXPECT_EQ(twilio_signature(token, v["signed_string_url"].get<std::string>(), params_of(v)),
+                sig)
+          << name;
     }
     ++checked;
   }
@@ -65,22 +69,27 @@ TEST(TwilioSignature, WhatMustNotPass) {
   const auto good = twilio_signature("token", url, p);
   EXPECT_TRUE(twilio_form_signature_valid("token", url, p, good));
   EXPECT_FALSE(twilio_form_signature_valid("other", url, p, good));  // another account's token
-  EXPECT_FALSE(twilio_form_signature_valid("", url, p, good));       // no token configured: nothing passes
+  EXPECT_FALSE(
+      twilio_form_signature_valid("", url, p, good));  // no token configured: nothing passes
   EXPECT_FALSE(twilio_form_signature_valid("token", url, p, ""));
   EXPECT_FALSE(twilio_form_signature_valid("token", url + "?x=1", p, good));
-  EXPECT_FALSE(twilio_form_signature_valid("token", "https://signup.example.org/webhooks/twilio/status", p, good));
+  EXPECT_FALSE(twilio_form_signature_valid(
+      "token", "https://signup.example.org/webhooks/twilio/status", p, good));
   // A changed or an added parameter breaks it (new parameters are signed too).
-  EXPECT_FALSE(twilio_form_signature_valid("token", url, {{"From", "+14155550100"}, {"Body", "YES"}}, good));
+  EXPECT_FALSE(
+      twilio_form_signature_valid("token", url, {{"From", "+14155550100"}, {"Body", "YES"}}, good));
   auto more = p;
   more.emplace_back("NumMedia", "0");
   EXPECT_FALSE(twilio_form_signature_valid("token", url, more, good));
   // Order of arrival does not matter.
-  EXPECT_TRUE(twilio_form_signature_valid("token", url, {{"Body", "STOP"}, {"From", "+14155550100"}}, good));
+  EXPECT_TRUE(twilio_form_signature_valid("token", url,
+                                          {{"Body", "STOP"}, {"From", "+14155550100"}}, good));
   // A JSON body needs its hash in the signed URL, and the hash must match.
   const std::string body = R"({"a":1})";
   EXPECT_FALSE(twilio_json_signature_valid("token", url, body, twilio_signature("token", url, {})));
   const auto hashed = url + "?bodySHA256=0000";
-  EXPECT_FALSE(twilio_json_signature_valid("token", hashed, body, twilio_signature("token", hashed, {})));
+  EXPECT_FALSE(
+      twilio_json_signature_valid("token", hashed, body, twilio_signature("token", hashed, {})));
 }
 
 TEST(TwilioSignature, UrlVariants) {
@@ -92,7 +101,8 @@ TEST(TwilioSignature, UrlVariants) {
             (std::vector<std::string>{"https://[::1]/x", "https://[::1]:443/x"}));
   EXPECT_EQ(twilio_url_variants("https://[::1]:8443/x"),
             (std::vector<std::string>{"https://[::1]/x", "https://[::1]:8443/x"}));
-  EXPECT_EQ(twilio_url_variants("https://h.example"), (std::vector<std::string>{"https://h.example", "https://h.example:443"}));
+  EXPECT_EQ(twilio_url_variants("https://h.example"),
+            (std::vector<std::string>{"https://h.example", "https://h.example:443"}));
   EXPECT_EQ(twilio_url_variants("not a url"), (std::vector<std::string>{"not a url"}));
 }
 

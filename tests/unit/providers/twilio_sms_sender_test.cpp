@@ -32,7 +32,8 @@ TwilioConfig config_for(const FakeTwilio& fake) {
   return c;
 }
 
-OutboundSms text(const std::string& to, const std::string& body = "Example Org: Reply YES to confirm.") {
+OutboundSms text(const std::string& to,
+                 const std::string& body = "Example Org: Reply YES to confirm.") {
   OutboundSms m;
   m.to = to;
   m.body = body;
@@ -43,25 +44,35 @@ TEST(TwilioBody, IsAFormWithEveryByteEscaped) {
   TwilioConfig c;
   c.from = "+15005550006";
   auto b = twilio_request_body(c, text("+14155550100", "Größe & 100% + more=yes\nline"));
-  EXPECT_EQ(b, "To=%2B14155550100&From=%2B15005550006&Body=Gr%C3%B6%C3%9Fe%20%26%20100%25%20%2B%20more%3Dyes%0Aline");
+  EXPECT_EQ(b,
+            "To=%2B14155550100&From=%2B15005550006&Body=Gr%C3%B6%C3%9Fe%20%26%20100%25%20%2B%"
+            "20more%3Dyes%0Aline");
   c.from.clear();
   c.messaging_service_sid = "MG" + std::string(32, 'b');
   c.status_callback = "https://signup.example.org/webhooks/twilio/status";
   b = twilio_request_body(c, text("+14155550100", "hi"));
-  EXPECT_EQ(b, "To=%2B14155550100&MessagingServiceSid=MG" + std::string(32, 'b') +
-                   "&Body=hi&StatusCallback=https%3A%2F%2Fsignup.example.org%2Fwebhooks%2Ftwilio%2Fstatus");
+  EXPECT_EQ(
+      b,
+      "To=%2B14155550100&MessagingServiceSid=MG" + std::string(32, 'b') +
+          "&Body=hi&StatusCallback=https%3A%2F%2Fsignup.example.org%2Fwebhooks%2Ftwilio%2Fstatus");
 }
 
 TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
   auto r = classify_twilio_response(201, R"({"sid":"SMabc","status":"queued"})", "");
   EXPECT_EQ(r.status, SendStatus::kSent);
   EXPECT_EQ(r.provider_message_id, "SMabc");
-  r = classify_twilio_response(400, R"({"code":21610,"message":"Attempt to send to unsubscribed recipient","more_info":"https://www.twilio.com/docs/errors/21610","status":400})", "");
+  r = classify_twilio_response(
+      400,
+      R"({"code":21610,"message":"Attempt to send to unsubscribed recipient","more_info":"https://www.twilio.com/docs/errors/21610","status":400})",
+      "");
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "21610");
   EXPECT_EQ(r.provider_message, "Attempt to send to unsubscribed recipient");
   EXPECT_TRUE(r.recipient_opted_out);
-  r = classify_twilio_response(400, R"({"type":"https://www.twilio.com/docs/errors/21211","title":"Invalid 'To' Phone Number","status":400,"code":21211,"detail":"+1 is not valid"})", "");
+  r = classify_twilio_response(
+      400,
+      R"({"type":"https://www.twilio.com/docs/errors/21211","title":"Invalid 'To' Phone Number","status":400,"code":21211,"detail":"+1 is not valid"})",
+      "");
   EXPECT_EQ(r.status, SendStatus::kPermanent);
   EXPECT_EQ(r.provider_code, "21211");
   EXPECT_EQ(r.provider_message, "+1 is not valid");
@@ -101,11 +112,14 @@ TEST(TwilioSender, SendsTheWayTwilioDocumentsIt) {
 
 TEST(TwilioSender, BatchFaultTableKeepsOrderAndSendsEachOnce) {
   FakeTwilio fake;
-  fake.script("+14155550101", {400, R"({"code":21610,"message":"unsubscribed recipient","status":400})", {}, 0});
-  fake.script("+14155550102", {429, R"({"code":20429,"message":"Too Many Requests"})", {{"Retry-After", "3"}}, 0});
+  fake.script("+14155550101",
+              {400, R"({"code":21610,"message":"unsubscribed recipient","status":400})", {}, 0});
+  fake.script("+14155550102",
+              {429, R"({"code":20429,"message":"Too Many Requests"})", {{"Retry-After", "3"}}, 0});
   fake.script("+14155550103", {500, "", {}, 0});
   fake.script("+14155550104", {201, "", {}, 3000});  // longer than the timeout
-  fake.script("+14155550105", {400, R"({"code":21211,"message":"Invalid 'To' Phone Number"})", {}, 0});
+  fake.script("+14155550105",
+              {400, R"({"code":21211,"message":"Invalid 'To' Phone Number"})", {}, 0});
   auto c = config_for(fake);
   c.timeout_ms = 800;
   c.max_in_flight = 4;
@@ -131,8 +145,8 @@ TEST(TwilioSender, BatchFaultTableKeepsOrderAndSendsEachOnce) {
     sids.insert(results[i].provider_message_id);
   }
   EXPECT_EQ(sids.size(), results.size() - 5);
-  EXPECT_EQ(fake.requests(), batch.size());   // each once, none twice
-  EXPECT_LE(fake.connections(), 4u + 1u);     // the window, plus the one the timeout closed
+  EXPECT_EQ(fake.requests(), batch.size());  // each once, none twice
+  EXPECT_LE(fake.connections(), 4u + 1u);    // the window, plus the one the timeout closed
   EXPECT_TRUE(fake.violations().empty());
 }
 

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "sc/core/consent_service.h"
 #include "sc/assets/embedded.h"
+#include "sc/core/consent_service.h"
 #include "support/unit_fakes.h"
 #include "support/unit_temp_dir.h"
 
@@ -22,16 +22,26 @@ using ::testing::Not;
 const Vars kCommon{{"org_name", "Example Org"}, {"postal_address", "1 Main St, Springfield"}};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Vars every_var() {
-  return {{"title", "T"}, {"heading", "H"}, {"message", "M"}, {"action", "/confirm/c.1.2.ab"},
-          {"error", "E"}, {"email", "a@example.com"}, {"first_name", "Ann"}, {"postal_code", "12345"},
-          {"sms_consent_text", "SMS consent"}, {"email_consent_text", "Email consent"},
-          {"confirm_url", "https://news.example.org/confirm/c.1.2.ab"}, {"expires_days", "7"},
+  return {{"title", "T"},
+          {"heading", "H"},
+          {"message", "M"},
+          {"action", "/confirm/c.1.2.ab"},
+          {"error", "E"},
+          {"email", "a@example.com"},
+          {"first_name", "Ann"},
+          {"postal_code", "12345"},
+          {"sms_consent_text", "SMS consent"},
+          {"email_consent_text", "Email consent"},
+          {"confirm_url", "https://news.example.org/confirm/c.1.2.ab"},
+          {"expires_days", "7"},
           {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"},
-          {"public_url", "https://news.example.org"}, {"topics", "events, jobs"}};
+          {"public_url", "https://news.example.org"},
+          {"topics", "events, jobs"}};
 }
 
 void expect_fully_rendered(const std::string& out, const std::string& what) {
@@ -49,10 +59,12 @@ TEST(Renderer, EveryTemplateRenders) {
     SCOPED_TRACE(rel);
     if (rel.rfind("pages/", 0) == 0 && ends_with(rel, ".title.mustache")) {
       // Every page has its title (checked with the page itself below).
-      auto page = rel.substr(0, rel.size() - std::string(".title.mustache").size()) + ".html.mustache";
+      auto page =
+          rel.substr(0, rel.size() - std::string(".title.mustache").size()) + ".html.mustache";
       EXPECT_TRUE(r.has(page));
     } else if (rel.rfind("pages/", 0) == 0) {
-      EXPECT_TRUE(r.has(rel.substr(0, rel.size() - std::string(".html.mustache").size()) + ".title.mustache"));
+      EXPECT_TRUE(r.has(rel.substr(0, rel.size() - std::string(".html.mustache").size()) +
+                        ".title.mustache"));
       auto name = rel.substr(6, rel.size() - 6 - std::string(".html.mustache").size());
       auto out = r.page(name, every_var());
       expect_fully_rendered(out, rel);
@@ -96,16 +108,21 @@ TEST(Renderer, PageTitlesComeFromTheirTemplates) {
 
 TEST(Renderer, TwimlReplyIsTheTextEscapedOrNoMessage) {
   Renderer r(kCommon);
-  EXPECT_EQ(r.twiml_reply("", {}), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
+  EXPECT_EQ(r.twiml_reply("", {}),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
   EXPECT_EQ(r.twiml_reply("sms_help", {{"public_url", "https://x.example/?a=1&b='2'"}}),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Example Org text updates: help at "
-            "https://x.example/?a=1&amp;b=&apos;2&apos;. Msg frequency varies. Msg &amp; data rates may apply. "
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Example Org text "
+            "updates: help at "
+            "https://x.example/?a=1&amp;b=&apos;2&apos;. Msg frequency varies. Msg &amp; data "
+            "rates may apply. "
             "Reply STOP to cancel.</Message></Response>");
 }
 
 TEST(Renderer, HtmlTemplatesEscapeValues) {
   Renderer r(kCommon);
-  auto out = r.page("error", {{"title", "x"}, {"heading", "<script>alert(1)</script>"}, {"message", "a & \"b\" 'c'"}});
+  auto out = r.page(
+      "error",
+      {{"title", "x"}, {"heading", "<script>alert(1)</script>"}, {"message", "a & \"b\" 'c'"}});
   EXPECT_THAT(out, Not(HasSubstr("<script>alert")));
   EXPECT_THAT(out, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
   EXPECT_THAT(out, HasSubstr("a &amp; &quot;b&quot; &apos;c&apos;"));
@@ -117,7 +134,8 @@ TEST(Renderer, HtmlTemplatesEscapeValues) {
 
 TEST(Renderer, EmailEscapesHtmlPartNotTextPart) {
   Renderer r(Vars{{"org_name", "Smith & Sons <Ltd>"}, {"postal_address", ""}});
-  auto m = r.email("welcome", {{"first_name", "<script>x</script>"}, {"unsubscribe_url", "https://e.example/u?a=1&b=2"}});
+  auto m = r.email("welcome", {{"first_name", "<script>x</script>"},
+                               {"unsubscribe_url", "https://e.example/u?a=1&b=2"}});
   EXPECT_THAT(m.html, Not(HasSubstr("<script>x")));
   EXPECT_THAT(m.html, HasSubstr("&lt;script&gt;x&lt;/script&gt;"));
   EXPECT_THAT(m.text, HasSubstr("<script>x</script>"));
@@ -136,9 +154,13 @@ TEST(Renderer, FooterHasOrgPostalAddressAndUnsubscribeLink) {
   const std::string url = "https://news.example.org/unsubscribe/u.9.0.ff";
   for (const char* name : {"confirm", "confirm_topics", "welcome", "test"}) {
     SCOPED_TRACE(name);
-    auto m = r.email(name, {{"unsubscribe_url", url}, {"confirm_url", "https://x/confirm/c"}, {"expires_days", "7"}});
-    EXPECT_THAT(m.text, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"), HasSubstr("Unsubscribe: " + url)));
-    EXPECT_THAT(m.html, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"), HasSubstr("href=\"" + url + "\"")));
+    auto m = r.email(
+        name,
+        {{"unsubscribe_url", url}, {"confirm_url", "https://x/confirm/c"}, {"expires_days", "7"}});
+    EXPECT_THAT(m.text, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"),
+                              HasSubstr("Unsubscribe: " + url)));
+    EXPECT_THAT(m.html, AllOf(HasSubstr("Example Org, 1 Main St, Springfield"),
+                              HasSubstr("href=\"" + url + "\"")));
   }
   // Without a postal address there is no dangling separator.
   Renderer bare(Vars{{"org_name", "Example Org"}, {"postal_address", ""}});
@@ -150,10 +172,11 @@ TEST(Renderer, FooterHasOrgPostalAddressAndUnsubscribeLink) {
 // which, and that nothing changes if they ignore the message.
 TEST(Renderer, TopicConfirmationNamesTheTopicsAndSaysIgnoringChangesNothing) {
   Renderer r(kCommon);
-  auto m = r.email("confirm_topics", {{"topics", "events, jobs & more"},
-                                      {"confirm_url", "https://news.example.org/confirm/c.1.2.3.ab"},
-                                      {"expires_days", "7"},
-                                      {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"}});
+  auto m = r.email("confirm_topics",
+                   {{"topics", "events, jobs & more"},
+                    {"confirm_url", "https://news.example.org/confirm/c.1.2.3.ab"},
+                    {"expires_days", "7"},
+                    {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"}});
   EXPECT_THAT(m.subject, HasSubstr("Example Org"));
   EXPECT_THAT(m.text, HasSubstr("events, jobs & more"));
   EXPECT_THAT(m.html, HasSubstr("events, jobs &amp; more"));
@@ -174,7 +197,8 @@ TEST(Renderer, TopicConfirmationTextNamesTheTopicsAndSaysIgnoringChangesNothing)
 
 TEST(Renderer, FirstNameGreetingOnlyWhenGiven) {
   Renderer r(kCommon);
-  EXPECT_THAT(r.email("welcome", {{"first_name", "Zo\xc3\xab"}}).text, HasSubstr("Hello Zo\xc3\xab,"));
+  EXPECT_THAT(r.email("welcome", {{"first_name", "Zo\xc3\xab"}}).text,
+              HasSubstr("Hello Zo\xc3\xab,"));
   EXPECT_THAT(r.email("welcome", {{"first_name", ""}}).text, HasSubstr("Hello,"));
   EXPECT_THAT(r.email("welcome", {}).text, HasSubstr("Hello,"));
 }
@@ -190,7 +214,8 @@ TEST(Renderer, EmailSubjectNeverHoldsALineBreak) {
 TEST(Renderer, SmsConfirmationNamesTheOrgAndTheKeywords) {
   Renderer r(kCommon);
   auto s = r.sms("sms_confirm", {});
-  EXPECT_THAT(s, AllOf(HasSubstr("Example Org"), HasSubstr("YES"), HasSubstr("HELP"), HasSubstr("STOP")));
+  EXPECT_THAT(
+      s, AllOf(HasSubstr("Example Org"), HasSubstr("YES"), HasSubstr("HELP"), HasSubstr("STOP")));
   EXPECT_NE(s.back(), '\n');
 }
 
@@ -198,13 +223,16 @@ TEST(Renderer, KeywordRepliesSayWhatCarriersAskFor) {
   Renderer r(kCommon);
   const Vars v{{"public_url", "https://news.example.org"}};
   // HELP: who, where to get help, frequency, rates, how to stop (CTIA).
-  EXPECT_THAT(r.sms("sms_help", v), AllOf(HasSubstr("Example Org"), HasSubstr("https://news.example.org"),
-                                          HasSubstr("frequency"), HasSubstr("rates may apply"), HasSubstr("STOP")));
+  EXPECT_THAT(r.sms("sms_help", v),
+              AllOf(HasSubstr("Example Org"), HasSubstr("https://news.example.org"),
+                    HasSubstr("frequency"), HasSubstr("rates may apply"), HasSubstr("STOP")));
   // STOP: one confirmation, nothing more will come, no marketing.
-  EXPECT_THAT(r.sms("sms_stopped", v), AllOf(HasSubstr("Example Org"), HasSubstr("unsubscribed"), HasSubstr("no more")));
+  EXPECT_THAT(r.sms("sms_stopped", v),
+              AllOf(HasSubstr("Example Org"), HasSubstr("unsubscribed"), HasSubstr("no more")));
   // YES: the opt-in confirmation with HELP and STOP.
-  EXPECT_THAT(r.sms("sms_subscribed", v), AllOf(HasSubstr("Example Org"), HasSubstr("subscribed"), HasSubstr("HELP"),
-                                                HasSubstr("STOP"), HasSubstr("rates may apply")));
+  EXPECT_THAT(r.sms("sms_subscribed", v),
+              AllOf(HasSubstr("Example Org"), HasSubstr("subscribed"), HasSubstr("HELP"),
+                    HasSubstr("STOP"), HasSubstr("rates may apply")));
   EXPECT_THAT(r.sms("sms_unknown", v), HasSubstr("https://news.example.org"));
   for (const char* name : {"sms_help", "sms_stopped", "sms_subscribed", "sms_unknown"}) {
     EXPECT_LE(r.sms(name, v).size(), 160u) << name;  // one segment with a short org name
@@ -241,7 +269,8 @@ TEST(Renderer, AnInvalidTemplateIsAnErrorNotACrash) {
   std::ofstream(dir.file("email/welcome.subject.mustache")) << "Broken {{#section}} never closed";
   Renderer r(kCommon, dir.path().string());
   EXPECT_THROW(r.email("welcome", {}), std::runtime_error);
-  EXPECT_THROW(r.email("welcome", {}), std::runtime_error);  // and again, not a cached half-template
+  EXPECT_THROW(r.email("welcome", {}),
+               std::runtime_error);  // and again, not a cached half-template
 }
 
 // The whole path an email takes: ConsentService queues it, the dispatcher
@@ -279,7 +308,8 @@ TEST(RenderedServiceMail, EveryQueuedEmailHasAFooterAndListUnsubscribe) {
     auto m = q.email;
     render_queued(renderer, m);
     ASSERT_FALSE(m.list_unsubscribe_url.empty());
-    EXPECT_THAT(m.list_unsubscribe_url, ::testing::StartsWith("https://news.example.org/unsubscribe/u."));
+    EXPECT_THAT(m.list_unsubscribe_url,
+                ::testing::StartsWith("https://news.example.org/unsubscribe/u."));
     EXPECT_THAT(m.text, HasSubstr("Unsubscribe: " + m.list_unsubscribe_url));
     EXPECT_THAT(m.html, HasSubstr("href=\"" + m.list_unsubscribe_url + "\""));
     EXPECT_THAT(m.text, HasSubstr("Example Org, 1 Main St, Springfield"));

@@ -78,7 +78,8 @@ TEST_F(SqliteConsentStoreTest, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
     EXPECT_EQ(s.take_topic_requests(a, 260), (std::vector<std::string>{"events", "jobs"}));
     EXPECT_TRUE(s.take_topic_requests(a, 260).empty());  // taken once
     EXPECT_EQ(s.take_topic_requests(a, 300), (std::vector<std::string>{"late"}));
-    EXPECT_EQ(s.topics_of(sub), (std::vector<std::string>{"news"}));  // taking adds nothing by itself
+    EXPECT_EQ(s.topics_of(sub),
+              (std::vector<std::string>{"news"}));  // taking adds nothing by itself
   });
   EXPECT_EQ(query("SELECT group_concat(topic) FROM topic_requests"), "other");
 }
@@ -95,9 +96,10 @@ TEST_F(SqliteConsentStoreTest, AFailedJobLeavesNoPartialWrites) {
     c.consent().enqueue_email(e, sample_email("a@example.com"));
     throw std::runtime_error("validation failed late");
   }));
-  EXPECT_EQ(query("SELECT (SELECT COUNT(*) FROM subscribers) + (SELECT COUNT(*) FROM subscriber_topics) +"
-                  " (SELECT COUNT(*) FROM outbox)"),
-            "0");
+  EXPECT_EQ(
+      query("SELECT (SELECT COUNT(*) FROM subscribers) + (SELECT COUNT(*) FROM subscriber_topics) +"
+            " (SELECT COUNT(*) FROM outbox)"),
+      "0");
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ TEST(Migrate, AppliesOnceAndRecordsVersions) {
   EXPECT_TRUE(second.empty());
 
   SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
+  SQLite::Statement q(db,
+                      "SELECT version, name, applied_at FROM schema_migrations ORDER BY version");
   std::size_t n = 0;
   while (q.executeStep()) {
     ASSERT_LT(n, first.size());
@@ -35,7 +36,8 @@ TEST(Migrate, AppliesOnceAndRecordsVersions) {
     ++n;
   }
   EXPECT_EQ(n, first.size());
-  for (const char* table : {"subscribers", "channels", "subscriber_topics", "consent_texts", "consent_log", "outbox"}) {
+  for (const char* table :
+       {"subscribers", "channels", "subscriber_topics", "consent_texts", "consent_log", "outbox"}) {
     SQLite::Statement t(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
     t.bind(1, table);
     ASSERT_TRUE(t.executeStep());

@@ -1,6 +1,5 @@
-#include <gtest/gtest.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
@@ -12,7 +11,8 @@ namespace {
 
 class OutboxStoreTest : public StorageTest {
  protected:
-  std::vector<ClaimedMessage> claim(std::int64_t now, int limit = 100, std::int64_t lease_until = 0) {
+  std::vector<ClaimedMessage> claim(std::int64_t now, int limit = 100,
+                                    std::int64_t lease_until = 0) {
     if (lease_until == 0) lease_until = now + 300;
     return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, limit, lease_until); });
   }
@@ -116,7 +116,9 @@ TEST_F(OutboxStoreTest, MarkSentRecordsTheProviderAndIsFinal) {
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   ASSERT_EQ(claim(1000).size(), 1u);
-  writer_->run([&](WriteContext& c) { c.outbox().mark_sent(id, "sendgrid", SendResult::sent("202", "SG-abc"), 1001); });
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_sent(id, "sendgrid", SendResult::sent("202", "SG-abc"), 1001);
+  });
   auto r = rows().at(id);
   EXPECT_EQ(r.state, "sent");
   EXPECT_EQ(r.provider, "sendgrid");
@@ -137,7 +139,9 @@ TEST_F(OutboxStoreTest, MarkRetryRequeuesForLater) {
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   ASSERT_EQ(claim(1000).size(), 1u);
-  writer_->run([&](WriteContext& c) { c.outbox().mark_retry(id, SendResult::retryable("curl:7", "connection refused"), 1060); });
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_retry(id, SendResult::retryable("curl:7", "connection refused"), 1060);
+  });
   auto r = rows().at(id);
   EXPECT_EQ(r.state, "queued");
   EXPECT_EQ(r.next_attempt_at, 1060);
@@ -154,7 +158,8 @@ TEST_F(OutboxStoreTest, MarkFailedKeepsTheProvidersCodeAndText) {
   auto id = enqueue_email(ch, "a@example.com");
   ASSERT_EQ(claim(1000).size(), 1u);
   writer_->run([&](WriteContext& c) {
-    c.outbox().mark_failed(id, "smtp", SendResult::permanent("smtp:550", "5.1.1 user unknown"), 1002);
+    c.outbox().mark_failed(id, "smtp", SendResult::permanent("smtp:550", "5.1.1 user unknown"),
+                           1002);
   });
   auto r = rows().at(id);
   EXPECT_EQ(r.state, "failed");
@@ -204,7 +209,9 @@ TEST_F(OutboxStoreTest, AnUnsubscribeAfterARetryStopsTheNextAttempt) {
   auto ch = add_channel("a@example.com", ConsentState::kConfirmed);
   auto id = enqueue_email(ch, "a@example.com", 3);
   ASSERT_EQ(claim(1000).size(), 1u);
-  writer_->run([&](WriteContext& c) { c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 1010); });
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 1010);
+  });
   set_state(ch, ConsentState::kUnsubscribed);
   EXPECT_TRUE(claim(1010).empty());
   EXPECT_EQ(state_of(id), "skipped");
@@ -215,7 +222,8 @@ TEST_F(OutboxStoreTest, TransactionalMessagesAreClaimedAheadOfOlderBulkOnes) {
   std::vector<std::int64_t> bulk;
   for (int i = 0; i < 5; ++i) bulk.push_back(enqueue_email(ch, "a@example.com", 9));
   auto confirm = enqueue_email(ch, "a@example.com");
-  EXPECT_EQ(query("SELECT group_concat(lane) FROM (SELECT lane FROM outbox ORDER BY id)"), "1,1,1,1,1,0");
+  EXPECT_EQ(query("SELECT group_concat(lane) FROM (SELECT lane FROM outbox ORDER BY id)"),
+            "1,1,1,1,1,0");
   auto got = claim(1000, 3);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].id, confirm);
@@ -226,7 +234,8 @@ TEST_F(OutboxStoreTest, TransactionalMessagesAreClaimedAheadOfOlderBulkOnes) {
   // The claim reads the due index by lane and kind, never the whole table.
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
   SQLite::Statement q(db,
-                      "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'queued' AND lane = 1 AND kind = 'email'"
+                      "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'queued' AND lane = "
+                      "1 AND kind = 'email'"
                       " AND next_attempt_at <= 5 ORDER BY next_attempt_at, id LIMIT 10");
   std::string plan;
   while (q.executeStep()) plan += q.getColumn(3).getString() + " | ";
@@ -240,19 +249,26 @@ TEST_F(OutboxStoreTest, PerKindLimitsHoldAndEmailsDoNotCrowdOutTexts) {
   for (int i = 0; i < 10; ++i) enqueue_email(ch, "a@example.com");
   for (int i = 0; i < 10; ++i) enqueue_sms(sms_ch, "+14155550100");
   auto count = [](const std::vector<ClaimedMessage>& ms, OutboxKind k) {
-    return std::count_if(ms.begin(), ms.end(), [&](const ClaimedMessage& m) { return m.kind == k; });
+    return std::count_if(ms.begin(), ms.end(),
+                         [&](const ClaimedMessage& m) { return m.kind == k; });
   };
   // A paused or rate-limited provider's kind gets only what it may take.
-  auto got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{8, 0, 8}, 2000); });
+  auto got = writer_->run([](WriteContext& c) {
+    return c.outbox().claim(1000, ClaimLimits{8, 0, 8}, 2000);
+  });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 0);
   EXPECT_EQ(count(got, OutboxKind::kSms), 8);
   writer_->run([](WriteContext& c) { c.outbox().release_all(); });
   // Both kinds due, total limit 6: each gets its share.
-  got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{6, 100, 100}, 2000); });
+  got = writer_->run([](WriteContext& c) {
+    return c.outbox().claim(1000, ClaimLimits{6, 100, 100}, 2000);
+  });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 3);
   EXPECT_EQ(count(got, OutboxKind::kSms), 3);
   writer_->run([](WriteContext& c) { c.outbox().release_all(); });
-  got = writer_->run([](WriteContext& c) { return c.outbox().claim(1000, ClaimLimits{20, 2, 100}, 2000); });
+  got = writer_->run([](WriteContext& c) {
+    return c.outbox().claim(1000, ClaimLimits{20, 2, 100}, 2000);
+  });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 2);
   EXPECT_EQ(count(got, OutboxKind::kSms), 10);
 }
@@ -280,8 +296,9 @@ TEST_F(OutboxStoreTest, DepthCountsUnfinishedMessagesByLaneAndState) {
   auto d = reads.outbox_depth(1000);
   std::map<std::string, std::int64_t> cells;
   for (const auto& c : d.cells) cells[std::string(to_string(c.lane)) + "/" + c.state] = c.count;
-  EXPECT_EQ(cells, (std::map<std::string, std::int64_t>{
-                       {"bulk/queued", 3}, {"transactional/queued", 1}, {"transactional/sending", 1}}));
+  EXPECT_EQ(cells,
+            (std::map<std::string, std::int64_t>{
+                {"bulk/queued", 3}, {"transactional/queued", 1}, {"transactional/sending", 1}}));
   // Waiting since it was queued (created_at is SQLite's clock, now).
   const auto created = std::stoll(query("SELECT MIN(created_at) FROM outbox"));
   EXPECT_EQ(d.oldest_due_since, created);
@@ -289,7 +306,8 @@ TEST_F(OutboxStoreTest, DepthCountsUnfinishedMessagesByLaneAndState) {
   // Nothing due at a time before every retry: then nothing waits.
   ASSERT_EQ(claim(1000, 10).size(), 4u);
   writer_->run([&](WriteContext& c) {
-    for (std::int64_t id = 1; id <= 5; ++id) c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 5000);
+    for (std::int64_t id = 1; id <= 5; ++id)
+      c.outbox().mark_retry(id, SendResult::retryable("503", "busy"), 5000);
   });
   EXPECT_EQ(reads.outbox_depth(4999).oldest_due_since, 0);
   EXPECT_EQ(reads.outbox_depth(5000).oldest_due_since, std::max<std::int64_t>(created, 5000));

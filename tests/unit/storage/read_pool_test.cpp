@@ -79,7 +79,8 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
   EXPECT_EQ(by_email->subscriber.id, v->subscriber.id);
 
   EXPECT_FALSE(reads.subscriber_by_channel(ChannelKind::kEmail, "nobody@example.com").has_value());
-  EXPECT_FALSE(reads.subscriber_by_channel(ChannelKind::kEmail, "+14155550100").has_value());  // wrong kind
+  EXPECT_FALSE(
+      reads.subscriber_by_channel(ChannelKind::kEmail, "+14155550100").has_value());  // wrong kind
 }
 
 TEST_F(ReadPoolTest, CountsAndHealth) {
@@ -110,7 +111,8 @@ TEST_F(ReadPoolTest, ConcurrentReadersSeeCommittedWrites) {
       for (int i = 0; i < 50; ++i) {
         if (!reads.healthy()) ++bad;
         try {
-          reads.subscriber_by_channel(ChannelKind::kEmail, "r0@example.com");  // either answer, but no error
+          reads.subscriber_by_channel(ChannelKind::kEmail,
+                                      "r0@example.com");  // either answer, but no error
         } catch (...) {
           ++bad;
         }
@@ -121,7 +123,9 @@ TEST_F(ReadPoolTest, ConcurrentReadersSeeCommittedWrites) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
   for (int i = 0; i < 20; ++i) {
-    EXPECT_TRUE(reads.subscriber_by_channel(ChannelKind::kEmail, "r" + std::to_string(i) + "@example.com").has_value())
+    EXPECT_TRUE(
+        reads.subscriber_by_channel(ChannelKind::kEmail, "r" + std::to_string(i) + "@example.com")
+            .has_value())
         << i;
   }
 }

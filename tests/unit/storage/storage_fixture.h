@@ -38,7 +38,8 @@ class StorageTest : public ::testing::Test {
     });
   }
   void set_state(std::int64_t channel_id, ConsentState state) {
-    writer_->run([&](WriteContext& c) { c.consent().update_channel_state(channel_id, state, 200); });
+    writer_->run(
+        [&](WriteContext& c) { c.consent().update_channel_state(channel_id, state, 200); });
   }
   static OutboundEmail sample_email(const std::string& to) {
     OutboundEmail m;
@@ -55,7 +56,8 @@ class StorageTest : public ::testing::Test {
     m.template_vars = {{"first_name", "Ann"}};
     return m;
   }
-  std::int64_t enqueue_email(std::int64_t channel_id, const std::string& to, std::int64_t broadcast_id = 0) {
+  std::int64_t enqueue_email(std::int64_t channel_id, const std::string& to,
+                             std::int64_t broadcast_id = 0) {
     return writer_->run([&](WriteContext& c) {
       OutboxEntry e;
       e.kind = OutboxKind::kEmail;

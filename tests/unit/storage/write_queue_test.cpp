@@ -46,9 +46,11 @@ TEST_F(WriteQueueTest, ManyThreadsAllCommitAndShareCommits) {
   for (const auto& v : ids) all.insert(v.begin(), v.end());
   EXPECT_EQ(all.size(), std::size_t{kThreads * kJobs});
   EXPECT_EQ(query("SELECT COUNT(*) FROM subscribers"), std::to_string(kThreads * kJobs));
-  EXPECT_EQ(query("SELECT COUNT(DISTINCT first_name) FROM subscribers"), std::to_string(kThreads * kJobs));
+  EXPECT_EQ(query("SELECT COUNT(DISTINCT first_name) FROM subscribers"),
+            std::to_string(kThreads * kJobs));
   auto st = writer_->stats();
-  EXPECT_EQ(st.jobs, std::uint64_t{kThreads * kJobs});  // the queries above read on their own connection
+  EXPECT_EQ(st.jobs,
+            std::uint64_t{kThreads * kJobs});  // the queries above read on their own connection
   EXPECT_LT(st.commits, st.jobs) << "no two jobs ever shared a commit";
   EXPECT_EQ(st.pending, 0u);
   // Each acknowledged write is durable: a fresh connection sees all of them.
@@ -75,7 +77,9 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
   blocker_running.get_future().wait();
   const auto commits_before = writer_->stats().commits;
 
-  auto good1 = std::async(std::launch::async, [&] { return writer_->run([](WriteContext& c) { return insert_subscriber(c, "good1"); }); });
+  auto good1 = std::async(std::launch::async, [&] {
+    return writer_->run([](WriteContext& c) { return insert_subscriber(c, "good1"); });
+  });
   auto bad = std::async(std::launch::async, [&] {
     writer_->run([&](WriteContext& c) {
       insert_subscriber(c, "bad");
@@ -84,7 +88,9 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
       throw std::runtime_error("job failed on purpose");
     });
   });
-  auto good2 = std::async(std::launch::async, [&] { return writer_->run([](WriteContext& c) { return insert_subscriber(c, "good2"); }); });
+  auto good2 = std::async(std::launch::async, [&] {
+    return writer_->run([](WriteContext& c) { return insert_subscriber(c, "good2"); });
+  });
   ASSERT_TRUE(unit::wait_for([&] { return writer_->stats().pending == 3; }))
       << "pending=" << writer_->stats().pending;
   release.set_value();
@@ -100,9 +106,11 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
   EXPECT_GT(good2.get(), 0);
   // blocker's batch + one batch for the three jobs.
   EXPECT_EQ(writer_->stats().commits, commits_before + 2);
-  EXPECT_EQ(query("SELECT group_concat(first_name, ',') FROM (SELECT first_name FROM subscribers ORDER BY first_name)"),
+  EXPECT_EQ(query("SELECT group_concat(first_name, ',') FROM (SELECT first_name FROM subscribers "
+                  "ORDER BY first_name)"),
             "blocker,good1,good2");
-  EXPECT_EQ(writer_->run([&](WriteContext& c) { return c.consent().channel_by_id(blocker_channel)->state; }),
+  EXPECT_EQ(writer_->run(
+                [&](WriteContext& c) { return c.consent().channel_by_id(blocker_channel)->state; }),
             ConsentState::kPending);
 }
 
@@ -130,7 +138,8 @@ TEST_F(WriteQueueTest, ASqlErrorInAJobIsRethrownAndLeavesTheWriterUsable) {
   EXPECT_EQ(add_channel("x@example.com"), 2);
   EXPECT_EQ(query("SELECT group_concat(address) FROM (SELECT address FROM channels ORDER BY id)"),
             "taken@example.com,x@example.com");
-  EXPECT_EQ(query("SELECT COUNT(*) FROM subscribers"), "2");  // the refused job's subscriber was rolled back
+  EXPECT_EQ(query("SELECT COUNT(*) FROM subscribers"),
+            "2");  // the refused job's subscriber was rolled back
 }
 
 TEST_F(WriteQueueTest, OutboxCommitCallbackRunsAfterCommitsThatQueuedMessages) {
@@ -159,10 +168,13 @@ TEST_F(WriteQueueTest, StopDrainsAndThenRefusesNewJobs) {
 // connection (a CLI command, a migration) has written to the file.
 TEST_F(WriteQueueTest, KeepsWritingAfterAnotherConnectionWrote) {
   auto ch = add_channel("a@example.com");
-  writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.consent().find_channel(ChannelKind::kEmail, "a@example.com")); });
+  writer_->run([&](WriteContext& c) {
+    ASSERT_TRUE(c.consent().find_channel(ChannelKind::kEmail, "a@example.com"));
+  });
   writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.consent().channel_by_id(ch)); });
   writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.consent().subscriber_by_id(1)); });
-  register_consent_text(path_, ChannelKind::kEmail, ConsentText{"v1", "text", std::string(64, 'f')}, 1);
+  register_consent_text(path_, ChannelKind::kEmail, ConsentText{"v1", "text", std::string(64, 'f')},
+                        1);
   EXPECT_NO_THROW(add_channel("b@example.com"));
   EXPECT_NO_THROW(add_channel("c@example.com"));
   EXPECT_EQ(query("SELECT COUNT(*) FROM channels"), "3");
@@ -175,7 +187,8 @@ TEST_F(WriteQueueTest, GroupCommitSizesAndTimesGoToMetrics) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int j = 0; j < kJobs; ++j) writer.run([&](WriteContext& c) { return insert_subscriber(c, "m" + std::to_string(t)); });
+      for (int j = 0; j < kJobs; ++j)
+        writer.run([&](WriteContext& c) { return insert_subscriber(c, "m" + std::to_string(t)); });
     });
   }
   for (auto& th : threads) th.join();
@@ -183,9 +196,15 @@ TEST_F(WriteQueueTest, GroupCommitSizesAndTimesGoToMetrics) {
   writer.stop();
   const auto text = registry.render();
   // Every job is in exactly one observed batch; one observation per commit.
-  EXPECT_NE(text.find("sc_writer_batch_jobs_sum " + std::to_string(kThreads * kJobs) + "\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("sc_writer_batch_jobs_count " + std::to_string(commits) + "\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("sc_writer_commit_seconds_count " + std::to_string(commits) + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sc_writer_batch_jobs_sum " + std::to_string(kThreads * kJobs) + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sc_writer_batch_jobs_count " + std::to_string(commits) + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sc_writer_commit_seconds_count " + std::to_string(commits) + "\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
