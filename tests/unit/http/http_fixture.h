@@ -34,6 +34,8 @@ class FakeUnitOfWork final : public UnitOfWork {
   }
   std::atomic<bool> fail{false};
   std::atomic<int> runs{0};
+  // Lookups (FakeReadStore) take the same lock: the server's threads share the store.
+  std::mutex& mutex() { return mu_; }
 
  private:
   std::mutex mu_;
@@ -43,7 +45,7 @@ class FakeUnitOfWork final : public UnitOfWork {
 // Lookups straight from the same MemoryConsentStore.
 class FakeReadStore final : public ReadStore {
  public:
-  explicit FakeReadStore(MemoryConsentStore& store) : store_(store) {}
+  FakeReadStore(MemoryConsentStore& store, std::mutex& mu) : store_(store), mu_(mu) {}
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
                                                       const std::string& address) override;
   bool healthy() override {
@@ -56,6 +58,7 @@ class FakeReadStore final : public ReadStore {
 
  private:
   MemoryConsentStore& store_;
+  std::mutex& mu_;
 };
 
 // Pages name their template, variables and flags; TwiML names the reply
@@ -74,7 +77,8 @@ class FakeVerifier final : public WebhookVerifier {
   static std::string signature(std::string_view url, const FormParams& params);
   bool verify(std::string_view url, const FormParams& params,
               std::string_view signature) const override;
-  mutable std::vector<std::string> urls;
+  mutable std::vector<std::string> urls;  // under mu
+  mutable std::mutex mu;
 };
 
 // Digits only; +1 added to 10 digits; +44 numbers are in a country not texted.
@@ -95,6 +99,7 @@ class HttpTest : public ::testing::Test {
   void start(HttpOptions options = test_options());
   void stop();
   static HttpOptions test_options();
+  void sync_with_server();
 
   httplib::Result get(const std::string& path, httplib::Headers h = {});
   httplib::Result post(const std::string& path, const std::string& body, const std::string& type,
@@ -116,14 +121,15 @@ class HttpTest : public ::testing::Test {
   ConsentService service_;
   MemoryConsentStore store_;
   FakeUnitOfWork writes_{store_};
-  FakeReadStore reads_{store_};
+  FakeReadStore reads_{store_, writes_.mutex()};
   FakePages pages_;
   FakeVerifier verifier_;
   bool with_verifier_ = true;
   bool with_phones_ = true;
   metrics::Registry metrics_;
   bool with_metrics_ = true;
-  std::vector<ProviderHealth> providers_;  // what /healthz is told
+  std::mutex providers_mu_;
+  std::vector<ProviderHealth> providers_;  // what /healthz is told (under providers_mu_)
 
   std::unique_ptr<HttpServer> server_;
   std::thread serving_;

@@ -130,7 +130,10 @@ TEST_F(MetricsTest, HealthzShowsAPausedProviderAndWhy) {
   EXPECT_EQ(j["providers"][0]["reason"], "401 authorization required");
   EXPECT_EQ(j["providers"][0]["next_probe_at"], 1700000010);
   EXPECT_EQ(j["providers"][1]["paused"], false);
-  providers_[0].paused = false;
+  {
+    std::lock_guard lk(providers_mu_);
+    providers_[0].paused = false;
+  }
   EXPECT_EQ(json::parse(get("/healthz")->body)["status"], "ok");
 }
 

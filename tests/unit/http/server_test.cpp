@@ -522,7 +522,9 @@ TEST_F(HttpTest, OneClickUnsubscribeUrlencodedAndMultipart) {
   EXPECT_EQ(store_.events.back().source, ConsentSource::kOneClick);
 
   httplib::MultipartFormDataItems items{{"List-Unsubscribe", "One-Click", "", ""}};
+  sync_with_server();
   u = cli_->Post(unsubscribe_path(b).c_str(), items);
+  sync_with_server();
   ASSERT_TRUE(u);
   EXPECT_EQ(u->status, 200);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "b@example.org").state,
