@@ -29,22 +29,29 @@ TEST_F(MetricsIntegrationTest, EveryFamilyIsExposedAndPromtoolAcceptsIt) {
   start();
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "metrics@example.org"}})->status, 202);
   ASSERT_TRUE(wait_emails(1));
-  // The send is recorded after the file is written: wait for its counter.
+  // The send is recorded after the file is written, and a request is
+  // counted after its answer: wait until every family is there.
+  const std::vector<std::string> families = {
+      "sc_sends_total{provider=\"file\",outcome=\"sent\"} 1\n",
+      "sc_http_requests_total{route=\"/api/v1/subscriptions\",status=\"202\"} 1",
+      "sc_http_request_duration_seconds_bucket",
+      "sc_signups_total{channel=\"email\"} 1",
+      "sc_outbox_messages{lane=\"transactional\",state=\"queued\"}",
+      "sc_outbox_messages{lane=\"bulk\",state=\"sending\"}",
+      "sc_outbox_oldest_due_age_seconds",
+      "sc_send_duration_seconds_count{provider=\"file\"} 1",
+      "sc_provider_paused{provider=\"file\",channel=\"email\"} 0",
+      "sc_writer_batch_jobs_bucket",
+      "sc_writer_commit_seconds_count"};
   std::string text;
-  ASSERT_TRUE(wait_for([&] {
+  wait_for([&] {
     text = scrape();
-    return text.find("sc_sends_total{provider=\"file\",outcome=\"sent\"} 1\n") != std::string::npos;
-  })) << text;
-  for (const char* family :
-       {"sc_http_requests_total{route=\"/api/v1/subscriptions\",status=\"202\"} 1",
-        "sc_http_request_duration_seconds_bucket", "sc_signups_total{channel=\"email\"} 1",
-        "sc_outbox_messages{lane=\"transactional\",state=\"queued\"}",
-        "sc_outbox_messages{lane=\"bulk\",state=\"sending\"}", "sc_outbox_oldest_due_age_seconds",
-        "sc_send_duration_seconds_count{provider=\"file\"} 1",
-        "sc_provider_paused{provider=\"file\",channel=\"email\"} 0", "sc_writer_batch_jobs_bucket",
-        "sc_writer_commit_seconds_count"}) {
-    EXPECT_NE(text.find(family), std::string::npos) << family << "\n" << text;
-  }
+    for (const auto& f : families) {
+      if (text.find(f) == std::string::npos) return false;
+    }
+    return true;
+  });
+  for (const auto& f : families) EXPECT_NE(text.find(f), std::string::npos) << f << "\n" << text;
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     if (std::getenv("SC_REQUIRE_PROMTOOL") != nullptr) FAIL() << "promtool is required but missing";
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";

@@ -28,6 +28,19 @@ class MetricsTest : public HttpTest {
   static bool has(const std::string& text, const std::string& line) {
     return text.find(line) != std::string::npos;
   }
+  // The server counts a request after its answer is written, so the client
+  // may read the answer first: scrape until every line is there (bounded).
+  std::string scrape_until(const std::vector<std::string>& lines) {
+    std::string text;
+    wait_for([&] {
+      text = scrape();
+      for (const auto& l : lines) {
+        if (!has(text, l)) return false;
+      }
+      return true;
+    });
+    return text;
+  }
 };
 
 TEST_F(MetricsTest, NeedsTheAdminKey) {
@@ -54,7 +67,10 @@ TEST_F(MetricsTest, RequestsAreCountedByRouteAndStatusAndTimed) {
   ASSERT_EQ(get("/healthz")->status, 200);
   ASSERT_EQ(get("/no/such/page/123")->status, 404);
   ASSERT_EQ(get("/confirm/not-a-token")->status, 400);
-  const auto text = scrape();
+  const auto text =
+      scrape_until({"sc_http_request_duration_seconds_count{route=\"/healthz\"} 2\n",
+                    "sc_http_requests_total{route=\"/confirm/{token}\",status=\"400\"} 1\n",
+                    "sc_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"});
   EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"/healthz\",status=\"200\"} 2\n")) << text;
   // Unknown paths share one label, so scanners cannot grow the series.
   EXPECT_TRUE(has(text, "sc_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n")) << text;
@@ -103,7 +119,8 @@ TEST_F(MetricsTest, OutputPassesPromtool) {
   start();
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "p@example.org"}})->status, 202);
   ASSERT_EQ(get("/nope")->status, 404);
-  const auto text = scrape();
+  const auto text =
+      scrape_until({"sc_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"});
   TempDir dir;
   const auto file = dir.file("metrics.txt");
   std::ofstream(file) << text;
