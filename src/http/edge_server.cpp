@@ -82,8 +82,6 @@ const char* reason(int status) {
       return "Unsupported Media Type";
     case 431:
       return "Request Header Fields Too Large";
-    case 505:
-      return "HTTP Version Not Supported";
   }
   return "Error";
 }
@@ -300,8 +298,8 @@ class EdgeConnection {
     const std::string method(request_line.substr(0, sp1));
     const auto version = request_line.substr(sp2 + 1);
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      refuse(version.rfind("HTTP/", 0) == 0 ? 505 : 400, "bad_request",
-             "only HTTP/1.0 and HTTP/1.1 are served");
+      // 400, not 505: bad input never gets a 5xx (CONTRACT.md).
+      refuse(400, "bad_request", "only HTTP versions 1.0 and 1.1 are served");
       return false;
     }
 

@@ -113,6 +113,12 @@ TEST_F(EdgeTest, ContentLengthOverTheLimitIs413AndClosed) {
                             413);
 }
 
+TEST_F(EdgeTest, AnUnservedHttpVersionIs400NotA5xx) {
+  start();
+  expect_refused_and_closed("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 400);
+  expect_refused_and_closed("GET /healthz HTTP/9\r\nHost: x\r\n\r\n", 400);
+}
+
 TEST_F(EdgeTest, CompressedRequestBodyIs415AndClosed) {
   start();
   expect_refused_and_closed(
