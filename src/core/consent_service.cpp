@@ -402,6 +402,16 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
   return true;
 }
 
+bool record_provider_undeliverable(ConsentStore& store, std::int64_t channel_id,
+                                   std::string_view report, std::int64_t now) {
+  auto ch = store.channel_by_id(channel_id);
+  if (!ch || ch->state == ConsentState::kUnsubscribed || ch->state == ConsentState::kUndeliverable)
+    return false;
+  change_state(store, *ch, ConsentState::kUndeliverable, ConsentAction::kUndeliverable,
+               ConsentSource::kProvider, {}, now, report);
+  return true;
+}
+
 SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const InboundText& text,
                                                const RequestContext& ctx, std::int64_t now) {
   auto out = sms_keyword(store, text.from, text.keyword, text.message_id, ctx, now);

@@ -14,6 +14,8 @@ const char* to_string(ConsentState s) {
       return "confirmed";
     case ConsentState::kUnsubscribed:
       return "unsubscribed";
+    case ConsentState::kUndeliverable:
+      return "undeliverable";
   }
   return "unknown";
 }
@@ -26,6 +28,12 @@ const char* to_string(ConsentAction a) {
       return "confirm";
     case ConsentAction::kWithdraw:
       return "withdraw";
+    case ConsentAction::kUndeliverable:
+      return "undeliverable";
+    case ConsentAction::kHelp:
+      return "help";
+    case ConsentAction::kReceived:
+      return "received";
   }
   return "unknown";
 }
@@ -42,6 +50,10 @@ const char* to_string(ConsentSource s) {
       return "keyword";
     case ConsentSource::kAdmin:
       return "admin";
+    case ConsentSource::kComplaint:
+      return "complaint";
+    case ConsentSource::kProvider:
+      return "provider";
   }
   return "unknown";
 }
@@ -68,6 +80,7 @@ std::optional<ConsentState> consent_state_from(std::string_view s) {
   if (s == "pending") return ConsentState::kPending;
   if (s == "confirmed") return ConsentState::kConfirmed;
   if (s == "unsubscribed") return ConsentState::kUnsubscribed;
+  if (s == "undeliverable") return ConsentState::kUndeliverable;
   return std::nullopt;
 }
 

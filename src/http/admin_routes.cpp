@@ -30,21 +30,13 @@ class AdminResource {
   explicit AdminResource(const RouteEnv& env) : env_(env) {}
 
   void subscriber(const httplib::Request& req, httplib::Response& res) const {
-    if (!authorized(req, res)) return;
+    if (!authorize(env_, req, res, Scope::kRead)) return;
     auto v = lookup(req);
     if (!v) return env_.respond.json_error(res, v.error());
     env_.respond.json(res, 200, to_json(v.value()));
   }
 
  private:
-  bool authorized(const httplib::Request& req, httplib::Response& res) const {
-    if (bearer_key_valid(req, env_.deps.admin_keys, env_.deps.key_digest)) return true;
-    res.set_header("WWW-Authenticate", "Bearer");
-    env_.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
-                                       "a valid admin API key is required", ""});
-    return false;
-  }
-
   Result<SubscriberView> lookup(const httplib::Request& req) const {
     std::optional<SubscriberView> v;
     if (req.has_param("email")) {

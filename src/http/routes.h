@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "response.h"
+#include "sc/core/admin.h"
 #include "sc/http/server.h"
 
 namespace sc::detail {
@@ -56,5 +57,15 @@ void count(const RouteEnv& env, const char* name, const char* help, const metric
 // (compared in constant time).
 bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string>& keys,
                       const Signer* digest);
+
+// Accepts the request's bearer key when it holds `needed` (or a wider scope)
+// and returns who it is; otherwise answers 401 (no key, unknown or revoked
+// key) or 403 (the key lacks the scope) and returns nothing.
+std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Request& req,
+                                       httplib::Response& res, Scope needed);
+// Appends one entry to the append-only audit log: key name, action
+// ("broadcast.send"), target ("broadcast 12"), time and client IP.
+void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
+           std::string_view target, const httplib::Request& req);
 
 }  // namespace sc::detail

@@ -31,6 +31,12 @@ std::vector<AppliedMigration> migrate(const std::string& path) {
       again.bind(1, version);
       if (again.executeStep()) continue;
       db->exec(std::string(sql));
+      if (sql.find("writable_schema") != std::string_view::npos) {
+        // The schema text was edited in place (only ever to widen a CHECK):
+        // other connections reload it when schema_version moves.
+        const int v = db->execAndGet("PRAGMA schema_version").getInt();
+        db->exec("PRAGMA schema_version = " + std::to_string(v + 1));
+      }
       SQLite::Statement ins(*db,
                             "INSERT INTO schema_migrations (version, name, applied_at)"
                             " VALUES (?, ?, strftime('%s','now'))");

@@ -87,6 +87,15 @@ struct SmsKeywordOutcome {
 bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
                              std::int64_t now);
 
+// A provider reports that the address or number can never be reached (see
+// SendResult::recipient_undeliverable, a hard bounce, Twilio 21211): the
+// channel becomes undeliverable, with a consent-log row (source provider)
+// naming the report ("twilio 21211 …"). Nothing is sent to it any more; a
+// new sign-up with the address starts a fresh confirmation. Returns false
+// when the channel is unknown or already undeliverable or unsubscribed.
+bool record_provider_undeliverable(ConsentStore& store, std::int64_t channel_id,
+                                   std::string_view report, std::int64_t now);
+
 class ConsentService {
  public:
   static constexpr std::size_t kMaxTopics = 20;  // per request

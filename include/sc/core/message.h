@@ -65,6 +65,15 @@ struct SendResult {
   // 20003, SES 403): every other message would fail the same way, so the
   // dispatcher pauses that provider instead of burning through the queue.
   bool auth_refused = false;
+  // The answer never came (a timeout, a reset after the request was sent) or
+  // was a 500, 502 or 504: the provider may or may not have taken the
+  // message. Retryable for a confirmation (at least once); a broadcast
+  // message is marked unknown instead and never resent automatically.
+  bool ambiguous = false;
+  // The provider says the address or number can never be reached (Twilio
+  // 21211/21614, an SMTP 550/551/553 recipient rejection, a hard bounce):
+  // the channel becomes undeliverable.
+  bool recipient_undeliverable = false;
 
   static SendResult sent(std::string code, std::string id, std::string msg = {}) {
     return {SendStatus::kSent, std::move(code), std::move(msg), std::move(id), std::nullopt};

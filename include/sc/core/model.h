@@ -10,9 +10,16 @@
 namespace sc {
 
 enum class ChannelKind { kEmail, kSms };
-enum class ConsentState { kPending, kConfirmed, kUnsubscribed };
-enum class ConsentAction { kGrant, kConfirm, kWithdraw };
-enum class ConsentSource { kForm, kLink, kOneClick, kKeyword, kAdmin };
+// kUndeliverable: a provider reported that the address or number can never
+// be reached (hard bounce, invalid number); nothing is sent to it until its
+// owner signs up again.
+enum class ConsentState { kPending, kConfirmed, kUnsubscribed, kUndeliverable };
+// kUndeliverable: the channel was found unreachable; kHelp: HELP was answered;
+// kReceived: an inbound text that changed nothing was kept as evidence.
+enum class ConsentAction { kGrant, kConfirm, kWithdraw, kUndeliverable, kHelp, kReceived };
+// kComplaint: a spam report; kProvider: a provider's report (bounce, invalid
+// number, the provider's own opt-out list).
+enum class ConsentSource { kForm, kLink, kOneClick, kKeyword, kAdmin, kComplaint, kProvider };
 
 const char* to_string(ChannelKind k);
 const char* to_string(ConsentState s);

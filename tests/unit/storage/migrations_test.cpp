@@ -45,6 +45,48 @@ TEST(Migrate, AppliesOnceAndRecordsVersions) {
   }
 }
 
+// 0005 widens CHECK constraints by editing the schema text: the new values
+// are accepted, anything else is still refused, and the database passes
+// SQLite's own integrity check afterwards.
+TEST(Migrate, FeedbackStatesWidenTheChecksAndNothingElse) {
+  unit::TempDir dir;
+  const auto path = dir.file("sc.db");
+  migrate(path);
+  SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  db.exec("INSERT INTO subscribers (id, created_at) VALUES (1, 1)");
+  db.exec(
+      "INSERT INTO channels (id, subscriber_id, kind, address, state, created_at, updated_at)"
+      " VALUES (1, 1, 'sms', '+12025550100', 'undeliverable', 1, 1)");
+  EXPECT_ANY_THROW(db.exec(
+      "INSERT INTO channels (id, subscriber_id, kind, address, state, created_at, updated_at)"
+      " VALUES (2, 1, 'sms', '+12025550101', 'bogus', 1, 1)"));
+  for (const char* action : {"undeliverable", "help", "received"}) {
+    for (const char* source : {"complaint", "provider", "keyword"}) {
+      SQLite::Statement q(db,
+                          "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, "
+                          "address, action, source) VALUES (1, 1, 1, 'sms', 'x', ?, ?)");
+      q.bind(1, action);
+      q.bind(2, source);
+      EXPECT_NO_THROW(q.exec()) << action << " " << source;
+    }
+  }
+  EXPECT_ANY_THROW(
+      db.exec("INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action,"
+              " source) VALUES (1, 1, 1, 'sms', 'x', 'bogus', 'form')"));
+  EXPECT_ANY_THROW(
+      db.exec("INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action,"
+              " source) VALUES (1, 1, 1, 'sms', 'x', 'grant', 'bogus')"));
+  db.exec(
+      "INSERT INTO outbox (kind, channel_id, purpose, payload, state, next_attempt_at, created_at)"
+      " VALUES ('sms', 1, 'x', '{}', 'unknown', 1, 1)");
+  EXPECT_ANY_THROW(db.exec(
+      "INSERT INTO outbox (kind, channel_id, purpose, payload, state, next_attempt_at, created_at)"
+      " VALUES ('sms', 1, 'x', '{}', 'bogus', 1, 1)"));
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  // The append-only triggers survived.
+  EXPECT_ANY_THROW(db.exec("DELETE FROM consent_log"));
+}
+
 TEST(Migrate, LeavesTheDatabaseInWalMode) {
   unit::TempDir dir;
   const auto path = dir.file("sc.db");
