@@ -15,6 +15,8 @@
 
 #include "sc/app/config.h"
 #include "sc/core/consent_service.h"
+#include "sc/core/quiet_hours.h"
+#include "sc/dispatch/broadcast_runner.h"
 #include "sc/dispatch/dispatcher.h"
 #include "sc/http/server.h"
 #include "sc/providers/crypto.h"
@@ -111,6 +113,23 @@ struct Wiring {
     service = std::make_unique<ConsentService>(sc, *signer, *renderer, phones.get(), ids);
   }
 };
+
+// List-Id and Feedback-ID name the sender's domain (the From address's).
+BroadcastComposer::Settings broadcast_settings(const Config& c) {
+  BroadcastComposer::Settings s;
+  s.org_name = c.org_name;
+  s.postal_address = c.postal_address;
+  s.from = c.email_from;
+  s.envelope_from = c.email_bounce;
+  s.list_unsubscribe_mailto = c.list_unsubscribe_mailto;
+  const auto domain = c.email_from.address.substr(c.email_from.address.rfind('@') + 1);
+  std::string name;
+  for (char ch : c.org_name)
+    if (ch != '<' && ch != '>' && ch != '"' && ch != '\r' && ch != '\n') name += ch;
+  s.list_id = name + " <broadcasts." + domain + ">";
+  s.feedback_id_tail = ":stayconnected:" + domain;
+  return s;
+}
 
 int cmd_migrate(const Config& config) {
   auto applied = storage::migrate(config.db_path);
@@ -246,10 +265,22 @@ int cmd_serve(Wiring& w) {
   dopts.batch_size = c.dispatch_batch;
   dopts.email = {c.email_rate_limit, c.email_concurrency};
   dopts.sms = {c.sms_rate_limit, c.sms_concurrency};
+  dopts.broadcast_pause_after_errors = c.broadcast_pause_after_errors;
   storage::WriterOutbox outbox(writer, reads);
   Dispatcher dispatcher(outbox, *w.email, *w.sms, w.clock, dopts);
   dispatcher.set_composer(w.renderer.get());
   writer.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
+  storage::StoredBroadcasts broadcasts(writer, reads);
+  BroadcastComposer broadcast_composer(*w.renderer, *w.service, broadcast_settings(c),
+                                       [&reads](std::int64_t id) { return reads.broadcast(id); });
+  dispatcher.set_broadcast_composer(&broadcast_composer);
+  {
+    const QuietHours window{c.sms_window_start_minute, c.sms_window_end_minute};
+    dispatcher.set_quiet_hours([window](const std::string& to, std::int64_t at) {
+      return quiet_hours_wait_until(to, at, window);
+    });
+  }
+  BroadcastRunner runner(broadcasts, w.clock, {}, [&dispatcher] { dispatcher.wake(); });
   wire_dispatch_metrics(registry, dispatcher, w.clock);
 
   HttpOptions hopts;
@@ -273,7 +304,16 @@ int cmd_serve(Wiring& w) {
                 .twilio = twilio_webhooks.get(),
                 .key_digest = w.signer.get(),
                 .metrics = &registry,
-                .provider_health = [&dispatcher] { return provider_health(dispatcher); }};
+                .provider_health = [&dispatcher] { return provider_health(dispatcher); },
+                .broadcast_tx = &broadcasts,
+                .broadcast_reads = &broadcasts,
+                .broadcast_composer = &broadcast_composer,
+                .broadcast_settings = BroadcastSettings{c.sms_max_segments, 100'000},
+                .broadcast_wake =
+                    [&runner, &dispatcher] {
+                      runner.wake();
+                      dispatcher.wake();
+                    }};
   HttpServer server(deps, hopts);
   int port = 0;
   try {
@@ -294,6 +334,7 @@ int cmd_serve(Wiring& w) {
     metrics_thread = std::thread([&] { metrics_server->serve(); });
   }
   dispatcher.start();
+  runner.start();
 
   std::thread signals([&] {
     int sig = 0;
@@ -319,6 +360,7 @@ int cmd_serve(Wiring& w) {
     metrics_server->stop();
     metrics_thread.join();
   }
+  runner.stop();
   dispatcher.stop();  // finishes the batch in flight and records it
   writer.stop();
   std::fprintf(stderr, "stayconnected: stopped cleanly\n");

@@ -280,6 +280,23 @@ const std::vector<Setting>& settings() {
        "emails per second in any 1 s window; 0: unlimited"},
       {"SC_SMS_RATE_LIMIT", "0", whole(&Config::sms_rate_limit, 0, 1'000'000),
        "texts per second in any 1 s window; 0: unlimited"},
+      {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "50",
+       whole(&Config::broadcast_pause_after_errors, 0, 1'000'000),
+       "errors in a row after which a broadcast pauses itself; 0: never"},
+      {"SC_SMS_MAX_SEGMENTS", "4", whole(&Config::sms_max_segments, 1, 10),
+       "segments a broadcast text may take (with the STOP line)"},
+      {"SC_SMS_SEND_WINDOW", "08:00-21:00",
+       [](Config& c, std::string_view name, const std::string& v) {
+         int h1, m1, h2, m2;
+         char tail;
+         if (std::sscanf(v.c_str(), "%2d:%2d-%2d:%2d%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+             v.size() != 11 || h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 ||
+             h1 * 60 + m1 >= h2 * 60 + m2 || h2 * 60 + m2 > 24 * 60)
+           bad(name, " must be HH:MM-HH:MM with the start before the end, not '" + v + "'");
+         c.sms_window_start_minute = h1 * 60 + m1;
+         c.sms_window_end_minute = h2 * 60 + m2;
+       },
+       "local time window in which broadcast texts may reach a recipient"},
       {"SC_EMAIL_CONCURRENCY", "0", whole(&Config::email_concurrency, 0, 10000),
        "emails handed to the provider at once; 0: the whole batch"},
       {"SC_SMS_CONCURRENCY", "0", whole(&Config::sms_concurrency, 0, 10000),

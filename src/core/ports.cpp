@@ -1,5 +1,7 @@
 #include "sc/core/ports.h"
 
+#include <stdexcept>
+
 namespace sc {
 
 void render_queued(const Composer& composer, OutboundEmail& m) {
@@ -17,6 +19,15 @@ void render_queued(const Composer& composer, OutboundSms& m) {
   m.body = composer.sms(m.template_name, m.template_vars);
   m.template_name.clear();
   m.template_vars.clear();
+}
+
+std::string Composer::inline_template(std::string_view, const std::map<std::string, std::string>&,
+                                      bool) const {
+  throw std::runtime_error("this composer renders no inline templates");
+}
+
+std::string Composer::inline_error(std::string_view) const {
+  return "this composer renders no inline templates";
 }
 
 }  // namespace sc

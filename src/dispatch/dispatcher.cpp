@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -49,9 +50,10 @@ Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender
 Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
-  // Anything still leased belongs to a process that is gone: send it again.
-  // (At-least-once: a message the provider took just before a crash may go
-  // twice; the file provider overwrites, so it stays exactly once there.)
+  // Anything still leased belongs to a process that is gone. A confirmation
+  // is sent again (at least once: a second one does no harm, a lost one
+  // does); a broadcast message may have reached the provider, so it becomes
+  // unknown and is never sent twice without an operator asking.
   outbox_.run([](OutboxContext& c) { c.outbox().release_all(); });
   threaded_ = true;
   thread_ = std::thread([this] {
@@ -274,7 +276,18 @@ Dispatcher::Batch Dispatcher::prepare() {
       continue;
     }
     try {
-      if (m.kind == OutboxKind::kEmail) {
+      if (m.broadcast_id != 0 && broadcasts_ != nullptr) {
+        if (m.kind == OutboxKind::kSms && quiet_hours_) {
+          // Quiet hours where the recipient is: back in the queue, due when
+          // their window opens (not an attempt).
+          if (auto until = quiet_hours_(m.sms.to, now); until > now) {
+            b.outcomes.push_back(
+                {i, SendResult::retryable("quiet-hours", "waits for 8:00 local"), true, until});
+            continue;
+          }
+        }
+        broadcasts_->compose(m, now);
+      } else if (m.kind == OutboxKind::kEmail) {
         if (composer_ != nullptr) render_queued(*composer_, m.email);
       } else {
         if (composer_ != nullptr) render_queued(*composer_, m.sms);
@@ -467,6 +480,21 @@ void Dispatcher::record(Batch& b) {
         break;
     }
   };
+  // Errors in a row per broadcast, counted in the order the provider answered.
+  std::map<std::int64_t, std::string> pause;  // broadcast → reason
+  auto count_for_broadcast = [&](const ClaimedMessage& m, const SendResult& r) {
+    if (m.broadcast_id == 0 || options_.broadcast_pause_after_errors <= 0) return;
+    auto& n = broadcast_errors_[m.broadcast_id];
+    if (r.status == SendStatus::kSent) {
+      n = 0;
+      return;
+    }
+    if (++n >= options_.broadcast_pause_after_errors) {
+      pause[m.broadcast_id] = std::to_string(n) + " errors in a row; the last: " + r.provider_code +
+                              " " + r.provider_message;
+      n = 0;
+    }
+  };
   outbox_.run([&](OutboxContext& c) {
     const auto email_name = email_.name();
     const auto sms_name = sms_.name();
@@ -477,13 +505,30 @@ void Dispatcher::record(Batch& b) {
         continue;
       }
       const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
-      record_one(c.outbox(), m, o.result, provider);
+      count_for_broadcast(m, o.result);
+      if (m.lane == OutboxLane::kBulk && o.result.ambiguous &&
+          o.result.status != SendStatus::kSent) {
+        // The provider may have taken it: never sent again automatically.
+        c.outbox().mark_unknown(m.id, provider, o.result, done);
+        ++failed_;
+      } else {
+        record_one(c.outbox(), m, o.result, provider);
+      }
       if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
         record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
                                 done);
       }
+      if (o.result.recipient_undeliverable && m.channel_id != 0) {
+        record_provider_undeliverable(
+            c.consent(), m.channel_id,
+            provider + " " + o.result.provider_code + " " + o.result.provider_message, done);
+      }
     }
+    for (const auto& [id, reason] : pause) c.outbox().pause_broadcast(id, reason, done);
   });
+  for (const auto& [id, reason] : pause)
+    std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),
+                 reason.c_str());
 }
 
 }  // namespace sc

@@ -45,6 +45,8 @@ void add_token_routes(Router& router, const RouteEnv& env);
 void add_webhook_routes(Router& router, const RouteEnv& env);
 // GET /api/v1/admin/subscribers.
 void add_admin_routes(Router& router, const RouteEnv& env);
+// The broadcasts resource under /api/v1/admin/broadcasts.
+void add_broadcast_routes(Router& router, const RouteEnv& env);
 // GET /healthz.
 void add_health_routes(Router& router, const RouteEnv& env);
 // GET /metrics (admin key), when HttpDeps::metrics is set.

@@ -166,6 +166,18 @@ ComposedEmail Renderer::email(std::string_view name, const Vars& vars) const {
   return m;
 }
 
+std::string Renderer::inline_template(std::string_view source, const Vars& vars, bool html) const {
+  // Keyed by the source itself: a broadcast's text is parsed once per thread.
+  auto& tmpl = parsed(id_, "inline:" + std::string(html ? "h:" : "t:") + std::string(source), html,
+                      [&] { return std::string(source); });
+  return tmpl.render(data(vars, {}));
+}
+
+std::string Renderer::inline_error(std::string_view source) const {
+  mstch::mustache tmpl{std::string(source)};
+  return tmpl.is_valid() ? std::string() : tmpl.error_message();
+}
+
 std::string Renderer::sms(std::string_view name, const Vars& vars) const {
   return std::string(
       text::trim(render("sms/" + std::string(name) + ".txt.mustache", vars, {}, false)));

@@ -86,6 +86,24 @@ namespace sc::storage {
 void decode_payload(ClaimedMessage& m) {
   if (m.payload.empty()) return;
   try {
+    if (m.broadcast_id != 0) {
+      // A ledger row holds only its recipient; the broadcast's content is
+      // added per recipient by the BroadcastComposer.
+      auto j = nlohmann::json::parse(m.payload);
+      auto to = j.at("to").get<std::string>();
+      auto first_name = j.value("first_name", "");
+      if (m.kind == OutboxKind::kEmail) {
+        m.email.to = Mailbox{to, ""};
+        m.email.outbox_id = m.id;
+        m.email.template_vars["first_name"] = first_name;
+      } else {
+        m.sms.to = to;
+        m.sms.outbox_id = m.id;
+        m.sms.template_vars["first_name"] = first_name;
+      }
+      m.payload.clear();
+      return;
+    }
     if (m.kind == OutboxKind::kEmail) {
       m.email = detail::email_from_json(m.payload);
       m.email.outbox_id = m.id;

@@ -3,36 +3,10 @@
 #include <vector>
 
 #include "connection.h"
+#include "read_pool_impl.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {
-
-struct ReadPool::Impl {
-  std::string path;
-  std::mutex mu;
-  std::vector<std::unique_ptr<SQLite::Database>> idle;
-
-  // A connection borrowed for one call and handed back after it.
-  struct Lease {
-    Impl& pool;
-    std::unique_ptr<SQLite::Database> db;
-    ~Lease() {
-      std::lock_guard lk(pool.mu);
-      pool.idle.push_back(std::move(db));
-    }
-  };
-  Lease lease() {
-    {
-      std::lock_guard lk(mu);
-      if (!idle.empty()) {
-        auto db = std::move(idle.back());
-        idle.pop_back();
-        return Lease{*this, std::move(db)};
-      }
-    }
-    return Lease{*this, detail::open(path, detail::Mode::kReader)};
-  }
-};
 
 ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
@@ -58,17 +32,17 @@ std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind,
   if (!s.executeStep()) return std::nullopt;
   v.subscriber = Subscriber{s.getColumn(0).getInt64(), s.getColumn(1).getString(),
                             s.getColumn(2).getString(), s.getColumn(3).getInt64()};
-  SQLite::Statement c(
-      db,
-      "SELECT kind, address, state, created_at, updated_at FROM channels WHERE subscriber_id = ?"
-      " ORDER BY id");
+  SQLite::Statement c(db,
+                      "SELECT kind, address, state, created_at, updated_at, id FROM channels WHERE "
+                      "subscriber_id = ?"
+                      " ORDER BY id");
   c.bind(1, static_cast<int64_t>(sid));
   while (c.executeStep()) {
-    v.channels.push_back(
-        ChannelView{channel_kind_from(c.getColumn(0).getString()).value_or(ChannelKind::kEmail),
-                    c.getColumn(1).getString(),
-                    consent_state_from(c.getColumn(2).getString()).value_or(ConsentState::kPending),
-                    c.getColumn(3).getInt64(), c.getColumn(4).getInt64()});
+    v.channels.push_back(ChannelView{
+        channel_kind_from(c.getColumn(0).getString()).value_or(ChannelKind::kEmail),
+        c.getColumn(1).getString(),
+        consent_state_from(c.getColumn(2).getString()).value_or(ConsentState::kPending),
+        c.getColumn(3).getInt64(), c.getColumn(4).getInt64(), c.getColumn(5).getInt64()});
   }
   SQLite::Statement t(db,
                       "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");

@@ -248,7 +248,10 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
     auto& q = st_.get(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?"
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
-        "              AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+        "              AND next_attempt_at <= ?"
+        "              AND (lane = 0 OR broadcast_id IN"
+        "                   (SELECT id FROM broadcasts WHERE status = 'sending'))"
+        "              ORDER BY next_attempt_at, id LIMIT ?)"
         " RETURNING id, purpose, broadcast_id, attempts, payload,"
         "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id, "
         "next_attempt_at");
@@ -272,7 +275,8 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
       std::string state = q.getColumn(5).isNull() ? "" : q.getColumn(5).getString();
       // Consent is checked at send time, not only at queue time: someone
       // who left after a message was queued must not receive it.
-      bool allowed = state != "unsubscribed" && (m.broadcast_id == 0 || state == "confirmed");
+      bool allowed = state != "unsubscribed" && state != "undeliverable" &&
+                     (m.broadcast_id == 0 || state == "confirmed");
       if (!allowed) {
         skip.push_back(m.id);
         continue;
@@ -363,17 +367,56 @@ void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at)
   q.exec();
 }
 
+void SqliteOutboxStore::mark_unknown(std::int64_t id, const std::string& provider,
+                                     const SendResult& r, std::int64_t now) {
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'unknown', finished_at = ?, provider = ?, last_code = ?,"
+      " last_error = ? WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(now));
+  q.bind(2, provider);
+  q.bind(3, r.provider_code);
+  q.bind(4, r.provider_message);
+  q.bind(5, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void SqliteOutboxStore::pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                                        std::int64_t now) {
+  auto& q = st_.get(
+      "UPDATE broadcasts SET status = 'paused', pause_reason = ?, updated_at = ?"
+      " WHERE id = ? AND status = 'sending'");
+  q.bind(1, reason);
+  q.bind(2, static_cast<int64_t>(now));
+  q.bind(3, static_cast<int64_t>(broadcast_id));
+  q.exec();
+}
+
+// A leased transactional message goes back to the queue (sent at least
+// once: a lost confirmation harms, a second one does not). A leased
+// broadcast message may have reached the provider: it becomes unknown.
 int SqliteOutboxStore::release_expired(std::int64_t now) {
+  auto& u = st_.get(
+      "UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?,"
+      " last_error = 'in flight when its lease ran out (the process stopped or the send hung)'"
+      " WHERE state = 'sending' AND lease_until < ? AND lane = 1");
+  u.bind(1, static_cast<int64_t>(now));
+  u.bind(2, static_cast<int64_t>(now));
+  int n = u.exec();
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lease_until "
-      "< ?");
+      "< ? AND lane = 0");
   q.bind(1, static_cast<int64_t>(now));
-  return q.exec();
+  return n + q.exec();
 }
 
 int SqliteOutboxStore::release_all() {
-  auto& q = st_.get("UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending'");
-  return q.exec();
+  auto& u = st_.get(
+      "UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = strftime('%s','now'),"
+      " last_error = 'in flight when the process stopped' WHERE state = 'sending' AND lane = 1");
+  int n = u.exec();
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lane = 0");
+  return n + q.exec();
 }
 
 }  // namespace sc::storage::detail

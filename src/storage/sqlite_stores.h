@@ -66,11 +66,37 @@ class SqliteOutboxStore final : public OutboxStore {
   void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                    std::int64_t now) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
+  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
+                    std::int64_t now) override;
+  void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                       std::int64_t now) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;
 
  private:
   Statements& st_;
+};
+
+class SqliteBroadcastStore final : public BroadcastStore {
+ public:
+  SqliteBroadcastStore(Statements& st, bool& outbox_changed)
+      : st_(st), outbox_changed_(outbox_changed) {}
+  std::int64_t insert(const Broadcast& b) override;
+  std::optional<Broadcast> find(std::int64_t id) override;
+  std::optional<Broadcast> find_by_idempotency_key(const std::string& key) override;
+  void update_content(const Broadcast& b) override;
+  void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
+                  std::int64_t now) override;
+  std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) override;
+  std::vector<Broadcast> active() override;
+  int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override;
+  int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override;
+  bool has_unfinished(std::int64_t id) override;
+  int requeue(std::int64_t id, const std::string& state, std::int64_t now) override;
+
+ private:
+  Statements& st_;
+  bool& outbox_changed_;
 };
 
 }  // namespace sc::storage::detail

@@ -17,9 +17,11 @@ namespace {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(SQLite::Database& db) : st_(db), consent_(st_, outbox_changed), outbox_(st_) {}
+  explicit Context(SQLite::Database& db)
+      : st_(db), consent_(st_, outbox_changed), outbox_(st_), broadcasts_(st_, outbox_changed) {}
   ConsentStore& consent() override { return consent_; }
   OutboxStore& outbox() override { return outbox_; }
+  BroadcastStore& broadcasts() override { return broadcasts_; }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
@@ -27,6 +29,7 @@ class Context final : public WriteContext {
   detail::Statements st_;
   detail::SqliteConsentStore consent_;
   detail::SqliteOutboxStore outbox_;
+  detail::SqliteBroadcastStore broadcasts_;
 };
 
 }  // namespace

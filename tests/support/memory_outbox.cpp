@@ -120,7 +120,9 @@ std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits li
   for (auto lane : {OutboxLane::kTransactional, OutboxLane::kBulk}) {
     std::vector<Row*> due;
     for (auto& [id, r] : rows_) {
-      if (r.state == "queued" && r.lane == lane && r.next_attempt_at <= now) due.push_back(&r);
+      if (r.state == "queued" && r.lane == lane && r.next_attempt_at <= now &&
+          !paused_broadcasts.contains(r.broadcast_id))
+        due.push_back(&r);
     }
     std::stable_sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
       return a->next_attempt_at < b->next_attempt_at;
@@ -131,7 +133,8 @@ std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits li
       if (left <= 0) continue;
       auto cs = channel_states_.find(r->channel_id);
       const bool unsubscribed =
-          cs != channel_states_.end() && cs->second == ConsentState::kUnsubscribed;
+          cs != channel_states_.end() &&
+          (cs->second == ConsentState::kUnsubscribed || cs->second == ConsentState::kUndeliverable);
       const bool confirmed = cs == channel_states_.end() || cs->second == ConsentState::kConfirmed;
       if (unsubscribed || (r->broadcast_id != 0 && !confirmed)) {
         r->state = "skipped";
@@ -205,11 +208,26 @@ void MemoryOutbox::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
   r.lease_until = 0;
 }
 
+void MemoryOutbox::mark_unknown(std::int64_t id, const std::string& provider, const SendResult& res,
+                                std::int64_t) {
+  auto& r = sending(id);
+  r.state = "unknown";
+  r.provider = provider;
+  r.last_code = res.provider_code;
+  r.last_error = res.provider_message;
+  r.lease_until = 0;
+}
+
+void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                                   std::int64_t) {
+  paused_broadcasts.emplace(broadcast_id, reason);
+}
+
 int MemoryOutbox::release_expired(std::int64_t now) {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending" && r.lease_until < now) {
-      r.state = "queued";
+      r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
       r.lease_until = 0;
       ++n;
     }
@@ -221,7 +239,7 @@ int MemoryOutbox::release_all() {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending") {
-      r.state = "queued";
+      r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
       r.lease_until = 0;
       ++n;
     }

@@ -25,7 +25,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
     std::string purpose;
     std::int64_t broadcast_id = 0;
     std::int64_t channel_id = 0;
-    std::string state = "queued";  // queued, sending, sent, failed, skipped
+    std::string state = "queued";  // queued, sending, sent, failed, skipped, unknown
     int attempts = 0;
     std::int64_t next_attempt_at = 0;
     std::int64_t lease_until = 0;
@@ -47,6 +47,9 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   // Channel states the claim checks (a channel not listed consents).
   void set_channel_state(std::int64_t channel_id, ConsentState s);
   MemoryConsentStore& consent_store() { return consent_; }
+  // Broadcasts paused by the dispatcher, with their reasons; a paused one's
+  // messages are no longer claimed.
+  std::map<std::int64_t, std::string> paused_broadcasts;
   std::size_t transactions() const { return transactions_; }
   void set_request_jobs(std::uint64_t n) { request_jobs_ = n; }
 
@@ -66,6 +69,10 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                    std::int64_t now) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
+  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
+                    std::int64_t now) override;
+  void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                       std::int64_t now) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;
   // OutboxContext

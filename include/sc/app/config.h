@@ -45,6 +45,9 @@ struct Config {
   // Per provider: messages/s over any 1 s window (0 = unlimited) and
   // messages handed to one send_batch at once (0 = the whole batch).
   int email_rate_limit = 0, sms_rate_limit = 0;
+  int broadcast_pause_after_errors = 50;
+  int sms_max_segments = 4;
+  int sms_window_start_minute = 8 * 60, sms_window_end_minute = 21 * 60;
   int email_concurrency = 0, sms_concurrency = 0;
   std::size_t http_max_threads = 1024;
   std::size_t http_max_connections_per_ip = 64;  // SC_HTTP_MAX_CONNECTIONS_PER_IP

@@ -51,7 +51,8 @@ class OutboxStore {
   virtual ~OutboxStore() = default;
   // Leases up to the limits of due messages, every due transactional one
   // ahead of any bulk one, each lane oldest due first, and returns them in
-  // that order. Messages to channels that have unsubscribed (or, for
+  // that order; bulk messages only of broadcasts that are sending. Messages
+  // to channels that have unsubscribed or are undeliverable (or, for
   // broadcasts, are no longer confirmed) are marked skipped instead.
   virtual std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
                                             std::int64_t lease_until) = 0;
@@ -67,9 +68,19 @@ class OutboxStore {
   // Hands a claimed message back unsent (its provider is paused or out of
   // rate): queued again from `next_attempt_at`, and this attempt not counted.
   virtual void hand_back(std::int64_t id, std::int64_t next_attempt_at) = 0;
-  // Hands back messages whose lease ran out (the process died mid-send).
+  // A broadcast message whose answer never came (SendResult::ambiguous): it
+  // may have gone, so it is never sent again without an operator asking.
+  virtual void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
+                            std::int64_t now) = 0;
+  // Pauses a sending broadcast (its messages are no longer claimed), with the reason shown.
+  virtual void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                               std::int64_t now) = 0;
+  // Leases that ran out (the process died mid-send, or a send hung): a
+  // transactional message is queued again (at least once); a broadcast
+  // message becomes unknown (it may have gone: never twice).
   virtual int release_expired(std::int64_t now) = 0;
-  // Hands back every leased message (at start-up and clean shutdown).
+  // The same for every leased message (at start-up: whatever is leased
+  // belongs to a process that is gone).
   virtual int release_all() = 0;
 };
 

@@ -52,6 +52,13 @@ class Composer {
                               const std::map<std::string, std::string>& vars) const = 0;
   virtual std::string sms(std::string_view template_name,
                           const std::map<std::string, std::string>& vars) const = 0;
+  // An operator-written template (a broadcast's text): rendered with vars,
+  // HTML-escaping them when html. Throws std::runtime_error when it does not
+  // parse; inline_error() tells that beforehand ("" when it parses).
+  virtual std::string inline_template(std::string_view source,
+                                      const std::map<std::string, std::string>& vars,
+                                      bool html) const;
+  virtual std::string inline_error(std::string_view source) const;
 };
 
 // Port: everything the consent flows read and write, inside one transaction

@@ -17,6 +17,7 @@ struct ChannelView {
   ConsentState state;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  std::int64_t channel_id = 0;
 };
 
 struct ConsentLogView {

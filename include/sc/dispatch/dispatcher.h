@@ -9,12 +9,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "sc/core/broadcast.h"
 #include "sc/core/message.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports.h"
@@ -48,6 +50,9 @@ class Dispatcher {
     int pause_after_auth_refusals = 3;
     std::int64_t probe_base_ms = 10'000;
     std::int64_t probe_max_ms = 600'000;
+    // A broadcast pauses itself after this many errors in a row (any
+    // outcome but sent: refused, failed, unknown, retried); 0 never.
+    int broadcast_pause_after_errors = 50;
   };
   Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender& sms, const Clock& clock,
              Options options);
@@ -55,6 +60,12 @@ class Dispatcher {
 
   // Renders messages queued with a template reference (required for them).
   void set_composer(const Composer* composer) { composer_ = composer; }
+  // Builds broadcast messages from their ledger rows (required for them).
+  void set_broadcast_composer(const BroadcastComposer* composer) { broadcasts_ = composer; }
+  // Texts of a broadcast wait while it is quiet hours where the recipient
+  // is: returns 0 to send now, or the unix time to wait until. Unset: no wait.
+  using QuietHoursCheck = std::function<std::int64_t(const std::string& e164, std::int64_t now)>;
+  void set_quiet_hours(QuietHoursCheck check) { quiet_hours_ = std::move(check); }
 
   // Hands back messages a dead process left leased, then starts the thread.
   void start();
@@ -127,6 +138,9 @@ class Dispatcher {
   const Clock& clock_;
   Options options_;
   const Composer* composer_ = nullptr;
+  const BroadcastComposer* broadcasts_ = nullptr;
+  QuietHoursCheck quiet_hours_;
+  std::map<std::int64_t, int> broadcast_errors_;  // errors in a row, by broadcast (record())
   SendObserver observer_;
   std::thread thread_;
   mutable std::mutex mu_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sc/core/broadcast.h"
 #include "sc/core/consent_service.h"
 #include "sc/core/health.h"
 #include "sc/core/metrics.h"
@@ -59,6 +60,12 @@ struct HttpDeps {
   metrics::Registry* metrics = nullptr;
   // The providers' state for /healthz (paused, why, next probe). Empty: none shown.
   std::function<std::vector<ProviderHealth>()> provider_health;
+  // Broadcasts (all three set, or the routes answer 503).
+  BroadcastTransactions* broadcast_tx = nullptr;
+  BroadcastReads* broadcast_reads = nullptr;
+  const BroadcastComposer* broadcast_composer = nullptr;
+  BroadcastSettings broadcast_settings{};
+  std::function<void()> broadcast_wake{};  // a broadcast changed state: look now
 };
 
 // A second listener (SC_METRICS_LISTEN) that serves only GET /metrics,

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sc/core/broadcast.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
@@ -58,7 +59,10 @@ struct OutboxCounts {
 
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
-class WriteContext : public OutboxContext {};
+class WriteContext : public OutboxContext {
+ public:
+  virtual BroadcastStore& broadcasts() = 0;
+};
 
 // The single writer. Jobs from many threads are run one after another on one
 // connection and committed together (group commit, synchronous=FULL); run()
@@ -159,6 +163,12 @@ class ReadPool {
   OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
   bool healthy();  // runs a trivial query
+  // Broadcasts (BroadcastReads).
+  std::optional<Broadcast> broadcast(std::int64_t id);
+  std::vector<Broadcast> broadcasts(int limit, std::int64_t before);
+  BroadcastCounts broadcast_counts(std::int64_t id);
+  std::vector<BroadcastRecipient> broadcast_recipients(std::int64_t id, const std::string& state,
+                                                       int limit, std::int64_t after);
 
  private:
   struct Impl;
@@ -176,6 +186,32 @@ class WriterOutbox final : public OutboxTransactions {
   std::uint64_t request_jobs() const override { return writer_.request_jobs(); }
   void decode(ClaimedMessage& m) const override { decode_payload(m); }
   OutboxDepth depth(std::int64_t now) override { return reads_.outbox_depth(now); }
+
+ private:
+  WriteQueue& writer_;
+  ReadPool& reads_;
+};
+
+// The broadcast ports over the writer and the read pool.
+class StoredBroadcasts final : public BroadcastTransactions, public BroadcastReads {
+ public:
+  StoredBroadcasts(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
+  void run(const std::function<void(BroadcastStore&, ConsentStore&)>& fn) override {
+    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.consent()); });
+  }
+  // The runner's snapshot and clean-up chunks: background jobs (requests first).
+  void run_background(const std::function<void(BroadcastStore&)>& fn) override {
+    writer_.run_background([&](WriteContext& c) { fn(c.broadcasts()); });
+  }
+  std::optional<Broadcast> get(std::int64_t id) override { return reads_.broadcast(id); }
+  std::vector<Broadcast> list(int limit, std::int64_t before) override {
+    return reads_.broadcasts(limit, before);
+  }
+  BroadcastCounts counts(std::int64_t id) override { return reads_.broadcast_counts(id); }
+  std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state, int limit,
+                                             std::int64_t after) override {
+    return reads_.broadcast_recipients(id, state, limit, after);
+  }
 
  private:
   WriteQueue& writer_;

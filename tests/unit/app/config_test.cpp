@@ -207,6 +207,18 @@ std::vector<Case> cases(const unit::TempDir& dir) {
        "100", "-1", whole("SC_EMAIL_RATE_LIMIT", "0", "1000000", "-1")},
       {"SC_SMS_RATE_LIMIT", num([](const Config& c) { return c.sms_rate_limit; }), "0", "1", "1",
        "1000001", whole("SC_SMS_RATE_LIMIT", "0", "1000000", "1000001")},
+      {"SC_BROADCAST_PAUSE_AFTER_ERRORS",
+       num([](const Config& c) { return c.broadcast_pause_after_errors; }), "50", "0", "0", "-5",
+       whole("SC_BROADCAST_PAUSE_AFTER_ERRORS", "0", "1000000", "-5")},
+      {"SC_SMS_MAX_SEGMENTS", num([](const Config& c) { return c.sms_max_segments; }), "4", "10",
+       "10", "11", whole("SC_SMS_MAX_SEGMENTS", "1", "10", "11")},
+      {"SC_SMS_SEND_WINDOW",
+       [](const Config& c) {
+         return std::to_string(c.sms_window_start_minute) + "-" +
+                std::to_string(c.sms_window_end_minute);
+       },
+       "480-1260", "09:30-20:00", "570-1200", "21:00-08:00",
+       "SC_SMS_SEND_WINDOW must be HH:MM-HH:MM with the start before the end, not '21:00-08:00'"},
       {"SC_EMAIL_CONCURRENCY", num([](const Config& c) { return c.email_concurrency; }), "0", "16",
        "16", "x", whole("SC_EMAIL_CONCURRENCY", "0", "10000", "x")},
       {"SC_SMS_CONCURRENCY", num([](const Config& c) { return c.sms_concurrency; }), "0", "4", "4",

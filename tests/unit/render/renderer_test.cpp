@@ -41,7 +41,9 @@ Vars every_var() {
           {"expires_days", "7"},
           {"unsubscribe_url", "https://news.example.org/unsubscribe/u.1.0.ab"},
           {"public_url", "https://news.example.org"},
-          {"topics", "events, jobs"}};
+          {"topics", "events, jobs"},
+          {"subject", "S"},
+          {"body_text", "B"}};
 }
 
 void expect_fully_rendered(const std::string& out, const std::string& what) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -56,8 +57,18 @@ class StorageTest : public ::testing::Test {
     m.template_vars = {{"first_name", "Ann"}};
     return m;
   }
+  // A bulk message (broadcast_id set) belongs to a sending broadcast; a
+  // channel is in a broadcast's ledger once, so a second message to the same
+  // channel goes into another sending broadcast (id + 1000 per repeat).
   std::int64_t enqueue_email(std::int64_t channel_id, const std::string& to,
                              std::int64_t broadcast_id = 0) {
+    if (broadcast_id != 0) {
+      broadcast_id += 1000 * ledger_uses_[{broadcast_id, channel_id}]++;
+      db_inspect::exec(path_,
+                       "INSERT OR IGNORE INTO broadcasts (id, channel, text, status, created_at,"
+                       " updated_at) VALUES (" +
+                           std::to_string(broadcast_id) + ", 'email', 't', 'sending', 0, 0)");
+    }
     return writer_->run([&](WriteContext& c) {
       OutboxEntry e;
       e.kind = OutboxKind::kEmail;
@@ -67,6 +78,7 @@ class StorageTest : public ::testing::Test {
       return c.consent().enqueue_email(e, sample_email(to));
     });
   }
+  std::map<std::pair<std::int64_t, std::int64_t>, int> ledger_uses_;
   std::int64_t enqueue_sms(std::int64_t channel_id, const std::string& to) {
     return writer_->run([&](WriteContext& c) {
       OutboxEntry e;

@@ -1,0 +1,192 @@
+// Broadcasts: an operator's message to everyone who consented on a channel
+// (and chose one of its topics, when it names topics), sent through the bulk
+// lane exactly once per recipient. The recipients are a per-broadcast ledger:
+// one outbox row per (broadcast, channel), written set-based in chunks when
+// the broadcast starts, each row carrying its own outcome.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sc/core/consent_service.h"
+#include "sc/core/message.h"
+#include "sc/core/model.h"
+#include "sc/core/outbox.h"
+#include "sc/core/ports.h"
+#include "sc/core/result.h"
+
+namespace sc {
+
+// draft → (scheduled →) sending ⇄ paused → completed; any but completed →
+// cancelled. A completed broadcast goes back to sending when an operator
+// re-queues its failed or unknown recipients.
+enum class BroadcastStatus { kDraft, kScheduled, kSending, kPaused, kCompleted, kCancelled };
+const char* to_string(BroadcastStatus s);
+std::optional<BroadcastStatus> broadcast_status_from(std::string_view s);
+
+struct Broadcast {
+  std::int64_t id = 0;
+  ChannelKind channel = ChannelKind::kEmail;
+  std::string subject;  // email only
+  std::string text;     // Mustache source
+  std::string html;     // email only, optional, Mustache source
+  std::vector<std::string> topics;
+  BroadcastStatus status = BroadcastStatus::kDraft;
+  std::int64_t send_at = 0;  // unix seconds; 0: as soon as it is sent
+  std::string idempotency_key;
+  std::string created_by;  // the admin key's name
+  std::int64_t created_at = 0, updated_at = 0, started_at = 0, finished_at = 0;
+  std::string pause_reason;  // why it paused itself (or "paused by <key>")
+  bool snapshot_done = false;
+  std::int64_t snapshot_cursor = 0;  // the last channel id taken into the ledger
+};
+
+// Recipients of a broadcast by state. total = queued + sending + sent +
+// failed + skipped + unknown.
+struct BroadcastCounts {
+  std::int64_t total = 0, queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0, unknown = 0;
+  std::int64_t delivered = 0, undelivered = 0;  // as providers report afterwards
+};
+
+// One recipient as the ledger holds it.
+struct BroadcastRecipient {
+  std::int64_t outbox_id = 0;
+  std::int64_t channel_id = 0;
+  std::string address;
+  std::string state;  // queued, sending, sent, failed, skipped, unknown
+  int attempts = 0;
+  std::string provider, provider_message_id, code, error, delivery_state;
+  std::int64_t finished_at = 0;
+};
+
+// Write-side port, inside one transaction on the single writer.
+class BroadcastStore {
+ public:
+  virtual ~BroadcastStore() = default;
+  virtual std::int64_t insert(const Broadcast& b) = 0;
+  virtual std::optional<Broadcast> find(std::int64_t id) = 0;
+  virtual std::optional<Broadcast> find_by_idempotency_key(const std::string& key) = 0;
+  virtual void update_content(
+      const Broadcast& b) = 0;  // channel, subject, text, html, topics, send_at
+  virtual void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
+                          std::int64_t now) = 0;
+  // Topics that no subscriber has chosen (a typo would reach nobody).
+  virtual std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) = 0;
+  // Broadcasts the runner has work for: scheduled, sending (snapshot not
+  // done, or maybe finished) and cancelled with queued rows.
+  virtual std::vector<Broadcast> active() = 0;
+  // Adds up to max_rows recipients after the cursor to the ledger with one
+  // INSERT … SELECT (confirmed channels of the broadcast's kind, in its
+  // topics), advances the cursor, and marks the snapshot done when fewer
+  // than max_rows were left. Returns the rows added.
+  virtual int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) = 0;
+  // Marks up to max_rows still-queued recipients of a cancelled broadcast
+  // skipped; returns how many.
+  virtual int skip_queued(std::int64_t id, int max_rows, std::int64_t now) = 0;
+  // Recipients not yet finished (queued or sending).
+  virtual bool has_unfinished(std::int64_t id) = 0;
+  // Queues recipients in `state` ("failed" or "unknown") again; returns how many.
+  virtual int requeue(std::int64_t id, const std::string& state, std::int64_t now) = 0;
+};
+
+// Read-side port (read connections; never waits for the writer).
+class BroadcastReads {
+ public:
+  virtual ~BroadcastReads() = default;
+  virtual std::optional<Broadcast> get(std::int64_t id) = 0;
+  // Newest first, ids below `before` (0: from the newest).
+  virtual std::vector<Broadcast> list(int limit, std::int64_t before) = 0;
+  virtual BroadcastCounts counts(std::int64_t id) = 0;
+  // Recipients in `state` ("" for all) with outbox id above `after`, in id order.
+  virtual std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state,
+                                                     int limit, std::int64_t after) = 0;
+};
+
+// Port: runs fn in one transaction on the single writer: run() for a
+// request, run_background() for the runner's chunks (requests go first).
+class BroadcastTransactions {
+ public:
+  virtual ~BroadcastTransactions() = default;
+  virtual void run(const std::function<void(BroadcastStore&, ConsentStore&)>& fn) = 0;
+  virtual void run_background(const std::function<void(BroadcastStore&)>& fn) = 0;
+};
+
+struct BroadcastSettings {
+  int sms_max_segments = 4;
+  std::int64_t max_text_bytes = 100'000;
+};
+
+// What an operator asks for at create (or edit), raw.
+struct BroadcastDraft {
+  std::string channel;
+  std::optional<std::string> subject, text, html, send_at;
+  std::vector<std::string> topics;
+  bool topics_given = false;
+};
+
+// Checks a draft: channel, subject, text, template syntax (through the
+// Composer), SMS segments, topics syntax, send_at (RFC 3339). Unknown topics
+// are checked by the caller against the store.
+class BroadcastComposer;
+Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastComposer& composer,
+                                 const BroadcastSettings& settings);
+
+// Parses an RFC 3339 date-time ("2026-12-01T09:00:00Z", "…+01:00", with
+// optional fractional seconds) to unix seconds.
+std::optional<std::int64_t> parse_rfc3339(std::string_view s);
+std::string format_rfc3339(std::int64_t unix_seconds);
+
+// Builds each recipient's message from the broadcast: Mustache per recipient
+// (first_name, unsubscribe_url, org_name, postal_address), the foundation's
+// footer, List-Unsubscribe (+ One-Click), List-Id and Feedback-ID for email;
+// the STOP line for texts. Caches each broadcast's content (it cannot change
+// once sent). Thread-safe.
+class BroadcastComposer {
+ public:
+  struct Settings {
+    std::string org_name;
+    std::string postal_address;
+    Mailbox from;
+    std::string envelope_from;
+    std::string list_unsubscribe_mailto;
+    std::string list_id;           // "Org <broadcasts.example.org>"
+    std::string feedback_id_tail;  // ":stayconnected:example.org" (after "<broadcast id>:")
+  };
+  using Loader = std::function<std::optional<Broadcast>(std::int64_t id)>;
+  BroadcastComposer(const Composer& composer, const ConsentService& service, Settings settings,
+                    Loader loader);
+
+  // Renders an admin-written template for one recipient; html escapes values.
+  std::string render(std::string_view tmpl, const std::map<std::string, std::string>& vars,
+                     bool html) const;
+  // The parse error of a template, or "" when it parses.
+  std::string template_error(std::string_view tmpl) const;
+
+  struct Recipient {
+    std::int64_t channel_id = 0;
+    std::string address;
+    std::string first_name;
+  };
+  OutboundEmail email(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
+                      std::int64_t now) const;
+  OutboundSms sms(const Broadcast& b, const Recipient& r, std::int64_t outbox_id) const;
+  // Fills a claimed bulk message (decoded: to/address and first_name in the
+  // template vars) with its broadcast's content. Throws when the broadcast is gone.
+  void compose(ClaimedMessage& m, std::int64_t now) const;
+
+ private:
+  std::map<std::string, std::string> vars_for(const Recipient& r) const;
+  const Composer& composer_;
+  const ConsentService& service_;
+  Settings settings_;
+  Loader loader_;
+  mutable std::mutex mu_;
+  mutable std::map<std::int64_t, std::shared_ptr<const Broadcast>> cache_;
+};
+
+}  // namespace sc

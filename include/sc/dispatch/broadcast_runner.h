@@ -1,0 +1,48 @@
+// BroadcastRunner: moves broadcasts along in the background. It starts a
+// scheduled broadcast when its time comes, writes a sending broadcast's
+// recipients into the ledger in chunks (one background transaction each, so
+// the single writer is never held long enough to stall sign-ups), clears the
+// queued rows of a cancelled one, and marks a broadcast completed when its
+// ledger is done. The Dispatcher sends the rows.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "sc/core/broadcast.h"
+#include "sc/core/ports.h"
+
+namespace sc {
+
+class BroadcastRunner {
+ public:
+  struct Options {
+    int chunk_rows = 5000;       // recipients per snapshot transaction
+    std::int64_t poll_ms = 500;  // look for due work this often
+  };
+  // on_queued: rows were added to the ledger (the dispatcher wakes).
+  BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,
+                  std::function<void()> on_queued);
+  ~BroadcastRunner();
+  void start();
+  void stop();
+  void wake();
+  // One round over the active broadcasts: at most one chunk each. Returns
+  // whether anything changed (tests drive this directly).
+  bool step();
+
+ private:
+  void loop();
+  BroadcastTransactions& tx_;
+  const Clock& clock_;
+  Options options_;
+  std::function<void()> on_queued_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false, woken_ = false;
+};
+
+}  // namespace sc

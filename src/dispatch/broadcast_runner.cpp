@@ -1,0 +1,101 @@
+#include "sc/dispatch/broadcast_runner.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+namespace sc {
+
+BroadcastRunner::BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,
+                                 std::function<void()> on_queued)
+    : tx_(tx), clock_(clock), options_(options), on_queued_(std::move(on_queued)) {}
+
+BroadcastRunner::~BroadcastRunner() { stop(); }
+
+void BroadcastRunner::start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sc-broadcasts");
+    loop();
+  });
+}
+
+void BroadcastRunner::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BroadcastRunner::wake() {
+  {
+    std::lock_guard lk(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void BroadcastRunner::loop() {
+  while (true) {
+    bool busy = false;
+    try {
+      busy = step();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "broadcasts: %s\n", e.what());
+    }
+    std::unique_lock lk(mu_);
+    if (stopping_) return;
+    // More chunks to write: go on at once (each chunk is its own
+    // background transaction, so requests get the writer in between).
+    if (busy) continue;
+    cv_.wait_for(lk, std::chrono::milliseconds(options_.poll_ms),
+                 [&] { return stopping_ || woken_; });
+    woken_ = false;
+    if (stopping_) return;
+  }
+}
+
+bool BroadcastRunner::step() {
+  std::vector<Broadcast> active;
+  tx_.run_background([&](BroadcastStore& s) { active = s.active(); });
+  bool changed = false;
+  bool queued = false;
+  for (const auto& seen : active) {
+    const auto now = clock_.now_unix();
+    tx_.run_background([&](BroadcastStore& s) {
+      // Read again inside the transaction: an operator may have paused or
+      // cancelled it since.
+      auto b = s.find(seen.id);
+      if (!b) return;
+      switch (b->status) {
+        case BroadcastStatus::kScheduled:
+          if (b->send_at <= now) {
+            s.set_status(b->id, BroadcastStatus::kSending, "", now);
+            changed = true;
+          }
+          break;
+        case BroadcastStatus::kSending:
+          if (!b->snapshot_done) {
+            if (s.snapshot_chunk(*b, options_.chunk_rows, now) > 0) queued = true;
+            changed = true;
+          } else if (!s.has_unfinished(b->id)) {
+            s.set_status(b->id, BroadcastStatus::kCompleted, "", now);
+            changed = true;
+          }
+          break;
+        case BroadcastStatus::kCancelled:
+          if (s.skip_queued(b->id, options_.chunk_rows, now) > 0) changed = true;
+          break;
+        default:
+          break;
+      }
+    });
+  }
+  if (queued && on_queued_) on_queued_();
+  return changed;
+}
+
+}  // namespace sc

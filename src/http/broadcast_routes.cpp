@@ -1,0 +1,526 @@
+// The broadcasts resource of the admin API: drafts, their lifecycle, test
+// sends and previews, the recipients' ledger (JSON pages and CSV).
+#include <memory>
+#include <regex>
+
+#include "routes.h"
+#include "sc/core/email.h"
+#include "sc/core/sms_segments.h"
+#include "sc/core/text.h"
+
+namespace sc::detail {
+
+namespace {
+
+using nlohmann::json;
+
+Error not_json() {
+  return Error{ErrorCode::kBadRequest, "malformed_json", "the body must be a JSON object", ""};
+}
+
+Result<json> json_body(const httplib::Request& req) {
+  if (media_type(req) != "application/json")
+    return Error{ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+                 "send application/json", ""};
+  auto j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return not_json();
+  return j;
+}
+
+Result<BroadcastDraft> draft_from(const json& j) {
+  BroadcastDraft d;
+  auto str = [&](const char* k, std::optional<std::string>& out) -> std::optional<Error> {
+    if (!j.contains(k) || j.at(k).is_null()) return std::nullopt;
+    if (!j.at(k).is_string())
+      return invalid("invalid_field", std::string(k) + " must be a string", k);
+    out = j.at(k).get<std::string>();
+    return std::nullopt;
+  };
+  static const std::set<std::string> kKnown = {"channel", "subject", "text",
+                                               "html",    "topics",  "send_at"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!kKnown.contains(it.key()))
+      return invalid("unknown_field", "unknown field " + it.key(), it.key());
+  }
+  if (!j.contains("channel") || !j.at("channel").is_string())
+    return invalid("invalid_channel", "channel must be \"email\" or \"sms\"", "channel");
+  d.channel = j.at("channel").get<std::string>();
+  for (auto [k, slot] : {std::pair{"subject", &d.subject}, std::pair{"text", &d.text},
+                         std::pair{"html", &d.html}, std::pair{"send_at", &d.send_at}}) {
+    if (auto e = str(k, *slot)) return *e;
+  }
+  if (j.contains("topics") && !j.at("topics").is_null()) {
+    if (!j.at("topics").is_array())
+      return invalid("invalid_topics", "topics must be a list of strings", "topics");
+    for (const auto& t : j.at("topics")) {
+      if (!t.is_string())
+        return invalid("invalid_topics", "topics must be a list of strings", "topics");
+      d.topics.push_back(t.get<std::string>());
+    }
+    d.topics_given = true;
+  }
+  return d;
+}
+
+json counts_json(const BroadcastCounts& c) {
+  return {{"total", c.total},         {"queued", c.queued + c.sending}, {"sent", c.sent},
+          {"failed", c.failed},       {"skipped", c.skipped},           {"unknown", c.unknown},
+          {"delivered", c.delivered}, {"undelivered", c.undelivered}};
+}
+
+Error conflict(const std::string& message) {
+  return Error{ErrorCode::kConflict, "invalid_transition", message, ""};
+}
+
+Error no_such_broadcast() {
+  return Error{ErrorCode::kNotFound, "not_found", "no such broadcast", ""};
+}
+
+std::string csv_field(const std::string& s) {
+  // Quoted when needed; a leading =, +, - or @ is neutralised so that a
+  // spreadsheet never runs a provider's text as a formula.
+  std::string v = s;
+  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) v = "'" + v;
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+class BroadcastResource {
+ public:
+  explicit BroadcastResource(const RouteEnv& env) : env_(env) {}
+
+  bool available(httplib::Response& res) const {
+    if (env_.deps.broadcast_tx != nullptr && env_.deps.broadcast_reads != nullptr &&
+        env_.deps.broadcast_composer != nullptr)
+      return true;
+    env_.respond.json_error(
+        res, Error{ErrorCode::kUnavailable, "unavailable", "broadcasts are not configured", ""});
+    return false;
+  }
+
+  void create(const httplib::Request& req, httplib::Response& res) const {
+    auto who = authorize(env_, req, res, Scope::kSend);
+    if (!who || !available(res)) return;
+    auto body = json_body(req);
+    if (!body) return env_.respond.json_error(res, body.error());
+    auto d = draft_from(body.value());
+    if (!d) return env_.respond.json_error(res, d.error());
+    auto b = validate_draft(d.value(), *env_.deps.broadcast_composer, env_.deps.broadcast_settings);
+    if (!b) return env_.respond.json_error(res, b.error());
+    auto key = req.get_header_value("Idempotency-Key");
+    if (key.size() > 255 || !text::is_valid_utf8(key))
+      return env_.respond.json_error(
+          res, invalid("invalid_idempotency_key", "Idempotency-Key is at most 255 bytes of UTF-8",
+                       "Idempotency-Key"));
+    const auto now = env_.deps.clock.now_unix();
+    std::optional<Error> err;
+    bool existed = false;
+    std::int64_t id = 0;
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+      if (!key.empty()) {
+        if (auto prior = s.find_by_idempotency_key(key)) {
+          existed = true;
+          id = prior->id;
+          return;
+        }
+      }
+      if (auto unknown = s.unknown_topics(b->topics); !unknown.empty()) {
+        err = invalid("unknown_topic", "no subscriber has chosen the topic \"" + unknown[0] + "\"",
+                      "topics");
+        return;
+      }
+      Broadcast nb = b.value();
+      nb.idempotency_key = key;
+      nb.created_by = who->key_name;
+      nb.created_at = now;
+      id = s.insert(nb);
+    });
+    if (err) return env_.respond.json_error(res, *err);
+    if (!existed) audit(env_, *who, "broadcast.create", "broadcast " + std::to_string(id), req);
+    respond_one(res, existed ? 200 : 201, id);
+  }
+
+  void edit(const httplib::Request& req, httplib::Response& res) const {
+    auto who = authorize(env_, req, res, Scope::kSend);
+    if (!who || !available(res)) return;
+    auto id = id_of(req);
+    auto body = json_body(req);
+    if (!body) return env_.respond.json_error(res, body.error());
+    auto d = draft_from(body.value());
+    if (!d) return env_.respond.json_error(res, d.error());
+    auto b = validate_draft(d.value(), *env_.deps.broadcast_composer, env_.deps.broadcast_settings);
+    if (!b) return env_.respond.json_error(res, b.error());
+    std::optional<Error> err;
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+      auto cur = s.find(id);
+      if (!cur) {
+        err = no_such_broadcast();
+        return;
+      }
+      if (cur->status != BroadcastStatus::kDraft) {
+        err = conflict(std::string("only a draft can be edited; this broadcast is ") +
+                       to_string(cur->status));
+        return;
+      }
+      if (auto unknown = s.unknown_topics(b->topics); !unknown.empty()) {
+        err = invalid("unknown_topic", "no subscriber has chosen the topic \"" + unknown[0] + "\"",
+                      "topics");
+        return;
+      }
+      Broadcast nb = b.value();
+      nb.id = id;
+      nb.updated_at = env_.deps.clock.now_unix();
+      s.update_content(nb);
+    });
+    if (err) return env_.respond.json_error(res, *err);
+    audit(env_, *who, "broadcast.edit", "broadcast " + std::to_string(id), req);
+    respond_one(res, 200, id);
+  }
+
+  void get(const httplib::Request& req, httplib::Response& res) const {
+    if (!authorize(env_, req, res, Scope::kRead) || !available(res)) return;
+    respond_one(res, 200, id_of(req));
+  }
+
+  void list(const httplib::Request& req, httplib::Response& res) const {
+    if (!authorize(env_, req, res, Scope::kRead) || !available(res)) return;
+    auto limit = int_param(req, "limit", 50, 1, 500);
+    auto before = int_param(req, "before", 0, 0, INT64_MAX);
+    if (!limit || !before)
+      return env_.respond.json_error(res, limit ? before.error() : limit.error());
+    auto rows = env_.deps.broadcast_reads->list(static_cast<int>(limit.value()), before.value());
+    json items = json::array();
+    for (const auto& b : rows) items.push_back(to_json(b, nullptr));
+    json body = {{"broadcasts", items}};
+    if (static_cast<std::int64_t>(rows.size()) == limit.value())
+      body["next"] = "/api/v1/admin/broadcasts?limit=" + std::to_string(limit.value()) +
+                     "&before=" + std::to_string(rows.back().id);
+    env_.respond.json(res, 200, body);
+  }
+
+  // send, pause, resume, cancel, retry-failed, retry-unknown.
+  void action(const httplib::Request& req, httplib::Response& res, const std::string& what) const {
+    auto who = authorize(env_, req, res, Scope::kSend);
+    if (!who || !available(res)) return;
+    auto id = id_of(req);
+    const auto now = env_.deps.clock.now_unix();
+    std::optional<Error> err;
+    int requeued = 0;
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+      auto b = s.find(id);
+      if (!b) {
+        err = no_such_broadcast();
+        return;
+      }
+      const auto st = b->status;
+      const std::string is = std::string("this broadcast is ") + to_string(st);
+      if (what == "send") {
+        if (st != BroadcastStatus::kDraft) {
+          err = conflict("only a draft can be sent; " + is);
+          return;
+        }
+        s.set_status(id, b->send_at > now ? BroadcastStatus::kScheduled : BroadcastStatus::kSending,
+                     "", now);
+      } else if (what == "pause") {
+        if (st != BroadcastStatus::kSending && st != BroadcastStatus::kScheduled) {
+          err = conflict("only a sending or scheduled broadcast can be paused; " + is);
+          return;
+        }
+        s.set_status(id, BroadcastStatus::kPaused, "paused by " + who->key_name, now);
+      } else if (what == "resume") {
+        if (st != BroadcastStatus::kPaused) {
+          err = conflict("only a paused broadcast can be resumed; " + is);
+          return;
+        }
+        const bool not_started = b->started_at == 0 && b->send_at > now;
+        s.set_status(id, not_started ? BroadcastStatus::kScheduled : BroadcastStatus::kSending, "",
+                     now);
+      } else if (what == "cancel") {
+        if (st == BroadcastStatus::kCompleted || st == BroadcastStatus::kCancelled) {
+          err = conflict("a completed or cancelled broadcast cannot be cancelled; " + is);
+          return;
+        }
+        s.set_status(id, BroadcastStatus::kCancelled, "cancelled by " + who->key_name, now);
+      } else {  // retry-failed, retry-unknown
+        if (st == BroadcastStatus::kDraft || st == BroadcastStatus::kCancelled ||
+            st == BroadcastStatus::kScheduled) {
+          err = conflict("only a broadcast that has sent can retry recipients; " + is);
+          return;
+        }
+        requeued = s.requeue(id, what == "retry-failed" ? "failed" : "unknown", now);
+        if (requeued > 0 && st == BroadcastStatus::kCompleted)
+          s.set_status(id, BroadcastStatus::kSending, "", now);
+      }
+    });
+    if (err) return env_.respond.json_error(res, *err);
+    audit(env_, *who, "broadcast." + what, "broadcast " + std::to_string(id), req);
+    if (env_.deps.broadcast_wake) env_.deps.broadcast_wake();
+    respond_one(res, 200, id,
+                what.starts_with("retry") ? std::optional<int>(requeued) : std::nullopt);
+  }
+
+  // test (a real copy through the transactional lane) and preview (the
+  // rendered message, nothing sent).
+  void sample(const httplib::Request& req, httplib::Response& res, bool send) const {
+    auto who = authorize(env_, req, res, send ? Scope::kSend : Scope::kRead);
+    if (!who || !available(res)) return;
+    auto id = id_of(req);
+    auto body = json_body(req);
+    if (!body) return env_.respond.json_error(res, body.error());
+    auto b = env_.deps.broadcast_reads->get(id);
+    if (!b) return env_.respond.json_error(res, no_such_broadcast());
+    const auto& j = body.value();
+    const char* field = b->channel == ChannelKind::kEmail ? "email" : "phone";
+    if (!j.contains(field) || !j.at(field).is_string())
+      return env_.respond.json_error(
+          res, invalid(std::string("missing_") + field,
+                       std::string("give the ") + field + " to send the copy to", field));
+    std::string address;
+    if (b->channel == ChannelKind::kEmail) {
+      auto e = Email::parse(j.at(field).get<std::string>());
+      if (!e) return env_.respond.json_error(res, e.error());
+      address = e->str();
+    } else {
+      if (env_.deps.phones == nullptr)
+        return env_.respond.json_error(
+            res, invalid("invalid_phone", "texting is not configured", field));
+      auto p = env_.deps.phones->normalize(j.at(field).get<std::string>());
+      if (!p) return env_.respond.json_error(res, p.error());
+      address = p.value();
+    }
+    // As that subscriber would get it: their own name and unsubscribe link
+    // when the address is known.
+    BroadcastComposer::Recipient r{0, address, ""};
+    if (auto v = env_.deps.reads.subscriber_by_channel(b->channel, address)) {
+      r.first_name = v->subscriber.first_name;
+      for (const auto& c : v->channels)
+        if (c.kind == b->channel) r.channel_id = c.channel_id;
+    }
+    const auto now = env_.deps.clock.now_unix();
+    const auto& composer = *env_.deps.broadcast_composer;
+    json out;
+    try {
+      if (b->channel == ChannelKind::kEmail) {
+        auto m = composer.email(*b, r, 0, now);
+        m.message_id = "test." + std::to_string(b->id) + "." + std::to_string(now) +
+                       m.message_id.substr(m.message_id.find('@'));
+        json headers = json::array();
+        headers.push_back({"List-Unsubscribe", "<" + m.list_unsubscribe_url + ">"});
+        headers.push_back({"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"});
+        if (!m.list_id.empty()) headers.push_back({"List-Id", m.list_id});
+        for (const auto& [k, v] : m.extra_headers) headers.push_back({k, v});
+        out = {{"channel", "email"}, {"to", address},  {"subject", m.subject},
+               {"text", m.text},     {"html", m.html}, {"headers", headers}};
+        if (send) {
+          OutboxEntry e;
+          e.kind = OutboxKind::kEmail;
+          e.channel_id = r.channel_id;
+          e.purpose = "broadcast-test";
+          env_.deps.writes.run([&](ConsentStore& s) { s.enqueue_email(e, m); });
+        }
+      } else {
+        auto m = composer.sms(*b, r, 0);
+        auto seg = count_sms_segments(m.body);
+        out = {{"channel", "sms"},
+               {"to", address},
+               {"text", m.body},
+               {"segments", seg.segments},
+               {"encoding", seg.gsm7 ? "GSM-7" : "UCS-2"}};
+        if (send) {
+          OutboxEntry e;
+          e.kind = OutboxKind::kSms;
+          e.channel_id = r.channel_id;
+          e.purpose = "broadcast-test";
+          env_.deps.writes.run([&](ConsentStore& s) { s.enqueue_sms(e, m); });
+        }
+      }
+    } catch (const std::exception& e) {
+      return env_.respond.json_error(
+          res,
+          invalid("invalid_template", std::string("the broadcast does not render: ") + e.what()));
+    }
+    if (send) {
+      audit(env_, *who, "broadcast.test", "broadcast " + std::to_string(id) + " to " + address,
+            req);
+      out["queued"] = true;
+    }
+    env_.respond.json(res, send ? 202 : 200, out);
+  }
+
+  void recipients(const httplib::Request& req, httplib::Response& res, bool csv) const {
+    if (!authorize(env_, req, res, Scope::kRead) || !available(res)) return;
+    auto id = id_of(req);
+    auto b = env_.deps.broadcast_reads->get(id);
+    if (!b) return env_.respond.json_error(res, no_such_broadcast());
+    std::string state = req.has_param("status") ? req.get_param_value("status") : "";
+    static const std::set<std::string> kStates = {"",       "queued",  "sending", "sent",
+                                                  "failed", "skipped", "unknown"};
+    if (!kStates.contains(state))
+      return env_.respond.json_error(
+          res,
+          invalid("invalid_status",
+                  "status is one of queued, sending, sent, failed, skipped, unknown", "status"));
+    auto limit = int_param(req, "limit", csv ? 1'000'000 : 100, 1, csv ? 10'000'000 : 1000);
+    auto after = int_param(req, "after", 0, 0, INT64_MAX);
+    if (!limit || !after)
+      return env_.respond.json_error(res, limit ? after.error() : limit.error());
+    if (csv) {
+      // Streamed a page at a time: a million rows never sit in memory.
+      auto reads = env_.deps.broadcast_reads;
+      auto total = limit.value();
+      auto start = after.value();
+      res.set_header("Content-Disposition", "attachment; filename=\"broadcast-" +
+                                                std::to_string(id) + "-recipients.csv\"");
+      res.set_chunked_content_provider(
+          "text/csv; charset=utf-8",
+          [reads, id, state, total, cursor = start, sent = std::int64_t{0}, header = false](
+              std::size_t, httplib::DataSink& sink) mutable {
+            std::string out;
+            if (!header) {
+              out =
+                  "outbox_id,address,state,attempts,provider,provider_message_id,code,error,"
+                  "delivery_state,finished_at\r\n";
+              header = true;
+            }
+            const auto n = static_cast<int>(std::min<std::int64_t>(5000, total - sent));
+            auto rows =
+                n > 0 ? reads->recipients(id, state, n, cursor) : std::vector<BroadcastRecipient>{};
+            for (const auto& r : rows) {
+              out += std::to_string(r.outbox_id) + "," + csv_field(r.address) + "," + r.state +
+                     "," + std::to_string(r.attempts) + "," + csv_field(r.provider) + "," +
+                     csv_field(r.provider_message_id) + "," + csv_field(r.code) + "," +
+                     csv_field(r.error) + "," + csv_field(r.delivery_state) + "," +
+                     std::to_string(r.finished_at) + "\r\n";
+              cursor = r.outbox_id;
+            }
+            sent += static_cast<std::int64_t>(rows.size());
+            if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+            if (rows.empty() || static_cast<int>(rows.size()) < n) sink.done();
+            return true;
+          });
+      return;
+    }
+    auto rows = env_.deps.broadcast_reads->recipients(id, state, static_cast<int>(limit.value()),
+                                                      after.value());
+    json items = json::array();
+    for (const auto& r : rows) {
+      json row = {{"outbox_id", r.outbox_id},
+                  {"address", r.address},
+                  {"state", r.state},
+                  {"attempts", r.attempts}};
+      if (!r.provider.empty()) row["provider"] = r.provider;
+      if (!r.provider_message_id.empty()) row["message_id"] = r.provider_message_id;
+      if (!r.code.empty()) row["code"] = r.code;
+      if (!r.error.empty()) row["error"] = r.error;
+      if (!r.delivery_state.empty()) row["delivery_state"] = r.delivery_state;
+      if (r.finished_at != 0) row["finished_at"] = r.finished_at;
+      items.push_back(std::move(row));
+    }
+    json body = {{"recipients", items}};
+    if (static_cast<std::int64_t>(rows.size()) == limit.value()) {
+      std::string next = "/api/v1/admin/broadcasts/" + std::to_string(id) +
+                         "/recipients?limit=" + std::to_string(limit.value()) +
+                         "&after=" + std::to_string(rows.back().outbox_id);
+      if (!state.empty()) next += "&status=" + state;
+      body["next"] = next;
+    }
+    env_.respond.json(res, 200, body);
+  }
+
+ private:
+  static std::int64_t id_of(const httplib::Request& req) {
+    // The route's pattern allows 1-18 digits only.
+    return std::stoll(req.matches[1].str());
+  }
+
+  static Result<std::int64_t> int_param(const httplib::Request& req, const char* name,
+                                        std::int64_t dflt, std::int64_t lo, std::int64_t hi) {
+    if (!req.has_param(name)) return dflt;
+    const auto v = req.get_param_value(name);
+    static const std::regex kDigits("[0-9]{1,18}");
+    if (!std::regex_match(v, kDigits) || std::stoll(v) < lo || std::stoll(v) > hi)
+      return invalid("invalid_" + std::string(name),
+                     std::string(name) + " must be a whole number from " + std::to_string(lo) +
+                         " to " + std::to_string(hi),
+                     name);
+    return std::stoll(v);
+  }
+
+  json to_json(const Broadcast& b, const BroadcastCounts* counts) const {
+    json j = {{"id", b.id},
+              {"channel", sc::to_string(b.channel)},
+              {"status", sc::to_string(b.status)},
+              {"text", b.text},
+              {"topics", b.topics},
+              {"created_at", b.created_at},
+              {"updated_at", b.updated_at},
+              {"created_by", b.created_by}};
+    if (b.channel == ChannelKind::kEmail) {
+      j["subject"] = b.subject;
+      if (!b.html.empty()) j["html"] = b.html;
+    } else {
+      // As the longest plausible recipient would get it (a 20-character name, the STOP line).
+      std::map<std::string, std::string> vars = {{"first_name", std::string(20, 'x')},
+                                                 {"org_name", ""},
+                                                 {"postal_address", ""},
+                                                 {"unsubscribe_url", ""}};
+      try {
+        auto seg = count_sms_segments(
+            with_opt_out_footer(env_.deps.broadcast_composer->render(b.text, vars, false)));
+        j["segments"] = seg.segments;
+        j["encoding"] = seg.gsm7 ? "GSM-7" : "UCS-2";
+      } catch (const std::exception&) {
+      }
+    }
+    if (b.send_at != 0) j["send_at"] = format_rfc3339(b.send_at);
+    if (b.started_at != 0) j["started_at"] = b.started_at;
+    if (b.finished_at != 0) j["finished_at"] = b.finished_at;
+    if (!b.pause_reason.empty()) j["reason"] = b.pause_reason;
+    if (counts != nullptr) j["counts"] = counts_json(*counts);
+    return j;
+  }
+
+  void respond_one(httplib::Response& res, int status, std::int64_t id,
+                   std::optional<int> requeued = std::nullopt) const {
+    auto b = env_.deps.broadcast_reads->get(id);
+    if (!b) return env_.respond.json_error(res, no_such_broadcast());
+    auto counts = env_.deps.broadcast_reads->counts(id);
+    auto j = to_json(*b, &counts);
+    if (requeued) j["requeued"] = *requeued;
+    env_.respond.json(res, status, j);
+  }
+
+  const RouteEnv& env_;
+};
+
+}  // namespace
+
+void add_broadcast_routes(Router& router, const RouteEnv& env) {
+  auto r = std::make_shared<BroadcastResource>(env);
+  const std::string base = "/api/v1/admin/broadcasts";
+  const std::string one = base + "/([0-9]{1,18})";
+  router.post(base, [r](const httplib::Request& q, httplib::Response& s) { r->create(q, s); });
+  router.get(base, [r](const httplib::Request& q, httplib::Response& s) { r->list(q, s); });
+  router.get(one, [r](const httplib::Request& q, httplib::Response& s) { r->get(q, s); });
+  router.post(one, [r](const httplib::Request& q, httplib::Response& s) { r->edit(q, s); });
+  for (std::string what : {"send", "pause", "resume", "cancel", "retry-failed", "retry-unknown"}) {
+    router.post(one + "/" + what, [r, what](const httplib::Request& q, httplib::Response& s) {
+      r->action(q, s, what);
+    });
+  }
+  router.post(one + "/test",
+              [r](const httplib::Request& q, httplib::Response& s) { r->sample(q, s, true); });
+  router.post(one + "/preview",
+              [r](const httplib::Request& q, httplib::Response& s) { r->sample(q, s, false); });
+  router.get(one + "/recipients",
+             [r](const httplib::Request& q, httplib::Response& s) { r->recipients(q, s, false); });
+  router.get(one + "/recipients\\.csv",
+             [r](const httplib::Request& q, httplib::Response& s) { r->recipients(q, s, true); });
+}
+
+}  // namespace sc::detail
