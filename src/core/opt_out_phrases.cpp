@@ -10,6 +10,9 @@ namespace sc {
 namespace {
 
 constexpr std::size_t kMaxWords = 30;
+// Thirty words of any real language fit; a longer "word" is not a reply, and
+// std::regex's backtracking must never see a long input.
+constexpr std::size_t kMaxBytes = 600;
 
 // A clause: lower-case ASCII words separated by single spaces.
 struct Clause {
@@ -334,6 +337,7 @@ bool clause_opts_out(const Clause& c) {
 }  // namespace
 
 bool is_plain_language_opt_out(std::string_view text) {
+  if (text.size() > kMaxBytes) return false;
   std::size_t words = 0;
   auto clauses = clauses_of(text, words);
   if (words == 0 || words > kMaxWords) return false;

@@ -148,6 +148,16 @@ TEST(OptOutPhrases, RealWorldReplies) {
   EXPECT_GE(std::size(kNotOptOuts), 20u);
 }
 
+TEST(OptOutPhrases, LongOrHostileInputIsNotAGuess) {
+  EXPECT_FALSE(is_plain_language_opt_out(std::string(100000, 'a') + " stop texting me"));
+  EXPECT_FALSE(is_plain_language_opt_out("stop texting me " + std::string(1000, '!')));
+  std::string many;
+  for (int i = 0; i < 31; ++i) many += "stop ";
+  EXPECT_FALSE(is_plain_language_opt_out(many));  // 31 words: review, not a guess
+  EXPECT_TRUE(is_plain_language_opt_out(many.substr(5)));
+  EXPECT_FALSE(is_plain_language_opt_out(std::string(500, '\xff')));
+}
+
 TEST(OptOutPhrases, ClassifiedAsOptOutThroughTheKeywordReader) {
   for (const char* t : kOptOuts) {
     EXPECT_EQ(classify_sms_keyword(t), SmsKeyword::kOptOut) << "\"" << t << "\"";
