@@ -20,7 +20,7 @@ packages=(
   # libraries (headers and the shared libraries they pull in)
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libkainjow-mustache-dev libphonenumber-dev
-  # test_core checks the generated name-character table against ICU
+  # ICU: time zones for quiet hours (core); test_core checks the name-character table
   libicu-dev
   # unit and integration tests; the fake SMTP server
   libgtest-dev libgmock-dev googletest python3 python3-aiosmtpd

@@ -26,8 +26,11 @@ InboundText interpret_inbound_text(const FormParams& params, const PhoneNormaliz
   }
   const auto opt_out_type = param(params, "OptOutType");
   t.provider_answered = !opt_out_type.empty();
+  const auto body = param(params, "Body");
   t.keyword = t.provider_answered ? sms_keyword_from_opt_out_type(opt_out_type)
-                                  : classify_sms_keyword(param(params, "Body"));
+                                  : classify_sms_keyword(body);
+  t.plain_language = !t.provider_answered && t.keyword == SmsKeyword::kOptOut &&
+                     classify_exact_sms_keyword(body) == SmsKeyword::kNone;
   // The id goes into the consent log as the proof: keep it only when it
   // looks like one.
   t.message_id = param(params, "MessageSid");

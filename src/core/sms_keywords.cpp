@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sc/core/opt_out_phrases.h"
+
 namespace sc {
 namespace {
 
@@ -10,9 +12,6 @@ namespace {
 constexpr std::string_view kOptOut[] = {"STOP",    "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB",
                                         "CANCEL",  "END",     "QUIT",     "REVOKE",      "OPTOUT",
                                         "OPT OUT", "OPT-OUT", "REMOVE",   "ARRET"};
-// Words that, opening a longer message, still ask to stop.
-constexpr std::string_view kOptOutLead[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "UNSUB", "CANCEL",
-                                            "QUIT", "REVOKE",  "OPTOUT",      "REMOVE"};
 constexpr std::string_view kOptIn[] = {"YES", "Y", "START", "UNSTOP"};
 constexpr std::string_view kHelp[] = {"HELP", "INFO"};
 
@@ -46,14 +45,18 @@ std::string normalized(std::string_view body) {
 
 }  // namespace
 
-SmsKeyword classify_sms_keyword(std::string_view body) {
+SmsKeyword classify_exact_sms_keyword(std::string_view body) {
   const auto text = normalized(body);
   if (one_of(text, kOptOut)) return SmsKeyword::kOptOut;
   if (one_of(text, kOptIn)) return SmsKeyword::kOptIn;
   if (one_of(text, kHelp)) return SmsKeyword::kHelp;
-  auto first = std::string_view(text).substr(0, text.find_first_of(" ,.!"));
-  if (one_of(first, kOptOutLead)) return SmsKeyword::kOptOut;
   return SmsKeyword::kNone;
+}
+
+SmsKeyword classify_sms_keyword(std::string_view body) {
+  const auto exact = classify_exact_sms_keyword(body);
+  if (exact != SmsKeyword::kNone) return exact;
+  return is_plain_language_opt_out(body) ? SmsKeyword::kOptOut : SmsKeyword::kNone;
 }
 
 SmsKeyword sms_keyword_from_opt_out_type(std::string_view t) {

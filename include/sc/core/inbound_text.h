@@ -16,6 +16,9 @@ struct InboundText {
   // The provider classified the message (OptOutType) and answered it
   // itself: record the change, send no second answer.
   bool provider_answered = false;
+  // kOptOut read from plain language ("please stop texting me"), not from
+  // an exact keyword: worth showing to an operator.
+  bool plain_language = false;
   std::string message_id;  // MessageSid; "" when missing or implausible
 };
 
