@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "admin_sql.h"
 #include "connection.h"
 #include "sc/storage/storage.h"
 #include "sqlite_stores.h"
@@ -17,9 +18,11 @@ namespace {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(SQLite::Database& db) : st_(db), consent_(st_, outbox_changed), outbox_(st_) {}
+  explicit Context(SQLite::Database& db)
+      : st_(db), consent_(st_, outbox_changed), outbox_(st_), audit_(st_) {}
   ConsentStore& consent() override { return consent_; }
   OutboxStore& outbox() override { return outbox_; }
+  AuditLog& audit_log() override { return audit_; }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
@@ -27,6 +30,7 @@ class Context final : public WriteContext {
   detail::Statements st_;
   detail::SqliteConsentStore consent_;
   detail::SqliteOutboxStore outbox_;
+  detail::SqliteAuditLog audit_;
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sc/core/admin.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
@@ -58,7 +59,10 @@ struct OutboxCounts {
 
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
-class WriteContext : public OutboxContext {};
+class WriteContext : public OutboxContext {
+ public:
+  virtual AuditLog& audit_log() = 0;  // admin actions (sc/storage/admin_keys.h)
+};
 
 // The single writer. Jobs from many threads are run one after another on one
 // connection and committed together (group commit, synchronous=FULL); run()
@@ -158,7 +162,10 @@ class ReadPool {
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
   OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
-  bool healthy();  // runs a trivial query
+  // The admin key stored with this SHA-256 (hex), revoked or not.
+  std::optional<AdminKey> admin_key_by_hash(const std::string& sha256_hex);
+  AuditPage audit_page(std::int64_t before, int limit);  // see AdminStore::audit_page
+  bool healthy();                                        // runs a trivial query
 
  private:
   struct Impl;
