@@ -6,11 +6,11 @@ namespace sc::detail {
 namespace {
 
 // The key after "Bearer ", or "" when there is none.
-std::string_view bearer_key(const httplib::Request& req) {
+std::string bearer_key(const httplib::Request& req) {
   constexpr std::string_view kBearer = "Bearer ";
-  const auto& h = req.get_header_value("Authorization");
+  auto h = req.get_header_value("Authorization");
   if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) return {};
-  return std::string_view(h).substr(kBearer.size());
+  return h.substr(kBearer.size());
 }
 
 // A stored key (`keys create`), looked up by its hash; revoked or unknown: none.
