@@ -163,6 +163,24 @@ TEST_F(AdminKeysIntegrationTest, BadKeyCommandsExitTwoAndChangeNothing) {
   EXPECT_NE(again.err.find("already revoked"), std::string::npos) << again.err;
 }
 
+TEST_F(AdminKeysIntegrationTest, KeysUseTheDatabaseOfTheConfigFileAndAreInTheHelp) {
+  const auto db = dir_.str("from-file/sc.db");
+  std::ofstream(dir_.str("sc.env")) << "SC_DB=" << db << "\n";
+  auto env = base_env();
+  env.erase("SC_DB");
+  auto r = run_binary(
+      SC_BINARY,
+      {"--config", dir_.str("sc.env"), "keys", "create", "--name", "from-file", "--scope", "send"},
+      env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(db_inspect::query_value(db, "SELECT name || ' ' || scope FROM admin_keys"),
+            "from-file send");
+  auto help = run_binary(SC_BINARY, {"--help"}, {});
+  EXPECT_NE(help.out.find("keys create --name NAME --scope read|send|admin"), std::string::npos)
+      << help.out;
+  EXPECT_NE(help.out.find("keys revoke NAME"), std::string::npos) << help.out;
+}
+
 TEST_F(AdminKeysIntegrationTest, BadAuditQueriesGet422) {
   start();
   for (const char* q : {"limit=0", "limit=9999", "limit=x", "before=-1", "before=abc"}) {
