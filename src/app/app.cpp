@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "sc/app/config.h"
@@ -25,6 +28,7 @@
 #include "sc/providers/twilio_webhook_verifier.h"
 #include "sc/render/renderer.h"
 #include "sc/storage/adapters.h"
+#include "sc/storage/admin_keys.h"
 #include "sc/storage/storage.h"
 
 namespace sc {
@@ -39,6 +43,10 @@ Commands:
   migrate                 create or upgrade the database, then exit
   send-test-email ADDRESS send one message through the configured email
                           provider and print the provider's answer
+  keys create --name NAME --scope read|send|admin
+                          make an admin API key and print it (only this once)
+  keys list               the keys: name, scope, prefix, created, revoked
+  keys revoke NAME        revoke a key (refused from the next request on)
   --help, help            show this text
   --version               print the version
 
@@ -156,6 +164,117 @@ int cmd_send_test_email(Wiring& w, const std::string& address) {
               w.email->name().c_str(), to_string(r.status), r.provider_code.c_str(),
               r.provider_message_id.c_str(), r.provider_message.c_str());
   return r.status == SendStatus::kSent ? 0 : 1;
+}
+
+std::string utc_time(std::int64_t unix_seconds) {
+  if (unix_seconds == 0) return "-";
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Who did it, in the audit log, when a key is made or revoked on the host.
+constexpr const char* kCliActor = "cli";
+
+// A key's name: what the audit log and `keys list` show for it.
+bool valid_key_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name == "SC_ADMIN_API_KEY") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "stayconnected: %s\n", message.c_str());
+  return 2;
+}
+
+// The key commands use SC_DB as the service does; arguments are checked
+// before anything is created.
+void open_database(const Config& config) {
+  check_data_dir(config);
+  storage::migrate(config.db_path);
+}
+
+// keys create --name NAME --scope SCOPE | keys list | keys revoke NAME.
+int cmd_keys(const Config& config, const std::vector<std::string>& args) {
+  constexpr const char* kUsage =
+      "usage: stayconnected keys create --name NAME --scope read|send|admin | keys list | keys "
+      "revoke NAME";
+  if (args.size() < 2) return usage_error(std::string("keys: missing subcommand; ") + kUsage);
+  const auto& sub = args[1];
+  if (sub == "create") {
+    std::optional<std::string> name, scope_text;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      const auto& a = args[i];
+      auto take = [&](const char* flag, std::optional<std::string>& out) {
+        const std::string f = flag;
+        if (a == f) {
+          if (i + 1 >= args.size()) return false;
+          out = args[++i];
+          return true;
+        }
+        if (a.rfind(f + "=", 0) == 0) {
+          out = a.substr(f.size() + 1);
+          return true;
+        }
+        return false;
+      };
+      if (take("--name", name) || take("--scope", scope_text)) continue;
+      return usage_error("keys create: unexpected argument \"" + a + "\"; " + kUsage);
+    }
+    if (!name) return usage_error(std::string("keys create: --name is required; ") + kUsage);
+    if (!scope_text) return usage_error(std::string("keys create: --scope is required; ") + kUsage);
+    if (!valid_key_name(*name))
+      return usage_error("keys create: bad name \"" + *name +
+                         "\": 1 to 64 letters, digits, '.', '_' or '-' (and not "
+                         "SC_ADMIN_API_KEY)");
+    auto scope = scope_from(*scope_text);
+    if (!scope)
+      return usage_error("keys create: bad scope \"" + *scope_text +
+                         "\": must be read, send or admin");
+    // 256 random bits: a plain SHA-256 of the key is all that is stored.
+    const std::string key = "sc_" + crypto::base64url(crypto::random_bytes(32));
+    open_database(config);
+    auto r = storage::create_admin_key(config.db_path, *name, *scope, key, kCliActor,
+                                       std::time(nullptr));
+    if (r == storage::KeyChange::kNameTaken)
+      return usage_error("keys create: a key named \"" + *name +
+                         "\" already exists (names are never reused, revoked ones included)");
+    std::printf("%s\n", key.c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "stayconnected: created key \"%s\" (scope %s); it is shown only this once, "
+                 "only its hash is stored\n",
+                 name->c_str(), to_string(*scope));
+    return 0;
+  }
+  if (sub == "list" && args.size() == 2) {
+    open_database(config);
+    auto keys = storage::list_admin_keys(config.db_path);
+    std::printf("%-24s %-6s %-16s %-21s %s\n", "NAME", "SCOPE", "PREFIX", "CREATED", "REVOKED");
+    for (const auto& k : keys) {
+      std::printf("%-24s %-6s %-16s %-21s %s\n", k.name.c_str(), to_string(k.scope),
+                  (k.prefix + "...").c_str(), utc_time(k.created_at).c_str(),
+                  utc_time(k.revoked_at).c_str());
+    }
+    return 0;
+  }
+  if (sub == "revoke") {
+    if (args.size() != 3) return usage_error(std::string("keys revoke: give one NAME; ") + kUsage);
+    open_database(config);
+    const auto& name = args[2];
+    auto r = storage::revoke_admin_key(config.db_path, name, kCliActor, std::time(nullptr));
+    if (r == storage::KeyChange::kUnknownName)
+      return usage_error("keys revoke: no key named \"" + name + "\" (see keys list)");
+    std::fprintf(stderr, "stayconnected: key \"%s\" %s\n", name.c_str(),
+                 r == storage::KeyChange::kAlreadyRevoked ? "was already revoked" : "revoked");
+    return 0;
+  }
+  return usage_error("keys: unknown subcommand or wrong arguments: " + sub + "; " + kUsage);
 }
 
 std::vector<ProviderHealth> provider_health(const Dispatcher& d) {
@@ -290,6 +409,7 @@ int cmd_serve(Wiring& w) {
   hopts.trusted_proxies = c.trusted_proxies;
   storage::QueuedUnitOfWork writes(writer);
   storage::PooledReadStore lookups(reads);
+  storage::SqliteAdminStore admin_store(writer, reads);
   std::unique_ptr<providers::TwilioWebhookVerifier> twilio_webhooks;
   if (!c.twilio_auth_token.empty())
     twilio_webhooks = std::make_unique<providers::TwilioWebhookVerifier>(c.twilio_auth_token);
@@ -299,6 +419,7 @@ int cmd_serve(Wiring& w) {
                 .pages = *w.renderer,
                 .clock = w.clock,
                 .admin_keys = c.admin_keys,
+                .admin_store = &admin_store,
                 .phones = w.phones.get(),
                 .public_url = c.public_url,
                 .twilio = twilio_webhooks.get(),
@@ -415,6 +536,7 @@ int run_cli(int argc, char** argv) {
       Wiring w(std::move(config));
       return cmd_serve(w);
     }
+    if (cmd == "keys") return cmd_keys(config, args);
     if (cmd == "send-test-email" && args.size() == 2) {
       Wiring w(std::move(config));
       return cmd_send_test_email(w, args[1]);

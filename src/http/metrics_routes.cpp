@@ -1,4 +1,4 @@
-// Metrics: GET /metrics in Prometheus text format (0.0.4), behind the admin
+// Metrics: GET /metrics in Prometheus text format (0.0.4), behind a read
 // key on the main listener; MetricsServer serves it alone, without a key, on
 // SC_METRICS_LISTEN.
 #include <atomic>
@@ -20,11 +20,8 @@ void count(const RouteEnv& env, const char* name, const char* help, const metric
 void add_metrics_routes(Router& router, const RouteEnv& env) {
   if (env.deps.metrics == nullptr) return;
   router.get("/metrics", [&env](const httplib::Request& req, httplib::Response& res) {
-    if (!bearer_key_valid(req, env.deps.admin_keys, env.deps.key_digest)) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      return env.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
-                                               "a valid admin API key is required", ""});
-    }
+    // A read key is enough; scrapes are not audited (one every few seconds).
+    if (!authorize(env, req, res, Scope::kRead)) return;
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     res.set_content(env.deps.metrics->render(), kPrometheusText);

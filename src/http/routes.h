@@ -43,13 +43,13 @@ void add_signup_routes(Router& router, const RouteEnv& env);
 void add_token_routes(Router& router, const RouteEnv& env);
 // POST /webhooks/twilio/sms.
 void add_webhook_routes(Router& router, const RouteEnv& env);
-// GET /api/v1/admin/subscribers.
+// GET /api/v1/admin/subscribers (read), GET /api/v1/admin/audit (admin).
 void add_admin_routes(Router& router, const RouteEnv& env);
 // The broadcasts resource under /api/v1/admin/broadcasts.
 void add_broadcast_routes(Router& router, const RouteEnv& env);
 // GET /healthz.
 void add_health_routes(Router& router, const RouteEnv& env);
-// GET /metrics (admin key), when HttpDeps::metrics is set.
+// GET /metrics (a read key), when HttpDeps::metrics is set.
 void add_metrics_routes(Router& router, const RouteEnv& env);
 
 // Counts a domain event ("sc_signups_total", …) when metrics are on.
@@ -66,8 +66,9 @@ bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string
 std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Request& req,
                                        httplib::Response& res, Scope needed);
 // Appends one entry to the append-only audit log: key name, action
-// ("broadcast.send"), target ("broadcast 12"), time and client IP.
+// ("broadcast.send"), target ("broadcast 12"), time and client IP. Throws
+// (the request gets 503) when the entry cannot be stored.
 void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
-           std::string_view target, const httplib::Request& req);
+           std::string_view target, const httplib::Request& req, std::string_view detail = {});
 
 }  // namespace sc::detail

@@ -2,6 +2,7 @@
 #include <mutex>
 #include <vector>
 
+#include "admin_sql.h"
 #include "connection.h"
 #include "read_pool_impl.h"
 #include "sc/storage/storage.h"
@@ -129,6 +130,16 @@ OutboxDepth ReadPool::outbox_depth(std::int64_t now) {
     }
   }
   return d;
+}
+
+std::optional<AdminKey> ReadPool::admin_key_by_hash(const std::string& sha256_hex) {
+  auto l = impl_->lease();
+  return detail::admin_key_by_hash(*l.db, sha256_hex);
+}
+
+AuditPage ReadPool::audit_page(std::int64_t before, int limit) {
+  auto l = impl_->lease();
+  return detail::audit_page(*l.db, before, limit);
 }
 
 bool ReadPool::healthy() {

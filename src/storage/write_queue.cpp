@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "admin_sql.h"
 #include "connection.h"
 #include "sc/storage/storage.h"
 #include "sqlite_stores.h"
@@ -18,10 +19,15 @@ namespace {
 class Context final : public WriteContext {
  public:
   explicit Context(SQLite::Database& db)
-      : st_(db), consent_(st_, outbox_changed), outbox_(st_), broadcasts_(st_, outbox_changed) {}
+      : st_(db),
+        consent_(st_, outbox_changed),
+        outbox_(st_),
+        broadcasts_(st_, outbox_changed),
+        audit_(st_) {}
   ConsentStore& consent() override { return consent_; }
   OutboxStore& outbox() override { return outbox_; }
   BroadcastStore& broadcasts() override { return broadcasts_; }
+  AuditLog& audit_log() override { return audit_; }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
@@ -30,6 +36,7 @@ class Context final : public WriteContext {
   detail::SqliteConsentStore consent_;
   detail::SqliteOutboxStore outbox_;
   detail::SqliteBroadcastStore broadcasts_;
+  detail::SqliteAuditLog audit_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sc {
 
@@ -19,6 +20,54 @@ inline bool allows(Scope held, Scope needed) {
 struct AdminIdentity {
   std::string key_name;  // "SC_ADMIN_API_KEY" for the bootstrap key
   Scope scope = Scope::kRead;
+};
+
+// A stored key as `keys list` shows it: never the key, only its prefix.
+struct AdminKey {
+  std::string name;
+  Scope scope = Scope::kRead;
+  std::string prefix;           // the key's first characters, for telling keys apart
+  std::int64_t created_at = 0;  // unix seconds
+  std::int64_t revoked_at = 0;  // 0 while valid
+};
+
+// One entry of the append-only audit log.
+struct AuditEntry {
+  std::int64_t id = 0;  // given by the log
+  std::int64_t at = 0;  // unix seconds
+  std::string key_name;
+  std::string action;  // "subscriber.lookup", "broadcast.send", …
+  std::string target;  // what it acted on ("a@example.org", "broadcast 12")
+  std::string ip;      // the client's address
+  std::string detail;
+};
+
+// A page of the audit log, newest first; `next` is the `before` cursor of
+// the following page, 0 when this page is the last.
+struct AuditPage {
+  std::vector<AuditEntry> entries;
+  std::int64_t next = 0;
+};
+
+// Port: appends to the audit log inside a write transaction.
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  virtual void append(const AuditEntry& e) = 0;
+};
+
+// Port: what the admin API needs to know who calls it and to record what
+// they do (storage implements it: only keys' hashes are stored).
+class AdminStore {
+ public:
+  virtual ~AdminStore() = default;
+  // Whose key this is, when it is a stored key that is not revoked.
+  virtual std::optional<AdminIdentity> identify(std::string_view key) = 0;
+  // Appends one entry (its id is ignored); throws when it cannot be stored,
+  // so an action that cannot be audited does not happen.
+  virtual void append_audit(const AuditEntry& e) = 0;
+  // Entries with id < before (0: from the newest), newest first, at most limit.
+  virtual AuditPage audit_page(std::int64_t before, int limit) = 0;
 };
 
 }  // namespace sc

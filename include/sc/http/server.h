@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sc/core/broadcast.h"
+#include "sc/core/admin.h"
 #include "sc/core/consent_service.h"
 #include "sc/core/health.h"
 #include "sc/core/metrics.h"
@@ -47,6 +48,9 @@ struct HttpDeps {
   const PageRenderer& pages;  // pages and TwiML
   const Clock& clock;
   std::vector<std::string> admin_keys;
+  // Keys made with `stayconnected keys create` and the audit log. Null: only
+  // admin_keys (the bootstrap key) are accepted and nothing is audited.
+  AdminStore* admin_store = nullptr;
   PhoneNormalizer* phones = nullptr;  // for ?phone= lookups and inbound texts
   std::string public_url;             // SC_PUBLIC_URL: what Twilio signs webhook URLs with
   // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sc/core/broadcast.h"
+#include "sc/core/admin.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
@@ -62,6 +63,7 @@ struct OutboxCounts {
 class WriteContext : public OutboxContext {
  public:
   virtual BroadcastStore& broadcasts() = 0;
+  virtual AuditLog& audit_log() = 0;  // admin actions (sc/storage/admin_keys.h)
 };
 
 // The single writer. Jobs from many threads are run one after another on one
@@ -162,13 +164,16 @@ class ReadPool {
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
   OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
-  bool healthy();  // runs a trivial query
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);
   BroadcastCounts broadcast_counts(std::int64_t id);
   std::vector<BroadcastRecipient> broadcast_recipients(std::int64_t id, const std::string& state,
                                                        int limit, std::int64_t after);
+  // The admin key stored with this SHA-256 (hex), revoked or not.
+  std::optional<AdminKey> admin_key_by_hash(const std::string& sha256_hex);
+  AuditPage audit_page(std::int64_t before, int limit);  // see AdminStore::audit_page
+  bool healthy();                                        // runs a trivial query
 
  private:
   struct Impl;

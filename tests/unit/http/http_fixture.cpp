@@ -25,6 +25,57 @@ std::optional<SubscriberView> FakeReadStore::subscriber_by_channel(ChannelKind k
   return v;
 }
 
+void FakeAdminStore::add_key(const std::string& key, const std::string& name, Scope scope) {
+  std::lock_guard lk(mu_);
+  keys_[key] = Key{name, scope, false};
+}
+
+void FakeAdminStore::revoke(const std::string& name) {
+  std::lock_guard lk(mu_);
+  for (auto& [k, v] : keys_) {
+    if (v.name == name) v.revoked = true;
+  }
+}
+
+std::optional<AdminIdentity> FakeAdminStore::identify(std::string_view key) {
+  std::lock_guard lk(mu_);
+  auto it = keys_.find(std::string(key));
+  if (it == keys_.end() || it->second.revoked) return std::nullopt;
+  return AdminIdentity{it->second.name, it->second.scope};
+}
+
+void FakeAdminStore::append_audit(const AuditEntry& e) {
+  if (fail) throw std::runtime_error("disk I/O error");
+  std::lock_guard lk(mu_);
+  entries_.push_back(e);
+  entries_.back().id = static_cast<std::int64_t>(entries_.size());
+}
+
+AuditPage FakeAdminStore::audit_page(std::int64_t before, int limit) {
+  std::lock_guard lk(mu_);
+  pages_asked_.emplace_back(before, limit);
+  AuditPage page;
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (before != 0 && it->id >= before) continue;
+    if (static_cast<int>(page.entries.size()) == limit) {
+      page.next = page.entries.back().id;
+      break;
+    }
+    page.entries.push_back(*it);
+  }
+  return page;
+}
+
+std::vector<AuditEntry> FakeAdminStore::entries() const {
+  std::lock_guard lk(mu_);
+  return entries_;
+}
+
+std::vector<std::pair<std::int64_t, int>> FakeAdminStore::pages_asked() const {
+  std::lock_guard lk(mu_);
+  return pages_asked_;
+}
+
 std::string FakePages::page(std::string_view name, const Vars& vars,
                             const std::set<std::string>& flags) const {
   std::string s = "<h1>page:" + std::string(name) + "</h1>\n";
@@ -96,6 +147,7 @@ void HttpTest::start(HttpOptions options) {
                 .pages = pages_,
                 .clock = clock_,
                 .admin_keys = {kAdminKey, "second-admin-key"},
+                .admin_store = with_admin_store_ ? &admin_store_ : nullptr,
                 .phones = with_phones_ ? &phones_ : nullptr,
                 .public_url = kPublicUrl,
                 .twilio = with_verifier_ ? &verifier_ : nullptr,

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -87,6 +88,31 @@ class FakePhones final : public PhoneNormalizer {
   Result<std::string> normalize(std::string_view raw) const override;
 };
 
+// Stored admin keys by their text, and the audit log, in memory.
+class FakeAdminStore final : public AdminStore {
+ public:
+  void add_key(const std::string& key, const std::string& name, Scope scope);
+  void revoke(const std::string& name);
+  std::optional<AdminIdentity> identify(std::string_view key) override;
+  void append_audit(const AuditEntry& e) override;  // throws while `fail` is set
+  AuditPage audit_page(std::int64_t before, int limit) override;
+  std::vector<AuditEntry> entries() const;
+  // The (before, limit) of each audit_page call.
+  std::vector<std::pair<std::int64_t, int>> pages_asked() const;
+  std::atomic<bool> fail{false};
+
+ private:
+  struct Key {
+    std::string name;
+    Scope scope = Scope::kRead;
+    bool revoked = false;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Key> keys_;
+  std::vector<AuditEntry> entries_;
+  std::vector<std::pair<std::int64_t, int>> pages_asked_;
+};
+
 inline constexpr const char* kPublicUrl = "https://signup.example.org";
 inline constexpr const char* kAdminKey = "admin-key-0123456789";
 
@@ -125,6 +151,8 @@ class HttpTest : public ::testing::Test {
   FakePages pages_;
   FakeVerifier verifier_;
   bool with_verifier_ = true;
+  FakeAdminStore admin_store_;
+  bool with_admin_store_ = true;
   bool with_phones_ = true;
   metrics::Registry metrics_;
   bool with_metrics_ = true;
