@@ -419,11 +419,12 @@ TEST_F(HttpTest, AStoreThatThrowsGets503WithRetryAfter) {
   answers.push_back(post(confirm_path(id), "", "application/x-www-form-urlencoded"));
   answers.push_back(post(unsubscribe_path(id), "List-Unsubscribe=One-Click",
                          "application/x-www-form-urlencoded"));
-  FormParams p{{"From", "+16502530000"}, {"Body", "STOP"}};
-  answers.push_back(post(
-      "/webhooks/twilio/sms", "From=%2B16502530000&Body=STOP", "application/x-www-form-urlencoded",
-      {{"X-Twilio-Signature",
-        FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
+  FormParams p{{"MessageSid", "SM1"}, {"From", "+16502530000"}, {"Body", "STOP"}};
+  answers.push_back(
+      post("/webhooks/twilio/sms", "MessageSid=SM1&From=%2B16502530000&Body=STOP",
+           "application/x-www-form-urlencoded",
+           {{"X-Twilio-Signature",
+             FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
   for (const auto& r : answers) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503) << r->body;
@@ -593,7 +594,8 @@ TEST_F(TwilioWebhookTest, SignedYesConfirmsAndIsAnsweredWithTwiml) {
 TEST_F(TwilioWebhookTest, AdvancedOptOutIsRecordedWithoutASecondAnswer) {
   start();
   pending_number();
-  auto r = text({{"From", "+16502530000"}, {"Body", "stop"}, {"OptOutType", "STOP"}});
+  auto r = text(
+      {{"MessageSid", "SM1"}, {"From", "+16502530000"}, {"Body", "stop"}, {"OptOutType", "STOP"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "<Response>twiml:</Response>");
