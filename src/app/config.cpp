@@ -139,6 +139,8 @@ void apply_public_url(Config& c, std::string_view, const std::string& v) {
   }
   c.public_url = v;
   while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+  // Twilio reports each text's delivery there (POST /webhooks/twilio/status).
+  c.sms.twilio_status_callback = c.public_url + "/webhooks/twilio/status";
 }
 
 // Text shown in every message: one line of UTF-8.
@@ -238,6 +240,11 @@ const std::vector<Setting>& settings() {
        "a Twilio messaging service as the sender instead"},
       {"SC_TWILIO_API_BASE", "https://api.twilio.com", text(SC_FIELD(sms.twilio_api_base)),
        "Twilio REST base URL"},
+      {"SC_TWILIO_TIMEOUT_SECONDS", "30",
+       [](Config& c, std::string_view name, const std::string& v) {
+         c.sms.timeout_ms = static_cast<long>(parse_whole(name, v, 1, 300) * 1000);
+       },
+       "seconds to wait for Twilio's answer to one text (then it is retried as ambiguous)"},
       {"SC_DEFAULT_REGION", "US",
        [](Config& c, std::string_view, const std::string& v) {
          if (!providers::LibPhoneNormalizer::is_known_region(v)) {

@@ -72,21 +72,23 @@ Result<std::string> check_source(const std::optional<std::string>& raw) {
 }
 
 // A state change and its consent-log row, always together.
+// `evidence` carries what an inbound text adds to the row (detail, text,
+// MessageSid, OptOutType).
 void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
                   ConsentSource source, const RequestContext& ctx, std::int64_t now,
-                  std::string_view detail = {}) {
+                  std::string_view detail = {}, const ConsentEvent* evidence = nullptr) {
   store.update_channel_state(ch.id, state, now);
   ch.state = state;
   ch.updated_at = now;
   ++ch.state_version;  // as the store counts it: links sent before now confirm nothing
-  ConsentEvent e;
+  ConsentEvent e = evidence != nullptr ? *evidence : ConsentEvent{};
   e.subscriber_id = ch.subscriber_id;
   e.channel_id = ch.id;
   e.channel = ch.kind;
   e.address = ch.address;
   e.action = action;
   e.source = source;
-  e.detail = std::string(detail);
+  if (evidence == nullptr) e.detail = std::string(detail);
   e.context = ctx;
   e.at = now;
   store.append_consent(e, nullptr);
@@ -414,22 +416,102 @@ bool record_provider_undeliverable(ConsentStore& store, std::int64_t channel_id,
 
 SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const InboundText& text,
                                                const RequestContext& ctx, std::int64_t now) {
-  auto out = sms_keyword(store, text.from, text.keyword, text.message_id, ctx, now);
+  // Each MessageSid once: Twilio retries a slow answer with the same sid,
+  // and a captured request replayed later carries its sid too (the
+  // signature covers it). Every processed sid is kept, so neither a retried
+  // YES nor an old YES replayed after a STOP changes anything.
+  if (!text.message_id.empty() && store.inbound_text_seen(text.message_id)) {
+    SmsKeywordOutcome dup;
+    dup.duplicate = true;
+    return dup;
+  }
+  ConsentEvent evidence;
+  evidence.channel = ChannelKind::kSms;
+  evidence.address = text.from;
+  evidence.detail = text.message_id.empty() ? std::string() : "sms " + text.message_id;
+  evidence.message_sid = text.message_id;
+  evidence.text_received = text.body;
+  evidence.opt_out_type = text.opt_out_type;
+  auto out = keyword_reply(store, text.from, text.keyword, evidence, ctx, now);
   if (text.provider_answered) {
     out.reply_template.clear();
     out.reply_vars.clear();
   }
+  const bool answered = !out.reply_template.empty() || text.provider_answered;
+  // Answered without a change (HELP, a STOP from someone unsubscribed, a
+  // YES from a number we do not know): the text is evidence all the same.
+  if (!out.changed && text.keyword != SmsKeyword::kNone && answered) {
+    ConsentEvent e = evidence;
+    if (out.channel) {
+      e.subscriber_id = out.channel->subscriber_id;
+      e.channel_id = out.channel->id;
+    }
+    e.action = text.keyword == SmsKeyword::kHelp ? ConsentAction::kHelp : ConsentAction::kReceived;
+    // A STOP from a number we do not know is still a revocation: logged as
+    // one, so it is on record if the number is ever signed up.
+    if (!out.channel && text.keyword == SmsKeyword::kOptOut) e.action = ConsentAction::kWithdraw;
+    e.source = ConsentSource::kKeyword;
+    e.context = ctx;
+    e.at = now;
+    store.append_consent(e, nullptr);
+  }
+  if (!text.message_id.empty()) {
+    StoredInboundText stored;
+    stored.message_sid = text.message_id;
+    stored.from = text.from;
+    stored.body = text.body;
+    stored.keyword = to_string(text.keyword);
+    stored.opt_out_type = text.opt_out_type;
+    stored.received_at = now;
+    if (out.changed && out.channel) {
+      stored.outcome =
+          out.channel->state == ConsentState::kConfirmed ? "confirmed" : "unsubscribed";
+    } else {
+      stored.outcome = answered ? "answered" : "ignored";
+    }
+    store.insert_inbound_text(stored);
+  }
   return out;
+}
+
+Result<ChannelOutcome> ConsentService::opt_out_inbound_text(ConsentStore& store,
+                                                            std::int64_t inbound_id,
+                                                            std::string_view who,
+                                                            const RequestContext& ctx,
+                                                            std::int64_t now) {
+  auto text = store.inbound_text_by_id(inbound_id);
+  if (!text) return Error{ErrorCode::kNotFound, "not_found", "no such inbound text", ""};
+  auto ch = store.find_channel(ChannelKind::kSms, text->from);
+  if (!ch)
+    return Error{ErrorCode::kNotFound, "not_found",
+                 "the number that sent this text is not subscribed to anything", ""};
+  if (text->reviewed_at == 0) store.mark_inbound_text_reviewed(inbound_id, who, "opt_out", now);
+  if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
+  ConsentEvent evidence;
+  evidence.detail = std::string(who) + " reviewed inbound " + std::to_string(inbound_id);
+  evidence.message_sid = text->message_sid;
+  evidence.text_received = text->body;
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+               ConsentSource::kAdmin, ctx, now, {}, &evidence);
+  return ChannelOutcome{*ch, true};
 }
 
 SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from,
                                               SmsKeyword keyword, std::string_view message_id,
                                               const RequestContext& ctx, std::int64_t now) {
+  ConsentEvent evidence;
+  evidence.detail = message_id.empty() ? std::string() : "sms " + std::string(message_id);
+  return keyword_reply(store, from, keyword, evidence, ctx, now);
+}
+
+SmsKeywordOutcome ConsentService::keyword_reply(ConsentStore& store, std::string_view from,
+                                                SmsKeyword keyword, const ConsentEvent& evidence,
+                                                const RequestContext& ctx, std::int64_t now) {
   SmsKeywordOutcome out;
   out.reply_vars = {{"public_url", config_.public_url}};
   if (keyword == SmsKeyword::kNone) return out;
   out.channel = store.find_channel(ChannelKind::kSms, from);
-  const std::string detail = message_id.empty() ? std::string() : "sms " + std::string(message_id);
+  const std::string& detail = evidence.detail;
   switch (keyword) {
     case SmsKeyword::kOptOut:
       // One confirmation of the opt-out, also for a number we do not know
@@ -437,7 +519,7 @@ SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_v
       out.reply_template = "sms_stopped";
       if (out.channel && out.channel->state != ConsentState::kUnsubscribed) {
         change_state(store, *out.channel, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
-                     ConsentSource::kKeyword, ctx, now, detail);
+                     ConsentSource::kKeyword, ctx, now, detail, &evidence);
         out.changed = true;
       }
       break;
@@ -453,7 +535,7 @@ SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_v
       apply_topic_requests(store, *out.channel, now);
       if (out.channel->state != ConsentState::kConfirmed) {
         change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm,
-                     ConsentSource::kKeyword, ctx, now, detail);
+                     ConsentSource::kKeyword, ctx, now, detail, &evidence);
         out.changed = true;
       }
       break;

@@ -18,13 +18,32 @@ std::string param(const FormParams& params, std::string_view name) {
 
 }  // namespace
 
+const char* to_string(SmsKeyword k) {
+  switch (k) {
+    case SmsKeyword::kOptIn:
+      return "opt_in";
+    case SmsKeyword::kOptOut:
+      return "opt_out";
+    case SmsKeyword::kHelp:
+      return "help";
+    case SmsKeyword::kNone:
+      break;
+  }
+  return "none";
+}
+
 InboundText interpret_inbound_text(const FormParams& params, const PhoneNormalizer* phones) {
   InboundText t;
   t.from = param(params, "From");
   if (phones != nullptr) {
     if (auto p = phones->normalize(t.from); p) t.from = p.value();
   }
+  t.body = param(params, "Body");
+  if (!text::is_valid_utf8(t.body)) t.body.clear();
   const auto opt_out_type = param(params, "OptOutType");
+  if (opt_out_type.size() <= 16 && !text::has_control(opt_out_type) &&
+      text::is_valid_utf8(opt_out_type))
+    t.opt_out_type = opt_out_type;
   t.provider_answered = !opt_out_type.empty();
   const auto body = param(params, "Body");
   t.keyword = t.provider_answered ? sms_keyword_from_opt_out_type(opt_out_type)

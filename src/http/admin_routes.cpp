@@ -38,6 +38,16 @@ class AdminResource {
     if (!address) return env_.respond.json_error(res, address.error());
     const auto& [kind, addr] = address.value();
     auto v = env_.deps.reads.subscriber_by_channel(kind, addr);
+    if (!v && kind == ChannelKind::kSms) {
+      // A number no subscriber holds may still have texted STOP or HELP:
+      // those rows are shown, under subscriber 0.
+      auto log = env_.deps.reads.unknown_number_log(addr);
+      if (!log.empty()) {
+        SubscriberView unknown;
+        unknown.consent_log = std::move(log);
+        v = std::move(unknown);
+      }
+    }
     // Recorded before anything is shown, found or not: who looked whom up.
     audit(env_, *who, "subscriber.lookup", addr, req, v ? "" : "not found");
     if (!v)
@@ -73,7 +83,83 @@ class AdminResource {
     env_.respond.json(res, 200, body);
   }
 
+  // GET /api/v1/admin/inbound?limit=&before=: inbound texts that were not a
+  // keyword, newest first, for an operator to review.
+  void inbound(const httplib::Request& req, httplib::Response& res) const {
+    if (!authorize(env_, req, res, Scope::kRead)) return;
+    auto limit = whole_param(req, "limit", 50, 1, 500);
+    if (!limit) return env_.respond.json_error(res, limit.error());
+    auto before = whole_param(req, "before", 0, 1, INT64_MAX);
+    if (!before) return env_.respond.json_error(res, before.error());
+    const auto rows =
+        env_.deps.reads.inbound_for_review(static_cast<int>(limit.value()), before.value());
+    json items = json::array();
+    for (const auto& t : rows) {
+      json item = {{"id", t.id},     {"message_sid", t.message_sid}, {"from", t.from},
+                   {"body", t.body}, {"received_at", t.received_at}, {"outcome", t.outcome}};
+      if (t.reviewed_at != 0) {
+        item["reviewed"] = {
+            {"at", t.reviewed_at}, {"by", t.reviewed_by}, {"action", t.review_action}};
+      }
+      items.push_back(std::move(item));
+    }
+    json body = {{"items", items}};
+    // The next page: everything older than the last one shown.
+    if (static_cast<std::int64_t>(rows.size()) == limit.value() && !rows.empty())
+      body["next_before"] = rows.back().id;
+    env_.respond.json(res, 200, body);
+  }
+
+  // POST /api/v1/admin/inbound/{id}/opt-out: the operator reads a text as a
+  // request to stop; the number is unsubscribed (source admin).
+  void inbound_opt_out(const httplib::Request& req, httplib::Response& res) const {
+    auto who = authorize(env_, req, res, Scope::kSend);
+    if (!who) return;
+    auto id = parse_id(req.matches[1]);
+    if (!id) return env_.respond.json_error(res, id.error());
+    const auto ctx = request_context(req);
+    const auto now = env_.deps.clock.now_unix();
+    auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
+      return env_.deps.service.opt_out_inbound_text(store, id.value(), who->key_name, ctx, now);
+    });
+    if (!outcome) return env_.respond.json_error(res, outcome.error());
+    audit(env_, *who, "inbound.opt_out", "inbound " + std::to_string(id.value()), req);
+    if (outcome->changed) {
+      count(env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+            {{"channel", "sms"}, {"source", "admin"}});
+    }
+    env_.respond.json(res, 200,
+                      {{"id", id.value()},
+                       {"phone", outcome->channel.address},
+                       {"state", to_string(outcome->channel.state)},
+                       {"changed", outcome->changed}});
+  }
+
  private:
+  static Result<std::int64_t> whole_param(const httplib::Request& req, const char* name,
+                                          std::int64_t fallback, std::int64_t min,
+                                          std::int64_t max) {
+    if (!req.has_param(name)) return fallback;
+    const auto v = req.get_param_value(name);
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < min || n > max) {
+      return invalid(std::string("invalid_") + name,
+                     std::string(name) + " must be a whole number from " + std::to_string(min) +
+                         " to " + std::to_string(max),
+                     name);
+    }
+    return n;
+  }
+
+  static Result<std::int64_t> parse_id(const std::string& v) {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < 1)
+      return Error{ErrorCode::kNotFound, "not_found", "no such inbound text", ""};
+    return n;
+  }
+
   static constexpr std::int64_t kDefaultAuditPage = 50;
   static constexpr std::int64_t kMaxAuditPage = 500;
 
@@ -127,6 +213,13 @@ class AdminResource {
                   {"source", e.source}, {"ip", e.ip},           {"user_agent", e.user_agent}};
       if (!e.detail.empty()) row["detail"] = e.detail;
       if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
+      if (!e.message_sid.empty()) row["message_sid"] = e.message_sid;
+      if (!e.text_received.empty()) row["text_received"] = e.text_received;
+      // Twilio's Advanced Opt-Out answered the text itself (OptOutType).
+      if (!e.opt_out_type.empty()) row["opt_out_type"] = e.opt_out_type;
+      if (e.channel == "sms" && !e.message_sid.empty())
+        row["provider_answered"] = !e.opt_out_type.empty();
+      if (v.subscriber.id == 0) row["address"] = e.address;
       log.push_back(std::move(row));
     }
     json body = {{"id", v.subscriber.id},
@@ -152,6 +245,10 @@ void add_admin_routes(Router& router, const RouteEnv& env) {
              [r](const httplib::Request& q, httplib::Response& s) { r->subscriber(q, s); });
   router.get("/api/v1/admin/audit",
              [r](const httplib::Request& q, httplib::Response& s) { r->audit_log(q, s); });
+  router.get("/api/v1/admin/inbound",
+             [r](const httplib::Request& q, httplib::Response& s) { r->inbound(q, s); });
+  router.post(R"(/api/v1/admin/inbound/([^/]*)/opt-out)",
+              [r](const httplib::Request& q, httplib::Response& s) { r->inbound_opt_out(q, s); });
 }
 
 }  // namespace sc::detail

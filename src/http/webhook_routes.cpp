@@ -5,6 +5,7 @@
 
 #include "form.h"
 #include "routes.h"
+#include "sc/core/delivery.h"
 #include "sc/core/inbound_text.h"
 
 namespace sc::detail {
@@ -18,6 +19,13 @@ class TwilioWebhooks {
     auto params = verified(req);
     if (!params) return env_.respond.json_error(res, params.error());
     const auto text = interpret_inbound_text(params.value(), env_.deps.phones);
+    // Twilio always sends a MessageSid; without one a text could be applied
+    // twice (retries and replays are recognised by it).
+    if (text.message_id.empty()) {
+      return env_.respond.json_error(res,
+                                     Error{ErrorCode::kBadRequest, "missing_message_sid",
+                                           "an inbound text needs a MessageSid", "MessageSid"});
+    }
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
     auto outcome = env_.deps.writes.write(
@@ -33,6 +41,42 @@ class TwilioWebhooks {
     }
     env_.respond.twiml(res,
                        env_.deps.pages.twiml_reply(outcome.reply_template, outcome.reply_vars));
+  }
+
+  // Twilio's status callback (StatusCallback of every text we send). An
+  // unknown MessageSid or status is answered 200 too (Twilio retries
+  // otherwise) and changes nothing.
+  void status(const httplib::Request& req, httplib::Response& res) const {
+    auto params = verified(req);
+    if (!params) return env_.respond.json_error(res, params.error());
+    SmsStatusReport report;
+    for (const auto& [k, v] : params.value()) {  // the first of each, as for inbound texts
+      std::string* field = k == "MessageSid"      ? &report.message_sid
+                           : k == "MessageStatus" ? &report.status
+                           : k == "ErrorCode"     ? &report.error_code
+                                                  : nullptr;
+      if (field != nullptr && field->empty()) *field = v;
+    }
+    if (report.message_sid.size() > 64 || report.status.size() > 32 ||
+        report.error_code.size() > 16) {
+      return env_.respond.json_error(
+          res,
+          invalid("invalid_status_callback", "MessageSid, MessageStatus or ErrorCode is too long"));
+    }
+    const auto now = env_.deps.clock.now_unix();
+    auto outcome = env_.deps.writes.write(
+        [&](ConsentStore& store) { return record_sms_status(store, report, now); });
+    if (outcome.changed && (outcome.state == "delivered" || outcome.state == "undelivered" ||
+                            outcome.state == "failed")) {
+      count(env_, "sc_deliveries_total", "Delivery reports that moved a message forward.",
+            {{"provider", "twilio"}, {"state", outcome.state}});
+    }
+    if (outcome.channel_undeliverable) {
+      count(env_, "sc_undeliverable_total", "Channels found undeliverable, by channel and how.",
+            {{"channel", "sms"}, {"source", "status_callback"}});
+    }
+    res.status = 200;
+    res.set_content("", "text/plain");
   }
 
  private:
@@ -65,6 +109,8 @@ void add_webhook_routes(Router& router, const RouteEnv& env) {
   router.post("/webhooks/twilio/sms", [twilio](const httplib::Request& q, httplib::Response& s) {
     twilio->inbound_sms(q, s);
   });
+  router.post("/webhooks/twilio/status",
+              [twilio](const httplib::Request& q, httplib::Response& s) { twilio->status(q, s); });
 }
 
 }  // namespace sc::detail

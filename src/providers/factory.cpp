@@ -92,6 +92,7 @@ Result<std::unique_ptr<SmsSender>> make_sms_sender(const SmsProviderConfig& c) {
     t.from = c.twilio_from;
     t.messaging_service_sid = c.twilio_messaging_service_sid;
     t.api_base = c.twilio_api_base;
+    t.status_callback = c.twilio_status_callback;
     t.max_in_flight = c.twilio_max_in_flight;
     t.connect_timeout_ms = c.connect_timeout_ms;
     t.timeout_ms = c.timeout_ms;

@@ -117,9 +117,34 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::chrono::seconds(std::max<std::int64_t>(0, static_cast<std::int64_t>(at) - now_unix));
 }
 
+bool curl_outcome_ambiguous(int curl_code) {
+  switch (static_cast<CURLcode>(curl_code)) {
+    // The request may have reached the provider and the answer never came
+    // (or came in part): it may have taken the message.
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_WRITE_ERROR:
+      return true;
+    // Anything else failed before a request could be sent: a refused
+    // connection, a name that does not resolve, a TLS handshake, a bad URL.
+    default:
+      return false;
+  }
+}
+
 SendResult map_http_outcome(const HttpOutcome& o, const ReadAnswer& read, std::int64_t now_unix) {
-  if (o.curl_code != 0)
-    return SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+  if (o.curl_code != 0) {
+    auto r = SendResult::retryable("curl:" + std::to_string(o.curl_code), o.curl_error);
+    r.ambiguous = curl_outcome_ambiguous(o.curl_code);
+    return r;
+  }
   ProviderReading r = read(o);
   const std::string status = std::to_string(o.status);
   if (o.status >= 200 && o.status < 300) return SendResult::sent(status, std::move(r.message_id));
@@ -137,11 +162,16 @@ SendResult map_http_outcome(const HttpOutcome& o, const ReadAnswer& read, std::i
   auto after = parse_retry_after(o.retry_after, now_unix);
   if (!after) after = r.retry_after;
   if (r.retryable.value_or(o.status == 408 || o.status == 429 || o.status >= 500)) {
-    return SendResult::retryable(std::move(code), std::move(message), after);
+    auto retry = SendResult::retryable(std::move(code), std::move(message), after);
+    // 500, 502 and 504 may come after the provider took the message (a
+    // gateway lost the answer); 503 and 429 say it was not processed.
+    retry.ambiguous = o.status == 500 || o.status == 502 || o.status == 504;
+    return retry;
   }
   if (o.status >= 400 && o.status < 500) {
     SendResult failed = SendResult::permanent(std::move(code), std::move(message));
     failed.recipient_opted_out = r.recipient_opted_out;
+    failed.recipient_undeliverable = r.recipient_undeliverable;
     return failed;
   }
   // 1xx/3xx: not an answer an API gives; try again rather than lose the message.

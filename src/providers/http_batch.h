@@ -84,7 +84,8 @@ struct ProviderReading {
   // How long to wait when the answer has no usable Retry-After (SendGrid's
   // X-RateLimit-Reset).
   std::optional<std::chrono::seconds> retry_after;
-  bool recipient_opted_out = false;  // kept on a permanent answer only
+  bool recipient_opted_out = false;      // kept on a permanent answer only
+  bool recipient_undeliverable = false;  // likewise (Twilio 21211, 21614)
 };
 
 using ReadAnswer = std::function<ProviderReading(const HttpOutcome&)>;
@@ -97,8 +98,15 @@ using ReadAnswer = std::function<ProviderReading(const HttpOutcome&)>;
 //   (seconds or an HTTP-date) or else read.retry_after;
 // - any other 4xx: Permanent; 1xx/3xx: Retryable (not an answer an API gives).
 // `read` is called only for an HTTP answer; `now_unix` dates a Retry-After.
+// SendResult::ambiguous (still Retryable) is set for 500, 502, 504 and for a
+// transport error after which the request may have arrived
+// (curl_outcome_ambiguous); never for 429, 503, a refused connection or DNS.
 SendResult map_http_outcome(const HttpOutcome& outcome, const ReadAnswer& read,
                             std::int64_t now_unix);
+
+// True for a curl result after which the provider may have received the
+// request (timeout, nothing or part of an answer, a reset while reading).
+bool curl_outcome_ambiguous(int curl_code);
 
 // The wait a Retry-After value asks for: delay-seconds, or an HTTP-date
 // (RFC 9110 §10.2.3) less `now_unix`, never below zero. Empty when absent or

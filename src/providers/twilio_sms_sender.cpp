@@ -107,6 +107,8 @@ ProviderReading read_twilio(const HttpOutcome& o) {
   // one resource or region, not our credentials.
   r.auth_refused = r.code == "20003" || o.status == 401;
   r.recipient_opted_out = r.code == "21610";  // they replied STOP to this sender
+  // The number can never get a text: invalid (21211) or not a mobile (21614).
+  r.recipient_undeliverable = r.code == "21211" || r.code == "21614";
   return r;
 }
 

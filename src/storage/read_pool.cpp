@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -8,6 +9,32 @@
 #include "sc/storage/storage.h"
 
 namespace sc::storage {
+
+namespace {
+
+constexpr const char* kLogColumns =
+    "SELECT at, channel, address, action, source, detail, ip, user_agent,"
+    " COALESCE(consent_text_version, ''), COALESCE(message_sid, ''),"
+    " COALESCE(text_received, ''), COALESCE(opt_out_type, '') FROM consent_log ";
+
+ConsentLogView read_log_row(SQLite::Statement& e) {
+  ConsentLogView r;
+  r.at = e.getColumn(0).getInt64();
+  r.channel = e.getColumn(1).getString();
+  r.address = e.getColumn(2).getString();
+  r.action = e.getColumn(3).getString();
+  r.source = e.getColumn(4).getString();
+  r.detail = e.getColumn(5).getString();
+  r.ip = e.getColumn(6).getString();
+  r.user_agent = e.getColumn(7).getString();
+  r.consent_text_version = e.getColumn(8).getString();
+  r.message_sid = e.getColumn(9).getString();
+  r.text_received = e.getColumn(10).getString();
+  r.opt_out_type = e.getColumn(11).getString();
+  return r;
+}
+
+}  // namespace
 
 ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
@@ -49,25 +76,50 @@ std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind,
                       "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic");
   t.bind(1, static_cast<int64_t>(sid));
   while (t.executeStep()) v.topics.push_back(t.getColumn(0).getString());
-  SQLite::Statement e(
-      db,
-      "SELECT at, channel, address, action, source, detail, ip, user_agent,"
-      " COALESCE(consent_text_version, '') FROM consent_log WHERE subscriber_id = ? ORDER BY id");
+  SQLite::Statement e(db, std::string(kLogColumns) + "WHERE subscriber_id = ? ORDER BY id");
   e.bind(1, static_cast<int64_t>(sid));
-  while (e.executeStep()) {
-    ConsentLogView r;
-    r.at = e.getColumn(0).getInt64();
-    r.channel = e.getColumn(1).getString();
-    r.address = e.getColumn(2).getString();
-    r.action = e.getColumn(3).getString();
-    r.source = e.getColumn(4).getString();
-    r.detail = e.getColumn(5).getString();
-    r.ip = e.getColumn(6).getString();
-    r.user_agent = e.getColumn(7).getString();
-    r.consent_text_version = e.getColumn(8).getString();
-    v.consent_log.push_back(std::move(r));
-  }
+  while (e.executeStep()) v.consent_log.push_back(read_log_row(e));
   return v;
+}
+
+std::vector<ConsentLogView> ReadPool::unknown_number_log(const std::string& address) {
+  auto l = impl_->lease();
+  // consent_log_unknown_number (0007): rows of numbers no subscriber holds.
+  SQLite::Statement e(*l.db, std::string(kLogColumns) +
+                                 "WHERE subscriber_id = 0 AND channel = 'sms' AND address = ?"
+                                 " ORDER BY id");
+  e.bind(1, address);
+  std::vector<ConsentLogView> out;
+  while (e.executeStep()) out.push_back(read_log_row(e));
+  return out;
+}
+
+std::vector<StoredInboundText> ReadPool::inbound_for_review(int limit, std::int64_t before) {
+  auto l = impl_->lease();
+  SQLite::Statement q(
+      *l.db,
+      "SELECT id, message_sid, from_number, body, keyword, opt_out_type, outcome, received_at,"
+      " COALESCE(reviewed_at, 0), COALESCE(reviewed_by, ''), COALESCE(review_action, '')"
+      " FROM inbound_texts WHERE keyword = 'none' AND id < ? ORDER BY id DESC LIMIT ?");
+  q.bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
+  q.bind(2, limit);
+  std::vector<StoredInboundText> out;
+  while (q.executeStep()) {
+    StoredInboundText t;
+    t.id = q.getColumn(0).getInt64();
+    t.message_sid = q.getColumn(1).getString();
+    t.from = q.getColumn(2).getString();
+    t.body = q.getColumn(3).getString();
+    t.keyword = q.getColumn(4).getString();
+    t.opt_out_type = q.getColumn(5).getString();
+    t.outcome = q.getColumn(6).getString();
+    t.received_at = q.getColumn(7).getInt64();
+    t.reviewed_at = q.getColumn(8).getInt64();
+    t.reviewed_by = q.getColumn(9).getString();
+    t.review_action = q.getColumn(10).getString();
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 OutboxCounts ReadPool::outbox_counts() {

@@ -184,8 +184,9 @@ void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText
   auto& q = st_.get(
       "INSERT INTO consent_log (at, subscriber_id, channel_id, channel, address, action, source, "
       "detail,"
-      " ip, user_agent, consent_text_sha256, consent_text_version) VALUES "
-      "(?,?,?,?,?,?,?,?,?,?,?,?)");
+      " ip, user_agent, consent_text_sha256, consent_text_version, message_sid, text_received,"
+      " opt_out_type) VALUES "
+      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(e.at));
   q.bind(2, static_cast<int64_t>(e.subscriber_id));
   q.bind(3, static_cast<int64_t>(e.channel_id));
@@ -203,6 +204,107 @@ void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText
     q.bind(11);
     q.bind(12);
   }
+  // NULL unless the row is about an inbound text.
+  auto bind_text = [&](int i, const std::string& v) {
+    if (v.empty()) {
+      q.bind(i);
+    } else {
+      q.bind(i, v);
+    }
+  };
+  bind_text(13, e.message_sid);
+  bind_text(14, e.text_received);
+  bind_text(15, e.opt_out_type);
+  q.exec();
+}
+
+bool SqliteConsentStore::inbound_text_seen(std::string_view message_sid) {
+  auto& q = st_.get("SELECT 1 FROM inbound_texts WHERE message_sid = ?");
+  q.bind(1, std::string(message_sid));
+  const bool seen = q.executeStep();
+  q.reset();
+  return seen;
+}
+
+std::int64_t SqliteConsentStore::insert_inbound_text(const StoredInboundText& t) {
+  auto& q = st_.get(
+      "INSERT INTO inbound_texts (message_sid, from_number, body, keyword, opt_out_type, outcome,"
+      " received_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
+  q.bind(1, t.message_sid);
+  q.bind(2, t.from);
+  q.bind(3, t.body);
+  q.bind(4, t.keyword);
+  q.bind(5, t.opt_out_type);
+  q.bind(6, t.outcome);
+  q.bind(7, static_cast<int64_t>(t.received_at));
+  q.executeStep();
+  auto id = q.getColumn(0).getInt64();
+  while (q.executeStep()) {
+  }
+  return id;
+}
+
+std::optional<StoredInboundText> SqliteConsentStore::inbound_text_by_id(std::int64_t id) {
+  auto& q = st_.get(
+      "SELECT id, message_sid, from_number, body, keyword, opt_out_type, outcome, received_at,"
+      " COALESCE(reviewed_at, 0), COALESCE(reviewed_by, ''), COALESCE(review_action, '')"
+      " FROM inbound_texts WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return std::nullopt;
+  StoredInboundText t;
+  t.id = q.getColumn(0).getInt64();
+  t.message_sid = q.getColumn(1).getString();
+  t.from = q.getColumn(2).getString();
+  t.body = q.getColumn(3).getString();
+  t.keyword = q.getColumn(4).getString();
+  t.opt_out_type = q.getColumn(5).getString();
+  t.outcome = q.getColumn(6).getString();
+  t.received_at = q.getColumn(7).getInt64();
+  t.reviewed_at = q.getColumn(8).getInt64();
+  t.reviewed_by = q.getColumn(9).getString();
+  t.review_action = q.getColumn(10).getString();
+  q.reset();
+  return t;
+}
+
+void SqliteConsentStore::mark_inbound_text_reviewed(std::int64_t id, std::string_view by,
+                                                    std::string_view action, std::int64_t at) {
+  auto& q = st_.get(
+      "UPDATE inbound_texts SET reviewed_at = ?, reviewed_by = ?, review_action = ? WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(at));
+  q.bind(2, std::string(by));
+  q.bind(3, std::string(action));
+  q.bind(4, static_cast<int64_t>(id));
+  q.exec();
+}
+
+std::optional<SentMessageRef> SqliteConsentStore::sent_message(
+    std::string_view provider, std::string_view provider_message_id) {
+  // outbox_provider_message (0005) finds the row.
+  auto& q = st_.get(
+      "SELECT id, channel_id, broadcast_id, COALESCE(delivery_state, '') FROM outbox"
+      " WHERE provider_message_id = ? AND provider = ? ORDER BY id LIMIT 1");
+  q.bind(1, std::string(provider_message_id));
+  q.bind(2, std::string(provider));
+  if (!q.executeStep()) return std::nullopt;
+  SentMessageRef r{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
+                   q.getColumn(3).getString()};
+  q.reset();
+  return r;
+}
+
+void SqliteConsentStore::set_delivery(std::int64_t outbox_id, std::string_view state,
+                                      std::string_view code, std::int64_t at) {
+  auto& q = st_.get(
+      "UPDATE outbox SET delivery_state = ?, delivery_code = ?, delivery_at = ? WHERE id = ?");
+  q.bind(1, std::string(state));
+  if (code.empty()) {
+    q.bind(2);
+  } else {
+    q.bind(2, std::string(code));
+  }
+  q.bind(3, static_cast<int64_t>(at));
+  q.bind(4, static_cast<int64_t>(outbox_id));
   q.exec();
 }
 

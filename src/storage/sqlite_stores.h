@@ -47,6 +47,15 @@ class SqliteConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  bool inbound_text_seen(std::string_view message_sid) override;
+  std::int64_t insert_inbound_text(const StoredInboundText& t) override;
+  std::optional<StoredInboundText> inbound_text_by_id(std::int64_t id) override;
+  void mark_inbound_text_reviewed(std::int64_t id, std::string_view by, std::string_view action,
+                                  std::int64_t at) override;
+  std::optional<SentMessageRef> sent_message(std::string_view provider,
+                                             std::string_view provider_message_id) override;
+  void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                    std::int64_t at) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);

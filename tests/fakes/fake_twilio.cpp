@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 namespace sc::fakes {
 namespace {
@@ -61,15 +60,24 @@ FakeTwilio::FakeTwilio() : server_(32) {
           return;
         }
         const auto to = req.get_param_value("To");
-        const Answer a = scripted_.count(to) ? scripted_[to] : Answer{};
+        Answer a;
+        if (auto it = scripted_.find(to); it != scripted_.end() && !it->second.empty()) {
+          a = it->second.front();
+          if (it->second.size() > 1) it->second.pop_front();
+        }
         received_.push_back({to, req.get_param_value("From"),
                              req.get_param_value("MessagingServiceSid"),
-                             req.get_param_value("Body")});
+                             req.get_param_value("Body"), req.get_param_value("StatusCallback")});
         const auto n = requests_;
+        if (a.hang) {
+          // Twilio took the request and its answer never comes: the client
+          // gives up first. Bounded, and woken when the fake goes away.
+          stopping_cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopping_; });
+          return;
+        }
         if (a.delay_ms > 0) {
-          lock.unlock();
-          std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
-          lock.lock();
+          stopping_cv_.wait_for(lock, std::chrono::milliseconds(a.delay_ms),
+                                [&] { return stopping_; });
         }
         res.status = a.status;
         for (const auto& [k, v] : a.headers) res.set_header(k, v);
@@ -83,7 +91,30 @@ FakeTwilio::FakeTwilio() : server_(32) {
   server_.start();
 }
 
-std::string FakeTwilio::check(const httplib::Request& req) {
+FakeTwilio::~FakeTwilio() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stopping_cv_.notify_all();
+  server_.stop();
+}
+
+FakeTwilio::Answer FakeTwilio::error(int http_status, int code, const std::string& message,
+                                     std::map<std::string, std::string> headers) {
+  Answer a;
+  a.status = http_status;
+  a.body =
+      nlohmann::json{{"code", code},
+                     {"message", message},
+                     {"more_info", "https://www.twilio.com/docs/errors/" + std::to_string(code)},
+                     {"status", http_status}}
+          .dump();
+  a.headers = std::move(headers);
+  return a;
+}
+
+std::string FakeTwilio::check(const httplib::Request& req) const {
   if (req.matches[1] != kAccountSid) return "wrong account in the path";
   if (req.get_header_value("Authorization") !=
       "Basic " + base64(std::string(kAccountSid) + ":" + kAuthToken)) {
@@ -96,12 +127,33 @@ std::string FakeTwilio::check(const httplib::Request& req) {
     return "exactly one of From and MessagingServiceSid";
   if (!req.has_param("Body") || req.get_param_value("Body").empty()) return "Body missing";
   if (req.get_param_value("Body").size() > 1600) return "Body over 1600 characters";
+  if (req.has_param("StatusCallback")) {
+    const auto cb = req.get_param_value("StatusCallback");
+    const auto scheme = cb.find("://");
+    if ((cb.rfind("http://", 0) != 0 && cb.rfind("https://", 0) != 0) || cb.size() > 4000)
+      return "StatusCallback is not an absolute http(s) URL (21609)";
+    const auto host = cb.substr(scheme + 3, cb.find('/', scheme + 3) - scheme - 3);
+    if (host.empty() || host.find('_') != std::string::npos)
+      return "StatusCallback host is empty or has '_' (21609)";
+  }
+  if (!expected_callback_.empty() && req.get_param_value("StatusCallback") != expected_callback_)
+    return "StatusCallback is not " + expected_callback_;
   return {};
 }
 
 void FakeTwilio::script(const std::string& to, Answer a) {
   std::lock_guard lock(mu_);
-  scripted_[to] = std::move(a);
+  scripted_[to] = {std::move(a)};
+}
+
+void FakeTwilio::script_sequence(const std::string& to, std::vector<Answer> answers) {
+  std::lock_guard lock(mu_);
+  scripted_[to] = std::deque<Answer>(answers.begin(), answers.end());
+}
+
+void FakeTwilio::expect_status_callback(std::string url) {
+  std::lock_guard lock(mu_);
+  expected_callback_ = std::move(url);
 }
 
 std::vector<std::string> FakeTwilio::violations() const {

@@ -5,7 +5,13 @@
 // violation for anything else; answers 201 with a fresh SM sid unless an
 // answer is scripted for the recipient. Basic auth with a wrong token gets
 // Twilio's 401 with code 20003 (a case tests provoke, not a violation).
+// A StatusCallback, when sent, must be an absolute http(s) URL whose host
+// has no '_' (Twilio's 21609). Answers can be scripted per recipient, one
+// after another (429 then 201), and an answer can hang: it never comes
+// until the client gives up (or the fake is destroyed).
 #pragma once
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -26,14 +32,23 @@ class FakeTwilio {
     std::string body;  // empty: a created message with a fresh sid
     std::map<std::string, std::string> headers;
     int delay_ms = 0;
+    bool hang = false;  // no answer until the client gives up
   };
   struct Received {
-    std::string to, from, messaging_service_sid, body;
+    std::string to, from, messaging_service_sid, body, status_callback;
   };
+  // Twilio's error answers, as its API sends them.
+  static Answer error(int http_status, int code, const std::string& message,
+                      std::map<std::string, std::string> headers = {});
 
   FakeTwilio();
+  ~FakeTwilio();
   std::string base_url() const { return server_.base_url(); }
   void script(const std::string& to, Answer a);  // every request to `to` gets this answer
+  // Requests to `to` get these answers in turn; the last one stays.
+  void script_sequence(const std::string& to, std::vector<Answer> answers);
+  // When set, every request must carry exactly this StatusCallback.
+  void expect_status_callback(std::string url);
 
   std::vector<std::string> violations() const;
   std::size_t requests() const;
@@ -42,15 +57,19 @@ class FakeTwilio {
   std::vector<std::string> bodies() const;
 
  private:
-  static std::string check(const httplib::Request& req);
+  std::string check(const httplib::Request& req) const;  // under mu_
 
-  LoopbackServer server_;
   mutable std::mutex mu_;
-  std::map<std::string, Answer> scripted_;
+  std::condition_variable stopping_cv_;
+  bool stopping_ = false;
+  std::string expected_callback_;
+  std::map<std::string, std::deque<Answer>> scripted_;
   std::vector<std::string> violations_;
   std::vector<Received> received_;
   std::set<int> ports_;
   std::size_t requests_ = 0;
+  // Last: destroyed first, so its handler threads end before the state above.
+  LoopbackServer server_;
 };
 
 }  // namespace sc::fakes

@@ -13,7 +13,8 @@ class BadInputTest : public ServiceTest {
  protected:
   std::map<std::string, std::int64_t> snapshot() {
     std::map<std::string, std::int64_t> s;
-    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"})
+    for (const char* t :
+         {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics", "inbound_texts"})
       s[t] = count(t);
     return s;
   }
@@ -48,6 +49,10 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
        "invalid_token"},
       {"unsigned webhook", "/webhooks/twilio/sms", "application/x-www-form-urlencoded",
        "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
+      {"unsigned status callback", "/webhooks/twilio/status", "application/x-www-form-urlencoded",
+       "MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30006", 403, "invalid_signature"},
+      {"admin opt-out without a key", "/api/v1/admin/inbound/1/opt-out", "application/json", "",
+       401, "unauthorized"},
   };
   for (const auto& t : table) {
     auto r = cli_->Post(t.path.c_str(), t.body, t.type.c_str());

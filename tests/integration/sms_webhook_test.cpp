@@ -75,18 +75,20 @@ TEST_F(SmsWebhookTest, YesConfirmsStopUnsubscribesHelpAnswers) {
   EXPECT_NE(r->body.find("help at https://signup.test-org.example"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("Msg &amp; data rates may apply"), std::string::npos) << r->body;
   EXPECT_EQ(state(), "confirmed");
+  EXPECT_EQ(lookup()["consent_log"][2]["action"], "help");  // answered: on record
 
   r = text(inbound("Stop texting me!", "SM0003"));
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("You are unsubscribed"), std::string::npos) << r->body;
   EXPECT_EQ(state(), "unsubscribed");
-  EXPECT_EQ(lookup()["consent_log"].size(), 3u);
+  EXPECT_EQ(lookup()["consent_log"].size(), 4u);
 
-  // A second STOP is answered again and logs nothing more.
+  // A second STOP is answered again and changes nothing: logged as received.
   r = text(inbound("STOP", "SM0004"));
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("You are unsubscribed"), std::string::npos);
-  EXPECT_EQ(lookup()["consent_log"].size(), 3u);
+  EXPECT_EQ(lookup()["consent_log"].size(), 5u);
+  EXPECT_EQ(lookup()["consent_log"][4]["action"], "received");
 
   // Ordinary chat changes nothing and gets no answer.
   r = text(inbound("thanks, see you", "SM0005"));
@@ -118,7 +120,9 @@ TEST_F(SmsWebhookTest, UnknownNumberYesIsPointedToTheForm) {
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("has not signed up"), std::string::npos) << r->body;
   EXPECT_EQ(count("channels"), 0);
-  EXPECT_EQ(count("consent_log"), 0);
+  // The answer is on record, under subscriber 0 (nothing is created).
+  EXPECT_EQ(count("consent_log"), 1);
+  EXPECT_EQ(count("subscribers"), 0);
 }
 
 TEST_F(SmsWebhookTest, UnsignedOrForgedRequestsAreRefusedAndChangeNothing) {

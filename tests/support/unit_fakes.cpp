@@ -173,6 +173,56 @@ std::int64_t MemoryConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
   return id;
 }
 
+bool MemoryConsentStore::inbound_text_seen(std::string_view message_sid) {
+  for (const auto& [id, t] : inbound) {
+    if (t.message_sid == message_sid) return true;
+  }
+  return false;
+}
+
+std::int64_t MemoryConsentStore::insert_inbound_text(const StoredInboundText& t) {
+  ++writes_;
+  if (inbound_text_seen(t.message_sid))
+    throw std::runtime_error("UNIQUE constraint failed: inbound_texts.message_sid");
+  auto id = next_id_++;
+  inbound[id] = t;
+  inbound[id].id = id;
+  return id;
+}
+
+std::optional<StoredInboundText> MemoryConsentStore::inbound_text_by_id(std::int64_t id) {
+  auto it = inbound.find(id);
+  if (it == inbound.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryConsentStore::mark_inbound_text_reviewed(std::int64_t id, std::string_view by,
+                                                    std::string_view action, std::int64_t at) {
+  ++writes_;
+  auto& t = inbound.at(id);
+  t.reviewed_at = at;
+  t.reviewed_by = std::string(by);
+  t.review_action = std::string(action);
+}
+
+std::optional<SentMessageRef> MemoryConsentStore::sent_message(
+    std::string_view provider, std::string_view provider_message_id) {
+  auto it = sent.find({std::string(provider), std::string(provider_message_id)});
+  if (it == sent.end()) return std::nullopt;
+  return it->second.ref;
+}
+
+void MemoryConsentStore::set_delivery(std::int64_t outbox_id, std::string_view state,
+                                      std::string_view code, std::int64_t at) {
+  ++writes_;
+  for (auto& [key, row] : sent) {
+    if (row.ref.outbox_id != outbox_id) continue;
+    row.ref.delivery_state = std::string(state);
+    row.delivery_code = std::string(code);
+    row.delivery_at = at;
+  }
+}
+
 Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address) {
   for (auto& [id, c] : channels) {
     if (c.kind == kind && same_address(c.address, address)) return c;

@@ -95,6 +95,15 @@ class MemoryConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  bool inbound_text_seen(std::string_view message_sid) override;
+  std::int64_t insert_inbound_text(const StoredInboundText& t) override;
+  std::optional<StoredInboundText> inbound_text_by_id(std::int64_t id) override;
+  void mark_inbound_text_reviewed(std::int64_t id, std::string_view by, std::string_view action,
+                                  std::int64_t at) override;
+  std::optional<SentMessageRef> sent_message(std::string_view provider,
+                                             std::string_view provider_message_id) override;
+  void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                    std::int64_t at) override;
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -109,6 +118,14 @@ class MemoryConsentStore final : public ConsentStore {
   std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
   std::vector<QueuedEmail> emails;
   std::vector<QueuedSms> texts;
+  std::map<std::int64_t, StoredInboundText> inbound;  // by id
+  // Sent messages as delivery reports find them: (provider, provider id) -> row.
+  struct SentRow {
+    SentMessageRef ref;
+    std::string delivery_code;
+    std::int64_t delivery_at = 0;
+  };
+  std::map<std::pair<std::string, std::string>, SentRow> sent;
 
  private:
   std::int64_t next_id_ = 1;

@@ -79,6 +79,9 @@ struct SmsKeywordOutcome {
   bool changed = false;
   std::string reply_template;  // sms/<name>.txt.mustache; empty: no answer
   std::map<std::string, std::string> reply_vars;
+  // The MessageSid was processed before (a retry or a replay): nothing was
+  // changed, logged or stored, and the answer is empty.
+  bool duplicate = false;
 };
 
 // A provider reports that the recipient opted out with it (see
@@ -134,9 +137,23 @@ class ConsentService {
                                 std::string_view message_id, const RequestContext& ctx,
                                 std::int64_t now);
   // An inbound text as interpret_inbound_text read it: sms_keyword, with no
-  // reply when the provider has answered the message itself.
+  // reply when the provider has answered the message itself. Each MessageSid
+  // is processed once: it is stored with the text (texts that are no keyword
+  // wait there for review), and a repeat changes nothing (duplicate). Every
+  // text that changes or is answered gets a consent-log row holding the
+  // text, its MessageSid and OptOutType: confirm/withdraw for a change,
+  // help for HELP, received for an answer that changed nothing; a number we
+  // do not know gets rows with subscriber and channel 0.
   SmsKeywordOutcome receive_text(ConsentStore& store, const InboundText& text,
                                  const RequestContext& ctx, std::int64_t now);
+
+  // An operator marks a stored inbound text as an opt-out: the number's
+  // channel is unsubscribed with a consent-log row (source admin, detail the
+  // key's name and the text's MessageSid). kNotFound for an unknown id or a
+  // number we do not know; changed false when it already was unsubscribed.
+  Result<ChannelOutcome> opt_out_inbound_text(ConsentStore& store, std::int64_t inbound_id,
+                                              std::string_view who, const RequestContext& ctx,
+                                              std::int64_t now);
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.
@@ -152,6 +169,9 @@ class ConsentService {
   void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
                                 std::int64_t now);
   void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
+  SmsKeywordOutcome keyword_reply(ConsentStore& store, std::string_view from, SmsKeyword keyword,
+                                  const ConsentEvent& evidence, const RequestContext& ctx,
+                                  std::int64_t now);
   OutboundEmail templated_email(const Channel& ch, std::string template_name,
                                 std::map<std::string, std::string> vars, std::int64_t now);
 

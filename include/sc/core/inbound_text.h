@@ -19,8 +19,13 @@ struct InboundText {
   // kOptOut read from plain language ("please stop texting me"), not from
   // an exact keyword: worth showing to an operator.
   bool plain_language = false;
-  std::string message_id;  // MessageSid; "" when missing or implausible
+  std::string message_id;    // MessageSid; "" when missing or implausible
+  std::string body;          // the text as sent (kept in the consent log and for review)
+  std::string opt_out_type;  // Twilio's OptOutType as sent ("" without Advanced Opt-Out)
 };
+
+// The stored name of a keyword: none, opt_in, opt_out, help.
+const char* to_string(SmsKeyword k);
 
 // Reads From, Body, OptOutType and MessageSid (the first of each). Twilio
 // sends E.164 already; normalising all the same makes the number match the

@@ -75,6 +75,35 @@ struct ConsentEvent {
   std::string consent_text_version;
   std::string consent_text_sha256;
   std::int64_t at = 0;
+  // An inbound text that caused or was answered by this row: its MessageSid,
+  // what it said, and Twilio's OptOutType when Twilio answered it itself.
+  std::string message_sid;
+  std::string text_received;
+  std::string opt_out_type;
+};
+
+// An inbound text as stored (every processed MessageSid; the ones that are
+// not a keyword are listed for review).
+struct StoredInboundText {
+  std::int64_t id = 0;
+  std::string message_sid;
+  std::string from;
+  std::string body;
+  std::string keyword;  // none, opt_in, opt_out, help
+  std::string opt_out_type;
+  std::string outcome;  // confirmed, unsubscribed, answered, ignored
+  std::int64_t received_at = 0;
+  std::int64_t reviewed_at = 0;  // 0: not reviewed
+  std::string reviewed_by;
+  std::string review_action;  // "opt_out"
+};
+
+// The outbox row a provider's message id names, as a delivery report needs it.
+struct SentMessageRef {
+  std::int64_t outbox_id = 0;
+  std::int64_t channel_id = 0;
+  std::int64_t broadcast_id = 0;
+  std::string delivery_state;  // "" until the provider reports
 };
 
 enum class OutboxKind { kEmail, kSms };

@@ -88,6 +88,19 @@ class ConsentStore {
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
   virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
   virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;
+
+  // Inbound texts, by MessageSid (replay protection and the review list).
+  virtual bool inbound_text_seen(std::string_view message_sid) = 0;
+  virtual std::int64_t insert_inbound_text(const StoredInboundText& t) = 0;
+  virtual std::optional<StoredInboundText> inbound_text_by_id(std::int64_t id) = 0;
+  virtual void mark_inbound_text_reviewed(std::int64_t id, std::string_view by,
+                                          std::string_view action, std::int64_t at) = 0;
+  // Delivery reports (Twilio's status callback): the sent message a
+  // provider's id names, and its delivery state as reported.
+  virtual std::optional<SentMessageRef> sent_message(std::string_view provider,
+                                                     std::string_view provider_message_id) = 0;
+  virtual void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                            std::int64_t at) = 0;
 };
 
 }  // namespace sc

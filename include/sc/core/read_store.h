@@ -23,6 +23,7 @@ struct ChannelView {
 struct ConsentLogView {
   std::int64_t at = 0;
   std::string channel, address, action, source, detail, ip, user_agent, consent_text_version;
+  std::string message_sid, text_received, opt_out_type;  // of an inbound text
 };
 
 // A subscriber with every channel, topic and consent-log row, as an admin sees it.
@@ -39,6 +40,12 @@ class ReadStore {
   // The subscriber owning a channel (address normalised as stored).
   virtual std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
                                                               const std::string& address) = 0;
+  // The consent-log rows of a number no subscriber holds (a STOP or HELP
+  // from a number we do not know), oldest first.
+  virtual std::vector<ConsentLogView> unknown_number_log(const std::string& address) = 0;
+  // Inbound texts that were not a keyword, newest first: up to `limit` with
+  // an id below `before` (0: from the newest).
+  virtual std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before) = 0;
   // True while the database answers a trivial query.
   virtual bool healthy() = 0;
 };

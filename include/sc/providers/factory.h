@@ -39,6 +39,8 @@ struct SmsProviderConfig {
   std::string twilio_from;                                 // SC_TWILIO_FROM
   std::string twilio_messaging_service_sid;                // SC_TWILIO_MESSAGING_SERVICE_SID
   std::string twilio_api_base = "https://api.twilio.com";  // SC_TWILIO_API_BASE
+  // StatusCallback of every text: SC_PUBLIC_URL + /webhooks/twilio/status.
+  std::string twilio_status_callback;
   int twilio_max_in_flight = 16;
   long connect_timeout_ms = 10'000;
   long timeout_ms = 30'000;

@@ -33,7 +33,8 @@ std::string twilio_request_body(const TwilioConfig& config, const OutboundSms& m
 
 // Maps one HTTP answer to a SendResult (exposed for tests). The code kept is
 // Twilio's error code when the body has one (21610: the recipient replied
-// STOP), else the HTTP status; 20003 or 401 (our credentials) sets auth_refused.
+// STOP), else the HTTP status; 20003 or 401 (our credentials) sets auth_refused;
+// 21211 and 21614 (invalid or not a mobile number) set recipient_undeliverable.
 SendResult classify_twilio_response(long http_status, std::string_view body,
                                     std::string_view retry_after);
 

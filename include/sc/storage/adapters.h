@@ -23,6 +23,8 @@ class PooledReadStore final : public ReadStore {
   explicit PooledReadStore(ReadPool& reads) : reads_(reads) {}
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
                                                       const std::string& address) override;
+  std::vector<ConsentLogView> unknown_number_log(const std::string& address) override;
+  std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before) override;
   bool healthy() override;
 
  private:

@@ -162,6 +162,8 @@ class ReadPool {
   explicit ReadPool(const std::string& path, std::size_t size = 4);
   ~ReadPool();
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
+  std::vector<ConsentLogView> unknown_number_log(const std::string& address);
+  std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before);
   OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
   // Broadcasts (BroadcastReads).

@@ -20,7 +20,8 @@ std::optional<SubscriberView> FakeReadStore::subscriber_by_channel(ChannelKind k
     if (e.subscriber_id != ch->subscriber_id) continue;
     v.consent_log.push_back({e.at, to_string(e.channel), e.address, to_string(e.action),
                              to_string(e.source), e.detail, e.context.ip, e.context.user_agent,
-                             e.consent_text_version});
+                             e.consent_text_version, e.message_sid, e.text_received,
+                             e.opt_out_type});
   }
   return v;
 }
@@ -74,6 +75,29 @@ std::vector<AuditEntry> FakeAdminStore::entries() const {
 std::vector<std::pair<std::int64_t, int>> FakeAdminStore::pages_asked() const {
   std::lock_guard lk(mu_);
   return pages_asked_;
+}
+
+std::vector<ConsentLogView> FakeReadStore::unknown_number_log(const std::string& address) {
+  std::lock_guard lk(mu_);
+  std::vector<ConsentLogView> out;
+  for (const auto& e : store_.events) {
+    if (e.subscriber_id != 0 || e.address != address) continue;
+    out.push_back({e.at, to_string(e.channel), e.address, to_string(e.action), to_string(e.source),
+                   e.detail, e.context.ip, e.context.user_agent, e.consent_text_version,
+                   e.message_sid, e.text_received, e.opt_out_type});
+  }
+  return out;
+}
+
+std::vector<StoredInboundText> FakeReadStore::inbound_for_review(int limit, std::int64_t before) {
+  std::lock_guard lk(mu_);
+  std::vector<StoredInboundText> out;
+  for (auto it = store_.inbound.rbegin(); it != store_.inbound.rend(); ++it) {
+    if (it->second.keyword != "none" || (before > 0 && it->first >= before)) continue;
+    if (static_cast<int>(out.size()) >= limit) break;
+    out.push_back(it->second);
+  }
+  return out;
 }
 
 std::string FakePages::page(std::string_view name, const Vars& vars,

@@ -49,6 +49,8 @@ class FakeReadStore final : public ReadStore {
   FakeReadStore(MemoryConsentStore& store, std::mutex& mu) : store_(store), mu_(mu) {}
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
                                                       const std::string& address) override;
+  std::vector<ConsentLogView> unknown_number_log(const std::string& address) override;
+  std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before) override;
   bool healthy() override {
     if (fail) throw std::runtime_error("database is locked");
     return up;

@@ -424,11 +424,12 @@ TEST_F(HttpTest, AStoreThatThrowsGets503WithRetryAfter) {
   answers.push_back(post(confirm_path(id), "", "application/x-www-form-urlencoded"));
   answers.push_back(post(unsubscribe_path(id), "List-Unsubscribe=One-Click",
                          "application/x-www-form-urlencoded"));
-  FormParams p{{"From", "+16502530000"}, {"Body", "STOP"}};
-  answers.push_back(post(
-      "/webhooks/twilio/sms", "From=%2B16502530000&Body=STOP", "application/x-www-form-urlencoded",
-      {{"X-Twilio-Signature",
-        FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
+  FormParams p{{"MessageSid", "SM1"}, {"From", "+16502530000"}, {"Body", "STOP"}};
+  answers.push_back(
+      post("/webhooks/twilio/sms", "MessageSid=SM1&From=%2B16502530000&Body=STOP",
+           "application/x-www-form-urlencoded",
+           {{"X-Twilio-Signature",
+             FakeVerifier::signature(std::string(kPublicUrl) + "/webhooks/twilio/sms", p)}}));
   for (const auto& r : answers) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503) << r->body;
@@ -598,7 +599,8 @@ TEST_F(TwilioWebhookTest, SignedYesConfirmsAndIsAnsweredWithTwiml) {
 TEST_F(TwilioWebhookTest, AdvancedOptOutIsRecordedWithoutASecondAnswer) {
   start();
   pending_number();
-  auto r = text({{"From", "+16502530000"}, {"Body", "stop"}, {"OptOutType", "STOP"}});
+  auto r = text(
+      {{"MessageSid", "SM1"}, {"From", "+16502530000"}, {"Body", "stop"}, {"OptOutType", "STOP"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "<Response>twiml:</Response>");
@@ -649,6 +651,63 @@ TEST_F(TwilioWebhookTest, WithoutAVerifierEveryRequestIsRefused) {
       json::parse(r->body)["error"]["message"].get<std::string>().find("SC_TWILIO_AUTH_TOKEN"),
       std::string::npos);
   EXPECT_EQ(writes_.runs, 0);
+}
+
+TEST_F(TwilioWebhookTest, StatusCallbackIsSignedAndMovesOnlyForward) {
+  start();
+  store_.sent[{"twilio", "SMabc"}] = {SentMessageRef{41, 0, 0, ""}, "", 0};
+  auto report = [&](const std::string& sid, const std::string& st) {
+    return text({{"MessageSid", sid}, {"MessageStatus", st}, {"SmsStatus", st}},
+                "/webhooks/twilio/status");
+  };
+  auto r = report("SMabc", "delivered");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).ref.delivery_state, "delivered");
+  EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).delivery_at, clock_.now_unix());
+  r = report("SMabc", "sent");  // late
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).ref.delivery_state, "delivered");
+  r = report("SMunknown", "delivered");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // Unsigned, or signed over other values: 403 before anything is written.
+  const auto runs = writes_.runs.load();
+  auto unsigned_post = post("/webhooks/twilio/status", "MessageSid=SMabc&MessageStatus=failed",
+                            "application/x-www-form-urlencoded");
+  ASSERT_TRUE(unsigned_post);
+  EXPECT_EQ(unsigned_post->status, 403);
+  EXPECT_EQ(writes_.runs, runs);
+  // Values no status callback carries: 422, nothing written.
+  r = text({{"MessageSid", std::string(65, 'S')}, {"MessageStatus", "delivered"}},
+           "/webhooks/twilio/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(writes_.runs, runs);
+  EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).ref.delivery_state, "delivered");
+}
+
+TEST_F(TwilioWebhookTest, ARepeatedMessageSidGetsAnEmptyAnswerAndChangesNothing) {
+  start();
+  pending_number();
+  FormParams yes{{"MessageSid", "SM7"}, {"From", "+16502530000"}, {"Body", "YES"}};
+  auto r = text(yes);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "<Response>twiml:sms_subscribed</Response>");
+  const auto writes = store_.writes();
+  r = text(yes);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "<Response>twiml:</Response>");
+  EXPECT_EQ(store_.writes(), writes);
+  // No MessageSid at all: 400, nothing written.
+  r = text({{"From", "+16502530000"}, {"Body", "STOP"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(error_code(r), "missing_message_sid");
+  EXPECT_EQ(store_.writes(), writes);
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kConfirmed);
 }
 
 // ---- admin ----

@@ -82,8 +82,12 @@ TEST(PrismTwilio, RequestBodiesHaveNoSpecViolations) {
   const std::string path = "/2010-04-01/Accounts/" + kSid + "/Messages.json";
   for (bool service : {false, true}) {
     for (const auto& m : texts()) {
-      auto res = cli.Post(path.c_str(), auth, twilio_request_body(config(service), m),
-                          "application/x-www-form-urlencoded");
+      const auto body = twilio_request_body(config(service), m);
+      // Every text asks for its status callback (issue 10), and Prism checks it is a URI.
+      EXPECT_NE(body.find("&StatusCallback=https%3A%2F%2Fsignup.example.org%2Fwebhooks%2Ftwilio%"
+                          "2Fstatus"),
+                std::string::npos);
+      auto res = cli.Post(path.c_str(), auth, body, "application/x-www-form-urlencoded");
       ASSERT_TRUE(res) << httplib::to_string(res.error());
       EXPECT_EQ(res->status, 201) << res->body;
       EXPECT_FALSE(res->has_header("sl-violations")) << res->get_header_value("sl-violations");
@@ -94,6 +98,13 @@ TEST(PrismTwilio, RequestBodiesHaveNoSpecViolations) {
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->status, 201);
   EXPECT_TRUE(bad->has_header("sl-violations"));
+  // And so is a StatusCallback that is not a URI.
+  auto c = config(false);
+  c.status_callback = "not a url";
+  auto bad_callback = cli.Post(path.c_str(), auth, twilio_request_body(c, texts()[0]),
+                               "application/x-www-form-urlencoded");
+  ASSERT_TRUE(bad_callback);
+  EXPECT_NE(bad_callback->status, 201) << bad_callback->body;
 }
 
 }  // namespace

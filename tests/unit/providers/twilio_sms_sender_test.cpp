@@ -100,6 +100,41 @@ TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
   EXPECT_LE(r.provider_message.size(), 1000u);
 }
 
+TEST(TwilioClassify, NumbersThatCanNeverGetATextAreUndeliverable) {
+  // 21211: invalid 'To'; 21614: not a mobile number (PROVIDERS.md 1.1).
+  for (const char* code : {"21211", "21614"}) {
+    auto r = classify_twilio_response(
+        400, std::string(R"({"code":)") + code + R"(,"message":"no","status":400})", "");
+    EXPECT_EQ(r.status, SendStatus::kPermanent) << code;
+    EXPECT_EQ(r.provider_code, code);
+    EXPECT_TRUE(r.recipient_undeliverable) << code;
+    EXPECT_FALSE(r.recipient_opted_out) << code;
+    EXPECT_FALSE(r.ambiguous) << code;
+  }
+  auto r = classify_twilio_response(400, R"({"code":21610,"message":"stopped"})", "");
+  EXPECT_FALSE(r.recipient_undeliverable);
+  EXPECT_TRUE(r.recipient_opted_out);
+  r = classify_twilio_response(400, R"({"code":21606,"message":"bad From"})", "");
+  EXPECT_FALSE(r.recipient_undeliverable);  // our sender, not their number
+  r = classify_twilio_response(500, R"({"code":20500,"message":"Internal"})", "");
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_TRUE(r.ambiguous);  // Twilio may have created the message
+}
+
+TEST(TwilioSender, EveryTextCarriesItsStatusCallback) {
+  FakeTwilio fake;
+  auto c = config_for(fake);
+  c.status_callback = "https://signup.example.org/webhooks/twilio/status";
+  TwilioSmsSender sender(c);
+  EXPECT_EQ(sender.send(text("+14155550100")).status, SendStatus::kSent);
+  std::vector<OutboundSms> batch{text("+14155550101"), text("+14155550102")};
+  for (const auto& r : sender.send_batch(batch)) EXPECT_EQ(r.status, SendStatus::kSent);
+  ASSERT_EQ(fake.received().size(), 3u);
+  for (const auto& got : fake.received())
+    EXPECT_EQ(got.status_callback, "https://signup.example.org/webhooks/twilio/status");
+  EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
+}
+
 TEST(TwilioSender, SendsTheWayTwilioDocumentsIt) {
   FakeTwilio fake;
   TwilioSmsSender sender(config_for(fake));
@@ -132,12 +167,16 @@ TEST(TwilioSender, BatchFaultTableKeepsOrderAndSendsEachOnce) {
   EXPECT_EQ(results[1].status, SendStatus::kPermanent);
   EXPECT_EQ(results[2].status, SendStatus::kRetryable);
   EXPECT_EQ(results[2].retry_after, std::chrono::seconds(3));
+  EXPECT_FALSE(results[2].ambiguous);  // 429: never processed
   EXPECT_EQ(results[3].status, SendStatus::kRetryable);
   EXPECT_EQ(results[3].provider_code, "500");
+  EXPECT_TRUE(results[3].ambiguous);
   EXPECT_EQ(results[4].status, SendStatus::kRetryable);
   EXPECT_EQ(results[4].provider_code, "curl:28");
+  EXPECT_TRUE(results[4].ambiguous);  // Twilio may have taken it before the timeout
   EXPECT_EQ(results[5].status, SendStatus::kPermanent);
   EXPECT_EQ(results[5].provider_code, "21211");
+  EXPECT_TRUE(results[5].recipient_undeliverable);
   std::set<std::string> sids;
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (i >= 1 && i <= 5) continue;
@@ -184,6 +223,7 @@ TEST(TwilioSender, ConnectionRefusedIsRetryable) {
   auto r = sender.send(text("+14155550100"));
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "curl:7");
+  EXPECT_FALSE(r.ambiguous);  // nothing reached Twilio
 }
 
 }  // namespace
