@@ -47,6 +47,10 @@ class SqliteConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                  std::int64_t since) override;
+  void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                          std::int64_t forget_before) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);

@@ -95,6 +95,10 @@ class MemoryConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                  std::int64_t since) override;
+  void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                          std::int64_t forget_before) override;
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -109,6 +113,11 @@ class MemoryConsentStore final : public ConsentStore {
   std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
   std::vector<QueuedEmail> emails;
   std::vector<QueuedSms> texts;
+  struct SmsConfirm {
+    SmsConfirmKeys keys;
+    std::int64_t at;
+  };
+  std::vector<SmsConfirm> sms_confirms;  // the pumping limits' counts
 
  private:
   std::int64_t next_id_ = 1;

@@ -10,6 +10,7 @@
 #include "sc/core/message.h"
 #include "sc/core/model.h"
 #include "sc/core/result.h"
+#include "sc/core/sms_limits.h"
 
 namespace sc {
 
@@ -81,6 +82,14 @@ class ConsentStore {
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
   virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
   virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;
+  // Confirmation texts queued after `since` under `scope`'s key (kDaily: all
+  // of them, the key is ignored), for the pumping limits (sms_limits.h).
+  virtual std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                          std::int64_t since) = 0;
+  // Counts one confirmation text queued at `at` under its keys, and forgets
+  // those queued before `forget_before` (past every window).
+  virtual void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                                  std::int64_t forget_before) = 0;
 };
 
 }  // namespace sc
