@@ -1,7 +1,9 @@
 // SMS pumping defences through the real binary: the confirmation-text limits
 // (kept in the database, so a restart resets nothing), the form's trap
 // field, SC_SIGNUP_LIMITS=off, and a number that left and comes back.
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "sc/providers/twilio_signature.h"
 #include "service_fixture.h"
@@ -128,6 +130,37 @@ TEST_F(PumpingTest, TheLimitsAreConfigurable) {
     ASSERT_EQ(sign_up_phone(kPerson, other_prefixes(10 + i))->status, 202);
   EXPECT_EQ(queued_texts(), 3);  // the daily cap holds everyone
   EXPECT_NE(metrics().find("sc_sms_confirm_limited_total{limit=\"daily\"} 1"), std::string::npos);
+}
+
+TEST_F(PumpingTest, AnIpv6ClientCountsByItsSlash64) {
+  start_limited({{"SC_SMS_CONFIRM_LIMIT_PER_IP", "2"}});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sign_up_phone("2001:db8:7:7::" + std::to_string(i + 1), other_prefixes(i))->status,
+              202);
+  }
+  EXPECT_EQ(queued_texts(), 2);  // one /64, one client
+  ASSERT_EQ(sign_up_phone("2001:db8:7:8::1", other_prefixes(5))->status, 202);
+  EXPECT_EQ(queued_texts(), 3);  // the next /64 is another client
+}
+
+TEST_F(PumpingTest, ConcurrentSignUpsFromOneClientDoNotOvershoot) {
+  start_limited();
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", svc_->port());
+      for (int i = 0; i < 7; ++i) {
+        const json body = {{"phone", other_prefixes(t * 10 + i)}, {"sms_consent", true}};
+        auto r = c.Post("/api/v1/subscriptions", {{"X-Forwarded-For", kFlooder}}, body.dump(),
+                        "application/json");
+        if (r && r->status == 202) ++accepted;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(accepted.load(), 28);
+  EXPECT_EQ(queued_texts(), 10);
 }
 
 TEST_F(PumpingTest, SignupLimitsOffLiftsThemAll) {

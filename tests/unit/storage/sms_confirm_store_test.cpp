@@ -3,6 +3,9 @@
 // the sign-up's own transaction.
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "sc/core/consent_service.h"
 #include "storage_fixture.h"
 #include "support/unit_fakes.h"
@@ -86,6 +89,36 @@ TEST_F(SmsConfirmStoreTest, TheServiceQueuesTenTextsForAFloodFromOneClient) {
   EXPECT_EQ(query("SELECT count(*) FROM outbox WHERE kind = 'sms'"), "10");
   EXPECT_EQ(query("SELECT count(*) FROM sms_confirm_sends"), "10");
   EXPECT_EQ(query("SELECT count(*) FROM channels WHERE state = 'pending'"), "40");
+}
+
+// Sign-ups from many threads meet in the writer's group commits: each job
+// sees the counts of the jobs before it, in the same batch too.
+TEST_F(SmsConfirmStoreTest, ConcurrentSignUpsDoNotOvershoot) {
+  class Phones final : public PhoneNormalizer {
+   public:
+    Result<std::string> normalize(std::string_view raw) const override { return std::string(raw); }
+  } phones;
+  unit::FakeSigner signer("k");
+  unit::RecordingComposer composer;
+  unit::CountingIds ids;
+  ConsentService svc(ServiceConfig{}, signer, composer, &phones, ids);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        SignupRequest r;
+        r.phone = "+1650" + std::to_string(2000 + t * 10 + i) + "0000";
+        r.sms_consent = true;
+        auto v = svc.validate(r).value();
+        writer_->run([&](WriteContext& c) {
+          svc.sign_up(c.consent(), v, {"198.51.100.7", "flood"}, 1'700'000'000);
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(query("SELECT count(*) FROM outbox WHERE kind = 'sms'"), "10");
+  EXPECT_EQ(query("SELECT count(*) FROM channels"), "80");
 }
 
 }  // namespace
