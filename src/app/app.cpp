@@ -116,6 +116,11 @@ struct Wiring {
     sc.envelope_from = config.email_bounce;
     sc.list_unsubscribe_mailto = config.list_unsubscribe_mailto;
     sc.confirm_cooldown_seconds = config.confirm_cooldown_seconds;
+    sc.sms_limits.enabled = config.signup_limits;
+    sc.sms_limits.per_client = config.sms_confirm_limit_per_ip;
+    sc.sms_limits.per_number = config.sms_confirm_limit_per_number;
+    sc.sms_limits.per_prefix = config.sms_confirm_limit_per_prefix;
+    sc.sms_limits.daily_cap = config.sms_confirm_daily_cap;
     sc.email_consent = consent_text(*renderer, "email");
     sc.sms_consent = consent_text(*renderer, "sms");
     service = std::make_unique<ConsentService>(sc, *signer, *renderer, phones.get(), ids);

@@ -187,14 +187,38 @@ Result<ValidatedSignup> ConsentService::validate(const SignupRequest& r) const {
   auto source = check_source(r.source);
   if (!source) return source.error();
   v.source = std::move(source).value();
+  v.honeypot = present(r.honeypot);
   return v;
 }
 
 SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup& v,
-                                      const RequestContext& ctx, std::int64_t now) {
+                                      const RequestContext& ctx, std::int64_t now,
+                                      std::string_view client_key) {
   SignupOutcome out;
   out.email = v.email.has_value();
   out.sms = v.phone.has_value();
+  // The trap field: answered like any sign-up, and nothing is read or kept.
+  if (v.honeypot) {
+    out.honeypot = true;
+    return out;
+  }
+
+  // A confirmation text goes only while the pumping limits allow one more
+  // (sms_limits.h). One held back is not retried: the channel is kept (with
+  // its consent-log row, the evidence of who asked) and the next sign-up of
+  // the number sends it once the limits allow. The answer stays the same,
+  // so a pumper learns nothing of the limits.
+  SmsConfirmKeys sms_keys;
+  if (v.phone) {
+    sms_keys.client = std::string(client_key.empty() ? std::string_view(ctx.ip) : client_key);
+    sms_keys.number = *v.phone;
+    sms_keys.prefix = number_prefix(*v.phone);
+  }
+  auto limits_allow = [&](ChannelKind kind) {
+    if (kind != ChannelKind::kSms) return true;
+    out.sms_limited = exceeded_sms_confirm_limit(store, config_.sms_limits, sms_keys, now);
+    return out.sms_limited == SmsLimit::kNone;
+  };
 
   std::optional<Channel> email_ch, sms_ch;
   if (v.email) email_ch = store.find_channel(ChannelKind::kEmail, v.email->str());
@@ -237,10 +261,11 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
       c.state = ConsentState::kPending;
       c.created_at = now;
       c.updated_at = now;
-      c.confirm_sent_at = now;  // the confirmation below is queued with it
+      send = limits_allow(kind);
+      // The confirmation below is queued with it; one held back is owed.
+      c.confirm_sent_at = send ? now : 0;
       c.id = store.insert_channel(c);
       ch = c;
-      send = true;
     } else {
       // Topics for someone who exists wait on this channel until its owner
       // confirms through it; asking for new ones is worth a confirmation.
@@ -264,18 +289,23 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
         if (!wanted.empty()) store.request_topics(ch->id, wanted, now);
         asked = !wanted.empty();
       }
+      const bool cooled_down = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
       if (ch->state == ConsentState::kUnsubscribed) {
-        // Coming back after leaving needs a fresh double opt-in, so the
-        // confirmation goes now whatever the cooldown: leaving took the
-        // owner's own link, so this cannot be repeated to flood anyone.
+        // Coming back after leaving needs a fresh double opt-in. An email
+        // gets it now whatever the cooldown: leaving took the owner's own
+        // link. A number waits for the cooldown since its last confirmation:
+        // a STOP may answer a text someone else asked for, and the form
+        // proves nothing, so the next form must not text the number at once;
+        // its owner can come back at once by texting START or YES.
         store.update_channel_state(ch->id, ConsentState::kPending, now);
         ch->state = ConsentState::kPending;
         ch->updated_at = now;
         ++ch->state_version;
-        send = true;
+        send = kind == ChannelKind::kEmail || cooled_down;
       } else if (ch->state == ConsentState::kPending || asked) {
-        send = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
+        send = cooled_down;
       }
+      if (send) send = limits_allow(kind);
     }
     ConsentEvent e;
     e.subscriber_id = sub.id;
@@ -301,6 +331,8 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
   if (v.phone && handle(ChannelKind::kSms, *v.phone, sms_ch, *sms_sub, config_.sms_consent)) {
     queue_sms_confirmation(store, *sms_ch, now);
     out.queued_sms = true;
+    if (config_.sms_limits.enabled)
+      store.record_sms_confirm(sms_keys, now, now - SmsConfirmLimits::kLongestWindow);
   }
   return out;
 }

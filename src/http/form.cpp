@@ -37,8 +37,8 @@ bool decode(std::string_view in, std::string& out) {
 
 bool is_truthy(std::string_view v) { return v == "on" || v == "true" || v == "1" || v == "yes"; }
 
-constexpr std::string_view kScalars[] = {"email",      "phone",       "sms_consent",
-                                         "first_name", "postal_code", "source"};
+constexpr std::string_view kScalars[] = {"email",       "phone",  "sms_consent", "first_name",
+                                         "postal_code", "source", kHoneypotField};
 
 std::optional<std::string>* scalar_slot(SignupRequest& r, std::string_view k) {
   if (k == "email") return &r.email;
@@ -46,6 +46,7 @@ std::optional<std::string>* scalar_slot(SignupRequest& r, std::string_view k) {
   if (k == "first_name") return &r.first_name;
   if (k == "postal_code") return &r.postal_code;
   if (k == "source") return &r.source;
+  if (k == kHoneypotField) return &r.honeypot;
   return nullptr;
 }
 
@@ -175,6 +176,10 @@ Result<SignupRequest> signup_from_json(std::string_view body) {
         r.sms_consent = is_truthy(v.get<std::string>());
       else if (!v.is_null())
         return invalid("invalid_sms_consent", "sms_consent must be true or false", "sms_consent");
+    } else if (k == kHoneypotField) {
+      // Filled with anything at all: a script, answered as usual (never a
+      // type error that would name the field).
+      if (!v.is_null()) r.honeypot = v.is_string() ? v.get<std::string>() : v.dump();
     } else if (auto* slot = scalar_slot(r, k)) {
       if (v.is_null()) continue;
       if (!v.is_string()) return invalid("invalid_" + k, k + " must be a string", k);

@@ -35,13 +35,27 @@ class SignupResource {
     auto valid = env_.deps.service.validate(parsed.value());
     if (!valid) return failed(req, res, valid.error(), &parsed.value());
     const auto ctx = request_context(req);
+    const auto client = client_bucket(req.remote_addr);  // IPv6 counts by its /64
     const auto now = env_.deps.clock.now_unix();
+    // A filled trap field goes the same way (validated, then an empty unit
+    // of work), so its answer cannot be told apart, also by its timing.
     auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
-      return env_.deps.service.sign_up(store, valid.value(), ctx, now);
+      return env_.deps.service.sign_up(store, valid.value(), ctx, now, client);
     });
     constexpr const char* kHelp = "Sign-ups accepted, by channel (new and known addresses alike).";
-    if (outcome.email) count(env_, "sc_signups_total", kHelp, {{"channel", "email"}});
-    if (outcome.sms) count(env_, "sc_signups_total", kHelp, {{"channel", "sms"}});
+    if (outcome.honeypot) {
+      count(env_, "sc_signup_honeypot_total",
+            "Sign-ups with the hidden trap field filled: answered as usual, nothing kept.", {});
+    } else {
+      if (outcome.email) count(env_, "sc_signups_total", kHelp, {{"channel", "email"}});
+      if (outcome.sms) count(env_, "sc_signups_total", kHelp, {{"channel", "sms"}});
+    }
+    if (outcome.sms_limited != SmsLimit::kNone) {
+      count(env_, "sc_sms_confirm_limited_total",
+            "Confirmation texts held back by a pumping limit (ip, number, prefix, daily); the "
+            "sign-up was answered as usual.",
+            {{"limit", std::string(to_string(outcome.sms_limited))}});
+    }
     if (wants_html(req)) return respond.see_other(res, "/thanks");
     json body = json::object();
     if (outcome.email) body["email"] = "pending";

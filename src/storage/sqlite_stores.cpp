@@ -336,6 +336,55 @@ std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
   return enqueue(entry, to_json(sms));
 }
 
+std::int64_t SqliteConsentStore::count_sms_confirms(SmsLimit scope, std::string_view key,
+                                                    std::int64_t since) {
+  // One statement per scope, each an index range (sms_confirm_sends_*).
+  if (scope == SmsLimit::kDaily || scope == SmsLimit::kNone) {
+    auto& all = st_.get("SELECT count(*) FROM sms_confirm_sends WHERE at > ?");
+    all.bind(1, static_cast<int64_t>(since));
+    all.executeStep();
+    const auto n = all.getColumn(0).getInt64();
+    all.reset();
+    return n;
+  }
+  const char* sql = nullptr;
+  switch (scope) {
+    case SmsLimit::kClient:
+      sql = "SELECT count(*) FROM sms_confirm_sends WHERE client = ? AND at > ?";
+      break;
+    case SmsLimit::kNumber:
+      sql = "SELECT count(*) FROM sms_confirm_sends WHERE number = ? AND at > ?";
+      break;
+    case SmsLimit::kPrefix:
+      sql = "SELECT count(*) FROM sms_confirm_sends WHERE prefix = ? AND at > ?";
+      break;
+    case SmsLimit::kDaily:
+    case SmsLimit::kNone:
+      break;
+  }
+  auto& q = st_.get(sql);
+  q.bind(1, std::string(key));
+  q.bind(2, static_cast<int64_t>(since));
+  q.executeStep();
+  const auto n = q.getColumn(0).getInt64();
+  q.reset();
+  return n;
+}
+
+void SqliteConsentStore::record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                                            std::int64_t forget_before) {
+  auto& forget = st_.get("DELETE FROM sms_confirm_sends WHERE at < ?");
+  forget.bind(1, static_cast<int64_t>(forget_before));
+  forget.exec();
+  auto& q =
+      st_.get("INSERT INTO sms_confirm_sends (at, client, number, prefix) VALUES (?, ?, ?, ?)");
+  q.bind(1, static_cast<int64_t>(at));
+  q.bind(2, keys.client);
+  q.bind(3, keys.number);
+  q.bind(4, keys.prefix);
+  q.exec();
+}
+
 std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimits limits,
                                                      std::int64_t lease_until) {
   std::vector<ClaimedMessage> out;

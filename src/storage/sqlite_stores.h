@@ -56,6 +56,10 @@ class SqliteConsentStore final : public ConsentStore {
                                              std::string_view provider_message_id) override;
   void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
                     std::int64_t at) override;
+  std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                  std::int64_t since) override;
+  void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                          std::int64_t forget_before) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);

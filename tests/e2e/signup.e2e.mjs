@@ -458,6 +458,134 @@ async function main() {
       check(after === before, `the refused sign-up sent mail: ${before} .eml before, ${after} after`);
     });
 
+    // --- the phone path ---------------------------------------------------------
+    const phone = '+1 650 253 0000';
+    const phoneE164 = '+16502530000';
+    const smsLog = path.join(dir, 'sms.log');
+    const smsLines = async () => {
+      if (!existsSync(smsLog)) return [];
+      return (await readFile(smsLog, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    };
+    const phoneState = async () => {
+      const r = await fetch(`${service.base}/api/v1/admin/subscribers?phone=${encodeURIComponent(phoneE164)}`, {
+        headers: { Authorization: `Bearer ${adminKey}` },
+      });
+      return r.status === 200 ? (await r.json())?.channels?.sms?.state : `HTTP ${r.status}`;
+    };
+
+    await step('the SMS consent checkbox is unchecked by default, its disclosure next to it', async () => {
+      await page.goto('/');
+      const consent = page.getByRole('checkbox');
+      check((await consent.count()) === 1, 'expected one SMS consent checkbox');
+      check(!(await consent.isChecked()), 'the SMS consent checkbox is ticked before anyone ticks it');
+      check(!(await consent.evaluate((el) => el.defaultChecked || el.hasAttribute('checked'))),
+        'the SMS consent checkbox carries a checked attribute');
+      const rel = await consent.evaluate((el) => {
+        const text = document.getElementById('sms-consent-text');
+        if (!text) return { error: 'no #sms-consent-text element' };
+        const labelled = [...el.labels].some((l) => l.contains(text));
+        const described = (el.getAttribute('aria-describedby') || '').split(/\s+/).includes(text.id);
+        const a = el.getBoundingClientRect();
+        const b = text.getBoundingClientRect();
+        return {
+          labelled,
+          described,
+          adjacent: el.nextElementSibling === text,
+          text: text.textContent.trim(),
+          // The disclosure starts beside the box: on its line, just right of it.
+          sameLine: b.top < a.bottom && a.top < b.bottom,
+          gap: b.left - a.right,
+          visible: b.width > 0 && b.height > 0 && getComputedStyle(text).visibility === 'visible',
+        };
+      });
+      check(!rel.error, rel.error);
+      check(rel.labelled || rel.described, 'the disclosure is neither in the checkbox\'s label nor its aria-describedby');
+      check(rel.adjacent, 'the disclosure is not the element right after the checkbox');
+      check(rel.visible, 'the disclosure is not visible');
+      check(rel.sameLine && rel.gap >= 0 && rel.gap < 40,
+        `the disclosure is not beside the checkbox (same line ${rel.sameLine}, gap ${rel.gap}px)`);
+      for (const words of ['recurring text messages', 'not a condition of any purchase', 'Msg & data rates may apply', 'STOP', 'HELP']) {
+        check(rel.text.includes(words), `the disclosure does not say "${words}": ${rel.text}`);
+      }
+      // A screen reader announces the disclosure as the checkbox's name.
+      await page.getByRole('checkbox', { name: /not a condition of any purchase/ }).waitFor();
+    });
+
+    await step('a mobile number without the consent box ticked is refused with a visible error', async () => {
+      await page.getByLabel('Mobile number', { exact: true }).fill(phone);
+      const [post] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/api/v1/subscriptions') && r.request().method() === 'POST'),
+        page.getByRole('button', { name: /sign up/i }).click(),
+      ]);
+      check(post.status() === 422, `POST with a phone and no consent answered ${post.status()}, expected 422`);
+      const alert = page.getByRole('alert');
+      await alert.waitFor({ state: 'visible' });
+      const message = ((await alert.textContent()) || '').trim();
+      check(/consent/i.test(message), `the error does not name the consent box: "${message}"`);
+      const consent = page.getByRole('checkbox');
+      check((await consent.getAttribute('aria-invalid')) === 'true', 'the consent box is not marked aria-invalid');
+      check(!(await consent.isChecked()), 'the re-rendered form ticked the consent box itself');
+      check((await page.getByLabel('Mobile number', { exact: true }).inputValue()) === phone, 'the form did not keep the number');
+      const state = await phoneState();
+      check(state === 'HTTP 404', `a refused number was stored: ${state}`);
+      check((await smsLines()).length === 0, 'a refused sign-up sent a text');
+    });
+
+    await step('with the box ticked the sign-up succeeds and a confirmation text is sent', async () => {
+      await page.getByRole('checkbox').check();
+      const [post] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/api/v1/subscriptions') && r.request().method() === 'POST'),
+        page.getByRole('button', { name: /sign up/i }).click(),
+      ]);
+      check(post.status() === 303, `POST with a phone and consent answered ${post.status()}, expected 303`);
+      await page.waitForURL((u) => u.pathname === '/thanks');
+      const line = await waitFor(`a text to ${phoneE164} in ${smsLog}`, async () =>
+        (await smsLines()).find((l) => l.includes(phoneE164)));
+      const sms = JSON.parse(line);
+      const body = JSON.stringify(sms);
+      for (const words of ['YES', 'STOP', 'HELP']) check(body.includes(words), `the confirmation text lacks "${words}": ${line}`);
+      const state = await phoneState();
+      check(state === 'pending', `expected the number pending, got ${state}`);
+    });
+
+    await step('the trap field is neither visible nor focusable, and people leave it empty', async () => {
+      await page.goto('/');
+      const trap = page.locator('form input[name="website"]');
+      check((await trap.count()) === 1, 'no trap field (input name="website") in the form');
+      const info = await trap.evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        return {
+          tabindex: el.getAttribute('tabindex'),
+          autocomplete: el.getAttribute('autocomplete'),
+          hiddenFromAT: !!el.closest('[aria-hidden="true"]'),
+          onScreen: r.right > 0 && r.bottom > 0 && r.left < window.innerWidth && r.top < window.innerHeight,
+          // What could show of it is clipped to its 1 px box.
+          clipArea: (() => {
+            const box = el.parentElement.getBoundingClientRect();
+            return getComputedStyle(el.parentElement).overflow === 'hidden' ? box.width * box.height : Infinity;
+          })(),
+          value: el.value,
+        };
+      });
+      check(info.tabindex === '-1', `the trap field has tabindex ${info.tabindex}`);
+      check(info.autocomplete === 'off', `the trap field has autocomplete ${info.autocomplete}`);
+      check(info.hiddenFromAT, 'the trap field is not inside aria-hidden="true"');
+      check(!info.onScreen, 'the trap field is on screen');
+      check(info.clipArea <= 1, `the trap field's box shows ${info.clipArea} px²`);
+      check(info.value === '', 'the trap field is not empty');
+      check((await page.getByRole('textbox', { name: /leave this field/i }).count()) === 0,
+        'the trap field is in the accessibility tree');
+      // Tab through the whole page: every stop is a real control, never the trap.
+      await page.locator('body').focus();
+      const stops = [];
+      for (let i = 0; i < 15; i++) {
+        await page.keyboard.press('Tab');
+        stops.push(await page.evaluate(() => document.activeElement?.getAttribute('name') || document.activeElement?.tagName));
+      }
+      check(!stops.includes('website'), `Tab reached the trap field: ${stops.join(', ')}`);
+      check(stops.includes('sms_consent') && stops.includes('phone'), `Tab did not reach the phone controls: ${stops.join(', ')}`);
+    });
+
     await step('no script errors or CSP violations in the browser', async () => {
       check(pageErrors.length === 0, pageErrors.join('\n'));
     });

@@ -223,6 +223,27 @@ void MemoryConsentStore::set_delivery(std::int64_t outbox_id, std::string_view s
   }
 }
 
+std::int64_t MemoryConsentStore::count_sms_confirms(SmsLimit scope, std::string_view key,
+                                                    std::int64_t since) {
+  std::int64_t n = 0;
+  for (const auto& s : sms_confirms) {
+    if (s.at <= since) continue;
+    const std::string* k = scope == SmsLimit::kClient   ? &s.keys.client
+                           : scope == SmsLimit::kNumber ? &s.keys.number
+                           : scope == SmsLimit::kPrefix ? &s.keys.prefix
+                                                        : nullptr;
+    if (k == nullptr || *k == key) ++n;
+  }
+  return n;
+}
+
+void MemoryConsentStore::record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                                            std::int64_t forget_before) {
+  ++writes_;
+  std::erase_if(sms_confirms, [&](const SmsConfirm& s) { return s.at < forget_before; });
+  sms_confirms.push_back({keys, at});
+}
+
 Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address) {
   for (auto& [id, c] : channels) {
     if (c.kind == kind && same_address(c.address, address)) return c;

@@ -104,6 +104,10 @@ class MemoryConsentStore final : public ConsentStore {
                                              std::string_view provider_message_id) override;
   void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
                     std::int64_t at) override;
+  std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                  std::int64_t since) override;
+  void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                          std::int64_t forget_before) override;
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -126,6 +130,11 @@ class MemoryConsentStore final : public ConsentStore {
     std::int64_t delivery_at = 0;
   };
   std::map<std::pair<std::string, std::string>, SentRow> sent;
+  struct SmsConfirm {
+    SmsConfirmKeys keys;
+    std::int64_t at;
+  };
+  std::vector<SmsConfirm> sms_confirms;  // the pumping limits' counts
 
  private:
   std::int64_t next_id_ = 1;

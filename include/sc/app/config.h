@@ -38,6 +38,12 @@ struct Config {
   std::string default_region = "US";
   std::vector<std::string> sms_countries{"US"};
   bool signup_limits = true;
+  // Confirmation texts (SMS pumping): per client IP and per number prefix an
+  // hour, per number and in all a day; 0 lifts one (sc/core/sms_limits.h).
+  std::int64_t sms_confirm_limit_per_ip = 10;
+  std::int64_t sms_confirm_limit_per_number = 3;
+  std::int64_t sms_confirm_limit_per_prefix = 10;
+  std::int64_t sms_confirm_daily_cap = 1000;
   std::int64_t confirm_cooldown_seconds = 600;
   std::int64_t retry_base_seconds = 15;
   int max_attempts = 12;

@@ -15,6 +15,7 @@
 #include "sc/core/ports.h"
 #include "sc/core/result.h"
 #include "sc/core/sms_keywords.h"
+#include "sc/core/sms_limits.h"
 #include "sc/core/tokens.h"
 
 namespace sc {
@@ -35,6 +36,7 @@ struct ServiceConfig {
   std::string list_unsubscribe_mailto;  // optional "mailto:…"
   std::int64_t confirm_ttl_seconds = 7 * 24 * 3600;
   std::int64_t confirm_cooldown_seconds = 10 * 60;
+  SmsConfirmLimits sms_limits;  // confirmation texts per client, number, prefix, day
   ConsentText email_consent;
   ConsentText sms_consent;
 };
@@ -48,6 +50,9 @@ struct SignupRequest {
   std::optional<std::string> postal_code;
   std::vector<std::string> topics;
   std::optional<std::string> source;
+  // The form's hidden trap field (`website`): people never see it, scripts
+  // that fill every field do. Anything in it makes the sign-up a no-op.
+  std::optional<std::string> honeypot;
 };
 
 struct ValidatedSignup {
@@ -57,6 +62,7 @@ struct ValidatedSignup {
   std::string postal_code;
   std::vector<std::string> topics;
   std::string source;
+  bool honeypot = false;  // the trap field was filled: answer as usual, keep nothing
 };
 
 // What the client is told: one state per channel asked for. It is the same
@@ -66,6 +72,10 @@ struct SignupOutcome {
   bool sms = false;
   bool queued_email = false;  // for tests and metrics only, never shown
   bool queued_sms = false;
+  // For metrics only, never shown: the trap field was filled (nothing was
+  // kept), or the limit that held back the confirmation text.
+  bool honeypot = false;
+  SmsLimit sms_limited = SmsLimit::kNone;
 };
 
 struct ChannelOutcome {
@@ -117,8 +127,11 @@ class ConsentService {
 
   // Validation needs no store; call it before opening a transaction.
   Result<ValidatedSignup> validate(const SignupRequest& request) const;
+  // `client_key` is what the per-client text limit counts under: the
+  // client's IP, or its /64 for IPv6 (http's client_bucket); empty: ctx.ip.
   SignupOutcome sign_up(ConsentStore& store, const ValidatedSignup& signup,
-                        const RequestContext& ctx, std::int64_t now);
+                        const RequestContext& ctx, std::int64_t now,
+                        std::string_view client_key = {});
 
   // Token checks alone (for the GET pages, which change nothing).
   Result<TokenClaims> check_confirm_token(std::string_view token, std::int64_t now) const;

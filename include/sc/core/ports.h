@@ -10,6 +10,7 @@
 #include "sc/core/message.h"
 #include "sc/core/model.h"
 #include "sc/core/result.h"
+#include "sc/core/sms_limits.h"
 
 namespace sc {
 
@@ -101,6 +102,14 @@ class ConsentStore {
                                                      std::string_view provider_message_id) = 0;
   virtual void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
                             std::int64_t at) = 0;
+  // Confirmation texts queued after `since` under `scope`'s key (kDaily: all
+  // of them, the key is ignored), for the pumping limits (sms_limits.h).
+  virtual std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                          std::int64_t since) = 0;
+  // Counts one confirmation text queued at `at` under its keys, and forgets
+  // those queued before `forget_before` (past every window).
+  virtual void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                                  std::int64_t forget_before) = 0;
 };
 
 }  // namespace sc

@@ -98,6 +98,26 @@ void expect_json_error(std::string_view body, const std::string& code,
   }
 }
 
+TEST(SignupForm, TheTrapFieldIsRead) {
+  auto r = signup_from_form(parse_ok("email=a%40example.com&website=http%3A%2F%2Fx.example"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->honeypot, "http://x.example");
+  auto empty = signup_from_form(parse_ok("email=a%40example.com&website="));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->honeypot, "");
+  auto absent = signup_from_form(parse_ok("email=a%40example.com"));
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->honeypot.has_value());
+}
+
+TEST(SignupJson, TheTrapFieldIsReadWhateverItsType) {
+  EXPECT_EQ(signup_from_json(R"({"email":"a@example.com","website":"x"})")->honeypot, "x");
+  EXPECT_EQ(signup_from_json(R"({"email":"a@example.com","website":7})")->honeypot, "7");
+  EXPECT_EQ(signup_from_json(R"({"website":{"a":[1]}})")->honeypot, R"({"a":[1]})");
+  EXPECT_EQ(signup_from_json(R"({"website":false})")->honeypot, "false");
+  EXPECT_FALSE(signup_from_json(R"({"website":null})")->honeypot.has_value());
+}
+
 TEST(SignupJson, MapsFields) {
   auto r = json(
       R"({"email":"a@example.com","phone":"+14155550100","sms_consent":true,"first_name":"Zo\u00eb",
