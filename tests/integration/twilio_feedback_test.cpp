@@ -462,9 +462,8 @@ TEST_F(TwilioStatusTest, AConfirmationWhoseAnswerNeverCameIsSentAgain) {
   EXPECT_TRUE(twilio.violations().empty()) << twilio.violations().front();
 }
 
-// The dispatcher acts on SendResult::recipient_undeliverable once the
-// integrator wires it (issue 10, point 2): enable then.
-TEST_F(TwilioStatusTest, DISABLED_InvalidNumberAtSendTimeBecomesUndeliverable) {
+// The dispatcher acts on SendResult::recipient_undeliverable (issue 10, point 2).
+TEST_F(TwilioStatusTest, InvalidNumberAtSendTimeBecomesUndeliverable) {
   start_with_twilio();
   twilio.script(kPhone, fakes::FakeTwilio::error(400, 21614, "'To' is not a valid mobile number"));
   sign_up(kPhone);
