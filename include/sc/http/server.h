@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "sc/core/broadcast.h"
 #include "sc/core/admin.h"
+#include "sc/core/broadcast.h"
 #include "sc/core/consent_service.h"
 #include "sc/core/health.h"
 #include "sc/core/metrics.h"

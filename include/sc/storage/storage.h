@@ -12,8 +12,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "sc/core/broadcast.h"
 #include "sc/core/admin.h"
+#include "sc/core/broadcast.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"

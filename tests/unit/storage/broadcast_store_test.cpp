@@ -1,0 +1,157 @@
+// The broadcast ledger on real SQLite: the set-based snapshot in chunks, who
+// is in it and who is not, exactly once per channel, unknown outcomes, counts.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sc/core/broadcast.h"
+#include "storage_fixture.h"
+
+namespace sc::storage {
+namespace {
+
+class BroadcastStoreTest : public StorageTest {
+ protected:
+  std::int64_t create(ChannelKind kind, std::vector<std::string> topics = {}) {
+    return writer_->run([&](WriteContext& c) {
+      Broadcast b;
+      b.channel = kind;
+      b.subject = "S";
+      b.text = "Hello {{first_name}}";
+      b.topics = std::move(topics);
+      b.created_at = 1000;
+      auto id = c.broadcasts().insert(b);
+      c.broadcasts().set_status(id, BroadcastStatus::kSending, "", 1000);
+      return id;
+    });
+  }
+  // Snapshots in chunks of `chunk` until done; returns the rows added.
+  int snapshot(std::int64_t id, int chunk) {
+    int added = 0;
+    for (int round = 0; round < 1000; ++round) {
+      bool done = false;
+      writer_->run([&](WriteContext& c) {
+        auto b = c.broadcasts().find(id);
+        if (b->snapshot_done) {
+          done = true;
+          return;
+        }
+        added += c.broadcasts().snapshot_chunk(*b, chunk, 1000);
+      });
+      if (done) return added;
+    }
+    ADD_FAILURE() << "the snapshot never finished";
+    return added;
+  }
+  std::vector<ClaimedMessage> claim(std::int64_t now) {
+    return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, 1000, now + 300); });
+  }
+};
+
+TEST_F(BroadcastStoreTest, SnapshotTakesEveryConfirmedChannelOfItsKindOnceInChunks) {
+  std::set<std::int64_t> expected;
+  for (int i = 0; i < 7; ++i)
+    expected.insert(
+        add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed));
+  add_channel("pending@example.org", ConsentState::kPending);
+  add_channel("gone@example.org", ConsentState::kUnsubscribed);
+  add_channel("bounced@example.org", ConsentState::kUndeliverable);
+  add_channel("+12025550100", ConsentState::kConfirmed, ChannelKind::kSms);
+  auto id = create(ChannelKind::kEmail);
+  EXPECT_EQ(snapshot(id, 3), 7);  // chunks of 3, 3, 1
+  // A second pass from the start adds nobody: a channel is in a ledger once.
+  writer_->run([&](WriteContext& c) {
+    auto b = c.broadcasts().find(id);
+    b->snapshot_cursor = 0;
+    EXPECT_EQ(c.broadcasts().snapshot_chunk(*b, 100, 1000), 0);
+  });
+  auto got = claim(1000);
+  std::set<std::int64_t> channels;
+  for (auto& m : got) {
+    EXPECT_EQ(m.broadcast_id, id);
+    EXPECT_EQ(m.lane, OutboxLane::kBulk);
+    channels.insert(m.channel_id);
+    decode_payload(m);
+    EXPECT_FALSE(m.email.to.address.empty());
+  }
+  EXPECT_EQ(channels, expected);
+  ReadPool reads(path_, 1);
+  auto counts = reads.broadcast_counts(id);
+  EXPECT_EQ(counts.total, 7);
+  EXPECT_EQ(counts.sending, 7);
+}
+
+TEST_F(BroadcastStoreTest, TopicsLimitTheAudience) {
+  auto a = add_channel("a@example.org", ConsentState::kConfirmed);
+  auto b = add_channel("b@example.org", ConsentState::kConfirmed);
+  add_channel("c@example.org", ConsentState::kConfirmed);
+  writer_->run([&](WriteContext& c) {
+    c.consent().add_topics(c.consent().channel_by_id(a)->subscriber_id, {"events"});
+    c.consent().add_topics(c.consent().channel_by_id(b)->subscriber_id, {"jobs", "events"});
+  });
+  auto id = create(ChannelKind::kEmail, {"events"});
+  EXPECT_EQ(snapshot(id, 1), 2);
+  writer_->run([&](WriteContext& c) {
+    EXPECT_TRUE(c.broadcasts().unknown_topics({"events", "jobs"}).empty());
+    EXPECT_EQ(c.broadcasts().unknown_topics({"evnets"}), std::vector<std::string>{"evnets"});
+  });
+}
+
+TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyWhenAsked) {
+  for (int i = 0; i < 3; ++i)
+    add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+  auto id = create(ChannelKind::kEmail);
+  snapshot(id, 100);
+  ASSERT_EQ(claim(1000).size(), 3u);
+  // The process died with them leased: they may have gone, so never again on their own.
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 3);
+  EXPECT_TRUE(claim(2000).empty());
+  ReadPool reads(path_, 1);
+  EXPECT_EQ(reads.broadcast_counts(id).unknown, 3);
+  EXPECT_EQ(reads.broadcast_recipients(id, "unknown", 10, 0).size(), 3u);
+  // The operator's explicit choice puts them back.
+  EXPECT_EQ(
+      writer_->run([&](WriteContext& c) { return c.broadcasts().requeue(id, "unknown", 3000); }),
+      3);
+  EXPECT_EQ(claim(3000).size(), 3u);
+}
+
+TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped) {
+  for (int i = 0; i < 4; ++i)
+    add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+  auto id = create(ChannelKind::kEmail);
+  snapshot(id, 100);
+  writer_->run([&](WriteContext& c) {
+    c.outbox().pause_broadcast(id, "50 errors in a row", 1000);
+    EXPECT_EQ(c.broadcasts().find(id)->status, BroadcastStatus::kPaused);
+    EXPECT_EQ(c.broadcasts().find(id)->pause_reason, "50 errors in a row");
+  });
+  EXPECT_TRUE(claim(1000).empty());
+  writer_->run([&](WriteContext& c) {
+    c.broadcasts().set_status(id, BroadcastStatus::kCancelled, "", 1000);
+    EXPECT_EQ(c.broadcasts().active().size(), 1u);  // queued rows to clear
+    EXPECT_EQ(c.broadcasts().skip_queued(id, 3, 1000), 3);
+    EXPECT_EQ(c.broadcasts().skip_queued(id, 3, 1000), 1);
+    EXPECT_TRUE(c.broadcasts().active().empty());
+    EXPECT_FALSE(c.broadcasts().has_unfinished(id));
+  });
+  ReadPool reads(path_, 1);
+  EXPECT_EQ(reads.broadcast_counts(id).skipped, 4);
+}
+
+TEST_F(BroadcastStoreTest, TheSameIdempotencyKeyFindsTheSameBroadcast) {
+  writer_->run([&](WriteContext& c) {
+    Broadcast b;
+    b.text = "t";
+    b.subject = "s";
+    b.idempotency_key = "key-1";
+    b.created_at = 1;
+    auto id = c.broadcasts().insert(b);
+    ASSERT_TRUE(c.broadcasts().find_by_idempotency_key("key-1"));
+    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("key-1")->id, id);
+    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("key-2"));
+  });
+}
+
+}  // namespace
+}  // namespace sc::storage
