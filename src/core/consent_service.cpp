@@ -262,10 +262,13 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
         if (!wanted.empty()) store.request_topics(ch->id, wanted, now);
         asked = !wanted.empty();
       }
-      if (ch->state == ConsentState::kUnsubscribed) {
+      if (ch->state == ConsentState::kUnsubscribed || ch->state == ConsentState::kUndeliverable) {
         // Coming back after leaving needs a fresh double opt-in, so the
         // confirmation goes now whatever the cooldown: leaving took the
         // owner's own link, so this cannot be repeated to flood anyone.
+        // An address that bounced starts over the same way, as if new (it
+        // may work again; a new bounce makes it undeliverable again, and
+        // until then further sign-ups wait for the cooldown).
         store.update_channel_state(ch->id, ConsentState::kPending, now);
         ch->state = ConsentState::kPending;
         ch->updated_at = now;
@@ -399,6 +402,15 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
   // The STOP went to the provider, not to us: still a keyword, with its report.
   change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
                ConsentSource::kKeyword, {}, now, report);
+  return true;
+}
+
+bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, ConsentSource source,
+                                 std::string_view report, std::int64_t now) {
+  auto ch = store.channel_by_id(channel_id);
+  if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, {}, now,
+               report);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "sc/core/email_events.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
@@ -26,7 +27,7 @@ class Statements {
   std::vector<std::pair<const char*, std::unique_ptr<SQLite::Statement>>> cache_;
 };
 
-class SqliteConsentStore final : public ConsentStore {
+class SqliteConsentStore final : public ConsentStore, public DeliveryStore {
  public:
   SqliteConsentStore(Statements& st, bool& outbox_changed)
       : st_(st), outbox_changed_(outbox_changed) {}
@@ -47,6 +48,14 @@ class SqliteConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  DeliveryStore* deliveries() override { return this; }
+  std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
+  std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) override;
+  void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                    std::int64_t at) override;
+  bool first_provider_event(std::string_view provider, std::string_view event_id,
+                            std::int64_t at) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);

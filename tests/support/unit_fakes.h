@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/email_events.h"
 #include "sc/core/ports.h"
 
 namespace sc::unit {
@@ -65,7 +66,7 @@ class RecordingComposer final : public Composer {
 };
 
 // Holds everything a ConsentStore writes; tests inspect the members.
-class MemoryConsentStore final : public ConsentStore {
+class MemoryConsentStore final : public ConsentStore, public DeliveryStore {
  public:
   struct QueuedEmail {
     std::int64_t id;
@@ -95,6 +96,14 @@ class MemoryConsentStore final : public ConsentStore {
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
+  DeliveryStore* deliveries() override { return this; }
+  std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
+  std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) override;
+  void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                    std::int64_t at) override;
+  bool first_provider_event(std::string_view provider, std::string_view event_id,
+                            std::int64_t at) override;
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -109,6 +118,12 @@ class MemoryConsentStore final : public ConsentStore {
   std::vector<std::optional<ConsentText>> event_texts;  // parallel to events
   std::vector<QueuedEmail> emails;
   std::vector<QueuedSms> texts;
+  // Sent emails by outbox id (queued ones count as sent here once a test
+  // gives them a provider id), and what was reported about them.
+  std::map<std::int64_t, std::string> provider_ids;  // outbox id -> X-Message-Id
+  std::map<std::int64_t, OutboxDelivery> delivery;   // outbox id -> latest report
+  std::map<std::int64_t, std::string> delivery_codes;
+  std::set<std::string> provider_events;  // "provider/event id"
 
  private:
   std::int64_t next_id_ = 1;

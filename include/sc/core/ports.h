@@ -13,6 +13,8 @@
 
 namespace sc {
 
+class DeliveryStore;  // sc/core/email_events.h
+
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -81,6 +83,9 @@ class ConsentStore {
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
   virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
   virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;
+  // Delivery reports about sent messages, in this same transaction
+  // (sc/core/email_events.h). Null: this store does not keep them.
+  virtual DeliveryStore* deliveries() { return nullptr; }
 };
 
 }  // namespace sc
