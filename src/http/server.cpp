@@ -60,6 +60,7 @@ struct HttpServer::Impl {
     detail::add_signup_routes(router, env);
     detail::add_token_routes(router, env);
     detail::add_webhook_routes(router, env);
+    detail::add_sendgrid_routes(router, env);
     detail::add_admin_routes(router, env);
     detail::add_health_routes(router, env);
     detail::add_metrics_routes(router, env);

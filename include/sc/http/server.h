@@ -51,6 +51,9 @@ struct HttpDeps {
   // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused
   // (403).
   const WebhookVerifier* twilio = nullptr;
+  // Checks SendGrid's Signed Event Webhook; null (no SC_SENDGRID_WEBHOOK_PUBLIC_KEY): every
+  // event post is refused (403).
+  const SignedPayloadVerifier* sendgrid_events = nullptr;
   // Digests admin keys before they are compared, so a key's length does not
   // leak by timing (text::digest_equal). Null: the admin API refuses all.
   const Signer* key_digest = nullptr;
