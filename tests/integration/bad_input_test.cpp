@@ -13,7 +13,8 @@ class BadInputTest : public ServiceTest {
  protected:
   std::map<std::string, std::int64_t> snapshot() {
     std::map<std::string, std::int64_t> s;
-    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics"})
+    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics",
+                          "provider_events"})
       s[t] = count(t);
     return s;
   }
@@ -48,6 +49,9 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
        "invalid_token"},
       {"unsigned webhook", "/webhooks/twilio/sms", "application/x-www-form-urlencoded",
        "From=%2B16502530000&Body=STOP", 403, "invalid_signature"},
+      {"unsigned email events (no key set)", "/webhooks/sendgrid/events", "application/json",
+       R"([{"event":"spamreport","email":"known@example.org","sg_event_id":"x"}])", 403,
+       "invalid_signature"},
   };
   for (const auto& t : table) {
     auto r = cli_->Post(t.path.c_str(), t.body, t.type.c_str());
