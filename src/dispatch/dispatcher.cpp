@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/text.h"
 
 namespace sc {
 
@@ -481,6 +482,15 @@ void Dispatcher::record(Batch& b) {
       if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
         record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
                                 done);
+      }
+      // The address or number can never be reached (an SMTP 550 for the
+      // recipient, Twilio 21211): nothing more goes to it.
+      if (o.result.recipient_undeliverable && m.channel_id != 0) {
+        std::string report = provider + " " + o.result.provider_code + " " +
+                             o.result.provider_message.substr(0, 200);
+        report = text::strip_crlf(report);
+        while (!report.empty() && !text::is_valid_utf8(report)) report.pop_back();  // cut mid-char
+        record_provider_undeliverable(c.consent(), m.channel_id, report, done);
       }
     }
   });

@@ -272,6 +272,33 @@ TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
   EXPECT_EQ(consent.events.back().detail, "fake-sms 21610");
 }
 
+TEST_F(DispatcherTest, AProviderReportedUndeliverableAddressIsMarkedAndLogged) {
+  auto& consent = outbox_.consent_store();
+  Subscriber sub;
+  const auto sid = consent.insert_subscriber(sub);
+  Channel ch;
+  ch.subscriber_id = sid;
+  ch.kind = ChannelKind::kEmail;
+  ch.address = "gone@example.org";
+  ch.state = ConsentState::kConfirmed;
+  const auto cid = consent.insert_channel(ch);
+  email_.set_script([](const OutboundEmail&, int) {
+    auto r = SendResult::permanent("smtp:550", "550 5.1.1 <gone@example.org>: User unknown");
+    r.recipient_undeliverable = true;
+    return r;
+  });
+  auto id = outbox_.add_email(cid, email_to("gone@example.org"));
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  ASSERT_EQ(d.step(), 1u);
+  EXPECT_EQ(outbox_.row(id).state, "failed");
+  EXPECT_EQ(consent.channels.at(cid).state, ConsentState::kUndeliverable);
+  ASSERT_FALSE(consent.events.empty());
+  EXPECT_EQ(consent.events.back().action, ConsentAction::kUndeliverable);
+  EXPECT_EQ(consent.events.back().source, ConsentSource::kProvider);
+  EXPECT_EQ(consent.events.back().detail,
+            "fake-email smtp:550 550 5.1.1 <gone@example.org>: User unknown");
+}
+
 TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
   auto e = queue_email();  // channel 7; email_ has no script: any send fails the test
   outbox_.set_channel_state(7, ConsentState::kUnsubscribed);
