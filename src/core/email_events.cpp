@@ -29,6 +29,15 @@ bool invalid_address_drop(std::string_view reason) {
   return reason == "Invalid" || reason == "Bounced Address";
 }
 
+// At most n bytes, never cutting a UTF-8 sequence in two (the admin API
+// serialises what is stored here as JSON, which refuses broken UTF-8).
+std::string cut(std::string s, std::size_t n) {
+  if (s.size() <= n) return s;
+  s.resize(n);
+  while (!s.empty() && !text::is_valid_utf8(s)) s.pop_back();
+  return s;
+}
+
 // The leading SMTP reply code of a server's answer ("250 2.0.0 OK" -> "250").
 std::string reply_code(std::string_view response) {
   auto t = text::trim(response);
@@ -43,10 +52,8 @@ std::string report(const EmailEvent& e, std::string_view what) {
   std::string out = "sendgrid " + std::string(what);
   if (!e.status.empty()) out += " " + e.status;
   if (!e.reason.empty()) out += " " + e.reason;
-  out = text::strip_crlf(out);
-  if (out.size() > 300) out.resize(300);
-  while (!out.empty() && !text::is_valid_utf8(out)) out.pop_back();  // a cut mid-character
-  if (!e.event_id.empty()) out += " (" + e.event_id.substr(0, 64) + ")";
+  out = cut(text::strip_crlf(out), 300);
+  if (!e.event_id.empty()) out += " (" + cut(text::strip_crlf(e.event_id), 64) + ")";
   return out;
 }
 
@@ -84,7 +91,7 @@ std::optional<Effect> effect_of(const EmailEvent& e) {
   } else {
     return std::nullopt;
   }
-  if (f.delivery_code.size() > 64) f.delivery_code.resize(64);
+  f.delivery_code = cut(text::strip_crlf(f.delivery_code), 64);
   return f;
 }
 

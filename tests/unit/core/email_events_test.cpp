@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/text.h"
 #include "support/unit_fakes.h"
 
 namespace sc {
@@ -73,6 +74,33 @@ TEST_F(EmailEventsTest, AHardBounceMakesTheAddressUndeliverable) {
   EXPECT_EQ(store_.delivery_codes[outbox_], "5.1.1");
   EXPECT_EQ(store_.delivery[outbox_].delivery_at, kT0 + 100);
   EXPECT_EQ(out.counts.at("bounce").at("applied"), 1);
+}
+
+TEST_F(EmailEventsTest, ReportsAreBoundedOneLineUtf8) {
+  // One of the two paddings puts a cut in the middle of a two-byte é.
+  for (int pad = 0; pad < 2; ++pad) {
+    store_.channels.at(channel_).state = ConsentState::kConfirmed;
+    store_.delivery.erase(outbox_);
+    auto e = event("bounce", "ev\r\n" + std::to_string(pad));
+    e.type = "bounce";
+    e.status = "5.1.1 " + std::string(56 + pad, 'x');
+    e.reason = std::string(pad, 'y') + "line one\r\nline two ";
+    for (int i = 0; i < 300; ++i) {
+      e.status += "\xc3\xa9";
+      e.reason += "\xc3\xa9";
+    }
+    apply({e});
+    ASSERT_FALSE(store_.events.empty());
+    const auto& detail = store_.events.back().detail;
+    EXPECT_TRUE(text::is_valid_utf8(detail)) << pad;
+    EXPECT_EQ(detail.find_first_of("\r\n"), std::string::npos) << detail;
+    EXPECT_LE(detail.size(), 300u + 70u);
+    EXPECT_GE(detail.size(), 300u);
+    const auto& code = store_.delivery_codes[outbox_];
+    EXPECT_TRUE(text::is_valid_utf8(code)) << pad;
+    EXPECT_GE(code.size(), 63u);
+    EXPECT_LE(code.size(), 64u);
+  }
 }
 
 TEST_F(EmailEventsTest, ABlockedBounceIsNotHard) {
