@@ -199,6 +199,28 @@ TEST_F(SendgridEventsTest, ASpamReportUnsubscribesAsAComplaintAndDeliveriesAreRe
             std::string::npos);
 }
 
+// SendGrid batches events up to 768 KB: a batch far larger than a form's
+// 64 KB limit is taken (1 MB on this path only; the limits themselves are
+// tested at the edge, tests/unit/http/edge_server_test.cpp).
+TEST_F(SendgridEventsTest, ALargeBatchIsTaken) {
+  start_with_sendgrid();
+  std::vector<json> batch;
+  for (int i = 0; i < 2500; ++i) {
+    batch.push_back({{"email", "someone" + std::to_string(i) + "@example.org"},
+                     {"event", "processed"},
+                     {"sg_event_id", "cHJvY2Vzc2VkLTE5OTQyMTEyLXFOd0JMZ1BRUWpXNkRKdktRd1NBYnctMA" +
+                                         std::to_string(i)},
+                     {"sg_message_id", "qNwBLgPQQjW6DJvKQwSAbw.filterdrecv-canary-1"},
+                     {"timestamp", unix_now()}});
+  }
+  const auto body = events(batch);
+  ASSERT_GT(body.size(), 300u * 1024);
+  auto r = post_events(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body.substr(0, 300);
+  EXPECT_EQ(json::parse(r->body)["received"], 2500);
+}
+
 TEST_F(SendgridEventsTest, UnsignedStaleOrMalformedPostsChangeNothing) {
   start_with_sendgrid();
   const auto welcome = subscribe("kept@example.org");

@@ -22,6 +22,9 @@ namespace sc {
 
 struct HttpOptions {
   std::size_t max_body_bytes = 64 * 1024;
+  // POST /webhooks/sendgrid/events only: SendGrid posts events in batches of
+  // up to 768 KB (its documentation), which must not be refused forever.
+  std::size_t max_event_body_bytes = 1024 * 1024;
   std::size_t min_threads = 16;
   std::size_t max_threads = 1024;  // one per open keep-alive connection (cpp-httplib's model)
   int keep_alive_seconds = 5;
