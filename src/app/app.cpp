@@ -25,6 +25,7 @@
 #include "sc/providers/crypto.h"
 #include "sc/providers/factory.h"
 #include "sc/providers/phone_normalizer.h"
+#include "sc/providers/sendgrid_event_verifier.h"
 #include "sc/providers/twilio_webhook_verifier.h"
 #include "sc/render/renderer.h"
 #include "sc/storage/adapters.h"
@@ -390,6 +391,7 @@ int cmd_serve(Wiring& w) {
   dopts.email = {c.email_rate_limit, c.email_concurrency};
   dopts.sms = {c.sms_rate_limit, c.sms_concurrency};
   dopts.broadcast_pause_after_errors = c.broadcast_pause_after_errors;
+  dopts.backoff_jitter = 0.25;
   storage::WriterOutbox outbox(writer, reads);
   Dispatcher dispatcher(outbox, *w.email, *w.sms, w.clock, dopts);
   dispatcher.set_composer(w.renderer.get());
@@ -418,6 +420,10 @@ int cmd_serve(Wiring& w) {
   std::unique_ptr<providers::TwilioWebhookVerifier> twilio_webhooks;
   if (!c.twilio_auth_token.empty())
     twilio_webhooks = std::make_unique<providers::TwilioWebhookVerifier>(c.twilio_auth_token);
+  std::unique_ptr<providers::SendgridEventVerifier> sendgrid_events;
+  if (!c.sendgrid_webhook_public_key.empty())
+    sendgrid_events =
+        std::make_unique<providers::SendgridEventVerifier>(c.sendgrid_webhook_public_key);
   HttpDeps deps{.service = *w.service,
                 .writes = writes,
                 .reads = lookups,
@@ -428,6 +434,7 @@ int cmd_serve(Wiring& w) {
                 .phones = w.phones.get(),
                 .public_url = c.public_url,
                 .twilio = twilio_webhooks.get(),
+                .sendgrid_events = sendgrid_events.get(),
                 .key_digest = w.signer.get(),
                 .metrics = &registry,
                 .provider_health = [&dispatcher] { return provider_health(dispatcher); },

@@ -18,6 +18,7 @@
 #include "sc/http/cidr.h"
 #include "sc/providers/crypto.h"
 #include "sc/providers/phone_normalizer.h"
+#include "sc/providers/sendgrid_event_verifier.h"
 
 extern char** environ;
 
@@ -221,6 +222,19 @@ const std::vector<Setting>& settings() {
        "SendGrid base URL"},
       {"SC_SENDGRID_MAX_IN_FLIGHT", "64", whole(SC_FIELD(email.sendgrid_max_in_flight), 1, 1024),
        "concurrent requests to SendGrid"},
+      {"SC_SENDGRID_WEBHOOK_PUBLIC_KEY", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (v.empty()) return;
+         try {
+           providers::SendgridEventVerifier check(v);
+         } catch (const std::invalid_argument&) {
+           throw ConfigError(
+               "SC_SENDGRID_WEBHOOK_PUBLIC_KEY is not an EC P-256 public key (paste the "
+               "Verification Key of SendGrid's Signed Event Webhook: base64, or PEM)");
+         }
+         c.sendgrid_webhook_public_key = v;
+       },
+       "Signed Event Webhook verification key; unset: event posts are refused"},
       {"SC_SES_REGION", "", text(SC_FIELD(email.ses_region)), "Amazon SES region, e.g. eu-west-1"},
       {"SC_SES_ACCESS_KEY_ID", "", text(SC_FIELD(email.ses_access_key_id)),
        "AWS access key id for SES"},

@@ -290,13 +290,15 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
         asked = !wanted.empty();
       }
       const bool cooled_down = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
-      if (ch->state == ConsentState::kUnsubscribed) {
+      if (ch->state == ConsentState::kUnsubscribed || ch->state == ConsentState::kUndeliverable) {
         // Coming back after leaving needs a fresh double opt-in. An email
         // gets it now whatever the cooldown: leaving took the owner's own
         // link. A number waits for the cooldown since its last confirmation:
         // a STOP may answer a text someone else asked for, and the form
         // proves nothing, so the next form must not text the number at once;
-        // its owner can come back at once by texting START or YES.
+        // its owner can come back at once by texting START or YES. An
+        // address that bounced starts over the same way, as if new (it may
+        // work again; a new bounce makes it undeliverable again).
         store.update_channel_state(ch->id, ConsentState::kPending, now);
         ch->state = ConsentState::kPending;
         ch->updated_at = now;
@@ -433,6 +435,15 @@ bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::
   // The STOP went to the provider, not to us: still a keyword, with its report.
   change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
                ConsentSource::kKeyword, {}, now, report);
+  return true;
+}
+
+bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, ConsentSource source,
+                                 std::string_view report, std::int64_t now) {
+  auto ch = store.channel_by_id(channel_id);
+  if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
+  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, {}, now,
+               report);
   return true;
 }
 

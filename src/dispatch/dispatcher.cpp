@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/text.h"
 
 namespace sc {
 
@@ -55,6 +56,7 @@ void Dispatcher::start() {
   // does); a broadcast message may have reached the provider, so it becomes
   // unknown and is never sent twice without an operator asking.
   outbox_.run([](OutboxContext& c) { c.outbox().release_all(); });
+  jitter_state_ ^= static_cast<std::uint64_t>(clock_.now_ms());
   threaded_ = true;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-dispatch");
@@ -91,6 +93,21 @@ std::int64_t Dispatcher::backoff_seconds(int attempts) const {
   std::int64_t d = options_.base_backoff_seconds;
   for (int i = 1; i < attempts && d < options_.max_backoff_seconds; ++i) d *= 2;
   return std::min(d, options_.max_backoff_seconds);
+}
+
+std::int64_t Dispatcher::jittered_backoff_seconds(int attempts) {
+  const auto d = backoff_seconds(attempts);
+  if (options_.backoff_jitter <= 0) return d;
+  // splitmix64: enough to spread retries; nothing secret depends on it.
+  jitter_state_ += 0x9e3779b97f4a7c15ULL;
+  auto z = jitter_state_;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  const double u = static_cast<double>(z >> 11) / static_cast<double>(1ULL << 53);  // [0, 1)
+  const auto cut = static_cast<std::int64_t>(static_cast<double>(d) *
+                                             std::min(options_.backoff_jitter, 1.0) * u);
+  return std::max<std::int64_t>(1, d - cut);
 }
 
 std::vector<Dispatcher::ProviderState> Dispatcher::provider_states() const {
@@ -276,16 +293,16 @@ Dispatcher::Batch Dispatcher::prepare() {
       continue;
     }
     try {
-      if (m.broadcast_id != 0 && broadcasts_ != nullptr) {
-        if (m.kind == OutboxKind::kSms && quiet_hours_) {
-          // Quiet hours where the recipient is: back in the queue, due when
-          // their window opens (not an attempt).
-          if (auto until = quiet_hours_(m.sms.to, now); until > now) {
-            b.outcomes.push_back(
-                {i, SendResult::retryable("quiet-hours", "waits for 8:00 local"), true, until});
-            continue;
-          }
+      if (m.broadcast_id != 0 && m.kind == OutboxKind::kSms && quiet_hours_) {
+        // Quiet hours where the recipient is: back in the queue, due when
+        // their window opens (not an attempt).
+        if (auto until = quiet_hours_(m.sms.to, now); until > now) {
+          b.outcomes.push_back(
+              {i, SendResult::retryable("quiet-hours", "outside the send window"), true, until});
+          continue;
         }
+      }
+      if (m.broadcast_id != 0 && broadcasts_ != nullptr) {
         broadcasts_->compose(m, now);
       } else if (m.kind == OutboxKind::kEmail) {
         if (composer_ != nullptr) render_queued(*composer_, m.email);
@@ -468,7 +485,7 @@ void Dispatcher::record(Batch& b) {
           out.mark_failed(m.id, provider, r, done);
           ++failed_;
         } else {
-          auto delay = backoff_seconds(m.attempts);
+          auto delay = jittered_backoff_seconds(m.attempts);
           if (r.retry_after) delay = std::max<std::int64_t>(delay, r.retry_after->count());
           out.mark_retry(m.id, r, done + delay);
           ++retried_;
@@ -518,10 +535,14 @@ void Dispatcher::record(Batch& b) {
         record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
                                 done);
       }
+      // The address or number can never be reached (an SMTP 550 for the
+      // recipient, Twilio 21211): nothing more goes to it.
       if (o.result.recipient_undeliverable && m.channel_id != 0) {
-        record_provider_undeliverable(
-            c.consent(), m.channel_id,
-            provider + " " + o.result.provider_code + " " + o.result.provider_message, done);
+        std::string report = provider + " " + o.result.provider_code + " " +
+                             o.result.provider_message.substr(0, 200);
+        report = text::strip_crlf(report);
+        while (!report.empty() && !text::is_valid_utf8(report)) report.pop_back();  // cut mid-char
+        record_provider_undeliverable(c.consent(), m.channel_id, report, done);
       }
     }
     for (const auto& [id, reason] : pause) c.outbox().pause_broadcast(id, reason, done);

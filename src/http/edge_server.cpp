@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -296,6 +297,12 @@ class EdgeConnection {
       return false;
     }
     const std::string method(request_line.substr(0, sp1));
+    // One path may take larger bodies (SendGrid posts its events in batches).
+    const auto target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::size_t body_limit =
+        !opt_.large_body_path.empty() && target.substr(0, target.find('?')) == opt_.large_body_path
+            ? std::max(opt_.max_body_bytes, opt_.max_large_body_bytes)
+            : opt_.max_body_bytes;
     const auto version = request_line.substr(sp2 + 1);
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
       // 400, not 505: bad input never gets a 5xx (CONTRACT.md).
@@ -362,7 +369,7 @@ class EdgeConnection {
       refuse(400, "bad_request", "Content-Length together with Transfer-Encoding");
       return false;
     }
-    if (content_length && *content_length > opt_.max_body_bytes) {
+    if (content_length && *content_length > body_limit) {
       refuse(413, "payload_too_large", "the body is larger than the limit");
       return false;
     }
@@ -404,7 +411,7 @@ class EdgeConnection {
       body.assign(in_, pos_, static_cast<std::size_t>(*content_length));
       pos_ += static_cast<std::size_t>(*content_length);
     } else if (chunked) {
-      if (!read_chunked(body, body_deadline)) return false;
+      if (!read_chunked(body, body_deadline, body_limit)) return false;
     }
     // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body.
     framed.append("Content-Length: ")
@@ -445,7 +452,7 @@ class EdgeConnection {
   }
 
   // Decodes a chunked body into `body` within the body limit (RFC 9112 §7.1).
-  bool read_chunked(std::string& body, Clock::time_point deadline) {
+  bool read_chunked(std::string& body, Clock::time_point deadline, std::size_t limit) {
     bool too_long = false;
     while (true) {
       auto line = read_line(1024, deadline, too_long);
@@ -470,7 +477,7 @@ class EdgeConnection {
         return false;
       }
       if (size == 0) break;
-      if (body.size() + size > opt_.max_body_bytes) {
+      if (body.size() + size > limit) {
         refuse(413, "payload_too_large", "the body is larger than the limit");
         return false;
       }
@@ -513,6 +520,8 @@ class EdgeConnection {
 EdgeOptions edge_options(const HttpOptions& o) {
   EdgeOptions e;
   e.max_body_bytes = o.max_body_bytes;
+  e.large_body_path = "/webhooks/sendgrid/events";
+  e.max_large_body_bytes = o.max_event_body_bytes;
   e.keep_alive_timeout = std::chrono::seconds(o.keep_alive_seconds);
   e.head_timeout = std::chrono::milliseconds(o.head_timeout_ms);
   e.max_connections_per_ip = o.max_connections_per_ip;

@@ -28,7 +28,11 @@
 namespace sc::detail {
 
 struct EdgeOptions {
-  std::size_t max_body_bytes = 64 * 1024;   // after chunked decoding
+  std::size_t max_body_bytes = 64 * 1024;  // after chunked decoding
+  // The one path whose bodies may be up to max_large_body_bytes instead
+  // (query ignored); empty: none.
+  std::string large_body_path;
+  std::size_t max_large_body_bytes = 0;
   std::size_t max_head_bytes = 64 * 1024;   // request line + headers (431 beyond)
   std::size_t max_header_line = 8 * 1024;   // one header line (431 beyond)
   std::size_t max_request_line = 8 * 1024;  // 414 beyond

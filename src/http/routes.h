@@ -43,6 +43,8 @@ void add_signup_routes(Router& router, const RouteEnv& env);
 void add_token_routes(Router& router, const RouteEnv& env);
 // POST /webhooks/twilio/sms.
 void add_webhook_routes(Router& router, const RouteEnv& env);
+// POST /webhooks/sendgrid/events (SendGrid's signed Event Webhook).
+void add_sendgrid_routes(Router& router, const RouteEnv& env);
 // GET /api/v1/admin/subscribers (read), GET /api/v1/admin/audit (admin).
 void add_admin_routes(Router& router, const RouteEnv& env);
 // The broadcasts resource under /api/v1/admin/broadcasts.

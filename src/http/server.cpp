@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -60,6 +61,7 @@ struct HttpServer::Impl {
     detail::add_signup_routes(router, env);
     detail::add_token_routes(router, env);
     detail::add_webhook_routes(router, env);
+    detail::add_sendgrid_routes(router, env);
     detail::add_admin_routes(router, env);
     detail::add_broadcast_routes(router, env);
     detail::add_health_routes(router, env);
@@ -117,7 +119,8 @@ HttpServer::HttpServer(HttpDeps deps, HttpOptions options)
   s.set_keep_alive_timeout(options.keep_alive_seconds);
   s.set_read_timeout(10, 0);
   s.set_write_timeout(10, 0);
-  s.set_payload_max_length(options.max_body_bytes);
+  // The edge enforces each path's limit first; this is the backstop.
+  s.set_payload_max_length(std::max(options.max_body_bytes, options.max_event_body_bytes));
   const auto min_t = options.min_threads, max_t = options.max_threads;
   s.new_task_queue = [min_t, max_t] { return new detail::ElasticPool(min_t, max_t); };
   // SO_REUSEADDR only: the library's default SO_REUSEPORT would let a second

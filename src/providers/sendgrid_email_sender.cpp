@@ -99,7 +99,11 @@ std::string sendgrid_request_body(const OutboundEmail& m) {
   b.reserve(512 + m.text.size() + m.html.size() + m.subject.size());
   b += "{\"personalizations\":[{\"to\":[";
   append_mailbox(b, m.to.address, m.to.display_name);
-  b += "]}],\"from\":";
+  // Event Webhook events carry a personalization's custom_args as top-level
+  // keys: sc_outbox_id names the outbox row a bounce or complaint is about.
+  // custom_args is an object of strings (the published spec says "string";
+  // the real API and the official libraries send an object).
+  b += "],\"custom_args\":{\"sc_outbox_id\":\"" + std::to_string(m.outbox_id) + "\"}}],\"from\":";
   append_mailbox(b, m.from.address, m.from.display_name);
   if (!m.reply_to.empty()) {
     b += ",\"reply_to\":{\"email\":";
@@ -136,9 +140,10 @@ std::string sendgrid_request_body(const OutboundEmail& m) {
     }
     b += '}';
   }
-  // custom_args is an object of strings (the published spec says "string";
-  // the real API and the official libraries send an object).
-  b += ",\"custom_args\":{\"outbox_id\":\"" + std::to_string(m.outbox_id) + "\"}}";
+  // We do not track readers: no open pixel, no rewritten links, whatever
+  // the account's defaults say.
+  b += ",\"tracking_settings\":{\"click_tracking\":{\"enable\":false,\"enable_text\":false},"
+       "\"open_tracking\":{\"enable\":false}}}";
   return b;
 }
 

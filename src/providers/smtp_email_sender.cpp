@@ -1,6 +1,8 @@
 #include "sc/providers/smtp_email_sender.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -57,13 +59,44 @@ std::string envelope_address(std::string_view s) {
 // libcurl reports as CURLINFO_HEADER_IN.
 struct ReplyLog {
   std::vector<std::string> lines;
+  // The command each line answers ("MAIL", "RCPT", "DATA", "." for the end
+  // of the message data …), from what libcurl reports as CURLINFO_HEADER_OUT.
+  std::vector<std::string> answers;
+  std::string command;
+  // lines.size() when the message data had all been handed to libcurl.
+  std::optional<std::size_t> data_end;
 
+  void clear() {
+    lines.clear();
+    answers.clear();
+    command.clear();
+    data_end.reset();
+  }
+  void sent(std::string_view data) {
+    command = std::string(data.substr(0, std::min<std::size_t>(4, data.size())));
+    for (char& c : command) c = static_cast<char>((c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c);
+  }
+  void data_done() {
+    if (data_end) return;
+    data_end = lines.size();
+    command = ".";
+  }
+  // The message data went out and no answer came after it: the server may
+  // have taken the message.
+  bool unanswered_after_data() const { return data_end && *data_end == lines.size(); }
+  const std::string& answered(bool failed) const {
+    static const std::string kNone;
+    return lines.empty() ? kNone : answers[deciding(failed)];
+  }
   void add(std::string_view data) {
     while (!data.empty()) {
       auto nl = data.find('\n');
       std::string_view line = data.substr(0, nl);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!line.empty()) lines.emplace_back(line);
+      if (!line.empty()) {
+        lines.emplace_back(line);
+        answers.push_back(command);
+      }
       if (nl == std::string_view::npos) break;
       data.remove_prefix(nl + 1);
     }
@@ -101,6 +134,25 @@ struct ReplyLog {
     return std::stoi(l.substr(0, 3));
   }
 };
+
+// A refusal of RCPT TO that says the address itself is bad: 550 (mailbox
+// unavailable), 551 (user not local) or 553 (mailbox name not allowed).
+// libcurl fails RCPT, MAIL and DATA alike (CURLE_SEND_ERROR, or
+// CURLE_WEIRD_SERVER_REPLY after the data), so the command a reply answers
+// is tracked from the protocol lines instead. A 550 at RCPT is also how
+// servers refuse *us* (blocklisted IP, relaying denied, policy: enhanced
+// code 5.7.x): when the reply carries an enhanced status code, only 5.1.x
+// (address status, RFC 3463) counts, so a blocklisting never marks a whole
+// list undeliverable. A 550 after the data is about the message: permanent
+// for it, and the address stays as it is.
+bool rejects_the_address(int code, std::string_view reply) {
+  if (code != 550 && code != 551 && code != 553) return false;
+  std::string_view rest = reply.size() > 4 ? reply.substr(4) : std::string_view{};
+  const bool enhanced = rest.size() >= 5 && (rest[0] == '4' || rest[0] == '5') && rest[1] == '.' &&
+                        rest[2] >= '0' && rest[2] <= '9';
+  if (!enhanced) return true;
+  return rest[0] == '5' && rest[2] == '1' && rest[3] == '.';
+}
 
 }  // namespace
 
@@ -209,12 +261,14 @@ struct SmtpEmailSender::Impl {
     std::size_t n = std::min(size * nitems, self->payload.size() - self->offset);
     std::memcpy(buf, self->payload.data() + self->offset, n);
     self->offset += n;
+    if (n == 0) self->replies.data_done();  // libcurl sends the final "." next
     return n;
   }
 
   static int debug_cb(CURL*, curl_infotype type, char* data, size_t size, void* user) {
-    if (type == CURLINFO_HEADER_IN)
-      static_cast<Impl*>(user)->replies.add(std::string_view(data, size));
+    auto& replies = static_cast<Impl*>(user)->replies;
+    if (type == CURLINFO_HEADER_IN) replies.add(std::string_view(data, size));
+    if (type == CURLINFO_HEADER_OUT) replies.sent(std::string_view(data, size));
     return 0;
   }
 
@@ -233,6 +287,10 @@ struct SmtpEmailSender::Impl {
     if (!config.ca_file.empty()) e.set(CURLOPT_CAINFO, config.ca_file.c_str());
     e.set(CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
     e.set(CURLOPT_TIMEOUT_MS, config.timeout_ms);
+    // The wait for any one reply, QUIT's included: libcurl sends QUIT when a
+    // failed session's handle is closed and would wait 120 s for its answer
+    // from a server that has stopped answering.
+    e.set(CURLOPT_SERVER_RESPONSE_TIMEOUT, std::max(1L, (config.timeout_ms + 999) / 1000));
     e.set(CURLOPT_UPLOAD, 1L);
     e.set(CURLOPT_READFUNCTION, &Impl::read_cb);
     e.set(CURLOPT_READDATA, static_cast<void*>(this));
@@ -246,7 +304,7 @@ struct SmtpEmailSender::Impl {
 
   CURLcode transfer(const std::string& from, const CurlSlist& rcpt, long& num_connects) {
     offset = 0;
-    replies.lines.clear();
+    replies.clear();
     errbuf[0] = '\0';
     CurlEasy& e = *easy;
     e.set(CURLOPT_MAIL_FROM, from.c_str());
@@ -310,6 +368,11 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
 
   if (code >= 400 && code < 600 && !reply.empty()) {
     // The server's own verdict: 5xx will not change on retry, 4xx may.
+    if (s.replies.answered(failed) == "RCPT" && rejects_the_address(code, reply)) {
+      auto r = SendResult::permanent("smtp:" + std::to_string(code), reply);
+      r.recipient_undeliverable = true;
+      return r;
+    }
     if (code == 535) {
       // Bad credentials: no message would get through, so the dispatcher
       // pauses this provider and hands the message back unburnt.
@@ -320,8 +383,12 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
     if (code >= 500) return SendResult::permanent("smtp:" + std::to_string(code), reply);
     return SendResult::retryable("smtp:" + std::to_string(code), reply);
   }
-  return SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)),
-                               reply.empty() ? detail : detail + " (last reply: " + reply + ")");
+  auto r = SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)),
+                                 reply.empty() ? detail : detail + " (last reply: " + reply + ")");
+  // No verdict on a message the server received in full (a timeout, a
+  // dropped connection after the data): it may be on its way.
+  r.ambiguous = s.replies.unanswered_after_data();
+  return r;
 }
 
 }  // namespace sc::providers

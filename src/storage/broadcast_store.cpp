@@ -286,7 +286,8 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
     const auto s = d.getColumn(0).getString();
     const auto n = d.getColumn(1).getInt64();
     if (s == "delivered") c.delivered += n;
-    if (s == "undelivered" || s == "failed" || s == "bounced" || s == "dropped") c.undelivered += n;
+    if (s == "undelivered" || s == "failed" || s == "bounced" || s == "blocked" || s == "dropped")
+      c.undelivered += n;
   }
   return c;
 }

@@ -385,6 +385,55 @@ void SqliteConsentStore::record_sms_confirm(const SmsConfirmKeys& keys, std::int
   q.exec();
 }
 
+namespace {
+
+OutboxDelivery read_delivery(SQLite::Statement& q) {
+  OutboxDelivery d;
+  d.id = q.getColumn(0).getInt64();
+  d.channel_id = q.getColumn(1).getInt64();
+  d.broadcast_id = q.getColumn(2).getInt64();
+  d.delivery_state = q.getColumn(3).isNull() ? "" : q.getColumn(3).getString();
+  d.delivery_at = q.getColumn(4).isNull() ? 0 : q.getColumn(4).getInt64();
+  return d;
+}
+
+}  // namespace
+
+std::optional<OutboxDelivery> SqliteConsentStore::email_delivery(std::int64_t outbox_id) {
+  auto& q = st_.get(
+      "SELECT id, channel_id, broadcast_id, delivery_state, delivery_at FROM outbox"
+      " WHERE id = ? AND kind = 'email'");
+  q.bind(1, static_cast<int64_t>(outbox_id));
+  if (!q.executeStep()) return std::nullopt;
+  return read_delivery(q);
+}
+
+std::optional<OutboxDelivery> SqliteConsentStore::email_delivery_by_provider_id(
+    std::string_view provider_message_id) {
+  // outbox_provider_message (0005) serves this.
+  auto& q = st_.get(
+      "SELECT id, channel_id, broadcast_id, delivery_state, delivery_at FROM outbox"
+      " WHERE provider_message_id = ? AND kind = 'email' ORDER BY id DESC LIMIT 1");
+  q.bind(1, std::string(provider_message_id));
+  if (!q.executeStep()) return std::nullopt;
+  return read_delivery(q);
+}
+
+bool SqliteConsentStore::first_provider_event(std::string_view provider, std::string_view event_id,
+                                              std::int64_t at) {
+  constexpr std::int64_t kKeepSeconds = 7 * 86400;
+  auto& prune = st_.get("DELETE FROM provider_events WHERE received_at < ?");
+  prune.bind(1, static_cast<int64_t>(at - kKeepSeconds));
+  prune.exec();
+  auto& q = st_.get(
+      "INSERT INTO provider_events (provider, event_id, received_at) VALUES (?, ?, ?)"
+      " ON CONFLICT DO NOTHING");
+  q.bind(1, std::string(provider));
+  q.bind(2, std::string(event_id));
+  q.bind(3, static_cast<int64_t>(at));
+  return q.exec() == 1;
+}
+
 std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimits limits,
                                                      std::int64_t lease_until) {
   std::vector<ClaimedMessage> out;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "sc/core/email_events.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
@@ -26,7 +27,7 @@ class Statements {
   std::vector<std::pair<const char*, std::unique_ptr<SQLite::Statement>>> cache_;
 };
 
-class SqliteConsentStore final : public ConsentStore {
+class SqliteConsentStore final : public ConsentStore, public DeliveryStore {
  public:
   SqliteConsentStore(Statements& st, bool& outbox_changed)
       : st_(st), outbox_changed_(outbox_changed) {}
@@ -60,6 +61,12 @@ class SqliteConsentStore final : public ConsentStore {
                                   std::int64_t since) override;
   void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
                           std::int64_t forget_before) override;
+  DeliveryStore* deliveries() override { return this; }
+  std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
+  std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) override;
+  bool first_provider_event(std::string_view provider, std::string_view event_id,
+                            std::int64_t at) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);

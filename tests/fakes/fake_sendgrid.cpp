@@ -174,6 +174,8 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
       for (auto& [k, v] : p.items()) {
         if (!kPersonalization.count(k)) out.push_back(where + " has unknown property " + k);
       }
+      if (p.contains("custom_args"))
+        check_string_map(p["custom_args"], where + ".custom_args", out);
       if (!p.contains("to") || !p["to"].is_array() || p["to"].empty()) {
         out.push_back(where + ".to is required: a non-empty array");
       } else {
@@ -222,6 +224,22 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
     out.push_back("subject is required");
   if (body.contains("headers")) check_string_map(body["headers"], "headers", out);
   if (body.contains("custom_args")) check_string_map(body["custom_args"], "custom_args", out);
+  if (body.contains("tracking_settings")) {
+    const json& t = body["tracking_settings"];
+    if (!t.is_object()) {
+      out.push_back("tracking_settings must be an object");
+      return out;
+    }
+    for (auto& [k, v] : t.items()) {
+      if (k != "click_tracking" && k != "open_tracking" && k != "subscription_tracking" &&
+          k != "ganalytics") {
+        out.push_back("tracking_settings has unknown property " + k);
+      } else if (!v.is_object() || (v.contains("enable") && !v["enable"].is_boolean()) ||
+                 (v.contains("enable_text") && !v["enable_text"].is_boolean())) {
+        out.push_back("tracking_settings." + k + " must be an object with boolean enable");
+      }
+    }
+  }
   return out;
 }
 
@@ -270,8 +288,9 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   std::string outbox;
-  if (body.contains("custom_args") && body["custom_args"].contains("outbox_id")) {
-    outbox = body["custom_args"]["outbox_id"].get<std::string>();
+  const json& first = body["personalizations"][0];
+  if (first.contains("custom_args") && first["custom_args"].contains("sc_outbox_id")) {
+    outbox = first["custom_args"]["sc_outbox_id"].get<std::string>();
   }
 
   FakeResponse answer;

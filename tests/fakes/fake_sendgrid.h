@@ -1,8 +1,8 @@
 // FakeSendgrid: SendGrid's v3 Mail Send API on loopback. Checks every request
 // the way SendGrid documents it (POST /v3/mail/send, Bearer auth, JSON body
 // per the OpenAPI spec, text/plain before text/html, headers and custom_args
-// objects of strings) and records a violation for anything else; answers
-// 202 + X-Message-Id unless a response is scripted.
+// objects of strings, tracking_settings as the spec shapes it) and records a violation for anything
+// else; answers 202 + X-Message-Id unless a response is scripted.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -45,7 +45,8 @@ class FakeSendgrid {
   std::string base_url() const { return server_.base_url(); }
   const std::string& api_key() const { return options_.api_key; }
 
-  // Successive answers for requests whose custom_args.outbox_id is `outbox_id`;
+  // Successive answers for requests whose first personalization's
+  // custom_args.sc_outbox_id is `outbox_id`;
   // once used up, the default answer.
   void script(std::int64_t outbox_id, std::vector<FakeResponse> responses);
   void set_default(FakeResponse response);

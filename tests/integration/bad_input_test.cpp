@@ -13,8 +13,8 @@ class BadInputTest : public ServiceTest {
  protected:
   std::map<std::string, std::int64_t> snapshot() {
     std::map<std::string, std::int64_t> s;
-    for (const char* t :
-         {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics", "inbound_texts"})
+    for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics",
+                          "inbound_texts", "provider_events"})
       s[t] = count(t);
     return s;
   }
@@ -53,6 +53,9 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
        "MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30006", 403, "invalid_signature"},
       {"admin opt-out without a key", "/api/v1/admin/inbound/1/opt-out", "application/json", "",
        401, "unauthorized"},
+      {"unsigned email events (no key set)", "/webhooks/sendgrid/events", "application/json",
+       R"([{"event":"spamreport","email":"known@example.org","sg_event_id":"x"}])", 403,
+       "invalid_signature"},
   };
   for (const auto& t : table) {
     auto r = cli_->Post(t.path.c_str(), t.body, t.type.c_str());

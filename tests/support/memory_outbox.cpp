@@ -26,14 +26,16 @@ std::int64_t MemoryOutbox::add_email(std::int64_t channel_id, const OutboundEmai
   return r.id;
 }
 
-std::int64_t MemoryOutbox::add_sms(std::int64_t channel_id, const OutboundSms& m,
-                                   std::int64_t due) {
+std::int64_t MemoryOutbox::add_sms(std::int64_t channel_id, const OutboundSms& m, std::int64_t due,
+                                   std::int64_t broadcast_id) {
   std::lock_guard lk(mu_);
   Row r;
   r.id = next_id_++;
   r.kind = OutboxKind::kSms;
   r.channel_id = channel_id;
-  r.purpose = "confirm";
+  r.broadcast_id = broadcast_id;
+  r.lane = broadcast_id != 0 ? OutboxLane::kBulk : OutboxLane::kTransactional;
+  r.purpose = broadcast_id != 0 ? "broadcast" : "confirm";
   r.next_attempt_at = due;
   r.sms = m;
   r.sms.outbox_id = r.id;

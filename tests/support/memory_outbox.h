@@ -38,7 +38,8 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   // Queues a message due at `due` (lane from the entry, as enqueue does).
   std::int64_t add_email(std::int64_t channel_id, const OutboundEmail& m,
                          std::int64_t broadcast_id = 0, std::int64_t due = 0);
-  std::int64_t add_sms(std::int64_t channel_id, const OutboundSms& m, std::int64_t due = 0);
+  std::int64_t add_sms(std::int64_t channel_id, const OutboundSms& m, std::int64_t due = 0,
+                       std::int64_t broadcast_id = 0);
   // Queues `n` bulk emails at once (cheaper than n calls for big backlogs).
   void add_bulk_emails(int n, std::int64_t broadcast_id, std::int64_t due = 0);
   Row row(std::int64_t id) const;

@@ -8,6 +8,12 @@ JSON first, both by rename, so a reader that sees the .eml sees everything.
 
 Behaviour (flags combine):
   --reject-rcpt ADDR     answer RCPT TO:<ADDR> with 550 (repeatable)
+  --rcpt-reply ADDR=REPLY  answer RCPT TO:<ADDR> with this reply line, e.g.
+                         "553 5.1.3 bad address" (repeatable)
+  --data-reply REPLY     answer the end of every message's data with this
+                         reply line instead of accepting it
+  --silent-after-data    never answer the end of a message's data (the
+                         client's timeout decides)
   --tempfail-data N      answer the first N DATA transactions with 451
   --drop-on mail|data    close the connection without a reply at MAIL FROM or
                          after the DATA content
@@ -34,6 +40,10 @@ class Handler:
     def __init__(self, args):
         self.args = args
         self.reject = set(a.lower() for a in args.reject_rcpt)
+        self.rcpt_replies = {}
+        for spec in args.rcpt_reply:
+            addr, reply = spec.split('=', 1)
+            self.rcpt_replies[addr.lower()] = reply
         self.tempfails_left = args.tempfail_data
         self.count = 0
 
@@ -46,6 +56,8 @@ class Handler:
         return '250 2.1.0 Ok'
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.rcpt_replies:
+            return self.rcpt_replies[address.lower()]
         if address.lower() in self.reject:
             return ('550 5.1.1 <%s>: Recipient address rejected: '
                     'User unknown in local recipient table' % address)
@@ -56,6 +68,10 @@ class Handler:
         if self.args.drop_on == 'data':
             server.transport.abort()
             return '421 4.3.2 dropped by test'
+        if self.args.silent_after_data:
+            await asyncio.sleep(3600)
+        if self.args.data_reply:
+            return self.args.data_reply
         if self.tempfails_left > 0:
             self.tempfails_left -= 1
             return '451 4.3.0 Temporary local problem, please try again later'
@@ -83,6 +99,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--outdir', required=True)
     p.add_argument('--reject-rcpt', action='append', default=[])
+    p.add_argument('--rcpt-reply', action='append', default=[])
+    p.add_argument('--data-reply')
+    p.add_argument('--silent-after-data', action='store_true')
     p.add_argument('--tempfail-data', type=int, default=0)
     p.add_argument('--drop-on', choices=['mail', 'data'])
     p.add_argument('--tls-cert')

@@ -212,6 +212,28 @@ std::optional<SentMessageRef> MemoryConsentStore::sent_message(
   return it->second.ref;
 }
 
+std::optional<OutboxDelivery> MemoryConsentStore::email_delivery(std::int64_t outbox_id) {
+  for (const auto& q : emails) {
+    if (q.id != outbox_id) continue;
+    OutboxDelivery d;
+    auto it = delivery.find(outbox_id);
+    if (it != delivery.end()) d = it->second;
+    d.id = q.id;
+    d.channel_id = q.entry.channel_id;
+    d.broadcast_id = q.entry.broadcast_id;
+    return d;
+  }
+  return std::nullopt;
+}
+
+std::optional<OutboxDelivery> MemoryConsentStore::email_delivery_by_provider_id(
+    std::string_view provider_message_id) {
+  for (const auto& [id, pid] : provider_ids) {
+    if (pid == provider_message_id) return email_delivery(id);
+  }
+  return std::nullopt;
+}
+
 void MemoryConsentStore::set_delivery(std::int64_t outbox_id, std::string_view state,
                                       std::string_view code, std::int64_t at) {
   ++writes_;
@@ -221,6 +243,10 @@ void MemoryConsentStore::set_delivery(std::int64_t outbox_id, std::string_view s
     row.delivery_code = std::string(code);
     row.delivery_at = at;
   }
+  auto& d = delivery[outbox_id];
+  d.delivery_state = std::string(state);
+  d.delivery_at = at;
+  delivery_codes[outbox_id] = std::string(code);
 }
 
 std::int64_t MemoryConsentStore::count_sms_confirms(SmsLimit scope, std::string_view key,
@@ -242,6 +268,12 @@ void MemoryConsentStore::record_sms_confirm(const SmsConfirmKeys& keys, std::int
   ++writes_;
   std::erase_if(sms_confirms, [&](const SmsConfirm& s) { return s.at < forget_before; });
   sms_confirms.push_back({keys, at});
+}
+
+bool MemoryConsentStore::first_provider_event(std::string_view provider, std::string_view event_id,
+                                              std::int64_t) {
+  ++writes_;
+  return provider_events.insert(std::string(provider) + "/" + std::string(event_id)).second;
 }
 
 Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address) {

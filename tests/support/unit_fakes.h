@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sc/core/consent_service.h"
+#include "sc/core/email_events.h"
 #include "sc/core/ports.h"
 
 namespace sc::unit {
@@ -65,7 +66,7 @@ class RecordingComposer final : public Composer {
 };
 
 // Holds everything a ConsentStore writes; tests inspect the members.
-class MemoryConsentStore final : public ConsentStore {
+class MemoryConsentStore final : public ConsentStore, public DeliveryStore {
  public:
   struct QueuedEmail {
     std::int64_t id;
@@ -108,6 +109,12 @@ class MemoryConsentStore final : public ConsentStore {
                                   std::int64_t since) override;
   void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
                           std::int64_t forget_before) override;
+  DeliveryStore* deliveries() override { return this; }
+  std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
+  std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) override;
+  bool first_provider_event(std::string_view provider, std::string_view event_id,
+                            std::int64_t at) override;
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -135,6 +142,12 @@ class MemoryConsentStore final : public ConsentStore {
     std::int64_t at;
   };
   std::vector<SmsConfirm> sms_confirms;  // the pumping limits' counts
+  // Sent emails by outbox id (queued ones count as sent here once a test
+  // gives them a provider id), and what was reported about them.
+  std::map<std::int64_t, std::string> provider_ids;  // outbox id -> X-Message-Id
+  std::map<std::int64_t, OutboxDelivery> delivery;   // outbox id -> latest report
+  std::map<std::int64_t, std::string> delivery_codes;
+  std::set<std::string> provider_events;  // "provider/event id"
 
  private:
   std::int64_t next_id_ = 1;

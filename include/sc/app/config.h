@@ -60,7 +60,10 @@ struct Config {
   std::string trusted_proxies;                   // SC_TRUSTED_PROXIES, a CIDR list (validated)
   bool synchronous_full = true;
   std::string templates_dir;
-  std::string twilio_auth_token;      // checks X-Twilio-Signature on the webhooks
+  std::string twilio_auth_token;  // checks X-Twilio-Signature on the webhooks
+  // SendGrid's Signed Event Webhook verification key (base64 DER or PEM,
+  // checked at load); empty: event posts are refused.
+  std::string sendgrid_webhook_public_key;
   std::vector<std::string> warnings;  // e.g. a mistyped variable name
 };
 

@@ -100,6 +100,13 @@ struct SmsKeywordOutcome {
 bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
                              std::int64_t now);
 
+// A provider reports that the recipient asked it to stop (a spam complaint,
+// source kComplaint; an unsubscribe through the provider's own link, source
+// kProvider): the channel is unsubscribed here, with a consent-log row
+// naming the report. Returns false when it is unknown or already was.
+bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, ConsentSource source,
+                                 std::string_view report, std::int64_t now);
+
 // A provider reports that the address or number can never be reached (see
 // SendResult::recipient_undeliverable, a hard bounce, Twilio 21211): the
 // channel becomes undeliverable, with a consent-log row (source provider)

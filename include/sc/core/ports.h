@@ -14,6 +14,8 @@
 
 namespace sc {
 
+class DeliveryStore;  // sc/core/email_events.h
+
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -110,6 +112,9 @@ class ConsentStore {
   // those queued before `forget_before` (past every window).
   virtual void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
                                   std::int64_t forget_before) = 0;
+  // Delivery reports about sent messages, in this same transaction
+  // (sc/core/email_events.h). Null: this store does not keep them.
+  virtual DeliveryStore* deliveries() { return nullptr; }
 };
 
 }  // namespace sc

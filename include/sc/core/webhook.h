@@ -22,3 +22,20 @@ class WebhookVerifier {
 };
 
 }  // namespace sc
+
+namespace sc {
+
+// SignedPayloadVerifier: the port that proves a webhook body came from the
+// provider that signed it over a timestamp and the raw body (SendGrid's
+// Signed Event Webhook, ECDSA P-256 in production). Whether the timestamp
+// is recent is the caller's to judge (see email_events.h).
+class SignedPayloadVerifier {
+ public:
+  virtual ~SignedPayloadVerifier() = default;
+  // timestamp: the timestamp header as received; body: the raw bytes, never
+  // re-serialised; signature: the signature header as received (base64).
+  virtual bool verify(std::string_view timestamp, std::string_view body,
+                      std::string_view signature) const = 0;
+};
+
+}  // namespace sc

@@ -36,6 +36,10 @@ class Dispatcher {
     int max_attempts = 12;  // then the message is failed for good
     std::int64_t base_backoff_seconds = 15;
     std::int64_t max_backoff_seconds = 3600;
+    // Each retry delay is shortened by a random part of up to this fraction
+    // of it, so that messages failed together (a provider's outage) do not
+    // come back together. A provider's Retry-After stays the floor.
+    double backoff_jitter = 0.0;
     std::int64_t lease_seconds = 300;   // a send that takes longer is presumed lost
     std::int64_t idle_poll_ms = 1000;   // re-check for due retries this often
     std::uint64_t yield_when_busy = 5;  // requests per 10 ms that count as busy (500/s)
@@ -82,6 +86,8 @@ class Dispatcher {
 
   // Delay before the attempt after `attempts` failed ones.
   std::int64_t backoff_seconds(int attempts) const;
+  // The same with jitter: in [delay * (1 - backoff_jitter), delay].
+  std::int64_t jittered_backoff_seconds(int attempts);
 
   struct Stats {
     std::uint64_t sent = 0, retried = 0, failed = 0;
@@ -140,7 +146,9 @@ class Dispatcher {
   const Composer* composer_ = nullptr;
   const BroadcastComposer* broadcasts_ = nullptr;
   QuietHoursCheck quiet_hours_;
-  std::map<std::int64_t, int> broadcast_errors_;  // errors in a row, by broadcast (record())
+  std::map<std::int64_t, int> broadcast_errors_;
+  std::uint64_t jitter_state_ =
+      0x9e3779b97f4a7c15ULL;  // record() only  // errors in a row, by broadcast (record())
   SendObserver observer_;
   std::thread thread_;
   mutable std::mutex mu_;

@@ -24,6 +24,9 @@ namespace sc {
 
 struct HttpOptions {
   std::size_t max_body_bytes = 64 * 1024;
+  // POST /webhooks/sendgrid/events only: SendGrid posts events in batches of
+  // up to 768 KB (its documentation), which must not be refused forever.
+  std::size_t max_event_body_bytes = 1024 * 1024;
   std::size_t min_threads = 16;
   std::size_t max_threads = 1024;  // one per open keep-alive connection (cpp-httplib's model)
   int keep_alive_seconds = 5;
@@ -56,6 +59,9 @@ struct HttpDeps {
   // Checks X-Twilio-Signature; null (no SC_TWILIO_AUTH_TOKEN): every Twilio webhook is refused
   // (403).
   const WebhookVerifier* twilio = nullptr;
+  // Checks SendGrid's Signed Event Webhook; null (no SC_SENDGRID_WEBHOOK_PUBLIC_KEY): every
+  // event post is refused (403).
+  const SignedPayloadVerifier* sendgrid_events = nullptr;
   // Digests admin keys before they are compared, so a key's length does not
   // leak by timing (text::digest_equal). Null: the admin API refuses all.
   const Signer* key_digest = nullptr;

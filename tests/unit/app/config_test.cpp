@@ -51,6 +51,10 @@ struct Case {
   Env invalid_context = {};
 };
 
+// The verification key of sendgrid-python's test vector (tests/data).
+const std::string kSendgridEventKey =
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+"
+    "2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
 const std::string kTwilioSid = "AC0123456789abcdef0123456789abcdef";
 const Env kTwilio = {{"SC_SMS_PROVIDER", "twilio"},
                      {"SC_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"},
@@ -158,6 +162,10 @@ std::vector<Case> cases(const unit::TempDir& dir) {
       {"SC_SENDGRID_MAX_IN_FLIGHT",
        num([](const Config& c) { return c.email.sendgrid_max_in_flight; }), "64", "8", "8", "0",
        whole("SC_SENDGRID_MAX_IN_FLIGHT", "1", "1024", "0")},
+      {"SC_SENDGRID_WEBHOOK_PUBLIC_KEY", str(&Config::sendgrid_webhook_public_key), "",
+       kSendgridEventKey, kSendgridEventKey, "not a key",
+       "SC_SENDGRID_WEBHOOK_PUBLIC_KEY is not an EC P-256 public key (paste the Verification Key "
+       "of SendGrid's Signed Event Webhook: base64, or PEM)"},
       {"SC_SES_REGION",
        str([](const Config& c) -> const std::string& { return c.email.ses_region; }),
        "",

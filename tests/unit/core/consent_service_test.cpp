@@ -263,6 +263,77 @@ TEST_F(ConsentServiceTest, UnsubscribedLongAgoAlsoGetsAFreshConfirmation) {
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
 }
 
+// A hard bounce makes the address undeliverable; signing up with it again
+// starts over exactly as for a new address (issue 10, point 2).
+TEST_F(ConsentServiceTest, AnUndeliverableAddressSignsUpAgainLikeANewOne) {
+  sign_up_email("a@example.com", kT0);
+  const auto first_link = last_confirm_token();
+  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(record_provider_undeliverable(store_, id, "sendgrid bounce 5.1.1", kT0 + 20));
+  EXPECT_FALSE(record_provider_undeliverable(store_, id, "again", kT0 + 21));
+  ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUndeliverable);
+  const auto& bounced = store_.events.back();
+  EXPECT_EQ(bounced.action, ConsentAction::kUndeliverable);
+  EXPECT_EQ(bounced.source, ConsentSource::kProvider);
+  EXPECT_EQ(bounced.detail, "sendgrid bounce 5.1.1");
+  const auto emails_before = store_.emails.size();
+  const auto events_before = store_.events.size();
+
+  // Within the cooldown of the first confirmation: it goes all the same.
+  auto out = sign_up_email("a@example.com", kT0 + 60);
+  EXPECT_TRUE(out.queued_email);
+  const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
+  EXPECT_EQ(ch.state, ConsentState::kPending);
+  EXPECT_EQ(ch.updated_at, kT0 + 60);
+  ASSERT_EQ(store_.emails.size(), emails_before + 1);
+  EXPECT_EQ(store_.emails.back().entry.purpose, "confirm");
+  expect_complete_email(store_.emails.back(), "confirm");  // the full one, not topics only
+  ASSERT_EQ(store_.events.size(), events_before + 1);
+  EXPECT_EQ(store_.events.back().action, ConsentAction::kGrant);
+  EXPECT_EQ(store_.events.back().source, ConsentSource::kForm);
+  ASSERT_TRUE(store_.event_texts.back().has_value());
+  EXPECT_EQ(store_.event_texts.back()->version, "email-v1");
+
+  // The link from before the bounce confirms nothing; the fresh one does.
+  EXPECT_FALSE(svc_.confirm(store_, first_link, ctx_, kT0 + 70).ok());
+  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 80);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->changed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
+}
+
+TEST_F(ConsentServiceTest, APendingAddressThatBouncesAlsoStartsOver) {
+  sign_up_email("a@example.com", kT0);
+  const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(record_provider_undeliverable(store_, id, "smtp 550", kT0 + 5));
+  auto out = sign_up_email("a@example.com", kT0 + 30);
+  EXPECT_TRUE(out.queued_email);
+  EXPECT_EQ(store_.emails.size(), 2u);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
+  // Pending again: a third form within the cooldown waits as for any pending address.
+  EXPECT_FALSE(sign_up_email("a@example.com", kT0 + 40).queued_email);
+}
+
+TEST_F(ConsentServiceTest, ProviderUnsubscribesAreLoggedWithTheirSource) {
+  sign_up_email("a@example.com", kT0);
+  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
+  ASSERT_TRUE(record_provider_unsubscribe(store_, id, ConsentSource::kComplaint,
+                                          "sendgrid spamreport", kT0 + 20));
+  EXPECT_FALSE(
+      record_provider_unsubscribe(store_, id, ConsentSource::kProvider, "again", kT0 + 21));
+  EXPECT_FALSE(record_provider_unsubscribe(store_, 999, ConsentSource::kProvider, "x", kT0 + 21));
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
+            ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.events.back().action, ConsentAction::kWithdraw);
+  EXPECT_EQ(store_.events.back().source, ConsentSource::kComplaint);
+  EXPECT_EQ(store_.events.back().detail, "sendgrid spamreport");
+  // Unsubscribed is not made undeliverable: a withdrawal stays a withdrawal.
+  EXPECT_FALSE(record_provider_undeliverable(store_, id, "bounce", kT0 + 30));
+}
+
 std::string_view text_trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);

@@ -8,8 +8,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
+#include "sc/core/quiet_hours.h"
 #include "support/memory_outbox.h"
 #include "support/unit_fakes.h"
 #include "support/unit_temp_dir.h"
@@ -124,6 +126,22 @@ TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
   EXPECT_EQ(d.backoff_seconds(4), 100);
   EXPECT_EQ(d.backoff_seconds(5), 100);
   EXPECT_EQ(d.backoff_seconds(1000), 100);
+}
+
+// Retries of messages that failed together spread out: each delay lies in
+// [delay * (1 - jitter), delay], and they are not all the same.
+TEST_F(DispatcherTest, BackoffJitterSpreadsRetriesWithinItsFraction) {
+  auto o = options();
+  o.backoff_jitter = 0.5;
+  Dispatcher d(outbox_, email_, sms_, clock_, o);
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 200; ++i) {
+    const auto v = d.jittered_backoff_seconds(3);  // 60 s before jitter
+    EXPECT_GE(v, 30);
+    EXPECT_LE(v, 60);
+    seen.insert(v);
+  }
+  EXPECT_GT(seen.size(), 10u);
 }
 
 TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
@@ -270,6 +288,33 @@ TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
   ASSERT_FALSE(consent.events.empty());
   EXPECT_EQ(consent.events.back().action, ConsentAction::kWithdraw);
   EXPECT_EQ(consent.events.back().detail, "fake-sms 21610");
+}
+
+TEST_F(DispatcherTest, AProviderReportedUndeliverableAddressIsMarkedAndLogged) {
+  auto& consent = outbox_.consent_store();
+  Subscriber sub;
+  const auto sid = consent.insert_subscriber(sub);
+  Channel ch;
+  ch.subscriber_id = sid;
+  ch.kind = ChannelKind::kEmail;
+  ch.address = "gone@example.org";
+  ch.state = ConsentState::kConfirmed;
+  const auto cid = consent.insert_channel(ch);
+  email_.set_script([](const OutboundEmail&, int) {
+    auto r = SendResult::permanent("smtp:550", "550 5.1.1 <gone@example.org>: User unknown");
+    r.recipient_undeliverable = true;
+    return r;
+  });
+  auto id = outbox_.add_email(cid, email_to("gone@example.org"));
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  ASSERT_EQ(d.step(), 1u);
+  EXPECT_EQ(outbox_.row(id).state, "failed");
+  EXPECT_EQ(consent.channels.at(cid).state, ConsentState::kUndeliverable);
+  ASSERT_FALSE(consent.events.empty());
+  EXPECT_EQ(consent.events.back().action, ConsentAction::kUndeliverable);
+  EXPECT_EQ(consent.events.back().source, ConsentSource::kProvider);
+  EXPECT_EQ(consent.events.back().detail,
+            "fake-email smtp:550 550 5.1.1 <gone@example.org>: User unknown");
 }
 
 TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
@@ -581,6 +626,40 @@ TEST_F(DispatcherTest, TheSendObserverSeesEveryAnswerWithItsProvider) {
   ASSERT_EQ(depth.cells.size(), 4u);
   for (const auto& cell : depth.cells)
     EXPECT_EQ(cell.count, 0) << to_string(cell.lane) << " " << cell.state;
+}
+
+// Quiet hours with an injected clock: a broadcast text waits until 8:00 where
+// the recipient is (New York and Los Angeles by area code); a confirmation
+// (transactional) is never held.
+TEST_F(DispatcherTest, BroadcastTextsWaitForTheRecipientsSendWindow) {
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  const QuietHours window{8 * 60, 21 * 60};
+  d.set_quiet_hours([window](const std::string& to, std::int64_t at) {
+    return quiet_hours_wait_until(to, at, window);
+  });
+  sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "SM1"); });
+  const std::int64_t t = 1768481940;  // 2026-01-15 12:59:00 UTC: 07:59 in New York
+  clock_.set(t);
+  auto ny = outbox_.add_sms(1, sms_to("+12125550100"), 0, 7);
+  auto la = outbox_.add_sms(2, sms_to("+13105550100"), 0, 7);
+  auto confirm = outbox_.add_sms(3, sms_to("+12125550101"));
+  d.step();
+  ASSERT_EQ(sms_.calls.size(), 1u);
+  EXPECT_EQ(sms_.calls[0].to, "+12125550101");
+  EXPECT_EQ(outbox_.row(confirm).state, "sent");
+  EXPECT_EQ(outbox_.row(ny).state, "queued");
+  EXPECT_EQ(outbox_.row(ny).next_attempt_at, 1768482000);  // 13:00 UTC = 08:00 EST
+  EXPECT_EQ(outbox_.row(ny).attempts, 0);                  // waiting is not an attempt
+  EXPECT_EQ(outbox_.row(la).next_attempt_at, 1768492800);  // 16:00 UTC = 08:00 PST
+  clock_.set(1768482000);
+  d.step();
+  ASSERT_EQ(sms_.calls.size(), 2u);
+  EXPECT_EQ(sms_.calls[1].to, "+12125550100");
+  EXPECT_EQ(outbox_.row(la).state, "queued");
+  clock_.set(1768492800);
+  d.step();
+  ASSERT_EQ(sms_.calls.size(), 3u);
+  EXPECT_EQ(outbox_.row(la).state, "sent");
 }
 
 }  // namespace

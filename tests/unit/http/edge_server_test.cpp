@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -31,11 +32,15 @@ class EdgeTest : public ::testing::Test {
   void start(EdgeOptions o = {}) {
     o.max_body_bytes = kLimit;
     svr_ = std::make_unique<EdgeServer>(o);
-    svr_->set_payload_max_length(kLimit);
+    svr_->set_payload_max_length(std::max(kLimit, o.max_large_body_bytes));
     svr_->new_task_queue = [] { return new ElasticPool(4, 256); };
     svr_->Post("/echo", [this](const httplib::Request& req, httplib::Response& res) {
       ++posts_;
       res.set_content(std::to_string(req.body.size()) + ":" + req.body, "text/plain");
+    });
+    svr_->Post("/big", [this](const httplib::Request& req, httplib::Response& res) {
+      ++posts_;
+      res.set_content(std::to_string(req.body.size()), "text/plain");
     });
     svr_->Get("/page", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(8192, 'p'), "text/html");
@@ -110,6 +115,43 @@ TEST_F(EdgeTest, ContentLengthOverTheLimitIs413AndClosed) {
   start();
   expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n" +
                                 std::string(1000, 'a'),
+                            413);
+}
+
+// SendGrid posts its events in batches larger than any form: one path may
+// take larger bodies, every other keeps the limit.
+TEST_F(EdgeTest, OnePathTakesLargerBodiesOthersKeepTheLimit) {
+  EdgeOptions o;
+  o.large_body_path = "/big";
+  o.max_large_body_bytes = 4 * kLimit;
+  start(o);
+  const std::string body(3 * kLimit, 'e');
+  {
+    RawConnection c(port_);
+    c.send("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body);
+    auto got =
+        c.read_until([](const std::string& s) { return s.find("12288") != std::string::npos; });
+    EXPECT_EQ(first_status(got), 200) << got.substr(0, 300);
+  }
+  {
+    RawConnection c(port_);
+    c.send("POST /big?from=sendgrid HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           chunk(body) + "0\r\n\r\n");
+    auto got =
+        c.read_until([](const std::string& s) { return s.find("12288") != std::string::npos; });
+    EXPECT_EQ(first_status(got), 200) << got.substr(0, 300);
+  }
+  EXPECT_EQ(posts_.load(), 2);
+  posts_ = 0;
+  expect_refused_and_closed("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                std::to_string(4 * kLimit + 1) + "\r\n\r\n",
+                            413);
+  expect_refused_and_closed("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body,
+                            413);
+  expect_refused_and_closed("POST /bigger HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body,
                             413);
 }
 

@@ -112,6 +112,15 @@ std::string FakePages::twiml_reply(std::string_view reply_template, const Vars&)
   return "<Response>twiml:" + std::string(reply_template) + "</Response>";
 }
 
+std::string FakePayloadVerifier::signature(std::string_view timestamp, std::string_view body) {
+  std::uint64_t sum = 1469598103934665603ULL;  // FNV-1a
+  for (char c : std::string(timestamp) + std::string(body)) {
+    sum ^= static_cast<unsigned char>(c);
+    sum *= 1099511628211ULL;
+  }
+  return std::to_string(timestamp.size() + body.size()) + "." + std::to_string(sum);
+}
+
 std::string FakeVerifier::signature(std::string_view url, const FormParams& params) {
   std::string s = "sig:" + std::string(url);
   for (const auto& [k, v] : params) s += "|" + k + "=" + v;
@@ -175,6 +184,7 @@ void HttpTest::start(HttpOptions options) {
                 .phones = with_phones_ ? &phones_ : nullptr,
                 .public_url = kPublicUrl,
                 .twilio = with_verifier_ ? &verifier_ : nullptr,
+                .sendgrid_events = with_event_verifier_ ? &event_verifier_ : nullptr,
                 .key_digest = &signer_,
                 .metrics = with_metrics_ ? &metrics_ : nullptr,
                 .provider_health = [this] {

@@ -84,6 +84,17 @@ class FakeVerifier final : public WebhookVerifier {
   mutable std::mutex mu;
 };
 
+// "Signs" timestamp + body as their length and a checksum: any change to
+// either fails, and tests can sign payloads of their own.
+class FakePayloadVerifier final : public SignedPayloadVerifier {
+ public:
+  static std::string signature(std::string_view timestamp, std::string_view body);
+  bool verify(std::string_view timestamp, std::string_view body,
+              std::string_view signature) const override {
+    return signature == FakePayloadVerifier::signature(timestamp, body);
+  }
+};
+
 // Digits only; +1 added to 10 digits; +44 numbers are in a country not texted.
 class FakePhones final : public PhoneNormalizer {
  public:
@@ -155,6 +166,8 @@ class HttpTest : public ::testing::Test {
   bool with_verifier_ = true;
   FakeAdminStore admin_store_;
   bool with_admin_store_ = true;
+  FakePayloadVerifier event_verifier_;
+  bool with_event_verifier_ = true;
   bool with_phones_ = true;
   metrics::Registry metrics_;
   bool with_metrics_ = true;

@@ -69,7 +69,8 @@ TEST(SendgridBody, MatchesTheDocumentedShape) {
   m.extra_headers = {{"X-Campaign", "c42"}, {"Content-Type", "text/evil"}};
   json j = json::parse(sendgrid_request_body(m));
   EXPECT_EQ(j["personalizations"],
-            json::parse(R"([{"to":[{"email":"alice5@example.org","name":"Alice"}]}])"));
+            json::parse(R"([{"to":[{"email":"alice5@example.org","name":"Alice"}],
+                               "custom_args":{"sc_outbox_id":"5"}}])"));
   EXPECT_EQ(j["from"], json::parse(R"({"email":"news@example.com","name":"Example News"})"));
   EXPECT_EQ(j["reply_to"], json::parse(R"({"email":"support@example.com"})"));
   EXPECT_EQ(j["subject"], "Weekly digest");
@@ -82,7 +83,11 @@ TEST(SendgridBody, MatchesTheDocumentedShape) {
       json::parse(
           R"({"List-Unsubscribe":"<https://example.com/u/opaque5>, <mailto:unsub@example.com>",
       "List-Unsubscribe-Post":"List-Unsubscribe=One-Click","List-Id":"News <news.example.com>","X-Campaign":"c42"})"));
-  EXPECT_EQ(j["custom_args"], json::parse(R"({"outbox_id":"5"})"));
+  EXPECT_FALSE(j.contains("custom_args"));
+  // We do not track readers: no open pixel, no rewritten links.
+  EXPECT_EQ(j["tracking_settings"],
+            json::parse(R"({"click_tracking":{"enable":false,"enable_text":false},
+                            "open_tracking":{"enable":false}})"));
 }
 
 TEST(SendgridBody, TextOnlyAndBrokenUtf8NeverThrow) {
@@ -149,7 +154,9 @@ TEST(SendgridSender, SendsOneMessageTheWaySendgridDocumentsIt) {
   auto bodies = fake.bodies();
   ASSERT_EQ(bodies.size(), 1u);
   EXPECT_EQ(bodies[0]["subject"], m.subject);
-  EXPECT_EQ(bodies[0]["custom_args"]["outbox_id"], "9");
+  EXPECT_EQ(bodies[0]["personalizations"][0]["custom_args"]["sc_outbox_id"], "9");
+  EXPECT_EQ(bodies[0]["tracking_settings"]["open_tracking"]["enable"], false);
+  EXPECT_EQ(bodies[0]["tracking_settings"]["click_tracking"]["enable"], false);
 }
 
 struct FaultCase {

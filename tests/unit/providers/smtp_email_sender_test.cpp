@@ -191,6 +191,69 @@ TEST(SmtpSender, RejectedRecipientIsPermanentWithTheServersTextThenNextSends) {
   EXPECT_EQ(server.message_count(), 1);
 }
 
+// Issue 10: a recipient the server refuses as an address (550, 551, 553 at
+// RCPT) is undeliverable; the same codes as a policy refusal (5.7.x) or
+// after the data (the message's content) are not about the address.
+TEST(SmtpSender, RecipientRejectionsMakeTheAddressUndeliverable) {
+  SmtpServer server({"--reject-rcpt", "gone@example.org", "--rcpt-reply",
+                     "moved@example.org=551 5.1.6 User not local; please try <m@example.net>",
+                     "--rcpt-reply", "bad@example.org=553 5.1.3 Mailbox name not allowed",
+                     "--rcpt-reply", "plain@example.org=550 Requested action not taken",
+                     "--rcpt-reply", "policy@example.org=550 5.7.1 Client host blocked",
+                     "--rcpt-reply", "busy@example.org=450 4.2.1 Mailbox busy"});
+  SmtpEmailSender sender(plain(server.url()));
+  struct Want {
+    const char* to;
+    const char* code;
+    SendStatus status;
+    bool undeliverable;
+  };
+  for (const auto& w : {Want{"gone@example.org", "smtp:550", SendStatus::kPermanent, true},
+                        Want{"moved@example.org", "smtp:551", SendStatus::kPermanent, true},
+                        Want{"bad@example.org", "smtp:553", SendStatus::kPermanent, true},
+                        Want{"plain@example.org", "smtp:550", SendStatus::kPermanent, true},
+                        Want{"policy@example.org", "smtp:550", SendStatus::kPermanent, false},
+                        Want{"busy@example.org", "smtp:450", SendStatus::kRetryable, false}}) {
+    SendResult r = sender.send(sample(1, w.to));
+    EXPECT_EQ(r.status, w.status) << w.to << " " << r.provider_message;
+    EXPECT_EQ(r.provider_code, w.code) << w.to;
+    EXPECT_EQ(r.recipient_undeliverable, w.undeliverable) << w.to << " " << r.provider_message;
+    EXPECT_FALSE(r.ambiguous) << w.to;
+  }
+  EXPECT_EQ(server.message_count(), 0);
+  // The session recovers: the next address is fine.
+  EXPECT_EQ(sender.send(sample(2)).status, SendStatus::kSent);
+}
+
+TEST(SmtpSender, ARefusalAfterTheDataIsAboutTheMessageNotTheAddress) {
+  SmtpServer server({"--data-reply", "550 5.7.1 Message content rejected as spam"});
+  SmtpEmailSender sender(plain(server.url()));
+  SendResult r = sender.send(sample());
+  EXPECT_EQ(r.status, SendStatus::kPermanent) << r.provider_message;
+  EXPECT_EQ(r.provider_code, "smtp:550");
+  EXPECT_NE(r.provider_message.find("content rejected"), std::string::npos) << r.provider_message;
+  EXPECT_FALSE(r.recipient_undeliverable);
+  EXPECT_FALSE(r.ambiguous);
+}
+
+TEST(SmtpSender, NoAnswerAfterTheDataIsAmbiguous) {
+  SmtpServer server({"--silent-after-data"});
+  SmtpConfig cfg = plain(server.url());
+  // Long enough for the greeting, MAIL, RCPT and DATA on a loaded machine;
+  // the wait that times out is the one after the data.
+  cfg.timeout_ms = 4000;
+  SmtpEmailSender sender(cfg);
+  const auto t0 = std::chrono::steady_clock::now();
+  SendResult r = sender.send(sample());
+  // The timeout, then at most as long again for the QUIT that closes the
+  // failed session (libcurl's own default wait for it is 120 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(r.status, SendStatus::kRetryable);
+  EXPECT_EQ(r.provider_code, "curl:28") << r.provider_message;
+  EXPECT_TRUE(r.ambiguous) << r.provider_message;
+  EXPECT_FALSE(r.recipient_undeliverable);
+}
+
 TEST(SmtpSender, TemporaryFailureIsRetryableThenTheRetrySends) {
   SmtpServer server({"--tempfail-data", "1"});
   SmtpEmailSender sender(plain(server.url()));
@@ -214,6 +277,8 @@ TEST(SmtpSender, DroppedConnectionIsRetryable) {
     EXPECT_EQ(r.status, SendStatus::kRetryable) << when;
     EXPECT_EQ(r.provider_code.rfind("curl:", 0), 0u) << when << " " << r.provider_code;
     EXPECT_FALSE(r.provider_message.empty());
+    // Dropped after the data, the server may have taken the message.
+    EXPECT_EQ(r.ambiguous, std::string(when) == "data") << when;
   }
 }
 
@@ -251,6 +316,7 @@ TEST(SmtpSender, SilentServerTimesOutRetryable) {
   ::close(fd);
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "curl:28") << r.provider_message;
+  EXPECT_FALSE(r.ambiguous);  // nothing was sent
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 

@@ -1,0 +1,78 @@
+// Email events: what an email provider reports about messages after it took
+// them (SendGrid's Event Webhook): deliveries, deferrals, bounces, drops,
+// spam complaints and unsubscribes. Each event names its outbox row (the
+// sc_outbox_id we send in custom_args) or the provider's message id; its
+// effects on the channel and on the row's delivery state are core's.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sc/core/ports.h"
+
+namespace sc {
+
+// One event as the provider sent it; nothing trusted but the signature.
+struct EmailEvent {
+  std::string event;     // "bounce", "delivered", "spamreport" …
+  std::string event_id;  // sg_event_id: the same event posted twice changes nothing more
+  std::optional<std::int64_t> outbox_id;  // custom_args sc_outbox_id
+  std::string message_id;                 // X-Message-Id (sg_message_id up to the first '.')
+  std::string email;
+  std::string type;      // bounce: "bounce" (hard) or "blocked"
+  std::string reason;    // bounce and dropped
+  std::string status;    // bounce: enhanced status code, "5.1.1"
+  std::string response;  // delivered and deferred: the receiving server's answer
+  std::int64_t timestamp = 0;
+};
+
+// A sent outbox row, as email events need it.
+struct OutboxDelivery {
+  std::int64_t id = 0;
+  std::int64_t channel_id = 0;
+  std::int64_t broadcast_id = 0;
+  std::string delivery_state;  // empty: nothing reported yet
+  std::int64_t delivery_at = 0;
+};
+
+// The port email events write through, inside the request's transaction.
+class DeliveryStore {
+ public:
+  virtual ~DeliveryStore() = default;
+  virtual std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) = 0;
+  virtual std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) = 0;
+  virtual void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                            std::int64_t at) = 0;
+  // Remembers a provider's event id; false when it was seen before.
+  virtual bool first_provider_event(std::string_view provider, std::string_view event_id,
+                                    std::int64_t at) = 0;
+};
+
+// SendGrid's signed timestamp: older than 10 minutes or more than 5 ahead
+// of our clock is refused, so a captured request cannot be replayed later.
+inline constexpr std::int64_t kEventMaxAgeSeconds = 600;
+inline constexpr std::int64_t kEventMaxAheadSeconds = 300;
+bool event_timestamp_fresh(std::string_view timestamp, std::int64_t now);
+
+// Delivery states only move forward: "deferred" may become anything, and
+// a final state ("delivered", "bounced", "blocked", "dropped") stays.
+int email_delivery_rank(std::string_view state);
+
+struct EmailEventsOutcome {
+  // event type ("other" for those we do not know) -> result
+  // ("applied", "duplicate", "ignored") -> count; for metrics.
+  std::map<std::string, std::map<std::string, int>> counts;
+  int applied = 0;
+};
+
+// Applies a batch of events. Unknown events and events for rows we do not
+// know are ignored. Runs in the caller's transaction: either all of a
+// request's events count, or none.
+EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& deliveries,
+                                      const std::vector<EmailEvent>& events, std::int64_t now);
+
+}  // namespace sc
