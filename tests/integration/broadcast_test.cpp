@@ -338,7 +338,7 @@ TEST_F(BroadcastTest, EmailReachesExactlyTheConfirmedAudienceOnceWithFooterAndHe
     EXPECT_NE(h["Feedback-ID"].get<std::string>().find("test-org.example"), std::string::npos);
     auto link = find_link(text, "/unsubscribe/");
     ASSERT_TRUE(link) << text;
-    EXPECT_NE(h["List-Unsubscribe"].get<std::string>().find(*link), std::string::npos);
+    EXPECT_NE(h["List-Unsubscribe"].get<std::string>().find(kPublic + *link), std::string::npos);
     if (i == 0) {
       EXPECT_NE(text.find("Hello <b>Ann</b>,"), std::string::npos) << text;
       EXPECT_NE(html.find("Hello &lt;b&gt;Ann&lt;/b&gt;"), std::string::npos) << html;
@@ -350,8 +350,7 @@ TEST_F(BroadcastTest, EmailReachesExactlyTheConfirmedAudienceOnceWithFooterAndHe
     }
     if (i == 7) {
       // The link works: one-click unsubscribes that recipient.
-      ASSERT_EQ(link->rfind(kPublic, 0), 0u);
-      auto u = cli_->Post(link->substr(std::string(kPublic).size()).c_str(),
+      auto u = cli_->Post(link->c_str(),
                           "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
       ASSERT_TRUE(u);
       EXPECT_LT(u->status, 400) << u->body;
@@ -557,7 +556,7 @@ TEST_F(BroadcastTest, PauseHoldsEverythingResumeFinishesAndAnUnsubscribeIsSkippe
   action(id, "send");
   ASSERT_TRUE(wait_for([&] { return sendgrid_broadcast_recipients().size() >= 10; }));
   // Unsubscribes during the send: gets nothing, counted skipped.
-  auto u = cli_->Post(link->substr(std::string(kPublic).size()).c_str(),
+  auto u = cli_->Post(link->c_str(),
                       "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
   ASSERT_TRUE(u);
   EXPECT_LT(u->status, 400);
