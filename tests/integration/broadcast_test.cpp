@@ -350,8 +350,8 @@ TEST_F(BroadcastTest, EmailReachesExactlyTheConfirmedAudienceOnceWithFooterAndHe
     }
     if (i == 7) {
       // The link works: one-click unsubscribes that recipient.
-      auto u = cli_->Post(link->c_str(),
-                          "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+      auto u = cli_->Post(link->c_str(), "List-Unsubscribe=One-Click",
+                          "application/x-www-form-urlencoded");
       ASSERT_TRUE(u);
       EXPECT_LT(u->status, 400) << u->body;
       EXPECT_EQ(email_state(to), "unsubscribed");
@@ -556,8 +556,8 @@ TEST_F(BroadcastTest, PauseHoldsEverythingResumeFinishesAndAnUnsubscribeIsSkippe
   action(id, "send");
   ASSERT_TRUE(wait_for([&] { return sendgrid_broadcast_recipients().size() >= 10; }));
   // Unsubscribes during the send: gets nothing, counted skipped.
-  auto u = cli_->Post(link->c_str(),
-                      "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+  auto u =
+      cli_->Post(link->c_str(), "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
   ASSERT_TRUE(u);
   EXPECT_LT(u->status, 400);
   auto paused = action(id, "pause");
