@@ -350,9 +350,28 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
       --p.reserved;
     }
   };
+  // A broadcast whose errors in a row reach the pause threshold in this batch
+  // sends nothing more from it: its remaining messages are handed back, and
+  // record() pauses it. Without this a whole claimed batch (SC_DISPATCH_BATCH)
+  // would go to a provider that refuses every one.
+  std::map<std::int64_t, int> errors_in_a_row;
+  auto tripped = [&](std::size_t k) {
+    const auto id = b.claimed[rows[k]].broadcast_id;
+    if (id == 0 || options_.broadcast_pause_after_errors <= 0) return false;
+    auto it = errors_in_a_row.find(id);
+    return it != errors_in_a_row.end() && it->second >= options_.broadcast_pause_after_errors;
+  };
   std::unique_lock lk(providers_mu_);
   while (i < messages.size()) {
     const auto now_ms = clock_.now_ms();
+    if (tripped(i)) {
+      b.outcomes.push_back({rows[i], SendResult::retryable("handed-back", "broadcast pausing"),
+                            true, now_ms / 1000});
+      ++p.counters.handed_back;
+      --p.reserved;
+      ++i;
+      continue;
+    }
     bool probe = false;
     if (p.paused) {
       if (!p.probe_claimed) {
@@ -386,8 +405,14 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
         continue;
       }
       n = std::min<std::size_t>(n, static_cast<std::size_t>(avail));
-      p.bucket.take(now_ms, static_cast<int>(n));
     }
+    for (std::size_t k = 1; k < n; ++k) {
+      if (tripped(i + k)) {
+        n = k;
+        break;
+      }
+    }
+    if (!p.bucket.unlimited()) p.bucket.take(now_ms, static_cast<int>(n));
     p.reserved -= static_cast<int>(n);
     lk.unlock();
     // A provider that throws has not told us what happened: retry later
@@ -440,6 +465,8 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
         p.since = 0;
       }
       p.probe_delay_ms = options_.probe_base_ms;
+      if (const auto id = b.claimed[row].broadcast_id; id != 0)
+        errors_in_a_row[id] = r.status == SendStatus::kSent ? 0 : errors_in_a_row[id] + 1;
       b.outcomes.push_back({row, std::move(r)});
     }
     i += n;

@@ -78,9 +78,14 @@ Error no_such_broadcast() {
 
 std::string csv_field(const std::string& s) {
   // Quoted when needed; a leading =, +, - or @ is neutralised so that a
-  // spreadsheet never runs a provider's text as a formula.
+  // spreadsheet never runs a provider's text as a formula. A phone number
+  // (+ and digits only) is no formula and stays as stored, so the export's
+  // addresses match the JSON pages and the database.
+  static const std::regex kE164("\\+[0-9]{1,15}");
   std::string v = s;
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) v = "'" + v;
+  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') &&
+      !std::regex_match(v, kE164))
+    v = "'" + v;
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string out = "\"";
   for (char c : v) {

@@ -65,9 +65,9 @@ FakeTwilio::FakeTwilio() : server_(32) {
           a = it->second.front();
           if (it->second.size() > 1) it->second.pop_front();
         }
-        received_.push_back({to, req.get_param_value("From"),
-                             req.get_param_value("MessagingServiceSid"),
-                             req.get_param_value("Body"), req.get_param_value("StatusCallback")});
+        received_.push_back(
+            {to, req.get_param_value("From"), req.get_param_value("MessagingServiceSid"),
+             req.get_param_value("Body"), req.get_param_value("StatusCallback"), req.body});
         const auto n = requests_;
         if (a.hang) {
           // Twilio took the request and its answer never comes: the client

@@ -36,6 +36,7 @@ class FakeTwilio {
   };
   struct Received {
     std::string to, from, messaging_service_sid, body, status_callback;
+    std::string form;  // the request body exactly as sent
   };
   // Twilio's error answers, as its API sends them.
   static Answer error(int http_status, int code, const std::string& message,

@@ -14,7 +14,7 @@ class BadInputTest : public ServiceTest {
   std::map<std::string, std::int64_t> snapshot() {
     std::map<std::string, std::int64_t> s;
     for (const char* t : {"subscribers", "channels", "consent_log", "outbox", "subscriber_topics",
-                          "inbound_texts", "provider_events"})
+                          "inbound_texts", "provider_events", "broadcasts"})
       s[t] = count(t);
     return s;
   }
@@ -27,13 +27,23 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
   auto confirm = *find_link(decode_quoted_printable(emails()[0]), "/confirm/");
   auto tampered = confirm;
   tampered.back() = tampered.back() == '0' ? '1' : '0';
+  // A cancelled broadcast, to be sent again below.
+  const httplib::Headers admin{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  auto made = cli_->Post("/api/v1/admin/broadcasts", admin,
+                         R"({"channel":"email","subject":"S","text":"Hi"})", "application/json");
+  ASSERT_TRUE(made && made->status == 201);
+  const auto cancelled = "/api/v1/admin/broadcasts/" + json::parse(made->body)["id"].dump();
+  ASSERT_EQ(cli_->Post((cancelled + "/cancel").c_str(), admin, "", "application/json")->status,
+            200);
   const auto before = snapshot();
   struct Bad {
     const char* name;
     std::string path, type, body;
     int status;
     const char* code;
+    bool as_admin = false;  // sent with the bootstrap admin key
   };
+  const std::string broadcasts = "/api/v1/admin/broadcasts";
   const std::vector<Bad> table = {
       {"malformed json", "/api/v1/subscriptions", "application/json", "{\"email\": ", 422,
        "malformed_json"},
@@ -56,9 +66,42 @@ TEST_F(BadInputTest, BadRequestsChangeNothingOnDisk) {
       {"unsigned email events (no key set)", "/webhooks/sendgrid/events", "application/json",
        R"([{"event":"spamreport","email":"known@example.org","sg_event_id":"x"}])", 403,
        "invalid_signature"},
+      {"broadcast without a key", broadcasts, "application/json",
+       R"({"channel":"email","subject":"S","text":"Hi"})", 401, "unauthorized"},
+      {"broadcast unknown channel", broadcasts, "application/json",
+       R"({"channel":"fax","text":"Hi"})", 422, "invalid_channel", true},
+      {"broadcast email without subject", broadcasts, "application/json",
+       R"({"channel":"email","text":"Hi"})", 422, "missing_subject", true},
+      {"broadcast empty text", broadcasts, "application/json", R"({"channel":"sms","text":""})",
+       422, "missing_text", true},
+      {"broadcast text over the segment limit", broadcasts, "application/json",
+       R"({"channel":"sms","text":")" + std::string(800, 'a') + "\"}", 422, "too_many_segments",
+       true},
+      {"broadcast bad send_at", broadcasts, "application/json",
+       R"({"channel":"email","subject":"S","text":"Hi","send_at":"2026-13-01"})", 422,
+       "invalid_send_at", true},
+      {"broadcast unknown topic", broadcasts, "application/json",
+       R"({"channel":"email","subject":"S","text":"Hi","topics":["nobody-chose-this"]})", 422,
+       "unknown_topic", true},
+      {"broadcast template that does not parse", broadcasts, "application/json",
+       R"({"channel":"email","subject":"S","text":"Hi {{#first_name}"})", 422, "invalid_template",
+       true},
+      {"broadcast body not json", broadcasts, "application/json", "{\"channel\":", 400,
+       "malformed_json", true},
+      {"broadcast body not an object", broadcasts, "application/json", "[1]", 400, "malformed_json",
+       true},
+      {"broadcast wrong content type", broadcasts, "text/plain", "channel=email", 415,
+       "unsupported_media_type", true},
+      {"broadcast unknown id", broadcasts + "/424242/send", "application/json", "", 404,
+       "not_found", true},
+      {"broadcast send a cancelled one", cancelled + "/send", "application/json", "", 409,
+       "invalid_transition", true},
+      {"broadcast edit a cancelled one", cancelled, "application/json",
+       R"({"channel":"email","subject":"S","text":"Hi"})", 409, "invalid_transition", true},
   };
   for (const auto& t : table) {
-    auto r = cli_->Post(t.path.c_str(), t.body, t.type.c_str());
+    auto r = t.as_admin ? cli_->Post(t.path.c_str(), admin, t.body, t.type.c_str())
+                        : cli_->Post(t.path.c_str(), t.body, t.type.c_str());
     ASSERT_TRUE(r) << t.name;
     EXPECT_EQ(r->status, t.status) << t.name << ": " << r->body.substr(0, 300);
     auto j = json::parse(r->body, nullptr, false);

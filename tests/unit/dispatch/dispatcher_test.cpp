@@ -413,6 +413,32 @@ TEST_F(DispatcherTest, BulkStillDrainsWhenNoTransactionalMessageIsDue) {
   EXPECT_EQ(outbox_.row(later).state, "queued");
 }
 
+TEST_F(DispatcherTest, ABroadcastStopsSendingWithinItsBatchOnceErrorsInARowReachTheLimit) {
+  email_.set_script([](const OutboundEmail&, int) {
+    return SendResult::permanent("400", "The from address is not verified");
+  });
+  outbox_.add_bulk_emails(100, 9);
+  outbox_.add_bulk_emails(3, 0);  // ordinary bulk rows are never held back
+  auto opts = options();
+  opts.batch_size = 200;
+  opts.email.concurrency = 2;
+  opts.broadcast_pause_after_errors = 5;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  ASSERT_EQ(d.step(), 103u);
+  // Chunks of 2: once the 5th error is in, nothing more of the broadcast
+  // goes (at most the rest of that chunk); its rest is handed back (attempt
+  // not counted), and it is paused. Without the check all 100 went.
+  EXPECT_EQ(email_.call_count(), 103u - outbox_.count("queued"));
+  const auto broadcast_sends = email_.call_count() - 3;
+  EXPECT_GE(broadcast_sends, 5u);
+  EXPECT_LE(broadcast_sends, 6u);
+  EXPECT_EQ(outbox_.count("failed"), email_.call_count());
+  ASSERT_TRUE(outbox_.paused_broadcasts.contains(9));
+  EXPECT_EQ(outbox_.paused_broadcasts.at(9),
+            "5 errors in a row; the last: 400 The from address is not verified");
+  EXPECT_EQ(outbox_.row(100).attempts, 0);
+}
+
 // ---- Rate limit and concurrency ----
 
 TEST(TokenBucket, NeverMoreThanTheRateInAnySlidingOneSecondWindow) {

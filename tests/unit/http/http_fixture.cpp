@@ -187,10 +187,15 @@ void HttpTest::start(HttpOptions options) {
                 .sendgrid_events = with_event_verifier_ ? &event_verifier_ : nullptr,
                 .key_digest = &signer_,
                 .metrics = with_metrics_ ? &metrics_ : nullptr,
-                .provider_health = [this] {
-                  std::lock_guard lk(providers_mu_);
-                  return providers_;
-                }};
+                .provider_health =
+                    [this] {
+                      std::lock_guard lk(providers_mu_);
+                      return providers_;
+                    },
+                .broadcast_tx = broadcast_tx_,
+                .broadcast_reads = broadcast_reads_,
+                .broadcast_composer = broadcast_composer_,
+                .broadcast_settings = broadcast_settings_};
   server_ = std::make_unique<HttpServer>(deps, options);
   port_ = server_->bind("127.0.0.1", 0);
   ASSERT_GT(port_, 0);

@@ -173,6 +173,11 @@ class HttpTest : public ::testing::Test {
   bool with_metrics_ = true;
   std::mutex providers_mu_;
   std::vector<ProviderHealth> providers_;  // what /healthz is told (under providers_mu_)
+  // The broadcast ports, set before start() (null: the broadcast routes answer 503).
+  BroadcastTransactions* broadcast_tx_ = nullptr;
+  BroadcastReads* broadcast_reads_ = nullptr;
+  const BroadcastComposer* broadcast_composer_ = nullptr;
+  BroadcastSettings broadcast_settings_{};
 
   std::unique_ptr<HttpServer> server_;
   std::thread serving_;
