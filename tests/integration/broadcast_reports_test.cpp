@@ -2,6 +2,7 @@
 // broadcasts list|show|watch` read a running service's database, and
 // /metrics carries the broadcast counters (promtool accepts them).
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -130,7 +131,7 @@ TEST_F(BroadcastReportsTest, ListShowAndWatchReadTheDatabaseOfARunningService) {
 
   auto show = broadcasts({"show", std::to_string(id)});
   ASSERT_EQ(show.exit_code, 0) << show.err;
-  for (const std::string want :
+  for (const std::string& want :
        {"id:          " + std::to_string(id) + "\n", std::string("channel:     email\n"),
         std::string("status:      completed\n"),
         std::string("subject:     News for {{first_name}}\n"),
@@ -158,6 +159,20 @@ TEST_F(BroadcastReportsTest, ListShowAndWatchReadTheDatabaseOfARunningService) {
   EXPECT_EQ(watch.out.find('\r'), std::string::npos) << watch.out;
   EXPECT_NE(watch.out.find("broadcast " + std::to_string(id) + " completed\n"), std::string::npos)
       << watch.out;
+
+  // On a terminal (script(1) gives it one): the line is redrawn in place.
+  if (std::filesystem::exists("/usr/bin/script")) {
+    auto tty = run_binary(
+        "/usr/bin/script",
+        {"-qec",
+         std::string(SC_BINARY) + " broadcasts watch " + std::to_string(id) + " --interval 0.1",
+         "/dev/null"},
+        base_env());
+    EXPECT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+    EXPECT_NE(tty.out.find("\r[##############################] 100% 2/2 "), std::string::npos)
+        << tty.out;
+    EXPECT_NE(tty.out.find("\033[K"), std::string::npos) << tty.out;
+  }
 }
 
 TEST_F(BroadcastReportsTest, WatchShowsThePauseReasonAndExitsOnPauseWhenAsked) {
