@@ -127,15 +127,15 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
       static_cast<long long>(c.skipped), static_cast<long long>(c.unknown),
       static_cast<long long>(c.delivered), static_cast<long long>(c.undelivered));
   if (b.channel == ChannelKind::kSms) {
-    // As GET /api/v1/admin/broadcasts/{id} counts them: the longest plausible
-    // recipient (a 20-character first name) and the STOP line.
+    // Exactly as GET /api/v1/admin/broadcasts/{id} counts them (the same
+    // vars): the longest plausible recipient (a 20-character first name) and the STOP line.
     try {
       Renderer renderer(
           Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}},
           config.templates_dir);
       const std::map<std::string, std::string> vars = {{"first_name", std::string(20, 'x')},
-                                                       {"org_name", config.org_name},
-                                                       {"postal_address", config.postal_address},
+                                                       {"org_name", ""},
+                                                       {"postal_address", ""},
                                                        {"unsubscribe_url", ""}};
       const auto seg =
           count_sms_segments(with_opt_out_footer(renderer.inline_template(b.text, vars, false)));

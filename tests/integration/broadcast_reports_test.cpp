@@ -109,7 +109,9 @@ TEST_F(BroadcastReportsTest, ListShowAndWatchReadTheDatabaseOfARunningService) {
     EXPECT_NE(body.find("<p>Hello from <b>Test Org</b> &amp; friends.</p>"), std::string::npos)
         << body;
   }
-  auto sms = create({{"channel", "sms"}, {"text", "Town hall on Friday at 6pm."}});
+  std::string town_hall = "Hi {{first_name}}!";
+  for (int i = 0; i < 6; ++i) town_hall += " Town hall on Friday at 6pm.";
+  auto sms = create({{"channel", "sms"}, {"text", town_hall}});
   const auto sms_id = sms["id"].get<std::int64_t>();
 
   auto list = broadcasts({"list"});
@@ -146,7 +148,9 @@ TEST_F(BroadcastReportsTest, ListShowAndWatchReadTheDatabaseOfARunningService) {
   auto show_sms = broadcasts({"show", std::to_string(sms_id)});
   ASSERT_EQ(show_sms.exit_code, 0) << show_sms.err;
   EXPECT_NE(show_sms.out.find("status:      draft\n"), std::string::npos) << show_sms.out;
-  EXPECT_NE(show_sms.out.find("segments:    1 (GSM-7)\n"), std::string::npos) << show_sms.out;
+  // The same count as the API's (a 20-character name and the STOP line: 2 parts).
+  EXPECT_EQ(get(sms_id)["segments"], 2) << get(sms_id).dump();
+  EXPECT_NE(show_sms.out.find("segments:    2 (GSM-7)\n"), std::string::npos) << show_sms.out;
   EXPECT_EQ(show_sms.out.find("subject:"), std::string::npos) << show_sms.out;
 
   // Not a terminal: plain lines, and a completed broadcast ends at once.
