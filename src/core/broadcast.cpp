@@ -237,7 +237,7 @@ OutboundEmail BroadcastComposer::email(const Broadcast& b, const Recipient& r,
   outer["body_text"] = composer_.inline_template(b.text, vars, false);
   if (!b.html.empty()) {
     outer["body_html"] = composer_.inline_template(b.html, vars, true);
-    outer["has_html"] = "1";
+    outer["has_body_html"] = "1";
   }
   auto c = composer_.email("broadcast", outer);
   m.subject = std::move(c.subject);

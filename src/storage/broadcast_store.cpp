@@ -1,6 +1,9 @@
 // The broadcasts table and its recipients' ledger (outbox rows with
 // broadcast_id <> 0), on the writer and on read connections.
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "connection.h"
 #include "read_pool_impl.h"
@@ -135,7 +138,8 @@ std::vector<Broadcast> SqliteBroadcastStore::active() {
   // A cancelled broadcast matters only while it has queued rows left.
   static const std::string sql = select_sql(
       "WHERE status IN ('scheduled', 'sending') OR (status = 'cancelled' AND EXISTS"
-      " (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND o.state = 'queued'))"
+      " (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND o.broadcast_id <> 0"
+      " AND o.state = 'queued'))"
       " ORDER BY id");
   auto& q = st_.get(sql.c_str());
   std::vector<Broadcast> out;
@@ -210,7 +214,8 @@ int SqliteBroadcastStore::snapshot_chunk(const Broadcast& b, int max_rows, std::
 int SqliteBroadcastStore::skip_queued(std::int64_t id, int max_rows, std::int64_t now) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'skipped', finished_at = ?, last_error = 'broadcast cancelled'"
-      " WHERE id IN (SELECT id FROM outbox WHERE broadcast_id = ? AND state = 'queued' LIMIT ?)");
+      " WHERE id IN (SELECT id FROM outbox WHERE broadcast_id = ? AND broadcast_id <> 0"
+      " AND state = 'queued' LIMIT ?)");
   q.bind(1, static_cast<int64_t>(now));
   q.bind(2, static_cast<int64_t>(id));
   q.bind(3, max_rows);
@@ -219,7 +224,8 @@ int SqliteBroadcastStore::skip_queued(std::int64_t id, int max_rows, std::int64_
 
 bool SqliteBroadcastStore::has_unfinished(std::int64_t id) {
   auto& q = st_.get(
-      "SELECT 1 FROM outbox WHERE broadcast_id = ? AND state IN ('queued', 'sending') LIMIT 1");
+      "SELECT 1 FROM outbox WHERE broadcast_id = ? AND broadcast_id <> 0"
+      " AND state IN ('queued', 'sending') LIMIT 1");
   q.bind(1, static_cast<int64_t>(id));
   bool r = q.executeStep();
   q.reset();
@@ -229,7 +235,7 @@ bool SqliteBroadcastStore::has_unfinished(std::int64_t id) {
 int SqliteBroadcastStore::requeue(std::int64_t id, const std::string& state, std::int64_t now) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = 0,"
-      " finished_at = NULL WHERE broadcast_id = ? AND state = ?");
+      " finished_at = NULL WHERE broadcast_id = ? AND broadcast_id <> 0 AND state = ?");
   q.bind(1, static_cast<int64_t>(now));
   q.bind(2, static_cast<int64_t>(id));
   q.bind(3, state);
@@ -260,12 +266,36 @@ std::vector<Broadcast> ReadPool::broadcasts(int limit, std::int64_t before) {
   return out;
 }
 
+std::vector<std::pair<std::string, std::int64_t>> ReadPool::broadcast_status_counts() {
+  auto l = impl_->lease();
+  SQLite::Statement q(*l.db, "SELECT status, COUNT(*) FROM broadcasts GROUP BY status");
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+  return out;
+}
+
+std::vector<Broadcast> ReadPool::broadcasts_in_progress(std::int64_t finished_since, int limit) {
+  auto l = impl_->lease();
+  static const std::string sql = select_sql(
+      "WHERE status IN ('sending', 'paused', 'scheduled')"
+      " OR (status IN ('completed', 'cancelled') AND finished_at >= ?)"
+      " ORDER BY id DESC LIMIT ?");
+  SQLite::Statement q(*l.db, sql);
+  q.bind(1, static_cast<int64_t>(finished_since));
+  q.bind(2, limit);
+  std::vector<Broadcast> out;
+  while (q.executeStep()) out.push_back(row_to_broadcast(q));
+  return out;
+}
+
 BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
   auto l = impl_->lease();
   BroadcastCounts c;
   // One pass over the (broadcast_id, state, id) index.
-  SQLite::Statement q(*l.db,
-                      "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY state");
+  SQLite::Statement q(
+      *l.db,
+      "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? AND broadcast_id <> 0"
+      " GROUP BY state");
   q.bind(1, static_cast<int64_t>(id));
   while (q.executeStep()) {
     const auto s = q.getColumn(0).getString();
@@ -280,7 +310,8 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
   }
   SQLite::Statement d(*l.db,
                       "SELECT delivery_state, COUNT(*) FROM outbox WHERE broadcast_id = ? AND"
-                      " state = 'sent' AND delivery_state IS NOT NULL GROUP BY delivery_state");
+                      " broadcast_id <> 0 AND state = 'sent' AND delivery_state IS NOT NULL GROUP "
+                      "BY delivery_state");
   d.bind(1, static_cast<int64_t>(id));
   while (d.executeStep()) {
     const auto s = d.getColumn(0).getString();
@@ -295,17 +326,40 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
 std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
                                                                const std::string& state, int limit,
                                                                std::int64_t after) {
+  // A page is an index range per state ((broadcast_id, state, id)), merged:
+  // never a sort of the whole broadcast, which a CSV export of a million
+  // recipients would repeat for every page.
+  static const std::vector<std::string> kStates = {"queued", "sending", "sent",
+                                                   "failed", "skipped", "unknown"};
+  static const auto page_sql = [](const std::vector<std::string>& states) {
+    std::string ids;
+    for (const auto& st : states) {
+      if (!ids.empty()) ids += " UNION ALL ";
+      // broadcast_id <> 0 lets SQLite use the partial index.
+      ids +=
+          "SELECT id FROM (SELECT id FROM outbox WHERE broadcast_id = ?1 AND broadcast_id <> 0"
+          " AND state = '" +
+          st + "' AND id > ?3 ORDER BY id LIMIT ?4)";
+    }
+    return "SELECT o.id, o.channel_id, COALESCE(c.address, ''), o.state, o.attempts,"
+           " COALESCE(o.provider, ''), COALESCE(o.provider_message_id, ''),"
+           " COALESCE(o.last_code, ''), COALESCE(o.last_error, ''),"
+           " COALESCE(o.delivery_state, ''), COALESCE(o.finished_at, 0)"
+           " FROM (" +
+           ids +
+           ") AS page JOIN outbox o ON o.id = page.id"
+           " LEFT JOIN channels c ON c.id = o.channel_id ORDER BY o.id LIMIT ?4";
+  };
+  static const std::map<std::string, std::string> kSql = [] {
+    std::map<std::string, std::string> m{{"", page_sql(kStates)}};
+    for (const auto& st : kStates) m[st] = page_sql({st});
+    return m;
+  }();
+  const auto sql = kSql.find(state);
+  if (sql == kSql.end()) return {};
   auto l = impl_->lease();
-  SQLite::Statement q(
-      *l.db,
-      "SELECT o.id, o.channel_id, COALESCE(c.address, ''), o.state, o.attempts,"
-      " COALESCE(o.provider, ''), COALESCE(o.provider_message_id, ''), COALESCE(o.last_code, ''),"
-      " COALESCE(o.last_error, ''), COALESCE(o.delivery_state, ''), COALESCE(o.finished_at, 0)"
-      " FROM outbox o LEFT JOIN channels c ON c.id = o.channel_id"
-      " WHERE o.broadcast_id = ?1 AND (?2 = '' OR o.state = ?2) AND o.id > ?3"
-      " ORDER BY o.id LIMIT ?4");
+  SQLite::Statement q(*l.db, sql->second);
   q.bind(1, static_cast<int64_t>(id));
-  q.bind(2, state);
   q.bind(3, static_cast<int64_t>(after));
   q.bind(4, limit);
   std::vector<BroadcastRecipient> out;

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "sc/core/admin.h"
@@ -170,6 +171,11 @@ class ReadPool {
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);
   BroadcastCounts broadcast_counts(std::int64_t id);
+  // For /metrics: broadcasts by status, and those sending, paused or
+  // scheduled plus the ones finished since `finished_since`, newest first,
+  // at most `limit`.
+  std::vector<std::pair<std::string, std::int64_t>> broadcast_status_counts();
+  std::vector<Broadcast> broadcasts_in_progress(std::int64_t finished_since, int limit);
   std::vector<BroadcastRecipient> broadcast_recipients(std::int64_t id, const std::string& state,
                                                        int limit, std::int64_t after);
   // The admin key stored with this SHA-256 (hex), revoked or not.

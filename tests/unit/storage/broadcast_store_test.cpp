@@ -2,6 +2,7 @@
 // is in it and who is not, exactly once per channel, unknown outcomes, counts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "sc/core/broadcast.h"
@@ -151,6 +152,84 @@ TEST_F(BroadcastStoreTest, TheSameIdempotencyKeyFindsTheSameBroadcast) {
     EXPECT_EQ(c.broadcasts().find_by_idempotency_key("key-1")->id, id);
     EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("key-2"));
   });
+}
+
+// Recipient pages merge one index range per state, so they must still come
+// in id order, filtered, and resume after the last id of the page before.
+TEST_F(BroadcastStoreTest, RecipientPagesAreInIdOrderAcrossStates) {
+  for (int i = 0; i < 6; ++i)
+    add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+  auto id = create(ChannelKind::kEmail);
+  auto other = create(ChannelKind::kEmail);
+  snapshot(id, 100);
+  auto got = claim(1000);
+  ASSERT_EQ(got.size(), 6u);
+  std::vector<std::int64_t> ids;
+  for (const auto& m : got) ids.push_back(m.id);
+  std::sort(ids.begin(), ids.end());
+  writer_->run([&](WriteContext& c) {
+    c.outbox().mark_sent(ids[0], "file", SendResult::sent("202", "m0"), 1001);
+    c.outbox().mark_failed(ids[1], "file", SendResult::permanent("550", "no such user"), 1001);
+    c.outbox().mark_unknown(ids[2], "file", SendResult::retryable("timeout", "no answer"), 1001);
+    c.outbox().hand_back(ids[3], 2000);
+    c.outbox().mark_sent(ids[5], "file", SendResult::sent("202", "m5"), 1001);
+  });
+  ReadPool reads(path_, 1);
+  std::vector<std::int64_t> seen;
+  std::vector<std::string> states;
+  for (std::int64_t after = 0;;) {
+    auto page = reads.broadcast_recipients(id, "", 4, after);
+    for (const auto& r : page) {
+      seen.push_back(r.outbox_id);
+      states.push_back(r.state);
+    }
+    if (page.size() < 4) break;
+    after = page.back().outbox_id;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(states,
+            (std::vector<std::string>{"sent", "failed", "unknown", "queued", "sending", "sent"}));
+  auto sent = reads.broadcast_recipients(id, "sent", 1, 0);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outbox_id, ids[0]);
+  EXPECT_EQ(sent[0].provider_message_id, "m0");
+  sent = reads.broadcast_recipients(id, "sent", 10, ids[0]);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].outbox_id, ids[5]);
+  auto failed = reads.broadcast_recipients(id, "failed", 10, 0);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].code, "550");
+  EXPECT_EQ(failed[0].error, "no such user");
+  EXPECT_TRUE(reads.broadcast_recipients(id, "bogus", 10, 0).empty());
+  EXPECT_TRUE(reads.broadcast_recipients(other, "", 10, 0).empty());
+}
+
+TEST_F(BroadcastStoreTest, MetricsReadStatusesAndTheBroadcastsInProgress) {
+  auto sending = create(ChannelKind::kEmail);
+  auto done_long_ago = create(ChannelKind::kEmail);
+  auto done_now = create(ChannelKind::kSms);
+  auto draft = writer_->run([&](WriteContext& c) {
+    Broadcast b;
+    b.text = "t";
+    b.created_at = 1;
+    return c.broadcasts().insert(b);
+  });
+  writer_->run([&](WriteContext& c) {
+    c.broadcasts().set_status(done_long_ago, BroadcastStatus::kCompleted, "", 1000);
+    c.broadcasts().set_status(done_now, BroadcastStatus::kCancelled, "", 9000);
+  });
+  ReadPool reads(path_, 1);
+  auto statuses = reads.broadcast_status_counts();
+  std::sort(statuses.begin(), statuses.end());
+  EXPECT_EQ(statuses, (std::vector<std::pair<std::string, std::int64_t>>{
+                          {"cancelled", 1}, {"completed", 1}, {"draft", 1}, {"sending", 1}}));
+  std::vector<std::int64_t> ids;
+  for (const auto& b : reads.broadcasts_in_progress(5000, 10)) ids.push_back(b.id);
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{done_now, sending}));  // newest first
+  ids.clear();
+  for (const auto& b : reads.broadcasts_in_progress(5000, 1)) ids.push_back(b.id);
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{done_now}));
+  (void)draft;
 }
 
 }  // namespace
