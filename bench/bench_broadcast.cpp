@@ -123,7 +123,7 @@ void seed(const std::string& db, int n, sc::ChannelKind kind) {
 class SignupLoad {
  public:
   SignupLoad(sc::storage::WriteQueue& writer, sc::ConsentService& service, const sc::Clock& clock,
-             int per_second, int threads = 8)
+             int per_second, int threads = 64)
       : writer_(writer), service_(service), clock_(clock) {
     if (per_second <= 0) return;
     const auto period = std::chrono::nanoseconds(1'000'000'000LL * threads / per_second);

@@ -135,7 +135,8 @@ std::vector<Broadcast> SqliteBroadcastStore::active() {
   // A cancelled broadcast matters only while it has queued rows left.
   static const std::string sql = select_sql(
       "WHERE status IN ('scheduled', 'sending') OR (status = 'cancelled' AND EXISTS"
-      " (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND o.state = 'queued'))"
+      " (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND o.broadcast_id <> 0"
+      " AND o.state = 'queued'))"
       " ORDER BY id");
   auto& q = st_.get(sql.c_str());
   std::vector<Broadcast> out;
@@ -210,7 +211,8 @@ int SqliteBroadcastStore::snapshot_chunk(const Broadcast& b, int max_rows, std::
 int SqliteBroadcastStore::skip_queued(std::int64_t id, int max_rows, std::int64_t now) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'skipped', finished_at = ?, last_error = 'broadcast cancelled'"
-      " WHERE id IN (SELECT id FROM outbox WHERE broadcast_id = ? AND state = 'queued' LIMIT ?)");
+      " WHERE id IN (SELECT id FROM outbox WHERE broadcast_id = ?2 AND broadcast_id <> 0"
+      " AND state = 'queued' LIMIT ?3)");
   q.bind(1, static_cast<int64_t>(now));
   q.bind(2, static_cast<int64_t>(id));
   q.bind(3, max_rows);
@@ -219,7 +221,8 @@ int SqliteBroadcastStore::skip_queued(std::int64_t id, int max_rows, std::int64_
 
 bool SqliteBroadcastStore::has_unfinished(std::int64_t id) {
   auto& q = st_.get(
-      "SELECT 1 FROM outbox WHERE broadcast_id = ? AND state IN ('queued', 'sending') LIMIT 1");
+      "SELECT 1 FROM outbox WHERE broadcast_id = ?1 AND broadcast_id <> 0"
+      " AND state IN ('queued', 'sending') LIMIT 1");
   q.bind(1, static_cast<int64_t>(id));
   bool r = q.executeStep();
   q.reset();
@@ -229,7 +232,7 @@ bool SqliteBroadcastStore::has_unfinished(std::int64_t id) {
 int SqliteBroadcastStore::requeue(std::int64_t id, const std::string& state, std::int64_t now) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = 0,"
-      " finished_at = NULL WHERE broadcast_id = ? AND state = ?");
+      " finished_at = NULL WHERE broadcast_id = ?2 AND broadcast_id <> 0 AND state = ?3");
   q.bind(1, static_cast<int64_t>(now));
   q.bind(2, static_cast<int64_t>(id));
   q.bind(3, state);
@@ -264,8 +267,10 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
   auto l = impl_->lease();
   BroadcastCounts c;
   // One pass over the (broadcast_id, state, id) index.
-  SQLite::Statement q(*l.db,
-                      "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY state");
+  SQLite::Statement q(
+      *l.db,
+      "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ?1 AND broadcast_id <> 0"
+      " GROUP BY state");
   q.bind(1, static_cast<int64_t>(id));
   while (q.executeStep()) {
     const auto s = q.getColumn(0).getString();
@@ -279,7 +284,8 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
     if (s == "unknown") c.unknown = n;
   }
   SQLite::Statement d(*l.db,
-                      "SELECT delivery_state, COUNT(*) FROM outbox WHERE broadcast_id = ? AND"
+                      "SELECT delivery_state, COUNT(*) FROM outbox WHERE broadcast_id = ?1 AND "
+                      "broadcast_id <> 0 AND"
                       " state = 'sent' AND delivery_state IS NOT NULL GROUP BY delivery_state");
   d.bind(1, static_cast<int64_t>(id));
   while (d.executeStep()) {
@@ -301,7 +307,8 @@ std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
       " COALESCE(o.provider, ''), COALESCE(o.provider_message_id, ''), COALESCE(o.last_code, ''),"
       " COALESCE(o.last_error, ''), COALESCE(o.delivery_state, ''), COALESCE(o.finished_at, 0)"
       " FROM outbox o LEFT JOIN channels c ON c.id = o.channel_id"
-      " WHERE o.broadcast_id = ?1 AND (?2 = '' OR o.state = ?2) AND o.id > ?3"
+      " WHERE o.broadcast_id = ?1 AND o.broadcast_id <> 0 AND (?2 = '' OR o.state = ?2) AND o.id > "
+      "?3"
       " ORDER BY o.id LIMIT ?4");
   q.bind(1, static_cast<int64_t>(id));
   q.bind(2, state);
