@@ -13,6 +13,7 @@
 //   bench_broadcast memory [recipients=1000000] [batch=512] [in_flight=64]
 //     an email broadcast at 0 ms; peak RSS (VmHWM, reset after seeding).
 //   bench_broadcast during [recipients=100000] [signups_per_s=200] [batch=512] [in_flight=64]
+//                          [chunk=5000]
 //     an email broadcast at 0 ms with a steady load of sign-ups: their latency,
 //     and how long one sign-up's confirmation waits (commit to the provider's answer).
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -458,6 +459,7 @@ int main(int argc, char** argv) {
     o.signups_per_s = arg(argc, argv, 3, 200);
     o.batch = arg(argc, argv, 4, 512);
     o.in_flight = arg(argc, argv, 5, 64);
+    o.chunk_rows = arg(argc, argv, 6, 5000);
     o.watch = true;
     const auto r = run(o);
     ok = r.signup_p99_ms < 50 && r.confirmation_ms >= 0 && r.confirmation_ms < 2000;
@@ -467,7 +469,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_broadcast snapshot [n] [signups/s] [chunk] | send email|sms [n] "
                  "[latency_ms] [batch] [in_flight] | memory [n] [batch] [in_flight] | during [n] "
-                 "[signups/s] [batch] [in_flight]\n");
+                 "[signups/s] [batch] [in_flight] [chunk]\n");
     return 2;
   }
   return ok ? 0 : 1;
