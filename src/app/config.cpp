@@ -254,6 +254,8 @@ const std::vector<Setting>& settings() {
        "a Twilio messaging service as the sender instead"},
       {"SC_TWILIO_API_BASE", "https://api.twilio.com", text(SC_FIELD(sms.twilio_api_base)),
        "Twilio REST base URL"},
+      {"SC_TWILIO_MAX_IN_FLIGHT", "16", whole(SC_FIELD(sms.twilio_max_in_flight), 1, 1024),
+       "concurrent requests to Twilio"},
       {"SC_TWILIO_TIMEOUT_SECONDS", "30",
        [](Config& c, std::string_view name, const std::string& v) {
          c.sms.timeout_ms = static_cast<long>(parse_whole(name, v, 1, 300) * 1000);

@@ -271,6 +271,8 @@ std::vector<Case> cases(const unit::TempDir& dir) {
        str([](const Config& c) -> const std::string& { return c.sms.twilio_api_base; }),
        "https://api.twilio.com", "http://127.0.0.1:9999", "http://127.0.0.1:9999", "ftp://x",
        "SC_TWILIO_API_BASE \"ftp://x\" must be https://host[:port]", kTwilio},
+      {"SC_TWILIO_MAX_IN_FLIGHT", num([](const Config& c) { return c.sms.twilio_max_in_flight; }),
+       "16", "256", "256", "0", whole("SC_TWILIO_MAX_IN_FLIGHT", "1", "1024", "0")},
       {"SC_TWILIO_TIMEOUT_SECONDS", num([](const Config& c) { return c.sms.timeout_ms / 1000; }),
        "30", "5", "5", "0", whole("SC_TWILIO_TIMEOUT_SECONDS", "1", "300", "0")},
       {"SC_DEFAULT_REGION", str(&Config::default_region), "US", "GB", "GB", "XX",
