@@ -133,12 +133,10 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
       Renderer renderer(
           Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}},
           config.templates_dir);
-      const std::map<std::string, std::string> vars = {{"first_name", std::string(20, 'x')},
-                                                       {"org_name", ""},
-                                                       {"postal_address", ""},
-                                                       {"unsubscribe_url", ""}};
+      // The same estimate as the API's (a link as long as the service's own).
       const auto seg =
-          count_sms_segments(with_opt_out_footer(renderer.inline_template(b.text, vars, false)));
+          estimate_sms_segments(renderer, b.text, config.org_name, config.postal_address,
+                                config.public_url + "/unsubscribe/" + std::string(64, 'x'));
       std::printf("segments:    %d (%s)\n", seg.segments, seg.gsm7 ? "GSM-7" : "UCS-2");
     } catch (const std::exception& e) {
       std::printf("segments:    - (the text does not render: %s)\n", e.what());

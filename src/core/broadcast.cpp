@@ -158,14 +158,7 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
       return invalid("unexpected_field", "a text has no subject", "subject");
     if (d.html && !d.html->empty())
       return invalid("unexpected_field", "a text has no html part", "html");
-    // Segments of the text as the longest plausible recipient gets it: the
-    // template with a 20-character first name, and the STOP line.
-    std::map<std::string, std::string> vars = {{"first_name", std::string(20, 'x')},
-                                               {"org_name", "x"},
-                                               {"postal_address", ""},
-                                               {"unsubscribe_url", ""}};
-    auto body = with_opt_out_footer(composer.render(b.text, vars, false));
-    auto seg = count_sms_segments(body);
+    auto seg = composer.sms_segments(b.text);
     if (seg.segments > settings.sms_max_segments)
       return invalid("too_many_segments",
                      "the text takes " + std::to_string(seg.segments) + " segments (" +
@@ -189,6 +182,23 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
     b.send_at = *t;
   }
   return b;
+}
+
+SmsSegments estimate_sms_segments(const Composer& composer, std::string_view text,
+                                  std::string_view org_name, std::string_view postal_address,
+                                  std::string_view unsubscribe_url) {
+  const std::map<std::string, std::string> vars = {
+      {"first_name", std::string(20, 'x')},
+      {"org_name", std::string(org_name)},
+      {"postal_address", std::string(postal_address)},
+      {"unsubscribe_url", std::string(unsubscribe_url)}};
+  return count_sms_segments(with_opt_out_footer(composer.inline_template(text, vars, false)));
+}
+
+SmsSegments BroadcastComposer::sms_segments(std::string_view text) const {
+  // A link for a channel id as long as any real one will be.
+  return estimate_sms_segments(composer_, text, settings_.org_name, settings_.postal_address,
+                               service_.unsubscribe_url(999'999'999'999));
 }
 
 BroadcastComposer::BroadcastComposer(const Composer& composer, const ConsentService& service,

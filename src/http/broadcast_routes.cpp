@@ -469,14 +469,8 @@ class BroadcastResource {
       j["subject"] = b.subject;
       if (!b.html.empty()) j["html"] = b.html;
     } else {
-      // As the longest plausible recipient would get it (a 20-character name, the STOP line).
-      std::map<std::string, std::string> vars = {{"first_name", std::string(20, 'x')},
-                                                 {"org_name", ""},
-                                                 {"postal_address", ""},
-                                                 {"unsubscribe_url", ""}};
       try {
-        auto seg = count_sms_segments(
-            with_opt_out_footer(env_.deps.broadcast_composer->render(b.text, vars, false)));
+        auto seg = env_.deps.broadcast_composer->sms_segments(b.text);
         j["segments"] = seg.segments;
         j["encoding"] = seg.gsm7 ? "GSM-7" : "UCS-2";
       } catch (const std::exception&) {

@@ -19,6 +19,7 @@
 #include "sc/core/outbox.h"
 #include "sc/core/ports.h"
 #include "sc/core/result.h"
+#include "sc/core/sms_segments.h"
 
 namespace sc {
 
@@ -141,6 +142,14 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
 std::optional<std::int64_t> parse_rfc3339(std::string_view s);
 std::string format_rfc3339(std::int64_t unix_seconds);
 
+// The segments a broadcast text takes for its longest plausible recipient:
+// rendered with a 20-character first name, the real org name, postal address
+// and an unsubscribe link of the given length, plus the STOP line. Create,
+// GET, preview and the CLI all count with this one estimate.
+SmsSegments estimate_sms_segments(const Composer& composer, std::string_view text,
+                                  std::string_view org_name, std::string_view postal_address,
+                                  std::string_view unsubscribe_url);
+
 // Builds each recipient's message from the broadcast: Mustache per recipient
 // (first_name, unsubscribe_url, org_name, postal_address), the foundation's
 // footer, List-Unsubscribe (+ One-Click), List-Id and Feedback-ID for email;
@@ -166,6 +175,8 @@ class BroadcastComposer {
                      bool html) const;
   // The parse error of a template, or "" when it parses.
   std::string template_error(std::string_view tmpl) const;
+  // estimate_sms_segments with this deployment's org name, address and links.
+  SmsSegments sms_segments(std::string_view text) const;
 
   struct Recipient {
     std::int64_t channel_id = 0;
