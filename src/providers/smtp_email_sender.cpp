@@ -320,8 +320,12 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
     if (code >= 500) return SendResult::permanent("smtp:" + std::to_string(code), reply);
     return SendResult::retryable("smtp:" + std::to_string(code), reply);
   }
-  return SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)),
-                               reply.empty() ? detail : detail + " (last reply: " + reply + ")");
+  auto r = SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)),
+                                 reply.empty() ? detail : detail + " (last reply: " + reply + ")");
+  // The whole message went out and no verdict came back (a timeout, or the
+  // connection dropped after the final dot): the server may have taken it.
+  r.ambiguous = !s.payload.empty() && s.offset == s.payload.size();
+  return r;
 }
 
 }  // namespace sc::providers
