@@ -42,11 +42,11 @@ class BroadcastCrashTest : public ServiceTest {
   }
 
   std::map<std::string, std::string> env() {
-    return {{"SC_EMAIL_PROVIDER", "sendgrid"},
-            {"SC_SENDGRID_API_KEY", fake.api_key()},
-            {"SC_SENDGRID_API_BASE", fake.base_url()},
-            {"SC_DISPATCH_BATCH", std::to_string(kBatch)},
-            {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "0"}};
+    return {
+        {"SC_EMAIL_PROVIDER", "sendgrid"},         {"SC_SENDGRID_API_KEY", fake.api_key()},
+        {"SC_SENDGRID_API_BASE", fake.base_url()}, {"SC_DISPATCH_BATCH", std::to_string(kBatch)},
+        {"SC_BROADCAST_CHUNK_ROWS", "200"},  // a snapshot of 15 transactions
+        {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "0"}};
   }
 
   std::string db() { return dir_.str("data/sc.db"); }
@@ -123,11 +123,17 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
   ASSERT_TRUE(sent);
   ASSERT_EQ(sent->status, 200) << sent->body;
 
-  // Kill 1: right after the send call, while the snapshot is being written
-  // (or before it started: either must be safe).
+  // Kill 1: during the snapshot, as soon as its first chunk is in the
+  // ledger (it may have finished by then on a fast machine: either must be safe).
   int kills = 0;
   std::vector<std::string> points;
-  points.push_back("right after send, ledger rows " + std::to_string(ledger("1")));
+  std::int64_t in_ledger = 0;
+  // Polled every millisecond (wait_for backs off to 100 ms, past the snapshot).
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       (in_ledger = ledger("1")) == 0 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GT(in_ledger, 0) << svc_->stderr_text();
+  points.push_back("in the snapshot, ledger rows " + std::to_string(in_ledger) + "+");
   kill_and_restart();
   ++kills;
   // The others: once the fake has received a random number of further
