@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "fakes/fake_sendgrid.h"
+#include "fakes/fake_twilio.h"
 #include "service_fixture.h"
 
 namespace sc::testing {
@@ -42,29 +43,39 @@ class BroadcastCrashTest : public ServiceTest {
   }
 
   std::map<std::string, std::string> env() {
-    return {
-        {"SC_EMAIL_PROVIDER", "sendgrid"},         {"SC_SENDGRID_API_KEY", fake.api_key()},
-        {"SC_SENDGRID_API_BASE", fake.base_url()}, {"SC_DISPATCH_BATCH", std::to_string(kBatch)},
-        {"SC_BROADCAST_CHUNK_ROWS", "200"},  // a snapshot of 15 transactions
-        {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "0"}};
+    return {{"SC_EMAIL_PROVIDER", "sendgrid"},
+            {"SC_SENDGRID_API_KEY", fake.api_key()},
+            {"SC_SENDGRID_API_BASE", fake.base_url()},
+            {"SC_SMS_PROVIDER", "twilio"},
+            {"SC_TWILIO_ACCOUNT_SID", fakes::FakeTwilio::kAccountSid},
+            {"SC_TWILIO_AUTH_TOKEN", fakes::FakeTwilio::kAuthToken},
+            {"SC_TWILIO_FROM", "+15005550006"},
+            {"SC_TWILIO_API_BASE", twilio.base_url()},
+            {"SC_SMS_SEND_WINDOW", "00:00-24:00"},  // quiet hours are another test's
+            {"SC_DISPATCH_BATCH", std::to_string(kBatch)},
+            {"SC_BROADCAST_CHUNK_ROWS", "200"},  // a snapshot of 15 transactions
+            {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "0"}};
   }
 
   std::string db() { return dir_.str("data/sc.db"); }
 
   httplib::Headers admin() { return {{"Authorization", std::string("Bearer ") + kAdminKey}}; }
 
-  // Confirmed email channels r0..r(n-1)@example.org, written straight into
-  // the stopped service's database (the API would take minutes for this).
-  void seed_subscribers(int n) {
+  // Confirmed channels (r0..r(n-1)@example.org, or +1201555xxxx), written
+  // straight into the stopped service's database (the API would take minutes).
+  void seed_subscribers(int n, bool sms) {
     db_inspect::exec(db(),
                      "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < " +
                          std::to_string(n) +
                          ") INSERT INTO subscribers (id, first_name, created_at)"
                          " SELECT i, 'Reader' || i, 1700000000 FROM k");
     db_inspect::exec(db(),
-                     "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
-                     " updated_at) SELECT id, 'email', 'r' || (id - 1) || '@example.org',"
-                     " 'confirmed', 1700000000, 1700000000 FROM subscribers");
+                     sms ? "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
+                           " updated_at) SELECT id, 'sms', printf('+1201555%04d', id - 1),"
+                           " 'confirmed', 1700000000, 1700000000 FROM subscribers"
+                         : "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
+                           " updated_at) SELECT id, 'email', 'r' || (id - 1) || '@example.org',"
+                           " 'confirmed', 1700000000, 1700000000 FROM subscribers");
   }
 
   json broadcast(std::int64_t id) {
@@ -73,8 +84,19 @@ class BroadcastCrashTest : public ServiceTest {
     return json::parse(r->body);
   }
 
+  // Messages per recipient the provider received, across all the runs.
+  std::map<std::string, int> per_recipient() {
+    if (!sms_) return fake.requests_per_recipient();
+    std::map<std::string, int> out;
+    for (const auto& r : twilio.received()) ++out[r.to];
+    return out;
+  }
   // Distinct recipients the fake has seen so far.
-  std::size_t received() { return fake.requests_per_recipient().size(); }
+  std::size_t received() { return per_recipient().size(); }
+  std::vector<std::string> violations() { return sms_ ? twilio.violations() : fake.violations(); }
+
+  void crash_run(bool sms);
+  bool sms_ = false;
 
   std::int64_t ledger(const std::string& where) {
     return std::stoll(db_inspect::query_value(
@@ -89,9 +111,12 @@ class BroadcastCrashTest : public ServiceTest {
   }
 
   fakes::FakeSendgrid fake{fake_options()};
+  fakes::FakeTwilio twilio;
 };
 
-TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
+void BroadcastCrashTest::crash_run(bool sms) {
+  sms_ = sms;
+  twilio.set_jitter_ms(20);
   const auto t0 = std::chrono::steady_clock::now();
   std::uint32_t seed = std::random_device{}();
   if (const char* s = std::getenv("SC_CRASH_SEED"))
@@ -104,15 +129,16 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
   // the service is stopped.
   start(env());
   ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
-  seed_subscribers(kRecipients);
+  seed_subscribers(kRecipients, sms);
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
   cli_->set_read_timeout(10, 0);
 
   auto created = cli_->Post("/api/v1/admin/broadcasts", admin(),
-                            json{{"channel", "email"},
-                                 {"subject", "News"},
-                                 {"text", "Hello {{first_name}}, here is the news."}}
+                            (sms ? json{{"channel", "sms"}, {"text", "Hello {{first_name}}, news."}}
+                                 : json{{"channel", "email"},
+                                        {"subject", "News"},
+                                        {"text", "Hello {{first_name}}, here is the news."}})
                                 .dump(),
                             "application/json");
   ASSERT_TRUE(created);
@@ -167,7 +193,7 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
       std::chrono::seconds(20)))
       << (b.is_null() ? std::string("no broadcast") : b.dump()) << "; seed " << seed << "\n"
       << svc_->stderr_text();
-  EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
+  EXPECT_TRUE(violations().empty()) << violations().front();
 
   // The ledger as an auditor reads it.
   std::map<std::string, std::string> state_of;  // address → state
@@ -182,7 +208,7 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
     }
   }
   ASSERT_EQ(state_of.size(), static_cast<std::size_t>(kRecipients));
-  const auto got = fake.requests_per_recipient();
+  const auto got = per_recipient();
 
   // (a) Nobody received two messages, across all the runs.
   for (const auto& [to, n] : got) {
@@ -242,12 +268,17 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) {
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "broadcast crash test: seed " << seed << ", " << kills << " kills (";
+  std::cout << "broadcast crash test (" << (sms ? "sms" : "email") << "): seed " << seed << ", "
+            << kills << " kills (";
   for (std::size_t i = 0; i < points.size(); ++i) std::cout << (i ? "; " : "") << points[i];
   std::cout << "), " << unknown.size() << " unknown (" << unknown_received
             << " of them received) of at most " << bound << ", " << kRecipients << " recipients in "
             << seconds << " s\n";
 }
+
+TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) { crash_run(false); }
+
+TEST_F(BroadcastCrashTest, SigkillAtRandomPointsTextsEachRecipientAtMostOnce) { crash_run(true); }
 
 }  // namespace
 }  // namespace sc::testing
