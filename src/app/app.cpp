@@ -458,7 +458,8 @@ int cmd_serve(Wiring& w) {
       return quiet_hours_wait_until(to, at, window);
     });
   }
-  BroadcastRunner runner(broadcasts, w.clock, {}, [&dispatcher] { dispatcher.wake(); });
+  BroadcastRunner runner(broadcasts, w.clock, {.chunk_rows = c.broadcast_chunk_rows},
+                         [&dispatcher] { dispatcher.wake(); });
   wire_dispatch_metrics(registry, dispatcher, w.clock);
   wire_broadcast_metrics(registry, reads, w.clock);
 

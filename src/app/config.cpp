@@ -316,6 +316,8 @@ const std::vector<Setting>& settings() {
       {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "50",
        whole(&Config::broadcast_pause_after_errors, 0, 1'000'000),
        "errors in a row after which a broadcast pauses itself; 0: never"},
+      {"SC_BROADCAST_CHUNK_ROWS", "5000", whole(&Config::broadcast_chunk_rows, 1, 1'000'000),
+       "recipients written into a broadcast's ledger per transaction"},
       {"SC_SMS_MAX_SEGMENTS", "4", whole(&Config::sms_max_segments, 1, 10),
        "segments a broadcast text may take (with the STOP line)"},
       {"SC_SMS_SEND_WINDOW", "08:00-21:00",

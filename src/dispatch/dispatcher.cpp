@@ -492,7 +492,61 @@ void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>&
   }
 }
 
+// The next batch is claimed while this one is with the provider; only now
+// does it leave. Written before the first request so that a crash before it
+// queues the batch again (it never left) and a crash after it makes the
+// batch unknown (it may have left). Transactional messages are sent again
+// after a crash anyway.
+void Dispatcher::hand_over(Batch& b) {
+  std::vector<std::int64_t> bulk;
+  for (const auto* rows : {&b.email_rows, &b.sms_rows})
+    for (auto row : *rows)
+      if (b.claimed[row].lane == OutboxLane::kBulk) bulk.push_back(b.claimed[row].id);
+  if (bulk.empty()) return;
+  std::vector<std::int64_t> marked;
+  bool failed = false;
+  try {
+    outbox_.run([&](OutboxContext& c) {
+      marked = c.outbox().mark_handed_over(bulk, clock_.now_unix() + options_.lease_seconds);
+    });
+  } catch (const std::exception& e) {
+    // Not marked: not sent. They are handed back, or queued again when their lease runs out.
+    std::fprintf(stderr, "dispatcher: handing over failed: %s\n", e.what());
+    failed = true;
+  }
+  if (marked.size() == bulk.size()) return;
+  std::sort(marked.begin(), marked.end());
+  const auto now = clock_.now_unix();
+  // A bulk message not marked is not sent: handed back when the write
+  // failed; left alone when its lease ran out (queued again, maybe claimed
+  // by now: no longer this batch's to record).
+  auto keep = [&](auto& messages, auto& rows, Provider& p) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& m = b.claimed[rows[i]];
+      if (m.lane == OutboxLane::kBulk && !std::binary_search(marked.begin(), marked.end(), m.id)) {
+        if (failed)
+          b.outcomes.push_back(
+              {rows[i], SendResult::retryable("handed-back", "not handed over"), true, now});
+        std::lock_guard lk(providers_mu_);
+        --p.reserved;
+        continue;
+      }
+      if (out != i) {
+        messages[out] = std::move(messages[i]);
+        rows[out] = rows[i];
+      }
+      ++out;
+    }
+    messages.resize(out);
+    rows.resize(out);
+  };
+  keep(b.emails, b.email_rows, *providers_[0]);
+  keep(b.texts, b.sms_rows, *providers_[1]);
+}
+
 void Dispatcher::send(Batch& b) {
+  hand_over(b);
   if (!b.emails.empty()) send_through(*providers_[0], email_, b.emails, b.email_rows, b);
   if (!b.texts.empty()) send_through(*providers_[1], sms_, b.texts, b.sms_rows, b);
 }

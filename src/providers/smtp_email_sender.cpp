@@ -385,9 +385,10 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
   }
   auto r = SendResult::retryable("curl:" + std::to_string(static_cast<int>(rc)),
                                  reply.empty() ? detail : detail + " (last reply: " + reply + ")");
-  // No verdict on a message the server received in full (a timeout, a
-  // dropped connection after the data): it may be on its way.
-  r.ambiguous = s.replies.unanswered_after_data();
+  // No verdict on a message the server received in full (a timeout, or the
+  // connection dropped after the final dot): it may be on its way.
+  r.ambiguous = s.replies.unanswered_after_data() ||
+                (!s.payload.empty() && s.offset == s.payload.size());
   return r;
 }
 

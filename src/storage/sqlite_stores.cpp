@@ -455,7 +455,9 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
         " RETURNING id, purpose, broadcast_id, attempts, payload,"
         "           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id, "
         "next_attempt_at");
-    q.bind(1, static_cast<int64_t>(lease_until));
+    // A bulk lease is negative until mark_handed_over: claimed, not yet with
+    // the provider (a crash then queues it again rather than make it unknown).
+    q.bind(1, static_cast<int64_t>(lane == OutboxLane::kBulk ? -lease_until : lease_until));
     q.bind(2, static_cast<int>(lane));
     q.bind(3, kind == OutboxKind::kEmail ? "email" : "sms");
     q.bind(4, static_cast<int64_t>(now));
@@ -556,6 +558,25 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, const std::string& provider
   q.exec();
 }
 
+std::vector<std::int64_t> SqliteOutboxStore::mark_handed_over(const std::vector<std::int64_t>& ids,
+                                                              std::int64_t lease_until) {
+  std::vector<std::int64_t> out;
+  if (ids.empty()) return out;
+  std::string list = "[";
+  for (auto id : ids) list += (list.size() > 1 ? "," : "") + std::to_string(id);
+  list += "]";
+  // Only rows still leased as claimed: one whose lease ran out meanwhile was
+  // queued again and may be another claim's now.
+  auto& q = st_.get(
+      "UPDATE outbox SET lease_until = ? WHERE state = 'sending' AND lease_until < 0"
+      " AND id IN (SELECT value FROM json_each(?)) RETURNING id");
+  q.bind(1, static_cast<int64_t>(lease_until));
+  q.bind(2, list);
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+  q.reset();
+  return out;
+}
+
 void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
   // Never tried with a provider: the attempt the claim counted is given back.
   auto& q = st_.get(
@@ -594,14 +615,21 @@ void SqliteOutboxStore::pause_broadcast(std::int64_t broadcast_id, const std::st
 // A leased transactional message goes back to the queue (sent at least
 // once: a lost confirmation harms, a second one does not). A leased
 // broadcast message may have reached the provider: it becomes unknown.
+// A broadcast message claimed but never handed over (negative lease) never
+// left: queued again, its attempt given back.
 int SqliteOutboxStore::release_expired(std::int64_t now) {
   auto& u = st_.get(
       "UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?,"
       " last_error = 'in flight when its lease ran out (the process stopped or the send hung)'"
-      " WHERE state = 'sending' AND lease_until < ? AND lane = 1");
+      " WHERE state = 'sending' AND lease_until >= 0 AND lease_until < ? AND lane = 1");
   u.bind(1, static_cast<int64_t>(now));
   u.bind(2, static_cast<int64_t>(now));
   int n = u.exec();
+  auto& b = st_.get(
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0"
+      " WHERE state = 'sending' AND lease_until < 0 AND -lease_until < ? AND lane = 1");
+  b.bind(1, static_cast<int64_t>(now));
+  n += b.exec();
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lease_until "
       "< ? AND lane = 0");
@@ -612,8 +640,13 @@ int SqliteOutboxStore::release_expired(std::int64_t now) {
 int SqliteOutboxStore::release_all() {
   auto& u = st_.get(
       "UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = strftime('%s','now'),"
-      " last_error = 'in flight when the process stopped' WHERE state = 'sending' AND lane = 1");
+      " last_error = 'in flight when the process stopped' WHERE state = 'sending' AND lane = 1"
+      " AND lease_until >= 0");
   int n = u.exec();
+  auto& b = st_.get(
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0"
+      " WHERE state = 'sending' AND lane = 1 AND lease_until < 0");
+  n += b.exec();
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lane = 0");
   return n + q.exec();

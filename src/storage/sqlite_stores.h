@@ -85,6 +85,8 @@ class SqliteOutboxStore final : public OutboxStore {
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
   void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                    std::int64_t now) override;
+  std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
+                                             std::int64_t lease_until) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
   void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
                     std::int64_t now) override;

@@ -137,6 +137,11 @@ std::map<std::string, int> FakeSendgrid::requests_per_outbox() const {
   return per_outbox_;
 }
 
+std::map<std::string, int> FakeSendgrid::requests_per_recipient() const {
+  std::lock_guard lock(mu_);
+  return per_recipient_;
+}
+
 std::vector<nlohmann::json> FakeSendgrid::bodies() const {
   std::lock_guard lock(mu_);
   return bodies_;
@@ -298,6 +303,8 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
   {
     std::lock_guard lock(mu_);
     ++per_outbox_[outbox];
+    for (const auto& p : body["personalizations"])
+      for (const auto& to : p["to"]) ++per_recipient_[to["email"].get<std::string>()];
     if (options_.keep_bodies) bodies_.push_back(body);
     auto it = scripts_.find(outbox);
     if (it != scripts_.end() && !it->second.empty()) {
@@ -307,6 +314,8 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
       answer = default_;
     }
     id = ++next_id_;
+    if (options_.jitter_ms > 0)
+      answer.delay_ms += std::uniform_int_distribution<int>(0, options_.jitter_ms)(jitter_rng_);
   }
   wait_ms(answer.delay_ms);
   res.status = answer.status;

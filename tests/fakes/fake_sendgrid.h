@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ class FakeSendgrid {
     std::string api_key = "SG.fake-key";
     std::size_t threads = 64;
     int delay_ms = 0;               // latency of every default answer
+    int jitter_ms = 0;              // plus a random 0..jitter_ms on every answer
     bool keep_bodies = true;        // false for benchmarks: only count
     std::string tls_cert, tls_key;  // both set: serve HTTPS
   };
@@ -54,6 +56,10 @@ class FakeSendgrid {
   std::vector<std::string> violations() const;
   std::size_t request_count() const;
   std::map<std::string, int> requests_per_outbox() const;
+  // Well-formed requests per recipient address (every personalizations[].to[]),
+  // counted when the request arrives: a message the provider took, whether or
+  // not its answer reached the client.
+  std::map<std::string, int> requests_per_recipient() const;
   // Distinct client connections (remote ports) that sent requests.
   std::size_t connection_count() const;
   std::vector<nlohmann::json> bodies() const;  // every well-formed body, in arrival order
@@ -79,6 +85,8 @@ class FakeSendgrid {
   std::set<int> connections_;
   std::uint64_t next_id_ = 0;
   std::map<std::string, int> per_outbox_;
+  std::map<std::string, int> per_recipient_;
+  std::mt19937 jitter_rng_{20261130};
   std::map<std::string, std::deque<FakeResponse>> scripts_;
   FakeResponse default_;
   std::vector<nlohmann::json> bodies_;

@@ -65,6 +65,8 @@ FakeTwilio::FakeTwilio() : server_(32) {
           a = it->second.front();
           if (it->second.size() > 1) it->second.pop_front();
         }
+        if (jitter_ms_ > 0)
+          a.delay_ms += std::uniform_int_distribution<int>(0, jitter_ms_)(jitter_rng_);
         received_.push_back(
             {to, req.get_param_value("From"), req.get_param_value("MessagingServiceSid"),
              req.get_param_value("Body"), req.get_param_value("StatusCallback"), req.body});
@@ -89,6 +91,11 @@ FakeTwilio::FakeTwilio() : server_(32) {
                         "application/json");
       });
   server_.start();
+}
+
+void FakeTwilio::set_jitter_ms(int ms) {
+  std::lock_guard lock(mu_);
+  jitter_ms_ = ms;
 }
 
 FakeTwilio::~FakeTwilio() {

@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ class FakeTwilio {
   void script_sequence(const std::string& to, std::vector<Answer> answers);
   // When set, every request must carry exactly this StatusCallback.
   void expect_status_callback(std::string url);
+  // Every answer waits a further random 0..ms (latency; seeded, per request).
+  void set_jitter_ms(int ms);
 
   std::vector<std::string> violations() const;
   std::size_t requests() const;
@@ -69,6 +72,8 @@ class FakeTwilio {
   std::vector<Received> received_;
   std::set<int> ports_;
   std::size_t requests_ = 0;
+  int jitter_ms_ = 0;
+  std::mt19937 jitter_rng_{20261130};
   // Last: destroyed first, so its handler threads end before the state above.
   LoopbackServer server_;
 };

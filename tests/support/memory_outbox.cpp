@@ -148,6 +148,7 @@ std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits li
       r->state = "sending";
       r->attempts += 1;
       r->lease_until = lease_until;
+      r->handed_over = false;
       ClaimedMessage m;
       m.id = r->id;
       m.kind = r->kind;
@@ -225,12 +226,38 @@ void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string&
   paused_broadcasts.emplace(broadcast_id, reason);
 }
 
+std::vector<std::int64_t> MemoryOutbox::mark_handed_over(const std::vector<std::int64_t>& ids,
+                                                         std::int64_t lease_until) {
+  std::lock_guard lk(mu_);
+  std::vector<std::int64_t> out;
+  for (auto id : ids) {
+    auto it = rows_.find(id);
+    if (it == rows_.end() || it->second.state != "sending" || it->second.handed_over) continue;
+    it->second.handed_over = true;
+    it->second.lease_until = lease_until;
+    out.push_back(id);
+  }
+  return out;
+}
+
+// A bulk row handed over may have gone (unknown); one never handed over is
+// queued again with its attempt given back.
+static void release(MemoryOutbox::Row& r) {
+  if (r.lane == OutboxLane::kBulk && !r.handed_over) {
+    r.state = "queued";
+    r.attempts -= 1;
+  } else {
+    r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
+  }
+  r.lease_until = 0;
+  r.handed_over = false;
+}
+
 int MemoryOutbox::release_expired(std::int64_t now) {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending" && r.lease_until < now) {
-      r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
-      r.lease_until = 0;
+      release(r);
       ++n;
     }
   }
@@ -241,8 +268,7 @@ int MemoryOutbox::release_all() {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending") {
-      r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
-      r.lease_until = 0;
+      release(r);
       ++n;
     }
   }

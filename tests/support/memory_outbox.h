@@ -29,6 +29,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
     int attempts = 0;
     std::int64_t next_attempt_at = 0;
     std::int64_t lease_until = 0;
+    bool handed_over = false;  // a leased bulk row: with the provider (mark_handed_over)
     std::string provider, provider_message_id, last_code, last_error;
     OutboundEmail email;
     OutboundSms sms;
@@ -69,6 +70,8 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
   void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                    std::int64_t now) override;
+  std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
+                                             std::int64_t lease_until) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
   void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
                     std::int64_t now) override;

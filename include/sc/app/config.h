@@ -52,6 +52,7 @@ struct Config {
   // messages handed to one send_batch at once (0 = the whole batch).
   int email_rate_limit = 0, sms_rate_limit = 0;
   int broadcast_pause_after_errors = 50;
+  int broadcast_chunk_rows = 5000;  // recipients per snapshot transaction
   int sms_max_segments = 4;
   int sms_window_start_minute = 8 * 60, sms_window_end_minute = 21 * 60;
   int email_concurrency = 0, sms_concurrency = 0;

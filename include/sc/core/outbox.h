@@ -65,6 +65,18 @@ class OutboxStore {
   virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
   virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                            std::int64_t now) = 0;
+  // The claimed broadcast messages `ids` go to the provider now. Until this
+  // is written a bulk lease means "claimed, not handed over": the dispatcher
+  // claims the next batch while the previous one is with the provider, and
+  // a message that never left is queued again after a crash instead of
+  // ending unknown. Returns the ids still leased and marked; the dispatcher
+  // sends only those. A store that treats every bulk lease as handed over
+  // needs nothing here.
+  virtual std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
+                                                     std::int64_t lease_until) {
+    (void)lease_until;
+    return ids;
+  }
   // Hands a claimed message back unsent (its provider is paused or out of
   // rate): queued again from `next_attempt_at`, and this attempt not counted.
   virtual void hand_back(std::int64_t id, std::int64_t next_attempt_at) = 0;
@@ -77,7 +89,8 @@ class OutboxStore {
                                std::int64_t now) = 0;
   // Leases that ran out (the process died mid-send, or a send hung): a
   // transactional message is queued again (at least once); a broadcast
-  // message becomes unknown (it may have gone: never twice).
+  // message handed over becomes unknown (it may have gone: never twice),
+  // one never handed over is queued again.
   virtual int release_expired(std::int64_t now) = 0;
   // The same for every leased message (at start-up: whatever is leased
   // belongs to a process that is gone).

@@ -130,6 +130,7 @@ class Dispatcher {
   void loop();
   Batch prepare();  // claim, decode, render
   void send(Batch& batch);
+  void hand_over(Batch& batch);  // marks the bulk rows as with the provider, keeps those marked
   template <class Sender, class Message>
   void send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
                     std::vector<std::size_t>& rows, Batch& b);

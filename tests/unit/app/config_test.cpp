@@ -218,6 +218,8 @@ std::vector<Case> cases(const unit::TempDir& dir) {
       {"SC_BROADCAST_PAUSE_AFTER_ERRORS",
        num([](const Config& c) { return c.broadcast_pause_after_errors; }), "50", "0", "0", "-5",
        whole("SC_BROADCAST_PAUSE_AFTER_ERRORS", "0", "1000000", "-5")},
+      {"SC_BROADCAST_CHUNK_ROWS", num([](const Config& c) { return c.broadcast_chunk_rows; }),
+       "5000", "200", "200", "0", whole("SC_BROADCAST_CHUNK_ROWS", "1", "1000000", "0")},
       {"SC_SMS_MAX_SEGMENTS", num([](const Config& c) { return c.sms_max_segments; }), "4", "10",
        "10", "11", whole("SC_SMS_MAX_SEGMENTS", "1", "10", "11")},
       {"SC_SMS_SEND_WINDOW",

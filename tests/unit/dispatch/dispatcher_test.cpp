@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -375,6 +377,53 @@ TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
   ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(outbox_.row(id).attempts, 2);
+}
+
+// The thread claims the next batch while one is with the provider. A crash
+// at that moment must not make the claimed batch unknown: it never left. So
+// a bulk message is marked handed over before its request, and only then.
+TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMerelyClaimed) {
+  outbox_.add_bulk_emails(8, 42);
+  std::promise<void> gate;
+  auto open = gate.get_future().share();
+  std::atomic<bool> blocked{false};
+  std::atomic<int> not_handed_over{0};
+  email_.set_script([&](const OutboundEmail& m, int) {
+    if (!outbox_.row(m.outbox_id).handed_over) ++not_handed_over;
+    if (m.outbox_id == 1) {
+      blocked = true;
+      open.wait();  // the first batch stays with the provider for a while
+    }
+    return SendResult::sent("202", std::to_string(m.outbox_id));
+  });
+  auto opts = options();
+  opts.batch_size = 4;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  d.start();
+  ASSERT_TRUE(unit::wait_for([&] { return blocked.load(); }));
+  // The next batch is claimed meanwhile, and not handed over.
+  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(8).state == "sending"; }));
+  for (std::int64_t id = 1; id <= 4; ++id) EXPECT_TRUE(outbox_.row(id).handed_over) << id;
+  for (std::int64_t id = 5; id <= 8; ++id) EXPECT_FALSE(outbox_.row(id).handed_over) << id;
+  // A crash now: what a restart finds. (A copy: the dispatcher goes on.)
+  {
+    MemoryOutbox after_crash;
+    after_crash.add_bulk_emails(8, 42);
+    after_crash.run([](OutboxContext& c) {
+      auto first = c.outbox().claim(1000, 4, 2000);
+      c.outbox().claim(1000, 4, 2000);
+      std::vector<std::int64_t> ids;
+      for (const auto& m : first) ids.push_back(m.id);
+      c.outbox().mark_handed_over(ids, 2000);
+      c.outbox().release_all();
+    });
+    EXPECT_EQ(after_crash.count("unknown"), 4u);
+    EXPECT_EQ(after_crash.count("queued"), 4u);
+  }
+  gate.set_value();
+  ASSERT_TRUE(unit::wait_for([&] { return outbox_.count("sent") == 8u; }));
+  d.stop();
+  EXPECT_EQ(not_handed_over.load(), 0);
 }
 
 // ---- Two lanes ----

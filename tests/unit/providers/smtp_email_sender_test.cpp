@@ -277,7 +277,9 @@ TEST(SmtpSender, DroppedConnectionIsRetryable) {
     EXPECT_EQ(r.status, SendStatus::kRetryable) << when;
     EXPECT_EQ(r.provider_code.rfind("curl:", 0), 0u) << when << " " << r.provider_code;
     EXPECT_FALSE(r.provider_message.empty());
-    // Dropped after the data, the server may have taken the message.
+    // Dropped after the whole message went out, the server may have taken
+    // it: ambiguous (a broadcast message then ends unknown, never resent).
+    // Dropped at MAIL FROM, nothing was taken.
     EXPECT_EQ(r.ambiguous, std::string(when) == "data") << when;
   }
 }

@@ -103,8 +103,14 @@ TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyW
     add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
   auto id = create(ChannelKind::kEmail);
   snapshot(id, 100);
-  ASSERT_EQ(claim(1000).size(), 3u);
-  // The process died with them leased: they may have gone, so never again on their own.
+  auto leased = claim(1000);
+  ASSERT_EQ(leased.size(), 3u);
+  std::vector<std::int64_t> ids;
+  for (const auto& m : leased) ids.push_back(m.id);
+  EXPECT_EQ(
+      writer_->run([&](WriteContext& c) { return c.outbox().mark_handed_over(ids, 1300); }).size(),
+      3u);
+  // The process died with them handed over: they may have gone, so never again on their own.
   EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 3);
   EXPECT_TRUE(claim(2000).empty());
   ReadPool reads(path_, 1);
@@ -115,6 +121,49 @@ TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyW
       writer_->run([&](WriteContext& c) { return c.broadcasts().requeue(id, "unknown", 3000); }),
       3);
   EXPECT_EQ(claim(3000).size(), 3u);
+}
+
+// The dispatcher claims the next batch while the previous one is with the
+// provider: a crash then must not turn the claimed batch, which never left,
+// into unknowns.
+TEST_F(BroadcastStoreTest, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash) {
+  for (int i = 0; i < 4; ++i)
+    add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+  auto id = create(ChannelKind::kEmail);
+  snapshot(id, 100);
+  auto leased = claim(1000);
+  ASSERT_EQ(leased.size(), 4u);
+  // Two go to the provider; the other two wait for the batch before them.
+  auto marked = writer_->run([&](WriteContext& c) {
+    return c.outbox().mark_handed_over({leased[0].id, leased[1].id}, 1300);
+  });
+  EXPECT_EQ(marked, (std::vector<std::int64_t>{leased[0].id, leased[1].id}));
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 4);
+  ReadPool reads(path_, 1);
+  EXPECT_EQ(reads.broadcast_counts(id).unknown, 2);
+  auto again = claim(2000);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].id, leased[2].id);
+  EXPECT_EQ(again[1].id, leased[3].id);
+  EXPECT_EQ(again[0].attempts, 1);  // the first claim was no attempt
+
+  // A claimed row whose lease ran out before it was handed over is queued
+  // again; a late hand-over then marks nothing, so its batch does not send it.
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_expired(2301); }), 2);
+  EXPECT_TRUE(writer_
+                  ->run([&](WriteContext& c) {
+                    return c.outbox().mark_handed_over({leased[2].id, leased[3].id}, 2600);
+                  })
+                  .empty());
+  auto third = claim(2302);
+  ASSERT_EQ(third.size(), 2u);
+  // Handed over, a lease that runs out means unknown (it may have gone).
+  writer_->run([&](WriteContext& c) {
+    EXPECT_EQ(c.outbox().mark_handed_over({third[0].id}, 2400).size(), 1u);
+  });
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_expired(2401); }), 1);
+  EXPECT_EQ(reads.broadcast_counts(id).unknown, 3);
+  EXPECT_EQ(reads.broadcast_counts(id).queued + reads.broadcast_counts(id).sending, 1);
 }
 
 TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped) {
