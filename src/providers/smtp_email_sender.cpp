@@ -387,8 +387,8 @@ SendResult SmtpEmailSender::send(const OutboundEmail& message) {
                                  reply.empty() ? detail : detail + " (last reply: " + reply + ")");
   // No verdict on a message the server received in full (a timeout, or the
   // connection dropped after the final dot): it may be on its way.
-  r.ambiguous = s.replies.unanswered_after_data() ||
-                (!s.payload.empty() && s.offset == s.payload.size());
+  r.ambiguous =
+      s.replies.unanswered_after_data() || (!s.payload.empty() && s.offset == s.payload.size());
   return r;
 }
 
