@@ -221,6 +221,9 @@ class BroadcastRoutesTest : public HttpTest {
     broadcast_composer_ = &broadcast_composer_impl_;
     broadcast_settings_.sms_max_segments = 2;
   }
+  // The server's threads use the composer and stores above: stop them (and
+  // join) before those members are destroyed, ahead of the base class.
+  ~BroadcastRoutesTest() override { stop(); }
 
   httplib::Result call(const std::string& path, const json& body, const std::string& key,
                        httplib::Headers extra = {}) {
