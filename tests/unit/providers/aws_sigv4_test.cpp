@@ -23,7 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kData = fs::path(__FILE__).parent_path() / ".." / ".." / "data";
+const fs::path kData =
+    (fs::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers") / ".." / ".." / "data";
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -12,7 +12,8 @@ namespace {
 using nlohmann::json;
 using sc::provider_testing::TempDir;
 
-const std::filesystem::path kHere = std::filesystem::path(__FILE__).parent_path();
+const std::filesystem::path kHere =
+    (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers");
 
 OutboundEmail sample() {
   OutboundEmail m;

@@ -20,8 +20,8 @@ namespace {
 using nlohmann::json;
 
 json vectors() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "data" /
-                    "sendgrid_event_webhook_vectors.json";
+  const auto path = (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers") / ".." /
+                    ".." / "data" / "sendgrid_event_webhook_vectors.json";
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();

@@ -17,7 +17,8 @@ namespace {
 using nlohmann::json;
 using sc::provider_testing::TempDir;
 
-const std::filesystem::path kHere = std::filesystem::path(__FILE__).parent_path();
+const std::filesystem::path kHere =
+    (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers");
 const std::filesystem::path kServer = kHere / ".." / ".." / "support" / "smtp_server.py";
 
 // The aiosmtpd server from tests/support, on 127.0.0.1:<ephemeral>.

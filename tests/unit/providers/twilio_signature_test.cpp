@@ -16,8 +16,8 @@ namespace {
 using nlohmann::json;
 
 json vectors() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "data" /
-                    "twilio_signature_vectors.json";
+  const auto path = (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers") / ".." /
+                    ".." / "data" / "twilio_signature_vectors.json";
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
