@@ -63,24 +63,23 @@ class AdminResource {
     if (env_.deps.admin_store == nullptr)
       return env_.respond.json_error(
           res, Error{ErrorCode::kUnsupported, "unsupported", "no audit log is kept here", ""});
-    auto limit = int_param(req, "limit", kDefaultAuditPage, 1, kMaxAuditPage);
+    auto limit = whole_param(req, "limit", kDefaultAuditPage, 1, kMaxAuditPage);
     if (!limit) return env_.respond.json_error(res, limit.error());
-    auto before = int_param(req, "before", 0, 1, INT64_MAX);
+    auto before = whole_param(req, "before", 0, 1, INT64_MAX);
     if (!before) return env_.respond.json_error(res, before.error());
     auto page = env_.deps.admin_store->audit_page(before.value(), static_cast<int>(limit.value()));
     json entries = json::array();
     for (const auto& e : page.entries) {
       entries.push_back({{"id", e.id},
-                         {"at", e.at},
+                         {"at", time_json(e.at)},
                          {"key_name", e.key_name},
                          {"action", e.action},
                          {"target", e.target},
                          {"ip", e.ip},
                          {"detail", e.detail}});
     }
-    json body = {{"entries", entries}, {"next", nullptr}};
-    if (page.next != 0) body["next"] = page.next;
-    env_.respond.json(res, 200, body);
+    const Page pager("/api/v1/admin/audit", limit.value());
+    env_.respond.json(res, 200, pager.body(entries, page.next != 0, "before", page.next));
   }
 
   // GET /api/v1/admin/inbound?limit=&before=: inbound texts that were not a
@@ -91,23 +90,23 @@ class AdminResource {
     if (!limit) return env_.respond.json_error(res, limit.error());
     auto before = whole_param(req, "before", 0, 1, INT64_MAX);
     if (!before) return env_.respond.json_error(res, before.error());
-    const auto rows =
-        env_.deps.reads.inbound_for_review(static_cast<int>(limit.value()), before.value());
+    const Page page("/api/v1/admin/inbound", limit.value());
+    auto rows = env_.deps.reads.inbound_for_review(page.rows_to_read(), before.value());
+    const bool more = static_cast<std::int64_t>(rows.size()) > limit.value();
+    if (more) rows.pop_back();
     json items = json::array();
     for (const auto& t : rows) {
-      json item = {{"id", t.id},     {"message_sid", t.message_sid}, {"from", t.from},
-                   {"body", t.body}, {"received_at", t.received_at}, {"outcome", t.outcome}};
+      json item = {{"id", t.id},           {"message_sid", t.message_sid},
+                   {"from", t.from},       {"body", t.body},
+                   {"outcome", t.outcome}, {"received_at", time_json(t.received_at)}};
       if (t.reviewed_at != 0) {
         item["reviewed"] = {
-            {"at", t.reviewed_at}, {"by", t.reviewed_by}, {"action", t.review_action}};
+            {"at", time_json(t.reviewed_at)}, {"by", t.reviewed_by}, {"action", t.review_action}};
       }
       items.push_back(std::move(item));
     }
-    json body = {{"items", items}};
     // The next page: everything older than the last one shown.
-    if (static_cast<std::int64_t>(rows.size()) == limit.value() && !rows.empty())
-      body["next_before"] = rows.back().id;
-    env_.respond.json(res, 200, body);
+    env_.respond.json(res, 200, page.body(items, more, "before", more ? rows.back().id : 0));
   }
 
   // POST /api/v1/admin/inbound/{id}/opt-out: the operator reads a text as a
@@ -136,22 +135,6 @@ class AdminResource {
   }
 
  private:
-  static Result<std::int64_t> whole_param(const httplib::Request& req, const char* name,
-                                          std::int64_t fallback, std::int64_t min,
-                                          std::int64_t max) {
-    if (!req.has_param(name)) return fallback;
-    const auto v = req.get_param_value(name);
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < min || n > max) {
-      return invalid(std::string("invalid_") + name,
-                     std::string(name) + " must be a whole number from " + std::to_string(min) +
-                         " to " + std::to_string(max),
-                     name);
-    }
-    return n;
-  }
-
   static Result<std::int64_t> parse_id(const std::string& v) {
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -162,23 +145,6 @@ class AdminResource {
 
   static constexpr std::int64_t kDefaultAuditPage = 50;
   static constexpr std::int64_t kMaxAuditPage = 500;
-
-  // A whole decimal number in [lo, hi]; `fallback` when the parameter is absent.
-  static Result<std::int64_t> int_param(const httplib::Request& req, const char* name,
-                                        std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-    if (!req.has_param(name)) return fallback;
-    const auto& raw = req.get_param_value(name);
-    std::int64_t v = 0;
-    const auto* end = raw.data() + raw.size();
-    auto [p, ec] = std::from_chars(raw.data(), end, v);
-    if (raw.empty() || ec != std::errc() || p != end || v < lo || v > hi) {
-      return invalid(std::string("invalid_") + name,
-                     std::string(name) + " must be a whole number from " + std::to_string(lo) +
-                         " to " + std::to_string(hi),
-                     name);
-    }
-    return v;
-  }
 
   // The channel a lookup asks for, normalised as it is stored.
   Result<std::pair<ChannelKind, std::string>> lookup_address(const httplib::Request& req) const {
@@ -203,14 +169,14 @@ class AdminResource {
     for (const auto& c : v.channels) {
       channels[to_string(c.kind)] = {{"address", c.address},
                                      {"state", to_string(c.state)},
-                                     {"created_at", c.created_at},
-                                     {"updated_at", c.updated_at}};
+                                     {"created_at", time_json(c.created_at)},
+                                     {"updated_at", time_json(c.updated_at)}};
       (c.kind == ChannelKind::kEmail ? email : phone) = c.address;
     }
     json log = json::array();
     for (const auto& e : v.consent_log) {
-      json row = {{"at", e.at},         {"channel", e.channel}, {"action", e.action},
-                  {"source", e.source}, {"ip", e.ip},           {"user_agent", e.user_agent}};
+      json row = {{"at", time_json(e.at)}, {"channel", e.channel}, {"action", e.action},
+                  {"source", e.source},    {"ip", e.ip},           {"user_agent", e.user_agent}};
       if (!e.detail.empty()) row["detail"] = e.detail;
       if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
       if (!e.message_sid.empty()) row["message_sid"] = e.message_sid;
@@ -225,7 +191,7 @@ class AdminResource {
     json body = {{"id", v.subscriber.id},
                  {"first_name", v.subscriber.first_name},
                  {"postal_code", v.subscriber.postal_code},
-                 {"created_at", v.subscriber.created_at},
+                 {"created_at", time_json(v.subscriber.created_at)},
                  {"channels", channels},
                  {"topics", v.topics},
                  {"consent_log", log}};

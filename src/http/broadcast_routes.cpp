@@ -194,18 +194,17 @@ class BroadcastResource {
 
   void list(const httplib::Request& req, httplib::Response& res) const {
     if (!authorize(env_, req, res, Scope::kRead) || !available(res)) return;
-    auto limit = int_param(req, "limit", 50, 1, 500);
-    auto before = int_param(req, "before", 0, 0, INT64_MAX);
+    auto limit = whole_param(req, "limit", 50, 1, 500);
+    auto before = whole_param(req, "before", 0, 0, INT64_MAX);
     if (!limit || !before)
       return env_.respond.json_error(res, limit ? before.error() : limit.error());
-    auto rows = env_.deps.broadcast_reads->list(static_cast<int>(limit.value()), before.value());
+    Page page("/api/v1/admin/broadcasts", limit.value());
+    auto rows = env_.deps.broadcast_reads->list(page.rows_to_read(), before.value());
+    const bool more = static_cast<std::int64_t>(rows.size()) > limit.value();
+    if (more) rows.pop_back();
     json items = json::array();
     for (const auto& b : rows) items.push_back(to_json(b, nullptr));
-    json body = {{"broadcasts", items}};
-    if (static_cast<std::int64_t>(rows.size()) == limit.value())
-      body["next"] = "/api/v1/admin/broadcasts?limit=" + std::to_string(limit.value()) +
-                     "&before=" + std::to_string(rows.back().id);
-    env_.respond.json(res, 200, body);
+    env_.respond.json(res, 200, page.body(items, more, "before", more ? rows.back().id : 0));
   }
 
   // send, pause, resume, cancel, retry-failed, retry-unknown.
@@ -370,8 +369,8 @@ class BroadcastResource {
           res,
           invalid("invalid_status",
                   "status is one of queued, sending, sent, failed, skipped, unknown", "status"));
-    auto limit = int_param(req, "limit", csv ? 1'000'000 : 100, 1, csv ? 10'000'000 : 1000);
-    auto after = int_param(req, "after", 0, 0, INT64_MAX);
+    auto limit = whole_param(req, "limit", csv ? 1'000'000 : 100, 1, csv ? 10'000'000 : 1000);
+    auto after = whole_param(req, "after", 0, 0, INT64_MAX);
     if (!limit || !after)
       return env_.respond.json_error(res, limit ? after.error() : limit.error());
     if (csv) {
@@ -400,7 +399,7 @@ class BroadcastResource {
                      "," + std::to_string(r.attempts) + "," + csv_field(r.provider) + "," +
                      csv_field(r.provider_message_id) + "," + csv_field(r.code) + "," +
                      csv_field(r.error) + "," + csv_field(r.delivery_state) + "," +
-                     std::to_string(r.finished_at) + "\r\n";
+                     time_csv(r.finished_at) + "\r\n";
               cursor = r.outbox_id;
             }
             sent += static_cast<std::int64_t>(rows.size());
@@ -410,8 +409,12 @@ class BroadcastResource {
           });
       return;
     }
-    auto rows = env_.deps.broadcast_reads->recipients(id, state, static_cast<int>(limit.value()),
-                                                      after.value());
+    Page page("/api/v1/admin/broadcasts/" + std::to_string(id) + "/recipients", limit.value());
+    page.keep("status", state);
+    auto rows =
+        env_.deps.broadcast_reads->recipients(id, state, page.rows_to_read(), after.value());
+    const bool more = static_cast<std::int64_t>(rows.size()) > limit.value();
+    if (more) rows.pop_back();
     json items = json::array();
     for (const auto& r : rows) {
       json row = {{"outbox_id", r.outbox_id},
@@ -423,18 +426,10 @@ class BroadcastResource {
       if (!r.code.empty()) row["code"] = r.code;
       if (!r.error.empty()) row["error"] = r.error;
       if (!r.delivery_state.empty()) row["delivery_state"] = r.delivery_state;
-      if (r.finished_at != 0) row["finished_at"] = r.finished_at;
+      if (r.finished_at != 0) row["finished_at"] = time_json(r.finished_at);
       items.push_back(std::move(row));
     }
-    json body = {{"recipients", items}};
-    if (static_cast<std::int64_t>(rows.size()) == limit.value()) {
-      std::string next = "/api/v1/admin/broadcasts/" + std::to_string(id) +
-                         "/recipients?limit=" + std::to_string(limit.value()) +
-                         "&after=" + std::to_string(rows.back().outbox_id);
-      if (!state.empty()) next += "&status=" + state;
-      body["next"] = next;
-    }
-    env_.respond.json(res, 200, body);
+    env_.respond.json(res, 200, page.body(items, more, "after", more ? rows.back().outbox_id : 0));
   }
 
  private:
@@ -443,27 +438,14 @@ class BroadcastResource {
     return std::stoll(req.matches[1].str());
   }
 
-  static Result<std::int64_t> int_param(const httplib::Request& req, const char* name,
-                                        std::int64_t dflt, std::int64_t lo, std::int64_t hi) {
-    if (!req.has_param(name)) return dflt;
-    const auto v = req.get_param_value(name);
-    static const std::regex kDigits("[0-9]{1,18}");
-    if (!std::regex_match(v, kDigits) || std::stoll(v) < lo || std::stoll(v) > hi)
-      return invalid("invalid_" + std::string(name),
-                     std::string(name) + " must be a whole number from " + std::to_string(lo) +
-                         " to " + std::to_string(hi),
-                     name);
-    return std::stoll(v);
-  }
-
   json to_json(const Broadcast& b, const BroadcastCounts* counts) const {
     json j = {{"id", b.id},
               {"channel", sc::to_string(b.channel)},
               {"status", sc::to_string(b.status)},
               {"text", b.text},
               {"topics", b.topics},
-              {"created_at", b.created_at},
-              {"updated_at", b.updated_at},
+              {"created_at", time_json(b.created_at)},
+              {"updated_at", time_json(b.updated_at)},
               {"created_by", b.created_by}};
     if (b.channel == ChannelKind::kEmail) {
       j["subject"] = b.subject;
@@ -477,8 +459,8 @@ class BroadcastResource {
       }
     }
     if (b.send_at != 0) j["send_at"] = format_rfc3339(b.send_at);
-    if (b.started_at != 0) j["started_at"] = b.started_at;
-    if (b.finished_at != 0) j["finished_at"] = b.finished_at;
+    if (b.started_at != 0) j["started_at"] = time_json(b.started_at);
+    if (b.finished_at != 0) j["finished_at"] = time_json(b.finished_at);
     if (!b.pause_reason.empty()) j["reason"] = b.pause_reason;
     if (counts != nullptr) j["counts"] = counts_json(*counts);
     return j;

@@ -18,9 +18,9 @@ void add_health_routes(Router& router, const RouteEnv& env) {
         if (p.paused) {
           degraded = true;
           one["reason"] = p.reason;
-          one["since"] = p.since;
+          one["since"] = time_json(p.since);
           one["consecutive_failures"] = p.consecutive_failures;
-          one["next_probe_at"] = p.next_probe_at;
+          one["next_probe_at"] = time_json(p.next_probe_at);
         }
         providers.push_back(std::move(one));
       }

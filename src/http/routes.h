@@ -73,4 +73,36 @@ std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Reque
 void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
            std::string_view target, const httplib::Request& req, std::string_view detail = {});
 
+// One API style (CONTRACT.md): every time in a JSON or CSV answer is an RFC
+// 3339 UTC string; 0 ("never") is null in JSON and empty in CSV.
+nlohmann::json time_json(std::int64_t unix_seconds);
+std::string time_csv(std::int64_t unix_seconds);
+
+// A whole decimal number query parameter in [lo, hi]; `fallback` when it is
+// absent; otherwise 400 invalid_<name>.
+Result<std::int64_t> whole_param(const httplib::Request& req, const char* name,
+                                 std::int64_t fallback, std::int64_t lo, std::int64_t hi);
+
+// Every list answers {"items":[…],"next":"<URL>"}: `next` is the path and
+// query of the following page, absent on the last one. A handler reads one
+// row more than the page holds; `more` says it came back.
+class Page {
+ public:
+  // `path` is the list's own path; `limit` the page size asked for.
+  Page(std::string path, std::int64_t limit) : path_(std::move(path)), limit_(limit) {}
+  // A query parameter that every page repeats (a filter such as status).
+  Page& keep(const std::string& name, const std::string& value);
+  // The body: items, and next (with `cursor_name=cursor`) when more follow.
+  nlohmann::json body(nlohmann::json items, bool more, const std::string& cursor_name,
+                      std::int64_t cursor) const;
+  // How many rows to read for this page: one more than it shows.
+  int rows_to_read() const { return static_cast<int>(limit_ + 1); }
+  std::int64_t limit() const { return limit_; }
+
+ private:
+  std::string path_;
+  std::int64_t limit_;
+  std::string kept_;
+};
+
 }  // namespace sc::detail

@@ -81,7 +81,7 @@ TEST_F(AdminKeysIntegrationTest, CreatedKeysWorkWithTheirScopesAndRevokedOnesSto
   r = get("/api/v1/admin/audit", admin_key);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
-  auto entries = json::parse(r->body)["entries"];
+  auto entries = json::parse(r->body)["items"];
   // Newest first: newsroom's lookup, dashboard's lookup, then the CLI's key.create rows.
   ASSERT_GE(entries.size(), 2u) << r->body;
   EXPECT_EQ(entries[0]["key_name"], "newsroom");

@@ -258,7 +258,7 @@ void BroadcastCrashTest::crash_run(bool sms) {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     auto page = json::parse(r->body);
-    for (const auto& row : page["recipients"]) {
+    for (const auto& row : page["items"]) {
       EXPECT_EQ(row["state"], "unknown");
       listed.insert(row["address"].get<std::string>());
     }

@@ -135,7 +135,7 @@ class BroadcastTest : public ServiceTest {
   json recipients(std::int64_t id, const std::string& status) {
     auto r = cli_->Get(path(id, "/recipients?limit=1000&status=" + status).c_str(), auth());
     EXPECT_TRUE(r && r->status == 200);
-    return r ? json::parse(r->body)["recipients"] : json::array();
+    return r ? json::parse(r->body)["items"] : json::array();
   }
   // Every count adds up to the total.
   static void expect_counts_add_up(const json& b) {

@@ -140,22 +140,22 @@ TEST_F(AdminAuthTest, AuditLogPagesNewestFirstWithACursor) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
   auto j = json::parse(r->body);
-  ASSERT_EQ(j["entries"].size(), 2u);
-  EXPECT_EQ(j["entries"][0], json({{"id", 3},
-                                   {"at", 1003},
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0], json({{"id", 3},
+                                   {"at", "1970-01-01T00:16:43Z"},
                                    {"key_name", "dashboard"},
                                    {"action", "subscriber.lookup"},
                                    {"target", "p3@example.org"},
                                    {"ip", "127.0.0.1"},
                                    {"detail", "not found"}}));
-  EXPECT_EQ(j["entries"][1]["target"], "p2@example.org");
-  ASSERT_EQ(j["next"], 2);
-  r = get("/api/v1/admin/audit?limit=2&before=2", bearer(kAdminKey));
+  EXPECT_EQ(j["items"][1]["target"], "p2@example.org");
+  ASSERT_EQ(j["next"], "/api/v1/admin/audit?limit=2&before=2");
+  r = get(j["next"].get<std::string>(), bearer(kAdminKey));
   ASSERT_TRUE(r);
   j = json::parse(r->body);
-  ASSERT_EQ(j["entries"].size(), 1u);
-  EXPECT_EQ(j["entries"][0]["target"], "p1@example.org");
-  EXPECT_TRUE(j["next"].is_null());
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["target"], "p1@example.org");
+  EXPECT_FALSE(j.contains("next"));  // the last page
   // Without parameters: from the newest, 50 at a time.
   ASSERT_EQ(get("/api/v1/admin/audit", bearer(kAdminKey))->status, 200);
   EXPECT_EQ(admin_store_.pages_asked(),

@@ -78,12 +78,14 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     std::lock_guard lk(mu_);
     rows_.at(id).status = s;
   }
-  void add_recipient(std::int64_t id, const std::string& address, const std::string& state) {
+  void add_recipient(std::int64_t id, const std::string& address, const std::string& state,
+                     std::int64_t finished_at = 0) {
     std::lock_guard lk(mu_);
     BroadcastRecipient r;
     r.outbox_id = ++next_outbox_;
     r.address = address;
     r.state = state;
+    r.finished_at = finished_at;
     ledger_[id].push_back(r);
   }
   std::size_t size() {
@@ -436,7 +438,7 @@ TEST_F(BroadcastRoutesTest, CountsAndRecipientsAsTheLedgerHoldsThem) {
   EXPECT_EQ(one["counts"]["failed"], 1);
   auto unknown = get(path(id, "/recipients?status=unknown"), admin);
   ASSERT_TRUE(unknown && unknown->status == 200);
-  auto rows = json::parse(unknown->body)["recipients"];
+  auto rows = json::parse(unknown->body)["items"];
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["address"], "+16502530000");
   auto csv = get(path(id, "/recipients.csv?status=unknown"), admin);
@@ -448,6 +450,50 @@ TEST_F(BroadcastRoutesTest, CountsAndRecipientsAsTheLedgerHoldsThem) {
   ASSERT_TRUE(retry && retry->status == 200);
   EXPECT_EQ(json::parse(retry->body)["requeued"], 1);
   EXPECT_EQ(broadcasts_.get(id)->status, BroadcastStatus::kSending);
+}
+
+// One API style (CONTRACT.md): times are RFC 3339 UTC strings, and every
+// list is {"items":[…],"next":"<URL>"} with next absent on the last page,
+// also when the last page is full.
+TEST_F(BroadcastRoutesTest, TimesAreRfc3339AndEveryListPagesByANextUrl) {
+  clock_.set(1'700'000'000);
+  start();
+  std::int64_t id = 0;
+  for (int i = 0; i < 4; ++i) id = create(email_);
+  const httplib::Headers admin{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  auto one = json::parse(get(path(id), admin)->body);
+  EXPECT_EQ(one["created_at"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(one["updated_at"], "2023-11-14T22:13:20Z");
+
+  auto page = json::parse(get("/api/v1/admin/broadcasts?limit=2", admin)->body);
+  ASSERT_EQ(page["items"].size(), 2u);
+  EXPECT_EQ(page["items"][0]["id"], id);
+  ASSERT_TRUE(page["next"].is_string()) << page;
+  page = json::parse(get(page["next"].get<std::string>(), admin)->body);
+  ASSERT_EQ(page["items"].size(), 2u) << page;
+  EXPECT_EQ(page["items"][1]["id"], id - 3);
+  EXPECT_FALSE(page.contains("next")) << "a full last page has no next: " << page;
+
+  broadcasts_.force_status(id, BroadcastStatus::kCompleted);
+  for (int i = 0; i < 5; ++i)
+    broadcasts_.add_recipient(id, "r" + std::to_string(i) + "@example.org",
+                              i == 2 ? "sent" : "failed", i == 0 ? 1'700'000'100 : 0);
+  std::vector<std::string> seen;
+  for (std::string next = path(id, "/recipients?status=failed&limit=2"); !next.empty();) {
+    page = json::parse(get(next, admin)->body);
+    for (const auto& r : page["items"]) seen.push_back(r["address"]);
+    next = page.contains("next") ? page["next"].get<std::string>() : "";
+    if (!next.empty()) {
+      EXPECT_NE(next.find("status=failed"), std::string::npos) << next;
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"r0@example.org", "r1@example.org", "r3@example.org",
+                                            "r4@example.org"}));
+  page = json::parse(get(path(id, "/recipients?limit=1"), admin)->body);
+  EXPECT_EQ(page["items"][0]["finished_at"], "2023-11-14T22:15:00Z");
+  auto csv = get(path(id, "/recipients.csv?limit=2"), admin)->body;
+  EXPECT_NE(csv.find(",2023-11-14T22:15:00Z\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("r1@example.org,failed,0,,,,,,\r\n"), std::string::npos) << csv;
 }
 
 TEST_F(BroadcastRoutesTest, WithoutThePortsTheRoutesAnswer503) {

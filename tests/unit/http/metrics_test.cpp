@@ -145,7 +145,7 @@ TEST_F(MetricsTest, HealthzShowsAPausedProviderAndWhy) {
   EXPECT_EQ(j["providers"][0]["name"], "sendgrid");
   EXPECT_EQ(j["providers"][0]["paused"], true);
   EXPECT_EQ(j["providers"][0]["reason"], "401 authorization required");
-  EXPECT_EQ(j["providers"][0]["next_probe_at"], 1700000010);
+  EXPECT_EQ(j["providers"][0]["next_probe_at"], "2023-11-14T22:13:30Z");
   EXPECT_EQ(j["providers"][1]["paused"], false);
   {
     std::lock_guard lk(providers_mu_);
