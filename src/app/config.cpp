@@ -65,8 +65,9 @@ Mailbox parse_mailbox(const std::string& raw, std::string_view key) {
 // --- The table -----------------------------------------------------------------
 // Each row is one variable: its name, its default as an operator would write
 // it, how it is parsed and checked into its Config field, and one line of help.
-// Adding a variable is adding a row (and documenting it in README.md and
-// deploy/stayconnected.env; tests/unit/app checks both name every row).
+// Adding a variable is adding a row (and documenting it in the configuration
+// table of docs/operator-guide.md and in deploy/stayconnected.env;
+// tests/unit/app checks both name every row).
 
 using Apply = std::function<void(Config&, std::string_view name, const std::string& value)>;
 
