@@ -186,7 +186,7 @@ const std::vector<Setting>& settings() {
        },
        "Twilio auth token; also checks inbound webhook signatures"},
       {"SC_ORG_NAME", "Stay Connected", one_line(&Config::org_name),
-       "sender / program name shown in messages"},
+       "organisation / program name in texts, subjects, footers (not the From name)"},
       {"SC_POSTAL_ADDRESS", "", one_line(&Config::postal_address),
        "postal address in every email footer"},
       {"SC_EMAIL_FROM", "Stay Connected <no-reply@localhost>",
