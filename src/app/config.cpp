@@ -65,8 +65,9 @@ Mailbox parse_mailbox(const std::string& raw, std::string_view key) {
 // --- The table -----------------------------------------------------------------
 // Each row is one variable: its name, its default as an operator would write
 // it, how it is parsed and checked into its Config field, and one line of help.
-// Adding a variable is adding a row (and documenting it in README.md and
-// deploy/stayconnected.env; tests/unit/app checks both name every row).
+// Adding a variable is adding a row (and documenting it in the configuration
+// table of docs/operator-guide.md and in deploy/stayconnected.env;
+// tests/unit/app checks both name every row).
 
 using Apply = std::function<void(Config&, std::string_view name, const std::string& value)>;
 
@@ -185,7 +186,7 @@ const std::vector<Setting>& settings() {
        },
        "Twilio auth token; also checks inbound webhook signatures"},
       {"SC_ORG_NAME", "Stay Connected", one_line(&Config::org_name),
-       "sender / program name shown in messages"},
+       "organisation / program name in texts, subjects, footers (not the From name)"},
       {"SC_POSTAL_ADDRESS", "", one_line(&Config::postal_address),
        "postal address in every email footer"},
       {"SC_EMAIL_FROM", "Stay Connected <no-reply@localhost>",

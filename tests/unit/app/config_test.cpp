@@ -336,7 +336,7 @@ TEST_F(LoadConfigTest, EveryVariableHasItsDefaultWhenUnsetOrEmpty) {
 }
 
 TEST_F(LoadConfigTest, TheTablesDefaultIsTheDefaultTheFieldGets) {
-  // The default column is what an operator reads (help, README); setting it
+  // The default column is what an operator reads (help, docs); setting it
   // explicitly must give the same config as leaving the variable unset.
   const auto unset = load_config({});
   const auto all = cases(dir_);
@@ -415,23 +415,23 @@ TEST_F(LoadConfigTest, UnknownScVariableIsAWarningOthersAreIgnored) {
   EXPECT_EQ(c.email.kind, "file");
 }
 
-// The README's configuration table and the env sample name every variable,
-// so a row added to the table without its documentation fails here.
-TEST_F(LoadConfigTest, ReadmeAndEnvSampleNameEveryVariable) {
+// The operator guide's configuration table and the env sample name every
+// variable, so a row added to the table without its documentation fails here.
+TEST_F(LoadConfigTest, OperatorGuideAndEnvSampleNameEveryVariable) {
   auto slurp = [](const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
   };
-  auto readme = slurp(std::string(SC_SOURCE_DIR) + "/README.md");
+  auto guide = slurp(std::string(SC_SOURCE_DIR) + "/docs/operator-guide.md");
   auto sample = slurp(std::string(SC_SOURCE_DIR) + "/deploy/stayconnected.env");
-  ASSERT_FALSE(readme.empty());
+  ASSERT_FALSE(guide.empty());
   ASSERT_FALSE(sample.empty());
   for (const auto& v : config_variables()) {
     std::string name(v.name);
-    EXPECT_NE(readme.find("`" + name + "`"), std::string::npos)
-        << name << " is missing from README.md";
+    EXPECT_NE(guide.find("`" + name + "`"), std::string::npos)
+        << name << " is missing from docs/operator-guide.md";
     EXPECT_NE(sample.find("#" + name + "="), std::string::npos)
         << name << " is missing from deploy/stayconnected.env";
   }

@@ -1,5 +1,5 @@
 // The data directory and the generated signing key: the service trusts its
-// data directory (README, "Security model"), so it refuses one that someone
+// data directory (docs/architecture.md, "Security model"), so it refuses one that someone
 // else could have written to, and it never writes through a planted symlink.
 #include <fcntl.h>
 #include <gtest/gtest.h>
