@@ -88,7 +88,8 @@ check_install() {
   DESTDIR="$dest" cmake --install "$build_dir" --prefix /usr
   local f
   for f in usr/bin/stayconnected usr/lib/systemd/system/stayconnected.service usr/share/doc/stayconnected/stayconnected.env \
-    usr/share/doc/stayconnected/nginx/stayconnected.conf; do
+    usr/share/doc/stayconnected/nginx/stayconnected.conf usr/share/doc/stayconnected/README.md \
+    usr/share/doc/stayconnected/docs/operator-guide.md; do
     [ -e "$dest/$f" ] || { echo "install: $f missing" >&2; rm -rf "$dest"; return 1; }
   done
   "$dest/usr/bin/stayconnected" --version

@@ -50,7 +50,20 @@ MetricsServer::MetricsServer(const metrics::Registry& registry)
     res.set_header("Cache-Control", "no-store");
     res.set_content(impl_->registry.render(), detail::kPrometheusText);
   });
+  // Another method on /metrics is 405 with Allow, as on the main port.
+  const auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_header("Allow", "GET, HEAD");
+    res.set_content(
+        R"({"error":{"code":"method_not_allowed","message":"this listener serves GET /metrics only"}})",
+        "application/json");
+  };
+  s.Post("/metrics", not_allowed);
+  s.Put("/metrics", not_allowed);
+  s.Patch("/metrics", not_allowed);
+  s.Delete("/metrics", not_allowed);
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 405) return;
     res.set_content(
         R"({"error":{"code":"not_found","message":"this listener serves GET /metrics only"}})",
         "application/json");

@@ -169,9 +169,12 @@ TEST(MetricsServerTest, ServesMetricsOnlyWithoutAKey) {
   r = cli.Get("/healthz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("\"not_found\""), std::string::npos) << r->body;
   r = cli.Post("/metrics", "", "text/plain");
   ASSERT_TRUE(r);
-  EXPECT_NE(r->status, 200);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+  EXPECT_NE(r->body.find("\"method_not_allowed\""), std::string::npos) << r->body;
   server.stop();
   t.join();
 }
