@@ -386,7 +386,7 @@ Outcome run(const Options& o) {
   out.peak_kb = std::max(status_kb("VmHWM"), sampled_peak.load());
   runner.stop();
   dispatcher.stop();
-  const auto counts = reads.broadcast_counts(id);
+  const auto counts = reads.broadcast_counts(id, 0);
   out.rate = static_cast<double>(o.recipients) / out.total_s;
   out.signup_p99_ms = load.p99();
   const char* kind = o.kind == sc::ChannelKind::kEmail ? "email" : "sms";

@@ -382,8 +382,9 @@ void wire_broadcast_metrics(metrics::Registry& registry, storage::ReadPool& read
         if (status == to_string(s)) n = static_cast<double>(count);
       c.gauge("sc_broadcasts", "Broadcasts, by status.", {{"status", to_string(s)}}, n);
     }
-    for (const auto& b : reads.broadcasts_in_progress(clock.now_unix() - 3600, 50)) {
-      const auto n = reads.broadcast_counts(b.id);
+    const auto now = clock.now_unix();
+    for (const auto& b : reads.broadcasts_in_progress(now - 3600, 50)) {
+      const auto n = reads.broadcast_counts(b.id, now);
       const auto id = std::to_string(b.id);
       // The states add up to the broadcast's total; delivery reports are a
       // family of their own so that sum() over the states stays the total.
@@ -402,6 +403,15 @@ void wire_broadcast_metrics(metrics::Registry& registry, storage::ReadPool& read
                 "Sent recipients of those broadcasts whose provider reported delivery, by result.",
                 {{"broadcast", id}, {"state", state}}, static_cast<double>(count));
       }
+      // Part of state="queued" (so the states still add up to the total).
+      c.gauge("sc_broadcast_waiting_recipients",
+              "Queued recipients of those broadcasts held by quiet hours (outside "
+              "SC_SMS_SEND_WINDOW where they are) until their window opens.",
+              {{"broadcast", id}}, static_cast<double>(n.waiting));
+      c.gauge("sc_broadcast_waiting_until_timestamp_seconds",
+              "Unix time at which the first recipient of those broadcasts held by quiet hours "
+              "may go; 0 when none waits.",
+              {{"broadcast", id}}, static_cast<double>(n.waiting_until));
     }
   });
 }

@@ -87,10 +87,11 @@ int list(storage::ReadPool& reads, const std::vector<std::string>& args) {
     return usage("list: unexpected argument \"" + a + "\"");
   }
   const auto rows = reads.broadcasts(static_cast<int>(limit), before);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::printf("%-6s %-7s %-10s %-20s %9s %9s %7s %7s %7s %7s\n", "ID", "CHANNEL", "STATUS",
               "CREATED", "TOTAL", "SENT", "FAILED", "SKIPPED", "UNKNOWN", "QUEUED");
   for (const auto& b : rows) {
-    const auto c = reads.broadcast_counts(b.id);
+    const auto c = reads.broadcast_counts(b.id, now);
     std::printf("%-6lld %-7s %-10s %-20s %9lld %9lld %7lld %7lld %7lld %7lld\n",
                 static_cast<long long>(b.id), to_string(b.channel), to_string(b.status),
                 utc(b.created_at).c_str(), static_cast<long long>(c.total),
@@ -103,7 +104,7 @@ int list(storage::ReadPool& reads, const std::vector<std::string>& args) {
 }
 
 int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
-  const auto c = reads.broadcast_counts(b.id);
+  const auto c = reads.broadcast_counts(b.id, static_cast<std::int64_t>(std::time(nullptr)));
   std::printf("id:          %lld\n", static_cast<long long>(b.id));
   std::printf("channel:     %s\n", to_string(b.channel));
   std::printf("status:      %s\n", to_string(b.status));
@@ -126,6 +127,10 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
       static_cast<long long>(c.sent), static_cast<long long>(c.failed),
       static_cast<long long>(c.skipped), static_cast<long long>(c.unknown),
       static_cast<long long>(c.delivered), static_cast<long long>(c.undelivered));
+  // Of queued: texts held by quiet hours (SC_SMS_SEND_WINDOW where the recipient is).
+  if (c.waiting > 0)
+    std::printf("waiting:     %lld of the queued, %s (%s)\n", static_cast<long long>(c.waiting),
+                waiting_phrase(c).c_str(), utc(c.waiting_until).c_str());
   if (b.channel == ChannelKind::kSms) {
     // Exactly as GET /api/v1/admin/broadcasts/{id} counts them (the same
     // vars): the longest plausible recipient (a 20-character first name) and the STOP line.
@@ -178,7 +183,7 @@ int watch(storage::ReadPool& reads, std::int64_t id, const std::vector<std::stri
   for (;;) {
     auto b = reads.broadcast(id);
     if (!b) return usage("watch: no broadcast with id " + std::to_string(id));
-    const auto c = reads.broadcast_counts(id);
+    const auto c = reads.broadcast_counts(id, static_cast<std::int64_t>(std::time(nullptr)));
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     meter.add(now_ms, finished_recipients(c));

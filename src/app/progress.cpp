@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace sc {
 
@@ -57,6 +58,20 @@ std::string format_rate(double per_second) {
   return buf;
 }
 
+std::string format_hhmm_utc(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d UTC", tm.tm_hour, tm.tm_min);
+  return buf;
+}
+
+std::string waiting_phrase(const BroadcastCounts& c) {
+  if (c.waiting <= 0) return "";
+  return "waiting for the send window until " + format_hhmm_utc(c.waiting_until);
+}
+
 std::string progress_line(const BroadcastCounts& c, BroadcastStatus status, double per_second,
                           int bar_width) {
   const auto done = finished_recipients(c);
@@ -71,12 +86,25 @@ std::string progress_line(const BroadcastCounts& c, BroadcastStatus status, doub
                 static_cast<long long>(c.total), static_cast<long long>(c.sent),
                 static_cast<long long>(c.failed), static_cast<long long>(c.skipped),
                 static_cast<long long>(c.unknown), static_cast<long long>(queued));
-  std::string eta = empty ? "--"
-                    : status == BroadcastStatus::kSending || queued == 0
-                        ? format_eta(queued, per_second)
-                        : "--";  // paused, scheduled or a draft: nothing moves
-  return progress_bar(done, empty ? 1 : c.total, bar_width) + counts + " | " + to_string(status) +
-         " | " + format_rate(per_second) + " | ETA " + eta;
+  std::string waiting;
+  if (c.waiting > 0) waiting = " (" + std::to_string(c.waiting) + " waiting)";
+  // Texts held by quiet hours do not move until their window opens: the
+  // ETA covers the others, and the line says when the held ones may go.
+  const auto moving = std::max<std::int64_t>(0, queued - c.waiting);
+  std::string eta;
+  if (empty) {
+    eta = "ETA --";
+  } else if (status != BroadcastStatus::kSending && queued != 0) {
+    eta = "ETA --";  // paused, scheduled or a draft: nothing moves
+  } else if (c.waiting > 0 && moving == 0) {
+    eta = waiting_phrase(c);
+  } else if (c.waiting > 0) {
+    eta = "ETA " + format_eta(moving, per_second) + ", then " + waiting_phrase(c);
+  } else {
+    eta = "ETA " + format_eta(queued, per_second);
+  }
+  return progress_bar(done, empty ? 1 : c.total, bar_width) + counts + waiting + " | " +
+         to_string(status) + " | " + format_rate(per_second) + " | " + eta;
 }
 
 void RateMeter::add(std::int64_t at_ms, std::int64_t finished) {

@@ -144,6 +144,8 @@ struct Dispatcher::Batch {
     SendResult result;
     bool hand_back = false;  // not sent: queued again without counting the attempt
     std::int64_t due = 0;    // when handed back
+    // Why it waits until `due`, shown to operators (OutboxStore::hold); null: it does not.
+    const char* wait_reason = nullptr;
   };
   std::vector<Outcome> outcomes;
   bool empty() const { return claimed.empty(); }
@@ -295,10 +297,11 @@ Dispatcher::Batch Dispatcher::prepare() {
     try {
       if (m.broadcast_id != 0 && m.kind == OutboxKind::kSms && quiet_hours_) {
         // Quiet hours where the recipient is: back in the queue, due when
-        // their window opens (not an attempt).
+        // their window opens (not an attempt), and shown as waiting until then.
         if (auto until = quiet_hours_(m.sms.to, now); until > now) {
-          b.outcomes.push_back(
-              {i, SendResult::retryable("quiet-hours", "outside the send window"), true, until});
+          b.outcomes.push_back({i,
+                                SendResult::retryable(kWaitQuietHours, "outside the send window"),
+                                true, until, kWaitQuietHours});
           continue;
         }
       }
@@ -599,7 +602,10 @@ void Dispatcher::record(Batch& b) {
     for (const auto& o : b.outcomes) {
       const auto& m = b.claimed[o.row];
       if (o.hand_back) {
-        c.outbox().hand_back(m.id, o.due);
+        if (o.wait_reason != nullptr)
+          c.outbox().hold(m.id, o.due, o.wait_reason);
+        else
+          c.outbox().hand_back(m.id, o.due);
         continue;
       }
       const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;

@@ -62,10 +62,14 @@ Result<BroadcastDraft> draft_from(const json& j) {
   return d;
 }
 
+// queued counts every recipient not yet finished (waiting and sending
+// included), so that queued + sent + failed + skipped + unknown = total;
+// waiting is the part of queued held by quiet hours, as delivered and
+// undelivered are parts of sent.
 json counts_json(const BroadcastCounts& c) {
   return {{"total", c.total},         {"queued", c.queued + c.sending}, {"sent", c.sent},
           {"failed", c.failed},       {"skipped", c.skipped},           {"unknown", c.unknown},
-          {"delivered", c.delivered}, {"undelivered", c.undelivered}};
+          {"delivered", c.delivered}, {"undelivered", c.undelivered},   {"waiting", c.waiting}};
 }
 
 Error conflict(const std::string& message) {
@@ -362,13 +366,14 @@ class BroadcastResource {
     auto b = env_.deps.broadcast_reads->get(id);
     if (!b) return env_.respond.json_error(res, no_such_broadcast());
     std::string state = req.has_param("status") ? req.get_param_value("status") : "";
-    static const std::set<std::string> kStates = {"",       "queued",  "sending", "sent",
-                                                  "failed", "skipped", "unknown"};
+    static const std::set<std::string> kStates = {"",     "queued", "waiting", "sending",
+                                                  "sent", "failed", "skipped", "unknown"};
     if (!kStates.contains(state))
       return env_.respond.json_error(
-          res,
-          invalid("invalid_status",
-                  "status is one of queued, sending, sent, failed, skipped, unknown", "status"));
+          res, invalid("invalid_status",
+                       "status is one of queued, waiting, sending, sent, failed, skipped, unknown",
+                       "status"));
+    const auto now = env_.deps.clock.now_unix();
     auto limit = whole_param(req, "limit", csv ? 1'000'000 : 100, 1, csv ? 10'000'000 : 1000);
     auto after = whole_param(req, "after", 0, 0, INT64_MAX);
     if (!limit || !after)
@@ -382,24 +387,24 @@ class BroadcastResource {
                                                 std::to_string(id) + "-recipients.csv\"");
       res.set_chunked_content_provider(
           "text/csv; charset=utf-8",
-          [reads, id, state, total, cursor = start, sent = std::int64_t{0}, header = false](
+          [reads, id, state, total, now, cursor = start, sent = std::int64_t{0}, header = false](
               std::size_t, httplib::DataSink& sink) mutable {
             std::string out;
             if (!header) {
               out =
                   "outbox_id,address,state,attempts,provider,provider_message_id,code,error,"
-                  "delivery_state,finished_at\r\n";
+                  "delivery_state,finished_at,waiting_until\r\n";
               header = true;
             }
             const auto n = static_cast<int>(std::min<std::int64_t>(5000, total - sent));
-            auto rows =
-                n > 0 ? reads->recipients(id, state, n, cursor) : std::vector<BroadcastRecipient>{};
+            auto rows = n > 0 ? reads->recipients(id, state, n, cursor, now)
+                              : std::vector<BroadcastRecipient>{};
             for (const auto& r : rows) {
               out += std::to_string(r.outbox_id) + "," + csv_field(r.address) + "," + r.state +
                      "," + std::to_string(r.attempts) + "," + csv_field(r.provider) + "," +
                      csv_field(r.provider_message_id) + "," + csv_field(r.code) + "," +
                      csv_field(r.error) + "," + csv_field(r.delivery_state) + "," +
-                     time_csv(r.finished_at) + "\r\n";
+                     time_csv(r.finished_at) + "," + time_csv(r.waiting_until) + "\r\n";
               cursor = r.outbox_id;
             }
             sent += static_cast<std::int64_t>(rows.size());
@@ -412,7 +417,7 @@ class BroadcastResource {
     Page page("/api/v1/admin/broadcasts/" + std::to_string(id) + "/recipients", limit.value());
     page.keep("status", state);
     auto rows =
-        env_.deps.broadcast_reads->recipients(id, state, page.rows_to_read(), after.value());
+        env_.deps.broadcast_reads->recipients(id, state, page.rows_to_read(), after.value(), now);
     const bool more = static_cast<std::int64_t>(rows.size()) > limit.value();
     if (more) rows.pop_back();
     json items = json::array();
@@ -427,6 +432,7 @@ class BroadcastResource {
       if (!r.error.empty()) row["error"] = r.error;
       if (!r.delivery_state.empty()) row["delivery_state"] = r.delivery_state;
       if (r.finished_at != 0) row["finished_at"] = time_json(r.finished_at);
+      if (r.waiting_until != 0) row["waiting_until"] = time_json(r.waiting_until);
       items.push_back(std::move(row));
     }
     env_.respond.json(res, 200, page.body(items, more, "after", more ? rows.back().outbox_id : 0));
@@ -462,7 +468,11 @@ class BroadcastResource {
     if (b.started_at != 0) j["started_at"] = time_json(b.started_at);
     if (b.finished_at != 0) j["finished_at"] = time_json(b.finished_at);
     if (!b.pause_reason.empty()) j["reason"] = b.pause_reason;
-    if (counts != nullptr) j["counts"] = counts_json(*counts);
+    if (counts != nullptr) {
+      j["counts"] = counts_json(*counts);
+      // When the first recipient held by quiet hours may go.
+      if (counts->waiting > 0) j["waiting_until"] = time_json(counts->waiting_until);
+    }
     return j;
   }
 
@@ -470,7 +480,7 @@ class BroadcastResource {
                    std::optional<int> requeued = std::nullopt) const {
     auto b = env_.deps.broadcast_reads->get(id);
     if (!b) return env_.respond.json_error(res, no_such_broadcast());
-    auto counts = env_.deps.broadcast_reads->counts(id);
+    auto counts = env_.deps.broadcast_reads->counts(id, env_.deps.clock.now_unix());
     auto j = to_json(*b, &counts);
     if (requeued) j["requeued"] = *requeued;
     env_.respond.json(res, status, j);

@@ -293,7 +293,7 @@ std::vector<Broadcast> ReadPool::broadcasts_in_progress(std::int64_t finished_si
   return out;
 }
 
-BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
+BroadcastCounts ReadPool::broadcast_counts(std::int64_t id, std::int64_t now) {
   auto l = impl_->lease();
   BroadcastCounts c;
   // One pass over the (broadcast_id, state, id) index.
@@ -325,31 +325,59 @@ BroadcastCounts ReadPool::broadcast_counts(std::int64_t id) {
     if (s == "undelivered" || s == "failed" || s == "bounced" || s == "blocked" || s == "dropped")
       c.undelivered += n;
   }
+  // Held recipients not yet due, from the partial index alone
+  // (outbox_broadcast_waiting, 0012): only held rows are in it. Named,
+  // because the planner would walk every queued row of the broadcast in
+  // (broadcast_id, state, id) instead.
+  SQLite::Statement w(*l.db,
+                      "SELECT COUNT(*), COALESCE(MIN(next_attempt_at), 0) FROM outbox"
+                      " INDEXED BY outbox_broadcast_waiting WHERE broadcast_id = ? AND "
+                      "broadcast_id <> 0 AND state = 'queued'"
+                      " AND wait_reason IS NOT NULL AND next_attempt_at > ?");
+  w.bind(1, static_cast<int64_t>(id));
+  w.bind(2, static_cast<int64_t>(now));
+  if (w.executeStep()) {
+    c.waiting = w.getColumn(0).getInt64();
+    c.waiting_until = w.getColumn(1).getInt64();
+  }
   return c;
 }
 
 std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
                                                                const std::string& state, int limit,
-                                                               std::int64_t after) {
+                                                               std::int64_t after,
+                                                               std::int64_t now) {
   // A page is an index range per state ((broadcast_id, state, id)), merged:
   // never a sort of the whole broadcast, which a CSV export of a million
-  // recipients would repeat for every page.
+  // recipients would repeat for every page. A queued row that is held and
+  // not yet due (?2: now) reads as waiting; "waiting" pages walk the partial
+  // index of held rows (outbox_broadcast_waiting).
   static const std::vector<std::string> kStates = {"queued", "sending", "sent",
                                                    "failed", "skipped", "unknown"};
+  static const std::string kHeld = "wait_reason IS NOT NULL AND next_attempt_at > ?2";
   static const auto page_sql = [](const std::vector<std::string>& states) {
     std::string ids;
     for (const auto& st : states) {
       if (!ids.empty()) ids += " UNION ALL ";
       // broadcast_id <> 0 lets SQLite use the partial index.
-      ids +=
-          "SELECT id FROM (SELECT id FROM outbox WHERE broadcast_id = ?1 AND broadcast_id <> 0"
-          " AND state = '" +
-          st + "' AND id > ?3 ORDER BY id LIMIT ?4)";
+      std::string from = "outbox", where = "state = '" + st + "'";
+      if (st == "waiting") {
+        from = "outbox INDEXED BY outbox_broadcast_waiting";
+        where = "state = 'queued' AND " + kHeld;
+      }
+      if (st == "queued" && states.size() == 1) where += " AND NOT (" + kHeld + ")";
+      ids += "SELECT id FROM (SELECT id FROM " + from +
+             " WHERE broadcast_id = ?1 AND broadcast_id <> 0 AND " + where +
+             " AND id > ?3 ORDER BY id LIMIT ?4)";
     }
-    return "SELECT o.id, o.channel_id, COALESCE(c.address, ''), o.state, o.attempts,"
+    return "SELECT o.id, o.channel_id, COALESCE(c.address, ''),"
+           " CASE WHEN o.state = 'queued' AND o.wait_reason IS NOT NULL"
+           " AND o.next_attempt_at > ?2 THEN 'waiting' ELSE o.state END, o.attempts,"
            " COALESCE(o.provider, ''), COALESCE(o.provider_message_id, ''),"
            " COALESCE(o.last_code, ''), COALESCE(o.last_error, ''),"
-           " COALESCE(o.delivery_state, ''), COALESCE(o.finished_at, 0)"
+           " COALESCE(o.delivery_state, ''), COALESCE(o.finished_at, 0),"
+           " CASE WHEN o.state = 'queued' AND o.wait_reason IS NOT NULL"
+           " AND o.next_attempt_at > ?2 THEN o.next_attempt_at ELSE 0 END"
            " FROM (" +
            ids +
            ") AS page JOIN outbox o ON o.id = page.id"
@@ -358,6 +386,7 @@ std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
   static const std::map<std::string, std::string> kSql = [] {
     std::map<std::string, std::string> m{{"", page_sql(kStates)}};
     for (const auto& st : kStates) m[st] = page_sql({st});
+    m["waiting"] = page_sql({"waiting"});
     return m;
   }();
   const auto sql = kSql.find(state);
@@ -365,6 +394,7 @@ std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
   auto l = impl_->lease();
   SQLite::Statement q(*l.db, sql->second);
   q.bind(1, static_cast<int64_t>(id));
+  q.bind(2, static_cast<int64_t>(now));
   q.bind(3, static_cast<int64_t>(after));
   q.bind(4, limit);
   std::vector<BroadcastRecipient> out;
@@ -381,6 +411,7 @@ std::vector<BroadcastRecipient> ReadPool::broadcast_recipients(std::int64_t id,
     r.error = q.getColumn(8).getString();
     r.delivery_state = q.getColumn(9).getString();
     r.finished_at = q.getColumn(10).getInt64();
+    r.waiting_until = q.getColumn(11).getInt64();
     out.push_back(std::move(r));
   }
   return out;

@@ -446,7 +446,8 @@ std::vector<ClaimedMessage> SqliteOutboxStore::claim(std::int64_t now, ClaimLimi
     // One statement leases the rows and returns them with the recipient's
     // consent as it is now (a row at a time cost twice the writer's time).
     auto& q = st_.get(
-        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?"
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?,"
+        "                  wait_reason = NULL"
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ? AND kind = ?"
         "              AND next_attempt_at <= ?"
         "              AND (lane = 0 OR broadcast_id IN"
@@ -585,6 +586,17 @@ void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at)
       " WHERE id = ? AND state = 'sending'");
   q.bind(1, static_cast<int64_t>(next_attempt_at));
   q.bind(2, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void SqliteOutboxStore::hold(std::int64_t id, std::int64_t until, const std::string& reason) {
+  // As hand_back, with the reason kept so that reads show it waiting.
+  auto& q = st_.get(
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?,"
+      " lease_until = 0, wait_reason = ? WHERE id = ? AND state = 'sending'");
+  q.bind(1, static_cast<int64_t>(until));
+  q.bind(2, reason);
+  q.bind(3, static_cast<int64_t>(id));
   q.exec();
 }
 

@@ -88,6 +88,7 @@ class SqliteOutboxStore final : public OutboxStore {
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
+  void hold(std::int64_t id, std::int64_t until, const std::string& reason) override;
   void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
                     std::int64_t now) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <regex>
 
+#include "sc/core/broadcast.h"
+#include "sc/core/quiet_hours.h"
 #include "service_fixture.h"
 
 namespace sc::testing {
@@ -256,6 +258,8 @@ TEST_F(BroadcastReportsTest, MetricsCarryTheBroadcastCountersAndPromtoolAcceptsT
       "sc_broadcast_recipients{broadcast=\"" + id + "\",state=\"queued\"} 0\n",
       "sc_broadcast_recipients{broadcast=\"" + id + "\",state=\"unknown\"} 0\n",
       "sc_broadcast_delivery_reports{broadcast=\"" + id + "\",state=\"delivered\"} 0\n",
+      "sc_broadcast_waiting_recipients{broadcast=\"" + id + "\"} 0\n",
+      "sc_broadcast_waiting_until_timestamp_seconds{broadcast=\"" + id + "\"} 0\n",
   };
   std::string text;
   wait_for([&] {
@@ -270,6 +274,112 @@ TEST_F(BroadcastReportsTest, MetricsCarryTheBroadcastCountersAndPromtoolAcceptsT
       text.find("sc_broadcast_recipients{broadcast=\"" + std::to_string(std::stoll(id) + 1) + "\""),
       std::string::npos)
       << text;
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    if (std::getenv("SC_REQUIRE_PROMTOOL") != nullptr) FAIL() << "promtool is required but missing";
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  }
+  const auto file = dir_.str("metrics.txt");
+  std::ofstream(file) << text;
+  const int rc =
+      std::system(("promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1").c_str());
+  std::ifstream in(file + ".out");
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << out << "\n" << text;
+}
+
+// Quiet hours through the real binary: texts held until their recipients'
+// window opens show as waiting, with when they may go, in GET, the
+// recipients (JSON, filter, CSV), `broadcasts show`, `broadcasts watch` and
+// /metrics (promtool accepts it). The window is chosen from the wall clock so
+// that California (area code 650) is outside it for at least 15 minutes.
+TEST_F(BroadcastReportsTest, TextsHeldByQuietHoursShowAsWaitingEverywhere) {
+  const std::string number = "+16502530000";
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::string window;
+  std::int64_t until = 0;
+  for (int h = 0; h < 24 && window.empty(); ++h) {
+    const auto u = quiet_hours_wait_until(number, now, QuietHours{h * 60, (h + 1) * 60});
+    if (u > now + 900) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%02d:00-%02d:00", h, h + 1);
+      window = buf;
+      until = u;
+    }
+  }
+  ASSERT_FALSE(window.empty());
+  start({{"SC_SIGNUP_LIMITS", "off"}, {"SC_SMS_SEND_WINDOW", window}});
+  std::string sql = "BEGIN;";
+  for (int i = 0; i < 3; ++i) {
+    sql += "INSERT INTO subscribers (first_name, created_at) VALUES ('P', 1);";
+    sql +=
+        "INSERT INTO channels (subscriber_id, kind, address, state, created_at, updated_at) VALUES "
+        "((SELECT MAX(id) FROM subscribers), 'sms', '+1650253000" +
+        std::to_string(i) + "', 'confirmed', 1, 1);";
+  }
+  db_inspect::exec(dir_.str("data/sc.db"), sql + "COMMIT;");
+  auto b = create({{"channel", "sms"}, {"text", "Polls open at 7"}});
+  const auto id = b["id"].get<std::int64_t>();
+  ASSERT_EQ(act(id, "send"), 200);
+  json one;
+  ASSERT_TRUE(wait_for([&] {
+    one = get(id);
+    return !one.is_null() && one["counts"]["waiting"] == 3;
+  })) << one.dump()
+      << svc_->stderr_text();
+  EXPECT_EQ(one["status"], "sending");
+  EXPECT_EQ(one["counts"]["total"], 3);
+  EXPECT_EQ(one["counts"]["queued"], 3);  // waiting is part of queued
+  const auto until_utc = format_rfc3339(until);
+  EXPECT_EQ(one["waiting_until"], until_utc) << one.dump();
+
+  const std::string base = "/api/v1/admin/broadcasts/" + std::to_string(id);
+  auto waiting = cli_->Get((base + "/recipients?status=waiting").c_str(), auth_);
+  ASSERT_TRUE(waiting && waiting->status == 200);
+  auto rows = json::parse(waiting->body)["recipients"];
+  ASSERT_EQ(rows.size(), 3u) << waiting->body;
+  for (const auto& r : rows) {
+    EXPECT_EQ(r["state"], "waiting");
+    EXPECT_EQ(r["waiting_until"], until_utc);
+    EXPECT_EQ(r["attempts"], 0);
+  }
+  auto queued = cli_->Get((base + "/recipients?status=queued").c_str(), auth_);
+  ASSERT_TRUE(queued && queued->status == 200);
+  EXPECT_TRUE(json::parse(queued->body)["recipients"].empty()) << queued->body;
+  auto csv = cli_->Get((base + "/recipients.csv").c_str(), auth_);
+  ASSERT_TRUE(csv && csv->status == 200);
+  EXPECT_NE(csv->body.find(",+16502530001,waiting,0,,,,,,0," + until_utc + "\r\n"),
+            std::string::npos)
+      << csv->body;
+
+  char hhmm[32];
+  const auto t = static_cast<std::time_t>(until);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::snprintf(hhmm, sizeof hhmm, "%02d:%02d UTC", tm.tm_hour, tm.tm_min);
+  const std::string phrase = std::string("waiting for the send window until ") + hhmm;
+  auto show = broadcasts({"show", std::to_string(id)});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("counts:      total 3, queued 3, sent 0,"), std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("waiting:     3 of the queued, " + phrase + " (" + until_utc + ")\n"),
+            std::string::npos)
+      << show.out;
+  // watch never ends while texts wait: a bounded run, then its first line.
+  auto watch =
+      run_binary(SC_BINARY, {"broadcasts", "watch", std::to_string(id), "--interval", "0.2"},
+                 base_env(), std::chrono::seconds(3));
+  EXPECT_NE(watch.out.find("queued 3 (3 waiting) | sending | 0 msg/s | " + phrase + "\n"),
+            std::string::npos)
+      << watch.out << watch.err;
+  EXPECT_EQ(watch.out.find("ETA --"), std::string::npos) << watch.out;
+
+  const std::vector<std::string> want = {
+      "sc_broadcast_recipients{broadcast=\"" + std::to_string(id) + "\",state=\"queued\"} 3\n",
+      "sc_broadcast_waiting_recipients{broadcast=\"" + std::to_string(id) + "\"} 3\n",
+      "sc_broadcast_waiting_until_timestamp_seconds{broadcast=\"" + std::to_string(id) + "\"} " +
+          std::to_string(until) + "\n"};
+  std::string text = scrape();
+  for (const auto& w : want) EXPECT_NE(text.find(w), std::string::npos) << w << "\n" << text;
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     if (std::getenv("SC_REQUIRE_PROMTOOL") != nullptr) FAIL() << "promtool is required but missing";
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";

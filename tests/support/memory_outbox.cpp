@@ -149,6 +149,7 @@ std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits li
       r->attempts += 1;
       r->lease_until = lease_until;
       r->handed_over = false;
+      r->wait_reason.clear();
       ClaimedMessage m;
       m.id = r->id;
       m.kind = r->kind;
@@ -209,6 +210,11 @@ void MemoryOutbox::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
   r.attempts -= 1;
   r.next_attempt_at = next_attempt_at;
   r.lease_until = 0;
+}
+
+void MemoryOutbox::hold(std::int64_t id, std::int64_t until, const std::string& reason) {
+  hand_back(id, until);
+  rows_.at(id).wait_reason = reason;
 }
 
 void MemoryOutbox::mark_unknown(std::int64_t id, const std::string& provider, const SendResult& res,

@@ -31,6 +31,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
     std::int64_t lease_until = 0;
     bool handed_over = false;  // a leased bulk row: with the provider (mark_handed_over)
     std::string provider, provider_message_id, last_code, last_error;
+    std::string wait_reason;  // set by hold, cleared by the next claim
     OutboundEmail email;
     OutboundSms sms;
     std::string payload;  // "corrupt" makes decode throw
@@ -73,6 +74,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
   void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
+  void hold(std::int64_t id, std::int64_t until, const std::string& reason) override;
   void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
                     std::int64_t now) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,

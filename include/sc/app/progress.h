@@ -30,8 +30,18 @@ std::string format_eta(std::int64_t remaining, double per_second);
 // "1234 msg/s", "2.5 msg/s" (one decimal below 10), "0 msg/s".
 std::string format_rate(double per_second);
 
+// "13:00 UTC": the hour and minute of a time, in UTC.
+std::string format_hhmm_utc(std::int64_t unix_seconds);
+
+// "waiting for the send window until 13:00 UTC" while recipients are held by
+// quiet hours (c.waiting > 0; the earliest time one may go); "" otherwise.
+std::string waiting_phrase(const BroadcastCounts& c);
+
 // One line, e.g. "[######----] 60% 600/1000 sent 580 failed 10 skipped 5
-// unknown 5 queued 400 | sending | 120 msg/s | ETA 4s".
+// unknown 5 queued 400 | sending | 120 msg/s | ETA 4s". Recipients held by
+// quiet hours show as "queued 400 (300 waiting)", and the ETA covers the
+// others: "ETA 1s, then waiting for the send window until 13:00 UTC", or
+// only "waiting for the send window until 13:00 UTC" when nothing else is left.
 std::string progress_line(const BroadcastCounts& c, BroadcastStatus status, double per_second,
                           int bar_width = 30);
 

@@ -52,6 +52,10 @@ struct Broadcast {
 struct BroadcastCounts {
   std::int64_t total = 0, queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0, unknown = 0;
   std::int64_t delivered = 0, undelivered = 0;  // as providers report afterwards
+  // Of `queued`: held by quiet hours (outside SC_SMS_SEND_WINDOW where the
+  // recipient is) and not yet due, and the earliest time one of them may go
+  // (unix seconds; 0 when none waits).
+  std::int64_t waiting = 0, waiting_until = 0;
 };
 
 // One recipient as the ledger holds it.
@@ -59,10 +63,13 @@ struct BroadcastRecipient {
   std::int64_t outbox_id = 0;
   std::int64_t channel_id = 0;
   std::string address;
-  std::string state;  // queued, sending, sent, failed, skipped, unknown
+  // queued, waiting (held by quiet hours until waiting_until), sending,
+  // sent, failed, skipped, unknown
+  std::string state;
   int attempts = 0;
   std::string provider, provider_message_id, code, error, delivery_state;
   std::int64_t finished_at = 0;
+  std::int64_t waiting_until = 0;  // unix seconds, while waiting
 };
 
 // Write-side port, inside one transaction on the single writer.
@@ -102,10 +109,13 @@ class BroadcastReads {
   virtual std::optional<Broadcast> get(std::int64_t id) = 0;
   // Newest first, ids below `before` (0: from the newest).
   virtual std::vector<Broadcast> list(int limit, std::int64_t before) = 0;
-  virtual BroadcastCounts counts(std::int64_t id) = 0;
-  // Recipients in `state` ("" for all) with outbox id above `after`, in id order.
+  // As they are at `now` (a held recipient waits until its due time).
+  virtual BroadcastCounts counts(std::int64_t id, std::int64_t now) = 0;
+  // Recipients in `state` ("" for all; "queued" and "waiting" as at `now`)
+  // with outbox id above `after`, in id order.
   virtual std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state,
-                                                     int limit, std::int64_t after) = 0;
+                                                     int limit, std::int64_t after,
+                                                     std::int64_t now) = 0;
 };
 
 // Port: runs fn in one transaction on the single writer: run() for a

@@ -45,6 +45,10 @@ struct ClaimLimits {
   int sms = 0;
 };
 
+// Why a held message waits (OutboxStore::hold): outside SC_SMS_SEND_WINDOW
+// where its recipient is.
+inline constexpr const char* kWaitQuietHours = "quiet-hours";
+
 // Outbox operations, used by the dispatcher inside its transactions.
 class OutboxStore {
  public:
@@ -80,6 +84,11 @@ class OutboxStore {
   // Hands a claimed message back unsent (its provider is paused or out of
   // rate): queued again from `next_attempt_at`, and this attempt not counted.
   virtual void hand_back(std::int64_t id, std::int64_t next_attempt_at) = 0;
+  // Hands a claimed broadcast message back to wait until `until` for a
+  // reason an operator is shown (kWaitQuietHours): queued again, this
+  // attempt not counted, and read as "waiting" (not "queued") until then.
+  // The next claim clears the reason.
+  virtual void hold(std::int64_t id, std::int64_t until, const std::string& reason) = 0;
   // A broadcast message whose answer never came (SendResult::ambiguous): it
   // may have gone, so it is never sent again without an operator asking.
   virtual void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,

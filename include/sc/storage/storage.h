@@ -170,14 +170,15 @@ class ReadPool {
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);
-  BroadcastCounts broadcast_counts(std::int64_t id);
+  BroadcastCounts broadcast_counts(std::int64_t id, std::int64_t now);
   // For /metrics: broadcasts by status, and those sending, paused or
   // scheduled plus the ones finished since `finished_since`, newest first,
   // at most `limit`.
   std::vector<std::pair<std::string, std::int64_t>> broadcast_status_counts();
   std::vector<Broadcast> broadcasts_in_progress(std::int64_t finished_since, int limit);
   std::vector<BroadcastRecipient> broadcast_recipients(std::int64_t id, const std::string& state,
-                                                       int limit, std::int64_t after);
+                                                       int limit, std::int64_t after,
+                                                       std::int64_t now);
   // The admin key stored with this SHA-256 (hex), revoked or not.
   std::optional<AdminKey> admin_key_by_hash(const std::string& sha256_hex);
   AuditPage audit_page(std::int64_t before, int limit);  // see AdminStore::audit_page
@@ -220,10 +221,12 @@ class StoredBroadcasts final : public BroadcastTransactions, public BroadcastRea
   std::vector<Broadcast> list(int limit, std::int64_t before) override {
     return reads_.broadcasts(limit, before);
   }
-  BroadcastCounts counts(std::int64_t id) override { return reads_.broadcast_counts(id); }
+  BroadcastCounts counts(std::int64_t id, std::int64_t now) override {
+    return reads_.broadcast_counts(id, now);
+  }
   std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state, int limit,
-                                             std::int64_t after) override {
-    return reads_.broadcast_recipients(id, state, limit, after);
+                                             std::int64_t after, std::int64_t now) override {
+    return reads_.broadcast_recipients(id, state, limit, after, now);
   }
 
  private:

@@ -85,6 +85,29 @@ TEST(ProgressTest, CompletedLineIsFullAndAPausedOneHasNoEta) {
       std::string::npos);
 }
 
+// Texts held by quiet hours: "waiting for the send window until HH:MM UTC"
+// instead of "ETA --", and the ETA of the others when some still move.
+TEST(ProgressTest, TextsHeldByQuietHoursShowWhenTheyMayGoInsteadOfNoEta) {
+  auto c = counts(1, 0, 0, 0, 3);
+  c.waiting = 3;
+  c.waiting_until = 1768482000;  // 2026-01-15T13:00:00Z
+  EXPECT_EQ(progress_line(c, BroadcastStatus::kSending, 0, 4),
+            "[#---]  25% 1/4 sent 1 failed 0 skipped 0 unknown 0 queued 3 (3 waiting) | sending | "
+            "0 msg/s | waiting for the send window until 13:00 UTC");
+  // Some still go now: their ETA, then the wait.
+  c = counts(1, 0, 0, 0, 5, 4);
+  c.waiting = 3;
+  c.waiting_until = 1768492860;  // 16:01 UTC
+  EXPECT_EQ(progress_line(c, BroadcastStatus::kSending, 2, 4),
+            "[----]  10% 1/10 sent 1 failed 0 skipped 0 unknown 0 queued 9 (3 waiting) | sending | "
+            "2.0 msg/s | ETA 3s, then waiting for the send window until 16:01 UTC");
+  // Paused: nothing moves, whatever waits.
+  EXPECT_NE(progress_line(c, BroadcastStatus::kPaused, 2, 4).find("| paused | 2.0 msg/s | ETA --"),
+            std::string::npos);
+  EXPECT_EQ(waiting_phrase(counts(1, 0, 0, 0, 3)), "");
+  EXPECT_EQ(format_hhmm_utc(1768435200 + 9 * 3600 + 5 * 60), "09:05 UTC");
+}
+
 TEST(ProgressTest, RateIsOverTheLastWindowAndNeverNegative) {
   RateMeter m(5000);
   EXPECT_EQ(m.per_second(), 0);

@@ -723,18 +723,70 @@ TEST_F(DispatcherTest, BroadcastTextsWaitForTheRecipientsSendWindow) {
   EXPECT_EQ(sms_.calls[0].to, "+12125550101");
   EXPECT_EQ(outbox_.row(confirm).state, "sent");
   EXPECT_EQ(outbox_.row(ny).state, "queued");
-  EXPECT_EQ(outbox_.row(ny).next_attempt_at, 1768482000);  // 13:00 UTC = 08:00 EST
-  EXPECT_EQ(outbox_.row(ny).attempts, 0);                  // waiting is not an attempt
-  EXPECT_EQ(outbox_.row(la).next_attempt_at, 1768492800);  // 16:00 UTC = 08:00 PST
+  EXPECT_EQ(outbox_.row(ny).next_attempt_at, 1768482000);   // 13:00 UTC = 08:00 EST
+  EXPECT_EQ(outbox_.row(ny).attempts, 0);                   // waiting is not an attempt
+  EXPECT_EQ(outbox_.row(ny).wait_reason, kWaitQuietHours);  // reads show it waiting
+  EXPECT_EQ(outbox_.row(la).next_attempt_at, 1768492800);   // 16:00 UTC = 08:00 PST
+  EXPECT_EQ(outbox_.row(la).wait_reason, kWaitQuietHours);
+  EXPECT_EQ(outbox_.row(confirm).wait_reason, "");
   clock_.set(1768482000);
   d.step();
   ASSERT_EQ(sms_.calls.size(), 2u);
   EXPECT_EQ(sms_.calls[1].to, "+12125550100");
+  EXPECT_EQ(outbox_.row(ny).wait_reason, "");  // claimed: no longer waiting
   EXPECT_EQ(outbox_.row(la).state, "queued");
+  EXPECT_EQ(outbox_.row(la).wait_reason, kWaitQuietHours);
   clock_.set(1768492800);
   d.step();
   ASSERT_EQ(sms_.calls.size(), 3u);
   EXPECT_EQ(outbox_.row(la).state, "sent");
+}
+
+// At every hour of a day (fake clock), a broadcast text to New York (08:00-
+// 21:00 EST = 13:00-02:00 UTC in January) either goes, or is held as waiting
+// (its reason recorded) until 13:00 UTC; a text handed back for another
+// reason is queued, never shown as waiting.
+TEST_F(DispatcherTest, HeldTextsAreRecordedAsWaitingForQuietHoursAtEveryHour) {
+  const QuietHours window{8 * 60, 21 * 60};
+  const std::int64_t day = 1768435200;  // 2026-01-15T00:00:00Z
+  for (int hour = 0; hour < 24; ++hour) {
+    MemoryOutbox outbox;
+    FakeSms sms("fake-sms", clock_,
+                [](const OutboundSms&, int) { return SendResult::sent("201", "SM1"); });
+    Dispatcher d(outbox, email_, sms, clock_, options());
+    d.set_quiet_hours([window](const std::string& to, std::int64_t at) {
+      return quiet_hours_wait_until(to, at, window);
+    });
+    const auto now = day + hour * 3600;
+    clock_.set(now);
+    auto id = outbox.add_sms(1, sms_to("+12125550100"), 0, 7);
+    d.step();
+    const bool open = hour >= 13 || hour < 2;
+    const auto row = outbox.row(id);
+    if (open) {
+      EXPECT_EQ(row.state, "sent") << hour;
+      EXPECT_EQ(row.wait_reason, "") << hour;
+    } else {
+      EXPECT_EQ(row.state, "queued") << hour;
+      EXPECT_EQ(row.wait_reason, kWaitQuietHours) << hour;
+      EXPECT_EQ(row.next_attempt_at, hour < 13 ? day + 13 * 3600 : day + 37 * 3600) << hour;
+      EXPECT_EQ(row.attempts, 0) << hour;
+    }
+  }
+  // Handed back for another reason (the provider refused our credentials):
+  // queued, never shown as waiting.
+  MemoryOutbox outbox;
+  FakeSms sms("fake-sms", clock_, [](const OutboundSms&, int) { return auth_refused(); });
+  Dispatcher d(outbox, email_, sms, clock_, options());
+  d.set_quiet_hours([window](const std::string& to, std::int64_t at) {
+    return quiet_hours_wait_until(to, at, window);
+  });
+  clock_.set(day + 15 * 3600);
+  auto id = outbox.add_sms(1, sms_to("+12125550100"), 0, 7);
+  d.step();
+  EXPECT_EQ(sms.calls.size(), 1u);
+  EXPECT_EQ(outbox.row(id).state, "queued");
+  EXPECT_EQ(outbox.row(id).wait_reason, "");
 }
 
 }  // namespace

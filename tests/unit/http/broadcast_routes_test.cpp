@@ -45,12 +45,22 @@ class MemoryBroadcasts final : public BroadcastTransactions,
       if (before == 0 || it->first < before) out.push_back(it->second);
     return out;
   }
-  BroadcastCounts counts(std::int64_t id) override {
+  // A queued recipient held until a later time (add_recipient's held_until)
+  // reads as waiting, as the SQLite ledger reads it.
+  static bool waiting(const BroadcastRecipient& r, std::int64_t now) {
+    return r.state == "queued" && r.waiting_until > now;
+  }
+  BroadcastCounts counts(std::int64_t id, std::int64_t now) override {
     std::lock_guard lk(mu_);
     BroadcastCounts c;
     for (const auto& r : ledger_[id]) {
       ++c.total;
       if (r.state == "queued") ++c.queued;
+      if (waiting(r, now)) {
+        ++c.waiting;
+        if (c.waiting_until == 0 || r.waiting_until < c.waiting_until)
+          c.waiting_until = r.waiting_until;
+      }
       if (r.state == "sent") ++c.sent;
       if (r.state == "failed") ++c.failed;
       if (r.state == "skipped") ++c.skipped;
@@ -59,13 +69,18 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     return c;
   }
   std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state, int limit,
-                                             std::int64_t after) override {
+                                             std::int64_t after, std::int64_t now) override {
     std::lock_guard lk(mu_);
     std::vector<BroadcastRecipient> out;
-    for (const auto& r : ledger_[id])
+    for (auto r : ledger_[id]) {
+      if (waiting(r, now))
+        r.state = "waiting";
+      else
+        r.waiting_until = 0;
       if ((state.empty() || r.state == state) && r.outbox_id > after &&
           static_cast<int>(out.size()) < limit)
         out.push_back(r);
+    }
     return out;
   }
 
@@ -79,12 +94,13 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     rows_.at(id).status = s;
   }
   void add_recipient(std::int64_t id, const std::string& address, const std::string& state,
-                     std::int64_t finished_at = 0) {
+                     std::int64_t held_until = 0, std::int64_t finished_at = 0) {
     std::lock_guard lk(mu_);
     BroadcastRecipient r;
     r.outbox_id = ++next_outbox_;
     r.address = address;
     r.state = state;
+    r.waiting_until = held_until;
     r.finished_at = finished_at;
     ledger_[id].push_back(r);
   }
@@ -477,7 +493,7 @@ TEST_F(BroadcastRoutesTest, TimesAreRfc3339AndEveryListPagesByANextUrl) {
   broadcasts_.force_status(id, BroadcastStatus::kCompleted);
   for (int i = 0; i < 5; ++i)
     broadcasts_.add_recipient(id, "r" + std::to_string(i) + "@example.org",
-                              i == 2 ? "sent" : "failed", i == 0 ? 1'700'000'100 : 0);
+                              i == 2 ? "sent" : "failed", 0, i == 0 ? 1'700'000'100 : 0);
   std::vector<std::string> seen;
   for (std::string next = path(id, "/recipients?status=failed&limit=2"); !next.empty();) {
     page = json::parse(get(next, admin)->body);
@@ -492,8 +508,90 @@ TEST_F(BroadcastRoutesTest, TimesAreRfc3339AndEveryListPagesByANextUrl) {
   page = json::parse(get(path(id, "/recipients?limit=1"), admin)->body);
   EXPECT_EQ(page["items"][0]["finished_at"], "2023-11-14T22:15:00Z");
   auto csv = get(path(id, "/recipients.csv?limit=2"), admin)->body;
-  EXPECT_NE(csv.find(",2023-11-14T22:15:00Z\r\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("r1@example.org,failed,0,,,,,,\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",2023-11-14T22:15:00Z,\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("r1@example.org,failed,0,,,,,,,\r\n"), std::string::npos) << csv;
+
+// Quiet hours: texts held until their recipients' window opens are counted
+// as waiting (a part of queued, so the counts still add up to total), with
+// when the first may go, and listed (JSON and CSV) as waiting with their own
+// time, all in RFC 3339 UTC; once the clock passes that time they are queued.
+TEST_F(BroadcastRoutesTest, TextsHeldByQuietHoursShowAsWaitingWithWhenTheyMayGo) {
+  start();
+  const auto id = create({{"channel", "sms"}, {"text", "Polls open at 7"}});
+  broadcasts_.force_status(id, BroadcastStatus::kSending);
+  const std::int64_t now = 1'768'481'940;  // 2026-01-15T12:59:00Z: 07:59 in New York
+  clock_.set(now);
+  broadcasts_.add_recipient(id, "+12125550100", "queued", 1'768'482'000);  // 13:00Z
+  broadcasts_.add_recipient(id, "+13105550100", "queued", 1'768'492'800);  // 16:00Z
+  broadcasts_.add_recipient(id, "+13125550100", "queued");
+  broadcasts_.add_recipient(id, "+14155550100", "sent");
+  const httplib::Headers admin{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  auto one = json::parse(get(path(id), admin)->body);
+  const auto& counts = one["counts"];
+  EXPECT_EQ(counts["total"], 4);
+  EXPECT_EQ(counts["queued"], 3);
+  EXPECT_EQ(counts["waiting"], 2);
+  EXPECT_EQ(counts["queued"].get<int>() + counts["sent"].get<int>() + counts["failed"].get<int>() +
+                counts["skipped"].get<int>() + counts["unknown"].get<int>(),
+            counts["total"].get<int>());
+  EXPECT_EQ(one["waiting_until"], "2026-01-15T13:00:00Z") << one.dump();
+
+  auto list = [&](const std::string& query) {
+    auto r = get(path(id, "/recipients" + query), admin);
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return r && r->status == 200 ? json::parse(r->body)["recipients"] : json::array();
+  };
+  auto all = list("");
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0]["state"], "waiting");
+  EXPECT_EQ(all[0]["waiting_until"], "2026-01-15T13:00:00Z");
+  EXPECT_EQ(all[1]["state"], "waiting");
+  EXPECT_EQ(all[1]["waiting_until"], "2026-01-15T16:00:00Z");
+  EXPECT_EQ(all[2]["state"], "queued");
+  EXPECT_FALSE(all[2].contains("waiting_until"));
+  EXPECT_FALSE(all[3].contains("waiting_until"));
+  auto waiting = list("?status=waiting");
+  ASSERT_EQ(waiting.size(), 2u);
+  EXPECT_EQ(waiting[0]["address"], "+12125550100");
+  EXPECT_EQ(waiting[1]["address"], "+13105550100");
+  auto queued = list("?status=queued");
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0]["address"], "+13125550100");
+
+  auto csv = get(path(id, "/recipients.csv"), admin);
+  ASSERT_TRUE(csv && csv->status == 200);
+  EXPECT_EQ(csv->body.rfind("outbox_id,address,state,attempts,provider,provider_message_id,code,"
+                            "error,delivery_state,finished_at,waiting_until\r\n",
+                            0),
+            0u)
+      << csv->body;
+  EXPECT_NE(csv->body.find("\r\n1,+12125550100,waiting,0,,,,,,0,2026-01-15T13:00:00Z\r\n"),
+            std::string::npos)
+      << csv->body;
+  EXPECT_NE(csv->body.find("\r\n3,+13125550100,queued,0,,,,,,0,\r\n"), std::string::npos)
+      << csv->body;
+  auto csv_waiting = get(path(id, "/recipients.csv?status=waiting"), admin);
+  ASSERT_TRUE(csv_waiting && csv_waiting->status == 200);
+  EXPECT_EQ(csv_waiting->body.find("+13125550100"), std::string::npos) << csv_waiting->body;
+  EXPECT_NE(csv_waiting->body.find("+13105550100"), std::string::npos) << csv_waiting->body;
+
+  // 13:00 UTC: New York's window is open; only Los Angeles waits.
+  clock_.set(1'768'482'000);
+  one = json::parse(get(path(id), admin)->body);
+  EXPECT_EQ(one["counts"]["waiting"], 1);
+  EXPECT_EQ(one["counts"]["queued"], 3);
+  EXPECT_EQ(one["waiting_until"], "2026-01-15T16:00:00Z");
+  EXPECT_EQ(list("?status=queued").size(), 2u);
+  // Nothing held: no waiting_until at all, and waiting is 0.
+  clock_.set(1'768'492'800);
+  one = json::parse(get(path(id), admin)->body);
+  EXPECT_EQ(one["counts"]["waiting"], 0);
+  EXPECT_FALSE(one.contains("waiting_until")) << one.dump();
+  // The error names the new state among the others.
+  auto bad = get(path(id, "/recipients?status=held"), admin);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_NE(error_of(bad)["message"].get<std::string>().find("waiting"), std::string::npos);
 }
 
 TEST_F(BroadcastRoutesTest, WithoutThePortsTheRoutesAnswer503) {

@@ -1,5 +1,6 @@
 // The broadcast ledger on real SQLite: the set-based snapshot in chunks, who
 // is in it and who is not, exactly once per channel, unknown outcomes, counts.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -77,7 +78,7 @@ TEST_F(BroadcastStoreTest, SnapshotTakesEveryConfirmedChannelOfItsKindOnceInChun
   }
   EXPECT_EQ(channels, expected);
   ReadPool reads(path_, 1);
-  auto counts = reads.broadcast_counts(id);
+  auto counts = reads.broadcast_counts(id, 1000);
   EXPECT_EQ(counts.total, 7);
   EXPECT_EQ(counts.sending, 7);
 }
@@ -114,8 +115,8 @@ TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyW
   EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 3);
   EXPECT_TRUE(claim(2000).empty());
   ReadPool reads(path_, 1);
-  EXPECT_EQ(reads.broadcast_counts(id).unknown, 3);
-  EXPECT_EQ(reads.broadcast_recipients(id, "unknown", 10, 0).size(), 3u);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 3);
+  EXPECT_EQ(reads.broadcast_recipients(id, "unknown", 10, 0, 1000).size(), 3u);
   // The operator's explicit choice puts them back.
   EXPECT_EQ(
       writer_->run([&](WriteContext& c) { return c.broadcasts().requeue(id, "unknown", 3000); }),
@@ -140,7 +141,7 @@ TEST_F(BroadcastStoreTest, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash) {
   EXPECT_EQ(marked, (std::vector<std::int64_t>{leased[0].id, leased[1].id}));
   EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 4);
   ReadPool reads(path_, 1);
-  EXPECT_EQ(reads.broadcast_counts(id).unknown, 2);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 2);
   auto again = claim(2000);
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0].id, leased[2].id);
@@ -162,8 +163,8 @@ TEST_F(BroadcastStoreTest, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash) {
     EXPECT_EQ(c.outbox().mark_handed_over({third[0].id}, 2400).size(), 1u);
   });
   EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_expired(2401); }), 1);
-  EXPECT_EQ(reads.broadcast_counts(id).unknown, 3);
-  EXPECT_EQ(reads.broadcast_counts(id).queued + reads.broadcast_counts(id).sending, 1);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 3);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).queued + reads.broadcast_counts(id, 1000).sending, 1);
 }
 
 TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped) {
@@ -186,7 +187,7 @@ TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped
     EXPECT_FALSE(c.broadcasts().has_unfinished(id));
   });
   ReadPool reads(path_, 1);
-  EXPECT_EQ(reads.broadcast_counts(id).skipped, 4);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).skipped, 4);
 }
 
 TEST_F(BroadcastStoreTest, TheSameIdempotencyKeyFindsTheSameBroadcast) {
@@ -227,7 +228,7 @@ TEST_F(BroadcastStoreTest, RecipientPagesAreInIdOrderAcrossStates) {
   std::vector<std::int64_t> seen;
   std::vector<std::string> states;
   for (std::int64_t after = 0;;) {
-    auto page = reads.broadcast_recipients(id, "", 4, after);
+    auto page = reads.broadcast_recipients(id, "", 4, after, 1000);
     for (const auto& r : page) {
       seen.push_back(r.outbox_id);
       states.push_back(r.state);
@@ -238,19 +239,115 @@ TEST_F(BroadcastStoreTest, RecipientPagesAreInIdOrderAcrossStates) {
   EXPECT_EQ(seen, ids);
   EXPECT_EQ(states,
             (std::vector<std::string>{"sent", "failed", "unknown", "queued", "sending", "sent"}));
-  auto sent = reads.broadcast_recipients(id, "sent", 1, 0);
+  auto sent = reads.broadcast_recipients(id, "sent", 1, 0, 1000);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].outbox_id, ids[0]);
   EXPECT_EQ(sent[0].provider_message_id, "m0");
-  sent = reads.broadcast_recipients(id, "sent", 10, ids[0]);
+  sent = reads.broadcast_recipients(id, "sent", 10, ids[0], 1000);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].outbox_id, ids[5]);
-  auto failed = reads.broadcast_recipients(id, "failed", 10, 0);
+  auto failed = reads.broadcast_recipients(id, "failed", 10, 0, 1000);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].code, "550");
   EXPECT_EQ(failed[0].error, "no such user");
-  EXPECT_TRUE(reads.broadcast_recipients(id, "bogus", 10, 0).empty());
-  EXPECT_TRUE(reads.broadcast_recipients(other, "", 10, 0).empty());
+  EXPECT_TRUE(reads.broadcast_recipients(id, "bogus", 10, 0, 1000).empty());
+  EXPECT_TRUE(reads.broadcast_recipients(other, "", 10, 0, 1000).empty());
+}
+
+// Quiet hours: a text held until its recipient's window opens reads as
+// waiting (counts, pages, filters) until then, and as queued once it is due;
+// a plain hand-back (a rate limit) never reads as waiting, and a claim
+// forgets why a row waited.
+TEST_F(BroadcastStoreTest, TextsHeldByQuietHoursReadAsWaitingUntilTheyAreDue) {
+  for (int i = 0; i < 5; ++i)
+    add_channel("+1212555010" + std::to_string(i), ConsentState::kConfirmed, ChannelKind::kSms);
+  auto id = create(ChannelKind::kSms);
+  snapshot(id, 100);
+  auto got = claim(1000);
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<std::int64_t> ids;
+  for (const auto& m : got) ids.push_back(m.id);
+  std::sort(ids.begin(), ids.end());
+  writer_->run([&](WriteContext& c) {
+    c.outbox().hold(ids[0], 5000, kWaitQuietHours);
+    c.outbox().hold(ids[1], 4000, kWaitQuietHours);
+    c.outbox().hand_back(ids[2], 1500);
+    c.outbox().mark_sent(ids[3], "log", SendResult::sent("201", "SM3"), 1001);
+  });
+  EXPECT_EQ(db_inspect::query_value(
+                path_, "SELECT attempts FROM outbox WHERE id = " + std::to_string(ids[0])),
+            "0");  // waiting is not an attempt
+  ReadPool reads(path_, 1);
+  auto c = reads.broadcast_counts(id, 1000);
+  EXPECT_EQ(c.total, 5);
+  EXPECT_EQ(c.queued, 3);  // waiting is part of queued
+  EXPECT_EQ(c.sending, 1);
+  EXPECT_EQ(c.sent, 1);
+  EXPECT_EQ(c.waiting, 2);
+  EXPECT_EQ(c.waiting_until, 4000);  // the earliest
+  auto states = [&](const std::string& filter, std::int64_t now) {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    for (const auto& r : reads.broadcast_recipients(id, filter, 100, 0, now))
+      out.emplace_back(r.outbox_id, r.state + "@" + std::to_string(r.waiting_until));
+    return out;
+  };
+  using Rows = std::vector<std::pair<std::int64_t, std::string>>;
+  EXPECT_EQ(states("", 1000), (Rows{{ids[0], "waiting@5000"},
+                                    {ids[1], "waiting@4000"},
+                                    {ids[2], "queued@0"},
+                                    {ids[3], "sent@0"},
+                                    {ids[4], "sending@0"}}));
+  EXPECT_EQ(states("waiting", 1000), (Rows{{ids[0], "waiting@5000"}, {ids[1], "waiting@4000"}}));
+  EXPECT_EQ(states("queued", 1000), (Rows{{ids[2], "queued@0"}}));
+  // Pages of waiting recipients resume after the last id.
+  auto page = reads.broadcast_recipients(id, "waiting", 1, 0, 1000);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].outbox_id, ids[0]);
+  page = reads.broadcast_recipients(id, "waiting", 1, ids[0], 1000);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].outbox_id, ids[1]);
+
+  // 4000: the second one's window is open; it is queued (due) again.
+  c = reads.broadcast_counts(id, 4000);
+  EXPECT_EQ(c.waiting, 1);
+  EXPECT_EQ(c.waiting_until, 5000);
+  EXPECT_EQ(c.queued, 3);
+  EXPECT_EQ(states("queued", 4000), (Rows{{ids[1], "queued@0"}, {ids[2], "queued@0"}}));
+  EXPECT_EQ(states("waiting", 4000), (Rows{{ids[0], "waiting@5000"}}));
+  // Claimed and handed back for another reason (a rate limit): queued, not waiting.
+  auto again = claim(4000);
+  ASSERT_EQ(again.size(), 2u);
+  writer_->run([&](WriteContext& c2) {
+    for (const auto& m : again) c2.outbox().hand_back(m.id, 4500);
+  });
+  c = reads.broadcast_counts(id, 4000);
+  EXPECT_EQ(c.waiting, 1);
+  EXPECT_EQ(states("queued", 4000), (Rows{{ids[1], "queued@0"}, {ids[2], "queued@0"}}));
+  // All windows open: nothing waits.
+  c = reads.broadcast_counts(id, 5000);
+  EXPECT_EQ(c.waiting, 0);
+  EXPECT_EQ(c.waiting_until, 0);
+  EXPECT_TRUE(states("waiting", 5000).empty());
+
+  // The count and the waiting pages can read the partial index of held rows
+  // (the store names it: INDEXED BY fails to prepare when it cannot be used),
+  // and need no sort.
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  for (const char* sql :
+       {"EXPLAIN QUERY PLAN SELECT COUNT(*), MIN(next_attempt_at) FROM outbox"
+        " INDEXED BY outbox_broadcast_waiting"
+        " WHERE broadcast_id = 1 AND broadcast_id <> 0 AND state = 'queued'"
+        " AND wait_reason IS NOT NULL AND next_attempt_at > 5",
+        "EXPLAIN QUERY PLAN SELECT id FROM outbox INDEXED BY outbox_broadcast_waiting"
+        " WHERE broadcast_id = 1 AND broadcast_id <> 0"
+        " AND state = 'queued' AND wait_reason IS NOT NULL AND next_attempt_at > 5 AND id > 0"
+        " ORDER BY id LIMIT 10"}) {
+    SQLite::Statement q(db, sql);
+    std::string plan;
+    while (q.executeStep()) plan += q.getColumn(3).getString() + " | ";
+    EXPECT_NE(plan.find("outbox_broadcast_waiting"), std::string::npos) << sql << "\n" << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
 }
 
 TEST_F(BroadcastStoreTest, MetricsReadStatusesAndTheBroadcastsInProgress) {

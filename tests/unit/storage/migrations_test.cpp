@@ -87,6 +87,31 @@ TEST(Migrate, FeedbackStatesWidenTheChecksAndNothingElse) {
   EXPECT_ANY_THROW(db.exec("DELETE FROM consent_log"));
 }
 
+// 0012 records why a queued message waits (quiet hours), with a partial
+// index of held broadcast rows; rows that were queued before it wait for nothing.
+TEST(Migrate, BroadcastWaitingAddsTheReasonAndItsIndex) {
+  unit::TempDir dir;
+  const auto path = dir.file("sc.db");
+  auto applied = migrate(path);
+  bool found = false;
+  for (const auto& m : applied)
+    if (m.version == 12) {
+      EXPECT_EQ(m.name, "broadcast_waiting");
+      found = true;
+    }
+  EXPECT_TRUE(found);
+  SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  db.exec(
+      "INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, state,"
+      " next_attempt_at, created_at, lane) VALUES ('sms', 1, 1, 'broadcast', '{}', 'queued', 1,"
+      " 1, 1)");
+  EXPECT_TRUE(db.execAndGet("SELECT wait_reason FROM outbox").isNull());
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name ="
+                          " 'outbox_broadcast_waiting'")
+                .getInt(),
+            1);
+}
+
 TEST(Migrate, LeavesTheDatabaseInWalMode) {
   unit::TempDir dir;
   const auto path = dir.file("sc.db");
