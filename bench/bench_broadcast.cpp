@@ -342,7 +342,7 @@ Outcome run(const Options& o) {
   b.created_by = "bench";
   const auto t0 = Steady::now();
   std::int64_t id = 0;
-  broadcasts.run([&](sc::BroadcastStore& s, sc::ConsentStore&) {
+  broadcasts.run([&](sc::BroadcastStore& s, sc::ConsentStore&, sc::AuditLog&) {
     const auto now = clock.now_unix();
     b.created_at = now;
     id = s.insert(b);

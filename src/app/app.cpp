@@ -194,11 +194,12 @@ std::string utc_time(std::int64_t unix_seconds) {
 }
 
 // Who did it, in the audit log, when a key is made or revoked on the host.
-constexpr const char* kCliActor = "cli";
+const std::string kCliActor(kCliActorName);
 
-// A key's name: what the audit log and `keys list` show for it.
+// A key's name: what the audit log and `keys list` show for it. The names
+// the log uses for the bootstrap key and the CLI are reserved.
 bool valid_key_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name == "SC_ADMIN_API_KEY") return false;
+  if (name.empty() || name.size() > 64 || reserved_key_name(name)) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
   });
@@ -247,8 +248,9 @@ int cmd_keys(const Config& config, const std::vector<std::string>& args) {
     if (!scope_text) return usage_error(std::string("keys create: --scope is required; ") + kUsage);
     if (!valid_key_name(*name))
       return usage_error("keys create: bad name \"" + *name +
-                         "\": 1 to 64 letters, digits, '.', '_' or '-' (and not "
-                         "SC_ADMIN_API_KEY)");
+                         "\": 1 to 64 letters, digits, '.', '_' or '-', and not "
+                         "SC_ADMIN_API_KEY or cli (the audit log's names for the bootstrap "
+                         "key and this CLI)");
     auto scope = scope_from(*scope_text);
     if (!scope)
       return usage_error("keys create: bad scope \"" + *scope_text +

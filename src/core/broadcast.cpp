@@ -218,16 +218,54 @@ std::string BroadcastComposer::template_error(std::string_view tmpl) const {
   return composer_.inline_error(tmpl);
 }
 
-std::map<std::string, std::string> BroadcastComposer::vars_for(const Recipient& r) const {
+namespace {
+
+// A preview's or test copy's link: the deployment's real unsubscribe URL with
+// its token replaced by a visible sample of the same length (so a text counts
+// the same segments). Tokens start with "u." or "c.", so the token routes
+// refuse it as invalid: it unsubscribes nobody, whoever reads it.
+std::string sample_link(const std::string& real) {
+  const auto cut = real.rfind('/') + 1;
+  const std::size_t len = real.size() - cut;
+  std::string token = "SAMPLE-link-in-a-preview-or-test-copy-unsubscribes-nobody";
+  if (token.size() < len) token += std::string(len - token.size(), 'x');
+  return real.substr(0, cut) + token;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> BroadcastComposer::vars_for(const Recipient& r,
+                                                               bool sample) const {
+  auto link = service_.unsubscribe_url(r.channel_id);
   return {{"first_name", r.first_name},
-          {"unsubscribe_url", service_.unsubscribe_url(r.channel_id)},
+          {"unsubscribe_url", sample ? sample_link(link) : link},
           {"org_name", settings_.org_name},
           {"postal_address", settings_.postal_address}};
 }
 
 OutboundEmail BroadcastComposer::email(const Broadcast& b, const Recipient& r,
                                        std::int64_t outbox_id, std::int64_t now) const {
-  auto vars = vars_for(r);
+  return compose_email(b, r, outbox_id, now, false);
+}
+
+OutboundEmail BroadcastComposer::sample_email(const Broadcast& b, const Recipient& r,
+                                              std::int64_t now) const {
+  return compose_email(b, r, 0, now, true);
+}
+
+OutboundSms BroadcastComposer::sms(const Broadcast& b, const Recipient& r,
+                                   std::int64_t outbox_id) const {
+  return compose_sms(b, r, outbox_id, false);
+}
+
+OutboundSms BroadcastComposer::sample_sms(const Broadcast& b, const Recipient& r) const {
+  return compose_sms(b, r, 0, true);
+}
+
+OutboundEmail BroadcastComposer::compose_email(const Broadcast& b, const Recipient& r,
+                                               std::int64_t outbox_id, std::int64_t now,
+                                               bool sample) const {
+  auto vars = vars_for(r, sample);
   OutboundEmail m;
   m.outbox_id = outbox_id;
   auto domain = settings_.from.address.substr(settings_.from.address.rfind('@') + 1);
@@ -256,12 +294,12 @@ OutboundEmail BroadcastComposer::email(const Broadcast& b, const Recipient& r,
   return m;
 }
 
-OutboundSms BroadcastComposer::sms(const Broadcast& b, const Recipient& r,
-                                   std::int64_t outbox_id) const {
+OutboundSms BroadcastComposer::compose_sms(const Broadcast& b, const Recipient& r,
+                                           std::int64_t outbox_id, bool sample) const {
   OutboundSms m;
   m.outbox_id = outbox_id;
   m.to = r.address;
-  m.body = with_opt_out_footer(composer_.inline_template(b.text, vars_for(r), false));
+  m.body = with_opt_out_footer(composer_.inline_template(b.text, vars_for(r, sample), false));
   return m;
 }
 

@@ -28,9 +28,19 @@ std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Reque
   std::optional<AdminIdentity> who;
   // The bootstrap key (SC_ADMIN_API_KEY) holds every scope.
   if (bearer_key_valid(req, env.deps.admin_keys, env.deps.key_digest))
-    who = AdminIdentity{"SC_ADMIN_API_KEY", Scope::kAdmin};
+    who = AdminIdentity{std::string(kBootstrapKeyName), Scope::kAdmin};
   else
     who = stored_key(env, req);
+  // A stored key under a reserved name (made before the name was reserved)
+  // would act as the CLI in the audit log: it acts as nobody.
+  if (who && who->key_name != kBootstrapKeyName && reserved_key_name(who->key_name)) {
+    env.respond.json_error(res, Error{ErrorCode::kForbidden, "reserved_key_name",
+                                      "this key is named \"" + who->key_name +
+                                          "\", the audit log's name for the host CLI; revoke it "
+                                          "and create one under another name",
+                                      ""});
+    return std::nullopt;
+  }
   if (!who) {
     res.set_header("WWW-Authenticate", "Bearer");
     env.respond.json_error(res, Error{ErrorCode::kUnauthorized, "unauthorized",
@@ -47,9 +57,11 @@ std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Reque
   return who;
 }
 
-void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
-           std::string_view target, const httplib::Request& req, std::string_view detail) {
-  if (env.deps.admin_store == nullptr) return;
+namespace {
+
+AuditEntry audit_entry(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
+                       std::string_view target, const httplib::Request& req,
+                       std::string_view detail) {
   AuditEntry e;
   e.at = env.deps.clock.now_unix();
   e.key_name = who.key_name;
@@ -57,9 +69,25 @@ void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view actio
   e.target = std::string(target);
   e.ip = req.remote_addr;  // the real client behind SC_TRUSTED_PROXIES (edge_server.cpp)
   e.detail = std::string(detail);
-  // Throws when it cannot be stored: the request gets 503 and its action
-  // does not happen unrecorded.
-  env.deps.admin_store->append_audit(e);
+  return e;
+}
+
+}  // namespace
+
+void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
+           std::string_view target, const httplib::Request& req, std::string_view detail) {
+  if (env.deps.admin_store == nullptr) return;
+  // Throws when it cannot be stored: the request gets 503 and what it would
+  // have shown is not shown unrecorded.
+  env.deps.admin_store->append_audit(audit_entry(env, who, action, target, req, detail));
+}
+
+void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::string_view action,
+           std::string_view target, const httplib::Request& req, std::string_view detail) {
+  if (env.deps.admin_store == nullptr) return;
+  // Inside the action's transaction: when it throws, the action is rolled
+  // back with it and the request gets 503.
+  log.append(audit_entry(env, who, action, target, req, detail));
 }
 
 }  // namespace sc::detail

@@ -118,20 +118,24 @@ class AdminResource {
     if (!id) return env_.respond.json_error(res, id.error());
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
-    auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
-      return env_.deps.service.opt_out_inbound_text(store, id.value(), who->key_name, ctx, now);
+    // The opt-out and its audit row in one transaction.
+    std::optional<Result<ChannelOutcome>> outcome;
+    env_.deps.writes.run_audited([&](ConsentStore& store, AuditLog& log) {
+      outcome = env_.deps.service.opt_out_inbound_text(store, id.value(), who->key_name, ctx, now);
+      if (*outcome)
+        audit(log, env_, *who, "inbound.opt_out", "inbound " + std::to_string(id.value()), req);
     });
-    if (!outcome) return env_.respond.json_error(res, outcome.error());
-    audit(env_, *who, "inbound.opt_out", "inbound " + std::to_string(id.value()), req);
-    if (outcome->changed) {
+    if (!*outcome) return env_.respond.json_error(res, outcome->error());
+    const auto& done = outcome->value();
+    if (done.changed) {
       count(env_, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
             {{"channel", "sms"}, {"source", "admin"}});
     }
     env_.respond.json(res, 200,
                       {{"id", id.value()},
-                       {"phone", outcome->channel.address},
-                       {"state", to_string(outcome->channel.state)},
-                       {"changed", outcome->changed}});
+                       {"phone", done.channel.address},
+                       {"state", to_string(done.channel.state)},
+                       {"changed", done.changed}});
   }
 
  private:

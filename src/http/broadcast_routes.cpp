@@ -3,8 +3,10 @@
 #include <memory>
 #include <regex>
 
+#include "rate_limiter.h"
 #include "routes.h"
 #include "sc/core/email.h"
+#include "sc/core/sms_limits.h"
 #include "sc/core/sms_segments.h"
 #include "sc/core/text.h"
 
@@ -49,6 +51,8 @@ Result<BroadcastDraft> draft_from(const json& j) {
                          std::pair{"html", &d.html}, std::pair{"send_at", &d.send_at}}) {
     if (auto e = str(k, *slot)) return *e;
   }
+  // "now" (or no send_at) sends as soon as it is sent; a time must be ahead.
+  if (d.send_at == "now") d.send_at.reset();
   if (j.contains("topics") && !j.at("topics").is_null()) {
     if (!j.at("topics").is_array())
       return invalid("invalid_topics", "topics must be a list of strings", "topics");
@@ -80,14 +84,33 @@ Error no_such_broadcast() {
   return Error{ErrorCode::kNotFound, "not_found", "no such broadcast", ""};
 }
 
+// A send_at that has passed would send at once: an operator who meant a
+// time asks for "now" instead (or leaves send_at out).
+std::optional<Error> send_at_in_past(const Broadcast& b, std::int64_t now) {
+  if (b.send_at == 0 || b.send_at >= now) return std::nullopt;
+  return invalid("send_at_in_past",
+                 "send_at " + format_rfc3339(b.send_at) + " has passed (it is now " +
+                     format_rfc3339(now) +
+                     "); give a later time, or \"now\" to send as soon as it is sent",
+                 "send_at");
+}
+
+// Test copies per admin key: a burst, then a steady rate, so a key cannot
+// use test sends to mail or text strangers in bulk ahead of any consent.
+constexpr double kTestCopiesBurst = 5;
+constexpr double kTestCopiesPerMinute = 5;
+
 std::string csv_field(const std::string& s) {
-  // Quoted when needed; a leading =, +, - or @ is neutralised so that a
+  // Quoted when needed; a leading =, +, -, @, tab or CR is neutralised so that a
   // spreadsheet never runs a provider's text as a formula. A phone number
   // (+ and digits only) is no formula and stays as stored, so the export's
   // addresses match the JSON pages and the database.
+  // A leading tab or carriage return is neutralised too (OWASP's list):
+  // some spreadsheets drop it and read the rest as a formula.
   static const std::regex kE164("\\+[0-9]{1,15}");
   std::string v = s;
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') &&
+  if (!v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') &&
       !std::regex_match(v, kE164))
     v = "'" + v;
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
@@ -101,7 +124,8 @@ std::string csv_field(const std::string& s) {
 
 class BroadcastResource {
  public:
-  explicit BroadcastResource(const RouteEnv& env) : env_(env) {}
+  explicit BroadcastResource(const RouteEnv& env)
+      : env_(env), test_copies_(kTestCopiesBurst, kTestCopiesPerMinute) {}
 
   bool available(httplib::Response& res) const {
     if (env_.deps.broadcast_tx != nullptr && env_.deps.broadcast_reads != nullptr &&
@@ -121,22 +145,42 @@ class BroadcastResource {
     if (!d) return env_.respond.json_error(res, d.error());
     auto b = validate_draft(d.value(), *env_.deps.broadcast_composer, env_.deps.broadcast_settings);
     if (!b) return env_.respond.json_error(res, b.error());
+    const auto now = env_.deps.clock.now_unix();
     auto key = req.get_header_value("Idempotency-Key");
     if (key.size() > 255 || !text::is_valid_utf8(key))
       return env_.respond.json_error(
           res, invalid("invalid_idempotency_key", "Idempotency-Key is at most 255 bytes of UTF-8",
                        "Idempotency-Key"));
-    const auto now = env_.deps.clock.now_unix();
+    // The request a key stands for: the parsed body (key order and spacing
+    // do not matter), digested with the deployment's key.
+    const auto digest =
+        key.empty()
+            ? std::string()
+            : text::hex(env_.deps.key_digest->sign("broadcast.create\n" + body.value().dump()));
     std::optional<Error> err;
     bool existed = false;
     std::int64_t id = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
       if (!key.empty()) {
-        if (auto prior = s.find_by_idempotency_key(key)) {
+        // Scoped to the admin key: another key's Idempotency-Key is another request.
+        if (auto prior = s.find_by_idempotency_key(who->key_name, key)) {
+          // Rows from before migration 0011 have no digest: answered as before.
+          if (!prior->idempotency_body_digest.empty() && prior->idempotency_body_digest != digest) {
+            err = invalid("idempotency_key_reused",
+                          "this Idempotency-Key was used with a different request (broadcast " +
+                              std::to_string(prior->id) + "); use a new key for a new request",
+                          "Idempotency-Key");
+            return;
+          }
           existed = true;
           id = prior->id;
           return;
         }
+      }
+      // After the replay check: a retry of a create answers as the first did.
+      if (auto e = send_at_in_past(b.value(), now)) {
+        err = *e;
+        return;
       }
       if (auto unknown = s.unknown_topics(b->topics); !unknown.empty()) {
         err = invalid("unknown_topic", "no subscriber has chosen the topic \"" + unknown[0] + "\"",
@@ -145,12 +189,13 @@ class BroadcastResource {
       }
       Broadcast nb = b.value();
       nb.idempotency_key = key;
+      nb.idempotency_body_digest = digest;
       nb.created_by = who->key_name;
       nb.created_at = now;
       id = s.insert(nb);
+      audit(log, env_, *who, "broadcast.create", "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
-    if (!existed) audit(env_, *who, "broadcast.create", "broadcast " + std::to_string(id), req);
     respond_one(res, existed ? 200 : 201, id);
   }
 
@@ -164,8 +209,9 @@ class BroadcastResource {
     if (!d) return env_.respond.json_error(res, d.error());
     auto b = validate_draft(d.value(), *env_.deps.broadcast_composer, env_.deps.broadcast_settings);
     if (!b) return env_.respond.json_error(res, b.error());
+    const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
       auto cur = s.find(id);
       if (!cur) {
         err = no_such_broadcast();
@@ -181,13 +227,18 @@ class BroadcastResource {
                       "topics");
         return;
       }
+      // After the 404 and 409: an edit of what cannot be edited says so first.
+      if (auto e = send_at_in_past(b.value(), now)) {
+        err = *e;
+        return;
+      }
       Broadcast nb = b.value();
       nb.id = id;
-      nb.updated_at = env_.deps.clock.now_unix();
+      nb.updated_at = now;
       s.update_content(nb);
+      audit(log, env_, *who, "broadcast.edit", "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
-    audit(env_, *who, "broadcast.edit", "broadcast " + std::to_string(id), req);
     respond_one(res, 200, id);
   }
 
@@ -219,7 +270,7 @@ class BroadcastResource {
     const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
     int requeued = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
       auto b = s.find(id);
       if (!b) {
         err = no_such_broadcast();
@@ -230,6 +281,21 @@ class BroadcastResource {
       if (what == "send") {
         if (st != BroadcastStatus::kDraft) {
           err = conflict("only a draft can be sent; " + is);
+          return;
+        }
+        // A time that passed while it waited as a draft: not at once.
+        if (auto e = send_at_in_past(*b, now)) {
+          err = *e;
+          return;
+        }
+        // Nobody to send to: refused, instead of "completed" with 0 recipients.
+        if (!s.has_audience(*b)) {
+          err = Error{ErrorCode::kConflict, "empty_audience",
+                      std::string("no confirmed ") +
+                          (b->channel == ChannelKind::kEmail ? "email address" : "phone number") +
+                          (b->topics.empty() ? "" : " in the broadcast's topics") +
+                          " matches this broadcast; nothing was sent and it stays a draft",
+                      ""};
           return;
         }
         s.set_status(id, b->send_at > now ? BroadcastStatus::kScheduled : BroadcastStatus::kSending,
@@ -264,9 +330,9 @@ class BroadcastResource {
         if (requeued > 0 && st == BroadcastStatus::kCompleted)
           s.set_status(id, BroadcastStatus::kSending, "", now);
       }
+      audit(log, env_, *who, "broadcast." + what, "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
-    audit(env_, *who, "broadcast." + what, "broadcast " + std::to_string(id), req);
     if (env_.deps.broadcast_wake) env_.deps.broadcast_wake();
     respond_one(res, 200, id,
                 what.starts_with("retry") ? std::optional<int>(requeued) : std::nullopt);
@@ -274,6 +340,14 @@ class BroadcastResource {
 
   // test (a real copy through the transactional lane) and preview (the
   // rendered message, nothing sent).
+  //
+  // Preview needs only the read scope: it sends nothing, its links are
+  // samples that unsubscribe nobody (BroadcastComposer::sample_email), and
+  // what it shows of a subscriber (that the address is known, the first
+  // name) is what a read key's subscriber lookup shows; like a lookup, each
+  // preview is audited with the address it was rendered for. A test copy
+  // needs the send scope, is limited per key, counts against the daily SMS
+  // cap, and is audited in the transaction that queues it.
   void sample(const httplib::Request& req, httplib::Response& res, bool send) const {
     auto who = authorize(env_, req, res, send ? Scope::kSend : Scope::kRead);
     if (!who || !available(res)) return;
@@ -301,8 +375,8 @@ class BroadcastResource {
       if (!p) return env_.respond.json_error(res, p.error());
       address = p.value();
     }
-    // As that subscriber would get it: their own name and unsubscribe link
-    // when the address is known.
+    // As that subscriber would get it: their own name when the address is
+    // known; the unsubscribe link is a sample (sample_email, sample_sms).
     BroadcastComposer::Recipient r{0, address, ""};
     if (auto v = env_.deps.reads.subscriber_by_channel(b->channel, address)) {
       r.first_name = v->subscriber.first_name;
@@ -311,10 +385,13 @@ class BroadcastResource {
     }
     const auto now = env_.deps.clock.now_unix();
     const auto& composer = *env_.deps.broadcast_composer;
+    const auto target = "broadcast " + std::to_string(b->id) + " to " + address;
     json out;
+    std::optional<OutboundEmail> email;
+    std::optional<OutboundSms> sms;
     try {
       if (b->channel == ChannelKind::kEmail) {
-        auto m = composer.email(*b, r, 0, now);
+        auto m = composer.sample_email(*b, r, now);
         m.message_id = "test." + std::to_string(b->id) + "." + std::to_string(now) +
                        m.message_id.substr(m.message_id.find('@'));
         json headers = json::array();
@@ -324,44 +401,77 @@ class BroadcastResource {
         for (const auto& [k, v] : m.extra_headers) headers.push_back({k, v});
         out = {{"channel", "email"}, {"to", address},  {"subject", m.subject},
                {"text", m.text},     {"html", m.html}, {"headers", headers}};
-        if (send) {
-          OutboxEntry e;
-          e.kind = OutboxKind::kEmail;
-          e.channel_id = r.channel_id;
-          e.purpose = "broadcast-test";
-          env_.deps.writes.run([&](ConsentStore& s) { s.enqueue_email(e, m); });
-        }
+        email = std::move(m);
       } else {
-        auto m = composer.sms(*b, r, 0);
+        auto m = composer.sample_sms(*b, r);
         auto seg = count_sms_segments(m.body);
         out = {{"channel", "sms"},
                {"to", address},
                {"text", m.body},
                {"segments", seg.segments},
                {"encoding", seg.gsm7 ? "GSM-7" : "UCS-2"}};
-        if (send) {
-          OutboxEntry e;
-          e.kind = OutboxKind::kSms;
-          e.channel_id = r.channel_id;
-          e.purpose = "broadcast-test";
-          env_.deps.writes.run([&](ConsentStore& s) { s.enqueue_sms(e, m); });
-        }
+        sms = std::move(m);
       }
     } catch (const std::exception& e) {
       return env_.respond.json_error(
           res,
           invalid("invalid_template", std::string("the broadcast does not render: ") + e.what()));
     }
-    if (send) {
-      audit(env_, *who, "broadcast.test", "broadcast " + std::to_string(id) + " to " + address,
-            req);
-      out["queued"] = true;
+    if (!send) {
+      // Recorded before anything is shown: who previewed whose message.
+      audit(env_, *who, "broadcast.preview", target, req);
+      return env_.respond.json(res, 200, out);
     }
-    env_.respond.json(res, send ? 202 : 200, out);
+    if (!test_copies_.allow("key:" + who->key_name)) {
+      res.set_header("Retry-After",
+                     std::to_string(static_cast<int>(60 / kTestCopiesPerMinute + 0.5)));
+      return env_.respond.json_error(
+          res, Error{ErrorCode::kRateLimited, "rate_limited",
+                     "this key has sent " + std::to_string(static_cast<int>(kTestCopiesBurst)) +
+                         " test copies in a short time; at most " +
+                         std::to_string(static_cast<int>(kTestCopiesPerMinute)) +
+                         " a minute are sent, try again shortly",
+                     ""});
+    }
+    std::optional<Error> err;
+    env_.deps.writes.run_audited([&](ConsentStore& s, AuditLog& log) {
+      OutboxEntry e;
+      e.channel_id = r.channel_id;
+      e.purpose = "broadcast-test";
+      if (email) {
+        e.kind = OutboxKind::kEmail;
+        s.enqueue_email(e, *email);
+      } else {
+        // A test text costs what a confirmation text costs: it counts
+        // against the same daily cap on texts sent ahead of any consent.
+        const auto& limits = env_.deps.service.config().sms_limits;
+        if (limits.enabled && limits.daily_cap > 0 &&
+            s.count_sms_confirms(SmsLimit::kDaily, "", now - SmsConfirmLimits::kDailyWindow) >=
+                limits.daily_cap) {
+          err = Error{ErrorCode::kRateLimited, "sms_daily_cap",
+                      "the daily cap of " + std::to_string(limits.daily_cap) +
+                          " texts sent ahead of consent (SC_SMS_CONFIRM_DAILY_CAP) is reached;"
+                          " try again later",
+                      ""};
+          return;
+        }
+        e.kind = OutboxKind::kSms;
+        s.enqueue_sms(e, *sms);
+        if (limits.enabled)
+          // Under no client, number or prefix: only the daily total counts
+          // it, so an operator's tests do not hold back their own sign-up.
+          s.record_sms_confirm(SmsConfirmKeys{}, now, now - SmsConfirmLimits::kLongestWindow);
+      }
+      audit(log, env_, *who, "broadcast.test", target, req);
+    });
+    if (err) return env_.respond.json_error(res, *err);
+    out["queued"] = true;
+    env_.respond.json(res, 202, out);
   }
 
   void recipients(const httplib::Request& req, httplib::Response& res, bool csv) const {
-    if (!authorize(env_, req, res, Scope::kRead) || !available(res)) return;
+    auto who = authorize(env_, req, res, Scope::kRead);
+    if (!who || !available(res)) return;
     auto id = id_of(req);
     auto b = env_.deps.broadcast_reads->get(id);
     if (!b) return env_.respond.json_error(res, no_such_broadcast());
@@ -378,6 +488,12 @@ class BroadcastResource {
     auto after = whole_param(req, "after", 0, 0, INT64_MAX);
     if (!limit || !after)
       return env_.respond.json_error(res, limit ? after.error() : limit.error());
+    // Every address of a broadcast is personal data, as a lookup is: who
+    // exported which broadcast's recipients is recorded before any is shown.
+    audit(env_, *who, csv ? "broadcast.recipients_csv" : "broadcast.recipients",
+          "broadcast " + std::to_string(id), req,
+          "status=" + (state.empty() ? std::string("all") : state) + " limit=" +
+              std::to_string(limit.value()) + " after=" + std::to_string(after.value()));
     if (csv) {
       // Streamed a page at a time: a million rows never sit in memory.
       auto reads = env_.deps.broadcast_reads;
@@ -487,6 +603,7 @@ class BroadcastResource {
   }
 
   const RouteEnv& env_;
+  mutable RateLimiter test_copies_;  // test copies per admin key
 };
 
 }  // namespace

@@ -70,7 +70,15 @@ std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Reque
 // Appends one entry to the append-only audit log: key name, action
 // ("broadcast.send"), target ("broadcast 12"), time and client IP. Throws
 // (the request gets 503) when the entry cannot be stored.
+// Use it for what a request reads (lookups, previews, exports): the entry is
+// stored before the answer is sent.
 void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
+           std::string_view target, const httplib::Request& req, std::string_view detail = {});
+// The same entry, written to `log` inside the transaction of the action it
+// records (UnitOfWork::run_audited, BroadcastTransactions::run): an action is
+// never committed without its audit row. Nothing when no audit log is kept
+// (HttpDeps::admin_store is null).
+void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::string_view action,
            std::string_view target, const httplib::Request& req, std::string_view detail = {});
 
 // One API style (CONTRACT.md): every time in a JSON or CSV answer is an RFC

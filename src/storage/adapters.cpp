@@ -6,6 +6,10 @@ void QueuedUnitOfWork::run(const std::function<void(ConsentStore&)>& fn) {
   writer_.run([&](WriteContext& c) { fn(c.consent()); });
 }
 
+void QueuedUnitOfWork::run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) {
+  writer_.run([&](WriteContext& c) { fn(c.consent(), c.audit_log()); });
+}
+
 std::optional<SubscriberView> PooledReadStore::subscriber_by_channel(ChannelKind kind,
                                                                      const std::string& address) {
   return reads_.subscriber_by_channel(kind, address);

@@ -120,6 +120,8 @@ auto guarded(const std::string& path, const char* what, F&& f) {
 
 KeyChange create_admin_key(const std::string& path, const std::string& name, Scope scope,
                            std::string_view key, const std::string& by, std::int64_t now) {
+  // The audit log's names for the bootstrap key and the CLI are taken for good.
+  if (reserved_key_name(name)) return KeyChange::kNameTaken;
   auto db = detail::open(path, detail::Mode::kWriter);
   return guarded(path, "store the key", [&] {
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);

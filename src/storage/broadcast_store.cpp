@@ -17,9 +17,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kColumns =
-    "id, channel, subject, text, html, topics, status, send_at, COALESCE(idempotency_key, ''),"
+    "id, channel, subject, text, html, topics, status, send_at, COALESCE(idem_key, ''),"
     " created_by, created_at, updated_at, started_at, finished_at, pause_reason, snapshot_cursor,"
-    " snapshot_done";
+    " snapshot_done, idem_body_digest";
 
 Broadcast row_to_broadcast(SQLite::Statement& q) {
   Broadcast b;
@@ -40,6 +40,7 @@ Broadcast row_to_broadcast(SQLite::Statement& q) {
   b.pause_reason = q.getColumn(14).getString();
   b.snapshot_cursor = q.getColumn(15).getInt64();
   b.snapshot_done = q.getColumn(16).getInt() != 0;
+  b.idempotency_body_digest = q.getColumn(17).getString();
   return b;
 }
 
@@ -54,8 +55,8 @@ namespace detail {
 std::int64_t SqliteBroadcastStore::insert(const Broadcast& b) {
   auto& q = st_.get(
       "INSERT INTO broadcasts (channel, subject, text, html, topics, status, send_at,"
-      " idempotency_key, created_by, created_at, updated_at)"
-      " VALUES (?, ?, ?, ?, ?, 'draft', ?, NULLIF(?, ''), ?, ?, ?) RETURNING id");
+      " idem_key, created_by, created_at, updated_at, idem_body_digest)"
+      " VALUES (?, ?, ?, ?, ?, 'draft', ?, NULLIF(?, ''), ?, ?, ?, ?) RETURNING id");
   q.bind(1, to_string(b.channel));
   q.bind(2, b.subject);
   q.bind(3, b.text);
@@ -66,6 +67,7 @@ std::int64_t SqliteBroadcastStore::insert(const Broadcast& b) {
   q.bind(8, b.created_by);
   q.bind(9, static_cast<int64_t>(b.created_at));
   q.bind(10, static_cast<int64_t>(b.created_at));
+  q.bind(11, b.idempotency_body_digest);
   q.executeStep();
   const auto id = q.getColumn(0).getInt64();
   q.reset();
@@ -82,10 +84,12 @@ std::optional<Broadcast> SqliteBroadcastStore::find(std::int64_t id) {
   return b;
 }
 
-std::optional<Broadcast> SqliteBroadcastStore::find_by_idempotency_key(const std::string& key) {
-  static const std::string sql = select_sql("WHERE idempotency_key = ?");
+std::optional<Broadcast> SqliteBroadcastStore::find_by_idempotency_key(const std::string& key_name,
+                                                                       const std::string& key) {
+  static const std::string sql = select_sql("WHERE created_by = ? AND idem_key = ?");
   auto& q = st_.get(sql.c_str());
-  q.bind(1, key);
+  q.bind(1, key_name);
+  q.bind(2, key);
   if (!q.executeStep()) return std::nullopt;
   auto b = row_to_broadcast(q);
   q.reset();
@@ -119,6 +123,23 @@ void SqliteBroadcastStore::set_status(std::int64_t id, BroadcastStatus s, const 
   q.bind(3, static_cast<int64_t>(now));
   q.bind(4, static_cast<int64_t>(id));
   q.exec();
+}
+
+bool SqliteBroadcastStore::has_audience(const Broadcast& b) {
+  // The snapshot's own condition (snapshot_chunk), from the first channel.
+  static const std::string by_topic =
+      "SELECT 1 FROM channels c WHERE c.kind = ?1 AND c.state = 'confirmed'"
+      " AND EXISTS (SELECT 1 FROM subscriber_topics t WHERE t.subscriber_id ="
+      " c.subscriber_id AND t.topic IN (SELECT value FROM json_each(?2))) LIMIT 1";
+  static const std::string all =
+      "SELECT 1 FROM channels c WHERE c.kind = ?1 AND c.state = 'confirmed' AND ?2 IS NOT NULL"
+      " LIMIT 1";
+  auto& q = st_.get(b.topics.empty() ? all.c_str() : by_topic.c_str());
+  q.bind(1, to_string(b.channel));
+  q.bind(2, json(b.topics).dump());
+  const bool found = q.executeStep();
+  q.reset();
+  return found;
 }
 
 std::vector<std::string> SqliteBroadcastStore::unknown_topics(

@@ -106,7 +106,9 @@ class SqliteBroadcastStore final : public BroadcastStore {
       : st_(st), outbox_changed_(outbox_changed) {}
   std::int64_t insert(const Broadcast& b) override;
   std::optional<Broadcast> find(std::int64_t id) override;
-  std::optional<Broadcast> find_by_idempotency_key(const std::string& key) override;
+  std::optional<Broadcast> find_by_idempotency_key(const std::string& key_name,
+                                                   const std::string& key) override;
+  bool has_audience(const Broadcast& b) override;
   void update_content(const Broadcast& b) override;
   void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
                   std::int64_t now) override;

@@ -138,6 +138,8 @@ TEST_F(AdminKeysIntegrationTest, BadKeyCommandsExitTwoAndChangeNothing) {
       {{"create", "--name", "has space", "--scope", "read"}, "bad name"},
       {{"create", "--name", std::string(65, 'n'), "--scope", "read"}, "bad name"},
       {{"create", "--name", "SC_ADMIN_API_KEY", "--scope", "admin"}, "bad name"},
+      // The audit log's name for this CLI (`keys create` and `keys revoke` by "cli").
+      {{"create", "--name", "cli", "--scope", "admin"}, "bad name"},
       {{"create", "--name", "taken", "--scope", "admin"}, "already exists"},
       {{"create", "--name", "y", "--scope", "read", "extra"}, "unexpected argument \"extra\""},
       {{"revoke"}, "give one NAME"},

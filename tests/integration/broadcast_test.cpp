@@ -10,10 +10,12 @@
 // confirmed channels in every state in one transaction, fast and exact. The
 // sign-up and confirm journey itself is tested in journey_test.cpp.
 #include <algorithm>
+#include <regex>
 #include <set>
 
 #include "fakes/fake_sendgrid.h"
 #include "fakes/fake_twilio.h"
+#include "sc/core/tokens.h"
 #include "sc/providers/crypto.h"
 #include "service_fixture.h"
 
@@ -161,6 +163,19 @@ class BroadcastTest : public ServiceTest {
     for (const auto& c : body["content"])
       if (c["type"] == type) return c["value"].get<std::string>();
     return "";
+  }
+
+  // The path of a channel's real unsubscribe link, made as the service
+  // makes it (SC_SECRET signs the tokens).
+  static std::string unsubscribe_path(std::int64_t channel_id) {
+    crypto::HmacSigner signer("integration-test-secret-0123456789");
+    return "/unsubscribe/" + TokenCodec(signer).issue({TokenPurpose::kUnsubscribe, channel_id, 0});
+  }
+  std::string make_key(const std::string& name, const std::string& scope) {
+    auto made =
+        run_binary(SC_BINARY, {"keys", "create", "--name", name, "--scope", scope}, svc_->env());
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    return made.out.substr(0, made.out.find_first_of("\r\n"));
   }
 
   fakes::FakeSendgrid sendgrid;
@@ -547,11 +562,10 @@ TEST_F(BroadcastTest, PauseHoldsEverythingResumeFinishesAndAnUnsubscribeIsSkippe
   constexpr int kN = 100;
   seed(confirmed_emails(kN));
   const auto id = create({{"channel", "email"}, {"subject", "S"}, {"text", "Hi {{first_name}}"}});
-  // The last recipient's own unsubscribe link, as the preview shows it to them.
-  auto pv = ok_json(api_post(path(id, "/preview"), {{"email", "r99@example.org"}}), 200);
-  auto link = find_link(pv["text"].get<std::string>(), "/unsubscribe/");
-  ASSERT_TRUE(link) << pv.dump();
-  EXPECT_NE(pv["text"].get<std::string>().find("Hi Name99"), std::string::npos);
+  // The last recipient's own unsubscribe link, as their messages carry it
+  // (a preview shows only a sample link since issue 14).
+  auto link = std::optional<std::string>(unsubscribe_path(
+      std::stoll(db("SELECT id FROM channels WHERE address = 'r99@example.org'"))));
 
   action(id, "send");
   ASSERT_TRUE(wait_for([&] { return sendgrid_broadcast_recipients().size() >= 10; }));
@@ -650,7 +664,10 @@ TEST_F(BroadcastTest, TestSendsOneCopyAndPreviewRendersForThatSubscriber) {
   EXPECT_EQ(pv["subject"], "Hello Ann");
   EXPECT_NE(pv["text"].get<std::string>().find("Dear Ann"), std::string::npos);
   EXPECT_NE(pv["text"].get<std::string>().find("1 Main St, Springfield"), std::string::npos);
-  EXPECT_TRUE(find_link(pv["text"].get<std::string>(), "/unsubscribe/"));
+  // A sample link: a preview carries no working unsubscribe token.
+  auto sample = find_link(pv["text"].get<std::string>(), "/unsubscribe/");
+  ASSERT_TRUE(sample) << pv.dump();
+  EXPECT_EQ(sample->rfind("/unsubscribe/SAMPLE-", 0), 0u) << *sample;
   EXPECT_EQ(sendgrid.request_count(), 0u);
 
   auto t = ok_json(api_post(path(id, "/test"), {{"email", "editor@example.org"}}), 202);
@@ -658,6 +675,9 @@ TEST_F(BroadcastTest, TestSendsOneCopyAndPreviewRendersForThatSubscriber) {
   ASSERT_TRUE(wait_for([&] { return sendgrid.request_count() == 1; }));
   auto body = sendgrid.bodies().at(0);
   EXPECT_EQ(body["personalizations"][0]["to"][0]["email"], "editor@example.org");
+  EXPECT_NE(body["headers"]["List-Unsubscribe"].get<std::string>().find("/unsubscribe/SAMPLE-"),
+            std::string::npos)
+      << body.dump();
   EXPECT_EQ(db("SELECT lane || ':' || broadcast_id FROM outbox WHERE purpose = 'broadcast-test'"),
             "0:0");
   EXPECT_EQ(get(id)["status"], "draft");
@@ -687,6 +707,158 @@ TEST_F(BroadcastTest, AConfirmationGoesOutPromptlyWhileABroadcastSends) {
   // The broadcast was still running: the confirmation did not wait for it.
   EXPECT_LT(sendgrid_broadcast_recipients().size(), 200u);
   EXPECT_EQ(get(id)["status"], "sending");
+}
+
+// ---- issue 14: what a read key can do, and actions with their audit rows ----
+
+// Everything a read key can fetch (every list, broadcast, preview, recipient
+// page and export, lookup and the review list), with every string in those
+// answers that could be a token or a link POSTed to the unsubscribe and
+// confirm routes: nobody's consent changes. Before issue 14 a preview
+// carried the subscriber's real unsubscribe link.
+TEST_F(BroadcastTest, NothingAReadKeyCanFetchChangesAnyonesConsent) {
+  start(sendgrid_env());
+  auto people = confirmed_emails(5, "r", {"news"});
+  people.push_back({"email", "pending@example.org", "pending", "Pat", {"news"}});
+  seed(people);
+  const json draft = {{"channel", "email"},
+                      {"subject", "News for {{first_name}}"},
+                      {"text", "Hi {{first_name}}, leave here: {{unsubscribe_url}}"},
+                      {"html", "<p>Hi <a href=\"{{unsubscribe_url}}\">leave</a></p>"},
+                      {"topics", {"news"}}};
+  const auto sent = create(draft);
+  action(sent, "send");
+  ASSERT_TRUE(wait_status(sent, "completed")) << get(sent).dump();
+  ASSERT_EQ(sendgrid_broadcast_recipients().size(), 5u);
+  const auto waiting = create(draft);
+  const auto reader = make_key("viewer", "read");
+  ASSERT_FALSE(reader.empty());
+
+  std::vector<std::string> answers;
+  auto fetch = [&](const std::string& p) {
+    auto r = cli_->Get(p.c_str(), auth(reader));
+    ASSERT_TRUE(r) << p;
+    EXPECT_LT(r->status, 500) << p;
+    answers.push_back(r->body);
+  };
+  fetch("/api/v1/admin/broadcasts");
+  fetch("/api/v1/admin/inbound");
+  fetch("/api/v1/admin/audit");  // 403 for a read key
+  fetch("/metrics");
+  fetch("/healthz");
+  for (auto id : {sent, waiting}) {
+    fetch(path(id));
+    fetch(path(id, "/recipients"));
+    fetch(path(id, "/recipients.csv"));
+    for (const auto& p : people) {
+      auto pv = api_post(path(id, "/preview"), {{"email", p.address}}, reader);
+      ASSERT_TRUE(pv);
+      EXPECT_EQ(pv->status, 200) << pv->body;
+      answers.push_back(pv->body);
+    }
+  }
+  for (const auto& p : people)
+    fetch("/api/v1/admin/subscribers?email=" + httplib::detail::encode_query_param(p.address));
+  // The previews are rendered for each person (their name), with a sample link.
+  bool named = false;
+  for (const auto& a : answers) named = named || a.find("Hi Name3,") != std::string::npos;
+  EXPECT_TRUE(named);
+
+  std::set<std::string> tried;
+  static const std::regex kCandidate("[A-Za-z0-9._~%-]{6,}");
+  for (const auto& a : answers) {
+    for (auto it = std::sregex_iterator(a.begin(), a.end(), kCandidate);
+         it != std::sregex_iterator(); ++it) {
+      const auto c = it->str();
+      if (!tried.insert(c).second) continue;
+      for (const char* route : {"/unsubscribe/", "/confirm/"}) {
+        auto r = cli_->Post((route + c).c_str(), "List-Unsubscribe=One-Click",
+                            "application/x-www-form-urlencoded");
+        ASSERT_TRUE(r) << route << c;
+        EXPECT_GE(r->status, 400) << route << c << " " << r->body;
+      }
+    }
+  }
+  EXPECT_GT(tried.size(), 50u);
+  EXPECT_EQ(db("SELECT COUNT(*) FROM channels WHERE state = 'confirmed'"), "5");
+  EXPECT_EQ(db("SELECT state FROM channels WHERE address = 'pending@example.org'"), "pending");
+  EXPECT_EQ(db("SELECT COUNT(*) FROM consent_log"), "0");
+  // Each preview and export is in the audit log under the reader's name.
+  EXPECT_EQ(db("SELECT COUNT(*) FROM audit_log WHERE key_name = 'viewer' AND action ="
+               " 'broadcast.preview'"),
+            std::to_string(2 * people.size()));
+  EXPECT_EQ(db("SELECT COUNT(*) FROM audit_log WHERE key_name = 'viewer' AND action LIKE"
+               " 'broadcast.recipients%'"),
+            "4");
+}
+
+// An action and its audit row commit together: while the audit log refuses
+// rows (a trigger stands in for a full disk), a send, a create and an
+// operator's inbound opt-out answer 503 and change nothing.
+TEST_F(BroadcastTest, AnActionIsNotCommittedWithoutItsAuditRow) {
+  start(sendgrid_env());
+  seed({{"email", "a@example.org", "confirmed", "A", {}},
+        {"sms", "+16502530077", "confirmed", "B", {}}});
+  db_inspect::exec(dir_.str("data/sc.db"),
+                   "INSERT INTO inbound_texts (message_sid, from_number, body, keyword, outcome,"
+                   " received_at) VALUES ('SM0123456789abcdef0123456789abcdef', '+16502530077',"
+                   " 'please take me off', 'none', 'recorded', 1)");
+  const auto id = create({{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}});
+  const auto inbound = db("SELECT id FROM inbound_texts");
+  const auto audited = db("SELECT COUNT(*) FROM audit_log");
+  db_inspect::exec(dir_.str("data/sc.db"),
+                   "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log"
+                   " BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END");
+  auto send = api_post(path(id, "/send"), json());
+  ASSERT_TRUE(send);
+  EXPECT_EQ(send->status, 503) << send->body;
+  EXPECT_EQ(db("SELECT status FROM broadcasts WHERE id = " + std::to_string(id)), "draft");
+  auto made = api_post("/api/v1/admin/broadcasts",
+                       {{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}});
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 503) << made->body;
+  EXPECT_EQ(db("SELECT COUNT(*) FROM broadcasts"), "1");
+  auto opt_out = api_post("/api/v1/admin/inbound/" + inbound + "/opt-out", json());
+  ASSERT_TRUE(opt_out);
+  EXPECT_EQ(opt_out->status, 503) << opt_out->body;
+  EXPECT_EQ(db("SELECT state FROM channels WHERE address = '+16502530077'"), "confirmed");
+  EXPECT_EQ(db("SELECT COUNT(*) FROM consent_log"), "0");
+  EXPECT_EQ(db("SELECT COUNT(*) FROM audit_log"), audited);
+
+  db_inspect::exec(dir_.str("data/sc.db"), "DROP TRIGGER audit_refused");
+  EXPECT_EQ(action(id, "send")["status"], "sending");
+  opt_out = api_post("/api/v1/admin/inbound/" + inbound + "/opt-out", json());
+  ASSERT_TRUE(opt_out);
+  EXPECT_EQ(opt_out->status, 200) << opt_out->body;
+  EXPECT_EQ(db("SELECT state FROM channels WHERE address = '+16502530077'"), "unsubscribed");
+  EXPECT_EQ(db("SELECT group_concat(action, ',') FROM (SELECT action FROM audit_log WHERE id > 0"
+               " ORDER BY id)"),
+            "broadcast.create,broadcast.send,inbound.opt_out");
+}
+
+// send_at in the past and an empty audience, through the binary.
+TEST_F(BroadcastTest, APastSendAtAndAnEmptyAudienceAreRefused) {
+  start(sendgrid_env());
+  const json draft = {{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}};
+  json past = draft;
+  past["send_at"] = "2020-01-01T09:00:00Z";
+  auto r = api_post("/api/v1/admin/broadcasts", past);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_NE(r->body.find("send_at_in_past"), std::string::npos) << r->body;
+  EXPECT_EQ(db("SELECT COUNT(*) FROM broadcasts"), "0");
+  json now = draft;
+  now["send_at"] = "now";
+  const auto id = create(now);
+  // Nobody has confirmed: 409, and it stays a draft.
+  auto empty = api_post(path(id, "/send"), json());
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 409) << empty->body;
+  EXPECT_NE(empty->body.find("empty_audience"), std::string::npos) << empty->body;
+  EXPECT_EQ(get(id)["status"], "draft");
+  seed({{"email", "a@example.org", "confirmed", "A", {}}});
+  EXPECT_EQ(action(id, "send")["status"], "sending");
+  ASSERT_TRUE(wait_status(id, "completed")) << get(id).dump();
 }
 
 // ---- Prism: the broadcast requests against the providers' own specs ----

@@ -16,6 +16,16 @@ inline bool allows(Scope held, Scope needed) {
   return static_cast<int>(held) >= static_cast<int>(needed);
 }
 
+// The names the audit log gives to callers that are no stored key: the
+// bootstrap key (SC_ADMIN_API_KEY) and the host's CLI (`keys create`,
+// `keys revoke`). No stored key may carry one, so an entry under either
+// name is never an API key's.
+inline constexpr std::string_view kBootstrapKeyName = "SC_ADMIN_API_KEY";
+inline constexpr std::string_view kCliActorName = "cli";
+inline bool reserved_key_name(std::string_view name) {
+  return name == kBootstrapKeyName || name == kCliActorName;
+}
+
 // The caller of an admin request, once its key is accepted.
 struct AdminIdentity {
   std::string key_name;  // "SC_ADMIN_API_KEY" for the bootstrap key

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "sc/core/admin.h"
 #include "sc/core/consent_service.h"
 #include "sc/core/message.h"
 #include "sc/core/model.h"
@@ -39,7 +40,10 @@ struct Broadcast {
   std::vector<std::string> topics;
   BroadcastStatus status = BroadcastStatus::kDraft;
   std::int64_t send_at = 0;  // unix seconds; 0: as soon as it is sent
+  // Idempotency-Key, scoped to the key that made it (created_by), and a
+  // digest of the request body it came with ("" for rows made before 0011).
   std::string idempotency_key;
+  std::string idempotency_body_digest;
   std::string created_by;  // the admin key's name
   std::int64_t created_at = 0, updated_at = 0, started_at = 0, finished_at = 0;
   std::string pause_reason;  // why it paused itself (or "paused by <key>")
@@ -78,11 +82,16 @@ class BroadcastStore {
   virtual ~BroadcastStore() = default;
   virtual std::int64_t insert(const Broadcast& b) = 0;
   virtual std::optional<Broadcast> find(std::int64_t id) = 0;
-  virtual std::optional<Broadcast> find_by_idempotency_key(const std::string& key) = 0;
+  // The broadcast this admin key (by name) made with this Idempotency-Key.
+  virtual std::optional<Broadcast> find_by_idempotency_key(const std::string& key_name,
+                                                           const std::string& key) = 0;
   virtual void update_content(
       const Broadcast& b) = 0;  // channel, subject, text, html, topics, send_at
   virtual void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
                           std::int64_t now) = 0;
+  // Whether any confirmed channel of the broadcast's kind (in one of its
+  // topics, when it names topics) would enter its ledger now.
+  virtual bool has_audience(const Broadcast& b) = 0;
   // Topics that no subscriber has chosen (a typo would reach nobody).
   virtual std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) = 0;
   // Broadcasts the runner has work for: scheduled, sending (snapshot not
@@ -120,10 +129,12 @@ class BroadcastReads {
 
 // Port: runs fn in one transaction on the single writer: run() for a
 // request, run_background() for the runner's chunks (requests go first).
+// A request's action and its audit-log row are written in the same
+// transaction: when the audit row cannot be stored, the action is undone.
 class BroadcastTransactions {
  public:
   virtual ~BroadcastTransactions() = default;
-  virtual void run(const std::function<void(BroadcastStore&, ConsentStore&)>& fn) = 0;
+  virtual void run(const std::function<void(BroadcastStore&, ConsentStore&, AuditLog&)>& fn) = 0;
   virtual void run_background(const std::function<void(BroadcastStore&)>& fn) = 0;
 };
 
@@ -196,12 +207,22 @@ class BroadcastComposer {
   OutboundEmail email(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
                       std::int64_t now) const;
   OutboundSms sms(const Broadcast& b, const Recipient& r, std::int64_t outbox_id) const;
+  // A preview or test copy as that recipient would see it, except that its
+  // unsubscribe link (body and List-Unsubscribe) is a visible sample that
+  // the token routes refuse, of the same length as a real one: nothing a
+  // preview shows or a test copy carries can change anyone's consent.
+  OutboundEmail sample_email(const Broadcast& b, const Recipient& r, std::int64_t now) const;
+  OutboundSms sample_sms(const Broadcast& b, const Recipient& r) const;
   // Fills a claimed bulk message (decoded: to/address and first_name in the
   // template vars) with its broadcast's content. Throws when the broadcast is gone.
   void compose(ClaimedMessage& m, std::int64_t now) const;
 
  private:
-  std::map<std::string, std::string> vars_for(const Recipient& r) const;
+  std::map<std::string, std::string> vars_for(const Recipient& r, bool sample) const;
+  OutboundEmail compose_email(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
+                              std::int64_t now, bool sample) const;
+  OutboundSms compose_sms(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
+                          bool sample) const;
   const Composer& composer_;
   const ConsentService& service_;
   Settings settings_;

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "sc/core/admin.h"
 #include "sc/core/ports.h"
 
 namespace sc {
@@ -18,6 +19,9 @@ class UnitOfWork {
   // Runs fn in one transaction. Infrastructure failures (disk, locked or
   // corrupt database) are exceptions; nothing of fn's writes is kept then.
   virtual void run(const std::function<void(ConsentStore&)>& fn) = 0;
+  // run() with the audit log in the same transaction: an admin action and
+  // its audit row are committed together or not at all.
+  virtual void run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) = 0;
 
   // run() for a function with a result.
   template <class F>

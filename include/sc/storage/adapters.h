@@ -13,6 +13,7 @@ class QueuedUnitOfWork final : public UnitOfWork {
  public:
   explicit QueuedUnitOfWork(WriteQueue& writer) : writer_(writer) {}
   void run(const std::function<void(ConsentStore&)>& fn) override;
+  void run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) override;
 
  private:
   WriteQueue& writer_;

@@ -210,8 +210,8 @@ class WriterOutbox final : public OutboxTransactions {
 class StoredBroadcasts final : public BroadcastTransactions, public BroadcastReads {
  public:
   StoredBroadcasts(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
-  void run(const std::function<void(BroadcastStore&, ConsentStore&)>& fn) override {
-    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.consent()); });
+  void run(const std::function<void(BroadcastStore&, ConsentStore&, AuditLog&)>& fn) override {
+    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.consent(), c.audit_log()); });
   }
   // The runner's snapshot and clean-up chunks: background jobs (requests first).
   void run_background(const std::function<void(BroadcastStore&)>& fn) override {

@@ -191,6 +191,26 @@ TEST_F(AdminAuthTest, BadAuditQueriesAre422AndReadNothing) {
   EXPECT_TRUE(admin_store_.pages_asked().empty());
 }
 
+// "cli" is what the audit log writes for `keys create` and `keys revoke` on
+// the host: a stored key under that name (made before it was reserved) acts
+// as nobody, so no API request is ever logged under the CLI's name.
+TEST_F(AdminAuthTest, AStoredKeyUnderTheClisNameIsRefused) {
+  constexpr const char* kCliNamedKey = "sc_cli-named-key-ffffffffffffffffffffffffff";
+  admin_store_.add_key(kCliNamedKey, "cli", Scope::kAdmin);
+  start();
+  for (const std::string path :
+       {"/api/v1/admin/subscribers?email=a@example.org", "/api/v1/admin/audit", "/metrics"}) {
+    auto r = get(path, bearer(kCliNamedKey));
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 403) << path << " " << r->body;
+    EXPECT_EQ(error_code(r), "reserved_key_name") << path;
+  }
+  EXPECT_TRUE(admin_store_.entries().empty());
+  EXPECT_TRUE(reserved_key_name("cli"));
+  EXPECT_TRUE(reserved_key_name("SC_ADMIN_API_KEY"));
+  EXPECT_FALSE(reserved_key_name("cli2"));
+}
+
 TEST_F(AdminAuthTest, WithoutAKeyStoreOnlyTheBootstrapKeyIsAccepted) {
   with_admin_store_ = false;
   start();

@@ -4,7 +4,9 @@
 // not JSON (400) or not declared JSON (415), and Idempotency-Key. Every
 // refusal leaves the store as it was. The same answers through the real
 // binary and SQLite are in tests/integration/broadcast_test.cpp.
+#include <regex>
 #include <set>
+#include <tuple>
 
 #include "http_fixture.h"
 #include "sc/core/broadcast.h"
@@ -18,16 +20,27 @@ constexpr const char* kReadKey = "read-key-0123456789";
 constexpr const char* kSendKey = "send-key-0123456789";
 
 // Broadcasts in memory: the write port (one lock per transaction) and the
-// read port over the same maps.
+// read port over the same maps. A transaction that throws leaves the maps as
+// they were before it (a rollback), and each one is counted.
 class MemoryBroadcasts final : public BroadcastTransactions,
                                public BroadcastReads,
                                private BroadcastStore {
  public:
-  explicit MemoryBroadcasts(ConsentStore& consent) : consent_(consent) {}
+  MemoryBroadcasts(ConsentStore& consent, AuditLog& audit) : consent_(consent), audit_(audit) {}
 
-  void run(const std::function<void(BroadcastStore&, ConsentStore&)>& fn) override {
+  void run(const std::function<void(BroadcastStore&, ConsentStore&, AuditLog&)>& fn) override {
     std::lock_guard lk(mu_);
-    fn(*this, consent_);
+    ++transactions_;
+    const auto rows = rows_;
+    const auto ledger = ledger_;
+    try {
+      fn(*this, consent_, audit_);
+    } catch (...) {
+      rows_ = rows;
+      ledger_ = ledger;
+      ++rolled_back_;
+      throw;
+    }
   }
   void run_background(const std::function<void(BroadcastStore&)>& fn) override {
     std::lock_guard lk(mu_);
@@ -94,7 +107,8 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     rows_.at(id).status = s;
   }
   void add_recipient(std::int64_t id, const std::string& address, const std::string& state,
-                     std::int64_t held_until = 0, std::int64_t finished_at = 0) {
+                     std::int64_t held_until = 0, std::int64_t finished_at = 0,
+                     const std::string& error = "") {
     std::lock_guard lk(mu_);
     BroadcastRecipient r;
     r.outbox_id = ++next_outbox_;
@@ -102,11 +116,20 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     r.state = state;
     r.waiting_until = held_until;
     r.finished_at = finished_at;
+    r.error = error;
     ledger_[id].push_back(r);
   }
   std::size_t size() {
     std::lock_guard lk(mu_);
     return rows_.size();
+  }
+  void set_audience(bool v) {
+    std::lock_guard lk(mu_);
+    audience_ = v;
+  }
+  int rolled_back() {
+    std::lock_guard lk(mu_);
+    return rolled_back_;
   }
 
  private:
@@ -123,11 +146,13 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     if (it == rows_.end()) return std::nullopt;
     return it->second;
   }
-  std::optional<Broadcast> find_by_idempotency_key(const std::string& key) override {
+  std::optional<Broadcast> find_by_idempotency_key(const std::string& key_name,
+                                                   const std::string& key) override {
     for (const auto& [id, b] : rows_)
-      if (b.idempotency_key == key) return b;
+      if (b.created_by == key_name && b.idempotency_key == key) return b;
     return std::nullopt;
   }
+  bool has_audience(const Broadcast&) override { return audience_; }
   void update_content(const Broadcast& b) override {
     auto& r = rows_.at(b.id);
     r.channel = b.channel;
@@ -168,6 +193,9 @@ class MemoryBroadcasts final : public BroadcastTransactions,
 
   std::mutex mu_;
   ConsentStore& consent_;
+  AuditLog& audit_;
+  bool audience_ = true;
+  int transactions_ = 0, rolled_back_ = 0;
   std::map<std::int64_t, Broadcast> rows_;
   std::map<std::int64_t, std::vector<BroadcastRecipient>> ledger_;
   std::set<std::string> topics_;
@@ -221,7 +249,7 @@ class InlineComposer final : public Composer {
 class BroadcastRoutesTest : public HttpTest {
  protected:
   BroadcastRoutesTest()
-      : broadcasts_(store_),
+      : broadcasts_(store_, admin_audit_),
         broadcast_composer_impl_(inline_composer_, service_,
                                  BroadcastComposer::Settings{"Example Org",
                                                              "1 Main St",
@@ -592,6 +620,305 @@ TEST_F(BroadcastRoutesTest, TextsHeldByQuietHoursShowAsWaitingWithWhenTheyMayGo)
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 422);
   EXPECT_NE(error_of(bad)["message"].get<std::string>().find("waiting"), std::string::npos);
+
+// ---- issue 14 ----
+
+// A subscriber's channel made through the service (confirmed), under the
+// unit of work's lock, as HttpTest::signed_up_email does.
+std::int64_t confirmed_channel(MemoryConsentStore& store, std::mutex& mu, ChannelKind kind,
+                               const std::string& address) {
+  std::lock_guard lk(mu);
+  Subscriber sub;
+  sub.first_name = "Ann";
+  sub.created_at = 1;
+  const auto sid = store.insert_subscriber(sub);
+  Channel c;
+  c.subscriber_id = sid;
+  c.kind = kind;
+  c.address = address;
+  c.state = ConsentState::kConfirmed;
+  return store.insert_channel(c);
+}
+
+// Every /unsubscribe/… and /confirm/… path in a text.
+std::vector<std::string> link_paths(const std::string& text) {
+  static const std::regex kLink("/(unsubscribe|confirm)/[^\\s\"<>\\\\]+");
+  std::vector<std::string> out;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kLink);
+       it != std::sregex_iterator(); ++it)
+    out.push_back(it->str());
+  return out;
+}
+
+TEST_F(BroadcastRoutesTest, APreviewOrTestCopyCarriesASampleLinkThatUnsubscribesNobody) {
+  start();
+  const auto email_ch =
+      confirmed_channel(store_, writes_.mutex(), ChannelKind::kEmail, "ann@example.org");
+  const auto sms_ch = confirmed_channel(store_, writes_.mutex(), ChannelKind::kSms, "+16502530000");
+  const auto mail = create(email_);
+  const auto text = create({{"channel", "sms"}, {"text", "Hi {{first_name}} {{unsubscribe_url}}"}});
+  const std::string real_email = unsubscribe_path(email_ch), real_sms = unsubscribe_path(sms_ch);
+
+  auto pe = call(path(mail, "/preview"), {{"email", "ann@example.org"}}, kReadKey);
+  auto ps = call(path(text, "/preview"), {{"phone", "+16502530000"}}, kReadKey);
+  auto ts = call(path(text, "/test"), {{"phone", "+16502530000"}}, kSendKey);
+  auto te = call(path(mail, "/test"), {{"email", "ann@example.org"}}, kSendKey);
+  ASSERT_TRUE(pe && ps && ts && te);
+  ASSERT_EQ(pe->status, 200) << pe->body;
+  ASSERT_EQ(ps->status, 200) << ps->body;
+  ASSERT_EQ(ts->status, 202) << ts->body;
+  ASSERT_EQ(te->status, 202) << te->body;
+  // Rendered for Ann (her name), but with a link that is visibly a sample.
+  EXPECT_NE(ps->body.find("Hi Ann " + std::string(kPublicUrl) + "/unsubscribe/SAMPLE-"),
+            std::string::npos)
+      << ps->body;
+  std::vector<std::string> found;
+  for (const auto* r : {&pe, &ps, &ts, &te}) {
+    EXPECT_EQ((*r)->body.find(real_email), std::string::npos) << (*r)->body;
+    EXPECT_EQ((*r)->body.find(real_sms), std::string::npos) << (*r)->body;
+    for (auto& l : link_paths((*r)->body)) found.push_back(l);
+  }
+  {
+    std::lock_guard lk(writes_.mutex());
+    ASSERT_EQ(store_.emails.size(), 1u);
+    ASSERT_EQ(store_.texts.size(), 1u);
+    // What the test copies carry: List-Unsubscribe and the text's link.
+    EXPECT_NE(store_.emails[0].email.list_unsubscribe_url.find("/unsubscribe/SAMPLE-"),
+              std::string::npos)
+        << store_.emails[0].email.list_unsubscribe_url;
+    EXPECT_EQ(store_.texts[0].sms.body.find(real_sms), std::string::npos);
+    for (auto& l : link_paths(store_.emails[0].email.list_unsubscribe_url)) found.push_back(l);
+    for (auto& l : link_paths(store_.texts[0].sms.body)) found.push_back(l);
+  }
+  ASSERT_GE(found.size(), 5u);
+  for (const auto& l : found) {
+    EXPECT_NE(l.find("/unsubscribe/SAMPLE-"), std::string::npos) << l;
+    auto r = post(l, "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << l << " " << r->body;
+  }
+  std::lock_guard lk(writes_.mutex());
+  EXPECT_EQ(store_.channel_by_id(email_ch)->state, ConsentState::kConfirmed);
+  EXPECT_EQ(store_.channel_by_id(sms_ch)->state, ConsentState::kConfirmed);
+}
+
+TEST_F(BroadcastRoutesTest, PreviewsAndRecipientExportsAreAuditedLikeLookups) {
+  start();
+  const auto id = create(email_);
+  broadcasts_.add_recipient(id, "a@example.org", "sent");
+  admin_store_.fail = false;
+  const auto before = admin_store_.entries().size();
+  const httplib::Headers reader{{"Authorization", std::string("Bearer ") + kReadKey}};
+  ASSERT_EQ(call(path(id, "/preview"), {{"email", "ann@example.org"}}, kReadKey)->status, 200);
+  ASSERT_EQ(get(path(id, "/recipients?status=sent"), reader)->status, 200);
+  ASSERT_EQ(get(path(id, "/recipients.csv"), reader)->status, 200);
+  auto entries = admin_store_.entries();
+  ASSERT_EQ(entries.size(), before + 3);
+  EXPECT_EQ(entries[before].action, "broadcast.preview");
+  EXPECT_EQ(entries[before].key_name, "viewer");
+  EXPECT_EQ(entries[before].target, "broadcast " + std::to_string(id) + " to ann@example.org");
+  EXPECT_EQ(entries[before + 1].action, "broadcast.recipients");
+  EXPECT_EQ(entries[before + 1].target, "broadcast " + std::to_string(id));
+  EXPECT_NE(entries[before + 1].detail.find("status=sent"), std::string::npos);
+  EXPECT_EQ(entries[before + 2].action, "broadcast.recipients_csv");
+  // Not recorded, not shown: 503, and no addresses.
+  admin_store_.fail = true;
+  for (const char* tail : {"/recipients", "/recipients.csv"}) {
+    auto r = get(path(id, tail), reader);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << tail;
+    EXPECT_EQ(r->body.find("a@example.org"), std::string::npos) << tail;
+  }
+  auto pv = call(path(id, "/preview"), {{"email", "ann@example.org"}}, kReadKey);
+  ASSERT_TRUE(pv);
+  EXPECT_EQ(pv->status, 503);
+}
+
+TEST_F(BroadcastRoutesTest, AnIdempotencyKeyIsPerAdminKeyAndBoundToItsBody) {
+  start();
+  const std::string base = "/api/v1/admin/broadcasts";
+  auto first = call(base, email_, kSendKey, {{"Idempotency-Key", "k-1"}});
+  ASSERT_TRUE(first && first->status == 201) << (first ? first->body : "");
+  const auto id = json::parse(first->body)["id"];
+  // The same request again, keys in another order: the same broadcast.
+  const std::string reordered =
+      R"({"text":"Hello {{first_name}}","subject":"Hi","channel":"email"})";
+  auto again =
+      post(base, reordered, "application/json",
+           {{"Authorization", std::string("Bearer ") + kSendKey}, {"Idempotency-Key", "k-1"}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(json::parse(again->body)["id"], id);
+  // Another body under the same key: refused, nothing made.
+  json other = email_;
+  other["subject"] = "Something else";
+  auto reused = call(base, other, kSendKey, {{"Idempotency-Key", "k-1"}});
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->status, 422) << reused->body;
+  EXPECT_EQ(error_of(reused)["code"], "idempotency_key_reused");
+  EXPECT_EQ(error_of(reused)["field"], "Idempotency-Key");
+  EXPECT_EQ(broadcasts_.size(), 1u);
+  // Another admin key with the same Idempotency-Key: its own request.
+  auto theirs = call(base, email_, kAdminKey, {{"Idempotency-Key", "k-1"}});
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->status, 201) << theirs->body;
+  EXPECT_NE(json::parse(theirs->body)["id"], id);
+  EXPECT_EQ(broadcasts_.size(), 2u);
+}
+
+TEST_F(BroadcastRoutesTest, TestCopiesAreLimitedPerKeyCountedAgainstTheDailyTextCapAndAudited) {
+  start();
+  const auto mail = create(email_);
+  const auto text = create({{"channel", "sms"}, {"text", "Hi"}});
+  for (int i = 0; i < 5; ++i) {
+    auto r =
+        call(path(mail, "/test"), {{"email", "t" + std::to_string(i) + "@example.org"}}, kSendKey);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202) << i << " " << r->body;
+  }
+  auto sixth = call(path(mail, "/test"), {{"email", "t6@example.org"}}, kSendKey);
+  ASSERT_TRUE(sixth);
+  EXPECT_EQ(sixth->status, 429) << sixth->body;
+  EXPECT_EQ(error_of(sixth)["code"], "rate_limited");
+  EXPECT_EQ(sixth->get_header_value("Retry-After"), "12");
+  // Another key has its own allowance.
+  auto other = call(path(text, "/test"), {{"phone", "+16502530001"}}, kAdminKey);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 202) << other->body;
+  {
+    std::lock_guard lk(writes_.mutex());
+    EXPECT_EQ(store_.emails.size(), 5u);
+    EXPECT_EQ(store_.texts.size(), 1u);
+    // The test text counts toward the daily cap on texts ahead of consent.
+    EXPECT_EQ(store_.count_sms_confirms(SmsLimit::kDaily, "", 0), 1);
+    // The cap is reached: no more test texts.
+    for (int i = 1; i < 1000; ++i)
+      store_.record_sms_confirm({"198.51.100.9", "+16502539999", "+1650253"}, clock_.now_unix(), 0);
+  }
+  auto capped = call(path(text, "/test"), {{"phone", "+16502530001"}}, kAdminKey);
+  ASSERT_TRUE(capped);
+  EXPECT_EQ(capped->status, 429) << capped->body;
+  EXPECT_EQ(error_of(capped)["code"], "sms_daily_cap");
+  {
+    std::lock_guard lk(writes_.mutex());
+    EXPECT_EQ(store_.texts.size(), 1u);
+  }
+  // Each copy sent is audited, in the transaction that queued it.
+  int audited = 0;
+  for (const auto& e : admin_store_.entries())
+    if (e.action == "broadcast.test") ++audited;
+  EXPECT_EQ(audited, 6);
+  EXPECT_EQ(writes_.audited_runs.load(), 7);  // six sent, one refused by the cap
+}
+
+TEST_F(BroadcastRoutesTest, TheCsvGuardNeutralisesALeadingTabOrCarriageReturn) {
+  start();
+  const auto id = create(email_);
+  broadcasts_.force_status(id, BroadcastStatus::kCompleted);
+  broadcasts_.add_recipient(id, "a@example.org", "failed", 0, 0, "\t=HYPERLINK(\"x\")");
+  broadcasts_.add_recipient(id, "b@example.org", "failed", 0, 0, "\r=1+1");
+  broadcasts_.add_recipient(id, "c@example.org", "failed", 0, 0, "-2+3");
+  broadcasts_.add_recipient(id, "d@example.org", "failed", 0, 0, "fine");
+  auto csv =
+      get(path(id, "/recipients.csv"), {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  ASSERT_TRUE(csv && csv->status == 200);
+  EXPECT_NE(csv->body.find(",\"'\t=HYPERLINK(\"\"x\"\")\","), std::string::npos) << csv->body;
+  EXPECT_NE(csv->body.find(",\"'\r=1+1\","), std::string::npos) << csv->body;
+  EXPECT_NE(csv->body.find(",'-2+3,"), std::string::npos) << csv->body;
+  EXPECT_NE(csv->body.find(",fine,"), std::string::npos) << csv->body;
+}
+
+TEST_F(BroadcastRoutesTest, AnActionWhoseAuditRowFailsIsRolledBack) {
+  start();
+  const auto id = create(email_);
+  const auto sent = create(email_);
+  broadcasts_.force_status(sent, BroadcastStatus::kSending);
+  const auto entries = admin_store_.entries().size();
+  const auto count = broadcasts_.size();
+  admin_store_.fail = true;
+  auto made = call("/api/v1/admin/broadcasts", email_, kAdminKey);
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 503) << made->body;
+  EXPECT_EQ(broadcasts_.size(), count);
+  json edited = email_;
+  edited["subject"] = "Changed";
+  auto edit = call(path(id), edited, kAdminKey);
+  ASSERT_TRUE(edit);
+  EXPECT_EQ(edit->status, 503);
+  EXPECT_EQ(broadcasts_.get(id)->subject, "Hi");
+  for (const auto& [target, what, status] :
+       {std::tuple{id, "/send", BroadcastStatus::kDraft},
+        std::tuple{sent, "/pause", BroadcastStatus::kSending},
+        std::tuple{sent, "/cancel", BroadcastStatus::kSending}}) {
+    auto r = call(path(target, what), json(), kAdminKey);
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->status, 503) << what << " " << r->body;
+    EXPECT_EQ(broadcasts_.get(target)->status, status) << what;
+  }
+  EXPECT_EQ(broadcasts_.rolled_back(), 5);
+  auto t = call(path(id, "/test"), {{"email", "t@example.org"}}, kAdminKey);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, 503);
+  admin_store_.fail = false;
+  EXPECT_EQ(admin_store_.entries().size(), entries);
+}
+
+TEST_F(BroadcastRoutesTest, ASendAtInThePastIsRefusedUnlessItSaysNow) {
+  start();
+  const auto now = clock_.now_unix();
+  json past = email_;
+  past["send_at"] = format_rfc3339(now - 60);
+  auto r = call("/api/v1/admin/broadcasts", past, kAdminKey);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_EQ(error_of(r)["code"], "send_at_in_past");
+  EXPECT_EQ(error_of(r)["field"], "send_at");
+  EXPECT_EQ(broadcasts_.size(), 0u);
+  json asap = email_;
+  asap["send_at"] = "now";
+  const auto id = create(asap);
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(broadcasts_.get(id)->send_at, 0);
+  auto edit = call(path(id), past, kAdminKey);
+  ASSERT_TRUE(edit);
+  EXPECT_EQ(edit->status, 422) << edit->body;
+  EXPECT_EQ(error_of(edit)["code"], "send_at_in_past");
+  EXPECT_EQ(broadcasts_.get(id)->send_at, 0);
+  // A time that passes while the broadcast waits as a draft.
+  json later = email_;
+  later["send_at"] = format_rfc3339(now + 3600);
+  const auto scheduled = create(later);
+  clock_.advance(7200);
+  auto send = call(path(scheduled, "/send"), json(), kAdminKey);
+  ASSERT_TRUE(send);
+  EXPECT_EQ(send->status, 422) << send->body;
+  EXPECT_EQ(error_of(send)["code"], "send_at_in_past");
+  EXPECT_EQ(broadcasts_.get(scheduled)->status, BroadcastStatus::kDraft);
+  // "now" sends at once.
+  auto go = call(path(id, "/send"), json(), kAdminKey);
+  ASSERT_TRUE(go);
+  EXPECT_EQ(go->status, 200) << go->body;
+  EXPECT_EQ(broadcasts_.get(id)->status, BroadcastStatus::kSending);
+}
+
+TEST_F(BroadcastRoutesTest, SendingToAnEmptyAudienceIs409AndChangesNothing) {
+  start();
+  const auto id = create(email_);
+  broadcasts_.set_audience(false);
+  const auto entries = admin_store_.entries().size();
+  auto r = call(path(id, "/send"), json(), kAdminKey);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_EQ(error_of(r)["code"], "empty_audience");
+  EXPECT_NE(error_of(r)["message"].get<std::string>().find("no confirmed email address"),
+            std::string::npos)
+      << r->body;
+  EXPECT_EQ(broadcasts_.get(id)->status, BroadcastStatus::kDraft);
+  EXPECT_EQ(admin_store_.entries().size(), entries);
+  broadcasts_.set_audience(true);
+  auto ok = call(path(id, "/send"), json(), kAdminKey);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
 TEST_F(BroadcastRoutesTest, WithoutThePortsTheRoutesAnswer503) {

@@ -160,7 +160,9 @@ ServiceConfig service_config() {
 }
 }  // namespace
 
-HttpTest::HttpTest() : service_(service_config(), signer_, composer_, &phones_, ids_) {}
+HttpTest::HttpTest() : service_(service_config(), signer_, composer_, &phones_, ids_) {
+  writes_.audit = &admin_audit_;
+}
 
 HttpTest::~HttpTest() { stop(); }
 

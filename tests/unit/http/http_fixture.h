@@ -33,8 +33,18 @@ class FakeUnitOfWork final : public UnitOfWork {
     if (fail) throw std::runtime_error("disk I/O error");
     fn(store_);
   }
+  // The audit log is the one `audit` points to (HttpTest: the FakeAdminStore's).
+  void run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) override {
+    std::lock_guard lk(mu_);
+    ++runs;
+    ++audited_runs;
+    if (fail) throw std::runtime_error("disk I/O error");
+    fn(store_, *audit);
+  }
   std::atomic<bool> fail{false};
   std::atomic<int> runs{0};
+  std::atomic<int> audited_runs{0};
+  AuditLog* audit = nullptr;
   // Lookups (FakeReadStore) take the same lock: the server's threads share the store.
   std::mutex& mutex() { return mu_; }
 
@@ -126,6 +136,16 @@ class FakeAdminStore final : public AdminStore {
   std::vector<std::pair<std::int64_t, int>> pages_asked_;
 };
 
+// The AuditLog port over a FakeAdminStore (throws while its `fail` is set).
+class FakeAuditLog final : public AuditLog {
+ public:
+  explicit FakeAuditLog(FakeAdminStore& store) : store_(store) {}
+  void append(const AuditEntry& e) override { store_.append_audit(e); }
+
+ private:
+  FakeAdminStore& store_;
+};
+
 inline constexpr const char* kPublicUrl = "https://signup.example.org";
 inline constexpr const char* kAdminKey = "admin-key-0123456789";
 
@@ -165,6 +185,7 @@ class HttpTest : public ::testing::Test {
   FakeVerifier verifier_;
   bool with_verifier_ = true;
   FakeAdminStore admin_store_;
+  FakeAuditLog admin_audit_{admin_store_};
   bool with_admin_store_ = true;
   FakePayloadVerifier event_verifier_;
   bool with_event_verifier_ = true;

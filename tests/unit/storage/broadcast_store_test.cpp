@@ -190,17 +190,51 @@ TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped
   EXPECT_EQ(reads.broadcast_counts(id, 1000).skipped, 4);
 }
 
-TEST_F(BroadcastStoreTest, TheSameIdempotencyKeyFindsTheSameBroadcast) {
+TEST_F(BroadcastStoreTest, AnIdempotencyKeyIsFoundOnlyUnderTheAdminKeyThatUsedIt) {
   writer_->run([&](WriteContext& c) {
     Broadcast b;
     b.text = "t";
     b.subject = "s";
     b.idempotency_key = "key-1";
+    b.idempotency_body_digest = "d1";
+    b.created_by = "newsroom";
     b.created_at = 1;
     auto id = c.broadcasts().insert(b);
-    ASSERT_TRUE(c.broadcasts().find_by_idempotency_key("key-1"));
-    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("key-1")->id, id);
-    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("key-2"));
+    ASSERT_TRUE(c.broadcasts().find_by_idempotency_key("newsroom", "key-1"));
+    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("newsroom", "key-1")->id, id);
+    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("newsroom", "key-1")->idempotency_body_digest,
+              "d1");
+    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("newsroom", "key-2"));
+    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("other-key", "key-1"));
+    // The same text under another admin key is another request.
+    b.created_by = "other-key";
+    auto other = c.broadcasts().insert(b);
+    EXPECT_NE(other, id);
+    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("other-key", "key-1")->id, other);
+    // Under the same admin key it is refused by the unique index.
+    b.created_by = "newsroom";
+    EXPECT_ANY_THROW(c.broadcasts().insert(b));
+  });
+}
+
+TEST_F(BroadcastStoreTest, HasAudienceIsTheSnapshotsOwnCondition) {
+  const auto a = add_channel("a@example.org", ConsentState::kConfirmed);
+  add_channel("pending@example.org", ConsentState::kPending);
+  add_channel("+12025550100", ConsentState::kUnsubscribed, ChannelKind::kSms);
+  writer_->run([&](WriteContext& c) {
+    c.consent().add_topics(c.consent().channel_by_id(a)->subscriber_id, {"events"});
+  });
+  writer_->run([&](WriteContext& c) {
+    Broadcast b;
+    b.channel = ChannelKind::kEmail;
+    EXPECT_TRUE(c.broadcasts().has_audience(b));
+    b.topics = {"jobs", "events"};
+    EXPECT_TRUE(c.broadcasts().has_audience(b));
+    b.topics = {"jobs"};
+    EXPECT_FALSE(c.broadcasts().has_audience(b));
+    b.topics = {};
+    b.channel = ChannelKind::kSms;  // only an unsubscribed number
+    EXPECT_FALSE(c.broadcasts().has_audience(b));
   });
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sc/assets/embedded.h"
 #include "sc/storage/storage.h"
 #include "storage_fixture.h"
 #include "support/unit_temp_dir.h"
@@ -205,6 +206,48 @@ TEST_F(ConsentLog, ConsentTextMustBeRegisteredAndRegistrationIsIdempotent) {
   // Without a text, both columns stay NULL.
   writer_->run([&](WriteContext& c) { c.consent().append_consent(e, nullptr); });
   EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log WHERE consent_text_sha256 IS NULL"), "1");
+}
+
+// 0011 (issue 14): an Idempotency-Key stored before it is found under the
+// admin key that used it, without a body digest (answered as before).
+TEST(Migrate, IdempotencyKeysMadeBefore0011AreKeptUnderTheirAdminKey) {
+  unit::TempDir dir;
+  const auto path = dir.file("sc.db");
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    int version = 0;
+    for (const auto& [name, sql] : embedded::files()) {
+      if (!name.starts_with("schema/migrations/") || name > "schema/migrations/0011") continue;
+      // As migrate() applies them: one transaction each, and a schema
+      // edited in place (writable_schema) reloaded.
+      SQLite::Transaction tx(db);
+      db.exec(std::string(sql));
+      if (sql.find("writable_schema") != std::string_view::npos)
+        db.exec("PRAGMA schema_version = " +
+                std::to_string(db.execAndGet("PRAGMA schema_version").getInt() + 1));
+      db.exec("INSERT INTO schema_migrations VALUES (" + std::to_string(++version) + ", 'm', 0)");
+      tx.commit();
+    }
+    ASSERT_EQ(version, 10);
+    db.exec(
+        "INSERT INTO broadcasts (channel, text, idempotency_key, created_by, created_at,"
+        " updated_at) VALUES ('email', 't', 'k-1', 'newsroom', 1, 1)");
+  }
+  auto applied = migrate(path);
+  ASSERT_FALSE(applied.empty());
+  EXPECT_EQ(applied[0].version, 11);
+  WriteQueue writer(path);
+  writer.run([](WriteContext& c) {
+    auto b = c.broadcasts().find_by_idempotency_key("newsroom", "k-1");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->idempotency_key, "k-1");
+    EXPECT_EQ(b->idempotency_body_digest, "");
+    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("other", "k-1"));
+  });
+  writer.stop();
 }
 
 }  // namespace

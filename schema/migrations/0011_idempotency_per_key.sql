@@ -1,0 +1,13 @@
+-- Idempotency-Key per admin key, with the request it came with (issue 14):
+-- the same key text sent by two admin keys makes two broadcasts, and a
+-- reuse with a different body is refused (idempotency_key_reused) instead
+-- of answering with the first broadcast. created_by is the key's name, and
+-- names are never reused, so (created_by, idem_key) names one request.
+-- The old column keeps its inline UNIQUE (dropping it would rebuild the
+-- table); it is emptied here and no longer written.
+ALTER TABLE broadcasts ADD COLUMN idem_key TEXT;
+ALTER TABLE broadcasts ADD COLUMN idem_body_digest TEXT NOT NULL DEFAULT '';
+UPDATE broadcasts SET idem_key = idempotency_key, idempotency_key = NULL
+  WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX broadcasts_idem_key ON broadcasts (created_by, idem_key)
+  WHERE idem_key IS NOT NULL;
