@@ -128,7 +128,7 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
       static_cast<long long>(c.delivered), static_cast<long long>(c.undelivered));
   if (b.channel == ChannelKind::kSms) {
     // Exactly as GET /api/v1/admin/broadcasts/{id} counts them (the same
-    // vars): the longest plausible recipient (a 20-character first name) and the STOP line.
+    // vars): the longest first name a subscriber may have, and none, with the STOP line.
     try {
       Renderer renderer(
           Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}},
