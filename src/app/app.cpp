@@ -153,6 +153,7 @@ BroadcastComposer::Settings broadcast_settings(const Config& c) {
     if (ch != '<' && ch != '>' && ch != '"' && ch != '\r' && ch != '\n') name += ch;
   s.list_id = name + " <broadcasts." + domain + ">";
   s.feedback_id_tail = ":stayconnected:" + domain;
+  s.sms_max_segments = c.sms_max_segments;
   return s;
 }
 
@@ -507,7 +508,7 @@ int cmd_serve(Wiring& w) {
                 .broadcast_tx = &broadcasts,
                 .broadcast_reads = &broadcasts,
                 .broadcast_composer = &broadcast_composer,
-                .broadcast_settings = BroadcastSettings{c.sms_max_segments, 100'000},
+                .broadcast_settings = BroadcastSettings{.sms_max_segments = c.sms_max_segments},
                 .broadcast_wake =
                     [&runner, &dispatcher] {
                       runner.wake();

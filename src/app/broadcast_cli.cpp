@@ -133,7 +133,7 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
                 waiting_phrase(c).c_str(), utc(c.waiting_until).c_str());
   if (b.channel == ChannelKind::kSms) {
     // Exactly as GET /api/v1/admin/broadcasts/{id} counts them (the same
-    // vars): the longest plausible recipient (a 20-character first name) and the STOP line.
+    // vars): the longest first name a subscriber may have, and none, with the STOP line.
     try {
       Renderer renderer(
           Vars{{"org_name", config.org_name}, {"postal_address", config.postal_address}},

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "sc/core/person_name.h"
 #include "sc/core/sms_segments.h"
 #include "sc/core/text.h"
 
@@ -123,14 +124,23 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
   auto kind = channel_kind_from(d.channel);
   if (!kind) return invalid("invalid_channel", "channel must be \"email\" or \"sms\"", "channel");
   b.channel = *kind;
+  TemplateRules rules;
+  rules.limits.max_bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(0, settings.max_text_bytes));
+  rules.limits.max_depth = settings.max_template_depth;
+  rules.limits.max_sections = settings.max_template_sections;
+  rules.variables = broadcast_variables();
   auto check_template = [&](const std::string& src, const char* field) -> std::optional<Error> {
-    if (static_cast<std::int64_t>(src.size()) > settings.max_text_bytes)
+    if (src.size() > rules.limits.max_bytes)
       return invalid("too_long",
                      std::string(field) + " is longer than " +
-                         std::to_string(settings.max_text_bytes) + " bytes",
+                         std::to_string(rules.limits.max_bytes) + " bytes",
                      field);
     if (!text::is_valid_utf8(src))
       return invalid("invalid_encoding", std::string(field) + " is not valid UTF-8", field);
+    // Limits and names first, by a linear scan: the parser's memory grows
+    // with size times depth, so it sees only a template within bounds.
+    if (auto e = sc::check_template(src, field, rules)) return e;
     auto err = composer.template_error(src);
     if (!err.empty())
       return invalid("invalid_template", std::string(field) + " does not parse: " + err, field);
@@ -184,15 +194,27 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
   return b;
 }
 
+const std::vector<std::string>& broadcast_variables() {
+  static const std::vector<std::string> kNames = {"first_name", "org_name", "postal_address",
+                                                  "unsubscribe_url"};
+  return kNames;
+}
+
 SmsSegments estimate_sms_segments(const Composer& composer, std::string_view text,
                                   std::string_view org_name, std::string_view postal_address,
                                   std::string_view unsubscribe_url) {
-  const std::map<std::string, std::string> vars = {
-      {"first_name", std::string(20, 'x')},
-      {"org_name", std::string(org_name)},
-      {"postal_address", std::string(postal_address)},
-      {"unsubscribe_url", std::string(unsubscribe_url)}};
-  return count_sms_segments(with_opt_out_footer(composer.inline_template(text, vars, false)));
+  const auto tmpl = composer.prepare_inline(text, false);
+  // Every character a name may hold in GSM-7 costs one septet, so the
+  // longest such name is the costliest; no name at all may cost more when
+  // the text has a {{^first_name}} fallback.
+  std::map<std::string, std::string> vars = {{"first_name", std::string(kMaxPersonNameLength, 'x')},
+                                             {"org_name", std::string(org_name)},
+                                             {"postal_address", std::string(postal_address)},
+                                             {"unsubscribe_url", std::string(unsubscribe_url)}};
+  const auto longest = count_sms_segments(with_opt_out_footer(tmpl->render(vars)));
+  vars["first_name"].clear();
+  const auto nameless = count_sms_segments(with_opt_out_footer(tmpl->render(vars)));
+  return nameless.segments > longest.segments ? nameless : longest;
 }
 
 SmsSegments BroadcastComposer::sms_segments(std::string_view text) const {
@@ -243,28 +265,41 @@ std::map<std::string, std::string> BroadcastComposer::vars_for(const Recipient& 
           {"postal_address", settings_.postal_address}};
 }
 
+BroadcastComposer::Prepared BroadcastComposer::prepare(Broadcast b) const {
+  Prepared p;
+  if (b.channel == ChannelKind::kEmail) p.subject = composer_.prepare_inline(b.subject, false);
+  p.text = composer_.prepare_inline(b.text, false);
+  if (b.channel == ChannelKind::kEmail && !b.html.empty())
+    p.html = composer_.prepare_inline(b.html, true);
+  for (const auto* t : {&p.subject, &p.text, &p.html})
+    if (*t) p.bytes += (*t)->memory_bytes();
+  p.broadcast = std::make_shared<const Broadcast>(std::move(b));
+  return p;
+}
+
 OutboundEmail BroadcastComposer::email(const Broadcast& b, const Recipient& r,
                                        std::int64_t outbox_id, std::int64_t now) const {
-  return compose_email(b, r, outbox_id, now, false);
+  return email(prepare(b), r, outbox_id, now, false);
 }
 
 OutboundEmail BroadcastComposer::sample_email(const Broadcast& b, const Recipient& r,
                                               std::int64_t now) const {
-  return compose_email(b, r, 0, now, true);
+  return email(prepare(b), r, 0, now, true);
 }
 
 OutboundSms BroadcastComposer::sms(const Broadcast& b, const Recipient& r,
                                    std::int64_t outbox_id) const {
-  return compose_sms(b, r, outbox_id, false);
+  return sms(prepare(b), r, outbox_id, false);
 }
 
 OutboundSms BroadcastComposer::sample_sms(const Broadcast& b, const Recipient& r) const {
-  return compose_sms(b, r, 0, true);
+  return sms(prepare(b), r, 0, true);
 }
 
-OutboundEmail BroadcastComposer::compose_email(const Broadcast& b, const Recipient& r,
-                                               std::int64_t outbox_id, std::int64_t now,
-                                               bool sample) const {
+OutboundEmail BroadcastComposer::email(const Prepared& p, const Recipient& r,
+                                       std::int64_t outbox_id, std::int64_t now,
+                                       bool sample) const {
+  const Broadcast& b = *p.broadcast;
   auto vars = vars_for(r, sample);
   OutboundEmail m;
   m.outbox_id = outbox_id;
@@ -281,10 +316,10 @@ OutboundEmail BroadcastComposer::compose_email(const Broadcast& b, const Recipie
   m.extra_headers.emplace_back("Feedback-ID",
                                std::to_string(b.id) + ":broadcast" + settings_.feedback_id_tail);
   std::map<std::string, std::string> outer = vars;
-  outer["subject"] = composer_.inline_template(b.subject, vars, false);
-  outer["body_text"] = composer_.inline_template(b.text, vars, false);
-  if (!b.html.empty()) {
-    outer["body_html"] = composer_.inline_template(b.html, vars, true);
+  outer["subject"] = p.subject ? p.subject->render(vars) : std::string();
+  outer["body_text"] = p.text->render(vars);
+  if (p.html) {
+    outer["body_html"] = p.html->render(vars);
     outer["has_body_html"] = "1";
   }
   auto c = composer_.email("broadcast", outer);
@@ -294,36 +329,72 @@ OutboundEmail BroadcastComposer::compose_email(const Broadcast& b, const Recipie
   return m;
 }
 
-OutboundSms BroadcastComposer::compose_sms(const Broadcast& b, const Recipient& r,
-                                           std::int64_t outbox_id, bool sample) const {
+OutboundSms BroadcastComposer::sms(const Prepared& p, const Recipient& r,
+                                   std::int64_t outbox_id, bool sample) const {
   OutboundSms m;
   m.outbox_id = outbox_id;
   m.to = r.address;
-  m.body = with_opt_out_footer(composer_.inline_template(b.text, vars_for(r, sample), false));
+  auto vars = vars_for(r, sample);
+  m.body = with_opt_out_footer(p.text->render(vars));
+  const int cap = settings_.sms_max_segments;
+  if (cap <= 0 || count_sms_segments(m.body).segments <= cap) return m;
+  // Only a name can make it longer than create counted: one outside GSM-7
+  // turns the whole text into UCS-2 (70 characters a segment, not 160), and
+  // one beyond the BMP takes two units a character. Without it, its
+  // {{^first_name}} fallback in place, the text fits as create checked.
+  vars["first_name"].clear();
+  m.body = with_opt_out_footer(p.text->render(vars));
+  const auto seg = count_sms_segments(m.body);
+  if (seg.segments > cap)
+    throw std::runtime_error("broadcast " + std::to_string(p.broadcast->id) + " takes " +
+                             std::to_string(seg.segments) +
+                             " segments even without the recipient's name; at most " +
+                             std::to_string(cap) + " are allowed (SC_SMS_MAX_SEGMENTS)");
   return m;
 }
 
-void BroadcastComposer::compose(ClaimedMessage& m, std::int64_t now) const {
-  std::shared_ptr<const Broadcast> found;
-  {
-    std::lock_guard lk(mu_);
-    auto it = cache_.find(m.broadcast_id);
-    if (it == cache_.end()) {
-      auto loaded = loader_(m.broadcast_id);
-      if (!loaded)
-        throw std::runtime_error("broadcast " + std::to_string(m.broadcast_id) + " is gone");
-      it = cache_.emplace(m.broadcast_id, std::make_shared<const Broadcast>(std::move(*loaded)))
-               .first;
-    }
-    found = it->second;
+std::shared_ptr<const BroadcastComposer::Prepared> BroadcastComposer::cached(
+    std::int64_t id) const {
+  std::lock_guard lk(mu_);
+  if (auto it = cache_.find(id); it != cache_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
   }
-  const Broadcast& b = *found;
+  auto loaded = loader_(id);
+  if (!loaded) throw std::runtime_error("broadcast " + std::to_string(id) + " is gone");
+  auto p = std::make_shared<const Prepared>(prepare(std::move(*loaded)));
+  lru_.emplace_front(id, p);
+  cache_[id] = lru_.begin();
+  cache_bytes_ += p->bytes;
+  // The newest stays even when it alone is over the bytes: the broadcast
+  // being sent needs it.
+  while (lru_.size() > 1 &&
+         (lru_.size() > settings_.cache_broadcasts || cache_bytes_ > settings_.cache_bytes)) {
+    cache_bytes_ -= lru_.back().second->bytes;
+    cache_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  return p;
+}
+
+std::size_t BroadcastComposer::cached_broadcasts() const {
+  std::lock_guard lk(mu_);
+  return lru_.size();
+}
+
+std::size_t BroadcastComposer::cached_bytes() const {
+  std::lock_guard lk(mu_);
+  return cache_bytes_;
+}
+
+void BroadcastComposer::compose(ClaimedMessage& m, std::int64_t now) const {
+  const auto p = cached(m.broadcast_id);
   if (m.kind == OutboxKind::kEmail) {
     Recipient r{m.channel_id, m.email.to.address, m.email.template_vars["first_name"]};
-    m.email = email(b, r, m.id, now);
+    m.email = email(*p, r, m.id, now, false);
   } else {
     Recipient r{m.channel_id, m.sms.to, m.sms.template_vars["first_name"]};
-    m.sms = sms(b, r, m.id);
+    m.sms = sms(*p, r, m.id, false);
   }
 }
 

@@ -1,6 +1,5 @@
 #include "sc/render/renderer.h"
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <kainjow/mustache.hpp>
@@ -9,18 +8,14 @@
 #include <stdexcept>
 
 #include "sc/assets/embedded.h"
+#include "sc/core/template_check.h"
 #include "sc/core/text.h"
 
 namespace sc {
 
 namespace mstch = kainjow::mustache;
 
-namespace {
-std::atomic<std::uint64_t> next_renderer_id{1};
-}  // namespace
-
-Renderer::Renderer(Vars common, std::string templates_dir)
-    : common_(std::move(common)), id_(next_renderer_id.fetch_add(1)) {
+Renderer::Renderer(Vars common, std::string templates_dir) : common_(std::move(common)) {
   for (const auto& [path, bytes] : embedded::files()) {
     if (path.rfind("templates/", 0) == 0) files_[path.substr(10)] = std::string(bytes);
   }
@@ -83,23 +78,17 @@ std::string Renderer::source(std::string_view path) const {
 
 namespace {
 
-// Parsed templates, per thread (a parsed template is not shared between
-// threads) and per renderer instance. The source is read, its partials
-// pasted in and the result parsed only on a thread's first use.
-template <typename MakeSource>
-mstch::mustache& parsed(std::uint64_t renderer, std::string_view path, bool html,
-                        MakeSource make_source) {
-  thread_local std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<mstch::mustache>,
-                        std::less<>>
-      cache;
-  auto key = std::pair<std::uint64_t, std::string>{renderer, std::string(path)};
-  auto it = cache.find(key);
-  if (it != cache.end()) return *it->second;
-  auto tmpl = std::make_unique<mstch::mustache>(make_source());
-  if (!tmpl->is_valid())
-    throw std::runtime_error("template " + key.second + ": " + tmpl->error_message());
-  if (!html) tmpl->set_custom_escape([](const std::string& s) { return s; });
-  return *cache.emplace(std::move(key), std::move(tmpl)).first->second;
+// What a parsed template holds per byte of source, about: the library keeps
+// one 136-byte node per whitespace character and per run of text, in
+// vectors that grow by doubling (178 bytes a byte measured for "a a a …"),
+// and each section a copy of its inner text (at most kMaxTemplateDepth
+// copies of a byte).
+constexpr std::size_t kParsedBytesPerByte = 192;
+
+std::unique_ptr<mstch::mustache> parse(const std::string& src, bool html) {
+  auto tmpl = std::make_unique<mstch::mustache>(src);
+  if (tmpl->is_valid() && !html) tmpl->set_custom_escape([](const std::string& s) { return s; });
+  return tmpl;
 }
 
 mstch::data flag(bool on) {
@@ -108,13 +97,50 @@ mstch::data flag(bool on) {
 
 }  // namespace
 
+mstch::mustache& Renderer::parsed(const std::string& path, bool html) const {
+  std::lock_guard lk(mu_);
+  auto it = parsed_.find(path);
+  if (it != parsed_.end()) return *it->second;
+  std::shared_ptr<mstch::mustache> tmpl = parse(expanded(source(path), html), html);
+  if (!tmpl->is_valid())
+    throw std::runtime_error("template " + path + ": " + tmpl->error_message());
+  return *parsed_.emplace(path, std::move(tmpl)).first->second;
+}
+
+class Renderer::ParsedInline final : public InlineTemplate {
+ public:
+  ParsedInline(const Renderer& renderer, std::string_view source, bool html)
+      : renderer_(renderer), bytes_(source.size() * kParsedBytesPerByte) {
+    // The limits first: the parser's memory grows with size times depth.
+    if (auto e = check_template(source, "template", TemplateRules{}))
+      throw std::runtime_error(e->message);
+    tmpl_ = parse(std::string(source), html);
+    if (!tmpl_->is_valid()) throw std::runtime_error(tmpl_->error_message());
+  }
+  std::string render(const Vars& vars) const override {
+    return tmpl_->render(renderer_.data(vars, {}));
+  }
+  std::size_t memory_bytes() const override { return bytes_; }
+
+ private:
+  const Renderer& renderer_;
+  std::unique_ptr<mstch::mustache> tmpl_;
+  std::size_t bytes_;
+};
+
 // One data object serves every template of a message (subject, text, HTML).
 kainjow::mustache::data Renderer::data(const Vars& vars, const std::set<std::string>& flags) const {
   mstch::data d{mstch::data::type::object};
   for (const auto* set : {&common_, &vars}) {
     for (const auto& [k, v] : *set) {
-      d.set(k, v);
-      // Empty strings are truthy in Mustache; give every var a has_<name> flag.
+      // An empty string would be true in a section ({{^first_name}}friend
+      // would never show): it is false, and renders as nothing. Templates
+      // written before that use the has_<name> flags.
+      if (v.empty()) {
+        d.set(k, flag(false));
+      } else {
+        d.set(k, v);
+      }
       d.set("has_" + k, flag(!v.empty()));
     }
   }
@@ -124,8 +150,7 @@ kainjow::mustache::data Renderer::data(const Vars& vars, const std::set<std::str
 
 std::string Renderer::render(std::string_view path, const kainjow::mustache::data& d,
                              bool html) const {
-  auto& tmpl = parsed(id_, path, html, [&] { return expanded(source(path), html); });
-  return tmpl.render(d);
+  return parsed(std::string(path), html).render(d);
 }
 
 std::string Renderer::render(std::string_view path, const Vars& vars,
@@ -166,14 +191,17 @@ ComposedEmail Renderer::email(std::string_view name, const Vars& vars) const {
   return m;
 }
 
+std::shared_ptr<const InlineTemplate> Renderer::prepare_inline(std::string_view source,
+                                                               bool html) const {
+  return std::make_shared<ParsedInline>(*this, source, html);
+}
+
 std::string Renderer::inline_template(std::string_view source, const Vars& vars, bool html) const {
-  // Keyed by the source itself: a broadcast's text is parsed once per thread.
-  auto& tmpl = parsed(id_, "inline:" + std::string(html ? "h:" : "t:") + std::string(source), html,
-                      [&] { return std::string(source); });
-  return tmpl.render(data(vars, {}));
+  return prepare_inline(source, html)->render(vars);
 }
 
 std::string Renderer::inline_error(std::string_view source) const {
+  if (auto e = check_template(source, "template", TemplateRules{})) return e->message;
   mstch::mustache tmpl{std::string(source)};
   return tmpl.is_valid() ? std::string() : tmpl.error_message();
 }

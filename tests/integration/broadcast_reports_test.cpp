@@ -150,7 +150,7 @@ TEST_F(BroadcastReportsTest, ListShowAndWatchReadTheDatabaseOfARunningService) {
   auto show_sms = broadcasts({"show", std::to_string(sms_id)});
   ASSERT_EQ(show_sms.exit_code, 0) << show_sms.err;
   EXPECT_NE(show_sms.out.find("status:      draft\n"), std::string::npos) << show_sms.out;
-  // The same count as the API's (a 20-character name and the STOP line: 2 parts).
+  // The same count as the API's (a 100-character name and the STOP line: 2 parts).
   EXPECT_EQ(get(sms_id)["segments"], 2) << get(sms_id).dump();
   EXPECT_NE(show_sms.out.find("segments:    2 (GSM-7)\n"), std::string::npos) << show_sms.out;
   EXPECT_EQ(show_sms.out.find("subject:"), std::string::npos) << show_sms.out;

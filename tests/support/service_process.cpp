@@ -61,6 +61,7 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   std::vector<std::string> envs;
   for (const char* keep :
        {"PATH", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"}) {
+    if (env.count(keep) != 0) continue;  // the test's own value wins
     if (const char* v = std::getenv(keep)) envs.push_back(std::string(keep) + "=" + v);
   }
   for (const auto& [k, v] : env) envs.push_back(k + "=" + v);

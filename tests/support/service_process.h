@@ -43,7 +43,8 @@ RunResult run_binary(const std::string& binary, const std::vector<std::string>& 
 
 class ServiceProcess {
  public:
-  // env is the whole environment of the child (plus PATH/HOME); SC_LISTEN
+  // env is the whole environment of the child (plus PATH, HOME, TMPDIR and
+  // the sanitizers' options unless env sets them); SC_LISTEN
   // defaults to 127.0.0.1:0 and the port is read back from its first line.
   ServiceProcess(std::string binary, std::map<std::string, std::string> env);
   ~ServiceProcess();
@@ -53,6 +54,7 @@ class ServiceProcess {
   // Starts and waits until /healthz answers 200. Returns false on failure.
   bool start();
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   bool running();
   // Sends sig and waits for exit; returns the exit code (128+n for a signal).

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "sc/core/ports.h"
 #include "sc/core/result.h"
 #include "sc/core/sms_segments.h"
+#include "sc/core/template_check.h"
 
 namespace sc {
 
@@ -140,8 +142,14 @@ class BroadcastTransactions {
 
 struct BroadcastSettings {
   int sms_max_segments = 4;
-  std::int64_t max_text_bytes = 100'000;
+  std::int64_t max_text_bytes = static_cast<std::int64_t>(kMaxTemplateBytes);
+  int max_template_depth = kMaxTemplateDepth;
+  int max_template_sections = kMaxTemplateSections;
 };
+
+// The variables a broadcast's templates may use, sorted: first_name,
+// org_name, postal_address, unsubscribe_url.
+const std::vector<std::string>& broadcast_variables();
 
 // What an operator asks for at create (or edit), raw.
 struct BroadcastDraft {
@@ -151,9 +159,10 @@ struct BroadcastDraft {
   bool topics_given = false;
 };
 
-// Checks a draft: channel, subject, text, template syntax (through the
-// Composer), SMS segments, topics syntax, send_at (RFC 3339). Unknown topics
-// are checked by the caller against the store.
+// Checks a draft: channel, subject, text, each template's size, depth,
+// sections and variables (check_template, before any parser sees it), its
+// syntax (through the Composer), SMS segments, topics syntax, send_at
+// (RFC 3339). Unknown topics are checked by the caller against the store.
 class BroadcastComposer;
 Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastComposer& composer,
                                  const BroadcastSettings& settings);
@@ -163,10 +172,14 @@ Result<Broadcast> validate_draft(const BroadcastDraft& d, const BroadcastCompose
 std::optional<std::int64_t> parse_rfc3339(std::string_view s);
 std::string format_rfc3339(std::int64_t unix_seconds);
 
-// The segments a broadcast text takes for its longest plausible recipient:
-// rendered with a 20-character first name, the real org name, postal address
-// and an unsubscribe link of the given length, plus the STOP line. Create,
-// GET, preview and the CLI all count with this one estimate.
+// The segments a broadcast text takes for its longest recipient who keeps it
+// GSM-7: rendered with the longest first name a subscriber may have
+// (kMaxPersonNameLength characters) and with none (a {{^first_name}}
+// fallback may be the longer), the real org name, postal address and an
+// unsubscribe link of the given length, plus the STOP line; the larger of
+// the two. A name outside GSM-7 that would push a text over the cap is left
+// out at send time (BroadcastComposer::sms). Create, GET, preview and the
+// CLI all count with this one estimate.
 SmsSegments estimate_sms_segments(const Composer& composer, std::string_view text,
                                   std::string_view org_name, std::string_view postal_address,
                                   std::string_view unsubscribe_url);
@@ -174,8 +187,10 @@ SmsSegments estimate_sms_segments(const Composer& composer, std::string_view tex
 // Builds each recipient's message from the broadcast: Mustache per recipient
 // (first_name, unsubscribe_url, org_name, postal_address), the foundation's
 // footer, List-Unsubscribe (+ One-Click), List-Id and Feedback-ID for email;
-// the STOP line for texts. Caches each broadcast's content (it cannot change
-// once sent). Thread-safe.
+// the STOP line for texts. compose() keeps each sending broadcast's content
+// parsed once (it cannot change once sent), for every thread, in a cache
+// bounded by count and by memory (least recently used goes first).
+// Thread-safe.
 class BroadcastComposer {
  public:
   struct Settings {
@@ -186,6 +201,9 @@ class BroadcastComposer {
     std::string list_unsubscribe_mailto;
     std::string list_id;           // "Org <broadcasts.example.org>"
     std::string feedback_id_tail;  // ":stayconnected:example.org" (after "<broadcast id>:")
+    int sms_max_segments = 0;      // no text goes out longer (0: no cap)
+    std::size_t cache_broadcasts = 8;
+    std::size_t cache_bytes = 64u << 20;  // parsed templates; the newest is kept regardless
   };
   using Loader = std::function<std::optional<Broadcast>(std::int64_t id)>;
   BroadcastComposer(const Composer& composer, const ConsentService& service, Settings settings,
@@ -206,6 +224,8 @@ class BroadcastComposer {
   };
   OutboundEmail email(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
                       std::int64_t now) const;
+  // Throws when the text would take more than sms_max_segments even without
+  // the recipient's name (only when settings changed since create).
   OutboundSms sms(const Broadcast& b, const Recipient& r, std::int64_t outbox_id) const;
   // A preview or test copy as that recipient would see it, except that its
   // unsubscribe link (body and List-Unsubscribe) is a visible sample that
@@ -216,19 +236,34 @@ class BroadcastComposer {
   // Fills a claimed bulk message (decoded: to/address and first_name in the
   // template vars) with its broadcast's content. Throws when the broadcast is gone.
   void compose(ClaimedMessage& m, std::int64_t now) const;
+  // Broadcasts in compose()'s cache now, and the memory their templates hold.
+  std::size_t cached_broadcasts() const;
+  std::size_t cached_bytes() const;
 
  private:
+  // A broadcast with its templates parsed.
+  struct Prepared {
+    std::shared_ptr<const Broadcast> broadcast;
+    std::shared_ptr<const InlineTemplate> subject, text, html;  // html: null when none
+    std::size_t bytes = 0;
+  };
+  Prepared prepare(Broadcast b) const;
+  std::shared_ptr<const Prepared> cached(std::int64_t id) const;
+  // `sample`: a preview or test copy (see sample_email).
+  OutboundEmail email(const Prepared& p, const Recipient& r, std::int64_t outbox_id,
+                      std::int64_t now, bool sample) const;
+  OutboundSms sms(const Prepared& p, const Recipient& r, std::int64_t outbox_id,
+                  bool sample) const;
   std::map<std::string, std::string> vars_for(const Recipient& r, bool sample) const;
-  OutboundEmail compose_email(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
-                              std::int64_t now, bool sample) const;
-  OutboundSms compose_sms(const Broadcast& b, const Recipient& r, std::int64_t outbox_id,
-                          bool sample) const;
   const Composer& composer_;
   const ConsentService& service_;
   Settings settings_;
   Loader loader_;
   mutable std::mutex mu_;
-  mutable std::map<std::int64_t, std::shared_ptr<const Broadcast>> cache_;
+  // Most recently used first.
+  mutable std::list<std::pair<std::int64_t, std::shared_ptr<const Prepared>>> lru_;
+  mutable std::map<std::int64_t, decltype(lru_)::iterator> cache_;
+  mutable std::size_t cache_bytes_ = 0;
 };
 
 }  // namespace sc

@@ -1,7 +1,9 @@
 // Ports: the interfaces core declares and the outer modules implement.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,7 +49,19 @@ struct ComposedEmail {
   std::string html;
 };
 
+// An operator-written template, parsed once to render many times, from any
+// thread. It must not outlive the Composer that prepared it.
+class InlineTemplate {
+ public:
+  virtual ~InlineTemplate() = default;
+  virtual std::string render(const std::map<std::string, std::string>& vars) const = 0;
+  // About the memory the parsed form holds, for bounding a cache of them.
+  virtual std::size_t memory_bytes() const = 0;
+};
+
 // Renders message templates; vars are plain strings, escaped by the renderer.
+// An empty value counts as false in a section: {{#x}}…{{/x}} is left out
+// and {{^x}}…{{/x}} shown.
 class Composer {
  public:
   virtual ~Composer() = default;
@@ -62,6 +76,10 @@ class Composer {
                                       const std::map<std::string, std::string>& vars,
                                       bool html) const;
   virtual std::string inline_error(std::string_view source) const;
+  // inline_template's source parsed once; throws std::runtime_error when it
+  // does not parse. The default renders through inline_template each time.
+  virtual std::shared_ptr<const InlineTemplate> prepare_inline(std::string_view source,
+                                                               bool html) const;
 };
 
 // Port: everything the consent flows read and write, inside one transaction

@@ -5,6 +5,9 @@
 // refusal leaves the store as it was. The same answers through the real
 // binary and SQLite are in tests/integration/broadcast_test.cpp.
 #include <regex>
+
+#include <gmock/gmock.h>
+
 #include <set>
 #include <tuple>
 
@@ -341,6 +344,82 @@ TEST_F(BroadcastRoutesTest, UnknownIdsAre404) {
     EXPECT_EQ(error_of(r)["code"], "not_found") << tail;
   }
   EXPECT_EQ(broadcasts_.size(), 0u);
+}
+
+// Issue 14: a misspelt variable, a template past the limits and a text that
+// the longest name a subscriber may have pushes over SC_SMS_MAX_SEGMENTS are
+// 422 with the field named, at create and at edit, and nothing changes.
+TEST_F(BroadcastRoutesTest, TemplateMistakesAndLimitsAre422AtCreateAndEdit) {
+  start();
+  auto rep = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  struct Bad {
+    const char* name;
+    json body;
+    const char* code;
+    const char* field;
+    const char* says;
+  };
+  const std::vector<Bad> table = {
+      {"misspelt variable",
+       {{"channel", "email"}, {"subject", "s"}, {"text", "Hello {{firstname}}!"}},
+       "unknown_variable",
+       "text",
+       "{{firstname}}"},
+      {"misspelt variable in the subject",
+       {{"channel", "email"}, {"subject", "News for {{ firstname }}"}, {"text", "x"}},
+       "unknown_variable",
+       "subject",
+       "first_name, org_name, postal_address and unsubscribe_url"},
+      {"misspelt section in the html",
+       {{"channel", "email"},
+        {"subject", "s"},
+        {"text", "x"},
+        {"html", "{{^firstname}}friend{{/firstname}}"}},
+       "unknown_variable",
+       "html",
+       "{{firstname}}"},
+      {"nested sections (the memory attack)",
+       {{"channel", "email"},
+        {"subject", "s"},
+        {"text", rep("{{#first_name}}", 2100) + "x" + rep("{{/first_name}}", 2100)}},
+       "template_too_deep",
+       "text",
+       "deep"},
+      {"too many sections",
+       {{"channel", "sms"}, {"text", rep("{{^first_name}}{{/first_name}}", 101)}},
+       "too_many_sections",
+       "text",
+       "100 sections"},
+      {"over the segment limit with the longest name",
+       {{"channel", "sms"}, {"text", "Hi {{first_name}}, " + std::string(200, 'a')}},
+       "too_many_segments",
+       "text",
+       "segments"},
+  };
+  const auto id = create(email_);
+  for (const auto& t : table) {
+    for (bool edit : {false, true}) {
+      auto r = call(edit ? path(id) : "/api/v1/admin/broadcasts", t.body, kAdminKey);
+      ASSERT_TRUE(r) << t.name;
+      EXPECT_EQ(r->status, 422) << t.name << ": " << r->body;
+      EXPECT_EQ(error_of(r)["code"], t.code) << t.name << ": " << r->body;
+      EXPECT_EQ(error_of(r)["field"], t.field) << t.name << ": " << r->body;
+      EXPECT_THAT(error_of(r)["message"].get<std::string>(), ::testing::HasSubstr(t.says))
+          << t.name;
+    }
+  }
+  EXPECT_EQ(broadcasts_.size(), 1u);
+  EXPECT_EQ(broadcasts_.get(id)->text, "Hello {{first_name}}");
+  // The same text with room for a 100-character name is accepted.
+  EXPECT_EQ(
+      call(path(id), {{"channel", "sms"}, {"text", "Hi {{first_name}}, " + std::string(150, 'a')}},
+           kAdminKey)
+          ->status,
+      200);
 }
 
 TEST_F(BroadcastRoutesTest, InvalidTransitionsAre409WithAClearMessage) {
