@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -212,8 +213,14 @@ int usage_error(const std::string& message) {
 }
 
 // The key commands use SC_DB as the service does; arguments are checked
-// before anything is created.
+// before anything is touched. The database must exist already (serve or
+// migrate makes it): a key put into a new, empty one by a wrong or missing
+// SC_DB would be a key the service never sees.
 void open_database(const Config& config) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(config.db_path, ec))
+    throw ConfigError("no database at " + config.db_path +
+                      " (set SC_DB, or run `stayconnected migrate` first)");
   check_data_dir(config);
   storage::migrate(config.db_path);
 }

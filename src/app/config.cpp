@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <type_traits>
 
 #include "sc/core/email.h"
@@ -145,6 +146,69 @@ void apply_public_url(Config& c, std::string_view, const std::string& v) {
   c.sms.twilio_status_callback = c.public_url + "/webhooks/twilio/status";
 }
 
+// What the service reads its behaviour from (a --config file, the templates)
+// is held to secret.key's rules: not a symlink, owned by the service's user
+// (or root, who could change it anyway), not writable by group or others.
+// `what` names it in the one line the operator sees.
+void check_trusted(const std::filesystem::path& path, const struct stat& st,
+                   const std::string& what) {
+  if (S_ISLNK(st.st_mode))
+    throw ConfigError(what + " " + path.string() + " is a symlink; refusing to use it");
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    throw ConfigError(what + " " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                      ", not by the service's user (uid " + std::to_string(::geteuid()) +
+                      ") or root");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw ConfigError(what + " " + path.string() + " is writable by group or others (mode " + mode +
+                      "); chmod go-w it");
+  }
+}
+
+// The directory and everything in it: no symlink anywhere (a link could
+// point the service at any file), each entry trusted as above.
+void check_templates_dir(const std::string& dir) {
+  const std::string what = "SC_TEMPLATES_DIR";
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)))
+    throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + dir);
+  check_trusted(dir, st, what);
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const auto& p = it->path();
+    if (::lstat(p.c_str(), &st) != 0)
+      throw ConfigError("cannot read " + p.string() +
+                        " in SC_TEMPLATES_DIR: " + std::strerror(errno));
+    check_trusted(p, st, "the template");
+  }
+  if (ec) throw ConfigError("cannot read SC_TEMPLATES_DIR " + dir + ": " + ec.message());
+}
+
+// SC_PUBLIC_URL unset but SC_LISTEN set: links name where the service
+// listens, not the default port. A wildcard address is reached on loopback.
+// Port 0 (any free port) cannot be named before the bind: the default stays,
+// with a warning.
+void derive_public_url(Config& c, const Env& env) {
+  auto set = [&](const char* name) {
+    auto it = env.find(name);
+    return it != env.end() && !it->second.empty();
+  };
+  if (set("SC_PUBLIC_URL") || !set("SC_LISTEN")) return;
+  if (c.listen_port == 0) {
+    c.warnings.push_back("SC_LISTEN has port 0 and SC_PUBLIC_URL is unset: links will point at " +
+                         c.public_url + "; set SC_PUBLIC_URL");
+    return;
+  }
+  std::string host = c.listen_host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  apply_public_url(c, "SC_PUBLIC_URL", "http://" + host + ":" + std::to_string(c.listen_port));
+}
+
 // Text shown in every message: one line of UTF-8.
 template <class F>
 Apply one_line(F field) {
@@ -164,7 +228,8 @@ const std::vector<Setting>& settings() {
       {"SC_DB", "./data/stayconnected.db", text(&Config::db_path),
        "SQLite database file; its directory holds secret.key"},
       {"SC_PUBLIC_URL", "http://127.0.0.1:8080", apply_public_url,
-       "base URL of links in messages and of webhook signatures"},
+       "base URL of links in messages and of webhook signatures; unset: http://SC_LISTEN "
+       "(0.0.0.0 and :: read as 127.0.0.1 and ::1)"},
       {"SC_SECRET", "",
        [](Config& c, std::string_view, const std::string& v) {
          if (!v.empty() && v.size() < 16)
@@ -343,11 +408,11 @@ const std::vector<Setting>& settings() {
        "full (every acknowledged write on disk) or normal"},
       {"SC_TEMPLATES_DIR", "",
        [](Config& c, std::string_view, const std::string& v) {
-         if (!v.empty() && !std::filesystem::is_directory(v))
-           throw ConfigError("SC_TEMPLATES_DIR is not a directory: " + v);
+         if (!v.empty()) check_templates_dir(v);
          c.templates_dir = v;
        },
-       "directory of templates overriding the embedded ones"},
+       "directory of templates overriding the embedded ones (the service user's or root's, "
+       "no symlinks, not writable by group or others)"},
   };
   return kSettings;
 }
@@ -381,8 +446,27 @@ Env environment() {
 }
 
 Env read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read config file " + path + ": " + std::strerror(errno));
+  // Opened without following a final symlink, then judged by what was opened.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP)
+    throw ConfigError("the config file " + path + " is a symlink; refusing to use it");
+  if (fd < 0) throw ConfigError("cannot read config file " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  std::string content;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  char buf[4096];
+  for (ssize_t got; ok && (got = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      ok = false;
+      break;
+    }
+    content.append(buf, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  if (!ok) throw ConfigError("cannot read config file " + path + ": not a readable file");
+  check_trusted(path, st, "the config file");
+  std::istringstream in(content);
   Env env;
   std::string line;
   int n = 0;
@@ -416,6 +500,7 @@ Config load_config(const Env& env) {
         it == env.end() || it->second.empty() ? std::string(s.fallback) : it->second;
     s.apply(c, s.name, value);
   }
+  derive_public_url(c, env);
   return c;
 }
 

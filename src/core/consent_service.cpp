@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sc/core/person_name.h"
+#include "sc/core/sms_keywords.h"
 #include "sc/core/text.h"
 
 namespace sc {
@@ -524,6 +525,19 @@ Result<ChannelOutcome> ConsentService::opt_out_inbound_text(ConsentStore& store,
                                                             std::int64_t now) {
   auto text = store.inbound_text_by_id(inbound_id);
   if (!text) return Error{ErrorCode::kNotFound, "not_found", "no such inbound text", ""};
+  // Only a text that is no keyword is for an operator to read: a keyword was
+  // acted on as what it says when it came, and a YES or a HELP is no request
+  // to stop. A plain-language opt-out ("please stop texting me") may be marked.
+  const bool exact_keyword = classify_exact_sms_keyword(text->body) != SmsKeyword::kNone ||
+                             !text->opt_out_type.empty() ||
+                             (text->keyword != "none" && text->keyword != "opt_out");
+  if (exact_keyword) {
+    return Error{ErrorCode::kConflict, "inbound_is_keyword",
+                 "inbound text " + std::to_string(inbound_id) +
+                     " is a keyword reply, acted on when it came; only a text that is no "
+                     "keyword can be marked as a request to stop",
+                 ""};
+  }
   auto ch = store.find_channel(ChannelKind::kSms, text->from);
   if (!ch)
     return Error{ErrorCode::kNotFound, "not_found",

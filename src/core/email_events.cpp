@@ -118,6 +118,15 @@ EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& del
   EmailEventsOutcome out;
   for (const auto& e : events) {
     auto& counts = out.counts[metric_name(e.event)];
+    // SendGrid sends both on every event. Without the address the event
+    // cannot be checked against the row's channel; without sg_event_id a
+    // replay (within the signed timestamp's 10 minutes) cannot be told from
+    // a new event. Neither is acted on.
+    if (e.email.empty() || e.event_id.empty()) {
+      ++counts["ignored"];
+      ++out.incomplete;
+      continue;
+    }
     const auto effect = effect_of(e);
     std::optional<OutboxDelivery> row;
     if (effect) {
@@ -129,14 +138,13 @@ EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& del
     if (row) ch = consents.channel_by_id(row->channel_id);
     // The address the event names must be the row's: an id from another
     // installation (or a database restored from before) changes nothing.
-    if (ch && (ch->kind != ChannelKind::kEmail ||
-               (!e.email.empty() && !text::iequals_ascii(e.email, ch->address))))
+    if (ch && (ch->kind != ChannelKind::kEmail || !text::iequals_ascii(e.email, ch->address)))
       ch.reset();
     if (!effect || !row || !ch) {
       ++counts["ignored"];
       continue;
     }
-    if (!e.event_id.empty() && !deliveries.first_provider_event(kProvider, e.event_id, now)) {
+    if (!deliveries.first_provider_event(kProvider, e.event_id, now)) {
       ++counts["duplicate"];
       continue;
     }

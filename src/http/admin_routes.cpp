@@ -82,6 +82,27 @@ class AdminResource {
     env_.respond.json(res, 200, pager.body(entries, page.next != 0, "before", page.next));
   }
 
+  // GET /api/v1/admin/providers: each provider's state as /healthz shows it,
+  // with the provider's own refusal text while it is paused (not on
+  // /healthz, which anyone can read: the text can name the account).
+  void providers(const httplib::Request& req, httplib::Response& res) const {
+    if (!authorize(env_, req, res, Scope::kRead)) return;
+    json items = json::array();
+    if (env_.deps.provider_health) {
+      for (const auto& p : env_.deps.provider_health()) {
+        json one = {{"name", p.name}, {"channel", p.channel}, {"paused", p.paused}};
+        if (p.paused) {
+          one["reason"] = p.reason;
+          one["since"] = time_json(p.since);
+          one["consecutive_failures"] = p.consecutive_failures;
+          one["next_probe_at"] = time_json(p.next_probe_at);
+        }
+        items.push_back(std::move(one));
+      }
+    }
+    env_.respond.json(res, 200, {{"items", items}});  // one list, no further page
+  }
+
   // GET /api/v1/admin/inbound?limit=&before=: inbound texts that were not a
   // keyword, newest first, for an operator to review.
   void inbound(const httplib::Request& req, httplib::Response& res) const {
@@ -217,6 +238,8 @@ void add_admin_routes(Router& router, const RouteEnv& env) {
              [r](const httplib::Request& q, httplib::Response& s) { r->audit_log(q, s); });
   router.get("/api/v1/admin/inbound",
              [r](const httplib::Request& q, httplib::Response& s) { r->inbound(q, s); });
+  router.get("/api/v1/admin/providers",
+             [r](const httplib::Request& q, httplib::Response& s) { r->providers(q, s); });
   router.post(R"(/api/v1/admin/inbound/([^/]*)/opt-out)",
               [r](const httplib::Request& q, httplib::Response& s) { r->inbound_opt_out(q, s); });
 }

@@ -2,6 +2,9 @@
 // answers, 503 otherwise. The body adds each provider's state: a provider
 // paused because it refused our credentials is "degraded" (still 200: the
 // service takes sign-ups, and the messages wait safely in the outbox).
+// Unauthenticated, so the reason is a fixed phrase: a provider's own refusal
+// text can name the account (Twilio's shows its SID); that text is in the log
+// and behind a read key, GET /api/v1/admin/providers.
 #include "routes.h"
 
 namespace sc::detail {
@@ -17,7 +20,8 @@ void add_health_routes(Router& router, const RouteEnv& env) {
         nlohmann::json one = {{"name", p.name}, {"channel", p.channel}, {"paused", p.paused}};
         if (p.paused) {
           degraded = true;
-          one["reason"] = p.reason;
+          // Only a refusal of our credentials pauses a provider (ProviderHealth).
+          one["reason"] = "provider refused credentials";
           one["since"] = time_json(p.since);
           one["consecutive_failures"] = p.consecutive_failures;
           one["next_probe_at"] = time_json(p.next_probe_at);

@@ -2,6 +2,7 @@
 // and the raw body) and the timestamp's age are checked before the body is
 // read at all; what the events mean is core's (email_events.h).
 #include <charconv>
+#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -94,6 +95,12 @@ class SendgridWebhooks {
       if (deliveries == nullptr) throw std::logic_error("the consent store keeps no deliveries");
       return apply_email_events(store, *deliveries, events, now);
     });
+    if (outcome.incomplete > 0) {
+      std::fprintf(stderr,
+                   "sendgrid: %d of %zu events without email or sg_event_id ignored (not checked "
+                   "against the recipient, or a replay could not be told apart)\n",
+                   outcome.incomplete, events.size());
+    }
     for (const auto& [event, results] : outcome.counts) {
       for (const auto& [result, n] : results) {
         for (int i = 0; i < n; ++i)

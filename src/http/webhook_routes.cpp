@@ -1,6 +1,7 @@
 // Providers' webhooks. Twilio signs over SC_PUBLIC_URL + the path and query
 // as requested + every form parameter; anything unsigned is refused (403)
-// before it is read further. What a text says is core's to interpret.
+// before it is read further, and a sid not shaped as Twilio's (400). What a
+// text says is core's to interpret.
 #include <memory>
 
 #include "form.h"
@@ -95,6 +96,13 @@ class TwilioWebhooks {
     if (!parsed) return refuse("the body is not a well-formed form");
     if (!env_.deps.twilio->verify(env_.deps.public_url + req.target, parsed.value(), signature)) {
       return refuse("X-Twilio-Signature does not match this request");
+    }
+    // Signed, but re-cut: Twilio's signature runs names and values together,
+    // so a captured text can be re-sent with other parameters folded into its
+    // MessageSid and pass as new. Only Twilio's exact sid shapes are taken.
+    if (auto name = env_.deps.twilio->malformed_param(parsed.value()); !name.empty()) {
+      return Error{ErrorCode::kBadRequest, "invalid_sid",
+                   name + " does not have the shape of a Twilio sid", name};
     }
     return std::move(parsed).value();
   }

@@ -1,6 +1,7 @@
 #include "fakes/fake_twilio.h"
 
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace sc::fakes {
@@ -29,6 +30,12 @@ std::string base64(const std::string& in) {
 }
 
 }  // namespace
+
+std::string FakeTwilio::message_sid(std::size_t n) {
+  char digits[33];
+  std::snprintf(digits, sizeof digits, "%032zx", n);
+  return std::string("SM") + digits;
+}
 
 FakeTwilio::FakeTwilio() : server_(32) {
   server_.server().Post(
@@ -83,12 +90,11 @@ FakeTwilio::FakeTwilio() : server_(32) {
         }
         res.status = a.status;
         for (const auto& [k, v] : a.headers) res.set_header(k, v);
-        res.set_content(a.body.empty() ? nlohmann::json{{"sid", "SM" + std::to_string(n)},
-                                                        {"status", "queued"},
-                                                        {"to", to}}
-                                             .dump()
-                                       : a.body,
-                        "application/json");
+        res.set_content(
+            a.body.empty()
+                ? nlohmann::json{{"sid", message_sid(n)}, {"status", "queued"}, {"to", to}}.dump()
+                : a.body,
+            "application/json");
       });
   server_.start();
 }

@@ -27,6 +27,8 @@ class FakeTwilio {
  public:
   static constexpr const char* kAccountSid = "AC0123456789abcdef0123456789abcdef";
   static constexpr const char* kAuthToken = "auth-token-123";
+  // The sid of the n-th message created (from 1): SM + 32 hex digits, as Twilio's.
+  static std::string message_sid(std::size_t n);
 
   struct Answer {
     int status = 201;

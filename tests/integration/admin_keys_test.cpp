@@ -118,6 +118,7 @@ TEST_F(AdminKeysIntegrationTest, CreatedKeysWorkWithTheirScopesAndRevokedOnesSto
 }
 
 TEST_F(AdminKeysIntegrationTest, BadKeyCommandsExitTwoAndChangeNothing) {
+  ASSERT_EQ(run_binary(SC_BINARY, {"migrate"}, base_env()).exit_code, 0);
   ASSERT_EQ(keys({"create", "--name", "taken", "--scope", "read"}).exit_code, 0);
   const auto db = dir_.str("data/sc.db");
   const auto keys_before = db_inspect::count(db, "admin_keys");
@@ -170,6 +171,7 @@ TEST_F(AdminKeysIntegrationTest, KeysUseTheDatabaseOfTheConfigFileAndAreInTheHel
   std::ofstream(dir_.str("sc.env")) << "SC_DB=" << db << "\n";
   auto env = base_env();
   env.erase("SC_DB");
+  ASSERT_EQ(run_binary(SC_BINARY, {"--config", dir_.str("sc.env"), "migrate"}, env).exit_code, 0);
   auto r = run_binary(
       SC_BINARY,
       {"--config", dir_.str("sc.env"), "keys", "create", "--name", "from-file", "--scope", "send"},
@@ -181,6 +183,30 @@ TEST_F(AdminKeysIntegrationTest, KeysUseTheDatabaseOfTheConfigFileAndAreInTheHel
   EXPECT_NE(help.out.find("keys create --name NAME --scope read|send|admin"), std::string::npos)
       << help.out;
   EXPECT_NE(help.out.find("keys revoke NAME"), std::string::npos) << help.out;
+}
+
+// Without SC_DB (or with a mistyped one) a key went into a new, empty
+// database the service never reads. Every keys command refuses a database
+// that does not exist, creates nothing, and says how to fix it.
+TEST_F(AdminKeysIntegrationTest, KeysRefuseAMissingDatabaseAndCreateNothing) {
+  auto env = base_env();
+  env["SC_DB"] = dir_.str("elsewhere/sc.db");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"keys", "create", "--name", "ops", "--scope", "admin"},
+        std::vector<std::string>{"keys", "list"},
+        std::vector<std::string>{"keys", "revoke", "ops"}}) {
+    auto r = run_binary(SC_BINARY, args, env);
+    EXPECT_EQ(r.exit_code, 2) << args[1] << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args[1] << " printed: " << r.out;
+    EXPECT_NE(r.err.find("no database at " + dir_.str("elsewhere/sc.db")), std::string::npos)
+        << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find("stayconnected migrate"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir_.str("elsewhere"))) << args[1];
+  }
+  // Bad arguments are still told first, before the database is looked for.
+  auto bad = run_binary(SC_BINARY, {"keys", "create", "--name", "x"}, env);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--scope is required"), std::string::npos) << bad.err;
 }
 
 TEST_F(AdminKeysIntegrationTest, BadAuditQueriesGet422) {

@@ -1,6 +1,10 @@
 // Bad configuration stops the start with one clear line and exit code 2;
 // signals stop the service cleanly with exit code 0.
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "service_fixture.h"
 
@@ -99,6 +103,61 @@ TEST_F(ConfigTest, ConfigFileIsReadAndEnvironmentWins) {
                             std::chrono::seconds(10));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.env"), std::string::npos);
+}
+
+// A config file that is a symlink or that others could write is refused
+// like secret.key: one line, exit 2, whatever the command.
+TEST_F(ConfigTest, AConfigFileThatIsASymlinkOrOpenToOthersStopsWithOneLine) {
+  const auto file = dir_.str("sc.env");
+  std::ofstream(file) << "SC_ORG_NAME=File Org\n";
+  ::chmod(file.c_str(), 0600);
+  std::filesystem::create_symlink(file, dir_.str("link.env"));
+  auto env = base_env();
+  env["SC_LISTEN"] = "127.0.0.1:0";
+  auto r = run_binary(SC_BINARY, {"--config", dir_.str("link.env"), "serve"}, env,
+                      std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(
+      r.err.find("configuration error: the config file " + dir_.str("link.env") + " is a symlink"),
+      std::string::npos)
+      << r.err;
+  ::chmod(file.c_str(), 0666);
+  r = run_binary(SC_BINARY, {"--config", file, "migrate"}, env);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("is writable by group or others (mode 0666)"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.str("data/sc.db")));  // nothing was done
+  ::chmod(file.c_str(), 0600);
+  EXPECT_EQ(run_binary(SC_BINARY, {"--config", file, "migrate"}, env).exit_code, 0);
+  // SC_TEMPLATES_DIR the same way.
+  std::filesystem::create_directories(dir_.str("templates"));
+  ::chmod(dir_.str("templates").c_str(), 0777);
+  env["SC_TEMPLATES_DIR"] = dir_.str("templates");
+  r = run_binary(SC_BINARY, {"serve"}, env, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("SC_TEMPLATES_DIR " + dir_.str("templates") + " is writable"),
+            std::string::npos)
+      << r.err;
+}
+
+// SC_LISTEN set, SC_PUBLIC_URL not: every link pointed at port 8080. Now
+// they name the address the service listens on.
+TEST_F(ConfigTest, WithoutPublicUrlLinksFollowListen) {
+  auto env = base_env();
+  env.erase("SC_PUBLIC_URL");
+  env["SC_LISTEN"] = "0.0.0.0:9123";
+  auto r = run_binary(SC_BINARY, {"send-test-email", "op@example.org"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto mails = emails();
+  ASSERT_EQ(mails.size(), 1u);
+  const auto link = find_link(decode_quoted_printable(mails[0]), "/unsubscribe/");
+  ASSERT_TRUE(link) << mails[0];
+  EXPECT_EQ(mails[0].find(":8080"), std::string::npos) << mails[0];
+  EXPECT_NE(decode_quoted_printable(mails[0]).find("http://127.0.0.1:9123/unsubscribe/"),
+            std::string::npos)
+      << mails[0];
 }
 
 TEST_F(ConfigTest, SigtermAndSigintStopCleanly) {

@@ -224,10 +224,13 @@ class ReturningNumberTest : public PumpingTest {
  protected:
   static constexpr const char* kToken = "twilio-auth-token-test";
   void stop_by_text() {
-    const providers::FormParams p{
-        {"MessageSid", "SMstop1"},   {"AccountSid", "AC123"}, {"From", "+16502530000"},
-        {"To", "+15005550006"},      {"Body", "STOP"},        {"NumMedia", "0"},
-        {"ApiVersion", "2010-04-01"}};
+    const providers::FormParams p{{"MessageSid", sm_sid("stop1")},
+                                  {"AccountSid", "AC0123456789abcdef0123456789abcdef"},
+                                  {"From", "+16502530000"},
+                                  {"To", "+15005550006"},
+                                  {"Body", "STOP"},
+                                  {"NumMedia", "0"},
+                                  {"ApiVersion", "2010-04-01"}};
     std::string body;
     for (const auto& [k, v] : p) {
       if (!body.empty()) body += '&';

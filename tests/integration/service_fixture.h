@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
 
 #include "sc/storage/storage.h"
 #include "support/db_inspect.h"
@@ -14,6 +16,19 @@
 namespace sc::testing {
 
 inline constexpr const char* kAdminKey = "test-admin-key-123";
+
+// A Twilio message sid (SM + 32 hex digits, the only shape the webhooks
+// take) named by a short label: its bytes in hex, padded with zeros.
+inline std::string sm_sid(std::string_view label) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string digits;
+  for (unsigned char c : label) {
+    digits += kHex[c >> 4];
+    digits += kHex[c & 15];
+  }
+  digits.resize(32, '0');
+  return "SM" + digits;
+}
 
 class ServiceTest : public ::testing::Test {
  protected:

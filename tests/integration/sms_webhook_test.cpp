@@ -24,9 +24,13 @@ class SmsWebhookTest : public ServiceTest {
     }
     return out;
   }
-  providers::FormParams inbound(const std::string& body, const std::string& sid = "SM0001") {
-    return {{"MessageSid", sid},         {"AccountSid", "AC123"}, {"From", kPhone},
-            {"To", "+15005550006"},      {"Body", body},          {"NumMedia", "0"},
+  providers::FormParams inbound(const std::string& body, const std::string& sid = sm_sid("0001")) {
+    return {{"MessageSid", sid},
+            {"AccountSid", fakes::FakeTwilio::kAccountSid},
+            {"From", kPhone},
+            {"To", "+15005550006"},
+            {"Body", body},
+            {"NumMedia", "0"},
             {"ApiVersion", "2010-04-01"}};
   }
   // Signed the way Twilio signs: SC_PUBLIC_URL + path, every parameter.
@@ -68,35 +72,35 @@ TEST_F(SmsWebhookTest, YesConfirmsStopUnsubscribesHelpAnswers) {
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1]["action"], "confirm");
   EXPECT_EQ(log[1]["source"], "keyword");
-  EXPECT_EQ(log[1]["detail"], "sms SM0001");  // the reply itself is the proof
+  EXPECT_EQ(log[1]["detail"], "sms " + sm_sid("0001"));  // the reply itself is the proof
 
-  r = text(inbound("HELP", "SM0002"));
+  r = text(inbound("HELP", sm_sid("0002")));
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("help at https://signup.test-org.example"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("Msg &amp; data rates may apply"), std::string::npos) << r->body;
   EXPECT_EQ(state(), "confirmed");
   EXPECT_EQ(lookup()["consent_log"][2]["action"], "help");  // answered: on record
 
-  r = text(inbound("Stop texting me!", "SM0003"));
+  r = text(inbound("Stop texting me!", sm_sid("0003")));
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("You are unsubscribed"), std::string::npos) << r->body;
   EXPECT_EQ(state(), "unsubscribed");
   EXPECT_EQ(lookup()["consent_log"].size(), 4u);
 
   // A second STOP is answered again and changes nothing: logged as received.
-  r = text(inbound("STOP", "SM0004"));
+  r = text(inbound("STOP", sm_sid("0004")));
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("You are unsubscribed"), std::string::npos);
   EXPECT_EQ(lookup()["consent_log"].size(), 5u);
   EXPECT_EQ(lookup()["consent_log"][4]["action"], "received");
 
   // Ordinary chat changes nothing and gets no answer.
-  r = text(inbound("thanks, see you", "SM0005"));
+  r = text(inbound("thanks, see you", sm_sid("0005")));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
 
   // START re-subscribes.
-  r = text(inbound("START", "SM0006"));
+  r = text(inbound("START", sm_sid("0006")));
   ASSERT_TRUE(r);
   EXPECT_EQ(state(), "confirmed");
 }
@@ -190,11 +194,11 @@ TEST_F(TwilioJourneyTest, ConfirmationTextGoesThroughTwilioAndYesComesBack) {
   ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 1; }));
   auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
   EXPECT_EQ(rows.at(0).provider, "twilio");
-  EXPECT_EQ(rows.at(0).provider_message_id, "SM1");
+  EXPECT_EQ(rows.at(0).provider_message_id, fakes::FakeTwilio::message_sid(1));
 
   // The reply, signed by Twilio with the same token.
   providers::FormParams p{
-      {"MessageSid", "SMreply1"}, {"From", kPhone}, {"To", "+15005550006"}, {"Body", "Yes"}};
+      {"MessageSid", sm_sid("reply1")}, {"From", kPhone}, {"To", "+15005550006"}, {"Body", "Yes"}};
   const std::string path = "/webhooks/twilio/sms";
   auto sig = providers::twilio_signature(fakes::FakeTwilio::kAuthToken,
                                          "https://signup.test-org.example" + path, p);

@@ -3,6 +3,8 @@
 // texts that are no keyword and an operator's opt-out, the consent log of
 // every text that changes or is answered, the status callback, and each
 // answer Twilio's Create Message can give (through a checking fake).
+#include <algorithm>
+
 #include "fakes/fake_twilio.h"
 #include "sc/providers/twilio_signature.h"
 #include "service_fixture.h"
@@ -34,7 +36,7 @@ class TwilioFeedbackTest : public ServiceTest {
   providers::FormParams inbound(const std::string& body, const std::string& sid,
                                 const std::string& from = kPhone) {
     return {{"MessageSid", sid},
-            {"AccountSid", "AC123"},
+            {"AccountSid", fakes::FakeTwilio::kAccountSid},
             {"From", from},
             {"To", "+15005550006"},
             {"Body", body},
@@ -50,6 +52,50 @@ class TwilioFeedbackTest : public ServiceTest {
   }
   httplib::Result text(const providers::FormParams& p) {
     return signed_post("/webhooks/twilio/sms", p);
+  }
+  // A captured request re-cut: sorted as Twilio signs, with every parameter
+  // after MessageSid up to and including `last` folded into MessageSid's
+  // value ("SM…To+15005550006"). Its signature is the captured one, and it
+  // still verifies.
+  struct Folded {
+    providers::FormParams params;
+    std::string signature;
+  };
+  Folded fold(providers::FormParams captured, const std::string& path,
+              const std::string& last = "To") {
+    const auto signature = providers::twilio_signature(token_, kPublic + path, captured);
+    std::sort(captured.begin(), captured.end());
+    Folded out{{}, signature};
+    std::size_t sid = 0;
+    bool folding = false;
+    for (const auto& [k, v] : captured) {
+      if (folding) {
+        out.params[sid].second += k + v;
+        folding = k != last;
+        continue;
+      }
+      out.params.emplace_back(k, v);
+      if (k == "MessageSid") {
+        sid = out.params.size() - 1;
+        folding = true;
+      }
+    }
+    EXPECT_EQ(providers::twilio_signature(token_, kPublic + path, out.params), signature)
+        << "the fold must keep the signature valid, or the test shows nothing";
+    return out;
+  }
+  // What the review captured: To sorts right after MessageSid.
+  providers::FormParams capture(const std::string& body, const std::string& sid) {
+    return {{"AccountSid", fakes::FakeTwilio::kAccountSid},
+            {"ApiVersion", "2010-04-01"},
+            {"Body", body},
+            {"From", kPhone},
+            {"MessageSid", sid},
+            {"To", "+15005550006"}};
+  }
+  httplib::Result post_signed_as(const std::string& path, const Folded& f) {
+    return cli_->Post(path.c_str(), {{"X-Twilio-Signature", f.signature}}, form(f.params),
+                      "application/x-www-form-urlencoded");
   }
   httplib::Result status(const std::string& sid, const std::string& message_status,
                          const std::string& error_code = "") {
@@ -98,11 +144,11 @@ class TwilioFeedbackTest : public ServiceTest {
 TEST_F(TwilioFeedbackTest, ARetriedYesGetsOneWelcome) {
   start({{"SC_TWILIO_AUTH_TOKEN", token_}});
   sign_up();
-  auto first = text(inbound("YES", "SMyes1"));
+  auto first = text(inbound("YES", sm_sid("yes1")));
   ASSERT_TRUE(first);
   EXPECT_NE(first->body.find("You are subscribed"), std::string::npos) << first->body;
   // Twilio retries when our answer was slow: same MessageSid, same signature.
-  auto retry = text(inbound("YES", "SMyes1"));
+  auto retry = text(inbound("YES", sm_sid("yes1")));
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->status, 200);
   EXPECT_EQ(retry->body, kEmptyTwiml);  // no second welcome
@@ -115,11 +161,11 @@ TEST_F(TwilioFeedbackTest, ARetriedYesGetsOneWelcome) {
 TEST_F(TwilioFeedbackTest, ARetriedStopGetsOneConfirmation) {
   start({{"SC_TWILIO_AUTH_TOKEN", token_}});
   sign_up();
-  ASSERT_TRUE(text(inbound("YES", "SMyes1")));
-  auto stop = text(inbound("STOP", "SMstop1"));
+  ASSERT_TRUE(text(inbound("YES", sm_sid("yes1"))));
+  auto stop = text(inbound("STOP", sm_sid("stop1")));
   ASSERT_TRUE(stop);
   EXPECT_NE(stop->body.find("You are unsubscribed"), std::string::npos) << stop->body;
-  auto retry = text(inbound("STOP", "SMstop1"));
+  auto retry = text(inbound("STOP", sm_sid("stop1")));
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->body, kEmptyTwiml);  // one opt-out confirmation only (47 CFR 64.1200(a)(12))
   EXPECT_EQ(state(), "unsubscribed");
@@ -130,9 +176,9 @@ TEST_F(TwilioFeedbackTest, ARetriedStopGetsOneConfirmation) {
 TEST_F(TwilioFeedbackTest, AnOldYesReplayedAfterStopStaysUnsubscribed) {
   start({{"SC_TWILIO_AUTH_TOKEN", token_}});
   sign_up();
-  const auto captured = inbound("YES", "SMcaptured");
+  const auto captured = inbound("YES", sm_sid("captured"));
   ASSERT_TRUE(text(captured));
-  ASSERT_TRUE(text(inbound("STOP", "SMstop2")));
+  ASSERT_TRUE(text(inbound("STOP", sm_sid("stop2"))));
   ASSERT_EQ(state(), "unsubscribed");
   const auto rows = lookup()["consent_log"].size();
   // The captured request, replayed byte for byte with its valid signature.
@@ -146,6 +192,54 @@ TEST_F(TwilioFeedbackTest, AnOldYesReplayedAfterStopStaysUnsubscribed) {
   restart();
   EXPECT_EQ(text(captured)->body, kEmptyTwiml);
   EXPECT_EQ(state(), "unsubscribed");
+}
+
+// A captured YES, re-cut so that To folds into MessageSid: the signature
+// still verifies and the sid looks new, so before sids were held to Twilio's
+// shape a number that had texted STOP went back to confirmed.
+TEST_F(TwilioFeedbackTest, AFoldedYesAfterStopIs400AndStaysUnsubscribed) {
+  start({{"SC_TWILIO_AUTH_TOKEN", token_}});
+  sign_up();
+  const auto captured = capture("YES", sm_sid("captured"));
+  ASSERT_EQ(text(captured)->status, 200);
+  ASSERT_EQ(state(), "confirmed");
+  ASSERT_EQ(text(inbound("STOP", sm_sid("stop3")))->status, 200);
+  ASSERT_EQ(state(), "unsubscribed");
+  const auto rows = lookup()["consent_log"].size();
+  const auto texts = count("inbound_texts");
+
+  auto r = post_signed_as("/webhooks/twilio/sms", fold(captured, "/webhooks/twilio/sms"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_sid");
+  EXPECT_EQ(json::parse(r->body)["error"]["field"], "MessageSid");
+  EXPECT_EQ(state(), "unsubscribed");
+  EXPECT_EQ(lookup()["consent_log"].size(), rows);
+  EXPECT_EQ(count("inbound_texts"), texts);
+}
+
+// The same attack the other way: a captured STOP, re-cut, must not
+// unsubscribe a number that has texted YES since.
+TEST_F(TwilioFeedbackTest, AFoldedStopAfterYesIs400AndStaysConfirmed) {
+  start({{"SC_TWILIO_AUTH_TOKEN", token_}});
+  sign_up();
+  ASSERT_EQ(text(inbound("YES", sm_sid("yes4")))->status, 200);
+  const auto captured = capture("STOP", sm_sid("stop4"));
+  ASSERT_EQ(text(captured)->status, 200);
+  ASSERT_EQ(state(), "unsubscribed");
+  ASSERT_EQ(text(inbound("START", sm_sid("start4")))->status, 200);
+  ASSERT_EQ(state(), "confirmed");
+  const auto rows = lookup()["consent_log"].size();
+  const auto texts = count("inbound_texts");
+
+  auto r = post_signed_as("/webhooks/twilio/sms", fold(captured, "/webhooks/twilio/sms"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_sid");
+  EXPECT_EQ(state(), "confirmed");
+  EXPECT_EQ(lookup()["consent_log"].size(), rows);
+  EXPECT_EQ(count("inbound_texts"), texts);
+  EXPECT_EQ(log_rows("withdraw"), 1u);
 }
 
 TEST_F(TwilioFeedbackTest, ATextWithoutMessageSidIsRefusedAndChangesNothing) {
@@ -164,9 +258,10 @@ TEST_F(TwilioFeedbackTest, ATextWithoutMessageSidIsRefusedAndChangesNothing) {
 TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOptOut) {
   start({{"SC_TWILIO_AUTH_TOKEN", token_}});
   sign_up();
-  ASSERT_TRUE(text(inbound("YES", "SMk1")));
+  ASSERT_TRUE(text(inbound("YES", sm_sid("k1"))));
   for (int i = 1; i <= 3; ++i) {
-    auto r = text(inbound("who is this? #" + std::to_string(i), "SMchat" + std::to_string(i)));
+    auto r =
+        text(inbound("who is this? #" + std::to_string(i), sm_sid("chat" + std::to_string(i))));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, kEmptyTwiml);
   }
@@ -177,7 +272,7 @@ TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOp
   auto j = json::parse(page->body);
   ASSERT_EQ(j["items"].size(), 2u);  // newest first; the YES is a keyword, not listed
   EXPECT_EQ(j["items"][0]["body"], "who is this? #3");
-  EXPECT_EQ(j["items"][0]["message_sid"], "SMchat3");
+  EXPECT_EQ(j["items"][0]["message_sid"], sm_sid("chat3"));
   EXPECT_EQ(j["items"][0]["from"], kPhone);
   // Times are RFC 3339 UTC strings (CONTRACT.md).
   EXPECT_TRUE(std::regex_match(j["items"][0]["received_at"].get<std::string>(),
@@ -199,6 +294,15 @@ TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOp
   ASSERT_TRUE(no_key);
   EXPECT_EQ(no_key->status, 401);
   EXPECT_EQ(state(), "confirmed");
+  // The YES before them (not listed: a keyword) is no request to stop: 409.
+  const auto yes_id = rest["items"][0]["id"].get<std::int64_t>() - 1;
+  const std::string yes_path = "/api/v1/admin/inbound/" + std::to_string(yes_id) + "/opt-out";
+  ASSERT_EQ(db("SELECT body FROM inbound_texts WHERE id = " + std::to_string(yes_id)), "YES");
+  auto keyword = cli_->Post(yes_path.c_str(), admin(), "", "application/json");
+  ASSERT_TRUE(keyword);
+  EXPECT_EQ(keyword->status, 409) << keyword->body;
+  EXPECT_EQ(json::parse(keyword->body)["error"]["code"], "inbound_is_keyword");
+  EXPECT_EQ(state(), "confirmed");
   auto marked = cli_->Post(path.c_str(), admin(), "", "application/json");
   ASSERT_TRUE(marked);
   ASSERT_EQ(marked->status, 200) << marked->body;
@@ -208,7 +312,7 @@ TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOp
   auto log = lookup()["consent_log"];
   EXPECT_EQ(log.back()["action"], "withdraw");
   EXPECT_EQ(log.back()["source"], "admin");
-  EXPECT_EQ(log.back()["message_sid"], "SMchat3");
+  EXPECT_EQ(log.back()["message_sid"], sm_sid("chat3"));
   EXPECT_EQ(log.back()["text_received"], "who is this? #3");
   // Again: 200 with the state, and no second row.
   auto again = cli_->Post(path.c_str(), admin(), "", "application/json");
@@ -241,39 +345,39 @@ TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOp
 TEST_F(TwilioFeedbackTest, ConsentLogKeepsTheTextItsSidHelpAdvancedOptOutAndUnknownNumbers) {
   start({{"SC_TWILIO_AUTH_TOKEN", token_}});
   sign_up();
-  ASSERT_TRUE(text(inbound(" yes ", "SMc1")));
-  ASSERT_TRUE(text(inbound("Help", "SMc2")));
-  auto aoo = inbound("stop", "SMc3");
+  ASSERT_TRUE(text(inbound(" yes ", sm_sid("c1"))));
+  ASSERT_TRUE(text(inbound("Help", sm_sid("c2"))));
+  auto aoo = inbound("stop", sm_sid("c3"));
   aoo.emplace_back("OptOutType", "STOP");
   auto r = text(aoo);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->body, kEmptyTwiml);             // Twilio answered it already
-  ASSERT_TRUE(text(inbound("STOP", "SMc4")));  // answered again, changes nothing
+  EXPECT_EQ(r->body, kEmptyTwiml);                   // Twilio answered it already
+  ASSERT_TRUE(text(inbound("STOP", sm_sid("c4"))));  // answered again, changes nothing
   auto log = lookup()["consent_log"];
   ASSERT_EQ(log.size(), 5u) << log.dump();
   EXPECT_EQ(log[1]["action"], "confirm");
-  EXPECT_EQ(log[1]["message_sid"], "SMc1");
+  EXPECT_EQ(log[1]["message_sid"], sm_sid("c1"));
   EXPECT_EQ(log[1]["text_received"], " yes ");
   EXPECT_EQ(log[1]["provider_answered"], false);
   EXPECT_EQ(log[2]["action"], "help");
-  EXPECT_EQ(log[2]["message_sid"], "SMc2");
+  EXPECT_EQ(log[2]["message_sid"], sm_sid("c2"));
   EXPECT_EQ(log[2]["text_received"], "Help");
   EXPECT_EQ(log[3]["action"], "withdraw");
   EXPECT_EQ(log[3]["opt_out_type"], "STOP");
   EXPECT_EQ(log[3]["provider_answered"], true);
   EXPECT_EQ(log[4]["action"], "received");
-  EXPECT_EQ(log[4]["message_sid"], "SMc4");
+  EXPECT_EQ(log[4]["message_sid"], sm_sid("c4"));
 
   // A STOP from a number nobody signed up: on record, shown by the lookup.
-  ASSERT_TRUE(text(inbound("STOP", "SMu1", kOtherPhone)));
-  ASSERT_TRUE(text(inbound("HELP", "SMu2", kOtherPhone)));
+  ASSERT_TRUE(text(inbound("STOP", sm_sid("u1"), kOtherPhone)));
+  ASSERT_TRUE(text(inbound("HELP", sm_sid("u2"), kOtherPhone)));
   auto unknown = lookup(kOtherPhone);
   ASSERT_FALSE(unknown.is_null());
   EXPECT_EQ(unknown["id"], 0);
   ASSERT_EQ(unknown["consent_log"].size(), 2u);
   EXPECT_EQ(unknown["consent_log"][0]["action"], "withdraw");
   EXPECT_EQ(unknown["consent_log"][0]["source"], "keyword");
-  EXPECT_EQ(unknown["consent_log"][0]["message_sid"], "SMu1");
+  EXPECT_EQ(unknown["consent_log"][0]["message_sid"], sm_sid("u1"));
   EXPECT_EQ(unknown["consent_log"][0]["address"], kOtherPhone);
   EXPECT_EQ(unknown["consent_log"][1]["action"], "help");
   EXPECT_EQ(count("channels"), 1);  // nothing was created for it
@@ -361,6 +465,19 @@ TEST_F(TwilioStatusTest, DeliveryStatesMoveOnlyForwardAndUnknownSidsChangeNothin
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 200);
   EXPECT_EQ(metric("sc_deliveries_total{provider=\"twilio\",state=\"delivered\"}"), "1");
+
+  // Our sid with the rest of a signed callback folded into it: 400.
+  auto folded = post_signed_as("/webhooks/twilio/status",
+                               fold({{"AccountSid", fakes::FakeTwilio::kAccountSid},
+                                     {"ErrorCode", "30006"},
+                                     {"MessageSid", sid},
+                                     {"MessageStatus", "undelivered"},
+                                     {"To", kPhone}},
+                                    "/webhooks/twilio/status", "MessageStatus"));
+  ASSERT_TRUE(folded);
+  EXPECT_EQ(folded->status, 400);
+  EXPECT_EQ(json::parse(folded->body)["error"]["code"], "invalid_sid");
+  EXPECT_EQ(delivery(row.id), "delivered/");
 
   // Unsigned or wrongly signed: 403, nothing recorded.
   auto unsigned_post = cli_->Post(

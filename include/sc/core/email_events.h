@@ -19,13 +19,14 @@ namespace sc {
 struct EmailEvent {
   std::string event;     // "bounce", "delivered", "spamreport" …
   std::string event_id;  // sg_event_id: the same event posted twice changes nothing more
+                         // (without one, the event is ignored)
   std::optional<std::int64_t> outbox_id;  // custom_args sc_outbox_id
   std::string message_id;                 // X-Message-Id (sg_message_id up to the first '.')
-  std::string email;
-  std::string type;      // bounce: "bounce" (hard) or "blocked"
-  std::string reason;    // bounce and dropped
-  std::string status;    // bounce: enhanced status code, "5.1.1"
-  std::string response;  // delivered and deferred: the receiving server's answer
+  std::string email;                      // must be the row's address (without one, ignored)
+  std::string type;                       // bounce: "bounce" (hard) or "blocked"
+  std::string reason;                     // bounce and dropped
+  std::string status;                     // bounce: enhanced status code, "5.1.1"
+  std::string response;                   // delivered and deferred: the receiving server's answer
   std::int64_t timestamp = 0;
 };
 
@@ -67,11 +68,13 @@ struct EmailEventsOutcome {
   // ("applied", "duplicate", "ignored") -> count; for metrics.
   std::map<std::string, std::map<std::string, int>> counts;
   int applied = 0;
+  // Events without email or sg_event_id: ignored (and in counts as such).
+  int incomplete = 0;
 };
 
-// Applies a batch of events. Unknown events and events for rows we do not
-// know are ignored. Runs in the caller's transaction: either all of a
-// request's events count, or none.
+// Applies a batch of events. Unknown events, events for rows we do not
+// know and events without email or sg_event_id are ignored. Runs in the caller's transaction:
+// either all of a request's events count, or none.
 EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& deliveries,
                                       const std::vector<EmailEvent>& events, std::int64_t now);
 

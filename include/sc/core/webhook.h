@@ -19,6 +19,13 @@ class WebhookVerifier {
   // plus path and query); params: every form parameter received.
   virtual bool verify(std::string_view url, const FormParams& params,
                       std::string_view signature) const = 0;
+  // The first parameter the provider gives a fixed shape whose value does
+  // not have it ("" when all do, or when it fixes none). Asked after verify:
+  // a signature over names and values run together (Twilio's) does not fix
+  // where one value ends and the next name begins, so a captured request can
+  // be re-cut into other parameters that verify all the same; ids of an exact
+  // shape leave no boundary to move.
+  virtual std::string malformed_param(const FormParams& params) const = 0;
 };
 
 }  // namespace sc

@@ -14,6 +14,10 @@ class TwilioWebhookVerifier final : public WebhookVerifier {
   explicit TwilioWebhookVerifier(std::string auth_token);
   bool verify(std::string_view url, const FormParams& params,
               std::string_view signature) const override;
+  // Every MessageSid, SmsSid and SmsMessageSid must be SM or MM + 32 hex
+  // digits, every AccountSid AC + 32, every MessagingServiceSid MG + 32
+  // (Twilio's OpenAPI patterns; Twilio writes the digits in lower case).
+  std::string malformed_param(const FormParams& params) const override;
 
  private:
   std::string auth_token_;

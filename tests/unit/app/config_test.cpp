@@ -4,7 +4,10 @@
 #include "sc/app/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -401,6 +404,118 @@ TEST_F(LoadConfigTest, SpecialFormsOfSomeVariables) {
             "SC_PUBLIC_URL contains characters a URL cannot hold");
   EXPECT_EQ(load_config({{"SC_EMAIL_FROM", "news@example.org"}}).email_from.display_name, "");
   EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:0"}}).listen_port, 0);
+}
+
+// SC_LISTEN without SC_PUBLIC_URL: the links follow the address the
+// service listens on (every link pointed at port 8080 before).
+TEST_F(LoadConfigTest, PublicUrlFollowsListenWhenUnset) {
+  EXPECT_EQ(load_config({}).public_url, "http://127.0.0.1:8080");  // neither set: the default
+  EXPECT_EQ(load_config({{"SC_LISTEN", "127.0.0.1:9000"}}).public_url, "http://127.0.0.1:9000");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:9000"}}).public_url, "http://127.0.0.1:9000");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "[::]:9000"}}).public_url, "http://[::1]:9000");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "[::1]:9000"}}).public_url, "http://[::1]:9000");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "signup.lan:81"}}).public_url, "http://signup.lan:81");
+  auto derived = load_config({{"SC_LISTEN", "127.0.0.1:9000"}});
+  EXPECT_EQ(derived.sms.twilio_status_callback, "http://127.0.0.1:9000/webhooks/twilio/status");
+  EXPECT_TRUE(derived.warnings.empty());
+  // An explicit SC_PUBLIC_URL always wins.
+  EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:9000"}, {"SC_PUBLIC_URL", "https://join.example"}})
+                .public_url,
+            "https://join.example");
+  EXPECT_EQ(load_config({{"SC_LISTEN", "127.0.0.1:9000"}, {"SC_PUBLIC_URL", ""}}).public_url,
+            "http://127.0.0.1:9000");  // empty counts as unset
+  // Port 0 is chosen at the bind: the default stays, and the operator is told.
+  auto any_port = load_config({{"SC_LISTEN", "127.0.0.1:0"}});
+  EXPECT_EQ(any_port.public_url, "http://127.0.0.1:8080");
+  ASSERT_EQ(any_port.warnings.size(), 1u);
+  EXPECT_EQ(any_port.warnings[0],
+            "SC_LISTEN has port 0 and SC_PUBLIC_URL is unset: links will point at "
+            "http://127.0.0.1:8080; set SC_PUBLIC_URL");
+}
+
+std::string config_file_problem(const std::string& path) {
+  try {
+    (void)read_config_file(path);
+    return {};
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+// --config FILE is held to secret.key's rules: a symlink, or a file others
+// could have written, could set any variable (SC_DB, a provider's URL).
+TEST(ConfigFileTrust, ASymlinkOrAFileOthersCanWriteIsRefused) {
+  unit::TempDir dir;
+  const auto file = dir.file("sc.env");
+  std::ofstream(file) << "SC_ORG_NAME=File Org\n";
+  ::chmod(file.c_str(), 0640);
+  EXPECT_EQ(config_file_problem(file), "");
+  EXPECT_EQ(read_config_file(file).at("SC_ORG_NAME"), "File Org");
+
+  std::filesystem::create_symlink(file, dir.file("link.env"));
+  EXPECT_EQ(config_file_problem(dir.file("link.env")),
+            "the config file " + dir.file("link.env") + " is a symlink; refusing to use it");
+  for (mode_t mode : {0666, 0646, 0660}) {
+    ::chmod(file.c_str(), mode);
+    char m[8];
+    std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(mode));
+    EXPECT_EQ(config_file_problem(file), "the config file " + file +
+                                             " is writable by group or others (mode " + m +
+                                             "); chmod go-w it");
+  }
+  EXPECT_NE(config_file_problem(dir.file("missing.env")).find("cannot read config file"),
+            std::string::npos);
+  EXPECT_NE(config_file_problem(dir.path().string()).find("not a readable file"),
+            std::string::npos);
+}
+
+std::string templates_problem(const std::string& dir) {
+  try {
+    (void)load_config({{"SC_TEMPLATES_DIR", dir}});
+    return {};
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+TEST(ConfigFileTrust, ATemplatesDirWithASymlinkOrOpenToOthersIsRefused) {
+  unit::TempDir tmp;
+  const auto dir = tmp.path() / "templates";
+  std::filesystem::create_directories(dir / "email");
+  ::chmod(dir.c_str(), 0755);
+  std::ofstream((dir / "email" / "confirm.txt.mustache").string()) << "Hi";
+  ::chmod((dir / "email" / "confirm.txt.mustache").c_str(), 0644);
+  EXPECT_EQ(templates_problem(dir.string()), "");
+
+  // The directory itself a symlink.
+  std::filesystem::create_directory_symlink(dir, tmp.path() / "link");
+  EXPECT_EQ(
+      templates_problem((tmp.path() / "link").string()),
+      "SC_TEMPLATES_DIR " + (tmp.path() / "link").string() + " is a symlink; refusing to use it");
+  // A symlink inside it, to a file anywhere.
+  std::ofstream(tmp.file("elsewhere")) << "{{secret}}";
+  std::filesystem::create_symlink(tmp.file("elsewhere"), dir / "email" / "welcome.txt.mustache");
+  EXPECT_EQ(templates_problem(dir.string()), "the template " +
+                                                 (dir / "email" / "welcome.txt.mustache").string() +
+                                                 " is a symlink; refusing to use it");
+  std::filesystem::remove(dir / "email" / "welcome.txt.mustache");
+  EXPECT_EQ(templates_problem(dir.string()), "");
+  // A template, a subdirectory or the directory writable by others.
+  ::chmod((dir / "email" / "confirm.txt.mustache").c_str(), 0666);
+  EXPECT_EQ(templates_problem(dir.string()),
+            "the template " + (dir / "email" / "confirm.txt.mustache").string() +
+                " is writable by group or others (mode 0666); chmod go-w it");
+  ::chmod((dir / "email" / "confirm.txt.mustache").c_str(), 0644);
+  ::chmod((dir / "email").c_str(), 0777);
+  EXPECT_NE(templates_problem(dir.string()).find("is writable by group or others"),
+            std::string::npos);
+  ::chmod((dir / "email").c_str(), 0755);
+  ::chmod(dir.c_str(), 0775);
+  EXPECT_EQ(templates_problem(dir.string()),
+            "SC_TEMPLATES_DIR " + dir.string() +
+                " is writable by group or others (mode 0775); chmod go-w it");
+  ::chmod(dir.c_str(), 0755);
+  EXPECT_EQ(templates_problem(dir.string()), "");
 }
 
 TEST_F(LoadConfigTest, WithSeveralBadVariablesTheFirstRowIsReported) {

@@ -225,6 +225,36 @@ TEST_F(EmailEventsTest, UnknownEventsAndRowsAreIgnored) {
   EXPECT_EQ(state(), ConsentState::kConfirmed);
 }
 
+// Without email the address check would be skipped (an id from another
+// installation or a restored database would act on the wrong person);
+// without sg_event_id a replay within the signed 10 minutes would act again
+// on someone who re-subscribed meanwhile. Both are ignored and counted.
+TEST_F(EmailEventsTest, EventsWithoutEmailOrEventIdAreIgnored) {
+  const auto writes = store_.writes();
+  auto no_email = event("spamreport", "ev1");
+  no_email.email.clear();
+  auto no_id = event("bounce", "");
+  no_id.type = "bounce";
+  auto out = apply({no_email, no_id});
+  EXPECT_EQ(out.applied, 0);
+  EXPECT_EQ(out.incomplete, 2);
+  EXPECT_EQ(out.counts.at("spamreport").at("ignored"), 1);
+  EXPECT_EQ(out.counts.at("bounce").at("ignored"), 1);
+  EXPECT_EQ(store_.writes(), writes);
+  EXPECT_EQ(state(), ConsentState::kConfirmed);
+  EXPECT_EQ(delivery(), "");
+  // Posted again: still nothing, however often.
+  out = apply({no_id, no_id, no_email});
+  EXPECT_EQ(out.applied, 0);
+  EXPECT_EQ(out.incomplete, 3);
+  EXPECT_EQ(store_.writes(), writes);
+  EXPECT_EQ(state(), ConsentState::kConfirmed);
+  // The same events with both fields act.
+  auto complete = event("spamreport", "ev9");
+  EXPECT_EQ(apply({complete}).applied, 1);
+  EXPECT_EQ(state(), ConsentState::kUnsubscribed);
+}
+
 TEST(EventTimestamp, TenMinutesBackAFewAhead) {
   EXPECT_TRUE(event_timestamp_fresh(std::to_string(kT0), kT0));
   EXPECT_TRUE(event_timestamp_fresh(std::to_string(kT0 - 600), kT0));

@@ -140,6 +140,41 @@ TEST_F(InboundTest, AnOperatorMarksAStoredTextAsOptOutOnce) {
   EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
 }
 
+// A keyword reply is no evidence of a stop request an operator could add:
+// a YES marked "opt-out" would unsubscribe a number that asked to join.
+TEST_F(InboundTest, AnOperatorCannotMarkAKeywordReplyAsOptOut) {
+  pending();
+  (void)svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM20", "YES"), ctx_, kT0);
+  (void)svc_.receive_text(store_, text(SmsKeyword::kHelp, "SM21", "help"), ctx_, kT0 + 1);
+  auto aoo = text(SmsKeyword::kOptIn, "SM22", "start");
+  aoo.opt_out_type = "START";
+  aoo.provider_answered = true;
+  (void)svc_.receive_text(store_, aoo, ctx_, kT0 + 2);
+  ASSERT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
+  const auto events = store_.events.size();
+  ASSERT_EQ(store_.inbound.size(), 3u);
+  for (const auto& [id, stored] : store_.inbound) {
+    auto r = svc_.opt_out_inbound_text(store_, id, "ops-key", {}, kT0 + 5);
+    ASSERT_FALSE(r) << stored.body;
+    EXPECT_EQ(r.error().kind, ErrorCode::kConflict) << stored.body;
+    EXPECT_EQ(r.error().code, "inbound_is_keyword") << stored.body;
+    EXPECT_EQ(store_.inbound.at(id).reviewed_at, 0) << stored.body;
+  }
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
+  EXPECT_EQ(store_.events.size(), events);
+  // A plain-language request to stop may still be marked.
+  (void)svc_.receive_text(store_, text(SmsKeyword::kOptOut, "SM23", "please stop texting me"), ctx_,
+                          kT0 + 6);
+  (void)svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM24", "yes"), ctx_, kT0 + 7);
+  ASSERT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
+  std::int64_t plain = 0;
+  for (const auto& [id, stored] : store_.inbound)
+    if (stored.message_sid == "SM23") plain = id;
+  auto marked = svc_.opt_out_inbound_text(store_, plain, "ops-key", {}, kT0 + 8);
+  ASSERT_TRUE(marked) << marked.error().message;
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kUnsubscribed);
+}
+
 class DeliveryTest : public InboundTest {
  protected:
   void sent(const std::string& sid, std::int64_t outbox_id, std::int64_t channel_id) {

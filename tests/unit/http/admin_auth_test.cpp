@@ -142,12 +142,12 @@ TEST_F(AdminAuthTest, AuditLogPagesNewestFirstWithACursor) {
   auto j = json::parse(r->body);
   ASSERT_EQ(j["items"].size(), 2u);
   EXPECT_EQ(j["items"][0], json({{"id", 3},
-                                   {"at", "1970-01-01T00:16:43Z"},
-                                   {"key_name", "dashboard"},
-                                   {"action", "subscriber.lookup"},
-                                   {"target", "p3@example.org"},
-                                   {"ip", "127.0.0.1"},
-                                   {"detail", "not found"}}));
+                                 {"at", "1970-01-01T00:16:43Z"},
+                                 {"key_name", "dashboard"},
+                                 {"action", "subscriber.lookup"},
+                                 {"target", "p3@example.org"},
+                                 {"ip", "127.0.0.1"},
+                                 {"detail", "not found"}}));
   EXPECT_EQ(j["items"][1]["target"], "p2@example.org");
   ASSERT_EQ(j["next"], "/api/v1/admin/audit?limit=2&before=2");
   r = get(j["next"].get<std::string>(), bearer(kAdminKey));

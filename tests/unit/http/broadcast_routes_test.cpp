@@ -4,10 +4,9 @@
 // not JSON (400) or not declared JSON (415), and Idempotency-Key. Every
 // refusal leaves the store as it was. The same answers through the real
 // binary and SQLite are in tests/integration/broadcast_test.cpp.
-#include <regex>
-
 #include <gmock/gmock.h>
 
+#include <regex>
 #include <set>
 #include <tuple>
 

@@ -84,12 +84,18 @@ class FakePages final : public PageRenderer {
 };
 
 // "Signs" with the URL and the parameters in order; records every URL it
-// was asked about.
+// was asked about. A parameter whose value is kMalformed has the wrong shape.
 class FakeVerifier final : public WebhookVerifier {
  public:
+  static constexpr const char* kMalformed = "malformed-sid";
   static std::string signature(std::string_view url, const FormParams& params);
   bool verify(std::string_view url, const FormParams& params,
               std::string_view signature) const override;
+  std::string malformed_param(const FormParams& params) const override {
+    for (const auto& [k, v] : params)
+      if (v == kMalformed) return k;
+    return {};
+  }
   mutable std::vector<std::string> urls;  // under mu
   mutable std::mutex mu;
 };

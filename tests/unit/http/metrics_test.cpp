@@ -132,8 +132,10 @@ TEST_F(MetricsTest, OutputPassesPromtool) {
 }
 
 TEST_F(MetricsTest, HealthzShowsAPausedProviderAndWhy) {
-  providers_ = {ProviderHealth{"sendgrid", "email", true, "401 authorization required", 1700000000,
-                               3, 1700000010},
+  // Twilio's refusal text names the account: /healthz, open to anyone, says
+  // only why in a fixed phrase; the text is behind a read key.
+  const std::string refusal = "20003 Authenticate: account AC0123456789abcdef0123456789abcdef";
+  providers_ = {ProviderHealth{"sendgrid", "email", true, refusal, 1700000000, 3, 1700000010},
                 ProviderHealth{"twilio", "sms", false, "", 0, 0, 0}};
   start();
   auto r = get("/healthz");
@@ -144,9 +146,24 @@ TEST_F(MetricsTest, HealthzShowsAPausedProviderAndWhy) {
   ASSERT_EQ(j["providers"].size(), 2u);
   EXPECT_EQ(j["providers"][0]["name"], "sendgrid");
   EXPECT_EQ(j["providers"][0]["paused"], true);
-  EXPECT_EQ(j["providers"][0]["reason"], "401 authorization required");
+  EXPECT_EQ(j["providers"][0]["reason"], "provider refused credentials");
+  EXPECT_EQ(r->body.find("AC0123456789"), std::string::npos) << r->body;
   EXPECT_EQ(j["providers"][0]["next_probe_at"], "2023-11-14T22:13:30Z");
   EXPECT_EQ(j["providers"][1]["paused"], false);
+  // The provider's own text: with a read key, not without.
+  admin_store_.add_key("sc_read-key-providers-0000000000", "dashboard", Scope::kRead);
+  EXPECT_EQ(get("/api/v1/admin/providers")->status, 401);
+  r = get("/api/v1/admin/providers",
+          {{"Authorization", "Bearer sc_read-key-providers-0000000000"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  j = json::parse(r->body);
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["name"], "sendgrid");
+  EXPECT_EQ(j["items"][0]["reason"], refusal);
+  EXPECT_EQ(j["items"][0]["consecutive_failures"], 3);
+  EXPECT_EQ(j["items"][1]["paused"], false);
+  EXPECT_FALSE(j["items"][1].contains("reason"));
   {
     std::lock_guard lk(providers_mu_);
     providers_[0].paused = false;

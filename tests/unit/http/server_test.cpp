@@ -688,6 +688,35 @@ TEST_F(TwilioWebhookTest, StatusCallbackIsSignedAndMovesOnlyForward) {
   EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).ref.delivery_state, "delivered");
 }
 
+// The verifier names a parameter not shaped as the provider's id (a signed
+// request re-cut so that other parameters fold into its MessageSid): 400 on
+// both webhooks, before anything is written.
+TEST_F(TwilioWebhookTest, ASidOfTheWrongShapeIs400OnBothWebhooksAndChangesNothing) {
+  start();
+  pending_number();
+  store_.sent[{"twilio", "SMabc"}] = {SentMessageRef{41, 0, 0, ""}, "", 0};
+  const auto writes = store_.writes();
+  const std::string bad = FakeVerifier::kMalformed;
+  auto r = text({{"MessageSid", bad}, {"From", "+16502530000"}, {"Body", "YES"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(error_code(r), "invalid_sid");
+  EXPECT_EQ(json::parse(r->body)["error"]["field"], "MessageSid");
+  r = text({{"MessageSid", "SM1"}, {"AccountSid", bad}, {"From", "+16502530000"}, {"Body", "YES"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["field"], "AccountSid");
+  r = text({{"MessageSid", "SMabc"}, {"SmsSid", bad}, {"MessageStatus", "failed"}},
+           "/webhooks/twilio/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(error_code(r), "invalid_sid");
+  EXPECT_EQ(writes_.runs, 0);
+  EXPECT_EQ(store_.writes(), writes);
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kPending);
+  EXPECT_EQ(store_.sent.at({"twilio", "SMabc"}).ref.delivery_state, "");
+}
+
 TEST_F(TwilioWebhookTest, ARepeatedMessageSidGetsAnEmptyAnswerAndChangesNothing) {
   start();
   pending_number();

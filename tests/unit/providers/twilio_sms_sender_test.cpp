@@ -140,7 +140,7 @@ TEST(TwilioSender, SendsTheWayTwilioDocumentsIt) {
   TwilioSmsSender sender(config_for(fake));
   auto r = sender.send(text("+14155550100", "Example Org: Reply YES & be glad"));
   EXPECT_EQ(r.status, SendStatus::kSent) << r.provider_code << " " << r.provider_message;
-  EXPECT_EQ(r.provider_message_id, "SM1");
+  EXPECT_EQ(r.provider_message_id, FakeTwilio::message_sid(1));
   EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
   EXPECT_EQ(fake.bodies().at(0), "Example Org: Reply YES & be glad");
 }
