@@ -228,9 +228,6 @@ TEST(TwilioSender, ConnectionRefusedIsRetryable) {
   EXPECT_FALSE(r.ambiguous);  // nothing reached Twilio
 }
 
-}  // namespace
-}  // namespace sc::providers
-
 // The dispatcher's feed (issue 14): a request starts as soon as one is
 // answered and the next message is cleared, never more than max_in_flight at
 // once; a message not cleared yet ("not yet") is asked for again, not lost.
@@ -275,3 +272,6 @@ TEST(TwilioSender, SendStreamStartsTheNextRequestAsSoonAsOneIsAnswered) {
   EXPECT_EQ(fake.received().size(), ms.size());
   EXPECT_TRUE(fake.violations().empty());
 }
+
+}  // namespace
+}  // namespace sc::providers
