@@ -204,6 +204,31 @@ class WatchingEmail final : public sc::EmailSender {
     }
     return out;
   }
+  int max_in_flight() const override { return inner_.max_in_flight(); }
+  // The dispatcher streams: pass the feed through, noting the watched answer.
+  void send_stream(sc::SendFeed<sc::OutboundEmail>& feed) override {
+    struct Watch final : sc::SendFeed<sc::OutboundEmail> {
+      Watch(sc::SendFeed<sc::OutboundEmail>& f, WatchingEmail& o) : feed(f), owner(o) {}
+      const sc::OutboundEmail* next(bool wait) override {
+        const auto* m = feed.next(wait);
+        if (m != nullptr) is_watched.push_back(m->to.address == owner.watched);
+        return m;
+      }
+      bool finished() override { return feed.finished(); }
+      void answer(std::size_t i, sc::SendResult r) override {
+        feed.answer(i, std::move(r));
+        if (i < is_watched.size() && is_watched[i]) {
+          std::lock_guard lk(owner.mu);
+          owner.answered_at = Steady::now();
+          owner.answered.store(true);
+        }
+      }
+      sc::SendFeed<sc::OutboundEmail>& feed;
+      WatchingEmail& owner;
+      std::vector<bool> is_watched;
+    } watch(feed, *this);
+    inner_.send_stream(watch);
+  }
   std::string watched = "watched-reader@example.org";
   std::atomic<bool> answered{false};
   std::mutex mu;

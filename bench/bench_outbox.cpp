@@ -247,6 +247,32 @@ class WatchingSender final : public sc::EmailSender {
     sent_.fetch_add(ms.size());
     return out;
   }
+  int max_in_flight() const override { return inner_.max_in_flight(); }
+  // The dispatcher streams: pass the feed through, noting each answer.
+  void send_stream(sc::SendFeed<sc::OutboundEmail>& feed) override {
+    struct Watch final : sc::SendFeed<sc::OutboundEmail> {
+      Watch(sc::SendFeed<sc::OutboundEmail>& f, WatchingSender& o) : feed(f), owner(o) {}
+      const sc::OutboundEmail* next(bool wait) override {
+        const auto* m = feed.next(wait);
+        if (m != nullptr) ids.push_back(m->outbox_id);
+        return m;
+      }
+      bool finished() override { return feed.finished(); }
+      void answer(std::size_t i, sc::SendResult r) override {
+        feed.answer(i, std::move(r));
+        const auto watched = owner.watched_.load();
+        if (i < ids.size() && watched != 0 && ids[i] == watched) {
+          owner.answered_at_ = std::chrono::steady_clock::now();
+          owner.answered_.store(true);
+        }
+        owner.sent_.fetch_add(1);
+      }
+      sc::SendFeed<sc::OutboundEmail>& feed;
+      WatchingSender& owner;
+      std::vector<std::int64_t> ids;
+    } watch(feed, *this);
+    inner_.send_stream(watch);
+  }
   std::atomic<std::int64_t> watched_{0};
   std::atomic<bool> answered_{false};
   std::atomic<std::size_t> sent_{0};

@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -132,24 +137,30 @@ std::vector<Dispatcher::ProviderCounters> Dispatcher::provider_counters() const 
   return {providers_[0]->counters, providers_[1]->counters};
 }
 
+// The outcome of one claimed message, by index into Batch::claimed.
+struct Dispatcher::Outcome {
+  std::size_t row = 0;
+  SendResult result;
+  bool hand_back = false;  // not sent: queued again without counting the attempt
+  std::int64_t due = 0;    // when handed back
+  // Why it waits until `due`, shown to operators (OutboxStore::hold); null: it does not.
+  const char* wait_reason = nullptr;
+};
+
 // One claimed batch as it moves through the stages.
 struct Dispatcher::Batch {
   std::vector<ClaimedMessage> claimed;
   std::vector<OutboundEmail> emails;
   std::vector<OutboundSms> texts;
   std::vector<std::size_t> email_rows, sms_rows;  // indexes into claimed
-  // The outcome of each claimed message, by index into claimed.
-  struct Outcome {
-    std::size_t row = 0;
-    SendResult result;
-    bool hand_back = false;  // not sent: queued again without counting the attempt
-    std::int64_t due = 0;    // when handed back
-    // Why it waits until `due`, shown to operators (OutboxStore::hold); null: it does not.
-    const char* wait_reason = nullptr;
-  };
-  std::vector<Outcome> outcomes;
+  std::vector<Outcome> outcomes;                  // not yet recorded
   bool empty() const { return claimed.empty(); }
 };
+
+bool Dispatcher::stopping() const {
+  std::lock_guard lk(mu_);
+  return stopping_;
+}
 
 // While one batch is with the provider, the next is claimed and rendered
 // and the previous one recorded: the three stages overlap, so neither the
@@ -201,9 +212,10 @@ void Dispatcher::loop() {
       continue;
     }
     // A claimed batch is always sent (or handed back) and recorded, also
-    // when stopping.
+    // when stopping. Its first hand-over mark waits for the previous batch's
+    // record, so that a crash never finds two batches' worth unrecorded.
     if (!stopping) next = prepare_async();
-    send(batch);
+    send(batch, finish_recording);
     finish_recording();
     recording =
         std::async(std::launch::async, [this, b = std::move(batch)]() mutable { record(b); });
@@ -213,7 +225,7 @@ void Dispatcher::loop() {
 std::size_t Dispatcher::step() {
   auto batch = prepare();
   if (batch.empty()) return 0;
-  send(batch);
+  send(batch, nullptr);
   record(batch);
   return batch.claimed.size();
 }
@@ -338,224 +350,426 @@ Dispatcher::Batch Dispatcher::prepare() {
   return b;
 }
 
-// Hands the provider its messages in chunks of at most its concurrency, each
-// within its rate; stops handing over (and hands the rest back) when it is
-// paused, and sends a paused provider's one probe alone.
-template <class Sender, class Message>
-void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
-                              std::vector<std::size_t>& rows, Batch& b) {
-  const std::string name = sender.name();
-  std::size_t i = 0;
-  auto hand_back_rest = [&](std::int64_t due) {
-    for (; i < messages.size(); ++i) {
-      b.outcomes.push_back({rows[i], SendResult::retryable("handed-back", "not sent"), true, due});
-      ++p.counters.handed_back;
-      --p.reserved;
-    }
-  };
-  // A broadcast whose errors in a row reach the pause threshold in this batch
-  // sends nothing more from it: its remaining messages are handed back, and
-  // record() pauses it. Without this a whole claimed batch (SC_DISPATCH_BATCH)
-  // would go to a provider that refuses every one.
-  std::map<std::int64_t, int> errors_in_a_row;
-  auto tripped = [&](std::size_t k) {
-    const auto id = b.claimed[rows[k]].broadcast_id;
-    if (id == 0 || options_.broadcast_pause_after_errors <= 0) return false;
-    auto it = errors_in_a_row.find(id);
-    return it != errors_in_a_row.end() && it->second >= options_.broadcast_pause_after_errors;
-  };
-  std::unique_lock lk(providers_mu_);
-  while (i < messages.size()) {
-    const auto now_ms = clock_.now_ms();
-    if (tripped(i)) {
-      b.outcomes.push_back({rows[i], SendResult::retryable("handed-back", "broadcast pausing"),
-                            true, now_ms / 1000});
-      ++p.counters.handed_back;
-      --p.reserved;
-      ++i;
-      continue;
-    }
-    bool probe = false;
-    if (p.paused) {
-      if (!p.probe_claimed) {
-        hand_back_rest(now_ms / 1000);
-        break;
+// One provider's part of a batch, as its sender's send_stream takes it: a
+// message at a time, each only once it is cleared to go. A broadcast message
+// is cleared by its hand-over mark, which a marker thread writes a few at a
+// time just ahead of the requests, together with the outcomes answered
+// since its last mark; the mark is conditional on the broadcast still
+// sending. Hence what a crash can leave unknown is at most what is with the
+// provider (its in-flight cap) plus what is marked ahead (half that cap),
+// and a pause or cancel stops the sending within the same bound.
+template <class Message>
+class Dispatcher::Stream final : public SendFeed<Message> {
+ public:
+  Stream(Dispatcher& d, Provider& p, std::string name, std::vector<Message>& messages,
+         std::vector<std::size_t>& rows, Batch& b, std::size_t cap,
+         const std::function<void()>& before_first_mark)
+      : d_(d),
+        p_(p),
+        name_(std::move(name)),
+        messages_(messages),
+        rows_(rows),
+        b_(b),
+        cap_(cap),
+        // Marked ahead of the requests: half the cap keeps the provider busy
+        // while the next mark is written (a mark takes about a millisecond;
+        // the cap's requests take a round trip each); a new mark is written
+        // once a quarter of that has gone, so a mark covers several rows.
+        ahead_(std::max<std::size_t>(1, cap / 2)),
+        min_group_(std::max<std::size_t>(1, ahead_ / 4)),
+        before_first_mark_(before_first_mark),
+        bulk_(messages.size(), 0),
+        marks_(messages.size(), kNone),
+        handled_(messages.size(), false) {
+    bool bulk = false;
+    for (std::size_t k = 0; k < rows_.size(); ++k) {
+      if (b_.claimed[rows_[k]].lane == OutboxLane::kBulk) {
+        bulk_[k] = 1;
+        marks_[k] = kUnmarked;
+        bulk = true;
       }
-      probe = true;  // the first message after a pause is the probe, alone
     }
-    std::size_t n = messages.size() - i;
-    if (p.limits.concurrency > 0)
-      n = std::min<std::size_t>(n, static_cast<std::size_t>(p.limits.concurrency));
-    if (probe) n = 1;
-    if (!p.bucket.unlimited()) {
-      const int avail = p.bucket.available(now_ms);
-      if (avail <= 0) {
-        const auto at = p.bucket.next_available_ms(now_ms);
-        bool stopping;
-        {
-          std::lock_guard slk(mu_);
-          stopping = stopping_;
-        }
-        if (!threaded_ || stopping) {
-          // step() never waits, nor does a stop: queued again, due when a token is back.
-          if (probe) p.probe_claimed = false;
-          hand_back_rest(at / 1000);
-          break;
-        }
-        lk.unlock();
-        wait_ms(at - now_ms);
-        lk.lock();
+    if (bulk) marker_ = std::thread([this] { mark_loop(); });
+  }
+
+  ~Stream() override { stop_marker(); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  const Message* next(bool wait) override {
+    while (true) {
+      std::unique_lock plk(d_.providers_mu_);
+      if (pos_ == messages_.size()) return nullptr;
+      const auto k = pos_;
+      const auto now_ms = d_.clock_.now_ms();
+      const bool stopping = d_.stopping();
+      if (stopping) {
+        // Stopping: the requests in flight finish, the rest goes back.
+        hand_back_rest(now_ms / 1000, "stopping");
+        return nullptr;
+      }
+      const auto& m = b_.claimed[rows_[k]];
+      if (tripped(m.broadcast_id)) {
+        hand_back(k, "broadcast pausing", now_ms / 1000);
         continue;
       }
-      n = std::min<std::size_t>(n, static_cast<std::size_t>(avail));
-    }
-    for (std::size_t k = 1; k < n; ++k) {
-      if (tripped(i + k)) {
-        n = k;
-        break;
+      bool probe = false;
+      if (p_.paused) {
+        if (!p_.probe_claimed) {
+          hand_back_rest(now_ms / 1000, "not sent");
+          return nullptr;
+        }
+        if (probe_out_) return nullptr;  // the probe goes alone
+        probe = true;
       }
+      if (in_flight_ >= cap_) return nullptr;
+      if (bulk_[k] != 0) {
+        std::unique_lock lk(mu_);
+        if (stopped_.contains(m.broadcast_id) && marks_[k] != kRefused) {
+          // Paused or cancelled since the claim: not one more of it.
+          lk.unlock();
+          hand_back(k, "broadcast no longer sending", now_ms / 1000);
+          continue;
+        }
+        if (marks_[k] == kRefused) {
+          // Handed back by the store (the broadcast stopped), or no longer
+          // ours (its lease ran out): nothing to record here.
+          handled_[k] = true;
+          lk.unlock();
+          --p_.reserved;
+          ++p_.counters.handed_back;
+          ++pos_;
+          continue;
+        }
+        if (marks_[k] == kFailed || (failed_ && marks_[k] == kUnmarked)) {
+          lk.unlock();
+          hand_back(k, "not handed over", now_ms / 1000);
+          continue;
+        }
+        if (marks_[k] != kMarked) {
+          // Not cleared yet: the marker is on it.
+          cv_.notify_all();
+          if (!wait) return nullptr;
+          plk.unlock();
+          cv_.wait(lk, [&] {
+            return (marks_[k] != kUnmarked && marks_[k] != kMarking) || failed_ ||
+                   stopped_.contains(m.broadcast_id);
+          });
+          continue;
+        }
+      }
+      if (!p_.bucket.unlimited()) {
+        if (p_.bucket.available(now_ms) <= 0) {
+          const auto at = p_.bucket.next_available_ms(now_ms);
+          if (!d_.threaded_) {
+            // step() never waits: queued again, due when a token is back.
+            if (probe) p_.probe_claimed = false;
+            hand_back_rest(at / 1000, "not sent");
+            return nullptr;
+          }
+          if (!wait) return nullptr;
+          plk.unlock();
+          d_.wait_ms(at - now_ms);
+          continue;
+        }
+        p_.bucket.take(now_ms, 1);
+      }
+      --p_.reserved;
+      if (probe) probe_out_ = true;
+      {
+        std::lock_guard lk(mu_);
+        handled_[k] = true;
+        if (marks_[k] == kMarked) --marked_ahead_;
+      }
+      cv_.notify_all();  // room for the marker
+      given_.push_back(k);
+      given_at_.push_back(std::chrono::steady_clock::now());
+      answered_.push_back(false);
+      ++in_flight_;
+      ++pos_;
+      return &messages_[k];
     }
-    if (!p.bucket.unlimited()) p.bucket.take(now_ms, static_cast<int>(n));
-    p.reserved -= static_cast<int>(n);
-    lk.unlock();
-    // A provider that throws has not told us what happened: retry later
-    // rather than leave the batch leased until the lease runs out.
-    std::vector<SendResult> results;
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-      results = sender.send_batch(std::span<const Message>(messages.data() + i, n));
-    } catch (const std::exception& e) {
-      results.assign(n, SendResult::retryable("internal", e.what()));
-    }
+  }
+
+  bool finished() override {
+    std::lock_guard plk(d_.providers_mu_);
+    return pos_ == messages_.size();
+  }
+
+  void answer(std::size_t i, SendResult r) override {
+    if (i >= given_.size() || answered_[i]) return;  // not a message this stream gave
+    answered_[i] = true;
+    const auto k = given_[i];
+    const auto row = rows_[k];
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (results.size() != n) results.resize(n, SendResult::retryable("internal", "no result"));
-    if (observer_) {
-      for (const auto& r : results) observer_(name, r, seconds);
-    }
-    const auto done_ms = clock_.now_ms();
-    lk.lock();
-    for (std::size_t k = 0; k < n; ++k) {
-      auto& r = results[k];
-      const auto row = rows[i + k];
-      if (r.auth_refused) {
-        // Not the message's fault: every other message would be refused the
-        // same way. Handed back without counting the attempt.
-        ++p.counters.auth_refused;
-        ++p.counters.handed_back;
-        ++p.consecutive_auth;
-        if (p.reason.empty() || !p.paused) p.reason = r.provider_code + " " + r.provider_message;
-        b.outcomes.push_back({row, std::move(r), true, done_ms / 1000});
-        continue;
-      }
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - given_at_[i]).count();
+    if (d_.observer_) d_.observer_(name_, r, seconds);
+    const auto done_ms = d_.clock_.now_ms();
+    std::lock_guard plk(d_.providers_mu_);
+    --in_flight_;
+    const bool probe = probe_out_;  // a probe goes alone: this is its answer
+    if (r.auth_refused) {
+      // Not the message's fault: every other message would be refused the
+      // same way. Handed back without counting the attempt.
+      ++p_.counters.auth_refused;
+      ++p_.counters.handed_back;
+      ++p_.consecutive_auth;
+      if (p_.reason.empty() || !p_.paused) p_.reason = r.provider_code + " " + r.provider_message;
+      push({row, std::move(r), true, done_ms / 1000});
+    } else {
       switch (r.status) {
         case SendStatus::kSent:
-          ++p.counters.sent;
+          ++p_.counters.sent;
           break;
         case SendStatus::kRetryable:
-          ++p.counters.retryable;
+          ++p_.counters.retryable;
           break;
         case SendStatus::kPermanent:
-          ++p.counters.permanent;
+          ++p_.counters.permanent;
           break;
       }
       // Any answer that is not a refusal of our credentials shows they work.
-      p.consecutive_auth = 0;
-      if (p.paused) {
-        std::fprintf(stderr, "dispatcher: %s accepts again, resumed\n", name.c_str());
-        p.paused = false;
-        p.reason.clear();
-        p.since = 0;
+      p_.consecutive_auth = 0;
+      if (p_.paused) {
+        std::fprintf(stderr, "dispatcher: %s accepts again, resumed\n", name_.c_str());
+        p_.paused = false;
+        p_.reason.clear();
+        p_.since = 0;
       }
-      p.probe_delay_ms = options_.probe_base_ms;
-      if (const auto id = b.claimed[row].broadcast_id; id != 0)
-        errors_in_a_row[id] = r.status == SendStatus::kSent ? 0 : errors_in_a_row[id] + 1;
-      b.outcomes.push_back({row, std::move(r)});
+      p_.probe_delay_ms = d_.options_.probe_base_ms;
+      if (const auto id = b_.claimed[row].broadcast_id; id != 0)
+        errors_in_a_row_[id] = r.status == SendStatus::kSent ? 0 : errors_in_a_row_[id] + 1;
+      push({row, std::move(r)});
     }
-    i += n;
     if (probe) {
-      p.probe_claimed = false;
-      if (p.paused) {
+      probe_out_ = false;
+      p_.probe_claimed = false;
+      if (p_.paused) {
         // Still refused: probe again later, backing off.
-        p.probe_delay_ms = std::min(p.probe_delay_ms * 2, options_.probe_max_ms);
-        p.next_probe_ms = done_ms + p.probe_delay_ms;
+        p_.probe_delay_ms = std::min(p_.probe_delay_ms * 2, d_.options_.probe_max_ms);
+        p_.next_probe_ms = done_ms + p_.probe_delay_ms;
       }
-    } else if (!p.paused && options_.pause_after_auth_refusals > 0 &&
-               p.consecutive_auth >= options_.pause_after_auth_refusals) {
-      p.paused = true;
-      p.since = done_ms / 1000;
-      p.probe_delay_ms = options_.probe_base_ms;
-      p.next_probe_ms = done_ms + p.probe_delay_ms;
+    } else if (!p_.paused && d_.options_.pause_after_auth_refusals > 0 &&
+               p_.consecutive_auth >= d_.options_.pause_after_auth_refusals) {
+      p_.paused = true;
+      p_.since = done_ms / 1000;
+      p_.probe_delay_ms = d_.options_.probe_base_ms;
+      p_.next_probe_ms = done_ms + p_.probe_delay_ms;
       std::fprintf(stderr,
                    "dispatcher: %s refused our credentials %d times in a row (%s); paused, probing "
                    "in %lld ms\n",
-                   name.c_str(), p.consecutive_auth, p.reason.c_str(),
-                   static_cast<long long>(p.probe_delay_ms));
+                   name_.c_str(), p_.consecutive_auth, p_.reason.c_str(),
+                   static_cast<long long>(p_.probe_delay_ms));
     }
   }
-}
 
-// The next batch is claimed while this one is with the provider; only now
-// does it leave. Written before the first request so that a crash before it
-// queues the batch again (it never left) and a crash after it makes the
-// batch unknown (it may have left). Transactional messages are sent again
-// after a crash anyway.
-void Dispatcher::hand_over(Batch& b) {
-  std::vector<std::int64_t> bulk;
-  for (const auto* rows : {&b.email_rows, &b.sms_rows})
-    for (auto row : *rows)
-      if (b.claimed[row].lane == OutboxLane::kBulk) bulk.push_back(b.claimed[row].id);
-  if (bulk.empty()) return;
-  std::vector<std::int64_t> marked;
-  bool failed = false;
+  // After send_stream: a sender that threw has not told us what happened to
+  // what it had in flight (retried later rather than left leased); what it
+  // never took goes back. Then the marker stops, and what it has not
+  // recorded is left to record().
+  void finish(const char* error) {
+    if (error != nullptr) {
+      for (std::size_t i = 0; i < given_.size(); ++i)
+        if (!answered_[i]) answer(i, SendResult::retryable("internal", error));
+    }
+    {
+      std::lock_guard plk(d_.providers_mu_);
+      if (probe_out_) {
+        probe_out_ = false;
+        p_.probe_claimed = false;
+      }
+      hand_back_rest(d_.clock_.now_unix(), "not sent");
+    }
+    stop_marker();
+    for (auto& o : pending_) b_.outcomes.push_back(std::move(o));
+    pending_.clear();
+  }
+
+ private:
+  enum Mark : std::uint8_t { kNone, kUnmarked, kMarking, kMarked, kRefused, kFailed };
+
+  void push(Outcome o) {
+    std::lock_guard lk(mu_);
+    pending_.push_back(std::move(o));
+  }
+
+  // A broadcast whose errors in a row reach the pause threshold in this
+  // batch sends nothing more from it: its remaining messages are handed
+  // back, and the record pauses it.
+  bool tripped(std::int64_t broadcast_id) const {
+    if (broadcast_id == 0 || d_.options_.broadcast_pause_after_errors <= 0) return false;
+    auto it = errors_in_a_row_.find(broadcast_id);
+    return it != errors_in_a_row_.end() && it->second >= d_.options_.broadcast_pause_after_errors;
+  }
+
+  // With providers_mu_ held.
+  void hand_back(std::size_t k, const char* why, std::int64_t due) {
+    {
+      std::lock_guard lk(mu_);
+      handled_[k] = true;
+      if (marks_[k] == kMarked) --marked_ahead_;
+      if (marks_[k] != kRefused)
+        pending_.push_back({rows_[k], SendResult::retryable("handed-back", why), true, due});
+    }
+    ++p_.counters.handed_back;
+    --p_.reserved;
+    ++pos_;
+  }
+  void hand_back_rest(std::int64_t due, const char* why) {
+    while (pos_ < messages_.size()) hand_back(pos_, why, due);
+  }
+
+  // The marker: writes the outcomes answered so far and marks the next
+  // broadcast messages, keeping at most ahead_ marked and not yet given.
+  void mark_loop() {
+    bool first = true;
+    while (true) {
+      std::vector<std::int64_t> ids;
+      std::vector<std::size_t> group;
+      std::vector<Outcome> outcomes;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || (!failed_ && wants_mark()); });
+        if (stop_) return;
+        const std::size_t room = ahead_ - marked_ahead_;
+        for (; mark_pos_ < marks_.size() && group.size() < room; ++mark_pos_) {
+          const auto k = mark_pos_;
+          if (marks_[k] != kUnmarked || handled_[k]) continue;
+          const auto& m = b_.claimed[rows_[k]];
+          if (stopped_.contains(m.broadcast_id)) continue;  // handed back by the sender
+          marks_[k] = kMarking;
+          group.push_back(k);
+          ids.push_back(m.id);
+        }
+        outcomes.swap(pending_);
+      }
+      if (first && before_first_mark_) before_first_mark_();
+      first = false;
+      std::vector<std::int64_t> marked;
+      std::map<std::int64_t, std::string> pause;
+      bool ok = true;
+      try {
+        d_.outbox_.run([&](OutboxContext& c) {
+          d_.write_outcomes(c, b_.claimed, outcomes, pause);
+          if (!ids.empty())
+            marked =
+                c.outbox().mark_handed_over(ids, d_.clock_.now_unix() + d_.options_.lease_seconds);
+        });
+      } catch (const std::exception& e) {
+        // Not marked: not sent; handed back (or queued again when the lease
+        // runs out). The outcomes are left to record().
+        std::fprintf(stderr, "dispatcher: handing over failed: %s\n", e.what());
+        ok = false;
+      }
+      for (const auto& [id, reason] : pause)
+        std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),
+                     reason.c_str());
+      std::sort(marked.begin(), marked.end());
+      {
+        std::lock_guard lk(mu_);
+        if (!ok) {
+          failed_ = true;
+          outcomes.insert(outcomes.end(), std::make_move_iterator(pending_.begin()),
+                          std::make_move_iterator(pending_.end()));
+          pending_ = std::move(outcomes);
+        }
+        for (auto k : group) {
+          const auto& m = b_.claimed[rows_[k]];
+          if (!ok) {
+            marks_[k] = kFailed;
+          } else if (std::binary_search(marked.begin(), marked.end(), m.id)) {
+            marks_[k] = kMarked;
+            if (!handled_[k]) ++marked_ahead_;
+          } else {
+            marks_[k] = kRefused;
+            stopped_.insert(m.broadcast_id);
+          }
+        }
+      }
+      cv_.notify_all();
+    }
+  }
+
+  // With mu_ held: room for a group of marks, and something left to mark.
+  bool wants_mark() {
+    if (marked_ahead_ + min_group_ > ahead_) return false;
+    while (mark_pos_ < marks_.size() &&
+           (marks_[mark_pos_] != kUnmarked || handled_[mark_pos_] ||
+            stopped_.contains(b_.claimed[rows_[mark_pos_]].broadcast_id)))
+      ++mark_pos_;
+    return mark_pos_ < marks_.size();
+  }
+
+  void stop_marker() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (marker_.joinable()) marker_.join();
+  }
+
+  Dispatcher& d_;
+  Provider& p_;
+  const std::string name_;
+  std::vector<Message>& messages_;
+  std::vector<std::size_t>& rows_;
+  Batch& b_;
+  const std::size_t cap_, ahead_, min_group_;
+  const std::function<void()>& before_first_mark_;
+  std::vector<char> bulk_;  // by message index: needs a hand-over mark (set once)
+
+  // The sender's thread only (next and answer), with providers_mu_ held.
+  std::size_t pos_ = 0;  // the next message to give or hand back
+  std::size_t in_flight_ = 0;
+  bool probe_out_ = false;
+  std::vector<std::size_t> given_;  // message index, by the order given
+  std::vector<std::chrono::steady_clock::time_point> given_at_;
+  std::vector<bool> answered_;
+  std::map<std::int64_t, int> errors_in_a_row_;  // by broadcast, in the order answered
+
+  // Shared with the marker.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Mark> marks_;    // by message index
+  std::vector<bool> handled_;  // given or handed back
+  std::size_t mark_pos_ = 0;   // the marker's next candidate
+  std::size_t marked_ahead_ = 0;
+  std::set<std::int64_t> stopped_;  // broadcasts whose marks the store refused
+  std::vector<Outcome> pending_;    // answered or handed back, not yet written
+  bool failed_ = false;             // a mark failed: nothing more is marked
+  bool stop_ = false;
+  std::thread marker_;
+};
+
+template <class Sender, class Message>
+void Dispatcher::send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
+                              std::vector<std::size_t>& rows, Batch& b,
+                              const std::function<void()>& before_first_mark) {
+  std::size_t cap = static_cast<std::size_t>(std::max(1, sender.max_in_flight()));
+  if (p.limits.concurrency > 0) cap = std::min(cap, static_cast<std::size_t>(p.limits.concurrency));
+  Stream<Message> stream(*this, p, sender.name(), messages, rows, b, cap, before_first_mark);
+  std::string error;
   try {
-    outbox_.run([&](OutboxContext& c) {
-      marked = c.outbox().mark_handed_over(bulk, clock_.now_unix() + options_.lease_seconds);
-    });
+    sender.send_stream(stream);
   } catch (const std::exception& e) {
-    // Not marked: not sent. They are handed back, or queued again when their lease runs out.
-    std::fprintf(stderr, "dispatcher: handing over failed: %s\n", e.what());
-    failed = true;
+    error = e.what();
+    if (error.empty()) error = "the sender failed";
   }
-  if (marked.size() == bulk.size()) return;
-  std::sort(marked.begin(), marked.end());
-  const auto now = clock_.now_unix();
-  // A bulk message not marked is not sent: handed back when the write
-  // failed; left alone when its lease ran out (queued again, maybe claimed
-  // by now: no longer this batch's to record).
-  auto keep = [&](auto& messages, auto& rows, Provider& p) {
-    std::size_t out = 0;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& m = b.claimed[rows[i]];
-      if (m.lane == OutboxLane::kBulk && !std::binary_search(marked.begin(), marked.end(), m.id)) {
-        if (failed)
-          b.outcomes.push_back(
-              {rows[i], SendResult::retryable("handed-back", "not handed over"), true, now});
-        std::lock_guard lk(providers_mu_);
-        --p.reserved;
-        continue;
-      }
-      if (out != i) {
-        messages[out] = std::move(messages[i]);
-        rows[out] = rows[i];
-      }
-      ++out;
-    }
-    messages.resize(out);
-    rows.resize(out);
-  };
-  keep(b.emails, b.email_rows, *providers_[0]);
-  keep(b.texts, b.sms_rows, *providers_[1]);
+  stream.finish(error.empty() ? nullptr : error.c_str());
 }
 
-void Dispatcher::send(Batch& b) {
-  hand_over(b);
-  if (!b.emails.empty()) send_through(*providers_[0], email_, b.emails, b.email_rows, b);
-  if (!b.texts.empty()) send_through(*providers_[1], sms_, b.texts, b.sms_rows, b);
+void Dispatcher::send(Batch& b, const std::function<void()>& before_first_mark) {
+  if (!b.emails.empty())
+    send_through(*providers_[0], email_, b.emails, b.email_rows, b, before_first_mark);
+  if (!b.texts.empty())
+    send_through(*providers_[1], sms_, b.texts, b.sms_rows, b, before_first_mark);
 }
 
-void Dispatcher::record(Batch& b) {
-  yield_to_requests();
+void Dispatcher::write_outcomes(OutboxContext& c, const std::vector<ClaimedMessage>& claimed,
+                                const std::vector<Outcome>& outcomes,
+                                std::map<std::int64_t, std::string>& pause) {
+  if (outcomes.empty()) return;
   const auto done = clock_.now_unix();
   auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r,
                         const std::string& provider) {
@@ -582,7 +796,6 @@ void Dispatcher::record(Batch& b) {
     }
   };
   // Errors in a row per broadcast, counted in the order the provider answered.
-  std::map<std::int64_t, std::string> pause;  // broadcast → reason
   auto count_for_broadcast = [&](const ClaimedMessage& m, const SendResult& r) {
     if (m.broadcast_id == 0 || options_.broadcast_pause_after_errors <= 0) return;
     auto& n = broadcast_errors_[m.broadcast_id];
@@ -596,44 +809,49 @@ void Dispatcher::record(Batch& b) {
       n = 0;
     }
   };
-  outbox_.run([&](OutboxContext& c) {
-    const auto email_name = email_.name();
-    const auto sms_name = sms_.name();
-    for (const auto& o : b.outcomes) {
-      const auto& m = b.claimed[o.row];
-      if (o.hand_back) {
-        if (o.wait_reason != nullptr)
-          c.outbox().hold(m.id, o.due, o.wait_reason);
-        else
-          c.outbox().hand_back(m.id, o.due);
-        continue;
-      }
-      const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
-      count_for_broadcast(m, o.result);
-      if (m.lane == OutboxLane::kBulk && o.result.ambiguous &&
-          o.result.status != SendStatus::kSent) {
-        // The provider may have taken it: never sent again automatically.
-        c.outbox().mark_unknown(m.id, provider, o.result, done);
-        ++failed_;
-      } else {
-        record_one(c.outbox(), m, o.result, provider);
-      }
-      if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
-        record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
-                                done);
-      }
-      // The address or number can never be reached (an SMTP 550 for the
-      // recipient, Twilio 21211): nothing more goes to it.
-      if (o.result.recipient_undeliverable && m.channel_id != 0) {
-        std::string report = provider + " " + o.result.provider_code + " " +
-                             o.result.provider_message.substr(0, 200);
-        report = text::strip_crlf(report);
-        while (!report.empty() && !text::is_valid_utf8(report)) report.pop_back();  // cut mid-char
-        record_provider_undeliverable(c.consent(), m.channel_id, report, done);
-      }
+  const auto email_name = email_.name();
+  const auto sms_name = sms_.name();
+  for (const auto& o : outcomes) {
+    const auto& m = claimed[o.row];
+    if (o.hand_back) {
+      if (o.wait_reason != nullptr)
+        c.outbox().hold(m.id, o.due, o.wait_reason);
+      else
+        c.outbox().hand_back(m.id, o.due);
+      continue;
     }
-    for (const auto& [id, reason] : pause) c.outbox().pause_broadcast(id, reason, done);
-  });
+    const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
+    count_for_broadcast(m, o.result);
+    if (m.lane == OutboxLane::kBulk && o.result.ambiguous && o.result.status != SendStatus::kSent) {
+      // The provider may have taken it: never sent again automatically.
+      c.outbox().mark_unknown(m.id, provider, o.result, done);
+      ++failed_;
+    } else {
+      record_one(c.outbox(), m, o.result, provider);
+    }
+    if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
+      record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
+                              done);
+    }
+    // The address or number can never be reached (an SMTP 550 for the
+    // recipient, Twilio 21211): nothing more goes to it.
+    if (o.result.recipient_undeliverable && m.channel_id != 0) {
+      std::string report =
+          provider + " " + o.result.provider_code + " " + o.result.provider_message.substr(0, 200);
+      report = text::strip_crlf(report);
+      while (!report.empty() && !text::is_valid_utf8(report)) report.pop_back();  // cut mid-char
+      record_provider_undeliverable(c.consent(), m.channel_id, report, done);
+    }
+  }
+  for (const auto& [id, reason] : pause) c.outbox().pause_broadcast(id, reason, done);
+}
+
+void Dispatcher::record(Batch& b) {
+  if (b.outcomes.empty()) return;  // all written with the hand-over marks
+  yield_to_requests();
+  std::map<std::int64_t, std::string> pause;  // broadcast → reason
+  outbox_.run([&](OutboxContext& c) { write_outcomes(c, b.claimed, b.outcomes, pause); });
+  b.outcomes.clear();
   for (const auto& [id, reason] : pause)
     std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),
                  reason.c_str());

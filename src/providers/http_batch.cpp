@@ -258,6 +258,8 @@ HttpBatch::~HttpBatch() {
   }
 }
 
+int HttpBatch::max_in_flight() const { return impl_->options.max_in_flight; }
+
 HttpOutcome HttpBatch::post(const HttpRequest& request) {
   std::lock_guard lock(single_mu_);
   if (!impl_->single) impl_->single = impl_->make_transfer();
@@ -269,7 +271,23 @@ HttpOutcome HttpBatch::post(const HttpRequest& request) {
 std::vector<HttpOutcome> HttpBatch::post_all(
     std::size_t n, const std::function<HttpRequest(std::size_t)>& request_for) {
   std::vector<HttpOutcome> results(n);
-  if (n == 0) return results;
+  std::size_t next = 0;
+  post_stream(
+      [&](bool) -> std::optional<HttpRequest> {
+        if (next == n) return std::nullopt;
+        return request_for(next++);
+      },
+      [&] { return next == n; }, [&](std::size_t i, HttpOutcome o) { results[i] = std::move(o); });
+  return results;
+}
+
+void HttpBatch::post_stream(
+    const std::function<std::optional<HttpRequest>(bool wait)>& next_request,
+    const std::function<bool()>& finished,
+    const std::function<void(std::size_t, HttpOutcome)>& done) {
+  // How long to poll when the next request is not ready yet: the feed is
+  // waiting for its hand-over mark, a few ms at most.
+  constexpr int kNotYetPollMs = 2;
   std::lock_guard lock(batch_mu_);
   Impl& s = *impl_;
   if (!s.multi) {
@@ -277,21 +295,37 @@ std::vector<HttpOutcome> HttpBatch::post_all(
     // Keep every connection of a full window alive between batches.
     s.multi->set(CURLMOPT_MAXCONNECTS, static_cast<long>(s.options.max_in_flight));
   }
-  const std::size_t window =
-      std::min<std::size_t>(n, static_cast<std::size_t>(s.options.max_in_flight));
-  while (s.pool.size() < window) s.pool.push_back(s.make_transfer());
-
+  const auto cap = static_cast<std::size_t>(s.options.max_in_flight);
   std::vector<Transfer*> idle;
-  for (std::size_t i = 0; i < window; ++i) idle.push_back(s.pool[i].get());
-  std::size_t next = 0, done = 0;
+  for (auto& t : s.pool) idle.push_back(t.get());
+  std::size_t started = 0, in_flight = 0;
+  bool end = false;
   try {
-    while (done < n) {
-      while (next < n && !idle.empty()) {
+    while (true) {
+      bool not_yet = false;
+      while (!end && in_flight < cap) {
+        auto req = next_request(in_flight == 0);
+        if (!req) {
+          // Asked with wait, an empty answer is the end; without, maybe "not yet".
+          if (in_flight == 0 || finished())
+            end = true;
+          else
+            not_yet = true;
+          break;
+        }
+        if (idle.empty()) {
+          s.pool.push_back(s.make_transfer());
+          idle.push_back(s.pool.back().get());
+        }
         Transfer* t = idle.back();
         idle.pop_back();
-        t->start(request_for(next), next);
+        t->start(std::move(*req), started++);
         s.multi->add(t->easy);
-        ++next;
+        ++in_flight;
+      }
+      if (in_flight == 0) {
+        if (end) return;
+        continue;  // next_request(true) waits for the next one
       }
       int running = 0;
       CURLMcode mc = curl_multi_perform(s.multi->get(), &running);
@@ -306,13 +340,13 @@ std::vector<HttpOutcome> HttpBatch::post_all(
         auto* t = static_cast<Transfer*>(priv);
         CURLcode rc = msg->data.result;  // read before remove: msg is invalid afterwards
         s.multi->remove(t->easy.get());
-        results[t->index] = t->finish(rc);
         idle.push_back(t);
-        ++done;
+        --in_flight;
         progressed = true;
+        done(t->index, t->finish(rc));
       }
-      if (!progressed && done < n) {
-        mc = curl_multi_poll(s.multi->get(), nullptr, 0, 100, nullptr);
+      if (!progressed && in_flight > 0) {
+        mc = curl_multi_poll(s.multi->get(), nullptr, 0, not_yet ? kNotYetPollMs : 100, nullptr);
         if (mc != CURLM_OK)
           throw CurlError(std::string("curl_multi_poll: ") + curl_multi_strerror(mc));
       }
@@ -322,7 +356,6 @@ std::vector<HttpOutcome> HttpBatch::post_all(
     for (auto& t : s.pool) s.multi->remove(t->easy.get());
     throw;
   }
-  return results;
 }
 
 }  // namespace sc::providers

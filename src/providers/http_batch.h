@@ -58,11 +58,21 @@ class HttpBatch {
   HttpBatch& operator=(const HttpBatch&) = delete;
 
   HttpOutcome post(const HttpRequest& request);
+  int max_in_flight() const;
   // Posts n requests, up to max_in_flight at once; request_for(i) is called
   // just before request i starts (so a signature's time is its sending
   // time). One outcome per request, in order.
   std::vector<HttpOutcome> post_all(std::size_t n,
                                     const std::function<HttpRequest(std::size_t)>& request_for);
+  // Posts requests as next_request gives them, up to max_in_flight at once,
+  // and hands each outcome to done(i, outcome) as it comes (i counts the
+  // requests from 0). next_request(wait) is called whenever a request could
+  // start: with wait (nothing in flight) an empty answer means there are no
+  // more; without, it may also mean "not yet" (finished() tells which), and
+  // it is asked again within a few ms or after the next answer.
+  void post_stream(const std::function<std::optional<HttpRequest>(bool wait)>& next_request,
+                   const std::function<bool()>& finished,
+                   const std::function<void(std::size_t, HttpOutcome)>& done);
 
  private:
   struct Impl;
@@ -125,6 +135,22 @@ std::vector<SendResult> send_each(HttpBatch& http, std::span<const Message> mess
   results.reserve(outcomes.size());
   for (const auto& o : outcomes) results.push_back(result(o));
   return results;
+}
+
+// The send_stream of an HTTP provider: one request per message the feed
+// gives (request_for(message), built just before it starts), each outcome
+// mapped with result(outcome) and answered as it comes.
+template <class Message, class RequestFor, class ToResult>
+void stream_each(HttpBatch& http, SendFeed<Message>& feed, RequestFor request_for,
+                 ToResult result) {
+  http.post_stream(
+      [&](bool wait) -> std::optional<HttpRequest> {
+        const Message* m = feed.next(wait);
+        if (m == nullptr) return std::nullopt;
+        return request_for(*m);
+      },
+      [&] { return feed.finished(); },
+      [&](std::size_t i, const HttpOutcome& o) { feed.answer(i, result(o)); });
 }
 
 // A whole decimal integer (header values such as Retry-After), spaces trimmed.

@@ -226,4 +226,15 @@ std::vector<SendResult> SendgridEmailSender::send_batch(std::span<const Outbound
       [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 
+int SendgridEmailSender::max_in_flight() const { return impl_->http->max_in_flight(); }
+
+void SendgridEmailSender::send_stream(SendFeed<OutboundEmail>& feed) {
+  stream_each(
+      *impl_->http, feed,
+      [](const OutboundEmail& m) {
+        return HttpRequest{sendgrid_request_body(m), {}};
+      },
+      [this](const HttpOutcome& o) { return impl_->result(o); });
+}
+
 }  // namespace sc::providers

@@ -256,4 +256,12 @@ std::vector<SendResult> SesEmailSender::send_batch(std::span<const OutboundEmail
       [this](const HttpOutcome& o) { return impl_->result(o); });
 }
 
+int SesEmailSender::max_in_flight() const { return impl_->http->max_in_flight(); }
+
+void SesEmailSender::send_stream(SendFeed<OutboundEmail>& feed) {
+  stream_each(
+      *impl_->http, feed, [this](const OutboundEmail& m) { return impl_->request_for(m); },
+      [this](const HttpOutcome& o) { return impl_->result(o); });
+}
+
 }  // namespace sc::providers

@@ -166,4 +166,15 @@ std::vector<SendResult> TwilioSmsSender::send_batch(std::span<const OutboundSms>
       &Impl::result);
 }
 
+int TwilioSmsSender::max_in_flight() const { return impl_->http->max_in_flight(); }
+
+void TwilioSmsSender::send_stream(SendFeed<OutboundSms>& feed) {
+  stream_each(
+      *impl_->http, feed,
+      [this](const OutboundSms& m) {
+        return HttpRequest{twilio_request_body(impl_->config, m), {}};
+      },
+      &Impl::result);
+}
+
 }  // namespace sc::providers

@@ -566,15 +566,26 @@ std::vector<std::int64_t> SqliteOutboxStore::mark_handed_over(const std::vector<
   std::string list = "[";
   for (auto id : ids) list += (list.size() > 1 ? "," : "") + std::to_string(id);
   list += "]";
-  // Only rows still leased as claimed: one whose lease ran out meanwhile was
-  // queued again and may be another claim's now.
+  // Only rows still leased as claimed (one whose lease ran out meanwhile was
+  // queued again and may be another claim's now), and only of a broadcast
+  // still sending: a pause or cancel commits through this same writer, so
+  // once it has, nothing more of that broadcast is marked, hence sent.
   auto& q = st_.get(
       "UPDATE outbox SET lease_until = ? WHERE state = 'sending' AND lease_until < 0"
-      " AND id IN (SELECT value FROM json_each(?)) RETURNING id");
+      " AND id IN (SELECT value FROM json_each(?))"
+      " AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'sending') RETURNING id");
   q.bind(1, static_cast<int64_t>(lease_until));
   q.bind(2, list);
   while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
   q.reset();
+  // Those of a broadcast paused or cancelled since the claim go back to the
+  // queue unsent, their attempt given back (as hand_back does).
+  auto& back = st_.get(
+      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0"
+      " WHERE state = 'sending' AND lease_until < 0 AND id IN (SELECT value FROM json_each(?))"
+      " AND broadcast_id NOT IN (SELECT id FROM broadcasts WHERE status = 'sending')");
+  back.bind(1, list);
+  back.exec();
   return out;
 }
 

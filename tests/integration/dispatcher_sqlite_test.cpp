@@ -246,6 +246,7 @@ class BatchEmail final : public EmailSender {
     }
     return out;
   }
+  int max_in_flight() const override { return 16; }  // windows of up to 16 through send_batch
   int batches = 0;
 };
 

@@ -232,6 +232,18 @@ void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string&
   paused_broadcasts.emplace(broadcast_id, reason);
 }
 
+std::size_t MemoryOutbox::count_handed_over_unrecorded() const {
+  std::lock_guard lk(mu_);
+  std::size_t n = 0;
+  for (const auto& [id, r] : rows_) n += r.state == "sending" && r.handed_over ? 1 : 0;
+  return n;
+}
+
+void MemoryOutbox::pause(std::int64_t broadcast_id, const std::string& reason) {
+  std::lock_guard lk(mu_);
+  paused_broadcasts.emplace(broadcast_id, reason);
+}
+
 std::vector<std::int64_t> MemoryOutbox::mark_handed_over(const std::vector<std::int64_t>& ids,
                                                          std::int64_t lease_until) {
   std::lock_guard lk(mu_);
@@ -239,6 +251,13 @@ std::vector<std::int64_t> MemoryOutbox::mark_handed_over(const std::vector<std::
   for (auto id : ids) {
     auto it = rows_.find(id);
     if (it == rows_.end() || it->second.state != "sending" || it->second.handed_over) continue;
+    if (paused_broadcasts.contains(it->second.broadcast_id)) {
+      // No longer sending: back to the queue unsent (as the SQLite store does).
+      it->second.state = "queued";
+      it->second.attempts -= 1;
+      it->second.lease_until = 0;
+      continue;
+    }
     it->second.handed_over = true;
     it->second.lease_until = lease_until;
     out.push_back(id);

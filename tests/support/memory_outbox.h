@@ -47,12 +47,16 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   Row row(std::int64_t id) const;
   void set_payload(std::int64_t id, std::string payload);
   std::size_t count(const std::string& state) const;
+  // Rows a crash would make unknown: handed over, outcome not yet written.
+  std::size_t count_handed_over_unrecorded() const;
   // Channel states the claim checks (a channel not listed consents).
   void set_channel_state(std::int64_t channel_id, ConsentState s);
   MemoryConsentStore& consent_store() { return consent_; }
   // Broadcasts paused by the dispatcher, with their reasons; a paused one's
   // messages are no longer claimed.
   std::map<std::int64_t, std::string> paused_broadcasts;
+  // An operator's pause, committed while the dispatcher may be running.
+  void pause(std::int64_t broadcast_id, const std::string& reason);
   std::size_t transactions() const { return transactions_; }
   void set_request_jobs(std::uint64_t n) { request_jobs_ = n; }
 

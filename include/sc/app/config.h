@@ -49,7 +49,7 @@ struct Config {
   int max_attempts = 12;
   int dispatch_batch = 512;
   // Per provider: messages/s over any 1 s window (0 = unlimited) and
-  // messages handed to one send_batch at once (0 = the whole batch).
+  // messages with the provider at once (0 = the provider's own cap).
   int email_rate_limit = 0, sms_rate_limit = 0;
   int broadcast_pause_after_errors = 50;
   int broadcast_chunk_rows = 5000;  // recipients per snapshot transaction

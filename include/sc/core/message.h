@@ -2,6 +2,7 @@
 // provider-neutral outcome of one send attempt.
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -89,6 +90,47 @@ struct SendResult {
 
 const char* to_string(SendStatus s);
 
+// What a sender's send_stream takes its messages from: the dispatcher
+// clears each message just before it may go (a broadcast message is first
+// marked as handed over, and only while its broadcast is still sending), so
+// a sender asks for the next one only when it is about to send it.
+template <class Message>
+class SendFeed {
+ public:
+  virtual ~SendFeed() = default;
+  // The next message to send now, in order. With `wait` (the sender has
+  // nothing in flight) it blocks until one is cleared, and nullptr means
+  // there are no more. Without, nullptr also when the next one is not
+  // cleared yet: ask again soon (within a few ms), or after an answer.
+  virtual const Message* next(bool wait) = 0;
+  // No message is left to give: next() will only return nullptr.
+  virtual bool finished() = 0;
+  // The answer to the i-th message next() gave (counted from 0), on the
+  // thread that called next(), as soon as it is known.
+  virtual void answer(std::size_t i, SendResult result) = 0;
+};
+
+// The default send_stream: up to max_in_flight messages at a time through
+// send_batch (one request after another for a sender that sends one at a
+// time), each window's answers as it returns.
+template <class Message, class SendBatch>
+void send_in_windows(SendFeed<Message>& feed, int max_in_flight, SendBatch&& send_batch) {
+  const auto cap = static_cast<std::size_t>(max_in_flight < 1 ? 1 : max_in_flight);
+  std::vector<Message> window;
+  std::size_t first = 0;
+  while (true) {
+    window.clear();
+    for (const Message* m = feed.next(true); m != nullptr;
+         m = window.size() < cap ? feed.next(false) : nullptr)
+      window.push_back(*m);
+    if (window.empty()) return;
+    auto results = send_batch(std::span<const Message>(window));
+    results.resize(window.size(), SendResult::retryable("internal", "no result"));
+    for (std::size_t k = 0; k < window.size(); ++k) feed.answer(first + k, std::move(results[k]));
+    first += window.size();
+  }
+}
+
 // Port: every email provider (file, smtp, sendgrid, …) implements this.
 // send_batch may send concurrently; it returns one result per message, in order.
 class EmailSender {
@@ -101,6 +143,14 @@ class EmailSender {
     out.reserve(messages.size());
     for (const auto& m : messages) out.push_back(send(m));
     return out;
+  }
+  // Requests this sender has with the provider at once, at most.
+  virtual int max_in_flight() const { return 1; }
+  // Sends what the feed gives, up to max_in_flight at once, starting a
+  // request as soon as one is answered and the next message is cleared.
+  virtual void send_stream(SendFeed<OutboundEmail>& feed) {
+    send_in_windows(feed, max_in_flight(),
+                    [this](std::span<const OutboundEmail> ms) { return send_batch(ms); });
   }
 };
 
@@ -115,6 +165,11 @@ class SmsSender {
     out.reserve(messages.size());
     for (const auto& m : messages) out.push_back(send(m));
     return out;
+  }
+  virtual int max_in_flight() const { return 1; }  // as EmailSender's
+  virtual void send_stream(SendFeed<OutboundSms>& feed) {
+    send_in_windows(feed, max_in_flight(),
+                    [this](std::span<const OutboundSms> ms) { return send_batch(ms); });
   }
 };
 

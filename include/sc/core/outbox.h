@@ -73,9 +73,13 @@ class OutboxStore {
   // is written a bulk lease means "claimed, not handed over": the dispatcher
   // claims the next batch while the previous one is with the provider, and
   // a message that never left is queued again after a crash instead of
-  // ending unknown. Returns the ids still leased and marked; the dispatcher
-  // sends only those. A store that treats every bulk lease as handed over
-  // needs nothing here.
+  // ending unknown. The dispatcher marks a few at a time, just ahead of
+  // their requests, so a crash leaves unknown only what was in flight.
+  // Only messages of a broadcast still sending are marked: those of one
+  // paused or cancelled since the claim are handed back here (queued, the
+  // attempt not counted), so a pause stops the sending at once. Returns the
+  // ids still leased and marked; the dispatcher sends only those. A store
+  // that treats every bulk lease as handed over needs nothing here.
   virtual std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                                      std::int64_t lease_until) {
     (void)lease_until;

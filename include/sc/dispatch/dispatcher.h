@@ -29,7 +29,7 @@ class Dispatcher {
   // Per provider (one for email, one for texts).
   struct ProviderLimits {
     int rate_per_second = 0;  // messages handed over in any 1 s window; 0 = unlimited
-    int concurrency = 0;      // messages handed to one send_batch call at once; 0 = the whole batch
+    int concurrency = 0;      // messages with the provider at once; 0 = the sender's own cap
   };
   struct Options {
     int batch_size = 512;   // larger batches send faster but hold the writer longer per claim
@@ -73,7 +73,8 @@ class Dispatcher {
 
   // Hands back messages a dead process left leased, then starts the thread.
   void start();
-  // Finishes the batch in flight, records it, and joins.
+  // Waits for the requests in flight, hands back the rest of the batch,
+  // records it, and joins.
   void stop();
   // Something was queued: look now rather than at the next poll.
   void wake();
@@ -115,8 +116,8 @@ class Dispatcher {
   std::vector<ProviderCounters> provider_counters() const;
 
   // Called on the dispatcher's thread for every message a provider answered,
-  // with the duration of the send_batch call that carried it (a histogram's
-  // samples). Set before start().
+  // with the time from its hand-over to its answer (a histogram's samples).
+  // Set before start().
   using SendObserver =
       std::function<void(const std::string& provider, const SendResult& r, double seconds)>;
   void set_send_observer(SendObserver fn) { observer_ = std::move(fn); }
@@ -126,15 +127,26 @@ class Dispatcher {
 
  private:
   struct Batch;
+  struct Outcome;
   struct Provider;
+  template <class Message>
+  class Stream;  // one provider's part of a batch, fed to its send_stream
   void loop();
   Batch prepare();  // claim, decode, render
-  void send(Batch& batch);
-  void hand_over(Batch& batch);  // marks the bulk rows as with the provider, keeps those marked
+  // Sends the batch; before_first_mark runs before its first hand-over mark
+  // (the loop waits there for the previous batch's record).
+  void send(Batch& batch, const std::function<void()>& before_first_mark);
   template <class Sender, class Message>
   void send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
-                    std::vector<std::size_t>& rows, Batch& b);
+                    std::vector<std::size_t>& rows, Batch& b,
+                    const std::function<void()>& before_first_mark);
   void record(Batch& batch);
+  // Writes outcomes inside a transaction (record and the hand-over marks);
+  // collects the broadcasts to pause for errors in a row.
+  void write_outcomes(OutboxContext& c, const std::vector<ClaimedMessage>& claimed,
+                      const std::vector<Outcome>& outcomes,
+                      std::map<std::int64_t, std::string>& pause);
+  bool stopping() const;
   void yield_to_requests();
   int claim_allowance(Provider& p, std::int64_t now_ms);
   bool wait_ms(std::int64_t ms);  // false when stopping
@@ -147,9 +159,10 @@ class Dispatcher {
   const Composer* composer_ = nullptr;
   const BroadcastComposer* broadcasts_ = nullptr;
   QuietHoursCheck quiet_hours_;
-  std::map<std::int64_t, int> broadcast_errors_;
-  std::uint64_t jitter_state_ =
-      0x9e3779b97f4a7c15ULL;  // record() only  // errors in a row, by broadcast (record())
+  // Written only by write_outcomes, whose callers never overlap (a batch's
+  // marks wait for the previous batch's record).
+  std::map<std::int64_t, int> broadcast_errors_;  // errors in a row, by broadcast
+  std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
   SendObserver observer_;
   std::thread thread_;
   mutable std::mutex mu_;

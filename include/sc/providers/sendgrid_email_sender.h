@@ -45,6 +45,9 @@ class SendgridEmailSender final : public EmailSender {
   // Up to max_in_flight requests at once over reused keep-alive connections;
   // one result per message, in order.
   std::vector<SendResult> send_batch(std::span<const OutboundEmail> messages) override;
+  int max_in_flight() const override;
+  // Starts the next request as soon as one is answered (curl multi).
+  void send_stream(SendFeed<OutboundEmail>& feed) override;
 
  private:
   struct Impl;

@@ -62,6 +62,9 @@ class SesEmailSender final : public EmailSender {
   std::string name() const override { return "ses"; }
   SendResult send(const OutboundEmail& message) override;
   std::vector<SendResult> send_batch(std::span<const OutboundEmail> messages) override;
+  int max_in_flight() const override;
+  // Starts the next request as soon as one is answered (curl multi).
+  void send_stream(SendFeed<OutboundEmail>& feed) override;
 
  private:
   struct Impl;

@@ -46,6 +46,9 @@ class TwilioSmsSender final : public SmsSender {
   std::string name() const override { return "twilio"; }
   SendResult send(const OutboundSms& message) override;
   std::vector<SendResult> send_batch(std::span<const OutboundSms> messages) override;
+  int max_in_flight() const override;
+  // Starts the next request as soon as one is answered (curl multi).
+  void send_stream(SendFeed<OutboundSms>& feed) override;
 
  private:
   struct Impl;

@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "fakes/fake_twilio.h"
 
@@ -224,6 +226,51 @@ TEST(TwilioSender, ConnectionRefusedIsRetryable) {
   EXPECT_EQ(r.status, SendStatus::kRetryable);
   EXPECT_EQ(r.provider_code, "curl:7");
   EXPECT_FALSE(r.ambiguous);  // nothing reached Twilio
+}
+
+// The dispatcher's feed (issue 14): a request starts as soon as one is
+// answered and the next message is cleared, never more than max_in_flight at
+// once; a message not cleared yet ("not yet") is asked for again, not lost.
+class ScriptedFeed final : public SendFeed<OutboundSms> {
+ public:
+  explicit ScriptedFeed(std::vector<OutboundSms> ms) : messages(std::move(ms)) {}
+  const OutboundSms* next(bool wait) override {
+    if (given == messages.size()) return nullptr;
+    if (!wait && ++asked % 2 == 0) return nullptr;  // every other ask: not cleared yet
+    max_in_flight = std::max(max_in_flight, given + 1 - answers.size());
+    return &messages[given++];
+  }
+  bool finished() override { return given == messages.size(); }
+  void answer(std::size_t i, SendResult r) override { answers.emplace_back(i, std::move(r)); }
+  std::vector<OutboundSms> messages;
+  std::size_t given = 0, asked = 0, max_in_flight = 0;
+  std::vector<std::pair<std::size_t, SendResult>> answers;  // in the order they came
+};
+
+TEST(TwilioSender, SendStreamStartsTheNextRequestAsSoonAsOneIsAnswered) {
+  FakeTwilio fake;
+  fake.script("+14155550200", {201, "", {}, 400});  // the first text is slow
+  auto c = config_for(fake);
+  c.max_in_flight = 2;
+  TwilioSmsSender sender(c);
+  EXPECT_EQ(sender.max_in_flight(), 2);
+  std::vector<OutboundSms> ms;
+  for (int i = 200; i < 212; ++i) ms.push_back(text("+14155550" + std::to_string(i)));
+  ScriptedFeed feed(ms);
+  sender.send_stream(feed);
+  ASSERT_EQ(feed.answers.size(), ms.size());
+  std::set<std::size_t> answered;
+  for (const auto& [i, r] : feed.answers) {
+    EXPECT_TRUE(answered.insert(i).second) << "answered twice: " << i;
+    EXPECT_EQ(r.status, SendStatus::kSent) << i;
+  }
+  EXPECT_EQ(answered.size(), ms.size());
+  EXPECT_LE(feed.max_in_flight, 2u);
+  // The other eleven went through the second slot while the first waited:
+  // its answer came last (in windows of two it would have held the second).
+  EXPECT_EQ(feed.answers.back().first, 0u);
+  EXPECT_EQ(fake.received().size(), ms.size());
+  EXPECT_TRUE(fake.violations().empty());
 }
 
 }  // namespace

@@ -167,6 +167,47 @@ TEST_F(BroadcastStoreTest, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash) {
   EXPECT_EQ(reads.broadcast_counts(id, 1000).queued + reads.broadcast_counts(id, 1000).sending, 1);
 }
 
+// Issue 14 point 5: a pause or cancel commits through the same writer as the
+// hand-over marks, so once it has, nothing more of the broadcast is marked
+// (hence sent); its claimed rows go back to the queue, the attempt not
+// counted, and are then held (paused) or skipped (cancelled).
+TEST_F(BroadcastStoreTest, NothingOfABroadcastPausedOrCancelledSinceTheClaimIsHandedOver) {
+  for (int i = 0; i < 4; ++i)
+    add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+  auto id = create(ChannelKind::kEmail);
+  snapshot(id, 100);
+  auto leased = claim(1000);
+  ASSERT_EQ(leased.size(), 4u);
+  EXPECT_EQ(
+      writer_
+          ->run([&](WriteContext& c) { return c.outbox().mark_handed_over({leased[0].id}, 1300); })
+          .size(),
+      1u);
+  writer_->run([&](WriteContext& c) {
+    c.broadcasts().set_status(id, BroadcastStatus::kPaused, "paused by ops", 1001);
+  });
+  EXPECT_TRUE(writer_
+                  ->run([&](WriteContext& c) {
+                    return c.outbox().mark_handed_over({leased[1].id, leased[2].id}, 1300);
+                  })
+                  .empty());
+  ReadPool reads(path_, 1);
+  auto counts = reads.broadcast_counts(id);
+  EXPECT_EQ(counts.queued, 2);   // handed back, never sent
+  EXPECT_EQ(counts.sending, 2);  // the one with the provider, and one not yet asked for
+  for (const auto& r : reads.broadcast_recipients(id, "queued", 10, 0)) EXPECT_EQ(r.attempts, 0);
+  EXPECT_TRUE(claim(1002).empty());  // paused: nothing is claimed
+  // Cancelled: the same for the last one.
+  writer_->run([&](WriteContext& c) {
+    c.broadcasts().set_status(id, BroadcastStatus::kCancelled, "cancelled by ops", 1003);
+  });
+  EXPECT_TRUE(
+      writer_
+          ->run([&](WriteContext& c) { return c.outbox().mark_handed_over({leased[3].id}, 1300); })
+          .empty());
+  EXPECT_EQ(reads.broadcast_counts(id).queued, 3);
+}
+
 TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped) {
   for (int i = 0; i < 4; ++i)
     add_channel("c" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
