@@ -192,10 +192,11 @@ TEST_F(BroadcastStoreTest, NothingOfABroadcastPausedOrCancelledSinceTheClaimIsHa
                   })
                   .empty());
   ReadPool reads(path_, 1);
-  auto counts = reads.broadcast_counts(id);
+  auto counts = reads.broadcast_counts(id, 1000);
   EXPECT_EQ(counts.queued, 2);   // handed back, never sent
   EXPECT_EQ(counts.sending, 2);  // the one with the provider, and one not yet asked for
-  for (const auto& r : reads.broadcast_recipients(id, "queued", 10, 0)) EXPECT_EQ(r.attempts, 0);
+  for (const auto& r : reads.broadcast_recipients(id, "queued", 10, 0, 1000))
+    EXPECT_EQ(r.attempts, 0);
   EXPECT_TRUE(claim(1002).empty());  // paused: nothing is claimed
   // Cancelled: the same for the last one.
   writer_->run([&](WriteContext& c) {
@@ -205,7 +206,7 @@ TEST_F(BroadcastStoreTest, NothingOfABroadcastPausedOrCancelledSinceTheClaimIsHa
       writer_
           ->run([&](WriteContext& c) { return c.outbox().mark_handed_over({leased[3].id}, 1300); })
           .empty());
-  EXPECT_EQ(reads.broadcast_counts(id).queued, 3);
+  EXPECT_EQ(reads.broadcast_counts(id, 1000).queued, 3);
 }
 
 TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped) {
