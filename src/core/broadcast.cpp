@@ -329,8 +329,8 @@ OutboundEmail BroadcastComposer::email(const Prepared& p, const Recipient& r,
   return m;
 }
 
-OutboundSms BroadcastComposer::sms(const Prepared& p, const Recipient& r,
-                                   std::int64_t outbox_id, bool sample) const {
+OutboundSms BroadcastComposer::sms(const Prepared& p, const Recipient& r, std::int64_t outbox_id,
+                                   bool sample) const {
   OutboundSms m;
   m.outbox_id = outbox_id;
   m.to = r.address;

@@ -252,8 +252,7 @@ class BroadcastComposer {
   // `sample`: a preview or test copy (see sample_email).
   OutboundEmail email(const Prepared& p, const Recipient& r, std::int64_t outbox_id,
                       std::int64_t now, bool sample) const;
-  OutboundSms sms(const Prepared& p, const Recipient& r, std::int64_t outbox_id,
-                  bool sample) const;
+  OutboundSms sms(const Prepared& p, const Recipient& r, std::int64_t outbox_id, bool sample) const;
   std::map<std::string, std::string> vars_for(const Recipient& r, bool sample) const;
   const Composer& composer_;
   const ConsentService& service_;
