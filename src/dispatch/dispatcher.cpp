@@ -608,8 +608,15 @@ class Dispatcher::Stream final : public SendFeed<Message> {
       std::lock_guard lk(mu_);
       handled_[k] = true;
       if (marks_[k] == kMarked) --marked_ahead_;
-      if (marks_[k] != kRefused)
+      if (marks_[k] == kMarking) {
+        // Its mark is being written: whether it still needs handing back
+        // (marked) or the store already queued it again (refused) is known
+        // only once the mark lands; a hand-back now could land after the
+        // store's and queue again a row that is no longer ours.
+        deferred_back_[k] = {why, due};
+      } else if (marks_[k] != kRefused) {
         pending_.push_back({rows_[k], SendResult::retryable("handed-back", why), true, due});
+      }
     }
     ++p_.counters.handed_back;
     --p_.reserved;
@@ -684,6 +691,14 @@ class Dispatcher::Stream final : public SendFeed<Message> {
             marks_[k] = kRefused;
             stopped_.insert(m.broadcast_id);
           }
+          // Handed back while its mark was being written: still ours to
+          // hand back unless the store refused the mark (queued it again).
+          if (auto it = deferred_back_.find(k); it != deferred_back_.end()) {
+            if (marks_[k] != kRefused)
+              pending_.push_back({rows_[k], SendResult::retryable("handed-back", it->second.first),
+                                  true, it->second.second});
+            deferred_back_.erase(it);
+          }
         }
       }
       cv_.notify_all();
@@ -737,7 +752,9 @@ class Dispatcher::Stream final : public SendFeed<Message> {
   std::size_t marked_ahead_ = 0;
   std::set<std::int64_t> stopped_;  // broadcasts whose marks the store refused
   std::vector<Outcome> pending_;    // answered or handed back, not yet written
-  bool failed_ = false;             // a mark failed: nothing more is marked
+  // Handed back while being marked: why and when due, written once the mark lands.
+  std::map<std::size_t, std::pair<const char*, std::int64_t>> deferred_back_;
+  bool failed_ = false;  // a mark failed: nothing more is marked
   bool stop_ = false;
   std::thread marker_;
 };
