@@ -249,17 +249,23 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
 }
 
 void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
-  {
-    std::lock_guard lock(mu_);
+  // A request is counted in the same step under the lock as its body is kept
+  // (after the checks): a test that sees the count sees the body too.
+  auto arrived = [&] {
     ++requests_;
     connections_.insert(req.remote_port);
     arrivals_.push_back(unix_now());
-  }
+  };
+  auto refused = [&] {
+    std::lock_guard lock(mu_);
+    arrived();
+  };
   std::string auth = req.get_header_value("Authorization");
   if (auth.rfind("Bearer ", 0) != 0) {
     violation("Authorization is not \"Bearer <key>\": \"" + auth + "\"");
     res.status = 401;
     res.set_content(sendgrid_error("authorization required", ""), "application/json");
+    refused();
     return;
   }
   if (auth != "Bearer " + options_.api_key) {
@@ -268,6 +274,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     res.set_content(
         sendgrid_error("The provided authorization grant is invalid, expired, or revoked", ""),
         "application/json");
+    refused();
     return;
   }
   std::string ctype = req.get_header_value("Content-Type");
@@ -276,6 +283,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     res.status = 400;
     res.set_content(sendgrid_error("Content-Type should be application/json", ""),
                     "application/json");
+    refused();
     return;
   }
   json body = json::parse(req.body, nullptr, false);
@@ -283,6 +291,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     violation("body is not valid JSON");
     res.status = 400;
     res.set_content(sendgrid_error("Bad Request", ""), "application/json");
+    refused();
     return;
   }
   auto problems = check_body(body);
@@ -290,6 +299,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     for (const auto& p : problems) violation(p);
     res.status = 400;
     res.set_content(sendgrid_error(problems.front(), ""), "application/json");
+    refused();
     return;
   }
   std::string outbox;
@@ -302,6 +312,7 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
+    arrived();
     ++per_outbox_[outbox];
     for (const auto& p : body["personalizations"])
       for (const auto& to : p["to"]) ++per_recipient_[to["email"].get<std::string>()];

@@ -494,14 +494,20 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
 }
 
 void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
-  {
-    std::lock_guard lock(mu_);
+  // A request is counted in the same step under the lock as its body is kept
+  // (after the checks): a test that sees the count sees the body too.
+  auto arrived = [&] {
     ++requests_;
     connections_.insert(req.remote_port);
-  }
+  };
+  auto refused_request = [&] {
+    std::lock_guard lock(mu_);
+    arrived();
+  };
   if (req.target != kPath) {
     violation("request target is \"" + req.target + "\", not " + kPath);
     ses_error(res, 400, "BadRequestException", "unexpected query");
+    refused_request();
     return;
   }
   if (req.get_header_value("Host") != base_url().substr(base_url().find("://") + 3)) {
@@ -519,18 +525,21 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
               : refused == "InvalidSignatureException"
                   ? "Signature expired"
                   : "The security token included in the request is invalid.");
+    refused_request();
     return;
   }
   if (req.get_header_value("Content-Type") != "application/json") {
     violation("Content-Type is \"" + req.get_header_value("Content-Type") +
               "\", not application/json");
     ses_error(res, 400, "BadRequestException", "bad content type");
+    refused_request();
     return;
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) {
     violation("body is not valid JSON");
     ses_error(res, 400, "BadRequestException", "body is not JSON");
+    refused_request();
     return;
   }
   std::string raw;
@@ -538,6 +547,7 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
   if (!problems.empty()) {
     for (const auto& p : problems) violation(p);
     ses_error(res, 400, "BadRequestException", problems.front());
+    refused_request();
     return;
   }
   std::string outbox;
@@ -550,6 +560,7 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
+    arrived();
     ++per_outbox_[outbox];
     bodies_.push_back(body);
     raw_.push_back(raw);
