@@ -286,8 +286,10 @@ void HttpBatch::post_stream(
     const std::function<bool()>& finished,
     const std::function<void(std::size_t, HttpOutcome)>& done) {
   // How long to poll when the next request is not ready yet: the feed is
-  // waiting for its hand-over mark, a few ms at most.
-  constexpr int kNotYetPollMs = 2;
+  // waiting for its hand-over mark, about a millisecond. 2 ms cost a fast
+  // provider a fifth of its rate (texts against a 0 ms sink, whole-process
+  // A/B 1.22); 1 ms keeps it (0.98) at 6 % more CPU.
+  constexpr int kNotYetPollMs = 1;
   std::lock_guard lock(batch_mu_);
   Impl& s = *impl_;
   if (!s.multi) {
