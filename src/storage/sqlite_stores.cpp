@@ -590,23 +590,25 @@ std::vector<std::int64_t> SqliteOutboxStore::mark_handed_over(const std::vector<
 }
 
 void SqliteOutboxStore::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
-  // Never tried with a provider: the attempt the claim counted is given back.
-  auto& q = st_.get(
-      "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?, "
-      "lease_until = 0"
-      " WHERE id = ? AND state = 'sending'");
-  q.bind(1, static_cast<int64_t>(next_attempt_at));
-  q.bind(2, static_cast<int64_t>(id));
-  q.exec();
+  requeue(id, next_attempt_at, nullptr);
 }
 
 void SqliteOutboxStore::hold(std::int64_t id, std::int64_t until, const std::string& reason) {
-  // As hand_back, with the reason kept so that reads show it waiting.
+  requeue(id, until, &reason);
+}
+
+// Never tried with a provider: queued again and the attempt the claim counted
+// given back; with a reason (quiet hours) reads show it waiting, without one
+// (NULL) it is plainly queued.
+void SqliteOutboxStore::requeue(std::int64_t id, std::int64_t due, const std::string* reason) {
   auto& q = st_.get(
       "UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?,"
       " lease_until = 0, wait_reason = ? WHERE id = ? AND state = 'sending'");
-  q.bind(1, static_cast<int64_t>(until));
-  q.bind(2, reason);
+  q.bind(1, static_cast<int64_t>(due));
+  if (reason != nullptr)
+    q.bind(2, *reason);
+  else
+    q.bind(2);  // NULL
   q.bind(3, static_cast<int64_t>(id));
   q.exec();
 }

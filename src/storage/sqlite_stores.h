@@ -97,6 +97,7 @@ class SqliteOutboxStore final : public OutboxStore {
   int release_all() override;
 
  private:
+  void requeue(std::int64_t id, std::int64_t due, const std::string* reason);
   Statements& st_;
 };
 
