@@ -146,7 +146,7 @@ class SignupLoad {
     sc::ValidatedSignup v;
     v.email = sc::Email::parse(address).value();
     writer_.run([&](sc::storage::WriteContext& c) {
-      service_.sign_up(c.consent(), v, {"192.0.2.1", "bench"}, clock_.now_unix());
+      service_.sign_up(c.tx(), v, {"192.0.2.1", "bench"}, clock_.now_unix());
     });
     const auto done = Steady::now();
     std::lock_guard lk(mu_);
@@ -367,7 +367,7 @@ Outcome run(const Options& o) {
   b.created_by = "bench";
   const auto t0 = Steady::now();
   std::int64_t id = 0;
-  broadcasts.run([&](sc::BroadcastStore& s, sc::ConsentStore&, sc::AuditLog&) {
+  broadcasts.run([&](sc::BroadcastStore& s, sc::AuditLog&) {
     const auto now = clock.now_unix();
     b.created_at = now;
     id = s.insert(b);

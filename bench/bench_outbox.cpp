@@ -181,7 +181,7 @@ double run(int delay_ms, int n, int batch, int in_flight) {
         for (int i = 0; i < chunk; ++i) {
           sc::ValidatedSignup v;
           v.email = sc::Email::parse("reader" + std::to_string(done + i) + "@example.org").value();
-          service.sign_up(c.consent(), v, {"192.0.2.1", "bench"}, now);
+          service.sign_up(c.tx(), v, {"192.0.2.1", "bench"}, now);
         }
       });
       done += chunk;
@@ -306,12 +306,12 @@ int run_lanes(int bulk, int batch, int in_flight) {
       writer.run([&](sc::storage::WriteContext& c) {
         for (int i = 0; i < chunk; ++i) {
           sc::Channel ch;
-          ch.subscriber_id = c.consent().insert_subscriber(sc::Subscriber{0, "", "", now});
+          ch.subscriber_id = c.tx().subscribers.insert_subscriber(sc::Subscriber{0, "", "", now});
           ch.kind = sc::ChannelKind::kEmail;
           ch.address = "reader" + std::to_string(done + i) + "@example.org";
           ch.state = sc::ConsentState::kConfirmed;
           ch.created_at = ch.updated_at = now;
-          c.consent().insert_channel(ch);
+          c.tx().subscribers.insert_channel(ch);
         }
       });
       done += chunk;
@@ -374,7 +374,7 @@ int run_lanes(int bulk, int batch, int in_flight) {
   sc::ValidatedSignup v;
   v.email = sc::Email::parse("new-reader@example.org").value();
   const auto outcome = writer.run([&](sc::storage::WriteContext& c) {
-    return service.sign_up(c.consent(), v, {"192.0.2.1", "bench"}, clock.now_unix());
+    return service.sign_up(c.tx(), v, {"192.0.2.1", "bench"}, clock.now_unix());
   });
   const auto committed = std::chrono::steady_clock::now();
   (void)outcome;

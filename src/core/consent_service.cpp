@@ -1,6 +1,7 @@
 #include "sc/core/consent_service.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "sc/core/person_name.h"
 #include "sc/core/sms_keywords.h"
@@ -75,10 +76,10 @@ Result<std::string> check_source(const std::optional<std::string>& raw) {
 // A state change and its consent-log row, always together.
 // `evidence` carries what an inbound text adds to the row (detail, text,
 // MessageSid, OptOutType).
-void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentAction action,
+void change_state(ConsentWrites w, Channel& ch, ConsentState state, ConsentAction action,
                   ConsentSource source, const RequestContext& ctx, std::int64_t now,
                   std::string_view detail = {}, const ConsentEvent* evidence = nullptr) {
-  store.update_channel_state(ch.id, state, now);
+  w.subscribers.update_channel_state(ch.id, state, now);
   ch.state = state;
   ch.updated_at = now;
   ++ch.state_version;  // as the store counts it: links sent before now confirm nothing
@@ -92,14 +93,14 @@ void change_state(ConsentStore& store, Channel& ch, ConsentState state, ConsentA
   if (evidence == nullptr) e.detail = std::string(detail);
   e.context = ctx;
   e.at = now;
-  store.append_consent(e, nullptr);
+  w.log.append_consent(e, nullptr);
 }
 
 // Topics asked for through a channel, no later than `until`, become the
 // subscriber's once its owner has answered through that channel, up to the
 // cap (requests held on several channels could add up past it); the rest
 // are forgotten.
-void apply_topic_requests(ConsentStore& store, const Channel& ch, std::int64_t until) {
+void apply_topic_requests(TopicStore& store, const Channel& ch, std::int64_t until) {
   const auto topics = store.take_topic_requests(ch.id, until);
   if (topics.empty()) return;
   const auto existing = store.topics_of(ch.subscriber_id);
@@ -192,7 +193,110 @@ Result<ValidatedSignup> ConsentService::validate(const SignupRequest& r) const {
   return v;
 }
 
-SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup& v,
+// What one form asks of one channel: its address, the consent wording shown
+// for it, and whether its confirmation may go now (the pumping limits).
+struct SignupChannel {
+  ChannelKind kind;
+  const std::string& address;
+  const ConsentText& consent;
+  const std::function<bool(ChannelKind)>& limits_allow;
+};
+
+namespace {
+
+// Topics for someone who exists wait on this channel until its owner
+// confirms through it; asking for new ones is worth a confirmation. They
+// count against the subscriber's cap with the topics they hold and those
+// already waiting: new ones past it are dropped, silently, so the answer
+// stays the same as for a new address. True when new ones were asked for.
+bool hold_topic_requests(const Transaction& tx, const Channel& ch, const Subscriber& sub,
+                         const std::vector<std::string>& topics, std::int64_t now) {
+  if (topics.empty()) return false;
+  const auto existing = tx.topics.topics_of(sub.id);
+  const auto waiting = tx.topics.topic_requests_of(ch.id);
+  std::size_t count = existing.size() + waiting.size();
+  std::vector<std::string> wanted;
+  for (const auto& t : topics) {
+    if (std::find(existing.begin(), existing.end(), t) != existing.end()) continue;
+    if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) {
+      if (count >= ConsentService::kMaxSubscriberTopics) continue;
+      ++count;
+    }
+    wanted.push_back(t);
+  }
+  if (!wanted.empty()) tx.topics.request_topics(ch.id, wanted, now);
+  return !wanted.empty();
+}
+
+// The consent-log row of a form's grant, with the wording the person saw.
+void log_form_grant(const Transaction& tx, const Channel& ch, const SignupChannel& sc,
+                    const ValidatedSignup& v, const RequestContext& ctx, std::int64_t now) {
+  ConsentEvent e;
+  e.subscriber_id = ch.subscriber_id;
+  e.channel_id = ch.id;
+  e.channel = sc.kind;
+  e.address = sc.address;
+  e.action = ConsentAction::kGrant;
+  e.source = ConsentSource::kForm;
+  e.detail = v.source;
+  e.context = ctx;
+  e.consent_text_version = sc.consent.version;
+  e.consent_text_sha256 = sc.consent.sha256_hex;
+  e.at = now;
+  tx.consent_log.append_consent(e, &sc.consent);
+}
+
+}  // namespace
+
+// A new channel, pending, whose confirmation goes with it unless a limit
+// holds it back (then it is owed: confirm_sent_at stays 0).
+bool ConsentService::add_signup_channel(const Transaction& tx, const SignupChannel& sc,
+                                        std::optional<Channel>& ch, const Subscriber& sub,
+                                        std::int64_t now) {
+  Channel c;
+  c.subscriber_id = sub.id;
+  c.kind = sc.kind;
+  c.address = sc.address;
+  c.state = ConsentState::kPending;
+  c.created_at = now;
+  c.updated_at = now;
+  const bool send = sc.limits_allow(sc.kind);
+  c.confirm_sent_at = send ? now : 0;
+  c.id = tx.subscribers.insert_channel(c);
+  ch = c;
+  return send;
+}
+
+// A form for a channel that exists: topics held on it, a fresh double
+// opt-in for one that left or bounced, a confirmation again once the
+// cooldown has passed. True when a confirmation is to go now.
+bool ConsentService::renew_signup_channel(const Transaction& tx, const ValidatedSignup& v,
+                                          const SignupChannel& sc, Channel& ch,
+                                          const Subscriber& sub, std::int64_t now) {
+  const bool asked = hold_topic_requests(tx, ch, sub, v.topics, now);
+  const bool cooled_down = now - ch.confirm_sent_at >= config_.confirm_cooldown_seconds;
+  bool send = false;
+  if (ch.state == ConsentState::kUnsubscribed || ch.state == ConsentState::kUndeliverable) {
+    // Coming back after leaving needs a fresh double opt-in. An email
+    // gets it now whatever the cooldown: leaving took the owner's own
+    // link. A number waits for the cooldown since its last confirmation:
+    // a STOP may answer a text someone else asked for, and the form
+    // proves nothing, so the next form must not text the number at once;
+    // its owner can come back at once by texting START or YES. An
+    // address that bounced starts over the same way, as if new (it may
+    // work again; a new bounce makes it undeliverable again).
+    tx.subscribers.update_channel_state(ch.id, ConsentState::kPending, now);
+    ch.state = ConsentState::kPending;
+    ch.updated_at = now;
+    ++ch.state_version;
+    send = sc.kind == ChannelKind::kEmail || cooled_down;
+  } else if (ch.state == ConsentState::kPending || asked) {
+    send = cooled_down;
+  }
+  return send && sc.limits_allow(sc.kind);
+}
+
+SignupOutcome ConsentService::sign_up(const Transaction& tx, const ValidatedSignup& v,
                                       const RequestContext& ctx, std::int64_t now,
                                       std::string_view client_key) {
   SignupOutcome out;
@@ -215,15 +319,16 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
     sms_keys.number = *v.phone;
     sms_keys.prefix = number_prefix(*v.phone);
   }
-  auto limits_allow = [&](ChannelKind kind) {
+  const std::function<bool(ChannelKind)> limits_allow = [&](ChannelKind kind) {
     if (kind != ChannelKind::kSms) return true;
-    out.sms_limited = exceeded_sms_confirm_limit(store, config_.sms_limits, sms_keys, now);
+    out.sms_limited =
+        exceeded_sms_confirm_limit(tx.sms_confirms, config_.sms_limits, sms_keys, now);
     return out.sms_limited == SmsLimit::kNone;
   };
 
   std::optional<Channel> email_ch, sms_ch;
-  if (v.email) email_ch = store.find_channel(ChannelKind::kEmail, v.email->str());
-  if (v.phone) sms_ch = store.find_channel(ChannelKind::kSms, *v.phone);
+  if (v.email) email_ch = tx.subscribers.find_channel(ChannelKind::kEmail, v.email->str());
+  if (v.phone) sms_ch = tx.subscribers.find_channel(ChannelKind::kSms, *v.phone);
 
   // Identity. A channel that exists keeps its own subscriber; a new channel
   // never joins someone who already exists. An anonymous form proves nothing
@@ -239,103 +344,35 @@ SignupOutcome ConsentService::sign_up(ConsentStore& store, const ValidatedSignup
       s.first_name = v.first_name;
       s.postal_code = v.postal_code;
       s.created_at = now;
-      s.id = store.insert_subscriber(s);
+      s.id = tx.subscribers.insert_subscriber(s);
       created = s;
-      if (!v.topics.empty()) store.add_topics(s.id, v.topics);
+      if (!v.topics.empty()) tx.topics.add_topics(s.id, v.topics);
     }
     return *created;
   };
   std::optional<Subscriber> email_sub, sms_sub;
-  if (email_ch) email_sub = store.subscriber_by_id(email_ch->subscriber_id);
-  if (sms_ch) sms_sub = store.subscriber_by_id(sms_ch->subscriber_id);
+  if (email_ch) email_sub = tx.subscribers.subscriber_by_id(email_ch->subscriber_id);
+  if (sms_ch) sms_sub = tx.subscribers.subscriber_by_id(sms_ch->subscriber_id);
   if (v.email && !email_sub) email_sub = new_subscriber();
   if (v.phone && !sms_sub) sms_sub = new_subscriber();
 
-  auto handle = [&](ChannelKind kind, const std::string& address, std::optional<Channel>& ch,
-                    const Subscriber& sub, const ConsentText& consent) -> bool {
-    bool send = false;
-    if (!ch) {
-      Channel c;
-      c.subscriber_id = sub.id;
-      c.kind = kind;
-      c.address = address;
-      c.state = ConsentState::kPending;
-      c.created_at = now;
-      c.updated_at = now;
-      send = limits_allow(kind);
-      // The confirmation below is queued with it; one held back is owed.
-      c.confirm_sent_at = send ? now : 0;
-      c.id = store.insert_channel(c);
-      ch = c;
-    } else {
-      // Topics for someone who exists wait on this channel until its owner
-      // confirms through it; asking for new ones is worth a confirmation.
-      // They count against the subscriber's cap with the topics they hold
-      // and those already waiting: new ones past it are dropped, silently,
-      // so the answer stays the same as for a new address.
-      bool asked = false;
-      if (!v.topics.empty()) {
-        const auto existing = store.topics_of(sub.id);
-        const auto waiting = store.topic_requests_of(ch->id);
-        std::size_t count = existing.size() + waiting.size();
-        std::vector<std::string> wanted;
-        for (const auto& t : v.topics) {
-          if (std::find(existing.begin(), existing.end(), t) != existing.end()) continue;
-          if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) {
-            if (count >= kMaxSubscriberTopics) continue;
-            ++count;
-          }
-          wanted.push_back(t);
-        }
-        if (!wanted.empty()) store.request_topics(ch->id, wanted, now);
-        asked = !wanted.empty();
-      }
-      const bool cooled_down = now - ch->confirm_sent_at >= config_.confirm_cooldown_seconds;
-      if (ch->state == ConsentState::kUnsubscribed || ch->state == ConsentState::kUndeliverable) {
-        // Coming back after leaving needs a fresh double opt-in. An email
-        // gets it now whatever the cooldown: leaving took the owner's own
-        // link. A number waits for the cooldown since its last confirmation:
-        // a STOP may answer a text someone else asked for, and the form
-        // proves nothing, so the next form must not text the number at once;
-        // its owner can come back at once by texting START or YES. An
-        // address that bounced starts over the same way, as if new (it may
-        // work again; a new bounce makes it undeliverable again).
-        store.update_channel_state(ch->id, ConsentState::kPending, now);
-        ch->state = ConsentState::kPending;
-        ch->updated_at = now;
-        ++ch->state_version;
-        send = kind == ChannelKind::kEmail || cooled_down;
-      } else if (ch->state == ConsentState::kPending || asked) {
-        send = cooled_down;
-      }
-      if (send) send = limits_allow(kind);
-    }
-    ConsentEvent e;
-    e.subscriber_id = sub.id;
-    e.channel_id = ch->id;
-    e.channel = kind;
-    e.address = address;
-    e.action = ConsentAction::kGrant;
-    e.source = ConsentSource::kForm;
-    e.detail = v.source;
-    e.context = ctx;
-    e.consent_text_version = consent.version;
-    e.consent_text_sha256 = consent.sha256_hex;
-    e.at = now;
-    store.append_consent(e, &consent);
+  auto handle = [&](const SignupChannel& sc, std::optional<Channel>& ch, const Subscriber& sub) {
+    const bool send = ch ? renew_signup_channel(tx, v, sc, *ch, sub, now)
+                         : add_signup_channel(tx, sc, ch, sub, now);
+    log_form_grant(tx, *ch, sc, v, ctx, now);
     return send;
   };
-
-  if (v.email &&
-      handle(ChannelKind::kEmail, v.email->str(), email_ch, *email_sub, config_.email_consent)) {
-    queue_email_confirmation(store, *email_ch, *email_sub, now);
+  if (v.email && handle({ChannelKind::kEmail, v.email->str(), config_.email_consent, limits_allow},
+                        email_ch, *email_sub)) {
+    queue_email_confirmation(tx, *email_ch, *email_sub, now);
     out.queued_email = true;
   }
-  if (v.phone && handle(ChannelKind::kSms, *v.phone, sms_ch, *sms_sub, config_.sms_consent)) {
-    queue_sms_confirmation(store, *sms_ch, now);
+  if (v.phone &&
+      handle({ChannelKind::kSms, *v.phone, config_.sms_consent, limits_allow}, sms_ch, *sms_sub)) {
+    queue_sms_confirmation(tx, *sms_ch, now);
     out.queued_sms = true;
     if (config_.sms_limits.enabled)
-      store.record_sms_confirm(sms_keys, now, now - SmsConfirmLimits::kLongestWindow);
+      tx.sms_confirms.record_sms_confirm(sms_keys, now, now - SmsConfirmLimits::kLongestWindow);
   }
   return out;
 }
@@ -381,7 +418,7 @@ OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail
   return m;
 }
 
-void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel& ch,
+void ConsentService::queue_email_confirmation(const Transaction& tx, const Channel& ch,
                                               const Subscriber& sub, std::int64_t now) {
   OutboxEntry entry;
   entry.kind = OutboxKind::kEmail;
@@ -395,14 +432,14 @@ void ConsentService::queue_email_confirmation(ConsentStore& store, const Channel
   // to add: the email names them (all of those its link would add) and
   // says that ignoring it changes nothing.
   const bool topics_only = ch.state == ConsentState::kConfirmed;
-  if (topics_only) vars["topics"] = join(store.topic_requests_of(ch.id), ", ");
+  if (topics_only) vars["topics"] = join(tx.topics.topic_requests_of(ch.id), ", ");
   // Rendering waits for the dispatcher: the commit path stays SQL only.
-  store.enqueue_email(
+  tx.messages.enqueue_email(
       entry, templated_email(ch, topics_only ? "confirm_topics" : "confirm", std::move(vars), now));
-  if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
+  if (ch.confirm_sent_at != now) tx.subscribers.mark_confirm_sent(ch.id, now);
 }
 
-void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& ch,
+void ConsentService::queue_sms_confirmation(const Transaction& tx, const Channel& ch,
                                             std::int64_t now) {
   OutboxEntry entry;
   entry.kind = OutboxKind::kSms;
@@ -414,10 +451,10 @@ void ConsentService::queue_sms_confirmation(ConsentStore& store, const Channel& 
   // A confirmed number is asked only about new topics, and told which.
   if (ch.state == ConsentState::kConfirmed) {
     sms.template_name = "sms_confirm_topics";
-    sms.template_vars = {{"topics", topics_for_text(store.topic_requests_of(ch.id))}};
+    sms.template_vars = {{"topics", topics_for_text(tx.topics.topic_requests_of(ch.id))}};
   }
-  store.enqueue_sms(entry, sms);
-  if (ch.confirm_sent_at != now) store.mark_confirm_sent(ch.id, now);
+  tx.messages.enqueue_sms(entry, sms);
+  if (ch.confirm_sent_at != now) tx.subscribers.mark_confirm_sent(ch.id, now);
 }
 
 Result<TokenClaims> ConsentService::check_confirm_token(std::string_view token,
@@ -429,42 +466,42 @@ Result<TokenClaims> ConsentService::check_unsubscribe_token(std::string_view tok
   return tokens_.verify(token, TokenPurpose::kUnsubscribe, 0);
 }
 
-bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
-                             std::int64_t now) {
-  auto ch = store.channel_by_id(channel_id);
+bool record_provider_opt_out(ConsentWrites consent, std::int64_t channel_id,
+                             std::string_view report, std::int64_t now) {
+  auto ch = consent.subscribers.channel_by_id(channel_id);
   if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
   // The STOP went to the provider, not to us: still a keyword, with its report.
-  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+  change_state(consent, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
                ConsentSource::kKeyword, {}, now, report);
   return true;
 }
 
-bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, ConsentSource source,
-                                 std::string_view report, std::int64_t now) {
-  auto ch = store.channel_by_id(channel_id);
+bool record_provider_unsubscribe(ConsentWrites consent, std::int64_t channel_id,
+                                 ConsentSource source, std::string_view report, std::int64_t now) {
+  auto ch = consent.subscribers.channel_by_id(channel_id);
   if (!ch || ch->state == ConsentState::kUnsubscribed) return false;
-  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, {}, now,
+  change_state(consent, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, {}, now,
                report);
   return true;
 }
 
-bool record_provider_undeliverable(ConsentStore& store, std::int64_t channel_id,
+bool record_provider_undeliverable(ConsentWrites consent, std::int64_t channel_id,
                                    std::string_view report, std::int64_t now) {
-  auto ch = store.channel_by_id(channel_id);
+  auto ch = consent.subscribers.channel_by_id(channel_id);
   if (!ch || ch->state == ConsentState::kUnsubscribed || ch->state == ConsentState::kUndeliverable)
     return false;
-  change_state(store, *ch, ConsentState::kUndeliverable, ConsentAction::kUndeliverable,
+  change_state(consent, *ch, ConsentState::kUndeliverable, ConsentAction::kUndeliverable,
                ConsentSource::kProvider, {}, now, report);
   return true;
 }
 
-SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const InboundText& text,
+SmsKeywordOutcome ConsentService::receive_text(const Transaction& tx, const InboundText& text,
                                                const RequestContext& ctx, std::int64_t now) {
   // Each MessageSid once: Twilio retries a slow answer with the same sid,
   // and a captured request replayed later carries its sid too (the
   // signature covers it). Every processed sid is kept, so neither a retried
   // YES nor an old YES replayed after a STOP changes anything.
-  if (!text.message_id.empty() && store.inbound_text_seen(text.message_id)) {
+  if (!text.message_id.empty() && tx.inbound_texts.inbound_text_seen(text.message_id)) {
     SmsKeywordOutcome dup;
     dup.duplicate = true;
     return dup;
@@ -476,7 +513,7 @@ SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const Inboun
   evidence.message_sid = text.message_id;
   evidence.text_received = text.body;
   evidence.opt_out_type = text.opt_out_type;
-  auto out = keyword_reply(store, text.from, text.keyword, evidence, ctx, now);
+  auto out = keyword_reply(tx, text.from, text.keyword, evidence, ctx, now);
   if (text.provider_answered) {
     out.reply_template.clear();
     out.reply_vars.clear();
@@ -497,7 +534,7 @@ SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const Inboun
     e.source = ConsentSource::kKeyword;
     e.context = ctx;
     e.at = now;
-    store.append_consent(e, nullptr);
+    tx.consent_log.append_consent(e, nullptr);
   }
   if (!text.message_id.empty()) {
     StoredInboundText stored;
@@ -513,17 +550,17 @@ SmsKeywordOutcome ConsentService::receive_text(ConsentStore& store, const Inboun
     } else {
       stored.outcome = answered ? "answered" : "ignored";
     }
-    store.insert_inbound_text(stored);
+    tx.inbound_texts.insert_inbound_text(stored);
   }
   return out;
 }
 
-Result<ChannelOutcome> ConsentService::opt_out_inbound_text(ConsentStore& store,
+Result<ChannelOutcome> ConsentService::opt_out_inbound_text(const Transaction& tx,
                                                             std::int64_t inbound_id,
                                                             std::string_view who,
                                                             const RequestContext& ctx,
                                                             std::int64_t now) {
-  auto text = store.inbound_text_by_id(inbound_id);
+  auto text = tx.inbound_texts.inbound_text_by_id(inbound_id);
   if (!text) return Error{ErrorCode::kNotFound, "not_found", "no such inbound text", ""};
   // Only a text that is no keyword is for an operator to read: a keyword was
   // acted on as what it says when it came, and a YES or a HELP is no request
@@ -538,36 +575,29 @@ Result<ChannelOutcome> ConsentService::opt_out_inbound_text(ConsentStore& store,
                      "keyword can be marked as a request to stop",
                  ""};
   }
-  auto ch = store.find_channel(ChannelKind::kSms, text->from);
+  auto ch = tx.subscribers.find_channel(ChannelKind::kSms, text->from);
   if (!ch)
     return Error{ErrorCode::kNotFound, "not_found",
                  "the number that sent this text is not subscribed to anything", ""};
-  if (text->reviewed_at == 0) store.mark_inbound_text_reviewed(inbound_id, who, "opt_out", now);
+  if (text->reviewed_at == 0)
+    tx.inbound_texts.mark_inbound_text_reviewed(inbound_id, who, "opt_out", now);
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
   ConsentEvent evidence;
   evidence.detail = std::string(who) + " reviewed inbound " + std::to_string(inbound_id);
   evidence.message_sid = text->message_sid;
   evidence.text_received = text->body;
-  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+  change_state(tx.consent(), *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
                ConsentSource::kAdmin, ctx, now, {}, &evidence);
   return ChannelOutcome{*ch, true};
 }
 
-SmsKeywordOutcome ConsentService::sms_keyword(ConsentStore& store, std::string_view from,
-                                              SmsKeyword keyword, std::string_view message_id,
-                                              const RequestContext& ctx, std::int64_t now) {
-  ConsentEvent evidence;
-  evidence.detail = message_id.empty() ? std::string() : "sms " + std::string(message_id);
-  return keyword_reply(store, from, keyword, evidence, ctx, now);
-}
-
-SmsKeywordOutcome ConsentService::keyword_reply(ConsentStore& store, std::string_view from,
+SmsKeywordOutcome ConsentService::keyword_reply(const Transaction& tx, std::string_view from,
                                                 SmsKeyword keyword, const ConsentEvent& evidence,
                                                 const RequestContext& ctx, std::int64_t now) {
   SmsKeywordOutcome out;
   out.reply_vars = {{"public_url", config_.public_url}};
   if (keyword == SmsKeyword::kNone) return out;
-  out.channel = store.find_channel(ChannelKind::kSms, from);
+  out.channel = tx.subscribers.find_channel(ChannelKind::kSms, from);
   const std::string& detail = evidence.detail;
   switch (keyword) {
     case SmsKeyword::kOptOut:
@@ -575,8 +605,9 @@ SmsKeywordOutcome ConsentService::keyword_reply(ConsentStore& store, std::string
       // (it may have been texted before it was erased here).
       out.reply_template = "sms_stopped";
       if (out.channel && out.channel->state != ConsentState::kUnsubscribed) {
-        change_state(store, *out.channel, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
-                     ConsentSource::kKeyword, ctx, now, detail, &evidence);
+        change_state(tx.consent(), *out.channel, ConsentState::kUnsubscribed,
+                     ConsentAction::kWithdraw, ConsentSource::kKeyword, ctx, now, detail,
+                     &evidence);
         out.changed = true;
       }
       break;
@@ -589,9 +620,9 @@ SmsKeywordOutcome ConsentService::keyword_reply(ConsentStore& store, std::string
       }
       out.reply_template = "sms_subscribed";
       // The owner of the number answers from it: topics asked for it so far are theirs.
-      apply_topic_requests(store, *out.channel, now);
+      apply_topic_requests(tx.topics, *out.channel, now);
       if (out.channel->state != ConsentState::kConfirmed) {
-        change_state(store, *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm,
+        change_state(tx.consent(), *out.channel, ConsentState::kConfirmed, ConsentAction::kConfirm,
                      ConsentSource::kKeyword, ctx, now, detail, &evidence);
         out.changed = true;
       }
@@ -605,11 +636,11 @@ SmsKeywordOutcome ConsentService::keyword_reply(ConsentStore& store, std::string
   return out;
 }
 
-Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_view token,
+Result<ChannelOutcome> ConsentService::confirm(const Transaction& tx, std::string_view token,
                                                const RequestContext& ctx, std::int64_t now) {
   auto claims = check_confirm_token(token, now);
   if (!claims) return claims.error();
-  auto ch = store.channel_by_id(claims->channel_id);
+  auto ch = tx.subscribers.channel_by_id(claims->channel_id);
   if (!ch)
     return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
   // Unsubscribed: an old confirmation link must not undo a later unsubscribe
@@ -629,34 +660,35 @@ Result<ChannelOutcome> ConsentService::confirm(ConsentStore& store, std::string_
   }
   // The owner has shown they hold this address: the topics asked for
   // through it before this link was sent are theirs now.
-  apply_topic_requests(store, *ch, claims->expires_at - config_.confirm_ttl_seconds);
+  apply_topic_requests(tx.topics, *ch, claims->expires_at - config_.confirm_ttl_seconds);
   // Already confirmed: a repeat click is fine.
   if (ch->state == ConsentState::kConfirmed) return ChannelOutcome{*ch, false};
-  change_state(store, *ch, ConsentState::kConfirmed, ConsentAction::kConfirm, ConsentSource::kLink,
-               ctx, now);
+  change_state(tx.consent(), *ch, ConsentState::kConfirmed, ConsentAction::kConfirm,
+               ConsentSource::kLink, ctx, now);
   if (ch->kind == ChannelKind::kEmail) {
-    auto sub = store.subscriber_by_id(ch->subscriber_id);
+    auto sub = tx.subscribers.subscriber_by_id(ch->subscriber_id);
     OutboxEntry entry;
     entry.kind = OutboxKind::kEmail;
     entry.channel_id = ch->id;
     entry.purpose = "welcome";
-    store.enqueue_email(
+    tx.messages.enqueue_email(
         entry,
         templated_email(*ch, "welcome", {{"first_name", sub ? greeting_name(*sub) : ""}}, now));
   }
   return ChannelOutcome{*ch, true};
 }
 
-Result<ChannelOutcome> ConsentService::unsubscribe(ConsentStore& store, std::string_view token,
+Result<ChannelOutcome> ConsentService::unsubscribe(const Transaction& tx, std::string_view token,
                                                    ConsentSource source, const RequestContext& ctx,
                                                    std::int64_t now) {
   auto claims = check_unsubscribe_token(token);
   if (!claims) return claims.error();
-  auto ch = store.channel_by_id(claims->channel_id);
+  auto ch = tx.subscribers.channel_by_id(claims->channel_id);
   if (!ch)
     return Error{ErrorCode::kNotFound, "not_found", "This subscription no longer exists.", ""};
   if (ch->state == ConsentState::kUnsubscribed) return ChannelOutcome{*ch, false};
-  change_state(store, *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source, ctx, now);
+  change_state(tx.consent(), *ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source,
+               ctx, now);
   return ChannelOutcome{*ch, true};
 }
 

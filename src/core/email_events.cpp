@@ -113,7 +113,7 @@ int email_delivery_rank(std::string_view state) {
   return 2;  // delivered, bounced, blocked, dropped, undelivered, failed …
 }
 
-EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& deliveries,
+EmailEventsOutcome apply_email_events(ConsentWrites consent, DeliveryStore& deliveries,
                                       const std::vector<EmailEvent>& events, std::int64_t now) {
   EmailEventsOutcome out;
   for (const auto& e : events) {
@@ -135,7 +135,7 @@ EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& del
         row = deliveries.email_delivery_by_provider_id(e.message_id);
     }
     std::optional<Channel> ch;
-    if (row) ch = consents.channel_by_id(row->channel_id);
+    if (row) ch = consent.subscribers.channel_by_id(row->channel_id);
     // The address the event names must be the row's: an id from another
     // installation (or a database restored from before) changes nothing.
     if (ch && (ch->kind != ChannelKind::kEmail || !text::iequals_ascii(e.email, ch->address)))
@@ -158,10 +158,10 @@ EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& del
     }
     switch (effect->channel) {
       case Effect::Channel::kUndeliverable:
-        record_provider_undeliverable(consents, ch->id, report(e, e.event), now);
+        record_provider_undeliverable(consent, ch->id, report(e, e.event), now);
         break;
       case Effect::Channel::kUnsubscribed:
-        record_provider_unsubscribe(consents, ch->id, effect->source, report(e, e.event), now);
+        record_provider_unsubscribe(consent, ch->id, effect->source, report(e, e.event), now);
         break;
       case Effect::Channel::kNone:
         break;

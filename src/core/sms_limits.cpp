@@ -1,6 +1,6 @@
 #include "sc/core/sms_limits.h"
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 
 namespace sc {
 
@@ -26,7 +26,7 @@ std::string number_prefix(std::string_view e164) {
   return std::string(e164.substr(0, e164.size() - 4));
 }
 
-SmsLimit exceeded_sms_confirm_limit(ConsentStore& store, const SmsConfirmLimits& limits,
+SmsLimit exceeded_sms_confirm_limit(SmsConfirmLedger& ledger, const SmsConfirmLimits& limits,
                                     const SmsConfirmKeys& keys, std::int64_t now) {
   if (!limits.enabled) return SmsLimit::kNone;
   struct Check {
@@ -46,7 +46,7 @@ SmsLimit exceeded_sms_confirm_limit(ConsentStore& store, const SmsConfirmLimits&
     if (c.limit <= 0) continue;
     // A client we cannot name (no address) is not one client: the other limits still hold.
     if (c.scope != SmsLimit::kDaily && c.key->empty()) continue;
-    if (store.count_sms_confirms(c.scope, *c.key, now - c.window) >= c.limit) return c.scope;
+    if (ledger.count_sms_confirms(c.scope, *c.key, now - c.window) >= c.limit) return c.scope;
   }
   return SmsLimit::kNone;
 }

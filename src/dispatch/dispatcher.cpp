@@ -60,7 +60,7 @@ void Dispatcher::start() {
   // is sent again (at least once: a second one does no harm, a lost one
   // does); a broadcast message may have reached the provider, so it becomes
   // unknown and is never sent twice without an operator asking.
-  outbox_.run([](OutboxContext& c) { c.outbox().release_all(); });
+  outbox_.run([](const OutboxTransaction& c) { c.outbox.release_all(); });
   jitter_state_ ^= static_cast<std::uint64_t>(clock_.now_ms());
   threaded_ = true;
   thread_ = std::thread([this] {
@@ -277,10 +277,10 @@ Dispatcher::Batch Dispatcher::prepare() {
     limits.sms = claim_allowance(*providers_[1], now_ms);
   }
   try {
-    outbox_.run([&](OutboxContext& c) {
-      c.outbox().release_expired(now);
+    outbox_.run([&](const OutboxTransaction& c) {
+      c.outbox.release_expired(now);
       if (limits.email > 0 || limits.sms > 0)
-        b.claimed = c.outbox().claim(now, limits, now + options_.lease_seconds);
+        b.claimed = c.outbox.claim(now, limits, now + options_.lease_seconds);
     });
   } catch (...) {
     std::lock_guard lk(providers_mu_);
@@ -656,11 +656,11 @@ class Dispatcher::Stream final : public SendFeed<Message> {
       std::map<std::int64_t, std::string> pause;
       bool ok = true;
       try {
-        d_.outbox_.run([&](OutboxContext& c) {
+        d_.outbox_.run([&](const OutboxTransaction& c) {
           d_.write_outcomes(c, b_.claimed, outcomes, pause);
           if (!ids.empty())
             marked =
-                c.outbox().mark_handed_over(ids, d_.clock_.now_unix() + d_.options_.lease_seconds);
+                c.outbox.mark_handed_over(ids, d_.clock_.now_unix() + d_.options_.lease_seconds);
         });
       } catch (const std::exception& e) {
         // Not marked: not sent; handed back (or queued again when the lease
@@ -783,7 +783,8 @@ void Dispatcher::send(Batch& b, const std::function<void()>& before_first_mark) 
     send_through(*providers_[1], sms_, b.texts, b.sms_rows, b, before_first_mark);
 }
 
-void Dispatcher::write_outcomes(OutboxContext& c, const std::vector<ClaimedMessage>& claimed,
+void Dispatcher::write_outcomes(const OutboxTransaction& c,
+                                const std::vector<ClaimedMessage>& claimed,
                                 const std::vector<Outcome>& outcomes,
                                 std::map<std::int64_t, std::string>& pause) {
   if (outcomes.empty()) return;
@@ -832,19 +833,19 @@ void Dispatcher::write_outcomes(OutboxContext& c, const std::vector<ClaimedMessa
     const auto& m = claimed[o.row];
     if (o.hand_back) {
       if (o.wait_reason != nullptr)
-        c.outbox().hold(m.id, o.due, o.wait_reason);
+        c.outbox.hold(m.id, o.due, o.wait_reason);
       else
-        c.outbox().hand_back(m.id, o.due);
+        c.outbox.hand_back(m.id, o.due);
       continue;
     }
     const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
     count_for_broadcast(m, o.result);
     if (m.lane == OutboxLane::kBulk && o.result.ambiguous && o.result.status != SendStatus::kSent) {
       // The provider may have taken it: never sent again automatically.
-      c.outbox().mark_unknown(m.id, provider, o.result, done);
+      c.outbox.mark_unknown(m.id, provider, o.result, done);
       ++failed_;
     } else {
-      record_one(c.outbox(), m, o.result, provider);
+      record_one(c.outbox, m, o.result, provider);
     }
     if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
       record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
@@ -860,14 +861,14 @@ void Dispatcher::write_outcomes(OutboxContext& c, const std::vector<ClaimedMessa
       record_provider_undeliverable(c.consent(), m.channel_id, report, done);
     }
   }
-  for (const auto& [id, reason] : pause) c.outbox().pause_broadcast(id, reason, done);
+  for (const auto& [id, reason] : pause) c.outbox.pause_broadcast(id, reason, done);
 }
 
 void Dispatcher::record(Batch& b) {
   if (b.outcomes.empty()) return;  // all written with the hand-over marks
   yield_to_requests();
   std::map<std::int64_t, std::string> pause;  // broadcast → reason
-  outbox_.run([&](OutboxContext& c) { write_outcomes(c, b.claimed, b.outcomes, pause); });
+  outbox_.run([&](const OutboxTransaction& c) { write_outcomes(c, b.claimed, b.outcomes, pause); });
   b.outcomes.clear();
   for (const auto& [id, reason] : pause)
     std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),

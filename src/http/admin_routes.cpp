@@ -141,10 +141,11 @@ class AdminResource {
     const auto now = env_.deps.clock.now_unix();
     // The opt-out and its audit row in one transaction.
     std::optional<Result<ChannelOutcome>> outcome;
-    env_.deps.writes.run_audited([&](ConsentStore& store, AuditLog& log) {
-      outcome = env_.deps.service.opt_out_inbound_text(store, id.value(), who->key_name, ctx, now);
+    env_.deps.writes.run([&](const Transaction& tx) {
+      outcome = env_.deps.service.opt_out_inbound_text(tx, id.value(), who->key_name, ctx, now);
       if (*outcome)
-        audit(log, env_, *who, "inbound.opt_out", "inbound " + std::to_string(id.value()), req);
+        audit(tx.audit, env_, *who, "inbound.opt_out", "inbound " + std::to_string(id.value()),
+              req);
     });
     if (!*outcome) return env_.respond.json_error(res, outcome->error());
     const auto& done = outcome->value();

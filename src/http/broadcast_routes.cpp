@@ -160,7 +160,7 @@ class BroadcastResource {
     std::optional<Error> err;
     bool existed = false;
     std::int64_t id = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
       if (!key.empty()) {
         // Scoped to the admin key: another key's Idempotency-Key is another request.
         if (auto prior = s.find_by_idempotency_key(who->key_name, key)) {
@@ -211,7 +211,7 @@ class BroadcastResource {
     if (!b) return env_.respond.json_error(res, b.error());
     const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
       auto cur = s.find(id);
       if (!cur) {
         err = no_such_broadcast();
@@ -270,7 +270,7 @@ class BroadcastResource {
     const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
     int requeued = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, ConsentStore&, AuditLog& log) {
+    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
       auto b = s.find(id);
       if (!b) {
         err = no_such_broadcast();
@@ -434,20 +434,20 @@ class BroadcastResource {
                      ""});
     }
     std::optional<Error> err;
-    env_.deps.writes.run_audited([&](ConsentStore& s, AuditLog& log) {
+    env_.deps.writes.run([&](const Transaction& tx) {
       OutboxEntry e;
       e.channel_id = r.channel_id;
       e.purpose = "broadcast-test";
       if (email) {
         e.kind = OutboxKind::kEmail;
-        s.enqueue_email(e, *email);
+        tx.messages.enqueue_email(e, *email);
       } else {
         // A test text costs what a confirmation text costs: it counts
         // against the same daily cap on texts sent ahead of any consent.
         const auto& limits = env_.deps.service.config().sms_limits;
         if (limits.enabled && limits.daily_cap > 0 &&
-            s.count_sms_confirms(SmsLimit::kDaily, "", now - SmsConfirmLimits::kDailyWindow) >=
-                limits.daily_cap) {
+            tx.sms_confirms.count_sms_confirms(
+                SmsLimit::kDaily, "", now - SmsConfirmLimits::kDailyWindow) >= limits.daily_cap) {
           err = Error{ErrorCode::kRateLimited, "sms_daily_cap",
                       "the daily cap of " + std::to_string(limits.daily_cap) +
                           " texts sent ahead of consent (SC_SMS_CONFIRM_DAILY_CAP) is reached;"
@@ -456,13 +456,14 @@ class BroadcastResource {
           return;
         }
         e.kind = OutboxKind::kSms;
-        s.enqueue_sms(e, *sms);
+        tx.messages.enqueue_sms(e, *sms);
         if (limits.enabled)
           // Under no client, number or prefix: only the daily total counts
           // it, so an operator's tests do not hold back their own sign-up.
-          s.record_sms_confirm(SmsConfirmKeys{}, now, now - SmsConfirmLimits::kLongestWindow);
+          tx.sms_confirms.record_sms_confirm(SmsConfirmKeys{}, now,
+                                             now - SmsConfirmLimits::kLongestWindow);
       }
-      audit(log, env_, *who, "broadcast.test", target, req);
+      audit(tx.audit, env_, *who, "broadcast.test", target, req);
     });
     if (err) return env_.respond.json_error(res, *err);
     out["queued"] = true;

@@ -75,7 +75,7 @@ std::optional<AdminIdentity> authorize(const RouteEnv& env, const httplib::Reque
 void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view action,
            std::string_view target, const httplib::Request& req, std::string_view detail = {});
 // The same entry, written to `log` inside the transaction of the action it
-// records (UnitOfWork::run_audited, BroadcastTransactions::run): an action is
+// records (Transaction::audit in UnitOfWork::run, BroadcastTransactions::run): an action is
 // never committed without its audit row. Nothing when no audit log is kept
 // (HttpDeps::admin_store is null).
 void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::string_view action,

@@ -90,10 +90,8 @@ class SendgridWebhooks {
     }
     // One transaction: all of a request's events count, or (on a storage
     // failure, answered 503 so SendGrid posts them again) none.
-    auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
-      DeliveryStore* deliveries = store.deliveries();
-      if (deliveries == nullptr) throw std::logic_error("the consent store keeps no deliveries");
-      return apply_email_events(store, *deliveries, events, now);
+    auto outcome = env_.deps.writes.write([&](const Transaction& tx) {
+      return apply_email_events(tx.consent(), tx.deliveries, events, now);
     });
     if (outcome.incomplete > 0) {
       std::fprintf(stderr,

@@ -39,8 +39,8 @@ class SignupResource {
     const auto now = env_.deps.clock.now_unix();
     // A filled trap field goes the same way (validated, then an empty unit
     // of work), so its answer cannot be told apart, also by its timing.
-    auto outcome = env_.deps.writes.write([&](ConsentStore& store) {
-      return env_.deps.service.sign_up(store, valid.value(), ctx, now, client);
+    auto outcome = env_.deps.writes.write([&](const Transaction& tx) {
+      return env_.deps.service.sign_up(tx, valid.value(), ctx, now, client);
     });
     constexpr const char* kHelp = "Sign-ups accepted, by channel (new and known addresses alike).";
     if (outcome.honeypot) {

@@ -28,7 +28,7 @@ class TokenResource {
     auto claims = env_.deps.service.check_confirm_token(token, now);
     if (!claims) return env_.respond.error(req, res, claims.error());
     auto r = env_.deps.writes.write(
-        [&](ConsentStore& store) { return env_.deps.service.confirm(store, token, ctx, now); });
+        [&](const Transaction& tx) { return env_.deps.service.confirm(tx, token, ctx, now); });
     if (!r) return env_.respond.error(req, res, r.error());
     const auto state = r->channel.state;
     if (r->changed && state == ConsentState::kConfirmed) {
@@ -63,8 +63,8 @@ class TokenResource {
     const auto source = one_click ? ConsentSource::kOneClick : ConsentSource::kLink;
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
-    auto r = env_.deps.writes.write([&](ConsentStore& store) {
-      return env_.deps.service.unsubscribe(store, token, source, ctx, now);
+    auto r = env_.deps.writes.write([&](const Transaction& tx) {
+      return env_.deps.service.unsubscribe(tx, token, source, ctx, now);
     });
     if (!r) return env_.respond.error(req, res, r.error());
     if (r->changed) {

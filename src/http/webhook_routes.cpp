@@ -6,8 +6,8 @@
 
 #include "form.h"
 #include "routes.h"
-#include "sc/core/delivery.h"
 #include "sc/core/inbound_text.h"
+#include "sc/core/sms_status.h"
 
 namespace sc::detail {
 namespace {
@@ -30,7 +30,7 @@ class TwilioWebhooks {
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
     auto outcome = env_.deps.writes.write(
-        [&](ConsentStore& store) { return env_.deps.service.receive_text(store, text, ctx, now); });
+        [&](const Transaction& tx) { return env_.deps.service.receive_text(tx, text, ctx, now); });
     if (outcome.changed && outcome.channel) {
       if (outcome.channel->state == ConsentState::kConfirmed) {
         count(env_, "sc_confirmations_total", "Channels confirmed, by channel and how.",
@@ -65,8 +65,9 @@ class TwilioWebhooks {
           invalid("invalid_status_callback", "MessageSid, MessageStatus or ErrorCode is too long"));
     }
     const auto now = env_.deps.clock.now_unix();
-    auto outcome = env_.deps.writes.write(
-        [&](ConsentStore& store) { return record_sms_status(store, report, now); });
+    auto outcome = env_.deps.writes.write([&](const Transaction& tx) {
+      return record_sms_status(tx.consent(), tx.deliveries, report, now);
+    });
     if (outcome.changed && (outcome.state == "delivered" || outcome.state == "undelivered" ||
                             outcome.state == "failed")) {
       count(env_, "sc_deliveries_total", "Delivery reports that moved a message forward.",

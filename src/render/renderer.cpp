@@ -196,10 +196,6 @@ std::shared_ptr<const InlineTemplate> Renderer::prepare_inline(std::string_view 
   return std::make_shared<ParsedInline>(*this, source, html);
 }
 
-std::string Renderer::inline_template(std::string_view source, const Vars& vars, bool html) const {
-  return prepare_inline(source, html)->render(vars);
-}
-
 std::string Renderer::inline_error(std::string_view source) const {
   if (auto e = check_template(source, "template", TemplateRules{})) return e->message;
   mstch::mustache tmpl{std::string(source)};

@@ -2,12 +2,8 @@
 
 namespace sc::storage {
 
-void QueuedUnitOfWork::run(const std::function<void(ConsentStore&)>& fn) {
-  writer_.run([&](WriteContext& c) { fn(c.consent()); });
-}
-
-void QueuedUnitOfWork::run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) {
-  writer_.run([&](WriteContext& c) { fn(c.consent(), c.audit_log()); });
+void QueuedUnitOfWork::run(const std::function<void(const Transaction&)>& fn) {
+  writer_.run([&](WriteContext& c) { fn(c.tx()); });
 }
 
 std::optional<SubscriberView> PooledReadStore::subscriber_by_channel(ChannelKind kind,

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "sc/core/email_events.h"
+#include "sc/core/ports/stores.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
@@ -27,7 +27,15 @@ class Statements {
   std::vector<std::pair<const char*, std::unique_ptr<SQLite::Statement>>> cache_;
 };
 
-class SqliteConsentStore final : public ConsentStore, public DeliveryStore {
+// The stores of the request path over the writer's connection: one object
+// serves every narrow port of a Transaction (sc/core/ports/stores.h).
+class SqliteConsentStore final : public SubscriberStore,
+                                 public TopicStore,
+                                 public ConsentLog,
+                                 public MessageQueue,
+                                 public InboundTextStore,
+                                 public DeliveryStore,
+                                 public SmsConfirmLedger {
  public:
   SqliteConsentStore(Statements& st, bool& outbox_changed)
       : st_(st), outbox_changed_(outbox_changed) {}
@@ -61,7 +69,6 @@ class SqliteConsentStore final : public ConsentStore, public DeliveryStore {
                                   std::int64_t since) override;
   void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
                           std::int64_t forget_before) override;
-  DeliveryStore* deliveries() override { return this; }
   std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
   std::optional<OutboxDelivery> email_delivery_by_provider_id(
       std::string_view provider_message_id) override;

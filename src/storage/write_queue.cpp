@@ -23,8 +23,11 @@ class Context final : public WriteContext {
         consent_(st_, outbox_changed),
         outbox_(st_),
         broadcasts_(st_, outbox_changed),
-        audit_(st_) {}
-  ConsentStore& consent() override { return consent_; }
+        audit_(st_),
+        tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
+        outbox_tx_{outbox_, consent_, consent_} {}
+  const Transaction& tx() override { return tx_; }
+  const OutboxTransaction& outbox_tx() override { return outbox_tx_; }
   OutboxStore& outbox() override { return outbox_; }
   BroadcastStore& broadcasts() override { return broadcasts_; }
   AuditLog& audit_log() override { return audit_; }
@@ -37,6 +40,8 @@ class Context final : public WriteContext {
   detail::SqliteOutboxStore outbox_;
   detail::SqliteBroadcastStore broadcasts_;
   detail::SqliteAuditLog audit_;
+  Transaction tx_;
+  OutboxTransaction outbox_tx_;
 };
 
 }  // namespace

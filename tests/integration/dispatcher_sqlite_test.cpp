@@ -393,6 +393,10 @@ class ThrowingComposer final : public Composer {
   std::string sms(std::string_view, const std::map<std::string, std::string>&) const override {
     throw std::out_of_range("no template");
   }
+  std::shared_ptr<const InlineTemplate> prepare_inline(std::string_view, bool) const override {
+    throw std::runtime_error("no inline templates");
+  }
+  std::string inline_error(std::string_view) const override { return "no inline templates"; }
 };
 
 TEST_F(DispatcherSqliteTest,

@@ -80,12 +80,12 @@ void MemoryOutbox::set_channel_state(std::int64_t channel_id, ConsentState s) {
   channel_states_[channel_id] = s;
 }
 
-void MemoryOutbox::run(const std::function<void(OutboxContext&)>& fn) {
+void MemoryOutbox::run(const std::function<void(const OutboxTransaction&)>& fn) {
   std::lock_guard lk(mu_);
   ++transactions_;
   // No rollback: the dispatcher's jobs only throw when the database does,
   // which this fake never does.
-  fn(*this);
+  fn(OutboxTransaction{*this, consent_, consent_});
 }
 
 void MemoryOutbox::decode(ClaimedMessage& m) const {

@@ -1,5 +1,5 @@
 // An in-memory outbox behind the dispatcher's ports (OutboxTransactions,
-// OutboxStore, OutboxContext), for dispatcher unit tests without SQLite. It
+// OutboxStore, OutboxTransaction), for dispatcher unit tests without SQLite. It
 // keeps the rules the SQLite store keeps: leases, attempts counted at claim
 // and given back by hand_back, transactional ahead of bulk, consent checked
 // at claim time.
@@ -16,7 +16,7 @@
 
 namespace sc::unit {
 
-class MemoryOutbox final : public OutboxTransactions, private OutboxStore, private OutboxContext {
+class MemoryOutbox final : public OutboxTransactions, private OutboxStore {
  public:
   struct Row {
     std::int64_t id = 0;
@@ -61,7 +61,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
   void set_request_jobs(std::uint64_t n) { request_jobs_ = n; }
 
   // OutboxTransactions
-  void run(const std::function<void(OutboxContext&)>& fn) override;
+  void run(const std::function<void(const OutboxTransaction&)>& fn) override;
   std::uint64_t request_jobs() const override { return request_jobs_; }
   void decode(ClaimedMessage& m) const override;
   OutboxDepth depth(std::int64_t now) override;
@@ -85,9 +85,6 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore, priva
                        std::int64_t now) override;
   int release_expired(std::int64_t now) override;
   int release_all() override;
-  // OutboxContext
-  OutboxStore& outbox() override { return *this; }
-  ConsentStore& consent() override { return consent_; }
 
   Row& sending(std::int64_t id);  // fails the test unless the row is leased
 

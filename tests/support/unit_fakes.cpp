@@ -52,6 +52,71 @@ std::string RecordingComposer::sms(std::string_view name,
 }
 
 namespace {
+std::string escape_html(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A template whose {{name}} tags are replaced by the values; nothing else.
+class SubstitutingTemplate final : public InlineTemplate {
+ public:
+  SubstitutingTemplate(std::string_view source, bool html) : source_(source), html_(html) {}
+  std::string render(const std::map<std::string, std::string>& vars) const override {
+    std::string out;
+    std::size_t at = 0;
+    while (true) {
+      const auto open = source_.find("{{", at);
+      if (open == std::string::npos) break;
+      const auto close = source_.find("}}", open);  // there is one: inline_error said so
+      out += source_.substr(at, open - at);
+      const auto it = vars.find(source_.substr(open + 2, close - open - 2));
+      if (it != vars.end()) out += html_ ? escape_html(it->second) : it->second;
+      at = close + 2;
+    }
+    return out + source_.substr(at);
+  }
+  std::size_t memory_bytes() const override { return source_.size(); }
+
+ private:
+  std::string source_;
+  bool html_;
+};
+}  // namespace
+
+std::shared_ptr<const InlineTemplate> RecordingComposer::prepare_inline(std::string_view source,
+                                                                        bool html) const {
+  if (auto e = inline_error(source); !e.empty()) throw std::runtime_error(e);
+  return std::make_shared<SubstitutingTemplate>(source, html);
+}
+
+std::string RecordingComposer::inline_error(std::string_view source) const {
+  for (std::size_t at = source.find("{{"); at != std::string_view::npos;
+       at = source.find("{{", at + 2)) {
+    if (source.find("}}", at) == std::string_view::npos)
+      return "unclosed tag at " + std::to_string(at);
+  }
+  return "";
+}
+
+namespace {
 // channels.address is COLLATE NOCASE in the schema (ASCII case folding).
 bool same_address(std::string_view a, std::string_view b) {
   return text::to_lower_ascii(a) == text::to_lower_ascii(b);
@@ -281,6 +346,20 @@ Channel& MemoryConsentStore::channel(ChannelKind kind, std::string_view address)
     if (c.kind == kind && same_address(c.address, address)) return c;
   }
   throw std::out_of_range("no channel " + std::string(address));
+}
+
+SmsKeywordOutcome text_keyword(ConsentService& svc, MemoryConsentStore& store,
+                               std::string_view from, SmsKeyword keyword, std::string_view sid,
+                               const RequestContext& ctx, std::int64_t now) {
+  InboundText t;
+  t.from = std::string(from);
+  t.keyword = keyword;
+  t.message_id = std::string(sid);
+  t.body = keyword == SmsKeyword::kOptOut  ? "STOP"
+           : keyword == SmsKeyword::kOptIn ? "YES"
+           : keyword == SmsKeyword::kHelp  ? "HELP"
+                                           : "hello";
+  return svc.receive_text(store.tx(), t, ctx, now);
 }
 
 }  // namespace sc::unit

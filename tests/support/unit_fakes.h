@@ -14,6 +14,7 @@
 #include "sc/core/consent_service.h"
 #include "sc/core/email_events.h"
 #include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 
 namespace sc::unit {
 
@@ -62,11 +63,24 @@ class RecordingComposer final : public Composer {
                       const std::map<std::string, std::string>& vars) const override;
   std::string sms(std::string_view name,
                   const std::map<std::string, std::string>& vars) const override;
+  // Broadcast templates: {{name}} is replaced by its value (HTML-escaped
+  // when html), nothing else is read; "{{" without "}}" does not parse.
+  std::shared_ptr<const InlineTemplate> prepare_inline(std::string_view source,
+                                                       bool html) const override;
+  std::string inline_error(std::string_view source) const override;
   mutable std::vector<Call> email_calls, sms_calls;
 };
 
-// Holds everything a ConsentStore writes; tests inspect the members.
-class MemoryConsentStore final : public ConsentStore, public DeliveryStore {
+// Holds everything the stores of a Transaction write; tests inspect the
+// members and pass tx() where core takes a Transaction.
+class MemoryConsentStore final : public SubscriberStore,
+                                 public TopicStore,
+                                 public ConsentLog,
+                                 public MessageQueue,
+                                 public InboundTextStore,
+                                 public DeliveryStore,
+                                 public SmsConfirmLedger,
+                                 public AuditLog {
  public:
   struct QueuedEmail {
     std::int64_t id;
@@ -109,12 +123,16 @@ class MemoryConsentStore final : public ConsentStore, public DeliveryStore {
                                   std::int64_t since) override;
   void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
                           std::int64_t forget_before) override;
-  DeliveryStore* deliveries() override { return this; }
   std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override;
   std::optional<OutboxDelivery> email_delivery_by_provider_id(
       std::string_view provider_message_id) override;
   bool first_provider_event(std::string_view provider, std::string_view event_id,
                             std::int64_t at) override;
+  void append(const AuditEntry& e) override { audit.push_back(e); }
+
+  // Every store of one transaction, all of them this one.
+  Transaction tx() { return {*this, *this, *this, *this, *this, *this, *this, *this}; }
+  ConsentWrites consent() { return {*this, *this}; }
 
   // Test conveniences.
   Channel& channel(ChannelKind kind, std::string_view address);
@@ -148,10 +166,17 @@ class MemoryConsentStore final : public ConsentStore, public DeliveryStore {
   std::map<std::int64_t, OutboxDelivery> delivery;   // outbox id -> latest report
   std::map<std::int64_t, std::string> delivery_codes;
   std::set<std::string> provider_events;  // "provider/event id"
+  std::vector<AuditEntry> audit;
 
  private:
   std::int64_t next_id_ = 1;
   std::size_t writes_ = 0;
 };
+
+// A keyword texted from `from` with MessageSid `sid`, as the inbound-text
+// webhook hands it to the service.
+SmsKeywordOutcome text_keyword(ConsentService& svc, MemoryConsentStore& store,
+                               std::string_view from, SmsKeyword keyword, std::string_view sid,
+                               const RequestContext& ctx, std::int64_t now);
 
 }  // namespace sc::unit

@@ -136,7 +136,7 @@ class BroadcastReads {
 class BroadcastTransactions {
  public:
   virtual ~BroadcastTransactions() = default;
-  virtual void run(const std::function<void(BroadcastStore&, ConsentStore&, AuditLog&)>& fn) = 0;
+  virtual void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) = 0;
   virtual void run_background(const std::function<void(BroadcastStore&)>& fn) = 0;
 };
 

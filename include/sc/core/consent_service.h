@@ -1,7 +1,7 @@
 // ConsentService: sign-up, double opt-in confirmation and unsubscribe, as
-// pure logic over the ConsentStore port. Every state change, its consent-log
-// row and the message it causes are written through one store (one
-// transaction), so a message is queued exactly when its state change commits.
+// pure logic over the stores of one transaction (sc/core/ports/stores.h).
+// Every state change, its consent-log row and the message it causes are
+// written in that one transaction, so a message is queued exactly when its state change commits.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,6 +13,7 @@
 #include "sc/core/email.h"
 #include "sc/core/inbound_text.h"
 #include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 #include "sc/core/result.h"
 #include "sc/core/sms_keywords.h"
 #include "sc/core/sms_limits.h"
@@ -97,15 +98,15 @@ struct SmsKeywordOutcome {
 // A provider reports that the recipient opted out with it (see
 // SendResult::recipient_opted_out): the channel is unsubscribed here too,
 // with a consent-log row naming the report. Returns false when it already was.
-bool record_provider_opt_out(ConsentStore& store, std::int64_t channel_id, std::string_view report,
-                             std::int64_t now);
+bool record_provider_opt_out(ConsentWrites consent, std::int64_t channel_id,
+                             std::string_view report, std::int64_t now);
 
 // A provider reports that the recipient asked it to stop (a spam complaint,
 // source kComplaint; an unsubscribe through the provider's own link, source
 // kProvider): the channel is unsubscribed here, with a consent-log row
 // naming the report. Returns false when it is unknown or already was.
-bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, ConsentSource source,
-                                 std::string_view report, std::int64_t now);
+bool record_provider_unsubscribe(ConsentWrites consent, std::int64_t channel_id,
+                                 ConsentSource source, std::string_view report, std::int64_t now);
 
 // A provider reports that the address or number can never be reached (see
 // SendResult::recipient_undeliverable, a hard bounce, Twilio 21211): the
@@ -113,8 +114,10 @@ bool record_provider_unsubscribe(ConsentStore& store, std::int64_t channel_id, C
 // naming the report ("twilio 21211 …"). Nothing is sent to it any more; a
 // new sign-up with the address starts a fresh confirmation. Returns false
 // when the channel is unknown or already undeliverable or unsubscribed.
-bool record_provider_undeliverable(ConsentStore& store, std::int64_t channel_id,
+bool record_provider_undeliverable(ConsentWrites consent, std::int64_t channel_id,
                                    std::string_view report, std::int64_t now);
+
+struct SignupChannel;  // one channel of a sign-up (consent_service.cpp)
 
 class ConsentService {
  public:
@@ -136,7 +139,7 @@ class ConsentService {
   Result<ValidatedSignup> validate(const SignupRequest& request) const;
   // `client_key` is what the per-client text limit counts under: the
   // client's IP, or its /64 for IPv6 (http's client_bucket); empty: ctx.ip.
-  SignupOutcome sign_up(ConsentStore& store, const ValidatedSignup& signup,
+  SignupOutcome sign_up(const Transaction& tx, const ValidatedSignup& signup,
                         const RequestContext& ctx, std::int64_t now,
                         std::string_view client_key = {});
 
@@ -144,34 +147,30 @@ class ConsentService {
   Result<TokenClaims> check_confirm_token(std::string_view token, std::int64_t now) const;
   Result<TokenClaims> check_unsubscribe_token(std::string_view token) const;
 
-  Result<ChannelOutcome> confirm(ConsentStore& store, std::string_view token,
+  Result<ChannelOutcome> confirm(const Transaction& tx, std::string_view token,
                                  const RequestContext& ctx, std::int64_t now);
-  Result<ChannelOutcome> unsubscribe(ConsentStore& store, std::string_view token,
+  Result<ChannelOutcome> unsubscribe(const Transaction& tx, std::string_view token,
                                      ConsentSource source, const RequestContext& ctx,
                                      std::int64_t now);
 
-  // A keyword texted from `from` (E.164): YES/START confirm or re-subscribe
-  // the number's channel, STOP unsubscribes it, HELP changes nothing. The
-  // consent log keeps the message id as the proof (`detail`).
-  SmsKeywordOutcome sms_keyword(ConsentStore& store, std::string_view from, SmsKeyword keyword,
-                                std::string_view message_id, const RequestContext& ctx,
-                                std::int64_t now);
-  // An inbound text as interpret_inbound_text read it: sms_keyword, with no
-  // reply when the provider has answered the message itself. Each MessageSid
-  // is processed once: it is stored with the text (texts that are no keyword
-  // wait there for review), and a repeat changes nothing (duplicate). Every
+  // An inbound text as interpret_inbound_text read it: YES/START confirm or
+  // re-subscribe the number's channel, STOP unsubscribes it, HELP changes
+  // nothing; no reply when the provider has answered the message itself.
+  // Each MessageSid is processed once: it is stored with the text (texts
+  // that are no keyword wait there for review), and a repeat changes
+  // nothing (duplicate). Every
   // text that changes or is answered gets a consent-log row holding the
   // text, its MessageSid and OptOutType: confirm/withdraw for a change,
   // help for HELP, received for an answer that changed nothing; a number we
   // do not know gets rows with subscriber and channel 0.
-  SmsKeywordOutcome receive_text(ConsentStore& store, const InboundText& text,
+  SmsKeywordOutcome receive_text(const Transaction& tx, const InboundText& text,
                                  const RequestContext& ctx, std::int64_t now);
 
   // An operator marks a stored inbound text as an opt-out: the number's
   // channel is unsubscribed with a consent-log row (source admin, detail the
   // key's name and the text's MessageSid). kNotFound for an unknown id or a
   // number we do not know; changed false when it already was unsubscribed.
-  Result<ChannelOutcome> opt_out_inbound_text(ConsentStore& store, std::int64_t inbound_id,
+  Result<ChannelOutcome> opt_out_inbound_text(const Transaction& tx, std::int64_t inbound_id,
                                               std::string_view who, const RequestContext& ctx,
                                               std::int64_t now);
 
@@ -186,10 +185,15 @@ class ConsentService {
   OutboundEmail build_email(const Channel& channel, const ComposedEmail& content, std::int64_t now);
 
  private:
-  void queue_email_confirmation(ConsentStore& store, const Channel& ch, const Subscriber& sub,
+  bool add_signup_channel(const Transaction& tx, const SignupChannel& sc,
+                          std::optional<Channel>& ch, const Subscriber& sub, std::int64_t now);
+  bool renew_signup_channel(const Transaction& tx, const ValidatedSignup& v,
+                            const SignupChannel& sc, Channel& ch, const Subscriber& sub,
+                            std::int64_t now);
+  void queue_email_confirmation(const Transaction& tx, const Channel& ch, const Subscriber& sub,
                                 std::int64_t now);
-  void queue_sms_confirmation(ConsentStore& store, const Channel& ch, std::int64_t now);
-  SmsKeywordOutcome keyword_reply(ConsentStore& store, std::string_view from, SmsKeyword keyword,
+  void queue_sms_confirmation(const Transaction& tx, const Channel& ch, std::int64_t now);
+  SmsKeywordOutcome keyword_reply(const Transaction& tx, std::string_view from, SmsKeyword keyword,
                                   const ConsentEvent& evidence, const RequestContext& ctx,
                                   std::int64_t now);
   OutboundEmail templated_email(const Channel& ch, std::string template_name,

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 
 namespace sc {
 
@@ -28,29 +28,6 @@ struct EmailEvent {
   std::string status;                     // bounce: enhanced status code, "5.1.1"
   std::string response;                   // delivered and deferred: the receiving server's answer
   std::int64_t timestamp = 0;
-};
-
-// A sent outbox row, as email events need it.
-struct OutboxDelivery {
-  std::int64_t id = 0;
-  std::int64_t channel_id = 0;
-  std::int64_t broadcast_id = 0;
-  std::string delivery_state;  // empty: nothing reported yet
-  std::int64_t delivery_at = 0;
-};
-
-// The port email events write through, inside the request's transaction.
-class DeliveryStore {
- public:
-  virtual ~DeliveryStore() = default;
-  virtual std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) = 0;
-  virtual std::optional<OutboxDelivery> email_delivery_by_provider_id(
-      std::string_view provider_message_id) = 0;
-  virtual void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
-                            std::int64_t at) = 0;
-  // Remembers a provider's event id; false when it was seen before.
-  virtual bool first_provider_event(std::string_view provider, std::string_view event_id,
-                                    std::int64_t at) = 0;
 };
 
 // SendGrid's signed timestamp: older than 10 minutes or more than 5 ahead
@@ -75,7 +52,7 @@ struct EmailEventsOutcome {
 // Applies a batch of events. Unknown events, events for rows we do not
 // know and events without email or sg_event_id are ignored. Runs in the caller's transaction:
 // either all of a request's events count, or none.
-EmailEventsOutcome apply_email_events(ConsentStore& consents, DeliveryStore& deliveries,
+EmailEventsOutcome apply_email_events(ConsentWrites consent, DeliveryStore& deliveries,
                                       const std::vector<EmailEvent>& events, std::int64_t now);
 
 }  // namespace sc

@@ -9,7 +9,7 @@
 
 #include "sc/core/message.h"
 #include "sc/core/model.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 
 namespace sc {
 
@@ -110,13 +110,14 @@ class OutboxStore {
   virtual int release_all() = 0;
 };
 
-// What one dispatcher transaction sees: the stores over the writer's
-// connection, inside the open transaction.
-class OutboxContext {
- public:
-  virtual ~OutboxContext() = default;
-  virtual OutboxStore& outbox() = 0;
-  virtual ConsentStore& consent() = 0;  // a provider-reported opt-out is recorded with the outcome
+// What one dispatcher transaction sees: the outbox, and the channels and
+// consent log (a provider-reported opt-out is recorded with the outcome).
+struct OutboxTransaction {
+  OutboxStore& outbox;
+  SubscriberStore& subscribers;
+  ConsentLog& consent_log;
+
+  ConsentWrites consent() const { return {subscribers, consent_log}; }
 };
 
 // Messages not yet finished, by lane and state, for metrics.
@@ -139,7 +140,7 @@ class OutboxTransactions {
   virtual ~OutboxTransactions() = default;
   // Runs fn in one transaction at background priority (requests first);
   // commits when it returns, rolls back and rethrows when it throws.
-  virtual void run(const std::function<void(OutboxContext&)>& fn) = 0;
+  virtual void run(const std::function<void(const OutboxTransaction&)>& fn) = 0;
   // Request transactions started so far; the dispatcher yields while it grows.
   virtual std::uint64_t request_jobs() const = 0;
   // Parses a claimed message's stored payload into email or sms. Called on

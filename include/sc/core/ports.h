@@ -12,11 +12,8 @@
 #include "sc/core/message.h"
 #include "sc/core/model.h"
 #include "sc/core/result.h"
-#include "sc/core/sms_limits.h"
 
 namespace sc {
-
-class DeliveryStore;  // sc/core/email_events.h
 
 class Clock {
  public:
@@ -69,75 +66,20 @@ class Composer {
                               const std::map<std::string, std::string>& vars) const = 0;
   virtual std::string sms(std::string_view template_name,
                           const std::map<std::string, std::string>& vars) const = 0;
-  // An operator-written template (a broadcast's text): rendered with vars,
-  // HTML-escaping them when html. Throws std::runtime_error when it does not
-  // parse; inline_error() tells that beforehand ("" when it parses).
-  virtual std::string inline_template(std::string_view source,
-                                      const std::map<std::string, std::string>& vars,
-                                      bool html) const;
-  virtual std::string inline_error(std::string_view source) const;
-  // inline_template's source parsed once; throws std::runtime_error when it
-  // does not parse. The default renders through inline_template each time.
+  // An operator-written template (a broadcast's text), parsed once to render
+  // many times; HTML-escapes the values when html. Throws std::runtime_error
+  // when it does not parse; inline_error() tells that beforehand ("" when it
+  // parses).
   virtual std::shared_ptr<const InlineTemplate> prepare_inline(std::string_view source,
-                                                               bool html) const;
+                                                               bool html) const = 0;
+  virtual std::string inline_error(std::string_view source) const = 0;
+  // prepare_inline's template rendered once with vars.
+  std::string inline_template(std::string_view source,
+                              const std::map<std::string, std::string>& vars, bool html) const {
+    return prepare_inline(source, html)->render(vars);
+  }
 };
 
-// Port: everything the consent flows read and write, inside one transaction
-// that the storage layer opens and commits (or rolls back) around a call.
-class ConsentStore {
- public:
-  virtual ~ConsentStore() = default;
-  virtual std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) = 0;
-  virtual std::optional<Channel> channel_by_id(std::int64_t id) = 0;
-  virtual std::optional<Subscriber> subscriber_by_id(std::int64_t id) = 0;
-  virtual std::int64_t insert_subscriber(const Subscriber& s) = 0;
-  virtual std::int64_t insert_channel(const Channel& c) = 0;
-  virtual void update_channel_state(std::int64_t channel_id, ConsentState state,
-                                    std::int64_t at) = 0;
-  virtual void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) = 0;
-  virtual void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) = 0;
-  virtual std::vector<std::string> topics_of(std::int64_t subscriber_id) = 0;
-  // Topics held on a channel until its owner confirms through it.
-  virtual void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
-                              std::int64_t at) = 0;
-  // Returns and forgets the topics held on a channel that were asked for
-  // no later than `requested_until` (a link approves only what came before it).
-  virtual std::vector<std::string> take_topic_requests(std::int64_t channel_id,
-                                                       std::int64_t requested_until) = 0;
-  // The topics held on a channel, sorted.
-  virtual std::vector<std::string> topic_requests_of(std::int64_t channel_id) = 0;
-  virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
-  virtual std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) = 0;
-  virtual std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) = 0;
-
-  // Inbound texts, by MessageSid (replay protection and the review list).
-  virtual bool inbound_text_seen(std::string_view message_sid) = 0;
-  virtual std::int64_t insert_inbound_text(const StoredInboundText& t) = 0;
-  virtual std::optional<StoredInboundText> inbound_text_by_id(std::int64_t id) = 0;
-  virtual void mark_inbound_text_reviewed(std::int64_t id, std::string_view by,
-                                          std::string_view action, std::int64_t at) = 0;
-  // Delivery reports (Twilio's status callback): the sent message a
-  // provider's id names, and its delivery state as reported.
-  virtual std::optional<SentMessageRef> sent_message(std::string_view provider,
-                                                     std::string_view provider_message_id) = 0;
-  virtual void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
-                            std::int64_t at) = 0;
-  // Confirmation texts queued after `since` under `scope`'s key (kDaily: all
-  // of them, the key is ignored), for the pumping limits (sms_limits.h).
-  virtual std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
-                                          std::int64_t since) = 0;
-  // Counts one confirmation text queued at `at` under its keys, and forgets
-  // those queued before `forget_before` (past every window).
-  virtual void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
-                                  std::int64_t forget_before) = 0;
-  // Delivery reports about sent messages, in this same transaction
-  // (sc/core/email_events.h). Null: this store does not keep them.
-  virtual DeliveryStore* deliveries() { return nullptr; }
-};
-
-}  // namespace sc
-
-namespace sc {
 // Fills subject/text/html (or the SMS body) of a message queued with a
 // template reference, then drops the reference; no-op for rendered ones.
 void render_queued(const Composer& composer, OutboundEmail& m);

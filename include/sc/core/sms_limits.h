@@ -11,10 +11,10 @@
 
 namespace sc {
 
-class ConsentStore;
+class SmsConfirmLedger;  // sc/core/ports/stores.h
 
 // Which limit refused a text (kNone: none did). The same values name what a
-// confirmation text is counted under (ConsentStore::count_sms_confirms).
+// confirmation text is counted under (SmsConfirmLedger::count_sms_confirms).
 enum class SmsLimit { kNone, kClient, kNumber, kPrefix, kDaily };
 
 // "ip", "number", "prefix", "daily" (the metric label); "" for kNone.
@@ -52,8 +52,8 @@ std::string number_prefix(std::string_view e164);
 
 // The first limit that one more text under `keys` at `now` would exceed, or
 // kNone (always kNone when the limits are off). Reads the counts through the
-// store, inside the caller's transaction.
-SmsLimit exceeded_sms_confirm_limit(ConsentStore& store, const SmsConfirmLimits& limits,
+// ledger, inside the caller's transaction.
+SmsLimit exceeded_sms_confirm_limit(SmsConfirmLedger& ledger, const SmsConfirmLimits& limits,
                                     const SmsConfirmKeys& keys, std::int64_t now);
 
 }  // namespace sc

@@ -143,7 +143,7 @@ class Dispatcher {
   void record(Batch& batch);
   // Writes outcomes inside a transaction (record and the hand-over marks);
   // collects the broadcasts to pause for errors in a row.
-  void write_outcomes(OutboxContext& c, const std::vector<ClaimedMessage>& claimed,
+  void write_outcomes(const OutboxTransaction& c, const std::vector<ClaimedMessage>& claimed,
                       const std::vector<Outcome>& outcomes,
                       std::map<std::int64_t, std::string>& pause);
   bool stopping() const;

@@ -42,7 +42,6 @@ class Renderer final : public Composer, public PageRenderer {
   std::string text(std::string_view path, const Vars& vars) const;
   ComposedEmail email(std::string_view template_name, const Vars& vars) const override;
   std::string sms(std::string_view template_name, const Vars& vars) const override;
-  std::string inline_template(std::string_view source, const Vars& vars, bool html) const override;
   std::string inline_error(std::string_view source) const override;
   // Parsed once (within check_template's limits, else std::runtime_error),
   // not cached: its owner keeps it as long as it needs it.

@@ -12,8 +12,7 @@ namespace sc::storage {
 class QueuedUnitOfWork final : public UnitOfWork {
  public:
   explicit QueuedUnitOfWork(WriteQueue& writer) : writer_(writer) {}
-  void run(const std::function<void(ConsentStore&)>& fn) override;
-  void run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) override;
+  void run(const std::function<void(const Transaction&)>& fn) override;
 
  private:
   WriteQueue& writer_;

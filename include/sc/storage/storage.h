@@ -20,6 +20,7 @@
 #include "sc/core/model.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 #include "sc/core/read_store.h"
 
 namespace sc::storage {
@@ -61,8 +62,12 @@ struct OutboxCounts {
 
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
-class WriteContext : public OutboxContext {
+class WriteContext {
  public:
+  virtual ~WriteContext() = default;
+  virtual const Transaction& tx() = 0;               // the request path's stores (UnitOfWork)
+  virtual const OutboxTransaction& outbox_tx() = 0;  // the dispatcher's
+  virtual OutboxStore& outbox() = 0;
   virtual BroadcastStore& broadcasts() = 0;
   virtual AuditLog& audit_log() = 0;  // admin actions (sc/storage/admin_keys.h)
 };
@@ -194,8 +199,8 @@ class ReadPool {
 class WriterOutbox final : public OutboxTransactions {
  public:
   WriterOutbox(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
-  void run(const std::function<void(OutboxContext&)>& fn) override {
-    writer_.run_background([&](WriteContext& c) { fn(c); });
+  void run(const std::function<void(const OutboxTransaction&)>& fn) override {
+    writer_.run_background([&](WriteContext& c) { fn(c.outbox_tx()); });
   }
   std::uint64_t request_jobs() const override { return writer_.request_jobs(); }
   void decode(ClaimedMessage& m) const override { decode_payload(m); }
@@ -210,8 +215,8 @@ class WriterOutbox final : public OutboxTransactions {
 class StoredBroadcasts final : public BroadcastTransactions, public BroadcastReads {
  public:
   StoredBroadcasts(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
-  void run(const std::function<void(BroadcastStore&, ConsentStore&, AuditLog&)>& fn) override {
-    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.consent(), c.audit_log()); });
+  void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) override {
+    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.audit_log()); });
   }
   // The runner's snapshot and clean-up chunks: background jobs (requests first).
   void run_background(const std::function<void(BroadcastStore&)>& fn) override {

@@ -17,6 +17,7 @@ using unit::CountingIds;
 using unit::FakeSigner;
 using unit::MemoryConsentStore;
 using unit::RecordingComposer;
+using unit::text_keyword;
 
 constexpr std::int64_t kT0 = 1'700'000'000;
 
@@ -70,7 +71,7 @@ class ConsentServiceTest : public ::testing::Test {
     SignupRequest r;
     r.email = email;
     if (!first_name.empty()) r.first_name = first_name;
-    return svc_.sign_up(store_, valid(r), ctx_, now);
+    return svc_.sign_up(store_.tx(), valid(r), ctx_, now);
   }
   // The token at the end of a URL produced by the service.
   static std::string token_of(const std::string& url) { return url.substr(url.rfind('/') + 1); }
@@ -124,7 +125,7 @@ TEST_F(ConsentServiceTest, NewEmailSignupQueuesOneConfirmationAndLogsTheGrant) {
   r.postal_code = " 12345 ";
   r.topics = {"News", " events ", "news", ""};
   r.source = "signup-page";
-  auto out = svc_.sign_up(store_, valid(r), ctx_, kT0);
+  auto out = svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
 
   EXPECT_TRUE(out.email);
   EXPECT_FALSE(out.sms);
@@ -208,7 +209,7 @@ TEST_F(ConsentServiceTest, AfterCooldownAConfirmationIsSentAgain) {
 
 TEST_F(ConsentServiceTest, ConfirmedAddressSignupChangesNothingAndAnswersTheSame) {
   auto fresh = sign_up_email("a@example.com", kT0, "Alice");
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   const auto before = store_.channel(ChannelKind::kEmail, "a@example.com");
   const auto emails_before = store_.emails.size();
 
@@ -230,7 +231,7 @@ TEST_F(ConsentServiceTest, UnsubscribedAddressReturnsToPendingWithAFreshConfirma
   sign_up_email("a@example.com", kT0);
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
+      svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
           .ok());
   ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
             ConsentState::kUnsubscribed);
@@ -245,7 +246,7 @@ TEST_F(ConsentServiceTest, UnsubscribedAddressReturnsToPendingWithAFreshConfirma
   ASSERT_EQ(store_.emails.size(), 2u);
   EXPECT_EQ(store_.emails[1].entry.purpose, "confirm");
   // The fresh link confirms the returning address.
-  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 130);
+  auto fresh = svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 130);
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->changed);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
@@ -255,7 +256,7 @@ TEST_F(ConsentServiceTest, UnsubscribedLongAgoAlsoGetsAFreshConfirmation) {
   sign_up_email("a@example.com", kT0);
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
+      svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60)
           .ok());
   auto out = sign_up_email("a@example.com", kT0 + 86400);
   EXPECT_TRUE(out.queued_email);
@@ -268,10 +269,11 @@ TEST_F(ConsentServiceTest, UnsubscribedLongAgoAlsoGetsAFreshConfirmation) {
 TEST_F(ConsentServiceTest, AnUndeliverableAddressSignsUpAgainLikeANewOne) {
   sign_up_email("a@example.com", kT0);
   const auto first_link = last_confirm_token();
-  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 10).ok());
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(record_provider_undeliverable(store_, id, "sendgrid bounce 5.1.1", kT0 + 20));
-  EXPECT_FALSE(record_provider_undeliverable(store_, id, "again", kT0 + 21));
+  ASSERT_TRUE(
+      record_provider_undeliverable(store_.consent(), id, "sendgrid bounce 5.1.1", kT0 + 20));
+  EXPECT_FALSE(record_provider_undeliverable(store_.consent(), id, "again", kT0 + 21));
   ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
             ConsentState::kUndeliverable);
   const auto& bounced = store_.events.back();
@@ -297,8 +299,8 @@ TEST_F(ConsentServiceTest, AnUndeliverableAddressSignsUpAgainLikeANewOne) {
   EXPECT_EQ(store_.event_texts.back()->version, "email-v1");
 
   // The link from before the bounce confirms nothing; the fresh one does.
-  EXPECT_FALSE(svc_.confirm(store_, first_link, ctx_, kT0 + 70).ok());
-  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 80);
+  EXPECT_FALSE(svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 70).ok());
+  auto fresh = svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 80);
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->changed);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
@@ -307,7 +309,7 @@ TEST_F(ConsentServiceTest, AnUndeliverableAddressSignsUpAgainLikeANewOne) {
 TEST_F(ConsentServiceTest, APendingAddressThatBouncesAlsoStartsOver) {
   sign_up_email("a@example.com", kT0);
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(record_provider_undeliverable(store_, id, "smtp 550", kT0 + 5));
+  ASSERT_TRUE(record_provider_undeliverable(store_.consent(), id, "smtp 550", kT0 + 5));
   auto out = sign_up_email("a@example.com", kT0 + 30);
   EXPECT_TRUE(out.queued_email);
   EXPECT_EQ(store_.emails.size(), 2u);
@@ -318,20 +320,21 @@ TEST_F(ConsentServiceTest, APendingAddressThatBouncesAlsoStartsOver) {
 
 TEST_F(ConsentServiceTest, ProviderUnsubscribesAreLoggedWithTheirSource) {
   sign_up_email("a@example.com", kT0);
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  ASSERT_TRUE(record_provider_unsubscribe(store_, id, ConsentSource::kComplaint,
+  ASSERT_TRUE(record_provider_unsubscribe(store_.consent(), id, ConsentSource::kComplaint,
                                           "sendgrid spamreport", kT0 + 20));
+  EXPECT_FALSE(record_provider_unsubscribe(store_.consent(), id, ConsentSource::kProvider, "again",
+                                           kT0 + 21));
   EXPECT_FALSE(
-      record_provider_unsubscribe(store_, id, ConsentSource::kProvider, "again", kT0 + 21));
-  EXPECT_FALSE(record_provider_unsubscribe(store_, 999, ConsentSource::kProvider, "x", kT0 + 21));
+      record_provider_unsubscribe(store_.consent(), 999, ConsentSource::kProvider, "x", kT0 + 21));
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
             ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.events.back().action, ConsentAction::kWithdraw);
   EXPECT_EQ(store_.events.back().source, ConsentSource::kComplaint);
   EXPECT_EQ(store_.events.back().detail, "sendgrid spamreport");
   // Unsubscribed is not made undeliverable: a withdrawal stays a withdrawal.
-  EXPECT_FALSE(record_provider_undeliverable(store_, id, "bounce", kT0 + 30));
+  EXPECT_FALSE(record_provider_undeliverable(store_.consent(), id, "bounce", kT0 + 30));
 }
 
 std::string_view text_trim(std::string_view s) {
@@ -482,7 +485,7 @@ TEST_F(ConsentServiceTest, EmailAndPhoneShareOneSubscriberAndEachGetsAConfirmati
   r.email = "a@example.com";
   r.phone = "(415) 555-0100";
   r.sms_consent = true;
-  auto out = svc_.sign_up(store_, valid(r), ctx_, kT0);
+  auto out = svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
   EXPECT_TRUE(out.email && out.sms && out.queued_email && out.queued_sms);
   ASSERT_EQ(store_.subscribers.size(), 1u);
   const auto& sms = store_.channel(ChannelKind::kSms, "+14155550100");
@@ -504,7 +507,7 @@ TEST_F(ConsentServiceTest, EmailAndPhoneShareOneSubscriberAndEachGetsAConfirmati
   EXPECT_EQ(store_.events[1].consent_text_sha256, std::string(64, 's'));
 
   // Both known and one person: a repeat keeps them together.
-  svc_.sign_up(store_, valid(r), ctx_, kT0 + 5);
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0 + 5);
   EXPECT_EQ(store_.subscribers.size(), 1u);
   EXPECT_EQ(store_.texts.size(), 1u);  // the phone is within its cooldown
 }
@@ -515,7 +518,7 @@ TEST_F(ConsentServiceTest, ANewAddressNeverJoinsSomeoneWhoExists) {
   alice.phone = "(415) 555-0100";
   alice.sms_consent = true;
   alice.first_name = "Alice";
-  svc_.sign_up(store_, valid(alice), ctx_, kT0);
+  svc_.sign_up(store_.tx(), valid(alice), ctx_, kT0);
   const auto alice_id = store_.channel(ChannelKind::kSms, "+14155550100").subscriber_id;
 
   // Someone types Alice's number next to their own new email address.
@@ -524,7 +527,7 @@ TEST_F(ConsentServiceTest, ANewAddressNeverJoinsSomeoneWhoExists) {
   mallory.phone = "+1 415 555 0100";
   mallory.sms_consent = true;
   mallory.first_name = "Mal";
-  auto out = svc_.sign_up(store_, valid(mallory), ctx_, kT0 + 5);
+  auto out = svc_.sign_up(store_.tx(), valid(mallory), ctx_, kT0 + 5);
   EXPECT_TRUE(out.queued_email);
   const auto& mal_email = store_.channel(ChannelKind::kEmail, "mallory@example.net");
   EXPECT_NE(mal_email.subscriber_id, alice_id);  // not attached to Alice's record
@@ -539,7 +542,7 @@ TEST_F(ConsentServiceTest, ANewAddressNeverJoinsSomeoneWhoExists) {
   other.email = "mallory@example.net";
   other.phone = "(212) 555-0199";
   other.sms_consent = true;
-  svc_.sign_up(store_, valid(other), ctx_, kT0 + 10);
+  svc_.sign_up(store_.tx(), valid(other), ctx_, kT0 + 10);
   EXPECT_NE(store_.channel(ChannelKind::kSms, "+12125550199").subscriber_id,
             mal_email.subscriber_id);
   EXPECT_EQ(store_.subscribers.size(), 3u);
@@ -549,9 +552,9 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   SignupRequest first;
   first.email = "a@example.com";
   first.topics = {"news"};
-  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  svc_.sign_up(store_.tx(), valid(first), ctx_, kT0);
   const auto first_link = last_confirm_token();
-  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 10).ok());
   const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
   const auto sub = ch.subscriber_id;
   EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));
@@ -561,7 +564,7 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   SignupRequest more;
   more.email = "a@example.com";
   more.topics = {"news", "events"};
-  auto out = svc_.sign_up(store_, valid(more), ctx_, kT0 + 3600);
+  auto out = svc_.sign_up(store_.tx(), valid(more), ctx_, kT0 + 3600);
   EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));  // nothing added yet
   EXPECT_TRUE(out.queued_email);                            // the owner is asked
   ASSERT_EQ(store_.emails.size(), emails + 1);
@@ -569,10 +572,10 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kConfirmed);
 
   // The old link (sent before the request) approves nothing new.
-  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 3700).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 3700).ok());
   EXPECT_THAT(store_.topics_of(sub), ElementsAre("news"));
   // The new one does, once.
-  auto r = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 3800);
+  auto r = svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 3800);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->changed);  // the channel was confirmed already
   EXPECT_THAT(store_.topics_of(sub), ElementsAre("events", "news"));
@@ -582,11 +585,11 @@ TEST_F(ConsentServiceTest, TopicsForSomeoneWhoExistsWaitForTheirConfirmation) {
   SignupRequest again;
   again.email = "a@example.com";
   again.topics = {"jobs"};
-  svc_.sign_up(store_, valid(again), ctx_, kT0 + 3900);
+  svc_.sign_up(store_.tx(), valid(again), ctx_, kT0 + 3900);
   EXPECT_EQ(store_.emails.size(), emails + 1);
   EXPECT_EQ(store_.topic_requests[ch.id].count("jobs"), 1u);
   // Asking again only for topics already held sends nothing.
-  svc_.sign_up(store_, valid(more), ctx_, kT0 + 90000);
+  svc_.sign_up(store_.tx(), valid(more), ctx_, kT0 + 90000);
   EXPECT_EQ(store_.emails.size(), emails + 1);
 }
 
@@ -595,8 +598,8 @@ TEST_F(ConsentServiceTest, TopicsPerSubscriberAreCappedInTotal) {
   SignupRequest first;
   first.email = "a@example.com";
   first.topics = {"news"};
-  svc_.sign_up(store_, valid(first), ctx_, kT0);
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  svc_.sign_up(store_.tx(), valid(first), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
   std::int64_t now = kT0 + 1000;
   for (int post = 0; post < 3; ++post, now += 1000) {
@@ -604,12 +607,12 @@ TEST_F(ConsentServiceTest, TopicsPerSubscriberAreCappedInTotal) {
     r.email = "a@example.com";
     for (int i = 0; i < 20; ++i)
       r.topics.push_back("t" + std::to_string(post) + "_" + std::to_string(i));
-    svc_.sign_up(store_, valid(r), ctx_, now);
+    svc_.sign_up(store_.tx(), valid(r), ctx_, now);
     EXPECT_LE(store_.topic_requests[ch.id].size() + store_.topics_of(ch.subscriber_id).size(),
               ConsentService::kMaxSubscriberTopics)
         << "after post " << post;
   }
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, now).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, now).ok());
   EXPECT_EQ(store_.topics_of(ch.subscriber_id).size(), ConsentService::kMaxSubscriberTopics);
   // The first post's topics fill the room left; the later ones got none.
   EXPECT_EQ(store_.topics_of(ch.subscriber_id)[0], "news");
@@ -621,10 +624,10 @@ TEST_F(ConsentServiceTest, ApplyingHeldTopicsStopsAtTheCap) {
   SignupRequest first;
   first.email = "a@example.com";
   first.topics = {"news"};
-  svc_.sign_up(store_, valid(first), ctx_, kT0);
+  svc_.sign_up(store_.tx(), valid(first), ctx_, kT0);
   const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
   for (int i = 0; i < 30; ++i) store_.topic_requests[ch.id]["held" + std::to_string(i)] = kT0;
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   EXPECT_EQ(store_.topics_of(ch.subscriber_id).size(), ConsentService::kMaxSubscriberTopics);
 }
 
@@ -633,14 +636,14 @@ TEST_F(ConsentServiceTest, ApplyingHeldTopicsStopsAtTheCap) {
 TEST_F(ConsentServiceTest, TheEmailAskingAboutNewTopicsNamesThemAndKeepsTheCooldown) {
   SignupRequest first;
   first.email = "a@example.com";
-  svc_.sign_up(store_, valid(first), ctx_, kT0);
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  svc_.sign_up(store_.tx(), valid(first), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   const auto emails = store_.emails.size();
 
   SignupRequest more;
   more.email = "a@example.com";
   more.topics = {"jobs", "events"};
-  EXPECT_TRUE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000).queued_email);
+  EXPECT_TRUE(svc_.sign_up(store_.tx(), valid(more), ctx_, kT0 + 1000).queued_email);
   ASSERT_EQ(store_.emails.size(), emails + 1);
   auto call = render_call(store_.emails.back());
   EXPECT_EQ(call.name, "confirm_topics");
@@ -650,11 +653,11 @@ TEST_F(ConsentServiceTest, TheEmailAskingAboutNewTopicsNamesThemAndKeepsTheCoold
 
   // Within the cooldown: held, no email.
   more.topics = {"sports"};
-  EXPECT_FALSE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000 + 599).queued_email);
+  EXPECT_FALSE(svc_.sign_up(store_.tx(), valid(more), ctx_, kT0 + 1000 + 599).queued_email);
   EXPECT_EQ(store_.emails.size(), emails + 1);
   // After it: one email naming everything its link would add.
   more.topics = {"arts"};
-  EXPECT_TRUE(svc_.sign_up(store_, valid(more), ctx_, kT0 + 1000 + 600).queued_email);
+  EXPECT_TRUE(svc_.sign_up(store_.tx(), valid(more), ctx_, kT0 + 1000 + 600).queued_email);
   ASSERT_EQ(store_.emails.size(), emails + 2);
   EXPECT_EQ(render_call(store_.emails.back()).vars.at("topics"), "arts, events, jobs, sports");
 }
@@ -665,12 +668,12 @@ TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
   SignupRequest r;
   r.phone = "(415) 555-0100";
   r.sms_consent = true;
-  svc_.sign_up(store_, valid(r), ctx_, kT0);
-  svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM1", ctx_, kT0 + 10);
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
+  text_keyword(svc_, store_, "+14155550100", SmsKeyword::kOptIn, "SM1", ctx_, kT0 + 10);
   ASSERT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
 
   r.topics = {"jobs", "events"};
-  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 1000).queued_sms);
+  EXPECT_TRUE(svc_.sign_up(store_.tx(), valid(r), ctx_, kT0 + 1000).queued_sms);
   ASSERT_EQ(store_.texts.size(), 2u);
   RecordingComposer rc;
   auto text = store_.texts.back().sms;
@@ -683,7 +686,7 @@ TEST_F(ConsentServiceTest, TheTextAskingAboutNewTopicsNamesThem) {
   r.topics.clear();
   for (int i = 0; i < 18; ++i)
     r.topics.push_back("a-rather-long-topic-name-" + std::to_string(10 + i));
-  EXPECT_TRUE(svc_.sign_up(store_, valid(r), ctx_, kT0 + 2000).queued_sms);
+  EXPECT_TRUE(svc_.sign_up(store_.tx(), valid(r), ctx_, kT0 + 2000).queued_sms);
   RecordingComposer rc2;
   text = store_.texts.back().sms;
   render_queued(rc2, text);
@@ -709,16 +712,16 @@ TEST_F(ConsentServiceTest, AConfirmationGreetsByNameOnlyWhenTheNamePassesTheRule
 TEST_F(ConsentServiceTest, AnUnsubscribedChannelsOldLinkAddsNoTopics) {
   SignupRequest r;
   r.email = "a@example.com";
-  svc_.sign_up(store_, valid(r), ctx_, kT0);
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 10).ok());
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 10).ok());
   r.topics = {"events"};
-  svc_.sign_up(store_, valid(r), ctx_, kT0 + 3600);
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0 + 3600);
   const auto link = last_confirm_token();
   const auto& ch = store_.channel(ChannelKind::kEmail, "a@example.com");
-  ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(ch.id), ConsentSource::kLink, ctx_, kT0 + 3700)
-          .ok());
-  ASSERT_TRUE(svc_.confirm(store_, link, ctx_, kT0 + 3800).ok());
+  ASSERT_TRUE(svc_.unsubscribe(store_.tx(), unsubscribe_token_for(ch.id), ConsentSource::kLink,
+                               ctx_, kT0 + 3700)
+                  .ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), link, ctx_, kT0 + 3800).ok());
   EXPECT_TRUE(store_.topics_of(ch.subscriber_id).empty());
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state,
             ConsentState::kUnsubscribed);
@@ -728,7 +731,7 @@ TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {
   sign_up_email("a@example.com", kT0, "Alice");
   auto token = last_confirm_token();
   RequestContext click{"198.51.100.9", "Phone browser"};
-  auto r = svc_.confirm(store_, token, click, kT0 + 100);
+  auto r = svc_.confirm(store_.tx(), token, click, kT0 + 100);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->changed);
   EXPECT_EQ(r->channel.state, ConsentState::kConfirmed);
@@ -752,7 +755,7 @@ TEST_F(ConsentServiceTest, ConfirmFlipsPendingToConfirmedLogsAndQueuesWelcome) {
   expect_complete_email(store_.emails[1], "welcome");
 
   // A second click is fine and changes nothing.
-  auto again = svc_.confirm(store_, token, click, kT0 + 200);
+  auto again = svc_.confirm(store_.tx(), token, click, kT0 + 200);
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->changed);
   EXPECT_EQ(store_.emails.size(), 2u);
@@ -763,47 +766,60 @@ TEST_F(ConsentServiceTest, SmsKeywordsMoveTheNumbersChannelAndLogTheReply) {
   SignupRequest r;
   r.phone = "(415) 555-0100";
   r.sms_consent = true;
-  svc_.sign_up(store_, valid(r), ctx_, kT0);
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
   const RequestContext twilio{"54.1.2.3", "TwilioProxy/1.1"};
 
-  auto help = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kHelp, "SM1", twilio, kT0 + 5);
+  // HELP changes nothing; its answer is on record.
+  auto help = text_keyword(svc_, store_, "+14155550100", SmsKeyword::kHelp, "SM1", twilio, kT0 + 5);
   EXPECT_EQ(help.reply_template, "sms_help");
   EXPECT_FALSE(help.changed);
   EXPECT_EQ(help.reply_vars.at("public_url"), "https://news.example.org");
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kPending);
+  ASSERT_EQ(store_.events.size(), 2u);
+  EXPECT_EQ(store_.events[1].action, ConsentAction::kHelp);
 
-  auto yes = svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM2", twilio, kT0 + 10);
+  auto yes =
+      text_keyword(svc_, store_, "+14155550100", SmsKeyword::kOptIn, "SM2", twilio, kT0 + 10);
   EXPECT_TRUE(yes.changed);
   EXPECT_EQ(yes.reply_template, "sms_subscribed");
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
-  ASSERT_EQ(store_.events.size(), 2u);
-  EXPECT_EQ(store_.events[1].action, ConsentAction::kConfirm);
-  EXPECT_EQ(store_.events[1].source, ConsentSource::kKeyword);
-  EXPECT_EQ(store_.events[1].detail, "sms SM2");
-  EXPECT_EQ(store_.events[1].context.ip, "54.1.2.3");
+  ASSERT_EQ(store_.events.size(), 3u);
+  EXPECT_EQ(store_.events[2].action, ConsentAction::kConfirm);
+  EXPECT_EQ(store_.events[2].source, ConsentSource::kKeyword);
+  EXPECT_EQ(store_.events[2].detail, "sms SM2");
+  EXPECT_EQ(store_.events[2].context.ip, "54.1.2.3");
   EXPECT_TRUE(store_.emails.empty());  // no welcome email for a text channel
 
+  // A second YES changes nothing: only its answer is logged.
   auto again =
-      svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptIn, "SM3", twilio, kT0 + 20);
+      text_keyword(svc_, store_, "+14155550100", SmsKeyword::kOptIn, "SM3", twilio, kT0 + 20);
   EXPECT_FALSE(again.changed);
-  EXPECT_EQ(store_.events.size(), 2u);
+  ASSERT_EQ(store_.events.size(), 4u);
+  EXPECT_EQ(store_.events[3].action, ConsentAction::kReceived);
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kConfirmed);
 
   auto stop =
-      svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kOptOut, "SM4", twilio, kT0 + 30);
+      text_keyword(svc_, store_, "+14155550100", SmsKeyword::kOptOut, "SM4", twilio, kT0 + 30);
   EXPECT_TRUE(stop.changed);
   EXPECT_EQ(stop.reply_template, "sms_stopped");
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+14155550100").state, ConsentState::kUnsubscribed);
   EXPECT_EQ(store_.events.back().action, ConsentAction::kWithdraw);
 
-  // Unknown numbers: STOP is still answered, YES points to the form; nothing is stored.
+  // Unknown numbers: STOP is still answered (and on record as a
+  // revocation), YES points to the form; no channel is made.
+  const auto channels = store_.channels.size();
+  EXPECT_EQ(text_keyword(svc_, store_, "+14155550199", SmsKeyword::kOptOut, "", twilio, kT0)
+                .reply_template,
+            "sms_stopped");
+  EXPECT_EQ(store_.events.back().action, ConsentAction::kWithdraw);
+  EXPECT_EQ(store_.events.back().channel_id, 0);
+  EXPECT_EQ(text_keyword(svc_, store_, "+14155550199", SmsKeyword::kOptIn, "", twilio, kT0)
+                .reply_template,
+            "sms_unknown");
+  EXPECT_EQ(store_.channels.size(), channels);
+  // A text that is no keyword, without a MessageSid, writes nothing.
   const auto writes = store_.writes();
-  EXPECT_EQ(
-      svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptOut, "", twilio, kT0).reply_template,
-      "sms_stopped");
-  EXPECT_EQ(
-      svc_.sms_keyword(store_, "+14155550199", SmsKeyword::kOptIn, "", twilio, kT0).reply_template,
-      "sms_unknown");
-  EXPECT_TRUE(svc_.sms_keyword(store_, "+14155550100", SmsKeyword::kNone, "", twilio, kT0)
+  EXPECT_TRUE(text_keyword(svc_, store_, "+14155550100", SmsKeyword::kNone, "", twilio, kT0)
                   .reply_template.empty());
   EXPECT_EQ(store_.writes(), writes);
 }
@@ -813,10 +829,10 @@ TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
   auto token = last_confirm_token();
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 10)
+      svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 10)
           .ok());
   const auto writes = store_.writes();
-  auto r = svc_.confirm(store_, token, ctx_, kT0 + 20);
+  auto r = svc_.confirm(store_.tx(), token, ctx_, kT0 + 20);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->changed);
   EXPECT_EQ(r->channel.state, ConsentState::kUnsubscribed);
@@ -831,17 +847,17 @@ TEST_F(ConsentServiceTest, ConfirmAfterUnsubscribeChangesNothing) {
 TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymousForm) {
   sign_up_email("a@example.com", kT0);
   const auto first_link = last_confirm_token();
-  ASSERT_TRUE(svc_.confirm(store_, first_link, ctx_, kT0 + 10).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 10).ok());
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 20)
+      svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 20)
           .ok());
   sign_up_email("a@example.com", kT0 + 30);  // anyone's form
   ASSERT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
   const auto events = store_.events.size();
   const auto writes = store_.writes();
 
-  auto old = svc_.confirm(store_, first_link, ctx_, kT0 + 40);
+  auto old = svc_.confirm(store_.tx(), first_link, ctx_, kT0 + 40);
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.error().kind, ErrorCode::kExpired);
   EXPECT_EQ(old.error().code, "superseded_token");
@@ -850,7 +866,7 @@ TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmAfterUnsubscribeAndAnAnonymous
   EXPECT_EQ(store_.writes(), writes);
 
   // The link the form caused confirms.
-  auto fresh = svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 50);
+  auto fresh = svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 50);
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->changed);
 }
@@ -862,16 +878,17 @@ TEST_F(ConsentServiceTest, AnOldLinkDoesNotConfirmEvenWhenEverythingHappensInOne
   const auto first_link = last_confirm_token();
   const auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   ASSERT_TRUE(
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0).ok());
+      svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0)
+          .ok());
   sign_up_email("a@example.com", kT0);
   const auto second_link = last_confirm_token();
   ASSERT_NE(first_link, second_link);
 
-  auto old = svc_.confirm(store_, first_link, ctx_, kT0);
+  auto old = svc_.confirm(store_.tx(), first_link, ctx_, kT0);
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.error().code, "superseded_token");
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "a@example.com").state, ConsentState::kPending);
-  auto fresh = svc_.confirm(store_, second_link, ctx_, kT0);
+  auto fresh = svc_.confirm(store_.tx(), second_link, ctx_, kT0);
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->changed);
 }
@@ -888,12 +905,12 @@ TEST_F(ConsentServiceTest, AnUnversionedLinkIsJudgedByItsIssueTime) {
   // by a form at kT0 + 30 before the upgrade: its version is still 0.
   ch.updated_at = kT0 + 30;
   ch.state_version = 0;
-  auto old =
-      svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + ttl}), ctx_, kT0 + 40);
+  auto old = svc_.confirm(store_.tx(), codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + ttl}),
+                          ctx_, kT0 + 40);
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.error().code, "superseded_token");
-  auto current = svc_.confirm(store_, codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + 30 + ttl}),
-                              ctx_, kT0 + 40);
+  auto current = svc_.confirm(
+      store_.tx(), codec.issue({TokenPurpose::kConfirm, ch.id, kT0 + 30 + ttl}), ctx_, kT0 + 40);
   ASSERT_TRUE(current.ok());
   EXPECT_TRUE(current->changed);
 }
@@ -905,7 +922,7 @@ TEST_F(ConsentServiceTest, EveryLinkSentWhileStillPendingConfirms) {
   const auto first = last_confirm_token();
   sign_up_email("a@example.com", kT0 + 600);
   ASSERT_NE(last_confirm_token(), first);
-  auto r = svc_.confirm(store_, first, ctx_, kT0 + 700);
+  auto r = svc_.confirm(store_.tx(), first, ctx_, kT0 + 700);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->changed);
 }
@@ -915,25 +932,25 @@ TEST_F(ConsentServiceTest, ConfirmRefusesBadExpiredAndForeignTokens) {
   auto token = last_confirm_token();
   const auto writes = store_.writes();
 
-  auto expired = svc_.confirm(store_, token, ctx_, kT0 + 7 * 86400 + 1);
+  auto expired = svc_.confirm(store_.tx(), token, ctx_, kT0 + 7 * 86400 + 1);
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.error().kind, ErrorCode::kExpired);
 
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
-  auto wrong = svc_.confirm(store_, unsubscribe_token_for(id), ctx_, kT0 + 1);
+  auto wrong = svc_.confirm(store_.tx(), unsubscribe_token_for(id), ctx_, kT0 + 1);
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.error().kind, ErrorCode::kBadToken);
 
   FakeSigner other("other-key");
   TokenCodec foreign(other);
-  auto forged =
-      svc_.confirm(store_, foreign.issue({TokenPurpose::kConfirm, id, kT0 + 100}), ctx_, kT0 + 1);
+  auto forged = svc_.confirm(store_.tx(), foreign.issue({TokenPurpose::kConfirm, id, kT0 + 100}),
+                             ctx_, kT0 + 1);
   ASSERT_FALSE(forged.ok());
   EXPECT_EQ(forged.error().kind, ErrorCode::kBadToken);
 
   TokenCodec ours(signer_);
-  auto missing =
-      svc_.confirm(store_, ours.issue({TokenPurpose::kConfirm, 9999, kT0 + 100}), ctx_, kT0 + 1);
+  auto missing = svc_.confirm(store_.tx(), ours.issue({TokenPurpose::kConfirm, 9999, kT0 + 100}),
+                              ctx_, kT0 + 1);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
 
@@ -943,12 +960,12 @@ TEST_F(ConsentServiceTest, ConfirmRefusesBadExpiredAndForeignTokens) {
 
 TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
   sign_up_email("a@example.com", kT0);
-  ASSERT_TRUE(svc_.confirm(store_, last_confirm_token(), ctx_, kT0 + 1).ok());
+  ASSERT_TRUE(svc_.confirm(store_.tx(), last_confirm_token(), ctx_, kT0 + 1).ok());
   auto id = store_.channel(ChannelKind::kEmail, "a@example.com").id;
   const auto emails = store_.emails.size();
   RequestContext mail_client{"192.0.2.1", "Mail one-click"};
 
-  auto first = svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kOneClick,
+  auto first = svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kOneClick,
                                 mail_client, kT0 + 50);
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->changed);
@@ -961,8 +978,8 @@ TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
   EXPECT_EQ(e.context.ip, "192.0.2.1");
   EXPECT_EQ(e.at, kT0 + 50);
 
-  auto second =
-      svc_.unsubscribe(store_, unsubscribe_token_for(id), ConsentSource::kLink, ctx_, kT0 + 60);
+  auto second = svc_.unsubscribe(store_.tx(), unsubscribe_token_for(id), ConsentSource::kLink, ctx_,
+                                 kT0 + 60);
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->changed);
   EXPECT_EQ(store_.events.size(), 3u);
@@ -970,7 +987,8 @@ TEST_F(ConsentServiceTest, UnsubscribeIsIdempotentAndLogsTheOneClickSource) {
   EXPECT_EQ(store_.emails.size(), emails);  // no "sorry to see you go" mail
 
   // A confirm token cannot unsubscribe anyone.
-  auto bad = svc_.unsubscribe(store_, last_confirm_token(), ConsentSource::kLink, ctx_, kT0 + 70);
+  auto bad =
+      svc_.unsubscribe(store_.tx(), last_confirm_token(), ConsentSource::kLink, ctx_, kT0 + 70);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().kind, ErrorCode::kBadToken);
 }

@@ -46,7 +46,7 @@ class EmailEventsTest : public ::testing::Test {
     return e;
   }
   EmailEventsOutcome apply(std::vector<EmailEvent> events) {
-    return apply_email_events(store_, store_, events, kT0 + 200);
+    return apply_email_events(store_.consent(), store_, events, kT0 + 200);
   }
   ConsentState state() { return store_.channels.at(channel_).state; }
   std::string delivery() { return store_.delivery[outbox_].delivery_state; }

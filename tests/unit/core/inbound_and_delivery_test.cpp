@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "sc/core/consent_service.h"
-#include "sc/core/delivery.h"
+#include "sc/core/sms_status.h"
 #include "support/unit_fakes.h"
 
 namespace sc {
@@ -51,11 +51,12 @@ class InboundTest : public ::testing::Test {
 
 TEST_F(InboundTest, EachMessageSidIsProcessedOnce) {
   pending();
-  auto yes = svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0);
+  auto yes = svc_.receive_text(store_.tx(), text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0);
   EXPECT_TRUE(yes.changed);
   EXPECT_EQ(yes.reply_template, "sms_subscribed");
   const auto events = store_.events.size();
-  auto again = svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0 + 1);
+  auto again =
+      svc_.receive_text(store_.tx(), text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0 + 1);
   EXPECT_TRUE(again.duplicate);
   EXPECT_FALSE(again.changed);
   EXPECT_EQ(again.reply_template, "");
@@ -69,8 +70,9 @@ TEST_F(InboundTest, EachMessageSidIsProcessedOnce) {
   EXPECT_EQ(stored.received_at, kT0);
 
   // STOP, then the old YES again: stays unsubscribed.
-  (void)svc_.receive_text(store_, text(SmsKeyword::kOptOut, "SM2", "STOP"), ctx_, kT0 + 10);
-  auto replay = svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0 + 20);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kOptOut, "SM2", "STOP"), ctx_, kT0 + 10);
+  auto replay =
+      svc_.receive_text(store_.tx(), text(SmsKeyword::kOptIn, "SM1", "Yes"), ctx_, kT0 + 20);
   EXPECT_TRUE(replay.duplicate);
   EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kUnsubscribed);
 }
@@ -80,7 +82,7 @@ TEST_F(InboundTest, EveryAnsweredTextIsOnRecordWithItsTextAndSid) {
   auto t = text(SmsKeyword::kOptOut, "SM5", "stop");
   t.provider_answered = true;
   t.opt_out_type = "STOP";
-  auto out = svc_.receive_text(store_, t, ctx_, kT0);
+  auto out = svc_.receive_text(store_.tx(), t, ctx_, kT0);
   EXPECT_TRUE(out.changed);
   EXPECT_EQ(out.reply_template, "");  // Twilio answered it
   ASSERT_EQ(store_.events.size(), 1u);
@@ -91,9 +93,9 @@ TEST_F(InboundTest, EveryAnsweredTextIsOnRecordWithItsTextAndSid) {
   EXPECT_EQ(store_.events[0].detail, "sms SM5");
   EXPECT_EQ(store_.events[0].context.ip, "54.1.2.3");
 
-  (void)svc_.receive_text(store_, text(SmsKeyword::kHelp, "SM6", "info"), ctx_, kT0 + 1);
-  (void)svc_.receive_text(store_, text(SmsKeyword::kOptOut, "SM7", "STOP"), ctx_, kT0 + 2);
-  (void)svc_.receive_text(store_, text(SmsKeyword::kNone, "SM8", "see you"), ctx_, kT0 + 3);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kHelp, "SM6", "info"), ctx_, kT0 + 1);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kOptOut, "SM7", "STOP"), ctx_, kT0 + 2);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kNone, "SM8", "see you"), ctx_, kT0 + 3);
   ASSERT_EQ(store_.events.size(), 3u);  // "see you" was neither answered nor a change
   EXPECT_EQ(store_.events[1].action, ConsentAction::kHelp);
   EXPECT_EQ(store_.events[1].text_received, "info");
@@ -105,8 +107,8 @@ TEST_F(InboundTest, EveryAnsweredTextIsOnRecordWithItsTextAndSid) {
 }
 
 TEST_F(InboundTest, StopFromAnUnknownNumberIsARevocationOnRecord) {
-  auto out = svc_.receive_text(store_, text(SmsKeyword::kOptOut, "SM9", "STOP", "+14155550199"),
-                               ctx_, kT0);
+  auto out = svc_.receive_text(store_.tx(),
+                               text(SmsKeyword::kOptOut, "SM9", "STOP", "+14155550199"), ctx_, kT0);
   EXPECT_EQ(out.reply_template, "sms_stopped");
   EXPECT_TRUE(store_.channels.empty());
   ASSERT_EQ(store_.events.size(), 1u);
@@ -120,9 +122,9 @@ TEST_F(InboundTest, StopFromAnUnknownNumberIsARevocationOnRecord) {
 
 TEST_F(InboundTest, AnOperatorMarksAStoredTextAsOptOutOnce) {
   pending();
-  (void)svc_.receive_text(store_, text(SmsKeyword::kNone, "SM3", "leave me alone"), ctx_, kT0);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kNone, "SM3", "leave me alone"), ctx_, kT0);
   const auto id = store_.inbound.begin()->first;
-  auto first = svc_.opt_out_inbound_text(store_, id, "ops-key", {}, kT0 + 5);
+  auto first = svc_.opt_out_inbound_text(store_.tx(), id, "ops-key", {}, kT0 + 5);
   ASSERT_TRUE(first);
   EXPECT_TRUE(first->changed);
   EXPECT_EQ(first->channel.state, ConsentState::kUnsubscribed);
@@ -131,11 +133,11 @@ TEST_F(InboundTest, AnOperatorMarksAStoredTextAsOptOutOnce) {
   EXPECT_EQ(store_.events[0].message_sid, "SM3");
   EXPECT_EQ(store_.events[0].text_received, "leave me alone");
   EXPECT_EQ(store_.inbound.at(id).reviewed_by, "ops-key");
-  auto second = svc_.opt_out_inbound_text(store_, id, "ops-key", {}, kT0 + 6);
+  auto second = svc_.opt_out_inbound_text(store_.tx(), id, "ops-key", {}, kT0 + 6);
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->changed);
   EXPECT_EQ(store_.events.size(), 1u);
-  auto missing = svc_.opt_out_inbound_text(store_, id + 100, "ops-key", {}, kT0);
+  auto missing = svc_.opt_out_inbound_text(store_.tx(), id + 100, "ops-key", {}, kT0);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
 }
@@ -144,17 +146,17 @@ TEST_F(InboundTest, AnOperatorMarksAStoredTextAsOptOutOnce) {
 // a YES marked "opt-out" would unsubscribe a number that asked to join.
 TEST_F(InboundTest, AnOperatorCannotMarkAKeywordReplyAsOptOut) {
   pending();
-  (void)svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM20", "YES"), ctx_, kT0);
-  (void)svc_.receive_text(store_, text(SmsKeyword::kHelp, "SM21", "help"), ctx_, kT0 + 1);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kOptIn, "SM20", "YES"), ctx_, kT0);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kHelp, "SM21", "help"), ctx_, kT0 + 1);
   auto aoo = text(SmsKeyword::kOptIn, "SM22", "start");
   aoo.opt_out_type = "START";
   aoo.provider_answered = true;
-  (void)svc_.receive_text(store_, aoo, ctx_, kT0 + 2);
+  (void)svc_.receive_text(store_.tx(), aoo, ctx_, kT0 + 2);
   ASSERT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
   const auto events = store_.events.size();
   ASSERT_EQ(store_.inbound.size(), 3u);
   for (const auto& [id, stored] : store_.inbound) {
-    auto r = svc_.opt_out_inbound_text(store_, id, "ops-key", {}, kT0 + 5);
+    auto r = svc_.opt_out_inbound_text(store_.tx(), id, "ops-key", {}, kT0 + 5);
     ASSERT_FALSE(r) << stored.body;
     EXPECT_EQ(r.error().kind, ErrorCode::kConflict) << stored.body;
     EXPECT_EQ(r.error().code, "inbound_is_keyword") << stored.body;
@@ -163,14 +165,14 @@ TEST_F(InboundTest, AnOperatorCannotMarkAKeywordReplyAsOptOut) {
   EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
   EXPECT_EQ(store_.events.size(), events);
   // A plain-language request to stop may still be marked.
-  (void)svc_.receive_text(store_, text(SmsKeyword::kOptOut, "SM23", "please stop texting me"), ctx_,
-                          kT0 + 6);
-  (void)svc_.receive_text(store_, text(SmsKeyword::kOptIn, "SM24", "yes"), ctx_, kT0 + 7);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kOptOut, "SM23", "please stop texting me"),
+                          ctx_, kT0 + 6);
+  (void)svc_.receive_text(store_.tx(), text(SmsKeyword::kOptIn, "SM24", "yes"), ctx_, kT0 + 7);
   ASSERT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kConfirmed);
   std::int64_t plain = 0;
   for (const auto& [id, stored] : store_.inbound)
     if (stored.message_sid == "SM23") plain = id;
-  auto marked = svc_.opt_out_inbound_text(store_, plain, "ops-key", {}, kT0 + 8);
+  auto marked = svc_.opt_out_inbound_text(store_.tx(), plain, "ops-key", {}, kT0 + 8);
   ASSERT_TRUE(marked) << marked.error().message;
   EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kUnsubscribed);
 }
@@ -187,19 +189,23 @@ class DeliveryTest : public InboundTest {
 
 TEST_F(DeliveryTest, StatesOnlyMoveForward) {
   sent("SMa", 7, 0);
-  EXPECT_TRUE(record_sms_status(store_, {"SMa", "sent", ""}, kT0).changed);
-  EXPECT_TRUE(record_sms_status(store_, {"SMa", "delivered", ""}, kT0 + 1).changed);
+  EXPECT_TRUE(record_sms_status(store_.consent(), store_, {"SMa", "sent", ""}, kT0).changed);
+  EXPECT_TRUE(
+      record_sms_status(store_.consent(), store_, {"SMa", "delivered", ""}, kT0 + 1).changed);
   for (const char* late : {"queued", "sending", "sent", "delivered", "undelivered", "failed"}) {
-    auto o = record_sms_status(store_, {"SMa", late, "30003"}, kT0 + 2);
+    auto o = record_sms_status(store_.consent(), store_, {"SMa", late, "30003"}, kT0 + 2);
     EXPECT_TRUE(o.known_message) << late;
     EXPECT_FALSE(o.changed) << late;
   }
   EXPECT_EQ(state_of("SMa"), "delivered");
   EXPECT_EQ(store_.sent.at({"twilio", "SMa"}).delivery_code, "");
   // Unknown sids, statuses that are no outbound message's, and other providers' ids.
-  EXPECT_FALSE(record_sms_status(store_, {"SMzz", "delivered", ""}, kT0).known_message);
-  EXPECT_FALSE(record_sms_status(store_, {"SMa", "received", ""}, kT0).known_message);
-  EXPECT_FALSE(record_sms_status(store_, {"", "delivered", ""}, kT0).known_message);
+  EXPECT_FALSE(
+      record_sms_status(store_.consent(), store_, {"SMzz", "delivered", ""}, kT0).known_message);
+  EXPECT_FALSE(
+      record_sms_status(store_.consent(), store_, {"SMa", "received", ""}, kT0).known_message);
+  EXPECT_FALSE(
+      record_sms_status(store_.consent(), store_, {"", "delivered", ""}, kT0).known_message);
   EXPECT_GT(delivery_rank("read"), delivery_rank("delivered"));
   EXPECT_EQ(delivery_rank("delivered"), delivery_rank("undelivered"));
   EXPECT_LT(delivery_rank("sent"), delivery_rank("failed"));
@@ -210,11 +216,12 @@ TEST_F(DeliveryTest, LandlineOrUnknownHandsetMakesTheChannelUndeliverable) {
   const auto channel_id = ch.id;
   sent("SMb", 8, channel_id);
   sent("SMc", 9, channel_id);
-  auto off = record_sms_status(store_, {"SMc", "undelivered", "30003"}, kT0);
+  auto off = record_sms_status(store_.consent(), store_, {"SMc", "undelivered", "30003"}, kT0);
   EXPECT_TRUE(off.changed);
   EXPECT_FALSE(off.channel_undeliverable);
   EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kPending);
-  auto landline = record_sms_status(store_, {"SMb", "undelivered", "30006"}, kT0 + 1);
+  auto landline =
+      record_sms_status(store_.consent(), store_, {"SMb", "undelivered", "30006"}, kT0 + 1);
   EXPECT_TRUE(landline.channel_undeliverable);
   EXPECT_EQ(store_.channel(ChannelKind::kSms, kPhone).state, ConsentState::kUndeliverable);
   ASSERT_EQ(store_.events.size(), 1u);

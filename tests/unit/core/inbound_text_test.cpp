@@ -84,10 +84,10 @@ TEST_F(ReceiveTextTest, AnswersUnlessTheProviderDid) {
   r.sms_consent = true;
   auto v = svc_.validate(r);
   ASSERT_TRUE(v);
-  (void)svc_.sign_up(store_, v.value(), ctx_, 1000);
+  (void)svc_.sign_up(store_.tx(), v.value(), ctx_, 1000);
 
   auto own = svc_.receive_text(
-      store_,
+      store_.tx(),
       interpret_inbound_text({{"From", "+16502530000"}, {"Body", "yes"}, {"MessageSid", "SM1"}},
                              &phones_),
       ctx_, 1001);
@@ -96,7 +96,7 @@ TEST_F(ReceiveTextTest, AnswersUnlessTheProviderDid) {
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kConfirmed);
   EXPECT_EQ(store_.events.back().detail, "sms SM1");
 
-  auto twilio = svc_.receive_text(store_,
+  auto twilio = svc_.receive_text(store_.tx(),
                                   interpret_inbound_text({{"From", "+16502530000"},
                                                           {"Body", "stop"},
                                                           {"OptOutType", "STOP"},

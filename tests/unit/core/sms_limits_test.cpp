@@ -18,6 +18,7 @@ using unit::CountingIds;
 using unit::FakeSigner;
 using unit::MemoryConsentStore;
 using unit::RecordingComposer;
+using unit::text_keyword;
 
 constexpr std::int64_t kT0 = 1'700'000'000;
 
@@ -59,7 +60,7 @@ class SmsLimitsTest : public ::testing::Test {
     return v.ok() ? v.value() : ValidatedSignup{};
   }
   SignupOutcome sign_up(const std::string& number, const std::string& ip, std::int64_t now) {
-    return svc_->sign_up(store_, phone_signup(number), RequestContext{ip, "test"}, now);
+    return svc_->sign_up(store_.tx(), phone_signup(number), RequestContext{ip, "test"}, now);
   }
 
   SmsConfirmLimits limits_;
@@ -139,10 +140,10 @@ TEST_F(SmsLimitsTest, TheClientKeyGivenByHttpIsWhatCounts) {
   // http passes the /64 of an IPv6 client: two addresses of one /64 are one client.
   for (int i = 0; i < 10; ++i) {
     auto ip = "2001:db8:1:2::" + std::to_string(i + 1);
-    svc_->sign_up(store_, phone_signup(spread_number(i)), {ip, "t"}, kT0, "2001:db8:1:2::/64");
+    svc_->sign_up(store_.tx(), phone_signup(spread_number(i)), {ip, "t"}, kT0, "2001:db8:1:2::/64");
   }
-  auto out = svc_->sign_up(store_, phone_signup(spread_number(10)), {"2001:db8:1:2::99", "t"}, kT0,
-                           "2001:db8:1:2::/64");
+  auto out = svc_->sign_up(store_.tx(), phone_signup(spread_number(10)), {"2001:db8:1:2::99", "t"},
+                           kT0, "2001:db8:1:2::/64");
   EXPECT_EQ(out.sms_limited, SmsLimit::kClient);
   EXPECT_EQ(store_.sms_confirms.front().keys.client, "2001:db8:1:2::/64");
   // The consent log keeps the address itself.
@@ -205,7 +206,7 @@ TEST_F(SmsLimitsTest, EmailIsNotLimitedByTheTextLimits) {
   for (int i = 0; i < 20; ++i) {
     SignupRequest r;
     r.email = "p" + std::to_string(i) + "@example.com";
-    auto out = svc_->sign_up(store_, svc_->validate(r).value(), {"192.0.2.1", "t"}, kT0);
+    auto out = svc_->sign_up(store_.tx(), svc_->validate(r).value(), {"192.0.2.1", "t"}, kT0);
     EXPECT_TRUE(out.queued_email);
     EXPECT_EQ(out.sms_limited, SmsLimit::kNone);
   }
@@ -218,7 +219,7 @@ TEST_F(SmsLimitsTest, ALimitedTextDoesNotHoldBackTheEmailOfTheSameForm) {
   r.email = "both@example.com";
   r.phone = spread_number(50);
   r.sms_consent = true;
-  auto out = svc_->sign_up(store_, svc_->validate(r).value(), {"192.0.2.1", "t"}, kT0);
+  auto out = svc_->sign_up(store_.tx(), svc_->validate(r).value(), {"192.0.2.1", "t"}, kT0);
   EXPECT_TRUE(out.queued_email);
   EXPECT_FALSE(out.queued_sms);
   EXPECT_EQ(out.sms_limited, SmsLimit::kClient);
@@ -229,7 +230,7 @@ TEST_F(SmsLimitsTest, ALimitedTextDoesNotHoldBackTheEmailOfTheSameForm) {
 TEST_F(SmsLimitsTest, AnUnsubscribedNumberWaitsForTheCooldown) {
   const auto n = spread_number(3);
   ASSERT_TRUE(sign_up(n, "192.0.2.1", kT0).queued_sms);
-  auto stop = svc_->sms_keyword(store_, n, SmsKeyword::kOptOut, "SM1", {}, kT0 + 60);
+  auto stop = text_keyword(*svc_, store_, n, SmsKeyword::kOptOut, "SM1", {}, kT0 + 60);
   ASSERT_TRUE(stop.changed);
   ASSERT_EQ(store_.channel(ChannelKind::kSms, n).state, ConsentState::kUnsubscribed);
 
@@ -248,7 +249,7 @@ TEST_F(SmsLimitsTest, AnUnsubscribedNumberWaitsForTheCooldown) {
 TEST_F(SmsLimitsTest, AnUnsubscribedNumberLongAgoGetsItsTextAtOnce) {
   const auto n = spread_number(4);
   sign_up(n, "192.0.2.1", kT0);
-  svc_->sms_keyword(store_, n, SmsKeyword::kOptOut, "SM1", {}, kT0 + 60);
+  text_keyword(*svc_, store_, n, SmsKeyword::kOptOut, "SM1", {}, kT0 + 60);
   EXPECT_TRUE(sign_up(n, "192.0.2.1", kT0 + 86400).queued_sms);
 }
 
@@ -262,7 +263,7 @@ TEST_F(SmsLimitsTest, TheTrapFieldKeepsNothingAndAnswersAsUsual) {
   auto v = svc_->validate(r);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->honeypot);
-  auto out = svc_->sign_up(store_, v.value(), {"192.0.2.1", "t"}, kT0);
+  auto out = svc_->sign_up(store_.tx(), v.value(), {"192.0.2.1", "t"}, kT0);
   EXPECT_TRUE(out.email);
   EXPECT_TRUE(out.sms);
   EXPECT_TRUE(out.honeypot);

@@ -374,7 +374,7 @@ TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
 TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
   auto id = queue_email();
   // A previous process claimed it with a long lease and died.
-  outbox_.run([](OutboxContext& c) { c.outbox().claim(1000, 10, 999999); });
+  outbox_.run([](const OutboxTransaction& c) { c.outbox.claim(1000, 10, 999999); });
   ASSERT_EQ(outbox_.row(id).state, "sending");
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox_, email_, sms_, clock_, options());
@@ -416,11 +416,11 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
   {
     MemoryOutbox after_crash;
     after_crash.add_bulk_emails(8, 42);
-    after_crash.run([](OutboxContext& c) {
-      auto first = c.outbox().claim(1000, 4, 2000);
-      c.outbox().claim(1000, 4, 2000);
-      c.outbox().mark_handed_over({first[0].id, first[1].id}, 2000);
-      c.outbox().release_all();
+    after_crash.run([](const OutboxTransaction& c) {
+      auto first = c.outbox.claim(1000, 4, 2000);
+      c.outbox.claim(1000, 4, 2000);
+      c.outbox.mark_handed_over({first[0].id, first[1].id}, 2000);
+      c.outbox.release_all();
     });
     EXPECT_EQ(after_crash.count("unknown"), 2u);
     EXPECT_EQ(after_crash.count("queued"), 6u);

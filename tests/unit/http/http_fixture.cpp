@@ -263,7 +263,7 @@ std::int64_t HttpTest::signed_up_email(const std::string& address) {
   // Under the unit of work's lock (not through it: runs counts the server's
   // transactions), so the server's threads do not race this write.
   std::lock_guard lk(writes_.mutex());
-  (void)service_.sign_up(store_, v.value(), {"198.51.100.1", "setup"}, clock_.now_unix());
+  (void)service_.sign_up(store_.tx(), v.value(), {"198.51.100.1", "setup"}, clock_.now_unix());
   return store_.channel(ChannelKind::kEmail, address).id;
 }
 

@@ -25,25 +25,31 @@ namespace sc::unit {
 // Runs every write against one MemoryConsentStore, one at a time; throws
 // (as a full disk would) while `fail` is set, before anything is written.
 class FakeUnitOfWork final : public UnitOfWork {
+  // Counts whether a run wrote an audit row; no audit log: the rows are dropped.
+  struct RunAudit final : AuditLog {
+    explicit RunAudit(AuditLog* to) : to_(to) {}
+    void append(const AuditEntry& e) override {
+      appended = true;
+      if (to_ != nullptr) to_->append(e);
+    }
+    bool appended = false;
+    AuditLog* to_;
+  };
+
  public:
   explicit FakeUnitOfWork(MemoryConsentStore& store) : store_(store) {}
-  void run(const std::function<void(ConsentStore&)>& fn) override {
-    std::lock_guard lk(mu_);
-    ++runs;
-    if (fail) throw std::runtime_error("disk I/O error");
-    fn(store_);
-  }
   // The audit log is the one `audit` points to (HttpTest: the FakeAdminStore's).
-  void run_audited(const std::function<void(ConsentStore&, AuditLog&)>& fn) override {
+  void run(const std::function<void(const Transaction&)>& fn) override {
     std::lock_guard lk(mu_);
     ++runs;
-    ++audited_runs;
     if (fail) throw std::runtime_error("disk I/O error");
-    fn(store_, *audit);
+    RunAudit log{audit};
+    fn(Transaction{store_, store_, store_, store_, store_, store_, store_, log});
+    if (log.appended) ++audited_runs;
   }
   std::atomic<bool> fail{false};
   std::atomic<int> runs{0};
-  std::atomic<int> audited_runs{0};
+  std::atomic<int> audited_runs{0};  // runs that wrote an audit row
   AuditLog* audit = nullptr;
   // Lookups (FakeReadStore) take the same lock: the server's threads share the store.
   std::mutex& mutex() { return mu_; }

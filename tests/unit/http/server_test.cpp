@@ -576,7 +576,7 @@ class TwilioWebhookTest : public HttpTest {
     r.sms_consent = true;
     auto v = service_.validate(r);
     ASSERT_TRUE(v);
-    (void)service_.sign_up(store_, v.value(), {}, clock_.now_unix());
+    (void)service_.sign_up(store_.tx(), v.value(), {}, clock_.now_unix());
   }
 };
 

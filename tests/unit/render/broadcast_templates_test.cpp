@@ -40,10 +40,6 @@ class CountingComposer final : public Composer {
   std::string sms(std::string_view name, const Vars& vars) const override {
     return r_.sms(name, vars);
   }
-  std::string inline_template(std::string_view source, const Vars& vars, bool html) const override {
-    saw(source);
-    return r_.inline_template(source, vars, html);
-  }
   std::string inline_error(std::string_view source) const override {
     saw(source);
     return r_.inline_error(source);

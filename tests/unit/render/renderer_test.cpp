@@ -294,7 +294,7 @@ TEST(RenderedServiceMail, EveryQueuedEmailHasAFooterAndListUnsubscribe) {
   req.first_name = "O'Brien";
   auto v = svc.validate(req);
   ASSERT_TRUE(v.ok());
-  svc.sign_up(store, v.value(), {"192.0.2.1", "UA"}, 1000);
+  svc.sign_up(store.tx(), v.value(), {"192.0.2.1", "UA"}, 1000);
   ASSERT_EQ(store.emails.size(), 1u);
 
   auto confirm = store.emails[0].email;
@@ -302,7 +302,7 @@ TEST(RenderedServiceMail, EveryQueuedEmailHasAFooterAndListUnsubscribe) {
   auto at = confirm.text.find("/confirm/");
   ASSERT_NE(at, std::string::npos) << confirm.text;
   auto token = confirm.text.substr(at + 9, confirm.text.find_first_of(" \n", at) - at - 9);
-  ASSERT_TRUE(svc.confirm(store, token, {"192.0.2.1", "UA"}, 1010).ok());
+  ASSERT_TRUE(svc.confirm(store.tx(), token, {"192.0.2.1", "UA"}, 1010).ok());
   ASSERT_EQ(store.emails.size(), 2u);
 
   for (auto q : store.emails) {

@@ -88,8 +88,9 @@ TEST_F(BroadcastStoreTest, TopicsLimitTheAudience) {
   auto b = add_channel("b@example.org", ConsentState::kConfirmed);
   add_channel("c@example.org", ConsentState::kConfirmed);
   writer_->run([&](WriteContext& c) {
-    c.consent().add_topics(c.consent().channel_by_id(a)->subscriber_id, {"events"});
-    c.consent().add_topics(c.consent().channel_by_id(b)->subscriber_id, {"jobs", "events"});
+    c.tx().topics.add_topics(c.tx().subscribers.channel_by_id(a)->subscriber_id, {"events"});
+    c.tx().topics.add_topics(c.tx().subscribers.channel_by_id(b)->subscriber_id,
+                             {"jobs", "events"});
   });
   auto id = create(ChannelKind::kEmail, {"events"});
   EXPECT_EQ(snapshot(id, 1), 2);
@@ -264,7 +265,7 @@ TEST_F(BroadcastStoreTest, HasAudienceIsTheSnapshotsOwnCondition) {
   add_channel("pending@example.org", ConsentState::kPending);
   add_channel("+12025550100", ConsentState::kUnsubscribed, ChannelKind::kSms);
   writer_->run([&](WriteContext& c) {
-    c.consent().add_topics(c.consent().channel_by_id(a)->subscriber_id, {"events"});
+    c.tx().topics.add_topics(c.tx().subscribers.channel_by_id(a)->subscriber_id, {"events"});
   });
   writer_->run([&](WriteContext& c) {
     Broadcast b;

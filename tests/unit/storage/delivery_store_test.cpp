@@ -13,11 +13,7 @@ class DeliveryStoreTest : public StorageTest {
  protected:
   template <class F>
   auto with_deliveries(F f) {
-    return writer_->run([&](WriteContext& c) {
-      DeliveryStore* d = c.consent().deliveries();
-      if (d == nullptr) throw std::logic_error("the writer's consent store keeps no deliveries");
-      return f(*d);
-    });
+    return writer_->run([&](WriteContext& c) { return f(c.tx().deliveries); });
   }
   void mark_sent(std::int64_t id, const std::string& provider_id) {
     writer_->run([&](WriteContext& c) {

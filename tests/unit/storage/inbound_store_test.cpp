@@ -21,21 +21,25 @@ class InboundStore : public StorageTest {
       t.keyword = keyword;
       t.outcome = "ignored";
       t.received_at = 500;
-      return c.consent().insert_inbound_text(t);
+      return c.tx().inbound_texts.insert_inbound_text(t);
     });
   }
 };
 
 TEST_F(InboundStore, EachMessageSidOnceAndReviewedFields) {
   const auto id = store_text("SM1", "none", "please stop");
-  EXPECT_TRUE(writer_->run([](WriteContext& c) { return c.consent().inbound_text_seen("SM1"); }));
-  EXPECT_FALSE(writer_->run([](WriteContext& c) { return c.consent().inbound_text_seen("SM2"); }));
+  EXPECT_TRUE(
+      writer_->run([](WriteContext& c) { return c.tx().inbound_texts.inbound_text_seen("SM1"); }));
+  EXPECT_FALSE(
+      writer_->run([](WriteContext& c) { return c.tx().inbound_texts.inbound_text_seen("SM2"); }));
   // The database refuses a second row for the same sid; the job rolls back alone.
   EXPECT_ANY_THROW(store_text("SM1", "none"));
   EXPECT_EQ(query("SELECT COUNT(*) FROM inbound_texts"), "1");
-  writer_->run(
-      [&](WriteContext& c) { c.consent().mark_inbound_text_reviewed(id, "ops", "opt_out", 600); });
-  auto t = writer_->run([&](WriteContext& c) { return c.consent().inbound_text_by_id(id); });
+  writer_->run([&](WriteContext& c) {
+    c.tx().inbound_texts.mark_inbound_text_reviewed(id, "ops", "opt_out", 600);
+  });
+  auto t =
+      writer_->run([&](WriteContext& c) { return c.tx().inbound_texts.inbound_text_by_id(id); });
   ASSERT_TRUE(t);
   EXPECT_EQ(t->message_sid, "SM1");
   EXPECT_EQ(t->body, "please stop");
@@ -44,7 +48,8 @@ TEST_F(InboundStore, EachMessageSidOnceAndReviewedFields) {
   EXPECT_EQ(t->reviewed_at, 600);
   EXPECT_EQ(t->reviewed_by, "ops");
   EXPECT_EQ(t->review_action, "opt_out");
-  EXPECT_FALSE(writer_->run([&](WriteContext& c) { return c.consent().inbound_text_by_id(999); }));
+  EXPECT_FALSE(
+      writer_->run([&](WriteContext& c) { return c.tx().inbound_texts.inbound_text_by_id(999); }));
 }
 
 TEST_F(InboundStore, ReviewListIsNewestFirstPagedAndOnlyNonKeywords) {
@@ -67,7 +72,7 @@ TEST_F(InboundStore, ConsentLogKeepsTheTextAndUnknownNumbersAreFoundByAddress) {
   const auto ch = add_channel("+14155550100", ConsentState::kConfirmed, ChannelKind::kSms);
   writer_->run([&](WriteContext& c) {
     ConsentEvent e;
-    e.subscriber_id = c.consent().channel_by_id(ch)->subscriber_id;
+    e.subscriber_id = c.tx().subscribers.channel_by_id(ch)->subscriber_id;
     e.channel_id = ch;
     e.channel = ChannelKind::kSms;
     e.address = "+14155550100";
@@ -77,7 +82,7 @@ TEST_F(InboundStore, ConsentLogKeepsTheTextAndUnknownNumbersAreFoundByAddress) {
     e.text_received = "help me";
     e.opt_out_type = "HELP";
     e.at = 700;
-    c.consent().append_consent(e, nullptr);
+    c.tx().consent_log.append_consent(e, nullptr);
     ConsentEvent u;  // a STOP from a number nobody signed up
     u.channel = ChannelKind::kSms;
     u.address = "+14155550199";
@@ -86,7 +91,7 @@ TEST_F(InboundStore, ConsentLogKeepsTheTextAndUnknownNumbersAreFoundByAddress) {
     u.message_sid = "SMu";
     u.text_received = "STOP";
     u.at = 710;
-    c.consent().append_consent(u, nullptr);
+    c.tx().consent_log.append_consent(u, nullptr);
   });
   ReadPool reads(path_, 1);
   auto v = reads.subscriber_by_channel(ChannelKind::kSms, "+14155550100");
@@ -111,22 +116,23 @@ TEST_F(InboundStore, DeliveryReportsFindTheSentMessageByProviderAndId) {
     ASSERT_EQ(got.size(), 1u);
     c.outbox().mark_sent(id, "twilio", SendResult::sent("201", "SMsent"), 1001);
   });
-  auto ref =
-      writer_->run([](WriteContext& c) { return c.consent().sent_message("twilio", "SMsent"); });
+  auto ref = writer_->run(
+      [](WriteContext& c) { return c.tx().deliveries.sent_message("twilio", "SMsent"); });
   ASSERT_TRUE(ref);
   EXPECT_EQ(ref->outbox_id, id);
   EXPECT_EQ(ref->channel_id, ch);
   EXPECT_EQ(ref->delivery_state, "");
-  EXPECT_FALSE(
-      writer_->run([](WriteContext& c) { return c.consent().sent_message("sendgrid", "SMsent"); }));
-  EXPECT_FALSE(
-      writer_->run([](WriteContext& c) { return c.consent().sent_message("twilio", "SMnone"); }));
+  EXPECT_FALSE(writer_->run(
+      [](WriteContext& c) { return c.tx().deliveries.sent_message("sendgrid", "SMsent"); }));
+  EXPECT_FALSE(writer_->run(
+      [](WriteContext& c) { return c.tx().deliveries.sent_message("twilio", "SMnone"); }));
   writer_->run(
-      [&](WriteContext& c) { c.consent().set_delivery(id, "undelivered", "30003", 1100); });
+      [&](WriteContext& c) { c.tx().deliveries.set_delivery(id, "undelivered", "30003", 1100); });
   EXPECT_EQ(
       query("SELECT delivery_state || '/' || delivery_code || '/' || delivery_at FROM outbox"),
       "undelivered/30003/1100");
-  ref = writer_->run([](WriteContext& c) { return c.consent().sent_message("twilio", "SMsent"); });
+  ref = writer_->run(
+      [](WriteContext& c) { return c.tx().deliveries.sent_message("twilio", "SMsent"); });
   EXPECT_EQ(ref->delivery_state, "undelivered");
 }
 

@@ -146,7 +146,7 @@ TEST_F(WriterPragmas, WalSynchronousFullAndForeignKeysOnTheWriter) {
     Channel ch;
     ch.subscriber_id = 999;
     ch.address = "orphan@example.com";
-    c.consent().insert_channel(ch);
+    c.tx().subscribers.insert_channel(ch);
   }));
   EXPECT_EQ(query("SELECT COUNT(*) FROM channels"), "0");
 }
@@ -170,7 +170,7 @@ TEST_F(ConsentLog, UpdateAndDeleteAreRefusedByTriggers) {
     e.address = "a@example.com";
     e.context = {"203.0.113.1", "UA"};
     e.at = 500;
-    c.consent().append_consent(e, nullptr);
+    c.tx().consent_log.append_consent(e, nullptr);
   });
   // The triggers live in the schema and fire on any connection; the writer
   // has no raw-SQL API, so the test tries on a connection of its own.
@@ -195,16 +195,17 @@ TEST_F(ConsentLog, ConsentTextMustBeRegisteredAndRegistrationIsIdempotent) {
   e.address = "a@example.com";
   e.consent_text_version = text.version;
   e.consent_text_sha256 = text.sha256_hex;
-  EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) { c.consent().append_consent(e, &text); }));
+  EXPECT_ANY_THROW(
+      writer_->run([&](WriteContext& c) { c.tx().consent_log.append_consent(e, &text); }));
   register_consent_text(path_, ChannelKind::kEmail, text, 10);
   register_consent_text(path_, ChannelKind::kEmail, text, 20);
   EXPECT_EQ(query("SELECT COUNT(*) FROM consent_texts"), "1");
   EXPECT_EQ(query("SELECT created_at FROM consent_texts"), "10");
-  writer_->run([&](WriteContext& c) { c.consent().append_consent(e, &text); });
+  writer_->run([&](WriteContext& c) { c.tx().consent_log.append_consent(e, &text); });
   EXPECT_EQ(query("SELECT consent_text_version || '/' || consent_text_sha256 FROM consent_log"),
             "email-v1/" + std::string(64, 'a'));
   // Without a text, both columns stay NULL.
-  writer_->run([&](WriteContext& c) { c.consent().append_consent(e, nullptr); });
+  writer_->run([&](WriteContext& c) { c.tx().consent_log.append_consent(e, nullptr); });
   EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log WHERE consent_text_sha256 IS NULL"), "1");
 }
 

@@ -13,12 +13,12 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
   ConsentText text{"email-v2", "wording", std::string(64, 'c')};
   register_consent_text(path_, ChannelKind::kEmail, text, 1);
   writer_->run([&](WriteContext& c) {
-    auto& s = c.consent();
+    const auto& s = c.tx();
     Subscriber sub;
     sub.first_name = "Zo\xc3\xab";
     sub.postal_code = "12345";
     sub.created_at = 50;
-    auto sid = s.insert_subscriber(sub);
+    auto sid = s.subscribers.insert_subscriber(sub);
     Channel e;
     e.subscriber_id = sid;
     e.kind = ChannelKind::kEmail;
@@ -26,14 +26,14 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
     e.state = ConsentState::kConfirmed;
     e.created_at = 50;
     e.updated_at = 60;
-    auto eid = s.insert_channel(e);
+    auto eid = s.subscribers.insert_channel(e);
     Channel p = e;
     p.kind = ChannelKind::kSms;
     p.address = "+14155550100";
     p.state = ConsentState::kPending;
-    s.insert_channel(p);
-    s.add_topics(sid, {"news", "events"});
-    s.add_topics(sid, {"news"});  // repeats are fine
+    s.subscribers.insert_channel(p);
+    s.topics.add_topics(sid, {"news", "events"});
+    s.topics.add_topics(sid, {"news"});  // repeats are fine
     ConsentEvent ev;
     ev.subscriber_id = sid;
     ev.channel_id = eid;
@@ -41,11 +41,11 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
     ev.detail = "signup-page";
     ev.context = {"203.0.113.5", "UA/1"};
     ev.at = 50;
-    s.append_consent(ev, &text);
+    s.consent_log.append_consent(ev, &text);
     ev.action = ConsentAction::kConfirm;
     ev.source = ConsentSource::kLink;
     ev.at = 60;
-    s.append_consent(ev, nullptr);
+    s.consent_log.append_consent(ev, nullptr);
   });
 
   ReadPool reads(path_, 2);

@@ -18,12 +18,13 @@ class SmsConfirmStoreTest : public StorageTest {
   void record(const std::string& client, const std::string& number, std::int64_t at,
               std::int64_t forget_before = 0) {
     writer_->run([&](WriteContext& c) {
-      c.consent().record_sms_confirm({client, number, number_prefix(number)}, at, forget_before);
+      c.tx().sms_confirms.record_sms_confirm({client, number, number_prefix(number)}, at,
+                                             forget_before);
     });
   }
   std::int64_t count(SmsLimit scope, const std::string& key, std::int64_t since) {
     return writer_->run(
-        [&](WriteContext& c) { return c.consent().count_sms_confirms(scope, key, since); });
+        [&](WriteContext& c) { return c.tx().sms_confirms.count_sms_confirms(scope, key, since); });
   }
 };
 
@@ -60,7 +61,7 @@ TEST_F(SmsConfirmStoreTest, CountsSurviveAReopen) {
 
 TEST_F(SmsConfirmStoreTest, ARolledBackSignUpCountsNothing) {
   EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) {
-    c.consent().record_sms_confirm({"198.51.100.7", "+16502530001", "+1650253"}, 100, 0);
+    c.tx().sms_confirms.record_sms_confirm({"198.51.100.7", "+16502530001", "+1650253"}, 100, 0);
     throw std::runtime_error("failed later in the same job");
   }));
   EXPECT_EQ(count(SmsLimit::kDaily, "", 0), 0);
@@ -83,7 +84,7 @@ TEST_F(SmsConfirmStoreTest, TheServiceQueuesTenTextsForAFloodFromOneClient) {
     r.sms_consent = true;
     auto v = svc.validate(r).value();
     writer_->run([&](WriteContext& c) {
-      svc.sign_up(c.consent(), v, {"198.51.100.7", "flood"}, 1'700'000'000 + i);
+      svc.sign_up(c.tx(), v, {"198.51.100.7", "flood"}, 1'700'000'000 + i);
     });
   }
   EXPECT_EQ(query("SELECT count(*) FROM outbox WHERE kind = 'sms'"), "10");
@@ -111,7 +112,7 @@ TEST_F(SmsConfirmStoreTest, ConcurrentSignUpsDoNotOvershoot) {
         r.sms_consent = true;
         auto v = svc.validate(r).value();
         writer_->run([&](WriteContext& c) {
-          svc.sign_up(c.consent(), v, {"198.51.100.7", "flood"}, 1'700'000'000);
+          svc.sign_up(c.tx(), v, {"198.51.100.7", "flood"}, 1'700'000'000);
         });
       }
     });

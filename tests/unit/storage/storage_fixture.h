@@ -27,7 +27,7 @@ class StorageTest : public ::testing::Test {
     return writer_->run([&](WriteContext& c) {
       Subscriber s;
       s.created_at = 100;
-      auto sid = c.consent().insert_subscriber(s);
+      auto sid = c.tx().subscribers.insert_subscriber(s);
       Channel ch;
       ch.subscriber_id = sid;
       ch.kind = kind;
@@ -35,12 +35,12 @@ class StorageTest : public ::testing::Test {
       ch.state = state;
       ch.created_at = 100;
       ch.updated_at = 100;
-      return c.consent().insert_channel(ch);
+      return c.tx().subscribers.insert_channel(ch);
     });
   }
   void set_state(std::int64_t channel_id, ConsentState state) {
     writer_->run(
-        [&](WriteContext& c) { c.consent().update_channel_state(channel_id, state, 200); });
+        [&](WriteContext& c) { c.tx().subscribers.update_channel_state(channel_id, state, 200); });
   }
   static OutboundEmail sample_email(const std::string& to) {
     OutboundEmail m;
@@ -75,7 +75,7 @@ class StorageTest : public ::testing::Test {
       e.channel_id = channel_id;
       e.broadcast_id = broadcast_id;
       e.purpose = broadcast_id ? "broadcast" : "confirm";
-      return c.consent().enqueue_email(e, sample_email(to));
+      return c.tx().messages.enqueue_email(e, sample_email(to));
     });
   }
   std::map<std::pair<std::int64_t, std::int64_t>, int> ledger_uses_;
@@ -88,7 +88,7 @@ class StorageTest : public ::testing::Test {
       OutboundSms s;
       s.to = to;
       s.body = "Reply YES";
-      return c.consent().enqueue_sms(e, s);
+      return c.tx().messages.enqueue_sms(e, s);
     });
   }
   // Reads what the writer committed, on a read-only connection of the test's own.

@@ -19,7 +19,7 @@ std::int64_t insert_subscriber(WriteContext& c, const std::string& name) {
   Subscriber s;
   s.first_name = name;
   s.created_at = 1;
-  return c.consent().insert_subscriber(s);
+  return c.tx().subscribers.insert_subscriber(s);
 }
 
 TEST_F(WriteQueueTest, ManyThreadsAllCommitAndShareCommits) {
@@ -69,7 +69,7 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
       Channel ch;
       ch.subscriber_id = insert_subscriber(c, "blocker");
       ch.address = "blocker@example.com";
-      blocker_channel = c.consent().insert_channel(ch);
+      blocker_channel = c.tx().subscribers.insert_channel(ch);
       blocker_running.set_value();
       gate.wait();
     });
@@ -84,7 +84,7 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
     writer_->run([&](WriteContext& c) {
       insert_subscriber(c, "bad");
       // A change to a row committed before the batch must be undone too.
-      c.consent().update_channel_state(blocker_channel, ConsentState::kConfirmed, 300);
+      c.tx().subscribers.update_channel_state(blocker_channel, ConsentState::kConfirmed, 300);
       throw std::runtime_error("job failed on purpose");
     });
   });
@@ -109,8 +109,9 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
   EXPECT_EQ(query("SELECT group_concat(first_name, ',') FROM (SELECT first_name FROM subscribers "
                   "ORDER BY first_name)"),
             "blocker,good1,good2");
-  EXPECT_EQ(writer_->run(
-                [&](WriteContext& c) { return c.consent().channel_by_id(blocker_channel)->state; }),
+  EXPECT_EQ(writer_->run([&](WriteContext& c) {
+    return c.tx().subscribers.channel_by_id(blocker_channel)->state;
+  }),
             ConsentState::kPending);
 }
 
@@ -124,16 +125,16 @@ TEST_F(WriteQueueTest, ASqlErrorInAJobIsRethrownAndLeavesTheWriterUsable) {
   // A constraint violation: the address is taken (UNIQUE (kind, address)).
   EXPECT_ANY_THROW(writer_->run([](WriteContext& c) {
     Channel ch;
-    ch.subscriber_id = c.consent().insert_subscriber(Subscriber{});
+    ch.subscriber_id = c.tx().subscribers.insert_subscriber(Subscriber{});
     ch.address = "taken@example.com";
-    c.consent().insert_channel(ch);
+    c.tx().subscribers.insert_channel(ch);
   }));
   // A job that fails part-way through a cached statement.
   EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) {
     Channel ch;
     ch.subscriber_id = 999;  // no such subscriber: the foreign key refuses it
     ch.address = "x@example.com";
-    c.consent().insert_channel(ch);
+    c.tx().subscribers.insert_channel(ch);
   }));
   EXPECT_EQ(add_channel("x@example.com"), 2);
   EXPECT_EQ(query("SELECT group_concat(address) FROM (SELECT address FROM channels ORDER BY id)"),
@@ -169,10 +170,10 @@ TEST_F(WriteQueueTest, StopDrainsAndThenRefusesNewJobs) {
 TEST_F(WriteQueueTest, KeepsWritingAfterAnotherConnectionWrote) {
   auto ch = add_channel("a@example.com");
   writer_->run([&](WriteContext& c) {
-    ASSERT_TRUE(c.consent().find_channel(ChannelKind::kEmail, "a@example.com"));
+    ASSERT_TRUE(c.tx().subscribers.find_channel(ChannelKind::kEmail, "a@example.com"));
   });
-  writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.consent().channel_by_id(ch)); });
-  writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.consent().subscriber_by_id(1)); });
+  writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.tx().subscribers.channel_by_id(ch)); });
+  writer_->run([&](WriteContext& c) { ASSERT_TRUE(c.tx().subscribers.subscriber_by_id(1)); });
   register_consent_text(path_, ChannelKind::kEmail, ConsentText{"v1", "text", std::string(64, 'f')},
                         1);
   EXPECT_NO_THROW(add_channel("b@example.com"));

@@ -1,4 +1,4 @@
-#include "sc/core/delivery.h"
+#include "sc/core/sms_status.h"
 
 #include "sc/core/consent_service.h"
 
@@ -17,18 +17,18 @@ int delivery_rank(std::string_view s) {
 
 bool twilio_code_undeliverable(std::string_view code) { return code == "30005" || code == "30006"; }
 
-DeliveryOutcome record_sms_status(ConsentStore& store, const SmsStatusReport& report,
-                                  std::int64_t now) {
+DeliveryOutcome record_sms_status(ConsentWrites consent, DeliveryStore& deliveries,
+                                  const SmsStatusReport& report, std::int64_t now) {
   DeliveryOutcome out;
   const int rank = delivery_rank(report.status);
   if (report.message_sid.empty() || rank == 0) return out;
-  auto msg = store.sent_message("twilio", report.message_sid);
+  auto msg = deliveries.sent_message("twilio", report.message_sid);
   if (!msg) return out;
   out.known_message = true;
   // Callbacks arrive out of order: a late "sent" never overwrites
   // "delivered", and the first final state stays.
   if (rank <= delivery_rank(msg->delivery_state)) return out;
-  store.set_delivery(msg->outbox_id, report.status, report.error_code, now);
+  deliveries.set_delivery(msg->outbox_id, report.status, report.error_code, now);
   out.changed = true;
   out.state = report.status;
   // 30003 (handset off), 30004, 30007, 30008, 30034 and 30450 (Twilio's
@@ -37,7 +37,7 @@ DeliveryOutcome record_sms_status(ConsentStore& store, const SmsStatusReport& re
   if ((report.status == "undelivered" || report.status == "failed") &&
       twilio_code_undeliverable(report.error_code)) {
     out.channel_undeliverable = record_provider_undeliverable(
-        store, msg->channel_id, "twilio " + report.error_code + " " + report.message_sid, now);
+        consent, msg->channel_id, "twilio " + report.error_code + " " + report.message_sid, now);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
 
 namespace sc {
 
@@ -40,7 +40,7 @@ bool twilio_code_undeliverable(std::string_view code);
 // Records a status callback in the outbox row of provider "twilio" whose
 // provider_message_id is the report's MessageSid (broadcast messages are
 // outbox rows too). Unknown sids and statuses change nothing.
-DeliveryOutcome record_sms_status(ConsentStore& store, const SmsStatusReport& report,
-                                  std::int64_t now);
+DeliveryOutcome record_sms_status(ConsentWrites consent, DeliveryStore& deliveries,
+                                  const SmsStatusReport& report, std::int64_t now);
 
 }  // namespace sc
