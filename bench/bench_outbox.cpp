@@ -124,7 +124,7 @@ void stage_costs(const std::string& db, const sc::Renderer& renderer, const sc::
   const auto now = clock.now_unix();
   const auto t0 = Clock::now();
   auto batch = writer.run(
-      [&](sc::storage::WriteContext& c) { return c.outbox().claim(now, 1024, now + 60); });
+      [&](sc::storage::WriteContext& c) { return claim_due(c.outbox(), now, 1024, now + 60); });
   const auto t1 = Clock::now();
   std::size_t payload_bytes = 0;
   for (const auto& m : batch) payload_bytes += m.payload.size();
@@ -216,7 +216,7 @@ double run(int delay_ms, int n, int batch, int in_flight) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto cpu1 = cpu_snapshot();
   dispatcher.stop();
-  const auto counts = reads.outbox_counts();
+  const auto counts = sc::db_inspect::outbox_counts(db);
   std::printf(
       "latency %3d ms: %6d emails in %6.2f s = %7.0f emails/s (batch %d, %d in flight; sink got "
       "%zu, rejected %zu; outbox sent %lld failed %lld)\n",

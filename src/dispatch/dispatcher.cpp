@@ -60,7 +60,7 @@ void Dispatcher::start() {
   // is sent again (at least once: a second one does no harm, a lost one
   // does); a broadcast message may have reached the provider, so it becomes
   // unknown and is never sent twice without an operator asking.
-  outbox_.run([](const OutboxTransaction& c) { c.outbox.release_all(); });
+  outbox_.run([this](const OutboxTransaction& c) { c.outbox.release_all(clock_.now_unix()); });
   jitter_state_ ^= static_cast<std::uint64_t>(clock_.now_ms());
   threaded_ = true;
   thread_ = std::thread([this] {
@@ -280,7 +280,7 @@ Dispatcher::Batch Dispatcher::prepare() {
     outbox_.run([&](const OutboxTransaction& c) {
       c.outbox.release_expired(now);
       if (limits.email > 0 || limits.sms > 0)
-        b.claimed = c.outbox.claim(now, limits, now + options_.lease_seconds);
+        b.claimed = claim_due(c.outbox, now, limits, now + options_.lease_seconds);
     });
   } catch (...) {
     std::lock_guard lk(providers_mu_);

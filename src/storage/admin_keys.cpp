@@ -26,84 +26,54 @@ std::string admin_key_hash(std::string_view key) {
 
 namespace detail {
 
-void bind_audit(SQLite::Statement& q, const AuditEntry& e) {
-  q.bind(1, static_cast<int64_t>(e.at));
-  q.bind(2, e.key_name);
-  q.bind(3, e.action);
-  q.bind(4, e.target);
-  q.bind(5, e.ip);
-  q.bind(6, e.detail);
-}
-
-void SqliteAuditLog::append(const AuditEntry& e) {
-  auto& q = st_.get(kInsertAudit);
-  bind_audit(q, e);
-  q.exec();
+void append_audit(Statements& st, const AuditEntry& e) {
+  st("admin.append_audit").bind(e.at, e.key_name, e.action, e.target, e.ip, e.detail).exec();
 }
 
 namespace {
-AdminKey key_from_row(SQLite::Statement& q) {
+// The columns of admin.key_by_hash and admin.keys, in their order.
+AdminKey key_from_row(const Row& r) {
   AdminKey k;
-  k.name = q.getColumn(0).getString();
-  k.scope = scope_from(q.getColumn(1).getString()).value_or(Scope::kRead);
-  k.prefix = q.getColumn(2).getString();
-  k.created_at = q.getColumn(3).getInt64();
-  k.revoked_at = q.getColumn(4).isNull() ? 0 : q.getColumn(4).getInt64();
+  k.name = r.get<std::string>(0);
+  k.scope = scope_from(r.get<std::string>(1)).value_or(Scope::kRead);
+  k.prefix = r.get<std::string>(2);
+  k.created_at = r.get<std::int64_t>(3);
+  k.revoked_at = r.get<std::int64_t>(4);  // NULL: not revoked (0)
   return k;
 }
-constexpr const char* kKeyColumns =
-    "SELECT name, scope, prefix, created_at, revoked_at FROM admin_keys";
 }  // namespace
 
-std::optional<AdminKey> admin_key_by_hash(SQLite::Database& db, const std::string& sha256_hex) {
-  SQLite::Statement q(db, std::string(kKeyColumns) + " WHERE key_sha256 = ?");
-  q.bind(1, sha256_hex);
-  if (!q.executeStep()) return std::nullopt;
-  return key_from_row(q);
+std::optional<AdminKey> admin_key_by_hash(Statements& st, const std::string& sha256_hex) {
+  return st("admin.key_by_hash").bind(sha256_hex).one(key_from_row);
 }
 
-AuditPage audit_page(SQLite::Database& db, std::int64_t before, int limit) {
+AuditPage audit_page(Statements& st, std::int64_t before, int limit) {
   // One more than asked tells whether another page follows.
-  SQLite::Statement q(db,
-                      "SELECT id, at, key_name, action, target, ip, detail FROM audit_log"
-                      " WHERE id < ? ORDER BY id DESC LIMIT ?");
-  q.bind(1, static_cast<int64_t>(before > 0 ? before : INT64_MAX));
-  q.bind(2, limit + 1);
   AuditPage page;
-  while (q.executeStep()) {
-    if (static_cast<int>(page.entries.size()) == limit) {
-      page.next = page.entries.back().id;
-      break;
-    }
-    AuditEntry e;
-    e.id = q.getColumn(0).getInt64();
-    e.at = q.getColumn(1).getInt64();
-    e.key_name = q.getColumn(2).getString();
-    e.action = q.getColumn(3).getString();
-    e.target = q.getColumn(4).getString();
-    e.ip = q.getColumn(5).getString();
-    e.detail = q.getColumn(6).getString();
-    page.entries.push_back(std::move(e));
+  page.entries =
+      st("admin.audit_page").bind(before > 0 ? before : INT64_MAX, limit + 1).all([](const Row& r) {
+        AuditEntry e;
+        e.id = r.get<std::int64_t>(0);
+        e.at = r.get<std::int64_t>(1);
+        e.key_name = r.get<std::string>(2);
+        e.action = r.get<std::string>(3);
+        e.target = r.get<std::string>(4);
+        e.ip = r.get<std::string>(5);
+        e.detail = r.get<std::string>(6);
+        return e;
+      });
+  if (limit >= 0 && static_cast<int>(page.entries.size()) > limit) {
+    page.entries.resize(static_cast<std::size_t>(limit));
+    page.next = page.entries.back().id;
   }
   return page;
 }
 
-std::vector<AdminKey> list_keys(SQLite::Database& db) {
-  SQLite::Statement q(db, std::string(kKeyColumns) + " ORDER BY id");
-  std::vector<AdminKey> out;
-  while (q.executeStep()) out.push_back(key_from_row(q));
-  return out;
-}
+std::vector<AdminKey> list_keys(Statements& st) { return st("admin.keys").all(key_from_row); }
 
 }  // namespace detail
 
 namespace {
-
-void append_audit(SQLite::Database& db, const AuditEntry& e) {
-  SQLite::Statement q(db, detail::kInsertAudit);
-  detail::bind_audit(q, e);
-  q.exec();
-}
 
 template <class F>
 auto guarded(const std::string& path, const char* what, F&& f) {
@@ -124,21 +94,14 @@ KeyChange create_admin_key(const std::string& path, const std::string& name, Sco
   if (reserved_key_name(name)) return KeyChange::kNameTaken;
   auto db = detail::open(path, detail::Mode::kWriter);
   return guarded(path, "store the key", [&] {
+    detail::Statements st(*db);
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement taken(*db, "SELECT 1 FROM admin_keys WHERE name = ?");
-    taken.bind(1, name);
-    if (taken.executeStep()) return KeyChange::kNameTaken;
-    SQLite::Statement q(*db,
-                        "INSERT INTO admin_keys (name, scope, key_sha256, prefix, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)");
-    q.bind(1, name);
-    q.bind(2, to_string(scope));
-    q.bind(3, admin_key_hash(key));
-    q.bind(4, std::string(key.substr(0, kAdminKeyPrefixChars)));
-    q.bind(5, static_cast<int64_t>(now));
-    q.exec();
-    append_audit(*db, AuditEntry{0, now, by, "key.create", name, "",
-                                 std::string("scope ") + to_string(scope)});
+    if (st("admin.key_name_taken").bind(name).value<int>()) return KeyChange::kNameTaken;
+    st("admin.insert_key")
+        .bind(name, to_string(scope), admin_key_hash(key), key.substr(0, kAdminKeyPrefixChars), now)
+        .exec();
+    detail::append_audit(st, AuditEntry{0, now, by, "key.create", name, "",
+                                        std::string("scope ") + to_string(scope)});
     tx.commit();
     return KeyChange::kDone;
   });
@@ -146,24 +109,23 @@ KeyChange create_admin_key(const std::string& path, const std::string& name, Sco
 
 std::vector<AdminKey> list_admin_keys(const std::string& path) {
   auto db = detail::open(path, detail::Mode::kReader);
-  return guarded(path, "list the keys", [&] { return detail::list_keys(*db); });
+  return guarded(path, "list the keys", [&] {
+    detail::Statements st(*db);
+    return detail::list_keys(st);
+  });
 }
 
 KeyChange revoke_admin_key(const std::string& path, const std::string& name, const std::string& by,
                            std::int64_t now) {
   auto db = detail::open(path, detail::Mode::kWriter);
   return guarded(path, "revoke the key", [&] {
+    detail::Statements st(*db);
     SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(*db, "SELECT revoked_at FROM admin_keys WHERE name = ?");
-    q.bind(1, name);
-    if (!q.executeStep()) return KeyChange::kUnknownName;
-    if (!q.getColumn(0).isNull()) return KeyChange::kAlreadyRevoked;
-    q.reset();
-    SQLite::Statement u(*db, "UPDATE admin_keys SET revoked_at = ? WHERE name = ?");
-    u.bind(1, static_cast<int64_t>(now));
-    u.bind(2, name);
-    u.exec();
-    append_audit(*db, AuditEntry{0, now, by, "key.revoke", name, "", ""});
+    const auto revoked = st("admin.key_revoked_at").bind(name).value<std::optional<std::int64_t>>();
+    if (!revoked) return KeyChange::kUnknownName;
+    if (*revoked) return KeyChange::kAlreadyRevoked;
+    st("admin.revoke_key").bind(now, name).exec();
+    detail::append_audit(st, AuditEntry{0, now, by, "key.revoke", name, "", ""});
     tx.commit();
     return KeyChange::kDone;
   });

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "queries.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage::detail {
@@ -44,14 +45,15 @@ std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool 
                        SQLite::OPEN_NOFOLLOW)
                     : (SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX | SQLite::OPEN_NOFOLLOW);
     auto db = std::make_unique<SQLite::Database>(path, flags, 5000);
+    // Run once per connection, so not kept prepared (schema/queries/sqlite/connection.sql).
+    const auto& q = QueryRegistry::sqlite();
     if (mode == Mode::kWriter) {
-      db->exec("PRAGMA journal_mode=WAL");
-      // FULL syncs the WAL on every commit: an acknowledged sign-up survives
-      // power loss, not just a crash of the process.
-      db->exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-      db->exec("PRAGMA foreign_keys=ON");
+      db->exec(q.sql("connection.journal_wal"));
+      db->exec(q.sql(synchronous_full ? "connection.synchronous_full"
+                                      : "connection.synchronous_normal"));
+      db->exec(q.sql("connection.foreign_keys_on"));
     }
-    db->exec("PRAGMA temp_store=MEMORY");
+    db->exec(q.sql("connection.temp_store_memory"));
     return db;
   } catch (const std::exception& e) {
     throw StorageError("cannot open database " + path + ": " + e.what());

@@ -1,20 +1,21 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <chrono>
 #include <regex>
 
 #include "connection.h"
 #include "sc/assets/embedded.h"
 #include "sc/storage/storage.h"
+#include "sql.h"
 
 namespace sc::storage {
 
-std::vector<AppliedMigration> migrate(const std::string& path) {
+std::vector<AppliedMigration> migrate(const std::string& path, std::int64_t now) {
   auto db = detail::open(path, detail::Mode::kWriter);
   std::vector<AppliedMigration> applied;
   try {
-    db->exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    detail::Statements st(*db);
+    st("migrations.create_table").exec();
     static const std::regex kName(R"(schema/migrations/(\d+)_([A-Za-z0-9_]+)\.sql)");
     // The map is ordered by path, and versions are zero-padded, so this is
     // the numeric order too.
@@ -22,27 +23,20 @@ std::vector<AppliedMigration> migrate(const std::string& path) {
       std::smatch m;
       if (!std::regex_match(name, m, kName)) continue;
       int version = std::stoi(m[1]);
-      SQLite::Statement q(*db, "SELECT 1 FROM schema_migrations WHERE version = ?");
-      q.bind(1, version);
-      if (q.executeStep()) continue;
+      if (st("migrations.applied").bind(version).value<int>()) continue;
       SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
       // Another process may have applied it between the check and the lock.
-      SQLite::Statement again(*db, "SELECT 1 FROM schema_migrations WHERE version = ?");
-      again.bind(1, version);
-      if (again.executeStep()) continue;
+      if (st("migrations.applied").bind(version).value<int>()) continue;
       db->exec(std::string(sql));
       if (sql.find("writable_schema") != std::string_view::npos) {
         // The schema text was edited in place (only ever to widen a CHECK):
         // other connections reload it when schema_version moves.
-        const int v = db->execAndGet("PRAGMA schema_version").getInt();
-        db->exec("PRAGMA schema_version = " + std::to_string(v + 1));
+        const int v = *st("migrations.schema_version").value<int>();
+        auto bump = detail::QueryRegistry::sqlite().sql("migrations.set_schema_version");
+        bump.replace(bump.find("{version}"), 9, std::to_string(v + 1));
+        db->exec(bump);
       }
-      SQLite::Statement ins(*db,
-                            "INSERT INTO schema_migrations (version, name, applied_at)"
-                            " VALUES (?, ?, strftime('%s','now'))");
-      ins.bind(1, version);
-      ins.bind(2, m[2].str());
-      ins.exec();
+      st("migrations.record").bind(version, m[2].str(), now).exec();
       tx.commit();
       applied.push_back({version, m[2].str()});
     }
@@ -54,19 +48,19 @@ std::vector<AppliedMigration> migrate(const std::string& path) {
   return applied;
 }
 
+std::vector<AppliedMigration> migrate(const std::string& path) {
+  return migrate(path, std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+}
+
 void register_consent_text(const std::string& path, ChannelKind channel, const ConsentText& text,
                            std::int64_t now) {
   auto db = detail::open(path, detail::Mode::kWriter);
-  SQLite::Statement q(
-      *db,
-      "INSERT OR IGNORE INTO consent_texts (sha256, channel, version, text, created_at)"
-      " VALUES (?, ?, ?, ?, ?)");
-  q.bind(1, text.sha256_hex);
-  q.bind(2, to_string(channel));
-  q.bind(3, text.version);
-  q.bind(4, text.text);
-  q.bind(5, static_cast<int64_t>(now));
-  q.exec();
+  detail::Statements st(*db);
+  st("consent.register_text")
+      .bind(text.sha256_hex, to_string(channel), text.version, text.text, now)
+      .exec();
 }
 
 }  // namespace sc::storage

@@ -1,5 +1,6 @@
 // Internal to storage: the read pool's connections (read_pool.cpp and
-// broadcast_store.cpp both serve reads from it).
+// broadcast_store.cpp both serve reads from it). Each connection keeps its
+// own prepared statements, so a read prepares each query once per connection.
 #pragma once
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -10,33 +11,43 @@
 
 #include "connection.h"
 #include "sc/storage/storage.h"
+#include "sql.h"
 
 namespace sc::storage {
 
 struct ReadPool::Impl {
+  struct Connection {
+    explicit Connection(std::unique_ptr<SQLite::Database> d) : db(std::move(d)), st(*db) {}
+    std::unique_ptr<SQLite::Database> db;
+    detail::Statements st;  // over *db, destroyed before it
+  };
   std::string path;
   std::mutex mu;
-  std::vector<std::unique_ptr<SQLite::Database>> idle;
+  std::vector<std::unique_ptr<Connection>> idle;
 
   // A connection borrowed for one call and handed back after it.
   struct Lease {
     Impl& pool;
-    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<Connection> c;
+    detail::Query operator()(std::string_view name) { return c->st(name); }
     ~Lease() {
+      // No statement of an idle connection keeps a read snapshot open (it
+      // would hold back the WAL's checkpoints).
+      c->st.reset_all();
       std::lock_guard lk(pool.mu);
-      pool.idle.push_back(std::move(db));
+      pool.idle.push_back(std::move(c));
     }
   };
   Lease lease() {
     {
       std::lock_guard lk(mu);
       if (!idle.empty()) {
-        auto db = std::move(idle.back());
+        auto c = std::move(idle.back());
         idle.pop_back();
-        return Lease{*this, std::move(db)};
+        return Lease{*this, std::move(c)};
       }
     }
-    return Lease{*this, detail::open(path, detail::Mode::kReader)};
+    return Lease{*this, std::make_unique<Connection>(detail::open(path, detail::Mode::kReader))};
   }
 };
 

@@ -1,31 +1,18 @@
-// Internal to storage: the ports over one writer connection, with cached
-// prepared statements (a Statement is never shared between connections).
+// Internal to storage: the ports over one writer connection, running named
+// queries through its Statements (sql.h).
 #pragma once
-#include <SQLiteCpp/SQLiteCpp.h>
-
-#include <memory>
 #include <string>
 
 #include "sc/core/ports/stores.h"
 #include "sc/storage/storage.h"
+#include "sql.h"
 
 namespace sc::storage::detail {
 
-class Statements {
- public:
-  explicit Statements(SQLite::Database& db) : db_(db) {}
-  // A cached statement, reset and with bindings cleared, ready to bind.
-  SQLite::Statement& get(const char* sql);
-  // Resets every cached statement. A SELECT left mid-result keeps the
-  // connection's read snapshot open past COMMIT; the next BEGIN IMMEDIATE
-  // then fails with SQLITE_BUSY_SNAPSHOT once any other connection has
-  // written, and would keep failing. Called after every batch.
-  void reset_all() noexcept;
-
- private:
-  SQLite::Database& db_;
-  std::vector<std::pair<const char*, std::unique_ptr<SQLite::Statement>>> cache_;
-};
+// The columns of subscribers.by_id, in their order.
+Subscriber read_subscriber(const Row& r);
+// The columns of inbound.by_id and reads.inbound_for_review, in their order.
+StoredInboundText read_inbound_text(const Row& r);
 
 // The stores of the request path over the writer's connection: one object
 // serves every narrow port of a Transaction (sc/core/ports/stores.h).
@@ -84,27 +71,22 @@ class SqliteConsentStore final : public SubscriberStore,
 class SqliteOutboxStore final : public OutboxStore {
  public:
   explicit SqliteOutboxStore(Statements& st) : st_(st) {}
-  using OutboxStore::claim;
-  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
-                                    std::int64_t lease_until) override;
-  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
-                 std::int64_t now) override;
+  std::vector<LeasedMessage> lease_due(OutboxLane lane, OutboxKind kind, int limit,
+                                       std::int64_t now, std::int64_t lease_until,
+                                       LeaseState state) override;
+  void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override;
+  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+              std::int64_t now) override;
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
-  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
-                   std::int64_t now) override;
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
-  void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
-  void hold(std::int64_t id, std::int64_t until, const std::string& reason) override;
-  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
-                    std::int64_t now) override;
+  void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                        std::int64_t now) override;
   int release_expired(std::int64_t now) override;
-  int release_all() override;
+  int release_all(std::int64_t now) override;
 
  private:
-  void requeue(std::int64_t id, std::int64_t due, const std::string* reason);
   Statements& st_;
 };
 

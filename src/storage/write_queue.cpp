@@ -10,6 +10,7 @@
 #include "admin_sql.h"
 #include "connection.h"
 #include "sc/storage/storage.h"
+#include "sql.h"
 #include "sqlite_stores.h"
 
 namespace sc::storage {
@@ -83,34 +84,30 @@ struct WriteQueue::Impl {
     std::exception_ptr batch_error;
     const auto started = std::chrono::steady_clock::now();
     try {
-      // Prepared once: re-parsing four statements per job showed up in
-      // profiles of the single writer thread.
+      // Prepared once (sql.h): re-parsing four statements per job showed up
+      // in profiles of the single writer thread.
       auto& st = ctx->statements();
-      auto run = [&](const char* sql) {
-        auto& q = st.get(sql);
-        q.exec();
-        q.reset();
-      };
-      run("BEGIN IMMEDIATE");
+      st("writer.begin").exec();
       for (Job* job : batch) {
-        run("SAVEPOINT job");
+        st("writer.savepoint").exec();
         try {
           job->fn(*ctx);
-          run("RELEASE job");
+          st("writer.release").exec();
         } catch (...) {
           job->error = std::current_exception();
           st.reset_all();
-          run("ROLLBACK TO job");
-          run("RELEASE job");
+          st("writer.rollback_to").exec();
+          st("writer.release").exec();
         }
       }
       st.reset_all();
-      run("COMMIT");
+      st("writer.commit").exec();
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
       ctx->statements().reset_all();
       try {
-        if (sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
+        if (sqlite3_get_autocommit(db->getHandle()) == 0)
+          ctx->statements()("writer.rollback").exec();
       } catch (...) {
       }
     }
@@ -148,12 +145,13 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
   }
   impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
   try {
-    impl_->settings.journal_mode = impl_->db->execAndGet("PRAGMA journal_mode").getString();
+    detail::Statements st(*impl_->db);
+    impl_->settings.journal_mode = st("writer.journal_mode").value<std::string>().value_or("");
     static const char* kSynchronous[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
-    const int sync = impl_->db->execAndGet("PRAGMA synchronous").getInt();
+    const int sync = st("writer.synchronous").value<int>().value_or(-1);
     impl_->settings.synchronous =
         sync >= 0 && sync <= 3 ? kSynchronous[sync] : std::to_string(sync);
-    impl_->settings.foreign_keys = impl_->db->execAndGet("PRAGMA foreign_keys").getInt() == 1;
+    impl_->settings.foreign_keys = st("writer.foreign_keys").value<int>() == 1;
   } catch (const std::exception& e) {
     throw StorageError("cannot read the settings of database " + path + ": " + e.what());
   }

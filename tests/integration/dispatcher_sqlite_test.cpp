@@ -434,7 +434,7 @@ TEST_F(DispatcherSqliteTest, StartHandsBackLeasesADeadProcessLeft) {
   auto ch = add_channel("a@example.com");
   auto id = enqueue_email(ch, "a@example.com");
   // A previous process claimed it with a long lease and died.
-  writer_->run([](storage::WriteContext& c) { c.outbox().claim(1000, 10, 999999); });
+  writer_->run([](storage::WriteContext& c) { claim_due(c.outbox(), 1000, 10, 999999); });
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox(), email_, sms_, clock_, options());
   d.start();

@@ -88,8 +88,8 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   env["SC_SMTP_URL"] = "smtp://user:right@127.0.0.1:" + std::to_string(smtp.port());
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
-  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 5; }, std::chrono::seconds(20)))
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 5; },
+                       std::chrono::seconds(20)))
       << svc_->stderr_text();
   for (const auto& r : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10))
     EXPECT_EQ(r.attempts, 1) << r.id;

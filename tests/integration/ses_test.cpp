@@ -64,8 +64,8 @@ TEST_F(SesTest, ConfirmationEmailGoesOutThroughSesAndItsLinkConfirms) {
   EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
 
   // The outbox recorded SES's answer: its provider name and its MessageId.
-  storage::ReadPool reads(dir_.str("data/sc.db"), 1);
-  ASSERT_TRUE(wait_for([&] { return reads.outbox_counts().sent == 2; })) << svc_->stderr_text();
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 2; }))
+      << svc_->stderr_text();
   for (const auto& row : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) {
     EXPECT_EQ(row.provider, "ses");
     EXPECT_EQ(row.provider_message_id.rfind("0102018c-fake-", 0), 0u) << row.provider_message_id;

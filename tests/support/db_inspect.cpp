@@ -14,6 +14,22 @@ SQLite::Database open_read_only(const std::string& db_path) {
 }
 }  // namespace
 
+OutboxCounts outbox_counts(const std::string& db_path) {
+  auto db = open_read_only(db_path);
+  SQLite::Statement q(db, "SELECT state, COUNT(*) FROM outbox GROUP BY state");
+  OutboxCounts c;
+  while (q.executeStep()) {
+    const auto s = q.getColumn(0).getString();
+    const auto n = q.getColumn(1).getInt64();
+    if (s == "queued") c.queued = n;
+    if (s == "sending") c.sending = n;
+    if (s == "sent") c.sent = n;
+    if (s == "failed") c.failed = n;
+    if (s == "skipped") c.skipped = n;
+  }
+  return c;
+}
+
 std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t after_id, int limit) {
   auto db = open_read_only(db_path);
   SQLite::Statement q(

@@ -17,6 +17,12 @@ struct OutboxRow {
   std::int64_t channel_id = 0, next_attempt_at = 0;
 };
 
+// Outbox rows by state (tests wait on these; production reads have no such count).
+struct OutboxCounts {
+  std::int64_t queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0;
+};
+OutboxCounts outbox_counts(const std::string& db_path);
+
 // Outbox rows with id > after_id, in id order, at most limit (read-only).
 std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t after_id, int limit);
 // SELECT COUNT(*) of a table (read-only); throws std::invalid_argument for a

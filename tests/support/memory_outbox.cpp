@@ -115,56 +115,56 @@ OutboxDepth MemoryOutbox::depth(std::int64_t now) {
   return d;
 }
 
-std::vector<ClaimedMessage> MemoryOutbox::claim(std::int64_t now, ClaimLimits limits,
-                                                std::int64_t lease_until) {
-  std::vector<ClaimedMessage> out;
-  int total = limits.total, email = limits.email, sms = limits.sms;
-  for (auto lane : {OutboxLane::kTransactional, OutboxLane::kBulk}) {
-    std::vector<Row*> due;
-    for (auto& [id, r] : rows_) {
-      if (r.state == "queued" && r.lane == lane && r.next_attempt_at <= now &&
-          !paused_broadcasts.contains(r.broadcast_id))
-        due.push_back(&r);
-    }
-    std::stable_sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
-      return a->next_attempt_at < b->next_attempt_at;
-    });
-    for (Row* r : due) {
-      if (total <= 0) return out;
-      int& left = r->kind == OutboxKind::kEmail ? email : sms;
-      if (left <= 0) continue;
-      auto cs = channel_states_.find(r->channel_id);
-      const bool unsubscribed =
-          cs != channel_states_.end() &&
-          (cs->second == ConsentState::kUnsubscribed || cs->second == ConsentState::kUndeliverable);
-      const bool confirmed = cs == channel_states_.end() || cs->second == ConsentState::kConfirmed;
-      if (unsubscribed || (r->broadcast_id != 0 && !confirmed)) {
-        r->state = "skipped";
-        r->last_error = "recipient no longer consents";
-        continue;
-      }
-      --left;
-      --total;
-      r->state = "sending";
-      r->attempts += 1;
-      r->lease_until = lease_until;
-      r->handed_over = false;
-      r->wait_reason.clear();
-      ClaimedMessage m;
-      m.id = r->id;
-      m.kind = r->kind;
-      m.lane = r->lane;
-      m.purpose = r->purpose;
-      m.broadcast_id = r->broadcast_id;
-      m.channel_id = r->channel_id;
-      m.attempts = r->attempts;
-      m.email = r->email;
-      m.sms = r->sms;
-      m.payload = r->payload;
-      out.push_back(std::move(m));
-    }
+std::vector<LeasedMessage> MemoryOutbox::lease_due(OutboxLane lane, OutboxKind kind, int limit,
+                                                   std::int64_t now, std::int64_t lease_until,
+                                                   LeaseState state) {
+  std::vector<Row*> due;
+  for (auto& [id, r] : rows_) {
+    if (r.state == "queued" && r.lane == lane && r.kind == kind && r.next_attempt_at <= now &&
+        (lane == OutboxLane::kTransactional || !paused_broadcasts.contains(r.broadcast_id)))
+      due.push_back(&r);
+  }
+  // Oldest due first (rows_ is in id order, the tie-break).
+  std::stable_sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
+    return a->next_attempt_at < b->next_attempt_at;
+  });
+  if (due.size() > static_cast<std::size_t>(std::max(limit, 0)))
+    due.resize(static_cast<std::size_t>(std::max(limit, 0)));
+  std::vector<LeasedMessage> out;
+  for (Row* r : due) {
+    LeasedMessage l;
+    l.due = r->next_attempt_at;
+    auto cs = channel_states_.find(r->channel_id);
+    l.channel_state = cs == channel_states_.end() ? ConsentState::kConfirmed : cs->second;
+    r->state = "sending";
+    r->attempts += 1;
+    r->lease_until = lease_until;
+    r->lease = state;
+    r->wait_reason.clear();
+    auto& m = l.message;
+    m.id = r->id;
+    m.kind = r->kind;
+    m.lane = r->lane;
+    m.purpose = r->purpose;
+    m.broadcast_id = r->broadcast_id;
+    m.channel_id = r->channel_id;
+    m.attempts = r->attempts;
+    m.email = r->email;
+    m.sms = r->sms;
+    m.payload = r->payload;
+    out.push_back(std::move(l));
   }
   return out;
+}
+
+void MemoryOutbox::skip(const std::vector<std::int64_t>& ids, std::int64_t) {
+  for (auto id : ids) {
+    auto& r = sending(id);
+    r.state = "skipped";
+    r.attempts -= 1;
+    r.lease_until = 0;
+    r.last_error = "recipient no longer consents";
+  }
 }
 
 MemoryOutbox::Row& MemoryOutbox::sending(std::int64_t id) {
@@ -173,15 +173,27 @@ MemoryOutbox::Row& MemoryOutbox::sending(std::int64_t id) {
   return r;
 }
 
-void MemoryOutbox::mark_sent(std::int64_t id, const std::string& provider, const SendResult& res,
-                             std::int64_t) {
+void MemoryOutbox::finish(std::int64_t id, Finish how, const std::string& provider,
+                          const SendResult& res, std::int64_t) {
   auto& r = sending(id);
-  r.state = "sent";
   r.provider = provider;
-  r.provider_message_id = res.provider_message_id;
   r.last_code = res.provider_code;
-  r.last_error.clear();
   r.lease_until = 0;
+  switch (how) {
+    case Finish::kSent:
+      r.state = "sent";
+      r.provider_message_id = res.provider_message_id;
+      r.last_error.clear();
+      break;
+    case Finish::kFailed:
+      r.state = "failed";
+      r.last_error = res.provider_message;
+      break;
+    case Finish::kUnknown:
+      r.state = "unknown";
+      r.last_error = res.provider_message;
+      break;
+  }
 }
 
 void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
@@ -194,37 +206,13 @@ void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
   r.lease_until = 0;
 }
 
-void MemoryOutbox::mark_failed(std::int64_t id, const std::string& provider, const SendResult& res,
-                               std::int64_t) {
-  auto& r = sending(id);
-  r.state = "failed";
-  r.provider = provider;
-  r.last_code = res.provider_code;
-  r.last_error = res.provider_message;
-  r.lease_until = 0;
-}
-
-void MemoryOutbox::hand_back(std::int64_t id, std::int64_t next_attempt_at) {
+void MemoryOutbox::requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) {
   auto& r = sending(id);
   r.state = "queued";
   r.attempts -= 1;
-  r.next_attempt_at = next_attempt_at;
+  r.next_attempt_at = due;
   r.lease_until = 0;
-}
-
-void MemoryOutbox::hold(std::int64_t id, std::int64_t until, const std::string& reason) {
-  hand_back(id, until);
-  rows_.at(id).wait_reason = reason;
-}
-
-void MemoryOutbox::mark_unknown(std::int64_t id, const std::string& provider, const SendResult& res,
-                                std::int64_t) {
-  auto& r = sending(id);
-  r.state = "unknown";
-  r.provider = provider;
-  r.last_code = res.provider_code;
-  r.last_error = res.provider_message;
-  r.lease_until = 0;
+  r.wait_reason = wait_reason;
 }
 
 void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
@@ -235,7 +223,7 @@ void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string&
 std::size_t MemoryOutbox::count_handed_over_unrecorded() const {
   std::lock_guard lk(mu_);
   std::size_t n = 0;
-  for (const auto& [id, r] : rows_) n += r.state == "sending" && r.handed_over ? 1 : 0;
+  for (const auto& [id, r] : rows_) n += r.lane == OutboxLane::kBulk && r.handed_over() ? 1 : 0;
   return n;
 }
 
@@ -250,7 +238,9 @@ std::vector<std::int64_t> MemoryOutbox::mark_handed_over(const std::vector<std::
   std::vector<std::int64_t> out;
   for (auto id : ids) {
     auto it = rows_.find(id);
-    if (it == rows_.end() || it->second.state != "sending" || it->second.handed_over) continue;
+    if (it == rows_.end() || it->second.state != "sending" ||
+        it->second.lease != LeaseState::kClaimed)
+      continue;
     if (paused_broadcasts.contains(it->second.broadcast_id)) {
       // No longer sending: back to the queue unsent (as the SQLite store does).
       it->second.state = "queued";
@@ -258,24 +248,23 @@ std::vector<std::int64_t> MemoryOutbox::mark_handed_over(const std::vector<std::
       it->second.lease_until = 0;
       continue;
     }
-    it->second.handed_over = true;
+    it->second.lease = LeaseState::kHandedOver;
     it->second.lease_until = lease_until;
     out.push_back(id);
   }
   return out;
 }
 
-// A bulk row handed over may have gone (unknown); one never handed over is
+// A bulk row handed over may have gone (unknown); one only claimed is
 // queued again with its attempt given back.
 static void release(MemoryOutbox::Row& r) {
-  if (r.lane == OutboxLane::kBulk && !r.handed_over) {
+  if (r.lane == OutboxLane::kBulk && r.lease == LeaseState::kClaimed) {
     r.state = "queued";
     r.attempts -= 1;
   } else {
     r.state = r.lane == OutboxLane::kBulk ? "unknown" : "queued";
   }
   r.lease_until = 0;
-  r.handed_over = false;
 }
 
 int MemoryOutbox::release_expired(std::int64_t now) {
@@ -289,7 +278,7 @@ int MemoryOutbox::release_expired(std::int64_t now) {
   return n;
 }
 
-int MemoryOutbox::release_all() {
+int MemoryOutbox::release_all(std::int64_t) {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending") {

@@ -1,8 +1,8 @@
 // An in-memory outbox behind the dispatcher's ports (OutboxTransactions,
 // OutboxStore, OutboxTransaction), for dispatcher unit tests without SQLite. It
-// keeps the rules the SQLite store keeps: leases, attempts counted at claim
-// and given back by hand_back, transactional ahead of bulk, consent checked
-// at claim time.
+// stores what the SQLite store stores (leases claimed or handed over,
+// attempts counted at lease and given back by requeue); which messages a
+// claim takes is core's claim_due, over both.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -29,7 +29,8 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore {
     int attempts = 0;
     std::int64_t next_attempt_at = 0;
     std::int64_t lease_until = 0;
-    bool handed_over = false;  // a leased bulk row: with the provider (mark_handed_over)
+    LeaseState lease = LeaseState::kClaimed;  // while leased (state "sending")
+    bool handed_over() const { return state == "sending" && lease == LeaseState::kHandedOver; }
     std::string provider, provider_message_id, last_code, last_error;
     std::string wait_reason;  // set by hold, cleared by the next claim
     OutboundEmail email;
@@ -49,7 +50,7 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore {
   std::size_t count(const std::string& state) const;
   // Rows a crash would make unknown: handed over, outcome not yet written.
   std::size_t count_handed_over_unrecorded() const;
-  // Channel states the claim checks (a channel not listed consents).
+  // Channel states a lease reports (a channel not listed is confirmed).
   void set_channel_state(std::int64_t channel_id, ConsentState s);
   MemoryConsentStore& consent_store() { return consent_; }
   // Broadcasts paused by the dispatcher, with their reasons; a paused one's
@@ -68,23 +69,20 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore {
 
  private:
   // OutboxStore
-  std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
-                                    std::int64_t lease_until) override;
-  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
-                 std::int64_t now) override;
+  std::vector<LeasedMessage> lease_due(OutboxLane lane, OutboxKind kind, int limit,
+                                       std::int64_t now, std::int64_t lease_until,
+                                       LeaseState state) override;
+  void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override;
+  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+              std::int64_t now) override;
   void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
-  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
-                   std::int64_t now) override;
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
-  void hand_back(std::int64_t id, std::int64_t next_attempt_at) override;
-  void hold(std::int64_t id, std::int64_t until, const std::string& reason) override;
-  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
-                    std::int64_t now) override;
+  void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                        std::int64_t now) override;
   int release_expired(std::int64_t now) override;
-  int release_all() override;
+  int release_all(std::int64_t now) override;
 
   Row& sending(std::int64_t id);  // fails the test unless the row is leased
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,66 +50,117 @@ struct ClaimLimits {
 // where its recipient is.
 inline constexpr const char* kWaitQuietHours = "quiet-hours";
 
-// Outbox operations, used by the dispatcher inside its transactions.
+// Where a leased message stands. A claimed one is not yet with its provider:
+// a crash (or a lease running out) queues it again with the attempt given
+// back. A handed-over one may have reached the provider: a broadcast message
+// then ends unknown, never sent twice without an operator asking.
+enum class LeaseState { kClaimed, kHandedOver };
+
+// A message just leased (OutboxStore::lease_due), with what the claim policy
+// (claim_due) decides on.
+struct LeasedMessage {
+  ClaimedMessage message;
+  std::int64_t due = 0;  // when it became due (its next attempt)
+  // Its channel's consent as it is now; nullopt when the channel is gone.
+  std::optional<ConsentState> channel_state;
+};
+
+// How a message ended (OutboxStore::finish).
+enum class Finish {
+  kSent,     // the provider took it
+  kFailed,   // the provider refused it for good
+  kUnknown,  // a broadcast message whose answer never came (SendResult::ambiguous): it
+             // may have gone, so it is never sent again without an operator asking
+};
+
+// Outbox storage, used by the dispatcher inside its transactions. It stores;
+// the rules of which messages go out (claim_due) are core's.
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
-  // Leases up to the limits of due messages, every due transactional one
-  // ahead of any bulk one, each lane oldest due first, and returns them in
-  // that order; bulk messages only of broadcasts that are sending. Messages
-  // to channels that have unsubscribed or are undeliverable (or, for
-  // broadcasts, are no longer confirmed) are marked skipped instead.
-  virtual std::vector<ClaimedMessage> claim(std::int64_t now, ClaimLimits limits,
-                                            std::int64_t lease_until) = 0;
-  // Up to `limit` of either kind.
-  std::vector<ClaimedMessage> claim(std::int64_t now, int limit, std::int64_t lease_until) {
-    return claim(now, ClaimLimits{limit, limit, limit}, lease_until);
+  // Leases up to `limit` due messages (queued, next attempt at or before
+  // `now`) of one lane and kind, oldest due first, until `lease_until` in
+  // `state`; bulk ones only of broadcasts that are sending. Each lease counts
+  // an attempt and clears a wait reason. Returns them in any order, with
+  // their channel's consent as it is now.
+  virtual std::vector<LeasedMessage> lease_due(OutboxLane lane, OutboxKind kind, int limit,
+                                               std::int64_t now, std::int64_t lease_until,
+                                               LeaseState state) = 0;
+  // Leased messages that are not to be sent (the recipient no longer
+  // consents): skipped, their attempt not counted.
+  virtual void skip(const std::vector<std::int64_t>& ids, std::int64_t now) = 0;
+  // Records how a leased message ended (only while it is leased).
+  virtual void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+                      std::int64_t now) = 0;
+  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+                 std::int64_t now) {
+    finish(id, Finish::kSent, provider, r, now);
   }
-  virtual void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
-                         std::int64_t now) = 0;
+  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+                   std::int64_t now) {
+    finish(id, Finish::kFailed, provider, r, now);
+  }
+  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
+                    std::int64_t now) {
+    finish(id, Finish::kUnknown, provider, r, now);
+  }
   virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
-  virtual void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
-                           std::int64_t now) = 0;
-  // The claimed broadcast messages `ids` go to the provider now. Until this
-  // is written a bulk lease means "claimed, not handed over": the dispatcher
-  // claims the next batch while the previous one is with the provider, and
-  // a message that never left is queued again after a crash instead of
-  // ending unknown. The dispatcher marks a few at a time, just ahead of
-  // their requests, so a crash leaves unknown only what was in flight.
-  // Only messages of a broadcast still sending are marked: those of one
-  // paused or cancelled since the claim are handed back here (queued, the
-  // attempt not counted), so a pause stops the sending at once. Returns the
-  // ids still leased and marked; the dispatcher sends only those. A store
-  // that treats every bulk lease as handed over needs nothing here.
+  // The claimed broadcast messages `ids` go to the provider now: handed over
+  // until `lease_until`. The dispatcher claims the next batch while the
+  // previous one is with the provider, and marks a few at a time, just
+  // ahead of their requests, so a crash leaves unknown only what was in
+  // flight. Only messages still claimed and of a broadcast still sending are
+  // marked: those of one paused or cancelled since the claim are handed back
+  // here (queued, the attempt not counted), so a pause stops the sending at
+  // once. Returns the ids marked; the dispatcher sends only those.
   virtual std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
-                                                     std::int64_t lease_until) {
-    (void)lease_until;
-    return ids;
+                                                     std::int64_t lease_until) = 0;
+  // Puts a leased message back unsent: queued again from `due`, this attempt
+  // not counted. With a reason an operator is shown (kWaitQuietHours) it
+  // reads as "waiting" (not "queued") until then; the next lease clears it.
+  virtual void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) = 0;
+  // Hands a claimed message back unsent (its provider is paused or out of rate).
+  void hand_back(std::int64_t id, std::int64_t next_attempt_at) {
+    requeue(id, next_attempt_at, "");
   }
-  // Hands a claimed message back unsent (its provider is paused or out of
-  // rate): queued again from `next_attempt_at`, and this attempt not counted.
-  virtual void hand_back(std::int64_t id, std::int64_t next_attempt_at) = 0;
-  // Hands a claimed broadcast message back to wait until `until` for a
-  // reason an operator is shown (kWaitQuietHours): queued again, this
-  // attempt not counted, and read as "waiting" (not "queued") until then.
-  // The next claim clears the reason.
-  virtual void hold(std::int64_t id, std::int64_t until, const std::string& reason) = 0;
-  // A broadcast message whose answer never came (SendResult::ambiguous): it
-  // may have gone, so it is never sent again without an operator asking.
-  virtual void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
-                            std::int64_t now) = 0;
+  // Hands a claimed broadcast message back to wait until `until` for `reason`.
+  void hold(std::int64_t id, std::int64_t until, const std::string& reason) {
+    requeue(id, until, reason);
+  }
   // Pauses a sending broadcast (its messages are no longer claimed), with the reason shown.
   virtual void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                                std::int64_t now) = 0;
-  // Leases that ran out (the process died mid-send, or a send hung): a
-  // transactional message is queued again (at least once); a broadcast
-  // message handed over becomes unknown (it may have gone: never twice),
-  // one never handed over is queued again.
+  // Leases that ran out before `now` (the process died mid-send, or a send
+  // hung): a transactional message is queued again (at least once); a
+  // broadcast message handed over becomes unknown (it may have gone: never
+  // twice), one only claimed is queued again with its attempt given back.
   virtual int release_expired(std::int64_t now) = 0;
-  // The same for every leased message (at start-up: whatever is leased
-  // belongs to a process that is gone).
-  virtual int release_all() = 0;
+  // The same for every leased message, whatever its lease (at start-up:
+  // whatever is leased belongs to a process that is gone).
+  virtual int release_all(std::int64_t now) = 0;
 };
+
+// Consent is checked at send time, not only at queue time: someone who left
+// after a message was queued must not receive it, and a broadcast goes only
+// to channels still confirmed.
+bool may_send(const LeasedMessage& m);
+
+// The claim: leases due messages up to the limits and returns them in the
+// order to send them. Every due transactional message goes ahead of any bulk
+// one; within a lane each kind first gets up to half of what is left, then
+// either takes what the other left (a backlog of emails never holds the
+// texts); each lease is oldest due first. A message its recipient no longer
+// consents to (may_send) is skipped instead, and counts against `total`
+// (the limit bounds the writer's work) but not against its kind's limit.
+// Transactional messages are handed over at once; bulk ones are claimed
+// until OutboxStore::mark_handed_over.
+std::vector<ClaimedMessage> claim_due(OutboxStore& store, std::int64_t now, ClaimLimits limits,
+                                      std::int64_t lease_until);
+// Up to `limit` of either kind.
+inline std::vector<ClaimedMessage> claim_due(OutboxStore& store, std::int64_t now, int limit,
+                                             std::int64_t lease_until) {
+  return claim_due(store, now, ClaimLimits{limit, limit, limit}, lease_until);
+}
 
 // What one dispatcher transaction sees: the outbox, and the channels and
 // consent log (a provider-reported opt-out is recorded with the outcome).

@@ -39,7 +39,10 @@ struct AppliedMigration {
 
 // Opens (creating if needed) the database and applies every migration in
 // schema/migrations/ not yet recorded, each in its own transaction.
-// Returns the ones applied now. Idempotent. Throws StorageError.
+// Returns the ones applied now, recorded as applied at `now` (Unix
+// seconds; the overload without it takes the system clock's). Idempotent.
+// Throws StorageError.
+std::vector<AppliedMigration> migrate(const std::string& path, std::int64_t now);
 std::vector<AppliedMigration> migrate(const std::string& path);
 
 // Stores a consent text under its hash once (idempotent).
@@ -51,14 +54,10 @@ using sc::ClaimedMessage;
 using sc::ClaimLimits;
 using sc::OutboxStore;
 
-// Parses the stored payload into email/sms. Kept out of claim() so the JSON
+// Parses the stored payload into email/sms. Kept out of the claim so the JSON
 // work runs on the dispatcher thread, not on the single writer. Throws
 // StorageError for a payload that does not parse.
 void decode_payload(ClaimedMessage& m);
-
-struct OutboxCounts {
-  std::int64_t queued = 0, sending = 0, sent = 0, failed = 0, skipped = 0;
-};
 
 // What a writer job sees: the ports, over the writer's one connection, inside
 // the open transaction.
@@ -170,7 +169,6 @@ class ReadPool {
   std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind, const std::string& address);
   std::vector<ConsentLogView> unknown_number_log(const std::string& address);
   std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before);
-  OutboxCounts outbox_counts();
   OutboxDepth outbox_depth(std::int64_t now);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);

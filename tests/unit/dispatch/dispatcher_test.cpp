@@ -374,7 +374,7 @@ TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
 TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
   auto id = queue_email();
   // A previous process claimed it with a long lease and died.
-  outbox_.run([](const OutboxTransaction& c) { c.outbox.claim(1000, 10, 999999); });
+  outbox_.run([](const OutboxTransaction& c) { claim_due(c.outbox, 1000, 10, 999999); });
   ASSERT_EQ(outbox_.row(id).state, "sending");
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox_, email_, sms_, clock_, options());
@@ -396,7 +396,7 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
   std::atomic<bool> blocked{false};
   std::atomic<int> not_handed_over{0};
   email_.set_script([&](const OutboundEmail& m, int) {
-    if (!outbox_.row(m.outbox_id).handed_over) ++not_handed_over;
+    if (!outbox_.row(m.outbox_id).handed_over()) ++not_handed_over;
     if (m.outbox_id == 1) {
       blocked = true;
       open.wait();  // the first batch stays with the provider for a while
@@ -410,17 +410,17 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
   ASSERT_TRUE(unit::wait_for([&] { return blocked.load(); }));
   // The next batch is claimed meanwhile, and not handed over.
   ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(8).state == "sending"; }));
-  EXPECT_TRUE(outbox_.row(1).handed_over);
-  for (std::int64_t id = 3; id <= 8; ++id) EXPECT_FALSE(outbox_.row(id).handed_over) << id;
+  EXPECT_TRUE(outbox_.row(1).handed_over());
+  for (std::int64_t id = 3; id <= 8; ++id) EXPECT_FALSE(outbox_.row(id).handed_over()) << id;
   // A crash now: what a restart finds. (A copy: the dispatcher goes on.)
   {
     MemoryOutbox after_crash;
     after_crash.add_bulk_emails(8, 42);
     after_crash.run([](const OutboxTransaction& c) {
-      auto first = c.outbox.claim(1000, 4, 2000);
-      c.outbox.claim(1000, 4, 2000);
+      auto first = claim_due(c.outbox, 1000, 4, 2000);
+      claim_due(c.outbox, 1000, 4, 2000);
       c.outbox.mark_handed_over({first[0].id, first[1].id}, 2000);
-      c.outbox.release_all();
+      c.outbox.release_all(2000);
     });
     EXPECT_EQ(after_crash.count("unknown"), 2u);
     EXPECT_EQ(after_crash.count("queued"), 6u);

@@ -46,7 +46,8 @@ class BroadcastStoreTest : public StorageTest {
     return added;
   }
   std::vector<ClaimedMessage> claim(std::int64_t now) {
-    return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, 1000, now + 300); });
+    return writer_->run(
+        [&](WriteContext& c) { return claim_due(c.outbox(), now, 1000, now + 300); });
   }
 };
 
@@ -113,7 +114,7 @@ TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyW
       writer_->run([&](WriteContext& c) { return c.outbox().mark_handed_over(ids, 1300); }).size(),
       3u);
   // The process died with them handed over: they may have gone, so never again on their own.
-  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 3);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(2000); }), 3);
   EXPECT_TRUE(claim(2000).empty());
   ReadPool reads(path_, 1);
   EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 3);
@@ -140,7 +141,7 @@ TEST_F(BroadcastStoreTest, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash) {
     return c.outbox().mark_handed_over({leased[0].id, leased[1].id}, 1300);
   });
   EXPECT_EQ(marked, (std::vector<std::int64_t>{leased[0].id, leased[1].id}));
-  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 4);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(2000); }), 4);
   ReadPool reads(path_, 1);
   EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 2);
   auto again = claim(2000);

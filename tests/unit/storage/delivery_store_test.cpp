@@ -17,7 +17,7 @@ class DeliveryStoreTest : public StorageTest {
   }
   void mark_sent(std::int64_t id, const std::string& provider_id) {
     writer_->run([&](WriteContext& c) {
-      c.outbox().claim(1000, 100, 2000);
+      claim_due(c.outbox(), 1000, 100, 2000);
       c.outbox().mark_sent(id, "sendgrid", SendResult::sent("202", provider_id), 1001);
     });
   }

@@ -112,7 +112,7 @@ TEST_F(InboundStore, DeliveryReportsFindTheSentMessageByProviderAndId) {
   const auto ch = add_channel("+14155550100", ConsentState::kPending, ChannelKind::kSms);
   const auto id = enqueue_sms(ch, "+14155550100");
   writer_->run([&](WriteContext& c) {
-    auto got = c.outbox().claim(1000, 10, 2000);
+    auto got = claim_due(c.outbox(), 1000, 10, 2000);
     ASSERT_EQ(got.size(), 1u);
     c.outbox().mark_sent(id, "twilio", SendResult::sent("201", "SMsent"), 1001);
   });

@@ -14,7 +14,8 @@ class OutboxStoreTest : public StorageTest {
   std::vector<ClaimedMessage> claim(std::int64_t now, int limit = 100,
                                     std::int64_t lease_until = 0) {
     if (lease_until == 0) lease_until = now + 300;
-    return writer_->run([&](WriteContext& c) { return c.outbox().claim(now, limit, lease_until); });
+    return writer_->run(
+        [&](WriteContext& c) { return claim_due(c.outbox(), now, limit, lease_until); });
   }
   std::map<std::int64_t, db_inspect::OutboxRow> rows() {
     std::map<std::int64_t, db_inspect::OutboxRow> out;
@@ -107,8 +108,8 @@ TEST_F(OutboxStoreTest, ReleaseAllHandsBackEveryLease) {
   enqueue_email(ch, "a@example.com");
   enqueue_email(ch, "a@example.com");
   ASSERT_EQ(claim(1000, 2).size(), 2u);
-  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 2);
-  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 0);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(2000); }), 2);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(2000); }), 0);
   EXPECT_EQ(claim(1000).size(), 3u);
 }
 
@@ -129,7 +130,7 @@ TEST_F(OutboxStoreTest, MarkSentRecordsTheProviderAndIsFinal) {
   writer_->run([&](WriteContext& c) {
     c.outbox().mark_retry(id, SendResult::retryable("429", "later"), 2000);
     c.outbox().mark_failed(id, "sendgrid", SendResult::permanent("400", "bad"), 2000);
-    c.outbox().release_all();
+    c.outbox().release_all(2000);
   });
   EXPECT_EQ(state_of(id), "sent");
   EXPECT_TRUE(claim(5000).empty());
@@ -193,14 +194,13 @@ TEST_F(OutboxStoreTest, ClaimSkipsMessagesToChannelsThatNoLongerConsent) {
   // confirmation is queued again (at least once); the broadcast message,
   // handed over, may have reached the provider, so it becomes unknown (never twice).
   writer_->run([&](WriteContext& c) { c.outbox().mark_handed_over({bc_ok}, 1300); });
-  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(); }), 2);
+  EXPECT_EQ(writer_->run([](WriteContext& c) { return c.outbox().release_all(2000); }), 2);
   EXPECT_EQ(rows().at(bc_ok).state, "unknown");
   auto again = claim(2000);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].id, confirm_pending);
 
-  ReadPool reads(path_, 1);
-  auto counts = reads.outbox_counts();
+  auto counts = db_inspect::outbox_counts(path_);
   EXPECT_EQ(counts.skipped, 2);
   EXPECT_EQ(counts.sending, 1);  // the confirmation; the broadcast message is unknown
   EXPECT_EQ(counts.queued, 0);
@@ -257,20 +257,20 @@ TEST_F(OutboxStoreTest, PerKindLimitsHoldAndEmailsDoNotCrowdOutTexts) {
   };
   // A paused or rate-limited provider's kind gets only what it may take.
   auto got = writer_->run([](WriteContext& c) {
-    return c.outbox().claim(1000, ClaimLimits{8, 0, 8}, 2000);
+    return claim_due(c.outbox(), 1000, ClaimLimits{8, 0, 8}, 2000);
   });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 0);
   EXPECT_EQ(count(got, OutboxKind::kSms), 8);
-  writer_->run([](WriteContext& c) { c.outbox().release_all(); });
+  writer_->run([](WriteContext& c) { c.outbox().release_all(2000); });
   // Both kinds due, total limit 6: each gets its share.
   got = writer_->run([](WriteContext& c) {
-    return c.outbox().claim(1000, ClaimLimits{6, 100, 100}, 2000);
+    return claim_due(c.outbox(), 1000, ClaimLimits{6, 100, 100}, 2000);
   });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 3);
   EXPECT_EQ(count(got, OutboxKind::kSms), 3);
-  writer_->run([](WriteContext& c) { c.outbox().release_all(); });
+  writer_->run([](WriteContext& c) { c.outbox().release_all(2000); });
   got = writer_->run([](WriteContext& c) {
-    return c.outbox().claim(1000, ClaimLimits{20, 2, 100}, 2000);
+    return claim_due(c.outbox(), 1000, ClaimLimits{20, 2, 100}, 2000);
   });
   EXPECT_EQ(count(got, OutboxKind::kEmail), 2);
   EXPECT_EQ(count(got, OutboxKind::kSms), 10);

@@ -86,11 +86,11 @@ TEST_F(ReadPoolTest, SubscriberByChannelGathersChannelsTopicsAndTheConsentLog) {
 TEST_F(ReadPoolTest, CountsAndHealth) {
   ReadPool reads(path_, 1);
   EXPECT_TRUE(reads.healthy());
-  EXPECT_EQ(reads.outbox_counts().queued, 0);
+  EXPECT_EQ(db_inspect::outbox_counts(path_).queued, 0);
   auto ch = add_channel("a@example.com");
   enqueue_email(ch, "a@example.com");
   enqueue_email(ch, "a@example.com");
-  const auto c = reads.outbox_counts();
+  const auto c = db_inspect::outbox_counts(path_);
   EXPECT_EQ(c.queued, 2);
   EXPECT_EQ(c.sending + c.sent + c.failed + c.skipped, 0);
 }

@@ -1,0 +1,114 @@
+-- The outbox as the dispatcher uses it (OutboxStore, sc/core/outbox.h).
+--
+-- A leased row (state 'sending') is either claimed, not yet handed over to
+-- its provider, or handed over. This dialect keeps that in the sign of
+-- lease_until: negative (-until) while claimed, positive once handed over.
+-- Only the statements of this file read or write that sign.
+
+-- name: outbox.enqueue
+INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at,
+                    created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, strftime('%s','now')) RETURNING id;
+
+-- Leases up to ?5 due rows of one lane and kind (an index range of
+-- outbox_due: lane, kind, due, id), bulk ones only of sending broadcasts,
+-- and returns them with the recipient's consent as it is now (one statement:
+-- a row at a time cost twice the writer's time). ?6: 1 leases them as
+-- claimed, 0 as handed over.
+-- name: outbox.lease_due
+UPDATE outbox SET state = 'sending', attempts = attempts + 1,
+                  lease_until = CASE WHEN ?6 THEN -?1 ELSE ?1 END, wait_reason = NULL
+ WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ?2 AND kind = ?3
+                AND next_attempt_at <= ?4
+                AND (lane = 0 OR broadcast_id IN
+                     (SELECT id FROM broadcasts WHERE status = 'sending'))
+              ORDER BY next_attempt_at, id LIMIT ?5)
+RETURNING id, purpose, broadcast_id, attempts, payload,
+          (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id,
+          next_attempt_at;
+
+-- A skipped message was never attempted.
+-- name: outbox.skip
+UPDATE outbox SET state = 'skipped', attempts = attempts - 1, lease_until = 0, finished_at = ?1,
+                  last_error = 'recipient no longer consents'
+ WHERE id = ?2;
+
+-- name: outbox.mark_sent
+UPDATE outbox SET state = 'sent', finished_at = ?1, provider = ?2, provider_message_id = ?3,
+                  last_code = ?4, last_error = NULL
+ WHERE id = ?5 AND state = 'sending';
+
+-- name: outbox.mark_failed
+UPDATE outbox SET state = 'failed', finished_at = ?1, provider = ?2, last_code = ?3,
+                  last_error = ?4
+ WHERE id = ?5 AND state = 'sending';
+
+-- name: outbox.mark_unknown
+UPDATE outbox SET state = 'unknown', finished_at = ?1, provider = ?2, last_code = ?3,
+                  last_error = ?4
+ WHERE id = ?5 AND state = 'sending';
+
+-- name: outbox.mark_retry
+UPDATE outbox SET state = 'queued', next_attempt_at = ?1, lease_until = 0, last_code = ?2,
+                  last_error = ?3
+ WHERE id = ?4 AND state = 'sending';
+
+-- Only rows still claimed (one whose lease ran out meanwhile was queued again
+-- and may be another claim's now), and only of a broadcast still sending: a
+-- pause or cancel commits through this same writer, so once it has, nothing
+-- more of that broadcast is marked, hence sent. ?2: the ids as a JSON array.
+-- name: outbox.mark_handed_over
+UPDATE outbox SET lease_until = ?1
+ WHERE state = 'sending' AND lease_until < 0 AND id IN (SELECT value FROM json_each(?2))
+   AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'sending')
+RETURNING id;
+
+-- Those of a broadcast paused or cancelled since the claim go back to the
+-- queue unsent, their attempt given back (as requeue does).
+-- name: outbox.hand_back_not_sending
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
+ WHERE state = 'sending' AND lease_until < 0 AND id IN (SELECT value FROM json_each(?1))
+   AND broadcast_id NOT IN (SELECT id FROM broadcasts WHERE status = 'sending');
+
+-- Never tried with a provider: queued again and the attempt the claim
+-- counted given back; with a reason (quiet hours) reads show it waiting,
+-- without one (NULL) it is plainly queued.
+-- name: outbox.requeue
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?1,
+                  lease_until = 0, wait_reason = ?2
+ WHERE id = ?3 AND state = 'sending';
+
+-- name: outbox.pause_broadcast
+UPDATE broadcasts SET status = 'paused', pause_reason = ?1, updated_at = ?2
+ WHERE id = ?3 AND status = 'sending';
+
+-- Leases that ran out (?1: now). A broadcast message handed over may have
+-- reached the provider: unknown. One claimed, never handed over, never
+-- left: queued again, its attempt given back. A transactional message goes
+-- back to the queue (sent at least once: a lost confirmation harms, a
+-- second one does not).
+-- name: outbox.expire_handed_over
+UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1,
+                  last_error = 'in flight when its lease ran out (the process stopped or the send hung)'
+ WHERE state = 'sending' AND lease_until >= 0 AND lease_until < ?1 AND lane = 1;
+
+-- name: outbox.expire_claimed
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
+ WHERE state = 'sending' AND lease_until < 0 AND -lease_until < ?1 AND lane = 1;
+
+-- name: outbox.expire_transactional
+UPDATE outbox SET state = 'queued', lease_until = 0
+ WHERE state = 'sending' AND lease_until < ?1 AND lane = 0;
+
+-- The same for every leased row, whatever its lease (at start-up).
+-- name: outbox.release_handed_over
+UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1,
+                  last_error = 'in flight when the process stopped'
+ WHERE state = 'sending' AND lane = 1 AND lease_until >= 0;
+
+-- name: outbox.release_claimed
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
+ WHERE state = 'sending' AND lane = 1 AND lease_until < 0;
+
+-- name: outbox.release_transactional
+UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lane = 0;
