@@ -49,9 +49,12 @@ class SqliteDatabase final : public Database {
                                                             const OpenOptions& options,
                                                             std::int64_t now) {
     auto applied = migrate(path);
-    // On a connection of their own, closed before the writer opens (a
-    // write from another connection of this process while the writer is
-    // open left the writer's commits unseen by other processes).
+    // On a connection of their own, before the writer and the readers
+    // open: opening a writer connection creates the file with ::open and
+    // ::close (connection.cpp), and closing any descriptor of a file drops
+    // every POSIX lock the process holds on it, SQLite's WAL locks of the
+    // connections already open included (another process may then reset
+    // the WAL under them).
     for (const auto& [channel, text] : options.consent_texts)
       register_consent_text(path, channel, text, now);
     return applied;
