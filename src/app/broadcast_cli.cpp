@@ -16,7 +16,7 @@
 #include "sc/core/broadcast.h"
 #include "sc/core/sms_segments.h"
 #include "sc/render/renderer.h"
-#include "sc/storage/storage.h"
+#include "sc/storage/open.h"
 
 namespace sc {
 namespace {
@@ -43,12 +43,12 @@ std::optional<std::int64_t> parse_id(const std::string& s) {
 }
 
 // Read-only: the database must already exist (serve or migrate makes it).
-std::unique_ptr<storage::ReadPool> open_reads(const Config& config) {
+std::unique_ptr<BroadcastReads> open_reads(const Config& config) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(config.db_path, ec))
     throw ConfigError("no database at " + config.db_path +
                       " (set SC_DB, or run `stayconnected migrate` first)");
-  return std::make_unique<storage::ReadPool>(config.db_path, 1);
+  return storage::open_broadcast_reads(config.db_path);
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -71,7 +71,7 @@ void print_block(const char* label, const std::string& text) {
   }
 }
 
-int list(storage::ReadPool& reads, const std::vector<std::string>& args) {
+int list(BroadcastReads& reads, const std::vector<std::string>& args) {
   std::int64_t limit = 50, before = 0;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const auto& a = args[i];
@@ -86,12 +86,12 @@ int list(storage::ReadPool& reads, const std::vector<std::string>& args) {
     }
     return usage("list: unexpected argument \"" + a + "\"");
   }
-  const auto rows = reads.broadcasts(static_cast<int>(limit), before);
+  const auto rows = reads.list(static_cast<int>(limit), before);
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::printf("%-6s %-7s %-10s %-20s %9s %9s %7s %7s %7s %7s\n", "ID", "CHANNEL", "STATUS",
               "CREATED", "TOTAL", "SENT", "FAILED", "SKIPPED", "UNKNOWN", "QUEUED");
   for (const auto& b : rows) {
-    const auto c = reads.broadcast_counts(b.id, now);
+    const auto c = reads.counts(b.id, now);
     std::printf("%-6lld %-7s %-10s %-20s %9lld %9lld %7lld %7lld %7lld %7lld\n",
                 static_cast<long long>(b.id), to_string(b.channel), to_string(b.status),
                 utc(b.created_at).c_str(), static_cast<long long>(c.total),
@@ -103,8 +103,8 @@ int list(storage::ReadPool& reads, const std::vector<std::string>& args) {
   return 0;
 }
 
-int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
-  const auto c = reads.broadcast_counts(b.id, static_cast<std::int64_t>(std::time(nullptr)));
+int show(const Config& config, BroadcastReads& reads, const Broadcast& b) {
+  const auto c = reads.counts(b.id, static_cast<std::int64_t>(std::time(nullptr)));
   std::printf("id:          %lld\n", static_cast<long long>(b.id));
   std::printf("channel:     %s\n", to_string(b.channel));
   std::printf("status:      %s\n", to_string(b.status));
@@ -154,7 +154,7 @@ int show(const Config& config, storage::ReadPool& reads, const Broadcast& b) {
   return 0;
 }
 
-int watch(storage::ReadPool& reads, std::int64_t id, const std::vector<std::string>& args) {
+int watch(BroadcastReads& reads, std::int64_t id, const std::vector<std::string>& args) {
   double interval = 1;
   bool exit_on_pause = false;
   for (std::size_t i = 3; i < args.size(); ++i) {
@@ -181,9 +181,9 @@ int watch(storage::ReadPool& reads, std::int64_t id, const std::vector<std::stri
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   for (;;) {
-    auto b = reads.broadcast(id);
+    auto b = reads.get(id);
     if (!b) return usage("watch: no broadcast with id " + std::to_string(id));
-    const auto c = reads.broadcast_counts(id, static_cast<std::int64_t>(std::time(nullptr)));
+    const auto c = reads.counts(id, static_cast<std::int64_t>(std::time(nullptr)));
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     meter.add(now_ms, finished_recipients(c));
@@ -230,7 +230,7 @@ int cmd_broadcasts(const Config& config, const std::vector<std::string>& args) {
   if (sub == "show" && args.size() != 3)
     return usage("show: unexpected argument \"" + args[3] + "\"");
   auto reads = open_reads(config);
-  auto b = reads->broadcast(*id);
+  auto b = reads->get(*id);
   if (!b) {
     std::fprintf(stderr, "stayconnected: no broadcast with id %lld (see broadcasts list)\n",
                  static_cast<long long>(*id));

@@ -398,4 +398,21 @@ void BroadcastComposer::compose(ClaimedMessage& m, std::int64_t now) const {
   }
 }
 
+namespace {
+std::string_view sender_domain(std::string_view from_address) {
+  return from_address.substr(from_address.rfind('@') + 1);
+}
+}  // namespace
+
+std::string broadcast_list_id(std::string_view org_name, std::string_view from_address) {
+  std::string name;
+  for (char ch : org_name)
+    if (ch != '<' && ch != '>' && ch != '"' && ch != '\r' && ch != '\n') name += ch;
+  return name + " <broadcasts." + std::string(sender_domain(from_address)) + ">";
+}
+
+std::string broadcast_feedback_id_tail(std::string_view from_address) {
+  return ":stayconnected:" + std::string(sender_domain(from_address));
+}
+
 }  // namespace sc

@@ -231,7 +231,7 @@ struct HttpBatch::Impl {
       e.set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
       e.set(CURLOPT_USERPWD, options.basic_auth.c_str());
     }
-    e.set(CURLOPT_USERAGENT, "stayconnected/0.1");
+    e.set(CURLOPT_USERAGENT, SC_USER_AGENT);  // project() in CMakeLists.txt
     e.set(CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
     e.set(CURLOPT_TIMEOUT_MS, options.timeout_ms);
     e.set(CURLOPT_TCP_KEEPALIVE, 1L);

@@ -19,47 +19,49 @@ class ConfigError : public std::runtime_error {
 };
 
 struct Config {
-  std::string listen_host = "127.0.0.1";
-  int listen_port = 8080;
+  // No default here: load_config gives every field the default of its row in
+  // the table (src/app/config.cpp), the one place defaults are written.
+  std::string listen_host;
+  int listen_port{};
   std::string
       metrics_host;  // SC_METRICS_LISTEN; empty: /metrics only on the main listener, with a key
-  int metrics_port = 0;
-  std::string db_path = "./data/stayconnected.db";
-  std::string public_url = "http://127.0.0.1:8080";
+  int metrics_port{};
+  std::string db_path;
+  std::string public_url;
   std::string secret;  // empty: generated beside the database
   std::vector<std::string> admin_keys;
-  std::string org_name = "Stay Connected";
+  std::string org_name;
   std::string postal_address;
-  Mailbox email_from{"no-reply@localhost", "Stay Connected"};
+  Mailbox email_from;
   std::string email_bounce;  // envelope sender; SC_EMAIL_BOUNCE_ADDRESS
   std::string list_unsubscribe_mailto;
   providers::EmailProviderConfig email;
   providers::SmsProviderConfig sms;
-  std::string default_region = "US";
-  std::vector<std::string> sms_countries{"US"};
-  bool signup_limits = true;
+  std::string default_region;
+  std::vector<std::string> sms_countries;
+  bool signup_limits{};
   // Confirmation texts (SMS pumping): per client IP and per number prefix an
   // hour, per number and in all a day; 0 lifts one (sc/core/sms_limits.h).
-  std::int64_t sms_confirm_limit_per_ip = 10;
-  std::int64_t sms_confirm_limit_per_number = 3;
-  std::int64_t sms_confirm_limit_per_prefix = 10;
-  std::int64_t sms_confirm_daily_cap = 1000;
-  std::int64_t confirm_cooldown_seconds = 600;
-  std::int64_t retry_base_seconds = 15;
-  int max_attempts = 12;
-  int dispatch_batch = 512;
+  std::int64_t sms_confirm_limit_per_ip{};
+  std::int64_t sms_confirm_limit_per_number{};
+  std::int64_t sms_confirm_limit_per_prefix{};
+  std::int64_t sms_confirm_daily_cap{};
+  std::int64_t confirm_cooldown_seconds{};
+  std::int64_t retry_base_seconds{};
+  int max_attempts{};
+  int dispatch_batch{};
   // Per provider: messages/s over any 1 s window (0 = unlimited) and
   // messages with the provider at once (0 = the provider's own cap).
-  int email_rate_limit = 0, sms_rate_limit = 0;
-  int broadcast_pause_after_errors = 50;
-  int broadcast_chunk_rows = 5000;  // recipients per snapshot transaction
-  int sms_max_segments = 4;
-  int sms_window_start_minute = 8 * 60, sms_window_end_minute = 21 * 60;
-  int email_concurrency = 0, sms_concurrency = 0;
-  std::size_t http_max_threads = 1024;
-  std::size_t http_max_connections_per_ip = 64;  // SC_HTTP_MAX_CONNECTIONS_PER_IP
-  std::string trusted_proxies;                   // SC_TRUSTED_PROXIES, a CIDR list (validated)
-  bool synchronous_full = true;
+  int email_rate_limit{}, sms_rate_limit{};
+  int broadcast_pause_after_errors{};
+  int broadcast_chunk_rows{};  // recipients per snapshot transaction
+  int sms_max_segments{};
+  int sms_window_start_minute{}, sms_window_end_minute{};
+  int email_concurrency{}, sms_concurrency{};
+  std::size_t http_max_threads{};
+  std::size_t http_max_connections_per_ip{};  // SC_HTTP_MAX_CONNECTIONS_PER_IP
+  std::string trusted_proxies;                // SC_TRUSTED_PROXIES, a CIDR list (validated)
+  bool synchronous_full{};
   std::string templates_dir;
   std::string twilio_auth_token;  // checks X-Twilio-Signature on the webhooks
   // SendGrid's Signed Event Webhook verification key (base64 DER or PEM,

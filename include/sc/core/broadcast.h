@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sc/core/admin.h"
@@ -264,5 +265,13 @@ class BroadcastComposer {
   mutable std::map<std::int64_t, decltype(lru_)::iterator> cache_;
   mutable std::size_t cache_bytes_ = 0;
 };
+
+// List-Id (RFC 2919) of every broadcast email: the organisation's name as
+// its phrase, without the characters that would end or split it (<, >, ",
+// CR, LF), and "broadcasts." + the domain of the From address as its id.
+std::string broadcast_list_id(std::string_view org_name, std::string_view from_address);
+// What Feedback-ID carries after "<broadcast id>:broadcast": the sender's
+// domain (the From address's), so a provider's reports group by sender.
+std::string broadcast_feedback_id_tail(std::string_view from_address);
 
 }  // namespace sc

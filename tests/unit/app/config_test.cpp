@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -549,6 +550,104 @@ TEST_F(LoadConfigTest, OperatorGuideAndEnvSampleNameEveryVariable) {
         << name << " is missing from docs/operator-guide.md";
     EXPECT_NE(sample.find("#" + name + "="), std::string::npos)
         << name << " is missing from deploy/stayconnected.env";
+  }
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim_cell(std::string s) {
+  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// Splits at `sep` outside `code spans` (a default may hold a comma).
+std::vector<std::string> split_outside_code(const std::string& s, char sep) {
+  std::vector<std::string> out(1);
+  bool code = false;
+  for (char c : s) {
+    if (c == '`') code = !code;
+    if (c == sep && !code) {
+      out.emplace_back();
+      continue;
+    }
+    out.back() += c;
+  }
+  for (auto& part : out) part = trim_cell(part);
+  return out;
+}
+
+// A row of the operator guide's configuration table: the variables of its
+// first cell and the parts of its last (the defaults, in the same order).
+struct GuideRow {
+  std::vector<std::string> names;
+  std::vector<std::string> defaults;
+  std::string cell;  // the default cell as written
+};
+
+std::vector<GuideRow> guide_rows(const std::string& guide) {
+  std::vector<GuideRow> rows;
+  std::istringstream in(guide);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `SC_", 0) != 0) continue;
+    auto cells = split_outside_code(line.substr(1, line.size() - 2), '|');
+    GuideRow row;
+    for (std::size_t at = 0; (at = cells.front().find("`SC_", at)) != std::string::npos;) {
+      const auto end = cells.front().find('`', at + 1);
+      row.names.push_back(cells.front().substr(at + 1, end - at - 1));
+      at = end + 1;
+    }
+    row.cell = cells.back();
+    row.defaults = split_outside_code(cells.back(), ',');
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The table in src/app/config.cpp is the one source of every default; the
+// operator guide's table and the env sample repeat it, and must agree: a
+// changed default fails here until both say the new one.
+TEST_F(LoadConfigTest, OperatorGuideAndEnvSampleShowTheTablesDefaults) {
+  const auto guide = slurp(std::string(SC_SOURCE_DIR) + "/docs/operator-guide.md");
+  const auto sample = slurp(std::string(SC_SOURCE_DIR) + "/deploy/stayconnected.env");
+  const auto rows = guide_rows(guide);
+  ASSERT_GE(rows.size(), 30u);
+  std::map<std::string, std::string> fallback;
+  for (const auto& v : config_variables()) fallback[std::string(v.name)] = std::string(v.fallback);
+  std::set<std::string> in_a_row;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.names.size(); ++i) {
+      const auto& name = row.names[i];
+      ASSERT_TRUE(fallback.count(name)) << name << " in the guide is no variable";
+      in_a_row.insert(name);
+      const auto& want = fallback[name];
+      if (want.empty()) continue;  // the guide says in words what unset means
+      if (row.defaults.size() == row.names.size()) {
+        EXPECT_EQ(row.defaults[i], "`" + want + "`") << name << ": docs/operator-guide.md";
+      } else {
+        EXPECT_NE(row.cell.find("`" + want + "`"), std::string::npos)
+            << name << ": docs/operator-guide.md shows no default `" << want << "`";
+      }
+    }
+  }
+  for (const auto& [name, want] : fallback) {
+    if (!want.empty()) {
+      EXPECT_TRUE(in_a_row.count(name)) << name << " has no row in docs/operator-guide.md";
+      // The sample shows the default where there is one (an example where not).
+      EXPECT_NE(sample.find("\n#" + name + "=" + want + "\n"), std::string::npos)
+          << name << ": deploy/stayconnected.env should show #" << name << "=" << want;
+    }
+    // Prose that names a default ("`SC_X` (default `v`)") names the table's.
+    const std::string prose = "`" + name + "` (default `";
+    for (auto at = guide.find(prose); at != std::string::npos; at = guide.find(prose, at + 1)) {
+      const auto from = at + prose.size();
+      EXPECT_EQ(guide.substr(from, guide.find('`', from) - from), want) << name;
+    }
   }
 }
 
