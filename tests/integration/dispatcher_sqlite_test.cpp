@@ -10,6 +10,7 @@
 
 #include "sc/dispatch/dispatcher.h"
 #include "support/unit_fakes.h"
+#include "support/wait_for.h"
 #include "unit/storage/storage_fixture.h"
 
 namespace sc {
@@ -419,8 +420,8 @@ TEST_F(DispatcherSqliteTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   writer_->set_on_outbox_commit([&d] { d.wake(); });
   d.start();
   auto id = enqueue_email(ch, "a@example.com");
-  ASSERT_TRUE(unit::wait_for([&] { return email_.call_count() == 1; }));
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return email_.call_count() == 1; }));
+  ASSERT_TRUE(testing::wait_for([&] { return row(id).state == "sent"; }));
   d.stop();
   writer_->set_on_outbox_commit(nullptr);
   EXPECT_EQ(email_.call_count(), 1u);
@@ -434,7 +435,7 @@ TEST_F(DispatcherSqliteTest, StartHandsBackLeasesADeadProcessLeft) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox(), email_, sms_, clock_, options());
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(row(id).attempts, 2);
 }

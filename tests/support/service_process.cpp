@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -16,35 +15,6 @@
 
 namespace sc::testing {
 namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  std::random_device rd;
-  for (int i = 0; i < 100; ++i) {
-    auto p = fs::temp_directory_path() /
-             ("sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    if (fs::create_directory(p)) {
-      path_ = p;
-      return;
-    }
-  }
-  throw std::runtime_error("cannot create a temp dir");
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto step = std::chrono::milliseconds(5);
-  while (true) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return cond();
-    std::this_thread::sleep_for(step);
-    step = std::min(step * 2, std::chrono::milliseconds(100));
-  }
-}
 
 namespace {
 

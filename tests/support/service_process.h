@@ -5,30 +5,14 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "support/temp_dir.h"
+#include "support/wait_for.h"
+
 namespace sc::testing {
-
-// A fresh directory under /tmp, removed with its contents at scope exit.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string str(const std::string& child = {}) const { return (path_ / child).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// Polls `cond` until it holds or `timeout` passes; never a blind sleep.
-bool wait_for(const std::function<bool()>& cond,
-              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct RunResult {
   int exit_code = -1;

@@ -16,7 +16,7 @@
 #include "sc/core/quiet_hours.h"
 #include "support/memory_outbox.h"
 #include "support/unit_fakes.h"
-#include "support/unit_temp_dir.h"
+#include "support/wait_for.h"
 
 namespace sc {
 namespace {
@@ -366,7 +366,7 @@ TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   d.start();
   auto id = queue_email();
   d.wake();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(email_.call_count(), 1u);
 }
@@ -379,7 +379,7 @@ TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(outbox_.row(id).attempts, 2);
 }
@@ -407,9 +407,9 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
   opts.batch_size = 4;
   Dispatcher d(outbox_, email_, sms_, clock_, opts);
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return blocked.load(); }));
+  ASSERT_TRUE(testing::wait_for([&] { return blocked.load(); }));
   // The next batch is claimed meanwhile, and not handed over.
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(8).state == "sending"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(8).state == "sending"; }));
   EXPECT_TRUE(outbox_.row(1).handed_over);
   for (std::int64_t id = 3; id <= 8; ++id) EXPECT_FALSE(outbox_.row(id).handed_over) << id;
   // A crash now: what a restart finds. (A copy: the dispatcher goes on.)
@@ -426,7 +426,7 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
     EXPECT_EQ(after_crash.count("queued"), 6u);
   }
   gate.set_value();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.count("sent") == 8u; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.count("sent") == 8u; }));
   d.stop();
   EXPECT_EQ(not_handed_over.load(), 0);
 }

@@ -12,7 +12,7 @@
 
 #include "http/elastic_pool.h"
 #include "support/raw_http.h"
-#include "support/service_process.h"
+#include "support/wait_for.h"
 
 namespace sc::detail {
 namespace {

@@ -6,13 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
-#include <atomic>
 
 #include "fakes/fake_sendgrid.h"
 #include "provider_test_util.h"
 #include "sc/providers/api_base.h"
+#include "support/temp_dir.h"
 
 namespace sc::providers {
 namespace {
@@ -347,7 +348,7 @@ TEST(SendgridSender, LargeBatchAllDeliveredOnce) {
 }
 
 TEST(SendgridSender, HttpsKeepsItsConnectionsAcrossBatches) {
-  sc::provider_testing::TempDir certs;
+  sc::testing::TempDir certs;
   const auto [cert, key] = sc::provider_testing::self_signed_certificate(certs);
   FakeSendgrid::Options o;
   o.tls_cert = cert;
@@ -435,7 +436,9 @@ TEST(FakeSendgrid, CountsARefusedRequestInTheSameStepAsItsViolation) {
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&] {
       httplib::Client cli(fake.base_url());
-      for (int i = 0; i < 50; ++i) cli.Post("/v3/mail/send", httplib::Headers{{"Authorization", "Bearer " + fake.api_key()}}, "x", "text/plain");
+      for (int i = 0; i < 50; ++i)
+        cli.Post("/v3/mail/send", httplib::Headers{{"Authorization", "Bearer " + fake.api_key()}},
+                 "x", "text/plain");
     });
   }
   for (auto& c : clients) c.join();
