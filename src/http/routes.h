@@ -41,8 +41,8 @@ struct RouteEnv {
 void add_signup_routes(Router& router, const RouteEnv& env);
 // GET and POST /confirm/{token} and /unsubscribe/{token}.
 void add_token_routes(Router& router, const RouteEnv& env);
-// POST /webhooks/twilio/sms.
-void add_webhook_routes(Router& router, const RouteEnv& env);
+// POST /webhooks/twilio/sms and /webhooks/twilio/status (Twilio's signed webhooks).
+void add_twilio_routes(Router& router, const RouteEnv& env);
 // POST /webhooks/sendgrid/events (SendGrid's signed Event Webhook).
 void add_sendgrid_routes(Router& router, const RouteEnv& env);
 // GET /api/v1/admin/subscribers (read), GET /api/v1/admin/audit (admin).
