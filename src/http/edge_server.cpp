@@ -305,7 +305,7 @@ class EdgeConnection {
             : opt_.max_body_bytes;
     const auto version = request_line.substr(sp2 + 1);
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      // 400, not 505: bad input never gets a 5xx (CONTRACT.md).
+      // 400, not 505: bad input never gets a 5xx (docs/api.md).
       refuse(400, "bad_request", "only HTTP versions 1.0 and 1.1 are served");
       return false;
     }

@@ -81,7 +81,7 @@ void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view actio
 void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::string_view action,
            std::string_view target, const httplib::Request& req, std::string_view detail = {});
 
-// One API style (CONTRACT.md): every time in a JSON or CSV answer is an RFC
+// One API style (docs/api.md): every time in a JSON or CSV answer is an RFC
 // 3339 UTC string; 0 ("never") is null in JSON and empty in CSV.
 nlohmann::json time_json(std::int64_t unix_seconds);
 std::string time_csv(std::int64_t unix_seconds);
