@@ -42,6 +42,7 @@
 #include "sc/storage/storage.h"
 #include "sink.h"
 #include "support/db_inspect.h"
+#include "support/dispatcher_probe.h"
 
 namespace {
 
@@ -382,7 +383,7 @@ Outcome run(const Options& o) {
       out.snapshot_s = secs_since(t0);
       if (!o.dispatch) break;
     }
-    if (o.dispatch && out.last_sent_s == 0 && dispatcher.stats().sent >= n)
+    if (o.dispatch && out.last_sent_s == 0 && sc::DispatcherProbe::stats(dispatcher).sent >= n)
       out.last_sent_s = secs_since(t0);
     if (now_b && now_b->status == sc::BroadcastStatus::kCompleted) break;
     if (now_b && now_b->status == sc::BroadcastStatus::kPaused) {
@@ -390,7 +391,7 @@ Outcome run(const Options& o) {
       break;
     }
     // A tenth of the way: one more sign-up, whose confirmation is watched.
-    if (o.watch && !watched_done && dispatcher.stats().sent >= n / 10) {
+    if (o.watch && !watched_done && sc::DispatcherProbe::stats(dispatcher).sent >= n / 10) {
       watched_commit = load.sign_up_one(email.watched, Steady::now());
       watched_done = true;
     }

@@ -531,13 +531,6 @@ EdgeOptions edge_options(const HttpOptions& o) {
   return e;
 }
 
-std::size_t EdgeServer::open_connections() const {
-  std::lock_guard lk(mu_);
-  std::size_t n = 0;
-  for (const auto& [ip, count] : per_ip_) n += count;
-  return n;
-}
-
 bool EdgeServer::acquire(const std::string& ip) {
   std::lock_guard lk(mu_);
   auto& n = per_ip_[ip];

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "sc/core/quiet_hours.h"
+#include "support/dispatcher_probe.h"
 #include "support/memory_outbox.h"
 #include "support/unit_fakes.h"
 #include "support/wait_for.h"
@@ -167,7 +168,7 @@ TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
   ASSERT_EQ(email_.calls.size(), 1u);
   EXPECT_EQ(email_.calls[0].to.address, "a@example.com");
   EXPECT_EQ(d.step(), 0u);  // nothing left
-  EXPECT_EQ(d.stats().sent, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).sent, 1u);
 }
 
 TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
@@ -207,7 +208,7 @@ TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
     EXPECT_EQ(d.step(), 0u);
     at = r.next_attempt_at;
   }
-  EXPECT_EQ(d.stats().retried, 4u);
+  EXPECT_EQ(DispatcherProbe::stats(d).retried, 4u);
 }
 
 TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
@@ -238,7 +239,7 @@ TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   clock_.advance(100000);
   EXPECT_EQ(d.step(), 0u);
   EXPECT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(d.stats().failed, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).failed, 1u);
 }
 
 TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
@@ -703,7 +704,7 @@ TEST_F(DispatcherTest,
     EXPECT_EQ(outbox_.row(id).state, "sent") << id;
     EXPECT_EQ(outbox_.row(id).attempts, 1) << id;  // the refused tries never counted
   }
-  const auto counters = d.provider_counters();
+  const auto counters = DispatcherProbe::provider_counters(d);
   EXPECT_EQ(counters[0].auth_refused, 6u);
   EXPECT_EQ(counters[0].sent, 10u);
 }
@@ -754,7 +755,7 @@ TEST_F(DispatcherTest, TheSendObserverSeesEveryAnswerWithItsProvider) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], std::make_pair(std::string("fake-email"), SendStatus::kSent));
   EXPECT_EQ(seen[1], std::make_pair(std::string("fake-email"), SendStatus::kPermanent));
-  const auto c = d.provider_counters();
+  const auto c = DispatcherProbe::provider_counters(d);
   EXPECT_EQ(c[0].sent, 1u);
   EXPECT_EQ(c[0].permanent, 1u);
   const auto depth = d.outbox_depth();
