@@ -132,6 +132,10 @@ class Dispatcher {
   class Stream;  // one provider's part of a batch, fed to its send_stream
   void loop();
   Batch prepare();  // claim, decode, render
+  ClaimLimits claim_limits(std::int64_t now_ms);
+  void reserve_claimed(const Batch& b);
+  void prepare_one(Batch& b, std::size_t i, std::int64_t now);
+  void release_unsendable(const Batch& b);
   // Sends the batch; before_first_mark runs before its first hand-over mark
   // (the loop waits there for the previous batch's record).
   void send(Batch& batch, const std::function<void()>& before_first_mark);
