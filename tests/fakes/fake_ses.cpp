@@ -515,7 +515,7 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
   }
   if (req.get_header_value("Host") != base_url().substr(base_url().find("://") + 3)) {
     problems.push_back("Host is \"" + req.get_header_value("Host") +
-              "\", not the address the request came to");
+                       "\", not the address the request came to");
   }
   std::string why;
   const std::string refused = check_signature(req, why);
@@ -533,7 +533,7 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
   }
   if (req.get_header_value("Content-Type") != "application/json") {
     problems.push_back("Content-Type is \"" + req.get_header_value("Content-Type") +
-              "\", not application/json");
+                       "\", not application/json");
     ses_error(res, 400, "BadRequestException", "bad content type");
     refused_request();
     return;

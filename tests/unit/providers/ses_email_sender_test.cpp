@@ -8,12 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
-#include <atomic>
 
 #include "fakes/fake_ses.h"
 #include "sc/providers/mime.h"
