@@ -6,8 +6,8 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <string>
+#include <vector>
 
 #include "support/temp_dir.h"
 #include "support/wait_for.h"
@@ -56,12 +56,5 @@ class ServiceProcess {
   int port_ = 0;
   int runs_ = 0;
 };
-
-// Decodes a quoted-printable body (soft breaks and =XX escapes).
-std::string decode_quoted_printable(const std::string& s);
-// Reads every *.eml file of a directory, sorted by modification order.
-std::vector<std::string> read_eml_files(const std::string& dir);
-// Finds "<public>/confirm/<token>" style links in a decoded message.
-std::optional<std::string> find_link(const std::string& decoded, const std::string& path_prefix);
 
 }  // namespace sc::testing
