@@ -32,6 +32,7 @@
 #include "sc/storage/storage.h"
 #include "sink.h"
 #include "support/db_inspect.h"
+#include "support/dispatcher_probe.h"
 
 namespace {
 
@@ -211,7 +212,9 @@ double run(int delay_ms, int n, int batch, int in_flight) {
   // The dispatcher's own count of recorded outcomes; polling the outbox
   // table instead would scan it and take CPU from the run. The outbox
   // itself is checked after the dispatcher has stopped.
-  while (dispatcher.stats().sent + dispatcher.stats().failed < static_cast<std::uint64_t>(n))
+  while (sc::DispatcherProbe::stats(dispatcher).sent +
+             sc::DispatcherProbe::stats(dispatcher).failed <
+         static_cast<std::uint64_t>(n))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto cpu1 = cpu_snapshot();

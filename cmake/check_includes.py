@@ -12,7 +12,14 @@ assigned to modules by their path:
   tests/integration, bench, src/main.cpp: app (everything)
 
 Besides "sc/<m>/x.h" it refuses includes that reach into another module's
-src/ directory ("../storage/payload.h", "src/http/form.h" from elsewhere).
+src/ directory ("../storage/payload.h", "src/http/form.h" from elsewhere),
+and third-party headers outside the places that own them (THIRD_PARTY):
+SQLite only in storage (and the tests' db_inspect and storage tests),
+cpp-httplib only in http, providers, tests and benchmarks, libcurl only in
+providers and tests.
+
+--self-test runs the check on a small tree of its own with one break of
+each kind and fails unless every break, and nothing else, is reported.
 """
 import argparse
 import os
@@ -20,6 +27,16 @@ import re
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
+
+# Third-party headers: (what, header pattern, path prefixes that may include it).
+THIRD_PARTY = [
+    ("SQLite", re.compile(r"^(SQLiteCpp/|sqlite3\.h$)"),
+     ("src/storage/", "tests/unit/storage/", "tests/support/db_inspect.")),
+    ("cpp-httplib", re.compile(r"^httplib\.h$"),
+     ("src/http/", "src/providers/", "tests/", "bench/")),
+    ("libcurl", re.compile(r"^curl/"), ("src/providers/", "tests/")),
+]
 
 
 def parse_graph(text):
@@ -54,13 +71,20 @@ def module_of(rel, graph):
     return "app", rel.startswith("tests/")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--graph", required=True)
-    args = ap.parse_args()
-    graph = parse_graph(args.graph)
-    root = os.path.abspath(args.root)
+def third_party_problems(rel, text):
+    problems = []
+    for m in SYSTEM_INCLUDE.finditer(text):
+        inc = m.group(1)
+        for what, pattern, allowed in THIRD_PARTY:
+            if pattern.search(inc) and not rel.startswith(allowed):
+                line = text.count("\n", 0, m.start()) + 1
+                problems.append(f"{rel}:{line}: includes <{inc}> ({what}), which only "
+                                f"{', '.join(allowed)} may include")
+    return problems
+
+
+def check(root, graph):
+    """Returns (problems, number of files checked) for the tree at root."""
     problems = []
     checked = 0
     for top in ("include", "src", "tests", "bench"):
@@ -79,6 +103,7 @@ def main():
                 with open(path, encoding="utf-8", errors="replace") as fh:
                     text = fh.read()
                 checked += 1
+                problems.extend(third_party_problems(rel, text))
                 for m in INCLUDE.finditer(text):
                     inc = m.group(1)
                     line = text.count("\n", 0, m.start()) + 1
@@ -99,6 +124,73 @@ def main():
                         problems.append(
                             f"{rel}:{line}: {who} includes \"{inc}\" from '{target}'; "
                             f"'{module}' may use only {sorted(allowed)}")
+    return problems, checked
+
+
+# The self-test's tree: path -> text, and the breaks it must find (path:line).
+SELF_TEST_GRAPH = "core=;storage=core;http=core;providers=core;app=core,storage,http,providers"
+SELF_TEST_FILES = {
+    "include/sc/core/a.h": "#pragma once\n#include <string>\n",
+    "include/sc/storage/s.h": '#pragma once\n#include "sc/core/a.h"\n',
+    "src/storage/s.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n#include <sqlite3.h>\n",
+    "src/http/h.cpp": '#include <httplib.h>\n#include "sc/core/a.h"\n',
+    "src/providers/p.cpp": "#include <curl/curl.h>\n#include <httplib.h>\n",
+    "tests/unit/storage/t.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n",
+    "tests/unit/providers/t.cpp": "#include <curl/curl.h>\n#include <httplib.h>\n",
+    "tests/support/db_inspect.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n",
+    "bench/b.cpp": "#include <httplib.h>\n",
+    # The breaks:
+    "src/core/bad_module.cpp": '#include "sc/storage/s.h"\n',
+    "src/core/bad_sqlite.cpp": "#include <string>\n#  include <SQLiteCpp/Database.h>\n",
+    "src/http/bad_sqlite.cpp": "#include <sqlite3.h>\n",
+    "src/core/bad_httplib.cpp": "#include <httplib.h>\n",
+    "src/http/bad_curl.cpp": "#include <curl/curl.h>\n",
+    "tests/integration/bad_sqlite.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n",
+    "bench/bad_curl.cpp": "#include <curl/easy.h>\n",
+}
+SELF_TEST_BREAKS = [
+    "src/core/bad_module.cpp:1:", "src/core/bad_sqlite.cpp:2:", "src/http/bad_sqlite.cpp:1:",
+    "src/core/bad_httplib.cpp:1:", "src/http/bad_curl.cpp:1:",
+    "tests/integration/bad_sqlite.cpp:1:", "bench/bad_curl.cpp:1:",
+]
+
+
+def self_test():
+    import tempfile
+    with tempfile.TemporaryDirectory() as root:
+        for rel, text in SELF_TEST_FILES.items():
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        problems, checked = check(root, parse_graph(SELF_TEST_GRAPH))
+    failures = []
+    for want in SELF_TEST_BREAKS:
+        if not any(p.startswith(want) for p in problems):
+            failures.append(f"not reported: {want}")
+    for p in problems:
+        if not any(p.startswith(want) for want in SELF_TEST_BREAKS):
+            failures.append(f"reported wrongly: {p}")
+    for f in failures:
+        print(f)
+    if failures or checked != len(SELF_TEST_FILES):
+        print(f"check_includes self-test: FAILED ({checked} of {len(SELF_TEST_FILES)} files checked)")
+        return 1
+    print(f"check_includes self-test: all {len(SELF_TEST_BREAKS)} breaks reported, nothing else")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root")
+    ap.add_argument("--graph")
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+    if args.self_test:
+        return self_test()
+    if not args.root or not args.graph:
+        ap.error("--root and --graph are required (or --self-test)")
+    problems, checked = check(os.path.abspath(args.root), parse_graph(args.graph))
     for p in problems:
         print(p)
     if problems:

@@ -269,13 +269,7 @@ Dispatcher::Batch Dispatcher::prepare() {
   Batch b;
   const auto now_ms = clock_.now_ms();
   const auto now = now_ms / 1000;
-  ClaimLimits limits;
-  limits.total = options_.batch_size;
-  {
-    std::lock_guard lk(providers_mu_);
-    limits.email = claim_allowance(*providers_[0], now_ms);
-    limits.sms = claim_allowance(*providers_[1], now_ms);
-  }
+  const ClaimLimits limits = claim_limits(now_ms);
   try {
     outbox_.run([&](const OutboxTransaction& c) {
       c.outbox.release_expired(now);
@@ -287,67 +281,86 @@ Dispatcher::Batch Dispatcher::prepare() {
     for (auto& p : providers_) p->probe_claimed = false;
     throw;
   }
-  {
-    std::lock_guard lk(providers_mu_);
-    int claimed[2] = {0, 0};
-    for (const auto& m : b.claimed) ++claimed[m.kind == OutboxKind::kEmail ? 0 : 1];
-    for (int i = 0; i < 2; ++i) {
-      providers_[i]->reserved += claimed[i];
-      // A probe that found nothing to send is not on its way.
-      if (claimed[i] == 0) providers_[i]->probe_claimed = false;
-    }
-  }
-  for (std::size_t i = 0; i < b.claimed.size(); ++i) {
-    auto& m = b.claimed[i];
-    try {
-      outbox_.decode(m);
-    } catch (const std::exception& e) {
-      // A payload that does not parse will not parse next time either.
-      b.outcomes.push_back({i, SendResult::permanent("payload", e.what())});
-      continue;
-    }
-    try {
-      if (m.broadcast_id != 0 && m.kind == OutboxKind::kSms && quiet_hours_) {
-        // Quiet hours where the recipient is: back in the queue, due when
-        // their window opens (not an attempt), and shown as waiting until then.
-        if (auto until = quiet_hours_(m.sms.to, now); until > now) {
-          b.outcomes.push_back({i,
-                                SendResult::retryable(kWaitQuietHours, "outside the send window"),
-                                true, until, kWaitQuietHours});
-          continue;
-        }
-      }
-      if (m.broadcast_id != 0 && broadcasts_ != nullptr) {
-        broadcasts_->compose(m, now);
-      } else if (m.kind == OutboxKind::kEmail) {
-        if (composer_ != nullptr) render_queued(*composer_, m.email);
-      } else {
-        if (composer_ != nullptr) render_queued(*composer_, m.sms);
-      }
-    } catch (const std::exception& e) {
-      // Recorded as retryable so it ends as failed after max_attempts
-      // instead of staying leased and coming back forever.
-      b.outcomes.push_back({i, SendResult::retryable("render", e.what())});
-      continue;
-    }
-    if (m.kind == OutboxKind::kEmail) {
-      b.emails.push_back(std::move(m.email));
-      b.email_rows.push_back(i);
-    } else {
-      b.texts.push_back(std::move(m.sms));
-      b.sms_rows.push_back(i);
-    }
-  }
-  {
-    // Messages that failed before reaching a provider were never reserved for sending.
-    std::lock_guard lk(providers_mu_);
-    for (const auto& o : b.outcomes) {
-      auto& p = *providers_[b.claimed[o.row].kind == OutboxKind::kEmail ? 0 : 1];
-      p.reserved -= 1;
-      if (p.paused) p.probe_claimed = false;
-    }
-  }
+  reserve_claimed(b);
+  for (std::size_t i = 0; i < b.claimed.size(); ++i) prepare_one(b, i, now);
+  release_unsendable(b);
   return b;
+}
+
+// How many of each provider's messages the claim may take now (a probe
+// when one is due).
+ClaimLimits Dispatcher::claim_limits(std::int64_t now_ms) {
+  ClaimLimits limits;
+  limits.total = options_.batch_size;
+  std::lock_guard lk(providers_mu_);
+  limits.email = claim_allowance(*providers_[0], now_ms);
+  limits.sms = claim_allowance(*providers_[1], now_ms);
+  return limits;
+}
+
+// What was claimed is reserved for its provider until it is handed over or back.
+void Dispatcher::reserve_claimed(const Batch& b) {
+  std::lock_guard lk(providers_mu_);
+  int claimed[2] = {0, 0};
+  for (const auto& m : b.claimed) ++claimed[m.kind == OutboxKind::kEmail ? 0 : 1];
+  for (int i = 0; i < 2; ++i) {
+    providers_[i]->reserved += claimed[i];
+    // A probe that found nothing to send is not on its way.
+    if (claimed[i] == 0) providers_[i]->probe_claimed = false;
+  }
+}
+
+// Decodes and renders claimed message i for its provider, or gives it an
+// outcome now: a payload that does not parse, quiet hours, a render error.
+void Dispatcher::prepare_one(Batch& b, std::size_t i, std::int64_t now) {
+  auto& m = b.claimed[i];
+  try {
+    outbox_.decode(m);
+  } catch (const std::exception& e) {
+    // A payload that does not parse will not parse next time either.
+    b.outcomes.push_back({i, SendResult::permanent("payload", e.what())});
+    return;
+  }
+  try {
+    if (m.broadcast_id != 0 && m.kind == OutboxKind::kSms && quiet_hours_) {
+      // Quiet hours where the recipient is: back in the queue, due when
+      // their window opens (not an attempt), and shown as waiting until then.
+      if (auto until = quiet_hours_(m.sms.to, now); until > now) {
+        b.outcomes.push_back({i, SendResult::retryable(kWaitQuietHours, "outside the send window"),
+                              true, until, kWaitQuietHours});
+        return;
+      }
+    }
+    if (m.broadcast_id != 0 && broadcasts_ != nullptr) {
+      broadcasts_->compose(m, now);
+    } else if (m.kind == OutboxKind::kEmail) {
+      if (composer_ != nullptr) render_queued(*composer_, m.email);
+    } else {
+      if (composer_ != nullptr) render_queued(*composer_, m.sms);
+    }
+  } catch (const std::exception& e) {
+    // Recorded as retryable so it ends as failed after max_attempts
+    // instead of staying leased and coming back forever.
+    b.outcomes.push_back({i, SendResult::retryable("render", e.what())});
+    return;
+  }
+  if (m.kind == OutboxKind::kEmail) {
+    b.emails.push_back(std::move(m.email));
+    b.email_rows.push_back(i);
+  } else {
+    b.texts.push_back(std::move(m.sms));
+    b.sms_rows.push_back(i);
+  }
+}
+
+// Messages that failed before reaching a provider were never reserved for sending.
+void Dispatcher::release_unsendable(const Batch& b) {
+  std::lock_guard lk(providers_mu_);
+  for (const auto& o : b.outcomes) {
+    auto& p = *providers_[b.claimed[o.row].kind == OutboxKind::kEmail ? 0 : 1];
+    p.reserved -= 1;
+    if (p.paused) p.probe_claimed = false;
+  }
 }
 
 // One provider's part of a batch, as its sender's send_stream takes it: a
@@ -423,71 +436,11 @@ class Dispatcher::Stream final : public SendFeed<Message> {
         probe = true;
       }
       if (in_flight_ >= cap_) return nullptr;
-      if (bulk_[k] != 0) {
-        std::unique_lock lk(mu_);
-        if (stopped_.contains(m.broadcast_id) && marks_[k] != kRefused) {
-          // Paused or cancelled since the claim: not one more of it.
-          lk.unlock();
-          hand_back(k, "broadcast no longer sending", now_ms / 1000);
-          continue;
-        }
-        if (marks_[k] == kRefused) {
-          // Handed back by the store (the broadcast stopped), or no longer
-          // ours (its lease ran out): nothing to record here.
-          handled_[k] = true;
-          lk.unlock();
-          --p_.reserved;
-          ++p_.counters.handed_back;
-          ++pos_;
-          continue;
-        }
-        if (marks_[k] == kFailed || (failed_ && marks_[k] == kUnmarked)) {
-          lk.unlock();
-          hand_back(k, "not handed over", now_ms / 1000);
-          continue;
-        }
-        if (marks_[k] != kMarked) {
-          // Not cleared yet: the marker is on it.
-          cv_.notify_all();
-          if (!wait) return nullptr;
-          plk.unlock();
-          cv_.wait(lk, [&] {
-            return (marks_[k] != kUnmarked && marks_[k] != kMarking) || failed_ ||
-                   stopped_.contains(m.broadcast_id);
-          });
-          continue;
-        }
-      }
-      if (!p_.bucket.unlimited()) {
-        if (p_.bucket.available(now_ms) <= 0) {
-          const auto at = p_.bucket.next_available_ms(now_ms);
-          if (!d_.threaded_) {
-            // step() never waits: queued again, due when a token is back.
-            if (probe) p_.probe_claimed = false;
-            hand_back_rest(at / 1000, "not sent");
-            return nullptr;
-          }
-          if (!wait) return nullptr;
-          plk.unlock();
-          d_.wait_ms(at - now_ms);
-          continue;
-        }
-        p_.bucket.take(now_ms, 1);
-      }
-      --p_.reserved;
-      if (probe) probe_out_ = true;
-      {
-        std::lock_guard lk(mu_);
-        handled_[k] = true;
-        if (marks_[k] == kMarked) --marked_ahead_;
-      }
-      cv_.notify_all();  // room for the marker
-      given_.push_back(k);
-      given_at_.push_back(std::chrono::steady_clock::now());
-      answered_.push_back(false);
-      ++in_flight_;
-      ++pos_;
-      return &messages_[k];
+      Step step = bulk_[k] != 0 ? cleared(k, m.broadcast_id, wait, plk, now_ms) : Step::kGive;
+      if (step == Step::kGive) step = take_token(probe, wait, plk, now_ms);
+      if (step == Step::kNone) return nullptr;
+      if (step == Step::kAgain) continue;
+      return give(k, probe);
     }
   }
 
@@ -587,6 +540,89 @@ class Dispatcher::Stream final : public SendFeed<Message> {
 
  private:
   enum Mark : std::uint8_t { kNone, kUnmarked, kMarking, kMarked, kRefused, kFailed };
+
+  // What next() does with message pos_ after a check: give it, look again
+  // (it was handed back, or a wait ended), or give nothing now.
+  enum class Step { kGive, kAgain, kNone };
+
+  // A broadcast message goes only once its hand-over mark is written. With
+  // providers_mu_ held through plk (released while it waits for the marker).
+  Step cleared(std::size_t k, std::int64_t broadcast_id, bool wait,
+               std::unique_lock<std::mutex>& plk, std::int64_t now_ms) {
+    std::unique_lock lk(mu_);
+    if (stopped_.contains(broadcast_id) && marks_[k] != kRefused) {
+      // Paused or cancelled since the claim: not one more of it.
+      lk.unlock();
+      hand_back(k, "broadcast no longer sending", now_ms / 1000);
+      return Step::kAgain;
+    }
+    if (marks_[k] == kRefused) {
+      // Handed back by the store (the broadcast stopped), or no longer
+      // ours (its lease ran out): nothing to record here.
+      handled_[k] = true;
+      lk.unlock();
+      --p_.reserved;
+      ++p_.counters.handed_back;
+      ++pos_;
+      return Step::kAgain;
+    }
+    if (marks_[k] == kFailed || (failed_ && marks_[k] == kUnmarked)) {
+      lk.unlock();
+      hand_back(k, "not handed over", now_ms / 1000);
+      return Step::kAgain;
+    }
+    if (marks_[k] != kMarked) {
+      // Not cleared yet: the marker is on it.
+      cv_.notify_all();
+      if (!wait) return Step::kNone;
+      plk.unlock();
+      cv_.wait(lk, [&] {
+        return (marks_[k] != kUnmarked && marks_[k] != kMarking) || failed_ ||
+               stopped_.contains(broadcast_id);
+      });
+      return Step::kAgain;
+    }
+    return Step::kGive;
+  }
+
+  // A token of the provider's rate. step() never waits for one: what has
+  // none now is handed back, due when a token is.
+  Step take_token(bool probe, bool wait, std::unique_lock<std::mutex>& plk, std::int64_t now_ms) {
+    if (p_.bucket.unlimited()) return Step::kGive;
+    if (p_.bucket.available(now_ms) <= 0) {
+      const auto at = p_.bucket.next_available_ms(now_ms);
+      if (!d_.threaded_) {
+        // step() never waits: queued again, due when a token is back.
+        if (probe) p_.probe_claimed = false;
+        hand_back_rest(at / 1000, "not sent");
+        return Step::kNone;
+      }
+      if (!wait) return Step::kNone;
+      plk.unlock();
+      d_.wait_ms(at - now_ms);
+      return Step::kAgain;
+    }
+    p_.bucket.take(now_ms, 1);
+    return Step::kGive;
+  }
+
+  // Gives message k to the sender. With providers_mu_ held.
+  const Message* give(std::size_t k, bool probe) {
+    --p_.reserved;
+    if (probe) probe_out_ = true;
+    {
+      std::lock_guard lk(mu_);
+      handled_[k] = true;
+      if (marks_[k] == kMarked) --marked_ahead_;
+    }
+    cv_.notify_all();  // room for the marker
+    given_.push_back(k);
+    given_at_.push_back(std::chrono::steady_clock::now());
+    answered_.push_back(false);
+    ++in_flight_;
+    ++pos_;
+    return &messages_[k];
+  }
 
   void push(Outcome o) {
     std::lock_guard lk(mu_);

@@ -356,67 +356,16 @@ class BroadcastResource {
     if (!body) return env_.respond.json_error(res, body.error());
     auto b = env_.deps.broadcast_reads->get(id);
     if (!b) return env_.respond.json_error(res, no_such_broadcast());
-    const auto& j = body.value();
-    const char* field = b->channel == ChannelKind::kEmail ? "email" : "phone";
-    if (!j.contains(field) || !j.at(field).is_string())
-      return env_.respond.json_error(
-          res, invalid(std::string("missing_") + field,
-                       std::string("give the ") + field + " to send the copy to", field));
-    std::string address;
-    if (b->channel == ChannelKind::kEmail) {
-      auto e = Email::parse(j.at(field).get<std::string>());
-      if (!e) return env_.respond.json_error(res, e.error());
-      address = e->str();
-    } else {
-      if (env_.deps.phones == nullptr)
-        return env_.respond.json_error(
-            res, invalid("invalid_phone", "texting is not configured", field));
-      auto p = env_.deps.phones->normalize(j.at(field).get<std::string>());
-      if (!p) return env_.respond.json_error(res, p.error());
-      address = p.value();
-    }
-    // As that subscriber would get it: their own name when the address is
-    // known; the unsubscribe link is a sample (sample_email, sample_sms).
-    BroadcastComposer::Recipient r{0, address, ""};
-    if (auto v = env_.deps.reads.subscriber_by_channel(b->channel, address)) {
-      r.first_name = v->subscriber.first_name;
-      for (const auto& c : v->channels)
-        if (c.kind == b->channel) r.channel_id = c.channel_id;
-    }
+    auto address = sample_address(*b, body.value());
+    if (!address) return env_.respond.json_error(res, address.error());
+    const auto r = sample_recipient(*b, address.value());
     const auto now = env_.deps.clock.now_unix();
-    const auto& composer = *env_.deps.broadcast_composer;
-    const auto target = "broadcast " + std::to_string(b->id) + " to " + address;
-    json out;
+    const auto target = "broadcast " + std::to_string(b->id) + " to " + address.value();
     std::optional<OutboundEmail> email;
     std::optional<OutboundSms> sms;
-    try {
-      if (b->channel == ChannelKind::kEmail) {
-        auto m = composer.sample_email(*b, r, now);
-        m.message_id = "test." + std::to_string(b->id) + "." + std::to_string(now) +
-                       m.message_id.substr(m.message_id.find('@'));
-        json headers = json::array();
-        headers.push_back({"List-Unsubscribe", "<" + m.list_unsubscribe_url + ">"});
-        headers.push_back({"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"});
-        if (!m.list_id.empty()) headers.push_back({"List-Id", m.list_id});
-        for (const auto& [k, v] : m.extra_headers) headers.push_back({k, v});
-        out = {{"channel", "email"}, {"to", address},  {"subject", m.subject},
-               {"text", m.text},     {"html", m.html}, {"headers", headers}};
-        email = std::move(m);
-      } else {
-        auto m = composer.sample_sms(*b, r);
-        auto seg = count_sms_segments(m.body);
-        out = {{"channel", "sms"},
-               {"to", address},
-               {"text", m.body},
-               {"segments", seg.segments},
-               {"encoding", seg.gsm7 ? "GSM-7" : "UCS-2"}};
-        sms = std::move(m);
-      }
-    } catch (const std::exception& e) {
-      return env_.respond.json_error(
-          res,
-          invalid("invalid_template", std::string("the broadcast does not render: ") + e.what()));
-    }
+    auto rendered = render_sample(*b, r, now, email, sms);
+    if (!rendered) return env_.respond.json_error(res, rendered.error());
+    json& out = rendered.value();
     if (!send) {
       // Recorded before anything is shown: who previewed whose message.
       audit(env_, *who, "broadcast.preview", target, req);
@@ -470,6 +419,75 @@ class BroadcastResource {
     env_.respond.json(res, 202, out);
   }
 
+  // The address a sample goes to: the body's "email" or "phone" (by the
+  // broadcast's channel), normalised.
+  Result<std::string> sample_address(const Broadcast& b, const json& j) const {
+    const char* field = b.channel == ChannelKind::kEmail ? "email" : "phone";
+    if (!j.contains(field) || !j.at(field).is_string())
+      return invalid(std::string("missing_") + field,
+                     std::string("give the ") + field + " to send the copy to", field);
+    if (b.channel == ChannelKind::kEmail) {
+      auto e = Email::parse(j.at(field).get<std::string>());
+      if (!e) return e.error();
+      return e->str();
+    }
+    if (env_.deps.phones == nullptr)
+      return invalid("invalid_phone", "texting is not configured", field);
+    auto p = env_.deps.phones->normalize(j.at(field).get<std::string>());
+    if (!p) return p.error();
+    return p.value();
+  }
+
+  // As that subscriber would get it: their own name when the address is
+  // known; the unsubscribe link is a sample (sample_email, sample_sms).
+  BroadcastComposer::Recipient sample_recipient(const Broadcast& b,
+                                                const std::string& address) const {
+    BroadcastComposer::Recipient r{0, address, ""};
+    if (auto v = env_.deps.reads.subscriber_by_channel(b.channel, address)) {
+      r.first_name = v->subscriber.first_name;
+      for (const auto& c : v->channels)
+        if (c.kind == b.channel) r.channel_id = c.channel_id;
+    }
+    return r;
+  }
+
+  // Renders the sample into `email` or `sms` and returns what a preview
+  // shows of it; 400 invalid_template when the broadcast does not render.
+  Result<json> render_sample(const Broadcast& b, const BroadcastComposer::Recipient& r,
+                             std::int64_t now, std::optional<OutboundEmail>& email,
+                             std::optional<OutboundSms>& sms) const {
+    const auto& composer = *env_.deps.broadcast_composer;
+    const auto& address = r.address;
+    json out;
+    try {
+      if (b.channel == ChannelKind::kEmail) {
+        auto m = composer.sample_email(b, r, now);
+        m.message_id = "test." + std::to_string(b.id) + "." + std::to_string(now) +
+                       m.message_id.substr(m.message_id.find('@'));
+        json headers = json::array();
+        headers.push_back({"List-Unsubscribe", "<" + m.list_unsubscribe_url + ">"});
+        headers.push_back({"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"});
+        if (!m.list_id.empty()) headers.push_back({"List-Id", m.list_id});
+        for (const auto& [k, v] : m.extra_headers) headers.push_back({k, v});
+        out = {{"channel", "email"}, {"to", address},  {"subject", m.subject},
+               {"text", m.text},     {"html", m.html}, {"headers", headers}};
+        email = std::move(m);
+      } else {
+        auto m = composer.sample_sms(b, r);
+        auto seg = count_sms_segments(m.body);
+        out = {{"channel", "sms"},
+               {"to", address},
+               {"text", m.body},
+               {"segments", seg.segments},
+               {"encoding", seg.gsm7 ? "GSM-7" : "UCS-2"}};
+        sms = std::move(m);
+      }
+    } catch (const std::exception& e) {
+      return invalid("invalid_template", std::string("the broadcast does not render: ") + e.what());
+    }
+    return out;
+  }
+
   void recipients(const httplib::Request& req, httplib::Response& res, bool csv) const {
     auto who = authorize(env_, req, res, Scope::kRead);
     if (!who || !available(res)) return;
@@ -495,42 +513,7 @@ class BroadcastResource {
           "broadcast " + std::to_string(id), req,
           "status=" + (state.empty() ? std::string("all") : state) + " limit=" +
               std::to_string(limit.value()) + " after=" + std::to_string(after.value()));
-    if (csv) {
-      // Streamed a page at a time: a million rows never sit in memory.
-      auto reads = env_.deps.broadcast_reads;
-      auto total = limit.value();
-      auto start = after.value();
-      res.set_header("Content-Disposition", "attachment; filename=\"broadcast-" +
-                                                std::to_string(id) + "-recipients.csv\"");
-      res.set_chunked_content_provider(
-          "text/csv; charset=utf-8",
-          [reads, id, state, total, now, cursor = start, sent = std::int64_t{0}, header = false](
-              std::size_t, httplib::DataSink& sink) mutable {
-            std::string out;
-            if (!header) {
-              out =
-                  "outbox_id,address,state,attempts,provider,provider_message_id,code,error,"
-                  "delivery_state,finished_at,waiting_until\r\n";
-              header = true;
-            }
-            const auto n = static_cast<int>(std::min<std::int64_t>(5000, total - sent));
-            auto rows = n > 0 ? reads->recipients(id, state, n, cursor, now)
-                              : std::vector<BroadcastRecipient>{};
-            for (const auto& r : rows) {
-              out += std::to_string(r.outbox_id) + "," + csv_field(r.address) + "," + r.state +
-                     "," + std::to_string(r.attempts) + "," + csv_field(r.provider) + "," +
-                     csv_field(r.provider_message_id) + "," + csv_field(r.code) + "," +
-                     csv_field(r.error) + "," + csv_field(r.delivery_state) + "," +
-                     time_csv(r.finished_at) + "," + time_csv(r.waiting_until) + "\r\n";
-              cursor = r.outbox_id;
-            }
-            sent += static_cast<std::int64_t>(rows.size());
-            if (!out.empty() && !sink.write(out.data(), out.size())) return false;
-            if (rows.empty() || static_cast<int>(rows.size()) < n) sink.done();
-            return true;
-          });
-      return;
-    }
+    if (csv) return stream_recipients_csv(res, id, state, limit.value(), after.value(), now);
     Page page("/api/v1/admin/broadcasts/" + std::to_string(id) + "/recipients", limit.value());
     page.keep("status", state);
     auto rows =
@@ -538,21 +521,59 @@ class BroadcastResource {
     const bool more = static_cast<std::int64_t>(rows.size()) > limit.value();
     if (more) rows.pop_back();
     json items = json::array();
-    for (const auto& r : rows) {
-      json row = {{"outbox_id", r.outbox_id},
-                  {"address", r.address},
-                  {"state", r.state},
-                  {"attempts", r.attempts}};
-      if (!r.provider.empty()) row["provider"] = r.provider;
-      if (!r.provider_message_id.empty()) row["message_id"] = r.provider_message_id;
-      if (!r.code.empty()) row["code"] = r.code;
-      if (!r.error.empty()) row["error"] = r.error;
-      if (!r.delivery_state.empty()) row["delivery_state"] = r.delivery_state;
-      if (r.finished_at != 0) row["finished_at"] = time_json(r.finished_at);
-      if (r.waiting_until != 0) row["waiting_until"] = time_json(r.waiting_until);
-      items.push_back(std::move(row));
-    }
+    for (const auto& r : rows) items.push_back(recipient_json(r));
     env_.respond.json(res, 200, page.body(items, more, "after", more ? rows.back().outbox_id : 0));
+  }
+
+  static json recipient_json(const BroadcastRecipient& r) {
+    json row = {{"outbox_id", r.outbox_id},
+                {"address", r.address},
+                {"state", r.state},
+                {"attempts", r.attempts}};
+    if (!r.provider.empty()) row["provider"] = r.provider;
+    if (!r.provider_message_id.empty()) row["message_id"] = r.provider_message_id;
+    if (!r.code.empty()) row["code"] = r.code;
+    if (!r.error.empty()) row["error"] = r.error;
+    if (!r.delivery_state.empty()) row["delivery_state"] = r.delivery_state;
+    if (r.finished_at != 0) row["finished_at"] = time_json(r.finished_at);
+    if (r.waiting_until != 0) row["waiting_until"] = time_json(r.waiting_until);
+    return row;
+  }
+
+  // The recipients as CSV, streamed a page at a time: a million rows never
+  // sit in memory.
+  void stream_recipients_csv(httplib::Response& res, std::int64_t id, const std::string& state,
+                             std::int64_t total, std::int64_t start, std::int64_t now) const {
+    auto reads = env_.deps.broadcast_reads;
+    res.set_header("Content-Disposition",
+                   "attachment; filename=\"broadcast-" + std::to_string(id) + "-recipients.csv\"");
+    res.set_chunked_content_provider(
+        "text/csv; charset=utf-8",
+        [reads, id, state, total, now, cursor = start, sent = std::int64_t{0}, header = false](
+            std::size_t, httplib::DataSink& sink) mutable {
+          std::string out;
+          if (!header) {
+            out =
+                "outbox_id,address,state,attempts,provider,provider_message_id,code,error,"
+                "delivery_state,finished_at,waiting_until\r\n";
+            header = true;
+          }
+          const auto n = static_cast<int>(std::min<std::int64_t>(5000, total - sent));
+          auto rows = n > 0 ? reads->recipients(id, state, n, cursor, now)
+                            : std::vector<BroadcastRecipient>{};
+          for (const auto& r : rows) {
+            out += std::to_string(r.outbox_id) + "," + csv_field(r.address) + "," + r.state + "," +
+                   std::to_string(r.attempts) + "," + csv_field(r.provider) + "," +
+                   csv_field(r.provider_message_id) + "," + csv_field(r.code) + "," +
+                   csv_field(r.error) + "," + csv_field(r.delivery_state) + "," +
+                   time_csv(r.finished_at) + "," + time_csv(r.waiting_until) + "\r\n";
+            cursor = r.outbox_id;
+          }
+          sent += static_cast<std::int64_t>(rows.size());
+          if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+          if (rows.empty() || static_cast<int>(rows.size()) < n) sink.done();
+          return true;
+        });
   }
 
  private:

@@ -235,10 +235,58 @@ class EdgeConnection {
     std::string_view name, value;
   };
 
-  // Serves one request; false when the connection must close.
+  // What the request line says, once it is checked.
+  struct RequestLine {
+    std::string_view line, version;
+    std::size_t body_limit = 0;  // the body limit of its path
+  };
+
+  // How the body is framed, from the fields as sent (RFC 9112 §6).
+  struct Framing {
+    std::optional<std::uint64_t> content_length;
+    bool chunked = false, expect_continue = false;
+    std::vector<std::string> forwarded_for;
+  };
+
+  // Serves one request; false when the connection must close. Each step
+  // below answers what it refuses itself and returns false.
   bool serve_one(Clock::time_point head_deadline, bool last) {
+    std::size_t head_end = 0;
+    if (!read_head(head_deadline, head_end)) return false;
+    const std::size_t body_start = head_end + 4;
+    if (body_start - pos_ > opt_.max_head_bytes) {
+      refuse(431, "headers_too_large", "the request head is larger than the limit");
+      return false;
+    }
+    std::string_view head(in_.data() + pos_, head_end - pos_);
+    if (!check_line_ends(head)) return false;
+    const auto eol = head.find("\r\n");
+    RequestLine request;
+    if (!parse_request_line(head.substr(0, eol), request)) return false;
+    std::vector<Field> fields;
+    if (!parse_fields(head, eol == std::string_view::npos ? head.size() : eol + 2, fields))
+      return false;
+    Framing framing;
+    if (!parse_framing(fields, request, framing)) return false;
+    std::string framed;
+    framed.reserve(head.size() + 64);
+    frame_head(request.line, fields, framed);
+    pos_ = body_start;  // the head is consumed; `head`, `fields` stay valid until in_ changes
+
+    std::string body;
+    if (!read_body(framing, request.body_limit, body)) return false;
+    // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body.
+    framed.append("Content-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
+    return hand_over(framed, framing.forwarded_for, last);
+  }
+
+  // Reads until the end of the head ("\r\n\r\n" at head_end) is in in_,
+  // within the head limits and the deadline.
+  bool read_head(Clock::time_point head_deadline, std::size_t& head_end) {
     // RFC 9112 §2.2: empty lines before a request line are ignored.
-    std::size_t head_end;
     // Searches resume where the last one stopped: a client dribbling one
     // byte per recv must not make us rescan its whole head each time.
     std::size_t scanned = 0;  // bytes after pos_ already searched
@@ -248,7 +296,7 @@ class EdgeConnection {
         for (int skip = 0; skip < 2 && in_.compare(pos_, 2, "\r\n") == 0; ++skip) pos_ += 2;
       }
       head_end = in_.find("\r\n\r\n", pos_ + (scanned > 3 ? scanned - 3 : 0));
-      if (head_end != std::string::npos) break;
+      if (head_end != std::string::npos) return true;
       if (!line_ended)
         line_ended = in_.find("\r\n", pos_ + (scanned > 1 ? scanned - 1 : 0)) != std::string::npos;
       scanned = in_.size() - pos_;
@@ -268,13 +316,10 @@ class EdgeConnection {
       }
       if (r != Read::kOk) return false;
     }
-    const std::size_t body_start = head_end + 4;
-    if (body_start - pos_ > opt_.max_head_bytes) {
-      refuse(431, "headers_too_large", "the request head is larger than the limit");
-      return false;
-    }
-    std::string_view head(in_.data() + pos_, head_end - pos_);
-    // Lines end in CRLF; a lone CR or LF, or a NUL, is a framing trick.
+  }
+
+  // Lines end in CRLF; a lone CR or LF, or a NUL, is a framing trick.
+  bool check_line_ends(std::string_view head) {
     for (std::size_t i = 0; i < head.size(); ++i) {
       char c = head[i];
       if (c == '\0' || (c == '\n' && (i == 0 || head[i - 1] != '\r')) ||
@@ -283,8 +328,11 @@ class EdgeConnection {
         return false;
       }
     }
-    auto eol = head.find("\r\n");
-    std::string_view request_line = head.substr(0, eol);
+    return true;
+  }
+
+  // METHOD SP target SP version, within the limit; HTTP/1.0 or 1.1.
+  bool parse_request_line(std::string_view request_line, RequestLine& out) {
     if (request_line.size() > opt_.max_request_line) {
       refuse(414, "uri_too_long", "the request line is longer than the limit");
       return false;
@@ -296,22 +344,24 @@ class EdgeConnection {
       refuse(400, "bad_request", "the request line is malformed");
       return false;
     }
-    const std::string method(request_line.substr(0, sp1));
     // One path may take larger bodies (SendGrid posts its events in batches).
     const auto target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::size_t body_limit =
+    out.line = request_line;
+    out.body_limit =
         !opt_.large_body_path.empty() && target.substr(0, target.find('?')) == opt_.large_body_path
             ? std::max(opt_.max_body_bytes, opt_.max_large_body_bytes)
             : opt_.max_body_bytes;
-    const auto version = request_line.substr(sp2 + 1);
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      // 400, not 505: bad input never gets a 5xx (CONTRACT.md).
+    out.version = request_line.substr(sp2 + 1);
+    if (out.version != "HTTP/1.1" && out.version != "HTTP/1.0") {
+      // 400, not 505: bad input never gets a 5xx (docs/api.md).
       refuse(400, "bad_request", "only HTTP versions 1.0 and 1.1 are served");
       return false;
     }
+    return true;
+  }
 
-    std::vector<Field> fields;
-    std::size_t at = eol == std::string_view::npos ? head.size() : eol + 2;
+  // The header fields from `at` on, within the count and line limits.
+  bool parse_fields(std::string_view head, std::size_t at, std::vector<Field>& fields) {
     while (at < head.size()) {
       auto end = head.find("\r\n", at);
       if (end == std::string_view::npos) end = head.size();
@@ -333,52 +383,57 @@ class EdgeConnection {
       }
       fields.push_back(Field{line.substr(0, colon), trim_ows(line.substr(colon + 1))});
     }
+    return true;
+  }
 
-    // Framing, from the bytes as sent (RFC 9112 §6).
-    std::optional<std::uint64_t> content_length;
-    bool chunked = false, has_te = false, expect_continue = false;
-    std::vector<std::string> forwarded_for;
+  // Framing, from the bytes as sent (RFC 9112 §6): one Content-Length or a
+  // single chunked coding, never both, uncompressed, within the body limit.
+  bool parse_framing(const std::vector<Field>& fields, const RequestLine& request, Framing& out) {
+    bool has_te = false;
     for (const auto& f : fields) {
       if (iequals(f.name, "Content-Length")) {
         bool digits = !f.value.empty() && f.value.size() <= 18;
         for (char c : f.value) digits = digits && c >= '0' && c <= '9';
-        if (!digits || content_length) {
+        if (!digits || out.content_length) {
           refuse(400, "bad_request",
                  digits ? "more than one Content-Length" : "malformed Content-Length");
           return false;
         }
-        content_length = std::stoull(std::string(f.value));
+        out.content_length = std::stoull(std::string(f.value));
       } else if (iequals(f.name, "Transfer-Encoding")) {
-        if (has_te || !iequals(f.value, "chunked") || version == "HTTP/1.0") {
+        if (has_te || !iequals(f.value, "chunked") || request.version == "HTTP/1.0") {
           refuse(400, "bad_request", "the only transfer coding accepted is a single 'chunked'");
           return false;
         }
-        has_te = chunked = true;
+        has_te = out.chunked = true;
       } else if (iequals(f.name, "Content-Encoding")) {
         if (!iequals(f.value, "identity")) {
           refuse(415, "unsupported_content_encoding", "request bodies must not be compressed");
           return false;
         }
       } else if (iequals(f.name, "Expect")) {
-        expect_continue = iequals(f.value, "100-continue");
+        out.expect_continue = iequals(f.value, "100-continue");
       } else if (iequals(f.name, "X-Forwarded-For")) {
-        forwarded_for.emplace_back(f.value);
+        out.forwarded_for.emplace_back(f.value);
       }
     }
-    if (chunked && content_length) {
+    if (out.chunked && out.content_length) {
       refuse(400, "bad_request", "Content-Length together with Transfer-Encoding");
       return false;
     }
-    if (content_length && *content_length > body_limit) {
+    if (out.content_length && *out.content_length > request.body_limit) {
       refuse(413, "payload_too_large", "the body is larger than the limit");
       return false;
     }
+    return true;
+  }
 
-    // The request as the library will read it: the same line and fields,
-    // with '%' escaped (the library percent-decodes header values) and
-    // without the ones we have acted on; then a Content-Length we computed.
-    std::string framed;
-    framed.reserve(head.size() + 64);
+  // The request as the library will read it: the same line and fields,
+  // with '%' escaped (the library percent-decodes header values) and
+  // without the ones we have acted on; the caller adds a Content-Length
+  // we computed.
+  static void frame_head(std::string_view request_line, const std::vector<Field>& fields,
+                         std::string& framed) {
     framed.append(request_line).append("\r\n");
     for (const auto& f : fields) {
       if (iequals(f.name, "Content-Length") || iequals(f.name, "Transfer-Encoding") ||
@@ -395,31 +450,33 @@ class EdgeConnection {
       }
       framed.append("\r\n");
     }
-    pos_ = body_start;  // the head is consumed; `head`, `fields` stay valid until in_ changes
+  }
 
-    const bool has_body = chunked || (content_length && *content_length > 0);
-    if (has_body && expect_continue) {
+  // Reads the body as framed (after a 100 Continue when the client waits
+  // for one) within the body deadline.
+  bool read_body(const Framing& framing, std::size_t body_limit, std::string& body) {
+    const bool has_body =
+        framing.chunked || (framing.content_length && *framing.content_length > 0);
+    if (has_body && framing.expect_continue) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       if (::send(sock_, kContinue.data(), kContinue.size(), MSG_NOSIGNAL) < 0) return false;
     }
-    std::string body;
     const auto body_deadline = Clock::now() + opt_.body_timeout;
-    if (content_length) {
-      while (in_.size() - pos_ < *content_length) {
+    if (framing.content_length) {
+      while (in_.size() - pos_ < *framing.content_length) {
         if (!fill(body_deadline)) return false;
       }
-      body.assign(in_, pos_, static_cast<std::size_t>(*content_length));
-      pos_ += static_cast<std::size_t>(*content_length);
-    } else if (chunked) {
+      body.assign(in_, pos_, static_cast<std::size_t>(*framing.content_length));
+      pos_ += static_cast<std::size_t>(*framing.content_length);
+    } else if (framing.chunked) {
       if (!read_chunked(body, body_deadline, body_limit)) return false;
     }
-    // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body.
-    framed.append("Content-Length: ")
-        .append(std::to_string(body.size()))
-        .append("\r\n\r\n")
-        .append(body);
+    return true;
+  }
 
-    const std::vector<std::string> xff = std::move(forwarded_for);
+  // Hands the framed request to the library, with the client's address
+  // (through trusted proxies); false when the connection must close.
+  bool hand_over(const std::string& framed, const std::vector<std::string>& xff, bool last) {
     const std::string client = client_address(remote_ip_, xff, opt_.trusted_proxies);
     FramedStream stream(sock_, framed, remote_ip_, remote_port_, local_ip_, local_port_,
                         write_timeout_ms_);
@@ -529,13 +586,6 @@ EdgeOptions edge_options(const HttpOptions& o) {
   if (!proxies) throw std::invalid_argument("SC_TRUSTED_PROXIES: " + proxies.error().message);
   e.trusted_proxies = proxies.value();
   return e;
-}
-
-std::size_t EdgeServer::open_connections() const {
-  std::lock_guard lk(mu_);
-  std::size_t n = 0;
-  for (const auto& [ip, count] : per_ip_) n += count;
-  return n;
 }
 
 bool EdgeServer::acquire(const std::string& ip) {

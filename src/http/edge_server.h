@@ -59,11 +59,10 @@ class EdgeServer : public httplib::Server {
  public:
   explicit EdgeServer(EdgeOptions options) : options_(std::move(options)) {}
 
-  // Connections closed at once because their IP held too many (tests, metrics).
-  std::size_t refused_connections() const { return refused_.load(); }
-  std::size_t open_connections() const;
-
  private:
+  // Tests read the connection counts through EdgeServerProbe
+  // (tests/support/edge_server_probe.h).
+  friend struct EdgeServerProbe;
   bool process_and_close_socket(socket_t sock) override;
   bool acquire(const std::string& ip);
   void release(const std::string& ip);
@@ -72,7 +71,7 @@ class EdgeServer : public httplib::Server {
   EdgeOptions options_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::size_t> per_ip_;
-  std::atomic<std::size_t> refused_{0};
+  std::atomic<std::size_t> refused_{0};  // connections closed at once: their IP held too many
 };
 
 }  // namespace sc::detail

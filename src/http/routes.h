@@ -41,8 +41,8 @@ struct RouteEnv {
 void add_signup_routes(Router& router, const RouteEnv& env);
 // GET and POST /confirm/{token} and /unsubscribe/{token}.
 void add_token_routes(Router& router, const RouteEnv& env);
-// POST /webhooks/twilio/sms.
-void add_webhook_routes(Router& router, const RouteEnv& env);
+// POST /webhooks/twilio/sms and /webhooks/twilio/status (Twilio's signed webhooks).
+void add_twilio_routes(Router& router, const RouteEnv& env);
 // POST /webhooks/sendgrid/events (SendGrid's signed Event Webhook).
 void add_sendgrid_routes(Router& router, const RouteEnv& env);
 // GET /api/v1/admin/subscribers (read), GET /api/v1/admin/audit (admin).
@@ -81,7 +81,7 @@ void audit(const RouteEnv& env, const AdminIdentity& who, std::string_view actio
 void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::string_view action,
            std::string_view target, const httplib::Request& req, std::string_view detail = {});
 
-// One API style (CONTRACT.md): every time in a JSON or CSV answer is an RFC
+// One API style (docs/api.md): every time in a JSON or CSV answer is an RFC
 // 3339 UTC string; 0 ("never") is null in JSON and empty in CSV.
 nlohmann::json time_json(std::int64_t unix_seconds);
 std::string time_csv(std::int64_t unix_seconds);

@@ -29,8 +29,8 @@ Renderer::Renderer(Vars common, std::string templates_dir) : common_(std::move(c
       files_[fs::relative(e.path(), templates_dir).generic_string()] = ss.str();
     }
   }
-  // Partials: {{> name}} is partials/name.html.mustache in HTML templates
-  // and partials/name.txt.mustache in text ones.
+  // Partials: {{> name}} is partials/<name>.html.mustache in HTML templates
+  // and partials/<name>.txt.mustache in text ones.
   for (const auto& [p, src] : files_) {
     if (p.rfind("partials/", 0) != 0) continue;
     auto file = p.substr(9);

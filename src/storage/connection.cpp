@@ -15,7 +15,7 @@
 namespace sc::storage::detail {
 
 namespace {
-// Each connection is used by one thread at a time (STYLE.md), so SQLite's
+// Each connection is used by one thread at a time (docs/architecture.md), so SQLite's
 // own per-connection mutexes and its global memory statistics (another
 // mutex per allocation) are pure cost. Must run before the first open.
 void configure_once() {

@@ -249,23 +249,24 @@ std::vector<std::string> FakeSendgrid::check_body(const json& body) {
 }
 
 void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
-  // A request is counted in the same step under the lock as its body is kept
-  // (after the checks): a test that sees the count sees the body too.
+  // A request is counted in the same step under the lock as what it leaves
+  // behind is kept (its body after the checks, or its violations): a test
+  // that sees the count sees the rest too.
   auto arrived = [&] {
     ++requests_;
     connections_.insert(req.remote_port);
     arrivals_.push_back(unix_now());
   };
-  auto refused = [&] {
+  auto refused = [&](const std::vector<std::string>& problems) {
     std::lock_guard lock(mu_);
+    violations_.insert(violations_.end(), problems.begin(), problems.end());
     arrived();
   };
   std::string auth = req.get_header_value("Authorization");
   if (auth.rfind("Bearer ", 0) != 0) {
-    violation("Authorization is not \"Bearer <key>\": \"" + auth + "\"");
     res.status = 401;
     res.set_content(sendgrid_error("authorization required", ""), "application/json");
-    refused();
+    refused({"Authorization is not \"Bearer <key>\": \"" + auth + "\""});
     return;
   }
   if (auth != "Bearer " + options_.api_key) {
@@ -274,32 +275,29 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     res.set_content(
         sendgrid_error("The provided authorization grant is invalid, expired, or revoked", ""),
         "application/json");
-    refused();
+    refused({});
     return;
   }
   std::string ctype = req.get_header_value("Content-Type");
   if (ctype != "application/json" && ctype.rfind("application/json;", 0) != 0) {
-    violation("Content-Type is \"" + ctype + "\", not application/json");
     res.status = 400;
     res.set_content(sendgrid_error("Content-Type should be application/json", ""),
                     "application/json");
-    refused();
+    refused({"Content-Type is \"" + ctype + "\", not application/json"});
     return;
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) {
-    violation("body is not valid JSON");
     res.status = 400;
     res.set_content(sendgrid_error("Bad Request", ""), "application/json");
-    refused();
+    refused({"body is not valid JSON"});
     return;
   }
   auto problems = check_body(body);
   if (!problems.empty()) {
-    for (const auto& p : problems) violation(p);
     res.status = 400;
     res.set_content(sendgrid_error(problems.front(), ""), "application/json");
-    refused();
+    refused(problems);
     return;
   }
   std::string outbox;

@@ -494,31 +494,34 @@ std::vector<std::string> FakeSes::check_body(const json& body, std::string& raw)
 }
 
 void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
-  // A request is counted in the same step under the lock as its body is kept
-  // (after the checks): a test that sees the count sees the body too.
+  // A request is counted in the same step under the lock as what it leaves
+  // behind is kept (its body after the checks, or its violations): a test
+  // that sees the count sees the rest too.
+  std::vector<std::string> problems;  // this request's violations, kept with its count
   auto arrived = [&] {
     ++requests_;
     connections_.insert(req.remote_port);
+    violations_.insert(violations_.end(), problems.begin(), problems.end());
   };
   auto refused_request = [&] {
     std::lock_guard lock(mu_);
     arrived();
   };
   if (req.target != kPath) {
-    violation("request target is \"" + req.target + "\", not " + kPath);
+    problems.push_back("request target is \"" + req.target + "\", not " + kPath);
     ses_error(res, 400, "BadRequestException", "unexpected query");
     refused_request();
     return;
   }
   if (req.get_header_value("Host") != base_url().substr(base_url().find("://") + 3)) {
-    violation("Host is \"" + req.get_header_value("Host") +
-              "\", not the address the request came to");
+    problems.push_back("Host is \"" + req.get_header_value("Host") +
+                       "\", not the address the request came to");
   }
   std::string why;
   const std::string refused = check_signature(req, why);
   if (!refused.empty()) {
     if (why.rfind("signature mismatch", 0) != 0) why = "bad signature: " + why;
-    violation(why);
+    problems.push_back(why);
     ses_error(res, 403, refused,
               refused == "SignatureDoesNotMatch"
                   ? "The request signature we calculated does not match the signature you provided."
@@ -529,24 +532,24 @@ void FakeSes::handle(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (req.get_header_value("Content-Type") != "application/json") {
-    violation("Content-Type is \"" + req.get_header_value("Content-Type") +
-              "\", not application/json");
+    problems.push_back("Content-Type is \"" + req.get_header_value("Content-Type") +
+                       "\", not application/json");
     ses_error(res, 400, "BadRequestException", "bad content type");
     refused_request();
     return;
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) {
-    violation("body is not valid JSON");
+    problems.push_back("body is not valid JSON");
     ses_error(res, 400, "BadRequestException", "body is not JSON");
     refused_request();
     return;
   }
   std::string raw;
-  auto problems = check_body(body, raw);
-  if (!problems.empty()) {
-    for (const auto& p : problems) violation(p);
-    ses_error(res, 400, "BadRequestException", problems.front());
+  const auto body_problems = check_body(body, raw);
+  if (!body_problems.empty()) {
+    problems.insert(problems.end(), body_problems.begin(), body_problems.end());
+    ses_error(res, 400, "BadRequestException", body_problems.front());
     refused_request();
     return;
   }

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "support/wait_for.h"
+
 namespace sc::fakes {
 
 LoopbackServer::LoopbackServer(std::size_t threads, const std::string& tls_cert,
@@ -42,12 +44,8 @@ void LoopbackServer::start() {
   // listen() again on a listening socket only changes its backlog (Linux).
   if (listen_fd_ >= 0) ::listen(listen_fd_, 4096);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("fake server did not start");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  if (!testing::wait_for([this] { return server_->is_running(); }, std::chrono::seconds(10)))
+    throw std::runtime_error("fake server did not start");
 }
 
 void LoopbackServer::stop() {

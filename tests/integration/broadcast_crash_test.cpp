@@ -156,11 +156,10 @@ void BroadcastCrashTest::crash_run(bool sms) {
   int kills = 0;
   std::vector<std::string> points;
   std::int64_t in_ledger = 0;
-  // Polled every millisecond (wait_for backs off to 100 ms, past the snapshot).
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       (in_ledger = ledger("1")) == 0 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_GT(in_ledger, 0) << svc_->stderr_text();
+  // Polled every millisecond (by default wait_for backs off to 100 ms, past the snapshot).
+  ASSERT_TRUE(wait_for([&] { return (in_ledger = ledger("1")) > 0; }, std::chrono::seconds(10),
+                       std::chrono::milliseconds(1)))
+      << svc_->stderr_text();
   points.push_back("in the snapshot, ledger rows " + std::to_string(in_ledger) + "+");
   kill_and_restart();
   ++kills;

@@ -9,7 +9,9 @@
 #include <stdexcept>
 
 #include "sc/dispatch/dispatcher.h"
+#include "support/dispatcher_probe.h"
 #include "support/unit_fakes.h"
+#include "support/wait_for.h"
 #include "unit/storage/storage_fixture.h"
 
 namespace sc {
@@ -124,7 +126,7 @@ TEST_F(DispatcherSqliteTest, SentIsRecordedWithTheProvidersId) {
   EXPECT_EQ(email_.calls[0].to.address, "a@example.com");
   EXPECT_EQ(email_.calls[0].message_id, sample_email("a@example.com").message_id);
   EXPECT_EQ(d.step(), 0u);  // nothing left
-  EXPECT_EQ(d.stats().sent, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).sent, 1u);
 }
 
 TEST_F(DispatcherSqliteTest, TemplatedMessagesAreRenderedBeforeSending) {
@@ -165,7 +167,7 @@ TEST_F(DispatcherSqliteTest, RetryableIsRequeuedWithExponentialBackoff) {
     EXPECT_EQ(d.step(), 0u);
     at = r.next_attempt_at;
   }
-  EXPECT_EQ(d.stats().retried, 4u);
+  EXPECT_EQ(DispatcherProbe::stats(d).retried, 4u);
 }
 
 TEST_F(DispatcherSqliteTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
@@ -198,7 +200,7 @@ TEST_F(DispatcherSqliteTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   clock_.advance(100000);
   EXPECT_EQ(d.step(), 0u);
   EXPECT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(d.stats().failed, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).failed, 1u);
 }
 
 TEST_F(DispatcherSqliteTest, MaxAttemptsTurnsRetryableIntoFailed) {
@@ -364,7 +366,7 @@ TEST_F(DispatcherSqliteTest, ProviderDownThenBackEachMessageIsSentExactlyOnce) {
   }
   clock_.advance(100000);
   EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(d.stats().sent, 20u);
+  EXPECT_EQ(DispatcherProbe::stats(d).sent, 20u);
 }
 
 class ThrowingEmail final : public EmailSender {
@@ -423,8 +425,8 @@ TEST_F(DispatcherSqliteTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   writer_->set_on_outbox_commit([&d] { d.wake(); });
   d.start();
   auto id = enqueue_email(ch, "a@example.com");
-  ASSERT_TRUE(unit::wait_for([&] { return email_.call_count() == 1; }));
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return email_.call_count() == 1; }));
+  ASSERT_TRUE(testing::wait_for([&] { return row(id).state == "sent"; }));
   d.stop();
   writer_->set_on_outbox_commit(nullptr);
   EXPECT_EQ(email_.call_count(), 1u);
@@ -438,7 +440,7 @@ TEST_F(DispatcherSqliteTest, StartHandsBackLeasesADeadProcessLeft) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox(), email_, sms_, clock_, options());
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(row(id).attempts, 2);
 }

@@ -11,6 +11,7 @@
 
 #include "sc/storage/storage.h"
 #include "support/db_inspect.h"
+#include "support/sent_email.h"
 #include "support/service_process.h"
 
 namespace sc::testing {

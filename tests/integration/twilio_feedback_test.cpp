@@ -274,7 +274,7 @@ TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOp
   EXPECT_EQ(j["items"][0]["body"], "who is this? #3");
   EXPECT_EQ(j["items"][0]["message_sid"], sm_sid("chat3"));
   EXPECT_EQ(j["items"][0]["from"], kPhone);
-  // Times are RFC 3339 UTC strings (CONTRACT.md).
+  // Times are RFC 3339 UTC strings (docs/api.md).
   EXPECT_TRUE(std::regex_match(j["items"][0]["received_at"].get<std::string>(),
                                std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
       << j["items"][0]["received_at"];

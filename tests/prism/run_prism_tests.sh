@@ -3,7 +3,8 @@
 # published Mail Send spec (locally patched: custom_args is an object, as the
 # real API and official libraries send it) and of Twilio's Create Message
 # (locally patched: its "one of From/MessagingServiceSid and Body/MediaUrl"
-# rules made required, and a 400 in Twilio's error shape; PROVIDERS.md §3).
+# rules made required, and a 400 in Twilio's error shape:
+# tests/prism/twilio_api_v2010_messages_only.patched.json).
 #   tests/prism/run_prism_tests.sh BUILD_DIR
 # Installs @stoplight/prism-cli into tests/prism/node_modules when missing.
 set -euo pipefail

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -16,35 +15,6 @@
 
 namespace sc::testing {
 namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  std::random_device rd;
-  for (int i = 0; i < 100; ++i) {
-    auto p = fs::temp_directory_path() /
-             ("sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    if (fs::create_directory(p)) {
-      path_ = p;
-      return;
-    }
-  }
-  throw std::runtime_error("cannot create a temp dir");
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto step = std::chrono::milliseconds(5);
-  while (true) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return cond();
-    std::this_thread::sleep_for(step);
-    step = std::min(step * 2, std::chrono::milliseconds(100));
-  }
-}
 
 namespace {
 
@@ -170,55 +140,6 @@ std::string ServiceProcess::stdout_text() const {
 }
 std::string ServiceProcess::stderr_text() const {
   return slurp(logs_.path() / ("err." + std::to_string(runs_)));
-}
-
-std::string decode_quoted_printable(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '=' && i + 1 < s.size()) {
-      if (s[i + 1] == '\r' && i + 2 < s.size() && s[i + 2] == '\n') {
-        i += 2;
-        continue;
-      }
-      if (s[i + 1] == '\n') {
-        i += 1;
-        continue;
-      }
-      if (i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-        out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
-std::vector<std::string> read_eml_files(const std::string& dir) {
-  std::vector<std::pair<fs::file_time_type, fs::path>> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    // ".tmp-….eml" is a message the file provider is still writing (it is
-    // renamed into place when complete, and may be gone by the next call).
-    const auto name = e.path().filename().string();
-    if (e.path().extension() != ".eml" || name.rfind('.', 0) == 0) continue;
-    std::error_code time_ec;
-    const auto t = fs::last_write_time(e.path(), time_ec);
-    if (!time_ec) files.emplace_back(t, e.path());
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<std::string> out;
-  for (const auto& [t, p] : files) out.push_back(slurp(p));
-  return out;
-}
-
-std::optional<std::string> find_link(const std::string& decoded, const std::string& path_prefix) {
-  std::regex re("https?://[^/\\s\"<>]+(" + path_prefix + "[A-Za-z0-9._-]+)");
-  std::smatch m;
-  if (std::regex_search(decoded, m, re)) return m[1].str();
-  return std::nullopt;
 }
 
 }  // namespace sc::testing

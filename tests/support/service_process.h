@@ -5,30 +5,14 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <map>
-#include <optional>
 #include <string>
+#include <vector>
+
+#include "support/temp_dir.h"
+#include "support/wait_for.h"
 
 namespace sc::testing {
-
-// A fresh directory under /tmp, removed with its contents at scope exit.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string str(const std::string& child = {}) const { return (path_ / child).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// Polls `cond` until it holds or `timeout` passes; never a blind sleep.
-bool wait_for(const std::function<bool()>& cond,
-              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct RunResult {
   int exit_code = -1;
@@ -72,12 +56,5 @@ class ServiceProcess {
   int port_ = 0;
   int runs_ = 0;
 };
-
-// Decodes a quoted-printable body (soft breaks and =XX escapes).
-std::string decode_quoted_printable(const std::string& s);
-// Reads every *.eml file of a directory, sorted by modification order.
-std::vector<std::string> read_eml_files(const std::string& dir);
-// Finds "<public>/confirm/<token>" style links in a decoded message.
-std::optional<std::string> find_link(const std::string& decoded, const std::string& path_prefix);
 
 }  // namespace sc::testing

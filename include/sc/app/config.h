@@ -1,4 +1,4 @@
-// Config: every setting from the environment (CONTRACT.md), optionally
+// Config: every setting from the environment (docs/operator-guide.md), optionally
 // preceded by KEY=VALUE lines of a config file; validated once at start.
 #pragma once
 #include <map>

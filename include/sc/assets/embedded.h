@@ -5,6 +5,6 @@
 #include <string_view>
 
 namespace sc::embedded {
-// Path relative to the repository root -> bytes, e.g. "templates/signup.html.mustache".
+// Path relative to the repository root -> bytes, e.g. "templates/pages/confirm.html.mustache".
 const std::map<std::string, std::string_view>& files();
 }  // namespace sc::embedded

@@ -1,6 +1,6 @@
 // Limits on confirmation texts against SMS pumping: scripts that type
 // premium-rate numbers, or whole number ranges, into the sign-up form to
-// earn from the texts sent to them (COMPLIANCE.md §3.8). Each limit counts
+// earn from the texts sent to them (docs/operator-guide.md, SMS pumping). Each limit counts
 // the confirmation texts queued in a sliding window, in the database, in
 // the same transaction that would queue the next one, so a restart resets
 // nothing and concurrent sign-ups cannot overshoot.

@@ -32,7 +32,7 @@ struct DeliveryOutcome {
   std::string state;                   // the state recorded ("" when unchanged)
 };
 
-// Twilio's asynchronous error codes (PROVIDERS.md 1.1, COMPLIANCE.md 3.9):
+// Twilio's asynchronous error codes (docs/api.md, POST /webhooks/twilio/status):
 // true for those that say the number can never get a text (30005 unknown
 // handset, 30006 landline or unreachable carrier).
 bool twilio_code_undeliverable(std::string_view code);

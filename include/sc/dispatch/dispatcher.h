@@ -90,11 +90,6 @@ class Dispatcher {
   // The same with jitter: in [delay * (1 - backoff_jitter), delay].
   std::int64_t jittered_backoff_seconds(int attempts);
 
-  struct Stats {
-    std::uint64_t sent = 0, retried = 0, failed = 0;
-  };
-  Stats stats() const { return {sent_.load(), retried_.load(), failed_.load()}; }
-
   // Whether a provider is paused, and why: for /healthz detail and metrics.
   struct ProviderState {
     std::string name;     // the provider's name(), e.g. "smtp"
@@ -107,14 +102,6 @@ class Dispatcher {
   };
   std::vector<ProviderState> provider_states() const;
 
-  // Outcomes per provider since start, for metrics.
-  struct ProviderCounters {
-    std::string name, channel;
-    std::uint64_t sent = 0, retryable = 0, permanent = 0, auth_refused = 0;
-    std::uint64_t handed_back = 0;  // claimed but not sent: paused or out of rate
-  };
-  std::vector<ProviderCounters> provider_counters() const;
-
   // Called on the dispatcher's thread for every message a provider answered,
   // with the time from its hand-over to its answer (a histogram's samples).
   // Set before start().
@@ -126,6 +113,18 @@ class Dispatcher {
   OutboxDepth outbox_depth() { return outbox_.depth(clock_.now_unix()); }
 
  private:
+  // Tests and benchmarks read the counters below through DispatcherProbe
+  // (tests/support/dispatcher_probe.h); production reads provider_states()
+  // and the outbox.
+  friend struct DispatcherProbe;
+  // Answers per provider since start.
+  struct ProviderCounters {
+    std::string name, channel;
+    std::uint64_t sent = 0, retryable = 0, permanent = 0, auth_refused = 0;
+    std::uint64_t handed_back = 0;  // claimed but not sent: paused or out of rate
+  };
+  std::vector<ProviderCounters> provider_counters() const;
+
   struct Batch;
   struct Outcome;
   struct Provider;
@@ -133,6 +132,10 @@ class Dispatcher {
   class Stream;  // one provider's part of a batch, fed to its send_stream
   void loop();
   Batch prepare();  // claim, decode, render
+  ClaimLimits claim_limits(std::int64_t now_ms);
+  void reserve_claimed(const Batch& b);
+  void prepare_one(Batch& b, std::size_t i, std::int64_t now);
+  void release_unsendable(const Batch& b);
   // Sends the batch; before_first_mark runs before its first hand-over mark
   // (the loop waits there for the previous batch's record).
   void send(Batch& batch, const std::function<void()>& before_first_mark);
@@ -170,6 +173,7 @@ class Dispatcher {
   bool stopping_ = false;
   bool woken_ = false;
   bool threaded_ = false;  // start() was called: the send stage may wait for tokens
+  // Outcomes recorded (failed_: for good, or unknown), for DispatcherProbe.
   std::atomic<std::uint64_t> sent_{0}, retried_{0}, failed_{0};
   std::atomic<std::uint64_t> last_request_jobs_{0};
   mutable std::mutex

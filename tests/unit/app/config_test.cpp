@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "sc/core/text.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc {
 namespace {
@@ -65,7 +65,7 @@ const Env kTwilio = {{"SC_SMS_PROVIDER", "twilio"},
                      {"SC_TWILIO_AUTH_TOKEN", "token"},
                      {"SC_TWILIO_FROM", "+15005550006"}};
 
-std::vector<Case> cases(const unit::TempDir& dir) {
+std::vector<Case> cases(const testing::TempDir& dir) {
   auto str = [](auto field) -> Read {
     return [field](const Config& c) { return std::string(std::invoke(field, c)); };
   };
@@ -308,14 +308,14 @@ std::vector<Case> cases(const unit::TempDir& dir) {
       {"SC_SQLITE_SYNCHRONOUS", yes(&Config::synchronous_full), "true", "normal", "false", "off",
        "SC_SQLITE_SYNCHRONOUS must be full or normal, not 'off'"},
       {"SC_TEMPLATES_DIR", str(&Config::templates_dir), "", dir.path().string(),
-       dir.path().string(), dir.file("missing"),
-       "SC_TEMPLATES_DIR is not a directory: " + dir.file("missing")},
+       dir.path().string(), dir.str("missing"),
+       "SC_TEMPLATES_DIR is not a directory: " + dir.str("missing")},
   };
 }
 
 class LoadConfigTest : public ::testing::Test {
  protected:
-  unit::TempDir dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(LoadConfigTest, EveryVariableHasATestCaseAndEveryCaseAVariable) {
@@ -446,16 +446,16 @@ std::string config_file_problem(const std::string& path) {
 // --config FILE is held to secret.key's rules: a symlink, or a file others
 // could have written, could set any variable (SC_DB, a provider's URL).
 TEST(ConfigFileTrust, ASymlinkOrAFileOthersCanWriteIsRefused) {
-  unit::TempDir dir;
-  const auto file = dir.file("sc.env");
+  testing::TempDir dir;
+  const auto file = dir.str("sc.env");
   std::ofstream(file) << "SC_ORG_NAME=File Org\n";
   ::chmod(file.c_str(), 0640);
   EXPECT_EQ(config_file_problem(file), "");
   EXPECT_EQ(read_config_file(file).at("SC_ORG_NAME"), "File Org");
 
-  std::filesystem::create_symlink(file, dir.file("link.env"));
-  EXPECT_EQ(config_file_problem(dir.file("link.env")),
-            "the config file " + dir.file("link.env") + " is a symlink; refusing to use it");
+  std::filesystem::create_symlink(file, dir.str("link.env"));
+  EXPECT_EQ(config_file_problem(dir.str("link.env")),
+            "the config file " + dir.str("link.env") + " is a symlink; refusing to use it");
   for (mode_t mode : {0666, 0646, 0660}) {
     ::chmod(file.c_str(), mode);
     char m[8];
@@ -464,7 +464,7 @@ TEST(ConfigFileTrust, ASymlinkOrAFileOthersCanWriteIsRefused) {
                                              " is writable by group or others (mode " + m +
                                              "); chmod go-w it");
   }
-  EXPECT_NE(config_file_problem(dir.file("missing.env")).find("cannot read config file"),
+  EXPECT_NE(config_file_problem(dir.str("missing.env")).find("cannot read config file"),
             std::string::npos);
   EXPECT_NE(config_file_problem(dir.path().string()).find("not a readable file"),
             std::string::npos);
@@ -480,7 +480,7 @@ std::string templates_problem(const std::string& dir) {
 }
 
 TEST(ConfigFileTrust, ATemplatesDirWithASymlinkOrOpenToOthersIsRefused) {
-  unit::TempDir tmp;
+  testing::TempDir tmp;
   const auto dir = tmp.path() / "templates";
   std::filesystem::create_directories(dir / "email");
   ::chmod(dir.c_str(), 0755);
@@ -494,8 +494,8 @@ TEST(ConfigFileTrust, ATemplatesDirWithASymlinkOrOpenToOthersIsRefused) {
       templates_problem((tmp.path() / "link").string()),
       "SC_TEMPLATES_DIR " + (tmp.path() / "link").string() + " is a symlink; refusing to use it");
   // A symlink inside it, to a file anywhere.
-  std::ofstream(tmp.file("elsewhere")) << "{{secret}}";
-  std::filesystem::create_symlink(tmp.file("elsewhere"), dir / "email" / "welcome.txt.mustache");
+  std::ofstream(tmp.str("elsewhere")) << "{{secret}}";
+  std::filesystem::create_symlink(tmp.str("elsewhere"), dir / "email" / "welcome.txt.mustache");
   EXPECT_EQ(templates_problem(dir.string()), "the template " +
                                                  (dir / "email" / "welcome.txt.mustache").string() +
                                                  " is a symlink; refusing to use it");

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "sc/app/config.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc {
 namespace {
@@ -62,7 +62,7 @@ class SecretTest : public ::testing::Test {
     ::chmod(key().c_str(), mode);
   }
 
-  unit::TempDir dir_;
+  testing::TempDir dir_;
   fs::path data_;
   Config config_;
 };

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc::metrics {
 namespace {
@@ -137,8 +137,8 @@ TEST(MetricsTest, OutputPassesPromtoolCheckMetrics) {
   r.add_collector([](Collector& c) {
     c.gauge("sc_outbox_messages", "Outbox rows.", {{"lane", "bulk"}}, 3);
   });
-  unit::TempDir dir;
-  const auto file = dir.file("metrics.txt");
+  testing::TempDir dir;
+  const auto file = dir.str("metrics.txt");
   std::ofstream(file) << r.render();
   const auto cmd = "promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
   const int rc = std::system(cmd.c_str());

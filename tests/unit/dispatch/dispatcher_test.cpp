@@ -14,9 +14,10 @@
 #include <stdexcept>
 
 #include "sc/core/quiet_hours.h"
+#include "support/dispatcher_probe.h"
 #include "support/memory_outbox.h"
 #include "support/unit_fakes.h"
-#include "support/unit_temp_dir.h"
+#include "support/wait_for.h"
 
 namespace sc {
 namespace {
@@ -167,7 +168,7 @@ TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
   ASSERT_EQ(email_.calls.size(), 1u);
   EXPECT_EQ(email_.calls[0].to.address, "a@example.com");
   EXPECT_EQ(d.step(), 0u);  // nothing left
-  EXPECT_EQ(d.stats().sent, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).sent, 1u);
 }
 
 TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
@@ -207,7 +208,7 @@ TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
     EXPECT_EQ(d.step(), 0u);
     at = r.next_attempt_at;
   }
-  EXPECT_EQ(d.stats().retried, 4u);
+  EXPECT_EQ(DispatcherProbe::stats(d).retried, 4u);
 }
 
 TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
@@ -238,7 +239,7 @@ TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
   clock_.advance(100000);
   EXPECT_EQ(d.step(), 0u);
   EXPECT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(d.stats().failed, 1u);
+  EXPECT_EQ(DispatcherProbe::stats(d).failed, 1u);
 }
 
 TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
@@ -366,7 +367,7 @@ TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
   d.start();
   auto id = queue_email();
   d.wake();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(email_.call_count(), 1u);
 }
@@ -379,7 +380,7 @@ TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
   email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
   Dispatcher d(outbox_, email_, sms_, clock_, options());
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(id).state == "sent"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(outbox_.row(id).attempts, 2);
 }
@@ -407,9 +408,9 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
   opts.batch_size = 4;
   Dispatcher d(outbox_, email_, sms_, clock_, opts);
   d.start();
-  ASSERT_TRUE(unit::wait_for([&] { return blocked.load(); }));
+  ASSERT_TRUE(testing::wait_for([&] { return blocked.load(); }));
   // The next batch is claimed meanwhile, and not handed over.
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.row(8).state == "sending"; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(8).state == "sending"; }));
   EXPECT_TRUE(outbox_.row(1).handed_over());
   for (std::int64_t id = 3; id <= 8; ++id) EXPECT_FALSE(outbox_.row(id).handed_over()) << id;
   // A crash now: what a restart finds. (A copy: the dispatcher goes on.)
@@ -426,7 +427,7 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
     EXPECT_EQ(after_crash.count("queued"), 6u);
   }
   gate.set_value();
-  ASSERT_TRUE(unit::wait_for([&] { return outbox_.count("sent") == 8u; }));
+  ASSERT_TRUE(testing::wait_for([&] { return outbox_.count("sent") == 8u; }));
   d.stop();
   EXPECT_EQ(not_handed_over.load(), 0);
 }
@@ -703,7 +704,7 @@ TEST_F(DispatcherTest,
     EXPECT_EQ(outbox_.row(id).state, "sent") << id;
     EXPECT_EQ(outbox_.row(id).attempts, 1) << id;  // the refused tries never counted
   }
-  const auto counters = d.provider_counters();
+  const auto counters = DispatcherProbe::provider_counters(d);
   EXPECT_EQ(counters[0].auth_refused, 6u);
   EXPECT_EQ(counters[0].sent, 10u);
 }
@@ -754,7 +755,7 @@ TEST_F(DispatcherTest, TheSendObserverSeesEveryAnswerWithItsProvider) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], std::make_pair(std::string("fake-email"), SendStatus::kSent));
   EXPECT_EQ(seen[1], std::make_pair(std::string("fake-email"), SendStatus::kPermanent));
-  const auto c = d.provider_counters();
+  const auto c = DispatcherProbe::provider_counters(d);
   EXPECT_EQ(c[0].sent, 1u);
   EXPECT_EQ(c[0].permanent, 1u);
   const auto depth = d.outbox_depth();

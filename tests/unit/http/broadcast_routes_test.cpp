@@ -529,7 +529,7 @@ TEST_F(BroadcastRoutesTest, CountsAndRecipientsAsTheLedgerHoldsThem) {
   EXPECT_EQ(broadcasts_.get(id)->status, BroadcastStatus::kSending);
 }
 
-// One API style (CONTRACT.md): times are RFC 3339 UTC strings, and every
+// One API style (docs/api.md): times are RFC 3339 UTC strings, and every
 // list is {"items":[…],"next":"<URL>"} with next absent on the last page,
 // also when the last page is full.
 TEST_F(BroadcastRoutesTest, TimesAreRfc3339AndEveryListPagesByANextUrl) {

@@ -11,8 +11,9 @@
 #include <thread>
 
 #include "http/elastic_pool.h"
+#include "support/edge_server_probe.h"
 #include "support/raw_http.h"
-#include "support/service_process.h"
+#include "support/wait_for.h"
 
 namespace sc::detail {
 namespace {
@@ -316,13 +317,13 @@ TEST_F(EdgeTest, AnIpOverItsConnectionCapIsClosedAtOnceWhileOthersAreServed) {
     held.push_back(std::make_unique<RawConnection>(port_));
     held.back()->send("GET /page HTTP/1.1\r\n");  // a head that never ends
   }
-  ASSERT_TRUE(wait_for([&] { return svr_->open_connections() == 4; }));
+  ASSERT_TRUE(wait_for([&] { return EdgeServerProbe::open_connections(*svr_) == 4; }));
   RawConnection extra(port_);
   extra.send("GET /page HTTP/1.1\r\nHost: x\r\n\r\n");
   auto got = extra.read_until_close(2s);
   EXPECT_TRUE(extra.closed());
   EXPECT_EQ(count_responses(got), 0);
-  EXPECT_EQ(svr_->refused_connections(), 1u);
+  EXPECT_EQ(EdgeServerProbe::refused_connections(*svr_), 1u);
   // Another client is served meanwhile.
   RawConnection other(port_, "127.0.0.2");
   ASSERT_TRUE(other.connected());
@@ -332,7 +333,7 @@ TEST_F(EdgeTest, AnIpOverItsConnectionCapIsClosedAtOnceWhileOthersAreServed) {
   EXPECT_NE(body.find("127.0.0.2|"), std::string::npos);
   // A slot freed is a slot again.
   held.pop_back();
-  ASSERT_TRUE(wait_for([&] { return svr_->open_connections() == 3; }));
+  ASSERT_TRUE(wait_for([&] { return EdgeServerProbe::open_connections(*svr_) == 3; }));
   RawConnection again(port_);
   again.send("GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(first_status(again.read_until_close(2s)), 200);

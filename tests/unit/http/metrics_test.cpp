@@ -8,12 +8,15 @@
 #include <iterator>
 
 #include "http_fixture.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
+#include "support/wait_for.h"
 
 namespace sc::unit {
 namespace {
 
 using nlohmann::json;
+using testing::TempDir;
+using testing::wait_for;
 
 class MetricsTest : public HttpTest {
  protected:
@@ -122,7 +125,7 @@ TEST_F(MetricsTest, OutputPassesPromtool) {
   const auto text =
       scrape_until({"sc_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"});
   TempDir dir;
-  const auto file = dir.file("metrics.txt");
+  const auto file = dir.str("metrics.txt");
   std::ofstream(file) << text;
   const auto cmd = "promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
   const int rc = std::system(cmd.c_str());

@@ -11,12 +11,13 @@
 #include "sc/providers/file_email_sender.h"
 #include "sc/providers/log_sms_sender.h"
 #include "sc/providers/phone_normalizer.h"
+#include "support/temp_dir.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::provider_testing::TempDir;
+using sc::testing::TempDir;
 
 OutboundEmail sample(std::int64_t id = 3) {
   OutboundEmail m;

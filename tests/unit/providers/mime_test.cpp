@@ -5,12 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "provider_test_util.h"
+#include "support/temp_dir.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::provider_testing::TempDir;
+using sc::testing::TempDir;
 
 const std::filesystem::path kHere =
     (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers");

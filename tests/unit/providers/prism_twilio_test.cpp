@@ -1,5 +1,5 @@
 // Our Twilio requests checked against Twilio's own OpenAPI document (Create
-// Message, patched as PROVIDERS.md §3 says) by Prism, started by
+// Message, patched: tests/prism/twilio_api_v2010_messages_only.patched.json) by Prism, started by
 // tests/prism/run_prism_tests.sh. Skipped unless SC_PRISM_TWILIO_URL is set;
 // with SC_REQUIRE_PRISM=1 a missing Prism fails instead.
 #include <gtest/gtest.h>

@@ -1,5 +1,6 @@
-// Helpers for the provider tests: temp directories, child processes with a
-// readable stdout, bounded polling. Header-only so the module owns it.
+// Helpers for the provider tests: child processes with a readable stdout,
+// files, test certificates. Header-only so the module owns it. (Temp
+// directories and bounded polling: support/temp_dir.h, support/wait_for.h.)
 #pragma once
 #include <fcntl.h>
 #include <poll.h>
@@ -12,37 +13,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace sc::provider_testing {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("sc-prov-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -54,17 +33,6 @@ inline std::string read_file(const std::filesystem::path& p) {
 inline void write_file(const std::filesystem::path& p, const std::string& data) {
   std::ofstream out(p, std::ios::binary);
   out << data;
-}
-
-// Polls `cond` until it holds or `timeout` passes; never a blind sleep.
-inline bool wait_for(const std::function<bool()>& cond,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 // The Python with aiosmtpd (Debian's, not a pyenv shim).
@@ -150,7 +118,7 @@ inline std::pair<int, std::string> run_capture(const std::string& command) {
 struct TestCertificate {
   std::string cert, key;
 };
-inline TestCertificate self_signed_certificate(const TempDir& dir) {
+inline TestCertificate self_signed_certificate(const sc::testing::TempDir& dir) {
   TestCertificate c{(dir / "cert.pem").string(), (dir / "key.pem").string()};
   auto [status, out] = run_capture(
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "

@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "fakes/fake_sendgrid.h"
 #include "provider_test_util.h"
 #include "sc/providers/api_base.h"
+#include "support/temp_dir.h"
 
 namespace sc::providers {
 namespace {
@@ -345,7 +348,7 @@ TEST(SendgridSender, LargeBatchAllDeliveredOnce) {
 }
 
 TEST(SendgridSender, HttpsKeepsItsConnectionsAcrossBatches) {
-  sc::provider_testing::TempDir certs;
+  sc::testing::TempDir certs;
   const auto [cert, key] = sc::provider_testing::self_signed_certificate(certs);
   FakeSendgrid::Options o;
   o.tls_cert = cert;
@@ -414,6 +417,36 @@ TEST(FakeSendgrid, FlagsRequestsThatBreakTheSpec) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->status, 401);
   EXPECT_EQ(fake.violations().size(), 3u);
+}
+
+// A request is recorded in one step under the fake's lock: whoever sees its
+// violation sees it counted too, so a test that waits for one and reads the
+// other cannot race (issue 15, point 7).
+TEST(FakeSendgrid, CountsARefusedRequestInTheSameStepAsItsViolation) {
+  FakeSendgrid fake;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done) {
+      const auto seen = fake.violations().size();
+      if (fake.request_count() < seen) ++torn;
+    }
+  });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client cli(fake.base_url());
+      for (int i = 0; i < 50; ++i)
+        cli.Post("/v3/mail/send", httplib::Headers{{"Authorization", "Bearer " + fake.api_key()}},
+                 "x", "text/plain");
+    });
+  }
+  for (auto& c : clients) c.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(fake.request_count(), 200u);
+  EXPECT_EQ(fake.violations().size(), 200u);
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a violation before its request was counted";
 }
 
 }  // namespace

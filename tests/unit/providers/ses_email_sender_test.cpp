@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "fakes/fake_ses.h"
 #include "sc/providers/mime.h"
@@ -475,6 +477,34 @@ TEST(FakeSes, FlagsRequestsThatBreakTheApi) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(fake.violations().size(), 2u);
+}
+
+// A request is recorded in one step under the fake's lock: whoever sees its
+// violation sees it counted too, so a test that waits for one and reads the
+// other cannot race (issue 15, point 7).
+TEST(FakeSes, CountsARefusedRequestInTheSameStepAsItsViolation) {
+  FakeSes fake;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done) {
+      const auto seen = fake.violations().size();
+      if (fake.request_count() < seen) ++torn;
+    }
+  });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client cli(fake.base_url());
+      for (int i = 0; i < 50; ++i) cli.Post("/v2/email/outbound-emails", "{}", "application/json");
+    });
+  }
+  for (auto& c : clients) c.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(fake.request_count(), 200u);
+  EXPECT_EQ(fake.violations().size(), 200u);
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a violation before its request was counted";
 }
 
 TEST(FakeSes, FlagsBodiesThatBreakTheModelEvenWhenSigned) {

@@ -10,12 +10,14 @@
 
 #include "provider_test_util.h"
 #include "sc/providers/mime.h"
+#include "support/temp_dir.h"
+#include "support/wait_for.h"
 
 namespace sc::providers {
 namespace {
 
 using nlohmann::json;
-using sc::provider_testing::TempDir;
+using sc::testing::TempDir;
 
 const std::filesystem::path kHere =
     (std::filesystem::path(SC_SOURCE_DIR) / "tests" / "unit" / "providers");
@@ -39,7 +41,7 @@ class SmtpServer {
     return "smtp://" + userinfo + "127.0.0.1:" + std::to_string(port_);
   }
   bool wait_messages(int n) {
-    return sc::provider_testing::wait_for(
+    return sc::testing::wait_for(
         [&] { return std::filesystem::exists(dir_ / ("msg-" + std::to_string(n) + ".eml")); });
   }
   std::string raw(int n) const {

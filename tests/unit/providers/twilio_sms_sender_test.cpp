@@ -103,7 +103,7 @@ TEST(TwilioClassify, BothErrorShapesAndEveryClass) {
 }
 
 TEST(TwilioClassify, NumbersThatCanNeverGetATextAreUndeliverable) {
-  // 21211: invalid 'To'; 21614: not a mobile number (PROVIDERS.md 1.1).
+  // 21211: invalid 'To'; 21614: not a mobile number (docs/architecture.md).
   for (const char* code : {"21211", "21614"}) {
     auto r = classify_twilio_response(
         400, std::string(R"({"code":)") + code + R"(,"message":"no","status":400})", "");

@@ -9,8 +9,8 @@
 
 #include "sc/assets/embedded.h"
 #include "sc/core/consent_service.h"
+#include "support/temp_dir.h"
 #include "support/unit_fakes.h"
-#include "support/unit_temp_dir.h"
 
 namespace sc {
 namespace {
@@ -252,9 +252,9 @@ TEST(Renderer, MissingTemplatesThrow) {
 }
 
 TEST(Renderer, ADirectoryOverridesCompiledInTemplatesPerInstance) {
-  unit::TempDir dir;
+  testing::TempDir dir;
   std::filesystem::create_directories(dir.path() / "email");
-  std::ofstream(dir.file("email/welcome.subject.mustache")) << "Custom hello from {{org_name}}";
+  std::ofstream(dir.str("email/welcome.subject.mustache")) << "Custom hello from {{org_name}}";
   Renderer custom(kCommon, dir.path().string());
   Renderer stock(kCommon);
   // Rendered in turn on one thread: each instance keeps its own templates.
@@ -266,9 +266,9 @@ TEST(Renderer, ADirectoryOverridesCompiledInTemplatesPerInstance) {
 }
 
 TEST(Renderer, AnInvalidTemplateIsAnErrorNotACrash) {
-  unit::TempDir dir;
+  testing::TempDir dir;
   std::filesystem::create_directories(dir.path() / "email");
-  std::ofstream(dir.file("email/welcome.subject.mustache")) << "Broken {{#section}} never closed";
+  std::ofstream(dir.str("email/welcome.subject.mustache")) << "Broken {{#section}} never closed";
   Renderer r(kCommon, dir.path().string());
   EXPECT_THROW(r.email("welcome", {}), std::runtime_error);
   EXPECT_THROW(r.email("welcome", {}),

@@ -29,7 +29,7 @@ class AdminKeysTest : public StorageTest {
   // Every byte of the database's files (main, WAL, shared memory).
   std::string all_db_bytes() const {
     std::string all;
-    for (const auto& f : std::filesystem::directory_iterator(dir_.file("db"))) {
+    for (const auto& f : std::filesystem::directory_iterator(dir_.str("db"))) {
       std::ifstream in(f.path(), std::ios::binary);
       all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "sc/storage/storage.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc::storage {
 namespace {
@@ -19,8 +19,8 @@ mode_t mode_of(const std::string& p) {
 
 TEST(DatabaseFiles, AreCreatedPrivateUnderUmask022) {
   const mode_t old = ::umask(022);
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   migrate(path);
   {
     WriteQueue writer(path);  // WAL mode: -wal and -shm exist while it is open
@@ -34,10 +34,10 @@ TEST(DatabaseFiles, AreCreatedPrivateUnderUmask022) {
 // A symlink planted at the database's path (to a file that does not exist
 // yet) must not make the service create the database where it points.
 TEST(DatabaseFiles, ASymlinkAsTheDatabaseIsRefused) {
-  unit::TempDir dir;
-  std::filesystem::create_symlink(dir.file("elsewhere.db"), dir.file("sc.db"));
-  EXPECT_THROW(migrate(dir.file("sc.db")), StorageError);
-  EXPECT_FALSE(std::filesystem::exists(dir.file("elsewhere.db")));
+  testing::TempDir dir;
+  std::filesystem::create_symlink(dir.str("elsewhere.db"), dir.str("sc.db"));
+  EXPECT_THROW(migrate(dir.str("sc.db")), StorageError);
+  EXPECT_FALSE(std::filesystem::exists(dir.str("elsewhere.db")));
 }
 
 }  // namespace

@@ -7,14 +7,14 @@
 #include "sc/assets/embedded.h"
 #include "sc/storage/storage.h"
 #include "storage_fixture.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc::storage {
 namespace {
 
 TEST(Migrate, AppliesOnceAndRecordsVersions) {
-  unit::TempDir dir;
-  const auto path = dir.file("nested/dir/sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("nested/dir/sc.db");
   auto first = migrate(path);
   ASSERT_FALSE(first.empty());
   EXPECT_EQ(first[0].version, 1);
@@ -50,8 +50,8 @@ TEST(Migrate, AppliesOnceAndRecordsVersions) {
 // are accepted, anything else is still refused, and the database passes
 // SQLite's own integrity check afterwards.
 TEST(Migrate, FeedbackStatesWidenTheChecksAndNothingElse) {
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   migrate(path);
   SQLite::Database db(path, SQLite::OPEN_READWRITE);
   db.exec("INSERT INTO subscribers (id, created_at) VALUES (1, 1)");
@@ -91,8 +91,8 @@ TEST(Migrate, FeedbackStatesWidenTheChecksAndNothingElse) {
 // 0012 records why a queued message waits (quiet hours), with a partial
 // index of held broadcast rows; rows that were queued before it wait for nothing.
 TEST(Migrate, BroadcastWaitingAddsTheReasonAndItsIndex) {
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   auto applied = migrate(path);
   bool found = false;
   for (const auto& m : applied)
@@ -114,20 +114,20 @@ TEST(Migrate, BroadcastWaitingAddsTheReasonAndItsIndex) {
 }
 
 TEST(Migrate, LeavesTheDatabaseInWalMode) {
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   migrate(path);
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
 TEST(Migrate, AnUnusablePathIsAStorageError) {
-  unit::TempDir dir;
-  std::ofstream(dir.file("not-a-dir")) << "x";
-  EXPECT_THROW(migrate(dir.file("not-a-dir/sc.db")), StorageError);
+  testing::TempDir dir;
+  std::ofstream(dir.str("not-a-dir")) << "x";
+  EXPECT_THROW(migrate(dir.str("not-a-dir/sc.db")), StorageError);
   // A file that is not a database.
-  std::ofstream(dir.file("junk.db")) << std::string(4096, 'j');
-  EXPECT_THROW(migrate(dir.file("junk.db")), StorageError);
+  std::ofstream(dir.str("junk.db")) << std::string(4096, 'j');
+  EXPECT_THROW(migrate(dir.str("junk.db")), StorageError);
 }
 
 using WriterPragmas = StorageTest;
@@ -212,8 +212,8 @@ TEST_F(ConsentLog, ConsentTextMustBeRegisteredAndRegistrationIsIdempotent) {
 // 0011 (issue 14): an Idempotency-Key stored before it is found under the
 // admin key that used it, without a body digest (answered as before).
 TEST(Migrate, IdempotencyKeysMadeBefore0011AreKeptUnderTheirAdminKey) {
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db.exec(

@@ -8,16 +8,16 @@
 #include <fstream>
 #include <string>
 
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc {
 namespace {
 
 TEST(StorageOpen, MigratesANewDatabaseAndReportsWhatItApplied) {
-  unit::TempDir dir;
-  const auto expected = storage::migrate(dir.file("reference.db"));
+  testing::TempDir dir;
+  const auto expected = storage::migrate(dir.str("reference.db"));
   ASSERT_FALSE(expected.empty());
-  auto db = storage::open(dir.file("sc.db"), {});
+  auto db = storage::open(dir.str("sc.db"), {});
   ASSERT_EQ(db->applied().size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(db->applied()[i].version, expected[i].version);
@@ -26,30 +26,30 @@ TEST(StorageOpen, MigratesANewDatabaseAndReportsWhatItApplied) {
   db->stop();
   db.reset();
   // Opened again: already up to date, nothing applied.
-  auto again = storage::open(dir.file("sc.db"), {});
+  auto again = storage::open(dir.str("sc.db"), {});
   EXPECT_TRUE(again->applied().empty());
-  EXPECT_TRUE(storage::migrate(dir.file("sc.db")).empty());
+  EXPECT_TRUE(storage::migrate(dir.str("sc.db")).empty());
 }
 
 TEST(StorageOpen, SettingsAreTheOnesInForce) {
-  unit::TempDir dir;
+  testing::TempDir dir;
   storage::OpenOptions options;
   options.synchronous_full = true;
-  auto full = storage::open(dir.file("full.db"), options);
+  auto full = storage::open(dir.str("full.db"), options);
   EXPECT_EQ(full->settings().journal_mode, "wal");
   EXPECT_EQ(full->settings().synchronous, "FULL");
   EXPECT_TRUE(full->settings().foreign_keys);
   options.synchronous_full = false;
-  auto normal = storage::open(dir.file("normal.db"), options);
+  auto normal = storage::open(dir.str("normal.db"), options);
   EXPECT_EQ(normal->settings().synchronous, "NORMAL");
 }
 
 TEST(StorageOpen, WritesThroughTheWriterAreSeenThroughTheReadPorts) {
-  unit::TempDir dir;
+  testing::TempDir dir;
   metrics::Registry registry;
   storage::OpenOptions options;
   options.metrics = &registry;
-  auto db = storage::open(dir.file("sc.db"), options);
+  auto db = storage::open(dir.str("sc.db"), options);
   EXPECT_TRUE(db->reads().healthy());
   AuditEntry e;
   e.at = 1700000000;
@@ -70,13 +70,13 @@ TEST(StorageOpen, WritesThroughTheWriterAreSeenThroughTheReadPorts) {
 }
 
 TEST(StorageOpen, RegistersTheConsentTextsOnce) {
-  unit::TempDir dir;
+  testing::TempDir dir;
   storage::OpenOptions options;
   options.consent_texts = {{ChannelKind::kEmail, ConsentText{"email-abc", "I agree.", "abc"}},
                            {ChannelKind::kSms, ConsentText{"sms-def", "Reply YES.", "def"}}};
-  storage::open(dir.file("sc.db"), options, 1700000000)->stop();
-  storage::open(dir.file("sc.db"), options, 1700000999)->stop();  // idempotent
-  SQLite::Database db(dir.file("sc.db"), SQLite::OPEN_READONLY);
+  storage::open(dir.str("sc.db"), options, 1700000000)->stop();
+  storage::open(dir.str("sc.db"), options, 1700000999)->stop();  // idempotent
+  SQLite::Database db(dir.str("sc.db"), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM consent_texts").getInt(), 2);
   EXPECT_EQ(db.execAndGet("SELECT text || '|' || version || '|' || created_at FROM consent_texts"
                           " WHERE sha256 = 'abc'")
@@ -85,17 +85,17 @@ TEST(StorageOpen, RegistersTheConsentTextsOnce) {
 }
 
 TEST(StorageOpen, ADatabaseThatCannotBeOpenedIsAStorageError) {
-  unit::TempDir dir;
-  std::ofstream(dir.file("not-a-dir")) << "x";
-  EXPECT_THROW(storage::open(dir.file("not-a-dir/sc.db"), {}), storage::StorageError);
-  std::ofstream(dir.file("junk.db")) << std::string(4096, 'j');
-  EXPECT_THROW(storage::open(dir.file("junk.db"), {}), storage::StorageError);
+  testing::TempDir dir;
+  std::ofstream(dir.str("not-a-dir")) << "x";
+  EXPECT_THROW(storage::open(dir.str("not-a-dir/sc.db"), {}), storage::StorageError);
+  std::ofstream(dir.str("junk.db")) << std::string(4096, 'j');
+  EXPECT_THROW(storage::open(dir.str("junk.db"), {}), storage::StorageError);
 }
 
 TEST(StorageOpen, BroadcastReadsOpenReadOnlyWithoutMigrating) {
-  unit::TempDir dir;
-  storage::migrate(dir.file("sc.db"));
-  auto reads = storage::open_broadcast_reads(dir.file("sc.db"));
+  testing::TempDir dir;
+  storage::migrate(dir.str("sc.db"));
+  auto reads = storage::open_broadcast_reads(dir.str("sc.db"));
   EXPECT_FALSE(reads->get(1).has_value());
   EXPECT_TRUE(reads->list(10, 0).empty());
 }

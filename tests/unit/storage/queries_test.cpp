@@ -16,7 +16,7 @@
 
 #include "sc/storage/storage.h"
 #include "storage/sql.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc::storage::detail {
 namespace {
@@ -53,8 +53,8 @@ TEST(QueriesTest, EveryNameTheCodeUsesExistsAndEveryBlockIsUsed) {
 }
 
 TEST(QueriesTest, EveryQueryPreparesOnAMigratedDatabase) {
-  unit::TempDir dir;
-  const auto path = dir.file("sc.db");
+  testing::TempDir dir;
+  const auto path = dir.str("sc.db");
   migrate(path);
   SQLite::Database db(path, SQLite::OPEN_READWRITE);
   for (const auto& n : QueryRegistry::sqlite().names()) {

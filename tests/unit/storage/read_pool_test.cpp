@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "storage_fixture.h"
+#include "support/temp_dir.h"
 
 namespace sc::storage {
 namespace {
@@ -96,9 +97,9 @@ TEST_F(ReadPoolTest, CountsAndHealth) {
 }
 
 TEST(ReadPoolHealth, AnUnmigratedDatabaseIsNotHealthy) {
-  unit::TempDir dir;
-  { WriteQueue w(dir.file("empty.db")); }  // creates the file, no schema
-  ReadPool reads(dir.file("empty.db"), 1);
+  testing::TempDir dir;
+  { WriteQueue w(dir.str("empty.db")); }  // creates the file, no schema
+  ReadPool reads(dir.str("empty.db"), 1);
   EXPECT_FALSE(reads.healthy());
 }
 

@@ -9,14 +9,14 @@
 
 #include "sc/storage/storage.h"
 #include "support/db_inspect.h"
-#include "support/unit_temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace sc::storage {
 
 class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = dir_.file("db/sc.db");  // the parent directory is created on open
+    path_ = dir_.str("db/sc.db");  // the parent directory is created on open
     migrate(path_);
     writer_ = std::make_unique<WriteQueue>(path_);
   }
@@ -94,7 +94,7 @@ class StorageTest : public ::testing::Test {
   // Reads what the writer committed, on a read-only connection of the test's own.
   std::string query(const std::string& sql) { return db_inspect::query_value(path_, sql); }
 
-  unit::TempDir dir_;
+  testing::TempDir dir_;
   std::string path_;
   std::unique_ptr<WriteQueue> writer_;
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "storage_fixture.h"
+#include "support/wait_for.h"
 
 namespace sc::storage {
 namespace {
@@ -91,7 +92,7 @@ TEST_F(WriteQueueTest, AThrowingJobIsRolledBackAloneAndItsCallerSeesTheException
   auto good2 = std::async(std::launch::async, [&] {
     return writer_->run([](WriteContext& c) { return insert_subscriber(c, "good2"); });
   });
-  ASSERT_TRUE(unit::wait_for([&] { return writer_->stats().pending == 3; }))
+  ASSERT_TRUE(testing::wait_for([&] { return writer_->stats().pending == 3; }))
       << "pending=" << writer_->stats().pending;
   release.set_value();
   blocker.get();
@@ -149,12 +150,12 @@ TEST_F(WriteQueueTest, OutboxCommitCallbackRunsAfterCommitsThatQueuedMessages) {
   auto ch = add_channel("a@example.com");
   enqueue_email(ch, "a@example.com");
   // The callback runs on the writer thread just after the commit.
-  ASSERT_TRUE(unit::wait_for([&] { return calls.load() == 1; }));
+  ASSERT_TRUE(testing::wait_for([&] { return calls.load() == 1; }));
   add_channel("b@example.com");
   enqueue_email(ch, "a@example.com");
   // Callbacks run in commit order, so once this one has run, a (wrong)
   // callback for add_channel would have run before it.
-  ASSERT_TRUE(unit::wait_for([&] { return calls.load() >= 2; }));
+  ASSERT_TRUE(testing::wait_for([&] { return calls.load() >= 2; }));
   EXPECT_EQ(calls.load(), 2);
 }
 

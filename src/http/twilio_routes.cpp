@@ -1,7 +1,7 @@
-// Providers' webhooks. Twilio signs over SC_PUBLIC_URL + the path and query
-// as requested + every form parameter; anything unsigned is refused (403)
-// before it is read further, and a sid not shaped as Twilio's (400). What a
-// text says is core's to interpret.
+// Twilio's webhooks: inbound texts and status callbacks. Twilio signs over
+// SC_PUBLIC_URL + the path and query as requested + every form parameter;
+// anything unsigned is refused (403) before it is read further, and a sid
+// not shaped as Twilio's (400). What a text says is core's to interpret.
 #include <memory>
 
 #include "form.h"
@@ -113,7 +113,7 @@ class TwilioWebhooks {
 
 }  // namespace
 
-void add_webhook_routes(Router& router, const RouteEnv& env) {
+void add_twilio_routes(Router& router, const RouteEnv& env) {
   auto twilio = std::make_shared<TwilioWebhooks>(env);
   router.post("/webhooks/twilio/sms", [twilio](const httplib::Request& q, httplib::Response& s) {
     twilio->inbound_sms(q, s);
