@@ -60,34 +60,34 @@ void BroadcastRunner::loop() {
 
 bool BroadcastRunner::step() {
   std::vector<Broadcast> active;
-  tx_.run_background([&](BroadcastStore& s) { active = s.active(); });
+  tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger&) { active = drafts.active(); });
   bool changed = false;
   bool queued = false;
   for (const auto& seen : active) {
     const auto now = clock_.now_unix();
-    tx_.run_background([&](BroadcastStore& s) {
+    tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger& ledger) {
       // Read again inside the transaction: an operator may have paused or
       // cancelled it since.
-      auto b = s.find(seen.id);
+      auto b = drafts.find(seen.id);
       if (!b) return;
       switch (b->status) {
         case BroadcastStatus::kScheduled:
           if (b->send_at <= now) {
-            s.set_status(b->id, BroadcastStatus::kSending, "", now);
+            drafts.set_status(b->id, BroadcastStatus::kSending, "", now);
             changed = true;
           }
           break;
         case BroadcastStatus::kSending:
           if (!b->snapshot_done) {
-            if (s.snapshot_chunk(*b, options_.chunk_rows, now) > 0) queued = true;
+            if (ledger.snapshot_chunk(*b, options_.chunk_rows, now) > 0) queued = true;
             changed = true;
-          } else if (!s.has_unfinished(b->id)) {
-            s.set_status(b->id, BroadcastStatus::kCompleted, "", now);
+          } else if (!ledger.has_unfinished(b->id)) {
+            drafts.set_status(b->id, BroadcastStatus::kCompleted, "", now);
             changed = true;
           }
           break;
         case BroadcastStatus::kCancelled:
-          if (s.skip_queued(b->id, options_.chunk_rows, now) > 0) changed = true;
+          if (ledger.skip_queued(b->id, options_.chunk_rows, now) > 0) changed = true;
           break;
         default:
           break;

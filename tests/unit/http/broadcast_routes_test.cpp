@@ -26,17 +26,18 @@ constexpr const char* kSendKey = "send-key-0123456789";
 // they were before it (a rollback), and each one is counted.
 class MemoryBroadcasts final : public BroadcastTransactions,
                                public BroadcastReads,
-                               private BroadcastStore {
+                               private BroadcastDrafts,
+                               private BroadcastLedger {
  public:
   explicit MemoryBroadcasts(AuditLog& audit) : audit_(audit) {}
 
-  void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) override {
+  void run(const std::function<void(const BroadcastTransaction&)>& fn) override {
     std::lock_guard lk(mu_);
     ++transactions_;
     const auto rows = rows_;
     const auto ledger = ledger_;
     try {
-      fn(*this, audit_);
+      fn(BroadcastTransaction{*this, *this, audit_});
     } catch (...) {
       rows_ = rows;
       ledger_ = ledger;
@@ -44,9 +45,9 @@ class MemoryBroadcasts final : public BroadcastTransactions,
       throw;
     }
   }
-  void run_background(const std::function<void(BroadcastStore&)>& fn) override {
+  void run_background(const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) override {
     std::lock_guard lk(mu_);
-    fn(*this);
+    fn(*this, *this);
   }
 
   std::optional<Broadcast> get(std::int64_t id) override {
