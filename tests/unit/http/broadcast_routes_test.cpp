@@ -2,8 +2,9 @@
 // against in-memory broadcast ports: who may do what (401, 403), unknown
 // ids (404), invalid transitions (409), each bad field (422), a body that is
 // not JSON (400) or not declared JSON (415), and Idempotency-Key. Every
-// refusal leaves the store as it was. The same answers through the real
-// binary and SQLite are in tests/integration/broadcast_test.cpp.
+// refusal leaves the store as it was. Which action each status allows is
+// core's (tests/unit/core/broadcast_lifecycle_test.cpp); SQLite's side of the
+// ports is in tests/unit/storage/broadcast_store_test.cpp.
 #include <gmock/gmock.h>
 
 #include <regex>
@@ -431,6 +432,10 @@ TEST_F(BroadcastRoutesTest, EachBadFieldIs422AndNothingIsStored) {
        "text"},
       {"bad send_at",
        {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"send_at", "2026-02-30T25:00Z"}},
+       "invalid_send_at",
+       "send_at"},
+      {"send_at a word",
+       {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"send_at", "tomorrow"}},
        "invalid_send_at",
        "send_at"},
       {"unknown topic",
