@@ -95,6 +95,36 @@ Result<int> apply_broadcast_action(BroadcastDrafts& drafts, BroadcastLedger& led
   return requeued;
 }
 
+BroadcastProgress advance_broadcast(BroadcastDrafts& drafts, BroadcastLedger& ledger,
+                                    std::int64_t id, int chunk_rows, std::int64_t now) {
+  BroadcastProgress p;
+  auto b = drafts.find(id);
+  if (!b) return p;
+  switch (b->status) {
+    case BroadcastStatus::kScheduled:
+      if (b->send_at <= now) {
+        drafts.set_status(b->id, BroadcastStatus::kSending, "", now);
+        p.changed = true;
+      }
+      break;
+    case BroadcastStatus::kSending:
+      if (!b->snapshot_done) {
+        if (ledger.snapshot_chunk(*b, chunk_rows, now) > 0) p.queued = true;
+        p.changed = true;
+      } else if (!ledger.has_unfinished(b->id)) {
+        drafts.set_status(b->id, BroadcastStatus::kCompleted, "", now);
+        p.changed = true;
+      }
+      break;
+    case BroadcastStatus::kCancelled:
+      if (ledger.skip_queued(b->id, chunk_rows, now) > 0) p.changed = true;
+      break;
+    default:
+      break;
+  }
+  return p;
+}
+
 std::optional<Error> check_editable(const Broadcast& b) {
   if (b.status == BroadcastStatus::kDraft) return std::nullopt;
   return conflict(std::string("only a draft can be edited; this broadcast is ") +

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "sc/core/broadcast_lifecycle.h"
+
 namespace sc {
 
 BroadcastRunner::BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,
@@ -66,32 +68,10 @@ bool BroadcastRunner::step() {
   for (const auto& seen : active) {
     const auto now = clock_.now_unix();
     tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger& ledger) {
-      // Read again inside the transaction: an operator may have paused or
-      // cancelled it since.
-      auto b = drafts.find(seen.id);
-      if (!b) return;
-      switch (b->status) {
-        case BroadcastStatus::kScheduled:
-          if (b->send_at <= now) {
-            drafts.set_status(b->id, BroadcastStatus::kSending, "", now);
-            changed = true;
-          }
-          break;
-        case BroadcastStatus::kSending:
-          if (!b->snapshot_done) {
-            if (ledger.snapshot_chunk(*b, options_.chunk_rows, now) > 0) queued = true;
-            changed = true;
-          } else if (!ledger.has_unfinished(b->id)) {
-            drafts.set_status(b->id, BroadcastStatus::kCompleted, "", now);
-            changed = true;
-          }
-          break;
-        case BroadcastStatus::kCancelled:
-          if (ledger.skip_queued(b->id, options_.chunk_rows, now) > 0) changed = true;
-          break;
-        default:
-          break;
-      }
+      // The state machine's runner part is core's (broadcast_lifecycle.h).
+      const auto p = advance_broadcast(drafts, ledger, seen.id, options_.chunk_rows, now);
+      changed = changed || p.changed;
+      queued = queued || p.queued;
     });
   }
   if (queued && on_queued_) on_queued_();

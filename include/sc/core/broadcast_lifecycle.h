@@ -10,10 +10,10 @@
 //   sending, paused, completed ─retry-failed / retry-unknown─► those recipients queued again;
 //     a completed broadcast goes back to sending when any was
 //
-// The runner (sc/dispatch/broadcast_runner.h) moves scheduled to sending when
-// send_at comes and sending to completed when the ledger is done; the
-// dispatcher pauses a sending broadcast after repeated errors
-// (OutboxStore::pause_broadcast).
+//   scheduled ─send_at comes─► sending ─ledger done─► completed   (advance_broadcast, the runner's)
+//
+// The dispatcher pauses a sending broadcast after repeated errors
+// (OutboxStore::pause_broadcast, which changes only a broadcast still sending).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -62,6 +62,22 @@ Result<BroadcastTransition> plan_transition(const Broadcast& b, BroadcastAction 
 Result<int> apply_broadcast_action(BroadcastDrafts& drafts, BroadcastLedger& ledger,
                                    std::int64_t id, BroadcastAction a, std::int64_t now,
                                    std::string_view who);
+
+// What one step of the runner did to a broadcast.
+struct BroadcastProgress {
+  bool changed = false;  // its status or its ledger moved (the runner goes on at once)
+  bool queued = false;   // recipients entered its ledger (the dispatcher wakes)
+};
+
+// The runner's part (sc/dispatch/broadcast_runner.h), for one broadcast it
+// has work for (BroadcastDrafts::active), inside one background transaction:
+// a scheduled broadcast whose send_at has come starts sending; a sending one
+// takes up to chunk_rows more recipients into its ledger until the snapshot
+// is done, and then completes once none is unfinished; a cancelled one has up
+// to chunk_rows of its queued recipients skipped. Read again by id, since an
+// operator may have paused or cancelled it since the runner listed it.
+BroadcastProgress advance_broadcast(BroadcastDrafts& drafts, BroadcastLedger& ledger,
+                                    std::int64_t id, int chunk_rows, std::int64_t now);
 
 // Only a draft can be edited: 409 invalid_transition otherwise.
 std::optional<Error> check_editable(const Broadcast& b);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -189,9 +190,23 @@ class RecordingBroadcast final : public BroadcastDrafts, public BroadcastLedger 
     ++audience_checks;
     return audience;
   }
-  int snapshot_chunk(const Broadcast&, int, std::int64_t) override { return 0; }
-  int skip_queued(std::int64_t, int, std::int64_t) override { return 0; }
-  bool has_unfinished(std::int64_t) override { return false; }
+  int not_in_ledger = 0;  // recipients snapshot_chunk() would still add
+  int queued = 0;         // recipients skip_queued() finds
+  bool unfinished = false;
+  int snapshot_chunk(const Broadcast&, int max_rows, std::int64_t) override {
+    const int n = std::min(max_rows, not_in_ledger);
+    not_in_ledger -= n;
+    if (n < max_rows) row->snapshot_done = true;
+    writes.push_back("snapshot_chunk " + std::to_string(n));
+    return n;
+  }
+  int skip_queued(std::int64_t, int max_rows, std::int64_t) override {
+    const int n = std::min(max_rows, queued);
+    queued -= n;
+    writes.push_back("skip_queued " + std::to_string(n));
+    return n;
+  }
+  bool has_unfinished(std::int64_t) override { return unfinished; }
   int requeue(std::int64_t, const std::string& state, std::int64_t) override {
     writes.push_back("requeue " + state);
     return queued_again[state];
@@ -311,6 +326,83 @@ TEST(BroadcastLifecycleTest, ARetryQueuesAgainAndReopensACompletedBroadcastOnlyW
     EXPECT_EQ(s.row->status, S::kPaused);
     EXPECT_EQ(s.row->pause_reason, "50 errors in a row");
   }
+}
+
+TEST(BroadcastLifecycleTest, TheRunnerStartsAScheduledBroadcastWhenItsTimeComes) {
+  RecordingBroadcast s;
+  s.row = with(S::kScheduled, kNow + 60);
+  auto early = advance_broadcast(s, s, 7, 100, kNow);
+  EXPECT_FALSE(early.changed);
+  EXPECT_FALSE(early.queued);
+  EXPECT_TRUE(s.writes.empty());
+  auto due = advance_broadcast(s, s, 7, 100, kNow + 60);
+  EXPECT_TRUE(due.changed);
+  EXPECT_FALSE(due.queued);
+  EXPECT_EQ(s.writes, (std::vector<std::string>{"set_status sending ''"}));
+}
+
+TEST(BroadcastLifecycleTest, TheRunnerTakesTheLedgerInChunksThenCompletesWhenNothingIsLeft) {
+  RecordingBroadcast s;
+  s.row = with(S::kSending);
+  s.not_in_ledger = 250;
+  std::vector<BroadcastProgress> steps;
+  for (int i = 0; i < 3; ++i) steps.push_back(advance_broadcast(s, s, 7, 100, kNow));
+  EXPECT_EQ(s.writes, (std::vector<std::string>{"snapshot_chunk 100", "snapshot_chunk 100",
+                                                "snapshot_chunk 50"}));
+  for (const auto& p : steps) {
+    EXPECT_TRUE(p.changed);
+    EXPECT_TRUE(p.queued);
+  }
+  ASSERT_TRUE(s.row->snapshot_done);
+  // Recipients still queued or sending: it stays sending, and says nothing changed.
+  s.writes.clear();
+  s.unfinished = true;
+  auto busy = advance_broadcast(s, s, 7, 100, kNow);
+  EXPECT_FALSE(busy.changed);
+  EXPECT_TRUE(s.writes.empty());
+  s.unfinished = false;
+  auto done = advance_broadcast(s, s, 7, 100, kNow);
+  EXPECT_TRUE(done.changed);
+  EXPECT_FALSE(done.queued);
+  EXPECT_EQ(s.writes, (std::vector<std::string>{"set_status completed ''"}));
+}
+
+TEST(BroadcastLifecycleTest, AnEmptyLastChunkStillCountsAsAChange) {
+  RecordingBroadcast s;
+  s.row = with(S::kSending);
+  auto p = advance_broadcast(s, s, 7, 100, kNow);
+  EXPECT_TRUE(p.changed);  // the snapshot is marked done: the runner goes on at once
+  EXPECT_FALSE(p.queued);
+  EXPECT_TRUE(s.row->snapshot_done);
+}
+
+TEST(BroadcastLifecycleTest, TheRunnerSkipsACancelledBroadcastsQueuedRecipientsInChunks) {
+  RecordingBroadcast s;
+  s.row = with(S::kCancelled);
+  s.queued = 150;
+  EXPECT_TRUE(advance_broadcast(s, s, 7, 100, kNow).changed);
+  EXPECT_TRUE(advance_broadcast(s, s, 7, 100, kNow).changed);
+  EXPECT_FALSE(advance_broadcast(s, s, 7, 100, kNow).changed);
+  EXPECT_EQ(s.writes,
+            (std::vector<std::string>{"skip_queued 100", "skip_queued 50", "skip_queued 0"}));
+  EXPECT_EQ(s.row->status, S::kCancelled);
+}
+
+TEST(BroadcastLifecycleTest, TheRunnerLeavesDraftsPausedAndCompletedBroadcastsAndUnknownIds) {
+  for (auto st : {S::kDraft, S::kPaused, S::kCompleted}) {
+    RecordingBroadcast s;
+    s.row = with(st, kNow - 60);
+    s.not_in_ledger = 10;
+    s.queued = 10;
+    auto p = advance_broadcast(s, s, 7, 100, kNow);
+    EXPECT_FALSE(p.changed) << to_string(st);
+    EXPECT_FALSE(p.queued) << to_string(st);
+    EXPECT_TRUE(s.writes.empty()) << to_string(st);
+  }
+  RecordingBroadcast s;
+  s.row = with(S::kScheduled, kNow - 60);
+  EXPECT_FALSE(advance_broadcast(s, s, 8, 100, kNow).changed);
+  EXPECT_TRUE(s.writes.empty());
 }
 
 }  // namespace
