@@ -366,11 +366,11 @@ Outcome run(const Options& o) {
   b.created_by = "bench";
   const auto t0 = Steady::now();
   std::int64_t id = 0;
-  broadcasts.run([&](sc::BroadcastStore& s, sc::AuditLog&) {
+  broadcasts.run([&](const sc::BroadcastTransaction& tx) {
     const auto now = clock.now_unix();
     b.created_at = now;
-    id = s.insert(b);
-    s.set_status(id, sc::BroadcastStatus::kSending, "", now);
+    id = tx.drafts.insert(b);
+    tx.drafts.set_status(id, sc::BroadcastStatus::kSending, "", now);
   });
   runner.wake();
 

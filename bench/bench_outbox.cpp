@@ -328,12 +328,12 @@ int run_lanes(int bulk, int batch, int in_flight) {
       b.text = "News text for {{first_name}}";
       b.html = "<p>News</p>";
       b.created_at = now;
-      const auto id = c.broadcasts().insert(b);
-      c.broadcasts().set_status(id, sc::BroadcastStatus::kSending, "", now);
+      const auto id = c.broadcast_tx().drafts.insert(b);
+      c.broadcast_tx().drafts.set_status(id, sc::BroadcastStatus::kSending, "", now);
       for (;;) {
-        auto cur = c.broadcasts().find(id);
+        auto cur = c.broadcast_tx().drafts.find(id);
         if (cur->snapshot_done) break;
-        c.broadcasts().snapshot_chunk(*cur, 50'000, now);
+        c.broadcast_tx().ledger.snapshot_chunk(*cur, 50'000, now);
       }
     });
   }

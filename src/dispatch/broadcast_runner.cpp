@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "sc/core/broadcast_lifecycle.h"
+
 namespace sc {
 
 BroadcastRunner::BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,
@@ -60,38 +62,16 @@ void BroadcastRunner::loop() {
 
 bool BroadcastRunner::step() {
   std::vector<Broadcast> active;
-  tx_.run_background([&](BroadcastStore& s) { active = s.active(); });
+  tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger&) { active = drafts.active(); });
   bool changed = false;
   bool queued = false;
   for (const auto& seen : active) {
     const auto now = clock_.now_unix();
-    tx_.run_background([&](BroadcastStore& s) {
-      // Read again inside the transaction: an operator may have paused or
-      // cancelled it since.
-      auto b = s.find(seen.id);
-      if (!b) return;
-      switch (b->status) {
-        case BroadcastStatus::kScheduled:
-          if (b->send_at <= now) {
-            s.set_status(b->id, BroadcastStatus::kSending, "", now);
-            changed = true;
-          }
-          break;
-        case BroadcastStatus::kSending:
-          if (!b->snapshot_done) {
-            if (s.snapshot_chunk(*b, options_.chunk_rows, now) > 0) queued = true;
-            changed = true;
-          } else if (!s.has_unfinished(b->id)) {
-            s.set_status(b->id, BroadcastStatus::kCompleted, "", now);
-            changed = true;
-          }
-          break;
-        case BroadcastStatus::kCancelled:
-          if (s.skip_queued(b->id, options_.chunk_rows, now) > 0) changed = true;
-          break;
-        default:
-          break;
-      }
+    tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger& ledger) {
+      // The state machine's runner part is core's (broadcast_lifecycle.h).
+      const auto p = advance_broadcast(drafts, ledger, seen.id, options_.chunk_rows, now);
+      changed = changed || p.changed;
+      queued = queued || p.queued;
     });
   }
   if (queued && on_queued_) on_queued_();

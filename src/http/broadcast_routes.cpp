@@ -5,6 +5,7 @@
 
 #include "rate_limiter.h"
 #include "routes.h"
+#include "sc/core/broadcast_lifecycle.h"
 #include "sc/core/email.h"
 #include "sc/core/sms_limits.h"
 #include "sc/core/sms_segments.h"
@@ -76,25 +77,6 @@ json counts_json(const BroadcastCounts& c) {
           {"delivered", c.delivered}, {"undelivered", c.undelivered},   {"waiting", c.waiting}};
 }
 
-Error conflict(const std::string& message) {
-  return Error{ErrorCode::kConflict, "invalid_transition", message, ""};
-}
-
-Error no_such_broadcast() {
-  return Error{ErrorCode::kNotFound, "not_found", "no such broadcast", ""};
-}
-
-// A send_at that has passed would send at once: an operator who meant a
-// time asks for "now" instead (or leaves send_at out).
-std::optional<Error> send_at_in_past(const Broadcast& b, std::int64_t now) {
-  if (b.send_at == 0 || b.send_at >= now) return std::nullopt;
-  return invalid("send_at_in_past",
-                 "send_at " + format_rfc3339(b.send_at) + " has passed (it is now " +
-                     format_rfc3339(now) +
-                     "); give a later time, or \"now\" to send as soon as it is sent",
-                 "send_at");
-}
-
 // Test copies per admin key: a burst, then a steady rate, so a key cannot
 // use test sends to mail or text strangers in bulk ahead of any consent.
 constexpr double kTestCopiesBurst = 5;
@@ -160,10 +142,10 @@ class BroadcastResource {
     std::optional<Error> err;
     bool existed = false;
     std::int64_t id = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
+    env_.deps.broadcast_tx->run([&](const BroadcastTransaction& tx) {
       if (!key.empty()) {
         // Scoped to the admin key: another key's Idempotency-Key is another request.
-        if (auto prior = s.find_by_idempotency_key(who->key_name, key)) {
+        if (auto prior = tx.drafts.find_by_idempotency_key(who->key_name, key)) {
           // Rows from before migration 0011 have no digest: answered as before.
           if (!prior->idempotency_body_digest.empty() && prior->idempotency_body_digest != digest) {
             err = invalid("idempotency_key_reused",
@@ -182,7 +164,7 @@ class BroadcastResource {
         err = *e;
         return;
       }
-      if (auto unknown = s.unknown_topics(b->topics); !unknown.empty()) {
+      if (auto unknown = tx.drafts.unknown_topics(b->topics); !unknown.empty()) {
         err = invalid("unknown_topic", "no subscriber has chosen the topic \"" + unknown[0] + "\"",
                       "topics");
         return;
@@ -192,8 +174,8 @@ class BroadcastResource {
       nb.idempotency_body_digest = digest;
       nb.created_by = who->key_name;
       nb.created_at = now;
-      id = s.insert(nb);
-      audit(log, env_, *who, "broadcast.create", "broadcast " + std::to_string(id), req);
+      id = tx.drafts.insert(nb);
+      audit(tx.audit, env_, *who, "broadcast.create", "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
     respond_one(res, existed ? 200 : 201, id);
@@ -211,18 +193,14 @@ class BroadcastResource {
     if (!b) return env_.respond.json_error(res, b.error());
     const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
-      auto cur = s.find(id);
+    env_.deps.broadcast_tx->run([&](const BroadcastTransaction& tx) {
+      auto cur = tx.drafts.find(id);
       if (!cur) {
         err = no_such_broadcast();
         return;
       }
-      if (cur->status != BroadcastStatus::kDraft) {
-        err = conflict(std::string("only a draft can be edited; this broadcast is ") +
-                       to_string(cur->status));
-        return;
-      }
-      if (auto unknown = s.unknown_topics(b->topics); !unknown.empty()) {
+      if ((err = check_editable(*cur))) return;
+      if (auto unknown = tx.drafts.unknown_topics(b->topics); !unknown.empty()) {
         err = invalid("unknown_topic", "no subscriber has chosen the topic \"" + unknown[0] + "\"",
                       "topics");
         return;
@@ -235,8 +213,8 @@ class BroadcastResource {
       Broadcast nb = b.value();
       nb.id = id;
       nb.updated_at = now;
-      s.update_content(nb);
-      audit(log, env_, *who, "broadcast.edit", "broadcast " + std::to_string(id), req);
+      tx.drafts.update_content(nb);
+      audit(tx.audit, env_, *who, "broadcast.edit", "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
     respond_one(res, 200, id);
@@ -262,80 +240,30 @@ class BroadcastResource {
     env_.respond.json(res, 200, page.body(items, more, "before", more ? rows.back().id : 0));
   }
 
-  // send, pause, resume, cancel, retry-failed, retry-unknown.
-  void action(const httplib::Request& req, httplib::Response& res, const std::string& what) const {
+  // send, pause, resume, cancel, retry-failed, retry-unknown: the state
+  // machine is core's (sc/core/broadcast_lifecycle.h).
+  void action(const httplib::Request& req, httplib::Response& res, BroadcastAction what) const {
     auto who = authorize(env_, req, res, Scope::kSend);
     if (!who || !available(res)) return;
     auto id = id_of(req);
     const auto now = env_.deps.clock.now_unix();
     std::optional<Error> err;
     int requeued = 0;
-    env_.deps.broadcast_tx->run([&](BroadcastStore& s, AuditLog& log) {
-      auto b = s.find(id);
-      if (!b) {
-        err = no_such_broadcast();
+    env_.deps.broadcast_tx->run([&](const BroadcastTransaction& tx) {
+      auto done = apply_broadcast_action(tx.drafts, tx.ledger, id, what, now, who->key_name);
+      if (!done) {
+        err = done.error();
         return;
       }
-      const auto st = b->status;
-      const std::string is = std::string("this broadcast is ") + to_string(st);
-      if (what == "send") {
-        if (st != BroadcastStatus::kDraft) {
-          err = conflict("only a draft can be sent; " + is);
-          return;
-        }
-        // A time that passed while it waited as a draft: not at once.
-        if (auto e = send_at_in_past(*b, now)) {
-          err = *e;
-          return;
-        }
-        // Nobody to send to: refused, instead of "completed" with 0 recipients.
-        if (!s.has_audience(*b)) {
-          err = Error{ErrorCode::kConflict, "empty_audience",
-                      std::string("no confirmed ") +
-                          (b->channel == ChannelKind::kEmail ? "email address" : "phone number") +
-                          (b->topics.empty() ? "" : " in the broadcast's topics") +
-                          " matches this broadcast; nothing was sent and it stays a draft",
-                      ""};
-          return;
-        }
-        s.set_status(id, b->send_at > now ? BroadcastStatus::kScheduled : BroadcastStatus::kSending,
-                     "", now);
-      } else if (what == "pause") {
-        if (st != BroadcastStatus::kSending && st != BroadcastStatus::kScheduled) {
-          err = conflict("only a sending or scheduled broadcast can be paused; " + is);
-          return;
-        }
-        s.set_status(id, BroadcastStatus::kPaused, "paused by " + who->key_name, now);
-      } else if (what == "resume") {
-        if (st != BroadcastStatus::kPaused) {
-          err = conflict("only a paused broadcast can be resumed; " + is);
-          return;
-        }
-        const bool not_started = b->started_at == 0 && b->send_at > now;
-        s.set_status(id, not_started ? BroadcastStatus::kScheduled : BroadcastStatus::kSending, "",
-                     now);
-      } else if (what == "cancel") {
-        if (st == BroadcastStatus::kCompleted || st == BroadcastStatus::kCancelled) {
-          err = conflict("a completed or cancelled broadcast cannot be cancelled; " + is);
-          return;
-        }
-        s.set_status(id, BroadcastStatus::kCancelled, "cancelled by " + who->key_name, now);
-      } else {  // retry-failed, retry-unknown
-        if (st == BroadcastStatus::kDraft || st == BroadcastStatus::kCancelled ||
-            st == BroadcastStatus::kScheduled) {
-          err = conflict("only a broadcast that has sent can retry recipients; " + is);
-          return;
-        }
-        requeued = s.requeue(id, what == "retry-failed" ? "failed" : "unknown", now);
-        if (requeued > 0 && st == BroadcastStatus::kCompleted)
-          s.set_status(id, BroadcastStatus::kSending, "", now);
-      }
-      audit(log, env_, *who, "broadcast." + what, "broadcast " + std::to_string(id), req);
+      requeued = done.value();
+      audit(tx.audit, env_, *who, std::string("broadcast.") + to_string(what),
+            "broadcast " + std::to_string(id), req);
     });
     if (err) return env_.respond.json_error(res, *err);
     if (env_.deps.broadcast_wake) env_.deps.broadcast_wake();
-    respond_one(res, 200, id,
-                what.starts_with("retry") ? std::optional<int>(requeued) : std::nullopt);
+    const bool retry =
+        what == BroadcastAction::kRetryFailed || what == BroadcastAction::kRetryUnknown;
+    respond_one(res, 200, id, retry ? std::optional<int>(requeued) : std::nullopt);
   }
 
   // test (a real copy through the transactional lane) and preview (the
@@ -638,10 +566,12 @@ void add_broadcast_routes(Router& router, const RouteEnv& env) {
   router.get(base, [r](const httplib::Request& q, httplib::Response& s) { r->list(q, s); });
   router.get(one, [r](const httplib::Request& q, httplib::Response& s) { r->get(q, s); });
   router.post(one, [r](const httplib::Request& q, httplib::Response& s) { r->edit(q, s); });
-  for (std::string what : {"send", "pause", "resume", "cancel", "retry-failed", "retry-unknown"}) {
-    router.post(one + "/" + what, [r, what](const httplib::Request& q, httplib::Response& s) {
-      r->action(q, s, what);
-    });
+  for (auto what :
+       {BroadcastAction::kSend, BroadcastAction::kPause, BroadcastAction::kResume,
+        BroadcastAction::kCancel, BroadcastAction::kRetryFailed, BroadcastAction::kRetryUnknown}) {
+    router.post(
+        one + "/" + to_string(what),
+        [r, what](const httplib::Request& q, httplib::Response& s) { r->action(q, s, what); });
   }
   router.post(one + "/test",
               [r](const httplib::Request& q, httplib::Response& s) { r->sample(q, s, true); });

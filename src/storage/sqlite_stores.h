@@ -90,20 +90,23 @@ class SqliteOutboxStore final : public OutboxStore {
   Statements& st_;
 };
 
-class SqliteBroadcastStore final : public BroadcastStore {
+// Both write-side broadcast ports over one connection.
+class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedger {
  public:
   SqliteBroadcastStore(Statements& st, bool& outbox_changed)
       : st_(st), outbox_changed_(outbox_changed) {}
+  // BroadcastDrafts
   std::int64_t insert(const Broadcast& b) override;
   std::optional<Broadcast> find(std::int64_t id) override;
   std::optional<Broadcast> find_by_idempotency_key(const std::string& key_name,
                                                    const std::string& key) override;
-  bool has_audience(const Broadcast& b) override;
   void update_content(const Broadcast& b) override;
   void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
                   std::int64_t now) override;
   std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) override;
   std::vector<Broadcast> active() override;
+  // BroadcastLedger
+  bool has_audience(const Broadcast& b) override;
   int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override;
   int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override;
   bool has_unfinished(std::int64_t id) override;

@@ -26,11 +26,12 @@ class Context final : public WriteContext {
         broadcasts_(st_, outbox_changed),
         audit_(st_),
         tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
-        outbox_tx_{outbox_, consent_, consent_} {}
+        outbox_tx_{outbox_, consent_, consent_},
+        broadcast_tx_{broadcasts_, broadcasts_, audit_} {}
   const Transaction& tx() override { return tx_; }
   const OutboxTransaction& outbox_tx() override { return outbox_tx_; }
   OutboxStore& outbox() override { return outbox_; }
-  BroadcastStore& broadcasts() override { return broadcasts_; }
+  const BroadcastTransaction& broadcast_tx() override { return broadcast_tx_; }
   AuditLog& audit_log() override { return audit_; }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
@@ -43,6 +44,7 @@ class Context final : public WriteContext {
   detail::SqliteAuditLog audit_;
   Transaction tx_;
   OutboxTransaction outbox_tx_;
+  BroadcastTransaction broadcast_tx_;
 };
 
 }  // namespace

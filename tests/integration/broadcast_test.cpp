@@ -1,10 +1,12 @@
 // Broadcasts end to end (issue 9), through the real binary and its HTTP
-// layer, against checking fakes of SendGrid and Twilio on loopback: the
-// admin API's answers (auth, 404, 409, 422, 400, 415, Idempotency-Key),
-// exact delivery sets and counts that add up, message content, segments,
+// layer, against checking fakes of SendGrid and Twilio on loopback: exact
+// delivery sets and counts that add up, message content, segments,
 // provider faults (retried, unknown, failed), pause/resume/cancel mid-way,
 // an unsubscribe during a send, self-pause, test and preview, and the
-// transactional lane ahead of a running broadcast.
+// transactional lane ahead of a running broadcast. The admin API's answers
+// (auth, 404, 409, 422, 400, 415, Idempotency-Key, a past send_at, an empty
+// audience) are tested in process (tests/unit/http/broadcast_routes_test.cpp)
+// and the state machine in core (tests/unit/core/broadcast_lifecycle_test.cpp).
 //
 // Recipients are seeded straight into the database (tests/support/db_inspect):
 // confirmed channels in every state in one transaction, fast and exact. The
@@ -183,119 +185,6 @@ class BroadcastTest : public ServiceTest {
 };
 
 // ---- the admin API's answers ----
-
-TEST_F(BroadcastTest, AdminApiAnswersEveryBadRequestWithItsStatus) {
-  start({{"SC_SMS_MAX_SEGMENTS", "2"}});
-  seed({{"email", "t@example.org", "confirmed", "T", {"news"}}});
-  const std::string base = "/api/v1/admin/broadcasts";
-  const json good = {{"channel", "email"}, {"subject", "Hi"}, {"text", "Hello {{first_name}}"}};
-
-  // 401 without a key or with an unknown one.
-  auto r = cli_->Post(base.c_str(), good.dump(), "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 401);
-  EXPECT_EQ(api_post(base, good, "not-a-key")->status, 401);
-  EXPECT_EQ(cli_->Get(base.c_str())->status, 401);
-
-  // 403 for a read key on create and send; it may read.
-  auto made =
-      run_binary(SC_BINARY, {"keys", "create", "--name", "viewer", "--scope", "read"}, svc_->env());
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  auto read_key = made.out.substr(0, made.out.find_first_of("\r\n"));
-  auto denied = api_post(base, good, read_key);
-  ASSERT_TRUE(denied);
-  EXPECT_EQ(denied->status, 403) << denied->body;
-  EXPECT_NE(denied->body.find("send"), std::string::npos) << denied->body;  // names the scope
-  const auto id = create(good);
-  ASSERT_GT(id, 0);
-  EXPECT_EQ(api_post(path(id, "/send"), json(), read_key)->status, 403);
-  EXPECT_EQ(cli_->Get(path(id).c_str(), auth(read_key))->status, 200);
-  EXPECT_EQ(get(id)["status"], "draft");
-
-  // 404 for an unknown id, on every kind of route.
-  for (const auto& p : {path(99999), path(99999, "/send"), path(99999, "/recipients")}) {
-    auto nf = p.ends_with("/send") ? api_post(p, json()) : cli_->Get(p.c_str(), auth());
-    ASSERT_TRUE(nf) << p;
-    EXPECT_EQ(nf->status, 404) << p << " " << nf->body;
-  }
-
-  // 422 for each bad field, with the field named.
-  struct Bad {
-    const char* name;
-    json body;
-    const char* code;
-    const char* field;
-  };
-  const std::vector<Bad> bad = {
-      {"unknown channel", {{"channel", "fax"}, {"text", "x"}}, "invalid_channel", "channel"},
-      {"missing subject", {{"channel", "email"}, {"text", "x"}}, "missing_subject", "subject"},
-      {"empty text", {{"channel", "sms"}, {"text", ""}}, "missing_text", "text"},
-      {"over the segment limit",
-       {{"channel", "sms"}, {"text", std::string(400, 'a')}},
-       "too_many_segments",
-       "text"},
-      {"bad send_at",
-       {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"send_at", "tomorrow"}},
-       "invalid_send_at",
-       "send_at"},
-      {"unknown topic",
-       {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"topics", {"nobody-chose-this"}}},
-       "unknown_topic",
-       "topics"},
-      {"template that does not parse",
-       {{"channel", "email"}, {"subject", "s"}, {"text", "Hello {{#first_name}"}},
-       "invalid_template",
-       "text"},
-  };
-  for (const auto& b : bad) {
-    auto a = api_post(base, b.body);
-    ASSERT_TRUE(a) << b.name;
-    EXPECT_EQ(a->status, 422) << b.name << ": " << a->body;
-    auto j = json::parse(a->body, nullptr, false);
-    ASSERT_FALSE(j.is_discarded()) << b.name;
-    EXPECT_EQ(j["error"]["code"], b.code) << b.name << ": " << a->body;
-    EXPECT_EQ(j["error"]["field"], b.field) << b.name << ": " << a->body;
-  }
-  // 400 for a body that is not JSON, 415 for another content type.
-  auto nj = cli_->Post(base.c_str(), auth(), "{\"channel\":", "application/json");
-  ASSERT_TRUE(nj);
-  EXPECT_EQ(nj->status, 400) << nj->body;
-  auto ct = cli_->Post(base.c_str(), auth(), good.dump(), "text/plain");
-  ASSERT_TRUE(ct);
-  EXPECT_EQ(ct->status, 415) << ct->body;
-  EXPECT_EQ(count("broadcasts"), 1) << "a refused create stored a broadcast";
-
-  // The same Idempotency-Key twice makes one broadcast.
-  auto k1 = api_post(base, good, kAdminKey, {{"Idempotency-Key", "once-1"}});
-  auto k2 = api_post(base, good, kAdminKey, {{"Idempotency-Key", "once-1"}});
-  auto j1 = ok_json(k1, 201);
-  auto j2 = ok_json(k2, 200);
-  EXPECT_EQ(j1["id"], j2["id"]);
-  EXPECT_EQ(count("broadcasts"), 2);
-
-  // 409 for invalid transitions, with a clear message.
-  auto conflict = [&](std::int64_t b, const std::string& what, const json& body,
-                      const std::string& says) {
-    auto c = what.empty() ? api_post(path(b), body) : api_post(path(b, "/" + what), body);
-    ASSERT_TRUE(c);
-    EXPECT_EQ(c->status, 409) << what << ": " << c->body;
-    auto j = json::parse(c->body);
-    EXPECT_EQ(j["error"]["code"], "invalid_transition");
-    EXPECT_NE(j["error"]["message"].get<std::string>().find(says), std::string::npos) << c->body;
-  };
-  const auto cancelled = create(good);
-  action(cancelled, "cancel");
-  conflict(cancelled, "send", json(), "cancelled");
-  conflict(cancelled, "resume", json(), "cancelled");
-  // One recipient and no provider fault: the broadcast completes.
-  action(id, "send");
-  ASSERT_TRUE(wait_status(id, "completed")) << get(id).dump();
-  conflict(id, "resume", json(), "completed");
-  conflict(id, "send", json(), "completed");
-  conflict(id, "", good, "only a draft can be edited");
-  conflict(id, "cancel", json(), "completed");
-  EXPECT_EQ(get(id)["counts"]["sent"], 1);
-}
 
 // ---- email: exact audience, content, counts ----
 
@@ -837,31 +726,6 @@ TEST_F(BroadcastTest, AnActionIsNotCommittedWithoutItsAuditRow) {
   EXPECT_EQ(db("SELECT group_concat(action, ',') FROM (SELECT action FROM audit_log WHERE id > 0"
                " ORDER BY id)"),
             "broadcast.create,broadcast.send,inbound.opt_out");
-}
-
-// send_at in the past and an empty audience, through the binary.
-TEST_F(BroadcastTest, APastSendAtAndAnEmptyAudienceAreRefused) {
-  start(sendgrid_env());
-  const json draft = {{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}};
-  json past = draft;
-  past["send_at"] = "2020-01-01T09:00:00Z";
-  auto r = api_post("/api/v1/admin/broadcasts", past);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 422) << r->body;
-  EXPECT_NE(r->body.find("send_at_in_past"), std::string::npos) << r->body;
-  EXPECT_EQ(db("SELECT COUNT(*) FROM broadcasts"), "0");
-  json now = draft;
-  now["send_at"] = "now";
-  const auto id = create(now);
-  // Nobody has confirmed: 409, and it stays a draft.
-  auto empty = api_post(path(id, "/send"), json());
-  ASSERT_TRUE(empty);
-  EXPECT_EQ(empty->status, 409) << empty->body;
-  EXPECT_NE(empty->body.find("empty_audience"), std::string::npos) << empty->body;
-  EXPECT_EQ(get(id)["status"], "draft");
-  seed({{"email", "a@example.org", "confirmed", "A", {}}});
-  EXPECT_EQ(action(id, "send")["status"], "sending");
-  ASSERT_TRUE(wait_status(id, "completed")) << get(id).dump();
 }
 
 // ---- Prism: the broadcast requests against the providers' own specs ----

@@ -85,36 +85,6 @@ TEST_F(JourneyTest, SignUpConfirmAndOneClickUnsubscribe) {
   EXPECT_EQ(admin_lookup("reader@example.org")["consent_log"].size(), 3u);
 }
 
-TEST_F(JourneyTest, OneClickAcceptsMultipartBody) {
-  start();
-  ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "multi@example.org"}})->status, 202);
-  ASSERT_TRUE(wait_emails(1));
-  auto unsubscribe = find_link(decode_quoted_printable(emails()[0]), "/unsubscribe/");
-  ASSERT_TRUE(unsubscribe);
-  httplib::MultipartFormDataItems items{{"List-Unsubscribe", "One-Click", "", ""}};
-  auto u = cli_->Post(unsubscribe->c_str(), items);
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->status, 200);
-  auto j = admin_lookup("multi@example.org");
-  EXPECT_EQ(j["channels"]["email"]["state"], "unsubscribed");
-  EXPECT_EQ(j["consent_log"].back()["source"], "one-click");
-}
-
-TEST_F(JourneyTest, BrowserFormPostIsRedirectedToThanks) {
-  start();
-  auto r = cli_->Post("/api/v1/subscriptions", {{"Accept", "text/html,application/xhtml+xml"}},
-                      "email=form%40example.org&first_name=Ana&source=homepage",
-                      "application/x-www-form-urlencoded");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 303);
-  EXPECT_EQ(r->get_header_value("Location"), "/thanks");
-  auto t = cli_->Get("/thanks");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->status, 200);
-  EXPECT_EQ(email_state("form@example.org"), "pending");
-  EXPECT_EQ(admin_lookup("form@example.org")["consent_log"][0]["detail"], "homepage");
-}
-
 TEST_F(JourneyTest, SignupPageIsAFormThatWorksWithoutJavaScript) {
   start();
   auto r = cli_->Get("/");

@@ -242,17 +242,6 @@ TEST_F(TwilioFeedbackTest, AFoldedStopAfterYesIs400AndStaysConfirmed) {
   EXPECT_EQ(log_rows("withdraw"), 1u);
 }
 
-TEST_F(TwilioFeedbackTest, ATextWithoutMessageSidIsRefusedAndChangesNothing) {
-  start({{"SC_TWILIO_AUTH_TOKEN", token_}});
-  sign_up();
-  auto r = text({{"From", kPhone}, {"Body", "YES"}});
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 400);
-  EXPECT_EQ(json::parse(r->body)["error"]["code"], "missing_message_sid");
-  EXPECT_EQ(state(), "pending");
-  EXPECT_EQ(count("inbound_texts"), 0);
-}
-
 // ---- point 5: texts that are no keyword, listed for review ----
 
 TEST_F(TwilioFeedbackTest, UnrecognisedTextsAreListedAndAnOperatorCanMarkOneAsOptOut) {

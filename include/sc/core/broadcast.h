@@ -79,10 +79,13 @@ struct BroadcastRecipient {
   std::int64_t waiting_until = 0;  // unix seconds, while waiting
 };
 
-// Write-side port, inside one transaction on the single writer.
-class BroadcastStore {
+// Write-side ports, inside one transaction on the single writer: the
+// broadcasts themselves (BroadcastDrafts) and each one's recipients
+// (BroadcastLedger). One adapter may implement both. Which status may follow
+// which is decided in core (sc/core/broadcast_lifecycle.h), not here.
+class BroadcastDrafts {
  public:
-  virtual ~BroadcastStore() = default;
+  virtual ~BroadcastDrafts() = default;
   virtual std::int64_t insert(const Broadcast& b) = 0;
   virtual std::optional<Broadcast> find(std::int64_t id) = 0;
   // The broadcast this admin key (by name) made with this Idempotency-Key.
@@ -90,16 +93,24 @@ class BroadcastStore {
                                                            const std::string& key) = 0;
   virtual void update_content(
       const Broadcast& b) = 0;  // channel, subject, text, html, topics, send_at
+  // Stores the status as given, with its reason; started_at is set the first
+  // time it becomes sending, finished_at when it becomes completed or
+  // cancelled (and cleared otherwise).
   virtual void set_status(std::int64_t id, BroadcastStatus s, const std::string& reason,
                           std::int64_t now) = 0;
-  // Whether any confirmed channel of the broadcast's kind (in one of its
-  // topics, when it names topics) would enter its ledger now.
-  virtual bool has_audience(const Broadcast& b) = 0;
   // Topics that no subscriber has chosen (a typo would reach nobody).
   virtual std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) = 0;
   // Broadcasts the runner has work for: scheduled, sending (snapshot not
   // done, or maybe finished) and cancelled with queued rows.
   virtual std::vector<Broadcast> active() = 0;
+};
+
+class BroadcastLedger {
+ public:
+  virtual ~BroadcastLedger() = default;
+  // Whether any confirmed channel of the broadcast's kind (in one of its
+  // topics, when it names topics) would enter its ledger now.
+  virtual bool has_audience(const Broadcast& b) = 0;
   // Adds up to max_rows recipients after the cursor to the ledger with one
   // INSERT … SELECT (confirmed channels of the broadcast's kind, in its
   // topics), advances the cursor, and marks the snapshot done when fewer
@@ -112,6 +123,13 @@ class BroadcastStore {
   virtual bool has_unfinished(std::int64_t id) = 0;
   // Queues recipients in `state` ("failed" or "unknown") again; returns how many.
   virtual int requeue(std::int64_t id, const std::string& state, std::int64_t now) = 0;
+};
+
+// What a request's broadcast transaction sees (BroadcastTransactions::run).
+struct BroadcastTransaction {
+  BroadcastDrafts& drafts;
+  BroadcastLedger& ledger;
+  AuditLog& audit;
 };
 
 // Read-side port (read connections; never waits for the writer).
@@ -137,8 +155,10 @@ class BroadcastReads {
 class BroadcastTransactions {
  public:
   virtual ~BroadcastTransactions() = default;
-  virtual void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) = 0;
-  virtual void run_background(const std::function<void(BroadcastStore&)>& fn) = 0;
+  virtual void run(const std::function<void(const BroadcastTransaction&)>& fn) = 0;
+  // The runner writes no audit row.
+  virtual void run_background(
+      const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) = 0;
 };
 
 struct BroadcastSettings {

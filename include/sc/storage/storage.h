@@ -67,7 +67,7 @@ class WriteContext {
   virtual const Transaction& tx() = 0;               // the request path's stores (UnitOfWork)
   virtual const OutboxTransaction& outbox_tx() = 0;  // the dispatcher's
   virtual OutboxStore& outbox() = 0;
-  virtual BroadcastStore& broadcasts() = 0;
+  virtual const BroadcastTransaction& broadcast_tx() = 0;  // drafts, ledger and audit log
   virtual AuditLog& audit_log() = 0;  // admin actions (sc/storage/admin_keys.h)
 };
 
@@ -213,12 +213,15 @@ class WriterOutbox final : public OutboxTransactions {
 class StoredBroadcasts final : public BroadcastTransactions, public BroadcastReads {
  public:
   StoredBroadcasts(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
-  void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) override {
-    writer_.run([&](WriteContext& c) { fn(c.broadcasts(), c.audit_log()); });
+  void run(const std::function<void(const BroadcastTransaction&)>& fn) override {
+    writer_.run([&](WriteContext& c) { fn(c.broadcast_tx()); });
   }
   // The runner's snapshot and clean-up chunks: background jobs (requests first).
-  void run_background(const std::function<void(BroadcastStore&)>& fn) override {
-    writer_.run_background([&](WriteContext& c) { fn(c.broadcasts()); });
+  void run_background(const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) override {
+    writer_.run_background([&](WriteContext& c) {
+      const auto& tx = c.broadcast_tx();
+      fn(tx.drafts, tx.ledger);
+    });
   }
   std::optional<Broadcast> get(std::int64_t id) override { return reads_.broadcast(id); }
   std::vector<Broadcast> list(int limit, std::int64_t before) override {

@@ -176,10 +176,14 @@ TEST_F(AdminAuthTest, BadAuditQueriesAre422AndReadNothing) {
       {"limit=", "invalid_limit", "limit"},
       {"limit=5x", "invalid_limit", "limit"},
       {"limit=-1", "invalid_limit", "limit"},
+      {"limit=9999", "invalid_limit", "limit"},
+      {"limit=x", "invalid_limit", "limit"},
       {"before=0", "invalid_before", "before"},
       {"before=-5", "invalid_before", "before"},
       {"before=1e3", "invalid_before", "before"},
       {"before=99999999999999999999", "invalid_before", "before"},
+      {"before=-1", "invalid_before", "before"},
+      {"before=abc", "invalid_before", "before"},
   };
   for (const auto& b : bad) {
     auto r = get("/api/v1/admin/audit?" + b.query, bearer(kAdminKey));
@@ -188,6 +192,10 @@ TEST_F(AdminAuthTest, BadAuditQueriesAre422AndReadNothing) {
     EXPECT_EQ(error_code(r), b.code) << b.query;
     EXPECT_EQ(json::parse(r->body)["error"].value("field", ""), b.field) << b.query;
   }
+  // Without a key at all: 401 (moved from tests/integration/admin_keys_test.cpp).
+  auto none = get("/api/v1/admin/audit", {});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401) << none->body;
   EXPECT_TRUE(admin_store_.pages_asked().empty());
 }
 

@@ -2,8 +2,9 @@
 // against in-memory broadcast ports: who may do what (401, 403), unknown
 // ids (404), invalid transitions (409), each bad field (422), a body that is
 // not JSON (400) or not declared JSON (415), and Idempotency-Key. Every
-// refusal leaves the store as it was. The same answers through the real
-// binary and SQLite are in tests/integration/broadcast_test.cpp.
+// refusal leaves the store as it was. Which action each status allows is
+// core's (tests/unit/core/broadcast_lifecycle_test.cpp); SQLite's side of the
+// ports is in tests/unit/storage/broadcast_store_test.cpp.
 #include <gmock/gmock.h>
 
 #include <regex>
@@ -26,17 +27,18 @@ constexpr const char* kSendKey = "send-key-0123456789";
 // they were before it (a rollback), and each one is counted.
 class MemoryBroadcasts final : public BroadcastTransactions,
                                public BroadcastReads,
-                               private BroadcastStore {
+                               private BroadcastDrafts,
+                               private BroadcastLedger {
  public:
   explicit MemoryBroadcasts(AuditLog& audit) : audit_(audit) {}
 
-  void run(const std::function<void(BroadcastStore&, AuditLog&)>& fn) override {
+  void run(const std::function<void(const BroadcastTransaction&)>& fn) override {
     std::lock_guard lk(mu_);
     ++transactions_;
     const auto rows = rows_;
     const auto ledger = ledger_;
     try {
-      fn(*this, audit_);
+      fn(BroadcastTransaction{*this, *this, audit_});
     } catch (...) {
       rows_ = rows;
       ledger_ = ledger;
@@ -44,9 +46,9 @@ class MemoryBroadcasts final : public BroadcastTransactions,
       throw;
     }
   }
-  void run_background(const std::function<void(BroadcastStore&)>& fn) override {
+  void run_background(const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) override {
     std::lock_guard lk(mu_);
-    fn(*this);
+    fn(*this, *this);
   }
 
   std::optional<Broadcast> get(std::int64_t id) override {
@@ -430,6 +432,10 @@ TEST_F(BroadcastRoutesTest, EachBadFieldIs422AndNothingIsStored) {
        "text"},
       {"bad send_at",
        {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"send_at", "2026-02-30T25:00Z"}},
+       "invalid_send_at",
+       "send_at"},
+      {"send_at a word",
+       {{"channel", "email"}, {"subject", "s"}, {"text", "x"}, {"send_at", "tomorrow"}},
        "invalid_send_at",
        "send_at"},
       {"unknown topic",

@@ -711,6 +711,11 @@ TEST_F(TwilioWebhookTest, ASidOfTheWrongShapeIs400OnBothWebhooksAndChangesNothin
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(error_code(r), "invalid_sid");
+  // A YES with no MessageSid at all (moved from tests/integration/twilio_feedback_test.cpp).
+  r = text({{"From", "+16502530000"}, {"Body", "YES"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(error_code(r), "missing_message_sid");
   EXPECT_EQ(writes_.runs, 0);
   EXPECT_EQ(store_.writes(), writes);
   EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530000").state, ConsentState::kPending);

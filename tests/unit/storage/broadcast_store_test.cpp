@@ -22,8 +22,8 @@ class BroadcastStoreTest : public StorageTest {
       b.text = "Hello {{first_name}}";
       b.topics = std::move(topics);
       b.created_at = 1000;
-      auto id = c.broadcasts().insert(b);
-      c.broadcasts().set_status(id, BroadcastStatus::kSending, "", 1000);
+      auto id = c.broadcast_tx().drafts.insert(b);
+      c.broadcast_tx().drafts.set_status(id, BroadcastStatus::kSending, "", 1000);
       return id;
     });
   }
@@ -33,12 +33,12 @@ class BroadcastStoreTest : public StorageTest {
     for (int round = 0; round < 1000; ++round) {
       bool done = false;
       writer_->run([&](WriteContext& c) {
-        auto b = c.broadcasts().find(id);
+        auto b = c.broadcast_tx().drafts.find(id);
         if (b->snapshot_done) {
           done = true;
           return;
         }
-        added += c.broadcasts().snapshot_chunk(*b, chunk, 1000);
+        added += c.broadcast_tx().ledger.snapshot_chunk(*b, chunk, 1000);
       });
       if (done) return added;
     }
@@ -64,9 +64,9 @@ TEST_F(BroadcastStoreTest, SnapshotTakesEveryConfirmedChannelOfItsKindOnceInChun
   EXPECT_EQ(snapshot(id, 3), 7);  // chunks of 3, 3, 1
   // A second pass from the start adds nobody: a channel is in a ledger once.
   writer_->run([&](WriteContext& c) {
-    auto b = c.broadcasts().find(id);
+    auto b = c.broadcast_tx().drafts.find(id);
     b->snapshot_cursor = 0;
-    EXPECT_EQ(c.broadcasts().snapshot_chunk(*b, 100, 1000), 0);
+    EXPECT_EQ(c.broadcast_tx().ledger.snapshot_chunk(*b, 100, 1000), 0);
   });
   auto got = claim(1000);
   std::set<std::int64_t> channels;
@@ -96,8 +96,9 @@ TEST_F(BroadcastStoreTest, TopicsLimitTheAudience) {
   auto id = create(ChannelKind::kEmail, {"events"});
   EXPECT_EQ(snapshot(id, 1), 2);
   writer_->run([&](WriteContext& c) {
-    EXPECT_TRUE(c.broadcasts().unknown_topics({"events", "jobs"}).empty());
-    EXPECT_EQ(c.broadcasts().unknown_topics({"evnets"}), std::vector<std::string>{"evnets"});
+    EXPECT_TRUE(c.broadcast_tx().drafts.unknown_topics({"events", "jobs"}).empty());
+    EXPECT_EQ(c.broadcast_tx().drafts.unknown_topics({"evnets"}),
+              std::vector<std::string>{"evnets"});
   });
 }
 
@@ -120,9 +121,10 @@ TEST_F(BroadcastStoreTest, LeasedBroadcastMessagesBecomeUnknownAndAreResentOnlyW
   EXPECT_EQ(reads.broadcast_counts(id, 1000).unknown, 3);
   EXPECT_EQ(reads.broadcast_recipients(id, "unknown", 10, 0, 1000).size(), 3u);
   // The operator's explicit choice puts them back.
-  EXPECT_EQ(
-      writer_->run([&](WriteContext& c) { return c.broadcasts().requeue(id, "unknown", 3000); }),
-      3);
+  EXPECT_EQ(writer_->run([&](WriteContext& c) {
+    return c.broadcast_tx().ledger.requeue(id, "unknown", 3000);
+  }),
+            3);
   EXPECT_EQ(claim(3000).size(), 3u);
 }
 
@@ -186,7 +188,7 @@ TEST_F(BroadcastStoreTest, NothingOfABroadcastPausedOrCancelledSinceTheClaimIsHa
           .size(),
       1u);
   writer_->run([&](WriteContext& c) {
-    c.broadcasts().set_status(id, BroadcastStatus::kPaused, "paused by ops", 1001);
+    c.broadcast_tx().drafts.set_status(id, BroadcastStatus::kPaused, "paused by ops", 1001);
   });
   EXPECT_TRUE(writer_
                   ->run([&](WriteContext& c) {
@@ -202,7 +204,7 @@ TEST_F(BroadcastStoreTest, NothingOfABroadcastPausedOrCancelledSinceTheClaimIsHa
   EXPECT_TRUE(claim(1002).empty());  // paused: nothing is claimed
   // Cancelled: the same for the last one.
   writer_->run([&](WriteContext& c) {
-    c.broadcasts().set_status(id, BroadcastStatus::kCancelled, "cancelled by ops", 1003);
+    c.broadcast_tx().drafts.set_status(id, BroadcastStatus::kCancelled, "cancelled by ops", 1003);
   });
   EXPECT_TRUE(
       writer_
@@ -218,17 +220,17 @@ TEST_F(BroadcastStoreTest, APausedBroadcastIsNotClaimedAndACancelledOneIsSkipped
   snapshot(id, 100);
   writer_->run([&](WriteContext& c) {
     c.outbox().pause_broadcast(id, "50 errors in a row", 1000);
-    EXPECT_EQ(c.broadcasts().find(id)->status, BroadcastStatus::kPaused);
-    EXPECT_EQ(c.broadcasts().find(id)->pause_reason, "50 errors in a row");
+    EXPECT_EQ(c.broadcast_tx().drafts.find(id)->status, BroadcastStatus::kPaused);
+    EXPECT_EQ(c.broadcast_tx().drafts.find(id)->pause_reason, "50 errors in a row");
   });
   EXPECT_TRUE(claim(1000).empty());
   writer_->run([&](WriteContext& c) {
-    c.broadcasts().set_status(id, BroadcastStatus::kCancelled, "", 1000);
-    EXPECT_EQ(c.broadcasts().active().size(), 1u);  // queued rows to clear
-    EXPECT_EQ(c.broadcasts().skip_queued(id, 3, 1000), 3);
-    EXPECT_EQ(c.broadcasts().skip_queued(id, 3, 1000), 1);
-    EXPECT_TRUE(c.broadcasts().active().empty());
-    EXPECT_FALSE(c.broadcasts().has_unfinished(id));
+    c.broadcast_tx().drafts.set_status(id, BroadcastStatus::kCancelled, "", 1000);
+    EXPECT_EQ(c.broadcast_tx().drafts.active().size(), 1u);  // queued rows to clear
+    EXPECT_EQ(c.broadcast_tx().ledger.skip_queued(id, 3, 1000), 3);
+    EXPECT_EQ(c.broadcast_tx().ledger.skip_queued(id, 3, 1000), 1);
+    EXPECT_TRUE(c.broadcast_tx().drafts.active().empty());
+    EXPECT_FALSE(c.broadcast_tx().ledger.has_unfinished(id));
   });
   ReadPool reads(path_, 1);
   EXPECT_EQ(reads.broadcast_counts(id, 1000).skipped, 4);
@@ -243,21 +245,23 @@ TEST_F(BroadcastStoreTest, AnIdempotencyKeyIsFoundOnlyUnderTheAdminKeyThatUsedIt
     b.idempotency_body_digest = "d1";
     b.created_by = "newsroom";
     b.created_at = 1;
-    auto id = c.broadcasts().insert(b);
-    ASSERT_TRUE(c.broadcasts().find_by_idempotency_key("newsroom", "key-1"));
-    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("newsroom", "key-1")->id, id);
-    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("newsroom", "key-1")->idempotency_body_digest,
+    auto id = c.broadcast_tx().drafts.insert(b);
+    ASSERT_TRUE(c.broadcast_tx().drafts.find_by_idempotency_key("newsroom", "key-1"));
+    EXPECT_EQ(c.broadcast_tx().drafts.find_by_idempotency_key("newsroom", "key-1")->id, id);
+    EXPECT_EQ(c.broadcast_tx()
+                  .drafts.find_by_idempotency_key("newsroom", "key-1")
+                  ->idempotency_body_digest,
               "d1");
-    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("newsroom", "key-2"));
-    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("other-key", "key-1"));
+    EXPECT_FALSE(c.broadcast_tx().drafts.find_by_idempotency_key("newsroom", "key-2"));
+    EXPECT_FALSE(c.broadcast_tx().drafts.find_by_idempotency_key("other-key", "key-1"));
     // The same text under another admin key is another request.
     b.created_by = "other-key";
-    auto other = c.broadcasts().insert(b);
+    auto other = c.broadcast_tx().drafts.insert(b);
     EXPECT_NE(other, id);
-    EXPECT_EQ(c.broadcasts().find_by_idempotency_key("other-key", "key-1")->id, other);
+    EXPECT_EQ(c.broadcast_tx().drafts.find_by_idempotency_key("other-key", "key-1")->id, other);
     // Under the same admin key it is refused by the unique index.
     b.created_by = "newsroom";
-    EXPECT_ANY_THROW(c.broadcasts().insert(b));
+    EXPECT_ANY_THROW(c.broadcast_tx().drafts.insert(b));
   });
 }
 
@@ -271,14 +275,14 @@ TEST_F(BroadcastStoreTest, HasAudienceIsTheSnapshotsOwnCondition) {
   writer_->run([&](WriteContext& c) {
     Broadcast b;
     b.channel = ChannelKind::kEmail;
-    EXPECT_TRUE(c.broadcasts().has_audience(b));
+    EXPECT_TRUE(c.broadcast_tx().ledger.has_audience(b));
     b.topics = {"jobs", "events"};
-    EXPECT_TRUE(c.broadcasts().has_audience(b));
+    EXPECT_TRUE(c.broadcast_tx().ledger.has_audience(b));
     b.topics = {"jobs"};
-    EXPECT_FALSE(c.broadcasts().has_audience(b));
+    EXPECT_FALSE(c.broadcast_tx().ledger.has_audience(b));
     b.topics = {};
     b.channel = ChannelKind::kSms;  // only an unsubscribed number
-    EXPECT_FALSE(c.broadcasts().has_audience(b));
+    EXPECT_FALSE(c.broadcast_tx().ledger.has_audience(b));
   });
 }
 
@@ -436,11 +440,11 @@ TEST_F(BroadcastStoreTest, MetricsReadStatusesAndTheBroadcastsInProgress) {
     Broadcast b;
     b.text = "t";
     b.created_at = 1;
-    return c.broadcasts().insert(b);
+    return c.broadcast_tx().drafts.insert(b);
   });
   writer_->run([&](WriteContext& c) {
-    c.broadcasts().set_status(done_long_ago, BroadcastStatus::kCompleted, "", 1000);
-    c.broadcasts().set_status(done_now, BroadcastStatus::kCancelled, "", 9000);
+    c.broadcast_tx().drafts.set_status(done_long_ago, BroadcastStatus::kCompleted, "", 1000);
+    c.broadcast_tx().drafts.set_status(done_now, BroadcastStatus::kCancelled, "", 9000);
   });
   ReadPool reads(path_, 1);
   auto statuses = reads.broadcast_status_counts();

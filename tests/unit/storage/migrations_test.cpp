@@ -242,11 +242,11 @@ TEST(Migrate, IdempotencyKeysMadeBefore0011AreKeptUnderTheirAdminKey) {
   EXPECT_EQ(applied[0].version, 11);
   WriteQueue writer(path);
   writer.run([](WriteContext& c) {
-    auto b = c.broadcasts().find_by_idempotency_key("newsroom", "k-1");
+    auto b = c.broadcast_tx().drafts.find_by_idempotency_key("newsroom", "k-1");
     ASSERT_TRUE(b);
     EXPECT_EQ(b->idempotency_key, "k-1");
     EXPECT_EQ(b->idempotency_body_digest, "");
-    EXPECT_FALSE(c.broadcasts().find_by_idempotency_key("other", "k-1"));
+    EXPECT_FALSE(c.broadcast_tx().drafts.find_by_idempotency_key("other", "k-1"));
   });
   writer.stop();
 }
