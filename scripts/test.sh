@@ -126,9 +126,10 @@ fi
 
 if [ $run_tsan = 1 ]; then
   # The unit tests of the threaded modules: the single writer, the dispatcher
-  # and its provider clients, the HTTP pool. (The integration tests spawn the
+  # and its provider clients, the HTTP pool, and the storage contract (the
+  # dispatcher's thread over each backend). (The integration tests spawn the
   # binary; its threads are the same code, already covered here.)
-  SC_TARGETS="test_storage test_dispatch test_http test_providers" \
+  SC_TARGETS="test_storage test_dispatch test_http test_providers test_contract" \
     stage tsan-build configure_and_build "$tsan_dir" -DCMAKE_BUILD_TYPE=Debug -DSC_TSAN=ON
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp"
   # Every test of the binaries built above (the others register as *_NOT_BUILT).

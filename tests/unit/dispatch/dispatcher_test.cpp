@@ -1,6 +1,8 @@
 // The dispatcher against an in-memory outbox (no SQLite), driven through
-// step() with a fake clock: retries, lanes, rate limits, concurrency caps and
-// pausing a provider that refuses our credentials.
+// step() with a fake clock: lanes, hand-over marks, rate limits, concurrency
+// caps, quiet hours and pausing a provider that refuses our credentials.
+// Outcomes, retries, consent at claim time and leases run over every
+// storage backend in tests/contract/dispatcher_contract_test.cpp.
 #include "sc/dispatch/dispatcher.h"
 
 #include <gtest/gtest.h>
@@ -126,16 +128,6 @@ class DispatcherTest : public ::testing::Test {
   FakeSms sms_{"fake-sms", clock_};  // expects nothing unless a test scripts it
 };
 
-TEST_F(DispatcherTest, BackoffDoublesFromTheBaseAndIsCapped) {
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  EXPECT_EQ(d.backoff_seconds(1), 15);
-  EXPECT_EQ(d.backoff_seconds(2), 30);
-  EXPECT_EQ(d.backoff_seconds(3), 60);
-  EXPECT_EQ(d.backoff_seconds(4), 100);
-  EXPECT_EQ(d.backoff_seconds(5), 100);
-  EXPECT_EQ(d.backoff_seconds(1000), 100);
-}
-
 // Retries of messages that failed together spread out: each delay lies in
 // [delay * (1 - jitter), delay], and they are not all the same.
 TEST_F(DispatcherTest, BackoffJitterSpreadsRetriesWithinItsFraction) {
@@ -152,204 +144,6 @@ TEST_F(DispatcherTest, BackoffJitterSpreadsRetriesWithinItsFraction) {
   EXPECT_GT(seen.size(), 10u);
 }
 
-TEST_F(DispatcherTest, SentIsRecordedWithTheProvidersId) {
-  email_.set_script([](const OutboundEmail& m, int) {
-    return SendResult::sent("202", "P-" + std::to_string(m.outbox_id));
-  });
-  auto id = queue_email();
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  EXPECT_EQ(d.step(), 1u);
-  auto r = outbox_.row(id);
-  EXPECT_EQ(r.state, "sent");
-  EXPECT_EQ(r.provider, "fake-email");
-  EXPECT_EQ(r.provider_message_id, "P-" + std::to_string(id));
-  EXPECT_EQ(r.last_code, "202");
-  EXPECT_EQ(r.attempts, 1);
-  ASSERT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(email_.calls[0].to.address, "a@example.com");
-  EXPECT_EQ(d.step(), 0u);  // nothing left
-  EXPECT_EQ(DispatcherProbe::stats(d).sent, 1u);
-}
-
-TEST_F(DispatcherTest, TemplatedMessagesAreRenderedBeforeSending) {
-  unit::RecordingComposer composer;
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "x"); });
-  auto m = email_to("a@example.com");
-  m.template_name = "welcome";
-  m.template_vars = {{"first_name", "Ann"}};
-  outbox_.add_email(7, m);
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  d.set_composer(&composer);
-  EXPECT_EQ(d.step(), 1u);
-  ASSERT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(email_.calls[0].subject, "subject:welcome");
-  EXPECT_NE(email_.calls[0].text.find("first_name=Ann"), std::string::npos);
-  EXPECT_TRUE(email_.calls[0].template_name.empty());
-}
-
-TEST_F(DispatcherTest, RetryableIsRequeuedWithExponentialBackoff) {
-  email_.set_script([](const OutboundEmail&, int) {
-    return SendResult::retryable("curl:7", "connection refused");
-  });
-  auto id = queue_email();
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  const std::int64_t expected_delay[] = {15, 30, 60, 100};
-  std::int64_t at = 1000;
-  for (int attempt = 1; attempt <= 4; ++attempt) {
-    clock_.set(at);
-    ASSERT_EQ(d.step(), 1u) << "attempt " << attempt;
-    auto r = outbox_.row(id);
-    EXPECT_EQ(r.state, "queued");
-    EXPECT_EQ(r.attempts, attempt);
-    EXPECT_EQ(r.next_attempt_at, at + expected_delay[attempt - 1]) << "attempt " << attempt;
-    EXPECT_EQ(r.last_code, "curl:7");
-    EXPECT_EQ(r.last_error, "connection refused");
-    clock_.set(r.next_attempt_at - 1);  // not due a second earlier
-    EXPECT_EQ(d.step(), 0u);
-    at = r.next_attempt_at;
-  }
-  EXPECT_EQ(DispatcherProbe::stats(d).retried, 4u);
-}
-
-TEST_F(DispatcherTest, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
-  auto slow = queue_email();
-  auto quick = queue_email();
-  email_.set_script([&](const OutboundEmail& m, int) {
-    return SendResult::retryable("429", "slow down",
-                                 std::chrono::seconds(m.outbox_id == slow ? 500 : 5));
-  });
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 2u);
-  EXPECT_EQ(outbox_.row(slow).next_attempt_at, 1500);
-  EXPECT_EQ(outbox_.row(quick).next_attempt_at, 1015);  // the backoff is the floor
-}
-
-TEST_F(DispatcherTest, PermanentFailureKeepsTheProvidersCodeAndText) {
-  email_.set_script([](const OutboundEmail&, int) {
-    return SendResult::permanent("smtp:550", "5.1.1 no such user");
-  });
-  auto id = queue_email();
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 1u);
-  auto r = outbox_.row(id);
-  EXPECT_EQ(r.state, "failed");
-  EXPECT_EQ(r.provider, "fake-email");
-  EXPECT_EQ(r.last_code, "smtp:550");
-  EXPECT_EQ(r.last_error, "5.1.1 no such user");
-  clock_.advance(100000);
-  EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(email_.calls.size(), 1u);
-  EXPECT_EQ(DispatcherProbe::stats(d).failed, 1u);
-}
-
-TEST_F(DispatcherTest, MaxAttemptsTurnsRetryableIntoFailed) {
-  email_.set_script(
-      [](const OutboundEmail&, int) { return SendResult::retryable("503", "unavailable"); });
-  auto id = queue_email();
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  for (int attempt = 1; attempt <= 5; ++attempt) {
-    clock_.set(std::max(clock_.now_unix(), outbox_.row(id).next_attempt_at));
-    ASSERT_EQ(d.step(), 1u) << "attempt " << attempt;
-  }
-  auto r = outbox_.row(id);
-  EXPECT_EQ(r.state, "failed");
-  EXPECT_EQ(r.attempts, 5);
-  clock_.advance(100000);
-  EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(email_.attempts[id], 5);
-}
-
-TEST_F(DispatcherTest, EmailAndSmsGoToTheirOwnProviders) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "E"); });
-  sms_.set_script([](const OutboundSms&, int) { return SendResult::sent("201", "SM1"); });
-  auto e = queue_email();
-  auto s = outbox_.add_sms(8, sms_to("+14155550100"));
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 2u);
-  EXPECT_EQ(outbox_.row(e).provider, "fake-email");
-  EXPECT_EQ(outbox_.row(s).provider, "fake-sms");
-  EXPECT_EQ(outbox_.row(s).provider_message_id, "SM1");
-  ASSERT_EQ(sms_.calls.size(), 1u);
-  EXPECT_EQ(sms_.calls[0].to, "+14155550100");
-}
-
-TEST_F(DispatcherTest, AProviderReportedOptOutUnsubscribesTheChannelAndLogsIt) {
-  auto& consent = outbox_.consent_store();
-  Subscriber sub;
-  const auto sid = consent.insert_subscriber(sub);
-  Channel ch;
-  ch.subscriber_id = sid;
-  ch.kind = ChannelKind::kSms;
-  ch.address = "+14155550100";
-  ch.state = ConsentState::kConfirmed;
-  const auto cid = consent.insert_channel(ch);
-  sms_.set_script([](const OutboundSms&, int) {
-    auto r = SendResult::permanent("21610", "Attempt to send to unsubscribed recipient");
-    r.recipient_opted_out = true;
-    return r;
-  });
-  auto id = outbox_.add_sms(cid, sms_to("+14155550100"));
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 1u);
-  EXPECT_EQ(outbox_.row(id).state, "failed");
-  EXPECT_EQ(consent.channels.at(cid).state, ConsentState::kUnsubscribed);
-  ASSERT_FALSE(consent.events.empty());
-  EXPECT_EQ(consent.events.back().action, ConsentAction::kWithdraw);
-  EXPECT_EQ(consent.events.back().detail, "fake-sms 21610");
-}
-
-TEST_F(DispatcherTest, AProviderReportedUndeliverableAddressIsMarkedAndLogged) {
-  auto& consent = outbox_.consent_store();
-  Subscriber sub;
-  const auto sid = consent.insert_subscriber(sub);
-  Channel ch;
-  ch.subscriber_id = sid;
-  ch.kind = ChannelKind::kEmail;
-  ch.address = "gone@example.org";
-  ch.state = ConsentState::kConfirmed;
-  const auto cid = consent.insert_channel(ch);
-  email_.set_script([](const OutboundEmail&, int) {
-    auto r = SendResult::permanent("smtp:550", "550 5.1.1 <gone@example.org>: User unknown");
-    r.recipient_undeliverable = true;
-    return r;
-  });
-  auto id = outbox_.add_email(cid, email_to("gone@example.org"));
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  ASSERT_EQ(d.step(), 1u);
-  EXPECT_EQ(outbox_.row(id).state, "failed");
-  EXPECT_EQ(consent.channels.at(cid).state, ConsentState::kUndeliverable);
-  ASSERT_FALSE(consent.events.empty());
-  EXPECT_EQ(consent.events.back().action, ConsentAction::kUndeliverable);
-  EXPECT_EQ(consent.events.back().source, ConsentSource::kProvider);
-  EXPECT_EQ(consent.events.back().detail,
-            "fake-email smtp:550 550 5.1.1 <gone@example.org>: User unknown");
-}
-
-TEST_F(DispatcherTest, MessagesToUnsubscribedChannelsAreSkippedNeverSent) {
-  auto e = queue_email();  // channel 7; email_ has no script: any send fails the test
-  outbox_.set_channel_state(7, ConsentState::kUnsubscribed);
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  EXPECT_EQ(d.step(), 0u);
-  EXPECT_EQ(outbox_.row(e).state, "skipped");
-}
-
-class ThrowingEmail final : public EmailSender {
- public:
-  std::string name() const override { return "throwing"; }
-  SendResult send(const OutboundEmail&) override { throw std::runtime_error("provider blew up"); }
-};
-
-TEST_F(DispatcherTest, AProviderThatThrowsLeavesTheMessageRetryableNotStuck) {
-  ThrowingEmail throwing;
-  auto id = queue_email();
-  Dispatcher d(outbox_, throwing, sms_, clock_, options());
-  EXPECT_NO_THROW(d.step());
-  auto r = outbox_.row(id);
-  EXPECT_EQ(r.state, "queued");
-  EXPECT_EQ(r.next_attempt_at, 1015);
-  EXPECT_NE(r.last_error.find("provider blew up"), std::string::npos) << r.last_error;
-}
-
 TEST_F(DispatcherTest, ACorruptPayloadFailsForGoodWithoutReachingTheProvider) {
   auto id = queue_email();               // email_ has no script: a send fails the test
   outbox_.set_payload(id, "{not json");  // decode() throws for it, as storage's does
@@ -359,30 +153,6 @@ TEST_F(DispatcherTest, ACorruptPayloadFailsForGoodWithoutReachingTheProvider) {
   EXPECT_EQ(r.state, "failed");
   EXPECT_EQ(r.last_code, "payload");
   EXPECT_NE(r.last_error.find("corrupt"), std::string::npos) << r.last_error;
-}
-
-TEST_F(DispatcherTest, TheThreadSendsWhatIsQueuedAndStopsCleanly) {
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "t"); });
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  d.start();
-  auto id = queue_email();
-  d.wake();
-  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
-  d.stop();
-  EXPECT_EQ(email_.call_count(), 1u);
-}
-
-TEST_F(DispatcherTest, StartHandsBackLeasesADeadProcessLeft) {
-  auto id = queue_email();
-  // A previous process claimed it with a long lease and died.
-  outbox_.run([](const OutboxTransaction& c) { claim_due(c.outbox, 1000, 10, 999999); });
-  ASSERT_EQ(outbox_.row(id).state, "sending");
-  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("250", "again"); });
-  Dispatcher d(outbox_, email_, sms_, clock_, options());
-  d.start();
-  ASSERT_TRUE(testing::wait_for([&] { return outbox_.row(id).state == "sent"; }));
-  d.stop();
-  EXPECT_EQ(outbox_.row(id).attempts, 2);
 }
 
 // The thread claims the next batch while one is with the provider. A crash

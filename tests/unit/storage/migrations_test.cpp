@@ -161,32 +161,7 @@ TEST_F(WriterPragmas, SynchronousNormalWhenAskedFor) {
 
 using ConsentLog = StorageTest;
 
-TEST_F(ConsentLog, UpdateAndDeleteAreRefusedByTriggers) {
-  auto ch = add_channel("a@example.com");
-  writer_->run([&](WriteContext& c) {
-    ConsentEvent e;
-    e.subscriber_id = 1;
-    e.channel_id = ch;
-    e.address = "a@example.com";
-    e.context = {"203.0.113.1", "UA"};
-    e.at = 500;
-    c.tx().consent_log.append_consent(e, nullptr);
-  });
-  // The triggers live in the schema and fire on any connection; the writer
-  // has no raw-SQL API, so the test tries on a connection of its own.
-  try {
-    db_inspect::exec(path_, "UPDATE consent_log SET ip = '0.0.0.0'");
-    FAIL() << "UPDATE of consent_log was allowed";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
-  }
-  EXPECT_ANY_THROW(db_inspect::exec(path_, "DELETE FROM consent_log"));
-  EXPECT_EQ(query("SELECT COUNT(*) FROM consent_log"), "1");
-  EXPECT_EQ(query("SELECT ip FROM consent_log"), "203.0.113.1");
-  // The writer is still usable after the refused statements.
-  EXPECT_GT(add_channel("b@example.com"), ch);
-}
-
+// The log's append-only rule: tests/contract (TheConsentLogIsAppendOnly).
 TEST_F(ConsentLog, ConsentTextMustBeRegisteredAndRegistrationIsIdempotent) {
   auto ch = add_channel("a@example.com");
   ConsentText text{"email-v1", "You agree ...", std::string(64, 'a')};

@@ -1,6 +1,7 @@
-// The counts of the SMS pumping limits on real SQLite: per key and window,
-// forgotten past the longest window, kept across a reopen, and written in
-// the sign-up's own transaction.
+// The counts of the SMS pumping limits on real SQLite: kept across a reopen,
+// and written in the sign-up's own transaction, also under concurrent
+// sign-ups. Counting per key and window, forgetting and rollback are in the
+// storage contract (tests/contract/messages_contract_test.cpp).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -28,43 +29,12 @@ class SmsConfirmStoreTest : public StorageTest {
   }
 };
 
-TEST_F(SmsConfirmStoreTest, CountsPerKeyInsideTheWindow) {
-  record("198.51.100.7", "+16502530001", 100);
-  record("198.51.100.7", "+16502530002", 200);
-  record("203.0.113.5", "+16502540001", 300);
-  EXPECT_EQ(count(SmsLimit::kClient, "198.51.100.7", 0), 2);
-  EXPECT_EQ(count(SmsLimit::kClient, "198.51.100.7", 100), 1);  // after `since` only
-  EXPECT_EQ(count(SmsLimit::kClient, "203.0.113.5", 0), 1);
-  EXPECT_EQ(count(SmsLimit::kClient, "192.0.2.1", 0), 0);
-  EXPECT_EQ(count(SmsLimit::kNumber, "+16502530002", 0), 1);
-  EXPECT_EQ(count(SmsLimit::kPrefix, "+1650253", 0), 2);
-  EXPECT_EQ(count(SmsLimit::kPrefix, "+1650254", 0), 1);
-  EXPECT_EQ(count(SmsLimit::kDaily, "", 0), 3);
-  EXPECT_EQ(count(SmsLimit::kDaily, "ignored", 250), 1);
-}
-
-TEST_F(SmsConfirmStoreTest, RowsPastTheLongestWindowAreForgottenAsNewOnesAreWritten) {
-  record("198.51.100.7", "+16502530001", 100);
-  record("198.51.100.7", "+16502530002", 200);
-  record("198.51.100.7", "+16502530003", 90000, 90000 - 86400);  // forgets what came before 3600
-  EXPECT_EQ(query("SELECT count(*) FROM sms_confirm_sends"), "1");
-  EXPECT_EQ(query("SELECT number FROM sms_confirm_sends"), "+16502530003");
-}
-
 TEST_F(SmsConfirmStoreTest, CountsSurviveAReopen) {
   record("198.51.100.7", "+16502530001", 100);
   writer_.reset();
   migrate(path_);
   writer_ = std::make_unique<WriteQueue>(path_);
   EXPECT_EQ(count(SmsLimit::kClient, "198.51.100.7", 0), 1);
-}
-
-TEST_F(SmsConfirmStoreTest, ARolledBackSignUpCountsNothing) {
-  EXPECT_ANY_THROW(writer_->run([&](WriteContext& c) {
-    c.tx().sms_confirms.record_sms_confirm({"198.51.100.7", "+16502530001", "+1650253"}, 100, 0);
-    throw std::runtime_error("failed later in the same job");
-  }));
-  EXPECT_EQ(count(SmsLimit::kDaily, "", 0), 0);
 }
 
 // The service over real SQLite: the check and the count share the sign-up's

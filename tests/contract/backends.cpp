@@ -1,0 +1,40 @@
+#include "contract/backends.h"
+
+#include "support/db_inspect.h"
+
+namespace sc::contract {
+
+std::optional<OutboxRowView> SqliteBackend::outbox_row(std::int64_t id) {
+  for (const auto& r : db_inspect::outbox_rows(path_, id - 1, 1)) {
+    if (r.id != id) continue;
+    OutboxRowView v;
+    v.id = r.id;
+    v.state = r.state;
+    v.provider = r.provider;
+    v.provider_message_id = r.provider_message_id;
+    v.last_code = r.last_code;
+    v.last_error = r.last_error;
+    v.attempts = r.attempts;
+    v.next_attempt_at = r.next_attempt_at;
+    const auto where = " FROM outbox WHERE id = " + std::to_string(id);
+    v.wait_reason = db_inspect::query_value(path_, "SELECT wait_reason" + where);
+    v.lane = db_inspect::query_value(path_, "SELECT lane" + where) == "1"
+                 ? OutboxLane::kBulk
+                 : OutboxLane::kTransactional;
+    return v;
+  }
+  return std::nullopt;
+}
+
+// The triggers live in the schema and fire on any connection; the writer
+// has no raw-SQL API, so these try on a connection of their own.
+void SqliteBackend::update_consent_log() {
+  db_inspect::exec(path_, "UPDATE consent_log SET ip = '0.0.0.0'");
+}
+void SqliteBackend::delete_consent_log() { db_inspect::exec(path_, "DELETE FROM consent_log"); }
+void SqliteBackend::update_audit_log() {
+  db_inspect::exec(path_, "UPDATE audit_log SET key_name = 'someone else'");
+}
+void SqliteBackend::delete_audit_log() { db_inspect::exec(path_, "DELETE FROM audit_log"); }
+
+}  // namespace sc::contract

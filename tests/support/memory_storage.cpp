@@ -1,0 +1,974 @@
+#include "support/memory_storage.h"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+
+#include "sc/core/text.h"
+
+namespace sc::unit {
+
+namespace {
+
+// channels.address is COLLATE NOCASE in the schema (ASCII case folding).
+bool same_address(std::string_view a, std::string_view b) {
+  return text::to_lower_ascii(a) == text::to_lower_ascii(b);
+}
+
+constexpr std::int64_t kProviderEventsKeptSeconds = 7 * 86400;
+
+}  // namespace
+
+struct MemoryStorage::Data {
+  struct ConsentRow {
+    ConsentEvent event;
+    std::string text_version;  // "" without a registered text
+  };
+  struct SmsConfirm {
+    SmsConfirmKeys keys;
+    std::int64_t at = 0;
+  };
+  struct KeyRow {
+    AdminKey key;
+    std::string secret;
+  };
+  std::map<std::int64_t, Subscriber> subscribers;
+  std::map<std::int64_t, Channel> channels;
+  std::map<std::int64_t, std::set<std::string>> topics;  // subscriber -> topics
+  std::map<std::int64_t, std::map<std::string, std::int64_t>>
+      topic_requests;                   // channel -> asked at
+  std::set<std::string> consent_texts;  // sha256
+  std::vector<ConsentRow> consent_log;
+  std::map<std::int64_t, OutboxRow> outbox;
+  std::map<std::int64_t, StoredInboundText> inbound;
+  std::map<std::pair<std::string, std::string>, std::int64_t> provider_events;
+  std::vector<SmsConfirm> sms_confirms;
+  std::map<std::int64_t, Broadcast> broadcasts;
+  std::vector<KeyRow> keys;
+  std::vector<AuditEntry> audit;
+  std::int64_t next_subscriber = 1, next_channel = 1, next_outbox = 1, next_inbound = 1,
+               next_broadcast = 1, next_audit = 1;
+  bool outbox_changed = false;
+};
+
+// Every store of a transaction, over the data.
+struct MemoryStorage::Stores final : SubscriberStore,
+                                     TopicStore,
+                                     ConsentLog,
+                                     MessageQueue,
+                                     InboundTextStore,
+                                     DeliveryStore,
+                                     SmsConfirmLedger,
+                                     AuditLog,
+                                     OutboxStore,
+                                     BroadcastDrafts,
+                                     BroadcastLedger {
+  Stores(Data& data, const Clock& c) : d(data), clock(c) {}
+  Data& d;
+  const Clock& clock;
+
+  // ---- SubscriberStore
+  std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override {
+    for (const auto& [id, c] : d.channels) {
+      if (c.kind == kind && same_address(c.address, address)) return c;
+    }
+    return std::nullopt;
+  }
+  std::optional<Channel> channel_by_id(std::int64_t id) override {
+    auto it = d.channels.find(id);
+    if (it == d.channels.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<Subscriber> subscriber_by_id(std::int64_t id) override {
+    auto it = d.subscribers.find(id);
+    if (it == d.subscribers.end()) return std::nullopt;
+    return it->second;
+  }
+  std::int64_t insert_subscriber(const Subscriber& s) override {
+    const auto id = d.next_subscriber++;
+    d.subscribers[id] = s;
+    d.subscribers[id].id = id;
+    return id;
+  }
+  std::int64_t insert_channel(const Channel& c) override {
+    if (find_channel(c.kind, c.address))
+      throw std::runtime_error("UNIQUE constraint failed: channels.kind, channels.address");
+    if (!d.subscribers.contains(c.subscriber_id))
+      throw std::runtime_error("FOREIGN KEY constraint failed: channels.subscriber_id");
+    const auto id = d.next_channel++;
+    Channel stored = c;
+    stored.id = id;
+    stored.state_version = 0;
+    d.channels[id] = stored;
+    return id;
+  }
+  void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) override {
+    auto it = d.channels.find(channel_id);
+    if (it == d.channels.end()) return;
+    it->second.state = state;
+    it->second.updated_at = at;
+    ++it->second.state_version;
+  }
+  void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override {
+    auto it = d.channels.find(channel_id);
+    if (it != d.channels.end()) it->second.confirm_sent_at = at;
+  }
+
+  // ---- TopicStore
+  void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) override {
+    d.topics[subscriber_id].insert(t.begin(), t.end());
+  }
+  std::vector<std::string> topics_of(std::int64_t subscriber_id) override {
+    auto it = d.topics.find(subscriber_id);
+    if (it == d.topics.end()) return {};
+    return {it->second.begin(), it->second.end()};
+  }
+  void request_topics(std::int64_t channel_id, const std::vector<std::string>& t,
+                      std::int64_t at) override {
+    for (const auto& topic : t) d.topic_requests[channel_id][topic] = at;
+  }
+  std::vector<std::string> take_topic_requests(std::int64_t channel_id,
+                                               std::int64_t requested_until) override {
+    std::vector<std::string> out;
+    auto held = d.topic_requests.find(channel_id);
+    if (held == d.topic_requests.end()) return out;
+    for (auto it = held->second.begin(); it != held->second.end();) {
+      if (it->second <= requested_until) {
+        out.push_back(it->first);
+        it = held->second.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (held->second.empty()) d.topic_requests.erase(held);
+    return out;  // sorted: the map is
+  }
+  std::vector<std::string> topic_requests_of(std::int64_t channel_id) override {
+    std::vector<std::string> out;
+    auto it = d.topic_requests.find(channel_id);
+    if (it != d.topic_requests.end()) {
+      for (const auto& [topic, at] : it->second) out.push_back(topic);
+    }
+    return out;
+  }
+
+  // ---- ConsentLog
+  void append_consent(const ConsentEvent& e, const ConsentText* text) override {
+    Data::ConsentRow row{e, ""};
+    if (text != nullptr && !text->sha256_hex.empty()) {
+      // consent_log.consent_text_sha256 references consent_texts.
+      if (!d.consent_texts.contains(text->sha256_hex))
+        throw std::runtime_error("FOREIGN KEY constraint failed: consent_text_sha256");
+      row.text_version = text->version;
+    }
+    d.consent_log.push_back(std::move(row));
+  }
+
+  // ---- MessageQueue
+  OutboxRow& enqueue(const OutboxEntry& entry) {
+    if (entry.broadcast_id != 0) {
+      for (const auto& [id, r] : d.outbox) {
+        if (r.broadcast_id == entry.broadcast_id && r.channel_id == entry.channel_id)
+          throw std::runtime_error("UNIQUE constraint failed: outbox.broadcast_id, channel_id");
+      }
+    }
+    const auto id = d.next_outbox++;
+    OutboxRow& r = d.outbox[id];
+    r.id = id;
+    r.kind = entry.kind;
+    r.lane = lane_for(entry);
+    r.purpose = entry.purpose;
+    r.broadcast_id = entry.broadcast_id;
+    r.channel_id = entry.channel_id;
+    r.created_at = clock.now_unix();
+    d.outbox_changed = true;
+    return r;
+  }
+  std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override {
+    auto& r = enqueue(entry);
+    r.email = email;
+    return r.id;
+  }
+  std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override {
+    auto& r = enqueue(entry);
+    r.sms = sms;
+    return r.id;
+  }
+
+  // ---- InboundTextStore
+  bool inbound_text_seen(std::string_view message_sid) override {
+    for (const auto& [id, t] : d.inbound) {
+      if (t.message_sid == message_sid) return true;
+    }
+    return false;
+  }
+  std::int64_t insert_inbound_text(const StoredInboundText& t) override {
+    if (inbound_text_seen(t.message_sid))
+      throw std::runtime_error("UNIQUE constraint failed: inbound_texts.message_sid");
+    const auto id = d.next_inbound++;
+    StoredInboundText stored = t;
+    stored.id = id;
+    stored.reviewed_at = 0;
+    stored.reviewed_by.clear();
+    stored.review_action.clear();
+    d.inbound[id] = stored;
+    return id;
+  }
+  std::optional<StoredInboundText> inbound_text_by_id(std::int64_t id) override {
+    auto it = d.inbound.find(id);
+    if (it == d.inbound.end()) return std::nullopt;
+    return it->second;
+  }
+  void mark_inbound_text_reviewed(std::int64_t id, std::string_view by, std::string_view action,
+                                  std::int64_t at) override {
+    auto it = d.inbound.find(id);
+    if (it == d.inbound.end()) return;
+    it->second.reviewed_at = at;
+    it->second.reviewed_by = std::string(by);
+    it->second.review_action = std::string(action);
+  }
+
+  // ---- DeliveryStore
+  std::optional<SentMessageRef> sent_message(std::string_view provider,
+                                             std::string_view provider_message_id) override {
+    for (const auto& [id, r] : d.outbox) {  // lowest id first
+      if (r.provider == provider && r.provider_message_id == provider_message_id)
+        return SentMessageRef{r.id, r.channel_id, r.broadcast_id, r.delivery_state};
+    }
+    return std::nullopt;
+  }
+  static OutboxDelivery delivery_of(const OutboxRow& r) {
+    return OutboxDelivery{r.id, r.channel_id, r.broadcast_id, r.delivery_state, r.delivery_at};
+  }
+  std::optional<OutboxDelivery> email_delivery(std::int64_t outbox_id) override {
+    auto it = d.outbox.find(outbox_id);
+    if (it == d.outbox.end() || it->second.kind != OutboxKind::kEmail) return std::nullopt;
+    return delivery_of(it->second);
+  }
+  std::optional<OutboxDelivery> email_delivery_by_provider_id(
+      std::string_view provider_message_id) override {
+    for (auto it = d.outbox.rbegin(); it != d.outbox.rend(); ++it) {  // newest first
+      const auto& r = it->second;
+      if (r.kind == OutboxKind::kEmail && !r.provider_message_id.empty() &&
+          r.provider_message_id == provider_message_id)
+        return delivery_of(r);
+    }
+    return std::nullopt;
+  }
+  void set_delivery(std::int64_t outbox_id, std::string_view state, std::string_view code,
+                    std::int64_t at) override {
+    auto it = d.outbox.find(outbox_id);
+    if (it == d.outbox.end()) return;
+    it->second.delivery_state = std::string(state);
+    it->second.delivery_code = std::string(code);
+    it->second.delivery_at = at;
+  }
+  bool first_provider_event(std::string_view provider, std::string_view event_id,
+                            std::int64_t at) override {
+    std::erase_if(d.provider_events,
+                  [&](const auto& kv) { return kv.second < at - kProviderEventsKeptSeconds; });
+    return d.provider_events.emplace(std::pair{std::string(provider), std::string(event_id)}, at)
+        .second;
+  }
+
+  // ---- SmsConfirmLedger
+  std::int64_t count_sms_confirms(SmsLimit scope, std::string_view key,
+                                  std::int64_t since) override {
+    std::int64_t n = 0;
+    for (const auto& s : d.sms_confirms) {
+      if (s.at <= since) continue;
+      const std::string* k = scope == SmsLimit::kClient   ? &s.keys.client
+                             : scope == SmsLimit::kNumber ? &s.keys.number
+                             : scope == SmsLimit::kPrefix ? &s.keys.prefix
+                                                          : nullptr;
+      if (k == nullptr || *k == key) ++n;
+    }
+    return n;
+  }
+  void record_sms_confirm(const SmsConfirmKeys& keys, std::int64_t at,
+                          std::int64_t forget_before) override {
+    std::erase_if(d.sms_confirms, [&](const Data::SmsConfirm& s) { return s.at < forget_before; });
+    d.sms_confirms.push_back({keys, at});
+  }
+
+  // ---- AuditLog
+  void append(const AuditEntry& e) override {
+    AuditEntry stored = e;
+    stored.id = d.next_audit++;
+    d.audit.push_back(std::move(stored));
+  }
+
+  // ---- OutboxStore (which messages a claim takes is core's claim_due)
+  bool sending_broadcast(std::int64_t id) const {
+    auto it = d.broadcasts.find(id);
+    return it != d.broadcasts.end() && it->second.status == BroadcastStatus::kSending;
+  }
+  ClaimedMessage claimed(const OutboxRow& r) const {
+    ClaimedMessage m;
+    m.id = r.id;
+    m.kind = r.kind;
+    m.lane = r.lane;
+    m.purpose = r.purpose;
+    m.broadcast_id = r.broadcast_id;
+    m.channel_id = r.channel_id;
+    m.attempts = r.attempts;
+    m.email = r.email;  // stored decoded: decode() has nothing to do
+    m.sms = r.sms;
+    m.email.outbox_id = r.id;
+    m.sms.outbox_id = r.id;
+    return m;
+  }
+  std::vector<LeasedMessage> lease_due(OutboxLane lane, OutboxKind kind, int limit,
+                                       std::int64_t now, std::int64_t lease_until,
+                                       LeaseState state) override {
+    std::vector<OutboxRow*> due;
+    for (auto& [id, r] : d.outbox) {
+      if (r.state == "queued" && r.lane == lane && r.kind == kind && r.next_attempt_at <= now &&
+          (lane == OutboxLane::kTransactional || sending_broadcast(r.broadcast_id)))
+        due.push_back(&r);
+    }
+    std::stable_sort(due.begin(), due.end(), [](const OutboxRow* a, const OutboxRow* b) {
+      return a->next_attempt_at < b->next_attempt_at;
+    });
+    if (static_cast<int>(due.size()) > limit) due.resize(static_cast<std::size_t>(limit));
+    std::vector<LeasedMessage> out;
+    for (OutboxRow* r : due) {
+      r->state = "sending";
+      r->attempts += 1;
+      r->lease_until = lease_until;
+      r->handed_over = state == LeaseState::kHandedOver;
+      r->wait_reason.clear();
+      LeasedMessage m;
+      m.message = claimed(*r);
+      m.due = r->next_attempt_at;
+      if (auto c = d.channels.find(r->channel_id); c != d.channels.end())
+        m.channel_state = c->second.state;
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override {
+    for (auto id : ids) {
+      auto* r = leased(id);
+      if (r == nullptr) continue;
+      r->state = "skipped";
+      r->attempts -= 1;
+      r->lease_until = 0;
+      r->handed_over = false;
+      r->finished_at = now;
+      r->last_error = "recipient no longer consents";
+    }
+  }
+  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& res,
+              std::int64_t now) override {
+    auto* r = leased(id);
+    if (r == nullptr) return;
+    r->state = how == Finish::kSent ? "sent" : how == Finish::kFailed ? "failed" : "unknown";
+    r->finished_at = now;
+    r->provider = provider;
+    r->last_code = res.provider_code;
+    if (how == Finish::kSent) {
+      r->provider_message_id = res.provider_message_id;
+      r->last_error.clear();
+    } else {
+      r->last_error = res.provider_message;
+    }
+  }
+  OutboxRow* leased(std::int64_t id) {
+    auto it = d.outbox.find(id);
+    return it != d.outbox.end() && it->second.state == "sending" ? &it->second : nullptr;
+  }
+  void mark_retry(std::int64_t id, const SendResult& res, std::int64_t next_attempt_at) override {
+    if (auto* r = leased(id)) {
+      r->state = "queued";
+      r->next_attempt_at = next_attempt_at;
+      r->lease_until = 0;
+      r->handed_over = false;
+      r->last_code = res.provider_code;
+      r->last_error = res.provider_message;
+    }
+  }
+  std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
+                                             std::int64_t lease_until) override {
+    const std::set<std::int64_t> asked(ids.begin(), ids.end());
+    std::vector<std::int64_t> out;
+    for (auto id : asked) {
+      auto* r = leased(id);
+      // Only rows still leased as claimed (bulk, not yet handed over).
+      if (r == nullptr || r->lane != OutboxLane::kBulk || r->handed_over) continue;
+      if (sending_broadcast(r->broadcast_id)) {
+        r->handed_over = true;
+        r->lease_until = lease_until;
+        out.push_back(id);
+      } else {  // paused or cancelled since the claim: back to the queue unsent
+        r->state = "queued";
+        r->attempts -= 1;
+        r->lease_until = 0;
+      }
+    }
+    return out;
+  }
+  void requeue(std::int64_t id, std::int64_t due, const std::string& reason) override {
+    if (auto* r = leased(id)) {
+      r->state = "queued";
+      r->attempts -= 1;
+      r->next_attempt_at = due;
+      r->lease_until = 0;
+      r->handed_over = false;
+      r->wait_reason = reason;
+    }
+  }
+  void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
+                       std::int64_t now) override {
+    auto it = d.broadcasts.find(broadcast_id);
+    if (it == d.broadcasts.end() || it->second.status != BroadcastStatus::kSending) return;
+    it->second.status = BroadcastStatus::kPaused;
+    it->second.pause_reason = reason;
+    it->second.updated_at = now;
+  }
+  // A lapsed transactional lease is queued again; a bulk one becomes unknown
+  // once handed over, and is queued again (attempt given back) before.
+  static void release(OutboxRow& r, std::int64_t now, const char* why) {
+    if (r.lane == OutboxLane::kTransactional) {
+      r.state = "queued";
+    } else if (r.handed_over) {
+      r.state = "unknown";
+      r.finished_at = now;
+      r.last_error = why;
+    } else {
+      r.state = "queued";
+      r.attempts -= 1;
+    }
+    r.lease_until = 0;
+    r.handed_over = false;
+  }
+  int release_expired(std::int64_t now) override {
+    int n = 0;
+    for (auto& [id, r] : d.outbox) {
+      if (r.state == "sending" && r.lease_until < now) {
+        release(r, now, "in flight when its lease ran out (the process stopped or the send hung)");
+        ++n;
+      }
+    }
+    return n;
+  }
+  int release_all(std::int64_t now) override {
+    int n = 0;
+    for (auto& [id, r] : d.outbox) {
+      if (r.state == "sending") {
+        release(r, now, "in flight when the process stopped");
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  // ---- BroadcastDrafts and BroadcastLedger
+  std::int64_t insert(const Broadcast& b) override {
+    if (!b.idempotency_key.empty() && find_by_idempotency_key(b.created_by, b.idempotency_key))
+      throw std::runtime_error("UNIQUE constraint failed: broadcasts.created_by, idem_key");
+    const auto id = d.next_broadcast++;
+    Broadcast stored = b;
+    stored.id = id;
+    stored.status = BroadcastStatus::kDraft;
+    stored.updated_at = b.created_at;
+    stored.started_at = stored.finished_at = 0;
+    stored.pause_reason.clear();
+    stored.snapshot_done = false;
+    stored.snapshot_cursor = 0;
+    d.broadcasts[id] = stored;
+    return id;
+  }
+  std::optional<Broadcast> find(std::int64_t id) override {
+    auto it = d.broadcasts.find(id);
+    if (it == d.broadcasts.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<Broadcast> find_by_idempotency_key(const std::string& key_name,
+                                                   const std::string& key) override {
+    for (const auto& [id, b] : d.broadcasts) {
+      if (b.created_by == key_name && !b.idempotency_key.empty() && b.idempotency_key == key)
+        return b;
+    }
+    return std::nullopt;
+  }
+  void update_content(const Broadcast& b) override {
+    auto it = d.broadcasts.find(b.id);
+    if (it == d.broadcasts.end() || it->second.status != BroadcastStatus::kDraft) return;
+    auto& s = it->second;
+    s.channel = b.channel;
+    s.subject = b.subject;
+    s.text = b.text;
+    s.html = b.html;
+    s.topics = b.topics;
+    s.send_at = b.send_at;
+    s.updated_at = b.updated_at;
+  }
+  void set_status(std::int64_t id, BroadcastStatus st, const std::string& reason,
+                  std::int64_t now) override {
+    auto it = d.broadcasts.find(id);
+    if (it == d.broadcasts.end()) return;
+    auto& b = it->second;
+    b.status = st;
+    b.pause_reason = reason;
+    b.updated_at = now;
+    if (st == BroadcastStatus::kSending && b.started_at == 0) b.started_at = now;
+    b.finished_at =
+        st == BroadcastStatus::kCompleted || st == BroadcastStatus::kCancelled ? now : 0;
+  }
+  // The snapshot's condition: a confirmed channel of the kind, in a topic when it names any.
+  bool in_audience(const Broadcast& b, const Channel& c) const {
+    if (c.kind != b.channel || c.state != ConsentState::kConfirmed) return false;
+    if (b.topics.empty()) return true;
+    auto t = d.topics.find(c.subscriber_id);
+    if (t == d.topics.end()) return false;
+    return std::any_of(b.topics.begin(), b.topics.end(),
+                       [&](const std::string& topic) { return t->second.contains(topic); });
+  }
+  bool has_audience(const Broadcast& b) override {
+    return std::any_of(d.channels.begin(), d.channels.end(),
+                       [&](const auto& kv) { return in_audience(b, kv.second); });
+  }
+  std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) override {
+    std::vector<std::string> out;
+    for (const auto& t : topics) {
+      const bool known = std::any_of(d.topics.begin(), d.topics.end(),
+                                     [&](const auto& kv) { return kv.second.contains(t); });
+      if (!known) out.push_back(t);
+    }
+    return out;
+  }
+  bool has_rows(std::int64_t id, std::initializer_list<const char*> states) const {
+    for (const auto& [oid, r] : d.outbox) {
+      if (r.broadcast_id != id || id == 0) continue;
+      for (const char* s : states) {
+        if (r.state == s) return true;
+      }
+    }
+    return false;
+  }
+  std::vector<Broadcast> active() override {
+    std::vector<Broadcast> out;
+    for (const auto& [id, b] : d.broadcasts) {
+      if (b.status == BroadcastStatus::kScheduled || b.status == BroadcastStatus::kSending ||
+          (b.status == BroadcastStatus::kCancelled && has_rows(id, {"queued"})))
+        out.push_back(b);
+    }
+    return out;
+  }
+  int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override {
+    std::vector<const Channel*> chunk;
+    for (const auto& [id, c] : d.channels) {
+      if (static_cast<int>(chunk.size()) >= max_rows) break;
+      if (id > b.snapshot_cursor && in_audience(b, c)) chunk.push_back(&c);
+    }
+    int added = 0;
+    std::int64_t last = 0;
+    for (const Channel* c : chunk) {
+      last = c->id;
+      const bool in_ledger = std::any_of(d.outbox.begin(), d.outbox.end(), [&](const auto& kv) {
+        return kv.second.broadcast_id == b.id && kv.second.channel_id == c->id;
+      });
+      if (in_ledger) continue;
+      OutboxEntry e;
+      e.kind = c->kind == ChannelKind::kEmail ? OutboxKind::kEmail : OutboxKind::kSms;
+      e.channel_id = c->id;
+      e.broadcast_id = b.id;
+      e.purpose = "broadcast";
+      auto& r = enqueue(e);
+      r.next_attempt_at = now;
+      r.created_at = now;
+      // A ledger row holds only its recipient (as decode_payload gives it).
+      const auto first_name = d.subscribers.at(c->subscriber_id).first_name;
+      if (e.kind == OutboxKind::kEmail) {
+        r.email.to = Mailbox{c->address, ""};
+        r.email.template_vars["first_name"] = first_name;
+      } else {
+        r.sms.to = c->address;
+        r.sms.template_vars["first_name"] = first_name;
+      }
+      ++added;
+    }
+    auto it = d.broadcasts.find(b.id);
+    if (it != d.broadcasts.end()) {
+      it->second.snapshot_cursor = std::max(it->second.snapshot_cursor, last);
+      it->second.snapshot_done = static_cast<int>(chunk.size()) < max_rows;
+      it->second.updated_at = now;
+    }
+    return added;
+  }
+  int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override {
+    int n = 0;
+    for (auto& [oid, r] : d.outbox) {
+      if (n >= max_rows) break;
+      if (id == 0 || r.broadcast_id != id || r.state != "queued") continue;
+      r.state = "skipped";
+      r.finished_at = now;
+      r.last_error = "broadcast cancelled";
+      ++n;
+    }
+    return n;
+  }
+  bool has_unfinished(std::int64_t id) override { return has_rows(id, {"queued", "sending"}); }
+  int requeue(std::int64_t id, const std::string& state, std::int64_t now) override {
+    int n = 0;
+    for (auto& [oid, r] : d.outbox) {
+      if (id == 0 || r.broadcast_id != id || r.state != state) continue;
+      r.state = "queued";
+      r.attempts = 0;
+      r.next_attempt_at = now;
+      r.lease_until = 0;
+      r.handed_over = false;
+      r.finished_at = 0;
+      ++n;
+    }
+    if (n > 0) d.outbox_changed = true;
+    return n;
+  }
+};
+
+// The port objects, each a view of the one storage.
+class MemoryStorage::Ports final : public UnitOfWork,
+                                   public OutboxTransactions,
+                                   public ReadStore,
+                                   public AdminStore {
+ public:
+  explicit Ports(MemoryStorage& m) : m_(m), broadcasts_(m) {}
+
+  // UnitOfWork
+  void run(const std::function<void(const Transaction&)>& fn) override {
+    m_.transact([&](Stores& s) { fn(Transaction{s, s, s, s, s, s, s, s}); }, true);
+  }
+  // OutboxTransactions
+  void run(const std::function<void(const OutboxTransaction&)>& fn) override {
+    m_.transact([&](Stores& s) { fn(OutboxTransaction{s, s, s}); }, false);
+  }
+  std::uint64_t request_jobs() const override { return request_jobs_.load(); }
+  void decode(ClaimedMessage&) const override {}  // stored decoded
+  OutboxDepth depth(std::int64_t now) override {
+    std::lock_guard lk(m_.mu_);
+    OutboxDepth out;
+    for (auto lane : {OutboxLane::kTransactional, OutboxLane::kBulk}) {
+      for (const char* state : {"queued", "sending"}) {
+        OutboxDepth::Cell c{lane, state, 0};
+        for (const auto& [id, r] : m_.data_->outbox) c.count += r.lane == lane && r.state == state;
+        if (c.count > 0) out.cells.push_back(c);
+      }
+    }
+    for (const auto& [id, r] : m_.data_->outbox) {
+      if (r.state != "queued" || r.next_attempt_at > now) continue;
+      const auto since = std::max(r.next_attempt_at, r.created_at);
+      if (out.oldest_due_since == 0 || since < out.oldest_due_since) out.oldest_due_since = since;
+    }
+    return out;
+  }
+
+  // ReadStore
+  static ConsentLogView view_of(const Data::ConsentRow& row) {
+    const auto& e = row.event;
+    ConsentLogView v;
+    v.at = e.at;
+    v.channel = to_string(e.channel);
+    v.address = e.address;
+    v.action = to_string(e.action);
+    v.source = to_string(e.source);
+    v.detail = e.detail;
+    v.ip = e.context.ip;
+    v.user_agent = e.context.user_agent;
+    v.consent_text_version = row.text_version;
+    v.message_sid = e.message_sid;
+    v.text_received = e.text_received;
+    v.opt_out_type = e.opt_out_type;
+    return v;
+  }
+  std::optional<SubscriberView> subscriber_by_channel(ChannelKind kind,
+                                                      const std::string& address) override {
+    std::lock_guard lk(m_.mu_);
+    const Data& d = *m_.data_;
+    std::int64_t sid = 0;
+    for (const auto& [id, c] : d.channels) {
+      if (c.kind == kind && same_address(c.address, address)) sid = c.subscriber_id;
+    }
+    auto sub = d.subscribers.find(sid);
+    if (sid == 0 || sub == d.subscribers.end()) return std::nullopt;
+    SubscriberView v;
+    v.subscriber = sub->second;
+    for (const auto& [id, c] : d.channels) {
+      if (c.subscriber_id == sid)
+        v.channels.push_back(
+            ChannelView{c.kind, c.address, c.state, c.created_at, c.updated_at, id});
+    }
+    if (auto t = d.topics.find(sid); t != d.topics.end())
+      v.topics.assign(t->second.begin(), t->second.end());
+    for (const auto& row : d.consent_log) {
+      if (row.event.subscriber_id == sid) v.consent_log.push_back(view_of(row));
+    }
+    return v;
+  }
+  std::vector<ConsentLogView> unknown_number_log(const std::string& address) override {
+    std::lock_guard lk(m_.mu_);
+    std::vector<ConsentLogView> out;
+    for (const auto& row : m_.data_->consent_log) {
+      if (row.event.subscriber_id == 0 && row.event.channel == ChannelKind::kSms &&
+          row.event.address == address)
+        out.push_back(view_of(row));
+    }
+    return out;
+  }
+  std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before) override {
+    std::lock_guard lk(m_.mu_);
+    std::vector<StoredInboundText> out;
+    const auto& in = m_.data_->inbound;
+    for (auto it = in.rbegin(); it != in.rend() && static_cast<int>(out.size()) < limit; ++it) {
+      if ((before <= 0 || it->first < before) && it->second.keyword == "none")
+        out.push_back(it->second);
+    }
+    return out;
+  }
+  bool healthy() override { return true; }
+
+  // AdminStore
+  std::optional<AdminIdentity> identify(std::string_view key) override {
+    std::lock_guard lk(m_.mu_);
+    if (key.empty()) return std::nullopt;
+    for (const auto& k : m_.data_->keys) {
+      if (k.secret == key && k.key.revoked_at == 0) return AdminIdentity{k.key.name, k.key.scope};
+    }
+    return std::nullopt;
+  }
+  void append_audit(const AuditEntry& e) override {
+    m_.transact([&](Stores& s) { s.append(e); }, true);
+  }
+  AuditPage audit_page(std::int64_t before, int limit) override {
+    std::lock_guard lk(m_.mu_);
+    AuditPage page;
+    const auto& log = m_.data_->audit;
+    for (auto it = log.rbegin(); it != log.rend(); ++it) {
+      if (before > 0 && it->id >= before) continue;
+      if (static_cast<int>(page.entries.size()) == limit) {
+        page.next = page.entries.back().id;
+        break;
+      }
+      page.entries.push_back(*it);
+    }
+    return page;
+  }
+
+  class Broadcasts final : public BroadcastTransactions, public BroadcastReads {
+   public:
+    explicit Broadcasts(MemoryStorage& m) : m_(m) {}
+    void run(const std::function<void(const BroadcastTransaction&)>& fn) override {
+      m_.transact([&](Stores& s) { fn(BroadcastTransaction{s, s, s}); }, true);
+    }
+    void run_background(
+        const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) override {
+      m_.transact([&](Stores& s) { fn(s, s); }, false);
+    }
+    std::optional<Broadcast> get(std::int64_t id) override {
+      std::lock_guard lk(m_.mu_);
+      auto it = m_.data_->broadcasts.find(id);
+      if (it == m_.data_->broadcasts.end()) return std::nullopt;
+      return it->second;
+    }
+    std::vector<Broadcast> list(int limit, std::int64_t before) override {
+      std::lock_guard lk(m_.mu_);
+      std::vector<Broadcast> out;
+      const auto& all = m_.data_->broadcasts;
+      for (auto it = all.rbegin(); it != all.rend() && static_cast<int>(out.size()) < limit; ++it)
+        if (before <= 0 || it->first < before) out.push_back(it->second);
+      return out;
+    }
+    static bool held(const OutboxRow& r, std::int64_t now) {
+      return r.state == "queued" && !r.wait_reason.empty() && r.next_attempt_at > now;
+    }
+    BroadcastCounts counts(std::int64_t id, std::int64_t now) override {
+      std::lock_guard lk(m_.mu_);
+      BroadcastCounts c;
+      for (const auto& [oid, r] : m_.data_->outbox) {
+        if (id == 0 || r.broadcast_id != id) continue;
+        ++c.total;
+        const auto& s = r.state;
+        c.queued += s == "queued";
+        c.sending += s == "sending";
+        c.sent += s == "sent";
+        c.failed += s == "failed";
+        c.skipped += s == "skipped";
+        c.unknown += s == "unknown";
+        if (s == "sent" && !r.delivery_state.empty()) {
+          const auto& ds = r.delivery_state;
+          if (ds == "delivered") ++c.delivered;
+          if (ds == "undelivered" || ds == "failed" || ds == "bounced" || ds == "blocked" ||
+              ds == "dropped")
+            ++c.undelivered;
+        }
+        if (held(r, now)) {
+          ++c.waiting;
+          if (c.waiting_until == 0 || r.next_attempt_at < c.waiting_until)
+            c.waiting_until = r.next_attempt_at;
+        }
+      }
+      return c;
+    }
+    std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state, int limit,
+                                               std::int64_t after, std::int64_t now) override {
+      static const std::set<std::string> kFilters = {"",       "queued",  "sending", "sent",
+                                                     "failed", "skipped", "unknown", "waiting"};
+      if (!kFilters.contains(state)) return {};
+      std::lock_guard lk(m_.mu_);
+      std::vector<BroadcastRecipient> out;
+      for (const auto& [oid, r] : m_.data_->outbox) {
+        if (static_cast<int>(out.size()) >= limit) break;
+        if (id == 0 || r.broadcast_id != id || oid <= after) continue;
+        const std::string shown = held(r, now) ? "waiting" : r.state;
+        if (!state.empty() && shown != state) continue;
+        BroadcastRecipient p;
+        p.outbox_id = oid;
+        p.channel_id = r.channel_id;
+        if (auto c = m_.data_->channels.find(r.channel_id); c != m_.data_->channels.end())
+          p.address = c->second.address;
+        p.state = shown;
+        p.attempts = r.attempts;
+        p.provider = r.provider;
+        p.provider_message_id = r.provider_message_id;
+        p.code = r.last_code;
+        p.error = r.last_error;
+        p.delivery_state = r.delivery_state;
+        p.finished_at = r.finished_at;
+        p.waiting_until = shown == "waiting" ? r.next_attempt_at : 0;
+        out.push_back(std::move(p));
+      }
+      return out;
+    }
+
+   private:
+    MemoryStorage& m_;
+  };
+
+  std::atomic<std::uint64_t> request_jobs_{0};
+  MemoryStorage& m_;
+  Broadcasts broadcasts_;
+};
+
+MemoryStorage::MemoryStorage(const Clock& clock)
+    : clock_(clock), data_(std::make_unique<Data>()), ports_(std::make_unique<Ports>(*this)) {}
+
+MemoryStorage::~MemoryStorage() = default;
+
+UnitOfWork& MemoryStorage::unit_of_work() { return *ports_; }
+OutboxTransactions& MemoryStorage::outbox() { return *ports_; }
+BroadcastTransactions& MemoryStorage::broadcast_transactions() { return ports_->broadcasts_; }
+BroadcastReads& MemoryStorage::broadcast_reads() { return ports_->broadcasts_; }
+ReadStore& MemoryStorage::reads() { return *ports_; }
+AdminStore& MemoryStorage::admin() { return *ports_; }
+
+void MemoryStorage::transact(const std::function<void(Stores&)>& fn, bool request) {
+  std::lock_guard lk(mu_);
+  if (request) ports_->request_jobs_.fetch_add(1);
+  Data saved = *data_;
+  try {
+    Stores s(*data_, clock_);
+    fn(s);
+  } catch (...) {
+    *data_ = std::move(saved);
+    throw;
+  }
+}
+
+void MemoryStorage::set_request_jobs(std::uint64_t n) { ports_->request_jobs_.store(n); }
+
+void MemoryStorage::register_consent_text(const ConsentText& text) {
+  std::lock_guard lk(mu_);
+  data_->consent_texts.insert(text.sha256_hex);
+}
+
+MemoryStorage::KeyChange MemoryStorage::create_admin_key(const std::string& name, Scope scope,
+                                                         const std::string& key,
+                                                         const std::string& by, std::int64_t now) {
+  KeyChange out = KeyChange::kDone;
+  transact(
+      [&](Stores& s) {
+        for (const auto& k : s.d.keys) {
+          if (k.key.name == name) {
+            out = KeyChange::kNameTaken;
+            return;
+          }
+        }
+        AdminKey k;
+        k.name = name;
+        k.scope = scope;
+        k.prefix = key.substr(0, 11);
+        k.created_at = now;
+        s.d.keys.push_back({k, key});
+        s.append(AuditEntry{0, now, by, "key.create", name, "",
+                            std::string("scope ") + to_string(scope)});
+      },
+      false);
+  return out;
+}
+
+MemoryStorage::KeyChange MemoryStorage::revoke_admin_key(const std::string& name,
+                                                         const std::string& by, std::int64_t now) {
+  KeyChange out = KeyChange::kUnknownName;
+  transact(
+      [&](Stores& s) {
+        for (auto& k : s.d.keys) {
+          if (k.key.name != name) continue;
+          if (k.key.revoked_at != 0) {
+            out = KeyChange::kAlreadyRevoked;
+            return;
+          }
+          k.key.revoked_at = now;
+          s.append(AuditEntry{0, now, by, "key.revoke", name, "", ""});
+          out = KeyChange::kDone;
+          return;
+        }
+      },
+      false);
+  return out;
+}
+
+std::vector<AdminKey> MemoryStorage::admin_keys() {
+  std::lock_guard lk(mu_);
+  std::vector<AdminKey> out;
+  for (const auto& k : data_->keys) out.push_back(k.key);
+  return out;
+}
+
+std::optional<MemoryStorage::OutboxRow> MemoryStorage::outbox_row(std::int64_t id) {
+  std::lock_guard lk(mu_);
+  auto it = data_->outbox.find(id);
+  if (it == data_->outbox.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t MemoryStorage::outbox_count(const std::string& state) {
+  std::lock_guard lk(mu_);
+  return static_cast<std::size_t>(
+      std::count_if(data_->outbox.begin(), data_->outbox.end(),
+                    [&](const auto& kv) { return kv.second.state == state; }));
+}
+
+std::size_t MemoryStorage::consent_log_size() {
+  std::lock_guard lk(mu_);
+  return data_->consent_log.size();
+}
+
+std::size_t MemoryStorage::audit_log_size() {
+  std::lock_guard lk(mu_);
+  return data_->audit.size();
+}
+
+void MemoryStorage::update_consent_log_row(std::size_t, const std::string&) {
+  throw std::logic_error("consent_log is append-only: UPDATE refused");
+}
+void MemoryStorage::delete_consent_log_row(std::size_t) {
+  throw std::logic_error("consent_log is append-only: DELETE refused");
+}
+void MemoryStorage::update_audit_log_row(std::size_t, const std::string&) {
+  throw std::logic_error("audit_log is append-only: UPDATE refused");
+}
+void MemoryStorage::delete_audit_log_row(std::size_t) {
+  throw std::logic_error("audit_log is append-only: DELETE refused");
+}
+
+}  // namespace sc::unit

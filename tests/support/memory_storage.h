@@ -1,0 +1,109 @@
+// One coherent in-memory database behind every storage port: the stores of
+// a write transaction (UnitOfWork), the dispatcher's (OutboxTransactions),
+// the broadcasts' (BroadcastTransactions, BroadcastReads), the read side
+// (ReadStore) and the admin keys and audit log (AdminStore), all over the
+// same rows, so the outbox claim sees the channels a sign-up wrote and a
+// broadcast's snapshot the topics. It keeps the rules the SQLite storage
+// keeps; tests/contract runs the same cases against both.
+//
+// A transaction that throws is rolled back (nothing it wrote is kept). Safe
+// to use from several threads: one transaction at a time.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sc/core/admin.h"
+#include "sc/core/broadcast.h"
+#include "sc/core/outbox.h"
+#include "sc/core/ports.h"
+#include "sc/core/ports/stores.h"
+#include "sc/core/read_store.h"
+#include "sc/core/unit_of_work.h"
+
+namespace sc::unit {
+
+class MemoryStorage {
+ public:
+  // One outbox row, as a test inspects it.
+  struct OutboxRow {
+    std::int64_t id = 0;
+    OutboxKind kind = OutboxKind::kEmail;
+    OutboxLane lane = OutboxLane::kTransactional;
+    std::string purpose;
+    std::int64_t broadcast_id = 0;
+    std::int64_t channel_id = 0;
+    std::string state = "queued";  // queued, sending, sent, failed, skipped, unknown
+    int attempts = 0;
+    std::int64_t next_attempt_at = 0;
+    std::int64_t created_at = 0;
+    std::int64_t lease_until = 0;
+    bool handed_over = false;  // a leased bulk row: with the provider (mark_handed_over)
+    std::string provider, provider_message_id, last_code, last_error;
+    std::string wait_reason;  // set by hold, cleared by hand_back and the next claim
+    std::int64_t finished_at = 0;
+    std::string delivery_state, delivery_code;
+    std::int64_t delivery_at = 0;
+    OutboundEmail email;  // as queued (a ledger row: only its recipient)
+    OutboundSms sms;
+  };
+
+  // `clock` stamps what the database would stamp itself (a message's queue time).
+  explicit MemoryStorage(const Clock& clock);
+  ~MemoryStorage();
+  MemoryStorage(const MemoryStorage&) = delete;
+  MemoryStorage& operator=(const MemoryStorage&) = delete;
+
+  // The ports.
+  UnitOfWork& unit_of_work();
+  OutboxTransactions& outbox();
+  BroadcastTransactions& broadcast_transactions();
+  BroadcastReads& broadcast_reads();
+  ReadStore& reads();
+  AdminStore& admin();
+
+  // What the CLI and deployment do beside the ports (SQLite:
+  // register_consent_text, create_admin_key, revoke_admin_key).
+  void register_consent_text(const ConsentText& text);
+  enum class KeyChange { kDone, kNameTaken, kUnknownName, kAlreadyRevoked };
+  KeyChange create_admin_key(const std::string& name, Scope scope, const std::string& key,
+                             const std::string& by, std::int64_t now);
+  KeyChange revoke_admin_key(const std::string& name, const std::string& by, std::int64_t now);
+  std::vector<AdminKey> admin_keys();
+
+  // Test inspection.
+  std::optional<OutboxRow> outbox_row(std::int64_t id);
+  std::size_t outbox_count(const std::string& state);
+  std::size_t consent_log_size();
+  std::size_t audit_log_size();
+  // The consent and audit logs are append-only: changing or removing a row
+  // is refused (std::logic_error), as SQLite's triggers refuse it.
+  void update_consent_log_row(std::size_t index, const std::string& detail);
+  void delete_consent_log_row(std::size_t index);
+  void update_audit_log_row(std::size_t index, const std::string& key_name);
+  void delete_audit_log_row(std::size_t index);
+  // Request transactions run so far (UnitOfWork, BroadcastTransactions::run, append_audit).
+  void set_request_jobs(std::uint64_t n);
+
+  struct Data;
+  struct Stores;
+
+ private:
+  class Ports;
+  // Runs fn on the data under the lock; restores the data when fn throws.
+  void transact(const std::function<void(Stores&)>& fn, bool request);
+
+  const Clock& clock_;
+  std::recursive_mutex mu_;
+  std::unique_ptr<Data> data_;
+  std::unique_ptr<Ports> ports_;
+};
+
+}  // namespace sc::unit
