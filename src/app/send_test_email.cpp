@@ -5,7 +5,7 @@
 #include "sc/app/commands.h"
 #include "sc/app/wiring.h"
 #include "sc/core/email.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace sc {
 

@@ -421,6 +421,7 @@ OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail
 void ConsentService::queue_email_confirmation(const Transaction& tx, const Channel& ch,
                                               const Subscriber& sub, std::int64_t now) {
   OutboxEntry entry;
+  entry.queued_at = now;
   entry.kind = OutboxKind::kEmail;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";
@@ -442,6 +443,7 @@ void ConsentService::queue_email_confirmation(const Transaction& tx, const Chann
 void ConsentService::queue_sms_confirmation(const Transaction& tx, const Channel& ch,
                                             std::int64_t now) {
   OutboxEntry entry;
+  entry.queued_at = now;
   entry.kind = OutboxKind::kSms;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";
@@ -668,6 +670,7 @@ Result<ChannelOutcome> ConsentService::confirm(const Transaction& tx, std::strin
   if (ch->kind == ChannelKind::kEmail) {
     auto sub = tx.subscribers.subscriber_by_id(ch->subscriber_id);
     OutboxEntry entry;
+    entry.queued_at = now;
     entry.kind = OutboxKind::kEmail;
     entry.channel_id = ch->id;
     entry.purpose = "welcome";

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace sc::text {
 

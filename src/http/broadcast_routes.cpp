@@ -313,6 +313,7 @@ class BroadcastResource {
     std::optional<Error> err;
     env_.deps.writes.run([&](const Transaction& tx) {
       OutboxEntry e;
+      e.queued_at = now;
       e.channel_id = r.channel_id;
       e.purpose = "broadcast-test";
       if (email) {

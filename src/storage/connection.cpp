@@ -35,9 +35,14 @@ std::unique_ptr<SQLite::Database> open(const std::string& path, Mode mode, bool 
       if (!parent.empty()) std::filesystem::create_directories(parent);
       // Created 0600 by us before SQLite opens it (SQLite would make it 0644
       // less the umask), so its -wal and -shm, which copy its mode, are 0600 too.
-      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) throw std::runtime_error(std::strerror(errno));  // prefixed below
-      ::close(fd);
+      // Only when it is new (O_EXCL): closing a descriptor of a file drops
+      // every POSIX lock this process holds on it, SQLite's locks of the
+      // connections already open included.
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd >= 0)
+        ::close(fd);
+      else if (errno != EEXIST)
+        throw std::runtime_error(std::strerror(errno));  // prefixed below
     }
     // NOFOLLOW: a symlink planted at the database's path is refused.
     int flags = mode == Mode::kWriter

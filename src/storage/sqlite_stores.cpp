@@ -177,10 +177,11 @@ void SqliteConsentStore::set_delivery(std::int64_t outbox_id, std::string_view s
 }
 
 std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::string& payload) {
-  const auto id = *st_("outbox.enqueue")
-                       .bind(kind_name(entry.kind), entry.channel_id, entry.broadcast_id,
-                             entry.purpose, payload, static_cast<int>(lane_for(entry)))
-                       .value<std::int64_t>();
+  const auto id =
+      *st_("outbox.enqueue")
+           .bind(kind_name(entry.kind), entry.channel_id, entry.broadcast_id, entry.purpose,
+                 payload, static_cast<int>(lane_for(entry)), entry.queued_at)
+           .value<std::int64_t>();
   outbox_changed_ = true;
   return id;
 }

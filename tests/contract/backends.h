@@ -14,14 +14,14 @@
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
 #include "sc/core/outbox.h"
-#include "sc/core/read_store.h"
-#include "sc/core/unit_of_work.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/unit_of_work.h"
 #include "sc/storage/adapters.h"
 #include "sc/storage/admin_keys.h"
 #include "sc/storage/storage.h"
 #include "support/memory_storage.h"
-#include "support/unit_fakes.h"
 #include "support/temp_dir.h"
+#include "support/unit_fakes.h"
 
 namespace sc::contract {
 
@@ -201,6 +201,8 @@ struct BroadcastStores {
 
 class Db {
  public:
+  // When the fixture's messages are queued: before the cases' claims at 1000.
+  static constexpr std::int64_t kQueuedAt = 900;
   explicit Db(Backend& b) : b_(b) {}
   Backend& backend() { return b_; }
   unit::FakeClock& clock() { return b_.clock(); }
@@ -320,6 +322,7 @@ class Db {
                              std::int64_t broadcast_id = 0) {
     return write([&](const Transaction& tx) {
       OutboxEntry e;
+      e.queued_at = kQueuedAt;
       e.kind = OutboxKind::kEmail;
       e.channel_id = channel_id;
       e.broadcast_id = broadcast_id;
@@ -334,6 +337,7 @@ class Db {
   std::int64_t enqueue_sms(std::int64_t channel_id, const std::string& to) {
     return write([&](const Transaction& tx) {
       OutboxEntry e;
+      e.queued_at = kQueuedAt;
       e.kind = OutboxKind::kSms;
       e.channel_id = channel_id;
       e.purpose = "confirm";

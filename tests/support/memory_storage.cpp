@@ -180,7 +180,7 @@ struct MemoryStorage::Stores final : SubscriberStore,
     r.purpose = entry.purpose;
     r.broadcast_id = entry.broadcast_id;
     r.channel_id = entry.channel_id;
-    r.created_at = clock.now_unix();
+    r.created_at = entry.queued_at;
     d.outbox_changed = true;
     return r;
   }

@@ -23,10 +23,10 @@
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
 #include "sc/core/outbox.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
-#include "sc/core/read_store.h"
-#include "sc/core/unit_of_work.h"
+#include "sc/core/ports/unit_of_work.h"
 
 namespace sc::unit {
 

@@ -13,7 +13,7 @@
 
 #include "sc/core/consent_service.h"
 #include "sc/core/email_events.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
 
 namespace sc::unit {

@@ -5,7 +5,7 @@
 
 #include "sc/core/health.h"
 #include "sc/core/metrics.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/dispatch/dispatcher.h"
 #include "sc/storage/open.h"
 

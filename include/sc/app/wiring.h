@@ -7,7 +7,7 @@
 #include "sc/app/config.h"
 #include "sc/core/broadcast.h"
 #include "sc/core/consent_service.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/providers/crypto.h"
 #include "sc/providers/phone_normalizer.h"
 #include "sc/render/renderer.h"

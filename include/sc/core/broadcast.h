@@ -20,7 +20,7 @@
 #include "sc/core/message.h"
 #include "sc/core/model.h"
 #include "sc/core/outbox.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/result.h"
 #include "sc/core/sms_segments.h"
 #include "sc/core/template_check.h"

@@ -12,7 +12,7 @@
 
 #include "sc/core/email.h"
 #include "sc/core/inbound_text.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
 #include "sc/core/result.h"
 #include "sc/core/sms_keywords.h"

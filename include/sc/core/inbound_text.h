@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/sms_keywords.h"
 #include "sc/core/webhook.h"
 

@@ -116,6 +116,7 @@ struct OutboxEntry {
   std::int64_t channel_id = 0;
   std::int64_t broadcast_id = 0;  // 0 for transactional messages
   std::string purpose;            // "confirm", "welcome", "broadcast", "test"
+  std::int64_t queued_at = 0;     // when it was queued (the service's clock), unix seconds
 };
 
 }  // namespace sc

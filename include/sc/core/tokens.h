@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/result.h"
 
 namespace sc {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "sc/core/broadcast.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace sc {
 

@@ -19,7 +19,7 @@
 #include "sc/core/broadcast.h"
 #include "sc/core/message.h"
 #include "sc/core/outbox.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "sc/dispatch/token_bucket.h"
 
 namespace sc {

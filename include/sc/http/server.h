@@ -15,9 +15,9 @@
 #include "sc/core/health.h"
 #include "sc/core/metrics.h"
 #include "sc/core/page_renderer.h"
-#include "sc/core/ports.h"
-#include "sc/core/read_store.h"
-#include "sc/core/unit_of_work.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/services.h"
+#include "sc/core/ports/unit_of_work.h"
 #include "sc/core/webhook.h"
 
 namespace sc {

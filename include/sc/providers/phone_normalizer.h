@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace sc::providers {
 

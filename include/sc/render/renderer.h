@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "sc/core/page_renderer.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace kainjow::mustache {
 template <typename StringType>

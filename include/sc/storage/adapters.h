@@ -1,8 +1,8 @@
 // The core ports the HTTP layer uses, over the storage classes: request
 // writes through the single writer, lookups through the read pool.
 #pragma once
-#include "sc/core/read_store.h"
-#include "sc/core/unit_of_work.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/unit_of_work.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {

@@ -13,8 +13,8 @@
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
 #include "sc/core/outbox.h"
-#include "sc/core/read_store.h"
-#include "sc/core/unit_of_work.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/unit_of_work.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {

@@ -19,9 +19,9 @@
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
 #include "sc/core/outbox.h"
-#include "sc/core/ports.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
-#include "sc/core/read_store.h"
 
 namespace sc::storage {
 

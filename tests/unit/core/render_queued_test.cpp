@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 #include "support/unit_fakes.h"
 
 namespace sc {

@@ -15,6 +15,8 @@ namespace sc::storage {
 
 class StorageTest : public ::testing::Test {
  protected:
+  // When the fixture's messages are queued: before the tests' claims at 1000.
+  static constexpr std::int64_t kQueuedAt = 900;
   void SetUp() override {
     path_ = dir_.str("db/sc.db");  // the parent directory is created on open
     migrate(path_);
@@ -71,6 +73,7 @@ class StorageTest : public ::testing::Test {
     }
     return writer_->run([&](WriteContext& c) {
       OutboxEntry e;
+      e.queued_at = kQueuedAt;
       e.kind = OutboxKind::kEmail;
       e.channel_id = channel_id;
       e.broadcast_id = broadcast_id;
@@ -82,6 +85,7 @@ class StorageTest : public ::testing::Test {
   std::int64_t enqueue_sms(std::int64_t channel_id, const std::string& to) {
     return writer_->run([&](WriteContext& c) {
       OutboxEntry e;
+      e.queued_at = kQueuedAt;
       e.kind = OutboxKind::kSms;
       e.channel_id = channel_id;
       e.purpose = "confirm";

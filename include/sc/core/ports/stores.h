@@ -1,7 +1,7 @@
 // The stores a write transaction sees, one port per concern, and the
 // Transaction that hands them to core. Storage implements them inside one
 // transaction that it opens and commits (or rolls back) around a call
-// (UnitOfWork, sc/core/unit_of_work.h); each consumer takes only the stores
+// (UnitOfWork, sc/core/ports/unit_of_work.h); each consumer takes only the stores
 // it uses.
 #pragma once
 #include <cstdint>

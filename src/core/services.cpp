@@ -1,4 +1,4 @@
-#include "sc/core/ports.h"
+#include "sc/core/ports/services.h"
 
 namespace sc {
 
