@@ -28,13 +28,21 @@ std::optional<OutboxRowView> SqliteBackend::outbox_row(std::int64_t id) {
 
 // The triggers live in the schema and fire on any connection; the writer
 // has no raw-SQL API, so these try on a connection of their own.
-void SqliteBackend::update_consent_log() {
+bool SqliteBackend::update_consent_log() {
   db_inspect::exec(path_, "UPDATE consent_log SET ip = '0.0.0.0'");
+  return true;
 }
-void SqliteBackend::delete_consent_log() { db_inspect::exec(path_, "DELETE FROM consent_log"); }
-void SqliteBackend::update_audit_log() {
+bool SqliteBackend::delete_consent_log() {
+  db_inspect::exec(path_, "DELETE FROM consent_log");
+  return true;
+}
+bool SqliteBackend::update_audit_log() {
   db_inspect::exec(path_, "UPDATE audit_log SET key_name = 'someone else'");
+  return true;
 }
-void SqliteBackend::delete_audit_log() { db_inspect::exec(path_, "DELETE FROM audit_log"); }
+bool SqliteBackend::delete_audit_log() {
+  db_inspect::exec(path_, "DELETE FROM audit_log");
+  return true;
+}
 
 }  // namespace sc::contract

@@ -56,11 +56,13 @@ class Backend {
   virtual bool revoke_admin_key(const std::string& name, std::int64_t now) = 0;
   // Inspection (nullopt: no such row).
   virtual std::optional<OutboxRowView> outbox_row(std::int64_t id) = 0;
-  // Tries to change or remove logged rows behind the ports' back; each must throw.
-  virtual void update_consent_log() = 0;
-  virtual void delete_consent_log() = 0;
-  virtual void update_audit_log() = 0;
-  virtual void delete_audit_log() = 0;
+  // Tries to change or remove logged rows behind the ports' back, and must
+  // be refused (throw). False: this backend has nothing below its ports to
+  // try it with (the memory one: no port changes or removes a logged row).
+  virtual bool update_consent_log() = 0;
+  virtual bool delete_consent_log() = 0;
+  virtual bool update_audit_log() = 0;
+  virtual bool delete_audit_log() = 0;
 
  protected:
   unit::FakeClock clock_{1000};
@@ -93,10 +95,10 @@ class MemoryBackend final : public Backend {
         r->id,         r->state,       r->provider, r->provider_message_id, r->last_code,
         r->last_error, r->wait_reason, r->attempts, r->next_attempt_at,     r->lane};
   }
-  void update_consent_log() override { db_.update_consent_log_row(0, "changed"); }
-  void delete_consent_log() override { db_.delete_consent_log_row(0); }
-  void update_audit_log() override { db_.update_audit_log_row(0, "someone else"); }
-  void delete_audit_log() override { db_.delete_audit_log_row(0); }
+  bool update_consent_log() override { return false; }
+  bool delete_consent_log() override { return false; }
+  bool update_audit_log() override { return false; }
+  bool delete_audit_log() override { return false; }
   unit::MemoryStorage& storage() { return db_; }
 
  private:
@@ -135,10 +137,10 @@ class SqliteBackend final : public Backend {
     return storage::revoke_admin_key(path_, name, "cli", now) == storage::KeyChange::kDone;
   }
   std::optional<OutboxRowView> outbox_row(std::int64_t id) override;
-  void update_consent_log() override;
-  void delete_consent_log() override;
-  void update_audit_log() override;
-  void delete_audit_log() override;
+  bool update_consent_log() override;
+  bool delete_consent_log() override;
+  bool update_audit_log() override;
+  bool delete_audit_log() override;
   storage::WriteQueue& writer() { return writer_; }
   const std::string& path() const { return path_; }
 

@@ -958,17 +958,4 @@ std::size_t MemoryStorage::audit_log_size() {
   return data_->audit.size();
 }
 
-void MemoryStorage::update_consent_log_row(std::size_t, const std::string&) {
-  throw std::logic_error("consent_log is append-only: UPDATE refused");
-}
-void MemoryStorage::delete_consent_log_row(std::size_t) {
-  throw std::logic_error("consent_log is append-only: DELETE refused");
-}
-void MemoryStorage::update_audit_log_row(std::size_t, const std::string&) {
-  throw std::logic_error("audit_log is append-only: UPDATE refused");
-}
-void MemoryStorage::delete_audit_log_row(std::size_t) {
-  throw std::logic_error("audit_log is append-only: DELETE refused");
-}
-
 }  // namespace sc::unit

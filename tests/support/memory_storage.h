@@ -83,12 +83,6 @@ class MemoryStorage {
   std::size_t outbox_count(const std::string& state);
   std::size_t consent_log_size();
   std::size_t audit_log_size();
-  // The consent and audit logs are append-only: changing or removing a row
-  // is refused (std::logic_error), as SQLite's triggers refuse it.
-  void update_consent_log_row(std::size_t index, const std::string& detail);
-  void delete_consent_log_row(std::size_t index);
-  void update_audit_log_row(std::size_t index, const std::string& key_name);
-  void delete_audit_log_row(std::size_t index);
   // Request transactions run so far (UnitOfWork, BroadcastTransactions::run, append_audit).
   void set_request_jobs(std::uint64_t n);
 
