@@ -14,50 +14,14 @@
 #include "contract/backends.h"
 #include "sc/dispatch/dispatcher.h"
 #include "support/dispatcher_probe.h"
+#include "support/scripted_sender.h"
 #include "support/wait_for.h"
 
 namespace sc::contract {
 namespace {
 
-// Answers each send with script(message, attempt number for that message).
-template <class Message, class Base>
-class ScriptedSender final : public Base {
- public:
-  using Script = std::function<SendResult(const Message&, int attempt)>;
-  explicit ScriptedSender(std::string name, Script script = nullptr)
-      : name_(std::move(name)), script_(std::move(script)) {}
-  std::string name() const override { return name_; }
-  SendResult send(const Message& m) override {
-    std::lock_guard lk(mu_);
-    if (!script_) {
-      ADD_FAILURE() << name_ << " was asked to send outbox message " << m.outbox_id
-                    << " but expects nothing";
-      return SendResult::permanent("unexpected", "unexpected send");
-    }
-    calls.push_back(m);
-    auto r = script_(m, ++attempts[m.outbox_id]);
-    if (r.status == SendStatus::kSent) ++sent[m.outbox_id];
-    return r;
-  }
-  void set_script(Script s) {
-    std::lock_guard lk(mu_);
-    script_ = std::move(s);
-  }
-  std::size_t call_count() {
-    std::lock_guard lk(mu_);
-    return calls.size();
-  }
-  std::vector<Message> calls;
-  std::map<std::int64_t, int> attempts, sent;
-
- private:
-  std::string name_;
-  Script script_;
-  std::mutex mu_;
-};
-
-using FakeEmail = ScriptedSender<OutboundEmail, EmailSender>;
-using FakeSms = ScriptedSender<OutboundSms, SmsSender>;
+using unit::FakeEmail;
+using unit::FakeSms;
 
 template <class B>
 class DispatcherContract : public Contract<B> {
@@ -90,8 +54,8 @@ class DispatcherContract : public Contract<B> {
         [&](const Transaction& tx) { return tx.subscribers.channel_by_id(id)->state; });
   }
 
-  FakeEmail email_{"fake-email"};
-  FakeSms sms_{"fake-sms"};  // expects nothing unless a test scripts it
+  FakeEmail email_{"fake-email", this->db().clock()};
+  FakeSms sms_{"fake-sms", this->db().clock()};  // expects nothing unless a test scripts it
 };
 TYPED_TEST_SUITE(DispatcherContract, Backends, BackendNames);
 
