@@ -1,5 +1,5 @@
 # sc_embed: turns every file under DIRS into one generated .cpp that maps the
-# path relative to ROOT ("schema/migrations/0001_init.sql") to its bytes, so the
+# path relative to ROOT ("schema/migrations/sqlite/0001_init.sql") to its bytes, so the
 # binary carries its migrations and templates and needs no files beside it.
 function(sc_embed name)
   cmake_parse_arguments(E "" "OUTPUT;ROOT" "DIRS" ${ARGN})

@@ -16,7 +16,7 @@ std::vector<AppliedMigration> migrate(const std::string& path, std::int64_t now)
   try {
     detail::Statements st(*db);
     st("migrations.create_table").exec();
-    static const std::regex kName(R"(schema/migrations/(\d+)_([A-Za-z0-9_]+)\.sql)");
+    static const std::regex kName(R"(schema/migrations/sqlite/(\d+)_([A-Za-z0-9_]+)\.sql)");
     // The map is ordered by path, and versions are zero-padded, so this is
     // the numeric order too.
     for (const auto& [name, sql] : embedded::files()) {

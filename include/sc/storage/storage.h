@@ -38,7 +38,7 @@ struct AppliedMigration {
 };
 
 // Opens (creating if needed) the database and applies every migration in
-// schema/migrations/ not yet recorded, each in its own transaction.
+// schema/migrations/sqlite/ not yet recorded, each in its own transaction.
 // Returns the ones applied now, recorded as applied at `now` (Unix
 // seconds; the overload without it takes the system clock's). Idempotent.
 // Throws StorageError.

@@ -196,7 +196,8 @@ TEST(Migrate, IdempotencyKeysMadeBefore0011AreKeptUnderTheirAdminKey) {
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
     int version = 0;
     for (const auto& [name, sql] : embedded::files()) {
-      if (!name.starts_with("schema/migrations/") || name > "schema/migrations/0011") continue;
+      if (!name.starts_with("schema/migrations/sqlite/") || name > "schema/migrations/sqlite/0011")
+        continue;
       // As migrate() applies them: one transaction each, and a schema
       // edited in place (writable_schema) reloaded.
       SQLite::Transaction tx(db);
