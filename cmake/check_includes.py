@@ -31,8 +31,11 @@ SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
 
 # Third-party headers: (what, header pattern, path prefixes that may include it).
 THIRD_PARTY = [
+    # Each database's client library only in its driver (src/storage/driver.h).
     ("SQLite", re.compile(r"^(SQLiteCpp/|sqlite3\.h$)"),
-     ("src/storage/", "tests/unit/storage/", "tests/support/db_inspect.")),
+     ("src/storage/sqlite_driver.cpp", "tests/unit/storage/", "tests/support/db_inspect.")),
+    ("libpq", re.compile(r"^libpq-fe\.h$"),
+     ("src/storage/pg_driver.cpp", "src/storage/location.cpp", "tests/")),
     ("cpp-httplib", re.compile(r"^httplib\.h$"),
      ("src/http/", "src/providers/", "tests/", "bench/")),
     ("libcurl", re.compile(r"^curl/"), ("src/providers/", "tests/")),
@@ -132,7 +135,8 @@ SELF_TEST_GRAPH = "core=;storage=core;http=core;providers=core;app=core,storage,
 SELF_TEST_FILES = {
     "include/sc/core/a.h": "#pragma once\n#include <string>\n",
     "include/sc/storage/s.h": '#pragma once\n#include "sc/core/a.h"\n',
-    "src/storage/s.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n#include <sqlite3.h>\n",
+    "src/storage/sqlite_driver.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n#include <sqlite3.h>\n",
+    "src/storage/pg_driver.cpp": "#include <libpq-fe.h>\n",
     "src/http/h.cpp": '#include <httplib.h>\n#include "sc/core/a.h"\n',
     "src/providers/p.cpp": "#include <curl/curl.h>\n#include <httplib.h>\n",
     "tests/unit/storage/t.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n",
@@ -143,6 +147,8 @@ SELF_TEST_FILES = {
     "src/core/bad_module.cpp": '#include "sc/storage/s.h"\n',
     "src/core/bad_sqlite.cpp": "#include <string>\n#  include <SQLiteCpp/Database.h>\n",
     "src/http/bad_sqlite.cpp": "#include <sqlite3.h>\n",
+    "src/storage/bad_sqlite.cpp": "#include <sqlite3.h>\n",
+    "src/storage/bad_libpq.cpp": "#include <libpq-fe.h>\n",
     "src/core/bad_httplib.cpp": "#include <httplib.h>\n",
     "src/http/bad_curl.cpp": "#include <curl/curl.h>\n",
     "tests/integration/bad_sqlite.cpp": "#include <SQLiteCpp/SQLiteCpp.h>\n",
@@ -150,6 +156,7 @@ SELF_TEST_FILES = {
 }
 SELF_TEST_BREAKS = [
     "src/core/bad_module.cpp:1:", "src/core/bad_sqlite.cpp:2:", "src/http/bad_sqlite.cpp:1:",
+    "src/storage/bad_sqlite.cpp:1:", "src/storage/bad_libpq.cpp:1:",
     "src/core/bad_httplib.cpp:1:", "src/http/bad_curl.cpp:1:",
     "tests/integration/bad_sqlite.cpp:1:", "bench/bad_curl.cpp:1:",
 ]

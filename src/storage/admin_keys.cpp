@@ -5,7 +5,7 @@
 #include <array>
 
 #include "admin_sql.h"
-#include "connection.h"
+#include "driver.h"
 
 namespace sc::storage {
 
@@ -82,7 +82,8 @@ auto guarded(const std::string& path, const char* what, F&& f) {
   } catch (const StorageError&) {
     throw;
   } catch (const std::exception& e) {
-    throw StorageError(std::string("cannot ") + what + " in " + path + ": " + e.what());
+    throw StorageError(std::string("cannot ") + what + " in " + detail::redact(path) + ": " +
+                       e.what());
   }
 }
 
@@ -92,10 +93,10 @@ KeyChange create_admin_key(const std::string& path, const std::string& name, Sco
                            std::string_view key, const std::string& by, std::int64_t now) {
   // The audit log's names for the bootstrap key and the CLI are taken for good.
   if (reserved_key_name(name)) return KeyChange::kNameTaken;
-  auto db = detail::open(path, detail::Mode::kWriter);
+  auto db = detail::connect(path, detail::Mode::kWriter);
   return guarded(path, "store the key", [&] {
     detail::Statements st(*db);
-    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    detail::Transaction tx(st);
     if (st("admin.key_name_taken").bind(name).value<int>()) return KeyChange::kNameTaken;
     st("admin.insert_key")
         .bind(name, to_string(scope), admin_key_hash(key), key.substr(0, kAdminKeyPrefixChars), now)
@@ -108,7 +109,7 @@ KeyChange create_admin_key(const std::string& path, const std::string& name, Sco
 }
 
 std::vector<AdminKey> list_admin_keys(const std::string& path) {
-  auto db = detail::open(path, detail::Mode::kReader);
+  auto db = detail::connect(path, detail::Mode::kReader);
   return guarded(path, "list the keys", [&] {
     detail::Statements st(*db);
     return detail::list_keys(st);
@@ -117,10 +118,10 @@ std::vector<AdminKey> list_admin_keys(const std::string& path) {
 
 KeyChange revoke_admin_key(const std::string& path, const std::string& name, const std::string& by,
                            std::int64_t now) {
-  auto db = detail::open(path, detail::Mode::kWriter);
+  auto db = detail::connect(path, detail::Mode::kWriter);
   return guarded(path, "revoke the key", [&] {
     detail::Statements st(*db);
-    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    detail::Transaction tx(st);
     const auto revoked = st("admin.key_revoked_at").bind(name).value<std::optional<std::int64_t>>();
     if (!revoked) return KeyChange::kUnknownName;
     if (*revoked) return KeyChange::kAlreadyRevoked;

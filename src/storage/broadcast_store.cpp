@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "connection.h"
+#include "driver.h"
 #include "read_pool_impl.h"
 #include "sc/storage/storage.h"
 #include "sqlite_stores.h"

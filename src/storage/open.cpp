@@ -6,12 +6,12 @@
 namespace sc::storage {
 namespace {
 
-// SQLite: one WriteQueue (the single writer) and one ReadPool, and the core
-// ports over them. Members are built in order and destroyed in reverse, so
+// One WriteQueue (the single writer, group commit) and one ReadPool, and the
+// core ports over them, on either driver (SQLite file or PostgreSQL URL). Members are built in order and destroyed in reverse, so
 // every adapter goes before the writer and the pool it uses.
-class SqliteDatabase final : public Database {
+class StoredDatabase final : public Database {
  public:
-  SqliteDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
+  StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
       : applied_(migrate_and_register(path, options, now)),
         writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics}),
         reads_pool_(path, options.read_connections),
@@ -23,7 +23,7 @@ class SqliteDatabase final : public Database {
     const auto& s = writer_.settings();
     settings_ = DatabaseSettings{s.journal_mode, s.synchronous, s.foreign_keys};
   }
-  ~SqliteDatabase() override { writer_.stop(); }
+  ~StoredDatabase() override { writer_.stop(); }
 
   const std::vector<AppliedMigration>& applied() const override { return applied_; }
   const DatabaseSettings& settings() const override { return settings_; }
@@ -96,7 +96,7 @@ class ReadOnlyBroadcasts final : public BroadcastReads {
 
 std::unique_ptr<Database> open(const std::string& path, const OpenOptions& options,
                                std::int64_t now) {
-  return std::make_unique<SqliteDatabase>(path, options, now);
+  return std::make_unique<StoredDatabase>(path, options, now);
 }
 
 std::unique_ptr<BroadcastReads> open_broadcast_reads(const std::string& path) {

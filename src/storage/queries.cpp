@@ -62,6 +62,11 @@ const QueryRegistry& QueryRegistry::sqlite() {
   return registry;
 }
 
+const QueryRegistry& QueryRegistry::postgres() {
+  static const QueryRegistry registry(embedded::files(), "postgres");
+  return registry;
+}
+
 const std::string& QueryRegistry::sql(std::string_view name) const {
   const auto it = sql_.find(name);
   if (it == sql_.end())

@@ -18,6 +18,7 @@ class QueryRegistry {
   QueryRegistry(const std::map<std::string, std::string_view>& files, std::string_view dialect);
   // The SQLite dialect from the embedded files, parsed on first use.
   static const QueryRegistry& sqlite();
+  static const QueryRegistry& postgres();
   // The statement named `name`. Asking for a name no block has is a
   // programming error: std::logic_error at once, before anything runs.
   const std::string& sql(std::string_view name) const;

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "admin_sql.h"
-#include "connection.h"
 #include "read_pool_impl.h"
 #include "sc/storage/storage.h"
 #include "sqlite_stores.h"
@@ -39,7 +38,7 @@ ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_
   impl_->path = path;
   for (std::size_t i = 0; i < size; ++i)
     impl_->idle.push_back(
-        std::make_unique<Impl::Connection>(detail::open(path, detail::Mode::kReader)));
+        std::make_unique<Impl::Connection>(detail::connect(path, detail::Mode::kReader)));
 }
 
 ReadPool::~ReadPool() = default;

@@ -2,14 +2,12 @@
 // broadcast_store.cpp both serve reads from it). Each connection keeps its
 // own prepared statements, so a read prepares each query once per connection.
 #pragma once
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "connection.h"
+#include "driver.h"
 #include "sc/storage/storage.h"
 #include "sql.h"
 
@@ -17,8 +15,8 @@ namespace sc::storage {
 
 struct ReadPool::Impl {
   struct Connection {
-    explicit Connection(std::unique_ptr<SQLite::Database> d) : db(std::move(d)), st(*db) {}
-    std::unique_ptr<SQLite::Database> db;
+    explicit Connection(std::unique_ptr<detail::Connection> d) : db(std::move(d)), st(*db) {}
+    std::unique_ptr<detail::Connection> db;
     detail::Statements st;  // over *db, destroyed before it
   };
   std::string path;
@@ -44,10 +42,14 @@ struct ReadPool::Impl {
       if (!idle.empty()) {
         auto c = std::move(idle.back());
         idle.pop_back();
+        // A connection the server dropped (PostgreSQL restarted) opens again
+        // here; its statements are prepared again on first use.
+        if (c->db->lost()) c->db->reconnect();
         return Lease{*this, std::move(c)};
       }
     }
-    return Lease{*this, std::make_unique<Connection>(detail::open(path, detail::Mode::kReader))};
+    return Lease{*this,
+                 std::make_unique<Connection>(detail::connect(path, detail::Mode::kReader))};
   }
 };
 

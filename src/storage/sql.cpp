@@ -3,27 +3,22 @@
 namespace sc::storage::detail {
 
 Query Statements::operator()(std::string_view name) {
+  if (generation_ != db_.generation()) {
+    cache_.clear();  // prepared on a connection that is gone
+    generation_ = db_.generation();
+  }
   auto it = cache_.find(name);
   if (it == cache_.end()) {
-    it = cache_
-             .emplace(queries_.key(name),
-                      std::make_unique<SQLite::Statement>(db_, queries_.sql(name)))
-             .first;
+    const auto key = queries_.key(name);
+    it = cache_.emplace(key, db_.prepare(key, queries_.sql(name))).first;
   } else {
-    it->second->reset();
-    it->second->clearBindings();
+    it->second->clear();
   }
   return Query(*it->second);
 }
 
 void Statements::reset_all() noexcept {
-  for (auto& [name, s] : cache_) {
-    try {
-      s->reset();
-    } catch (...) {
-      // reset() reports the statement's last error again; it is reset all the same.
-    }
-  }
+  for (auto& [name, s] : cache_) s->reset();
 }
 
 }  // namespace sc::storage::detail

@@ -1,5 +1,4 @@
 #include <pthread.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -8,7 +7,7 @@
 #include <thread>
 
 #include "admin_sql.h"
-#include "connection.h"
+#include "driver.h"
 #include "sc/storage/storage.h"
 #include "sql.h"
 #include "sqlite_stores.h"
@@ -19,7 +18,7 @@ namespace {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(SQLite::Database& db)
+  explicit Context(detail::Connection& db)
       : st_(db),
         consent_(st_, outbox_changed),
         outbox_(st_),
@@ -52,7 +51,7 @@ class Context final : public WriteContext {
 struct WriteQueue::Impl {
   Options options;
   Settings settings;
-  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<detail::Connection> db;
   std::unique_ptr<Context> ctx;
   std::mutex mu;
   std::condition_variable cv;
@@ -108,8 +107,7 @@ struct WriteQueue::Impl {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
       ctx->statements().reset_all();
       try {
-        if (sqlite3_get_autocommit(db->getHandle()) == 0)
-          ctx->statements()("writer.rollback").exec();
+        if (!db->lost() && db->in_transaction()) ctx->statements()("writer.rollback").exec();
       } catch (...) {
       }
     }
@@ -145,17 +143,15 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
         "Time from BEGIN to COMMIT of one group commit, fsync included.",
         metrics::latency_buckets());
   }
-  impl_->db = detail::open(path, detail::Mode::kWriter, options.synchronous_full);
+  impl_->db = detail::connect(path, detail::Mode::kWriter, options.synchronous_full);
   try {
     detail::Statements st(*impl_->db);
     impl_->settings.journal_mode = st("writer.journal_mode").value<std::string>().value_or("");
-    static const char* kSynchronous[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
-    const int sync = st("writer.synchronous").value<int>().value_or(-1);
-    impl_->settings.synchronous =
-        sync >= 0 && sync <= 3 ? kSynchronous[sync] : std::to_string(sync);
+    impl_->settings.synchronous = st("writer.synchronous").value<std::string>().value_or("");
     impl_->settings.foreign_keys = st("writer.foreign_keys").value<int>() == 1;
   } catch (const std::exception& e) {
-    throw StorageError("cannot read the settings of database " + path + ": " + e.what());
+    throw StorageError("cannot read the settings of database " + detail::redact(path) + ": " +
+                       e.what());
   }
   impl_->ctx = std::make_unique<Context>(*impl_->db);
   impl_->thread = std::thread([this] {

@@ -24,7 +24,9 @@ ROLLBACK;
 PRAGMA journal_mode;
 
 -- name: writer.synchronous
-PRAGMA synchronous;
+SELECT CASE synchronous WHEN 0 THEN 'OFF' WHEN 1 THEN 'NORMAL' WHEN 2 THEN 'FULL'
+                        WHEN 3 THEN 'EXTRA' ELSE CAST(synchronous AS TEXT) END
+  FROM pragma_synchronous;
 
 -- name: writer.foreign_keys
 PRAGMA foreign_keys;

@@ -49,6 +49,20 @@ TEST(Migrate, AppliesOnceAndRecordsVersions) {
 // 0005 widens CHECK constraints by editing the schema text: the new values
 // are accepted, anything else is still refused, and the database passes
 // SQLite's own integrity check afterwards.
+// Each dialect has every migration, under the same number and name: a
+// version applied on one backend means the same schema change on the other.
+TEST(Migrate, BothDialectsListTheSameVersions) {
+  std::vector<std::string> sqlite, postgres;
+  for (const auto& [name, sql] : embedded::files()) {
+    if (name.starts_with("schema/migrations/sqlite/"))
+      sqlite.push_back(name.substr(std::string("schema/migrations/sqlite/").size()));
+    if (name.starts_with("schema/migrations/postgres/"))
+      postgres.push_back(name.substr(std::string("schema/migrations/postgres/").size()));
+  }
+  ASSERT_GE(sqlite.size(), 12u);
+  EXPECT_EQ(sqlite, postgres);
+}
+
 TEST(Migrate, FeedbackStatesWidenTheChecksAndNothingElse) {
   testing::TempDir dir;
   const auto path = dir.str("sc.db");
