@@ -143,6 +143,7 @@ fi
 # --- 4. every statement prepares, with the types and shape of its SQLite twin -------
 # \gdesc describes a statement as libpq's PQprepare + PQdescribePrepared
 # see it (untyped parameters): its result columns and their types.
+shopt -s nocasematch
 {
   echo '\set VERBOSITY terse'
   echo '\pset format unaligned'
@@ -150,16 +151,13 @@ fi
   echo '\pset fieldsep '"'\t'"
   echo "\\o $tmp/pg.desc"
   while read -r name; do
-    f=$tmp/q/postgres/$name.sql
-    echo "\\echo $name"
-    echo "\\qecho @@ $name"
-    cat "$f"
-    echo '\gdesc'
-    if grep -qiE '^[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)' "$f"; then
-      printf 'PREPARE "%s" AS\n%s;\n' "$name" "$(cat "$f")"
+    body=$(<"$tmp/q/postgres/$name.sql")
+    printf '\\echo %s\n\\qecho @@ %s\n%s\n\\gdesc\n' "$name" "$name" "$body"
+    if [[ $body =~ ^[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)[[:space:]] ]]; then
+      printf 'PREPARE "%s" AS\n%s;\n' "$name" "$body"
     else
       # BEGIN, SAVEPOINT, SET, CREATE ...: run, then rolled back.
-      printf 'BEGIN;\nSAVEPOINT job;\n%s;\nROLLBACK;\n' "$(cat "$f")"
+      printf 'BEGIN;\nSAVEPOINT job;\n%s;\nROLLBACK;\n' "$body"
     fi
   done <"$tmp/names.postgres"
   echo "\\o $tmp/pg.params"
@@ -167,33 +165,35 @@ fi
   echo '  FROM pg_prepared_statements ORDER BY name;'
   echo '\o'
 } >"$tmp/prepare.sql"
+shopt -u nocasematch
 if ! psql_ -f "$tmp/prepare.sql" >"$tmp/prepare.out" 2>&1; then
   fail "a statement does not prepare (the last name printed):"
   tail -n 5 "$tmp/prepare.out" >&2
   exit 1
 fi
 
-# pg.desc: "@@ name" then a "column<TAB>type" line per result column (or
-# a line saying there are none).
+# pg.desc: "@@ name", then a "column<TAB>type" line per result column (or
+# one line saying there are none). pg.counts: name, parameters, columns.
 awk -F'\t' '
-  /^@@ / { if (n != "") print n "\t" c "\t" t; n = substr($0, 4); c = 0; t = ""; next }
-  NF == 2 { c++; t = t (t == "" ? "" : ",") $2 }
-  END { if (n != "") print n "\t" c "\t" t }' "$tmp/pg.desc" >"$tmp/pg.cols"
-while IFS=$'\t' read -r name ncols rtypes; do
-  IFS=, read -ra types <<<"$rtypes"
-  for t in "${types[@]}"; do
-    [[ $t == bigint || $t == integer || $t == text ]] ||
-      fail "$name: result column of type $t (bigint, integer or text only)"
-  done
-  nparams=$(awk -F'\t' -v n="$name" '$1 == n { print $2 }' "$tmp/pg.params")
-  ptypes=$(awk -F'\t' -v n="$name" '$1 == n { print $3 }' "$tmp/pg.params")
-  IFS=, read -ra types <<<"$ptypes"
-  for t in "${types[@]}"; do
-    [[ $t == bigint || $t == integer || $t == text || $t == jsonb ]] ||
-      fail "$name: parameter of type $t"
-  done
-  printf '%s\t%s\t%s\n' "$name" "${nparams:-0}" "$ncols"
-done <"$tmp/pg.cols" >"$tmp/pg.counts"
+  FILENAME ~ /pg.params$/ { np[$1] = $2; pt[$1] = $3; next }
+  function done() {
+    if (n == "") return
+    k = split(pt[n], p, ",")
+    for (i = 1; i <= k; i++)
+      if (p[i] !~ /^(bigint|integer|text|jsonb)$/) print "FAIL: " n ": parameter of type " p[i] > "/dev/stderr"
+    print n "\t" (n in np ? np[n] : 0) "\t" c
+  }
+  /^@@ / { done(); n = substr($0, 4); c = 0; next }
+  NF == 2 {
+    c++
+    if ($2 !~ /^(bigint|integer|text)$/)
+      print "FAIL: " n ": result column " $1 " of type " $2 " (bigint, integer or text only)" > "/dev/stderr"
+  }
+  END { done() }' "$tmp/pg.params" "$tmp/pg.desc" >"$tmp/pg.counts" 2>"$tmp/pg.types"
+if [[ -s $tmp/pg.types ]]; then
+  cat "$tmp/pg.types" >&2
+  failed=1
+fi
 
 if command -v sqlite3 >/dev/null; then
   # The SQLite twin: its schema, then EXPLAIN of each block (ResultRow's p2
@@ -209,23 +209,30 @@ if command -v sqlite3 >/dev/null; then
   {
     echo '.explain off'
     while read -r name; do
-      echo ".print @@ $name"
-      echo "EXPLAIN $(cat "$tmp/q/sqlite/$name.sql");"
+      printf '.print @@ %s\nEXPLAIN %s;\n' "$name" "$(<"$tmp/q/sqlite/$name.sql")"
     done <"$tmp/names.common"
   } | sqlite3 -list "$db" >"$tmp/sqlite.explain" 2>"$tmp/sqlite.err" || true
   [[ -s $tmp/sqlite.err ]] && fail "sqlite3 EXPLAIN: $(head -n 3 "$tmp/sqlite.err")"
-  awk -F'|' '
-    /^@@ / { if (n != "") print n "\t" c; n = $0; sub(/^@@ /, "", n); c = 0; next }
-    $2 == "ResultRow" && $4 + 0 > c { c = $4 + 0 }
-    END { if (n != "") print n "\t" c }' "$tmp/sqlite.explain" >"$tmp/sqlite.cols"
-  while IFS=$'\t' read -r name scols; do
-    sparams=$( (grep -oE '\?[0-9]+' "$tmp/q/sqlite/$name.sql" || true) | tr -d '?' | sort -n | tail -n 1)
-    sparams=${sparams:-0}
-    pg=$(awk -F'\t' -v n="$name" '$1 == n { print $2 "\t" $3 }' "$tmp/pg.counts")
-    pparams=${pg%%$'\t'*} pcols=${pg##*$'\t'}
-    [[ $pparams == "$sparams" ]] || fail "$name: $pparams parameters, SQLite's has $sparams"
-    [[ $pcols == "$scols" ]] || fail "$name: $pcols result columns, SQLite's has $scols"
-  done <"$tmp/sqlite.cols"
+  # Columns: the widest ResultRow (p2); parameters: the highest ?N.
+  (cd "$tmp/q/sqlite" && awk -F'|' '
+    FILENAME == "-" {
+      if (/^@@ /) { n = substr($0, 4); cols[n] = 0; next }
+      if ($2 == "ResultRow" && $4 + 0 > cols[n]) cols[n] = $4 + 0
+      next
+    }
+    FNR == 1 { name = FILENAME; sub(/\.sql$/, "", name); params[name] = 0 }
+    { s = $0; while (match(s, /\?[0-9]+/)) { v = substr(s, RSTART + 1, RLENGTH - 1) + 0
+        if (v > params[name]) params[name] = v; s = substr(s, RSTART + RLENGTH) } }
+    END { for (n in cols) print n "\t" params[n] "\t" cols[n] }' - *.sql) \
+    <"$tmp/sqlite.explain" | sort >"$tmp/sqlite.counts"
+  awk -F'\t' 'NR == FNR { pp[$1] = $2; pc[$1] = $3; next }
+    pp[$1] != $2 { print "FAIL: " $1 ": " pp[$1] " parameters, SQLite'"'"'s has " $2 }
+    pc[$1] != $3 { print "FAIL: " $1 ": " pc[$1] " result columns, SQLite'"'"'s has " $3 }' \
+    "$tmp/pg.counts" "$tmp/sqlite.counts" >"$tmp/count.diff"
+  if [[ -s $tmp/count.diff ]]; then
+    cat "$tmp/count.diff" >&2
+    failed=1
+  fi
 else
   echo "pg-check-sql: sqlite3 not installed, parameter and column counts not compared" >&2
 fi

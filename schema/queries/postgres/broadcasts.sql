@@ -18,7 +18,8 @@
 --   so that read needs a statement of its own;
 -- - broadcasts.skip_queued picks its rows with FOR UPDATE SKIP LOCKED (rows
 --   another instance is claiming are left to the next pass; a cancelled
---   broadcast stays active while it has queued rows);
+--   broadcast stays active while it has queued rows), gathered as an array
+--   so the UPDATE reaches them by primary key;
 -- - json_each(?) -> jsonb_array_elements_text($::jsonb); json_object(...) ->
 --   the same compact text SQLite writes ({"to":…,"first_name":…}, values
 --   quoted by to_json);
@@ -132,8 +133,8 @@ UPDATE broadcasts SET snapshot_cursor = GREATEST(snapshot_cursor, $1::bigint),
 
 -- name: broadcasts.skip_queued
 UPDATE outbox SET state = 'skipped', finished_at = $1::bigint, last_error = 'broadcast cancelled'
- WHERE id IN (SELECT id FROM outbox WHERE broadcast_id = $2::bigint AND broadcast_id <> 0
-                 AND state = 'queued' LIMIT $3::bigint FOR UPDATE SKIP LOCKED);
+ WHERE id = ANY (ARRAY(SELECT id FROM outbox WHERE broadcast_id = $2::bigint AND broadcast_id <> 0
+                          AND state = 'queued' LIMIT $3::bigint FOR UPDATE SKIP LOCKED));
 
 -- name: broadcasts.has_unfinished
 SELECT 1 FROM outbox WHERE broadcast_id = $1::bigint AND broadcast_id <> 0

@@ -11,7 +11,10 @@
 --   (`-?1` and `CASE WHEN ?6` have none: $1::bigint, $6::int <> 0);
 -- - outbox.lease_due picks its rows with FOR UPDATE SKIP LOCKED: several
 --   instances claim from one table at once (READ COMMITTED), and a row
---   another claimer has locked is skipped, never claimed twice;
+--   another claimer has locked is skipped, never claimed twice. The ids
+--   are gathered as an array (= ANY (ARRAY(...)), evaluated once) so the
+--   UPDATE reaches them by primary key: with IN (subquery) the planner
+--   hash-joins against a scan of the whole outbox;
 -- - json_each(?) -> jsonb_array_elements_text($::jsonb), ids cast to bigint.
 -- The expire_* and release_* statements are set-based UPDATEs: a row
 -- another transaction changed meanwhile is judged again on its new version
@@ -33,13 +36,13 @@ RETURNING id;
 UPDATE outbox SET state = 'sending', attempts = attempts + 1,
                   lease_until = CASE WHEN $6::int <> 0 THEN -$1::bigint ELSE $1::bigint END,
                   wait_reason = NULL
- WHERE id IN (SELECT id FROM outbox
-               WHERE state = 'queued' AND lane = $2::bigint AND kind = $3::text
-                 AND next_attempt_at <= $4::bigint
-                 AND (lane = 0 OR broadcast_id IN
-                      (SELECT id FROM broadcasts WHERE status = 'sending'))
-               ORDER BY next_attempt_at, id LIMIT $5::bigint
-                 FOR UPDATE OF outbox SKIP LOCKED)
+ WHERE id = ANY (ARRAY(SELECT id FROM outbox
+                        WHERE state = 'queued' AND lane = $2::bigint AND kind = $3::text
+                          AND next_attempt_at <= $4::bigint
+                          AND (lane = 0 OR broadcast_id IN
+                               (SELECT id FROM broadcasts WHERE status = 'sending'))
+                        ORDER BY next_attempt_at, id LIMIT $5::bigint
+                          FOR UPDATE OF outbox SKIP LOCKED))
 RETURNING id, purpose, broadcast_id, attempts, payload,
           (SELECT c.state FROM channels c WHERE c.id = outbox.channel_id), channel_id,
           next_attempt_at;
@@ -76,7 +79,7 @@ UPDATE outbox SET state = 'queued', next_attempt_at = $1::bigint, lease_until = 
 -- name: outbox.mark_handed_over
 UPDATE outbox SET lease_until = $1::bigint
  WHERE state = 'sending' AND lease_until < 0
-   AND id IN (SELECT e::bigint FROM jsonb_array_elements_text($2::jsonb) AS e)
+   AND id = ANY (ARRAY(SELECT e::bigint FROM jsonb_array_elements_text($2::jsonb) AS e))
    AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'sending')
 RETURNING id;
 
@@ -85,7 +88,7 @@ RETURNING id;
 -- name: outbox.hand_back_not_sending
 UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
  WHERE state = 'sending' AND lease_until < 0
-   AND id IN (SELECT e::bigint FROM jsonb_array_elements_text($1::jsonb) AS e)
+   AND id = ANY (ARRAY(SELECT e::bigint FROM jsonb_array_elements_text($1::jsonb) AS e))
    AND broadcast_id NOT IN (SELECT id FROM broadcasts WHERE status = 'sending');
 
 -- Never tried with a provider: queued again and the attempt the claim
