@@ -238,7 +238,9 @@ else
 fi
 
 # --- 5. semantics on sample data -------------------------------------------------------
-# psql variables :q_<name> hold each statement's SQL (for the dblink sessions).
+# Every statement is prepared again in this session; the dblink sessions
+# (two more connections, for the concurrent cases) prepare theirs from the
+# split files (:lease, :by_address, :of_channel, :by_id).
 semantics() {
   cat <<EOF
 \\set VERBOSITY terse
