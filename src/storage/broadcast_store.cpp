@@ -17,7 +17,7 @@ namespace {
 using detail::Row;
 using nlohmann::json;
 
-// The columns of broadcasts.by_id and the other broadcast rows
+// The columns of broadcasts.by_id, reads.broadcast_by_id and the other broadcast rows
 // (schema/queries/sqlite/broadcasts.sql), in their order.
 Broadcast read_broadcast(const Row& r) {
   Broadcast b;
@@ -154,7 +154,7 @@ int SqliteBroadcastStore::requeue(std::int64_t id, const std::string& state, std
 
 std::optional<Broadcast> ReadPool::broadcast(std::int64_t id) {
   auto l = impl_->lease();
-  return l("broadcasts.by_id").bind(id).one(read_broadcast);
+  return l("reads.broadcast_by_id").bind(id).one(read_broadcast);
 }
 
 std::vector<Broadcast> ReadPool::broadcasts(int limit, std::int64_t before) {

@@ -171,6 +171,9 @@ class PgConnection final : public Connection {
         throw DbError("cannot connect: " + last, "08001");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    // Notices ("relation already exists, skipping") are not errors; libpq
+    // would print each on stderr.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     const auto& q = queries();
     execute_script(q.sql("connection.synchronous_on"));
     execute_script(q.sql("connection.utc"));

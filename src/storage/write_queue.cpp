@@ -80,6 +80,36 @@ struct WriteQueue::Impl {
     }
   }
 
+  // One job in a savepoint of the batch's transaction. A job another
+  // instance's transaction got in the way of (driver.h, conflict()) runs
+  // again, a few times, in a fresh savepoint: under READ COMMITTED it then
+  // sees what the other committed. Any other failure is the job's own.
+  void run_job(detail::Statements& st, Job& job) {
+    constexpr int kAttempts = 4;
+    for (int attempt = 1;; ++attempt) {
+      st("writer.savepoint").exec();
+      try {
+        job.fn(*ctx);
+        st("writer.release").exec();
+        job.error = nullptr;
+        return;
+      } catch (const std::exception& e) {
+        job.error = std::current_exception();
+        if (db->lost()) throw;  // the whole batch failed
+        st.reset_all();
+        st("writer.rollback_to").exec();
+        st("writer.release").exec();
+        if (attempt >= kAttempts || !db->conflict(e)) return;
+      } catch (...) {
+        job.error = std::current_exception();
+        st.reset_all();
+        st("writer.rollback_to").exec();
+        st("writer.release").exec();
+        return;
+      }
+    }
+  }
+
   void run_batch(std::vector<Job*>& batch) {
     ctx->outbox_changed = false;
     std::exception_ptr batch_error;
@@ -88,19 +118,12 @@ struct WriteQueue::Impl {
       // Prepared once (sql.h): re-parsing four statements per job showed up
       // in profiles of the single writer thread.
       auto& st = ctx->statements();
+      // A PostgreSQL connection the server dropped opens again here (its
+      // statements are prepared again); while the server stays away, the
+      // batch fails and its requests get 503.
+      if (db->lost()) db->reconnect();
       st("writer.begin").exec();
-      for (Job* job : batch) {
-        st("writer.savepoint").exec();
-        try {
-          job->fn(*ctx);
-          st("writer.release").exec();
-        } catch (...) {
-          job->error = std::current_exception();
-          st.reset_all();
-          st("writer.rollback_to").exec();
-          st("writer.release").exec();
-        }
-      }
+      for (Job* job : batch) run_job(st, *job);
       st.reset_all();
       st("writer.commit").exec();
     } catch (const std::exception& e) {

@@ -1,7 +1,10 @@
 #include "support/db_inspect.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <libpq-fe.h>
 
+#include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace sc::db_inspect {
@@ -9,18 +12,62 @@ namespace sc::db_inspect {
 namespace {
 constexpr int kBusyTimeoutMs = 5000;
 
-SQLite::Database open_read_only(const std::string& db_path) {
-  return SQLite::Database(db_path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+using Value = std::optional<std::string>;
+using Rows = std::vector<std::vector<Value>>;
+
+bool is_postgres(const std::string& location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
+
+struct PgFree {
+  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+// Runs `sql` on a connection of its own: the rows as text (NULL: nullopt).
+// Throws std::runtime_error with the database's message (a trigger's refusal).
+Rows run(const std::string& location, const std::string& sql, bool write) {
+  Rows out;
+  if (is_postgres(location)) {
+    std::unique_ptr<PGconn, PgFree> c(PQconnectdb(location.c_str()));
+    if (PQstatus(c.get()) != CONNECTION_OK)
+      throw std::runtime_error(std::string("connect: ") + PQerrorMessage(c.get()));
+    std::unique_ptr<PGresult, PgFree> r(PQexec(c.get(), sql.c_str()));
+    const auto st = PQresultStatus(r.get());
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+      throw std::runtime_error(PQresultErrorMessage(r.get()));
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      auto& row = out.emplace_back();
+      for (int j = 0; j < PQnfields(r.get()); ++j)
+        row.push_back(PQgetisnull(r.get(), i, j) ? Value() : Value(PQgetvalue(r.get(), i, j)));
+    }
+    return out;
+  }
+  SQLite::Database db(location, write ? SQLite::OPEN_READWRITE : SQLite::OPEN_READONLY,
+                      kBusyTimeoutMs);
+  if (write) {
+    db.exec(sql);
+    return out;
+  }
+  SQLite::Statement q(db, sql);
+  while (q.executeStep()) {
+    auto& row = out.emplace_back();
+    for (int j = 0; j < q.getColumnCount(); ++j)
+      row.push_back(q.getColumn(j).isNull() ? Value() : Value(q.getColumn(j).getString()));
+  }
+  return out;
+}
+
+std::string text(const Value& v) { return v.value_or(""); }
+std::int64_t number(const Value& v) { return v ? std::stoll(*v) : 0; }
+
 }  // namespace
 
 OutboxCounts outbox_counts(const std::string& db_path) {
-  auto db = open_read_only(db_path);
-  SQLite::Statement q(db, "SELECT state, COUNT(*) FROM outbox GROUP BY state");
   OutboxCounts c;
-  while (q.executeStep()) {
-    const auto s = q.getColumn(0).getString();
-    const auto n = q.getColumn(1).getInt64();
+  for (const auto& r : run(db_path, "SELECT state, COUNT(*) FROM outbox GROUP BY state", false)) {
+    const auto s = text(r[0]);
+    const auto n = number(r[1]);
     if (s == "queued") c.queued = n;
     if (s == "sending") c.sending = n;
     if (s == "sent") c.sent = n;
@@ -31,30 +78,27 @@ OutboxCounts outbox_counts(const std::string& db_path) {
 }
 
 std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t after_id, int limit) {
-  auto db = open_read_only(db_path);
-  SQLite::Statement q(
-      db,
-      "SELECT id, kind, purpose, state, COALESCE(provider,''), COALESCE(provider_message_id,''),"
-      " COALESCE(last_code,''), COALESCE(last_error,''), payload, attempts, channel_id, "
-      "next_attempt_at"
-      " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
-  q.bind(1, static_cast<int64_t>(after_id));
-  q.bind(2, limit);
+  const auto rows = run(
+      db_path,
+      "SELECT id, kind, purpose, state, provider, provider_message_id, last_code, last_error,"
+      " payload, attempts, channel_id, next_attempt_at FROM outbox WHERE id > " +
+          std::to_string(after_id) + " ORDER BY id LIMIT " + std::to_string(limit),
+      false);
   std::vector<OutboxRow> out;
-  while (q.executeStep()) {
+  for (const auto& q : rows) {
     OutboxRow r;
-    r.id = q.getColumn(0).getInt64();
-    r.kind = q.getColumn(1).getString();
-    r.purpose = q.getColumn(2).getString();
-    r.state = q.getColumn(3).getString();
-    r.provider = q.getColumn(4).getString();
-    r.provider_message_id = q.getColumn(5).getString();
-    r.last_code = q.getColumn(6).getString();
-    r.last_error = q.getColumn(7).getString();
-    r.payload = q.getColumn(8).getString();
-    r.attempts = q.getColumn(9).getInt();
-    r.channel_id = q.getColumn(10).getInt64();
-    r.next_attempt_at = q.getColumn(11).getInt64();
+    r.id = number(q[0]);
+    r.kind = text(q[1]);
+    r.purpose = text(q[2]);
+    r.state = text(q[3]);
+    r.provider = text(q[4]);
+    r.provider_message_id = text(q[5]);
+    r.last_code = text(q[6]);
+    r.last_error = text(q[7]);
+    r.payload = text(q[8]);
+    r.attempts = static_cast<int>(number(q[9]));
+    r.channel_id = number(q[10]);
+    r.next_attempt_at = number(q[11]);
     out.push_back(std::move(r));
   }
   return out;
@@ -65,20 +109,15 @@ std::int64_t count(const std::string& db_path, const std::string& table) {
   for (char ch : table)
     ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
   if (!ok) throw std::invalid_argument("not a table name: " + table);
-  auto db = open_read_only(db_path);
-  return db.execAndGet("SELECT COUNT(*) FROM \"" + table + "\"").getInt64();
+  return number(run(db_path, "SELECT COUNT(*) FROM \"" + table + "\"", false).at(0).at(0));
 }
 
 std::string query_value(const std::string& db_path, const std::string& sql) {
-  auto db = open_read_only(db_path);
-  SQLite::Statement q(db, sql);
-  if (!q.executeStep() || q.getColumn(0).isNull()) return {};
-  return q.getColumn(0).getString();
+  const auto rows = run(db_path, sql, false);
+  if (rows.empty() || rows[0].empty()) return {};
+  return text(rows[0][0]);
 }
 
-void exec(const std::string& db_path, const std::string& sql) {
-  SQLite::Database db(db_path, SQLite::OPEN_READWRITE, kBusyTimeoutMs);
-  db.exec(sql);
-}
+void exec(const std::string& db_path, const std::string& sql) { run(db_path, sql, true); }
 
 }  // namespace sc::db_inspect

@@ -31,7 +31,7 @@ std::int64_t count(const std::string& db_path, const std::string& table);
 // The first column of the first row as text, "" for no row or NULL (read-only).
 std::string query_value(const std::string& db_path, const std::string& sql);
 // Runs SQL on a read-write connection of its own (autocommit); throws
-// SQLite::Exception on error, e.g. when a trigger refuses the statement.
+// an exception on error, e.g. when a trigger refuses the statement.
 void exec(const std::string& db_path, const std::string& sql);
 
 }  // namespace sc::db_inspect

@@ -178,3 +178,12 @@ SELECT o.id, o.channel_id, COALESCE(c.address, ''),
 
 -- name: reads.healthy
 SELECT 1 FROM schema_migrations LIMIT 1;
+
+-- One broadcast as the read side shows it (broadcasts.by_id without the
+-- write path's row lock).
+-- name: reads.broadcast_by_id
+SELECT id, channel, subject, text, html, topics, status, send_at, COALESCE(idem_key, ''),
+       created_by, created_at, updated_at, started_at, finished_at, pause_reason, snapshot_cursor,
+       snapshot_done, idem_body_digest
+  FROM broadcasts
+ WHERE id = $1::bigint;
