@@ -49,6 +49,9 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log, int st
   }
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // Nothing else of the test's: a socket or pipe the test closes must not stay
+  // open in a server or a reaper that outlives it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   // A directory the postgres user can enter (the test's may not be).
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   posix_spawnattr_t attr;
@@ -162,6 +165,11 @@ PgCluster::PgCluster(Options options) {
   if (as_root_) runuser_ = find_runuser();
   dir_ = make_temp_dir();
   try {
+    if (dir_.find_first_of("',\\") != std::string::npos) {
+      throw std::runtime_error("PgCluster: " + dir_ +
+                               ": a quote, comma or backslash cannot go into "
+                               "unix_socket_directories; set TMPDIR to a plainer directory");
+    }
     if ((dir_ + "/.s.PGSQL.5432").size() >= sizeof(sockaddr_un{}.sun_path)) {
       throw std::runtime_error("PgCluster: socket path too long under " + dir_ +
                                "; set TMPDIR to a shorter directory");

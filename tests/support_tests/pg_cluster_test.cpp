@@ -260,6 +260,22 @@ TEST(PgCluster, StartFailureNamesTheCauseFromTheServerLog) {
   EXPECT_FALSE(fs::exists(dir)) << dir;
 }
 
+// A pipe the test opened (without close-on-exec) before the cluster started
+// reads EOF once the test closes its write end: neither the server nor the
+// reaper holds a copy.
+TEST(PgCluster, ServerAndReaperInheritNoDescriptorOfTheTest) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  PgCluster cluster;
+  ASSERT_TRUE(cluster.running());
+  ::close(fds[1]);
+  pollfd pfd{fds[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 10'000), 1) << "a process of the cluster holds the write end";
+  char c = 0;
+  EXPECT_EQ(::read(fds[0], &c, 1), 0);
+  ::close(fds[0]);
+}
+
 // The reaper: a process that started a cluster and is SIGKILLed (no
 // destructor runs) leaves no server and no directory behind.
 TEST(PgCluster, SigkilledOwnerLeavesNoServerAndNoDirectory) {
