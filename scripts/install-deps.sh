@@ -22,6 +22,12 @@ packages=(
   nlohmann-json3-dev libkainjow-mustache-dev libphonenumber-dev
   # ICU: time zones for quiet hours (core); test_core checks the name-character table
   libicu-dev
+  # PostgreSQL, the second storage backend: libpq (libpq-dev), PostgreSQL's own C
+  # client, not libpqxx: storage has its own typed executor, and libpq gives
+  # connect_timeout, pipeline mode and SQLSTATE codes directly. The server
+  # (postgresql, 15 on Debian 12) runs the tests' throwaway clusters
+  # (tests/support/pg_cluster.h, scripts/pg-cluster.sh).
+  libpq-dev postgresql
   # unit and integration tests; the fake SMTP server
   libgtest-dev libgmock-dev googletest python3 python3-aiosmtpd
   # the integration test that runs the service behind a real reverse proxy
