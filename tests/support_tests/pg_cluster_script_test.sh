@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/pg-cluster.sh against the real PostgreSQL 15: start, createdb, url,
 # restart, stop, start --durable, and its failures.
-#   pg_cluster_script_test.sh PATH/TO/pg-cluster.sh
+#   bash pg_cluster_script_test.sh SCRIPT   (SCRIPT: scripts/pg-cluster.sh)
 set -euo pipefail
 script=$1
 bin=${SC_PG_BIN:-/usr/lib/postgresql/15/bin}
