@@ -7,8 +7,8 @@ namespace sc::storage {
 namespace {
 
 // One WriteQueue (the single writer, group commit) and one ReadPool, and the
-// core ports over them, on either driver (SQLite file or PostgreSQL URL). Members are built in order and destroyed in reverse, so
-// every adapter goes before the writer and the pool it uses.
+// core ports over them, on either driver (SQLite file or PostgreSQL URL). Members are built in
+// order and destroyed in reverse, so every adapter goes before the writer and the pool it uses.
 class StoredDatabase final : public Database {
  public:
   StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)

@@ -173,7 +173,8 @@ class PgConnection final : public Connection {
     }
     // Notices ("relation already exists, skipping") are not errors; libpq
     // would print each on stderr.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     const auto& q = queries();
     execute_script(q.sql("connection.synchronous_on"));
     execute_script(q.sql("connection.utc"));

@@ -48,8 +48,7 @@ struct ReadPool::Impl {
         return Lease{*this, std::move(c)};
       }
     }
-    return Lease{*this,
-                 std::make_unique<Connection>(detail::connect(path, detail::Mode::kReader))};
+    return Lease{*this, std::make_unique<Connection>(detail::connect(path, detail::Mode::kReader))};
   }
 };
 

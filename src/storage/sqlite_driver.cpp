@@ -1,4 +1,6 @@
 // The SQLite driver (driver.h) over SQLiteCpp.
+#include "sqlite_driver.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -9,7 +11,6 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "sqlite_driver.h"
 #include "queries.h"
 #include "sc/storage/storage.h"
 

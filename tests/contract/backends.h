@@ -105,15 +105,14 @@ class MemoryBackend final : public Backend {
   unit::MemoryStorage db_{clock_};
 };
 
-// The real storage on a temp file: the writer, the read pool and the adapters.
-class SqliteBackend final : public Backend {
+// The real storage at a location (a SQLite file or a PostgreSQL URL): the
+// writer, the read pool and the adapters, over a migrated database.
+class StoredBackend : public Backend {
  public:
-  static constexpr const char* kName = "Sqlite";
-  SqliteBackend()
-      : path_(dir_.str("db/sc.db")),
-        migrated_((storage::migrate(path_), true)),
-        writer_(path_),
-        reads_(path_, 2),
+  explicit StoredBackend(std::string location)
+      : location_(std::move(location)),
+        writer_(location_),
+        reads_(location_, 2),
         uow_(writer_),
         outbox_(writer_, reads_),
         broadcasts_(writer_, reads_),
@@ -126,15 +125,15 @@ class SqliteBackend final : public Backend {
   ReadStore& reads() override { return read_store_; }
   AdminStore& admin() override { return admin_; }
   void register_consent_text(ChannelKind kind, const ConsentText& text) override {
-    storage::register_consent_text(path_, kind, text, clock_.now_unix());
+    storage::register_consent_text(location_, kind, text, clock_.now_unix());
   }
   bool create_admin_key(const std::string& name, Scope scope, const std::string& key,
                         std::int64_t now) override {
-    return storage::create_admin_key(path_, name, scope, key, "cli", now) ==
+    return storage::create_admin_key(location_, name, scope, key, "cli", now) ==
            storage::KeyChange::kDone;
   }
   bool revoke_admin_key(const std::string& name, std::int64_t now) override {
-    return storage::revoke_admin_key(path_, name, "cli", now) == storage::KeyChange::kDone;
+    return storage::revoke_admin_key(location_, name, "cli", now) == storage::KeyChange::kDone;
   }
   std::optional<OutboxRowView> outbox_row(std::int64_t id) override;
   bool update_consent_log() override;
@@ -142,12 +141,10 @@ class SqliteBackend final : public Backend {
   bool update_audit_log() override;
   bool delete_audit_log() override;
   storage::WriteQueue& writer() { return writer_; }
-  const std::string& path() const { return path_; }
+  const std::string& location() const { return location_; }
 
  private:
-  testing::TempDir dir_;
-  std::string path_;
-  bool migrated_;
+  std::string location_;
   storage::WriteQueue writer_;
   storage::ReadPool reads_;
   storage::QueuedUnitOfWork uow_;
@@ -157,8 +154,37 @@ class SqliteBackend final : public Backend {
   storage::SqliteAdminStore admin_;
 };
 
+// SQLite on a fresh file in a temp dir. The dir is a base before the
+// storage, so it is removed only after every connection has closed.
+struct TempDirFirst {
+  testing::TempDir dir;
+};
+class SqliteBackend final : private TempDirFirst, public StoredBackend {
+ public:
+  static constexpr const char* kName = "Sqlite";
+  SqliteBackend() : StoredBackend(migrated(dir.str("db/sc.db"))) {}
+  const std::string& path() const { return location(); }
+
+ private:
+  static std::string migrated(std::string path) {
+    storage::migrate(path);
+    return path;
+  }
+};
+
+// PostgreSQL 15: a database of its own per case, cloned from a template
+// migrated once per test binary, on the binary's throwaway cluster.
+class PostgresBackend final : public StoredBackend {
+ public:
+  static constexpr const char* kName = "Postgres";
+  PostgresBackend() : StoredBackend(fresh_database()) {}
+
+ private:
+  static std::string fresh_database();
+};
+
 // The backends every case runs against.
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 struct BackendNames {
   template <class B>
   static std::string GetName(int) {

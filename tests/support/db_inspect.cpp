@@ -78,12 +78,12 @@ OutboxCounts outbox_counts(const std::string& db_path) {
 }
 
 std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t after_id, int limit) {
-  const auto rows = run(
-      db_path,
-      "SELECT id, kind, purpose, state, provider, provider_message_id, last_code, last_error,"
-      " payload, attempts, channel_id, next_attempt_at FROM outbox WHERE id > " +
-          std::to_string(after_id) + " ORDER BY id LIMIT " + std::to_string(limit),
-      false);
+  const auto rows =
+      run(db_path,
+          "SELECT id, kind, purpose, state, provider, provider_message_id, last_code, last_error,"
+          " payload, attempts, channel_id, next_attempt_at FROM outbox WHERE id > " +
+              std::to_string(after_id) + " ORDER BY id LIMIT " + std::to_string(limit),
+          false);
   std::vector<OutboxRow> out;
   for (const auto& q : rows) {
     OutboxRow r;

@@ -146,8 +146,25 @@ struct ResultCloser {
 }  // namespace
 
 PgCluster& PgCluster::shared() {
+  static const char* attach = std::getenv("SC_TEST_PG_DIR");
+  if (attach != nullptr && *attach != '\0') {
+    static PgCluster cluster(Attach{attach});
+    return cluster;
+  }
   static PgCluster cluster;  // destroyed at exit: stop and remove
   return cluster;
+}
+
+PgCluster::PgCluster(Attach attach) : dir_(std::move(attach.dir)) {
+  owner_pid_ = ::getpid();
+  attached_ = true;
+  const char* bin = std::getenv("SC_PG_BIN");
+  bin_dir_ = bin != nullptr && *bin != '\0' ? bin : kDefaultBinDir;
+  std::unique_ptr<PGconn, ConnCloser> conn(PQconnectdb(url_of("postgres").c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw std::runtime_error("PgCluster: no cluster answers in SC_TEST_PG_DIR=" + dir_ + ": " +
+                             PQerrorMessage(conn.get()));
+  }
 }
 
 PgCluster::PgCluster() : PgCluster(Options{}) {}
@@ -196,7 +213,7 @@ PgCluster::PgCluster(Options options) {
 }
 
 PgCluster::~PgCluster() {
-  if (::getpid() != owner_pid_) return;
+  if (::getpid() != owner_pid_ || attached_) return;
   teardown();
 }
 
@@ -337,7 +354,9 @@ std::string PgCluster::next_name(const std::string& hint) {
     clean += ok ? c : '_';
   }
   if (clean.size() > 40) clean.resize(40);
-  return "sc_" + clean + "_" + std::to_string(++counter_);
+  // Attached, other test processes create databases in the same cluster.
+  const std::string pid = attached_ ? std::to_string(::getpid()) + "_" : "";
+  return "sc_" + clean + "_" + pid + std::to_string(++counter_);
 }
 
 std::string PgCluster::create_database(const std::string& name_hint) {
@@ -354,6 +373,23 @@ std::string PgCluster::create_template(const std::string& name,
     throw std::invalid_argument("PgCluster: template name must match [a-z_][a-z0-9_]*: " + name);
   }
   if (templates_.count(name) != 0) return name;
+  // Another process of the run may be making the same template: one makes
+  // it, under a lock in the cluster; the others find it made.
+  std::unique_ptr<PGconn, ConnCloser> locker(PQconnectdb(url_of("postgres").c_str()));
+  auto sql = [&](const std::string& q) {
+    std::unique_ptr<PGresult, ResultCloser> r(PQexec(locker.get(), q.c_str()));
+    const auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      throw std::runtime_error("PgCluster: " + q + ": " + PQerrorMessage(locker.get()));
+    return PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
+  };
+  sql("SELECT pg_advisory_lock(hashtext('" + name + "'))");
+  if (sql("SELECT count(*) FROM pg_database WHERE datname = '" + name + "' AND datistemplate") ==
+      "1") {
+    templates_.insert(name);
+    return name;
+  }
+  exec_admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");  // a half-made one
   exec_admin("CREATE DATABASE " + name);
   try {
     prepare(url_of(name));

@@ -36,6 +36,10 @@ class PgCluster {
   // The cluster of this test binary, started on first use (initdb and start,
   // about half a second), stopped and removed at process exit. Throws
   // std::runtime_error, with the tail of the server log, if it cannot start.
+  // Under ctest, which runs each case in a process of its own, it is the one
+  // cluster of the whole run instead (SC_TEST_PG_DIR: the directory of a
+  // cluster that scripts/pg-cluster.sh started, see tests/CMakeLists.txt):
+  // attached to, never stopped; names are then unique across processes.
   static PgCluster& shared();
 
   // A cluster of its own (for tests of the cluster itself, or one that needs
@@ -80,6 +84,10 @@ class PgCluster {
   static std::string url(const std::string& socket_dir, const std::string& database);
 
  private:
+  struct Attach {
+    std::string dir;
+  };
+  explicit PgCluster(Attach attach);
   std::vector<std::string> as_postgres(std::vector<std::string> argv) const;
   int run(const std::vector<std::string>& argv) const;  // exit status, output to ctl.log
   void spawn_reaper();
@@ -100,6 +108,7 @@ class PgCluster {
   pid_t reaper_pid_ = -1;
   int reaper_fd_ = -1;  // write end of the pipe whose EOF wakes the reaper
   unsigned counter_ = 0;
+  bool attached_ = false;  // another's cluster: left running
   std::set<std::string> templates_;
 };
 
