@@ -33,9 +33,9 @@ SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
 THIRD_PARTY = [
     # Each database's client library only in its driver (src/storage/driver.h).
     ("SQLite", re.compile(r"^(SQLiteCpp/|sqlite3\.h$)"),
-     ("src/storage/sqlite_driver.cpp", "tests/unit/storage/", "tests/support/db_inspect.")),
+     ("src/storage/sqlite_driver.", "tests/unit/storage/", "tests/support/db_inspect.")),
     ("libpq", re.compile(r"^libpq-fe\.h$"),
-     ("src/storage/pg_driver.cpp", "src/storage/location.cpp", "tests/")),
+     ("src/storage/pg_driver.", "src/storage/location.", "tests/")),
     ("cpp-httplib", re.compile(r"^httplib\.h$"),
      ("src/http/", "src/providers/", "tests/", "bench/")),
     ("libcurl", re.compile(r"^curl/"), ("src/providers/", "tests/")),

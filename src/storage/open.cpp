@@ -51,7 +51,7 @@ class StoredDatabase final : public Database {
     auto applied = migrate(path);
     // On a connection of their own, before the writer and the readers
     // open: opening a writer connection creates the file with ::open and
-    // ::close (connection.cpp), and closing any descriptor of a file drops
+    // ::close (sqlite_driver.cpp), and closing any descriptor of a file drops
     // every POSIX lock the process holds on it, SQLite's WAL locks of the
     // connections already open included (another process may then reset
     // the WAL under them).
