@@ -131,6 +131,7 @@ HttpDeps http_deps(const Running& r) {
                   .key_digest = r.w.signer.get(),
                   .metrics = &r.registry,
                   .provider_health = [&d = r.dispatcher] { return provider_health(d); },
+                  .database_health = [&db = r.db] { return db.write_health(); },
                   .broadcast_tx = &r.db.broadcast_tx(),
                   .broadcast_reads = &r.db.broadcast_reads(),
                   .broadcast_composer = &r.broadcast_composer,
