@@ -21,7 +21,7 @@ namespace sc {
 int cmd_migrate(const Config& config) {
   auto applied = storage::migrate(config.db_path);
   for (const auto& m : applied) std::printf("applied %04d_%s\n", m.version, m.name.c_str());
-  std::printf("database %s is up to date\n", config.db_path.c_str());
+  std::printf("database %s is up to date\n", config.db_redacted.c_str());
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 
@@ -225,8 +226,22 @@ const std::vector<Setting>& settings() {
       {"SC_LISTEN", "127.0.0.1:8080", apply_listen, "address:port to listen on"},
       {"SC_METRICS_LISTEN", "", apply_metrics_listen,
        "a second address:port serving only GET /metrics, without a key; unset: none"},
-      {"SC_DB", "./data/stayconnected.db", text(&Config::db_path),
-       "SQLite database file; its directory holds secret.key"},
+      // Before SC_DB, which adds it to a PostgreSQL URL.
+      {"SC_DB_CONNECT_TIMEOUT_SECONDS", "10", whole(&Config::db_connect_timeout_seconds, 1, 600),
+       "seconds a PostgreSQL connection may take to open (added to SC_DB as connect_timeout "
+       "unless the URL sets one)"},
+      {"SC_DB", "./data/stayconnected.db",
+       [](Config& c, std::string_view name, const std::string& v) {
+         try {
+           auto location = storage::parse_location(v, c.db_connect_timeout_seconds);
+           c.db_path = std::move(location.value);
+           c.db_redacted = std::move(location.redacted);
+           c.db_backend = location.backend;
+         } catch (const std::invalid_argument& e) {
+           bad(name, std::string(": ") + e.what());
+         }
+       },
+       "SQLite database file (its directory holds secret.key), or a postgresql:// URL"},
       {"SC_PUBLIC_URL", "http://127.0.0.1:8080", apply_public_url,
        "base URL of links in messages and of webhook signatures; unset: http://SC_LISTEN "
        "(0.0.0.0 and :: read as 127.0.0.1 and ::1)"},
@@ -236,7 +251,15 @@ const std::vector<Setting>& settings() {
            throw ConfigError("SC_SECRET must be at least 16 characters");
          c.secret = v;
        },
-       "token-signing key; unset: generated once and kept beside the database"},
+       "token-signing key; unset: SC_SECRET_FILE, or (SQLite) generated once and kept beside "
+       "the database"},
+      {"SC_SECRET_FILE", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (!v.empty() && !c.secret.empty())
+           throw ConfigError("SC_SECRET and SC_SECRET_FILE are both set; set only one");
+         c.secret_file = v;
+       },
+       "a file holding the token-signing key (the service user's, mode 0600 or stricter)"},
       {"SC_ADMIN_API_KEY", "",
        [](Config& c, std::string_view, const std::string& v) {
          if (v.empty()) return;
@@ -544,15 +567,17 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// Reads secret.key, refusing a symlink or a file someone else could have
-// planted or read. Empty: there is none yet.
-std::string read_secret(const std::filesystem::path& file) {
+// Reads a key file (secret.key, or SC_SECRET_FILE: `what` names it),
+// refusing a symlink or a file someone else could have planted or read.
+// Nullopt: there is none (yet).
+std::optional<std::string> read_key_file(const std::filesystem::path& file,
+                                         const std::string& what) {
   int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return {};
+    if (errno == ENOENT) return std::nullopt;
     if (errno == ELOOP)
-      throw ConfigError("the secret file " + file.string() + " is a symlink; refusing to use it");
-    throw ConfigError("cannot read the secret file " + file.string() + ": " + std::strerror(errno));
+      throw ConfigError(what + " " + file.string() + " is a symlink; refusing to use it");
+    throw ConfigError("cannot read " + what + " " + file.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
   std::string s;
@@ -570,19 +595,35 @@ std::string read_secret(const std::filesystem::path& file) {
   }
   ::close(fd);
   if (!ok || !S_ISREG(st.st_mode))
-    throw ConfigError("the secret file " + file.string() + " is not a readable file");
-  check_owned(file, st, "the secret file", true);
-  s = s.substr(0, s.find('\n'));
-  if (s.size() < 32) {
+    throw ConfigError(what + " " + file.string() + " is not a readable file");
+  check_owned(file, st, what.c_str(), true);
+  return s.substr(0, s.find('\n'));
+}
+
+// secret.key; empty: there is none yet.
+std::string read_secret(const std::filesystem::path& file) {
+  auto s = read_key_file(file, "the secret file");
+  if (!s) return {};
+  if (s->size() < 32) {
     throw ConfigError("the secret file " + file.string() +
                       " holds no key of at least 32 characters; remove it to generate one");
   }
-  return s;
+  return *s;
+}
+
+// SC_SECRET_FILE: the key SC_SECRET would hold, so held to its length.
+std::string read_secret_file(const std::string& file) {
+  auto s = read_key_file(file, "SC_SECRET_FILE");
+  if (!s) throw ConfigError("SC_SECRET_FILE " + file + " does not exist");
+  if (s->size() < 16)
+    throw ConfigError("SC_SECRET_FILE " + file + " holds no key of at least 16 characters");
+  return *s;
 }
 
 }  // namespace
 
 void check_data_dir(const Config& c) {
+  if (c.db_backend == storage::Backend::kPostgres) return;
   auto dir = data_dir_of(c);
   std::error_code ec;
   // 0700 from the start, whatever the umask: it holds the key and personal data.
@@ -605,6 +646,12 @@ void check_data_dir(const Config& c) {
 std::string resolve_secret(const Config& c) {
   check_data_dir(c);
   if (!c.secret.empty()) return c.secret;
+  if (!c.secret_file.empty()) return read_secret_file(c.secret_file);
+  if (c.db_backend == storage::Backend::kPostgres) {
+    throw ConfigError(
+        "SC_DB is a PostgreSQL URL: set SC_SECRET or SC_SECRET_FILE (every instance must sign "
+        "links with the same key)");
+  }
   auto file = data_dir_of(c) / "secret.key";
   if (auto s = read_secret(file); !s.empty()) return s;
   // Made once and kept, so links in mail already sent stay valid. Written

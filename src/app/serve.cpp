@@ -50,7 +50,7 @@ void log_database_settings(const Config& c, const storage::Database& db) {
   const auto& s = db.settings();
   std::fprintf(stderr,
                "stayconnected: database %s: journal_mode=%s synchronous=%s foreign_keys=%s\n",
-               c.db_path.c_str(), s.journal_mode.c_str(), s.synchronous.c_str(),
+               c.db_redacted.c_str(), s.journal_mode.c_str(), s.synchronous.c_str(),
                s.foreign_keys ? "on" : "off");
 }
 
@@ -131,6 +131,7 @@ HttpDeps http_deps(const Running& r) {
                   .key_digest = r.w.signer.get(),
                   .metrics = &r.registry,
                   .provider_health = [&d = r.dispatcher] { return provider_health(d); },
+                  .database_health = [&db = r.db] { return db.write_health(); },
                   .broadcast_tx = &r.db.broadcast_tx(),
                   .broadcast_reads = &r.db.broadcast_reads(),
                   .broadcast_composer = &r.broadcast_composer,
@@ -176,7 +177,7 @@ void print_listening(const Wiring& w, int port, const MetricsListener& metrics) 
   std::printf(
       "stayconnected listening on http://%s:%d/ (public URL %s, email: %s, sms: %s, database %s)\n",
       c.listen_host.c_str(), port, c.public_url.c_str(), w.email->name().c_str(),
-      w.sms->name().c_str(), c.db_path.c_str());
+      w.sms->name().c_str(), c.db_redacted.c_str());
   std::printf("sign-up page: %s/\n", c.public_url.c_str());
   if (metrics.server)
     std::printf("metrics on http://%s:%d/metrics\n", c.metrics_host.c_str(), metrics.port);
@@ -218,6 +219,9 @@ int run_until_stopped(const Running& r, HttpServer& server, sigset_t stop_signal
 
 int cmd_serve(Config config) {
   check_data_dir(config);  // before anything is written into it
+  // Before the database is touched: a PostgreSQL SC_DB without a shared key,
+  // or an SC_SECRET_FILE that cannot be trusted, stops the start here.
+  config.secret = resolve_secret(config);
   const sigset_t stop_signals = block_stop_signals();
   metrics::Registry registry;
   auto db = open_database(config, registry);  // migrates, once

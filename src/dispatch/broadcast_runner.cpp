@@ -3,7 +3,6 @@
 #include <pthread.h>
 
 #include <chrono>
-#include <cstdio>
 #include <exception>
 
 #include "sc/core/broadcast_lifecycle.h"
@@ -46,7 +45,7 @@ void BroadcastRunner::loop() {
     try {
       busy = step();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "broadcasts: %s\n", e.what());
+      failures_log_.log(e.what(), std::string("broadcasts: ") + e.what());
     }
     std::unique_lock lk(mu_);
     if (stopping_) return;

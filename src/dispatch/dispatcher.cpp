@@ -178,7 +178,8 @@ void Dispatcher::loop() {
     } catch (const std::exception& e) {
       // The outcome could not be written; the lease runs out and the
       // messages are sent again (at least once, never lost).
-      std::fprintf(stderr, "dispatcher: recording failed: %s\n", e.what());
+      failures_log_.log(std::string("recording: ") + e.what(),
+                        std::string("dispatcher: recording failed: ") + e.what());
     }
   };
   while (true) {
@@ -195,7 +196,7 @@ void Dispatcher::loop() {
       batch = next.valid() ? next.get() : prepare();
     } catch (const std::exception& e) {
       // The database is unwell; the messages stay queued. Try again later.
-      std::fprintf(stderr, "dispatcher: %s\n", e.what());
+      failures_log_.log(e.what(), std::string("dispatcher: ") + e.what());
     }
     bool stopping;
     {
@@ -701,7 +702,8 @@ class Dispatcher::Stream final : public SendFeed<Message> {
       } catch (const std::exception& e) {
         // Not marked: not sent; handed back (or queued again when the lease
         // runs out). The outcomes are left to record().
-        std::fprintf(stderr, "dispatcher: handing over failed: %s\n", e.what());
+        d_.failures_log_.log(std::string("handing over: ") + e.what(),
+                             std::string("dispatcher: handing over failed: ") + e.what());
         ok = false;
       }
       for (const auto& [id, reason] : pause)

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <filesystem>
 
 #include "edge_server.h"
@@ -15,6 +14,7 @@
 #include "request_metrics.h"
 #include "response.h"
 #include "routes.h"
+#include "sc/core/throttled_log.h"
 
 namespace sc {
 
@@ -30,6 +30,8 @@ struct HttpServer::Impl {
   detail::RouteEnv env;
   detail::Router router;
   detail::RequestMetrics request_metrics;
+  // Failed requests by error text: on a full disk every request fails alike.
+  ThrottledLog failures;
 
   Impl(HttpDeps d, HttpOptions o)
       : deps(std::move(d)),
@@ -99,8 +101,7 @@ struct HttpServer::Impl {
             what = e.what();
           } catch (...) {
           }
-          std::fprintf(stderr, "http: %s %s failed: %s\n", req.method.c_str(), req.path.c_str(),
-                       what.c_str());
+          failures.log(what, "http: " + req.method + " " + req.path + " failed: " + what);
           // Infrastructure trouble (disk, database): nothing was written, try later.
           res.body.clear();
           res.set_header("Retry-After", "5");

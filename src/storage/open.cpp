@@ -27,6 +27,7 @@ class StoredDatabase final : public Database {
 
   const std::vector<AppliedMigration>& applied() const override { return applied_; }
   const DatabaseSettings& settings() const override { return settings_; }
+  DatabaseHealth write_health() const override { return writer_.health(); }
   UnitOfWork& writes() override { return writes_; }
   ReadStore& reads() override { return reads_; }
   OutboxTransactions& outbox() override { return outbox_; }

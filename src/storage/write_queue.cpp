@@ -16,6 +16,12 @@ namespace sc::storage {
 
 namespace {
 
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class Context final : public WriteContext {
  public:
   explicit Context(detail::Connection& db)
@@ -59,6 +65,7 @@ struct WriteQueue::Impl {
   bool stopping = false;
   std::function<void()> on_outbox_commit;
   Stats stats;
+  DatabaseHealth health;  // from the last batch: a failed one makes it not writable
   std::thread thread;
   metrics::Histogram* batch_jobs = nullptr;
   metrics::Histogram* commit_seconds = nullptr;
@@ -113,6 +120,7 @@ struct WriteQueue::Impl {
   void run_batch(std::vector<Job*>& batch) {
     ctx->outbox_changed = false;
     std::exception_ptr batch_error;
+    std::string cannot_write;  // the database's short reason when the batch failed
     const auto started = std::chrono::steady_clock::now();
     try {
       // Prepared once (sql.h): re-parsing four statements per job showed up
@@ -128,6 +136,9 @@ struct WriteQueue::Impl {
       st("writer.commit").exec();
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
+      // SQLite's text for the code, never the message (which may name a path).
+      const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
+      cannot_write = sqlite_error ? sqlite3_errstr(sqlite_error->getErrorCode()) : "write failed";
       ctx->statements().reset_all();
       try {
         if (!db->lost() && db->in_transaction()) ctx->statements()("writer.rollback").exec();
@@ -145,6 +156,9 @@ struct WriteQueue::Impl {
       std::lock_guard lk(mu);
       stats.commits += 1;
       stats.jobs += batch.size();
+      if (batch_error && health.writable) health.since = unix_now();
+      health.writable = !batch_error;
+      health.reason = batch_error ? "database cannot write: " + cannot_write : "";
       if (notify) on_commit = on_outbox_commit;  // set_on_outbox_commit may run concurrently
     }
     for (Job* job : batch) {
@@ -213,6 +227,11 @@ void WriteQueue::submit_and_wait(Job& job) {
 }
 
 const WriteQueue::Settings& WriteQueue::settings() const { return impl_->settings; }
+
+DatabaseHealth WriteQueue::health() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->health;
+}
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);

@@ -9,6 +9,7 @@
 
 #include "sc/core/message.h"
 #include "sc/providers/factory.h"
+#include "sc/storage/location.h"
 
 namespace sc {
 
@@ -26,9 +27,16 @@ struct Config {
   std::string
       metrics_host;  // SC_METRICS_LISTEN; empty: /metrics only on the main listener, with a key
   int metrics_port{};
+  // SC_DB as storage opens it (storage::parse_location): the SQLite file, or
+  // the PostgreSQL URL with connect_timeout added; db_redacted is the same
+  // without a password, for logs and messages.
   std::string db_path;
+  std::string db_redacted;
+  storage::Backend db_backend{};
+  int db_connect_timeout_seconds{};  // SC_DB_CONNECT_TIMEOUT_SECONDS
   std::string public_url;
-  std::string secret;  // empty: generated beside the database
+  std::string secret;       // empty: SC_SECRET_FILE, or generated beside the database
+  std::string secret_file;  // SC_SECRET_FILE
   std::vector<std::string> admin_keys;
   std::string org_name;
   std::string postal_address;
@@ -87,10 +95,13 @@ Env read_config_file(const std::string& path);
 Config load_config(const Env& env);
 // Creates the database's directory (0700) if missing; throws ConfigError when
 // it is not owned by the service's user (euid) or is writable by group/others.
+// Nothing to do for a PostgreSQL SC_DB.
 void check_data_dir(const Config& config);
-// Returns SC_SECRET, or the key kept beside the database (made once, 0600).
-// Checks the directory first; throws ConfigError for a key file that is a
-// symlink, not the service user's, or open to group/others.
+// Returns SC_SECRET, or the key in SC_SECRET_FILE, or (SQLite only) the key
+// kept beside the database (made once, 0600). Checks the directory first;
+// throws ConfigError for a key file that is a symlink, not the service
+// user's, or open to group/others, and for a PostgreSQL SC_DB with neither
+// SC_SECRET nor SC_SECRET_FILE (every instance must sign with the same key).
 std::string resolve_secret(const Config& config);
 
 }  // namespace sc

@@ -1,11 +1,20 @@
-// What /healthz and /metrics report about the providers the dispatcher sends
-// through (filled by app from the dispatcher; http only shows it).
+// What /healthz and /metrics report about the database's writes (filled by
+// storage) and the providers the dispatcher sends through (filled by app from
+// the dispatcher); http only shows it.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace sc {
+
+// Whether the database takes writes: false while the writer's last batch
+// failed (a full disk, an unreachable server), true again after a commit.
+struct DatabaseHealth {
+  bool writable = true;
+  std::string reason;      // fixed words and the database's short error text, no path or URL
+  std::int64_t since = 0;  // unix seconds the failing began
+};
 
 struct ProviderHealth {
   std::string name;        // "smtp", "sendgrid", "twilio", …

@@ -13,6 +13,7 @@
 
 #include "sc/core/broadcast.h"
 #include "sc/core/ports/services.h"
+#include "sc/core/throttled_log.h"
 
 namespace sc {
 
@@ -39,6 +40,7 @@ class BroadcastRunner {
   const Clock& clock_;
   Options options_;
   std::function<void()> on_queued_;
+  ThrottledLog failures_log_;  // a step failing every round (a full disk)
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

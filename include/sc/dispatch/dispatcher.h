@@ -20,6 +20,7 @@
 #include "sc/core/message.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports/services.h"
+#include "sc/core/throttled_log.h"
 #include "sc/dispatch/token_bucket.h"
 
 namespace sc {
@@ -167,6 +168,8 @@ class Dispatcher {
   std::map<std::int64_t, int> broadcast_errors_;  // errors in a row, by broadcast
   std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
   SendObserver observer_;
+  // Database failures by text: they repeat every round while the disk is full.
+  ThrottledLog failures_log_;
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

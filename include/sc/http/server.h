@@ -70,6 +70,8 @@ struct HttpDeps {
   metrics::Registry* metrics = nullptr;
   // The providers' state for /healthz (paused, why, next probe). Empty: none shown.
   std::function<std::vector<ProviderHealth>()> provider_health;
+  // Whether the database takes writes, for /healthz. Empty: not shown.
+  std::function<DatabaseHealth()> database_health;
   // Broadcasts (all three set, or the routes answer 503).
   BroadcastTransactions* broadcast_tx = nullptr;
   BroadcastReads* broadcast_reads = nullptr;

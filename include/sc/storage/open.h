@@ -46,6 +46,9 @@ class Database {
   // Migrations applied by this open (empty when the database was up to date).
   virtual const std::vector<AppliedMigration>& applied() const = 0;
   virtual const DatabaseSettings& settings() const = 0;
+  // Whether writes go through (/healthz): not after a failed commit, until
+  // the next one succeeds.
+  virtual DatabaseHealth write_health() const = 0;
 
   virtual UnitOfWork& writes() = 0;          // request writes, one transaction each
   virtual ReadStore& reads() = 0;            // lookups and the health check

@@ -15,6 +15,7 @@
 
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
+#include "sc/core/health.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
@@ -116,6 +117,9 @@ class WriteQueue {
     bool foreign_keys = false;
   };
   const Settings& settings() const;
+  // Whether the last batch committed: after a failed one (disk full, I/O
+  // error) not writable, with why, until the next commit succeeds.
+  DatabaseHealth health() const;
 
  private:
   template <class F>

@@ -86,13 +86,19 @@ std::vector<Case> cases(const testing::TempDir& dir) {
        "127.0.0.1|8080", "[::1]:9000", "::1|9000", "localhost",
        "SC_LISTEN must be address:port, not 'localhost'"},
       {"SC_DB", str(&Config::db_path), "./data/stayconnected.db", "/var/lib/sc/sc.db",
-       "/var/lib/sc/sc.db", std::nullopt,
-       "any path; a database that cannot be opened stops the start in migrate"},
+       "/var/lib/sc/sc.db", "mysql://sc:hunter22@db/sc",
+       "SC_DB: mysql:// is not a database this service can use (a SQLite file path, or a "
+       "postgresql:// or postgres:// URL)"},
+      {"SC_DB_CONNECT_TIMEOUT_SECONDS", num(&Config::db_connect_timeout_seconds), "10", "30", "30",
+       "0", whole("SC_DB_CONNECT_TIMEOUT_SECONDS", "1", "600", "0")},
       {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080",
        "https://join.example.org/", "https://join.example.org", "ftp://x",
        "SC_PUBLIC_URL must start with http:// or https://, not 'ftp://x'"},
       {"SC_SECRET", str(&Config::secret), "", "0123456789abcdef", "0123456789abcdef", "short",
        "SC_SECRET must be at least 16 characters"},
+      {"SC_SECRET_FILE", str(&Config::secret_file), "", "/etc/stayconnected/secret",
+       "/etc/stayconnected/secret", std::nullopt,
+       "any path; read and checked at start (secret_test), both set: SecretAndSecretFile"},
       {"SC_ADMIN_API_KEY", [](const Config& c) { return join(c.admin_keys); }, "", "admin-key-1",
        "admin-key-1", "short", "SC_ADMIN_API_KEY must be at least 8 characters"},
       {"SC_TWILIO_AUTH_TOKEN",
@@ -405,6 +411,39 @@ TEST_F(LoadConfigTest, SpecialFormsOfSomeVariables) {
             "SC_PUBLIC_URL contains characters a URL cannot hold");
   EXPECT_EQ(load_config({{"SC_EMAIL_FROM", "news@example.org"}}).email_from.display_name, "");
   EXPECT_EQ(load_config({{"SC_LISTEN", "0.0.0.0:0"}}).listen_port, 0);
+}
+
+// SC_DB picks the backend; a value that looks like a URL but is none the
+// service can use stops the start (it used to name a new SQLite file), and
+// the line never shows the password.
+TEST_F(LoadConfigTest, DatabaseLocationChoosesTheBackend) {
+  auto sqlite = load_config({});
+  EXPECT_EQ(sqlite.db_backend, storage::Backend::kSqlite);
+  EXPECT_EQ(sqlite.db_redacted, "./data/stayconnected.db");
+  auto pg = load_config({{"SC_DB", "postgresql://sc:hunter22@db.internal/sc"}});
+  EXPECT_EQ(pg.db_backend, storage::Backend::kPostgres);
+  EXPECT_EQ(pg.db_path, "postgresql://sc:hunter22@db.internal/sc?connect_timeout=10");
+  EXPECT_EQ(pg.db_redacted, "postgresql://sc:***@db.internal/sc?connect_timeout=10");
+  EXPECT_EQ(
+      load_config({{"SC_DB", "postgres://db/sc"}, {"SC_DB_CONNECT_TIMEOUT_SECONDS", "3"}}).db_path,
+      "postgres://db/sc?connect_timeout=3");
+  const std::string accepted = " (a SQLite file path, or a postgresql:// or postgres:// URL)";
+  for (const std::string scheme : {"postgressql", "sqlite", "http", "mysql"}) {
+    auto line = problem({{"SC_DB", scheme + "://sc:hunter22@db/sc"}});
+    EXPECT_EQ(line, "SC_DB: " + scheme + ":// is not a database this service can use" + accepted);
+  }
+  auto line = problem({{"SC_DB", "postgresql://sc:hunter22@db/sc?bogus=1"}});
+  EXPECT_EQ(line,
+            "SC_DB: libpq cannot parse the PostgreSQL URL: invalid URI query parameter: \"bogus\"");
+  EXPECT_EQ(problem({{"SC_DB", "postgresql://sc:hunter22@[::1/sc"}}).find("hunter22"),
+            std::string::npos);
+}
+
+TEST_F(LoadConfigTest, SecretAndSecretFile) {
+  EXPECT_EQ(problem({{"SC_SECRET", "0123456789abcdef"}, {"SC_SECRET_FILE", "/etc/sc/secret"}}),
+            "SC_SECRET and SC_SECRET_FILE are both set; set only one");
+  EXPECT_EQ(problem({{"SC_SECRET_FILE", "/etc/sc/secret"}}), "");
+  EXPECT_EQ(problem({{"SC_SECRET", "0123456789abcdef"}}), "");
 }
 
 // SC_LISTEN without SC_PUBLIC_URL: the links follow the address the

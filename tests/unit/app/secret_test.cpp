@@ -158,5 +158,61 @@ TEST_F(SecretTest, AMissingDataDirectoryIsCreatedPrivate) {
   EXPECT_EQ(mode_of(dir_.path() / "fresh"), 0700);
 }
 
+// SC_SECRET_FILE: the key every instance shares, held to secret.key's rules.
+TEST_F(SecretTest, SecretFileIsReadWithTheKeyFileChecks) {
+  const auto file = dir_.path() / "shared.key";
+  std::ofstream(file) << "shared-key-0123456789\n";
+  ::chmod(file.c_str(), 0600);
+  config_.secret_file = file.string();
+  EXPECT_EQ(resolve_secret(config_), "shared-key-0123456789");
+  EXPECT_FALSE(fs::exists(key()));  // nothing generated beside the database
+  ::chmod(file.c_str(), 0640);
+  EXPECT_EQ(refusal(config_), "SC_SECRET_FILE " + file.string() +
+                                  " is readable by group or others (mode 0640); chmod 600 it");
+  ::chmod(file.c_str(), 0602);
+  EXPECT_EQ(refusal(config_), "SC_SECRET_FILE " + file.string() +
+                                  " is writable by group or others (mode 0602); chmod go-w it");
+  ::chmod(file.c_str(), 0600);
+  std::ofstream(file) << "short\n";
+  EXPECT_EQ(refusal(config_),
+            "SC_SECRET_FILE " + file.string() + " holds no key of at least 16 characters");
+  fs::remove(file);
+  EXPECT_EQ(refusal(config_), "SC_SECRET_FILE " + file.string() + " does not exist");
+  std::ofstream(dir_.path() / "elsewhere") << std::string(64, 'b') << "\n";
+  ::chmod((dir_.path() / "elsewhere").c_str(), 0600);
+  fs::create_symlink(dir_.path() / "elsewhere", file);
+  EXPECT_EQ(refusal(config_),
+            "SC_SECRET_FILE " + file.string() + " is a symlink; refusing to use it");
+}
+
+TEST_F(SecretTest, ASecretFileOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+  const auto file = dir_.path() / "shared.key";
+  std::ofstream(file) << "shared-key-0123456789\n";
+  ::chmod(file.c_str(), 0600);
+  ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+  config_.secret_file = file.string();
+  EXPECT_NE(refusal(config_).find("SC_SECRET_FILE " + file.string() + " is owned by uid 65534"),
+            std::string::npos)
+      << refusal(config_);
+}
+
+// On PostgreSQL every instance must sign with one key: none generated.
+TEST_F(SecretTest, PostgresNeedsASecretOrASecretFile) {
+  config_ = load_config({{"SC_DB", "postgresql://sc:pw@db.invalid/sc"}});
+  EXPECT_EQ(refusal(config_),
+            "SC_DB is a PostgreSQL URL: set SC_SECRET or SC_SECRET_FILE (every instance must sign "
+            "links with the same key)");
+  EXPECT_FALSE(fs::exists("postgresql:"));  // no data directory made from the URL
+  config_.secret = "from-the-environment-0123";
+  EXPECT_EQ(resolve_secret(config_), "from-the-environment-0123");
+  config_.secret.clear();
+  const auto file = dir_.path() / "shared.key";
+  std::ofstream(file) << "shared-key-0123456789\n";
+  ::chmod(file.c_str(), 0600);
+  config_.secret_file = file.string();
+  EXPECT_EQ(resolve_secret(config_), "shared-key-0123456789");
+}
+
 }  // namespace
 }  // namespace sc

@@ -194,6 +194,11 @@ void HttpTest::start(HttpOptions options) {
                       std::lock_guard lk(providers_mu_);
                       return providers_;
                     },
+                .database_health =
+                    [this] {
+                      std::lock_guard lk(providers_mu_);
+                      return database_health_;
+                    },
                 .broadcast_tx = broadcast_tx_,
                 .broadcast_reads = broadcast_reads_,
                 .broadcast_composer = broadcast_composer_,

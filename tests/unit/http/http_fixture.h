@@ -206,6 +206,7 @@ class HttpTest : public ::testing::Test {
   bool with_metrics_ = true;
   std::mutex providers_mu_;
   std::vector<ProviderHealth> providers_;  // what /healthz is told (under providers_mu_)
+  DatabaseHealth database_health_;         // the same for the database's writes
   // The broadcast ports, set before start() (null: the broadcast routes answer 503).
   BroadcastTransactions* broadcast_tx_ = nullptr;
   BroadcastReads* broadcast_reads_ = nullptr;

@@ -470,6 +470,38 @@ TEST_F(HttpTest, HealthAnswers200WhileTheDatabaseAnswers) {
   EXPECT_EQ(error_code(r), "unavailable");
 }
 
+// A full disk: reads still answer, every commit fails. A load balancer must
+// see it (it used to read "ok" while every sign-up got 503).
+TEST_F(HttpTest, HealthIsDegradedWhileTheDatabaseCannotWrite) {
+  start();
+  auto r = get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["database"], json({{"writable", true}}));
+  {
+    std::lock_guard lk(providers_mu_);
+    database_health_ = {false, "database cannot write: database or disk is full", 1700000000};
+  }
+  r = get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  auto j = json::parse(r->body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["reason"], "database cannot write: database or disk is full");
+  EXPECT_EQ(j["database"], json({{"writable", false},
+                                 {"reason", "database cannot write: database or disk is full"},
+                                 {"since", "2023-11-14T22:13:20Z"}}));
+  {
+    std::lock_guard lk(providers_mu_);
+    database_health_ = {};
+  }
+  r = get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["status"], "ok");
+  EXPECT_FALSE(json::parse(r->body).contains("reason"));
+}
+
 // ---- confirm and unsubscribe links ----
 
 TEST_F(HttpTest, ConfirmGetChangesNothingAndPostConfirms) {

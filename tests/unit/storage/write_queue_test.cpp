@@ -182,6 +182,30 @@ TEST_F(WriteQueueTest, KeepsWritingAfterAnotherConnectionWrote) {
   EXPECT_EQ(query("SELECT COUNT(*) FROM channels"), "3");
 }
 
+// /healthz shows a database that cannot write: a batch that cannot commit
+// (here: another connection holds the write lock past the busy timeout; in
+// production a full disk) makes the writer unhealthy, with SQLite's short
+// reason and no path, until the next commit succeeds. A job's own error is
+// not the database's.
+TEST_F(WriteQueueTest, AFailedBatchMakesItUnhealthyUntilTheNextCommit) {
+  EXPECT_TRUE(writer_->health().writable);
+  EXPECT_ANY_THROW(writer_->run([](WriteContext&) { throw std::runtime_error("job's own"); }));
+  EXPECT_TRUE(writer_->health().writable);
+  {
+    SQLite::Database other(path_, SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");
+    EXPECT_THROW(add_channel("locked@example.com"), StorageError);
+    const auto h = writer_->health();
+    EXPECT_FALSE(h.writable);
+    EXPECT_EQ(h.reason, "database cannot write: database is locked");
+    EXPECT_GT(h.since, 1'700'000'000);
+    other.exec("ROLLBACK");
+  }
+  add_channel("after@example.com");
+  EXPECT_TRUE(writer_->health().writable);
+  EXPECT_EQ(writer_->health().reason, "");
+}
+
 TEST_F(WriteQueueTest, GroupCommitSizesAndTimesGoToMetrics) {
   metrics::Registry registry;
   WriteQueue writer(path_, WriteQueue::Options{256, true, &registry});
