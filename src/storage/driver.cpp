@@ -1,7 +1,6 @@
 #include "driver.h"
 
-#include <regex>
-
+#include "sc/storage/location.h"
 #include "sqlite_driver.h"
 
 namespace sc::storage::detail {
@@ -12,14 +11,7 @@ bool is_postgres(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
 
-std::string redact(std::string_view location) {
-  if (!is_postgres(location)) return std::string(location);
-  // postgresql://user:secret@host/db?password=secret -> user:***@ and password=***
-  static const std::regex kUserinfo(R"(^(postgres(?:ql)?://[^:@/?#]*):[^@/?#]*@)");
-  static const std::regex kParam(R"(([?&]password=)[^&#]*)");
-  auto out = std::regex_replace(std::string(location), kUserinfo, "$1:***@");
-  return std::regex_replace(out, kParam, "$1***");
-}
+std::string redact(std::string_view location) { return redacted(std::string(location)); }
 
 std::unique_ptr<Connection> connect(const std::string& location, Mode mode, bool synchronous_full) {
   if (is_postgres(location)) return connect_postgres(location);

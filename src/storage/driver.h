@@ -77,6 +77,10 @@ class Connection {
   // failure, a unique key another instance inserted meanwhile). Never true
   // under SQLite's single writer.
   virtual bool conflict(const std::exception& e) const = 0;
+  // A few fixed words for why a statement failed ("database or disk is
+  // full", "connection to the database lost"), for /healthz: never the
+  // database's own message, which may name a path or a user.
+  virtual std::string failure_reason(const std::exception& e) const = 0;
 };
 
 // A PostgreSQL URL (postgresql:// or postgres://); anything else is a file path.

@@ -118,6 +118,12 @@ Location parse_postgres(std::string url, const std::string& scheme, int timeout)
 
 }  // namespace
 
+std::string redacted(const std::string& location) {
+  if (url_scheme(location).empty()) return location;
+  std::vector<std::string> passwords;
+  return redact(location, passwords);
+}
+
 Location parse_location(const std::string& sc_db, int connect_timeout_seconds) {
   if (connect_timeout_seconds < 1 || connect_timeout_seconds > 600)
     throw std::invalid_argument("the connect timeout must be from 1 to 600 seconds");

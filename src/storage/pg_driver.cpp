@@ -153,6 +153,18 @@ class PgConnection final : public Connection {
     // serialization_failure, deadlock_detected, unique_violation
     return db->sqlstate() == "40001" || db->sqlstate() == "40P01" || db->sqlstate() == "23505";
   }
+  std::string failure_reason(const std::exception& e) const override {
+    const auto* db = dynamic_cast<const DbError*>(&e);
+    const std::string code = db != nullptr ? db->sqlstate() : "";
+    if (code == "08001") return "cannot connect to the database";
+    if (code.starts_with("08")) return "connection to the database lost";
+    if (code == "53100") return "database disk is full";
+    if (code.starts_with("53")) return "database out of resources (SQLSTATE " + code + ")";
+    if (code.starts_with("57P"))
+      return "database shutting down or starting (SQLSTATE " + code + ")";
+    if (code == "25006") return "database is read-only";
+    return code.empty() ? "write failed" : "write failed (SQLSTATE " + code + ")";
+  }
 
  private:
   // Tries until the URL's connect_timeout has passed: a server that is

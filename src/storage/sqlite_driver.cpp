@@ -72,6 +72,11 @@ class SqliteConnection final : public Connection {
   void reconnect() override {}
   std::uint64_t generation() const override { return 0; }
   bool conflict(const std::exception&) const override { return false; }
+  std::string failure_reason(const std::exception& e) const override {
+    // SQLite's text for the code, never the message (which may name a path).
+    const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
+    return sqlite_error != nullptr ? sqlite3_errstr(sqlite_error->getErrorCode()) : "write failed";
+  }
 
  private:
   std::unique_ptr<SQLite::Database> owned_;

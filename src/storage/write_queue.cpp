@@ -136,9 +136,7 @@ struct WriteQueue::Impl {
       st("writer.commit").exec();
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
-      // SQLite's text for the code, never the message (which may name a path).
-      const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
-      cannot_write = sqlite_error ? sqlite3_errstr(sqlite_error->getErrorCode()) : "write failed";
+      cannot_write = db->failure_reason(e);
       ctx->statements().reset_all();
       try {
         if (!db->lost() && db->in_transaction()) ctx->statements()("writer.rollback").exec();

@@ -24,4 +24,8 @@ struct Location {
 // is added to a PostgreSQL URL that sets no connect_timeout.
 Location parse_location(const std::string& sc_db, int connect_timeout_seconds);
 
+// A location for messages: a URL with any password replaced by "***"; a
+// path as it is.
+std::string redacted(const std::string& location);
+
 }  // namespace sc::storage
