@@ -1,5 +1,6 @@
 #include "fakes/fake_sendgrid.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -29,6 +30,21 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The broadcast id of a Feedback-ID "<id>:broadcast:..." header, "" otherwise.
+std::string broadcast_of(const json& body) {
+  if (!body.contains("headers") || !body["headers"].contains("Feedback-ID")) return {};
+  const auto& v = body["headers"]["Feedback-ID"].get_ref<const std::string&>();
+  const auto colon = v.find(':');
+  if (colon == std::string::npos || v.compare(colon, 10, ":broadcast") != 0) return {};
+  return v.substr(0, colon);
 }
 
 std::string sendgrid_error(const std::string& message, const std::string& field) {
@@ -306,15 +322,28 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
     outbox = first["custom_args"]["sc_outbox_id"].get<std::string>();
   }
 
+  const std::string broadcast = broadcast_of(body);
   FakeResponse answer;
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
     arrived();
+    const auto now_ms = steady_ms();
+    arrivals_ms_.push_back(now_ms);
     ++per_outbox_[outbox];
-    for (const auto& p : body["personalizations"])
-      for (const auto& to : p["to"]) ++per_recipient_[to["email"].get<std::string>()];
-    if (options_.keep_bodies) bodies_.push_back(body);
+    for (const auto& p : body["personalizations"]) {
+      for (const auto& to : p["to"]) {
+        const auto& address = to["email"].get_ref<const std::string&>();
+        ++per_recipient_[address];
+        if (broadcast.empty()) continue;
+        auto& pair = pairs_[{broadcast, address}];
+        if (pair.count++ == 0) pair.first_ms = now_ms;
+        pair.last_ms = now_ms;
+      }
+    }
+    if (!broadcast.empty()) ++broadcasts_;
+    if (options_.keep_bodies || (options_.keep_transactional_bodies && broadcast.empty()))
+      bodies_.push_back(body);
     auto it = scripts_.find(outbox);
     if (it != scripts_.end() && !it->second.empty()) {
       answer = std::move(it->second.front());
@@ -345,6 +374,34 @@ void FakeSendgrid::handle(const httplib::Request& req, httplib::Response& res) {
 std::vector<std::int64_t> FakeSendgrid::arrival_times() const {
   std::lock_guard lock(mu_);
   return arrivals_;
+}
+
+std::vector<std::int64_t> FakeSendgrid::arrival_steady_ms() const {
+  std::lock_guard lock(mu_);
+  return arrivals_ms_;
+}
+
+std::size_t FakeSendgrid::max_in_window(std::int64_t window_ms) const {
+  std::lock_guard lock(mu_);
+  // Arrival order is steady-clock order (each is read under the lock).
+  std::size_t best = 0;
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < arrivals_ms_.size(); ++i) {
+    while (arrivals_ms_[i] - arrivals_ms_[from] >= window_ms) ++from;
+    best = std::max(best, i - from + 1);
+  }
+  return best;
+}
+
+std::map<std::pair<std::string, std::string>, FakeSendgrid::Pair> FakeSendgrid::broadcast_pairs()
+    const {
+  std::lock_guard lock(mu_);
+  return pairs_;
+}
+
+std::size_t FakeSendgrid::broadcast_count() const {
+  std::lock_guard lock(mu_);
+  return broadcasts_;
 }
 
 std::int64_t FakeSendgrid::last_rate_limit_reset() const {

@@ -34,9 +34,12 @@ class FakeSendgrid {
   struct Options {
     std::string api_key = "SG.fake-key";
     std::size_t threads = 64;
-    int delay_ms = 0;               // latency of every default answer
-    int jitter_ms = 0;              // plus a random 0..jitter_ms on every answer
-    bool keep_bodies = true;        // false for benchmarks: only count
+    int delay_ms = 0;         // latency of every default answer
+    int jitter_ms = 0;        // plus a random 0..jitter_ms on every answer
+    bool keep_bodies = true;  // false for benchmarks: only count
+    // With keep_bodies false: still keep the bodies of messages that are no
+    // broadcast (no Feedback-ID "<id>:broadcast..."): confirmations, welcomes.
+    bool keep_transactional_bodies = false;
     std::string tls_cert, tls_key;  // both set: serve HTTPS
   };
 
@@ -65,6 +68,22 @@ class FakeSendgrid {
   std::vector<nlohmann::json> bodies() const;  // every well-formed body, in arrival order
   // Unix seconds at which each request arrived, in arrival order.
   std::vector<std::int64_t> arrival_times() const;
+  // Milliseconds on the steady clock (std::chrono::steady_clock, as the test
+  // reads it) at which each well-formed request arrived, in arrival order.
+  std::vector<std::int64_t> arrival_steady_ms() const;
+  // The most well-formed requests that arrived within any `window_ms` (a
+  // sliding window over arrival_steady_ms()): the provider's rate as it saw it.
+  std::size_t max_in_window(std::int64_t window_ms = 1000) const;
+  // Broadcast messages: a request whose Feedback-ID header is
+  // "<broadcast id>:broadcast..." (what every broadcast email carries).
+  struct Pair {
+    int count = 0;
+    std::int64_t first_ms = 0, last_ms = 0;  // steady-clock arrival of the first and last
+  };
+  // (broadcast id, recipient address) -> the messages of that broadcast that
+  // reached that recipient, counted on arrival.
+  std::map<std::pair<std::string, std::string>, Pair> broadcast_pairs() const;
+  std::size_t broadcast_count() const;  // broadcast messages received, in all
   // The X-RateLimit-Reset value of the last rate-limited answer (0: none yet).
   std::int64_t last_rate_limit_reset() const;
 
@@ -91,6 +110,9 @@ class FakeSendgrid {
   FakeResponse default_;
   std::vector<nlohmann::json> bodies_;
   std::vector<std::int64_t> arrivals_;
+  std::vector<std::int64_t> arrivals_ms_;
+  std::map<std::pair<std::string, std::string>, Pair> pairs_;
+  std::size_t broadcasts_ = 0;
   std::int64_t last_reset_ = 0;
 };
 

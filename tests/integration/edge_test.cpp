@@ -3,14 +3,9 @@
 // detail), and behind a real nginx the consent log records the client's
 // address, not the proxy's.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "service_fixture.h"
+#include "support/nginx.h"
 #include "support/raw_http.h"
 
 namespace sc::testing {
@@ -66,81 +61,6 @@ TEST_F(EdgeServiceTest, AttacksOnTheRealRoutesAreRefusedAndTheConnectionClosed) 
   EXPECT_EQ(count("subscribers"), 0);
 }
 
-// A free loopback port for nginx (bound and released; nginx binds it next).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string nginx_binary() {
-  for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"}) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return {};
-}
-
-// nginx in the foreground on its own prefix, with the shipped proxy snippet.
-class Nginx {
- public:
-  Nginx(const std::string& binary, const std::string& prefix, int port, int upstream_port)
-      : port_(port) {
-    namespace fs = std::filesystem;
-    fs::create_directories(prefix + "/logs");
-    std::ofstream conf(prefix + "/nginx.conf");
-    conf << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-         << "error_log " << prefix << "/logs/error.log info;\npid " << prefix << "/nginx.pid;\n"
-         << "events { worker_connections 128; }\n"
-         << "http {\n  access_log off;\n"
-         << "  client_body_temp_path " << prefix << "/body;\n  proxy_temp_path " << prefix
-         << "/proxy;\n"
-         << "  fastcgi_temp_path " << prefix << "/fcgi;\n  uwsgi_temp_path " << prefix
-         << "/uwsgi;\n"
-         << "  scgi_temp_path " << prefix << "/scgi;\n"
-         << "  upstream stayconnected { server 127.0.0.1:" << upstream_port << "; keepalive 8; }\n"
-         << "  limit_conn_zone $binary_remote_addr zone=sc_per_ip:1m;\n"
-         << "  server {\n    listen 127.0.0.1:" << port << ";\n"
-         << "    include " << SC_SOURCE_DIR << "/deploy/nginx/stayconnected-proxy.conf;\n  }\n}\n";
-    conf.close();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execl(binary.c_str(), binary.c_str(), "-p", prefix.c_str(), "-c",
-              (prefix + "/nginx.conf").c_str(), "-e", (prefix + "/logs/error.log").c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    error_log_ = prefix + "/logs/error.log";
-  }
-  ~Nginx() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  bool ready() {
-    return wait_for([&] {
-      RawConnection c(port_);
-      return c.connected();
-    });
-  }
-  std::string log() const {
-    std::ifstream in(error_log_);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-  std::string error_log_;
-};
-
 // Signs up `email` through `port` from `source`, with a forged X-Forwarded-For.
 int sign_up_from(int port, const std::string& source, const std::string& email) {
   RawConnection c(port, source);
@@ -159,7 +79,14 @@ TEST_F(EdgeServiceTest, BehindNginxTheConsentLogRecordsTheRealClientIp) {
   if (nginx.empty()) GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs it)";
   start({{"SC_TRUSTED_PROXIES", "127.0.0.1/32, ::1"}});
   const int port = free_port();
-  Nginx proxy(nginx, dir_.str("nginx"), port, svc_->port());
+  NginxProcess proxy(dir_.str("nginx"),
+                     "  upstream stayconnected { server 127.0.0.1:" + std::to_string(svc_->port()) +
+                         "; keepalive 8; }\n"
+                         "  limit_conn_zone $binary_remote_addr zone=sc_per_ip:1m;\n"
+                         "  server {\n    listen 127.0.0.1:" +
+                         std::to_string(port) + ";\n    include " + SC_SOURCE_DIR +
+                         "/deploy/nginx/stayconnected-proxy.conf;\n  }\n",
+                     port);
   ASSERT_TRUE(proxy.ready()) << proxy.log();
 
   // Through nginx from 127.0.0.2: nginx appends 127.0.0.2 to the forged
