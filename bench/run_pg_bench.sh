@@ -23,6 +23,7 @@ if [ -z "${SC_BENCH_BIN:-}" ]; then
 fi
 BIN=${SC_BENCH_BIN:-$BUILD/stayconnected}
 WORK=$(mktemp -d /tmp/sc-pgbench.XXXXXX)
+chmod 755 "$WORK"  # the cluster in it runs as the user postgres
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

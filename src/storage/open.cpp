@@ -13,7 +13,8 @@ class StoredDatabase final : public Database {
  public:
   StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
       : applied_(migrate_and_register(path, options, now)),
-        writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics}),
+        writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics,
+                                          options.write_connections}),
         reads_pool_(path, options.read_connections),
         writes_(writer_),
         reads_(reads_pool_),

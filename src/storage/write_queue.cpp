@@ -54,11 +54,21 @@ class Context final : public WriteContext {
 
 }  // namespace
 
+// One writer connection, its stores and the thread that commits its batches.
+struct Writer {
+  std::unique_ptr<detail::Connection> db;
+  std::unique_ptr<Context> ctx;
+  std::thread thread;
+};
+
 struct WriteQueue::Impl {
   Options options;
   Settings settings;
-  std::unique_ptr<detail::Connection> db;
-  std::unique_ptr<Context> ctx;
+  // One on SQLite (the single writer). On PostgreSQL a few: each takes the
+  // next batch from the one queue, so batches commit in parallel on the
+  // server, row locks and the job retry keeping them apart as they keep
+  // instances apart.
+  std::vector<std::unique_ptr<Writer>> writers;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Job*> queue;
@@ -66,11 +76,10 @@ struct WriteQueue::Impl {
   std::function<void()> on_outbox_commit;
   Stats stats;
   DatabaseHealth health;  // from the last batch: a failed one makes it not writable
-  std::thread thread;
   metrics::Histogram* batch_jobs = nullptr;
   metrics::Histogram* commit_seconds = nullptr;
 
-  void loop() {
+  void loop(Writer& w) {
     std::vector<Job*> batch;
     while (true) {
       {
@@ -82,7 +91,7 @@ struct WriteQueue::Impl {
           queue.pop_front();
         }
       }
-      run_batch(batch);
+      run_batch(w, batch);
       batch.clear();
     }
   }
@@ -91,12 +100,13 @@ struct WriteQueue::Impl {
   // instance's transaction got in the way of (driver.h, conflict()) runs
   // again, a few times, in a fresh savepoint: under READ COMMITTED it then
   // sees what the other committed. Any other failure is the job's own.
-  void run_job(detail::Statements& st, Job& job) {
+  void run_job(Writer& w, detail::Statements& st, Job& job) {
+    auto& db = w.db;
     constexpr int kAttempts = 4;
     for (int attempt = 1;; ++attempt) {
       st("writer.savepoint").exec();
       try {
-        job.fn(*ctx);
+        job.fn(*w.ctx);
         st("writer.release").exec();
         job.error = nullptr;
         return;
@@ -117,7 +127,9 @@ struct WriteQueue::Impl {
     }
   }
 
-  void run_batch(std::vector<Job*>& batch) {
+  void run_batch(Writer& w, std::vector<Job*>& batch) {
+    auto& db = w.db;
+    auto& ctx = w.ctx;
     ctx->outbox_changed = false;
     std::exception_ptr batch_error;
     std::string cannot_write;  // the database's short reason when the batch failed
@@ -131,7 +143,7 @@ struct WriteQueue::Impl {
       // batch fails and its requests get 503.
       if (db->lost()) db->reconnect();
       st("writer.begin").exec();
-      for (Job* job : batch) run_job(st, *job);
+      for (Job* job : batch) run_job(w, st, *job);
       st.reset_all();
       st("writer.commit").exec();
     } catch (const std::exception& e) {
@@ -178,9 +190,10 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
         "Time from BEGIN to COMMIT of one group commit, fsync included.",
         metrics::latency_buckets());
   }
-  impl_->db = detail::connect(path, detail::Mode::kWriter, options.synchronous_full);
+  auto first = std::make_unique<Writer>();
+  first->db = detail::connect(path, detail::Mode::kWriter, options.synchronous_full);
   try {
-    detail::Statements st(*impl_->db);
+    detail::Statements st(*first->db);
     impl_->settings.journal_mode = st("writer.journal_mode").value<std::string>().value_or("");
     impl_->settings.synchronous = st("writer.synchronous").value<std::string>().value_or("");
     impl_->settings.foreign_keys = st("writer.foreign_keys").value<int>() == 1;
@@ -188,11 +201,20 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
     throw StorageError("cannot read the settings of database " + detail::redact(path) + ": " +
                        e.what());
   }
-  impl_->ctx = std::make_unique<Context>(*impl_->db);
-  impl_->thread = std::thread([this] {
-    pthread_setname_np(pthread_self(), "sc-writer");
-    impl_->loop();
-  });
+  const bool many = first->db->dialect() == detail::Dialect::kPostgres;
+  impl_->writers.push_back(std::move(first));
+  for (std::size_t i = 1; many && i < std::max<std::size_t>(1, options.connections); ++i) {
+    impl_->writers.push_back(std::make_unique<Writer>());
+    impl_->writers.back()->db = detail::connect(path, detail::Mode::kWriter);
+  }
+  for (auto& w : impl_->writers) {
+    w->ctx = std::make_unique<Context>(*w->db);
+    Writer* wp = w.get();
+    w->thread = std::thread([this, wp] {
+      pthread_setname_np(pthread_self(), "sc-writer");
+      impl_->loop(*wp);
+    });
+  }
 }
 
 WriteQueue::~WriteQueue() { stop(); }
@@ -205,12 +227,13 @@ void WriteQueue::set_on_outbox_commit(std::function<void()> fn) {
 void WriteQueue::stop() {
   {
     std::lock_guard lk(impl_->mu);
-    if (impl_->stopping && !impl_->thread.joinable()) return;
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->ctx.reset();
+  for (auto& w : impl_->writers) {
+    if (w->thread.joinable()) w->thread.join();
+    w->ctx.reset();
+  }
 }
 
 void WriteQueue::submit_and_wait(Job& job) {

@@ -109,9 +109,10 @@ class MemoryBackend final : public Backend {
 // writer, the read pool and the adapters, over a migrated database.
 class StoredBackend : public Backend {
  public:
-  explicit StoredBackend(std::string location)
+  explicit StoredBackend(std::string location,
+                         storage::WriteQueue::Options writer = storage::WriteQueue::Options{})
       : location_(std::move(location)),
-        writer_(location_),
+        writer_(location_, writer),
         reads_(location_, 2),
         uow_(writer_),
         outbox_(writer_, reads_),
@@ -177,10 +178,17 @@ class SqliteBackend final : private TempDirFirst, public StoredBackend {
 class PostgresBackend final : public StoredBackend {
  public:
   static constexpr const char* kName = "Postgres";
-  PostgresBackend() : StoredBackend(fresh_database()) {}
+  // Two writer connections, as the service has several: batches commit in
+  // parallel, and every case holds with that.
+  PostgresBackend() : StoredBackend(fresh_database(), two_writers()) {}
 
  private:
   static std::string fresh_database();
+  static storage::WriteQueue::Options two_writers() {
+    storage::WriteQueue::Options o;
+    o.connections = 2;
+    return o;
+  }
 };
 
 // The backends every case runs against.

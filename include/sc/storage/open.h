@@ -23,6 +23,9 @@ struct OpenOptions {
   bool synchronous_full = true;          // SC_SQLITE_SYNCHRONOUS
   metrics::Registry* metrics = nullptr;  // group-commit sizes and times go here when set
   std::size_t read_connections = 4;
+  // PostgreSQL only: writer connections, each group-committing its own
+  // batches (SQLite has one writer).
+  std::size_t write_connections = 4;
   // Consent texts stored under their hash (once, idempotent) after the
   // migrations and before the writer opens, so every consent-log row can
   // cite its text.

@@ -73,7 +73,8 @@ class WriteContext {
 };
 
 // The single writer. Jobs from many threads are run one after another on one
-// connection and committed together (group commit, synchronous=FULL); run()
+// connection and committed together (group commit, synchronous=FULL; on
+// PostgreSQL, a few such writers over as many connections); run()
 // returns only after the commit that holds its job, so an acknowledged write
 // is on disk. A job that throws is rolled back alone (savepoint) and its
 // exception is rethrown to its caller; the others still commit.
@@ -84,6 +85,9 @@ class WriteQueue {
     bool synchronous_full = true;
     // Group-commit batch sizes and commit times go here when set.
     metrics::Registry* metrics = nullptr;
+    // Writer connections, each committing its own batches: always 1 on
+    // SQLite (one writer per file); on PostgreSQL, batches commit in parallel.
+    std::size_t connections = 1;
   };
   WriteQueue(const std::string& path, Options options);
   explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}
