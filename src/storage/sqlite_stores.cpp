@@ -319,4 +319,13 @@ int SqliteOutboxStore::release_all(std::int64_t now) {
   return n + st_("outbox.release_transactional").exec();
 }
 
+RateGrant SqlRateGrants::grant(const std::string& provider, int rate_per_second, int want) {
+  if (rate_per_second <= 0 || want <= 0) return {};
+  auto row = st_("rate_grants.grant")
+                 .bind(provider, rate_per_second, want)
+                 .one<int, std::int64_t, std::int64_t>();
+  if (!row) return {};
+  return {std::get<0>(*row), std::get<1>(*row), std::get<2>(*row)};
+}
+
 }  // namespace sc::storage::detail
