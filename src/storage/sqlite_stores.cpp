@@ -197,6 +197,15 @@ std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
 
 std::int64_t SqliteConsentStore::count_sms_confirms(SmsLimit scope, std::string_view key,
                                                     std::int64_t since) {
+  // A count and the record after it must not interleave with another
+  // instance's: both would count below a limit and both record. The lock
+  // (PostgreSQL: an advisory lock held to the end of the transaction, per
+  // scope and key; SQLite: nothing, its single writer already serialises)
+  // makes the other instance's count wait for this one's commit. The checks
+  // take their locks in one order (client, number, prefix, all).
+  std::string lock = "sms_confirms:" + std::to_string(static_cast<int>(scope)) + ":";
+  if (scope != SmsLimit::kDaily) lock.append(key);
+  st_("sms_confirms.lock").bind(lock).value<int>();
   switch (scope) {
     case SmsLimit::kClient:
       return *st_("sms_confirms.count_client").bind(key, since).value<std::int64_t>();
