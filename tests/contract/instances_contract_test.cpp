@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "contract/backends.h"
+#include "sc/core/consent_service.h"
 
 namespace sc::contract {
 namespace {
@@ -78,6 +79,51 @@ TYPED_TEST(InstancesContract, TheSmsConfirmCapHoldsAcrossInstances) {
     return tx.sms_confirms.count_sms_confirms(SmsLimit::kDaily, "", 0);
   });
   EXPECT_EQ(recorded, kCap);
+}
+
+// One address signed up on two instances at once (a double submit through
+// a load balancer): one subscriber, one channel and one confirmation
+// email; the confirmation cooldown, kept on the channel row, holds. The
+// second instance's insert of the channel fails on its unique address
+// (23505), runs again, and then finds the channel the first committed.
+TYPED_TEST(InstancesContract, ASignUpOnTwoInstancesAtOnceQueuesOneConfirmation) {
+  ServiceConfig config;
+  config.public_url = "https://news.example.org/";
+  config.org_name = "Example Org";
+  config.postal_address = "1 Main St, Springfield";
+  config.from = Mailbox{"news@mail.example.org", "Example Org"};
+  config.confirm_ttl_seconds = 7 * 86400;
+  config.confirm_cooldown_seconds = 600;
+  config.email_consent = ConsentText{"email-v1", "By signing up...", std::string(64, 'e')};
+  config.sms_consent = ConsentText{"sms-v1", "I agree to texts...", std::string(64, 's')};
+  this->backend().register_consent_text(ChannelKind::kEmail, config.email_consent);
+  const std::int64_t now = 950;
+  // Each thread is an instance's request: a service of its own, as each process has.
+  std::atomic<int> queued{0};
+  this->race(2, [&](Instance& inst, int n) {
+    unit::FakeSigner signer("the-shared-secret");
+    unit::RecordingComposer composer;
+    unit::CountingIds ids;
+    ConsentService service(config, signer, composer, nullptr, ids);
+    SignupRequest r;
+    r.email = "twice@example.org";
+    auto v = service.validate(r);
+    ASSERT_TRUE(v.ok());
+    for (int i = 0; i < 3; ++i) {
+      const auto out = inst.unit_of_work().write([&](const Transaction& tx) {
+        return service.sign_up(tx, v.value(),
+                               RequestContext{"198.51.100." + std::to_string(n), "ua"}, now);
+      });
+      EXPECT_TRUE(out.email);
+      if (out.queued_email) ++queued;
+    }
+  });
+  EXPECT_EQ(queued.load(), 1);
+  const auto claimed = this->db().claim(1000, 100);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].purpose, "confirm");
+  EXPECT_TRUE(
+      this->backend().reads().subscriber_by_channel(ChannelKind::kEmail, "twice@example.org"));
 }
 
 // The same for a per-number limit: the lock is per key, so two numbers do not wait for each other.
