@@ -71,6 +71,8 @@ Dispatcher::Options dispatcher_options(const Config& c) {
 void wire_dispatcher(Dispatcher& dispatcher, storage::Database& db, Wiring& w,
                      const BroadcastComposer& broadcast_composer) {
   dispatcher.set_composer(w.renderer.get());
+  // Every instance on the database shares each provider's rate.
+  dispatcher.set_rate_grants(&db.rate_grants());
   db.set_on_outbox_commit([&dispatcher] { dispatcher.wake(); });
   dispatcher.set_broadcast_composer(&broadcast_composer);
   const QuietHours window{w.config.sms_window_start_minute, w.config.sms_window_end_minute};

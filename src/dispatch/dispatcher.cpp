@@ -27,7 +27,13 @@ struct Dispatcher::Provider {
   std::string channel;
   ProviderLimits limits;
   TokenBucket bucket;
-  int reserved = 0;  // claimed and not yet handed over or back: not to be claimed twice
+  // With RateGrants: the tokens the database granted this process, spent
+  // before granted_until_ms (the end of their slot) or dropped.
+  std::string grant_key;  // "email:smtp"
+  int granted = 0;
+  std::int64_t granted_until_ms = 0;
+  bool grant_failing = false;  // the last grant failed (logged once until one works)
+  int reserved = 0;            // claimed and not yet handed over or back: not to be claimed twice
   int consecutive_auth = 0;
   bool paused = false;
   std::string reason;
@@ -48,6 +54,7 @@ Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender
     p->bucket = TokenBucket(p->limits.rate_per_second);
     p->probe_delay_ms = options_.probe_base_ms;
     p->counters.name = i == 0 ? email_.name() : sms_.name();
+    p->grant_key = p->channel + ":" + p->counters.name;
     p->counters.channel = p->channel;
     providers_[i] = std::move(p);
   }
@@ -588,10 +595,42 @@ class Dispatcher::Stream final : public SendFeed<Message> {
 
   // A token of the provider's rate. step() never waits for one: what has
   // none now is handed back, due when a token is.
+  // With RateGrants, also a token the database granted this process: once
+  // its slot is over, it asks for a slice of the current one (at most one
+  // round trip per provider and slot, never per message), with
+  // providers_mu_ released meanwhile.
   Step take_token(bool probe, bool wait, std::unique_lock<std::mutex>& plk, std::int64_t now_ms) {
     if (p_.bucket.unlimited()) return Step::kGive;
+    std::int64_t at = 0;  // no token before then
     if (p_.bucket.available(now_ms) <= 0) {
-      const auto at = p_.bucket.next_available_ms(now_ms);
+      at = p_.bucket.next_available_ms(now_ms);
+    } else if (d_.grants_ != nullptr && now_ms < p_.granted_until_ms && p_.granted <= 0) {
+      // This slot is spent: a slice is all a slot holds, so asking again
+      // before it ends would only be refused.
+      at = p_.granted_until_ms;
+    } else if (d_.grants_ != nullptr && now_ms >= p_.granted_until_ms) {
+      const int rate = p_.bucket.rate();
+      plk.unlock();
+      RateGrant g;
+      std::string error;
+      try {
+        g = d_.grants_->grant(p_.grant_key, rate, rate_slice(rate));
+      } catch (const std::exception& e) {
+        error = e.what();
+        g = {0, kRateSlotMs};  // none: asked again after a slot
+      }
+      plk.lock();
+      if (!error.empty() && !p_.grant_failing)
+        std::fprintf(stderr, "dispatcher: no rate grant for %s: %s\n", p_.grant_key.c_str(),
+                     error.c_str());
+      p_.grant_failing = !error.empty();
+      // Valid from when it was asked for: never past its slot's end.
+      p_.granted = g.tokens;
+      p_.granted_until_ms = now_ms + g.valid_ms;
+      if (g.tokens > 0) return Step::kAgain;  // checked again with the lock held throughout
+      at = std::max(p_.granted_until_ms, now_ms + 1);  // the slot is spent: the next one
+    }
+    if (at != 0) {
       if (!d_.threaded_) {
         // step() never waits: queued again, due when a token is back.
         if (probe) p_.probe_claimed = false;
@@ -604,6 +643,7 @@ class Dispatcher::Stream final : public SendFeed<Message> {
       return Step::kAgain;
     }
     p_.bucket.take(now_ms, 1);
+    if (d_.grants_ != nullptr) --p_.granted;
     return Step::kGive;
   }
 

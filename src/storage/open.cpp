@@ -20,7 +20,8 @@ class StoredDatabase final : public Database {
         reads_(reads_pool_),
         outbox_(writer_, reads_pool_),
         broadcasts_(writer_, reads_pool_),
-        admin_(writer_, reads_pool_) {
+        admin_(writer_, reads_pool_),
+        rate_grants_(writer_) {
     const auto& s = writer_.settings();
     settings_ = DatabaseSettings{s.journal_mode, s.synchronous, s.foreign_keys};
   }
@@ -35,6 +36,7 @@ class StoredDatabase final : public Database {
   BroadcastTransactions& broadcast_tx() override { return broadcasts_; }
   BroadcastReads& broadcast_reads() override { return broadcasts_; }
   AdminStore& admin() override { return admin_; }
+  RateGrants& rate_grants() override { return rate_grants_; }
   std::vector<std::pair<std::string, std::int64_t>> broadcast_status_counts() override {
     return reads_pool_.broadcast_status_counts();
   }
@@ -71,6 +73,7 @@ class StoredDatabase final : public Database {
   WriterOutbox outbox_;
   StoredBroadcasts broadcasts_;
   SqliteAdminStore admin_;
+  WriterRateGrants rate_grants_;
 };
 
 // The broadcast reads of StoredBroadcasts without a writer: get, list,

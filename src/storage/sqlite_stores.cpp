@@ -197,6 +197,15 @@ std::int64_t SqliteConsentStore::enqueue_sms(const OutboxEntry& entry, const Out
 
 std::int64_t SqliteConsentStore::count_sms_confirms(SmsLimit scope, std::string_view key,
                                                     std::int64_t since) {
+  // A count and the record after it must not interleave with another
+  // instance's: both would count below a limit and both record. The lock
+  // (PostgreSQL: an advisory lock held to the end of the transaction, per
+  // scope and key; SQLite: nothing, its single writer already serialises)
+  // makes the other instance's count wait for this one's commit. The checks
+  // take their locks in one order (client, number, prefix, all).
+  std::string lock = "sms_confirms:" + std::to_string(static_cast<int>(scope)) + ":";
+  if (scope != SmsLimit::kDaily) lock.append(key);
+  st_("sms_confirms.lock").bind(lock).value<int>();
   switch (scope) {
     case SmsLimit::kClient:
       return *st_("sms_confirms.count_client").bind(key, since).value<std::int64_t>();
@@ -317,6 +326,15 @@ int SqliteOutboxStore::release_all(std::int64_t now) {
   int n = st_("outbox.release_handed_over").bind(now).exec();
   n += st_("outbox.release_claimed").exec();
   return n + st_("outbox.release_transactional").exec();
+}
+
+RateGrant SqlRateGrants::grant(const std::string& provider, int rate_per_second, int want) {
+  if (rate_per_second <= 0 || want <= 0) return {};
+  auto row = st_("rate_grants.grant")
+                 .bind(provider, rate_per_second, want)
+                 .one<int, std::int64_t, std::int64_t>();
+  if (!row) return {};
+  return {std::get<0>(*row), std::get<1>(*row), std::get<2>(*row)};
 }
 
 }  // namespace sc::storage::detail

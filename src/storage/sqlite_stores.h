@@ -4,6 +4,7 @@
 #include <string>
 
 #include "sc/core/ports/stores.h"
+#include "sc/core/rate_grants.h"
 #include "sc/storage/storage.h"
 #include "sql.h"
 
@@ -115,6 +116,16 @@ class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedge
  private:
   Statements& st_;
   bool& outbox_changed_;
+};
+
+// The rate grants over the writer's connection: one upsert per grant.
+class SqlRateGrants final : public RateGrants {
+ public:
+  explicit SqlRateGrants(Statements& st) : st_(st) {}
+  RateGrant grant(const std::string& provider, int rate_per_second, int want) override;
+
+ private:
+  Statements& st_;
 };
 
 }  // namespace sc::storage::detail

@@ -30,6 +30,7 @@ class Context final : public WriteContext {
         outbox_(st_),
         broadcasts_(st_, outbox_changed),
         audit_(st_),
+        rate_grants_(st_),
         tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
         outbox_tx_{outbox_, consent_, consent_},
         broadcast_tx_{broadcasts_, broadcasts_, audit_} {}
@@ -38,6 +39,7 @@ class Context final : public WriteContext {
   OutboxStore& outbox() override { return outbox_; }
   const BroadcastTransaction& broadcast_tx() override { return broadcast_tx_; }
   AuditLog& audit_log() override { return audit_; }
+  RateGrants& rate_grants() override { return rate_grants_; }
   bool outbox_changed = false;
   detail::Statements& statements() { return st_; }
 
@@ -47,6 +49,7 @@ class Context final : public WriteContext {
   detail::SqliteOutboxStore outbox_;
   detail::SqliteBroadcastStore broadcasts_;
   detail::SqliteAuditLog audit_;
+  detail::SqlRateGrants rate_grants_;
   Transaction tx_;
   OutboxTransaction outbox_tx_;
   BroadcastTransaction broadcast_tx_;

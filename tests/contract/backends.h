@@ -34,6 +34,18 @@ struct OutboxRowView {
   OutboxLane lane = OutboxLane::kTransactional;
 };
 
+// A second instance on the same database: its own writer (connection) and
+// so its own transactions, racing the first one's. The memory backend has
+// one store for both (a single process: it serialises them).
+class Instance {
+ public:
+  virtual ~Instance() = default;
+  virtual UnitOfWork& unit_of_work() = 0;
+  virtual BroadcastTransactions& broadcast_transactions() = 0;
+  virtual AdminStore& admin() = 0;
+  virtual RateGrants& rate_grants() = 0;
+};
+
 // Every port over one fresh database, and the hooks beside the ports.
 class Backend {
  public:
@@ -44,6 +56,9 @@ class Backend {
   virtual BroadcastReads& broadcast_reads() = 0;
   virtual ReadStore& reads() = 0;
   virtual AdminStore& admin() = 0;
+  virtual RateGrants& rate_grants() = 0;
+  // Another instance on the same database.
+  virtual std::unique_ptr<Instance> another_instance() = 0;
   // The clock tests move; the backend stamps what it stamps itself with it
   // where it can (SQLite still uses its own `now` for a message's queue time).
   unit::FakeClock& clock() { return clock_; }
@@ -77,6 +92,8 @@ class MemoryBackend final : public Backend {
   BroadcastReads& broadcast_reads() override { return db_.broadcast_reads(); }
   ReadStore& reads() override { return db_.reads(); }
   AdminStore& admin() override { return db_.admin(); }
+  RateGrants& rate_grants() override { return db_.rate_grants(); }
+  std::unique_ptr<Instance> another_instance() override;
   void register_consent_text(ChannelKind, const ConsentText& text) override {
     db_.register_consent_text(text);
   }
@@ -118,13 +135,16 @@ class StoredBackend : public Backend {
         outbox_(writer_, reads_),
         broadcasts_(writer_, reads_),
         read_store_(reads_),
-        admin_(writer_, reads_) {}
+        admin_(writer_, reads_),
+        grants_(writer_) {}
   UnitOfWork& unit_of_work() override { return uow_; }
   OutboxTransactions& outbox() override { return outbox_; }
   BroadcastTransactions& broadcast_transactions() override { return broadcasts_; }
   BroadcastReads& broadcast_reads() override { return broadcasts_; }
   ReadStore& reads() override { return read_store_; }
   AdminStore& admin() override { return admin_; }
+  RateGrants& rate_grants() override { return grants_; }
+  std::unique_ptr<Instance> another_instance() override;
   void register_consent_text(ChannelKind kind, const ConsentText& text) override {
     storage::register_consent_text(location_, kind, text, clock_.now_unix());
   }
@@ -153,6 +173,7 @@ class StoredBackend : public Backend {
   storage::StoredBroadcasts broadcasts_;
   storage::PooledReadStore read_store_;
   storage::SqliteAdminStore admin_;
+  storage::WriterRateGrants grants_;
 };
 
 // SQLite on a fresh file in a temp dir. The dir is a base before the

@@ -46,6 +46,11 @@ struct MemoryStorage::Data {
   std::map<std::int64_t, Broadcast> broadcasts;
   std::vector<KeyRow> keys;
   std::vector<AuditEntry> audit;
+  struct RateRow {
+    std::int64_t slot = 0;
+    int granted = 0;
+  };
+  std::map<std::string, RateRow> rate_grants;  // by provider
   std::int64_t next_subscriber = 1, next_channel = 1, next_outbox = 1, next_inbound = 1,
                next_broadcast = 1, next_audit = 1;
   bool outbox_changed = false;
@@ -849,8 +854,38 @@ class MemoryStorage::Ports final : public UnitOfWork,
   Broadcasts broadcasts_;
 };
 
+// The rate grants, as the SQL upsert (schema/queries/*/rate_grants.sql)
+// keeps them: one row per provider, the slot of the clock it last granted from.
+class MemoryStorage::Grants final : public RateGrants {
+ public:
+  explicit Grants(MemoryStorage& m) : m_(m) {}
+  RateGrant grant(const std::string& provider, int rate_per_second, int want) override {
+    if (rate_per_second <= 0 || want <= 0) return {};
+    std::lock_guard lk(m_.mu_);
+    const auto ms = m_.clock_.now_ms();
+    const auto slot = ms / kRateSlotMs;
+    const int budget =
+        rate_slot_budget(rate_per_second, static_cast<int>(slot % kRateSlotsPerSecond));
+    auto& row = m_.data_->rate_grants[provider];
+    RateGrant g;
+    g.valid_ms = kRateSlotMs - ms % kRateSlotMs;
+    g.slot = slot;
+    if (row.slot > slot) return g;  // a newer slot is granting: nothing from this one
+    if (row.slot < slot) row = {slot, 0};
+    g.tokens = std::clamp(budget - row.granted, 0, want);
+    row.granted += g.tokens;
+    return g;
+  }
+
+ private:
+  MemoryStorage& m_;
+};
+
 MemoryStorage::MemoryStorage(const Clock& clock)
-    : clock_(clock), data_(std::make_unique<Data>()), ports_(std::make_unique<Ports>(*this)) {}
+    : clock_(clock),
+      data_(std::make_unique<Data>()),
+      ports_(std::make_unique<Ports>(*this)),
+      grants_(std::make_unique<Grants>(*this)) {}
 
 MemoryStorage::~MemoryStorage() = default;
 
@@ -860,6 +895,7 @@ BroadcastTransactions& MemoryStorage::broadcast_transactions() { return ports_->
 BroadcastReads& MemoryStorage::broadcast_reads() { return ports_->broadcasts_; }
 ReadStore& MemoryStorage::reads() { return *ports_; }
 AdminStore& MemoryStorage::admin() { return *ports_; }
+RateGrants& MemoryStorage::rate_grants() { return *grants_; }
 
 void MemoryStorage::transact(const std::function<void(Stores&)>& fn, bool request) {
   std::lock_guard lk(mu_);

@@ -27,6 +27,7 @@
 #include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
 #include "sc/core/ports/unit_of_work.h"
+#include "sc/core/rate_grants.h"
 
 namespace sc::unit {
 
@@ -68,6 +69,8 @@ class MemoryStorage {
   BroadcastReads& broadcast_reads();
   ReadStore& reads();
   AdminStore& admin();
+  // The rate grants, on `clock` as the database's clock.
+  RateGrants& rate_grants();
 
   // What the CLI and deployment do beside the ports (SQLite:
   // register_consent_text, create_admin_key, revoke_admin_key).
@@ -91,6 +94,7 @@ class MemoryStorage {
 
  private:
   class Ports;
+  class Grants;
   // Runs fn on the data under the lock; restores the data when fn throws.
   void transact(const std::function<void(Stores&)>& fn, bool request);
 
@@ -98,6 +102,7 @@ class MemoryStorage {
   std::recursive_mutex mu_;
   std::unique_ptr<Data> data_;
   std::unique_ptr<Ports> ports_;
+  std::unique_ptr<Grants> grants_;
 };
 
 }  // namespace sc::unit

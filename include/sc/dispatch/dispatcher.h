@@ -20,6 +20,7 @@
 #include "sc/core/message.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports/services.h"
+#include "sc/core/rate_grants.h"
 #include "sc/core/throttled_log.h"
 #include "sc/dispatch/token_bucket.h"
 
@@ -67,6 +68,11 @@ class Dispatcher {
   void set_composer(const Composer* composer) { composer_ = composer; }
   // Builds broadcast messages from their ledger rows (required for them).
   void set_broadcast_composer(const BroadcastComposer* composer) { broadcasts_ = composer; }
+  // Holds each provider's rate across every instance on the database: the
+  // tokens are then granted by it a slice at a time (sc/core/rate_grants.h)
+  // as well as paced here. Unset: the rate holds for this process alone.
+  // Set before start(); not used for a provider without a rate.
+  void set_rate_grants(RateGrants* grants) { grants_ = grants; }
   // Texts of a broadcast wait while it is quiet hours where the recipient
   // is: returns 0 to send now, or the unix time to wait until. Unset: no wait.
   using QuietHoursCheck = std::function<std::int64_t(const std::string& e164, std::int64_t now)>;
@@ -162,6 +168,7 @@ class Dispatcher {
   Options options_;
   const Composer* composer_ = nullptr;
   const BroadcastComposer* broadcasts_ = nullptr;
+  RateGrants* grants_ = nullptr;
   QuietHoursCheck quiet_hours_;
   // Written only by write_outcomes, whose callers never overlap (a batch's
   // marks wait for the previous batch's record).

@@ -15,6 +15,7 @@
 #include "sc/core/outbox.h"
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/unit_of_work.h"
+#include "sc/core/rate_grants.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {
@@ -58,7 +59,8 @@ class Database {
   virtual OutboxTransactions& outbox() = 0;  // the dispatcher's port
   virtual BroadcastTransactions& broadcast_tx() = 0;
   virtual BroadcastReads& broadcast_reads() = 0;
-  virtual AdminStore& admin() = 0;  // keys made by `stayconnected keys` and the audit log
+  virtual AdminStore& admin() = 0;        // keys made by `stayconnected keys` and the audit log
+  virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances
 
   // For /metrics at scrape time: broadcasts by status, and those sending,
   // paused or scheduled plus the ones finished since `finished_since`,

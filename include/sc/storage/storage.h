@@ -23,6 +23,7 @@
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
+#include "sc/core/rate_grants.h"
 
 namespace sc::storage {
 
@@ -69,7 +70,8 @@ class WriteContext {
   virtual const OutboxTransaction& outbox_tx() = 0;  // the dispatcher's
   virtual OutboxStore& outbox() = 0;
   virtual const BroadcastTransaction& broadcast_tx() = 0;  // drafts, ledger and audit log
-  virtual AuditLog& audit_log() = 0;  // admin actions (sc/storage/admin_keys.h)
+  virtual AuditLog& audit_log() = 0;      // admin actions (sc/storage/admin_keys.h)
+  virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances
 };
 
 // The single writer. Jobs from many threads are run one after another on one
@@ -215,6 +217,21 @@ class WriterOutbox final : public OutboxTransactions {
  private:
   WriteQueue& writer_;
   ReadPool& reads_;
+};
+
+// The rate grants over the single writer: each grant is one background job
+// (one upsert, committed before its tokens are handed out), asked for once
+// per slice of a provider's rate, never per message.
+class WriterRateGrants final : public RateGrants {
+ public:
+  explicit WriterRateGrants(WriteQueue& writer) : writer_(writer) {}
+  RateGrant grant(const std::string& provider, int rate_per_second, int want) override {
+    return writer_.run_background(
+        [&](WriteContext& c) { return c.rate_grants().grant(provider, rate_per_second, want); });
+  }
+
+ private:
+  WriteQueue& writer_;
 };
 
 // The broadcast ports over the writer and the read pool.

@@ -3,10 +3,15 @@
 -- each an index range (sms_confirm_sends_*).
 --
 -- Differs from SQLite: $N parameters only. count(*) is bigint.
--- Under READ COMMITTED two instances' sign-ups may count at the same time
--- and both pass a limit that only one of them should; SQLite's single
--- writer serialised them. Holding a limit exactly across instances needs a
--- lock taken before the first count (not a statement of this file).
+-- Under READ COMMITTED two instances' sign-ups could count at the same
+-- time and both pass a limit that only one of them should; SQLite's single
+-- writer serialises them. So each count is preceded by sms_confirms.lock:
+-- an advisory lock on the scope and key, held to the end of the
+-- transaction, so another instance's count of the same key waits for this
+-- one's record to commit and then sees it.
+
+-- name: sms_confirms.lock
+SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1::text))) AS locked;
 
 -- name: sms_confirms.count_all
 SELECT count(*) FROM sms_confirm_sends WHERE at > $1::bigint;

@@ -18,6 +18,7 @@
 #include "sc/core/quiet_hours.h"
 #include "support/dispatcher_probe.h"
 #include "support/memory_outbox.h"
+#include "support/memory_storage.h"
 #include "support/scripted_sender.h"
 #include "support/unit_fakes.h"
 #include "support/wait_for.h"
@@ -323,6 +324,128 @@ TEST_F(DispatcherTest, ARateLimitedProviderGetsAtMostItsRateInAnyOneSecondWindow
   EXPECT_LE(at.back() - at.front(), 3100);
   for (auto id : ids)
     EXPECT_EQ(outbox_.row(id).attempts, 1) << "a message waiting for the rate lost an attempt";
+}
+
+// ---- A provider's rate across instances (sc/core/rate_grants.h) ----
+
+// The database's grants (the memory store's, on the test's clock), counting asks.
+class CountingGrants final : public RateGrants {
+ public:
+  explicit CountingGrants(RateGrants& db) : db_(db) {}
+  RateGrant grant(const std::string& provider, int rate, int want) override {
+    ++asks;
+    keys.insert(provider);
+    return db_.grant(provider, rate, want);
+  }
+  int asks = 0;
+  std::set<std::string> keys;
+
+ private:
+  RateGrants& db_;
+};
+
+// At most `limit` of the times `at` (sorted) in any interval [t, t + 1000 ms).
+void expect_at_most_per_second(const std::vector<std::int64_t>& at, std::size_t limit) {
+  for (std::size_t i = limit; i < at.size(); ++i)
+    EXPECT_GE(at[i] - at[i - limit], 1000)
+        << limit + 1 << " sends within one second, the last at " << at[i];
+}
+
+// Two processes on one database (two dispatchers over one outbox, with the
+// database's grants): together they send at most the rate plus one slice
+// in any one second, exactly the rate in each second of the database's
+// clock, and still the whole rate between them.
+TEST_F(DispatcherTest, TwoDispatchersOnOneDatabaseTogetherKeepTheProvidersRate) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "r"); });
+  const int total = 200;
+  for (int i = 0; i < total; ++i) queue_email("t" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.email.rate_per_second = 20;  // slots of 2: a slice is 2
+  unit::MemoryStorage db(clock_);
+  CountingGrants grants(db.rate_grants());
+  Dispatcher a(outbox_, email_, sms_, clock_, opts);
+  Dispatcher b(outbox_, email_, sms_, clock_, opts);
+  a.set_rate_grants(&grants);
+  b.set_rate_grants(&grants);
+  for (int i = 0; i < 3000 && outbox_.count("sent") < static_cast<std::size_t>(total); ++i) {
+    a.step();
+    clock_.advance_ms(5);
+    b.step();
+    clock_.advance_ms(5);
+  }
+  ASSERT_EQ(outbox_.count("sent"), static_cast<std::size_t>(total));
+  const auto& at = email_.call_ms;
+  ASSERT_EQ(at.size(), static_cast<std::size_t>(total));
+  expect_at_most_per_second(at, 20 + rate_slice(20));
+  std::map<std::int64_t, int> per_second;
+  for (auto t : at) ++per_second[t / 1000];
+  for (const auto& [second, n] : per_second) EXPECT_LE(n, 20) << "in second " << second;
+  // The whole rate between them: 200 at 20/s take 10 s, not more.
+  EXPECT_LE(at.back() - at.front(), 10'000);
+  EXPECT_EQ(grants.keys, (std::set<std::string>{"email:fake-email"}));
+  // A round trip per slot and dispatcher at most, never one per message.
+  EXPECT_LE(grants.asks, 2 * static_cast<int>((at.back() - at.front()) / kRateSlotMs + 2));
+}
+
+// One process alone with the grants still sends at its full rate, and
+// asks the database once per slice.
+TEST_F(DispatcherTest, OneDispatcherWithGrantsStillReachesTheFullRate) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "r"); });
+  for (int i = 0; i < 100; ++i) queue_email("o" + std::to_string(i) + "@example.com");
+  auto opts = options();
+  opts.email.rate_per_second = 20;
+  unit::MemoryStorage db(clock_);
+  CountingGrants grants(db.rate_grants());
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  d.set_rate_grants(&grants);
+  for (int i = 0; i < 2000 && outbox_.count("sent") < 100u; ++i) {
+    d.step();
+    clock_.advance_ms(10);
+  }
+  ASSERT_EQ(outbox_.count("sent"), 100u);
+  const auto& at = email_.call_ms;
+  expect_at_most_per_second(at, 20);
+  EXPECT_LE(at.back() - at.front(), 5'000);  // 100 at 20/s
+  EXPECT_LE(grants.asks, 100 / rate_slice(20) + 1);
+}
+
+// Without a rate nothing is asked of the database: sending stays as fast as before.
+TEST_F(DispatcherTest, AnUnlimitedProviderNeverAsksForAGrant) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "u"); });
+  for (int i = 0; i < 40; ++i) queue_email("u" + std::to_string(i) + "@example.com");
+  unit::MemoryStorage db(clock_);
+  CountingGrants grants(db.rate_grants());
+  Dispatcher d(outbox_, email_, sms_, clock_, options());
+  d.set_rate_grants(&grants);
+  EXPECT_EQ(d.step(), 40u);
+  EXPECT_EQ(email_.call_count(), 40u);
+  EXPECT_EQ(grants.asks, 0);
+}
+
+// A failing grant (the database is away) sends nothing and hands the
+// messages back unharmed; sending resumes once grants work again.
+TEST_F(DispatcherTest, AFailingGrantSendsNothingAndLosesNoAttempt) {
+  email_.set_script([](const OutboundEmail&, int) { return SendResult::sent("202", "f"); });
+  const auto id = queue_email("f@example.com");
+  struct Failing final : RateGrants {
+    RateGrant grant(const std::string&, int, int) override {
+      if (fail) throw std::runtime_error("the database is away");
+      return {1, 50, 0};
+    }
+    bool fail = true;
+  } grants;
+  auto opts = options();
+  opts.email.rate_per_second = 5;
+  Dispatcher d(outbox_, email_, sms_, clock_, opts);
+  d.set_rate_grants(&grants);
+  d.step();
+  EXPECT_EQ(email_.call_count(), 0u);
+  EXPECT_EQ(outbox_.row(id).state, "queued");
+  EXPECT_EQ(outbox_.row(id).attempts, 0);
+  grants.fail = false;
+  clock_.advance_ms(1000);
+  d.step();
+  EXPECT_EQ(email_.call_count(), 1u);
 }
 
 TEST_F(DispatcherTest, OneProvidersRateLimitDoesNotHoldTheOther) {
