@@ -21,6 +21,11 @@ std::string redact(std::string_view location) {
   return std::regex_replace(out, kParam, "$1***");
 }
 
+void Connection::copy_in(std::string_view name, const std::string&,
+                         const std::function<bool(std::string&)>&) {
+  throw DbError(std::string(name) + ": COPY needs PostgreSQL", "");
+}
+
 std::unique_ptr<Connection> connect(const std::string& location, Mode mode, bool synchronous_full) {
   if (is_postgres(location)) return connect_postgres(location);
   return connect_sqlite(location, mode, synchronous_full);

@@ -5,6 +5,7 @@
 // which one runs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -77,6 +78,13 @@ class Connection {
   // failure, a unique key another instance inserted meanwhile). Never true
   // under SQLite's single writer.
   virtual bool conflict(const std::exception& e) const = 0;
+  // PostgreSQL only (migrate-data, copy.cpp): runs `sql`, a COPY ... FROM
+  // STDIN in the text format, and sends it what `fill` appends to its
+  // buffer, a chunk per call, until fill returns false. An exception from
+  // fill aborts the COPY (the statement fails, nothing of it stays) and is
+  // rethrown. Throws DbError when the server refuses a row.
+  virtual void copy_in(std::string_view name, const std::string& sql,
+                       const std::function<bool(std::string& chunk)>& fill);
 };
 
 // A PostgreSQL URL (postgresql:// or postgres://); anything else is a file path.
