@@ -68,11 +68,12 @@ int cmd_migrate_data(const std::vector<std::string>& args) {
 
   for (const auto& m : report.target_migrations)
     std::printf("target: applied %04d_%s\n", m.version, m.name.c_str());
-  std::printf("%-20s %12s %12s\n", "table", "source", "target");
+  std::printf("%-20s %12s %12s %9s\n", "table", "source", "target", "seconds");
   std::int64_t rows = 0;
   for (const auto& t : report.tables) {
-    std::printf("%-20s %12lld %12lld\n", t.table.c_str(), static_cast<long long>(t.source_rows),
-                static_cast<long long>(t.target_rows));
+    std::printf("%-20s %12lld %12lld %9.1f\n", t.table.c_str(),
+                static_cast<long long>(t.source_rows), static_cast<long long>(t.target_rows),
+                t.seconds);
     rows += t.target_rows;
   }
   std::printf("copied %zu tables, %lld rows, in %.1f s\n", report.tables.size(),

@@ -7,6 +7,7 @@
 #include "sc/storage/copy.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -249,12 +250,15 @@ CopyReport copy_database(const std::string& from, const std::string& to, std::in
     for (std::size_t i = 0; i < kTables.size(); ++i) {
       const auto& t = kTables[i];
       std::int64_t sent = 0;
+      const auto started = std::chrono::steady_clock::now();
       try {
         sent = copy_table(*src, *dst, t, columns[i].first, columns[i].second);
       } catch (const std::exception& e) {
         throw CopyFailed("table " + t + ": " + e.what());
       }
-      CopiedTable row{t, count_rows(src_filled, t), count_rows(dst_filled, t)};
+      CopiedTable row{
+          t, count_rows(src_filled, t), count_rows(dst_filled, t),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
       if (row.source_rows != sent || row.target_rows != sent)
         throw CopyFailed("table " + t + ": " + std::to_string(row.source_rows) +
                          " rows in the source, " + std::to_string(sent) + " read, " +

@@ -32,11 +32,11 @@ Rows table_rows(const std::string& db, const std::string& table) {
   return rows;
 }
 
-// The "table source target" lines migrate-data prints.
+// The "table source target seconds" lines migrate-data prints.
 std::map<std::string, std::pair<std::int64_t, std::int64_t>> printed_counts(
     const std::string& out) {
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> counts;
-  static const std::regex kLine(R"(^([a-z_]+) +(\d+) +(\d+)$)");
+  static const std::regex kLine(R"(^([a-z_]+) +(\d+) +(\d+) +\d+\.\d$)");
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
     std::smatch m;

@@ -2,6 +2,7 @@
 // PostgreSQL database, every table with its ids, in one transaction.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct CopiedTable {
   std::string table;
   std::int64_t source_rows = 0;  // counted in the source's snapshot
   std::int64_t target_rows = 0;  // counted in the target before the commit
+  double seconds = 0;            // the COPY of this table
 };
 
 struct CopyReport {
