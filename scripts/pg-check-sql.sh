@@ -5,9 +5,10 @@
 #
 # 1. The two migration folders list the same file names.
 # 2. The two query folders hold the same names, except the dialect-only ones
-#    that schema/queries/postgres/{connection,migrations}.sql list in their
-#    header ("-- postgres-only: ..." and "-- sqlite-only: ..." lines);
-#    every difference is printed.
+#    that schema/queries/postgres/*.sql list in their headers
+#    ("-- postgres-only: ..." and "-- sqlite-only: ..." lines);
+#    every difference is printed. Templates (copy.sql's {table}, {tables},
+#    {columns}, {column}) are checked filled in with subscribers and id.
 # 3. A throwaway cluster (initdb in a temp dir owned by `postgres`, unix
 #    socket only, ICU en-US as the default collation so that nothing passes
 #    by relying on byte order) gets migrations.create_table and then
@@ -67,7 +68,9 @@ split_queries() {
         if (name == "") { if (trim(body) != "") { print file ": SQL before the first name" > "/dev/stderr"; bad = 1 } return }
         if (trim(body) == "") { print file ": " name " has no SQL" > "/dev/stderr"; bad = 1; return }
         if (seen[name]++) { print file ": " name " is named twice" > "/dev/stderr"; bad = 1; return }
-        printf "%s\n", trim(body) > (out "/" name ".sql"); close(out "/" name ".sql")
+        b = trim(body)
+        gsub(/[{]tables?[}]/, "subscribers", b); gsub(/[{]columns?[}]/, "id", b)
+        printf "%s\n", b > (out "/" name ".sql"); close(out "/" name ".sql")
       }
       {
         t = trim($0)
@@ -93,7 +96,7 @@ split_queries sqlite
 split_queries postgres
 names() { (cd "$tmp/q/$1" && ls | sed 's/\.sql$//' | sort); }
 only_listed() {
-  grep -h "^-- $1-only:" "$sq/postgres/connection.sql" "$sq/postgres/migrations.sql" |
+  grep -h "^-- $1-only:" "$sq/postgres/"*.sql |
     sed "s/^-- $1-only://" | tr ' ' '\n' | sed '/^$/d' | sort
 }
 names sqlite >"$tmp/names.sqlite"
@@ -105,7 +108,7 @@ comm -23 "$tmp/names.sqlite" "$tmp/names.postgres" >"$tmp/found.sqlite"
 for d in postgres sqlite; do
   if ! diff "$tmp/only.$d" "$tmp/found.$d" >"$tmp/ndiff"; then
     fail "names only in schema/queries/$d differ from its dialect-only list" \
-      "(< listed in the headers of postgres/connection.sql, migrations.sql; > found):"
+      "(< listed in the headers of schema/queries/postgres/*.sql; > found):"
     cat "$tmp/ndiff" >&2
   fi
 done
@@ -155,6 +158,9 @@ shopt -s nocasematch
     printf '\\echo %s\n\\qecho @@ %s\n%s\n\\gdesc\n' "$name" "$name" "$body"
     if [[ $body =~ ^[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)[[:space:]] ]]; then
       printf 'PREPARE "%s" AS\n%s;\n' "$name" "$body"
+    elif [[ $body =~ ^[[:space:]]*COPY[[:space:]].*FROM[[:space:]]+STDIN ]]; then
+      # COPY ... FROM STDIN reads its rows from this script: none, then \.
+      printf 'BEGIN;\n%s;\n\\.\nROLLBACK;\n' "$body"
     else
       # BEGIN, SAVEPOINT, SET, CREATE ...: run, then rolled back.
       printf 'BEGIN;\nSAVEPOINT job;\n%s;\nROLLBACK;\n' "$body"

@@ -44,6 +44,7 @@ int run_command(const std::vector<std::string>& args, Config config) {
     check_data_dir(config);
     return cmd_migrate(config);
   }
+  if (cmd == "migrate-data") return cmd_migrate_data(args);
   if (cmd == "serve" && args.size() == 1) return cmd_serve(std::move(config));
   if (cmd == "keys") return cmd_keys(config, args);
   if (cmd == "broadcasts") return cmd_broadcasts(config, args);

@@ -16,6 +16,11 @@ Usage: stayconnected [--config FILE] COMMAND
 Commands:
   serve                   run the HTTP service and the outbox dispatcher
   migrate                 create or upgrade the database, then exit
+  migrate-data --from FILE --to URL
+                          copy a SQLite installation (every table, ids kept)
+                          into an empty PostgreSQL database in one
+                          transaction; prints the rows per table and the
+                          SC_SECRET_FILE the instances need for old links
   send-test-email ADDRESS send one message through the configured email
                           provider and print the provider's answer
   keys create --name NAME --scope read|send|admin

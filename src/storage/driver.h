@@ -5,6 +5,7 @@
 // which one runs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,13 @@ class Connection {
   // full", "connection to the database lost"), for /healthz: never the
   // database's own message, which may name a path or a user.
   virtual std::string failure_reason(const std::exception& e) const = 0;
+  // PostgreSQL only (migrate-data, copy.cpp): runs `sql`, a COPY ... FROM
+  // STDIN in the text format, and sends it what `fill` appends to its
+  // buffer, a chunk per call, until fill returns false. An exception from
+  // fill aborts the COPY (the statement fails, nothing of it stays) and is
+  // rethrown. Throws DbError when the server refuses a row.
+  virtual void copy_in(std::string_view name, const std::string& sql,
+                       const std::function<bool(std::string& chunk)>& fill);
 };
 
 // A PostgreSQL URL (postgresql:// or postgres://); anything else is a file path.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -147,6 +148,37 @@ class PgConnection final : public Connection {
     open();
   }
   std::uint64_t generation() const override { return generation_; }
+  void copy_in(std::string_view name, const std::string& sql,
+               const std::function<bool(std::string&)>& fill) override {
+    const std::string what(name);
+    Result started(PQexec(conn_, sql.c_str()));
+    if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
+      checked(conn_, started.release(), what);  // throws when the server refused it
+      throw DbError(what + ": not a COPY ... FROM STDIN", "");
+    }
+    std::string chunk;
+    try {
+      for (bool more = true; more;) {
+        chunk.clear();
+        more = fill(chunk);
+        if (!chunk.empty() &&
+            PQputCopyData(conn_, chunk.data(), static_cast<int>(chunk.size())) != 1)
+          throw DbError(what + ": " + first_line(PQerrorMessage(conn_)), "08006");
+      }
+    } catch (...) {
+      // The server drops what it got; the COPY's result says so, and is read
+      // here so the connection is ready for the ROLLBACK.
+      PQputCopyEnd(conn_, "aborted by the client");
+      while (Result r{PQgetResult(conn_)}) {
+      }
+      throw;
+    }
+    if (PQputCopyEnd(conn_, nullptr) != 1)
+      throw DbError(what + ": " + first_line(PQerrorMessage(conn_)), "08006");
+    Result last;
+    while (Result r{PQgetResult(conn_)}) last = std::move(r);
+    checked(conn_, last.release(), what);
+  }
   bool conflict(const std::exception& e) const override {
     const auto* db = dynamic_cast<const DbError*>(&e);
     if (db == nullptr) return false;

@@ -63,6 +63,8 @@ std::int64_t number(const Value& v) { return v ? std::stoll(*v) : 0; }
 
 }  // namespace
 
+Rows rows(const std::string& db_path, const std::string& sql) { return run(db_path, sql, false); }
+
 OutboxCounts outbox_counts(const std::string& db_path) {
   OutboxCounts c;
   for (const auto& r : run(db_path, "SELECT state, COUNT(*) FROM outbox GROUP BY state", false)) {

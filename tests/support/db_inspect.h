@@ -4,6 +4,7 @@
 // raw-SQL API; these helpers are for tests and benchmarks only.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t afte
 std::int64_t count(const std::string& db_path, const std::string& table);
 // The first column of the first row as text, "" for no row or NULL (read-only).
 std::string query_value(const std::string& db_path, const std::string& sql);
+// Every row of a query, each column as text (an integer as its digits, on
+// either backend), NULL as nullopt (read-only).
+std::vector<std::vector<std::optional<std::string>>> rows(const std::string& db_path,
+                                                          const std::string& sql);
 // Runs SQL on a read-write connection of its own (autocommit); throws
 // an exception on error, e.g. when a trigger refuses the statement.
 void exec(const std::string& db_path, const std::string& sql);
