@@ -1,5 +1,5 @@
 // Health: GET /healthz answers 200 while the process is up and the database
-// answers, 503 otherwise. The body adds each provider's state: a provider
+// answers, 503 otherwise (with the reason). The body adds each provider's state: a provider
 // paused because it refused our credentials is "degraded" (still 200: the
 // service takes sign-ups, and the messages wait safely in the outbox).
 // Unauthenticated, so the reason is a fixed phrase: a provider's own refusal
@@ -13,6 +13,7 @@ void add_health_routes(Router& router, const RouteEnv& env) {
   router.get("/healthz", [&env](const httplib::Request&, httplib::Response& res) {
     const bool database = env.deps.reads.healthy();
     nlohmann::json body = {{"status", database ? "ok" : "unavailable"}};
+    if (!database) body["reason"] = "database does not answer";  // a fixed phrase, no URL
     if (env.deps.provider_health) {
       nlohmann::json providers = nlohmann::json::array();
       bool degraded = false;
