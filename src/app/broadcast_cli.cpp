@@ -45,7 +45,9 @@ std::optional<std::int64_t> parse_id(const std::string& s) {
 // Read-only: the database must already exist (serve or migrate makes it).
 std::unique_ptr<BroadcastReads> open_reads(const Config& config) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(config.db_path, ec))
+  // A URL (a database server) is no file: storage finds what is there.
+  if (config.db_path.find("://") == std::string::npos &&
+      !std::filesystem::is_regular_file(config.db_path, ec))
     throw ConfigError("no database at " + config.db_path +
                       " (set SC_DB, or run `stayconnected migrate` first)");
   return storage::open_broadcast_reads(config.db_path);

@@ -48,7 +48,9 @@ int usage_error(const std::string& message) {
 // SC_DB would be a key the service never sees.
 void open_database(const Config& config) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(config.db_path, ec))
+  // A URL (a database server) is no file: storage finds what is there.
+  if (config.db_path.find("://") == std::string::npos &&
+      !std::filesystem::is_regular_file(config.db_path, ec))
     throw ConfigError("no database at " + config.db_path +
                       " (set SC_DB, or run `stayconnected migrate` first)");
   check_data_dir(config);
