@@ -281,7 +281,7 @@ void BroadcastCrashTest::crash_run(bool sms, Fault fault) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "broadcast crash test (" << (sms ? "sms" : "email") << "): seed " << seed << ", "
-            << kills << " kills (";
+            << kills << (fault == Fault::kSigkill ? " kills (" : " dropped connections (");
   for (std::size_t i = 0; i < points.size(); ++i) std::cout << (i ? "; " : "") << points[i];
   std::cout << "), " << unknown.size() << " unknown (" << unknown_received
             << " of them received) of at most " << bound << ", " << kRecipients << " recipients in "
