@@ -2,8 +2,8 @@
 // sign-ups are answered only after a durable commit, over a few long-lived
 // connections; while the server is down they get 503 with Retry-After and
 // none acknowledged is lost; /healthz says why; the service recovers by
-// itself, within 5 s, once the server is back. PostgreSQL only: the SQLite
-// counterpart (a full disk) is full_disk_test.cpp's.
+// itself, within 5 s, once the server is back. PostgreSQL only: SQLite's
+// counterpart is a full disk.
 #include <atomic>
 #include <chrono>
 #include <iostream>
