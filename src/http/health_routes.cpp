@@ -51,6 +51,7 @@ void add_health_routes(Router& router, const RouteEnv& env) {
   router.get("/healthz", [&env](const httplib::Request&, httplib::Response& res) {
     const bool database = env.deps.reads.healthy();
     nlohmann::json body = {{"status", database ? "ok" : "unavailable"}};
+    if (!database) body["reason"] = "database does not answer";  // a fixed phrase, no URL
     bool writable = true;
     if (env.deps.database_health) {
       const auto h = env.deps.database_health();

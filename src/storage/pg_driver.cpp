@@ -4,6 +4,7 @@
 // unbounded sets).
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,9 @@ class PgStatement final : public Statement {
   int row_ = -1;
 };
 
+// The bound of one reconnect attempt (PgConnection::reconnect), seconds.
+constexpr int kReconnectSeconds = 2;
+
 // The URL's connect_timeout (seconds), 10 when it has none.
 int connect_timeout_of(const std::string& url) {
   char* err = nullptr;
@@ -127,7 +131,7 @@ int connect_timeout_of(const std::string& url) {
 
 class PgConnection final : public Connection {
  public:
-  explicit PgConnection(std::string url) : url_(std::move(url)) { open(); }
+  explicit PgConnection(std::string url) : url_(std::move(url)) { open(true); }
   ~PgConnection() override {
     if (conn_ != nullptr) PQfinish(conn_);
   }
@@ -140,12 +144,25 @@ class PgConnection final : public Connection {
     checked(conn_, PQexec(conn_, sql.c_str()), "script");
   }
   bool in_transaction() override { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
-  bool lost() override { return PQstatus(conn_) == CONNECTION_BAD; }
+  // An idle connection also reads what the server sent meanwhile (without
+  // waiting): a server that shut down or terminated this session has said
+  // so and closed the socket, which makes the connection bad here rather
+  // than on the next statement, and a request with it.
+  bool lost() override {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK &&
+        PQtransactionStatus(conn_) == PQTRANS_IDLE)
+      PQconsumeInput(conn_);
+    return PQstatus(conn_) == CONNECTION_BAD;
+  }
+  // One attempt, bounded by kReconnectSeconds: the writer thread and a
+  // request's read wait here, so while the server is away they fail at once
+  // (503, Retry-After) instead of waiting the URL's connect_timeout; the
+  // next batch or lease tries again.
   void reconnect() override {
-    PQfinish(conn_);
+    if (conn_ != nullptr) PQfinish(conn_);
     conn_ = nullptr;
     ++generation_;
-    open();
+    open(false);
   }
   std::uint64_t generation() const override { return generation_; }
   void copy_in(std::string_view name, const std::string& sql,
@@ -199,19 +216,25 @@ class PgConnection final : public Connection {
   }
 
  private:
-  // Tries until the URL's connect_timeout has passed: a server that is
-  // starting (or restarting) is waited for, within that bound.
-  void open() {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(connect_timeout_of(url_));
+  // Patient (the first open): tries until the URL's connect_timeout has
+  // passed, so a server that is starting (or restarting) is waited for
+  // within that bound. Otherwise (reconnect()) one attempt of at most
+  // kReconnectSeconds.
+  void open(bool patient) {
+    const int timeout = connect_timeout_of(url_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    const std::string attempt_timeout = std::to_string(std::min(timeout, kReconnectSeconds));
+    // The URL first, then connect_timeout: a later keyword wins (libpq).
+    const char* keys[] = {"dbname", "connect_timeout", nullptr};
+    const char* values[] = {url_.c_str(), patient ? nullptr : attempt_timeout.c_str(), nullptr};
     std::string last;
     while (true) {
-      conn_ = PQconnectdb(url_.c_str());
+      conn_ = PQconnectdbParams(keys, values, 1);
       if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) break;
       last = first_line(conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory");
       if (conn_ != nullptr) PQfinish(conn_);
       conn_ = nullptr;
-      if (std::chrono::steady_clock::now() >= deadline)
+      if (!patient || std::chrono::steady_clock::now() >= deadline)
         throw DbError("cannot connect: " + last, "08001");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

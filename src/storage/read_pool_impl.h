@@ -37,18 +37,31 @@ struct ReadPool::Impl {
     }
   };
   Lease lease() {
+    std::unique_ptr<Connection> c;
     {
       std::lock_guard lk(mu);
       if (!idle.empty()) {
-        auto c = std::move(idle.back());
+        c = std::move(idle.back());
         idle.pop_back();
-        // A connection the server dropped (PostgreSQL restarted) opens again
-        // here; its statements are prepared again on first use.
-        if (c->db->lost()) c->db->reconnect();
-        return Lease{*this, std::move(c)};
       }
     }
-    return Lease{*this, std::make_unique<Connection>(detail::connect(path, detail::Mode::kReader))};
+    if (!c)
+      return Lease{*this,
+                   std::make_unique<Connection>(detail::connect(path, detail::Mode::kReader))};
+    // A connection the server dropped (PostgreSQL restarted) opens again
+    // here, outside the lock; its statements are prepared again on first
+    // use. While the server stays away the attempt fails at once and the
+    // connection goes back idle, to be tried again by the next lease.
+    if (c->db->lost()) {
+      try {
+        c->db->reconnect();
+      } catch (...) {
+        std::lock_guard lk(mu);
+        idle.push_back(std::move(c));
+        throw;
+      }
+    }
+    return Lease{*this, std::move(c)};
   }
 };
 

@@ -59,8 +59,6 @@ class BroadcastCrashTest : public ServiceTest {
             {"SC_BROADCAST_PAUSE_AFTER_ERRORS", "0"}};
   }
 
-  std::string db() { return dir_.str("data/sc.db"); }
-
   httplib::Headers admin() { return {{"Authorization", std::string("Bearer ") + kAdminKey}}; }
 
   // Confirmed channels (r0..r(n-1)@example.org, or +1201555xxxx), written
@@ -73,7 +71,8 @@ class BroadcastCrashTest : public ServiceTest {
                          " SELECT i, 'Reader' || i, 1700000000 FROM k");
     db_inspect::exec(db(),
                      sms ? "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
-                           " updated_at) SELECT id, 'sms', printf('+1201555%04d', id - 1),"
+                           " updated_at) SELECT id, 'sms', '+1201555' || substr(CAST(10000 + id - "
+                           "1 AS TEXT), 2),"
                            " 'confirmed', 1700000000, 1700000000 FROM subscribers"
                          : "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
                            " updated_at) SELECT id, 'email', 'r' || (id - 1) || '@example.org',"
@@ -97,12 +96,26 @@ class BroadcastCrashTest : public ServiceTest {
   std::size_t received() { return per_recipient().size(); }
   std::vector<std::string> violations() { return sms_ ? twilio.violations() : fake.violations(); }
 
-  void crash_run(bool sms);
+  // What happens at each fault point: the service is killed (SIGKILL) and
+  // started again, or (PostgreSQL) every connection of the service to its
+  // database is terminated by the server while it keeps running.
+  enum class Fault { kSigkill, kDropConnections };
+  void crash_run(bool sms, Fault fault = Fault::kSigkill);
   bool sms_ = false;
 
   std::int64_t ledger(const std::string& where) {
     return std::stoll(db_inspect::query_value(
         db(), "SELECT COUNT(*) FROM outbox WHERE broadcast_id <> 0 AND " + where));
+  }
+
+  void fault_at(Fault fault) {
+    if (fault == Fault::kDropConnections) {
+      db_inspect::exec(db(),
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      return;
+    }
+    kill_and_restart();
   }
 
   void kill_and_restart() {
@@ -116,7 +129,7 @@ class BroadcastCrashTest : public ServiceTest {
   fakes::FakeTwilio twilio;
 };
 
-void BroadcastCrashTest::crash_run(bool sms) {
+void BroadcastCrashTest::crash_run(bool sms, Fault fault) {
   sms_ = sms;
   twilio.set_jitter_ms(20);
   const auto t0 = std::chrono::steady_clock::now();
@@ -157,11 +170,11 @@ void BroadcastCrashTest::crash_run(bool sms) {
   std::vector<std::string> points;
   std::int64_t in_ledger = 0;
   // Polled every millisecond (by default wait_for backs off to 100 ms, past the snapshot).
-  ASSERT_TRUE(wait_for([&] { return (in_ledger = ledger("1")) > 0; }, std::chrono::seconds(10),
+  ASSERT_TRUE(wait_for([&] { return (in_ledger = ledger("1 = 1")) > 0; }, std::chrono::seconds(10),
                        std::chrono::milliseconds(1)))
       << svc_->stderr_text();
   points.push_back("in the snapshot, ledger rows " + std::to_string(in_ledger) + "+");
-  kill_and_restart();
+  fault_at(fault);
   ++kills;
   // The others: once the fake has received a random number of further
   // messages, plus a random 0-15 ms. The waits are on the fake's count (an
@@ -180,7 +193,7 @@ void BroadcastCrashTest::crash_run(bool sms) {
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 15)(rng)));
     points.push_back("after " + std::to_string(received()) + " recipients");
-    kill_and_restart();
+    fault_at(fault);
     ++kills;
   }
 
@@ -268,7 +281,7 @@ void BroadcastCrashTest::crash_run(bool sms) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "broadcast crash test (" << (sms ? "sms" : "email") << "): seed " << seed << ", "
-            << kills << " kills (";
+            << kills << (fault == Fault::kSigkill ? " kills (" : " dropped connections (");
   for (std::size_t i = 0; i < points.size(); ++i) std::cout << (i ? "; " : "") << points[i];
   std::cout << "), " << unknown.size() << " unknown (" << unknown_received
             << " of them received) of at most " << bound << ", " << kRecipients << " recipients in "
@@ -278,6 +291,19 @@ void BroadcastCrashTest::crash_run(bool sms) {
 TEST_F(BroadcastCrashTest, SigkillAtRandomPointsSendsEachRecipientAtMostOnce) { crash_run(false); }
 
 TEST_F(BroadcastCrashTest, SigkillAtRandomPointsTextsEachRecipientAtMostOnce) { crash_run(true); }
+
+// A dispatcher whose database connections drop mid-batch (the server
+// terminates them; the service keeps running and opens them again) neither
+// loses nor double-sends: the same checks as after a SIGKILL.
+TEST_F(BroadcastCrashTest, DroppedDatabaseConnectionsSendEachRecipientAtMostOnce) {
+  if (!on_postgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has no connection to drop";
+  crash_run(false, Fault::kDropConnections);
+}
+
+TEST_F(BroadcastCrashTest, DroppedDatabaseConnectionsTextEachRecipientAtMostOnce) {
+  if (!on_postgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has no connection to drop";
+  crash_run(true, Fault::kDropConnections);
+}
 
 }  // namespace
 }  // namespace sc::testing

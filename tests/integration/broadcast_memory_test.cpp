@@ -105,10 +105,9 @@ TEST_F(BroadcastMemoryTest, TemplateAttacksLeaveTheServiceRssWithin32MB) {
               before / 1024, after_nested / 1024, after / 1024);
   EXPECT_LT(after_nested - before, 32LL << 20) << "nested sections";
   EXPECT_LT(after - before, 32LL << 20) << "unique edits";
-  EXPECT_EQ(
-      db_inspect::query_value(dir_.str("data/sc.db"),
-                              "SELECT text FROM broadcasts WHERE id = " + std::to_string(sms)),
-      unique_sms(2999)["text"].get<std::string>());
+  EXPECT_EQ(db_inspect::query_value(
+                db(), "SELECT text FROM broadcasts WHERE id = " + std::to_string(sms)),
+            unique_sms(2999)["text"].get<std::string>());
   EXPECT_EQ(count("broadcasts"), 2);
 }
 

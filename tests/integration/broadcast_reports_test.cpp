@@ -316,7 +316,7 @@ TEST_F(BroadcastReportsTest, TextsHeldByQuietHoursShowAsWaitingEverywhere) {
         "((SELECT MAX(id) FROM subscribers), 'sms', '+1650253000" +
         std::to_string(i) + "', 'confirmed', 1, 1);";
   }
-  db_inspect::exec(dir_.str("data/sc.db"), sql + "COMMIT;");
+  db_inspect::exec(db(), sql + "COMMIT;");
   auto b = create({{"channel", "sms"}, {"text", "Polls open at 7"}});
   const auto id = b["id"].get<std::int64_t>();
   ASSERT_EQ(act(id, "send"), 200);

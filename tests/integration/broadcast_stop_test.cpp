@@ -52,16 +52,17 @@ class BroadcastStopTest : public ServiceTest {
            {"SC_TWILIO_FROM", "+15005550006"},
            {"SC_TWILIO_API_BASE", twilio.base_url()},
            {"SC_SMS_SEND_WINDOW", "00:00-24:00"}});
-    const auto db = dir_.str("data/sc.db");
+    const auto db = this->db();
     db_inspect::exec(db,
                      "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < " +
                          std::to_string(kRecipients - 1) +
                          ") INSERT INTO subscribers (id, first_name, created_at)"
                          " SELECT i + 1, 'Reader' || i, 1700000000 FROM k");
-    db_inspect::exec(db,
-                     "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
-                     " updated_at) SELECT id, 'sms', printf('+1650253%04d', id - 1),"
-                     " 'confirmed', 1700000000, 1700000000 FROM subscribers");
+    db_inspect::exec(
+        db,
+        "INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
+        " updated_at) SELECT id, 'sms', '+1650253' || substr(CAST(10000 + id - 1 AS TEXT), 2),"
+        " 'confirmed', 1700000000, 1700000000 FROM subscribers");
     auto created = cli_->Post("/api/v1/admin/broadcasts", admin(),
                               json{{"channel", "sms"}, {"text", "News for {{first_name}}."}}.dump(),
                               "application/json");

@@ -81,7 +81,7 @@ class BroadcastTest : public ServiceTest {
             sql_quote(t) + ");";
     }
     sql += "COMMIT;";
-    db_inspect::exec(dir_.str("data/sc.db"), sql);
+    db_inspect::exec(db(), sql);
   }
   std::vector<Person> confirmed_emails(int n, const std::string& prefix = "r",
                                        std::vector<std::string> topics = {}) {
@@ -149,9 +149,8 @@ class BroadcastTest : public ServiceTest {
                                          c["queued"].get<int>())
         << b.dump();
   }
-  std::string db(const std::string& sql) {
-    return db_inspect::query_value(dir_.str("data/sc.db"), sql);
-  }
+  using ServiceTest::db;
+  std::string db(const std::string& sql) { return db_inspect::query_value(db(), sql); }
   // Recipients of broadcast mail seen by the fake (confirmations excluded).
   std::multiset<std::string> sendgrid_broadcast_recipients() {
     std::multiset<std::string> to;
@@ -691,16 +690,20 @@ TEST_F(BroadcastTest, AnActionIsNotCommittedWithoutItsAuditRow) {
   start(sendgrid_env());
   seed({{"email", "a@example.org", "confirmed", "A", {}},
         {"sms", "+16502530077", "confirmed", "B", {}}});
-  db_inspect::exec(dir_.str("data/sc.db"),
+  db_inspect::exec(db(),
                    "INSERT INTO inbound_texts (message_sid, from_number, body, keyword, outcome,"
                    " received_at) VALUES ('SM0123456789abcdef0123456789abcdef', '+16502530077',"
                    " 'please take me off', 'none', 'recorded', 1)");
   const auto id = create({{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}});
   const auto inbound = db("SELECT id FROM inbound_texts");
   const auto audited = db("SELECT COUNT(*) FROM audit_log");
-  db_inspect::exec(dir_.str("data/sc.db"),
-                   "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log"
-                   " BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END");
+  db_inspect::exec(db(), on_postgres()
+                             ? "CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql"
+                               " AS $$BEGIN RAISE EXCEPTION 'audit log unavailable'; END$$;"
+                               " CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log"
+                               " FOR EACH ROW EXECUTE FUNCTION audit_refused()"
+                             : "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log"
+                               " BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END");
   auto send = api_post(path(id, "/send"), json());
   ASSERT_TRUE(send);
   EXPECT_EQ(send->status, 503) << send->body;
@@ -717,15 +720,15 @@ TEST_F(BroadcastTest, AnActionIsNotCommittedWithoutItsAuditRow) {
   EXPECT_EQ(db("SELECT COUNT(*) FROM consent_log"), "0");
   EXPECT_EQ(db("SELECT COUNT(*) FROM audit_log"), audited);
 
-  db_inspect::exec(dir_.str("data/sc.db"), "DROP TRIGGER audit_refused");
+  db_inspect::exec(db(), on_postgres() ? "DROP TRIGGER audit_refused ON audit_log"
+                                       : "DROP TRIGGER audit_refused");
   EXPECT_EQ(action(id, "send")["status"], "sending");
   opt_out = api_post("/api/v1/admin/inbound/" + inbound + "/opt-out", json());
   ASSERT_TRUE(opt_out);
   EXPECT_EQ(opt_out->status, 200) << opt_out->body;
   EXPECT_EQ(db("SELECT state FROM channels WHERE address = '+16502530077'"), "unsubscribed");
-  EXPECT_EQ(db("SELECT group_concat(action, ',') FROM (SELECT action FROM audit_log WHERE id > 0"
-               " ORDER BY id)"),
-            "broadcast.create,broadcast.send,inbound.opt_out");
+  EXPECT_EQ(db_inspect::column(db(), "SELECT action FROM audit_log WHERE id > 0 ORDER BY id"),
+            (std::vector<std::string>{"broadcast.create", "broadcast.send", "inbound.opt_out"}));
 }
 
 // ---- Prism: the broadcast requests against the providers' own specs ----

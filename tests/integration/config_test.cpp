@@ -127,7 +127,7 @@ TEST_F(ConfigTest, AConfigFileThatIsASymlinkOrOpenToOthersStopsWithOneLine) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("is writable by group or others (mode 0666)"), std::string::npos) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(dir_.str("data/sc.db")));  // nothing was done
+  EXPECT_FALSE(std::filesystem::exists(db()));  // nothing was done
   ::chmod(file.c_str(), 0600);
   EXPECT_EQ(run_binary(SC_BINARY, {"--config", file, "migrate"}, env).exit_code, 0);
   // SC_TEMPLATES_DIR the same way.
@@ -188,6 +188,7 @@ TEST_F(ConfigTest, SigtermDoesNotWaitForIdleKeepAliveConnections) {
 // The writer's connection settings are read back from SQLite and logged at
 // start, so an operator sees the durability actually in force.
 TEST_F(ConfigTest, TheStartLogsTheWritersDatabaseSettings) {
+  SC_SQLITE_ONLY("its pragmas (PostgreSQL's synchronous_commit: pg_failures_test.cpp)");
   start();
   EXPECT_NE(svc_->stderr_text().find("journal_mode=wal synchronous=FULL foreign_keys=on"),
             std::string::npos)
@@ -208,6 +209,7 @@ TEST_F(ConfigTest, UnknownSettingIsAWarningNotAnError) {
 }
 
 TEST_F(ConfigTest, GeneratedSecretIsKeptAcrossRestarts) {
+  SC_SQLITE_ONLY("secret.key beside the database file (PostgreSQL requires SC_SECRET)");
   auto env = base_env();
   env.erase("SC_SECRET");
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);

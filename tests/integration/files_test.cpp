@@ -26,6 +26,7 @@ class FilesTest : public ServiceTest {
 };
 
 TEST_F(FilesTest, EveryFileTheServiceWritesIsPrivateUnderUmask022) {
+  SC_SQLITE_ONLY("the modes of the database's files and of the generated secret.key");
   auto env = base_env();
   env.erase("SC_SECRET");  // so secret.key is generated too
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
@@ -53,6 +54,7 @@ TEST_F(FilesTest, EveryFileTheServiceWritesIsPrivateUnderUmask022) {
 }
 
 TEST_F(FilesTest, APlantedKeyOthersCanWriteStopsTheStart) {
+  SC_SQLITE_ONLY("secret.key in the data directory (PostgreSQL requires SC_SECRET)");
   std::filesystem::create_directories(dir_.str("data"));
   ::chmod(dir_.str("data").c_str(), 0700);
   std::ofstream(dir_.str("data/secret.key")) << std::string(64, 'a') << "\n";
@@ -70,6 +72,7 @@ TEST_F(FilesTest, APlantedKeyOthersCanWriteStopsTheStart) {
 }
 
 TEST_F(FilesTest, ADataDirectoryOthersCanWriteStopsTheStart) {
+  SC_SQLITE_ONLY("the directory of the database file");
   std::filesystem::create_directories(dir_.str("data"));
   ::chmod(dir_.str("data").c_str(), 0777);
   auto env = base_env();

@@ -39,27 +39,27 @@ TEST_F(OutboxTest, ProviderOutageAndRestartLoseNothingAndSendOnce) {
   {
     // The answers are recorded just after the requests: wait for that too.
     ASSERT_TRUE(wait_for([&] {
-      auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+      auto rows = db_inspect::outbox_rows(db(), 0, 10);
       return rows.size() == 5 && std::all_of(rows.begin(), rows.end(),
                                              [](const auto& r) { return r.last_code == "503"; });
     })) << svc_->stderr_text();
-    auto c = db_inspect::outbox_counts(dir_.str("data/sc.db"));
+    auto c = db_inspect::outbox_counts(db());
     EXPECT_EQ(c.sent, 0);
     EXPECT_EQ(c.queued + c.sending, 5);
-    auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+    auto rows = db_inspect::outbox_rows(db(), 0, 10);
     ASSERT_EQ(rows.size(), 5u);
     EXPECT_EQ(rows[0].last_code, "503");
   }
   restart();  // SIGTERM, clean exit, start again while the provider is still down
   fake.set_default({202, "", {{"X-Message-Id", "sg-ok"}}, 0});
-  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 5; },
-                       std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      wait_for([&] { return db_inspect::outbox_counts(db()).sent == 5; }, std::chrono::seconds(20)))
       << svc_->stderr_text();
   EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
   // Every request the provider saw is an attempt the outbox recorded: no
   // send happened twice or unrecorded, and once all are sent nothing more goes.
   std::int64_t attempts = 0;
-  for (const auto& row : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) {
+  for (const auto& row : db_inspect::outbox_rows(db(), 0, 10)) {
     EXPECT_EQ(row.state, "sent");
     EXPECT_EQ(row.provider, "sendgrid");
     EXPECT_GE(row.attempts, 2);
@@ -91,9 +91,9 @@ TEST_F(OutboxTest, RateLimitWaitsForTheProvidersResetThenSendsOnce) {
   const auto arrivals = fake.arrival_times();
   ASSERT_GE(arrivals.size(), 2u);
   EXPECT_GE(arrivals[1], reset);  // not one request before the provider's reset
-  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 1; }))
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(db()).sent == 1; }))
       << svc_->stderr_text();
-  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+  auto rows = db_inspect::outbox_rows(db(), 0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].attempts, 2);
   EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
@@ -111,9 +111,9 @@ TEST_F(OutboxTest, CrashAfterSignupStillDelivers) {
   fake.set_default({202, "", {{"X-Message-Id", "sg-crash"}}, 0});
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
   cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
-  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 1; },
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(db()).sent == 1; },
                        std::chrono::seconds(20)));
-  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+  auto rows = db_inspect::outbox_rows(db(), 0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].provider_message_id.rfind("fake-", 0), 0u) << rows[0].provider_message_id;
   EXPECT_EQ(email_state("crash@example.org"), "pending");
@@ -127,9 +127,8 @@ TEST_F(OutboxTest, PermanentRejectionIsRecordedWithTheProviderText) {
        0});
   start(sendgrid_env(fake));
   ASSERT_EQ(post_json("/api/v1/subscriptions", {{"email", "perm@example.org"}})->status, 202);
-  ASSERT_TRUE(
-      wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).failed == 1; }));
-  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(db()).failed == 1; }));
+  auto rows = db_inspect::outbox_rows(db(), 0, 10);
   EXPECT_EQ(rows[0].last_code, "400");
   EXPECT_NE(rows[0].last_error.find("verified Sender Identity"), std::string::npos);
   EXPECT_EQ(fake.request_count(), 1u);  // never retried
@@ -142,7 +141,7 @@ TEST_F(OutboxTest, FileProviderWritesEachMessageOnceAcrossRestart) {
   restart();
   ASSERT_TRUE(wait_emails(20));
   EXPECT_FALSE(wait_for([&] { return emails().size() > 20; }, std::chrono::milliseconds(1000)));
-  EXPECT_EQ(db_inspect::outbox_counts(dir_.str("data/sc.db")).sent, 20);
+  EXPECT_EQ(db_inspect::outbox_counts(db()).sent, 20);
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   EXPECT_NE(svc_->stderr_text().find("smtp:535"), std::string::npos) << svc_->stderr_text();
   ASSERT_EQ(svc_->stop(15), 0) << svc_->stderr_text();
   {
-    auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+    auto rows = db_inspect::outbox_rows(db(), 0, 10);
     ASSERT_EQ(rows.size(), 5u);
     for (const auto& r : rows) {
       EXPECT_EQ(r.state, "queued") << r.id;
@@ -88,11 +88,10 @@ TEST_F(ProviderPauseTest, RevokedSmtpCredentialsPauseSendingWithoutSpendingAttem
   env["SC_SMTP_URL"] = "smtp://user:right@127.0.0.1:" + std::to_string(smtp.port());
   svc_ = std::make_unique<ServiceProcess>(SC_BINARY, env);
   ASSERT_TRUE(svc_->start()) << svc_->stderr_text();
-  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 5; },
-                       std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      wait_for([&] { return db_inspect::outbox_counts(db()).sent == 5; }, std::chrono::seconds(20)))
       << svc_->stderr_text();
-  for (const auto& r : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10))
-    EXPECT_EQ(r.attempts, 1) << r.id;
+  for (const auto& r : db_inspect::outbox_rows(db(), 0, 10)) EXPECT_EQ(r.attempts, 1) << r.id;
 }
 
 }  // namespace

@@ -47,9 +47,7 @@ class PumpingTest : public ServiceTest {
     }
     return accepted;
   }
-  std::string sql(const std::string& q) {
-    return db_inspect::query_value(dir_.str("data/sc.db"), q);
-  }
+  std::string sql(const std::string& q) { return db_inspect::query_value(db(), q); }
   std::int64_t queued_texts() {
     return std::stoll(
         sql("SELECT count(*) FROM outbox WHERE kind = 'sms' AND purpose = 'confirm'"));

@@ -67,9 +67,7 @@ class SendgridEventsTest : public ServiceTest {
     return welcome;
   }
 
-  std::string sql(const std::string& q) {
-    return db_inspect::query_value(dir_.str("data/sc.db"), q);
-  }
+  std::string sql(const std::string& q) { return db_inspect::query_value(db(), q); }
   std::string provider_id(std::int64_t outbox) {
     return sql("SELECT provider_message_id FROM outbox WHERE id = " + std::to_string(outbox));
   }
@@ -98,10 +96,16 @@ class SendgridEventsTest : public ServiceTest {
     auto j = admin_lookup(email);
     return j.is_null() || j["consent_log"].empty() ? json() : j["consent_log"].back();
   }
+  // Every row's first column, joined by commas.
+  std::string column(const std::string& q) {
+    std::string out;
+    for (const auto& v : db_inspect::column(db(), q)) out += (out.empty() ? "" : ",") + v;
+    return out;
+  }
   std::map<std::string, std::string> snapshot() {
     return {{"consent_log", std::to_string(count("consent_log"))},
-            {"channels", sql("SELECT group_concat(state) FROM channels")},
-            {"delivery", sql("SELECT group_concat(COALESCE(delivery_state, '-')) FROM outbox")},
+            {"channels", column("SELECT state FROM channels ORDER BY id")},
+            {"delivery", column("SELECT COALESCE(delivery_state, '-') FROM outbox ORDER BY id")},
             {"provider_events", std::to_string(count("provider_events"))}};
   }
 

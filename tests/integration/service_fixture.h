@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "sc/storage/storage.h"
 #include "support/db_inspect.h"
+#include "support/pg_cluster.h"
 #include "support/sent_email.h"
 #include "support/service_process.h"
 
@@ -31,10 +33,33 @@ inline std::string sm_sid(std::string_view label) {
   return "SM" + digits;
 }
 
+// The backend the integration tests run on: SQLite (a file in the test's
+// temp directory) unless SC_TEST_BACKEND=postgres, then a new database of
+// the shared throwaway cluster (support/pg_cluster.h) per test. ctest
+// registers the suite once per backend (tests/CMakeLists.txt, "pg." names).
+inline bool on_postgres() {
+  const char* b = std::getenv("SC_TEST_BACKEND");
+  return b != nullptr && std::string_view(b) == "postgres";
+}
+
+// For a test about SQLite itself (its file, its modes, its lock): skipped on
+// PostgreSQL with the reason.
+#define SC_SQLITE_ONLY(why)                                  \
+  if (::sc::testing::on_postgres()) {                        \
+    GTEST_SKIP() << "about the SQLite file itself: " << why; \
+  }
+
 class ServiceTest : public ::testing::Test {
  protected:
+  // The test's database: the value of SC_DB, and what db_inspect reads.
+  const std::string& db() {
+    if (db_.empty())
+      db_ = on_postgres() ? PgCluster::shared().create_database("it") : dir_.str("data/sc.db");
+    return db_;
+  }
+
   std::map<std::string, std::string> base_env() {
-    return {{"SC_DB", dir_.str("data/sc.db")},
+    return {{"SC_DB", db()},
             {"SC_EMAIL_OUTBOX_DIR", dir_.str("outbox")},
             {"SC_SMS_LOG_FILE", dir_.str("sms.log")},
             {"SC_ADMIN_API_KEY", kAdminKey},
@@ -86,11 +111,10 @@ class ServiceTest : public ::testing::Test {
     return wait_for([&] { return emails().size() >= n; });
   }
 
-  std::int64_t count(const std::string& table) {
-    return db_inspect::count(dir_.str("data/sc.db"), table);
-  }
+  std::int64_t count(const std::string& table) { return db_inspect::count(db(), table); }
 
   TempDir dir_;
+  std::string db_;  // db()
   std::unique_ptr<ServiceProcess> svc_;
   std::unique_ptr<httplib::Client> cli_;
 };

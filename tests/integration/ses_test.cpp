@@ -64,9 +64,9 @@ TEST_F(SesTest, ConfirmationEmailGoesOutThroughSesAndItsLinkConfirms) {
   EXPECT_TRUE(fake.violations().empty()) << fake.violations().front();
 
   // The outbox recorded SES's answer: its provider name and its MessageId.
-  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 2; }))
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(db()).sent == 2; }))
       << svc_->stderr_text();
-  for (const auto& row : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10)) {
+  for (const auto& row : db_inspect::outbox_rows(db(), 0, 10)) {
     EXPECT_EQ(row.provider, "ses");
     EXPECT_EQ(row.provider_message_id.rfind("0102018c-fake-", 0), 0u) << row.provider_message_id;
   }

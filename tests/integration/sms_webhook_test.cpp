@@ -192,9 +192,8 @@ TEST_F(TwilioJourneyTest, ConfirmationTextGoesThroughTwilioAndYesComesBack) {
   EXPECT_EQ(got.to, kPhone);
   EXPECT_EQ(got.from, "+15005550006");
   EXPECT_NE(got.body.find("Test Org: Reply YES"), std::string::npos) << got.body;
-  ASSERT_TRUE(
-      wait_for([&] { return db_inspect::outbox_counts(dir_.str("data/sc.db")).sent == 1; }));
-  auto rows = db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 10);
+  ASSERT_TRUE(wait_for([&] { return db_inspect::outbox_counts(db()).sent == 1; }));
+  auto rows = db_inspect::outbox_rows(db(), 0, 10);
   EXPECT_EQ(rows.at(0).provider, "twilio");
   EXPECT_EQ(rows.at(0).provider_message_id, fakes::FakeTwilio::message_sid(1));
 

@@ -134,9 +134,8 @@ class TwilioFeedbackTest : public ServiceTest {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 202);
   }
-  std::string db(const std::string& sql) {
-    return db_inspect::query_value(dir_.str("data/sc.db"), sql);
-  }
+  using ServiceTest::db;
+  std::string db(const std::string& sql) { return db_inspect::query_value(db(), sql); }
 };
 
 // ---- point 4: replay-proof inbound texts ----
@@ -396,7 +395,7 @@ class TwilioStatusTest : public TwilioFeedbackTest {
   db_inspect::OutboxRow confirmation(const std::string& phone) {
     db_inspect::OutboxRow out;
     wait_for([&] {
-      for (const auto& row : db_inspect::outbox_rows(dir_.str("data/sc.db"), 0, 100)) {
+      for (const auto& row : db_inspect::outbox_rows(db(), 0, 100)) {
         if (row.payload.find(phone) != std::string::npos &&
             (row.state == "sent" || row.state == "failed")) {
           out = row;

@@ -114,6 +114,12 @@ std::int64_t count(const std::string& db_path, const std::string& table) {
   return number(run(db_path, "SELECT COUNT(*) FROM \"" + table + "\"", false).at(0).at(0));
 }
 
+std::vector<std::string> column(const std::string& db_path, const std::string& sql) {
+  std::vector<std::string> out;
+  for (const auto& r : run(db_path, sql, false)) out.push_back(r.empty() ? "" : text(r[0]));
+  return out;
+}
+
 std::string query_value(const std::string& db_path, const std::string& sql) {
   const auto rows = run(db_path, sql, false);
   if (rows.empty() || rows[0].empty()) return {};

@@ -29,6 +29,8 @@ std::vector<OutboxRow> outbox_rows(const std::string& db_path, std::int64_t afte
 // SELECT COUNT(*) of a table (read-only); throws std::invalid_argument for a
 // name that is not a plain identifier.
 std::int64_t count(const std::string& db_path, const std::string& table);
+// The first column of every row as text, NULL as "" (read-only).
+std::vector<std::string> column(const std::string& db_path, const std::string& sql);
 // The first column of the first row as text, "" for no row or NULL (read-only).
 std::string query_value(const std::string& db_path, const std::string& sql);
 // Every row of a query, each column as text (an integer as its digits, on

@@ -462,6 +462,7 @@ TEST_F(HttpTest, HealthAnswers200WhileTheDatabaseAnswers) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(json::parse(r->body)["status"], "unavailable");
+  EXPECT_EQ(json::parse(r->body)["reason"], "database does not answer");
   reads_.up = true;
   reads_.fail = true;
   r = get("/healthz");
