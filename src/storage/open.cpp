@@ -13,7 +13,8 @@ class StoredDatabase final : public Database {
  public:
   StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
       : applied_(migrate_and_register(path, options, now)),
-        writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics}),
+        writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics,
+                                          options.instance_name}),
         reads_pool_(path, options.read_connections),
         writes_(writer_),
         reads_(reads_pool_),
@@ -43,6 +44,8 @@ class StoredDatabase final : public Database {
     writer_.set_on_outbox_commit(std::move(fn));
   }
   void stop() override { writer_.stop(); }
+  std::int64_t database_time_ms() override { return reads_pool_.now_ms(); }
+  const std::string& instance_id() const override { return writer_.instance_id(); }
 
  private:
   static std::vector<AppliedMigration> migrate_and_register(const std::string& path,

@@ -1,3 +1,4 @@
+#include <openssl/rand.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -18,11 +19,11 @@ namespace {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(detail::Connection& db)
+  Context(detail::Connection& db, const detail::Instance& me)
       : st_(db),
         consent_(st_, outbox_changed),
-        outbox_(st_),
-        broadcasts_(st_, outbox_changed),
+        outbox_(st_, me),
+        broadcasts_(st_, outbox_changed, me),
         audit_(st_),
         tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
         outbox_tx_{outbox_, consent_, consent_},
@@ -46,11 +47,26 @@ class Context final : public WriteContext {
   BroadcastTransaction broadcast_tx_;
 };
 
+// 128 random bits as 32 hex digits.
+std::string random_instance_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw StorageError("no random bytes for an instance id");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
 }  // namespace
 
 struct WriteQueue::Impl {
   Options options;
   Settings settings;
+  detail::Instance instance;
   std::unique_ptr<detail::Connection> db;
   std::unique_ptr<Context> ctx;
   std::mutex mu;
@@ -157,6 +173,8 @@ struct WriteQueue::Impl {
 
 WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  impl_->instance.id = random_instance_id();
+  impl_->instance.name = options.instance_name.empty() ? impl_->instance.id : options.instance_name;
   if (options.metrics != nullptr) {
     impl_->batch_jobs = &options.metrics->histogram(
         "sc_writer_batch_jobs", "Jobs committed together by the single writer (group commit).",
@@ -176,7 +194,7 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
     throw StorageError("cannot read the settings of database " + detail::redact(path) + ": " +
                        e.what());
   }
-  impl_->ctx = std::make_unique<Context>(*impl_->db);
+  impl_->ctx = std::make_unique<Context>(*impl_->db, impl_->instance);
   impl_->thread = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-writer");
     impl_->loop();
@@ -213,6 +231,10 @@ void WriteQueue::submit_and_wait(Job& job) {
 }
 
 const WriteQueue::Settings& WriteQueue::settings() const { return impl_->settings; }
+
+const std::string& WriteQueue::instance_id() const { return impl_->instance.id; }
+
+const std::string& WriteQueue::instance_name() const { return impl_->instance.name; }
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);

@@ -83,6 +83,11 @@ class WriteQueue {
     bool synchronous_full = true;
     // Group-commit batch sizes and commit times go here when set.
     metrics::Registry* metrics = nullptr;
+    // The stable name of this instance (SC_INSTANCE_NAME): a restart under
+    // the same name hands back what its earlier runs left leased
+    // (OutboxStore::release_own). Empty: a name of its own (the random id),
+    // which no other run shares.
+    std::string instance_name;
   };
   WriteQueue(const std::string& path, Options options);
   explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}
@@ -107,6 +112,10 @@ class WriteQueue {
   }
   // Request jobs submitted so far; background work backs off while it grows.
   std::uint64_t request_jobs() const { return request_jobs_.load(std::memory_order_relaxed); }
+  // The random id (32 hex digits) this writer took at open: the owner its
+  // leases carry; and the name it runs under.
+  const std::string& instance_id() const;
+  const std::string& instance_name() const;
 
   // The writer connection's settings as SQLite reports them after open
   // (read back, not what was asked for); the service logs them at start.
@@ -186,6 +195,8 @@ class ReadPool {
   std::optional<AdminKey> admin_key_by_hash(const std::string& sha256_hex);
   AuditPage audit_page(std::int64_t before, int limit);  // see AdminStore::audit_page
   bool healthy();                                        // runs a trivial query
+  // The database's clock in Unix milliseconds: leases are kept on it.
+  std::int64_t now_ms();
 
  private:
   struct Impl;

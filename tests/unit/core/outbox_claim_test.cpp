@@ -153,7 +153,7 @@ class ShuffledStore final : public OutboxStore {
   void requeue(std::int64_t, std::int64_t, const std::string&) override {}
   void pause_broadcast(std::int64_t, const std::string&, std::int64_t) override {}
   int release_expired(std::int64_t) override { return 0; }
-  int release_all(std::int64_t) override { return 0; }
+  int release_own(std::int64_t) override { return 0; }
 
  private:
   bool leased_ = false;
