@@ -34,10 +34,23 @@ struct OutboxRowView {
   OutboxLane lane = OutboxLane::kTransactional;
 };
 
+// Another instance on a backend's database: its own connections (its own
+// writer) and its own instance id, under a name, as a second process on one
+// PostgreSQL database has. Its leases are its own (OutboxStore).
+class Instance {
+ public:
+  virtual ~Instance() = default;
+  virtual OutboxTransactions& outbox() = 0;
+  virtual BroadcastTransactions& broadcast_transactions() = 0;
+};
+
 // Every port over one fresh database, and the hooks beside the ports.
 class Backend {
  public:
   virtual ~Backend() = default;
+  // Another instance on this database, named `name` (a restart under the
+  // same name finds what its earlier run left leased).
+  virtual std::unique_ptr<Instance> instance(const std::string& name) = 0;
   virtual UnitOfWork& unit_of_work() = 0;
   virtual OutboxTransactions& outbox() = 0;
   virtual BroadcastTransactions& broadcast_transactions() = 0;
@@ -100,6 +113,18 @@ class MemoryBackend final : public Backend {
   bool update_audit_log() override { return false; }
   bool delete_audit_log() override { return false; }
   unit::MemoryStorage& storage() { return db_; }
+  std::unique_ptr<Instance> instance(const std::string& name) override {
+    struct Other final : Instance {
+      Other(unit::MemoryStorage& db, const Clock& clock, const std::string& name)
+          : storage(db, clock, name) {}
+      OutboxTransactions& outbox() override { return storage.outbox(); }
+      BroadcastTransactions& broadcast_transactions() override {
+        return storage.broadcast_transactions();
+      }
+      unit::MemoryStorage storage;
+    };
+    return std::make_unique<Other>(db_, clock_, name);
+  }
 
  private:
   unit::MemoryStorage db_{clock_};
@@ -142,6 +167,22 @@ class StoredBackend : public Backend {
   bool delete_audit_log() override;
   storage::WriteQueue& writer() { return writer_; }
   const std::string& location() const { return location_; }
+  std::unique_ptr<Instance> instance(const std::string& name) override {
+    struct Other final : Instance {
+      Other(const std::string& location, const std::string& name)
+          : writer(location, storage::WriteQueue::Options{.instance_name = name}),
+            reads(location, 1),
+            outbox_tx(writer, reads),
+            broadcasts(writer, reads) {}
+      OutboxTransactions& outbox() override { return outbox_tx; }
+      BroadcastTransactions& broadcast_transactions() override { return broadcasts; }
+      storage::WriteQueue writer;
+      storage::ReadPool reads;
+      storage::WriterOutbox outbox_tx;
+      storage::StoredBroadcasts broadcasts;
+    };
+    return std::make_unique<Other>(location_, name);
+  }
 
  private:
   std::string location_;

@@ -489,7 +489,9 @@ struct MemoryStorage::Stores final : SubscriberStore,
         ++n;
       }
     }
-    std::erase_if(d.broadcast_leases, [&](const auto& kv) { return own(kv.second.owner); });
+    for (auto& [id, l] : d.broadcast_leases) {
+      if (own(l.owner)) l.until = 0;  // run out: taken by anyone, under the next term
+    }
     n += release_expired(now);
     std::erase_if(d.instances,
                   [&](const auto& kv) { return kv.second == my_name && kv.first != me; });

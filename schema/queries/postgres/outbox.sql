@@ -169,6 +169,8 @@ UPDATE outbox SET state = 'queued', lease_until = 0, lease_owner = NULL
 DELETE FROM instances WHERE (name = $2::text AND id <> $1::text) OR heartbeat_at < $3::bigint;
 
 -- The broadcast runner leases of this instance's name ($1::text): its earlier
--- runs are gone, and so is what they were doing.
+-- runs are gone, so their leases have run out (any instance takes them
+-- now, under the next term).
 -- name: outbox.release_own_broadcasts
-DELETE FROM broadcast_leases WHERE owner IN (SELECT id FROM instances WHERE name = $1::text);
+UPDATE broadcast_leases SET lease_until = 0
+ WHERE owner IN (SELECT id FROM instances WHERE name = $1::text);

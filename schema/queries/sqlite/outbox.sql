@@ -147,6 +147,8 @@ UPDATE outbox SET state = 'queued', lease_until = 0, lease_owner = NULL
 DELETE FROM instances WHERE (name = ?2 AND id <> ?1) OR heartbeat_at < ?3;
 
 -- The broadcast runner leases of this instance's name (?1): its earlier
--- runs are gone, and so is what they were doing.
+-- runs are gone, so their leases have run out (any instance takes them
+-- now, under the next term).
 -- name: outbox.release_own_broadcasts
-DELETE FROM broadcast_leases WHERE owner IN (SELECT id FROM instances WHERE name = ?1);
+UPDATE broadcast_leases SET lease_until = 0
+ WHERE owner IN (SELECT id FROM instances WHERE name = ?1);
