@@ -28,6 +28,11 @@ std::optional<OutboxRowView> StoredBackend::outbox_row(std::int64_t id) {
     v.lane = db_inspect::query_value(location_, "SELECT lane" + where) == "1"
                  ? OutboxLane::kBulk
                  : OutboxLane::kTransactional;
+    v.handed_over =
+        db_inspect::query_value(location_,
+                                "SELECT CASE WHEN state = 'sending' AND lease_until >= 0 "
+                                "THEN 1 ELSE 0 END" +
+                                    where) == "1";
     return v;
   }
   return std::nullopt;

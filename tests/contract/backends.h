@@ -32,6 +32,7 @@ struct OutboxRowView {
   int attempts = 0;
   std::int64_t next_attempt_at = 0;
   OutboxLane lane = OutboxLane::kTransactional;
+  bool handed_over = false;  // leased, and marked handed over to its provider
 };
 
 // Another instance on a backend's database: its own connections (its own
@@ -104,9 +105,17 @@ class MemoryBackend final : public Backend {
   std::optional<OutboxRowView> outbox_row(std::int64_t id) override {
     auto r = db_.outbox_row(id);
     if (!r) return std::nullopt;
-    return OutboxRowView{
-        r->id,         r->state,       r->provider, r->provider_message_id, r->last_code,
-        r->last_error, r->wait_reason, r->attempts, r->next_attempt_at,     r->lane};
+    return OutboxRowView{r->id,
+                         r->state,
+                         r->provider,
+                         r->provider_message_id,
+                         r->last_code,
+                         r->last_error,
+                         r->wait_reason,
+                         r->attempts,
+                         r->next_attempt_at,
+                         r->lane,
+                         r->state == "sending" && r->handed_over};
   }
   bool update_consent_log() override { return false; }
   bool delete_consent_log() override { return false; }

@@ -88,6 +88,8 @@ std::vector<Case> cases(const testing::TempDir& dir) {
       {"SC_DB", str(&Config::db_path), "./data/stayconnected.db", "/var/lib/sc/sc.db",
        "/var/lib/sc/sc.db", std::nullopt,
        "any path; a database that cannot be opened stops the start in migrate"},
+      {"SC_INSTANCE_NAME", str(&Config::instance_name), "", "web-1:8080", "web-1:8080",
+       "two\nlines", "SC_INSTANCE_NAME must be one line of at most 200 characters"},
       {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080",
        "https://join.example.org/", "https://join.example.org", "ftp://x",
        "SC_PUBLIC_URL must start with http:// or https://, not 'ftp://x'"},
