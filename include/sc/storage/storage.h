@@ -87,7 +87,7 @@ class WriteQueue {
     // the same name hands back what its earlier runs left leased
     // (OutboxStore::release_own). Empty: a name of its own (the random id),
     // which no other run shares.
-    std::string instance_name;
+    std::string instance_name = {};
   };
   WriteQueue(const std::string& path, Options options);
   explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}
