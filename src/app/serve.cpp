@@ -36,11 +36,11 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-// SC_INSTANCE_NAME, or this host's name and the listen port: unique among
-// live processes on one host (two cannot listen on one port), and the same
-// after a restart. With port 0 there is no such name: empty, a run's own.
-std::string instance_name(const Config& c) {
-  if (!c.instance_name.empty()) return c.instance_name;
+// The name of this instance when SC_INSTANCE_NAME is unset: this host's name
+// and the listen port, unique among live processes on one host (two cannot
+// listen on one port), and the same after a restart. With port 0 there is
+// no such name: empty (storage then gives the run a name of its own).
+std::string default_instance_name(const Config& c) {
   if (c.listen_port == 0) return "";
   char host[HOST_NAME_MAX + 1] = {};
   if (::gethostname(host, sizeof host - 1) != 0) return "";
@@ -94,7 +94,8 @@ std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Regis
   storage::OpenOptions options;
   options.synchronous_full = c.synchronous_full;
   options.metrics = &registry;
-  options.instance_name = instance_name(c);
+  options.instance_name = c.instance_name;
+  options.default_instance_name = default_instance_name(c);
   options.consent_texts = {{ChannelKind::kEmail, consent_text(*renderer, "email")},
                            {ChannelKind::kSms, consent_text(*renderer, "sms")}};
   return storage::open(c.db_path, options, SystemClock().now_unix());

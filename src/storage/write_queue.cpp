@@ -174,7 +174,6 @@ struct WriteQueue::Impl {
 WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   impl_->instance.id = random_instance_id();
-  impl_->instance.name = options.instance_name.empty() ? impl_->instance.id : options.instance_name;
   if (options.metrics != nullptr) {
     impl_->batch_jobs = &options.metrics->histogram(
         "sc_writer_batch_jobs", "Jobs committed together by the single writer (group commit).",
@@ -185,6 +184,11 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
         metrics::latency_buckets());
   }
   impl_->db = detail::connect(path, detail::Mode::kWriter, options.synchronous_full);
+  // Unnamed: on SQLite every run is the one process the file has, so each
+  // start hands back all a dead run left, as always; elsewhere a run of its own.
+  impl_->instance.name = !options.instance_name.empty()                     ? options.instance_name
+                         : impl_->db->dialect() == detail::Dialect::kSqlite ? "local"
+                                                                            : impl_->instance.id;
   try {
     detail::Statements st(*impl_->db);
     impl_->settings.journal_mode = st("writer.journal_mode").value<std::string>().value_or("");

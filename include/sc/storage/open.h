@@ -27,8 +27,11 @@ struct OpenOptions {
   // migrations and before the writer opens, so every consent-log row can
   // cite its text.
   std::vector<std::pair<ChannelKind, ConsentText>> consent_texts;
-  // SC_INSTANCE_NAME (WriteQueue::Options::instance_name).
+  // SC_INSTANCE_NAME (WriteQueue::Options::instance_name), and the name
+  // used on PostgreSQL when it is empty (host name:listen port; empty when
+  // there is no stable one). SQLite ignores the default: one process per file.
   std::string instance_name;
+  std::string default_instance_name;
 };
 
 // The writer connection's settings as the database reports them after open

@@ -85,8 +85,10 @@ class WriteQueue {
     metrics::Registry* metrics = nullptr;
     // The stable name of this instance (SC_INSTANCE_NAME): a restart under
     // the same name hands back what its earlier runs left leased
-    // (OutboxStore::release_own). Empty: a name of its own (the random id),
-    // which no other run shares.
+    // (OutboxStore::release_own). Empty: on SQLite "local" (one process per
+    // file: every run is the same instance, and a start hands back all a
+    // dead run left, as always); on PostgreSQL a name of its own (the random
+    // id), which no other run shares.
     std::string instance_name = {};
   };
   WriteQueue(const std::string& path, Options options);
