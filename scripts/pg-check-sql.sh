@@ -343,9 +343,9 @@ INSERT INTO outbox (kind, channel_id, purpose, payload, lane, next_attempt_at, c
 SELECT dblink_connect('a', :'connstr'), dblink_connect('b', :'connstr');
 SELECT dblink_exec('a', 'PREPARE lease AS ' || :'lease'), dblink_exec('b', 'PREPARE lease AS ' || :'lease');
 SELECT dblink_exec('a', 'BEGIN'), dblink_exec('b', 'BEGIN'), dblink_exec('b', 'SET lock_timeout = ''2s''');
-CREATE TEMP TABLE got_a AS SELECT * FROM dblink('a', $$EXECUTE lease('3000000000', '0', 'email', '500', '4', '1')$$)
+CREATE TEMP TABLE got_a AS SELECT * FROM dblink('a', $$EXECUTE lease('3000000000', '0', 'email', '500', '4', '1', 'i1')$$)
   AS t(id bigint, purpose text, broadcast_id bigint, attempts bigint, payload text, channel_state text, channel_id bigint, due bigint);
-CREATE TEMP TABLE got_b AS SELECT * FROM dblink('b', $$EXECUTE lease('3000000000', '0', 'email', '500', '4', '1')$$)
+CREATE TEMP TABLE got_b AS SELECT * FROM dblink('b', $$EXECUTE lease('3000000000', '0', 'email', '500', '4', '1', 'i1')$$)
   AS t(id bigint, purpose text, broadcast_id bigint, attempts bigint, payload text, channel_state text, channel_id bigint, due bigint);
 SELECT chk.ok((SELECT count(*) FROM got_a) = 4 AND (SELECT count(*) FROM got_b) = 4, 'each claimer got 4 rows');
 SELECT chk.ok(NOT EXISTS (SELECT 1 FROM got_a JOIN got_b USING (id)), 'two open claims took disjoint rows (SKIP LOCKED)');
@@ -356,16 +356,43 @@ SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending' AND lease_unt
               'claimed rows: sending, lease_until negative (claimed) past 2^31');
 SELECT chk.ok((SELECT state FROM outbox WHERE kind = 'sms') = 'queued' AND (SELECT state FROM outbox WHERE purpose = 'late') = 'queued',
               'other kinds and rows not due stay queued');
-EXECUTE "outbox.mark_sent"('600', 'smtp', 'm-1', '250', '1');
-EXECUTE "outbox.mark_sent"('600', 'smtp', 'm-1', '250', '1');
-SELECT chk.ok((SELECT state = 'sent' AND provider_message_id = 'm-1' FROM outbox WHERE id = 1), 'mark_sent');
-EXECUTE "outbox.mark_retry"('700', '421', 'busy', '2');
-EXECUTE "outbox.requeue"('800', 'quiet-hours', '3');
-EXECUTE "outbox.requeue"('800', NULL, '4');
+SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending' AND lease_owner = 'i1') = 8, 'a claim records its owner');
+EXECUTE "outbox.mark_sent"('600', 'smtp', 'm-other', '250', '1', 'i2');
+SELECT chk.ok((SELECT state = 'sending' FROM outbox WHERE id = 1), 'mark_sent is fenced on the owner');
+EXECUTE "outbox.mark_retry"('700', '421', 'busy', '2', 'i2');
+EXECUTE "outbox.requeue"('800', NULL, '3', 'i2');
+EXECUTE "outbox.skip"('800', '3', 'i2');
+SELECT chk.ok((SELECT count(*) FROM outbox WHERE id IN (2, 3) AND state = 'sending') = 2, 'mark_retry, requeue, skip are fenced');
+EXECUTE "outbox.mark_sent"('600', 'smtp', 'm-1', '250', '1', 'i1');
+EXECUTE "outbox.mark_sent"('600', 'smtp', 'm-1', '250', '1', 'i1');
+SELECT chk.ok((SELECT state = 'sent' AND provider_message_id = 'm-1' AND lease_owner IS NULL FROM outbox WHERE id = 1), 'mark_sent');
+EXECUTE "outbox.mark_retry"('700', '421', 'busy', '2', 'i1');
+EXECUTE "outbox.requeue"('800', 'quiet-hours', '3', 'i1');
+EXECUTE "outbox.requeue"('800', NULL, '4', 'i1');
 SELECT chk.ok((SELECT attempts = 0 AND wait_reason = 'quiet-hours' FROM outbox WHERE id = 3)
               AND (SELECT wait_reason IS NULL FROM outbox WHERE id = 4), 'requeue gives the attempt back, keeps the reason');
+\echo instances: a start releases its own name's leases only
+EXECUTE "outbox.register_instance"('i1', 'host-a:8080', '900');
+EXECUTE "outbox.register_instance"('i1', 'host-a:8080', '901');
+EXECUTE "outbox.register_instance"('i2', 'host-b:8080', '900');
+EXECUTE "outbox.heartbeat"('i2', '950');
+SELECT chk.ok((SELECT heartbeat_at FROM instances WHERE id = 'i1') = 900 AND (SELECT heartbeat_at FROM instances WHERE id = 'i2') = 950,
+              'register_instance once per id; heartbeat');
+UPDATE outbox SET lease_owner = 'i2' WHERE id = 5;
+EXECUTE "outbox.register_instance"('i3', 'host-a:8080', '1000');
+EXECUTE "outbox.release_own_handed_over"('1000', 'host-a:8080');
+EXECUTE "outbox.release_own_claimed"('host-a:8080');
+EXECUTE "outbox.release_own_transactional"('host-a:8080');
+SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending') = 1 AND (SELECT state FROM outbox WHERE id = 5) = 'sending',
+              'release_own_*: the name''s earlier run''s leases, not another name''s');
+EXECUTE "outbox.forget_instances"('i3', 'host-a:8080', '0');
+SELECT chk.ok((SELECT array_agg(id ORDER BY id) FROM instances) = '{i2,i3}', 'forget_instances: the name''s earlier runs');
+EXECUTE "outbox.forget_instances"('i3', 'host-a:8080', '960');
+SELECT chk.ok((SELECT array_agg(id ORDER BY id) FROM instances) = '{i3}', 'forget_instances: the silent ones');
 EXECUTE "outbox.expire_transactional"('3000000001');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending') = 0, 'expired transactional leases are queued again');
+EXECUTE "reads.now_ms" \gset now_
+SELECT chk.ok(abs(:now_int8 - (extract(epoch FROM clock_timestamp()) * 1000)::bigint) < 60000, 'reads.now_ms: the server''s clock in ms');
 
 \echo broadcasts: insert, snapshot, lease of bulk rows, handed over, cancel
 EXECUTE "broadcasts.insert"('email', 'Hi', 'text', '', '["news"]', '0', '', 'ops', '100', 'd1') \gset bc_
@@ -406,29 +433,31 @@ SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bk_id AND lane 
 EXECUTE "broadcasts.advance_snapshot"('3', '1', '901', :'bc_id');
 EXECUTE "broadcasts.advance_snapshot"('2', '1', '902', :'bc_id');
 SELECT chk.ok((SELECT snapshot_cursor = 3 AND snapshot_done = 1 FROM broadcasts WHERE id = :bc_id), 'the cursor never moves back');
-EXECUTE "outbox.lease_due"('5000', '1', 'email', '1000', '10', '1');
+EXECUTE "outbox.lease_due"('5000', '1', 'email', '1000', '10', '1', 'i3');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending') = 0, 'no bulk row of a draft broadcast is claimed');
 EXECUTE "broadcasts.set_status"('sending', '', '1000', :'bc_id');
 EXECUTE "broadcasts.set_status"('sending', '', '1001', :'bc_id');
 SELECT chk.ok((SELECT started_at = 1000 AND finished_at = 0 AND updated_at = 1001 FROM broadcasts WHERE id = :bc_id), 'set_status keeps the first start');
 EXECUTE "broadcasts.active" \gset ac_
 SELECT chk.ok(:ac_id = :bc_id, 'active');
-EXECUTE "outbox.lease_due"('5000', '1', 'email', '1000', '10', '1');
+EXECUTE "outbox.lease_due"('5000', '1', 'email', '1000', '10', '1', 'i3');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending' AND broadcast_id = :bc_id AND lease_until = -5000) = 2, 'bulk rows of a sending broadcast are claimed');
 SELECT string_agg(id::text, ',') AS ids FROM outbox WHERE broadcast_id = :bc_id \gset
 \set idlist '[' :ids ']'
-EXECUTE "outbox.mark_handed_over"('6000', :'idlist');
+EXECUTE "outbox.mark_handed_over"('6000', :'idlist', 'i2');
+SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND lease_until = 6000) = 0, 'mark_handed_over is fenced');
+EXECUTE "outbox.mark_handed_over"('6000', :'idlist', 'i3');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND lease_until = 6000) = 2, 'mark_handed_over');
-EXECUTE "outbox.hand_back_not_sending"(:'idlist');
+EXECUTE "outbox.hand_back_not_sending"(:'idlist', 'i3');
 EXECUTE "outbox.expire_handed_over"('7000');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND state = 'unknown' AND finished_at = 7000) = 2, 'expire_handed_over: unknown');
 EXECUTE "broadcasts.requeue"('7100', :'bc_id', 'unknown');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND state = 'queued' AND attempts = 0) = 2, 'broadcasts.requeue');
-EXECUTE "outbox.lease_due"('8000', '1', 'email', '8000', '10', '1');
+EXECUTE "outbox.lease_due"('8000', '1', 'email', '8000', '10', '1', 'i3');
 EXECUTE "outbox.pause_broadcast"('errors', '8001', :'bc_id');
-EXECUTE "outbox.mark_handed_over"('9000', :'idlist');
+EXECUTE "outbox.mark_handed_over"('9000', :'idlist', 'i3');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND lease_until = 9000) = 0, 'nothing of a paused broadcast is handed over');
-EXECUTE "outbox.hand_back_not_sending"(:'idlist');
+EXECUTE "outbox.hand_back_not_sending"(:'idlist', 'i3');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND state = 'queued' AND attempts = 0 AND lease_until = 0) = 2,
               'a paused broadcast''s claimed rows go back');
 EXECUTE "broadcasts.set_status"('cancelled', '', '9100', :'bc_id');
@@ -440,6 +469,20 @@ DROP TABLE r;
 EXECUTE "broadcasts.skip_queued"('9200', :'bc_id', '10');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id AND state = 'skipped' AND finished_at = 9200) = 2
               AND (SELECT finished_at FROM broadcasts WHERE id = :bc_id) = 9100, 'cancelled');
+EXECUTE "broadcasts.take_lease"(:'bc_id', 'i1', '100', '130');
+EXECUTE "broadcasts.take_lease"(:'bc_id', 'i2', '101', '131');
+SELECT chk.ok((SELECT owner = 'i1' AND term = 1 AND lease_until = 130 FROM broadcast_leases WHERE broadcast_id = :bc_id),
+              'take_lease: taken when free, not by another while held');
+EXECUTE "broadcasts.take_lease"(:'bc_id', 'i1', '120', '150');
+EXECUTE "broadcasts.lease_holder"(:'bc_id') \gset lh_
+SELECT chk.ok(:'lh_owner' = 'i1' AND :lh_lease_until = 150, 'take_lease renews the holder''s; lease_holder');
+EXECUTE "broadcasts.take_lease"(:'bc_id', 'i2', '151', '181');
+SELECT chk.ok((SELECT owner = 'i2' AND term = 2 FROM broadcast_leases WHERE broadcast_id = :bc_id),
+              'take_lease: a lapsed lease is taken over under the next term');
+EXECUTE "outbox.register_instance"('i2', 'host-b:8080', '151');
+EXECUTE "outbox.release_own_broadcasts"('host-b:8080');
+SELECT chk.ok((SELECT lease_until = 0 AND term = 2 FROM broadcast_leases WHERE broadcast_id = :bc_id),
+              'release_own_broadcasts lets the name''s leases run out');
 EXECUTE "reads.broadcast_states"(:'bc_id') \gset st_
 SELECT chk.ok(:'st_state' = 'skipped' AND :st_count = 2, 'reads.broadcast_states');
 EXECUTE "reads.recipients"(:'bk_id', '0', '0', '2') \g (format=csv tuples_only=on) :tmpdir/rows.csv

@@ -429,6 +429,14 @@ const std::vector<Setting>& settings() {
        "threads serving HTTP connections"},
       {"SC_SQLITE_SYNCHRONOUS", "full", flag(&Config::synchronous_full, "full", "normal"),
        "full (every acknowledged write on disk) or normal"},
+      {"SC_INSTANCE_NAME", "",
+       [](Config& c, std::string_view, const std::string& v) {
+         if (v.size() > 200 || text::has_control(v) || !text::is_valid_utf8(v))
+           throw ConfigError("SC_INSTANCE_NAME must be one line of at most 200 characters");
+         c.instance_name = v;
+       },
+       "this instance's name among those on one database, unique while it runs; a restart "
+       "under the same name hands back what the last run left leased; unset: host name:port"},
       {"SC_TEMPLATES_DIR", "",
        [](Config& c, std::string_view, const std::string& v) {
          if (!v.empty()) check_templates_dir(v);

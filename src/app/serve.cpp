@@ -2,7 +2,10 @@
 // runs it until SIGINT or SIGTERM, and stops it in reverse order.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <climits>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -33,6 +36,57 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// The name of this instance when SC_INSTANCE_NAME is unset: this host's name
+// and the listen port, unique among live processes on one host (two cannot
+// listen on one port), and the same after a restart. With port 0 there is
+// no such name: empty (storage then gives the run a name of its own).
+std::string default_instance_name(const Config& c) {
+  if (c.listen_port == 0) return "";
+  char host[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "";
+  return std::string(host) + ":" + std::to_string(c.listen_port);
+}
+
+// The database's clock: the system clock plus its offset from the
+// database's, measured at start and again every minute. The dispatcher and
+// the broadcast runner keep leases on it, so instances on hosts whose
+// clocks disagree judge a lease alike (docs/architecture.md). A measure that
+// fails (the database is away) keeps the last offset.
+class DatabaseClock final : public Clock {
+ public:
+  DatabaseClock(const Clock& system, storage::Database& db) : system_(system), db_(db) {
+    measure(system_.now_ms());
+  }
+  std::int64_t now_unix() const override { return now_ms() / 1000; }
+  std::int64_t now_ms() const override {
+    const auto local = system_.now_ms();
+    if (local - measured_at_.load() >= kRemeasureMs && !measuring_.exchange(true)) {
+      try {
+        measure(local);
+      } catch (const std::exception&) {
+        measured_at_ = local;  // try again in a minute
+      }
+      measuring_ = false;
+    }
+    return system_.now_ms() + offset_ms_.load();
+  }
+
+ private:
+  static constexpr std::int64_t kRemeasureMs = 60'000;
+  // The database's time against the midpoint of the round trip.
+  void measure(std::int64_t before) const {
+    const auto db = db_.database_time_ms();
+    const auto after = system_.now_ms();
+    offset_ms_ = db - (before + after) / 2;
+    measured_at_ = after;
+  }
+  const Clock& system_;
+  storage::Database& db_;
+  mutable std::atomic<std::int64_t> offset_ms_{0};
+  mutable std::atomic<std::int64_t> measured_at_{0};
+  mutable std::atomic<bool> measuring_{false};
+};
+
 // Opens and migrates the database (a bad path stops here) and registers the
 // consent texts the service will cite, before its writer opens.
 std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Registry& registry) {
@@ -40,6 +94,8 @@ std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Regis
   storage::OpenOptions options;
   options.synchronous_full = c.synchronous_full;
   options.metrics = &registry;
+  options.instance_name = c.instance_name;
+  options.default_instance_name = default_instance_name(c);
   options.consent_texts = {{ChannelKind::kEmail, consent_text(*renderer, "email")},
                            {ChannelKind::kSms, consent_text(*renderer, "sms")}};
   return storage::open(c.db_path, options, SystemClock().now_unix());
@@ -230,12 +286,13 @@ int cmd_serve(Config config) {
   Wiring w(std::move(config));
   log_database_settings(w.config, *db);
   const auto& c = w.config;
-  Dispatcher dispatcher(db->outbox(), *w.email, *w.sms, w.clock, dispatcher_options(c));
+  const DatabaseClock db_clock(w.clock, *db);
+  Dispatcher dispatcher(db->outbox(), *w.email, *w.sms, db_clock, dispatcher_options(c));
   BroadcastComposer broadcast_composer(
       *w.renderer, *w.service, broadcast_settings(c),
       [&reads = db->broadcast_reads()](std::int64_t id) { return reads.get(id); });
   wire_dispatcher(dispatcher, *db, w, broadcast_composer);
-  BroadcastRunner runner(db->broadcast_tx(), w.clock, {.chunk_rows = c.broadcast_chunk_rows},
+  BroadcastRunner runner(db->broadcast_tx(), db_clock, {.chunk_rows = c.broadcast_chunk_rows},
                          [&dispatcher] { dispatcher.wake(); });
   wire_dispatch_metrics(registry, dispatcher, w.clock);
   wire_broadcast_metrics(registry, *db, w.clock);

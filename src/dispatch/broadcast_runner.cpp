@@ -67,6 +67,11 @@ bool BroadcastRunner::step() {
   for (const auto& seen : active) {
     const auto now = clock_.now_unix();
     tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger& ledger) {
+      // One instance at a time advances a broadcast: the one holding its
+      // lease, renewed at every step and taken over by another instance
+      // once it runs out. Nobody else can take it before this transaction
+      // ends, so the snapshot chunk or the completion below is written once.
+      if (!drafts.take_run_lease(seen.id, now, now + options_.lease_seconds)) return;
       // The state machine's runner part is core's (broadcast_lifecycle.h).
       const auto p = advance_broadcast(drafts, ledger, seen.id, options_.chunk_rows, now);
       changed = changed || p.changed;

@@ -63,11 +63,12 @@ Dispatcher::Dispatcher(OutboxTransactions& outbox, EmailSender& email, SmsSender
 Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
-  // Anything still leased belongs to a process that is gone. A confirmation
+  // What this instance's earlier runs left leased belongs to a process that
+  // is gone (another instance's leases are left to run out). A confirmation
   // is sent again (at least once: a second one does no harm, a lost one
   // does); a broadcast message may have reached the provider, so it becomes
   // unknown and is never sent twice without an operator asking.
-  outbox_.run([this](const OutboxTransaction& c) { c.outbox.release_all(clock_.now_unix()); });
+  outbox_.run([this](const OutboxTransaction& c) { c.outbox.release_own(clock_.now_unix()); });
   jitter_state_ ^= static_cast<std::uint64_t>(clock_.now_ms());
   threaded_ = true;
   thread_ = std::thread([this] {
@@ -867,29 +868,30 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
                                 std::map<std::int64_t, std::string>& pause) {
   if (outcomes.empty()) return;
   const auto done = clock_.now_unix();
+  // Each mark is fenced on this instance's lease: one that changes nothing
+  // found the row taken over by another instance (its lease ran out), whose
+  // outcome it is now; nothing is counted for it here.
+  auto count = [](bool marked, auto& counter) {
+    if (marked) ++counter;
+    return marked;
+  };
   auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r,
                         const std::string& provider) {
     switch (r.status) {
       case SendStatus::kSent:
-        out.mark_sent(m.id, provider, r, done);
-        ++sent_;
-        break;
+        return count(out.mark_sent(m.id, provider, r, done), sent_);
       case SendStatus::kRetryable:
-        if (m.attempts >= options_.max_attempts) {
-          out.mark_failed(m.id, provider, r, done);
-          ++failed_;
-        } else {
+        if (m.attempts >= options_.max_attempts)
+          return count(out.mark_failed(m.id, provider, r, done), failed_);
+        {
           auto delay = jittered_backoff_seconds(m.attempts);
           if (r.retry_after) delay = std::max<std::int64_t>(delay, r.retry_after->count());
-          out.mark_retry(m.id, r, done + delay);
-          ++retried_;
+          return count(out.mark_retry(m.id, r, done + delay), retried_);
         }
-        break;
       case SendStatus::kPermanent:
-        out.mark_failed(m.id, provider, r, done);
-        ++failed_;
-        break;
+        return count(out.mark_failed(m.id, provider, r, done), failed_);
     }
+    return false;
   };
   // Errors in a row per broadcast, counted in the order the provider answered.
   auto count_for_broadcast = [&](const ClaimedMessage& m, const SendResult& r) {
@@ -917,14 +919,14 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
       continue;
     }
     const auto& provider = m.kind == OutboxKind::kEmail ? email_name : sms_name;
-    count_for_broadcast(m, o.result);
+    bool ours = false;
     if (m.lane == OutboxLane::kBulk && o.result.ambiguous && o.result.status != SendStatus::kSent) {
       // The provider may have taken it: never sent again automatically.
-      c.outbox.mark_unknown(m.id, provider, o.result, done);
-      ++failed_;
+      ours = count(c.outbox.mark_unknown(m.id, provider, o.result, done), failed_);
     } else {
-      record_one(c.outbox, m, o.result, provider);
+      ours = record_one(c.outbox, m, o.result, provider);
     }
+    if (ours) count_for_broadcast(m, o.result);
     if (m.kind == OutboxKind::kSms && o.result.recipient_opted_out && m.channel_id != 0) {
       record_provider_opt_out(c.consent(), m.channel_id, sms_name + " " + o.result.provider_code,
                               done);

@@ -113,6 +113,18 @@ std::vector<Broadcast> SqliteBroadcastStore::active() {
   return st_("broadcasts.active").all(read_broadcast);
 }
 
+std::optional<std::int64_t> SqliteBroadcastStore::take_run_lease(std::int64_t id, std::int64_t now,
+                                                                 std::int64_t until) {
+  // Looked at first without a lock: another instance's live lease is passed
+  // by at once, instead of waiting behind that instance's transaction (and
+  // holding this instance's writer, and its sign-ups, meanwhile).
+  if (auto held = st_("broadcasts.lease_holder").bind(id).one<std::string, std::int64_t>()) {
+    const auto& [owner, lease_until] = *held;
+    if (owner != me_.id && lease_until >= now) return std::nullopt;
+  }
+  return st_("broadcasts.take_lease").bind(id, me_.id, now, until).value<std::int64_t>();
+}
+
 int SqliteBroadcastStore::snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) {
   // Where this chunk ends: the max_rows-th qualifying channel after the cursor.
   const bool by_topic = !b.topics.empty();

@@ -1,5 +1,6 @@
 #include "sc/storage/open.h"
 
+#include "driver.h"
 #include "sc/storage/adapters.h"
 #include "sc/storage/admin_keys.h"
 
@@ -14,7 +15,8 @@ class StoredDatabase final : public Database {
   StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
       : applied_(migrate_and_register(path, options, now)),
         writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics,
-                                          options.write_connections}),
+                                          options.write_connections,
+                                          instance_name(path, options)}),
         reads_pool_(path, options.read_connections),
         writes_(writer_),
         reads_(reads_pool_),
@@ -47,8 +49,14 @@ class StoredDatabase final : public Database {
     writer_.set_on_outbox_commit(std::move(fn));
   }
   void stop() override { writer_.stop(); }
+  std::int64_t database_time_ms() override { return reads_pool_.now_ms(); }
+  const std::string& instance_id() const override { return writer_.instance_id(); }
 
  private:
+  static std::string instance_name(const std::string& path, const OpenOptions& options) {
+    if (!options.instance_name.empty() || !detail::is_postgres(path)) return options.instance_name;
+    return options.default_instance_name;
+  }
   static std::vector<AppliedMigration> migrate_and_register(const std::string& path,
                                                             const OpenOptions& options,
                                                             std::int64_t now) {

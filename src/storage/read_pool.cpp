@@ -123,4 +123,9 @@ bool ReadPool::healthy() {
   }
 }
 
+std::int64_t ReadPool::now_ms() {
+  auto l = impl_->lease();
+  return l("reads.now_ms").value<std::int64_t>().value_or(0);
+}
+
 }  // namespace sc::storage

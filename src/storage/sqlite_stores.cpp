@@ -247,7 +247,7 @@ std::vector<LeasedMessage> SqliteOutboxStore::lease_due(OutboxLane lane, OutboxK
                                                         LeaseState state) {
   return st_("outbox.lease_due")
       .bind(lease_until, static_cast<int>(lane), kind_name(kind), now, limit,
-            state == LeaseState::kClaimed)
+            state == LeaseState::kClaimed, me_.id)
       .all([&](const Row& r) {
         LeasedMessage l;
         auto& m = l.message;
@@ -267,31 +267,33 @@ std::vector<LeasedMessage> SqliteOutboxStore::lease_due(OutboxLane lane, OutboxK
 }
 
 void SqliteOutboxStore::skip(const std::vector<std::int64_t>& ids, std::int64_t now) {
-  for (auto id : ids) st_("outbox.skip").bind(now, id).exec();
+  for (auto id : ids) st_("outbox.skip").bind(now, id, me_.id).exec();
 }
 
-void SqliteOutboxStore::finish(std::int64_t id, Finish how, const std::string& provider,
+bool SqliteOutboxStore::finish(std::int64_t id, Finish how, const std::string& provider,
                                const SendResult& r, std::int64_t now) {
   switch (how) {
     case Finish::kSent:
-      st_("outbox.mark_sent")
-          .bind(now, provider, r.provider_message_id, r.provider_code, id)
-          .exec();
-      return;
+      return st_("outbox.mark_sent")
+                 .bind(now, provider, r.provider_message_id, r.provider_code, id, me_.id)
+                 .exec() > 0;
     case Finish::kFailed:
-      st_("outbox.mark_failed").bind(now, provider, r.provider_code, r.provider_message, id).exec();
-      return;
+      return st_("outbox.mark_failed")
+                 .bind(now, provider, r.provider_code, r.provider_message, id, me_.id)
+                 .exec() > 0;
     case Finish::kUnknown:
-      st_("outbox.mark_unknown")
-          .bind(now, provider, r.provider_code, r.provider_message, id)
-          .exec();
-      return;
+      return st_("outbox.mark_unknown")
+                 .bind(now, provider, r.provider_code, r.provider_message, id, me_.id)
+                 .exec() > 0;
   }
+  return false;
 }
 
-void SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r,
+bool SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r,
                                    std::int64_t next_attempt_at) {
-  st_("outbox.mark_retry").bind(next_attempt_at, r.provider_code, r.provider_message, id).exec();
+  return st_("outbox.mark_retry")
+             .bind(next_attempt_at, r.provider_code, r.provider_message, id, me_.id)
+             .exec() > 0;
 }
 
 std::vector<std::int64_t> SqliteOutboxStore::mark_handed_over(const std::vector<std::int64_t>& ids,
@@ -300,15 +302,15 @@ std::vector<std::int64_t> SqliteOutboxStore::mark_handed_over(const std::vector<
   std::string list = "[";
   for (auto id : ids) list += (list.size() > 1 ? "," : "") + std::to_string(id);
   list += "]";
-  auto out = st_("outbox.mark_handed_over").bind(lease_until, list).all([](const Row& r) {
+  auto out = st_("outbox.mark_handed_over").bind(lease_until, list, me_.id).all([](const Row& r) {
     return r.get<std::int64_t>(0);
   });
-  st_("outbox.hand_back_not_sending").bind(list).exec();
+  st_("outbox.hand_back_not_sending").bind(list, me_.id).exec();
   return out;
 }
 
-void SqliteOutboxStore::requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) {
-  st_("outbox.requeue").bind(due, or_null(wait_reason), id).exec();
+bool SqliteOutboxStore::requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) {
+  return st_("outbox.requeue").bind(due, or_null(wait_reason), id, me_.id).exec() > 0;
 }
 
 void SqliteOutboxStore::pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
@@ -317,15 +319,23 @@ void SqliteOutboxStore::pause_broadcast(std::int64_t broadcast_id, const std::st
 }
 
 int SqliteOutboxStore::release_expired(std::int64_t now) {
+  st_("outbox.heartbeat").bind(me_.id, now).exec();
   int n = st_("outbox.expire_handed_over").bind(now).exec();
   n += st_("outbox.expire_claimed").bind(now).exec();
   return n + st_("outbox.expire_transactional").bind(now).exec();
 }
 
-int SqliteOutboxStore::release_all(std::int64_t now) {
-  int n = st_("outbox.release_handed_over").bind(now).exec();
-  n += st_("outbox.release_claimed").exec();
-  return n + st_("outbox.release_transactional").exec();
+int SqliteOutboxStore::release_own(std::int64_t now) {
+  // An instance silent this long has no lease left that has not run out.
+  constexpr std::int64_t kForgetAfterSeconds = 7 * 86400;
+  st_("outbox.register_instance").bind(me_.id, me_.name, now).exec();
+  int n = st_("outbox.release_own_handed_over").bind(now, me_.name).exec();
+  n += st_("outbox.release_own_claimed").bind(me_.name).exec();
+  n += st_("outbox.release_own_transactional").bind(me_.name).exec();
+  st_("outbox.release_own_broadcasts").bind(me_.name).exec();
+  n += release_expired(now);
+  st_("outbox.forget_instances").bind(me_.id, me_.name, now - kForgetAfterSeconds).exec();
+  return n;
 }
 
 RateGrant SqlRateGrants::grant(const std::string& provider, int rate_per_second, int want) {

@@ -10,6 +10,12 @@
 
 namespace sc::storage::detail {
 
+// Who this writer's leases belong to (WriteQueue::instance_id, _name).
+struct Instance {
+  std::string id;
+  std::string name;
+};
+
 // The columns of subscribers.by_id, in their order.
 Subscriber read_subscriber(const Row& r);
 // The columns of inbound.by_id and reads.inbound_for_review, in their order.
@@ -71,31 +77,32 @@ class SqliteConsentStore final : public SubscriberStore,
 
 class SqliteOutboxStore final : public OutboxStore {
  public:
-  explicit SqliteOutboxStore(Statements& st) : st_(st) {}
+  SqliteOutboxStore(Statements& st, const Instance& me) : st_(st), me_(me) {}
   std::vector<LeasedMessage> lease_due(OutboxLane lane, OutboxKind kind, int limit,
                                        std::int64_t now, std::int64_t lease_until,
                                        LeaseState state) override;
   void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override;
-  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+  bool finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
               std::int64_t now) override;
-  void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
+  bool mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
-  void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
+  bool requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                        std::int64_t now) override;
   int release_expired(std::int64_t now) override;
-  int release_all(std::int64_t now) override;
+  int release_own(std::int64_t now) override;
 
  private:
   Statements& st_;
+  const Instance& me_;
 };
 
 // Both write-side broadcast ports over one connection.
 class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedger {
  public:
-  SqliteBroadcastStore(Statements& st, bool& outbox_changed)
-      : st_(st), outbox_changed_(outbox_changed) {}
+  SqliteBroadcastStore(Statements& st, bool& outbox_changed, const Instance& me)
+      : st_(st), outbox_changed_(outbox_changed), me_(me) {}
   // BroadcastDrafts
   std::int64_t insert(const Broadcast& b) override;
   std::optional<Broadcast> find(std::int64_t id) override;
@@ -106,6 +113,8 @@ class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedge
                   std::int64_t now) override;
   std::vector<std::string> unknown_topics(const std::vector<std::string>& topics) override;
   std::vector<Broadcast> active() override;
+  std::optional<std::int64_t> take_run_lease(std::int64_t id, std::int64_t now,
+                                             std::int64_t until) override;
   // BroadcastLedger
   bool has_audience(const Broadcast& b) override;
   int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override;
@@ -116,6 +125,7 @@ class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedge
  private:
   Statements& st_;
   bool& outbox_changed_;
+  const Instance& me_;
 };
 
 // The rate grants over the writer's connection: one upsert per grant.

@@ -1,3 +1,4 @@
+#include <openssl/rand.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -24,11 +25,11 @@ std::int64_t unix_now() {
 
 class Context final : public WriteContext {
  public:
-  explicit Context(detail::Connection& db)
+  Context(detail::Connection& db, const detail::Instance& me)
       : st_(db),
         consent_(st_, outbox_changed),
-        outbox_(st_),
-        broadcasts_(st_, outbox_changed),
+        outbox_(st_, me),
+        broadcasts_(st_, outbox_changed, me),
         audit_(st_),
         rate_grants_(st_),
         tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
@@ -55,6 +56,20 @@ class Context final : public WriteContext {
   BroadcastTransaction broadcast_tx_;
 };
 
+// 128 random bits as 32 hex digits.
+std::string random_instance_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw StorageError("no random bytes for an instance id");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
 }  // namespace
 
 // One writer connection, its stores and the thread that commits its batches.
@@ -67,6 +82,8 @@ struct Writer {
 struct WriteQueue::Impl {
   Options options;
   Settings settings;
+  // One instance: every writer's leases are the instance's.
+  detail::Instance instance;
   // One on SQLite (the single writer). On PostgreSQL a few: each takes the
   // next batch from the one queue, so batches commit in parallel on the
   // server, row locks and the job retry keeping them apart as they keep
@@ -184,6 +201,7 @@ struct WriteQueue::Impl {
 
 WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  impl_->instance.id = random_instance_id();
   if (options.metrics != nullptr) {
     impl_->batch_jobs = &options.metrics->histogram(
         "sc_writer_batch_jobs", "Jobs committed together by the single writer (group commit).",
@@ -195,6 +213,11 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
   }
   auto first = std::make_unique<Writer>();
   first->db = detail::connect(path, detail::Mode::kWriter, options.synchronous_full);
+  // Unnamed: on SQLite every run is the one process the file has, so each
+  // start hands back all a dead run left, as always; elsewhere a run of its own.
+  impl_->instance.name = !options.instance_name.empty()                     ? options.instance_name
+                         : first->db->dialect() == detail::Dialect::kSqlite ? "local"
+                                                                            : impl_->instance.id;
   try {
     detail::Statements st(*first->db);
     impl_->settings.journal_mode = st("writer.journal_mode").value<std::string>().value_or("");
@@ -211,7 +234,7 @@ WriteQueue::WriteQueue(const std::string& path, Options options) : impl_(std::ma
     impl_->writers.back()->db = detail::connect(path, detail::Mode::kWriter);
   }
   for (auto& w : impl_->writers) {
-    w->ctx = std::make_unique<Context>(*w->db);
+    w->ctx = std::make_unique<Context>(*w->db, impl_->instance);
     Writer* wp = w.get();
     w->thread = std::thread([this, wp] {
       pthread_setname_np(pthread_self(), "sc-writer");
@@ -256,6 +279,10 @@ DatabaseHealth WriteQueue::health() const {
   std::lock_guard lk(impl_->mu);
   return impl_->health;
 }
+
+const std::string& WriteQueue::instance_id() const { return impl_->instance.id; }
+
+const std::string& WriteQueue::instance_name() const { return impl_->instance.name; }
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);

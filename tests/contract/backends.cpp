@@ -11,56 +11,6 @@ std::string PostgresBackend::fresh_database() {
   return testing::PgCluster::shared().create_database_from_template(kTemplate);
 }
 
-namespace {
-
-// The memory backend's second instance: the same store (one process).
-class SharedInstance final : public Instance {
- public:
-  explicit SharedInstance(unit::MemoryStorage& db) : db_(db) {}
-  UnitOfWork& unit_of_work() override { return db_.unit_of_work(); }
-  BroadcastTransactions& broadcast_transactions() override { return db_.broadcast_transactions(); }
-  AdminStore& admin() override { return db_.admin(); }
-  RateGrants& rate_grants() override { return db_.rate_grants(); }
-
- private:
-  unit::MemoryStorage& db_;
-};
-
-// A writer and a read connection of its own on the same database, as a
-// second process has.
-class StoredInstance final : public Instance {
- public:
-  explicit StoredInstance(const std::string& location)
-      : writer_(location),
-        reads_(location, 1),
-        uow_(writer_),
-        broadcasts_(writer_, reads_),
-        admin_(writer_, reads_),
-        grants_(writer_) {}
-  UnitOfWork& unit_of_work() override { return uow_; }
-  BroadcastTransactions& broadcast_transactions() override { return broadcasts_; }
-  AdminStore& admin() override { return admin_; }
-  RateGrants& rate_grants() override { return grants_; }
-
- private:
-  storage::WriteQueue writer_;
-  storage::ReadPool reads_;
-  storage::QueuedUnitOfWork uow_;
-  storage::StoredBroadcasts broadcasts_;
-  storage::SqliteAdminStore admin_;
-  storage::WriterRateGrants grants_;
-};
-
-}  // namespace
-
-std::unique_ptr<Instance> MemoryBackend::another_instance() {
-  return std::make_unique<SharedInstance>(db_);
-}
-
-std::unique_ptr<Instance> StoredBackend::another_instance() {
-  return std::make_unique<StoredInstance>(location_);
-}
-
 std::optional<OutboxRowView> StoredBackend::outbox_row(std::int64_t id) {
   for (const auto& r : db_inspect::outbox_rows(location_, id - 1, 1)) {
     if (r.id != id) continue;
@@ -78,6 +28,11 @@ std::optional<OutboxRowView> StoredBackend::outbox_row(std::int64_t id) {
     v.lane = db_inspect::query_value(location_, "SELECT lane" + where) == "1"
                  ? OutboxLane::kBulk
                  : OutboxLane::kTransactional;
+    v.handed_over =
+        db_inspect::query_value(location_,
+                                "SELECT CASE WHEN state = 'sending' AND lease_until >= 0 "
+                                "THEN 1 ELSE 0 END" +
+                                    where) == "1";
     return v;
   }
   return std::nullopt;

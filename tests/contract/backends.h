@@ -32,16 +32,19 @@ struct OutboxRowView {
   int attempts = 0;
   std::int64_t next_attempt_at = 0;
   OutboxLane lane = OutboxLane::kTransactional;
+  bool handed_over = false;  // leased, and marked handed over to its provider
 };
 
-// A second instance on the same database: its own writer (connection) and
-// so its own transactions, racing the first one's. The memory backend has
-// one store for both (a single process: it serialises them).
+// Another instance on a backend's database: its own connections (its own
+// writer, racing the first one's) and its own instance id, under a name, as
+// a second process on one PostgreSQL database has. Its leases are its own
+// (OutboxStore). The memory backend's shares the first one's data and lock.
 class Instance {
  public:
   virtual ~Instance() = default;
-  virtual UnitOfWork& unit_of_work() = 0;
+  virtual OutboxTransactions& outbox() = 0;
   virtual BroadcastTransactions& broadcast_transactions() = 0;
+  virtual UnitOfWork& unit_of_work() = 0;
   virtual AdminStore& admin() = 0;
   virtual RateGrants& rate_grants() = 0;
 };
@@ -50,6 +53,9 @@ class Instance {
 class Backend {
  public:
   virtual ~Backend() = default;
+  // Another instance on this database, named `name` (a restart under the
+  // same name finds what its earlier run left leased).
+  virtual std::unique_ptr<Instance> instance(const std::string& name) = 0;
   virtual UnitOfWork& unit_of_work() = 0;
   virtual OutboxTransactions& outbox() = 0;
   virtual BroadcastTransactions& broadcast_transactions() = 0;
@@ -57,8 +63,8 @@ class Backend {
   virtual ReadStore& reads() = 0;
   virtual AdminStore& admin() = 0;
   virtual RateGrants& rate_grants() = 0;
-  // Another instance on the same database.
-  virtual std::unique_ptr<Instance> another_instance() = 0;
+  // Another instance on the same database, with a name of its own.
+  std::unique_ptr<Instance> another_instance() { return instance(""); }
   // The clock tests move; the backend stamps what it stamps itself with it
   // where it can (SQLite still uses its own `now` for a message's queue time).
   unit::FakeClock& clock() { return clock_; }
@@ -93,7 +99,6 @@ class MemoryBackend final : public Backend {
   ReadStore& reads() override { return db_.reads(); }
   AdminStore& admin() override { return db_.admin(); }
   RateGrants& rate_grants() override { return db_.rate_grants(); }
-  std::unique_ptr<Instance> another_instance() override;
   void register_consent_text(ChannelKind, const ConsentText& text) override {
     db_.register_consent_text(text);
   }
@@ -108,15 +113,38 @@ class MemoryBackend final : public Backend {
   std::optional<OutboxRowView> outbox_row(std::int64_t id) override {
     auto r = db_.outbox_row(id);
     if (!r) return std::nullopt;
-    return OutboxRowView{
-        r->id,         r->state,       r->provider, r->provider_message_id, r->last_code,
-        r->last_error, r->wait_reason, r->attempts, r->next_attempt_at,     r->lane};
+    return OutboxRowView{r->id,
+                         r->state,
+                         r->provider,
+                         r->provider_message_id,
+                         r->last_code,
+                         r->last_error,
+                         r->wait_reason,
+                         r->attempts,
+                         r->next_attempt_at,
+                         r->lane,
+                         r->state == "sending" && r->handed_over};
   }
   bool update_consent_log() override { return false; }
   bool delete_consent_log() override { return false; }
   bool update_audit_log() override { return false; }
   bool delete_audit_log() override { return false; }
   unit::MemoryStorage& storage() { return db_; }
+  std::unique_ptr<Instance> instance(const std::string& name) override {
+    struct Other final : Instance {
+      Other(unit::MemoryStorage& db, const Clock& clock, const std::string& name)
+          : storage(db, clock, name) {}
+      OutboxTransactions& outbox() override { return storage.outbox(); }
+      BroadcastTransactions& broadcast_transactions() override {
+        return storage.broadcast_transactions();
+      }
+      UnitOfWork& unit_of_work() override { return storage.unit_of_work(); }
+      AdminStore& admin() override { return storage.admin(); }
+      RateGrants& rate_grants() override { return storage.rate_grants(); }
+      unit::MemoryStorage storage;
+    };
+    return std::make_unique<Other>(db_, clock_, name);
+  }
 
  private:
   unit::MemoryStorage db_{clock_};
@@ -144,7 +172,6 @@ class StoredBackend : public Backend {
   ReadStore& reads() override { return read_store_; }
   AdminStore& admin() override { return admin_; }
   RateGrants& rate_grants() override { return grants_; }
-  std::unique_ptr<Instance> another_instance() override;
   void register_consent_text(ChannelKind kind, const ConsentText& text) override {
     storage::register_consent_text(location_, kind, text, clock_.now_unix());
   }
@@ -163,6 +190,31 @@ class StoredBackend : public Backend {
   bool delete_audit_log() override;
   storage::WriteQueue& writer() { return writer_; }
   const std::string& location() const { return location_; }
+  std::unique_ptr<Instance> instance(const std::string& name) override {
+    struct Other final : Instance {
+      Other(const std::string& location, const std::string& name)
+          : writer(location, storage::WriteQueue::Options{.instance_name = name}),
+            reads(location, 1),
+            outbox_tx(writer, reads),
+            broadcasts(writer, reads),
+            uow(writer),
+            admin_store(writer, reads),
+            grants(writer) {}
+      OutboxTransactions& outbox() override { return outbox_tx; }
+      BroadcastTransactions& broadcast_transactions() override { return broadcasts; }
+      UnitOfWork& unit_of_work() override { return uow; }
+      AdminStore& admin() override { return admin_store; }
+      RateGrants& rate_grants() override { return grants; }
+      storage::WriteQueue writer;
+      storage::ReadPool reads;
+      storage::WriterOutbox outbox_tx;
+      storage::StoredBroadcasts broadcasts;
+      storage::QueuedUnitOfWork uow;
+      storage::SqliteAdminStore admin_store;
+      storage::WriterRateGrants grants;
+    };
+    return std::make_unique<Other>(location_, name);
+  }
 
  private:
   std::string location_;

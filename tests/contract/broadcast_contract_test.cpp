@@ -127,7 +127,7 @@ TYPED_TEST(BroadcastContract, LeasedBroadcastMessagesBecomeUnknownAndAreResentOn
   ASSERT_EQ(leased.size(), 3u);
   EXPECT_EQ(mark_handed_over(db, Db::ids_of(leased), 1300).size(), 3u);
   // The process died with them handed over: they may have gone, so never again on their own.
-  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_all(2000); }), 3);
+  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_own(2000); }), 3);
   EXPECT_TRUE(db.claim(2000).empty());
   EXPECT_EQ(db.counts(id).unknown, 3);
   EXPECT_EQ(db.backend().broadcast_reads().recipients(id, "unknown", 10, 0, 1000).size(), 3u);
@@ -155,7 +155,7 @@ TYPED_TEST(BroadcastContract, ClaimedButNeverHandedOverIsQueuedAgainAfterACrash)
             (std::vector<std::int64_t>{leased[0].id, leased[1].id}));
   // Marked once: a second mark returns nothing.
   EXPECT_TRUE(mark_handed_over(db, {leased[0].id}, 1300).empty());
-  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_all(2000); }), 4);
+  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_own(2000); }), 4);
   EXPECT_EQ(db.counts(id).unknown, 2);
   auto again = db.claim(2000);
   ASSERT_EQ(again.size(), 2u);

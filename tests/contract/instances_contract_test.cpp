@@ -1,234 +1,251 @@
-// The limits that must hold when several instances share one database
-// (issue 16, point 4): each case races two instances, each with a writer
-// (a connection) of its own, as two processes behind a load balancer would.
-// SQLite's single writer serialises them; PostgreSQL under READ COMMITTED
-// does not, so there the storage must: a lock, a unique key and the
-// writer's retry of a job that hit another instance's commit (23505).
-// The memory backend's instances share one store (one process).
+// Several instances on one database, as every backend keeps it: a lease
+// records the instance that holds it; marks are fenced on it; an instance
+// starting releases only what its own name left leased; a lapsed lease of a
+// dead instance is taken over by anyone (claimed: queued again; handed over:
+// unknown, never sent again); one instance at a time holds a broadcast's
+// runner lease, with a term.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
-#include <functional>
-#include <latch>
-#include <map>
-#include <mutex>
-#include <set>
-#include <string>
-#include <thread>
-#include <vector>
+#include <algorithm>
+#include <memory>
 
 #include "contract/backends.h"
-#include "sc/core/consent_service.h"
 
 namespace sc::contract {
 namespace {
 
 template <class B>
-class InstancesContract : public Contract<B> {
- protected:
-  // `threads` threads per instance over two instances, each running fn(instance, thread)
-  // from the same moment.
-  void race(int threads, const std::function<void(Instance&, int)>& fn) {
-    auto a = this->backend().another_instance();
-    auto b = this->backend().another_instance();
-    Instance* instances[2] = {a.get(), b.get()};
-    std::latch start(2 * threads);
-    std::vector<std::thread> ts;
-    for (int i = 0; i < 2; ++i) {
-      for (int t = 0; t < threads; ++t) {
-        ts.emplace_back([&, inst = instances[i], n = i * threads + t] {
-          start.arrive_and_wait();
-          try {
-            fn(*inst, n);
-          } catch (const std::exception& e) {
-            ADD_FAILURE() << "instance thread " << n << ": " << e.what();
-          }
-        });
-      }
-    }
-    for (auto& t : ts) t.join();
-  }
-};
+class InstancesContract : public Contract<B> {};
 TYPED_TEST_SUITE(InstancesContract, Backends, BackendNames);
 
-// The SMS pumping cap: each sign-up counts, then records (ConsentService).
-// Under READ COMMITTED both instances counted below the cap and both
-// recorded; the count's lock makes the second wait for the first's commit.
-TYPED_TEST(InstancesContract, TheSmsConfirmCapHoldsAcrossInstances) {
-  constexpr std::int64_t kCap = 20;
-  std::atomic<int> passed{0};
-  this->race(4, [&](Instance& inst, int n) {
-    for (int i = 0; i < 8; ++i) {
-      const bool ok = inst.unit_of_work().write([&](const Transaction& tx) {
-        const SmsConfirmKeys keys{"203.0.113." + std::to_string(n),
-                                  "+1415555" + std::to_string(1000 + n * 10 + i), "+1415555"};
-        if (tx.sms_confirms.count_sms_confirms(SmsLimit::kDaily, "", 0) >= kCap) return false;
-        // Between the count and the record: where another instance's
-        // sign-up got in before the lock (widened so that a race, if
-        // there is one, shows in every run).
-        std::this_thread::sleep_for(std::chrono::milliseconds(3));
-        tx.sms_confirms.record_sms_confirm(keys, 1000, 0);
-        return true;
-      });
-      if (ok) ++passed;
-    }
-  });
-  EXPECT_EQ(passed.load(), kCap);
-  const auto recorded = this->db().write([](const Transaction& tx) {
-    return tx.sms_confirms.count_sms_confirms(SmsLimit::kDaily, "", 0);
-  });
-  EXPECT_EQ(recorded, kCap);
+// The dispatcher's transactions, as one instance runs them.
+struct Outbox {
+  OutboxTransactions& tx;
+
+  template <class F>
+  auto run(F&& f) {
+    std::optional<std::invoke_result_t<F&, OutboxStore&>> out;
+    tx.run([&](const OutboxTransaction& t) { out.emplace(f(t.outbox)); });
+    return std::move(*out);
+  }
+  std::vector<ClaimedMessage> claim(std::int64_t now, std::int64_t lease_until) {
+    return run([&](OutboxStore& s) {
+      return claim_due(s, now, ClaimLimits{100, 100, 100}, lease_until);
+    });
+  }
+  std::vector<std::int64_t> hand_over(const std::vector<std::int64_t>& ids,
+                                      std::int64_t lease_until) {
+    return run([&](OutboxStore& s) { return s.mark_handed_over(ids, lease_until); });
+  }
+  int release_own(std::int64_t now) {
+    return run([&](OutboxStore& s) { return s.release_own(now); });
+  }
+  int release_expired(std::int64_t now) {
+    return run([&](OutboxStore& s) { return s.release_expired(now); });
+  }
+};
+
+std::vector<std::int64_t> sorted_ids(const std::vector<ClaimedMessage>& ms) {
+  auto ids = Db::ids_of(ms);
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
-// One address signed up on two instances at once (a double submit through
-// a load balancer): one subscriber, one channel and one confirmation
-// email; the confirmation cooldown, kept on the channel row, holds. The
-// second instance's insert of the channel fails on its unique address
-// (23505), runs again, and then finds the channel the first committed.
-TYPED_TEST(InstancesContract, ASignUpOnTwoInstancesAtOnceQueuesOneConfirmation) {
-  ServiceConfig config;
-  config.public_url = "https://news.example.org/";
-  config.org_name = "Example Org";
-  config.postal_address = "1 Main St, Springfield";
-  config.from = Mailbox{"news@mail.example.org", "Example Org"};
-  config.confirm_ttl_seconds = 7 * 86400;
-  config.confirm_cooldown_seconds = 600;
-  config.email_consent = ConsentText{"email-v1", "By signing up...", std::string(64, 'e')};
-  config.sms_consent = ConsentText{"sms-v1", "I agree to texts...", std::string(64, 's')};
-  this->backend().register_consent_text(ChannelKind::kEmail, config.email_consent);
-  const std::int64_t now = 950;
-  // Each thread is an instance's request: a service of its own, as each process has.
-  std::atomic<int> queued{0};
-  this->race(2, [&](Instance& inst, int n) {
-    unit::FakeSigner signer("the-shared-secret");
-    unit::RecordingComposer composer;
-    unit::CountingIds ids;
-    ConsentService service(config, signer, composer, nullptr, ids);
-    SignupRequest r;
-    r.email = "twice@example.org";
-    auto v = service.validate(r);
-    ASSERT_TRUE(v.ok());
-    for (int i = 0; i < 3; ++i) {
-      const auto out = inst.unit_of_work().write([&](const Transaction& tx) {
-        return service.sign_up(tx, v.value(),
-                               RequestContext{"198.51.100." + std::to_string(n), "ua"}, now);
-      });
-      EXPECT_TRUE(out.email);
-      if (out.queued_email) ++queued;
-    }
+TYPED_TEST(InstancesContract, AMarkChangesOnlyARowItsInstanceStillHolds) {
+  auto& db = this->db();
+  auto a_instance = db.backend().instance("a");
+  auto b_instance = db.backend().instance("b");
+  Outbox a{a_instance->outbox()}, b{b_instance->outbox()};
+  const auto ch = db.add_channel("t@example.com");
+  const auto confirm = db.enqueue_email(ch, "t@example.com");
+  const auto bc = db.create_broadcast(ChannelKind::kEmail);
+  const auto bulk1 = db.enqueue_email(db.add_channel("b1@example.com", ConsentState::kConfirmed),
+                                      "b1@example.com", bc);
+  const auto bulk2 = db.enqueue_email(db.add_channel("b2@example.com", ConsentState::kConfirmed),
+                                      "b2@example.com", bc);
+
+  // a claims everything until 1300, then stalls past its lease; b takes over.
+  ASSERT_EQ(sorted_ids(a.claim(1000, 1300)), (std::vector<std::int64_t>{confirm, bulk1, bulk2}));
+  EXPECT_TRUE(b.claim(1001, 1301).empty());  // leased: never claimed twice
+  EXPECT_EQ(b.release_expired(1301), 3);
+  ASSERT_EQ(sorted_ids(b.claim(1301, 1600)), (std::vector<std::int64_t>{confirm, bulk1, bulk2}));
+
+  // a's marks find rows it no longer holds: nothing changes, each says so.
+  const auto sent = SendResult::sent("250", "a-id");
+  EXPECT_FALSE(a.run([&](OutboxStore& s) { return s.mark_sent(confirm, "smtp", sent, 1302); }));
+  EXPECT_FALSE(a.run([&](OutboxStore& s) {
+    return s.mark_retry(confirm, SendResult::retryable("421", "later"), 1400);
+  }));
+  EXPECT_FALSE(a.run([&](OutboxStore& s) { return s.hand_back(confirm, 1400); }));
+  EXPECT_FALSE(a.run([&](OutboxStore& s) {
+    return s.mark_unknown(bulk1, "smtp", SendResult::retryable("timeout", "no answer"), 1302);
+  }));
+  EXPECT_TRUE(a.hand_over({bulk1, bulk2}, 1600).empty());
+  a.run([&](OutboxStore& s) {
+    s.skip({bulk2}, 1302);
+    return 0;
   });
-  EXPECT_EQ(queued.load(), 1);
-  const auto claimed = this->db().claim(1000, 100);
-  ASSERT_EQ(claimed.size(), 1u);
-  EXPECT_EQ(claimed[0].purpose, "confirm");
-  EXPECT_TRUE(
-      this->backend().reads().subscriber_by_channel(ChannelKind::kEmail, "twice@example.org"));
+  for (auto id : {confirm, bulk1, bulk2}) EXPECT_EQ(db.row(id).state, "sending") << id;
+  // Counted once by a's claim, once by b's (a confirmation that may have
+  // gone keeps its attempt; a claimed bulk one got it back at the takeover).
+  EXPECT_EQ(db.row(confirm).attempts, 2);
+  EXPECT_EQ(db.row(bulk1).attempts, 1);
+  EXPECT_EQ(db.row(bulk2).attempts, 1);
+  EXPECT_EQ(db.row(confirm).provider_message_id, "");
+
+  // b's own marks go through.
+  EXPECT_EQ(b.hand_over({bulk1, bulk2}, 1600), (std::vector<std::int64_t>{bulk1, bulk2}));
+  EXPECT_TRUE(b.run([&](OutboxStore& s) {
+    return s.mark_sent(confirm, "smtp", SendResult::sent("250", "b-id"), 1303);
+  }));
+  EXPECT_TRUE(b.run([&](OutboxStore& s) {
+    return s.mark_retry(bulk1, SendResult::retryable("421", "later"), 1400);
+  }));
+  EXPECT_TRUE(b.run([&](OutboxStore& s) { return s.hand_back(bulk2, 1400); }));
+  EXPECT_EQ(db.row(confirm).state, "sent");
+  EXPECT_EQ(db.row(confirm).provider_message_id, "b-id");
+  EXPECT_EQ(db.row(bulk1).state, "queued");
+  EXPECT_EQ(db.row(bulk2).state, "queued");
+  // And once b is done with them, a's late marks still change nothing.
+  EXPECT_FALSE(a.run([&](OutboxStore& s) { return s.mark_sent(bulk1, "smtp", sent, 1304); }));
+  EXPECT_EQ(db.row(bulk1).state, "queued");
 }
 
-// The same for a per-number limit: the lock is per key, so two numbers do not wait for each other.
-TYPED_TEST(InstancesContract, APerNumberLimitHoldsAcrossInstances) {
-  constexpr std::int64_t kLimit = 5;
-  std::atomic<int> passed{0};
-  this->race(3, [&](Instance& inst, int) {
-    for (int i = 0; i < 6; ++i) {
-      const bool ok = inst.unit_of_work().write([&](const Transaction& tx) {
-        const SmsConfirmKeys keys{"", "+14155550100", "+1415555"};
-        if (tx.sms_confirms.count_sms_confirms(SmsLimit::kNumber, keys.number, 0) >= kLimit)
-          return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(3));  // as above
-        tx.sms_confirms.record_sms_confirm(keys, 1000, 0);
-        return true;
-      });
-      if (ok) ++passed;
-    }
-  });
-  EXPECT_EQ(passed.load(), kLimit);
+TYPED_TEST(InstancesContract, AStartReleasesItsOwnNamesLeasesAndLeavesAnotherLiveInstancesAlone) {
+  auto& db = this->db();
+  auto a_instance = db.backend().instance("host-a:8080");
+  auto b_instance = db.backend().instance("host-b:8080");
+  Outbox a{a_instance->outbox()}, b{b_instance->outbox()};
+  // Both started (each releases what its name left, here nothing).
+  EXPECT_EQ(a.release_own(999), 0);
+  EXPECT_EQ(b.release_own(999), 0);
+  const auto bc = db.create_broadcast(ChannelKind::kEmail);
+  std::vector<std::int64_t> confirms, bulk;
+  for (int i = 0; i < 4; ++i) {
+    const auto addr = "c" + std::to_string(i) + "@example.com";
+    confirms.push_back(db.enqueue_email(db.add_channel(addr), addr));
+    const auto baddr = "b" + std::to_string(i) + "@example.com";
+    bulk.push_back(db.enqueue_email(db.add_channel(baddr, ConsentState::kConfirmed), baddr, bc));
+  }
+  // Each claims half (a smaller claim limit each), and hands over one bulk message.
+  auto claim_two = [](Outbox& o, std::int64_t now) {
+    return o.run([&](OutboxStore& s) {
+      return claim_due(s, now, ClaimLimits{4, 2, 0}, now + 300);
+    });
+  };
+  auto claim_bulk = [](Outbox& o, std::int64_t now) {
+    return o.run([&](OutboxStore& s) {
+      return claim_due(s, now, ClaimLimits{2, 2, 0}, now + 300);
+    });
+  };
+  const auto a_confirms = sorted_ids(claim_two(a, 1000));
+  const auto b_confirms = sorted_ids(claim_two(b, 1000));
+  const auto a_bulk = sorted_ids(claim_bulk(a, 1000));
+  const auto b_bulk = sorted_ids(claim_bulk(b, 1000));
+  ASSERT_EQ(a_confirms, (std::vector<std::int64_t>{confirms[0], confirms[1]}));
+  ASSERT_EQ(b_confirms, (std::vector<std::int64_t>{confirms[2], confirms[3]}));
+  ASSERT_EQ(a_bulk, (std::vector<std::int64_t>{bulk[0], bulk[1]}));
+  ASSERT_EQ(b_bulk, (std::vector<std::int64_t>{bulk[2], bulk[3]}));
+  ASSERT_EQ(a.hand_over({bulk[0]}, 1300).size(), 1u);
+  ASSERT_EQ(b.hand_over({bulk[2]}, 1300).size(), 1u);
+
+  // a dies; it starts again under its name (a new id), long before any lease runs out.
+  a_instance.reset();
+  auto a2_instance = db.backend().instance("host-a:8080");
+  Outbox a2{a2_instance->outbox()};
+  EXPECT_EQ(a2.release_own(1001), 4);
+  EXPECT_EQ(db.state_of(confirms[0]), "queued");
+  EXPECT_EQ(db.state_of(confirms[1]), "queued");
+  EXPECT_EQ(db.state_of(bulk[0]), "unknown");  // it may have reached the provider
+  EXPECT_EQ(db.state_of(bulk[1]), "queued");   // claimed, never handed over
+  EXPECT_EQ(db.row(bulk[1]).attempts, 0);
+  // b's leases are untouched, and b's marks still go through.
+  for (auto id : {confirms[2], confirms[3], bulk[2], bulk[3]})
+    EXPECT_EQ(db.state_of(id), "sending");
+  EXPECT_TRUE(b.run([&](OutboxStore& s) {
+    return s.mark_sent(confirms[2], "smtp", SendResult::sent("250", "x"), 1002);
+  }));
+  EXPECT_EQ(b.hand_over({bulk[3]}, 1300), (std::vector<std::int64_t>{bulk[3]}));
+  // A second start of a's name finds nothing more of its own.
+  EXPECT_EQ(a2.release_own(1002), 0);
+  EXPECT_EQ(db.state_of(bulk[3]), "sending");
+  // What a2 claims now is what a left: none of b's.
+  const auto again = sorted_ids(a2.claim(1003, 1303));
+  EXPECT_EQ(again, (std::vector<std::int64_t>{confirms[0], confirms[1], bulk[1]}));
 }
 
-// A broadcast create retried with its Idempotency-Key on two instances at
-// once (the route's transaction: look the key up, else insert): one
-// broadcast, and both answers name it. The second insert fails on the
-// unique key (23505) once the first commits; the writer runs the job again
-// and the look-up then finds the first.
-TYPED_TEST(InstancesContract, AnIdempotencyKeyMakesOneBroadcastAcrossInstances) {
-  constexpr int kKeys = 8;
-  std::mutex mu;
-  std::map<int, std::set<std::int64_t>> ids;  // by key
-  this->race(2, [&](Instance& inst, int) {
-    for (int k = 0; k < kKeys; ++k) {
-      std::int64_t id = 0;
-      inst.broadcast_transactions().run([&](const BroadcastTransaction& tx) {
-        const auto key = "retry-" + std::to_string(k);
-        if (auto prior = tx.drafts.find_by_idempotency_key("ops", key)) {
-          id = prior->id;
-          return;
-        }
-        Broadcast b;
-        b.channel = ChannelKind::kEmail;
-        b.subject = "S";
-        b.text = "T";
-        b.idempotency_key = key;
-        b.created_by = "ops";
-        b.created_at = 1000;
-        id = tx.drafts.insert(b);
-      });
-      std::lock_guard lk(mu);
-      ids[k].insert(id);
-    }
-  });
-  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kKeys));
-  for (const auto& [k, set] : ids)
-    EXPECT_EQ(set.size(), 1u) << "key " << k << " made " << set.size();
-  EXPECT_EQ(this->backend().broadcast_reads().list(100, 0).size(), static_cast<std::size_t>(kKeys));
+TYPED_TEST(InstancesContract, ALapsedLeaseOfADeadInstanceIsTakenOverAndNeverSentTwice) {
+  auto& db = this->db();
+  auto dead_instance = db.backend().instance("dead");
+  auto live_instance = db.backend().instance("live");
+  Outbox dead{dead_instance->outbox()}, live{live_instance->outbox()};
+  dead.release_own(999);
+  live.release_own(999);
+  const auto bc = db.create_broadcast(ChannelKind::kEmail);
+  const auto confirm = db.enqueue_email(db.add_channel("c@example.com"), "c@example.com");
+  const auto handed = db.enqueue_email(db.add_channel("h@example.com", ConsentState::kConfirmed),
+                                       "h@example.com", bc);
+  const auto claimed = db.enqueue_email(db.add_channel("k@example.com", ConsentState::kConfirmed),
+                                        "k@example.com", bc);
+  ASSERT_EQ(dead.claim(1000, 1300).size(), 3u);
+  ASSERT_EQ(dead.hand_over({handed}, 1300).size(), 1u);
+  dead_instance.reset();  // SIGKILL: nothing released
+
+  // Another instance's start leaves them alone; so does every look before the lease runs out.
+  EXPECT_EQ(live.release_own(1001), 0);
+  EXPECT_EQ(live.release_expired(1300), 0);
+  EXPECT_TRUE(live.claim(1300, 1600).empty());
+  EXPECT_EQ(live.release_expired(1301), 3);
+  EXPECT_EQ(db.state_of(confirm), "queued");  // a confirmation: at least once
+  EXPECT_EQ(db.state_of(claimed), "queued");  // never reached a provider
+  EXPECT_EQ(db.row(claimed).attempts, 0);
+  EXPECT_EQ(db.state_of(handed), "unknown");  // may have: never sent again
+  const auto taken = sorted_ids(live.claim(1301, 1600));
+  EXPECT_EQ(taken, (std::vector<std::int64_t>{confirm, claimed}));
+  // The handed-over one is listed among the broadcast's unknown recipients.
+  const auto unknown = db.backend().broadcast_reads().recipients(bc, "unknown", 10, 0, 1301);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].outbox_id, handed);
+  EXPECT_EQ(unknown[0].address, "h@example.com");
 }
 
-// A webhook delivered to both instances at once (a provider's retry, or
-// two deliveries of one event): taken once. SendGrid's sg_event_id through
-// first_provider_event; Twilio's MessageSid through the inbound texts
-// (seen, else insert: the second insert hits the unique MessageSid and runs
-// again, and then sees it).
-TYPED_TEST(InstancesContract, AWebhookEventIsTakenOnceAcrossInstances) {
-  constexpr int kEvents = 10;
-  std::atomic<int> first_events{0}, inbound_inserts{0};
-  this->race(2, [&](Instance& inst, int) {
-    for (int e = 0; e < kEvents; ++e) {
-      const bool first = inst.unit_of_work().write([&](const Transaction& tx) {
-        return tx.deliveries.first_provider_event("sendgrid", "sg-" + std::to_string(e), 1000);
-      });
-      if (first) ++first_events;
-      const bool inserted = inst.unit_of_work().write([&](const Transaction& tx) {
-        const auto sid = "SM" + std::to_string(e);
-        if (tx.inbound_texts.inbound_text_seen(sid)) return false;
-        StoredInboundText t;
-        t.message_sid = sid;
-        t.from = "+14155550100";
-        t.body = "STOP";
-        t.keyword = "opt_out";
-        t.outcome = "unsubscribed";
-        t.received_at = 1000;
-        tx.inbound_texts.insert_inbound_text(t);
-        return true;
-      });
-      if (inserted) ++inbound_inserts;
-    }
-  });
-  EXPECT_EQ(first_events.load(), kEvents);
-  EXPECT_EQ(inbound_inserts.load(), kEvents);
-}
-
-// A key revoked (by the CLI, on its own connection) is refused by every
-// instance at its next request: no instance keeps keys in memory.
-TYPED_TEST(InstancesContract, ARevokedAdminKeyIsRefusedByEveryInstance) {
-  const std::string key = "sc_" + std::string(43, 'A');
-  ASSERT_TRUE(this->backend().create_admin_key("ops", Scope::kSend, key, 1000));
-  auto a = this->backend().another_instance();
-  auto b = this->backend().another_instance();
-  ASSERT_TRUE(a->admin().identify(key));
-  ASSERT_TRUE(b->admin().identify(key));
-  ASSERT_TRUE(this->backend().revoke_admin_key("ops", 1100));
-  EXPECT_FALSE(a->admin().identify(key));
-  EXPECT_FALSE(b->admin().identify(key));
+TYPED_TEST(InstancesContract, OneInstanceAtATimeHoldsABroadcastsRunLease) {
+  auto& db = this->db();
+  auto a_instance = db.backend().instance("a");
+  auto b_instance = db.backend().instance("b");
+  Outbox{a_instance->outbox()}.release_own(999);  // started
+  Outbox{b_instance->outbox()}.release_own(999);
+  const auto bc = db.create_broadcast(ChannelKind::kEmail);
+  auto take = [&](Instance& i, std::int64_t now, std::int64_t until) {
+    std::optional<std::int64_t> term;
+    i.broadcast_transactions().run_background(
+        [&](BroadcastDrafts& d, BroadcastLedger&) { term = d.take_run_lease(bc, now, until); });
+    return term;
+  };
+  EXPECT_EQ(take(*a_instance, 1000, 1030), 1);
+  EXPECT_EQ(take(*b_instance, 1001, 1031), std::nullopt);
+  EXPECT_EQ(take(*a_instance, 1020, 1050), 1);  // renewed: the same term
+  EXPECT_EQ(take(*b_instance, 1050, 1080), std::nullopt);
+  // a stops renewing: once its lease has run out, b takes it, under a new term.
+  EXPECT_EQ(take(*b_instance, 1051, 1081), 2);
+  EXPECT_EQ(take(*a_instance, 1052, 1082), std::nullopt);
+  EXPECT_EQ(take(*b_instance, 1060, 1090), 2);
+  // Another broadcast's lease is its own.
+  const auto other = db.create_broadcast(ChannelKind::kEmail);
+  std::optional<std::int64_t> term;
+  a_instance->broadcast_transactions().run_background(
+      [&](BroadcastDrafts& d, BroadcastLedger&) { term = d.take_run_lease(other, 1061, 1091); });
+  EXPECT_EQ(term, 1);
+  // a dies and starts again under its name: its leases are let go at once
+  // (the term goes on), b's kept.
+  a_instance.reset();
+  auto a2_instance = db.backend().instance("a");
+  Outbox{a2_instance->outbox()}.release_own(1062);
+  EXPECT_EQ(take(*b_instance, 1063, 1093), 2);
+  term.reset();
+  b_instance->broadcast_transactions().run_background(
+      [&](BroadcastDrafts& d, BroadcastLedger&) { term = d.take_run_lease(other, 1063, 1093); });
+  EXPECT_EQ(term, 2);
 }
 
 }  // namespace

@@ -119,11 +119,11 @@ TYPED_TEST(OutboxContract, ReleaseAllHandsBackEveryLease) {
   auto ch = db.add_channel("a@example.com");
   for (int i = 0; i < 3; ++i) db.enqueue_email(ch, "a@example.com");
   ASSERT_EQ(db.claim(1000, 2).size(), 2u);
-  auto release_all = [&] {
-    return db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_all(2000); });
+  auto release_own = [&] {
+    return db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_own(2000); });
   };
-  EXPECT_EQ(release_all(), 2);
-  EXPECT_EQ(release_all(), 0);
+  EXPECT_EQ(release_own(), 2);
+  EXPECT_EQ(release_own(), 0);
   EXPECT_EQ(db.claim(1000).size(), 3u);
 }
 
@@ -150,7 +150,7 @@ TYPED_TEST(OutboxContract, MarkSentRecordsTheProviderAndIsFinal) {
       t.outbox.hand_back(m, 2000);
     }
     t.outbox.mark_sent(queued, "sendgrid", SendResult::sent("202", "SG-no"), 1001);
-    t.outbox.release_all(2000);
+    t.outbox.release_own(2000);
   });
   EXPECT_EQ(db.state_of(id), "sent");
   EXPECT_EQ(db.row(id).provider_message_id, "SG-abc");
@@ -222,7 +222,7 @@ TYPED_TEST(OutboxContract, ClaimSkipsMessagesToChannelsThatNoLongerConsent) {
   // confirmation is queued again (at least once); the broadcast message,
   // handed over, may have reached the provider, so it becomes unknown (never twice).
   db.outbox_tx([&](const OutboxTransaction& t) { t.outbox.mark_handed_over({bc_ok}, 1300); });
-  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_all(2000); }), 2);
+  EXPECT_EQ(db.outbox_tx([](const OutboxTransaction& t) { return t.outbox.release_own(2000); }), 2);
   EXPECT_EQ(db.state_of(bc_ok), "unknown");
   EXPECT_EQ(Db::ids_of(db.claim(2000)), std::vector<std::int64_t>{confirm_pending});
   auto c = db.counts(bc);
@@ -287,19 +287,19 @@ TYPED_TEST(OutboxContract, PerKindLimitsHoldAndEmailsDoNotCrowdOutTexts) {
     return std::count_if(ms.begin(), ms.end(),
                          [&](const ClaimedMessage& m) { return m.kind == k; });
   };
-  auto release_all = [&] {
-    db.outbox_tx([](const OutboxTransaction& t) { t.outbox.release_all(2000); });
+  auto release_own = [&] {
+    db.outbox_tx([](const OutboxTransaction& t) { t.outbox.release_own(2000); });
   };
   // A paused or rate-limited provider's kind gets only what it may take.
   auto got = db.claim(1000, ClaimLimits{8, 0, 8}, 2000);
   EXPECT_EQ(count(got, OutboxKind::kEmail), 0);
   EXPECT_EQ(count(got, OutboxKind::kSms), 8);
-  release_all();
+  release_own();
   // Both kinds due, total limit 6: each gets its share.
   got = db.claim(1000, ClaimLimits{6, 100, 100}, 2000);
   EXPECT_EQ(count(got, OutboxKind::kEmail), 3);
   EXPECT_EQ(count(got, OutboxKind::kSms), 3);
-  release_all();
+  release_own();
   // One kind's share left unused goes to the other.
   got = db.claim(1000, ClaimLimits{20, 2, 100}, 2000);
   EXPECT_EQ(count(got, OutboxKind::kEmail), 2);
@@ -372,7 +372,7 @@ TYPED_TEST(OutboxContract, DepthCountsUnfinishedMessagesByLaneAndState) {
   ASSERT_EQ(all.size(), 4u);
   db.outbox_tx([&](const OutboxTransaction& t) {
     for (const auto& m : all) t.outbox.mark_retry(m.id, SendResult::retryable("503", "busy"), 5000);
-    t.outbox.release_all(2000);  // the first one, still leased
+    t.outbox.release_own(2000);  // the first one, still leased
   });
   EXPECT_EQ(cells(1000),
             (std::map<std::string, std::int64_t>{{"bulk/queued", 3}, {"transactional/queued", 2}}));

@@ -173,7 +173,7 @@ MemoryOutbox::Row& MemoryOutbox::sending(std::int64_t id) {
   return r;
 }
 
-void MemoryOutbox::finish(std::int64_t id, Finish how, const std::string& provider,
+bool MemoryOutbox::finish(std::int64_t id, Finish how, const std::string& provider,
                           const SendResult& res, std::int64_t) {
   auto& r = sending(id);
   r.provider = provider;
@@ -194,9 +194,10 @@ void MemoryOutbox::finish(std::int64_t id, Finish how, const std::string& provid
       r.last_error = res.provider_message;
       break;
   }
+  return true;
 }
 
-void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
+bool MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
                               std::int64_t next_attempt_at) {
   auto& r = sending(id);
   r.state = "queued";
@@ -204,15 +205,17 @@ void MemoryOutbox::mark_retry(std::int64_t id, const SendResult& res,
   r.last_code = res.provider_code;
   r.last_error = res.provider_message;
   r.lease_until = 0;
+  return true;
 }
 
-void MemoryOutbox::requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) {
+bool MemoryOutbox::requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) {
   auto& r = sending(id);
   r.state = "queued";
   r.attempts -= 1;
   r.next_attempt_at = due;
   r.lease_until = 0;
   r.wait_reason = wait_reason;
+  return true;
 }
 
 void MemoryOutbox::pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
@@ -278,7 +281,7 @@ int MemoryOutbox::release_expired(std::int64_t now) {
   return n;
 }
 
-int MemoryOutbox::release_all(std::int64_t) {
+int MemoryOutbox::release_own(std::int64_t) {
   int n = 0;
   for (auto& [id, r] : rows_) {
     if (r.state == "sending") {

@@ -73,16 +73,18 @@ class MemoryOutbox final : public OutboxTransactions, private OutboxStore {
                                        std::int64_t now, std::int64_t lease_until,
                                        LeaseState state) override;
   void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override;
-  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+  // One instance only: a mark always finds its own lease (sending() fails
+  // the test otherwise), and returns true.
+  bool finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
               std::int64_t now) override;
-  void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
+  bool mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override;
-  void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
+  bool requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) override;
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                        std::int64_t now) override;
   int release_expired(std::int64_t now) override;
-  int release_all(std::int64_t now) override;
+  int release_own(std::int64_t now) override;
 
   Row& sending(std::int64_t id);  // fails the test unless the row is leased
 

@@ -44,6 +44,12 @@ struct MemoryStorage::Data {
   std::map<std::pair<std::string, std::string>, std::int64_t> provider_events;
   std::vector<SmsConfirm> sms_confirms;
   std::map<std::int64_t, Broadcast> broadcasts;
+  struct Lease {
+    std::string owner;
+    std::int64_t term = 0, until = 0;
+  };
+  std::map<std::int64_t, Lease> broadcast_leases;
+  std::map<std::string, std::string> instances;  // id -> name
   std::vector<KeyRow> keys;
   std::vector<AuditEntry> audit;
   struct RateRow {
@@ -68,9 +74,12 @@ struct MemoryStorage::Stores final : SubscriberStore,
                                      OutboxStore,
                                      BroadcastDrafts,
                                      BroadcastLedger {
-  Stores(Data& data, const Clock& c) : d(data), clock(c) {}
+  Stores(Data& data, const Clock& c, const std::pair<std::string, std::string>& instance)
+      : d(data), clock(c), me(instance.first), my_name(instance.second) {}
   Data& d;
   const Clock& clock;
+  const std::string& me;
+  const std::string& my_name;
 
   // ---- SubscriberStore
   std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override {
@@ -341,6 +350,7 @@ struct MemoryStorage::Stores final : SubscriberStore,
       r->state = "sending";
       r->attempts += 1;
       r->lease_until = lease_until;
+      r->lease_owner = me;
       r->handed_over = state == LeaseState::kHandedOver;
       r->wait_reason.clear();
       LeasedMessage m;
@@ -359,15 +369,17 @@ struct MemoryStorage::Stores final : SubscriberStore,
       r->state = "skipped";
       r->attempts -= 1;
       r->lease_until = 0;
+      r->lease_owner.clear();
       r->handed_over = false;
       r->finished_at = now;
       r->last_error = "recipient no longer consents";
     }
   }
-  void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& res,
+  bool finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& res,
               std::int64_t now) override {
     auto* r = leased(id);
-    if (r == nullptr) return;
+    if (r == nullptr) return false;
+    r->lease_owner.clear();
     r->state = how == Finish::kSent ? "sent" : how == Finish::kFailed ? "failed" : "unknown";
     r->finished_at = now;
     r->provider = provider;
@@ -378,20 +390,26 @@ struct MemoryStorage::Stores final : SubscriberStore,
     } else {
       r->last_error = res.provider_message;
     }
+    return true;
   }
+  // A row this instance holds the lease of (fenced on its owner).
   OutboxRow* leased(std::int64_t id) {
     auto it = d.outbox.find(id);
-    return it != d.outbox.end() && it->second.state == "sending" ? &it->second : nullptr;
+    return it != d.outbox.end() && it->second.state == "sending" && it->second.lease_owner == me
+               ? &it->second
+               : nullptr;
   }
-  void mark_retry(std::int64_t id, const SendResult& res, std::int64_t next_attempt_at) override {
-    if (auto* r = leased(id)) {
-      r->state = "queued";
-      r->next_attempt_at = next_attempt_at;
-      r->lease_until = 0;
-      r->handed_over = false;
-      r->last_code = res.provider_code;
-      r->last_error = res.provider_message;
-    }
+  bool mark_retry(std::int64_t id, const SendResult& res, std::int64_t next_attempt_at) override {
+    auto* r = leased(id);
+    if (r == nullptr) return false;
+    r->state = "queued";
+    r->next_attempt_at = next_attempt_at;
+    r->lease_until = 0;
+    r->lease_owner.clear();
+    r->handed_over = false;
+    r->last_code = res.provider_code;
+    r->last_error = res.provider_message;
+    return true;
   }
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t lease_until) override {
@@ -409,19 +427,22 @@ struct MemoryStorage::Stores final : SubscriberStore,
         r->state = "queued";
         r->attempts -= 1;
         r->lease_until = 0;
+        r->lease_owner.clear();
       }
     }
     return out;
   }
-  void requeue(std::int64_t id, std::int64_t due, const std::string& reason) override {
-    if (auto* r = leased(id)) {
-      r->state = "queued";
-      r->attempts -= 1;
-      r->next_attempt_at = due;
-      r->lease_until = 0;
-      r->handed_over = false;
-      r->wait_reason = reason;
-    }
+  bool requeue(std::int64_t id, std::int64_t due, const std::string& reason) override {
+    auto* r = leased(id);
+    if (r == nullptr) return false;
+    r->state = "queued";
+    r->attempts -= 1;
+    r->next_attempt_at = due;
+    r->lease_until = 0;
+    r->lease_owner.clear();
+    r->handed_over = false;
+    r->wait_reason = reason;
+    return true;
   }
   void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                        std::int64_t now) override {
@@ -445,6 +466,7 @@ struct MemoryStorage::Stores final : SubscriberStore,
       r.attempts -= 1;
     }
     r.lease_until = 0;
+    r.lease_owner.clear();
     r.handed_over = false;
   }
   int release_expired(std::int64_t now) override {
@@ -457,14 +479,27 @@ struct MemoryStorage::Stores final : SubscriberStore,
     }
     return n;
   }
-  int release_all(std::int64_t now) override {
+  int release_own(std::int64_t now) override {
+    d.instances[me] = my_name;
+    // This name's earlier runs and this one (and rows leased without an owner).
+    auto own = [&](const std::string& owner) {
+      if (owner.empty()) return true;
+      auto it = d.instances.find(owner);
+      return it != d.instances.end() && it->second == my_name;
+    };
     int n = 0;
     for (auto& [id, r] : d.outbox) {
-      if (r.state == "sending") {
+      if (r.state == "sending" && own(r.lease_owner)) {
         release(r, now, "in flight when the process stopped");
         ++n;
       }
     }
+    for (auto& [id, l] : d.broadcast_leases) {
+      if (own(l.owner)) l.until = 0;  // run out: taken by anyone, under the next term
+    }
+    n += release_expired(now);
+    std::erase_if(d.instances,
+                  [&](const auto& kv) { return kv.second == my_name && kv.first != me; });
     return n;
   }
 
@@ -560,6 +595,19 @@ struct MemoryStorage::Stores final : SubscriberStore,
         out.push_back(b);
     }
     return out;
+  }
+  std::optional<std::int64_t> take_run_lease(std::int64_t id, std::int64_t now,
+                                             std::int64_t until) override {
+    auto [it, fresh] = d.broadcast_leases.try_emplace(id, Data::Lease{me, 1, until});
+    if (fresh) return 1;
+    auto& l = it->second;
+    if (l.owner != me) {
+      if (l.until >= now) return std::nullopt;
+      l.owner = me;
+      ++l.term;
+    }
+    l.until = until;
+    return l.term;
   }
   int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override {
     std::vector<const Channel*> chunk;
@@ -881,11 +929,35 @@ class MemoryStorage::Grants final : public RateGrants {
   MemoryStorage& m_;
 };
 
-MemoryStorage::MemoryStorage(const Clock& clock)
+namespace {
+std::string next_memory_instance_id() {
+  static std::atomic<int> n{0};
+  return "memory-instance-" + std::to_string(++n);
+}
+}  // namespace
+
+MemoryStorage::MemoryStorage(const Clock& clock, std::string instance_name)
     : clock_(clock),
-      data_(std::make_unique<Data>()),
+      mu_owner_(std::make_shared<std::recursive_mutex>()),
+      mu_(*mu_owner_),
+      data_(std::make_shared<Data>()),
       ports_(std::make_unique<Ports>(*this)),
-      grants_(std::make_unique<Grants>(*this)) {}
+      grants_(std::make_unique<Grants>(*this)) {
+  instance_.first = next_memory_instance_id();
+  instance_.second = instance_name.empty() ? instance_.first : std::move(instance_name);
+}
+
+MemoryStorage::MemoryStorage(MemoryStorage& same_database, const Clock& clock,
+                             std::string instance_name)
+    : clock_(clock),
+      mu_owner_(same_database.mu_owner_),
+      mu_(*mu_owner_),
+      data_(same_database.data_),
+      ports_(std::make_unique<Ports>(*this)),
+      grants_(std::make_unique<Grants>(*this)) {
+  instance_.first = next_memory_instance_id();
+  instance_.second = instance_name.empty() ? instance_.first : std::move(instance_name);
+}
 
 MemoryStorage::~MemoryStorage() = default;
 
@@ -902,7 +974,7 @@ void MemoryStorage::transact(const std::function<void(Stores&)>& fn, bool reques
   if (request) ports_->request_jobs_.fetch_add(1);
   Data saved = *data_;
   try {
-    Stores s(*data_, clock_);
+    Stores s(*data_, clock_, instance_);
     fn(s);
   } catch (...) {
     *data_ = std::move(saved);

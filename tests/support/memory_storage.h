@@ -8,6 +8,10 @@
 //
 // A transaction that throws is rolled back (nothing it wrote is kept). Safe
 // to use from several threads: one transaction at a time.
+//
+// Several instances on one database: a MemoryStorage made from another
+// shares its data (and its lock) and has an instance id of its own, under
+// its own name, as each process has over one PostgreSQL database.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -46,6 +50,7 @@ class MemoryStorage {
     std::int64_t next_attempt_at = 0;
     std::int64_t created_at = 0;
     std::int64_t lease_until = 0;
+    std::string lease_owner;   // the instance holding it while leased
     bool handed_over = false;  // a leased bulk row: with the provider (mark_handed_over)
     std::string provider, provider_message_id, last_code, last_error;
     std::string wait_reason;  // set by hold, cleared by hand_back and the next claim
@@ -57,7 +62,9 @@ class MemoryStorage {
   };
 
   // `clock` stamps what the database would stamp itself (a message's queue time).
-  explicit MemoryStorage(const Clock& clock);
+  explicit MemoryStorage(const Clock& clock, std::string instance_name = "");
+  // Another instance on the same data as `same_database`.
+  MemoryStorage(MemoryStorage& same_database, const Clock& clock, std::string instance_name);
   ~MemoryStorage();
   MemoryStorage(const MemoryStorage&) = delete;
   MemoryStorage& operator=(const MemoryStorage&) = delete;
@@ -88,6 +95,7 @@ class MemoryStorage {
   std::size_t audit_log_size();
   // Request transactions run so far (UnitOfWork, BroadcastTransactions::run, append_audit).
   void set_request_jobs(std::uint64_t n);
+  const std::string& instance_id() const { return instance_.first; }
 
   struct Data;
   struct Stores;
@@ -99,8 +107,10 @@ class MemoryStorage {
   void transact(const std::function<void(Stores&)>& fn, bool request);
 
   const Clock& clock_;
-  std::recursive_mutex mu_;
-  std::unique_ptr<Data> data_;
+  std::shared_ptr<std::recursive_mutex> mu_owner_;
+  std::recursive_mutex& mu_;
+  std::shared_ptr<Data> data_;
+  std::pair<std::string, std::string> instance_;  // id, name
   std::unique_ptr<Ports> ports_;
   std::unique_ptr<Grants> grants_;
 };

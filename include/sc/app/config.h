@@ -63,6 +63,8 @@ struct Config {
   int email_rate_limit{}, sms_rate_limit{};
   int broadcast_pause_after_errors{};
   int broadcast_chunk_rows{};  // recipients per snapshot transaction
+  // SC_INSTANCE_NAME; empty: host name:listen port (serve.cpp, instance_name)
+  std::string instance_name;
   int sms_max_segments{};
   int sms_window_start_minute{}, sms_window_end_minute{};
   int email_concurrency{}, sms_concurrency{};

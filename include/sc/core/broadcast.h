@@ -103,6 +103,14 @@ class BroadcastDrafts {
   // Broadcasts the runner has work for: scheduled, sending (snapshot not
   // done, or maybe finished) and cancelled with queued rows.
   virtual std::vector<Broadcast> active() = 0;
+  // The runner's lease on broadcast `id` (one instance at a time advances
+  // it): taken when free or run out before `now`, renewed when this
+  // instance's, until `until`. Returns its term (which grows each time
+  // another instance takes it), or nullopt while another instance holds it.
+  // Until the transaction ends no other instance can take it, so what the
+  // same transaction writes next is the term holder's alone.
+  virtual std::optional<std::int64_t> take_run_lease(std::int64_t id, std::int64_t now,
+                                                     std::int64_t until) = 0;
 };
 
 class BroadcastLedger {

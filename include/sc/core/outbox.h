@@ -75,6 +75,15 @@ enum class Finish {
 
 // Outbox storage, used by the dispatcher inside its transactions. It stores;
 // the rules of which messages go out (claim_due) are core's.
+//
+// Each store speaks for one instance: a random id its storage took when it
+// opened, under a stable name (SC_INSTANCE_NAME). A lease records the
+// instance that holds it, and every mark below changes a row only while
+// that instance still holds it: once its lease ran out and another instance
+// took it over (release_expired), the old holder's mark changes nothing and
+// returns false, so its outcome is neither written over the new holder's nor
+// counted twice. Lease times are on the database's clock (the dispatcher's
+// `now`, see docs/architecture.md).
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
@@ -89,22 +98,24 @@ class OutboxStore {
   // Leased messages that are not to be sent (the recipient no longer
   // consents): skipped, their attempt not counted.
   virtual void skip(const std::vector<std::int64_t>& ids, std::int64_t now) = 0;
-  // Records how a leased message ended (only while it is leased).
-  virtual void finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
+  // Records how a leased message ended; false (nothing changed) when this
+  // instance no longer holds its lease.
+  virtual bool finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
                       std::int64_t now) = 0;
-  void mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
+  bool mark_sent(std::int64_t id, const std::string& provider, const SendResult& r,
                  std::int64_t now) {
-    finish(id, Finish::kSent, provider, r, now);
+    return finish(id, Finish::kSent, provider, r, now);
   }
-  void mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
+  bool mark_failed(std::int64_t id, const std::string& provider, const SendResult& r,
                    std::int64_t now) {
-    finish(id, Finish::kFailed, provider, r, now);
+    return finish(id, Finish::kFailed, provider, r, now);
   }
-  void mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
+  bool mark_unknown(std::int64_t id, const std::string& provider, const SendResult& r,
                     std::int64_t now) {
-    finish(id, Finish::kUnknown, provider, r, now);
+    return finish(id, Finish::kUnknown, provider, r, now);
   }
-  virtual void mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
+  // Queued again for `next_attempt_at`; false when no longer this instance's.
+  virtual bool mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
   // The claimed broadcast messages `ids` go to the provider now: handed over
   // until `lease_until`. The dispatcher claims the next batch while the
   // previous one is with the provider, and marks a few at a time, just
@@ -112,32 +123,38 @@ class OutboxStore {
   // flight. Only messages still claimed and of a broadcast still sending are
   // marked: those of one paused or cancelled since the claim are handed back
   // here (queued, the attempt not counted), so a pause stops the sending at
-  // once. Returns the ids marked; the dispatcher sends only those.
+  // once. Only this instance's claims are marked (or handed back).
+  // Returns the ids marked; the dispatcher sends only those.
   virtual std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                                      std::int64_t lease_until) = 0;
   // Puts a leased message back unsent: queued again from `due`, this attempt
   // not counted. With a reason an operator is shown (kWaitQuietHours) it
   // reads as "waiting" (not "queued") until then; the next lease clears it.
-  virtual void requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) = 0;
+  // False when no longer this instance's.
+  virtual bool requeue(std::int64_t id, std::int64_t due, const std::string& wait_reason) = 0;
   // Hands a claimed message back unsent (its provider is paused or out of rate).
-  void hand_back(std::int64_t id, std::int64_t next_attempt_at) {
-    requeue(id, next_attempt_at, "");
+  bool hand_back(std::int64_t id, std::int64_t next_attempt_at) {
+    return requeue(id, next_attempt_at, "");
   }
   // Hands a claimed broadcast message back to wait until `until` for `reason`.
-  void hold(std::int64_t id, std::int64_t until, const std::string& reason) {
-    requeue(id, until, reason);
+  bool hold(std::int64_t id, std::int64_t until, const std::string& reason) {
+    return requeue(id, until, reason);
   }
   // Pauses a sending broadcast (its messages are no longer claimed), with the reason shown.
   virtual void pause_broadcast(std::int64_t broadcast_id, const std::string& reason,
                                std::int64_t now) = 0;
-  // Leases that ran out before `now` (the process died mid-send, or a send
-  // hung): a transactional message is queued again (at least once); a
-  // broadcast message handed over becomes unknown (it may have gone: never
-  // twice), one only claimed is queued again with its attempt given back.
+  // Leases that ran out before `now`, whichever instance held them (it died
+  // mid-send, or a send hung): a transactional message is queued again (at
+  // least once); a broadcast message handed over becomes unknown (it may
+  // have gone: never twice), one only claimed is queued again with its
+  // attempt given back. Also this instance's heartbeat.
   virtual int release_expired(std::int64_t now) = 0;
-  // The same for every leased message, whatever its lease (at start-up:
-  // whatever is leased belongs to a process that is gone).
-  virtual int release_all(std::int64_t now) = 0;
+  // At start-up: records this instance (id, name), and releases as above,
+  // whatever their lease, the messages leased by this instance's name (its
+  // earlier runs are gone; so are rows leased before instances had ids), and
+  // their broadcast runner leases; then those of any instance that ran out.
+  // Another live instance's leases are left alone.
+  virtual int release_own(std::int64_t now) = 0;
 };
 
 // Consent is checked at send time, not only at queue time: someone who left

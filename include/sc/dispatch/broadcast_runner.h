@@ -3,7 +3,9 @@
 // recipients into the ledger in chunks (one background transaction each, so
 // the single writer is never held long enough to stall sign-ups), clears the
 // queued rows of a cancelled one, and marks a broadcast completed when its
-// ledger is done. The Dispatcher sends the rows.
+// ledger is done. The Dispatcher sends the rows. With several instances on
+// one database, one at a time advances a given broadcast: the holder of its
+// lease (BroadcastDrafts::take_run_lease).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -22,6 +24,9 @@ class BroadcastRunner {
   struct Options {
     int chunk_rows = 5000;       // recipients per snapshot transaction
     std::int64_t poll_ms = 500;  // look for due work this often
+    // A broadcast's lease, renewed at each step: an instance that stops
+    // (or dies) leaves its broadcasts to another after this long.
+    std::int64_t lease_seconds = 30;
   };
   // on_queued: rows were added to the ledger (the dispatcher wakes).
   BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,

@@ -31,6 +31,11 @@ struct OpenOptions {
   // migrations and before the writer opens, so every consent-log row can
   // cite its text.
   std::vector<std::pair<ChannelKind, ConsentText>> consent_texts;
+  // SC_INSTANCE_NAME (WriteQueue::Options::instance_name), and the name
+  // used on PostgreSQL when it is empty (host name:listen port; empty when
+  // there is no stable one). SQLite ignores the default: one process per file.
+  std::string instance_name;
+  std::string default_instance_name;
 };
 
 // The writer connection's settings as the database reports them after open
@@ -73,6 +78,11 @@ class Database {
   virtual void set_on_outbox_commit(std::function<void()> fn) = 0;
   // Finishes the writes queued so far, then stops the writer; idempotent.
   virtual void stop() = 0;
+  // The database's clock in Unix milliseconds (a read): the clock every
+  // instance keeps leases on.
+  virtual std::int64_t database_time_ms() = 0;
+  // The random id this instance's leases carry (32 hex digits).
+  virtual const std::string& instance_id() const = 0;
 };
 
 // Opens (creating if needed) the database at `path`, applies every

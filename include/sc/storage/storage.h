@@ -90,6 +90,13 @@ class WriteQueue {
     // Writer connections, each committing its own batches: always 1 on
     // SQLite (one writer per file); on PostgreSQL, batches commit in parallel.
     std::size_t connections = 1;
+    // The stable name of this instance (SC_INSTANCE_NAME): a restart under
+    // the same name hands back what its earlier runs left leased
+    // (OutboxStore::release_own). Empty: on SQLite "local" (one process per
+    // file: every run is the same instance, and a start hands back all a
+    // dead run left, as always); on PostgreSQL a name of its own (the random
+    // id), which no other run shares.
+    std::string instance_name = {};
   };
   WriteQueue(const std::string& path, Options options);
   explicit WriteQueue(const std::string& path) : WriteQueue(path, Options{}) {}
@@ -114,6 +121,10 @@ class WriteQueue {
   }
   // Request jobs submitted so far; background work backs off while it grows.
   std::uint64_t request_jobs() const { return request_jobs_.load(std::memory_order_relaxed); }
+  // The random id (32 hex digits) this writer took at open: the owner its
+  // leases carry; and the name it runs under.
+  const std::string& instance_id() const;
+  const std::string& instance_name() const;
 
   // The writer connection's settings as SQLite reports them after open
   // (read back, not what was asked for); the service logs them at start.
@@ -196,6 +207,8 @@ class ReadPool {
   std::optional<AdminKey> admin_key_by_hash(const std::string& sha256_hex);
   AuditPage audit_page(std::int64_t before, int limit);  // see AdminStore::audit_page
   bool healthy();                                        // runs a trivial query
+  // The database's clock in Unix milliseconds: leases are kept on it.
+  std::int64_t now_ms();
 
  private:
   struct Impl;

@@ -145,3 +145,25 @@ SELECT 1 FROM outbox WHERE broadcast_id = $1::bigint AND broadcast_id <> 0
 UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = $1::bigint, lease_until = 0,
                   finished_at = NULL
  WHERE broadcast_id = $2::bigint AND broadcast_id <> 0 AND state = $3::text;
+
+-- The runner's lease on broadcast $1::bigint (one instance at a time advances a
+-- broadcast: its snapshot chunks and its completion), read without a lock:
+-- a lease another instance holds is passed by without waiting for that
+-- instance's transaction. The holder and until when.
+-- name: broadcasts.lease_holder
+SELECT owner, lease_until FROM broadcast_leases WHERE broadcast_id = $1::bigint;
+
+-- Takes or renews broadcast $1::bigint's lease for instance $2::text until $4::bigint when it is
+-- free, this instance's already, or ran out before $3::bigint; the term grows when
+-- the holder changes. No row: another instance holds it. The row stays
+-- locked until the transaction ends, so what the same transaction writes
+-- next (a snapshot chunk, the completion) is the term holder's alone.
+-- name: broadcasts.take_lease
+INSERT INTO broadcast_leases (broadcast_id, owner, term, lease_until)
+VALUES ($1::bigint, $2::text, 1, $4::bigint)
+ON CONFLICT (broadcast_id) DO UPDATE
+   SET term = CASE WHEN broadcast_leases.owner = excluded.owner THEN broadcast_leases.term
+                   ELSE broadcast_leases.term + 1 END,
+       owner = excluded.owner, lease_until = excluded.lease_until
+ WHERE broadcast_leases.owner = excluded.owner OR broadcast_leases.lease_until < $3::bigint
+RETURNING term;

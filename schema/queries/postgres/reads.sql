@@ -187,3 +187,10 @@ SELECT id, channel, subject, text, html, topics, status, send_at, COALESCE(idem_
        snapshot_done, idem_body_digest
   FROM broadcasts
  WHERE id = $1::bigint;
+
+-- The database's clock in Unix milliseconds: the clock leases are kept on
+-- (docs/architecture.md); every instance measures its offset from it.
+-- clock_timestamp(), not now(): the time of this call, not of the
+-- transaction's start.
+-- name: reads.now_ms
+SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;

@@ -4,6 +4,12 @@
 -- its provider, or handed over. This dialect keeps that in the sign of
 -- lease_until: negative (-until) while claimed, positive once handed over.
 -- Only the statements of this file read or write that sign.
+--
+-- lease_owner is the instance (instances.id) that holds a leased row. Every
+-- statement that changes a leased row on its holder's behalf is fenced on
+-- it: once another instance has taken over a lapsed lease (expire_*), the
+-- old holder's mark changes nothing, and the dispatcher knows the row is no
+-- longer its own.
 
 -- name: outbox.enqueue
 INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at,
@@ -14,10 +20,11 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) RETURNING id;
 -- outbox_due: lane, kind, due, id), bulk ones only of sending broadcasts,
 -- and returns them with the recipient's consent as it is now (one statement:
 -- a row at a time cost twice the writer's time). ?6: 1 leases them as
--- claimed, 0 as handed over.
+-- claimed, 0 as handed over; ?7: the instance that leases them.
 -- name: outbox.lease_due
 UPDATE outbox SET state = 'sending', attempts = attempts + 1,
-                  lease_until = CASE WHEN ?6 THEN -?1 ELSE ?1 END, wait_reason = NULL
+                  lease_until = CASE WHEN ?6 THEN -?1 ELSE ?1 END, wait_reason = NULL,
+                  lease_owner = ?7
  WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND lane = ?2 AND kind = ?3
                 AND next_attempt_at <= ?4
                 AND (lane = 0 OR broadcast_id IN
@@ -30,44 +37,47 @@ RETURNING id, purpose, broadcast_id, attempts, payload,
 -- A skipped message was never attempted.
 -- name: outbox.skip
 UPDATE outbox SET state = 'skipped', attempts = attempts - 1, lease_until = 0, finished_at = ?1,
-                  last_error = 'recipient no longer consents'
- WHERE id = ?2;
+                  last_error = 'recipient no longer consents', lease_owner = NULL
+ WHERE id = ?2 AND state = 'sending' AND lease_owner = ?3;
 
 -- name: outbox.mark_sent
 UPDATE outbox SET state = 'sent', finished_at = ?1, provider = ?2, provider_message_id = ?3,
-                  last_code = ?4, last_error = NULL
- WHERE id = ?5 AND state = 'sending';
+                  last_code = ?4, last_error = NULL, lease_owner = NULL
+ WHERE id = ?5 AND state = 'sending' AND lease_owner = ?6;
 
 -- name: outbox.mark_failed
 UPDATE outbox SET state = 'failed', finished_at = ?1, provider = ?2, last_code = ?3,
-                  last_error = ?4
- WHERE id = ?5 AND state = 'sending';
+                  last_error = ?4, lease_owner = NULL
+ WHERE id = ?5 AND state = 'sending' AND lease_owner = ?6;
 
 -- name: outbox.mark_unknown
 UPDATE outbox SET state = 'unknown', finished_at = ?1, provider = ?2, last_code = ?3,
-                  last_error = ?4
- WHERE id = ?5 AND state = 'sending';
+                  last_error = ?4, lease_owner = NULL
+ WHERE id = ?5 AND state = 'sending' AND lease_owner = ?6;
 
 -- name: outbox.mark_retry
 UPDATE outbox SET state = 'queued', next_attempt_at = ?1, lease_until = 0, last_code = ?2,
-                  last_error = ?3
- WHERE id = ?4 AND state = 'sending';
+                  last_error = ?3, lease_owner = NULL
+ WHERE id = ?4 AND state = 'sending' AND lease_owner = ?5;
 
 -- Only rows still claimed (one whose lease ran out meanwhile was queued again
 -- and may be another claim's now), and only of a broadcast still sending: a
 -- pause or cancel commits through this same writer, so once it has, nothing
--- more of that broadcast is marked, hence sent. ?2: the ids as a JSON array.
+-- more of that broadcast is marked, hence sent. ?2: the ids as a JSON array;
+-- ?3: the instance that claimed them.
 -- name: outbox.mark_handed_over
 UPDATE outbox SET lease_until = ?1
- WHERE state = 'sending' AND lease_until < 0 AND id IN (SELECT value FROM json_each(?2))
+ WHERE state = 'sending' AND lease_until < 0 AND lease_owner = ?3
+   AND id IN (SELECT value FROM json_each(?2))
    AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'sending')
 RETURNING id;
 
 -- Those of a broadcast paused or cancelled since the claim go back to the
 -- queue unsent, their attempt given back (as requeue does).
 -- name: outbox.hand_back_not_sending
-UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
- WHERE state = 'sending' AND lease_until < 0 AND id IN (SELECT value FROM json_each(?1))
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0, lease_owner = NULL
+ WHERE state = 'sending' AND lease_until < 0 AND lease_owner = ?2
+   AND id IN (SELECT value FROM json_each(?1))
    AND broadcast_id NOT IN (SELECT id FROM broadcasts WHERE status = 'sending');
 
 -- Never tried with a provider: queued again and the attempt the claim
@@ -75,8 +85,8 @@ UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
 -- without one (NULL) it is plainly queued.
 -- name: outbox.requeue
 UPDATE outbox SET state = 'queued', attempts = attempts - 1, next_attempt_at = ?1,
-                  lease_until = 0, wait_reason = ?2
- WHERE id = ?3 AND state = 'sending';
+                  lease_until = 0, wait_reason = ?2, lease_owner = NULL
+ WHERE id = ?3 AND state = 'sending' AND lease_owner = ?4;
 
 -- name: outbox.pause_broadcast
 UPDATE broadcasts SET status = 'paused', pause_reason = ?1, updated_at = ?2
@@ -86,29 +96,59 @@ UPDATE broadcasts SET status = 'paused', pause_reason = ?1, updated_at = ?2
 -- reached the provider: unknown. One claimed, never handed over, never
 -- left: queued again, its attempt given back. A transactional message goes
 -- back to the queue (sent at least once: a lost confirmation harms, a
--- second one does not).
+-- second one does not). Whichever instance holds them: a lease is taken
+-- over only once it has run out (on the database's clock: see
+-- docs/architecture.md).
 -- name: outbox.expire_handed_over
-UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1,
+UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1, lease_owner = NULL,
                   last_error = 'in flight when its lease ran out (the process stopped or the send hung)'
  WHERE state = 'sending' AND lease_until >= 0 AND lease_until < ?1 AND lane = 1;
 
 -- name: outbox.expire_claimed
-UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0, lease_owner = NULL
  WHERE state = 'sending' AND lease_until < 0 AND -lease_until < ?1 AND lane = 1;
 
 -- name: outbox.expire_transactional
-UPDATE outbox SET state = 'queued', lease_until = 0
+UPDATE outbox SET state = 'queued', lease_until = 0, lease_owner = NULL
  WHERE state = 'sending' AND lease_until < ?1 AND lane = 0;
 
--- The same for every leased row, whatever its lease (at start-up).
--- name: outbox.release_handed_over
-UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1,
+-- At start: an instance's record (?1 its random id, ?2 its name, ?3 now).
+-- name: outbox.register_instance
+INSERT INTO instances (id, name, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: outbox.heartbeat
+UPDATE instances SET heartbeat_at = ?2 WHERE id = ?1;
+
+-- The same as expire_*, whatever the lease, for the rows this instance's
+-- name holds (?2): the leases of its earlier runs (a process that is gone),
+-- and those leased before instances had ids (NULL). Another name's leases
+-- are left alone, however old: they are taken over when they run out.
+-- name: outbox.release_own_handed_over
+UPDATE outbox SET state = 'unknown', lease_until = 0, finished_at = ?1, lease_owner = NULL,
                   last_error = 'in flight when the process stopped'
- WHERE state = 'sending' AND lane = 1 AND lease_until >= 0;
+ WHERE state = 'sending' AND lane = 1 AND lease_until >= 0
+   AND (lease_owner IS NULL OR lease_owner IN (SELECT id FROM instances WHERE name = ?2));
 
--- name: outbox.release_claimed
-UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0
- WHERE state = 'sending' AND lane = 1 AND lease_until < 0;
+-- name: outbox.release_own_claimed
+UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = 0, lease_owner = NULL
+ WHERE state = 'sending' AND lane = 1 AND lease_until < 0
+   AND (lease_owner IS NULL OR lease_owner IN (SELECT id FROM instances WHERE name = ?1));
 
--- name: outbox.release_transactional
-UPDATE outbox SET state = 'queued', lease_until = 0 WHERE state = 'sending' AND lane = 0;
+-- name: outbox.release_own_transactional
+UPDATE outbox SET state = 'queued', lease_until = 0, lease_owner = NULL
+ WHERE state = 'sending' AND lane = 0
+   AND (lease_owner IS NULL OR lease_owner IN (SELECT id FROM instances WHERE name = ?1));
+
+-- The earlier runs of this name (?2) once their leases are handed back
+-- (?1: this run's id), and any instance silent since ?3 (its leases ran out
+-- long ago).
+-- name: outbox.forget_instances
+DELETE FROM instances WHERE (name = ?2 AND id <> ?1) OR heartbeat_at < ?3;
+
+-- The broadcast runner leases of this instance's name (?1): its earlier
+-- runs are gone, so their leases have run out (any instance takes them
+-- now, under the next term).
+-- name: outbox.release_own_broadcasts
+UPDATE broadcast_leases SET lease_until = 0
+ WHERE owner IN (SELECT id FROM instances WHERE name = ?1);

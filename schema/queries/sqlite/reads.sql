@@ -170,3 +170,8 @@ SELECT id, channel, subject, text, html, topics, status, send_at, COALESCE(idem_
        snapshot_done, idem_body_digest
   FROM broadcasts
  WHERE id = ?1;
+
+-- The database's clock in Unix milliseconds: the clock leases are kept on
+-- (docs/architecture.md). SQLite's is the host's own.
+-- name: reads.now_ms
+SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER);

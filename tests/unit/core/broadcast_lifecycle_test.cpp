@@ -186,6 +186,9 @@ class RecordingBroadcast final : public BroadcastDrafts, public BroadcastLedger 
   }
   std::vector<std::string> unknown_topics(const std::vector<std::string>&) override { return {}; }
   std::vector<Broadcast> active() override { return {}; }
+  std::optional<std::int64_t> take_run_lease(std::int64_t, std::int64_t, std::int64_t) override {
+    return 1;
+  }
   bool has_audience(const Broadcast&) override {
     ++audience_checks;
     return audience;

@@ -144,16 +144,18 @@ class ShuffledStore final : public OutboxStore {
     return out;
   }
   void skip(const std::vector<std::int64_t>&, std::int64_t) override {}
-  void finish(std::int64_t, Finish, const std::string&, const SendResult&, std::int64_t) override {}
-  void mark_retry(std::int64_t, const SendResult&, std::int64_t) override {}
+  bool finish(std::int64_t, Finish, const std::string&, const SendResult&, std::int64_t) override {
+    return true;
+  }
+  bool mark_retry(std::int64_t, const SendResult&, std::int64_t) override { return true; }
   std::vector<std::int64_t> mark_handed_over(const std::vector<std::int64_t>& ids,
                                              std::int64_t) override {
     return ids;
   }
-  void requeue(std::int64_t, std::int64_t, const std::string&) override {}
+  bool requeue(std::int64_t, std::int64_t, const std::string&) override { return true; }
   void pause_broadcast(std::int64_t, const std::string&, std::int64_t) override {}
   int release_expired(std::int64_t) override { return 0; }
-  int release_all(std::int64_t) override { return 0; }
+  int release_own(std::int64_t) override { return 0; }
 
  private:
   bool leased_ = false;

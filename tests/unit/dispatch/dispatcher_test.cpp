@@ -139,7 +139,7 @@ TEST_F(DispatcherTest, BulkMessagesAreHandedOverBeforeTheirRequestAndNotWhenMere
       auto first = claim_due(c.outbox, 1000, 4, 2000);
       claim_due(c.outbox, 1000, 4, 2000);
       c.outbox.mark_handed_over({first[0].id, first[1].id}, 2000);
-      c.outbox.release_all(2000);
+      c.outbox.release_own(2000);
     });
     EXPECT_EQ(after_crash.count("unknown"), 2u);
     EXPECT_EQ(after_crash.count("queued"), 6u);

@@ -182,6 +182,9 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     return out;
   }
   std::vector<Broadcast> active() override { return {}; }
+  std::optional<std::int64_t> take_run_lease(std::int64_t, std::int64_t, std::int64_t) override {
+    return 1;  // no runner here
+  }
   int snapshot_chunk(const Broadcast&, int, std::int64_t) override { return 0; }
   int skip_queued(std::int64_t, int, std::int64_t) override { return 0; }
   bool has_unfinished(std::int64_t) override { return false; }
