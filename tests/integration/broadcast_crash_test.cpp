@@ -297,27 +297,11 @@ TEST_F(BroadcastCrashTest, SigkillAtRandomPointsTextsEachRecipientAtMostOnce) { 
 // loses nor double-sends: the same checks as after a SIGKILL.
 TEST_F(BroadcastCrashTest, DroppedDatabaseConnectionsSendEachRecipientAtMostOnce) {
   if (!on_postgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has no connection to drop";
-  // Known defect (issue 16, open): since the owner-fenced leases landed,
-  // some messages whose hand-over mark and outcome could not be written
-  // while the connections were being dropped wait for their lease (300 s)
-  // instead of being handed back at once, so the broadcast does not finish
-  // within the test's bound. Nothing is lost or sent twice; set
-  // SC_TEST_DROPPED_CONNECTIONS=1 to run it.
-  if (std::getenv("SC_TEST_DROPPED_CONNECTIONS") == nullptr)
-    GTEST_SKIP() << "known defect: stuck until the lease runs out (see the comment)";
   crash_run(false, Fault::kDropConnections);
 }
 
 TEST_F(BroadcastCrashTest, DroppedDatabaseConnectionsTextEachRecipientAtMostOnce) {
   if (!on_postgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has no connection to drop";
-  // Known defect (issue 16, open): since the owner-fenced leases landed,
-  // some messages whose hand-over mark and outcome could not be written
-  // while the connections were being dropped wait for their lease (300 s)
-  // instead of being handed back at once, so the broadcast does not finish
-  // within the test's bound. Nothing is lost or sent twice; set
-  // SC_TEST_DROPPED_CONNECTIONS=1 to run it.
-  if (std::getenv("SC_TEST_DROPPED_CONNECTIONS") == nullptr)
-    GTEST_SKIP() << "known defect: stuck until the lease runs out (see the comment)";
   crash_run(true, Fault::kDropConnections);
 }
 

@@ -68,6 +68,10 @@ class ServiceTest : public ::testing::Test {
             {"SC_EMAIL_FROM", "Test Org <news@test-org.example>"},
             {"SC_PUBLIC_URL", "https://signup.test-org.example"},
             {"SC_SECRET", "integration-test-secret-0123456789"},
+            // One name across restarts, as a deployed instance has: a restart
+            // hands back at once what its killed run left leased (on
+            // PostgreSQL an unnamed run on port 0 gets a name of its own).
+            {"SC_INSTANCE_NAME", "integration-test"},
             {"SC_RETRY_BASE_SECONDS", "1"}};
   }
 
