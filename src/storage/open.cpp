@@ -15,8 +15,7 @@ class StoredDatabase final : public Database {
   StoredDatabase(const std::string& path, const OpenOptions& options, std::int64_t now)
       : applied_(migrate_and_register(path, options, now)),
         writer_(path, WriteQueue::Options{256, options.synchronous_full, options.metrics,
-                                          options.write_connections,
-                                          instance_name(path, options)}),
+                                          options.write_connections, instance_name(path, options)}),
         reads_pool_(path, options.read_connections),
         writes_(writer_),
         reads_(reads_pool_),
