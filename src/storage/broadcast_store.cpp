@@ -145,6 +145,10 @@ int SqliteBroadcastStore::snapshot_chunk(const Broadcast& b, int max_rows, std::
     if (added > 0) outbox_changed_ = true;
   }
   st_("broadcasts.advance_snapshot").bind(last, found < max_rows, now, b.id).exec();
+  // After the first chunk, and after the last of a snapshot of several.
+  const bool first = b.snapshot_cursor == 0;
+  if ((first && added > 0) || (!first && found < max_rows))
+    st_("broadcasts.refresh_statistics").exec();
   return added;
 }
 

@@ -245,6 +245,7 @@ class PgConnection final : public Connection {
     const auto& q = queries();
     execute_script(q.sql("connection.synchronous_on"));
     execute_script(q.sql("connection.utc"));
+    execute_script(q.sql("connection.custom_plans"));
   }
 
   std::string url_;

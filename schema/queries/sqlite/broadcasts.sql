@@ -95,6 +95,12 @@ SELECT c.kind, c.id, ?4, 'broadcast', json_object('to', c.address, 'first_name',
   FROM channels c JOIN subscribers s ON s.id = c.subscriber_id
  WHERE c.kind = ?1 AND c.state = 'confirmed' AND c.id > ?2 AND c.id <= ?3;
 
+-- The planner's statistics of the ledger, after a snapshot's first and
+-- last chunk: nothing to do here, SQLite plans without them (no ANALYZE,
+-- no sqlite_stat1; the PostgreSQL dialect refreshes them).
+-- name: broadcasts.refresh_statistics
+UPDATE broadcasts SET id = id WHERE 0;
+
 -- name: broadcasts.advance_snapshot
 UPDATE broadcasts SET snapshot_cursor = MAX(snapshot_cursor, ?1), snapshot_done = ?2,
                       updated_at = ?3
