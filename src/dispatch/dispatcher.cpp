@@ -862,6 +862,23 @@ void Dispatcher::send(Batch& b, const std::function<void()>& before_first_mark) 
     send_through(*providers_[1], sms_, b.texts, b.sms_rows, b, before_first_mark);
 }
 
+std::vector<std::int64_t> Dispatcher::record_sent(const OutboxTransaction& c,
+                                                  const std::vector<ClaimedMessage>& claimed,
+                                                  const std::vector<Outcome>& outcomes,
+                                                  std::int64_t now) {
+  const auto email_name = email_.name();
+  const auto sms_name = sms_.name();
+  std::vector<OutboxStore::Sent> sent;
+  for (const auto& o : outcomes) {
+    if (o.hand_back || o.result.status != SendStatus::kSent) continue;
+    const auto& m = claimed[o.row];
+    sent.push_back({m.id, m.kind == OutboxKind::kEmail ? &email_name : &sms_name, &o.result});
+  }
+  auto recorded = c.outbox.mark_sent_many(sent, now);
+  std::sort(recorded.begin(), recorded.end());
+  return recorded;
+}
+
 void Dispatcher::write_outcomes(const OutboxTransaction& c,
                                 const std::vector<ClaimedMessage>& claimed,
                                 const std::vector<Outcome>& outcomes,
@@ -875,11 +892,14 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
     if (marked) ++counter;
     return marked;
   };
+  const auto email_name = email_.name();
+  const auto sms_name = sms_.name();
+  const auto recorded = record_sent(c, claimed, outcomes, done);
   auto record_one = [&](OutboxStore& out, const ClaimedMessage& m, const SendResult& r,
                         const std::string& provider) {
     switch (r.status) {
-      case SendStatus::kSent:
-        return count(out.mark_sent(m.id, provider, r, done), sent_);
+      case SendStatus::kSent:  // recorded above
+        return count(std::binary_search(recorded.begin(), recorded.end(), m.id), sent_);
       case SendStatus::kRetryable:
         if (m.attempts >= options_.max_attempts)
           return count(out.mark_failed(m.id, provider, r, done), failed_);
@@ -907,8 +927,6 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
       n = 0;
     }
   };
-  const auto email_name = email_.name();
-  const auto sms_name = sms_.name();
   for (const auto& o : outcomes) {
     const auto& m = claimed[o.row];
     if (o.hand_back) {

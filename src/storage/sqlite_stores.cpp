@@ -1,8 +1,11 @@
 #include "sqlite_stores.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "payload.h"
+
+using nlohmann::json;
 
 namespace sc::storage::detail {
 
@@ -287,6 +290,17 @@ bool SqliteOutboxStore::finish(std::int64_t id, Finish how, const std::string& p
                  .exec() > 0;
   }
   return false;
+}
+
+std::vector<std::int64_t> SqliteOutboxStore::mark_sent_many(const std::vector<Sent>& sent,
+                                                            std::int64_t now) {
+  if (sent.empty()) return {};
+  json rows = json::array();
+  for (const auto& s : sent)
+    rows.push_back({s.id, *s.provider, s.result->provider_message_id, s.result->provider_code});
+  return st_("outbox.mark_sent_many").bind(now, rows.dump(), me_.id).all([](const Row& r) {
+    return r.get<std::int64_t>(0);
+  });
 }
 
 bool SqliteOutboxStore::mark_retry(std::int64_t id, const SendResult& r,

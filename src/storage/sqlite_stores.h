@@ -82,6 +82,8 @@ class SqliteOutboxStore final : public OutboxStore {
                                        std::int64_t now, std::int64_t lease_until,
                                        LeaseState state) override;
   void skip(const std::vector<std::int64_t>& ids, std::int64_t now) override;
+  std::vector<std::int64_t> mark_sent_many(const std::vector<Sent>& sent,
+                                           std::int64_t now) override;
   bool finish(std::int64_t id, Finish how, const std::string& provider, const SendResult& r,
               std::int64_t now) override;
   bool mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) override;

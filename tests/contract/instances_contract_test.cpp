@@ -73,6 +73,10 @@ TYPED_TEST(InstancesContract, AMarkChangesOnlyARowItsInstanceStillHolds) {
   // a's marks find rows it no longer holds: nothing changes, each says so.
   const auto sent = SendResult::sent("250", "a-id");
   EXPECT_FALSE(a.run([&](OutboxStore& s) { return s.mark_sent(confirm, "smtp", sent, 1302); }));
+  const std::string smtp = "smtp";
+  EXPECT_TRUE(a.run([&](OutboxStore& s) {
+                 return s.mark_sent_many({{confirm, &smtp, &sent}, {bulk1, &smtp, &sent}}, 1302);
+               }).empty());
   EXPECT_FALSE(a.run([&](OutboxStore& s) {
     return s.mark_retry(confirm, SendResult::retryable("421", "later"), 1400);
   }));

@@ -160,6 +160,43 @@ TYPED_TEST(OutboxContract, MarkSentRecordsTheProviderAndIsFinal) {
   EXPECT_EQ(Db::ids_of(db.claim(5000)), std::vector<std::int64_t>{queued});
 }
 
+TYPED_TEST(OutboxContract, MarkSentManyRecordsEachLeasedMessageAsMarkSentWould) {
+  auto& db = this->db();
+  auto ch = db.add_channel("a@example.com");
+  const auto a = db.enqueue_email(ch, "a@example.com");
+  const auto b = db.enqueue_email(ch, "a@example.com");
+  const auto done = db.enqueue_email(ch, "a@example.com");
+  ASSERT_EQ(db.claim(1000).size(), 3u);
+  db.outbox_tx([&](const OutboxTransaction& t) {
+    t.outbox.mark_sent(done, "smtp", SendResult::sent("250", "first"), 1001);
+  });
+  const auto queued = db.enqueue_email(ch, "a@example.com");
+  // Provider ids as providers write them: quotes, backslashes, non-ASCII, empty.
+  const std::string email = "sendgrid", sms = "twilio";
+  const auto ra = SendResult::sent("202", "SG \"quoted\" \\ ü <x>");
+  const auto rb = SendResult::sent("201", "");
+  const auto again = SendResult::sent("250", "second");
+  std::vector<std::int64_t> recorded;
+  db.outbox_tx([&](const OutboxTransaction& t) {
+    recorded = t.outbox.mark_sent_many(
+        {{a, &email, &ra}, {b, &sms, &rb}, {done, &email, &again}, {queued, &email, &again}}, 1002);
+  });
+  std::sort(recorded.begin(), recorded.end());
+  EXPECT_EQ(recorded, (std::vector<std::int64_t>{a, b}));
+  auto ra_row = db.row(a);
+  EXPECT_EQ(ra_row.state, "sent");
+  EXPECT_EQ(ra_row.provider, "sendgrid");
+  EXPECT_EQ(ra_row.provider_message_id, "SG \"quoted\" \\ ü <x>");
+  EXPECT_EQ(ra_row.last_code, "202");
+  EXPECT_EQ(db.row(b).provider, "twilio");
+  EXPECT_EQ(db.row(b).provider_message_id, "");
+  // A finished message keeps its first outcome; a queued one is not leased.
+  EXPECT_EQ(db.row(done).provider_message_id, "first");
+  EXPECT_EQ(db.state_of(queued), "queued");
+  db.outbox_tx(
+      [&](const OutboxTransaction& t) { EXPECT_TRUE(t.outbox.mark_sent_many({}, 1003).empty()); });
+}
+
 TYPED_TEST(OutboxContract, MarkRetryRequeuesForLater) {
   auto& db = this->db();
   auto ch = db.add_channel("a@example.com");

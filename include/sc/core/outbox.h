@@ -114,6 +114,21 @@ class OutboxStore {
                     std::int64_t now) {
     return finish(id, Finish::kUnknown, provider, r, now);
   }
+  // Many sent messages recorded at once, each as mark_sent would (one
+  // statement instead of one a message: on PostgreSQL each is a round
+  // trip). Returns the ids recorded: those this instance still held.
+  struct Sent {
+    std::int64_t id = 0;
+    const std::string* provider = nullptr;
+    const SendResult* result = nullptr;
+  };
+  virtual std::vector<std::int64_t> mark_sent_many(const std::vector<Sent>& sent,
+                                                   std::int64_t now) {
+    std::vector<std::int64_t> out;
+    for (const auto& s : sent)
+      if (mark_sent(s.id, *s.provider, *s.result, now)) out.push_back(s.id);
+    return out;
+  }
   // Queued again for `next_attempt_at`; false when no longer this instance's.
   virtual bool mark_retry(std::int64_t id, const SendResult& r, std::int64_t next_attempt_at) = 0;
   // The claimed broadcast messages `ids` go to the provider now: handed over

@@ -153,6 +153,11 @@ class Dispatcher {
   void record(Batch& batch);
   // Writes outcomes inside a transaction (record and the hand-over marks);
   // collects the broadcasts to pause for errors in a row.
+  // The messages a provider accepted, recorded in one statement (the usual
+  // outcome): returns the ids recorded (this instance's still), sorted.
+  std::vector<std::int64_t> record_sent(const OutboxTransaction& c,
+                                        const std::vector<ClaimedMessage>& claimed,
+                                        const std::vector<Outcome>& outcomes, std::int64_t now);
   void write_outcomes(const OutboxTransaction& c, const std::vector<ClaimedMessage>& claimed,
                       const std::vector<Outcome>& outcomes,
                       std::map<std::int64_t, std::string>& pause);

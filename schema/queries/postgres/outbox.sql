@@ -68,6 +68,18 @@ UPDATE outbox SET state = 'sent', finished_at = $1::bigint, provider = $2::text,
                   lease_owner = NULL
  WHERE id = $5::bigint AND state = 'sending' AND lease_owner = $6::text;
 
+-- Many at once, as mark_sent each: $2 a JSON array of
+-- [id, provider, provider_message_id, last_code].
+-- name: outbox.mark_sent_many
+UPDATE outbox SET state = 'sent', finished_at = $1::bigint, provider = m.provider,
+                  provider_message_id = m.message_id, last_code = m.code, last_error = NULL,
+                  lease_owner = NULL
+  FROM (SELECT (e ->> 0)::bigint AS id, e ->> 1 AS provider, e ->> 2 AS message_id,
+               e ->> 3 AS code
+          FROM jsonb_array_elements($2::jsonb) AS e) AS m
+ WHERE outbox.id = m.id AND outbox.state = 'sending' AND outbox.lease_owner = $3::text
+RETURNING outbox.id;
+
 -- name: outbox.mark_failed
 UPDATE outbox SET state = 'failed', finished_at = $1::bigint, provider = $2::text,
                   last_code = $3::text, last_error = $4::text, lease_owner = NULL

@@ -45,6 +45,18 @@ UPDATE outbox SET state = 'sent', finished_at = ?1, provider = ?2, provider_mess
                   last_code = ?4, last_error = NULL, lease_owner = NULL
  WHERE id = ?5 AND state = 'sending' AND lease_owner = ?6;
 
+-- Many at once, as mark_sent each: ?2 a JSON array of
+-- [id, provider, provider_message_id, last_code].
+-- name: outbox.mark_sent_many
+UPDATE outbox SET state = 'sent', finished_at = ?1, provider = m.provider,
+                  provider_message_id = m.message_id, last_code = m.code, last_error = NULL,
+                  lease_owner = NULL
+  FROM (SELECT value ->> 0 AS id, value ->> 1 AS provider, value ->> 2 AS message_id,
+               value ->> 3 AS code
+          FROM json_each(?2)) AS m
+ WHERE outbox.id = m.id AND outbox.state = 'sending' AND outbox.lease_owner = ?3
+RETURNING outbox.id;
+
 -- name: outbox.mark_failed
 UPDATE outbox SET state = 'failed', finished_at = ?1, provider = ?2, last_code = ?3,
                   last_error = ?4, lease_owner = NULL
