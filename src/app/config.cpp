@@ -230,6 +230,9 @@ const std::vector<Setting>& settings() {
       {"SC_DB_CONNECT_TIMEOUT_SECONDS", "10", whole(&Config::db_connect_timeout_seconds, 1, 600),
        "seconds a PostgreSQL connection may take to open (added to SC_DB as connect_timeout "
        "unless the URL sets one)"},
+      {"SC_DB_WRITE_CONNECTIONS", "4", whole(&Config::db_write_connections, 1, 64),
+       "PostgreSQL: writer connections per instance, each group-committing its own batches "
+       "(SQLite has one writer)"},
       {"SC_DB", "./data/stayconnected.db",
        [](Config& c, std::string_view name, const std::string& v) {
          try {

@@ -95,6 +95,7 @@ std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Regis
   options.synchronous_full = c.synchronous_full;
   options.metrics = &registry;
   options.instance_name = c.instance_name;
+  options.write_connections = static_cast<std::size_t>(c.db_write_connections);
   options.default_instance_name = default_instance_name(c);
   options.consent_texts = {{ChannelKind::kEmail, consent_text(*renderer, "email")},
                            {ChannelKind::kSms, consent_text(*renderer, "sms")}};

@@ -34,6 +34,7 @@ struct Config {
   std::string db_redacted;
   storage::Backend db_backend{};
   int db_connect_timeout_seconds{};  // SC_DB_CONNECT_TIMEOUT_SECONDS
+  int db_write_connections{};        // SC_DB_WRITE_CONNECTIONS (PostgreSQL)
   std::string public_url;
   std::string secret;       // empty: SC_SECRET_FILE, or generated beside the database
   std::string secret_file;  // SC_SECRET_FILE

