@@ -16,6 +16,10 @@
 //                          [chunk=5000]
 //     an email broadcast at 0 ms with a steady load of sign-ups: their latency,
 //     and how long one sign-up's confirmation waits (commit to the provider's answer).
+// SC_BENCH_PG=1 runs any mode on PostgreSQL instead of SQLite: a throwaway
+// cluster with fsync and full_page_writes on (tests/support/pg_cluster.h),
+// a fresh database per run, SC_BENCH_WRITERS writer connections (default 1).
+// (Several instances on one database: bench/bench_instances.cpp.)
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,9 +44,11 @@
 #include "sc/providers/twilio_sms_sender.h"
 #include "sc/render/renderer.h"
 #include "sc/storage/storage.h"
+#include "seed.h"
 #include "sink.h"
 #include "support/db_inspect.h"
 #include "support/dispatcher_probe.h"
+#include "support/pg_cluster.h"
 
 namespace {
 
@@ -82,7 +88,25 @@ long status_kb(const char* key) {
 
 void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
+bool on_postgres() { return std::getenv("SC_BENCH_PG") != nullptr; }
+
+std::size_t writer_connections() {
+  const char* v = std::getenv("SC_BENCH_WRITERS");
+  return on_postgres() && v != nullptr ? static_cast<std::size_t>(std::max(1, std::atoi(v))) : 1;
+}
+
+sc::testing::PgCluster& cluster() {
+  static sc::testing::PgCluster c(sc::bench::pg_options());
+  return c;
+}
+
 std::string fresh_db(const std::string& name) {
+  if (on_postgres()) {
+    const auto url = cluster().create_database("bench");
+    sc::bench::create_pg_stats(url);
+    sc::storage::migrate(url);
+    return url;
+  }
   auto dir = fs::temp_directory_path() / ("sc-bench-bcast-" + std::to_string(::getpid()) + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -91,30 +115,17 @@ std::string fresh_db(const std::string& name) {
   return db;
 }
 
-void remove_db(const std::string& db) { fs::remove_all(fs::path(db).parent_path()); }
+// A PostgreSQL database goes with its cluster at exit.
+void remove_db(const std::string& db) {
+  if (!on_postgres()) fs::remove_all(fs::path(db).parent_path());
+}
 
-// n confirmed channels of one kind, one subscriber each, in one statement
-// per table (as an import would leave them).
 void seed(const std::string& db, int n, sc::ChannelKind kind) {
   const auto t0 = Steady::now();
-  const bool email = kind == sc::ChannelKind::kEmail;
-  // Through the tests' own connection (support/db_inspect): SQLite stays
-  // inside storage and the test support (cmake/check_includes.py).
-  sc::db_inspect::exec(
-      db,
-      "PRAGMA synchronous=OFF; BEGIN;"
-      " INSERT INTO subscribers (id, first_name, created_at)"
-      " WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s"
-      " WHERE i < " +
-          std::to_string(n) +
-          ") SELECT i, 'Reader' || i, unixepoch() FROM s;"
-          " INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
-          " updated_at, confirm_sent_at) SELECT id, " +
-          (email ? "'email', printf('r%08d@example.org', id)" : "'sms', printf('+1415%07d', id)") +
-          ", 'confirmed', created_at, created_at, created_at FROM subscribers ORDER BY id;"
-          " COMMIT;");
-  std::printf("seeded %d confirmed %s channels in %.1f s\n", n, email ? "email" : "sms",
-              secs_since(t0));
+  sc::bench::seed_confirmed(db, on_postgres(), n, kind);
+  std::printf("seeded %d confirmed %s channels on %s in %.1f s\n", n,
+              kind == sc::ChannelKind::kEmail ? "email" : "sms",
+              on_postgres() ? "PostgreSQL" : "SQLite", secs_since(t0));
 }
 
 // Sign-ups at a steady rate through the writer's request path, each a new
@@ -320,7 +331,9 @@ Outcome run(const Options& o) {
 
   if (o.peak_rss) reset_peak_rss();
   out.start_kb = status_kb("VmRSS");
-  sc::storage::WriteQueue writer(db, sc::storage::WriteQueue::Options{256, true, nullptr});
+  sc::storage::WriteQueue::Options wopts;
+  wopts.connections = writer_connections();
+  sc::storage::WriteQueue writer(db, wopts);
   sc::storage::ReadPool reads(db, 2);
   sc::storage::WriterOutbox outbox(writer, reads);
   sc::Dispatcher::Options dopts;
@@ -436,6 +449,7 @@ Outcome run(const Options& o) {
     std::printf("  RSS: %.1f MB before the writer opened, peak %.1f MB (VmHWM, incl. the sinks)\n",
                 static_cast<double>(out.start_kb) / 1024, static_cast<double>(out.peak_kb) / 1024);
   writer.stop();
+  if (on_postgres()) sc::bench::print_pg_stats(db);
   remove_db(db);
   return out;
 }

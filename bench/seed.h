@@ -1,0 +1,80 @@
+// Recipients for the broadcast benchmarks: n confirmed channels of one kind,
+// one subscriber each (ids 1..n; r00000001@example.org or +14150000001), in
+// one set-based statement per table on a fresh migrated database, as an
+// import would leave them. Through the tests' own connection
+// (support/db_inspect): database clients stay inside storage and the test
+// support (cmake/check_includes.py).
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "sc/core/model.h"
+#include "support/db_inspect.h"
+#include "support/pg_cluster.h"
+
+namespace sc::bench {
+
+inline void seed_confirmed(const std::string& db, bool postgres, int n, ChannelKind kind) {
+  const bool email = kind == ChannelKind::kEmail;
+  const auto count = std::to_string(n);
+  if (postgres) {
+    db_inspect::exec(
+        db,
+        "BEGIN; INSERT INTO subscribers (id, first_name, created_at) OVERRIDING "
+        "SYSTEM VALUE SELECT i, 'Reader' || i, extract(epoch FROM now())::bigint "
+        "FROM generate_series(1, " +
+            count +
+            ") AS i; INSERT INTO channels (subscriber_id, kind, address, state, "
+            "created_at, updated_at, confirm_sent_at) SELECT id, " +
+            (email ? "'email', 'r' || lpad(id::text, 8, '0') || '@example.org'"
+                   : "'sms', '+1415' || lpad(id::text, 7, '0')") +
+            ", 'confirmed', created_at, created_at, created_at FROM subscribers "
+            "ORDER BY id; SELECT setval(pg_get_serial_sequence('subscribers', 'id'), " +
+            count + "); COMMIT; ANALYZE;");
+    return;
+  }
+  db_inspect::exec(
+      db,
+      "PRAGMA synchronous=OFF; BEGIN;"
+      " INSERT INTO subscribers (id, first_name, created_at)"
+      " WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s"
+      " WHERE i < " +
+          count +
+          ") SELECT i, 'Reader' || i, unixepoch() FROM s;"
+          " INSERT INTO channels (subscriber_id, kind, address, state, created_at,"
+          " updated_at, confirm_sent_at) SELECT id, " +
+          (email ? "'email', printf('r%08d@example.org', id)" : "'sms', printf('+1415%07d', id)") +
+          ", 'confirmed', created_at, created_at, created_at FROM subscribers ORDER BY id;"
+          " COMMIT;");
+}
+
+// The benchmarks' PostgreSQL cluster: fsync and full_page_writes on. With
+// SC_BENCH_PG_STATS set, pg_stat_statements is loaded, and print_pg_stats
+// shows where the database's time went.
+inline testing::PgCluster::Options pg_options() {
+  testing::PgCluster::Options o{.durable = true, .extra_settings = {}};
+  if (std::getenv("SC_BENCH_PG_STATS") != nullptr)
+    o.extra_settings.push_back("shared_preload_libraries = 'pg_stat_statements'");
+  return o;
+}
+
+inline void create_pg_stats(const std::string& db) {
+  if (std::getenv("SC_BENCH_PG_STATS") != nullptr)
+    db_inspect::exec(db, "CREATE EXTENSION pg_stat_statements");
+}
+
+inline void print_pg_stats(const std::string& db) {
+  if (std::getenv("SC_BENCH_PG_STATS") == nullptr) return;
+  std::printf("  top statements by total time (calls, total ms, mean ms, rows):\n");
+  for (const auto& row : db_inspect::rows(
+           db,
+           "SELECT calls, round(total_exec_time)::bigint, round(mean_exec_time::numeric, 3), "
+           "rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements "
+           "ORDER BY total_exec_time DESC LIMIT 15"))
+    std::printf("  %8s %8s %8s %8s  %s\n", row[0].value_or("").c_str(), row[1].value_or("").c_str(),
+                row[2].value_or("").c_str(), row[3].value_or("").c_str(),
+                row[4].value_or("").c_str());
+}
+
+}  // namespace sc::bench
