@@ -579,7 +579,7 @@ TEST_F(BroadcastTest, TestSendsOneCopyAndPreviewRendersForThatSubscriber) {
 
 TEST_F(BroadcastTest, AConfirmationGoesOutPromptlyWhileABroadcastSends) {
   auto env = sendgrid_env();
-  env["SC_EMAIL_RATE_LIMIT"] = "40";
+  env["SC_EMAIL_RATE_LIMIT"] = "20";  // the broadcast takes 10 s
   start(env);
   seed(confirmed_emails(200));
   const auto id = create({{"channel", "email"}, {"subject", "S"}, {"text", "Hi"}});
@@ -594,7 +594,9 @@ TEST_F(BroadcastTest, AConfirmationGoesOutPromptlyWhileABroadcastSends) {
   };
   ASSERT_TRUE(wait_for(confirmation_sent, std::chrono::seconds(10)));
   const auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, std::chrono::seconds(2));
+  // Well before the broadcast's end (about 1 s idle, 2.01 s seen on a loaded
+  // host under ASan, where 2 s was the bound).
+  EXPECT_LT(took, std::chrono::seconds(5));
   // The broadcast was still running: the confirmation did not wait for it.
   EXPECT_LT(sendgrid_broadcast_recipients().size(), 200u);
   EXPECT_EQ(get(id)["status"], "sending");
