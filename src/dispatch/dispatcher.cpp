@@ -111,6 +111,7 @@ std::int64_t Dispatcher::backoff_seconds(int attempts) const {
 std::int64_t Dispatcher::jittered_backoff_seconds(int attempts) {
   const auto d = backoff_seconds(attempts);
   if (options_.backoff_jitter <= 0) return d;
+  std::lock_guard lk(counters_mu_);  // outcomes are written from several threads
   // splitmix64: enough to spread retries; nothing secret depends on it.
   jitter_state_ += 0x9e3779b97f4a7c15ULL;
   auto z = jitter_state_;
@@ -906,10 +907,7 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
         if (m.attempts >= options_.max_attempts)
           return count(out.mark_failed(m.id, provider, r, done), rec.failed);
         {
-          auto delay = [&] {
-            std::lock_guard lk(counters_mu_);
-            return jittered_backoff_seconds(m.attempts);
-          }();
+          auto delay = jittered_backoff_seconds(m.attempts);
           if (r.retry_after) delay = std::max<std::int64_t>(delay, r.retry_after->count());
           return count(out.mark_retry(m.id, r, done + delay), rec.retried);
         }
