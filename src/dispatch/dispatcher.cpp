@@ -111,6 +111,7 @@ std::int64_t Dispatcher::backoff_seconds(int attempts) const {
 std::int64_t Dispatcher::jittered_backoff_seconds(int attempts) {
   const auto d = backoff_seconds(attempts);
   if (options_.backoff_jitter <= 0) return d;
+  std::lock_guard lk(counters_mu_);  // outcomes are written from several threads
   // splitmix64: enough to spread retries; nothing secret depends on it.
   jitter_state_ += 0x9e3779b97f4a7c15ULL;
   auto z = jitter_state_;
@@ -155,8 +156,16 @@ struct Dispatcher::Outcome {
   const char* wait_reason = nullptr;
 };
 
+// An outcome whose write failed, with its message and the batch that claimed it.
+struct Dispatcher::Unwritten {
+  ClaimedMessage message;
+  Outcome outcome;
+  std::uint64_t batch = 0;
+};
+
 // One claimed batch as it moves through the stages.
 struct Dispatcher::Batch {
+  std::uint64_t serial = 0;  // claimed_by_'s name for it
   std::vector<ClaimedMessage> claimed;
   std::vector<OutboundEmail> emails;
   std::vector<OutboundSms> texts;
@@ -184,8 +193,8 @@ void Dispatcher::loop() {
     try {
       recording.get();
     } catch (const std::exception& e) {
-      // The outcome could not be written; the lease runs out and the
-      // messages are sent again (at least once, never lost).
+      // The outcomes could not be written: kept, and written with the next
+      // claim once the database answers again (never left to the lease).
       failures_log_.log(std::string("recording: ") + e.what(),
                         std::string("dispatcher: recording failed: ") + e.what());
     }
@@ -196,6 +205,7 @@ void Dispatcher::loop() {
       if (stopping_ && !next.valid()) {
         lk.unlock();
         finish_recording();
+        write_unwritten_before_stopping();
         return;
       }
     }
@@ -214,7 +224,10 @@ void Dispatcher::loop() {
     }
     if (batch.empty()) {
       finish_recording();
-      if (stopping) return;
+      if (stopping) {
+        write_unwritten_before_stopping();
+        return;
+      }
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, std::chrono::milliseconds(options_.idle_poll_ms),
                    [&] { return stopping_ || woken_; });
@@ -279,8 +292,15 @@ Dispatcher::Batch Dispatcher::prepare() {
   const auto now_ms = clock_.now_ms();
   const auto now = now_ms / 1000;
   const ClaimLimits limits = claim_limits(now_ms);
+  // What could not be written while the database was away goes first, in
+  // the claim's transaction: a message handed back is claimable again by
+  // this very claim.
+  std::vector<std::pair<std::int64_t, std::uint64_t>> rewritten;
+  Recorded rec;
   try {
     outbox_.run([&](const OutboxTransaction& c) {
+      rec = {};  // run again after a conflict
+      rewritten = write_unwritten(c, rec);
       c.outbox.release_expired(now);
       if (limits.email > 0 || limits.sms > 0)
         b.claimed = claim_due(c.outbox, now, limits, now + options_.lease_seconds);
@@ -290,6 +310,13 @@ Dispatcher::Batch Dispatcher::prepare() {
     for (auto& p : providers_) p->probe_claimed = false;
     throw;
   }
+  b.serial = next_batch_++;
+  {
+    std::lock_guard lk(unwritten_mu_);
+    for (const auto& m : b.claimed) claimed_by_[m.id] = b.serial;
+  }
+  forget_written(rewritten);
+  committed(rec);
   reserve_claimed(b);
   for (std::size_t i = 0; i < b.claimed.size(); ++i) prepare_one(b, i, now);
   release_unsendable(b);
@@ -731,34 +758,30 @@ class Dispatcher::Stream final : public SendFeed<Message> {
       if (first && before_first_mark_) before_first_mark_();
       first = false;
       std::vector<std::int64_t> marked;
-      std::map<std::int64_t, std::string> pause;
+      Recorded rec;
       bool ok = true;
       try {
         d_.outbox_.run([&](const OutboxTransaction& c) {
-          d_.write_outcomes(c, b_.claimed, outcomes, pause);
+          rec = {};  // run again after a conflict
+          d_.write_outcomes(c, b_.claimed, outcomes, rec);
           if (!ids.empty())
             marked =
                 c.outbox.mark_handed_over(ids, d_.clock_.now_unix() + d_.options_.lease_seconds);
         });
       } catch (const std::exception& e) {
-        // Not marked: not sent; handed back (or queued again when the lease
-        // runs out). The outcomes are left to record().
+        // Not marked: not sent; handed back with the batch's record. The
+        // outcomes are written again with the next claim (the commit may
+        // have landed: see unwritten_).
         d_.failures_log_.log(std::string("handing over: ") + e.what(),
                              std::string("dispatcher: handing over failed: ") + e.what());
         ok = false;
+        d_.keep_unwritten(b_, outcomes);
       }
-      for (const auto& [id, reason] : pause)
-        std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),
-                     reason.c_str());
+      if (ok) d_.committed(rec);
       std::sort(marked.begin(), marked.end());
       {
         std::lock_guard lk(mu_);
-        if (!ok) {
-          failed_ = true;
-          outcomes.insert(outcomes.end(), std::make_move_iterator(pending_.begin()),
-                          std::make_move_iterator(pending_.end()));
-          pending_ = std::move(outcomes);
-        }
+        if (!ok) failed_ = true;
         for (auto k : group) {
           const auto& m = b_.claimed[rows_[k]];
           if (!ok) {
@@ -881,13 +904,11 @@ std::vector<std::int64_t> Dispatcher::record_sent(const OutboxTransaction& c,
 
 void Dispatcher::write_outcomes(const OutboxTransaction& c,
                                 const std::vector<ClaimedMessage>& claimed,
-                                const std::vector<Outcome>& outcomes,
-                                std::map<std::int64_t, std::string>& pause) {
+                                const std::vector<Outcome>& outcomes, Recorded& rec) {
   if (outcomes.empty()) return;
   const auto done = clock_.now_unix();
-  // Each mark is fenced on this instance's lease: one that changes nothing
-  // found the row taken over by another instance (its lease ran out), whose
-  // outcome it is now; nothing is counted for it here.
+  // Each mark is fenced on this instance's lease: one that changes nothing found
+  // the row taken over by another instance, whose outcome it is; not counted here.
   auto count = [](bool marked, auto& counter) {
     if (marked) ++counter;
     return marked;
@@ -899,31 +920,33 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
                         const std::string& provider) {
     switch (r.status) {
       case SendStatus::kSent:  // recorded above
-        return count(std::binary_search(recorded.begin(), recorded.end(), m.id), sent_);
+        return count(std::binary_search(recorded.begin(), recorded.end(), m.id), rec.sent);
       case SendStatus::kRetryable:
         if (m.attempts >= options_.max_attempts)
-          return count(out.mark_failed(m.id, provider, r, done), failed_);
+          return count(out.mark_failed(m.id, provider, r, done), rec.failed);
         {
           auto delay = jittered_backoff_seconds(m.attempts);
           if (r.retry_after) delay = std::max<std::int64_t>(delay, r.retry_after->count());
-          return count(out.mark_retry(m.id, r, done + delay), retried_);
+          return count(out.mark_retry(m.id, r, done + delay), rec.retried);
         }
       case SendStatus::kPermanent:
-        return count(out.mark_failed(m.id, provider, r, done), failed_);
+        return count(out.mark_failed(m.id, provider, r, done), rec.failed);
     }
     return false;
   };
   // Errors in a row per broadcast, counted in the order the provider answered.
   auto count_for_broadcast = [&](const ClaimedMessage& m, const SendResult& r) {
     if (m.broadcast_id == 0 || options_.broadcast_pause_after_errors <= 0) return;
+    std::lock_guard lk(counters_mu_);
     auto& n = broadcast_errors_[m.broadcast_id];
     if (r.status == SendStatus::kSent) {
       n = 0;
       return;
     }
     if (++n >= options_.broadcast_pause_after_errors) {
-      pause[m.broadcast_id] = std::to_string(n) + " errors in a row; the last: " + r.provider_code +
-                              " " + r.provider_message;
+      rec.pause[m.broadcast_id] = std::to_string(n) +
+                                  " errors in a row; the last: " + r.provider_code + " " +
+                                  r.provider_message;
       n = 0;
     }
   };
@@ -940,7 +963,7 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
     bool ours = false;
     if (m.lane == OutboxLane::kBulk && o.result.ambiguous && o.result.status != SendStatus::kSent) {
       // The provider may have taken it: never sent again automatically.
-      ours = count(c.outbox.mark_unknown(m.id, provider, o.result, done), failed_);
+      ours = count(c.outbox.mark_unknown(m.id, provider, o.result, done), rec.failed);
     } else {
       ours = record_one(c.outbox, m, o.result, provider);
     }
@@ -959,18 +982,127 @@ void Dispatcher::write_outcomes(const OutboxTransaction& c,
       record_provider_undeliverable(c.consent(), m.channel_id, report, done);
     }
   }
-  for (const auto& [id, reason] : pause) c.outbox.pause_broadcast(id, reason, done);
+  for (const auto& [id, reason] : rec.pause) c.outbox.pause_broadcast(id, reason, done);
 }
 
 void Dispatcher::record(Batch& b) {
-  if (b.outcomes.empty()) return;  // all written with the hand-over marks
+  if (b.outcomes.empty()) {  // all written with the hand-over marks
+    release_batch(b);
+    return;
+  }
   yield_to_requests();
-  std::map<std::int64_t, std::string> pause;  // broadcast → reason
-  outbox_.run([&](const OutboxTransaction& c) { write_outcomes(c, b.claimed, b.outcomes, pause); });
+  Recorded rec;
+  try {
+    outbox_.run([&](const OutboxTransaction& c) {
+      rec = {};  // run again after a conflict
+      write_outcomes(c, b.claimed, b.outcomes, rec);
+    });
+  } catch (...) {
+    // Kept (the rows stay leased meanwhile) and written with the next claim.
+    keep_unwritten(b, b.outcomes);
+    release_batch(b);
+    throw;
+  }
   b.outcomes.clear();
-  for (const auto& [id, reason] : pause)
+  release_batch(b);
+  committed(rec);
+}
+
+void Dispatcher::committed(const Recorded& rec) {
+  sent_ += rec.sent;
+  retried_ += rec.retried;
+  failed_ += rec.failed;
+  for (const auto& [id, reason] : rec.pause)
     std::fprintf(stderr, "dispatcher: broadcast %lld paused: %s\n", static_cast<long long>(id),
                  reason.c_str());
+}
+
+void Dispatcher::keep_unwritten(const Batch& b, std::vector<Outcome>& outcomes) {
+  std::lock_guard lk(unwritten_mu_);
+  for (auto& o : outcomes) {
+    Unwritten u;
+    u.message = b.claimed[o.row];
+    u.message.email = {};  // write_outcomes needs the row, not the message
+    u.message.sms = {};
+    u.message.payload.clear();
+    u.outcome = std::move(o);
+    u.outcome.row = 0;
+    u.batch = b.serial;
+    unwritten_.push_back(std::move(u));
+  }
+  outcomes.clear();
+}
+
+void Dispatcher::release_batch(const Batch& b) {
+  std::lock_guard lk(unwritten_mu_);
+  std::set<std::int64_t> kept;
+  for (const auto& u : unwritten_)
+    if (u.batch == b.serial) kept.insert(u.message.id);
+  for (const auto& m : b.claimed) {
+    auto it = claimed_by_.find(m.id);
+    if (it != claimed_by_.end() && it->second == b.serial && !kept.contains(m.id))
+      claimed_by_.erase(it);
+  }
+}
+
+std::vector<std::pair<std::int64_t, std::uint64_t>> Dispatcher::write_unwritten(
+    const OutboxTransaction& c, Recorded& rec) {
+  std::vector<std::pair<std::int64_t, std::uint64_t>> done;  // (row, batch)
+  std::vector<ClaimedMessage> claimed;
+  std::vector<Outcome> outcomes;
+  {
+    std::lock_guard lk(unwritten_mu_);
+    for (const auto& u : unwritten_) {
+      done.emplace_back(u.message.id, u.batch);
+      // Claimed again since (by this process): the first write did land
+      // (the row was queued again), and the outcome is no longer this row's.
+      auto it = claimed_by_.find(u.message.id);
+      if (it == claimed_by_.end() || it->second != u.batch) continue;
+      claimed.push_back(u.message);
+      outcomes.push_back(u.outcome);
+      outcomes.back().row = claimed.size() - 1;
+    }
+  }
+  // Written again: a mark fenced on the row's state and lease owner changes
+  // nothing when its first write landed, or when the row is no longer ours.
+  write_outcomes(c, claimed, outcomes, rec);
+  return done;
+}
+
+void Dispatcher::forget_written(
+    const std::vector<std::pair<std::int64_t, std::uint64_t>>& written) {
+  if (written.empty()) return;
+  std::lock_guard lk(unwritten_mu_);
+  const std::set<std::pair<std::int64_t, std::uint64_t>> gone(written.begin(), written.end());
+  std::erase_if(unwritten_, [&](const Unwritten& u) {
+    return gone.contains({u.message.id, u.batch});
+  });
+  for (const auto& [id, batch] : written) {
+    auto it = claimed_by_.find(id);
+    if (it != claimed_by_.end() && it->second == batch) claimed_by_.erase(it);
+  }
+}
+
+void Dispatcher::write_unwritten_before_stopping() {
+  {
+    std::lock_guard lk(unwritten_mu_);
+    if (unwritten_.empty()) return;
+  }
+  std::vector<std::pair<std::int64_t, std::uint64_t>> written;
+  Recorded rec;
+  try {
+    outbox_.run([&](const OutboxTransaction& c) {
+      rec = {};
+      written = write_unwritten(c, rec);
+    });
+  } catch (const std::exception& e) {
+    // Left leased: the next start hands them back (release_own).
+    failures_log_.log(std::string("recording: ") + e.what(),
+                      std::string("dispatcher: recording failed: ") + e.what());
+    return;
+  }
+  forget_written(written);
+  committed(rec);
 }
 
 }  // namespace sc

@@ -6,10 +6,13 @@
 // rates, pauses, quiet hours) are in tests/unit/dispatch.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "contract/backends.h"
 #include "sc/dispatch/dispatcher.h"
@@ -22,6 +25,41 @@ namespace {
 
 using unit::FakeEmail;
 using unit::FakeSms;
+
+// The database going away and coming back, as the dispatcher sees it (on
+// PostgreSQL, the server terminating the connections; the service keeps
+// running and opens them again). While down, every transaction fails: its
+// work is rolled back, or (kCommitted) it commits and its answer is lost, as
+// when the connection drops during COMMIT.
+class DroppingOutbox final : public OutboxTransactions {
+ public:
+  enum class Mode { kUp, kRolledBack, kCommitted };
+  explicit DroppingOutbox(OutboxTransactions& inner) : inner_(inner) {}
+  void set(Mode m) { mode_ = m; }
+  int failed() const { return failed_; }
+
+  void run(const std::function<void(const OutboxTransaction&)>& fn) override {
+    const Mode m = mode_;
+    if (m == Mode::kUp) return inner_.run(fn);
+    ++failed_;
+    if (m == Mode::kRolledBack) {
+      inner_.run([&](const OutboxTransaction& c) {
+        fn(c);
+        throw std::runtime_error("connection to the database lost");
+      });
+    }
+    inner_.run(fn);
+    throw std::runtime_error("connection to the database lost (at COMMIT)");
+  }
+  std::uint64_t request_jobs() const override { return inner_.request_jobs(); }
+  void decode(ClaimedMessage& m) const override { inner_.decode(m); }
+  OutboxDepth depth(std::int64_t now) override { return inner_.depth(now); }
+
+ private:
+  OutboxTransactions& inner_;
+  std::atomic<Mode> mode_{Mode::kUp};
+  std::atomic<int> failed_{0};
+};
 
 template <class B>
 class DispatcherContract : public Contract<B> {
@@ -52,6 +90,71 @@ class DispatcherContract : public Contract<B> {
   ConsentState state_of_channel(std::int64_t id) {
     return this->db().write(
         [&](const Transaction& tx) { return tx.subscribers.channel_by_id(id)->state; });
+  }
+
+  // A confirmation and a broadcast's messages, with the database gone from
+  // the provider's first answer until the step ends. Once it answers again,
+  // the next step writes what could not be written (the answers) and hands
+  // back what was never handed over, which goes out in the same step: no
+  // message waits for its lease (300 s, and the clock stands still here),
+  // none is sent twice, and what was sent is recorded sent.
+  void drop_mid_batch(DroppingOutbox::Mode mode, bool threaded) {
+    auto& db = this->db();
+    DroppingOutbox outbox(this->backend().outbox());
+    for (int i = 0; i < 8; ++i)
+      db.add_channel("r" + std::to_string(i) + "@example.org", ConsentState::kConfirmed);
+    const auto bid = db.create_broadcast(ChannelKind::kEmail);
+    ASSERT_EQ(db.snapshot(bid, 100), 8);  // the broadcast's ledger: 8 bulk messages
+    const auto confirmation = db.enqueue_email(db.add_channel("c@example.com"), "c@example.com");
+    std::vector<std::int64_t> ids;
+    for (std::int64_t id = 1; id <= confirmation; ++id)
+      if (this->backend().outbox_row(id)) ids.push_back(id);
+    ASSERT_EQ(ids.size(), 9u);
+    std::atomic<bool> dropped{false};
+    email_.in_flight = 2;
+    email_.set_script([&](const OutboundEmail& m, int) {
+      if (!dropped.exchange(true)) outbox.set(mode);
+      return SendResult::sent("202", "P-" + std::to_string(m.outbox_id));
+    });
+    auto o = options();
+    o.idle_poll_ms = 5;
+    Dispatcher d(outbox, email_, sms_, db.clock(), o);
+    auto all_sent = [&] {
+      for (auto id : ids)
+        if (db.row(id).state != "sent") return false;
+      return true;
+    };
+    if (threaded) {
+      d.start();
+      ASSERT_TRUE(testing::wait_for([&] { return outbox.failed() >= 2; }));
+      outbox.set(DroppingOutbox::Mode::kUp);
+      // The lease never runs out here (the fake clock stands still): only
+      // writing again what failed gets every message out and recorded.
+      ASSERT_TRUE(testing::wait_for(all_sent, std::chrono::seconds(10)));
+      d.stop();
+    } else {
+      try {
+        d.step();
+      } catch (const std::exception&) {
+        // the batch's record failed with the database away
+      }
+      ASSERT_TRUE(dropped.load());
+      ASSERT_GT(outbox.failed(), 0);
+      outbox.set(DroppingOutbox::Mode::kUp);
+      for (int i = 0; i < 5 && !all_sent(); ++i) EXPECT_NO_THROW(d.step());
+    }
+    for (auto id : ids) {
+      auto r = db.row(id);
+      EXPECT_EQ(r.state, "sent") << id;
+      EXPECT_EQ(r.provider_message_id, "P-" + std::to_string(id)) << id;
+      EXPECT_EQ(email_.attempts[id], 1) << id << " sent " << email_.attempts[id] << " times";
+    }
+    // Counted once committed: a commit whose answer was lost is not known to
+    // have happened, and its outcome written again changes nothing.
+    if (mode == DroppingOutbox::Mode::kRolledBack)
+      EXPECT_EQ(DispatcherProbe::stats(d).sent, ids.size());
+    else
+      EXPECT_LE(DispatcherProbe::stats(d).sent, ids.size());
   }
 
   FakeEmail email_{"fake-email", this->db().clock()};
@@ -436,6 +539,23 @@ TYPED_TEST(DispatcherContract, StartHandsBackLeasesADeadProcessLeft) {
   ASSERT_TRUE(testing::wait_for([&] { return db.row(id).state == "sent"; }));
   d.stop();
   EXPECT_EQ(db.row(id).attempts, 2);
+}
+
+TYPED_TEST(DispatcherContract, WhatCouldNotBeWrittenWhileTheDatabaseWasAwayIsWrittenWhenItAnswers) {
+  this->drop_mid_batch(DroppingOutbox::Mode::kRolledBack, false);
+}
+
+TYPED_TEST(DispatcherContract,
+           WritingAgainWhatDidCommitAfterAllChangesNothingAndSendsNothingTwice) {
+  this->drop_mid_batch(DroppingOutbox::Mode::kCommitted, false);
+}
+
+TYPED_TEST(DispatcherContract, TheThreadHandsBackAndRecordsAtOnceWhenTheDatabaseComesBack) {
+  this->drop_mid_batch(DroppingOutbox::Mode::kRolledBack, true);
+}
+
+TYPED_TEST(DispatcherContract, TheThreadNeverSendsTwiceWhenCommitsLandedButTheirAnswersWereLost) {
+  this->drop_mid_batch(DroppingOutbox::Mode::kCommitted, true);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "sc/core/broadcast.h"
@@ -150,7 +151,26 @@ class Dispatcher {
   void send_through(Provider& p, Sender& sender, std::vector<Message>& messages,
                     std::vector<std::size_t>& rows, Batch& b,
                     const std::function<void()>& before_first_mark);
+  // What a transaction's outcomes came to, applied once it commits.
+  struct Recorded {
+    std::map<std::int64_t, std::string> pause;  // broadcast → reason
+    std::uint64_t sent = 0, retried = 0, failed = 0;
+  };
+  // Writes the batch's outcomes; when that fails, keeps them to write again
+  // (unwritten_) and rethrows.
   void record(Batch& batch);
+  // Writes again, in the claim's transaction, the outcomes whose write
+  // failed; returns which of unwritten_ it wrote (or found stale).
+  struct Unwritten;
+  std::vector<std::pair<std::int64_t, std::uint64_t>> write_unwritten(const OutboxTransaction& c,
+                                                                      Recorded& rec);
+  void forget_written(const std::vector<std::pair<std::int64_t, std::uint64_t>>& written);
+  // Keeps outcomes whose write failed (its fate unknown) for write_unwritten.
+  void keep_unwritten(const Batch& b, std::vector<Outcome>& outcomes);
+  // The batch's rows are settled: what is not in unwritten_ is no longer its.
+  void release_batch(const Batch& b);
+  // Once more on the way out, in a transaction of its own.
+  void write_unwritten_before_stopping();
   // Writes outcomes inside a transaction (record and the hand-over marks);
   // collects the broadcasts to pause for errors in a row.
   // The messages a provider accepted, recorded in one statement (the usual
@@ -159,8 +179,8 @@ class Dispatcher {
                                         const std::vector<ClaimedMessage>& claimed,
                                         const std::vector<Outcome>& outcomes, std::int64_t now);
   void write_outcomes(const OutboxTransaction& c, const std::vector<ClaimedMessage>& claimed,
-                      const std::vector<Outcome>& outcomes,
-                      std::map<std::int64_t, std::string>& pause);
+                      const std::vector<Outcome>& outcomes, Recorded& rec);
+  void committed(const Recorded& rec);
   bool stopping() const;
   void yield_to_requests();
   int claim_allowance(Provider& p, std::int64_t now_ms);
@@ -175,10 +195,23 @@ class Dispatcher {
   const BroadcastComposer* broadcasts_ = nullptr;
   RateGrants* grants_ = nullptr;
   QuietHoursCheck quiet_hours_;
-  // Written only by write_outcomes, whose callers never overlap (a batch's
-  // marks wait for the previous batch's record).
+  // Written by write_outcomes (the marker, record, and the claim writing
+  // again what failed), under counters_mu_.
+  std::mutex counters_mu_;
   std::map<std::int64_t, int> broadcast_errors_;  // errors in a row, by broadcast
   std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
+  // Outcomes (hand-backs included) whose write failed while the database
+  // was away: written again before the next claim, in its transaction, until
+  // they land; never dropped, never resent. Each claimed row is known with
+  // the batch (a serial) that holds it until its outcome is written, so an
+  // outcome written again whose first write did land after all (the
+  // connection dropped at COMMIT) cannot reach the row's next lease: once
+  // the row is claimed again it belongs to another batch, and the old
+  // outcome is dropped. Guarded by unwritten_mu_; claims never overlap.
+  std::mutex unwritten_mu_;
+  std::vector<Unwritten> unwritten_;
+  std::map<std::int64_t, std::uint64_t> claimed_by_;  // row → batch
+  std::uint64_t next_batch_ = 1;                      // prepare() only
   SendObserver observer_;
   // Database failures by text: they repeat every round while the disk is full.
   ThrottledLog failures_log_;
