@@ -59,7 +59,7 @@ stop_all() {
 }
 wrk_run() {  # port connections seconds -> "rps p99 errors acked"
   local out
-  out=$(wrk -t1 -c"$2" -d"$3"s --latency -s bench/signup.lua "http://127.0.0.1:$1/")
+  out=$(wrk -t1 -c"$2" -d"$3"s --latency -s bench/signup.lua "http://127.0.0.1:$1/" -- "p$1")
   echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(echo "$out" | awk '$1=="99%"{print $2}')" \
     "$(echo "$out" | sed -n 's/^non-2xx-or-3xx: \([0-9]*\),.*/\1/p')" \
     "$(echo "$out" | awk '/requests in/{print $1}')"

@@ -1,12 +1,14 @@
 -- wrk script: POST /api/v1/subscriptions with a unique address per request.
--- Each wrk thread gets its own prefix so addresses never collide.
+-- Each wrk thread gets its own prefix so addresses never collide; wrk
+-- processes started at once draw the same random numbers, so each names
+-- itself with an argument (wrk ... URL -- NAME).
 local counter = 0
 local prefix = ""
 function setup(thread)
   thread:set("tid", tostring(math.random(1, 1e9)))
 end
 function init(args)
-  prefix = "b" .. (tid or tostring(math.random(1, 1e9))) .. "x" .. tostring(os.time())
+  prefix = "b" .. (args[1] or "") .. (tid or tostring(math.random(1, 1e9))) .. "x" .. tostring(os.time())
 end
 request = function()
   counter = counter + 1
