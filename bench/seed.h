@@ -51,13 +51,16 @@ inline void seed_confirmed(const std::string& db, bool postgres, int n, ChannelK
           " COMMIT;");
 }
 
-// The benchmarks' PostgreSQL cluster: fsync and full_page_writes on. With
+// The benchmarks' PostgreSQL cluster: fsync and full_page_writes on, and
+// SC_BENCH_PG_CONF's line if set. With
 // SC_BENCH_PG_STATS set, pg_stat_statements is loaded, and print_pg_stats
 // shows where the database's time went.
 inline testing::PgCluster::Options pg_options() {
   testing::PgCluster::Options o{.durable = true, .extra_settings = {}};
   if (std::getenv("SC_BENCH_PG_STATS") != nullptr)
     o.extra_settings.push_back("shared_preload_libraries = 'pg_stat_statements'");
+  // More postgresql.conf lines, e.g. SC_BENCH_PG_CONF="max_wal_size = 4GB".
+  if (const char* conf = std::getenv("SC_BENCH_PG_CONF")) o.extra_settings.emplace_back(conf);
   return o;
 }
 
