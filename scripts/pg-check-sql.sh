@@ -376,7 +376,10 @@ EXECUTE "outbox.register_instance"('i1', 'host-a:8080', '900');
 EXECUTE "outbox.register_instance"('i1', 'host-a:8080', '901');
 EXECUTE "outbox.register_instance"('i2', 'host-b:8080', '900');
 EXECUTE "outbox.heartbeat"('i2', '950');
-SELECT chk.ok((SELECT heartbeat_at FROM instances WHERE id = 'i1') = 900 AND (SELECT heartbeat_at FROM instances WHERE id = 'i2') = 950,
+SELECT chk.ok((SELECT heartbeat_at FROM instances WHERE id = 'i2') = 900,
+              'heartbeat: less than a minute later, nothing written');
+EXECUTE "outbox.heartbeat"('i2', '960');
+SELECT chk.ok((SELECT heartbeat_at FROM instances WHERE id = 'i1') = 900 AND (SELECT heartbeat_at FROM instances WHERE id = 'i2') = 960,
               'register_instance once per id; heartbeat');
 UPDATE outbox SET lease_owner = 'i2' WHERE id = 5;
 EXECUTE "outbox.register_instance"('i3', 'host-a:8080', '1000');
@@ -387,7 +390,7 @@ SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending') = 1 AND (SEL
               'release_own_*: the name''s earlier run''s leases, not another name''s');
 EXECUTE "outbox.forget_instances"('i3', 'host-a:8080', '0');
 SELECT chk.ok((SELECT array_agg(id ORDER BY id) FROM instances) = '{i2,i3}', 'forget_instances: the name''s earlier runs');
-EXECUTE "outbox.forget_instances"('i3', 'host-a:8080', '960');
+EXECUTE "outbox.forget_instances"('i3', 'host-a:8080', '961');
 SELECT chk.ok((SELECT array_agg(id ORDER BY id) FROM instances) = '{i3}', 'forget_instances: the silent ones');
 EXECUTE "outbox.expire_transactional"('3000000001');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE state = 'sending') = 0, 'expired transactional leases are queued again');

@@ -151,8 +151,11 @@ INSERT INTO instances (id, name, started_at, heartbeat_at)
 VALUES ($1::text, $2::text, $3::bigint, $3::bigint)
 ON CONFLICT (id) DO NOTHING;
 
+-- At most once a minute (it runs with every claim; forget_instances waits
+-- a week): a claim that finds nothing writes nothing.
 -- name: outbox.heartbeat
-UPDATE instances SET heartbeat_at = $2::bigint WHERE id = $1::text;
+UPDATE instances SET heartbeat_at = $2::bigint
+ WHERE id = $1::text AND heartbeat_at <= $2::bigint - 60;
 
 -- The same as expire_*, whatever the lease, for the rows this instance's
 -- name holds ($2): the leases of its earlier runs (a process that is gone),

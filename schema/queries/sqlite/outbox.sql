@@ -129,8 +129,10 @@ UPDATE outbox SET state = 'queued', lease_until = 0, lease_owner = NULL
 INSERT INTO instances (id, name, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)
 ON CONFLICT (id) DO NOTHING;
 
+-- At most once a minute (it runs with every claim; forget_instances waits
+-- a week): a claim that finds nothing writes nothing.
 -- name: outbox.heartbeat
-UPDATE instances SET heartbeat_at = ?2 WHERE id = ?1;
+UPDATE instances SET heartbeat_at = ?2 WHERE id = ?1 AND heartbeat_at <= ?2 - 60;
 
 -- The same as expire_*, whatever the lease, for the rows this instance's
 -- name holds (?2): the leases of its earlier runs (a process that is gone),
