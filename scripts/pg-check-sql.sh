@@ -422,6 +422,9 @@ DROP TABLE r;
 EXECUTE "broadcasts.snapshot_end_in_topics"('email', '0', '["news"]', '2') \gset se_
 SELECT chk.ok(:se_max > 0 AND :se_count = 2, 'snapshot_end_in_topics: the 2nd qualifying channel');
 EXECUTE "broadcasts.snapshot_in_topics"('email', '0', '["news"]', :'se_max', :'bc_id', '900');
+SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id) = 0, 'no chunk for a broadcast not sending');
+UPDATE broadcasts SET status = 'sending' WHERE id IN (:bc_id, :bk_id);
+EXECUTE "broadcasts.snapshot_in_topics"('email', '0', '["news"]', :'se_max', :'bc_id', '900');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id) = 2, 'snapshot_in_topics queued the chunk');
 EXECUTE "broadcasts.snapshot_in_topics"('email', '0', '["news"]', :'se_max', :'bc_id', '900');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bc_id) = 2, 'a repeated chunk adds nothing');
@@ -433,6 +436,7 @@ EXECUTE "broadcasts.snapshot_end"('email', '0', '100') \gset se_
 SELECT chk.ok(:se_count = 5, 'snapshot_end counts confirmed channels of the kind');
 EXECUTE "broadcasts.snapshot"('email', '0', :'se_max', :'bk_id', '900');
 SELECT chk.ok((SELECT count(*) FROM outbox WHERE broadcast_id = :bk_id AND lane = 1) = 5, 'snapshot');
+UPDATE broadcasts SET status = 'draft' WHERE id IN (:bc_id, :bk_id);
 EXECUTE "broadcasts.advance_snapshot"('3', '1', '901', :'bc_id');
 EXECUTE "broadcasts.advance_snapshot"('2', '1', '902', :'bc_id');
 SELECT chk.ok((SELECT snapshot_cursor = 3 AND snapshot_done = 1 FROM broadcasts WHERE id = :bc_id), 'the cursor never moves back');

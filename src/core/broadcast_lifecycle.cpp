@@ -96,7 +96,8 @@ Result<int> apply_broadcast_action(BroadcastDrafts& drafts, BroadcastLedger& led
 }
 
 BroadcastProgress advance_broadcast(BroadcastDrafts& drafts, BroadcastLedger& ledger,
-                                    std::int64_t id, int chunk_rows, std::int64_t now) {
+                                    std::int64_t id, int chunk_rows, std::int64_t now,
+                                    const SnapshotAhead* written_ahead) {
   BroadcastProgress p;
   auto b = drafts.find(id);
   if (!b) return p;
@@ -109,6 +110,11 @@ BroadcastProgress advance_broadcast(BroadcastDrafts& drafts, BroadcastLedger& le
       break;
     case BroadcastStatus::kSending:
       if (!b->snapshot_done) {
+        // Written ahead from where this chunk would start: it starts after.
+        // (From anywhere else, another runner moved the cursor since.)
+        if (written_ahead != nullptr && written_ahead->from == b->snapshot_cursor &&
+            written_ahead->to > written_ahead->from)
+          b->snapshot_cursor = written_ahead->to;
         if (ledger.snapshot_chunk(*b, chunk_rows, now) > 0) p.queued = true;
         p.changed = true;
       } else if (!ledger.has_unfinished(b->id)) {

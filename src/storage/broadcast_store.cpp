@@ -125,31 +125,55 @@ std::optional<std::int64_t> SqliteBroadcastStore::take_run_lease(std::int64_t id
   return st_("broadcasts.take_lease").bind(id, me_.id, now, until).value<std::int64_t>();
 }
 
+std::pair<std::int64_t, int> SqliteBroadcastStore::snapshot_end(const Broadcast& b,
+                                                                std::int64_t after, int max_rows) {
+  const auto channel = to_string(b.channel);
+  auto end = b.topics.empty() ? st_("broadcasts.snapshot_end").bind(channel, after, max_rows)
+                              : st_("broadcasts.snapshot_end_in_topics")
+                                    .bind(channel, after, json(b.topics).dump(), max_rows);
+  const auto [last, found] = *end.one<std::int64_t, int>();  // MAX(id) is NULL (0) for none
+  return {last, found};
+}
+
+int SqliteBroadcastStore::snapshot_range(const Broadcast& b, std::int64_t after, std::int64_t last,
+                                         std::int64_t now) {
+  const auto channel = to_string(b.channel);
+  const int added = b.topics.empty()
+                        ? st_("broadcasts.snapshot").bind(channel, after, last, b.id, now).exec()
+                        : st_("broadcasts.snapshot_in_topics")
+                              .bind(channel, after, json(b.topics).dump(), last, b.id, now)
+                              .exec();
+  if (added > 0) outbox_changed_ = true;
+  return added;
+}
+
 int SqliteBroadcastStore::snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) {
   // Where this chunk ends: the max_rows-th qualifying channel after the cursor.
-  const bool by_topic = !b.topics.empty();
-  const std::string topics = json(b.topics).dump();
-  const auto channel = to_string(b.channel);
-  auto end = by_topic ? st_("broadcasts.snapshot_end_in_topics")
-                            .bind(channel, b.snapshot_cursor, topics, max_rows)
-                      : st_("broadcasts.snapshot_end").bind(channel, b.snapshot_cursor, max_rows);
-  const auto [last, found] = *end.one<std::int64_t, int>();  // MAX(id) is NULL (0) for none
-  int added = 0;
-  if (found > 0) {
-    added =
-        by_topic
-            ? st_("broadcasts.snapshot_in_topics")
-                  .bind(channel, b.snapshot_cursor, topics, last, b.id, now)
-                  .exec()
-            : st_("broadcasts.snapshot").bind(channel, b.snapshot_cursor, last, b.id, now).exec();
-    if (added > 0) outbox_changed_ = true;
-  }
+  const auto [last, found] = snapshot_end(b, b.snapshot_cursor, max_rows);
+  const int added = found > 0 ? snapshot_range(b, b.snapshot_cursor, last, now) : 0;
   st_("broadcasts.advance_snapshot").bind(last, found < max_rows, now, b.id).exec();
   // After the first chunk, and after the last of a snapshot of several.
   const bool first = b.snapshot_cursor == 0;
   if ((first && added > 0) || (!first && found < max_rows))
     st_("broadcasts.refresh_statistics").exec();
   return added;
+}
+
+SnapshotAhead SqliteBroadcastStore::snapshot_ahead(const Broadcast& b, int max_rows,
+                                                   int after_chunks, std::int64_t now) {
+  SnapshotAhead ahead;
+  std::int64_t from = b.snapshot_cursor;
+  for (int i = 0; i < after_chunks; ++i) {
+    const auto [end, found] = snapshot_end(b, from, max_rows);
+    if (found < max_rows) return ahead;  // the snapshot ends before
+    from = end;
+  }
+  ahead.from = ahead.to = from;
+  const auto [last, found] = snapshot_end(b, from, max_rows);
+  if (found == 0) return ahead;
+  ahead.added = snapshot_range(b, from, last, now);
+  ahead.to = last;
+  return ahead;
 }
 
 int SqliteBroadcastStore::skip_queued(std::int64_t id, int max_rows, std::int64_t now) {

@@ -2,6 +2,7 @@
 // queries through its Statements (sql.h).
 #pragma once
 #include <string>
+#include <utility>
 
 #include "sc/core/ports/stores.h"
 #include "sc/core/rate_grants.h"
@@ -120,11 +121,17 @@ class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedge
   // BroadcastLedger
   bool has_audience(const Broadcast& b) override;
   int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override;
+  SnapshotAhead snapshot_ahead(const Broadcast& b, int max_rows, int after_chunks,
+                               std::int64_t now) override;
   int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override;
   bool has_unfinished(std::int64_t id) override;
   int requeue(std::int64_t id, const std::string& state, std::int64_t now) override;
 
  private:
+  // The max_rows-th qualifying channel after `after`, and how many there are.
+  std::pair<std::int64_t, int> snapshot_end(const Broadcast& b, std::int64_t after, int max_rows);
+  // Queues the qualifying channels in (after, last]; returns the rows added.
+  int snapshot_range(const Broadcast& b, std::int64_t after, std::int64_t last, std::int64_t now);
   Statements& st_;
   bool& outbox_changed_;
   const Instance& me_;

@@ -283,6 +283,7 @@ DatabaseHealth WriteQueue::health() const {
 const std::string& WriteQueue::instance_id() const { return impl_->instance.id; }
 
 const std::string& WriteQueue::instance_name() const { return impl_->instance.name; }
+std::size_t WriteQueue::connections() const { return impl_->writers.size(); }
 
 WriteQueue::Stats WriteQueue::stats() const {
   std::lock_guard lk(impl_->mu);

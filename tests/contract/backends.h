@@ -299,6 +299,10 @@ struct BroadcastStores {
   int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) {
     return ledger.snapshot_chunk(b, max_rows, now);
   }
+  SnapshotAhead snapshot_ahead(const Broadcast& b, int max_rows, int after_chunks,
+                               std::int64_t now) {
+    return ledger.snapshot_ahead(b, max_rows, after_chunks, now);
+  }
   int skip_queued(std::int64_t id, int max_rows, std::int64_t now) {
     return ledger.skip_queued(id, max_rows, now);
   }

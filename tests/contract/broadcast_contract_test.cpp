@@ -7,6 +7,7 @@
 #include <set>
 
 #include "contract/backends.h"
+#include "sc/core/broadcast_lifecycle.h"
 
 namespace sc::contract {
 namespace {
@@ -73,6 +74,73 @@ TYPED_TEST(BroadcastContract, SnapshotTakesEveryConfirmedChannelOfItsKindOnceInC
   auto counts = db.counts(id);
   EXPECT_EQ(counts.total, 8);
   EXPECT_EQ(counts.sending, 8);
+}
+
+// A chunk written ahead: the max_rows channels after the next max_rows
+// (after_chunks 1) enter the ledger, the cursor stays; a snapshot that then
+// skips that range (advance_broadcast) has every recipient once.
+TYPED_TEST(BroadcastContract, AChunkWrittenAheadTakesTheChunkAfterTheNextAndLeavesTheCursor) {
+  auto& db = this->db();
+  const auto ids = confirmed_emails(db, 25);
+  db.add_channel("gone@example.org", ConsentState::kUnsubscribed);
+  const auto id = db.create_broadcast(ChannelKind::kEmail);
+  const auto ahead = db.broadcast_tx([&](BroadcastStores& s) {
+    const auto b = s.find(id);
+    return s.snapshot_ahead(*b, 10, 1, 1000);
+  });
+  EXPECT_EQ(ahead.from, ids[9]);
+  EXPECT_EQ(ahead.to, ids[19]);
+  EXPECT_EQ(ahead.added, 10);
+  auto b = db.backend().broadcast_reads().get(id);
+  EXPECT_EQ(b->snapshot_cursor, 0);
+  EXPECT_FALSE(b->snapshot_done);
+  EXPECT_EQ(db.counts(id).total, 10);
+  // Written again (another runner, a retry): nobody twice.
+  db.broadcast_tx(
+      [&](BroadcastStores& s) { EXPECT_EQ(s.snapshot_ahead(*s.find(id), 10, 1, 1000).added, 0); });
+  // Two chunks on: 21-25, the snapshot's tail (and nothing past it).
+  db.broadcast_tx([&](BroadcastStores& s) {
+    const auto tail = s.snapshot_ahead(*s.find(id), 10, 2, 1000);
+    EXPECT_EQ(tail.from, ids[19]);
+    EXPECT_EQ(tail.to, ids[24]);
+    EXPECT_EQ(tail.added, 5);
+    const auto past = s.snapshot_ahead(*s.find(id), 10, 3, 1000);
+    EXPECT_EQ(past.from, past.to);
+    EXPECT_EQ(past.added, 0);
+  });
+  EXPECT_EQ(db.counts(id).total, 15);
+  // The locked chunks: 1-10, then (the range written ahead skipped) 21-25.
+  int added = 0;
+  for (int step = 0; step < 3; ++step)
+    db.broadcast_tx([&](BroadcastStores& s) {
+      added += advance_broadcast(s.drafts, s.ledger, id, 10, 1000, &ahead).queued ? 1 : 0;
+    });
+  b = db.backend().broadcast_reads().get(id);
+  EXPECT_TRUE(b->snapshot_done);
+  EXPECT_EQ(b->snapshot_cursor, ids[24]);
+  EXPECT_EQ(added, 1);  // 21-25 were written ahead too
+  std::set<std::int64_t> channels;
+  for (auto& m : db.claim(1000, 1000)) EXPECT_TRUE(channels.insert(m.channel_id).second);
+  EXPECT_EQ(channels, std::set<std::int64_t>(ids.begin(), ids.end()));
+}
+
+// Nothing is written ahead near the end (the next chunk is the last), nor
+// for a broadcast that is not sending (paused since the runner listed it).
+TYPED_TEST(BroadcastContract, NothingIsWrittenAheadOfTheLastChunkOrForABroadcastNotSending) {
+  auto& db = this->db();
+  const auto ids = confirmed_emails(db, 15);
+  const auto id = db.create_broadcast(ChannelKind::kEmail);
+  db.broadcast_tx([&](BroadcastStores& s) {
+    const auto b = s.find(id);
+    const auto last = s.snapshot_ahead(*b, 20, 1, 1000);
+    EXPECT_EQ(last.from, last.to);
+    EXPECT_EQ(last.added, 0);
+    s.set_status(id, BroadcastStatus::kPaused, "paused by test", 1000);
+    const auto paused = s.snapshot_ahead(*b, 5, 1, 1000);
+    EXPECT_EQ(paused.added, 0);
+    EXPECT_EQ(s.snapshot_chunk(*b, 5, 1000), 0);
+  });
+  EXPECT_EQ(db.counts(id).total, 0);
 }
 
 TYPED_TEST(BroadcastContract, TopicsLimitTheAudience) {

@@ -22,8 +22,9 @@ namespace {
 
 // One instance: its own writer (own connection, own random instance id) and reads.
 struct PgInstance {
-  PgInstance(const std::string& url, const std::string& name)
-      : writer(url, storage::WriteQueue::Options{.instance_name = name}),
+  PgInstance(const std::string& url, const std::string& name, std::size_t connections = 1)
+      : writer(url,
+               storage::WriteQueue::Options{.connections = connections, .instance_name = name}),
         reads(url, 1),
         outbox(writer, reads),
         broadcasts(writer, reads) {}
@@ -123,7 +124,8 @@ class CountingBroadcasts final : public BroadcastTransactions {
       fn(drafts, ledger);
     });
   }
-  std::atomic<int> rows_added{0}, completions{0};
+  int parallel_writers() const override { return inner_.parallel_writers(); }
+  std::atomic<int> rows_added{0}, rows_ahead{0}, completions{0};
 
  private:
   struct Drafts final : BroadcastDrafts {
@@ -158,6 +160,13 @@ class CountingBroadcasts final : public BroadcastTransactions {
       const int n = l_.snapshot_chunk(b, max_rows, now);
       c_.rows_added += n;
       return n;
+    }
+    SnapshotAhead snapshot_ahead(const Broadcast& b, int max_rows, int after_chunks,
+                                 std::int64_t now) override {
+      const auto a = l_.snapshot_ahead(b, max_rows, after_chunks, now);
+      c_.rows_added += a.added;
+      c_.rows_ahead += a.added;
+      return a;
     }
     int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override {
       return l_.skip_queued(id, max_rows, now);
@@ -265,6 +274,76 @@ TEST_F(PgRunners, ARunnerThatStopsMidSnapshotIsTakenOverOnceItsLeaseRunsOut) {
   EXPECT_EQ(a_tx_.rows_added + b_tx_.rows_added, kRecipients);
   EXPECT_EQ(b_tx_.completions, 1);
   EXPECT_EQ(a_tx_.completions, 0);
+}
+
+// Instances with four writer connections: from its second step on, the
+// runner holding the lease writes the two chunks after the next beside each
+// locked chunk. Step by step: 10, then 10 + 20 ahead, then the next after
+// the range written ahead; the cursor never passes a recipient that is not
+// in the ledger.
+class PgRunnersAhead : public PgRunners {
+ protected:
+  PgInstance a4_{backend_.location(), "host-a4:8080", 4},
+      b4_{backend_.location(), "host-b4:8080", 4};
+  CountingBroadcasts a4_tx_{a4_.broadcasts}, b4_tx_{b4_.broadcasts};
+  BroadcastRunner a4_runner_{a4_tx_, clock_, options_, nullptr};
+  BroadcastRunner b4_runner_{b4_tx_, clock_, options_, nullptr};
+  std::int64_t cursor() { return backend_.broadcast_reads().get(bc_)->snapshot_cursor; }
+};
+
+TEST_F(PgRunnersAhead, TheLeaseHolderWritesTheChunksAfterTheNextBesideEachChunk) {
+  ASSERT_EQ(a4_tx_.parallel_writers(), 4);
+  const auto first = cursor();
+  EXPECT_TRUE(a4_runner_.step());
+  EXPECT_EQ(a4_tx_.rows_added, 10);
+  EXPECT_EQ(a4_tx_.rows_ahead, 0);  // the lease was not its own before
+  EXPECT_TRUE(a4_runner_.step());
+  EXPECT_EQ(a4_tx_.rows_added, 40);
+  EXPECT_EQ(a4_tx_.rows_ahead, 20);
+  EXPECT_EQ(ledger_rows(), "40");
+  const auto after_two = cursor();
+  EXPECT_GT(after_two, first);
+  // The cursor stands after chunk 2; chunks 3 and 4 are in the ledger already.
+  EXPECT_EQ(db_inspect::query_value(
+                backend_.location(),
+                "SELECT count(*) FROM outbox WHERE broadcast_id = " + std::to_string(bc_) +
+                    " AND channel_id <= " + std::to_string(after_two)),
+            "20");
+  EXPECT_FALSE(b4_runner_.step());  // a holds the lease: b writes nothing, not even ahead
+  EXPECT_EQ(b4_tx_.rows_added, 0);
+  EXPECT_TRUE(a4_runner_.step());  // chunk 5 (3 and 4 skipped), the last
+  EXPECT_EQ(a4_tx_.rows_added, 45);
+  EXPECT_EQ(a4_tx_.rows_ahead, 20);
+  const auto b = backend_.broadcast_reads().get(bc_);
+  EXPECT_TRUE(b->snapshot_done);
+  EXPECT_EQ(ledger_rows(), "45");
+  send_all(1000);
+  for (int i = 0; i < 10 && a4_runner_.step(); ++i) {
+  }
+  EXPECT_EQ(status(), "completed");
+  EXPECT_EQ(a4_tx_.completions, 1);
+}
+
+// Both runners at once, each with four connections, stepping as fast as
+// they can: every recipient enters the ledger once, the broadcast completes once.
+TEST_F(PgRunnersAhead, TwoRunnersWritingAheadAtOnceSnapshotOnceAndCompleteOnce) {
+  std::atomic<bool> done{false};
+  auto run = [&](BroadcastRunner& r) {
+    while (!done) r.step();
+  };
+  std::thread ta([&] { run(a4_runner_); }), tb([&] { run(b4_runner_); });
+  const bool snapshotted = testing::wait_for([&] { return ledger_rows() == "45"; });
+  if (snapshotted) send_all(1000);
+  const bool completed = testing::wait_for([&] { return status() == "completed"; });
+  done = true;
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(snapshotted);
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(a4_tx_.rows_added + b4_tx_.rows_added, kRecipients);
+  EXPECT_GT(a4_tx_.rows_ahead + b4_tx_.rows_ahead, 0);
+  EXPECT_EQ(a4_tx_.completions + b4_tx_.completions, 1);
+  EXPECT_EQ(ledger_rows(), "45");
 }
 
 }  // namespace

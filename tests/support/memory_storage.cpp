@@ -609,16 +609,21 @@ struct MemoryStorage::Stores final : SubscriberStore,
     l.until = until;
     return l.term;
   }
-  int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override {
+  // The first max_rows qualifying channels after `after`.
+  std::vector<const Channel*> snapshot_next(const Broadcast& b, std::int64_t after, int max_rows) {
     std::vector<const Channel*> chunk;
     for (const auto& [id, c] : d.channels) {
       if (static_cast<int>(chunk.size()) >= max_rows) break;
-      if (id > b.snapshot_cursor && in_audience(b, c)) chunk.push_back(&c);
+      if (id > after && in_audience(b, c)) chunk.push_back(&c);
     }
+    return chunk;
+  }
+  // Queues those of `chunk` not in the ledger yet, while the broadcast is sending.
+  int snapshot_add(const Broadcast& b, const std::vector<const Channel*>& chunk, std::int64_t now) {
+    auto bit = d.broadcasts.find(b.id);
+    if (bit == d.broadcasts.end() || bit->second.status != BroadcastStatus::kSending) return 0;
     int added = 0;
-    std::int64_t last = 0;
     for (const Channel* c : chunk) {
-      last = c->id;
       const bool in_ledger = std::any_of(d.outbox.begin(), d.outbox.end(), [&](const auto& kv) {
         return kv.second.broadcast_id == b.id && kv.second.channel_id == c->id;
       });
@@ -642,6 +647,12 @@ struct MemoryStorage::Stores final : SubscriberStore,
       }
       ++added;
     }
+    return added;
+  }
+  int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) override {
+    const auto chunk = snapshot_next(b, b.snapshot_cursor, max_rows);
+    const int added = snapshot_add(b, chunk, now);
+    const std::int64_t last = chunk.empty() ? 0 : chunk.back()->id;
     auto it = d.broadcasts.find(b.id);
     if (it != d.broadcasts.end()) {
       it->second.snapshot_cursor = std::max(it->second.snapshot_cursor, last);
@@ -649,6 +660,22 @@ struct MemoryStorage::Stores final : SubscriberStore,
       it->second.updated_at = now;
     }
     return added;
+  }
+  SnapshotAhead snapshot_ahead(const Broadcast& b, int max_rows, int after_chunks,
+                               std::int64_t now) override {
+    SnapshotAhead ahead;
+    std::int64_t from = b.snapshot_cursor;
+    for (int i = 0; i < after_chunks; ++i) {
+      const auto next = snapshot_next(b, from, max_rows);
+      if (static_cast<int>(next.size()) < max_rows) return ahead;
+      from = next.back()->id;
+    }
+    ahead.from = ahead.to = from;
+    const auto chunk = snapshot_next(b, from, max_rows);
+    if (chunk.empty()) return ahead;
+    ahead.added = snapshot_add(b, chunk, now);
+    ahead.to = chunk.back()->id;
+    return ahead;
   }
   int skip_queued(std::int64_t id, int max_rows, std::int64_t now) override {
     int n = 0;

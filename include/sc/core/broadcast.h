@@ -113,6 +113,13 @@ class BroadcastDrafts {
                                                      std::int64_t until) = 0;
 };
 
+// What BroadcastLedger::snapshot_ahead wrote: every recipient among the
+// channels in (from, to] is in the ledger once it returns.
+struct SnapshotAhead {
+  std::int64_t from = 0, to = 0;
+  int added = 0;
+};
+
 class BroadcastLedger {
  public:
   virtual ~BroadcastLedger() = default;
@@ -124,6 +131,16 @@ class BroadcastLedger {
   // topics), advances the cursor, and marks the snapshot done when fewer
   // than max_rows were left. Returns the rows added.
   virtual int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t now) = 0;
+  // A chunk written ahead, in a transaction of its own (on another writer
+  // connection) while the runner's locked transaction writes the next one
+  // (snapshot_chunk from b.snapshot_cursor): the max_rows qualifying
+  // channels that follow the first after_chunks * max_rows after the cursor
+  // enter the ledger (those already in it are left as they are), and the
+  // cursor does not move. Nothing is written unless the broadcast is
+  // sending. Returns the range written, (from, to]: from == to when the
+  // snapshot ends before it.
+  virtual SnapshotAhead snapshot_ahead(const Broadcast& b, int max_rows, int after_chunks,
+                                       std::int64_t now) = 0;
   // Marks up to max_rows still-queued recipients of a cancelled broadcast
   // skipped; returns how many.
   virtual int skip_queued(std::int64_t id, int max_rows, std::int64_t now) = 0;
@@ -167,6 +184,11 @@ class BroadcastTransactions {
   // The runner writes no audit row.
   virtual void run_background(
       const std::function<void(BroadcastDrafts&, BroadcastLedger&)>& fn) = 0;
+  // How many run_background() calls from as many threads commit in parallel
+  // (writer connections): with more than one, the runner writes a
+  // snapshot's later chunks ahead (BroadcastLedger::snapshot_ahead) beside
+  // the locked one.
+  virtual int parallel_writers() const { return 1; }
 };
 
 struct BroadcastSettings {

@@ -76,8 +76,12 @@ struct BroadcastProgress {
 // is done, and then completes once none is unfinished; a cancelled one has up
 // to chunk_rows of its queued recipients skipped. Read again by id, since an
 // operator may have paused or cancelled it since the runner listed it.
+// written_ahead: a range BroadcastLedger::snapshot_ahead wrote (committed);
+// when the cursor stands at its start, the chunk begins after its end (the
+// cursor moves past it with this chunk's).
 BroadcastProgress advance_broadcast(BroadcastDrafts& drafts, BroadcastLedger& ledger,
-                                    std::int64_t id, int chunk_rows, std::int64_t now);
+                                    std::int64_t id, int chunk_rows, std::int64_t now,
+                                    const SnapshotAhead* written_ahead = nullptr);
 
 // Only a draft can be edited: 409 invalid_transition otherwise.
 std::optional<Error> check_editable(const Broadcast& b);

@@ -10,10 +10,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "sc/core/broadcast.h"
+#include "sc/core/broadcast_lifecycle.h"
 #include "sc/core/ports/services.h"
 #include "sc/core/throttled_log.h"
 
@@ -27,6 +29,10 @@ class BroadcastRunner {
     // A broadcast's lease, renewed at each step: an instance that stops
     // (or dies) leaves its broadcasts to another after this long.
     std::int64_t lease_seconds = 30;
+    // With several writer connections (BroadcastTransactions::
+    // parallel_writers), up to this many of a snapshot's chunks are written
+    // ahead, each in a transaction of its own, beside the locked one.
+    int max_chunks_ahead = 2;
   };
   // on_queued: rows were added to the ledger (the dispatcher wakes).
   BroadcastRunner(BroadcastTransactions& tx, const Clock& clock, Options options,
@@ -40,12 +46,19 @@ class BroadcastRunner {
   bool step();
 
  private:
+  // What the runner knows of a broadcast it is snapshotting, between steps.
+  struct Snapshotting {
+    std::int64_t lease_taken_at = -1;  // when it last took or renewed the lease
+    SnapshotAhead written;             // the chunk its last step wrote ahead
+  };
+  BroadcastProgress advance(const Broadcast& seen, Snapshotting& s);
   void loop();
   BroadcastTransactions& tx_;
   const Clock& clock_;
   Options options_;
   std::function<void()> on_queued_;
-  ThrottledLog failures_log_;  // a step failing every round (a full disk)
+  ThrottledLog failures_log_;                       // a step failing every round (a full disk)
+  std::map<std::int64_t, Snapshotting> snapshots_;  // by broadcast id, the active ones
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -125,6 +125,8 @@ class WriteQueue {
   // leases carry; and the name it runs under.
   const std::string& instance_id() const;
   const std::string& instance_name() const;
+  // Writer connections committing in parallel (1 on SQLite).
+  std::size_t connections() const;
 
   // The writer connection's settings as SQLite reports them after open
   // (read back, not what was asked for); the service logs them at start.
@@ -261,6 +263,7 @@ class StoredBroadcasts final : public BroadcastTransactions, public BroadcastRea
       fn(tx.drafts, tx.ledger);
     });
   }
+  int parallel_writers() const override { return static_cast<int>(writer_.connections()); }
   std::optional<Broadcast> get(std::int64_t id) override { return reads_.broadcast(id); }
   std::vector<Broadcast> list(int limit, std::int64_t before) override {
     return reads_.broadcasts(limit, before);

@@ -102,7 +102,8 @@ SELECT MAX(id), COUNT(*) FROM (
   SELECT c.id FROM channels c WHERE c.kind = $1::text AND c.state = 'confirmed' AND c.id > $2::bigint
    ORDER BY c.id LIMIT $3::bigint) AS chunk;
 
--- Queues the chunk's recipients (channels after $2 up to $4) for broadcast $5 at $6.
+-- Queues the chunk's recipients (channels after $2 up to $4) for broadcast $5 at $6,
+-- while it is sending (a chunk written ahead runs without its row lock).
 -- The first name is a lookup per channel, not a join: with a join the
 -- planner hashed the whole subscribers table for each chunk (a scan of every
 -- subscriber, 200 times for 1,000,000 recipients).
@@ -117,9 +118,11 @@ SELECT c.kind, c.id, $5::bigint, 'broadcast',
  WHERE c.kind = $1::text AND c.state = 'confirmed' AND c.id > $2::bigint AND c.id <= $4::bigint
    AND EXISTS (SELECT 1 FROM subscriber_topics t WHERE t.subscriber_id = c.subscriber_id
                   AND t.topic IN (SELECT jsonb_array_elements_text($3::jsonb)))
+   AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = $5::bigint AND b.status = 'sending')
 ON CONFLICT DO NOTHING;
 
--- Queues the chunk's recipients (channels after $2 up to $3) for broadcast $4 at $5.
+-- Queues the chunk's recipients (channels after $2 up to $3) for broadcast $4 at $5,
+-- while it is sending.
 -- name: broadcasts.snapshot
 INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, state,
                     next_attempt_at, created_at, lane)
@@ -129,6 +132,7 @@ SELECT c.kind, c.id, $4::bigint, 'broadcast',
        'queued', $5::bigint, $5::bigint, 1
   FROM channels c
  WHERE c.kind = $1::text AND c.state = 'confirmed' AND c.id > $2::bigint AND c.id <= $3::bigint
+   AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = $4::bigint AND b.status = 'sending')
 ON CONFLICT DO NOTHING;
 
 -- The planner's statistics of the ledger, after a snapshot's first and

@@ -75,7 +75,8 @@ SELECT MAX(id), COUNT(*) FROM (
   SELECT c.id FROM channels c WHERE c.kind = ?1 AND c.state = 'confirmed' AND c.id > ?2
    ORDER BY c.id LIMIT ?3);
 
--- Queues the chunk's recipients (channels after ?2 up to ?4) for broadcast ?5 at ?6.
+-- Queues the chunk's recipients (channels after ?2 up to ?4) for broadcast ?5 at ?6,
+-- while it is sending (a chunk written ahead runs without its row lock).
 -- name: broadcasts.snapshot_in_topics
 INSERT OR IGNORE INTO outbox (kind, channel_id, broadcast_id, purpose, payload, state,
                               next_attempt_at, created_at, lane)
@@ -84,16 +85,19 @@ SELECT c.kind, c.id, ?5, 'broadcast', json_object('to', c.address, 'first_name',
   FROM channels c JOIN subscribers s ON s.id = c.subscriber_id
  WHERE c.kind = ?1 AND c.state = 'confirmed' AND c.id > ?2 AND c.id <= ?4
    AND EXISTS (SELECT 1 FROM subscriber_topics t WHERE t.subscriber_id = c.subscriber_id
-                  AND t.topic IN (SELECT value FROM json_each(?3)));
+                  AND t.topic IN (SELECT value FROM json_each(?3)))
+   AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = ?5 AND b.status = 'sending');
 
--- Queues the chunk's recipients (channels after ?2 up to ?3) for broadcast ?4 at ?5.
+-- Queues the chunk's recipients (channels after ?2 up to ?3) for broadcast ?4 at ?5,
+-- while it is sending.
 -- name: broadcasts.snapshot
 INSERT OR IGNORE INTO outbox (kind, channel_id, broadcast_id, purpose, payload, state,
                               next_attempt_at, created_at, lane)
 SELECT c.kind, c.id, ?4, 'broadcast', json_object('to', c.address, 'first_name', s.first_name),
        'queued', ?5, ?5, 1
   FROM channels c JOIN subscribers s ON s.id = c.subscriber_id
- WHERE c.kind = ?1 AND c.state = 'confirmed' AND c.id > ?2 AND c.id <= ?3;
+ WHERE c.kind = ?1 AND c.state = 'confirmed' AND c.id > ?2 AND c.id <= ?3
+   AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = ?4 AND b.status = 'sending');
 
 -- The planner's statistics of the ledger, after a snapshot's first and
 -- last chunk: nothing to do here, SQLite plans without them (no ANALYZE,

@@ -196,12 +196,18 @@ class RecordingBroadcast final : public BroadcastDrafts, public BroadcastLedger 
   int not_in_ledger = 0;  // recipients snapshot_chunk() would still add
   int queued = 0;         // recipients skip_queued() finds
   bool unfinished = false;
-  int snapshot_chunk(const Broadcast&, int max_rows, std::int64_t) override {
+  std::vector<std::int64_t> chunk_starts;  // the cursor each snapshot_chunk() started from
+  int snapshot_chunk(const Broadcast& b, int max_rows, std::int64_t) override {
+    chunk_starts.push_back(b.snapshot_cursor);
     const int n = std::min(max_rows, not_in_ledger);
     not_in_ledger -= n;
     if (n < max_rows) row->snapshot_done = true;
     writes.push_back("snapshot_chunk " + std::to_string(n));
     return n;
+  }
+  SnapshotAhead snapshot_ahead(const Broadcast&, int, int, std::int64_t) override {
+    ADD_FAILURE() << "the runner's thread writes ahead, not advance_broadcast";
+    return {};
   }
   int skip_queued(std::int64_t, int max_rows, std::int64_t) override {
     const int n = std::min(max_rows, queued);
@@ -342,6 +348,21 @@ TEST(BroadcastLifecycleTest, TheRunnerStartsAScheduledBroadcastWhenItsTimeComes)
   EXPECT_TRUE(due.changed);
   EXPECT_FALSE(due.queued);
   EXPECT_EQ(s.writes, (std::vector<std::string>{"set_status sending ''"}));
+}
+
+// A chunk written ahead from where the cursor stands is skipped over; one
+// from elsewhere (another runner moved the cursor since) or an empty one is not.
+TEST(BroadcastLifecycleTest, AChunkWrittenAheadFromTheCursorIsSkippedAndNoOtherIs) {
+  RecordingBroadcast s;
+  s.row = with(S::kSending);
+  s.row->snapshot_cursor = 40;
+  s.not_in_ledger = 1000;
+  const SnapshotAhead from_cursor{40, 90, 50}, from_elsewhere{30, 90, 50}, empty{40, 40, 0};
+  advance_broadcast(s, s, 7, 100, kNow, &from_cursor);
+  advance_broadcast(s, s, 7, 100, kNow, &from_elsewhere);
+  advance_broadcast(s, s, 7, 100, kNow, &empty);
+  advance_broadcast(s, s, 7, 100, kNow, nullptr);
+  EXPECT_EQ(s.chunk_starts, (std::vector<std::int64_t>{90, 40, 40, 40}));
 }
 
 TEST(BroadcastLifecycleTest, TheRunnerTakesTheLedgerInChunksThenCompletesWhenNothingIsLeft) {

@@ -186,6 +186,7 @@ class MemoryBroadcasts final : public BroadcastTransactions,
     return 1;  // no runner here
   }
   int snapshot_chunk(const Broadcast&, int, std::int64_t) override { return 0; }
+  SnapshotAhead snapshot_ahead(const Broadcast&, int, int, std::int64_t) override { return {}; }
   int skip_queued(std::int64_t, int, std::int64_t) override { return 0; }
   bool has_unfinished(std::int64_t) override { return false; }
   int requeue(std::int64_t id, const std::string& state, std::int64_t) override {
