@@ -116,6 +116,8 @@ SnapshotAhead contiguous(const std::vector<std::optional<SnapshotAhead>>& writte
 }  // namespace
 
 bool BroadcastRunner::step() {
+  // One step at a time (the loop's thread, or a test driving it beside the loop).
+  std::lock_guard step_lock(step_mu_);
   std::vector<Broadcast> active;
   tx_.run_background([&](BroadcastDrafts& drafts, BroadcastLedger&) { active = drafts.active(); });
   std::map<std::int64_t, Snapshotting> still;

@@ -58,7 +58,8 @@ class BroadcastRunner {
   Options options_;
   std::function<void()> on_queued_;
   ThrottledLog failures_log_;                       // a step failing every round (a full disk)
-  std::map<std::int64_t, Snapshotting> snapshots_;  // by broadcast id, the active ones
+  std::mutex step_mu_;                              // held through each step()
+  std::map<std::int64_t, Snapshotting> snapshots_;  // by broadcast id, the active ones (step_mu_)
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
