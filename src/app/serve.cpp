@@ -191,6 +191,7 @@ HttpDeps http_deps(const Running& r) {
                   .metrics = &r.registry,
                   .provider_health = [&d = r.dispatcher] { return provider_health(d); },
                   .database_health = [&db = r.db] { return db.write_health(); },
+                  .subscriber_reads = &r.db.subscriber_reads(),
                   .broadcast_tx = &r.db.broadcast_tx(),
                   .broadcast_reads = &r.db.broadcast_reads(),
                   .broadcast_composer = &r.broadcast_composer,

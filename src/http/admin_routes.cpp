@@ -233,8 +233,15 @@ class AdminResource {
 
 void add_admin_routes(Router& router, const RouteEnv& env) {
   auto r = std::make_shared<AdminResource>(env);
+  // With ?email= or ?phone=: the one subscriber who holds it; without: the list.
   router.get("/api/v1/admin/subscribers",
-             [r](const httplib::Request& q, httplib::Response& s) { r->subscriber(q, s); });
+             [r, &env](const httplib::Request& q, httplib::Response& s) {
+               if (q.has_param("email") || q.has_param("phone")) return r->subscriber(q, s);
+               list_subscribers(env, q, s);
+             });
+  router.get(
+      R"(/api/v1/admin/subscribers/([^/]*))",
+      [&env](const httplib::Request& q, httplib::Response& s) { show_subscriber(env, q, s); });
   router.get("/api/v1/admin/audit",
              [r](const httplib::Request& q, httplib::Response& s) { r->audit_log(q, s); });
   router.get("/api/v1/admin/inbound",

@@ -47,6 +47,11 @@ void add_twilio_routes(Router& router, const RouteEnv& env);
 void add_sendgrid_routes(Router& router, const RouteEnv& env);
 // GET /api/v1/admin/subscribers (read), GET /api/v1/admin/audit (admin).
 void add_admin_routes(Router& router, const RouteEnv& env);
+// The operators' list (subscriber_routes.cpp): GET /api/v1/admin/subscribers
+// without ?email= or ?phone=, and GET /api/v1/admin/subscribers/{id}
+// (matches[1]); registered by add_admin_routes.
+void list_subscribers(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 // The broadcasts resource under /api/v1/admin/broadcasts.
 void add_broadcast_routes(Router& router, const RouteEnv& env);
 // GET /healthz.

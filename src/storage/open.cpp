@@ -19,6 +19,7 @@ class StoredDatabase final : public Database {
         reads_pool_(path, options.read_connections),
         writes_(writer_),
         reads_(reads_pool_),
+        subscriber_reads_(reads_pool_),
         outbox_(writer_, reads_pool_),
         broadcasts_(writer_, reads_pool_),
         admin_(writer_, reads_pool_),
@@ -36,6 +37,7 @@ class StoredDatabase final : public Database {
   OutboxTransactions& outbox() override { return outbox_; }
   BroadcastTransactions& broadcast_tx() override { return broadcasts_; }
   BroadcastReads& broadcast_reads() override { return broadcasts_; }
+  SubscriberReads& subscriber_reads() override { return subscriber_reads_; }
   AdminStore& admin() override { return admin_; }
   RateGrants& rate_grants() override { return rate_grants_; }
   std::vector<std::pair<std::string, std::int64_t>> broadcast_status_counts() override {
@@ -77,6 +79,7 @@ class StoredDatabase final : public Database {
   ReadPool reads_pool_;
   QueuedUnitOfWork writes_;
   PooledReadStore reads_;
+  PooledSubscriberReads subscriber_reads_;
   WriterOutbox outbox_;
   StoredBroadcasts broadcasts_;
   SqliteAdminStore admin_;

@@ -10,9 +10,9 @@
 
 namespace sc::storage {
 
-namespace {
-
 using detail::Row;
+
+namespace detail {
 
 // The columns of reads.*_log (schema/queries/sqlite/reads.sql), in their order.
 ConsentLogView read_log_row(const Row& r) {
@@ -32,7 +32,19 @@ ConsentLogView read_log_row(const Row& r) {
   return v;
 }
 
-}  // namespace
+// The columns of reads.channels_of_subscriber, in their order.
+ChannelView read_channel_view(const Row& r) {
+  return ChannelView{channel_kind_from(r.get<std::string>(0)).value_or(ChannelKind::kEmail),
+                     r.get<std::string>(1),
+                     consent_state_from(r.get<std::string>(2)).value_or(ConsentState::kPending),
+                     r.get<std::int64_t>(3),
+                     r.get<std::int64_t>(4),
+                     r.get<std::int64_t>(5)};
+}
+
+}  // namespace detail
+
+using detail::read_log_row;
 
 ReadPool::ReadPool(const std::string& path, std::size_t size) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
@@ -53,14 +65,7 @@ std::optional<SubscriberView> ReadPool::subscriber_by_channel(ChannelKind kind,
   if (!sub) return std::nullopt;
   SubscriberView v;
   v.subscriber = *sub;
-  v.channels = l("reads.channels_of_subscriber").bind(*sid).all([](const Row& r) {
-    return ChannelView{channel_kind_from(r.get<std::string>(0)).value_or(ChannelKind::kEmail),
-                       r.get<std::string>(1),
-                       consent_state_from(r.get<std::string>(2)).value_or(ConsentState::kPending),
-                       r.get<std::int64_t>(3),
-                       r.get<std::int64_t>(4),
-                       r.get<std::int64_t>(5)};
-  });
+  v.channels = l("reads.channels_of_subscriber").bind(*sid).all(detail::read_channel_view);
   v.topics =
       l("topics.of_subscriber").bind(*sid).all([](const Row& r) { return r.get<std::string>(0); });
   v.consent_log = l("reads.consent_log_of_subscriber").bind(*sid).all(read_log_row);

@@ -19,6 +19,8 @@ struct Instance {
 
 // The columns of subscribers.by_id, in their order.
 Subscriber read_subscriber(const Row& r);
+ConsentLogView read_log_row(const Row& r);    // reads.*_log
+ChannelView read_channel_view(const Row& r);  // reads.channels_of_subscriber
 // The columns of inbound.by_id and reads.inbound_for_review, in their order.
 StoredInboundText read_inbound_text(const Row& r);
 

@@ -61,6 +61,7 @@ class Backend {
   virtual BroadcastTransactions& broadcast_transactions() = 0;
   virtual BroadcastReads& broadcast_reads() = 0;
   virtual ReadStore& reads() = 0;
+  virtual SubscriberReads& subscriber_reads() = 0;
   virtual AdminStore& admin() = 0;
   virtual RateGrants& rate_grants() = 0;
   // Another instance on the same database, with a name of its own.
@@ -97,6 +98,7 @@ class MemoryBackend final : public Backend {
   BroadcastTransactions& broadcast_transactions() override { return db_.broadcast_transactions(); }
   BroadcastReads& broadcast_reads() override { return db_.broadcast_reads(); }
   ReadStore& reads() override { return db_.reads(); }
+  SubscriberReads& subscriber_reads() override { return db_.subscriber_reads(); }
   AdminStore& admin() override { return db_.admin(); }
   RateGrants& rate_grants() override { return db_.rate_grants(); }
   void register_consent_text(ChannelKind, const ConsentText& text) override {
@@ -163,6 +165,7 @@ class StoredBackend : public Backend {
         outbox_(writer_, reads_),
         broadcasts_(writer_, reads_),
         read_store_(reads_),
+        subscriber_reads_(reads_),
         admin_(writer_, reads_),
         grants_(writer_) {}
   UnitOfWork& unit_of_work() override { return uow_; }
@@ -170,6 +173,7 @@ class StoredBackend : public Backend {
   BroadcastTransactions& broadcast_transactions() override { return broadcasts_; }
   BroadcastReads& broadcast_reads() override { return broadcasts_; }
   ReadStore& reads() override { return read_store_; }
+  SubscriberReads& subscriber_reads() override { return subscriber_reads_; }
   AdminStore& admin() override { return admin_; }
   RateGrants& rate_grants() override { return grants_; }
   void register_consent_text(ChannelKind kind, const ConsentText& text) override {
@@ -224,6 +228,7 @@ class StoredBackend : public Backend {
   storage::WriterOutbox outbox_;
   storage::StoredBroadcasts broadcasts_;
   storage::PooledReadStore read_store_;
+  storage::PooledSubscriberReads subscriber_reads_;
   storage::SqliteAdminStore admin_;
   storage::WriterRateGrants grants_;
 };

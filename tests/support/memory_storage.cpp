@@ -4,6 +4,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "sc/core/subscriber_list.h"
 #include "sc/core/text.h"
 
 namespace sc::unit {
@@ -711,6 +712,7 @@ struct MemoryStorage::Stores final : SubscriberStore,
 class MemoryStorage::Ports final : public UnitOfWork,
                                    public OutboxTransactions,
                                    public ReadStore,
+                                   public SubscriberReads,
                                    public AdminStore {
  public:
   explicit Ports(MemoryStorage& m) : m_(m), broadcasts_(m) {}
@@ -784,6 +786,62 @@ class MemoryStorage::Ports final : public UnitOfWork,
       if (row.event.subscriber_id == sid) v.consent_log.push_back(view_of(row));
     }
     return v;
+  }
+  // SubscriberReads: every subscriber read as the list shows them, then
+  // core's rule (matches) for which are in.
+  SubscriberSummary summary_of(const Data& d, const Subscriber& sub) const {
+    SubscriberSummary s;
+    s.subscriber = sub;
+    for (const auto& [id, c] : d.channels) {
+      if (c.subscriber_id == sub.id)
+        s.channels.push_back(
+            ChannelView{c.kind, c.address, c.state, c.created_at, c.updated_at, id});
+    }
+    if (auto t = d.topics.find(sub.id); t != d.topics.end())
+      s.topics.assign(t->second.begin(), t->second.end());
+    return s;
+  }
+  std::vector<SubscriberSummary> list(const SubscriberQuery& q) override {
+    std::lock_guard lk(m_.mu_);
+    const Data& d = *m_.data_;
+    std::vector<SubscriberSummary> out;
+    for (auto it = d.subscribers.rbegin(); it != d.subscribers.rend(); ++it) {
+      if (static_cast<int>(out.size()) >= q.limit) break;
+      if (q.before_id != 0 && it->first >= q.before_id) continue;
+      auto s = summary_of(d, it->second);
+      if (matches(q, s)) out.push_back(std::move(s));
+    }
+    return out;
+  }
+  std::optional<SubscriberDetail> find(std::int64_t id) override {
+    std::lock_guard lk(m_.mu_);
+    const Data& d = *m_.data_;
+    auto sub = d.subscribers.find(id);
+    if (sub == d.subscribers.end()) return std::nullopt;
+    SubscriberDetail out;
+    out.summary = summary_of(d, sub->second);
+    for (const auto& row : d.consent_log) {
+      if (row.event.subscriber_id == id) out.consent.push_back(view_of(row));
+    }
+    for (auto it = d.outbox.rbegin(); it != d.outbox.rend(); ++it) {
+      const auto& r = it->second;
+      auto c = d.channels.find(r.channel_id);
+      if (c == d.channels.end() || c->second.subscriber_id != id) continue;
+      if (r.broadcast_id != 0 && !d.broadcasts.contains(r.broadcast_id)) continue;
+      if (static_cast<int>(out.messages.size()) >= kMaxMessagesShown) break;
+      MessageView m;
+      m.id = r.id;
+      m.kind = r.kind == OutboxKind::kEmail ? ChannelKind::kEmail : ChannelKind::kSms;
+      m.purpose = r.purpose;
+      m.broadcast_id = r.broadcast_id;
+      m.state = r.state;
+      m.delivery_state = r.delivery_state;
+      m.provider = r.provider;
+      m.created_at = r.created_at;
+      m.finished_at = r.finished_at;
+      out.messages.push_back(std::move(m));
+    }
+    return out;
   }
   std::vector<ConsentLogView> unknown_number_log(const std::string& address) override {
     std::lock_guard lk(m_.mu_);
@@ -993,6 +1051,7 @@ OutboxTransactions& MemoryStorage::outbox() { return *ports_; }
 BroadcastTransactions& MemoryStorage::broadcast_transactions() { return ports_->broadcasts_; }
 BroadcastReads& MemoryStorage::broadcast_reads() { return ports_->broadcasts_; }
 ReadStore& MemoryStorage::reads() { return *ports_; }
+SubscriberReads& MemoryStorage::subscriber_reads() { return *ports_; }
 AdminStore& MemoryStorage::admin() { return *ports_; }
 RateGrants& MemoryStorage::rate_grants() { return *grants_; }
 

@@ -32,6 +32,7 @@
 #include "sc/core/ports/stores.h"
 #include "sc/core/ports/unit_of_work.h"
 #include "sc/core/rate_grants.h"
+#include "sc/core/subscriber_list.h"
 
 namespace sc::unit {
 
@@ -75,6 +76,7 @@ class MemoryStorage {
   BroadcastTransactions& broadcast_transactions();
   BroadcastReads& broadcast_reads();
   ReadStore& reads();
+  SubscriberReads& subscriber_reads();
   AdminStore& admin();
   // The rate grants, on `clock` as the database's clock.
   RateGrants& rate_grants();

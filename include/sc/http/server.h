@@ -18,6 +18,7 @@
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/services.h"
 #include "sc/core/ports/unit_of_work.h"
+#include "sc/core/subscriber_list.h"
 #include "sc/core/webhook.h"
 
 namespace sc {
@@ -72,6 +73,9 @@ struct HttpDeps {
   std::function<std::vector<ProviderHealth>()> provider_health;
   // Whether the database takes writes, for /healthz. Empty: not shown.
   std::function<DatabaseHealth()> database_health;
+  // The operators' list (GET /api/v1/admin/subscribers without ?email=, and
+  // …/subscribers/{id}); null: those answer 501 unsupported.
+  SubscriberReads* subscriber_reads = nullptr;
   // Broadcasts (all three set, or the routes answer 503).
   BroadcastTransactions* broadcast_tx = nullptr;
   BroadcastReads* broadcast_reads = nullptr;

@@ -3,6 +3,7 @@
 #pragma once
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/unit_of_work.h"
+#include "sc/core/subscriber_list.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {
@@ -26,6 +27,18 @@ class PooledReadStore final : public ReadStore {
   std::vector<ConsentLogView> unknown_number_log(const std::string& address) override;
   std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before) override;
   bool healthy() override;
+
+ private:
+  ReadPool& reads_;
+};
+
+class PooledSubscriberReads final : public SubscriberReads {
+ public:
+  explicit PooledSubscriberReads(ReadPool& reads) : reads_(reads) {}
+  std::vector<SubscriberSummary> list(const SubscriberQuery& q) override {
+    return reads_.subscribers(q);
+  }
+  std::optional<SubscriberDetail> find(std::int64_t id) override { return reads_.subscriber(id); }
 
  private:
   ReadPool& reads_;

@@ -16,6 +16,7 @@
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/unit_of_work.h"
 #include "sc/core/rate_grants.h"
+#include "sc/core/subscriber_list.h"
 #include "sc/storage/storage.h"
 
 namespace sc::storage {
@@ -66,6 +67,7 @@ class Database {
   virtual OutboxTransactions& outbox() = 0;  // the dispatcher's port
   virtual BroadcastTransactions& broadcast_tx() = 0;
   virtual BroadcastReads& broadcast_reads() = 0;
+  virtual SubscriberReads& subscriber_reads() = 0;  // the operators' list
   virtual AdminStore& admin() = 0;        // keys made by `stayconnected keys` and the audit log
   virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances
 

@@ -24,6 +24,7 @@
 #include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
 #include "sc/core/rate_grants.h"
+#include "sc/core/subscriber_list.h"
 
 namespace sc::storage {
 
@@ -193,6 +194,9 @@ class ReadPool {
   std::vector<ConsentLogView> unknown_number_log(const std::string& address);
   std::vector<StoredInboundText> inbound_for_review(int limit, std::int64_t before);
   OutboxDepth outbox_depth(std::int64_t now);
+  // The operators' list (SubscriberReads; src/storage/directory.cpp).
+  std::vector<SubscriberSummary> subscribers(const SubscriberQuery& q);
+  std::optional<SubscriberDetail> subscriber(std::int64_t id);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);

@@ -1,0 +1,103 @@
+// The operators' list (GET /api/v1/admin/subscribers, …/{id}): what a search
+// means, the filters, and the read port that answers them. Every search is
+// by the start of something, through an index (docs/operator-guide.md says
+// which): an email address, a number in international form, a first name.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sc/core/model.h"
+#include "sc/core/ports/reads.h"
+#include "sc/core/result.h"
+
+namespace sc {
+
+// What `q` asks for.
+struct SubscriberSearch {
+  enum class Kind {
+    kNone,         // no q: every subscriber
+    kEmail,        // q has an '@': addresses starting with it
+    kPhone,        // q is a number (digits, '+', spaces, '-', '.', '(' and ')'):
+                   // numbers starting with it in international form
+    kNameOrEmail,  // anything else: first names or addresses starting with it
+  };
+  Kind kind = Kind::kNone;
+  // Email and name: lower-case (ASCII letters folded, as the indexes fold
+  // them); phone: '+' and the digits.
+  std::string prefix;
+};
+
+inline constexpr std::size_t kMaxSearchBytes = 254;
+
+// Reads q: trimmed; empty means no search. Refused (400 invalid_q): longer
+// than kMaxSearchBytes, not UTF-8, or holding a control character; a number
+// with fewer than 2 digits.
+Result<SubscriberSearch> interpret_search(std::string_view q);
+
+struct SubscriberQuery {
+  SubscriberSearch search;
+  std::optional<ChannelKind> channel;  // with a channel of this kind (in `state` if given)
+  std::optional<ConsentState> state;   // with a channel in this state (of `channel` if given)
+  std::string topic;                   // who chose this topic
+  std::int64_t created_after = 0;      // created at or after (unix s); 0: no bound
+  std::int64_t created_before = 0;     // created before; 0: no bound
+  std::int64_t before_id = 0;          // ids below this (the next page); 0: from the newest
+  int limit = 50;
+};
+
+// One subscriber as the list shows them.
+struct SubscriberSummary {
+  Subscriber subscriber;
+  std::vector<ChannelView> channels;  // in the order they were added
+  std::vector<std::string> topics;    // sorted
+};
+
+// A message sent (or to be sent) to one of the subscriber's channels.
+struct MessageView {
+  std::int64_t id = 0;
+  ChannelKind kind = ChannelKind::kEmail;
+  std::string purpose;            // "confirm", "broadcast", …
+  std::int64_t broadcast_id = 0;  // 0: not a broadcast's
+  std::string state;              // queued, sending, sent, failed, skipped, unknown
+  std::string delivery_state;     // the provider's report, when one came
+  std::string provider;
+  std::int64_t created_at = 0, finished_at = 0;
+};
+
+struct SubscriberDetail {
+  SubscriberSummary summary;
+  std::vector<ConsentLogView> consent;  // oldest first
+  std::vector<MessageView> messages;    // newest first, at most kMaxMessagesShown
+};
+
+inline constexpr int kMaxMessagesShown = 200;
+
+// The list's filters as given (query parameters; absent: nullopt), checked
+// into a query: q (interpret_search), channel (email, sms), state (pending,
+// confirmed, unsubscribed, undeliverable), topic (a topic as sign-ups name
+// them: letters, digits, '-' and '_', any case), created_after and
+// created_before (RFC 3339). Refused: 400 invalid_<name>, naming the field.
+struct SubscriberFilterArgs {
+  std::optional<std::string> q, channel, state, topic, created_after, created_before;
+};
+Result<SubscriberQuery> subscriber_query(const SubscriberFilterArgs& args);
+
+// Read port (read connections; never waits for the writer).
+class SubscriberReads {
+ public:
+  virtual ~SubscriberReads() = default;
+  // Newest first (by id): up to q.limit subscribers matching every filter
+  // given, with ids below q.before_id.
+  virtual std::vector<SubscriberSummary> list(const SubscriberQuery& q) = 0;
+  virtual std::optional<SubscriberDetail> find(std::int64_t id) = 0;
+};
+
+// The tests' and the memory backend's reading of a query, and the rule every
+// backend follows: whether `s` (with its channels and topics) is in it
+// (before_id and limit aside).
+bool matches(const SubscriberQuery& q, const SubscriberSummary& s);
+
+}  // namespace sc

@@ -1,0 +1,86 @@
+-- The operators' list (sc/core/subscriber_list.h), on the read pool's
+-- connections (src/storage/directory.cpp). Every list statement answers
+-- subscribers newest first (id, first_name, postal_code, created_at) and
+-- takes the filters in the same places:
+--   ?1 channel kind ('' any), ?2 channel state ('' any): some channel of the
+--      subscriber matches both;
+--   ?3 topic ('' any); ?4 created at or after; ?5 created before;
+--   ?6 ids below (the next page); ?7 the page size;
+-- and is driven by one index (0015_operators_list.sql), the others being
+-- checked row by row. created_at is compared with a unary plus so that it
+-- never drives (a range over every subscriber, then a sort).
+
+-- No search, topic or state: the primary key, newest first.
+-- name: directory.page
+SELECT s.id, s.first_name, s.postal_code, s.created_at FROM subscribers s
+ WHERE s.id < ?6 AND +s.created_at >= ?4 AND +s.created_at < ?5
+   AND (?1 = '' AND ?2 = ''
+        OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
+                      AND (?1 = '' OR f.kind = ?1) AND (?2 = '' OR f.state = ?2)))
+   AND (?3 = '' OR EXISTS (SELECT 1 FROM subscriber_topics t
+                              WHERE t.subscriber_id = s.id AND t.topic = ?3))
+ ORDER BY s.id DESC LIMIT ?7;
+
+-- A topic: subscriber_topics_topic, newest first.
+-- name: directory.by_topic
+SELECT s.id, s.first_name, s.postal_code, s.created_at
+  FROM subscriber_topics d JOIN subscribers s ON s.id = d.subscriber_id
+ WHERE d.topic = ?3 AND d.subscriber_id < ?6 AND +s.created_at >= ?4 AND +s.created_at < ?5
+   AND (?1 = '' AND ?2 = ''
+        OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
+                      AND (?1 = '' OR f.kind = ?1) AND (?2 = '' OR f.state = ?2)))
+ ORDER BY d.subscriber_id DESC LIMIT ?7;
+
+-- A state, on channels of kind ?8: channels_state_subscriber, newest first
+-- (one channel of a kind per subscriber). A state of any channel is this
+-- for each kind, merged by the caller.
+-- name: directory.by_state
+SELECT s.id, s.first_name, s.postal_code, s.created_at
+  FROM channels d JOIN subscribers s ON s.id = d.subscriber_id
+ WHERE d.kind = ?8 AND d.state = ?2 AND d.subscriber_id < ?6
+   AND +s.created_at >= ?4 AND +s.created_at < ?5
+   AND (?1 = '' OR ?1 = ?8)
+   AND (?3 = '' OR EXISTS (SELECT 1 FROM subscriber_topics t
+                              WHERE t.subscriber_id = s.id AND t.topic = ?3))
+ ORDER BY d.subscriber_id DESC LIMIT ?7;
+
+-- Addresses of kind ?8 from ?9 (a lower-case prefix) up to ?10 (the prefix
+-- and U+10FFFF): the unique (kind, address) index, NOCASE as the column.
+-- name: directory.by_address
+SELECT s.id, s.first_name, s.postal_code, s.created_at
+  FROM channels d JOIN subscribers s ON s.id = d.subscriber_id
+ WHERE d.kind = ?8 AND d.address >= ?9 AND d.address < ?10 AND d.subscriber_id < ?6
+   AND +s.created_at >= ?4 AND +s.created_at < ?5
+   AND (?1 = '' AND ?2 = ''
+        OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
+                      AND (?1 = '' OR f.kind = ?1) AND (?2 = '' OR f.state = ?2)))
+   AND (?3 = '' OR EXISTS (SELECT 1 FROM subscriber_topics t
+                              WHERE t.subscriber_id = s.id AND t.topic = ?3))
+ ORDER BY d.subscriber_id DESC LIMIT ?7;
+
+-- First names from ?8 up to ?9, as directory.by_address: subscribers_first_name.
+-- name: directory.by_name
+SELECT s.id, s.first_name, s.postal_code, s.created_at FROM subscribers s
+ WHERE s.first_name COLLATE NOCASE >= ?8 AND s.first_name COLLATE NOCASE < ?9 AND s.id < ?6
+   AND +s.created_at >= ?4 AND +s.created_at < ?5
+   AND (?1 = '' AND ?2 = ''
+        OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
+                      AND (?1 = '' OR f.kind = ?1) AND (?2 = '' OR f.state = ?2)))
+   AND (?3 = '' OR EXISTS (SELECT 1 FROM subscriber_topics t
+                              WHERE t.subscriber_id = s.id AND t.topic = ?3))
+ ORDER BY s.id DESC LIMIT ?7;
+
+-- What was sent to subscriber ?1, newest first, at most ?2: their own
+-- messages (outbox_direct_channel) and their rows in broadcasts' ledgers
+-- (outbox_broadcast_recipient, one probe a broadcast).
+-- name: directory.messages
+SELECT o.id, o.kind, o.purpose, o.broadcast_id, o.state, COALESCE(o.delivery_state, ''),
+       COALESCE(o.provider, ''), o.created_at, COALESCE(o.finished_at, 0)
+  FROM outbox o
+ WHERE o.broadcast_id = 0 AND o.channel_id IN (SELECT id FROM channels WHERE subscriber_id = ?1)
+UNION ALL
+SELECT o.id, o.kind, o.purpose, o.broadcast_id, o.state, COALESCE(o.delivery_state, ''),
+       COALESCE(o.provider, ''), o.created_at, COALESCE(o.finished_at, 0)
+  FROM broadcasts b JOIN outbox o ON o.broadcast_id = b.id AND o.broadcast_id <> 0
+ WHERE o.channel_id IN (SELECT id FROM channels WHERE subscriber_id = ?1)
+ ORDER BY 1 DESC LIMIT ?2;

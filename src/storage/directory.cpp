@@ -1,0 +1,121 @@
+// The operators' list (sc/core/subscriber_list.h) on the read pool: one
+// driving statement per search or filter (schema/queries/*/directory.sql),
+// then each subscriber's channels and topics.
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "read_pool_impl.h"
+#include "sc/core/subscriber_list.h"
+#include "sc/storage/storage.h"
+#include "sqlite_stores.h"
+
+namespace sc::storage {
+
+namespace {
+
+using detail::Row;
+using Kind = SubscriberSearch::Kind;
+
+// Above every string that starts with the prefix: U+10FFFF, the highest code
+// point, compares above every UTF-8 byte that may follow (bytes in order).
+std::string upper_bound_of(const std::string& prefix) { return prefix + "\xF4\x8F\xBF\xBF"; }
+
+MessageView read_message(const Row& r) {
+  MessageView m;
+  m.id = r.get<std::int64_t>(0);
+  m.kind = channel_kind_from(r.get<std::string>(1)).value_or(ChannelKind::kEmail);
+  m.purpose = r.get<std::string>(2);
+  m.broadcast_id = r.get<std::int64_t>(3);
+  m.state = r.get<std::string>(4);
+  m.delivery_state = r.get<std::string>(5);
+  m.provider = r.get<std::string>(6);
+  m.created_at = r.get<std::int64_t>(7);
+  m.finished_at = r.get<std::int64_t>(8);
+  return m;
+}
+
+// The newest first of two lists each newest first, without repeats, at most `limit`.
+std::vector<Subscriber> merge(std::vector<Subscriber> a, const std::vector<Subscriber>& b,
+                              int limit) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.id > y.id; });
+  a.erase(
+      std::unique(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.id == y.id; }),
+      a.end());
+  if (static_cast<int>(a.size()) > limit) a.resize(static_cast<std::size_t>(limit));
+  return a;
+}
+
+}  // namespace
+
+std::vector<SubscriberSummary> ReadPool::subscribers(const SubscriberQuery& q) {
+  auto l = impl_->lease();
+  const std::string channel = q.channel ? to_string(*q.channel) : "";
+  const std::string state = q.state ? to_string(*q.state) : "";
+  const std::int64_t before_t = q.created_before != 0 ? q.created_before : INT64_MAX;
+  const std::int64_t before_id = q.before_id != 0 ? q.before_id : INT64_MAX;
+  // The statement named `name`, its filters bound (?1 to ?7), then `more`.
+  auto run = [&](const char* name, const auto&... more) {
+    return l(name)
+        .bind(channel, state, q.topic, q.created_after, before_t, before_id, q.limit, more...)
+        .all(detail::read_subscriber);
+  };
+  const auto& p = q.search.prefix;
+  std::vector<Subscriber> found;
+  switch (q.search.kind) {
+    case Kind::kEmail:
+      found = run("directory.by_address", std::string("email"), p, upper_bound_of(p));
+      break;
+    case Kind::kPhone:
+      found = run("directory.by_address", std::string("sms"), p, upper_bound_of(p));
+      break;
+    case Kind::kNameOrEmail:
+      found =
+          merge(run("directory.by_name", p, upper_bound_of(p)),
+                run("directory.by_address", std::string("email"), p, upper_bound_of(p)), q.limit);
+      break;
+    case Kind::kNone:
+      if (!q.topic.empty())
+        found = run("directory.by_topic");
+      else if (q.state && q.channel)
+        found = run("directory.by_state", channel);
+      else if (q.state)
+        found = merge(run("directory.by_state", std::string("email")),
+                      run("directory.by_state", std::string("sms")), q.limit);
+      else
+        found = run("directory.page");
+      break;
+  }
+  std::vector<SubscriberSummary> out;
+  out.reserve(found.size());
+  for (auto& s : found) {
+    SubscriberSummary one;
+    one.channels = l("reads.channels_of_subscriber").bind(s.id).all(detail::read_channel_view);
+    one.topics = l("topics.of_subscriber").bind(s.id).all([](const Row& r) {
+      return r.get<std::string>(0);
+    });
+    one.subscriber = std::move(s);
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+std::optional<SubscriberDetail> ReadPool::subscriber(std::int64_t id) {
+  auto l = impl_->lease();
+  auto sub = l("subscribers.by_id").bind(id).one(detail::read_subscriber);
+  if (!sub) return std::nullopt;
+  SubscriberDetail d;
+  d.summary.subscriber = *sub;
+  d.summary.channels = l("reads.channels_of_subscriber").bind(id).all(detail::read_channel_view);
+  d.summary.topics =
+      l("topics.of_subscriber").bind(id).all([](const Row& r) { return r.get<std::string>(0); });
+  d.consent = l("reads.consent_log_of_subscriber").bind(id).all(detail::read_log_row);
+  d.messages = l("directory.messages").bind(id, kMaxMessagesShown).all(read_message);
+  return d;
+}
+
+}  // namespace sc::storage
