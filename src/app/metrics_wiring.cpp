@@ -128,4 +128,20 @@ void wire_broadcast_metrics(metrics::Registry& registry, storage::Database& db,
   });
 }
 
+void wire_subscriber_metrics(metrics::Registry& registry, storage::Database& db) {
+  registry.add_collector([&db](metrics::Collector& c) {
+    const auto counts = db.subscriber_reads().channel_counts();
+    for (auto kind : {ChannelKind::kEmail, ChannelKind::kSms}) {
+      for (auto state : {ConsentState::kPending, ConsentState::kConfirmed,
+                         ConsentState::kUnsubscribed, ConsentState::kUndeliverable}) {
+        double n = 0;
+        for (const auto& x : counts)
+          if (x.kind == kind && x.state == state) n = static_cast<double>(x.count);
+        c.gauge("sc_subscribers", "Subscribers' channels, by channel and consent state.",
+                {{"channel", to_string(kind)}, {"state", to_string(state)}}, n);
+      }
+    }
+  });
+}
+
 }  // namespace sc

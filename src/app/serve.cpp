@@ -298,6 +298,7 @@ int cmd_serve(Config config) {
                          [&dispatcher] { dispatcher.wake(); });
   wire_dispatch_metrics(registry, dispatcher, w.clock);
   wire_broadcast_metrics(registry, *db, w.clock);
+  wire_subscriber_metrics(registry, *db);
   const auto webhooks = webhook_verifiers(c);
   const Running running{w, *db, registry, dispatcher, runner, broadcast_composer, webhooks};
   HttpServer server(http_deps(running), http_options(c));

@@ -239,6 +239,9 @@ void add_admin_routes(Router& router, const RouteEnv& env) {
                if (q.has_param("email") || q.has_param("phone")) return r->subscriber(q, s);
                list_subscribers(env, q, s);
              });
+  router.get("/api/v1/admin/stats", [&env](const httplib::Request& q, httplib::Response& s) {
+    subscriber_stats(env, q, s);
+  });
   router.get(
       R"(/api/v1/admin/subscribers/([^/]*))",
       [&env](const httplib::Request& q, httplib::Response& s) { show_subscriber(env, q, s); });

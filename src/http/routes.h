@@ -52,6 +52,8 @@ void add_admin_routes(Router& router, const RouteEnv& env);
 // (matches[1]); registered by add_admin_routes.
 void list_subscribers(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+// GET /api/v1/admin/stats.
+void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 // The broadcasts resource under /api/v1/admin/broadcasts.
 void add_broadcast_routes(Router& router, const RouteEnv& env);
 // GET /healthz.

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "routes.h"
+#include "sc/core/broadcast.h"
 #include "sc/core/subscriber_list.h"
 
 namespace sc::detail {
@@ -120,6 +121,36 @@ void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::
   body["consent"] = consent;
   body["messages"] = messages;
   env.respond.json(res, 200, body);
+}
+
+void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+  if (!authorize(env, req, res, Scope::kRead)) return;
+  if (env.deps.subscriber_reads == nullptr) return env.respond.json_error(res, unavailable());
+  const auto s = env.deps.subscriber_reads->stats(env.deps.clock.now_unix());
+  json channels = json::object();
+  for (auto kind : {ChannelKind::kEmail, ChannelKind::kSms}) {
+    json states = json::object();
+    for (auto state : {ConsentState::kPending, ConsentState::kConfirmed,
+                       ConsentState::kUnsubscribed, ConsentState::kUndeliverable}) {
+      std::int64_t n = 0;
+      for (const auto& c : s.channels)
+        if (c.kind == kind && c.state == state) n = c.count;
+      states[to_string(state)] = n;
+    }
+    channels[to_string(kind)] = states;
+  }
+  json topics = json::object();
+  for (const auto& [topic, n] : s.topics) topics[topic] = n;
+  json days = json::array();
+  for (const auto& d : s.days) {
+    days.push_back({{"date", format_rfc3339(d.start).substr(0, 10)},
+                    {"signups", d.signups},
+                    {"confirmations", d.confirmations},
+                    {"unsubscribes", d.unsubscribes}});
+  }
+  env.respond.json(
+      res, 200,
+      {{"subscribers", s.subscribers}, {"channels", channels}, {"topics", topics}, {"days", days}});
 }
 
 }  // namespace sc::detail

@@ -118,4 +118,38 @@ std::optional<SubscriberDetail> ReadPool::subscriber(std::int64_t id) {
   return d;
 }
 
+std::vector<ChannelCount> ReadPool::channel_counts() {
+  auto l = impl_->lease();
+  return l("directory.channel_counts").all([](const Row& r) {
+    return ChannelCount{channel_kind_from(r.get<std::string>(0)).value_or(ChannelKind::kEmail),
+                        consent_state_from(r.get<std::string>(1)).value_or(ConsentState::kPending),
+                        r.get<std::int64_t>(2)};
+  });
+}
+
+SubscriberStats ReadPool::subscriber_stats(std::int64_t now) {
+  SubscriberStats s;
+  s.channels = channel_counts();
+  auto l = impl_->lease();
+  s.subscribers = l("directory.subscriber_count").value<std::int64_t>().value_or(0);
+  s.topics = l("directory.topic_counts").all([](const Row& r) {
+    return std::pair(r.get<std::string>(0), r.get<std::int64_t>(1));
+  });
+  const auto first = stats_first_day(now);
+  s.days.resize(kStatsDays);
+  for (int i = 0; i < kStatsDays; ++i)
+    s.days[static_cast<std::size_t>(i)].start = first + i * 86400;
+  auto day = [&](std::int64_t i) -> SubscriberStats::Day* {
+    return i >= 0 && i < kStatsDays ? &s.days[static_cast<std::size_t>(i)] : nullptr;
+  };
+  for (const auto& [i, n] :
+       l("directory.signups_by_day").bind(first).all<std::int64_t, std::int64_t>())
+    if (auto* d = day(i)) d->signups = n;
+  for (const auto& [action, i, n] :
+       l("directory.consent_by_day").bind(first).all<std::string, std::int64_t, std::int64_t>()) {
+    if (auto* d = day(i)) (action == "confirm" ? d->confirmations : d->unsubscribes) = n;
+  }
+  return s;
+}
+
 }  // namespace sc::storage

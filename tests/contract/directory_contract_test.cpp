@@ -4,6 +4,7 @@
 // subscriber with their consent history and messages.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "contract/backends.h"
@@ -217,6 +218,66 @@ TYPED_TEST(DirectoryContract, OneSubscriberWithConsentHistoryAndMessages) {
   EXPECT_EQ(d->messages[1].broadcast_id, 0);
   EXPECT_GT(d->messages[0].id, d->messages[1].id);
   EXPECT_FALSE(reads.find(sid + 1000));
+}
+
+// Counts from the database: channels by kind and state, topics, and the
+// last 30 days of sign-ups, confirmations and withdrawals (older ones and
+// other actions left out).
+TYPED_TEST(DirectoryContract, StatsCountChannelsTopicsAndTheLast30Days) {
+  auto& db = this->db();
+  constexpr std::int64_t kDay = 86400;
+  const std::int64_t now = 100 * kDay + 3600;  // day 100, 01:00 UTC
+  const auto first = stats_first_day(now);
+  EXPECT_EQ(first, 71 * kDay);
+  const auto a = add(db, {.first_name = "A",
+                          .email = "a@example.org",
+                          .phone = "+12025550101",
+                          .topics = {"news"},
+                          .created_at = now});
+  add(db, {.first_name = "B",
+           .email = "b@example.org",
+           .email_state = ConsentState::kUnsubscribed,
+           .topics = {"news", "events"},
+           .created_at = first});
+  add(db, {.first_name = "C", .email = "c@example.org", .created_at = first - 1});
+  auto log = [&](ConsentAction action, std::int64_t at) {
+    db.write([&](const Transaction& tx) {
+      ConsentEvent e;
+      e.subscriber_id = a;
+      e.channel_id = 1;
+      e.address = "a@example.org";
+      e.action = action;
+      e.source = ConsentSource::kLink;
+      e.at = at;
+      tx.consent_log.append_consent(e, nullptr);
+    });
+  };
+  log(ConsentAction::kConfirm, now);
+  log(ConsentAction::kConfirm, now - 1);
+  log(ConsentAction::kWithdraw, first + 5 * kDay);
+  log(ConsentAction::kGrant, now);
+  log(ConsentAction::kConfirm, first - 1);
+  const auto s = this->backend().subscriber_reads().stats(now);
+  EXPECT_EQ(s.subscribers, 3);
+  std::map<std::pair<ChannelKind, ConsentState>, std::int64_t> channels;
+  for (const auto& c : s.channels) channels[{c.kind, c.state}] = c.count;
+  EXPECT_EQ(channels, (std::map<std::pair<ChannelKind, ConsentState>, std::int64_t>{
+                          {{ChannelKind::kEmail, ConsentState::kConfirmed}, 2},
+                          {{ChannelKind::kEmail, ConsentState::kUnsubscribed}, 1},
+                          {{ChannelKind::kSms, ConsentState::kConfirmed}, 1}}));
+  EXPECT_EQ(s.topics,
+            (std::vector<std::pair<std::string, std::int64_t>>{{"events", 1}, {"news", 2}}));
+  ASSERT_EQ(s.days.size(), static_cast<std::size_t>(kStatsDays));
+  EXPECT_EQ(s.days.front().start, first);
+  EXPECT_EQ(s.days.back().start, 100 * kDay);
+  EXPECT_EQ(s.days.front().signups, 1);  // B; C is the day before
+  EXPECT_EQ(s.days.back().signups, 1);   // A
+  EXPECT_EQ(s.days.back().confirmations, 2);
+  EXPECT_EQ(s.days[5].unsubscribes, 1);
+  std::int64_t total = 0;
+  for (const auto& d : s.days) total += d.signups + d.confirmations + d.unsubscribes;
+  EXPECT_EQ(total, 5);
+  EXPECT_EQ(this->backend().subscriber_reads().channel_counts().size(), 3u);
 }
 
 }  // namespace

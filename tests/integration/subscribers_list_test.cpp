@@ -153,5 +153,49 @@ TEST_F(SubscribersListTest, OneSubscriberWithConsentHistoryMessagesAndAnAuditRow
   EXPECT_EQ(std::stoll(views()), seen + 1);
 }
 
+// GET /api/v1/admin/stats and /metrics' sc_subscribers count from the
+// database: the same after a restart.
+TEST_F(SubscribersListTest, StatsAndGaugesCountFromTheDatabaseAcrossARestart) {
+  start();
+  sign_up({{"email", "s1@example.org"}, {"topics", {"news"}}});
+  sign_up({{"email", "s2@example.org"}, {"topics", {"news", "events"}}});
+  ASSERT_TRUE(wait_emails(2));
+  std::optional<std::string> confirm;
+  for (const auto& eml : emails())
+    if (eml.find("s1@example.org") != std::string::npos)
+      confirm = find_link(decode_quoted_printable(eml), "/confirm/");
+  ASSERT_TRUE(confirm);
+  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->status, 200);
+  restart();
+  auto r = admin_get("/api/v1/admin/stats");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto s = nlohmann::json::parse(r->body);
+  EXPECT_EQ(s["subscribers"], 2);
+  EXPECT_EQ(s["channels"]["email"]["confirmed"], 1);
+  EXPECT_EQ(s["channels"]["email"]["pending"], 1);
+  EXPECT_EQ(s["channels"]["sms"]["confirmed"], 0);
+  EXPECT_EQ(s["topics"], nlohmann::json({{"events", 1}, {"news", 2}}));
+  ASSERT_EQ(s["days"].size(), 30u);
+  const auto& today = s["days"][29];
+  EXPECT_EQ(today["signups"], 2);
+  EXPECT_EQ(today["confirmations"], 1);
+  EXPECT_EQ(today["unsubscribes"], 0);
+  EXPECT_EQ(today["date"].get<std::string>().size(), 10u);
+  auto m = admin_get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sc_subscribers{channel=\"email\",state=\"confirmed\"} 1"),
+            std::string::npos)
+      << m->body.substr(0, 2000);
+  EXPECT_NE(m->body.find("sc_subscribers{channel=\"email\",state=\"pending\"} 1"),
+            std::string::npos);
+  auto no_key = cli_->Get("/api/v1/admin/stats");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(no_key->status, 401);
+}
+
 }  // namespace
 }  // namespace sc::testing

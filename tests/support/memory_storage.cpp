@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <stdexcept>
 
 #include "sc/core/subscriber_list.h"
@@ -842,6 +843,42 @@ class MemoryStorage::Ports final : public UnitOfWork,
       out.messages.push_back(std::move(m));
     }
     return out;
+  }
+  std::vector<ChannelCount> channel_counts() override {
+    std::lock_guard lk(m_.mu_);
+    std::map<std::pair<ChannelKind, ConsentState>, std::int64_t> n;
+    for (const auto& [id, c] : m_.data_->channels) ++n[{c.kind, c.state}];
+    std::vector<ChannelCount> out;
+    for (const auto& [k, count] : n) out.push_back(ChannelCount{k.first, k.second, count});
+    return out;
+  }
+  SubscriberStats stats(std::int64_t now) override {
+    SubscriberStats s;
+    s.channels = channel_counts();
+    std::lock_guard lk(m_.mu_);
+    const Data& d = *m_.data_;
+    s.subscribers = static_cast<std::int64_t>(d.subscribers.size());
+    std::map<std::string, std::int64_t> topics;
+    for (const auto& [sid, t] : d.topics)
+      for (const auto& name : t) ++topics[name];
+    s.topics.assign(topics.begin(), topics.end());
+    const auto first = stats_first_day(now);
+    s.days.resize(kStatsDays);
+    for (int i = 0; i < kStatsDays; ++i)
+      s.days[static_cast<std::size_t>(i)].start = first + i * std::int64_t{86400};
+    auto day = [&](std::int64_t at) -> SubscriberStats::Day* {
+      const auto i = at < first ? -1 : (at - first) / 86400;
+      return i >= 0 && i < kStatsDays ? &s.days[static_cast<std::size_t>(i)] : nullptr;
+    };
+    for (const auto& [id, sub] : d.subscribers)
+      if (auto* x = day(sub.created_at)) ++x->signups;
+    for (const auto& row : d.consent_log) {
+      auto* x = day(row.event.at);
+      if (x == nullptr) continue;
+      if (row.event.action == ConsentAction::kConfirm) ++x->confirmations;
+      if (row.event.action == ConsentAction::kWithdraw) ++x->unsubscribes;
+    }
+    return s;
   }
   std::vector<ConsentLogView> unknown_number_log(const std::string& address) override {
     std::lock_guard lk(m_.mu_);

@@ -20,5 +20,8 @@ void wire_dispatch_metrics(metrics::Registry& registry, Dispatcher& dispatcher, 
 
 // Broadcasts by status and the recipients of the recent ones, read at scrape time.
 void wire_broadcast_metrics(metrics::Registry& registry, storage::Database& db, const Clock& clock);
+// sc_subscribers{channel,state}: channels by kind and state, counted in the
+// database at each scrape (they survive restarts, unlike sc_signups_total).
+void wire_subscriber_metrics(metrics::Registry& registry, storage::Database& db);
 
 }  // namespace sc

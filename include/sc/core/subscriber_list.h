@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sc/core/model.h"
@@ -85,6 +86,34 @@ struct SubscriberFilterArgs {
 };
 Result<SubscriberQuery> subscriber_query(const SubscriberFilterArgs& args);
 
+// Channels by kind and state (kinds and states with none are absent).
+struct ChannelCount {
+  ChannelKind kind = ChannelKind::kEmail;
+  ConsentState state = ConsentState::kPending;
+  std::int64_t count = 0;
+};
+
+inline constexpr int kStatsDays = 30;
+
+// GET /api/v1/admin/stats, read from the database (it survives restarts).
+struct SubscriberStats {
+  std::int64_t subscribers = 0;
+  std::vector<ChannelCount> channels;
+  std::vector<std::pair<std::string, std::int64_t>> topics;  // subscribers per topic, by topic
+  // The last kStatsDays UTC days, oldest first, today last: subscribers
+  // created (sign-ups), consent-log confirmations and withdrawals.
+  struct Day {
+    std::int64_t start = 0;  // unix seconds of the day's midnight (UTC)
+    std::int64_t signups = 0, confirmations = 0, unsubscribes = 0;
+  };
+  std::vector<Day> days;
+};
+
+// The first second of the oldest day SubscriberStats::days covers at `now`.
+constexpr std::int64_t stats_first_day(std::int64_t now) {
+  return (now / 86400 - (kStatsDays - 1)) * 86400;
+}
+
 // Read port (read connections; never waits for the writer).
 class SubscriberReads {
  public:
@@ -93,6 +122,8 @@ class SubscriberReads {
   // given, with ids below q.before_id.
   virtual std::vector<SubscriberSummary> list(const SubscriberQuery& q) = 0;
   virtual std::optional<SubscriberDetail> find(std::int64_t id) = 0;
+  virtual std::vector<ChannelCount> channel_counts() = 0;  // also /metrics, at every scrape
+  virtual SubscriberStats stats(std::int64_t now) = 0;
 };
 
 // The tests' and the memory backend's reading of a query, and the rule every

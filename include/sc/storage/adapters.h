@@ -39,6 +39,8 @@ class PooledSubscriberReads final : public SubscriberReads {
     return reads_.subscribers(q);
   }
   std::optional<SubscriberDetail> find(std::int64_t id) override { return reads_.subscriber(id); }
+  std::vector<ChannelCount> channel_counts() override { return reads_.channel_counts(); }
+  SubscriberStats stats(std::int64_t now) override { return reads_.subscriber_stats(now); }
 
  private:
   ReadPool& reads_;

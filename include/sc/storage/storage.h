@@ -197,6 +197,8 @@ class ReadPool {
   // The operators' list (SubscriberReads; src/storage/directory.cpp).
   std::vector<SubscriberSummary> subscribers(const SubscriberQuery& q);
   std::optional<SubscriberDetail> subscriber(std::int64_t id);
+  std::vector<ChannelCount> channel_counts();
+  SubscriberStats subscriber_stats(std::int64_t now);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);

@@ -25,7 +25,7 @@ SELECT s.id, s.first_name, s.postal_code, s.created_at FROM subscribers s
 -- name: directory.by_topic
 SELECT s.id, s.first_name, s.postal_code, s.created_at
   FROM subscriber_topics d JOIN subscribers s ON s.id = d.subscriber_id
- WHERE d.topic = ?3 AND d.subscriber_id < ?6 AND +s.created_at >= ?4 AND +s.created_at < ?5
+ WHERE d.topic = ?3 AND d.subscriber_id < ?6 AND s.id < ?6 AND +s.created_at >= ?4 AND +s.created_at < ?5
    AND (?1 = '' AND ?2 = ''
         OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
                       AND (?1 = '' OR f.kind = ?1) AND (?2 = '' OR f.state = ?2)))
@@ -37,7 +37,7 @@ SELECT s.id, s.first_name, s.postal_code, s.created_at
 -- name: directory.by_state
 SELECT s.id, s.first_name, s.postal_code, s.created_at
   FROM channels d JOIN subscribers s ON s.id = d.subscriber_id
- WHERE d.kind = ?8 AND d.state = ?2 AND d.subscriber_id < ?6
+ WHERE d.kind = ?8 AND d.state = ?2 AND d.subscriber_id < ?6 AND s.id < ?6
    AND +s.created_at >= ?4 AND +s.created_at < ?5
    AND (?1 = '' OR ?1 = ?8)
    AND (?3 = '' OR EXISTS (SELECT 1 FROM subscriber_topics t
@@ -49,7 +49,7 @@ SELECT s.id, s.first_name, s.postal_code, s.created_at
 -- name: directory.by_address
 SELECT s.id, s.first_name, s.postal_code, s.created_at
   FROM channels d JOIN subscribers s ON s.id = d.subscriber_id
- WHERE d.kind = ?8 AND d.address >= ?9 AND d.address < ?10 AND d.subscriber_id < ?6
+ WHERE d.kind = ?8 AND d.address >= ?9 AND d.address < ?10 AND d.subscriber_id < ?6 AND s.id < ?6
    AND +s.created_at >= ?4 AND +s.created_at < ?5
    AND (?1 = '' AND ?2 = ''
         OR EXISTS (SELECT 1 FROM channels f WHERE f.subscriber_id = s.id
@@ -84,3 +84,23 @@ SELECT o.id, o.kind, o.purpose, o.broadcast_id, o.state, COALESCE(o.delivery_sta
   FROM broadcasts b JOIN outbox o ON o.broadcast_id = b.id AND o.broadcast_id <> 0
  WHERE o.channel_id IN (SELECT id FROM channels WHERE subscriber_id = ?1)
  ORDER BY 1 DESC LIMIT ?2;
+
+-- GET /api/v1/admin/stats and /metrics. Channels by kind and state: the
+-- channels_state_subscriber index alone (no table read).
+-- name: directory.channel_counts
+SELECT kind, state, count(*) FROM channels GROUP BY kind, state;
+
+-- name: directory.subscriber_count
+SELECT count(*) FROM subscribers;
+
+-- name: directory.topic_counts
+SELECT topic, count(*) FROM subscriber_topics GROUP BY topic ORDER BY topic;
+
+-- Per day from ?1 (a UTC midnight): 0 is that day.
+-- name: directory.signups_by_day
+SELECT (created_at - ?1) / 86400, count(*) FROM subscribers WHERE created_at >= ?1 GROUP BY 1;
+
+-- name: directory.consent_by_day
+SELECT action, (at - ?1) / 86400, count(*) FROM consent_log
+ WHERE action IN ('confirm', 'withdraw') AND at >= ?1
+ GROUP BY action, 2;
