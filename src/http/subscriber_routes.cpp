@@ -75,7 +75,6 @@ Error unavailable() {
 
 void list_subscribers(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
   if (!authorize(env, req, res, Scope::kRead)) return;
-  if (env.deps.subscriber_reads == nullptr) return env.respond.json_error(res, unavailable());
   auto limit = whole_param(req, "limit", kDefaultPage, 1, kMaxPage);
   if (!limit) return env.respond.json_error(res, limit.error());
   auto before = whole_param(req, "before", 0, 1, INT64_MAX);
@@ -84,6 +83,7 @@ void list_subscribers(const RouteEnv& env, const httplib::Request& req, httplib:
       param(req, "q"), param(req, "channel"), param(req, "state"), param(req, "topic"),
       param(req, "created_after"), param(req, "created_before")});
   if (!query) return env.respond.json_error(res, query.error());
+  if (env.deps.subscriber_reads == nullptr) return env.respond.json_error(res, unavailable());
   Page page("/api/v1/admin/subscribers", limit.value());
   for (const char* name : kFilters) page.keep(name, req.get_param_value(name));
   auto q = query.value();
