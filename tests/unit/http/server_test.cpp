@@ -169,7 +169,7 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
        "unauthorized",
        nullptr,
        {{"Authorization", "Bearer admin-key-012345678"}}},
-      // Without ?email= or ?phone=, the list (CONTRACT.md, "Operators' list"): its filters.
+      // Without ?email= or ?phone=, the list (docs/api.md, the admin API): its filters.
       {"admin list, bad state", "GET", "/api/v1/admin/subscribers?state=happy", "", "", 422,
        "invalid_state", "state", admin},
       {"admin list, bad search", "GET", "/api/v1/admin/subscribers?q=%01", "", "", 422, "invalid_q",
