@@ -695,4 +695,76 @@ Result<ChannelOutcome> ConsentService::unsubscribe(const Transaction& tx, std::s
   return ChannelOutcome{*ch, true};
 }
 
+Result<ProfileChange> ConsentService::validate_profile(const ProfileChange& raw) const {
+  ProfileChange out;
+  if (raw.first_name) {
+    auto name = check_name(raw.first_name);
+    if (!name) return name.error();
+    out.first_name = name.value();
+  }
+  if (raw.postal_code) {
+    auto postal = check_postal(raw.postal_code);
+    if (!postal) return postal.error();
+    out.postal_code = postal.value();
+  }
+  if (raw.topics) {
+    auto topics = check_topics(*raw.topics);
+    if (!topics) return topics.error();
+    out.topics = topics.value();
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ConsentService::update_profile(const Transaction& tx,
+                                                                std::int64_t subscriber_id,
+                                                                const ProfileChange& change) const {
+  auto sub = tx.subscribers.subscriber_by_id(subscriber_id);
+  if (!sub) return Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""};
+  std::vector<std::string> changed;
+  Subscriber next = *sub;
+  if (change.first_name && *change.first_name != sub->first_name) {
+    next.first_name = *change.first_name;
+    changed.emplace_back("first_name");
+  }
+  if (change.postal_code && *change.postal_code != sub->postal_code) {
+    next.postal_code = *change.postal_code;
+    changed.emplace_back("postal_code");
+  }
+  if (!changed.empty())
+    tx.subscribers.update_profile(subscriber_id, next.first_name, next.postal_code);
+  if (change.topics) {
+    auto wanted = *change.topics;
+    std::sort(wanted.begin(), wanted.end());
+    if (tx.topics.topics_of(subscriber_id) != wanted) {
+      tx.topics.replace_topics(subscriber_id, wanted);
+      changed.emplace_back("topics");
+    }
+  }
+  return changed;
+}
+
+Result<std::vector<ChannelOutcome>> ConsentService::unsubscribe_subscriber(
+    const Transaction& tx, std::int64_t subscriber_id, std::optional<ChannelKind> only,
+    std::string_view who, const RequestContext& ctx, std::int64_t now) {
+  if (!tx.subscribers.subscriber_by_id(subscriber_id))
+    return Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""};
+  std::vector<ChannelOutcome> out;
+  for (auto& ch : tx.subscribers.channels_of(subscriber_id)) {
+    if (only && ch.kind != *only) continue;
+    if (ch.state == ConsentState::kUnsubscribed) {
+      out.push_back(ChannelOutcome{ch, false});
+      continue;
+    }
+    change_state(tx.consent(), ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
+                 ConsentSource::kAdmin, ctx, now, who);
+    out.push_back(ChannelOutcome{ch, true});
+  }
+  if (only && out.empty())
+    return Error{
+        ErrorCode::kNotFound, "not_found",
+        "subscriber " + std::to_string(subscriber_id) + " has no " + to_string(*only) + " channel",
+        ""};
+  return out;
+}
+
 }  // namespace sc

@@ -131,4 +131,19 @@ bool matches(const SubscriberQuery& q, const SubscriberSummary& s) {
   return false;
 }
 
+void add_evidence(ChannelEvidence& e, std::string_view action, std::int64_t at,
+                  std::string_view source, std::string_view ip, std::string_view text_version) {
+  if (action == "grant") {
+    e.granted_at = at;
+    e.grant_source = std::string(source);
+    e.grant_ip = std::string(ip);
+    e.consent_text_version = std::string(text_version);
+  } else if (action == "confirm") {
+    e.confirmed_at = at;
+  } else if (action == "withdraw") {
+    e.withdrawn_at = at;
+    e.withdraw_source = std::string(source);
+  }
+}
+
 }  // namespace sc

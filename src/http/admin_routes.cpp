@@ -1,5 +1,4 @@
 // The admin API (Authorization: Bearer <key>; 401 without a valid one).
-#include <charconv>
 #include <cstdint>
 #include <memory>
 
@@ -135,7 +134,7 @@ class AdminResource {
   void inbound_opt_out(const httplib::Request& req, httplib::Response& res) const {
     auto who = authorize(env_, req, res, Scope::kSend);
     if (!who) return;
-    auto id = parse_id(req.matches[1]);
+    auto id = path_id(req.matches[1], "inbound text");
     if (!id) return env_.respond.json_error(res, id.error());
     const auto ctx = request_context(req);
     const auto now = env_.deps.clock.now_unix();
@@ -161,32 +160,22 @@ class AdminResource {
   }
 
  private:
-  static Result<std::int64_t> parse_id(const std::string& v) {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < 1)
-      return Error{ErrorCode::kNotFound, "not_found", "no such inbound text", ""};
-    return n;
-  }
-
   static constexpr std::int64_t kDefaultAuditPage = 50;
   static constexpr std::int64_t kMaxAuditPage = 500;
 
-  // The channel a lookup asks for, normalised as it is stored.
+  // The channel a lookup asks for (?email=, else ?phone=: the route sends
+  // nothing else here), normalised as it is stored.
   Result<std::pair<ChannelKind, std::string>> lookup_address(const httplib::Request& req) const {
     if (req.has_param("email")) {
       auto e = Email::parse(req.get_param_value("email"));
       if (!e) return e.error();
       return std::pair{ChannelKind::kEmail, e->str()};
     }
-    if (req.has_param("phone")) {
-      if (env_.deps.phones == nullptr)
-        return invalid("invalid_phone", "texting is not configured", "phone");
-      auto p = env_.deps.phones->normalize(req.get_param_value("phone"));
-      if (!p) return p.error();
-      return std::pair{ChannelKind::kSms, p.value()};
-    }
-    return invalid("missing_query", "give ?email= or ?phone=", "email");
+    if (env_.deps.phones == nullptr)
+      return invalid("invalid_phone", "texting is not configured", "phone");
+    auto p = env_.deps.phones->normalize(req.get_param_value("phone"));
+    if (!p) return p.error();
+    return std::pair{ChannelKind::kSms, p.value()};
   }
 
   static json to_json(const SubscriberView& v) {
@@ -201,17 +190,8 @@ class AdminResource {
     }
     json log = json::array();
     for (const auto& e : v.consent_log) {
-      json row = {{"at", time_json(e.at)}, {"channel", e.channel}, {"action", e.action},
-                  {"source", e.source},    {"ip", e.ip},           {"user_agent", e.user_agent}};
-      if (!e.detail.empty()) row["detail"] = e.detail;
-      if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
-      if (!e.message_sid.empty()) row["message_sid"] = e.message_sid;
-      if (!e.text_received.empty()) row["text_received"] = e.text_received;
-      // Twilio's Advanced Opt-Out answered the text itself (OptOutType).
-      if (!e.opt_out_type.empty()) row["opt_out_type"] = e.opt_out_type;
-      if (e.channel == "sms" && !e.message_sid.empty())
-        row["provider_answered"] = !e.opt_out_type.empty();
-      if (v.subscriber.id == 0) row["address"] = e.address;
+      json row = consent_row_json(e);
+      if (v.subscriber.id != 0) row.erase("address");  // the subscriber's own, shown above
       log.push_back(std::move(row));
     }
     json body = {{"id", v.subscriber.id},
@@ -242,9 +222,20 @@ void add_admin_routes(Router& router, const RouteEnv& env) {
   router.get("/api/v1/admin/stats", [&env](const httplib::Request& q, httplib::Response& s) {
     subscriber_stats(env, q, s);
   });
+  // Before …/subscribers/{id}: the first route that matches serves.
+  router.get(
+      "/api/v1/admin/subscribers/export",
+      [&env](const httplib::Request& q, httplib::Response& s) { export_subscribers(env, q, s); });
   router.get(
       R"(/api/v1/admin/subscribers/([^/]*))",
       [&env](const httplib::Request& q, httplib::Response& s) { show_subscriber(env, q, s); });
+  router.patch(
+      R"(/api/v1/admin/subscribers/([^/]*))",
+      [&env](const httplib::Request& q, httplib::Response& s) { patch_subscriber(env, q, s); });
+  router.post(R"(/api/v1/admin/subscribers/([^/]*)/unsubscribe)",
+              [&env](const httplib::Request& q, httplib::Response& s) {
+                unsubscribe_subscriber(env, q, s);
+              });
   router.get("/api/v1/admin/audit",
              [r](const httplib::Request& q, httplib::Response& s) { r->audit_log(q, s); });
   router.get("/api/v1/admin/inbound",

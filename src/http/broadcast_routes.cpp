@@ -1,7 +1,6 @@
 // The broadcasts resource of the admin API: drafts, their lifecycle, test
 // sends and previews, the recipients' ledger (JSON pages and CSV).
 #include <memory>
-#include <regex>
 
 #include "rate_limiter.h"
 #include "routes.h"
@@ -16,19 +15,6 @@ namespace sc::detail {
 namespace {
 
 using nlohmann::json;
-
-Error not_json() {
-  return Error{ErrorCode::kBadRequest, "malformed_json", "the body must be a JSON object", ""};
-}
-
-Result<json> json_body(const httplib::Request& req) {
-  if (media_type(req) != "application/json")
-    return Error{ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
-                 "send application/json", ""};
-  auto j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return not_json();
-  return j;
-}
 
 Result<BroadcastDraft> draft_from(const json& j) {
   BroadcastDraft d;
@@ -82,28 +68,6 @@ json counts_json(const BroadcastCounts& c) {
 constexpr double kTestCopiesBurst = 5;
 constexpr double kTestCopiesPerMinute = 5;
 
-std::string csv_field(const std::string& s) {
-  // Quoted when needed; a leading =, +, -, @, tab or CR is neutralised so that a
-  // spreadsheet never runs a provider's text as a formula. A phone number
-  // (+ and digits only) is no formula and stays as stored, so the export's
-  // addresses match the JSON pages and the database.
-  // A leading tab or carriage return is neutralised too (OWASP's list):
-  // some spreadsheets drop it and read the rest as a formula.
-  static const std::regex kE164("\\+[0-9]{1,15}");
-  std::string v = s;
-  if (!v.empty() &&
-      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') &&
-      !std::regex_match(v, kE164))
-    v = "'" + v;
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 class BroadcastResource {
  public:
   explicit BroadcastResource(const RouteEnv& env)
@@ -121,7 +85,7 @@ class BroadcastResource {
   void create(const httplib::Request& req, httplib::Response& res) const {
     auto who = authorize(env_, req, res, Scope::kSend);
     if (!who || !available(res)) return;
-    auto body = json_body(req);
+    auto body = json_object_body(req);
     if (!body) return env_.respond.json_error(res, body.error());
     auto d = draft_from(body.value());
     if (!d) return env_.respond.json_error(res, d.error());
@@ -185,7 +149,7 @@ class BroadcastResource {
     auto who = authorize(env_, req, res, Scope::kSend);
     if (!who || !available(res)) return;
     auto id = id_of(req);
-    auto body = json_body(req);
+    auto body = json_object_body(req);
     if (!body) return env_.respond.json_error(res, body.error());
     auto d = draft_from(body.value());
     if (!d) return env_.respond.json_error(res, d.error());
@@ -280,7 +244,7 @@ class BroadcastResource {
     auto who = authorize(env_, req, res, send ? Scope::kSend : Scope::kRead);
     if (!who || !available(res)) return;
     auto id = id_of(req);
-    auto body = json_body(req);
+    auto body = json_object_body(req);
     if (!body) return env_.respond.json_error(res, body.error());
     auto b = env_.deps.broadcast_reads->get(id);
     if (!b) return env_.respond.json_error(res, no_such_broadcast());

@@ -88,6 +88,16 @@ RequestContext request_context(const httplib::Request& req) {
   return RequestContext{req.remote_addr, clean_header(req, "User-Agent", 512)};
 }
 
+Result<nlohmann::json> json_object_body(const httplib::Request& req) {
+  if (media_type(req) != "application/json")
+    return Error{ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+                 "send application/json", ""};
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error{ErrorCode::kBadRequest, "malformed_json", "the body must be a JSON object", ""};
+  return j;
+}
+
 nlohmann::json error_body(const Error& e) {
   nlohmann::json err = {{"code", e.code}, {"message", e.message}};
   if (!e.field.empty()) err["field"] = e.field;

@@ -32,6 +32,10 @@ RequestContext request_context(const httplib::Request& req);
 
 nlohmann::json error_body(const Error& e);
 
+// The body of an admin API request: application/json (else 415) holding
+// one object (else 400 malformed_json).
+Result<nlohmann::json> json_object_body(const httplib::Request& req);
+
 class Responder {
  public:
   explicit Responder(const PageRenderer& pages) : pages_(pages) {}

@@ -1,3 +1,5 @@
+#include <set>
+
 #include "request_metrics.h"
 #include "routes.h"
 
@@ -24,15 +26,30 @@ void Router::post(const std::string& pattern, httplib::Server::Handler h) {
   svr_.Post(pattern, labelled(pattern, std::move(h)));
 }
 
+void Router::patch(const std::string& pattern, httplib::Server::Handler h) {
+  routes_.emplace_back("PATCH", std::regex(pattern));
+  svr_.Patch(pattern, labelled(pattern, std::move(h)));
+}
+
+void Router::del(const std::string& pattern, httplib::Server::Handler h) {
+  routes_.emplace_back("DELETE", std::regex(pattern));
+  svr_.Delete(pattern, labelled(pattern, std::move(h)));
+}
+
 std::string Router::allowed_methods(const std::string& path) const {
-  bool get = false, post = false;
+  std::set<std::string> methods;
   for (const auto& [method, re] : routes_) {
-    if (!std::regex_match(path, re)) continue;
-    (method == "GET" ? get : post) = true;
+    if (std::regex_match(path, re)) methods.insert(method);
   }
   std::string out;
-  if (get) out = "GET, HEAD";  // the library answers HEAD with the GET handler
-  if (post) out += out.empty() ? "POST" : ", POST";
+  auto add = [&](const char* name) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  };
+  // In this order; the library answers HEAD with the GET handler.
+  if (methods.contains("GET")) add("GET, HEAD");
+  for (const char* m : {"POST", "PATCH", "DELETE"})
+    if (methods.contains(m)) add(m);
   return out;
 }
 

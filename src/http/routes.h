@@ -22,6 +22,8 @@ class Router {
   explicit Router(httplib::Server& svr) : svr_(svr) {}
   void get(const std::string& pattern, httplib::Server::Handler h);
   void post(const std::string& pattern, httplib::Server::Handler h);
+  void patch(const std::string& pattern, httplib::Server::Handler h);
+  void del(const std::string& pattern, httplib::Server::Handler h);  // DELETE
   // The methods with a route for path ("GET, HEAD, POST"), "" when none.
   std::string allowed_methods(const std::string& path) const;
 
@@ -52,6 +54,14 @@ void add_admin_routes(Router& router, const RouteEnv& env);
 // (matches[1]); registered by add_admin_routes.
 void list_subscribers(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+// PATCH /api/v1/admin/subscribers/{id} and POST …/{id}/unsubscribe (admin).
+void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
+                            httplib::Response& res);
+// One consent-log row as every admin answer shows it.
+nlohmann::json consent_row_json(const ConsentLogView& e);
+// GET /api/v1/admin/subscribers/export?format=csv|jsonl (subscriber_export.cpp).
+void export_subscribers(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 // GET /api/v1/admin/stats.
 void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 // The broadcasts resource under /api/v1/admin/broadcasts.
@@ -93,10 +103,19 @@ void audit(AuditLog& log, const RouteEnv& env, const AdminIdentity& who, std::st
 nlohmann::json time_json(std::int64_t unix_seconds);
 std::string time_csv(std::int64_t unix_seconds);
 
+// One CSV cell (RFC 4180 quoting), guarded against formula injection: a
+// text starting with =, +, -, @, tab or CR gets a leading ' (an E.164
+// number is left as it is).
+std::string csv_field(std::string_view s);
+
 // A whole decimal number query parameter in [lo, hi]; `fallback` when it is
 // absent; otherwise 400 invalid_<name>.
 Result<std::int64_t> whole_param(const httplib::Request& req, const char* name,
                                  std::int64_t fallback, std::int64_t lo, std::int64_t hi);
+
+// The id in a path (/…/subscribers/{id}): a whole number from 1, else 404
+// "no such <what>".
+Result<std::int64_t> path_id(const std::string& raw, std::string_view what);
 
 // Every list answers {"items":[…],"next":"<URL>"}: `next` is the path and
 // query of the following page, absent on the last one. A handler reads one

@@ -1,7 +1,8 @@
 // The operators' list: GET /api/v1/admin/subscribers (without ?email= or
-// ?phone=: the paged, filtered list) and GET /api/v1/admin/subscribers/{id}.
-#include <charconv>
+// ?phone=: the paged, filtered list), GET and PATCH
+// /api/v1/admin/subscribers/{id}, and POST …/{id}/unsubscribe.
 #include <cstdint>
+#include <set>
 
 #include "routes.h"
 #include "sc/core/broadcast.h"
@@ -41,18 +42,6 @@ json summary_json(const SubscriberSummary& s) {
           {"channels", channels}};
 }
 
-json consent_json(const ConsentLogView& e) {
-  json row = {{"at", time_json(e.at)},     {"channel", e.channel}, {"address", e.address},
-              {"action", e.action},        {"source", e.source},   {"ip", e.ip},
-              {"user_agent", e.user_agent}};
-  if (!e.detail.empty()) row["detail"] = e.detail;
-  if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
-  if (!e.message_sid.empty()) row["message_sid"] = e.message_sid;
-  if (!e.text_received.empty()) row["text_received"] = e.text_received;
-  if (!e.opt_out_type.empty()) row["opt_out_type"] = e.opt_out_type;
-  return row;
-}
-
 json message_json(const MessageView& m) {
   json row = {{"id", m.id},
               {"channel", to_string(m.kind)},
@@ -64,6 +53,56 @@ json message_json(const MessageView& m) {
   if (!m.provider.empty()) row["provider"] = m.provider;
   if (!m.delivery_state.empty()) row["delivery_state"] = m.delivery_state;
   return row;
+}
+
+// PATCH's body: the fields it may change; null clears a name or a postal
+// code, and topics replace those followed ([] or null: none).
+Result<ProfileChange> profile_from(const json& j) {
+  static const std::set<std::string> kKnown = {"first_name", "postal_code", "topics"};
+  ProfileChange c;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto& k = it.key();
+    const auto& v = it.value();
+    if (!kKnown.contains(k)) return invalid("unknown_field", "unknown field " + k, k);
+    if (k == "topics") {
+      c.topics.emplace();
+      if (v.is_null()) continue;
+      if (!v.is_array())
+        return invalid("invalid_topics", "topics must be a list of strings", "topics");
+      for (const auto& t : v) {
+        if (!t.is_string())
+          return invalid("invalid_topics", "topics must be a list of strings", "topics");
+        c.topics->push_back(t.get<std::string>());
+      }
+      continue;
+    }
+    if (!v.is_null() && !v.is_string())
+      return invalid("invalid_" + k, k + " must be a string or null", k);
+    (k == "first_name" ? c.first_name : c.postal_code) = v.is_null() ? "" : v.get<std::string>();
+  }
+  return c;
+}
+
+// The unsubscribe body: {"channel":"email"|"sms"|"all"}; all is no one kind.
+Result<std::optional<ChannelKind>> channel_choice(const json& j) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() != "channel")
+      return invalid("unknown_field", "unknown field " + it.key(), it.key());
+  }
+  const auto bad =
+      invalid("invalid_channel", "channel must be \"email\", \"sms\" or \"all\"", "channel");
+  if (!j.contains("channel") || !j.at("channel").is_string()) return bad;
+  const auto v = j.at("channel").get<std::string>();
+  if (v == "all") return std::optional<ChannelKind>();
+  auto kind = channel_kind_from(v);
+  if (!kind) return bad;
+  return std::optional<ChannelKind>(*kind);
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
 }
 
 Error unavailable() {
@@ -102,21 +141,20 @@ void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::
   auto who = authorize(env, req, res, Scope::kRead);
   if (!who) return;
   if (env.deps.subscriber_reads == nullptr) return env.respond.json_error(res, unavailable());
-  const std::string raw = req.matches[1];
-  std::int64_t id = 0;
-  auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), id);
-  const auto not_found = Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""};
-  if (raw.empty() || ec != std::errc{} || p != raw.data() + raw.size() || id < 1)
-    return env.respond.json_error(res, not_found);
+  auto parsed = path_id(req.matches[1], "subscriber");
+  if (!parsed) return env.respond.json_error(res, parsed.error());
+  const auto id = parsed.value();
   auto d = env.deps.subscriber_reads->find(id);
   // Recorded before anything is shown, found or not: who looked whom up.
   audit(env, *who, "subscriber.view", "subscriber " + std::to_string(id), req,
         d ? "" : "not found");
-  if (!d) return env.respond.json_error(res, not_found);
+  if (!d)
+    return env.respond.json_error(
+        res, Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""});
   auto body = summary_json(d->summary);
   body["postal_code"] = d->summary.subscriber.postal_code;
   json consent = json::array(), messages = json::array();
-  for (const auto& e : d->consent) consent.push_back(consent_json(e));
+  for (const auto& e : d->consent) consent.push_back(consent_row_json(e));
   for (const auto& m : d->messages) messages.push_back(message_json(m));
   body["consent"] = consent;
   body["messages"] = messages;
@@ -151,6 +189,90 @@ void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib:
   env.respond.json(
       res, 200,
       {{"subscribers", s.subscribers}, {"channels", channels}, {"topics", topics}, {"days", days}});
+}
+
+json consent_row_json(const ConsentLogView& e) {
+  json row = {{"at", time_json(e.at)},     {"channel", e.channel}, {"address", e.address},
+              {"action", e.action},        {"source", e.source},   {"ip", e.ip},
+              {"user_agent", e.user_agent}};
+  if (!e.detail.empty()) row["detail"] = e.detail;
+  if (!e.consent_text_version.empty()) row["consent_text_version"] = e.consent_text_version;
+  if (!e.message_sid.empty()) row["message_sid"] = e.message_sid;
+  if (!e.text_received.empty()) row["text_received"] = e.text_received;
+  // Twilio's Advanced Opt-Out answered the text itself (OptOutType).
+  if (!e.opt_out_type.empty()) row["opt_out_type"] = e.opt_out_type;
+  if (e.channel == "sms" && !e.message_sid.empty())
+    row["provider_answered"] = !e.opt_out_type.empty();
+  return row;
+}
+
+void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+  auto who = authorize(env, req, res, Scope::kAdmin);
+  if (!who) return;
+  auto id = path_id(req.matches[1], "subscriber");
+  if (!id) return env.respond.json_error(res, id.error());
+  auto body = json_object_body(req);
+  if (!body) return env.respond.json_error(res, body.error());
+  auto raw = profile_from(body.value());
+  if (!raw) return env.respond.json_error(res, raw.error());
+  auto change = env.deps.service.validate_profile(raw.value());
+  if (!change) return env.respond.json_error(res, change.error());
+  // The change, its audit row and the answer's values in one transaction.
+  std::optional<Result<std::vector<std::string>>> outcome;
+  json answer;
+  env.deps.writes.run([&](const Transaction& tx) {
+    outcome = env.deps.service.update_profile(tx, id.value(), change.value());
+    if (!*outcome) return;
+    const auto& fields = outcome->value();
+    if (!fields.empty()) {
+      audit(tx.audit, env, *who, "subscriber.update", "subscriber " + std::to_string(id.value()),
+            req, joined(fields));
+    }
+    const auto sub = tx.subscribers.subscriber_by_id(id.value());
+    answer = {{"id", id.value()},
+              {"first_name", sub->first_name},
+              {"postal_code", sub->postal_code},
+              {"topics", tx.topics.topics_of(id.value())},
+              {"changed", fields}};
+  });
+  if (!*outcome) return env.respond.json_error(res, outcome->error());
+  env.respond.json(res, 200, answer);
+}
+
+void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
+                            httplib::Response& res) {
+  auto who = authorize(env, req, res, Scope::kAdmin);
+  if (!who) return;
+  auto id = path_id(req.matches[1], "subscriber");
+  if (!id) return env.respond.json_error(res, id.error());
+  auto body = json_object_body(req);
+  if (!body) return env.respond.json_error(res, body.error());
+  auto only = channel_choice(body.value());
+  if (!only) return env.respond.json_error(res, only.error());
+  const auto ctx = request_context(req);
+  const auto now = env.deps.clock.now_unix();
+  const auto which = only.value() ? std::string(to_string(*only.value())) : std::string("all");
+  // The changes, their consent-log rows and the audit row in one transaction.
+  std::optional<Result<std::vector<ChannelOutcome>>> outcome;
+  env.deps.writes.run([&](const Transaction& tx) {
+    outcome = env.deps.service.unsubscribe_subscriber(tx, id.value(), only.value(), who->key_name,
+                                                      ctx, now);
+    if (*outcome)
+      audit(tx.audit, env, *who, "subscriber.unsubscribe",
+            "subscriber " + std::to_string(id.value()), req, which);
+  });
+  if (!*outcome) return env.respond.json_error(res, outcome->error());
+  json channels = json::array();
+  for (const auto& done : outcome->value()) {
+    if (done.changed) {
+      count(env, "sc_unsubscribes_total", "Channels unsubscribed, by channel and how.",
+            {{"channel", to_string(done.channel.kind)}, {"source", "admin"}});
+    }
+    channels.push_back({{"channel", to_string(done.channel.kind)},
+                        {"state", to_string(done.channel.state)},
+                        {"changed", done.changed}});
+  }
+  env.respond.json(res, 200, {{"id", id.value()}, {"channels", channels}});
 }
 
 }  // namespace sc::detail

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -150,6 +151,45 @@ SubscriberStats ReadPool::subscriber_stats(std::int64_t now) {
     if (auto* d = day(i)) (action == "confirm" ? d->confirmations : d->unsubscribes) = n;
   }
   return s;
+}
+
+std::vector<ExportedSubscriber> ReadPool::export_page(std::int64_t after_id, int limit) {
+  auto l = impl_->lease();
+  std::vector<ExportedSubscriber> out;
+  for (auto& sub : l("directory.export_page").bind(after_id, limit).all(detail::read_subscriber))
+    out.push_back(ExportedSubscriber{std::move(sub), {}, {}});
+  if (out.empty()) return out;
+  const auto last = out.back().subscriber.id;
+  // The page's subscribers in id order: each row of the range finds its own.
+  auto of = [&](std::int64_t id) -> ExportedSubscriber* {
+    auto it = std::lower_bound(out.begin(), out.end(), id,
+                               [](const auto& e, std::int64_t v) { return e.subscriber.id < v; });
+    return it != out.end() && it->subscriber.id == id ? &*it : nullptr;
+  };
+  std::map<std::int64_t, ExportedChannel*> channels;
+  l("directory.export_channels").bind(after_id, last).each([&](const Row& r) {
+    auto* e = of(r.get<std::int64_t>(0));
+    if (e == nullptr) return;
+    ChannelView c{channel_kind_from(r.get<std::string>(1)).value_or(ChannelKind::kEmail),
+                  r.get<std::string>(2),
+                  consent_state_from(r.get<std::string>(3)).value_or(ConsentState::kPending),
+                  r.get<std::int64_t>(4),
+                  r.get<std::int64_t>(5),
+                  r.get<std::int64_t>(6)};
+    e->channels.push_back(ExportedChannel{std::move(c), {}});
+  });
+  for (auto& e : out)
+    for (auto& c : e.channels) channels[c.channel.channel_id] = &c;
+  l("directory.export_topics").bind(after_id, last).each([&](const Row& r) {
+    if (auto* e = of(r.get<std::int64_t>(0))) e->topics.push_back(r.get<std::string>(1));
+  });
+  l("directory.export_evidence").bind(after_id, last).each([&](const Row& r) {
+    auto c = channels.find(r.get<std::int64_t>(0));
+    if (c == channels.end()) return;
+    add_evidence(c->second->evidence, r.get<std::string>(1), r.get<std::int64_t>(2),
+                 r.get<std::string>(3), r.get<std::string>(4), r.get<std::string>(5));
+  });
+  return out;
 }
 
 }  // namespace sc::storage

@@ -109,6 +109,21 @@ void SqliteConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t
   st_("subscribers.mark_confirm_sent").bind(at, channel_id).exec();
 }
 
+std::vector<Channel> SqliteConsentStore::channels_of(std::int64_t subscriber_id) {
+  return st_("subscribers.channels_of").bind(subscriber_id).all(read_channel);
+}
+
+void SqliteConsentStore::update_profile(std::int64_t subscriber_id, std::string_view first_name,
+                                        std::string_view postal_code) {
+  st_("subscribers.update_profile").bind(first_name, postal_code, subscriber_id).exec();
+}
+
+void SqliteConsentStore::replace_topics(std::int64_t subscriber_id,
+                                        const std::vector<std::string>& topics) {
+  st_("topics.clear").bind(subscriber_id).exec();
+  add_topics(subscriber_id, topics);
+}
+
 void SqliteConsentStore::add_topics(std::int64_t subscriber_id,
                                     const std::vector<std::string>& topics) {
   for (const auto& t : topics) st_("topics.add").bind(subscriber_id, t).exec();

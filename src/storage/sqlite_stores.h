@@ -43,6 +43,10 @@ class SqliteConsentStore final : public SubscriberStore,
   std::int64_t insert_channel(const Channel& c) override;
   void update_channel_state(std::int64_t channel_id, ConsentState state, std::int64_t at) override;
   void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) override;
+  std::vector<Channel> channels_of(std::int64_t subscriber_id) override;
+  void update_profile(std::int64_t subscriber_id, std::string_view first_name,
+                      std::string_view postal_code) override;
+  void replace_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
   void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) override;
   std::vector<std::string> topics_of(std::int64_t subscriber_id) override;
   void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,

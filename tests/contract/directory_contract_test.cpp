@@ -220,6 +220,75 @@ TYPED_TEST(DirectoryContract, OneSubscriberWithConsentHistoryAndMessages) {
   EXPECT_FALSE(reads.find(sid + 1000));
 }
 
+// The export reads every subscriber once, oldest first, a page at a time,
+// each with every channel (email first), its consent evidence (the latest
+// grant, confirmation and withdrawal) and their topics.
+TYPED_TEST(DirectoryContract, TheExportReadsEverySubscriberOnceWithTheirEvidence) {
+  auto& db = this->db();
+  ConsentText text{"sms-v3", "I agree to receive texts", std::string(64, 's')};
+  db.backend().register_consent_text(ChannelKind::kSms, text);
+  const auto a = add(db, {"Ann",
+                          "ann@example.org",
+                          "+16502530001",
+                          ConsentState::kConfirmed,
+                          ConsentState::kUnsubscribed,
+                          {"news", "events"},
+                          100});
+  const auto b = add(
+      db, {"Bo", "", "+16502530002", ConsentState::kConfirmed, ConsentState::kPending, {}, 200});
+  const auto c = add(
+      db, {"Cy", "cy@example.org", "", ConsentState::kPending, ConsentState::kConfirmed, {}, 300});
+  db.write([&](const Transaction& tx) {
+    const auto sms = tx.subscribers.find_channel(ChannelKind::kSms, "+16502530001");
+    auto log = [&](ConsentAction action, ConsentSource source, std::int64_t at,
+                   const std::string& ip, const ConsentText* t) {
+      ConsentEvent e;
+      e.subscriber_id = a;
+      e.channel_id = sms->id;
+      e.channel = ChannelKind::kSms;
+      e.address = sms->address;
+      e.action = action;
+      e.source = source;
+      e.context.ip = ip;
+      e.at = at;
+      tx.consent_log.append_consent(e, t);
+    };
+    log(ConsentAction::kGrant, ConsentSource::kForm, 110, "198.51.100.1", nullptr);
+    log(ConsentAction::kGrant, ConsentSource::kForm, 120, "198.51.100.2", &text);  // the latest
+    log(ConsentAction::kConfirm, ConsentSource::kKeyword, 130, "", nullptr);
+    log(ConsentAction::kReceived, ConsentSource::kKeyword, 135, "", nullptr);  // no evidence
+    log(ConsentAction::kWithdraw, ConsentSource::kAdmin, 140, "", nullptr);
+  });
+  auto& reads = this->backend().subscriber_reads();
+  const auto first = reads.export_page(0, 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].subscriber.id, a);
+  EXPECT_EQ(first[0].subscriber.first_name, "Ann");
+  EXPECT_EQ(first[0].topics, (std::vector<std::string>{"events", "news"}));
+  ASSERT_EQ(first[0].channels.size(), 2u);
+  EXPECT_EQ(first[0].channels[0].channel.kind, ChannelKind::kEmail);
+  EXPECT_EQ(first[0].channels[0].evidence.granted_at, 0);
+  const auto& sms = first[0].channels[1];
+  EXPECT_EQ(sms.channel.address, "+16502530001");
+  EXPECT_EQ(sms.channel.state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(sms.evidence.granted_at, 120);
+  EXPECT_EQ(sms.evidence.grant_source, "form");
+  EXPECT_EQ(sms.evidence.grant_ip, "198.51.100.2");
+  EXPECT_EQ(sms.evidence.consent_text_version, "sms-v3");
+  EXPECT_EQ(sms.evidence.confirmed_at, 130);
+  EXPECT_EQ(sms.evidence.withdrawn_at, 140);
+  EXPECT_EQ(sms.evidence.withdraw_source, "admin");
+  EXPECT_EQ(first[1].subscriber.id, b);
+  ASSERT_EQ(first[1].channels.size(), 1u);
+  EXPECT_EQ(first[1].channels[0].channel.kind, ChannelKind::kSms);
+  EXPECT_TRUE(first[1].topics.empty());
+  const auto rest = reads.export_page(first.back().subscriber.id, 2);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].subscriber.id, c);
+  EXPECT_EQ(rest[0].subscriber.created_at, 300);
+  EXPECT_TRUE(reads.export_page(c, 2).empty());
+}
+
 // Counts from the database: channels by kind and state, topics, and the
 // last 30 days of sign-ups, confirmations and withdrawals (older ones and
 // other actions left out).

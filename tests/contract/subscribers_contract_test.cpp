@@ -97,6 +97,47 @@ TYPED_TEST(SubscriberContract, TopicRequestsWaitOnTheChannelAndAreTakenOnce) {
   });
 }
 
+// An operator's change: a subscriber's channels (email first), the profile
+// and the topics replaced as a whole; nothing for an unknown id.
+TYPED_TEST(SubscriberContract, AnOperatorChangesTheProfileAndReplacesTheTopics) {
+  auto& db = this->db();
+  const auto sms =
+      db.add_channel("+16502530001", ConsentState::kConfirmed, ChannelKind::kSms, "Al");
+  const auto other = db.add_channel("other@example.com", ConsentState::kConfirmed);
+  db.write([&](const Transaction& s) {
+    const auto sub = s.subscribers.channel_by_id(sms)->subscriber_id;
+    Channel email;
+    email.subscriber_id = sub;
+    email.address = "al@example.com";
+    email.created_at = 100;
+    email.updated_at = 100;
+    const auto email_id = s.subscribers.insert_channel(email);
+    const auto chans = s.subscribers.channels_of(sub);
+    ASSERT_EQ(chans.size(), 2u);
+    EXPECT_EQ(chans[0].id, email_id);
+    EXPECT_EQ(chans[0].kind, ChannelKind::kEmail);
+    EXPECT_EQ(chans[1].id, sms);
+    EXPECT_EQ(chans[1].state, ConsentState::kConfirmed);
+    EXPECT_TRUE(s.subscribers.channels_of(sub + 1000).empty());
+
+    s.subscribers.update_profile(sub, "Alma", "SW1A 1AA");
+    EXPECT_EQ(s.subscribers.subscriber_by_id(sub)->first_name, "Alma");
+    EXPECT_EQ(s.subscribers.subscriber_by_id(sub)->postal_code, "SW1A 1AA");
+    EXPECT_EQ(s.subscribers.subscriber_by_id(sub)->created_at, 100);
+    s.subscribers.update_profile(sub + 1000, "Nobody", "");  // unknown: nothing
+
+    const auto other_sub = s.subscribers.channel_by_id(other)->subscriber_id;
+    s.topics.add_topics(sub, {"news", "jobs"});
+    s.topics.add_topics(other_sub, {"news"});
+    s.topics.replace_topics(sub, {"events", "news"});
+    EXPECT_EQ(s.topics.topics_of(sub), (std::vector<std::string>{"events", "news"}));
+    s.topics.replace_topics(sub, {});
+    EXPECT_TRUE(s.topics.topics_of(sub).empty());
+    EXPECT_EQ(s.topics.topics_of(other_sub), (std::vector<std::string>{"news"}));
+    EXPECT_EQ(s.subscribers.subscriber_by_id(other_sub)->first_name, "");
+  });
+}
+
 TYPED_TEST(SubscriberContract, AThrowingTransactionKeepsNothing) {
   auto& db = this->db();
   const auto ch = db.add_channel("kept@example.com", ConsentState::kConfirmed);

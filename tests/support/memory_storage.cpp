@@ -130,7 +130,26 @@ struct MemoryStorage::Stores final : SubscriberStore,
     if (it != d.channels.end()) it->second.confirm_sent_at = at;
   }
 
+  std::vector<Channel> channels_of(std::int64_t subscriber_id) override {
+    std::vector<Channel> out;
+    for (auto kind : {ChannelKind::kEmail, ChannelKind::kSms})
+      for (const auto& [id, c] : d.channels)
+        if (c.subscriber_id == subscriber_id && c.kind == kind) out.push_back(c);
+    return out;
+  }
+  void update_profile(std::int64_t subscriber_id, std::string_view first_name,
+                      std::string_view postal_code) override {
+    auto it = d.subscribers.find(subscriber_id);
+    if (it == d.subscribers.end()) return;
+    it->second.first_name = std::string(first_name);
+    it->second.postal_code = std::string(postal_code);
+  }
+
   // ---- TopicStore
+  void replace_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) override {
+    d.topics.erase(subscriber_id);
+    if (!t.empty()) add_topics(subscriber_id, t);
+  }
   void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) override {
     d.topics[subscriber_id].insert(t.begin(), t.end());
   }
@@ -841,6 +860,30 @@ class MemoryStorage::Ports final : public UnitOfWork,
       m.created_at = r.created_at;
       m.finished_at = r.finished_at;
       out.messages.push_back(std::move(m));
+    }
+    return out;
+  }
+  std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) override {
+    std::lock_guard lk(m_.mu_);
+    const Data& d = *m_.data_;
+    std::vector<ExportedSubscriber> out;
+    for (auto it = d.subscribers.upper_bound(after_id);
+         it != d.subscribers.end() && static_cast<int>(out.size()) < limit; ++it) {
+      auto sum = summary_of(d, it->second);
+      ExportedSubscriber e{sum.subscriber, sum.topics, {}};
+      for (auto kind : {ChannelKind::kEmail, ChannelKind::kSms}) {
+        for (const auto& c : sum.channels) {
+          if (c.kind != kind) continue;
+          ExportedChannel ec{c, {}};
+          for (const auto& row : d.consent_log) {
+            if (row.event.channel_id != c.channel_id) continue;
+            add_evidence(ec.evidence, to_string(row.event.action), row.event.at,
+                         to_string(row.event.source), row.event.context.ip, row.text_version);
+          }
+          e.channels.push_back(std::move(ec));
+        }
+      }
+      out.push_back(std::move(e));
     }
     return out;
   }

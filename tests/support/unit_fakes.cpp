@@ -175,6 +175,30 @@ void MemoryConsentStore::mark_confirm_sent(std::int64_t channel_id, std::int64_t
   channels.at(channel_id).confirm_sent_at = at;
 }
 
+std::vector<Channel> MemoryConsentStore::channels_of(std::int64_t subscriber_id) {
+  std::vector<Channel> out;
+  for (auto kind : {ChannelKind::kEmail, ChannelKind::kSms})
+    for (const auto& [id, c] : channels)
+      if (c.subscriber_id == subscriber_id && c.kind == kind) out.push_back(c);
+  return out;
+}
+
+void MemoryConsentStore::update_profile(std::int64_t subscriber_id, std::string_view first_name,
+                                        std::string_view postal_code) {
+  ++writes_;
+  auto it = subscribers.find(subscriber_id);
+  if (it == subscribers.end()) return;
+  it->second.first_name = std::string(first_name);
+  it->second.postal_code = std::string(postal_code);
+}
+
+void MemoryConsentStore::replace_topics(std::int64_t subscriber_id,
+                                        const std::vector<std::string>& t) {
+  ++writes_;
+  topics.erase(subscriber_id);
+  if (!t.empty()) topics[subscriber_id].insert(t.begin(), t.end());
+}
+
 void MemoryConsentStore::add_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) {
   ++writes_;
   topics[subscriber_id].insert(t.begin(), t.end());

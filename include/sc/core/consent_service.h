@@ -79,6 +79,14 @@ struct SignupOutcome {
   SmsLimit sms_limited = SmsLimit::kNone;
 };
 
+// An operator's change of a subscriber (PATCH): a field left out stays as it
+// is; "" clears a name or a postal code; topics replace those followed.
+struct ProfileChange {
+  std::optional<std::string> first_name;
+  std::optional<std::string> postal_code;
+  std::optional<std::vector<std::string>> topics;
+};
+
 struct ChannelOutcome {
   Channel channel;
   bool changed = false;  // false when the request was a repeat (idempotent)
@@ -173,6 +181,22 @@ class ConsentService {
   Result<ChannelOutcome> opt_out_inbound_text(const Transaction& tx, std::int64_t inbound_id,
                                               std::string_view who, const RequestContext& ctx,
                                               std::int64_t now);
+
+  // Checks an operator's change with the sign-up's rules (person_name.h,
+  // postal codes, topics) and gives the values as they will be stored.
+  Result<ProfileChange> validate_profile(const ProfileChange& raw) const;
+  // Applies a validated change. Returns the fields it changed ("first_name",
+  // "postal_code", "topics"; none when everything already was so), or
+  // kNotFound for an unknown subscriber.
+  Result<std::vector<std::string>> update_profile(const Transaction& tx, std::int64_t subscriber_id,
+                                                  const ProfileChange& change) const;
+  // An operator unsubscribes one channel of a subscriber (`only`) or all of
+  // them: each change of state has its consent-log row (source admin, detail
+  // `who`); a channel already unsubscribed is left as it is (changed false).
+  // kNotFound for an unknown subscriber or one without the channel asked for.
+  Result<std::vector<ChannelOutcome>> unsubscribe_subscriber(
+      const Transaction& tx, std::int64_t subscriber_id, std::optional<ChannelKind> only,
+      std::string_view who, const RequestContext& ctx, std::int64_t now);
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.

@@ -114,6 +114,34 @@ constexpr std::int64_t stats_first_day(std::int64_t now) {
   return (now / 86400 - (kStatsDays - 1)) * 86400;
 }
 
+// What the consent log proves about one channel, for an export: its latest
+// grant (when, how, from which address, the wording's version), its latest
+// confirmation and its latest withdrawal (0 and "" when there was none).
+struct ChannelEvidence {
+  std::int64_t granted_at = 0;
+  std::string grant_source, grant_ip, consent_text_version;
+  std::int64_t confirmed_at = 0;
+  std::int64_t withdrawn_at = 0;
+  std::string withdraw_source;
+};
+
+// Folds one consent-log row of the channel, oldest first, into its evidence
+// (actions other than grant, confirm and withdraw prove nothing here).
+void add_evidence(ChannelEvidence& e, std::string_view action, std::int64_t at,
+                  std::string_view source, std::string_view ip, std::string_view text_version);
+
+struct ExportedChannel {
+  ChannelView channel;
+  ChannelEvidence evidence;
+};
+
+// One subscriber as the export writes them.
+struct ExportedSubscriber {
+  Subscriber subscriber;
+  std::vector<std::string> topics;        // sorted
+  std::vector<ExportedChannel> channels;  // email before sms
+};
+
 // Read port (read connections; never waits for the writer).
 class SubscriberReads {
  public:
@@ -124,6 +152,10 @@ class SubscriberReads {
   virtual std::optional<SubscriberDetail> find(std::int64_t id) = 0;
   virtual std::vector<ChannelCount> channel_counts() = 0;  // also /metrics, at every scrape
   virtual SubscriberStats stats(std::int64_t now) = 0;
+  // Oldest first (by id): up to `limit` subscribers with ids above
+  // `after_id`, each with every channel, its evidence, and their topics. An
+  // export reads page after page, so it holds one page in memory.
+  virtual std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) = 0;
 };
 
 // The tests' and the memory backend's reading of a query, and the rule every

@@ -41,6 +41,9 @@ class PooledSubscriberReads final : public SubscriberReads {
   std::optional<SubscriberDetail> find(std::int64_t id) override { return reads_.subscriber(id); }
   std::vector<ChannelCount> channel_counts() override { return reads_.channel_counts(); }
   SubscriberStats stats(std::int64_t now) override { return reads_.subscriber_stats(now); }
+  std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) override {
+    return reads_.export_page(after_id, limit);
+  }
 
  private:
   ReadPool& reads_;

@@ -199,6 +199,7 @@ class ReadPool {
   std::optional<SubscriberDetail> subscriber(std::int64_t id);
   std::vector<ChannelCount> channel_counts();
   SubscriberStats subscriber_stats(std::int64_t now);
+  std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);

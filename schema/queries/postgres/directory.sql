@@ -110,3 +110,25 @@ SELECT (created_at - $1::bigint) / 86400, count(*) FROM subscribers
 SELECT action, (at - $1::bigint) / 86400, count(*) FROM consent_log
  WHERE action IN ('confirm', 'withdraw') AND at >= $1::bigint
  GROUP BY action, 2;
+
+-- The export, a page at a time (see the SQLite file). Kinds and topics are
+-- ordered COLLATE "C" (byte order, SQLite's BINARY).
+-- name: directory.export_page
+SELECT id, first_name, postal_code, created_at FROM subscribers
+ WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint;
+
+-- name: directory.export_channels
+SELECT subscriber_id, kind, address, state, created_at, updated_at, id FROM channels
+ WHERE subscriber_id > $1::bigint AND subscriber_id <= $2::bigint
+ ORDER BY subscriber_id, kind COLLATE "C";
+
+-- name: directory.export_topics
+SELECT subscriber_id, topic FROM subscriber_topics
+ WHERE subscriber_id > $1::bigint AND subscriber_id <= $2::bigint
+ ORDER BY subscriber_id, topic COLLATE "C";
+
+-- name: directory.export_evidence
+SELECT channel_id, action, at, source, ip, COALESCE(consent_text_version, '') FROM consent_log
+ WHERE subscriber_id > $1::bigint AND subscriber_id <= $2::bigint
+   AND action IN ('grant', 'confirm', 'withdraw')
+ ORDER BY id;

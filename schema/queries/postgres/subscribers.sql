@@ -7,7 +7,8 @@
 -- - the address compares case-insensitively for ASCII, as SQLite's
 --   COLLATE NOCASE column did: lower(address COLLATE "C") on both sides,
 --   the expression of the unique index channels_kind_address (0001);
--- - subscribers.channel_by_address and subscribers.channel_by_id take
+-- - subscribers.channel_by_address, subscribers.channel_by_id and
+--   subscribers.channels_of take
 --   FOR UPDATE: a transaction reads a channel and then changes it (state,
 --   confirm sent, topics); the lock keeps another instance's change of the
 --   same channel from being lost in between (the second waits and then
@@ -47,3 +48,12 @@ UPDATE channels SET state = $1::text, updated_at = $2::bigint, state_version = s
 
 -- name: subscribers.mark_confirm_sent
 UPDATE channels SET confirm_sent_at = $1::bigint WHERE id = $2::bigint;
+
+-- name: subscribers.channels_of
+SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at,
+       state_version
+  FROM channels WHERE subscriber_id = $1::bigint ORDER BY kind COLLATE "C", id
+   FOR UPDATE;
+
+-- name: subscribers.update_profile
+UPDATE subscribers SET first_name = $1::text, postal_code = $2::text WHERE id = $3::bigint;

@@ -25,3 +25,6 @@ SELECT topic FROM topic_requests WHERE channel_id = $1::bigint ORDER BY topic CO
 
 -- name: topics.known
 SELECT 1 FROM subscriber_topics WHERE topic = $1::text LIMIT 1;
+
+-- name: topics.clear
+DELETE FROM subscriber_topics WHERE subscriber_id = $1::bigint;

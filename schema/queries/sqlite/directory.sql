@@ -104,3 +104,24 @@ SELECT (created_at - ?1) / 86400, count(*) FROM subscribers WHERE created_at >= 
 SELECT action, (at - ?1) / 86400, count(*) FROM consent_log
  WHERE action IN ('confirm', 'withdraw') AND at >= ?1
  GROUP BY action, 2;
+
+-- The export (GET /api/v1/admin/subscribers/export), a page at a time: the
+-- subscribers with ids in (?1, …] oldest first, then the channels, topics and
+-- consent evidence of the page's id range (?1, ?2].
+-- name: directory.export_page
+SELECT id, first_name, postal_code, created_at FROM subscribers
+ WHERE id > ?1 ORDER BY id LIMIT ?2;
+
+-- name: directory.export_channels
+SELECT subscriber_id, kind, address, state, created_at, updated_at, id FROM channels
+ WHERE subscriber_id > ?1 AND subscriber_id <= ?2 ORDER BY subscriber_id, kind;
+
+-- name: directory.export_topics
+SELECT subscriber_id, topic FROM subscriber_topics
+ WHERE subscriber_id > ?1 AND subscriber_id <= ?2 ORDER BY subscriber_id, topic;
+
+-- Oldest first, so that the latest of each action wins (add_evidence).
+-- name: directory.export_evidence
+SELECT channel_id, action, at, source, ip, COALESCE(consent_text_version, '') FROM consent_log
+ WHERE subscriber_id > ?1 AND subscriber_id <= ?2 AND action IN ('grant', 'confirm', 'withdraw')
+ ORDER BY id;

@@ -30,3 +30,11 @@ UPDATE channels SET state = ?1, updated_at = ?2, state_version = state_version +
 
 -- name: subscribers.mark_confirm_sent
 UPDATE channels SET confirm_sent_at = ?1 WHERE id = ?2;
+
+-- name: subscribers.channels_of
+SELECT id, subscriber_id, kind, address, state, created_at, updated_at, confirm_sent_at,
+       state_version
+  FROM channels WHERE subscriber_id = ?1 ORDER BY kind, id;
+
+-- name: subscribers.update_profile
+UPDATE subscribers SET first_name = ?1, postal_code = ?2 WHERE id = ?3;

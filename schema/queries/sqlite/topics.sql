@@ -18,3 +18,6 @@ SELECT topic FROM topic_requests WHERE channel_id = ?1 ORDER BY topic;
 
 -- name: topics.known
 SELECT 1 FROM subscriber_topics WHERE topic = ?1 LIMIT 1;
+
+-- name: topics.clear
+DELETE FROM subscriber_topics WHERE subscriber_id = ?1;

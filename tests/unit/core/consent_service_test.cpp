@@ -1016,5 +1016,93 @@ TEST_F(ConsentServiceTest, BuildEmailPutsMessageIdOnTheFromDomainAndTheMailtoAlt
   EXPECT_EQ(m.subject, "S");
 }
 
+// An operator's change is checked with the sign-up's rules before any
+// store is touched, and stored as checked.
+TEST_F(ConsentServiceTest, AProfileChangeIsCheckedWithTheSignupRules) {
+  ProfileChange raw;
+  raw.first_name = "  Zo\xc3\xab ";
+  raw.postal_code = " 02134 ";
+  raw.topics = std::vector<std::string>{"News", " events ", "news", ""};
+  auto v = svc_.validate_profile(raw);
+  ASSERT_TRUE(v.ok()) << v.error().code;
+  EXPECT_EQ(*v.value().first_name, "Zo\xc3\xab");
+  EXPECT_EQ(*v.value().postal_code, "02134");
+  EXPECT_EQ(*v.value().topics, (std::vector<std::string>{"news", "events"}));
+  EXPECT_FALSE(svc_.validate_profile(ProfileChange{}).value().first_name.has_value());
+  const auto code = [&](ProfileChange c) {
+    auto r = svc_.validate_profile(c);
+    return r.ok() ? std::string("ok") : r.error().code;
+  };
+  EXPECT_EQ(code(ProfileChange{"www.evil.example", {}, {}}), "invalid_first_name");
+  EXPECT_EQ(code(ProfileChange{{}, "a;b", {}}), "invalid_postal_code");
+  EXPECT_EQ(code(ProfileChange{{}, {}, std::vector<std::string>{"a b"}}), "invalid_topics");
+  EXPECT_EQ(code(ProfileChange{{}, {}, std::vector<std::string>(21, "t")}), "invalid_topics");
+  EXPECT_EQ(code(ProfileChange{"", "", std::vector<std::string>{}}), "ok");  // clears
+  EXPECT_EQ(store_.writes(), 0u);
+}
+
+TEST_F(ConsentServiceTest, AProfileChangeReportsOnlyWhatItChanged) {
+  sign_up_email("pat@example.org", kT0, "Pat");
+  const auto sub = store_.channel(ChannelKind::kEmail, "pat@example.org").subscriber_id;
+  store_.add_topics(sub, {"news"});
+  ProfileChange c;
+  c.first_name = "Pat";
+  c.topics = std::vector<std::string>{"news"};
+  EXPECT_TRUE(svc_.update_profile(store_.tx(), sub, c).value().empty());
+  c.postal_code = "K1A 0B1";
+  c.topics = std::vector<std::string>{"jobs", "events"};
+  EXPECT_THAT(svc_.update_profile(store_.tx(), sub, c).value(),
+              ElementsAre("postal_code", "topics"));
+  EXPECT_EQ(store_.subscribers.at(sub).postal_code, "K1A 0B1");
+  EXPECT_EQ(store_.subscribers.at(sub).first_name, "Pat");
+  EXPECT_EQ(store_.topics_of(sub), (std::vector<std::string>{"events", "jobs"}));
+  const auto missing = svc_.update_profile(store_.tx(), sub + 100, c);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorCode::kNotFound);
+}
+
+// Unsubscribing by an operator: every channel asked for, each with its row
+// of source admin naming who; repeats and other channels are left alone.
+TEST_F(ConsentServiceTest, AnOperatorUnsubscribesOneChannelOrAllWithConsentRows) {
+  SignupRequest r;
+  r.email = "quin@example.org";
+  r.phone = "650 253 0001";
+  r.sms_consent = true;
+  svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
+  const auto sub = store_.channel(ChannelKind::kEmail, "quin@example.org").subscriber_id;
+  const auto before = store_.events.size();
+  auto sms =
+      svc_.unsubscribe_subscriber(store_.tx(), sub, ChannelKind::kSms, "ops-key", ctx_, kT0 + 10);
+  ASSERT_TRUE(sms.ok());
+  ASSERT_EQ(sms.value().size(), 1u);
+  EXPECT_TRUE(sms.value()[0].changed);
+  EXPECT_EQ(store_.channel(ChannelKind::kSms, "+16502530001").state, ConsentState::kUnsubscribed);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "quin@example.org").state, ConsentState::kPending);
+  ASSERT_EQ(store_.events.size(), before + 1);
+  const auto& e = store_.events.back();
+  EXPECT_EQ(e.action, ConsentAction::kWithdraw);
+  EXPECT_EQ(e.source, ConsentSource::kAdmin);
+  EXPECT_EQ(e.detail, "ops-key");
+  EXPECT_EQ(e.channel, ChannelKind::kSms);
+  EXPECT_EQ(e.at, kT0 + 10);
+  auto all = svc_.unsubscribe_subscriber(store_.tx(), sub, std::nullopt, "ops-key", ctx_, kT0 + 20);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all.value().size(), 2u);
+  EXPECT_EQ(all.value()[0].channel.kind, ChannelKind::kEmail);
+  EXPECT_TRUE(all.value()[0].changed);
+  EXPECT_FALSE(all.value()[1].changed);  // the number already was
+  EXPECT_EQ(store_.events.size(), before + 2);
+  EXPECT_EQ(svc_.unsubscribe_subscriber(store_.tx(), sub + 100, std::nullopt, "k", ctx_, kT0)
+                .error()
+                .kind,
+            ErrorCode::kNotFound);
+  sign_up_email("solo@example.org", kT0);
+  const auto solo = store_.channel(ChannelKind::kEmail, "solo@example.org").subscriber_id;
+  auto none = svc_.unsubscribe_subscriber(store_.tx(), solo, ChannelKind::kSms, "k", ctx_, kT0);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().kind, ErrorCode::kNotFound);
+  EXPECT_EQ(store_.channel(ChannelKind::kEmail, "solo@example.org").state, ConsentState::kPending);
+}
+
 }  // namespace
 }  // namespace sc

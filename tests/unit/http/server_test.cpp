@@ -44,6 +44,10 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
   const std::string F = "application/x-www-form-urlencoded";
   const httplib::Headers html{{"Accept", "text/html"}};
   const httplib::Headers admin{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  const auto P =
+      "/api/v1/admin/subscribers/" +
+      std::to_string(store_.channel(ChannelKind::kEmail, "known@example.org").subscriber_id);
+  const auto U = P + "/unsubscribe";
   const std::vector<BadRequest> table = {
       {"malformed json", "POST", S, J, "{\"email\": ", 422, "malformed_json"},
       {"json array body", "POST", S, J, "[\"a@example.org\"]", 422, "malformed_json"},
@@ -182,6 +186,28 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
        "phone", admin},
       {"admin unknown subscriber", "GET", "/api/v1/admin/subscribers?email=nobody@example.org", "",
        "", 404, "not_found", nullptr, admin},
+      // An operator's changes (docs/api.md, the admin API).
+      {"change without key", "PATCH", P, J, R"({"first_name":"Al"})", 401, "unauthorized"},
+      {"change, bad topic", "PATCH", P, J, R"({"topics":["a b"]})", 422, "invalid_topics", "topics",
+       admin},
+      {"change, a field it cannot change", "PATCH", P, J, R"({"email":"x@example.org"})", 422,
+       "unknown_field", "email", admin},
+      {"change, name with a link", "PATCH", P, J, R"({"first_name":"www.x.example"})", 422,
+       "invalid_first_name", "first_name", admin},
+      {"change, not JSON", "PATCH", P, F, "first_name=Al", 415, "unsupported_media_type", nullptr,
+       admin},
+      {"change, malformed JSON", "PATCH", P, J, R"({"first_name":)", 400, "malformed_json", nullptr,
+       admin},
+      {"change, unknown subscriber", "PATCH", "/api/v1/admin/subscribers/99999", J,
+       R"({"first_name":"Al"})", 404, "not_found", nullptr, admin},
+      {"unsubscribe without key", "POST", U, J, R"({"channel":"all"})", 401, "unauthorized"},
+      {"unsubscribe, bad channel", "POST", U, J, R"({"channel":"fax"})", 422, "invalid_channel",
+       "channel", admin},
+      {"unsubscribe, no channel", "POST", U, J, "{}", 422, "invalid_channel", "channel", admin},
+      {"unsubscribe, a channel not held", "POST", U, J, R"({"channel":"sms"})", 404, "not_found",
+       nullptr, admin},
+      {"unsubscribe, unknown subscriber", "POST", "/api/v1/admin/subscribers/99999/unsubscribe", J,
+       R"({"channel":"all"})", 404, "not_found", nullptr, admin},
       {"audit log without key", "GET", "/api/v1/admin/audit", "", "", 401, "unauthorized"},
       {"audit log bad limit", "GET", "/api/v1/admin/audit?limit=0", "", "", 422, "invalid_limit",
        "limit", admin},
@@ -205,9 +231,11 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
   for (const auto& t : table) {
     auto h = t.headers;
     if (t.code != nullptr && h.find("Accept") == h.end()) h.emplace("Accept", "application/json");
-    auto r = std::string(t.method) == "GET"
-                 ? get(t.path, h)
-                 : post(t.path, t.body, t.content_type.empty() ? "text/plain" : t.content_type, h);
+    const auto type = t.content_type.empty() ? std::string("text/plain") : t.content_type;
+    auto r = std::string(t.method) == "GET" ? get(t.path, h)
+             : std::string(t.method) == "PATCH"
+                 ? cli_->Patch(t.path.c_str(), h, t.body, type.c_str())
+                 : post(t.path, t.body, type, h);
     ASSERT_TRUE(r) << t.name << ": no response (" << httplib::to_string(r.error()) << ")";
     EXPECT_EQ(r->status, t.status) << t.name << ": " << r->body.substr(0, 300);
     EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << t.name;

@@ -32,6 +32,11 @@ class SubscriberStore {
   virtual void update_channel_state(std::int64_t channel_id, ConsentState state,
                                     std::int64_t at) = 0;
   virtual void mark_confirm_sent(std::int64_t channel_id, std::int64_t at) = 0;
+  // The subscriber's channels, email before sms; none for an unknown id.
+  virtual std::vector<Channel> channels_of(std::int64_t subscriber_id) = 0;
+  // An operator's change of the profile; nothing for an unknown id.
+  virtual void update_profile(std::int64_t subscriber_id, std::string_view first_name,
+                              std::string_view postal_code) = 0;
 };
 
 // The topics a subscriber follows, and those asked for on a channel and held
@@ -41,6 +46,9 @@ class TopicStore {
   virtual ~TopicStore() = default;
   virtual void add_topics(std::int64_t subscriber_id, const std::vector<std::string>& topics) = 0;
   virtual std::vector<std::string> topics_of(std::int64_t subscriber_id) = 0;
+  // Afterwards the subscriber follows exactly `topics` (an operator's change).
+  virtual void replace_topics(std::int64_t subscriber_id,
+                              const std::vector<std::string>& topics) = 0;
   virtual void request_topics(std::int64_t channel_id, const std::vector<std::string>& topics,
                               std::int64_t at) = 0;
   // Returns and forgets the topics held on a channel that were asked for
