@@ -200,6 +200,15 @@ HttpDeps http_deps(const Running& r) {
                       [&runner = r.runner, &dispatcher = r.dispatcher] {
                         runner.wake();
                         dispatcher.wake();
+                      },
+                  .forget_copies =
+                      [&w = r.w](const ErasureOutcome& erased) {
+                        for (const auto& ch : erased.channels) {
+                          if (ch.kind == ChannelKind::kEmail)
+                            w.email->forget(ch.address, ch.outbox_ids);
+                          else
+                            w.sms->forget(ch.address, ch.outbox_ids);
+                        }
                       }};
 }
 

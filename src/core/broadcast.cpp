@@ -259,8 +259,10 @@ std::string sample_link(const std::string& real) {
 std::map<std::string, std::string> BroadcastComposer::vars_for(const Recipient& r,
                                                                bool sample) const {
   auto link = service_.unsubscribe_url(r.channel_id);
+  auto manage = service_.preferences_url(r.channel_id);
   return {{"first_name", r.first_name},
           {"unsubscribe_url", sample ? sample_link(link) : link},
+          {"preferences_url", sample ? sample_link(manage) : manage},
           {"org_name", settings_.org_name},
           {"postal_address", settings_.postal_address}};
 }

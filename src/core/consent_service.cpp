@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "sc/core/erasure.h"
 #include "sc/core/person_name.h"
 #include "sc/core/sms_keywords.h"
 #include "sc/core/text.h"
@@ -150,7 +151,12 @@ std::string topics_for_text(const std::vector<std::string>& topics) {
 
 ConsentService::ConsentService(ServiceConfig config, const Signer& signer, const Composer& composer,
                                const PhoneNormalizer* phones, IdSource& ids)
-    : config_(std::move(config)), tokens_(signer), composer_(composer), phones_(phones), ids_(ids) {
+    : config_(std::move(config)),
+      signer_(signer),
+      tokens_(signer),
+      composer_(composer),
+      phones_(phones),
+      ids_(ids) {
   while (!config_.public_url.empty() && config_.public_url.back() == '/')
     config_.public_url.pop_back();
 }
@@ -389,6 +395,15 @@ std::string ConsentService::unsubscribe_url(std::int64_t channel_id) const {
          tokens_.issue({TokenPurpose::kUnsubscribe, channel_id, 0});
 }
 
+std::string ConsentService::preferences_url(std::int64_t channel_id) const {
+  return config_.public_url + "/preferences/" +
+         tokens_.issue({TokenPurpose::kPreferences, channel_id, 0});
+}
+
+Result<TokenClaims> ConsentService::check_preferences_token(std::string_view token) const {
+  return tokens_.verify(token, TokenPurpose::kPreferences, 0);
+}
+
 OutboundEmail ConsentService::templated_email(const Channel& ch, std::string template_name,
                                               std::map<std::string, std::string> vars,
                                               std::int64_t now) {
@@ -396,6 +411,7 @@ OutboundEmail ConsentService::templated_email(const Channel& ch, std::string tem
   // Only what differs per message is stored; org name and address come
   // from the renderer's common values when the dispatcher renders it.
   vars["unsubscribe_url"] = m.list_unsubscribe_url;
+  vars["preferences_url"] = preferences_url(ch.id);
   m.template_name = std::move(template_name);
   m.template_vars = std::move(vars);
   return m;
@@ -745,7 +761,7 @@ Result<std::vector<std::string>> ConsentService::update_profile(const Transactio
 
 Result<std::vector<ChannelOutcome>> ConsentService::unsubscribe_subscriber(
     const Transaction& tx, std::int64_t subscriber_id, std::optional<ChannelKind> only,
-    std::string_view who, const RequestContext& ctx, std::int64_t now) {
+    ConsentSource source, std::string_view who, const RequestContext& ctx, std::int64_t now) {
   if (!tx.subscribers.subscriber_by_id(subscriber_id))
     return Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""};
   std::vector<ChannelOutcome> out;
@@ -755,8 +771,8 @@ Result<std::vector<ChannelOutcome>> ConsentService::unsubscribe_subscriber(
       out.push_back(ChannelOutcome{ch, false});
       continue;
     }
-    change_state(tx.consent(), ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw,
-                 ConsentSource::kAdmin, ctx, now, who);
+    change_state(tx.consent(), ch, ConsentState::kUnsubscribed, ConsentAction::kWithdraw, source,
+                 ctx, now, who);
     out.push_back(ChannelOutcome{ch, true});
   }
   if (only && out.empty())
@@ -765,6 +781,16 @@ Result<std::vector<ChannelOutcome>> ConsentService::unsubscribe_subscriber(
         "subscriber " + std::to_string(subscriber_id) + " has no " + to_string(*only) + " channel",
         ""};
   return out;
+}
+
+Result<ErasureOutcome> ConsentService::erase(const Transaction& tx, std::int64_t subscriber_id,
+                                             std::string_view reason, std::int64_t now) const {
+  return erase_subscriber(tx, signer_, subscriber_id, reason, now);
+}
+
+bool ConsentService::is_suppressed(const Transaction& tx, ChannelKind kind,
+                                   std::string_view address) const {
+  return tx.suppressions.is_suppressed(kind, suppression_key(signer_, kind, address));
 }
 
 }  // namespace sc

@@ -49,6 +49,18 @@ bool parse_int(std::string_view s, std::int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+char letter(TokenPurpose p) {
+  switch (p) {
+    case TokenPurpose::kConfirm:
+      return 'c';
+    case TokenPurpose::kUnsubscribe:
+      return 'u';
+    case TokenPurpose::kPreferences:
+      return 'p';
+  }
+  return '?';
+}
+
 Error bad_token() {
   return Error{ErrorCode::kBadToken, "invalid_token",
                "This link is not valid. It may have been mistyped or cut short.", ""};
@@ -57,7 +69,7 @@ Error bad_token() {
 }  // namespace
 
 std::string TokenCodec::issue(const TokenClaims& c) const {
-  char p = c.purpose == TokenPurpose::kConfirm ? 'c' : 'u';
+  char p = letter(c.purpose);
   const auto version = p == 'c' ? c.version : 0;
   auto mac = signer_.sign(signed_part(p, c.channel_id, c.expires_at, version));
   std::string t(1, p);
@@ -75,7 +87,7 @@ Result<TokenClaims> TokenCodec::verify(std::string_view token, TokenPurpose expe
                                        std::int64_t now) const {
   if (token.size() < 8 || token.size() > kMaxLength) return bad_token();
   char p = token[0];
-  char want = expected == TokenPurpose::kConfirm ? 'c' : 'u';
+  char want = letter(expected);
   if (p != want || token[1] != '.') return bad_token();
   auto rest = token.substr(2);
   auto d1 = rest.find('.');

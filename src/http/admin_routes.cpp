@@ -4,6 +4,7 @@
 
 #include "routes.h"
 #include "sc/core/email.h"
+#include "sc/core/subscriber_list.h"
 #include "sc/core/text.h"
 
 namespace sc::detail {
@@ -22,6 +23,21 @@ bool bearer_key_valid(const httplib::Request& req, const std::vector<std::string
   return ok;
 }
 
+Result<std::pair<ChannelKind, std::string>> address_param(const RouteEnv& env,
+                                                          const httplib::Request& req) {
+  if (req.has_param("email")) {
+    auto e = Email::parse(req.get_param_value("email"));
+    if (!e) return e.error();
+    return std::pair{ChannelKind::kEmail, e->str()};
+  }
+  if (!req.has_param("phone")) return invalid("missing_query", "give ?email= or ?phone=", "email");
+  if (env.deps.phones == nullptr)
+    return invalid("invalid_phone", "texting is not configured", "phone");
+  auto p = env.deps.phones->normalize(req.get_param_value("phone"));
+  if (!p) return p.error();
+  return std::pair{ChannelKind::kSms, p.value()};
+}
+
 namespace {
 
 using nlohmann::json;
@@ -33,7 +49,7 @@ class AdminResource {
   void subscriber(const httplib::Request& req, httplib::Response& res) const {
     auto who = authorize(env_, req, res, Scope::kRead);
     if (!who) return;
-    auto address = lookup_address(req);
+    auto address = address_param(env_, req);
     if (!address) return env_.respond.json_error(res, address.error());
     const auto& [kind, addr] = address.value();
     auto v = env_.deps.reads.subscriber_by_channel(kind, addr);
@@ -48,7 +64,14 @@ class AdminResource {
       }
     }
     // Recorded before anything is shown, found or not: who looked whom up.
-    audit(env_, *who, "subscriber.lookup", addr, req, v ? "" : "not found");
+    // An erased person is named by their pseudonym: the log never names
+    // them again.
+    std::string target = addr;
+    if (!v && env_.deps.subscriber_reads != nullptr) {
+      const auto key = env_.deps.service.suppression_key_of(kind, addr);
+      if (env_.deps.subscriber_reads->suppression(kind, key)) target = erased_pseudonym(key);
+    }
+    audit(env_, *who, "subscriber.lookup", target, req, v ? "" : "not found");
     if (!v)
       return env_.respond.json_error(
           res, Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""});
@@ -163,21 +186,6 @@ class AdminResource {
   static constexpr std::int64_t kDefaultAuditPage = 50;
   static constexpr std::int64_t kMaxAuditPage = 500;
 
-  // The channel a lookup asks for (?email=, else ?phone=: the route sends
-  // nothing else here), normalised as it is stored.
-  Result<std::pair<ChannelKind, std::string>> lookup_address(const httplib::Request& req) const {
-    if (req.has_param("email")) {
-      auto e = Email::parse(req.get_param_value("email"));
-      if (!e) return e.error();
-      return std::pair{ChannelKind::kEmail, e->str()};
-    }
-    if (env_.deps.phones == nullptr)
-      return invalid("invalid_phone", "texting is not configured", "phone");
-    auto p = env_.deps.phones->normalize(req.get_param_value("phone"));
-    if (!p) return p.error();
-    return std::pair{ChannelKind::kSms, p.value()};
-  }
-
   static json to_json(const SubscriberView& v) {
     json channels = json::object();
     std::string email, phone;
@@ -232,10 +240,16 @@ void add_admin_routes(Router& router, const RouteEnv& env) {
   router.patch(
       R"(/api/v1/admin/subscribers/([^/]*))",
       [&env](const httplib::Request& q, httplib::Response& s) { patch_subscriber(env, q, s); });
+  router.del(
+      R"(/api/v1/admin/subscribers/([^/]*))",
+      [&env](const httplib::Request& q, httplib::Response& s) { erase_subscriber(env, q, s); });
   router.post(R"(/api/v1/admin/subscribers/([^/]*)/unsubscribe)",
               [&env](const httplib::Request& q, httplib::Response& s) {
                 unsubscribe_subscriber(env, q, s);
               });
+  router.get("/api/v1/admin/suppressions", [&env](const httplib::Request& q, httplib::Response& s) {
+    show_suppression(env, q, s);
+  });
   router.get("/api/v1/admin/audit",
              [r](const httplib::Request& q, httplib::Response& s) { r->audit_log(q, s); });
   router.get("/api/v1/admin/inbound",

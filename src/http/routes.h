@@ -41,6 +41,9 @@ struct RouteEnv {
 
 // GET / (the sign-up page), GET /thanks, POST /api/v1/subscriptions.
 void add_signup_routes(Router& router, const RouteEnv& env);
+// GET and POST /preferences/{token}, POST …/topics, …/unsubscribe, …/export
+// and …/erase (preference_routes.cpp).
+void add_preference_routes(Router& router, const RouteEnv& env);
 // GET and POST /confirm/{token} and /unsubscribe/{token}.
 void add_token_routes(Router& router, const RouteEnv& env);
 // POST /webhooks/twilio/sms and /webhooks/twilio/status (Twilio's signed webhooks).
@@ -58,6 +61,18 @@ void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::
 void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
                             httplib::Response& res);
+// DELETE /api/v1/admin/subscribers/{id} (admin): erasure.
+void erase_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+// GET /api/v1/admin/suppressions?email=|phone= (read): whether an address
+// is suppressed, and the proof its erasure left.
+void show_suppression(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
+// The address of ?email= or ?phone=, normalised as it is stored; 422
+// missing_query without either.
+Result<std::pair<ChannelKind, std::string>> address_param(const RouteEnv& env,
+                                                          const httplib::Request& req);
+// One subscriber with postal code, consent and messages: the admin detail,
+// and the person's own copy of their data.
+nlohmann::json subscriber_detail_json(const SubscriberDetail& d);
 // One consent-log row as every admin answer shows it.
 nlohmann::json consent_row_json(const ConsentLogView& e);
 // GET /api/v1/admin/subscribers/export?format=csv|jsonl (subscriber_export.cpp).

@@ -62,6 +62,7 @@ struct HttpServer::Impl {
     });
     detail::add_signup_routes(router, env);
     detail::add_token_routes(router, env);
+    detail::add_preference_routes(router, env);
     detail::add_twilio_routes(router, env);
     detail::add_sendgrid_routes(router, env);
     detail::add_admin_routes(router, env);

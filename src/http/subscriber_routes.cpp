@@ -1,6 +1,7 @@
 // The operators' list: GET /api/v1/admin/subscribers (without ?email= or
 // ?phone=: the paged, filtered list), GET and PATCH
-// /api/v1/admin/subscribers/{id}, and POST …/{id}/unsubscribe.
+// /api/v1/admin/subscribers/{id}, POST …/{id}/unsubscribe, and DELETE
+// …/{id} (erasure).
 #include <cstdint>
 #include <set>
 
@@ -151,14 +152,7 @@ void show_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::
   if (!d)
     return env.respond.json_error(
         res, Error{ErrorCode::kNotFound, "not_found", "no such subscriber", ""});
-  auto body = summary_json(d->summary);
-  body["postal_code"] = d->summary.subscriber.postal_code;
-  json consent = json::array(), messages = json::array();
-  for (const auto& e : d->consent) consent.push_back(consent_row_json(e));
-  for (const auto& m : d->messages) messages.push_back(message_json(m));
-  body["consent"] = consent;
-  body["messages"] = messages;
-  env.respond.json(res, 200, body);
+  env.respond.json(res, 200, subscriber_detail_json(*d));
 }
 
 void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
@@ -255,8 +249,8 @@ void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
   // The changes, their consent-log rows and the audit row in one transaction.
   std::optional<Result<std::vector<ChannelOutcome>>> outcome;
   env.deps.writes.run([&](const Transaction& tx) {
-    outcome = env.deps.service.unsubscribe_subscriber(tx, id.value(), only.value(), who->key_name,
-                                                      ctx, now);
+    outcome = env.deps.service.unsubscribe_subscriber(
+        tx, id.value(), only.value(), ConsentSource::kAdmin, who->key_name, ctx, now);
     if (*outcome)
       audit(tx.audit, env, *who, "subscriber.unsubscribe",
             "subscriber " + std::to_string(id.value()), req, which);
@@ -273,6 +267,63 @@ void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
                         {"changed", done.changed}});
   }
   env.respond.json(res, 200, {{"id", id.value()}, {"channels", channels}});
+}
+
+void erase_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+  auto who = authorize(env, req, res, Scope::kAdmin);
+  if (!who) return;
+  auto id = path_id(req.matches[1], "subscriber");
+  if (!id) return env.respond.json_error(res, id.error());
+  const auto now = env.deps.clock.now_unix();
+  // The erasure and its audit row (which names no one) in one transaction.
+  std::optional<Result<ErasureOutcome>> outcome;
+  env.deps.writes.run([&](const Transaction& tx) {
+    outcome = env.deps.service.erase(tx, id.value(), "admin", now);
+    if (*outcome) {
+      audit(tx.audit, env, *who, "subscriber.erase", "subscriber " + std::to_string(id.value()),
+            req, std::to_string(outcome->value().channels.size()) + " channels");
+    }
+  });
+  if (!*outcome) return env.respond.json_error(res, outcome->error());
+  if (env.deps.forget_copies) env.deps.forget_copies(outcome->value());
+  count(env, "sc_erasures_total", "Subscribers erased, by who asked.", {{"by", "admin"}});
+  res.status = 204;
+}
+
+void show_suppression(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+  auto who = authorize(env, req, res, Scope::kRead);
+  if (!who) return;
+  auto address = address_param(env, req);
+  if (!address) return env.respond.json_error(res, address.error());
+  if (env.deps.subscriber_reads == nullptr) return env.respond.json_error(res, unavailable());
+  const auto& [kind, addr] = address.value();
+  const auto key = env.deps.service.suppression_key_of(kind, addr);
+  // Audited under the pseudonym: the log never names an erased person again.
+  audit(env, *who, "suppression.lookup", erased_pseudonym(key), req);
+  const auto entry = env.deps.subscriber_reads->suppression(kind, key);
+  json consent = json::array();
+  for (const auto& e : env.deps.subscriber_reads->erased_consent(erased_pseudonym(key)))
+    consent.push_back(consent_row_json(e));
+  json body = {{"channel", to_string(kind)},
+               {"suppressed", entry.has_value()},
+               {"pseudonym", erased_pseudonym(key)},
+               {"consent", consent}};
+  if (entry) {
+    body["reason"] = entry->reason;
+    body["since"] = time_json(entry->created_at);
+  }
+  env.respond.json(res, 200, body);
+}
+
+json subscriber_detail_json(const SubscriberDetail& d) {
+  auto body = summary_json(d.summary);
+  body["postal_code"] = d.summary.subscriber.postal_code;
+  json consent = json::array(), messages = json::array();
+  for (const auto& e : d.consent) consent.push_back(consent_row_json(e));
+  for (const auto& m : d.messages) messages.push_back(message_json(m));
+  body["consent"] = consent;
+  body["messages"] = messages;
+  return body;
 }
 
 }  // namespace sc::detail

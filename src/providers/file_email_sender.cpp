@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <system_error>
 
 #include "sc/providers/crypto.h"
@@ -89,6 +90,19 @@ SendResult FileEmailSender::send(const OutboundEmail& message) {
                                  "rename to " + target.string() + ": " + std::strerror(saved));
   }
   return SendResult::sent("file", message_id_of(mime), target.string());
+}
+
+void FileEmailSender::forget(std::string_view, std::span<const std::int64_t> outbox_ids) {
+  if (outbox_ids.empty()) return;
+  std::set<std::string> prefixes;
+  for (auto id : outbox_ids) prefixes.insert(std::to_string(id) + "-");
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    const auto dash = name.find('-');
+    if (dash == std::string::npos || !name.ends_with(".eml")) continue;
+    if (prefixes.contains(name.substr(0, dash + 1))) std::filesystem::remove(it->path(), ec);
+  }
 }
 
 }  // namespace sc::providers

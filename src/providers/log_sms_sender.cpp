@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <system_error>
 
 namespace sc::providers {
@@ -67,6 +69,46 @@ SendResult LogSmsSender::send(const OutboundSms& message) {
     return SendResult::retryable("io", "write " + file_.string() + ": " + err);
   }
   return SendResult::sent("log", "log-" + std::to_string(message.outbox_id));
+}
+
+void LogSmsSender::forget(std::string_view number, std::span<const std::int64_t> outbox_ids) {
+  const std::set<std::int64_t> ids(outbox_ids.begin(), outbox_ids.end());
+  std::lock_guard lock(mu_);
+  std::ifstream in(file_);
+  if (!in) return;  // nothing was ever logged
+  std::string kept;
+  bool dropped = false;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const bool theirs = j.is_object() && ((j.contains("to") && j["to"] == number) ||
+                                          (j.contains("outbox_id") && j["outbox_id"].is_number() &&
+                                           ids.contains(j["outbox_id"].get<std::int64_t>())));
+    if (theirs) {
+      dropped = true;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  in.close();
+  if (!dropped) return;
+  auto tmp = file_;
+  tmp += ".forget";
+  {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    const bool ok = ::write(fd, kept.data(), kept.size()) == static_cast<ssize_t>(kept.size());
+    ::close(fd);
+    if (!ok) {
+      std::filesystem::remove(tmp);
+      return;
+    }
+  }
+  if (out_ != nullptr) {
+    std::fclose(out_);
+    out_ = nullptr;  // reopened on the next send, on the new file
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file_, ec);
 }
 
 }  // namespace sc::providers

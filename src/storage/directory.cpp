@@ -105,7 +105,12 @@ std::vector<SubscriberSummary> ReadPool::subscribers(const SubscriberQuery& q) {
   return out;
 }
 
-std::optional<SubscriberDetail> ReadPool::subscriber(std::int64_t id) {
+std::optional<std::int64_t> ReadPool::subscriber_of_channel(std::int64_t channel_id) {
+  auto l = impl_->lease();
+  return l("directory.subscriber_of_channel").bind(channel_id).value<std::int64_t>();
+}
+
+std::optional<SubscriberDetail> ReadPool::subscriber(std::int64_t id, int max_messages) {
   auto l = impl_->lease();
   auto sub = l("subscribers.by_id").bind(id).one(detail::read_subscriber);
   if (!sub) return std::nullopt;
@@ -115,7 +120,10 @@ std::optional<SubscriberDetail> ReadPool::subscriber(std::int64_t id) {
   d.summary.topics =
       l("topics.of_subscriber").bind(id).all([](const Row& r) { return r.get<std::string>(0); });
   d.consent = l("reads.consent_log_of_subscriber").bind(id).all(detail::read_log_row);
-  d.messages = l("directory.messages").bind(id, kMaxMessagesShown).all(read_message);
+  if (max_messages != 0) {
+    const std::int64_t limit = max_messages < 0 ? INT64_MAX : max_messages;
+    d.messages = l("directory.messages").bind(id, limit).all(read_message);
+  }
   return d;
 }
 
@@ -190,6 +198,18 @@ std::vector<ExportedSubscriber> ReadPool::export_page(std::int64_t after_id, int
                  r.get<std::string>(3), r.get<std::string>(4), r.get<std::string>(5));
   });
   return out;
+}
+
+std::optional<SuppressionView> ReadPool::suppression(ChannelKind kind, const std::string& key) {
+  auto l = impl_->lease();
+  return l("directory.suppression").bind(to_string(kind), key).one([](const Row& r) {
+    return SuppressionView{r.get<std::string>(0), r.get<std::int64_t>(1)};
+  });
+}
+
+std::vector<ConsentLogView> ReadPool::erased_consent(const std::string& pseudonym) {
+  auto l = impl_->lease();
+  return l("directory.erased_consent").bind(pseudonym).all(detail::read_log_row);
 }
 
 }  // namespace sc::storage

@@ -82,6 +82,11 @@ class Connection {
   // full", "connection to the database lost"), for /healthz: never the
   // database's own message, which may name a path or a user.
   virtual std::string failure_reason(const std::exception& e) const = 0;
+  // After an erasure has committed: drops the old versions of rows that the
+  // database still keeps. SQLite (writer connections run with secure_delete,
+  // which zeroes what is deleted) checkpoints the WAL and truncates it;
+  // PostgreSQL leaves dead rows to VACUUM (docs/deployment.md).
+  virtual void drop_old_versions() = 0;
   // PostgreSQL only (migrate-data, copy.cpp): runs `sql`, a COPY ... FROM
   // STDIN in the text format, and sends it what `fill` appends to its
   // buffer, a chunk per call, until fill returns false. An exception from

@@ -196,6 +196,8 @@ class PgConnection final : public Connection {
     while (Result r{PQgetResult(conn_)}) last = std::move(r);
     checked(conn_, last.release(), what);
   }
+  // Dead row versions stay until VACUUM (autovacuum) reclaims them.
+  void drop_old_versions() override {}
   bool conflict(const std::exception& e) const override {
     const auto* db = dynamic_cast<const DbError*>(&e);
     if (db == nullptr) return false;

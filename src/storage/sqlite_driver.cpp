@@ -72,6 +72,7 @@ class SqliteConnection final : public Connection {
   void reconnect() override {}
   std::uint64_t generation() const override { return 0; }
   bool conflict(const std::exception&) const override { return false; }
+  void drop_old_versions() override { db_->exec(queries().sql("erasure.checkpoint")); }
   std::string failure_reason(const std::exception& e) const override {
     // SQLite's text for the code, never the message (which may name a path).
     const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
@@ -120,6 +121,7 @@ std::unique_ptr<Connection> connect_sqlite(const std::string& path, Mode mode,
       db->exec(q.sql(synchronous_full ? "connection.synchronous_full"
                                       : "connection.synchronous_normal"));
       db->exec(q.sql("connection.foreign_keys_on"));
+      db->exec(q.sql("connection.secure_delete_on"));
     }
     db->exec(q.sql("connection.temp_store_memory"));
     return std::make_unique<SqliteConnection>(std::move(db));

@@ -379,4 +379,39 @@ RateGrant SqlRateGrants::grant(const std::string& provider, int rate_per_second,
   return {std::get<0>(*row), std::get<1>(*row), std::get<2>(*row)};
 }
 
+void SqliteConsentStore::suppress(ChannelKind kind, std::string_view key, std::string_view reason,
+                                  std::int64_t at) {
+  st_("suppressions.add").bind(to_string(kind), key, reason, at).exec();
+}
+
+bool SqliteConsentStore::is_suppressed(ChannelKind kind, std::string_view key) {
+  return st_("suppressions.has").bind(to_string(kind), key).value<std::int64_t>().has_value();
+}
+
+std::vector<std::int64_t> SqliteConsentStore::erase_channel(const Channel& ch,
+                                                            std::string_view pseudonym,
+                                                            std::int64_t at) {
+  auto ids = st_("erasure.outbox_ids").bind(ch.id).all([](const Row& r) {
+    return r.get<std::int64_t>(0);
+  });
+  st_("erasure.outbox").bind(ch.id, at).exec();
+  st_("erasure.consent_log").bind(ch.subscriber_id, ch.id, ch.address, pseudonym).exec();
+  if (ch.kind == ChannelKind::kSms) {
+    st_("erasure.consent_log_unknown").bind(to_string(ch.kind), ch.address, pseudonym).exec();
+    st_("erasure.inbound_texts").bind(ch.address, pseudonym).exec();
+    st_("erasure.sms_confirm_sends").bind(ch.address).exec();
+  }
+  st_("erasure.audit_log").bind(ch.address, pseudonym).exec();
+  st_("erasure.topic_requests").bind(ch.id).exec();
+  st_("erasure.channel").bind(ch.id).exec();
+  erased_ = true;
+  return ids;
+}
+
+void SqliteConsentStore::erase_subscriber(std::int64_t subscriber_id) {
+  st_("erasure.subscriber_topics").bind(subscriber_id).exec();
+  st_("erasure.subscriber").bind(subscriber_id).exec();
+  erased_ = true;
+}
+
 }  // namespace sc::storage::detail

@@ -32,10 +32,14 @@ class SqliteConsentStore final : public SubscriberStore,
                                  public MessageQueue,
                                  public InboundTextStore,
                                  public DeliveryStore,
-                                 public SmsConfirmLedger {
+                                 public SmsConfirmLedger,
+                                 public SuppressionList,
+                                 public ErasureStore {
  public:
-  SqliteConsentStore(Statements& st, bool& outbox_changed)
-      : st_(st), outbox_changed_(outbox_changed) {}
+  // `outbox_changed` is set when a job queued messages; `erased` when one
+  // erased someone (WriteQueue then drops old row versions: driver.h).
+  SqliteConsentStore(Statements& st, bool& outbox_changed, bool& erased)
+      : st_(st), outbox_changed_(outbox_changed), erased_(erased) {}
   std::optional<Channel> find_channel(ChannelKind kind, std::string_view address) override;
   std::optional<Channel> channel_by_id(std::int64_t id) override;
   std::optional<Subscriber> subscriber_by_id(std::int64_t id) override;
@@ -75,11 +79,18 @@ class SqliteConsentStore final : public SubscriberStore,
       std::string_view provider_message_id) override;
   bool first_provider_event(std::string_view provider, std::string_view event_id,
                             std::int64_t at) override;
+  void suppress(ChannelKind kind, std::string_view key, std::string_view reason,
+                std::int64_t at) override;
+  bool is_suppressed(ChannelKind kind, std::string_view key) override;
+  std::vector<std::int64_t> erase_channel(const Channel& ch, std::string_view pseudonym,
+                                          std::int64_t at) override;
+  void erase_subscriber(std::int64_t subscriber_id) override;
 
  private:
   std::int64_t enqueue(const OutboxEntry& entry, const std::string& payload);
   Statements& st_;
   bool& outbox_changed_;
+  bool& erased_;
 };
 
 class SqliteOutboxStore final : public OutboxStore {

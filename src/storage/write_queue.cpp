@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -27,12 +28,13 @@ class Context final : public WriteContext {
  public:
   Context(detail::Connection& db, const detail::Instance& me)
       : st_(db),
-        consent_(st_, outbox_changed),
+        consent_(st_, outbox_changed, erased),
         outbox_(st_, me),
         broadcasts_(st_, outbox_changed, me),
         audit_(st_),
         rate_grants_(st_),
-        tx_{consent_, consent_, consent_, consent_, consent_, consent_, consent_, audit_},
+        tx_{consent_, consent_, consent_, consent_, consent_,
+            consent_, consent_, audit_,   consent_, consent_},
         outbox_tx_{outbox_, consent_, consent_},
         broadcast_tx_{broadcasts_, broadcasts_, audit_} {}
   const Transaction& tx() override { return tx_; }
@@ -42,6 +44,7 @@ class Context final : public WriteContext {
   AuditLog& audit_log() override { return audit_; }
   RateGrants& rate_grants() override { return rate_grants_; }
   bool outbox_changed = false;
+  bool erased = false;  // a job erased someone (ErasureStore)
   detail::Statements& statements() { return st_; }
 
  private:
@@ -147,10 +150,24 @@ struct WriteQueue::Impl {
     }
   }
 
+  static void drop_old_versions(detail::Connection& db) {
+    try {
+      db.drop_old_versions();
+    } catch (const std::exception& e) {
+      // The erasure itself has committed; the old versions go at the next
+      // checkpoint instead. Said once per failure, never fatal.
+      std::fprintf(
+          stderr,
+          "stayconnected: after an erasure, old row versions stay until the next checkpoint: %s\n",
+          e.what());
+    }
+  }
+
   void run_batch(Writer& w, std::vector<Job*>& batch) {
     auto& db = w.db;
     auto& ctx = w.ctx;
     ctx->outbox_changed = false;
+    ctx->erased = false;
     std::exception_ptr batch_error;
     std::string cannot_write;  // the database's short reason when the batch failed
     const auto started = std::chrono::steady_clock::now();
@@ -166,6 +183,9 @@ struct WriteQueue::Impl {
       for (Job* job : batch) run_job(w, st, *job);
       st.reset_all();
       st("writer.commit").exec();
+      // An erasure is done when no old version of what it removed is left
+      // where the database can drop it; its request waits for this.
+      if (ctx->erased) drop_old_versions(*db);
     } catch (const std::exception& e) {
       batch_error = std::make_exception_ptr(StorageError(std::string("write failed: ") + e.what()));
       cannot_write = db->failure_reason(e);

@@ -52,6 +52,10 @@ bool StoredBackend::update_audit_log() {
   db_inspect::exec(location_, "UPDATE audit_log SET key_name = 'someone else'");
   return true;
 }
+bool StoredBackend::run_sql(const std::string& sql) {
+  db_inspect::exec(location_, sql);
+  return true;
+}
 bool StoredBackend::delete_audit_log() {
   db_inspect::exec(location_, "DELETE FROM audit_log");
   return true;

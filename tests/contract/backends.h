@@ -85,6 +85,9 @@ class Backend {
   virtual bool delete_consent_log() = 0;
   virtual bool update_audit_log() = 0;
   virtual bool delete_audit_log() = 0;
+  // Runs one statement below the ports (must throw when the database refuses
+  // it); false: the memory backend has nothing below its ports.
+  virtual bool run_sql(const std::string& sql) = 0;
 
  protected:
   unit::FakeClock clock_{1000};
@@ -131,6 +134,7 @@ class MemoryBackend final : public Backend {
   bool delete_consent_log() override { return false; }
   bool update_audit_log() override { return false; }
   bool delete_audit_log() override { return false; }
+  bool run_sql(const std::string&) override { return false; }
   unit::MemoryStorage& storage() { return db_; }
   std::unique_ptr<Instance> instance(const std::string& name) override {
     struct Other final : Instance {
@@ -192,6 +196,7 @@ class StoredBackend : public Backend {
   bool delete_consent_log() override;
   bool update_audit_log() override;
   bool delete_audit_log() override;
+  bool run_sql(const std::string& sql) override;
   storage::WriteQueue& writer() { return writer_; }
   const std::string& location() const { return location_; }
   std::unique_ptr<Instance> instance(const std::string& name) override {

@@ -401,7 +401,7 @@ TEST_F(SubscribersListTest, AReadKeyMayLookButNotChange) {
                        "application/json");
   ASSERT_TRUE(del);
   EXPECT_EQ(del->status, 405);
-  EXPECT_EQ(del->get_header_value("Allow"), "GET, HEAD, PATCH");
+  EXPECT_EQ(del->get_header_value("Allow"), "GET, HEAD, PATCH, DELETE");
 }
 
 // GET …/subscribers/export: everyone, with every channel's state, dates and

@@ -54,6 +54,7 @@ struct MemoryStorage::Data {
   std::map<std::string, std::string> instances;  // id -> name
   std::vector<KeyRow> keys;
   std::vector<AuditEntry> audit;
+  std::map<std::pair<ChannelKind, std::string>, SuppressionView> suppressions;  // (kind, key)
   struct RateRow {
     std::int64_t slot = 0;
     int granted = 0;
@@ -72,6 +73,8 @@ struct MemoryStorage::Stores final : SubscriberStore,
                                      InboundTextStore,
                                      DeliveryStore,
                                      SmsConfirmLedger,
+                                     SuppressionList,
+                                     ErasureStore,
                                      AuditLog,
                                      OutboxStore,
                                      BroadcastDrafts,
@@ -143,6 +146,67 @@ struct MemoryStorage::Stores final : SubscriberStore,
     if (it == d.subscribers.end()) return;
     it->second.first_name = std::string(first_name);
     it->second.postal_code = std::string(postal_code);
+  }
+
+  // ---- SuppressionList, ErasureStore (as schema/queries/sqlite/erasure.sql)
+  void suppress(ChannelKind kind, std::string_view key, std::string_view reason,
+                std::int64_t at) override {
+    d.suppressions.emplace(std::pair(kind, std::string(key)),
+                           SuppressionView{std::string(reason), at});
+  }
+  bool is_suppressed(ChannelKind kind, std::string_view key) override {
+    return d.suppressions.contains({kind, std::string(key)});
+  }
+  static bool holds(std::string_view text, std::string_view address) {
+    return text::to_lower_ascii(text).find(text::to_lower_ascii(address)) != std::string::npos;
+  }
+  std::vector<std::int64_t> erase_channel(const Channel& ch, std::string_view pseudonym,
+                                          std::int64_t at) override {
+    std::vector<std::int64_t> ids;
+    for (auto& [id, r] : d.outbox) {
+      if (r.channel_id != ch.id) continue;
+      ids.push_back(id);
+      r.email = OutboundEmail{};
+      r.sms = OutboundSms{};
+      r.last_error.clear();
+      if (r.state == "queued") {
+        r.state = "skipped";
+        r.last_code = "erased";
+        r.finished_at = at;
+        r.wait_reason.clear();
+      }
+    }
+    const auto pseudo = std::string(pseudonym);
+    for (auto& row : d.consent_log) {
+      auto& e = row.event;
+      const bool own = e.subscriber_id == ch.subscriber_id && e.channel_id == ch.id;
+      const bool unknown = e.subscriber_id == 0 && ch.kind == ChannelKind::kSms &&
+                           e.channel == ch.kind && e.address == ch.address;
+      if (!own && !unknown) continue;
+      if (holds(e.detail, ch.address)) e.detail.clear();
+      e.address = pseudo;
+      e.context = RequestContext{};
+      e.text_received.clear();
+    }
+    for (auto& a : d.audit) {
+      if (text::to_lower_ascii(a.target) == text::to_lower_ascii(ch.address)) a.target = pseudo;
+      if (holds(a.detail, ch.address)) a.detail.clear();
+    }
+    if (ch.kind == ChannelKind::kSms) {
+      for (auto& [id, t] : d.inbound) {
+        if (t.from != ch.address) continue;
+        t.from = pseudo;
+        t.body.clear();
+      }
+      std::erase_if(d.sms_confirms, [&](const auto& s) { return s.keys.number == ch.address; });
+    }
+    d.topic_requests.erase(ch.id);
+    d.channels.erase(ch.id);
+    return ids;
+  }
+  void erase_subscriber(std::int64_t subscriber_id) override {
+    d.topics.erase(subscriber_id);
+    d.subscribers.erase(subscriber_id);
   }
 
   // ---- TopicStore
@@ -739,7 +803,7 @@ class MemoryStorage::Ports final : public UnitOfWork,
 
   // UnitOfWork
   void run(const std::function<void(const Transaction&)>& fn) override {
-    m_.transact([&](Stores& s) { fn(Transaction{s, s, s, s, s, s, s, s}); }, true);
+    m_.transact([&](Stores& s) { fn(Transaction{s, s, s, s, s, s, s, s, s, s}); }, true);
   }
   // OutboxTransactions
   void run(const std::function<void(const OutboxTransaction&)>& fn) override {
@@ -833,7 +897,13 @@ class MemoryStorage::Ports final : public UnitOfWork,
     }
     return out;
   }
-  std::optional<SubscriberDetail> find(std::int64_t id) override {
+  std::optional<std::int64_t> subscriber_of_channel(std::int64_t channel_id) override {
+    std::lock_guard lk(m_.mu_);
+    auto it = m_.data_->channels.find(channel_id);
+    if (it == m_.data_->channels.end()) return std::nullopt;
+    return it->second.subscriber_id;
+  }
+  std::optional<SubscriberDetail> find(std::int64_t id, int max_messages) override {
     std::lock_guard lk(m_.mu_);
     const Data& d = *m_.data_;
     auto sub = d.subscribers.find(id);
@@ -848,7 +918,7 @@ class MemoryStorage::Ports final : public UnitOfWork,
       auto c = d.channels.find(r.channel_id);
       if (c == d.channels.end() || c->second.subscriber_id != id) continue;
       if (r.broadcast_id != 0 && !d.broadcasts.contains(r.broadcast_id)) continue;
-      if (static_cast<int>(out.messages.size()) >= kMaxMessagesShown) break;
+      if (max_messages >= 0 && static_cast<int>(out.messages.size()) >= max_messages) break;
       MessageView m;
       m.id = r.id;
       m.kind = r.kind == OutboxKind::kEmail ? ChannelKind::kEmail : ChannelKind::kSms;
@@ -861,6 +931,19 @@ class MemoryStorage::Ports final : public UnitOfWork,
       m.finished_at = r.finished_at;
       out.messages.push_back(std::move(m));
     }
+    return out;
+  }
+  std::optional<SuppressionView> suppression(ChannelKind kind, const std::string& key) override {
+    std::lock_guard lk(m_.mu_);
+    auto it = m_.data_->suppressions.find({kind, key});
+    if (it == m_.data_->suppressions.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<ConsentLogView> erased_consent(const std::string& pseudonym) override {
+    std::lock_guard lk(m_.mu_);
+    std::vector<ConsentLogView> out;
+    for (const auto& row : m_.data_->consent_log)
+      if (row.event.address == pseudonym) out.push_back(view_of(row));
     return out;
   }
   std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) override {

@@ -199,6 +199,46 @@ void MemoryConsentStore::replace_topics(std::int64_t subscriber_id,
   if (!t.empty()) topics[subscriber_id].insert(t.begin(), t.end());
 }
 
+void MemoryConsentStore::suppress(ChannelKind kind, std::string_view key, std::string_view,
+                                  std::int64_t) {
+  ++writes_;
+  suppressions.emplace(kind, std::string(key));
+}
+
+bool MemoryConsentStore::is_suppressed(ChannelKind kind, std::string_view key) {
+  return suppressions.contains({kind, std::string(key)});
+}
+
+std::vector<std::int64_t> MemoryConsentStore::erase_channel(const Channel& ch,
+                                                            std::string_view pseudonym,
+                                                            std::int64_t) {
+  ++writes_;
+  std::vector<std::int64_t> ids;
+  for (const auto& q : emails)
+    if (q.entry.channel_id == ch.id) ids.push_back(q.id);
+  for (const auto& q : texts)
+    if (q.entry.channel_id == ch.id) ids.push_back(q.id);
+  std::erase_if(emails, [&](const auto& q) { return q.entry.channel_id == ch.id; });
+  std::erase_if(texts, [&](const auto& q) { return q.entry.channel_id == ch.id; });
+  for (auto& e : events) {
+    if (e.channel_id != ch.id) continue;
+    e.address = std::string(pseudonym);
+    e.context = RequestContext{};
+    e.text_received.clear();
+    if (text::to_lower_ascii(e.detail).find(text::to_lower_ascii(ch.address)) != std::string::npos)
+      e.detail.clear();
+  }
+  topic_requests.erase(ch.id);
+  channels.erase(ch.id);
+  return ids;
+}
+
+void MemoryConsentStore::erase_subscriber(std::int64_t subscriber_id) {
+  ++writes_;
+  topics.erase(subscriber_id);
+  subscribers.erase(subscriber_id);
+}
+
 void MemoryConsentStore::add_topics(std::int64_t subscriber_id, const std::vector<std::string>& t) {
   ++writes_;
   topics[subscriber_id].insert(t.begin(), t.end());

@@ -80,7 +80,9 @@ class MemoryConsentStore final : public SubscriberStore,
                                  public InboundTextStore,
                                  public DeliveryStore,
                                  public SmsConfirmLedger,
-                                 public AuditLog {
+                                 public AuditLog,
+                                 public SuppressionList,
+                                 public ErasureStore {
  public:
   struct QueuedEmail {
     std::int64_t id;
@@ -133,9 +135,17 @@ class MemoryConsentStore final : public SubscriberStore,
   bool first_provider_event(std::string_view provider, std::string_view event_id,
                             std::int64_t at) override;
   void append(const AuditEntry& e) override { audit.push_back(e); }
+  void suppress(ChannelKind kind, std::string_view key, std::string_view reason,
+                std::int64_t at) override;
+  bool is_suppressed(ChannelKind kind, std::string_view key) override;
+  std::vector<std::int64_t> erase_channel(const Channel& ch, std::string_view pseudonym,
+                                          std::int64_t at) override;
+  void erase_subscriber(std::int64_t subscriber_id) override;
 
   // Every store of one transaction, all of them this one.
-  Transaction tx() { return {*this, *this, *this, *this, *this, *this, *this, *this}; }
+  Transaction tx() {
+    return {*this, *this, *this, *this, *this, *this, *this, *this, *this, *this};
+  }
   ConsentWrites consent() { return {*this, *this}; }
 
   // Test conveniences.
@@ -171,6 +181,7 @@ class MemoryConsentStore final : public SubscriberStore,
   std::map<std::int64_t, std::string> delivery_codes;
   std::set<std::string> provider_events;  // "provider/event id"
   std::vector<AuditEntry> audit;
+  std::set<std::pair<ChannelKind, std::string>> suppressions;  // (kind, key)
 
  private:
   std::int64_t next_id_ = 1;

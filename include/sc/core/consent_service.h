@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sc/core/email.h"
+#include "sc/core/erasure.h"
 #include "sc/core/inbound_text.h"
 #include "sc/core/ports/services.h"
 #include "sc/core/ports/stores.h"
@@ -154,6 +155,7 @@ class ConsentService {
   // Token checks alone (for the GET pages, which change nothing).
   Result<TokenClaims> check_confirm_token(std::string_view token, std::int64_t now) const;
   Result<TokenClaims> check_unsubscribe_token(std::string_view token) const;
+  Result<TokenClaims> check_preferences_token(std::string_view token) const;
 
   Result<ChannelOutcome> confirm(const Transaction& tx, std::string_view token,
                                  const RequestContext& ctx, std::int64_t now);
@@ -190,19 +192,34 @@ class ConsentService {
   // kNotFound for an unknown subscriber.
   Result<std::vector<std::string>> update_profile(const Transaction& tx, std::int64_t subscriber_id,
                                                   const ProfileChange& change) const;
-  // An operator unsubscribes one channel of a subscriber (`only`) or all of
-  // them: each change of state has its consent-log row (source admin, detail
-  // `who`); a channel already unsubscribed is left as it is (changed false).
-  // kNotFound for an unknown subscriber or one without the channel asked for.
+  // Unsubscribes one channel of a subscriber (`only`) or all of them, as an
+  // operator asked (source admin, `who` the key) or the person on their own
+  // page (source link): each change of state has its consent-log row
+  // (detail `who`); a channel already unsubscribed is left as it is
+  // (changed false). kNotFound for an unknown subscriber or one without the
+  // channel asked for.
   Result<std::vector<ChannelOutcome>> unsubscribe_subscriber(
       const Transaction& tx, std::int64_t subscriber_id, std::optional<ChannelKind> only,
-      std::string_view who, const RequestContext& ctx, std::int64_t now);
+      ConsentSource source, std::string_view who, const RequestContext& ctx, std::int64_t now);
+
+  // Erases a subscriber (sc/core/erasure.h) with the service secret's
+  // suppression keys; `reason` is "admin" or "self".
+  Result<ErasureOutcome> erase(const Transaction& tx, std::int64_t subscriber_id,
+                               std::string_view reason, std::int64_t now) const;
+  // Whether an address is on the suppression list (imports and operators
+  // may not add it).
+  bool is_suppressed(const Transaction& tx, ChannelKind kind, std::string_view address) const;
+  std::string suppression_key_of(ChannelKind kind, std::string_view address) const {
+    return suppression_key(signer_, kind, address);
+  }
 
   // The link carries the channel's state_version: it confirms only while the
   // channel has not changed state since.
   std::string confirm_url(std::int64_t channel_id, std::int64_t now,
                           std::int64_t state_version = 0) const;
   std::string unsubscribe_url(std::int64_t channel_id) const;
+  // The person's own page ("manage your subscription"), in every email.
+  std::string preferences_url(std::int64_t channel_id) const;
 
   // Builds a complete email to a channel, footer and List-Unsubscribe
   // included; used for transactional mail here and for broadcasts later.
@@ -224,6 +241,7 @@ class ConsentService {
                                 std::map<std::string, std::string> vars, std::int64_t now);
 
   ServiceConfig config_;
+  const Signer& signer_;  // the service secret: tokens and suppression keys
   TokenCodec tokens_;
   const Composer& composer_;
   const PhoneNormalizer* phones_;

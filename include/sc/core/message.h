@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -146,6 +147,11 @@ class EmailSender {
   }
   // Requests this sender has with the provider at once, at most.
   virtual int max_in_flight() const { return 1; }
+  // An erased recipient (sc/core/erasure.h): forgets the copies this sender
+  // keeps of the messages `outbox_ids` sent to `address`, where it keeps
+  // any (the file provider's .eml files). A real provider keeps its own,
+  // out of reach here (docs/operator-guide.md says how to ask it).
+  virtual void forget(std::string_view /*address*/, std::span<const std::int64_t> /*outbox_ids*/) {}
   // Sends what the feed gives, up to max_in_flight at once, starting a
   // request as soon as one is answered and the next message is cleared.
   virtual void send_stream(SendFeed<OutboundEmail>& feed) {
@@ -167,6 +173,8 @@ class SmsSender {
     return out;
   }
   virtual int max_in_flight() const { return 1; }  // as EmailSender's
+  // As EmailSender's: the log provider's lines.
+  virtual void forget(std::string_view /*number*/, std::span<const std::int64_t> /*outbox_ids*/) {}
   virtual void send_stream(SendFeed<OutboundSms>& feed) {
     send_in_windows(feed, max_in_flight(),
                     [this](std::span<const OutboundSms> ms) { return send_batch(ms); });

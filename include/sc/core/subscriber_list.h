@@ -142,6 +142,12 @@ struct ExportedSubscriber {
   std::vector<ExportedChannel> channels;  // email before sms
 };
 
+// An erased person's entry on the suppression list (sc/core/erasure.h).
+struct SuppressionView {
+  std::string reason;  // who asked: "admin" or "self"
+  std::int64_t created_at = 0;
+};
+
 // Read port (read connections; never waits for the writer).
 class SubscriberReads {
  public:
@@ -149,13 +155,23 @@ class SubscriberReads {
   // Newest first (by id): up to q.limit subscribers matching every filter
   // given, with ids below q.before_id.
   virtual std::vector<SubscriberSummary> list(const SubscriberQuery& q) = 0;
-  virtual std::optional<SubscriberDetail> find(std::int64_t id) = 0;
+  // With the newest `max_messages` messages (-1: all of them, for the
+  // person's own copy of their data).
+  virtual std::optional<SubscriberDetail> find(std::int64_t id,
+                                               int max_messages = kMaxMessagesShown) = 0;
+  // The subscriber a channel belongs to (a preferences link names a channel).
+  virtual std::optional<std::int64_t> subscriber_of_channel(std::int64_t channel_id) = 0;
   virtual std::vector<ChannelCount> channel_counts() = 0;  // also /metrics, at every scrape
   virtual SubscriberStats stats(std::int64_t now) = 0;
   // Oldest first (by id): up to `limit` subscribers with ids above
   // `after_id`, each with every channel, its evidence, and their topics. An
   // export reads page after page, so it holds one page in memory.
   virtual std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) = 0;
+  // The suppression list's entry under a key, and the consent-log rows an
+  // erasure left under a pseudonym (erased_pseudonym), oldest first: the
+  // proof an operator shows when asked again about an erased address.
+  virtual std::optional<SuppressionView> suppression(ChannelKind kind, const std::string& key) = 0;
+  virtual std::vector<ConsentLogView> erased_consent(const std::string& pseudonym) = 0;
 };
 
 // The tests' and the memory backend's reading of a query, and the rule every

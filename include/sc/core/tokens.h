@@ -9,7 +9,8 @@
 
 namespace sc {
 
-enum class TokenPurpose { kConfirm, kUnsubscribe };
+// kPreferences: the person's own page (/preferences/{token}); it does not expire.
+enum class TokenPurpose { kConfirm, kUnsubscribe, kPreferences };
 
 struct TokenClaims {
   TokenPurpose purpose = TokenPurpose::kConfirm;
@@ -20,7 +21,7 @@ struct TokenClaims {
   std::int64_t version = 0;
 };
 
-// Format: "<c|u>.<channel id>.<expiry>.<hex HMAC-SHA256>", and for a confirm
+// Format: "<c|u|p>.<channel id>.<expiry>.<hex HMAC-SHA256>", and for a confirm
 // token with a state version "c.<id>.<expiry>.<version>.<mac>". The MAC covers
 // a format tag, the purpose, the id, the expiry and the version, so a confirm
 // token cannot be replayed as an unsubscribe token or edited to another id.

@@ -82,6 +82,9 @@ struct HttpDeps {
   const BroadcastComposer* broadcast_composer = nullptr;
   BroadcastSettings broadcast_settings{};
   std::function<void()> broadcast_wake{};  // a broadcast changed state: look now
+  // After an erasure has committed: the local providers forget their copies
+  // of what was sent to the person (EmailSender::forget). Empty: nothing.
+  std::function<void(const ErasureOutcome&)> forget_copies{};
 };
 
 // A second listener (SC_METRICS_LISTEN) that serves only GET /metrics,

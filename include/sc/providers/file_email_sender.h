@@ -18,6 +18,8 @@ class FileEmailSender final : public EmailSender {
   SendResult send(const OutboundEmail& message) override;
   // The file a message is (or would be) written to.
   std::filesystem::path path_for(const OutboundEmail& message) const;
+  // Removes the files of those messages (<outbox_id>-*.eml).
+  void forget(std::string_view address, std::span<const std::int64_t> outbox_ids) override;
 
  private:
   std::filesystem::path dir_;

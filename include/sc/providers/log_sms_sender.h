@@ -23,6 +23,11 @@ class LogSmsSender final : public SmsSender {
   // Appends {"ts":"2026-11-28T01:02:03Z","outbox_id":N,"to":"+1…","body":"…"}
   // and flushes; IO errors → kRetryable.
   SendResult send(const OutboundSms& message) override;
+  // Rewrites the file without the lines of those messages or to `number`
+  // (a temp file renamed over it). Another process appending to the same
+  // file meanwhile would keep writing to the old one: the log provider is
+  // for one process in development and tests.
+  void forget(std::string_view number, std::span<const std::int64_t> outbox_ids) override;
 
  private:
   std::filesystem::path file_;

@@ -38,11 +38,22 @@ class PooledSubscriberReads final : public SubscriberReads {
   std::vector<SubscriberSummary> list(const SubscriberQuery& q) override {
     return reads_.subscribers(q);
   }
-  std::optional<SubscriberDetail> find(std::int64_t id) override { return reads_.subscriber(id); }
+  std::optional<SubscriberDetail> find(std::int64_t id, int max_messages) override {
+    return reads_.subscriber(id, max_messages);
+  }
+  std::optional<std::int64_t> subscriber_of_channel(std::int64_t channel_id) override {
+    return reads_.subscriber_of_channel(channel_id);
+  }
   std::vector<ChannelCount> channel_counts() override { return reads_.channel_counts(); }
   SubscriberStats stats(std::int64_t now) override { return reads_.subscriber_stats(now); }
   std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit) override {
     return reads_.export_page(after_id, limit);
+  }
+  std::optional<SuppressionView> suppression(ChannelKind kind, const std::string& key) override {
+    return reads_.suppression(kind, key);
+  }
+  std::vector<ConsentLogView> erased_consent(const std::string& pseudonym) override {
+    return reads_.erased_consent(pseudonym);
   }
 
  private:

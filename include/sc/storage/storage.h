@@ -196,10 +196,13 @@ class ReadPool {
   OutboxDepth outbox_depth(std::int64_t now);
   // The operators' list (SubscriberReads; src/storage/directory.cpp).
   std::vector<SubscriberSummary> subscribers(const SubscriberQuery& q);
-  std::optional<SubscriberDetail> subscriber(std::int64_t id);
+  std::optional<SubscriberDetail> subscriber(std::int64_t id, int max_messages);
+  std::optional<std::int64_t> subscriber_of_channel(std::int64_t channel_id);
   std::vector<ChannelCount> channel_counts();
   SubscriberStats subscriber_stats(std::int64_t now);
   std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit);
+  std::optional<SuppressionView> suppression(ChannelKind kind, const std::string& key);
+  std::vector<ConsentLogView> erased_consent(const std::string& pseudonym);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);

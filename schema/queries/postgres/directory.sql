@@ -132,3 +132,21 @@ SELECT channel_id, action, at, source, ip, COALESCE(consent_text_version, '') FR
  WHERE subscriber_id > $1::bigint AND subscriber_id <= $2::bigint
    AND action IN ('grant', 'confirm', 'withdraw')
  ORDER BY id;
+
+-- An erased person (sc/core/erasure.h): their suppression entry, and the
+-- consent-log rows left under their pseudonym (the partial index
+-- consent_log_erased, 0016; the LIKE term is its condition).
+-- name: directory.suppression
+SELECT reason, created_at FROM suppressions WHERE kind = $1::text AND key = $2::text;
+
+-- name: directory.erased_consent
+SELECT at, channel, address, action, source, detail, ip, user_agent,
+       COALESCE(consent_text_version, ''), COALESCE(message_sid, ''),
+       COALESCE(text_received, ''), COALESCE(opt_out_type, '')
+  FROM consent_log
+ WHERE address = $1::text AND address LIKE 'erased:%'
+ ORDER BY id;
+
+-- A preferences link names a channel (sc/core/tokens.h).
+-- name: directory.subscriber_of_channel
+SELECT subscriber_id FROM channels WHERE id = $1::bigint;

@@ -16,3 +16,8 @@ PRAGMA foreign_keys=ON;
 
 -- name: connection.temp_store_memory
 PRAGMA temp_store=MEMORY;
+
+-- The writer zeroes what it deletes or overwrites (an erasure leaves nothing
+-- of a person in free space of the file; sc/core/erasure.h).
+-- name: connection.secure_delete_on
+PRAGMA secure_delete=ON;

@@ -1071,8 +1071,8 @@ TEST_F(ConsentServiceTest, AnOperatorUnsubscribesOneChannelOrAllWithConsentRows)
   svc_.sign_up(store_.tx(), valid(r), ctx_, kT0);
   const auto sub = store_.channel(ChannelKind::kEmail, "quin@example.org").subscriber_id;
   const auto before = store_.events.size();
-  auto sms =
-      svc_.unsubscribe_subscriber(store_.tx(), sub, ChannelKind::kSms, "ops-key", ctx_, kT0 + 10);
+  auto sms = svc_.unsubscribe_subscriber(store_.tx(), sub, ChannelKind::kSms, ConsentSource::kAdmin,
+                                         "ops-key", ctx_, kT0 + 10);
   ASSERT_TRUE(sms.ok());
   ASSERT_EQ(sms.value().size(), 1u);
   EXPECT_TRUE(sms.value()[0].changed);
@@ -1085,20 +1085,23 @@ TEST_F(ConsentServiceTest, AnOperatorUnsubscribesOneChannelOrAllWithConsentRows)
   EXPECT_EQ(e.detail, "ops-key");
   EXPECT_EQ(e.channel, ChannelKind::kSms);
   EXPECT_EQ(e.at, kT0 + 10);
-  auto all = svc_.unsubscribe_subscriber(store_.tx(), sub, std::nullopt, "ops-key", ctx_, kT0 + 20);
+  auto all = svc_.unsubscribe_subscriber(store_.tx(), sub, std::nullopt, ConsentSource::kAdmin,
+                                         "ops-key", ctx_, kT0 + 20);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all.value().size(), 2u);
   EXPECT_EQ(all.value()[0].channel.kind, ChannelKind::kEmail);
   EXPECT_TRUE(all.value()[0].changed);
   EXPECT_FALSE(all.value()[1].changed);  // the number already was
   EXPECT_EQ(store_.events.size(), before + 2);
-  EXPECT_EQ(svc_.unsubscribe_subscriber(store_.tx(), sub + 100, std::nullopt, "k", ctx_, kT0)
+  EXPECT_EQ(svc_.unsubscribe_subscriber(store_.tx(), sub + 100, std::nullopt, ConsentSource::kAdmin,
+                                        "k", ctx_, kT0)
                 .error()
                 .kind,
             ErrorCode::kNotFound);
   sign_up_email("solo@example.org", kT0);
   const auto solo = store_.channel(ChannelKind::kEmail, "solo@example.org").subscriber_id;
-  auto none = svc_.unsubscribe_subscriber(store_.tx(), solo, ChannelKind::kSms, "k", ctx_, kT0);
+  auto none = svc_.unsubscribe_subscriber(store_.tx(), solo, ChannelKind::kSms,
+                                          ConsentSource::kAdmin, "k", ctx_, kT0);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().kind, ErrorCode::kNotFound);
   EXPECT_EQ(store_.channel(ChannelKind::kEmail, "solo@example.org").state, ConsentState::kPending);

@@ -74,6 +74,21 @@ TEST_F(TokenCodecTest, UnsubscribeRoundTripNeverExpires) {
   EXPECT_EQ(r->purpose, TokenPurpose::kUnsubscribe);
 }
 
+// A preferences link (the person's own page) never expires and is no other
+// kind of link: its MAC covers the purpose.
+TEST_F(TokenCodecTest, PreferencesRoundTripIsNoOtherKindOfLink) {
+  auto t = codec_.issue({TokenPurpose::kPreferences, 9, 0});
+  EXPECT_EQ(t.rfind("p.9.0.", 0), 0u) << t;
+  auto r = codec_.verify(t, TokenPurpose::kPreferences, kNow + 10LL * 365 * 86400);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->channel_id, 9);
+  EXPECT_EQ(r->purpose, TokenPurpose::kPreferences);
+  expect_bad(codec_.verify(t, TokenPurpose::kUnsubscribe, kNow));
+  expect_bad(codec_.verify("u" + t.substr(1), TokenPurpose::kUnsubscribe, kNow));
+  auto u = codec_.issue({TokenPurpose::kUnsubscribe, 9, 0});
+  expect_bad(codec_.verify("p" + u.substr(1), TokenPurpose::kPreferences, kNow));
+}
+
 TEST_F(TokenCodecTest, ExpiresAfterItsExpiryNotBefore) {
   auto t = confirm_token(42, kNow);
   EXPECT_TRUE(codec_.verify(t, TokenPurpose::kConfirm, kNow).ok());

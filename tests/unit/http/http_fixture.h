@@ -44,7 +44,7 @@ class FakeUnitOfWork final : public UnitOfWork {
     ++runs;
     if (fail) throw std::runtime_error("disk I/O error");
     RunAudit log{audit};
-    fn(Transaction{store_, store_, store_, store_, store_, store_, store_, log});
+    fn(Transaction{store_, store_, store_, store_, store_, store_, store_, log, store_, store_});
     if (log.appended) ++audited_runs;
   }
   std::atomic<bool> fail{false};

@@ -208,6 +208,15 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
        nullptr, admin},
       {"unsubscribe, unknown subscriber", "POST", "/api/v1/admin/subscribers/99999/unsubscribe", J,
        R"({"channel":"all"})", 404, "not_found", nullptr, admin},
+      {"erase without key", "DELETE", P, "", "", 401, "unauthorized"},
+      {"erase, unknown subscriber", "DELETE", "/api/v1/admin/subscribers/99999", "", "", 404,
+       "not_found", nullptr, admin},
+      {"erase, not an id", "DELETE", "/api/v1/admin/subscribers/x", "", "", 404, "not_found",
+       nullptr, admin},
+      {"suppression without an address", "GET", "/api/v1/admin/suppressions", "", "", 422,
+       "missing_query", "email", admin},
+      {"suppression, bad email", "GET", "/api/v1/admin/suppressions?email=nope", "", "", 422,
+       "invalid_email", "email", admin},
       {"audit log without key", "GET", "/api/v1/admin/audit", "", "", 401, "unauthorized"},
       {"audit log bad limit", "GET", "/api/v1/admin/audit?limit=0", "", "", 422, "invalid_limit",
        "limit", admin},
@@ -232,10 +241,11 @@ TEST_F(HttpTest, TableOfBadRequestsAnswers4xxAndWritesNothing) {
     auto h = t.headers;
     if (t.code != nullptr && h.find("Accept") == h.end()) h.emplace("Accept", "application/json");
     const auto type = t.content_type.empty() ? std::string("text/plain") : t.content_type;
-    auto r = std::string(t.method) == "GET" ? get(t.path, h)
-             : std::string(t.method) == "PATCH"
-                 ? cli_->Patch(t.path.c_str(), h, t.body, type.c_str())
-                 : post(t.path, t.body, type, h);
+    const std::string method = t.method;
+    auto r = method == "GET"      ? get(t.path, h)
+             : method == "PATCH"  ? cli_->Patch(t.path.c_str(), h, t.body, type.c_str())
+             : method == "DELETE" ? cli_->Delete(t.path.c_str(), h)
+                                  : post(t.path, t.body, type, h);
     ASSERT_TRUE(r) << t.name << ": no response (" << httplib::to_string(r.error()) << ")";
     EXPECT_EQ(r->status, t.status) << t.name << ": " << r->body.substr(0, 300);
     EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << t.name;

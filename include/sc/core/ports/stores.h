@@ -128,6 +128,35 @@ class SmsConfirmLedger {
                                   std::int64_t forget_before) = 0;
 };
 
+// The suppression list: keyed hashes (sc/core/erasure.h) of the addresses
+// and numbers of erased people, which an import or an operator may never
+// add again.
+class SuppressionList {
+ public:
+  virtual ~SuppressionList() = default;
+  // A repeat keeps the first entry.
+  virtual void suppress(ChannelKind kind, std::string_view key, std::string_view reason,
+                        std::int64_t at) = 0;
+  virtual bool is_suppressed(ChannelKind kind, std::string_view key) = 0;
+};
+
+// Erasure: what names a person goes from every table; what proves their
+// consent and opt-outs stays under a pseudonym.
+class ErasureStore {
+ public:
+  virtual ~ErasureStore() = default;
+  // Erases one channel's address everywhere: the channel and the topics
+  // held on it, its messages' bodies and errors (one not sent yet is
+  // skipped), the texting limits' rows of its number, the inbound texts from
+  // it (number and body), and in the consent-log rows and audit entries that
+  // name it the address (replaced by `pseudonym`), IPs, User-Agents, texts
+  // received and any detail that holds it. Returns its messages' ids.
+  virtual std::vector<std::int64_t> erase_channel(const Channel& ch, std::string_view pseudonym,
+                                                  std::int64_t at) = 0;
+  // Removes the subscriber's row and topics (once its channels are erased).
+  virtual void erase_subscriber(std::int64_t subscriber_id) = 0;
+};
+
 // What changing a channel's consent writes: its state and the log row, together.
 struct ConsentWrites {
   SubscriberStore& subscribers;
@@ -145,6 +174,8 @@ struct Transaction {
   DeliveryStore& deliveries;
   SmsConfirmLedger& sms_confirms;
   AuditLog& audit;
+  SuppressionList& suppressions;
+  ErasureStore& erasure;
 
   ConsentWrites consent() const { return {subscribers, consent_log}; }
 };
