@@ -78,6 +78,9 @@ class Connection {
   // failure, a unique key another instance inserted meanwhile). Never true
   // under SQLite's single writer.
   virtual bool conflict(const std::exception& e) const = 0;
+  // The conflict that is a deadlock: the other transaction waits for a lock
+  // this one holds, so retrying inside this transaction meets it again.
+  virtual bool deadlock(const std::exception& e) const = 0;
   // A few fixed words for why a statement failed ("database or disk is
   // full", "connection to the database lost"), for /healthz: never the
   // database's own message, which may name a path or a user.

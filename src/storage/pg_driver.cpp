@@ -204,6 +204,10 @@ class PgConnection final : public Connection {
     // serialization_failure, deadlock_detected, unique_violation
     return db->sqlstate() == "40001" || db->sqlstate() == "40P01" || db->sqlstate() == "23505";
   }
+  bool deadlock(const std::exception& e) const override {
+    const auto* db = dynamic_cast<const DbError*>(&e);
+    return db != nullptr && db->sqlstate() == "40P01";
+  }
   std::string failure_reason(const std::exception& e) const override {
     const auto* db = dynamic_cast<const DbError*>(&e);
     const std::string code = db != nullptr ? db->sqlstate() : "";

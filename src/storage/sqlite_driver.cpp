@@ -72,6 +72,7 @@ class SqliteConnection final : public Connection {
   void reconnect() override {}
   std::uint64_t generation() const override { return 0; }
   bool conflict(const std::exception&) const override { return false; }
+  bool deadlock(const std::exception&) const override { return false; }
   void drop_old_versions() override { db_->exec(queries().sql("erasure.checkpoint")); }
   std::string failure_reason(const std::exception& e) const override {
     // SQLite's text for the code, never the message (which may name a path).

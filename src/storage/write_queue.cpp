@@ -1,6 +1,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -122,8 +123,14 @@ struct WriteQueue::Impl {
   // One job in a savepoint of the batch's transaction. A job another
   // instance's transaction got in the way of (driver.h, conflict()) runs
   // again, a few times, in a fresh savepoint: under READ COMMITTED it then
-  // sees what the other committed. Any other failure is the job's own.
-  void run_job(Writer& w, detail::Statements& st, Job& job) {
+  // sees what the other committed. A deadlock is different: the other
+  // transaction waits for a lock an earlier job of this batch holds, so the
+  // job would meet it again however often it ran here (two instances'
+  // batches creating the same idempotency keys in other orders did, four
+  // times over). Such a job is deferred (false) and runs again in the next
+  // transaction, after this one has committed and let go of its locks;
+  // unless `may_defer` is false. Any other failure is the job's own.
+  bool run_job(Writer& w, detail::Statements& st, Job& job, bool may_defer) {
     auto& db = w.db;
     constexpr int kAttempts = 4;
     for (int attempt = 1;; ++attempt) {
@@ -132,21 +139,34 @@ struct WriteQueue::Impl {
         job.fn(*w.ctx);
         st("writer.release").exec();
         job.error = nullptr;
-        return;
+        return true;
       } catch (const std::exception& e) {
         job.error = std::current_exception();
         if (db->lost()) throw;  // the whole batch failed
         st.reset_all();
         st("writer.rollback_to").exec();
         st("writer.release").exec();
-        if (attempt >= kAttempts || !db->conflict(e)) return;
+        if (may_defer && db->deadlock(e)) return false;
+        if (attempt >= kAttempts || !db->conflict(e)) return true;
       } catch (...) {
         job.error = std::current_exception();
         st.reset_all();
         st("writer.rollback_to").exec();
         st("writer.release").exec();
-        return;
+        return true;
       }
+    }
+  }
+
+  // A batch, then what it deferred (run_job) in transactions of their own
+  // after it, a few rounds at most.
+  void run_batch(Writer& w, std::vector<Job*>& batch) {
+    constexpr int kRounds = 4;
+    std::vector<Job*> deferred;
+    for (int round = 1; !batch.empty(); ++round) {
+      deferred.clear();
+      run_batch_once(w, batch, deferred, round < kRounds);
+      batch.swap(deferred);
     }
   }
 
@@ -163,7 +183,10 @@ struct WriteQueue::Impl {
     }
   }
 
-  void run_batch(Writer& w, std::vector<Job*>& batch) {
+  // Jobs deferred by run_job are in `deferred` afterwards, not done yet;
+  // every other job is done (its semaphore released) when this returns.
+  void run_batch_once(Writer& w, const std::vector<Job*>& batch, std::vector<Job*>& deferred,
+                      bool may_defer) {
     auto& db = w.db;
     auto& ctx = w.ctx;
     ctx->outbox_changed = false;
@@ -180,7 +203,8 @@ struct WriteQueue::Impl {
       // batch fails and its requests get 503.
       if (db->lost()) db->reconnect();
       st("writer.begin").exec();
-      for (Job* job : batch) run_job(w, st, *job);
+      for (Job* job : batch)
+        if (!run_job(w, st, *job, may_defer)) deferred.push_back(job);
       st.reset_all();
       st("writer.commit").exec();
       // An erasure is done when no old version of what it removed is left
@@ -211,7 +235,9 @@ struct WriteQueue::Impl {
       health.reason = batch_error ? "database cannot write: " + cannot_write : "";
       if (notify) on_commit = on_outbox_commit;  // set_on_outbox_commit may run concurrently
     }
+    if (batch_error) deferred.clear();  // nothing of the batch committed: all fail
     for (Job* job : batch) {
+      if (std::find(deferred.begin(), deferred.end(), job) != deferred.end()) continue;
       if (batch_error && !job->error) job->error = batch_error;
       job->done.release();  // the job object may vanish right after this
     }
