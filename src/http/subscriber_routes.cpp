@@ -200,14 +200,37 @@ json consent_row_json(const ConsentLogView& e) {
   return row;
 }
 
-void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+namespace {
+
+// An operator's change of subscriber {id}: who asks (an admin key), which
+// subscriber, and the JSON body; nothing (the answer sent) otherwise.
+struct ChangeRequest {
+  AdminIdentity who;
+  std::int64_t id = 0;
+  json body;
+};
+
+std::optional<ChangeRequest> change_request(const RouteEnv& env, const httplib::Request& req,
+                                            httplib::Response& res) {
   auto who = authorize(env, req, res, Scope::kAdmin);
-  if (!who) return;
+  if (!who) return std::nullopt;
   auto id = path_id(req.matches[1], "subscriber");
-  if (!id) return env.respond.json_error(res, id.error());
-  auto body = json_object_body(req);
-  if (!body) return env.respond.json_error(res, body.error());
-  auto raw = profile_from(body.value());
+  auto body = id ? json_object_body(req) : Result<json>(id.error());
+  if (!body) {
+    env.respond.json_error(res, body.error());
+    return std::nullopt;
+  }
+  return ChangeRequest{*who, id.value(), std::move(body).value()};
+}
+
+}  // namespace
+
+void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
+  auto r = change_request(env, req, res);
+  if (!r) return;
+  const auto& who = r->who;
+  const auto id = r->id;
+  auto raw = profile_from(r->body);
   if (!raw) return env.respond.json_error(res, raw.error());
   auto change = env.deps.service.validate_profile(raw.value());
   if (!change) return env.respond.json_error(res, change.error());
@@ -215,18 +238,18 @@ void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib:
   std::optional<Result<std::vector<std::string>>> outcome;
   json answer;
   env.deps.writes.run([&](const Transaction& tx) {
-    outcome = env.deps.service.update_profile(tx, id.value(), change.value());
+    outcome = env.deps.service.update_profile(tx, id, change.value());
     if (!*outcome) return;
     const auto& fields = outcome->value();
     if (!fields.empty()) {
-      audit(tx.audit, env, *who, "subscriber.update", "subscriber " + std::to_string(id.value()),
-            req, joined(fields));
+      audit(tx.audit, env, who, "subscriber.update", "subscriber " + std::to_string(id), req,
+            joined(fields));
     }
-    const auto sub = tx.subscribers.subscriber_by_id(id.value());
-    answer = {{"id", id.value()},
+    const auto sub = tx.subscribers.subscriber_by_id(id);
+    answer = {{"id", id},
               {"first_name", sub->first_name},
               {"postal_code", sub->postal_code},
-              {"topics", tx.topics.topics_of(id.value())},
+              {"topics", tx.topics.topics_of(id)},
               {"changed", fields}};
   });
   if (!*outcome) return env.respond.json_error(res, outcome->error());
@@ -235,13 +258,11 @@ void patch_subscriber(const RouteEnv& env, const httplib::Request& req, httplib:
 
 void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
                             httplib::Response& res) {
-  auto who = authorize(env, req, res, Scope::kAdmin);
-  if (!who) return;
-  auto id = path_id(req.matches[1], "subscriber");
-  if (!id) return env.respond.json_error(res, id.error());
-  auto body = json_object_body(req);
-  if (!body) return env.respond.json_error(res, body.error());
-  auto only = channel_choice(body.value());
+  auto r = change_request(env, req, res);
+  if (!r) return;
+  const auto& who = r->who;
+  const auto id = r->id;
+  auto only = channel_choice(r->body);
   if (!only) return env.respond.json_error(res, only.error());
   const auto ctx = request_context(req);
   const auto now = env.deps.clock.now_unix();
@@ -249,11 +270,11 @@ void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
   // The changes, their consent-log rows and the audit row in one transaction.
   std::optional<Result<std::vector<ChannelOutcome>>> outcome;
   env.deps.writes.run([&](const Transaction& tx) {
-    outcome = env.deps.service.unsubscribe_subscriber(
-        tx, id.value(), only.value(), ConsentSource::kAdmin, who->key_name, ctx, now);
+    outcome = env.deps.service.unsubscribe_subscriber(tx, id, only.value(), ConsentSource::kAdmin,
+                                                      who.key_name, ctx, now);
     if (*outcome)
-      audit(tx.audit, env, *who, "subscriber.unsubscribe",
-            "subscriber " + std::to_string(id.value()), req, which);
+      audit(tx.audit, env, who, "subscriber.unsubscribe", "subscriber " + std::to_string(id), req,
+            which);
   });
   if (!*outcome) return env.respond.json_error(res, outcome->error());
   json channels = json::array();
@@ -266,7 +287,7 @@ void unsubscribe_subscriber(const RouteEnv& env, const httplib::Request& req,
                         {"state", to_string(done.channel.state)},
                         {"changed", done.changed}});
   }
-  env.respond.json(res, 200, {{"id", id.value()}, {"channels", channels}});
+  env.respond.json(res, 200, {{"id", id}, {"channels", channels}});
 }
 
 void erase_subscriber(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {

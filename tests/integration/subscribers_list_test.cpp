@@ -55,6 +55,18 @@ class SubscribersListTest : public ServiceTest {
                                        action + "' AND target = 'subscriber " + std::to_string(id) +
                                        "'");
   }
+  // The person at `address` follows the confirmation link of their email.
+  void confirm_by_link(const std::string& address) {
+    std::optional<std::string> confirm;
+    for (const auto& eml : emails())
+      if (eml.find(address) != std::string::npos)
+        confirm = find_link(decode_quoted_printable(eml), "/confirm/");
+    ASSERT_TRUE(confirm) << address;
+    auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
+                        "application/x-www-form-urlencoded");
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->status, 200);
+  }
   void sign_up(const nlohmann::json& body) {
     auto r = post_json("/api/v1/subscriptions", body);
     ASSERT_TRUE(r);
@@ -182,15 +194,7 @@ TEST_F(SubscribersListTest, StatsAndGaugesCountFromTheDatabaseAcrossARestart) {
   sign_up({{"email", "s1@example.org"}, {"topics", {"news"}}});
   sign_up({{"email", "s2@example.org"}, {"topics", {"news", "events"}}});
   ASSERT_TRUE(wait_emails(2));
-  std::optional<std::string> confirm;
-  for (const auto& eml : emails())
-    if (eml.find("s1@example.org") != std::string::npos)
-      confirm = find_link(decode_quoted_printable(eml), "/confirm/");
-  ASSERT_TRUE(confirm);
-  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
-                      "application/x-www-form-urlencoded");
-  ASSERT_TRUE(p);
-  ASSERT_EQ(p->status, 200);
+  confirm_by_link("s1@example.org");
   restart();
   auto r = admin_get("/api/v1/admin/stats");
   ASSERT_TRUE(r);
@@ -415,15 +419,7 @@ TEST_F(SubscribersListTest, ExportsEveryoneAsGuardedCsvAndJsonLinesAudited) {
            {"topics", {"-sum", "news"}}});
   sign_up({{"email", "kim@example.org"}, {"first_name", "Kim"}});
   ASSERT_TRUE(wait_emails(2));
-  std::optional<std::string> confirm;
-  for (const auto& eml : emails())
-    if (eml.find("jo@example.org") != std::string::npos)
-      confirm = find_link(decode_quoted_printable(eml), "/confirm/");
-  ASSERT_TRUE(confirm);
-  auto p = cli_->Post(confirm->c_str(), {{"Accept", "text/html"}}, "",
-                      "application/x-www-form-urlencoded");
-  ASSERT_TRUE(p);
-  ASSERT_EQ(p->status, 200);
+  confirm_by_link("jo@example.org");
 
   auto r = admin_get("/api/v1/admin/subscribers/export?format=csv");
   ASSERT_TRUE(r);
