@@ -183,6 +183,14 @@ class MigrateDataTest : public ServiceTest {
     EXPECT_TRUE(wait_for([&] {
       return db_inspect::query_value(sqlite(), "SELECT status FROM broadcasts") == "completed";
     })) << svc_->stderr_text();
+    // Someone erased: the suppression list and the pseudonymous proof.
+    EXPECT_EQ(post_json("/api/v1/subscriptions", {{"email", "gone@example.org"}})->status, 202);
+    const auto gone = admin_lookup("gone@example.org");
+    EXPECT_FALSE(gone.is_null());
+    auto erased =
+        cli_->Delete(("/api/v1/admin/subscribers/" + std::to_string(gone.value("id", 0))).c_str(),
+                     {{"Authorization", std::string("Bearer ") + kAdminKey}});
+    EXPECT_TRUE(erased && erased->status == 204);
     // A sign-up whose link is mailed now and clicked only after the move.
     EXPECT_EQ(post_json("/api/v1/subscriptions", {{"email", "later@example.org"}})->status, 202);
     EXPECT_TRUE(wait_for([&] { return !confirm_link_for("later@example.org").empty(); }));
