@@ -55,6 +55,7 @@ void seed_evidence(const std::string& db) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it comes, also into a file
   const int n = argc > 1 ? std::atoi(argv[1]) : 1'000'000;
   std::string db;
   std::unique_ptr<sc::testing::PgCluster> cluster;
