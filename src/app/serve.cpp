@@ -15,6 +15,8 @@
 #include "sc/app/wiring.h"
 #include "sc/core/quiet_hours.h"
 #include "sc/dispatch/broadcast_runner.h"
+#include "sc/dispatch/import_runner.h"
+#include "sc/providers/crypto.h"
 #include "sc/dispatch/dispatcher.h"
 #include "sc/http/server.h"
 #include "sc/providers/sendgrid_event_verifier.h"
@@ -144,6 +146,18 @@ HttpOptions http_options(const Config& c) {
   o.signup_limits = c.signup_limits;
   o.max_connections_per_ip = c.http_max_connections_per_ip;
   o.trusted_proxies = c.trusted_proxies;
+  o.max_import_bytes = static_cast<std::uint64_t>(c.import_max_bytes);
+  o.max_import_rows = c.import_max_rows;
+  return o;
+}
+
+ImportRunner::Options import_runner_options(const Config& c) {
+  ImportRunner::Options o;
+  o.settings.confirms_per_second = c.import_confirms_per_second;
+  o.settings.quiet_hours = QuietHours{c.sms_window_start_minute, c.sms_window_end_minute};
+  o.settings.sha256_hex = [](std::string_view text) {
+    return crypto::hex(crypto::sha256(text));
+  };
   return o;
 }
 
@@ -170,6 +184,7 @@ struct Running {
   metrics::Registry& registry;
   Dispatcher& dispatcher;
   BroadcastRunner& runner;
+  ImportRunner& imports;
   const BroadcastComposer& broadcast_composer;
   const WebhookVerifiers& webhooks;
 };
@@ -209,7 +224,10 @@ HttpDeps http_deps(const Running& r) {
                           else
                             w.sms->forget(ch.address, ch.outbox_ids);
                         }
-                      }};
+                      },
+                  .import_tx = &r.db.import_tx(),
+                  .import_reads = &r.db.import_reads(),
+                  .import_wake = [&imports = r.imports] { imports.wake(); }};
 }
 
 // A listener that cannot bind is a configuration error (exit 2).
@@ -263,6 +281,7 @@ int run_until_stopped(const Running& r, HttpServer& server, sigset_t stop_signal
   metrics.start(c, r.registry);
   r.dispatcher.start();
   r.runner.start();
+  r.imports.start();
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -277,6 +296,7 @@ int run_until_stopped(const Running& r, HttpServer& server, sigset_t stop_signal
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
   metrics.stop();
+  r.imports.stop();
   r.runner.stop();
   r.dispatcher.stop();
   r.db.stop();
@@ -309,7 +329,10 @@ int cmd_serve(Config config) {
   wire_broadcast_metrics(registry, *db, w.clock);
   wire_subscriber_metrics(registry, *db);
   const auto webhooks = webhook_verifiers(c);
-  const Running running{w, *db, registry, dispatcher, runner, broadcast_composer, webhooks};
+  ImportRunner imports(*w.service, db->import_tx(), db->import_reads(), db_clock,
+                       import_runner_options(c));
+  const Running running{w,       *db, registry, dispatcher, runner, imports, broadcast_composer,
+                        webhooks};
   HttpServer server(http_deps(running), http_options(c));
   return run_until_stopped(running, server, stop_signals);
 }

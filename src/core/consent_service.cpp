@@ -434,10 +434,21 @@ OutboundEmail ConsentService::build_email(const Channel& ch, const ComposedEmail
   return m;
 }
 
+void ConsentService::queue_confirmation(const Transaction& tx, const Channel& ch,
+                                        const Subscriber& sub, std::int64_t now,
+                                        std::int64_t due_at) {
+  if (ch.kind == ChannelKind::kEmail)
+    queue_email_confirmation(tx, ch, sub, now, due_at);
+  else
+    queue_sms_confirmation(tx, ch, now, due_at);
+}
+
 void ConsentService::queue_email_confirmation(const Transaction& tx, const Channel& ch,
-                                              const Subscriber& sub, std::int64_t now) {
+                                              const Subscriber& sub, std::int64_t now,
+                                              std::int64_t due_at) {
   OutboxEntry entry;
   entry.queued_at = now;
+  entry.due_at = due_at;
   entry.kind = OutboxKind::kEmail;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";
@@ -457,9 +468,10 @@ void ConsentService::queue_email_confirmation(const Transaction& tx, const Chann
 }
 
 void ConsentService::queue_sms_confirmation(const Transaction& tx, const Channel& ch,
-                                            std::int64_t now) {
+                                            std::int64_t now, std::int64_t due_at) {
   OutboxEntry entry;
   entry.queued_at = now;
+  entry.due_at = due_at;
   entry.kind = OutboxKind::kSms;
   entry.channel_id = ch.id;
   entry.purpose = "confirm";

@@ -54,6 +54,8 @@ const char* to_string(ConsentSource s) {
       return "complaint";
     case ConsentSource::kProvider:
       return "provider";
+    case ConsentSource::kImport:
+      return "import";
   }
   return "unknown";
 }

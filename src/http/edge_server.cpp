@@ -19,6 +19,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+thread_local BodyStream* t_streamed_body = nullptr;
+
+// A chunk size line (RFC 9112 §7.1): hex digits, extensions ignored.
+std::optional<std::uint64_t> chunk_size(std::string_view line);
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -215,6 +220,12 @@ class EdgeConnection {
         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     FramedStream s(sock_, in_, remote_ip_, remote_port_, local_ip_, local_port_, write_timeout_ms_);
     s.write(out.data(), out.size());
+    linger_close();
+  }
+
+  // Closes our side after an answer while the client may still be sending
+  // (a body not read), and drains briefly so that it reads the answer.
+  void linger_close() {
     ::shutdown(sock_, SHUT_WR);
     const auto until = Clock::now() + std::chrono::milliseconds(1000);
     std::size_t drained = 0;
@@ -238,7 +249,8 @@ class EdgeConnection {
   // What the request line says, once it is checked.
   struct RequestLine {
     std::string_view line, version;
-    std::size_t body_limit = 0;  // the body limit of its path
+    std::uint64_t body_limit = 0;  // the body limit of its path
+    bool streamed = false;         // EdgeOptions::stream_path
   };
 
   // How the body is framed, from the fields as sent (RFC 9112 §6).
@@ -272,6 +284,7 @@ class EdgeConnection {
     framed.reserve(head.size() + 64);
     frame_head(request.line, fields, framed);
     pos_ = body_start;  // the head is consumed; `head`, `fields` stay valid until in_ changes
+    if (request.streamed) return hand_over_streamed(framed, framing, request.body_limit);
 
     std::string body;
     if (!read_body(framing, request.body_limit, body)) return false;
@@ -346,11 +359,15 @@ class EdgeConnection {
     }
     // One path may take larger bodies (SendGrid posts its events in batches).
     const auto target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const auto path = target.substr(0, target.find('?'));
     out.line = request_line;
-    out.body_limit =
-        !opt_.large_body_path.empty() && target.substr(0, target.find('?')) == opt_.large_body_path
-            ? std::max(opt_.max_body_bytes, opt_.max_large_body_bytes)
-            : opt_.max_body_bytes;
+    out.body_limit = !opt_.large_body_path.empty() && path == opt_.large_body_path
+                         ? std::max(opt_.max_body_bytes, opt_.max_large_body_bytes)
+                         : opt_.max_body_bytes;
+    if (!opt_.stream_path.empty() && path == opt_.stream_path) {
+      out.streamed = true;
+      out.body_limit = opt_.max_stream_bytes;
+    }
     out.version = request_line.substr(sp2 + 1);
     if (out.version != "HTTP/1.1" && out.version != "HTTP/1.0") {
       // 400, not 505: bad input never gets a 5xx (docs/api.md).
@@ -517,22 +534,12 @@ class EdgeConnection {
         if (too_long) refuse(400, "bad_request", "a chunk size line is malformed");
         return false;
       }
-      std::string_view size_part(*line);
-      size_part = trim_ows(size_part.substr(0, size_part.find(';')));
-      std::uint64_t size = 0;
-      bool valid = !size_part.empty() && size_part.size() <= 15;
-      for (char c : size_part) {
-        int d = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
-        valid = valid && d >= 0;
-        if (valid) size = size * 16 + static_cast<std::uint64_t>(d);
-      }
-      if (!valid) {
+      const auto parsed = chunk_size(*line);
+      if (!parsed) {
         refuse(400, "bad_request", "a chunk size line is malformed");
         return false;
       }
+      const auto size = *parsed;
       if (size == 0) break;
       if (body.size() + size > limit) {
         refuse(413, "payload_too_large", "the body is larger than the limit");
@@ -548,22 +555,32 @@ class EdgeConnection {
       body.append(in_, pos_, static_cast<std::size_t>(size));
       pos_ += static_cast<std::size_t>(size) + 2;
     }
-    // Trailer fields, dropped; they count against the head limits.
+    const auto t = read_trailers(deadline);
+    if (t == Trailers::kTooLong)
+      refuse(431, "headers_too_large", "a trailer field is longer than the limit");
+    if (t == Trailers::kTooMany)
+      refuse(431, "too_many_headers", "the request has more trailer fields than the limit");
+    return t == Trailers::kOk;
+  }
+
+  enum class Trailers { kOk, kTooLong, kTooMany, kGone };
+  // Trailer fields, dropped; they count against the head limits.
+  Trailers read_trailers(Clock::time_point deadline) {
     std::size_t trailers = 0, bytes = 0;
+    bool too_long = false;
     while (true) {
       auto line = read_line(opt_.max_header_line, deadline, too_long);
-      if (!line) {
-        if (too_long) refuse(431, "headers_too_large", "a trailer field is longer than the limit");
-        return false;
-      }
-      if (line->empty()) return true;
+      if (!line) return too_long ? Trailers::kTooLong : Trailers::kGone;
+      if (line->empty()) return Trailers::kOk;
       bytes += line->size();
-      if (++trailers > opt_.max_headers || bytes > opt_.max_head_bytes) {
-        refuse(431, "too_many_headers", "the request has more trailer fields than the limit");
-        return false;
-      }
+      if (++trailers > opt_.max_headers || bytes > opt_.max_head_bytes) return Trailers::kTooMany;
     }
   }
+
+  class StreamedBody;
+  // Hands over a request whose body its handler reads (streamed_body()),
+  // then closes the connection: what the handler left unread is drained.
+  bool hand_over_streamed(std::string& framed, const Framing& framing, std::uint64_t limit);
 
   EdgeServer& srv_;
   const EdgeOptions& opt_;
@@ -574,11 +591,139 @@ class EdgeConnection {
   std::size_t pos_ = 0;
 };
 
+namespace {
+
+std::optional<std::uint64_t> chunk_size(std::string_view line) {
+  auto size_part = trim_ows(line.substr(0, line.find(';')));
+  std::uint64_t size = 0;
+  if (size_part.empty() || size_part.size() > 15) return std::nullopt;
+  for (char c : size_part) {
+    int d = (c >= '0' && c <= '9')   ? c - '0'
+            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                     : -1;
+    if (d < 0) return std::nullopt;
+    size = size * 16 + static_cast<std::uint64_t>(d);
+  }
+  return size;
+}
+
+}  // namespace
+
+BodyStream* streamed_body() { return t_streamed_body; }
+
+// The body of a streamed request, read off the connection as its handler
+// asks: a Content-Length counted down, or chunks decoded, within the limit;
+// each read waits at most the body timeout for the next bytes.
+class EdgeConnection::StreamedBody final : public BodyStream {
+ public:
+  StreamedBody(EdgeConnection& c, const Framing& f, std::uint64_t limit)
+      : c_(c), f_(f), limit_(limit) {
+    done_ = !f.chunked && !(f.content_length && *f.content_length > 0);
+  }
+
+  long read(char* buf, std::size_t n) override {
+    if (failed_) return -1;
+    if (done_ || n == 0) return 0;
+    if (!continued_) {
+      continued_ = true;
+      if (f_.expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (::send(c_.sock_, kContinue.data(), kContinue.size(), MSG_NOSIGNAL) < 0)
+          return fail(400, "the client is gone");
+      }
+    }
+    const auto deadline = Clock::now() + c_.opt_.body_timeout;
+    std::uint64_t want = 0;
+    if (f_.content_length) {
+      want = *f_.content_length - got_;
+    } else {
+      if (left_in_chunk_ == 0 && !next_chunk(deadline)) return failed_ ? -1 : 0;
+      want = left_in_chunk_;
+    }
+    while (c_.pos_ == c_.in_.size()) {
+      if (!c_.fill(deadline)) return fail(408, "the body did not arrive in time");
+    }
+    const auto k = static_cast<std::size_t>(
+        std::min<std::uint64_t>({n, want, c_.in_.size() - c_.pos_}));
+    std::memcpy(buf, c_.in_.data() + c_.pos_, k);
+    c_.pos_ += k;
+    got_ += k;
+    if (f_.content_length) {
+      done_ = got_ == *f_.content_length;
+    } else {
+      left_in_chunk_ -= k;
+      after_chunk_ = left_in_chunk_ == 0;
+    }
+    return static_cast<long>(k);
+  }
+  int status() const override { return status_; }
+  const std::string& message() const override { return message_; }
+  bool done() const { return done_; }
+
+ private:
+  long fail(int status, std::string message) {
+    failed_ = true;
+    status_ = status;
+    message_ = std::move(message);
+    return -1;
+  }
+
+  // Reads the CRLF after a chunk and the next size line; false at the last
+  // chunk (done) or on failure.
+  bool next_chunk(Clock::time_point deadline) {
+    if (after_chunk_) {
+      while (c_.in_.size() - c_.pos_ < 2) {
+        if (!c_.fill(deadline)) return fail(408, "the body did not arrive in time") > 0;
+      }
+      if (c_.in_.compare(c_.pos_, 2, "\r\n") != 0)
+        return fail(400, "a chunk is not followed by CRLF") > 0;
+      c_.pos_ += 2;
+      after_chunk_ = false;
+    }
+    bool too_long = false;
+    auto line = c_.read_line(1024, deadline, too_long);
+    if (!line) return fail(too_long ? 400 : 408, "a chunk size line is malformed or late") > 0;
+    auto size = chunk_size(*line);
+    if (!size) return fail(400, "a chunk size line is malformed") > 0;
+    if (*size == 0) {
+      if (c_.read_trailers(deadline) != Trailers::kOk)
+        return fail(400, "the trailer fields are malformed or too large") > 0;
+      done_ = true;
+      return false;
+    }
+    if (got_ + *size > limit_) return fail(413, "the body is larger than the limit") > 0;
+    left_in_chunk_ = *size;
+    return true;
+  }
+
+  EdgeConnection& c_;
+  const Framing& f_;
+  std::uint64_t limit_;
+  std::uint64_t got_ = 0, left_in_chunk_ = 0;
+  bool done_ = false, failed_ = false, continued_ = false, after_chunk_ = false;
+  int status_ = 0;
+  std::string message_;
+};
+
+bool EdgeConnection::hand_over_streamed(std::string& framed, const Framing& framing,
+                                        std::uint64_t limit) {
+  framed.append("Content-Length: 0\r\n\r\n");
+  StreamedBody body(*this, framing, limit);
+  t_streamed_body = &body;
+  hand_over(framed, framing.forwarded_for, true);
+  t_streamed_body = nullptr;
+  if (!body.done()) linger_close();
+  return false;
+}
+
 EdgeOptions edge_options(const HttpOptions& o) {
   EdgeOptions e;
   e.max_body_bytes = o.max_body_bytes;
   e.large_body_path = "/webhooks/sendgrid/events";
   e.max_large_body_bytes = o.max_event_body_bytes;
+  e.stream_path = "/api/v1/admin/imports";
+  e.max_stream_bytes = o.max_import_bytes;
   e.keep_alive_timeout = std::chrono::seconds(o.keep_alive_seconds);
   e.head_timeout = std::chrono::milliseconds(o.head_timeout_ms);
   e.max_connections_per_ip = o.max_connections_per_ip;

@@ -33,6 +33,11 @@ struct EdgeOptions {
   // (query ignored); empty: none.
   std::string large_body_path;
   std::size_t max_large_body_bytes = 0;
+  // The one path whose body is not read ahead but streamed to its handler
+  // (streamed_body(); query ignored), up to max_stream_bytes; empty: none.
+  // Its connection closes after the answer.
+  std::string stream_path;
+  std::uint64_t max_stream_bytes = 0;
   std::size_t max_head_bytes = 64 * 1024;   // request line + headers (431 beyond)
   std::size_t max_header_line = 8 * 1024;   // one header line (431 beyond)
   std::size_t max_request_line = 8 * 1024;  // 414 beyond
@@ -50,6 +55,23 @@ struct EdgeOptions {
   std::size_t max_connections_per_ip = 64;
   CidrSet trusted_proxies;
 };
+
+// A request body its handler reads as it arrives (EdgeOptions::stream_path),
+// framed and limited by the edge as any other body.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Up to `n` bytes into `buf`; 0 at the end of the body; -1 when the rest
+  // cannot be read (status() and message() say why: 400 bad framing, 408
+  // too slow, 413 too large; the client may be gone).
+  virtual long read(char* buf, std::size_t n) = 0;
+  virtual int status() const = 0;
+  virtual const std::string& message() const = 0;
+};
+
+// The streamed body of the request this thread is handling; null for any
+// other request.
+BodyStream* streamed_body();
 
 // The edge settings of HttpOptions; throws std::invalid_argument when
 // trusted_proxies is not a CIDR list.

@@ -81,6 +81,9 @@ void export_subscribers(const RouteEnv& env, const httplib::Request& req, httpli
 void subscriber_stats(const RouteEnv& env, const httplib::Request& req, httplib::Response& res);
 // The broadcasts resource under /api/v1/admin/broadcasts.
 void add_broadcast_routes(Router& router, const RouteEnv& env);
+// POST /api/v1/admin/imports, GET …/imports/{id} and …/imports/{id}/rows.csv
+// (import_routes.cpp).
+void add_import_routes(Router& router, const RouteEnv& env);
 // GET /healthz.
 void add_health_routes(Router& router, const RouteEnv& env);
 // GET /metrics (a read key), when HttpDeps::metrics is set.

@@ -67,6 +67,7 @@ struct HttpServer::Impl {
     detail::add_sendgrid_routes(router, env);
     detail::add_admin_routes(router, env);
     detail::add_broadcast_routes(router, env);
+    detail::add_import_routes(router, env);
     detail::add_health_routes(router, env);
     detail::add_metrics_routes(router, env);
     svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {

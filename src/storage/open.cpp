@@ -22,6 +22,7 @@ class StoredDatabase final : public Database {
         subscriber_reads_(reads_pool_),
         outbox_(writer_, reads_pool_),
         broadcasts_(writer_, reads_pool_),
+        imports_(writer_, reads_pool_),
         admin_(writer_, reads_pool_),
         rate_grants_(writer_) {
     const auto& s = writer_.settings();
@@ -37,6 +38,8 @@ class StoredDatabase final : public Database {
   OutboxTransactions& outbox() override { return outbox_; }
   BroadcastTransactions& broadcast_tx() override { return broadcasts_; }
   BroadcastReads& broadcast_reads() override { return broadcasts_; }
+  ImportTransactions& import_tx() override { return imports_; }
+  ImportReads& import_reads() override { return imports_; }
   SubscriberReads& subscriber_reads() override { return subscriber_reads_; }
   AdminStore& admin() override { return admin_; }
   RateGrants& rate_grants() override { return rate_grants_; }
@@ -82,6 +85,7 @@ class StoredDatabase final : public Database {
   PooledSubscriberReads subscriber_reads_;
   WriterOutbox outbox_;
   StoredBroadcasts broadcasts_;
+  StoredImports imports_;
   SqliteAdminStore admin_;
   WriterRateGrants rate_grants_;
 };

@@ -161,6 +161,13 @@ void SqliteConsentStore::append_consent(const ConsentEvent& e, const ConsentText
       .exec();
 }
 
+void SqliteConsentStore::store_consent_text(ChannelKind channel, const ConsentText& text,
+                                            std::int64_t at) {
+  st_("consent.register_text")
+      .bind(text.sha256_hex, to_string(channel), text.version, text.text, at)
+      .exec();
+}
+
 bool SqliteConsentStore::inbound_text_seen(std::string_view message_sid) {
   return st_("inbound.seen").bind(message_sid).value<int>().has_value();
 }
@@ -198,7 +205,7 @@ std::int64_t SqliteConsentStore::enqueue(const OutboxEntry& entry, const std::st
   const auto id =
       *st_("outbox.enqueue")
            .bind(kind_name(entry.kind), entry.channel_id, entry.broadcast_id, entry.purpose,
-                 payload, static_cast<int>(lane_for(entry)), entry.queued_at)
+                 payload, static_cast<int>(lane_for(entry)), entry.queued_at, entry.due_at)
            .value<std::int64_t>();
   outbox_changed_ = true;
   return id;

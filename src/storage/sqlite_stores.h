@@ -59,6 +59,8 @@ class SqliteConsentStore final : public SubscriberStore,
                                                std::int64_t requested_until) override;
   std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
+  void store_consent_text(ChannelKind channel, const ConsentText& text,
+                          std::int64_t at) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
   bool inbound_text_seen(std::string_view message_sid) override;
@@ -155,6 +157,30 @@ class SqliteBroadcastStore final : public BroadcastDrafts, public BroadcastLedge
 };
 
 // The rate grants over the writer's connection: one upsert per grant.
+// Imports (sc/core/import.h; src/storage/import_store.cpp).
+class SqlImportStore final : public ImportStore {
+ public:
+  SqlImportStore(Statements& st, const Instance& me) : st_(st), me_(me) {}
+  std::int64_t create(const ImportJob& job, std::int64_t lease_ms) override;
+  void add_part(std::int64_t id, const ImportPart& part) override;
+  bool renew(std::int64_t id, std::int64_t lease_ms) override;
+  bool start(std::int64_t id, std::int64_t parts) override;
+  void drop(std::int64_t id) override;
+  std::vector<std::int64_t> stale_uploads() override;
+  std::optional<ImportJob> claim(std::int64_t lease_ms) override;
+  std::optional<ImportJob> job(std::int64_t id) override;
+  bool progress(std::int64_t id, std::int64_t seq, const ImportCounts& counts,
+                std::int64_t confirms_email, std::int64_t confirms_sms,
+                std::int64_t lease_ms) override;
+  void add_rows(std::int64_t id, const std::vector<ImportRowVerdict>& rows) override;
+  bool finish(std::int64_t id, ImportStatus status, std::int64_t at,
+              std::string_view error) override;
+
+ private:
+  Statements& st_;
+  const Instance& me_;
+};
+
 class SqlRateGrants final : public RateGrants {
  public:
   explicit SqlRateGrants(Statements& st) : st_(st) {}

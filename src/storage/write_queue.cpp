@@ -34,16 +34,19 @@ class Context final : public WriteContext {
         broadcasts_(st_, outbox_changed, me),
         audit_(st_),
         rate_grants_(st_),
+        imports_(st_, me),
         tx_{consent_, consent_, consent_, consent_, consent_,
             consent_, consent_, audit_,   consent_, consent_},
         outbox_tx_{outbox_, consent_, consent_},
-        broadcast_tx_{broadcasts_, broadcasts_, audit_} {}
+        broadcast_tx_{broadcasts_, broadcasts_, audit_},
+        import_tx_{tx_, imports_} {}
   const Transaction& tx() override { return tx_; }
   const OutboxTransaction& outbox_tx() override { return outbox_tx_; }
   OutboxStore& outbox() override { return outbox_; }
   const BroadcastTransaction& broadcast_tx() override { return broadcast_tx_; }
   AuditLog& audit_log() override { return audit_; }
   RateGrants& rate_grants() override { return rate_grants_; }
+  const ImportTransaction& import_tx() override { return import_tx_; }
   bool outbox_changed = false;
   bool erased = false;  // a job erased someone (ErasureStore)
   detail::Statements& statements() { return st_; }
@@ -55,9 +58,11 @@ class Context final : public WriteContext {
   detail::SqliteBroadcastStore broadcasts_;
   detail::SqliteAuditLog audit_;
   detail::SqlRateGrants rate_grants_;
+  detail::SqlImportStore imports_;
   Transaction tx_;
   OutboxTransaction outbox_tx_;
   BroadcastTransaction broadcast_tx_;
+  ImportTransaction import_tx_;
 };
 
 // 128 random bits as 32 hex digits.

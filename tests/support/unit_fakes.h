@@ -114,6 +114,11 @@ class MemoryConsentStore final : public SubscriberStore,
                                                std::int64_t requested_until) override;
   std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
+  void store_consent_text(ChannelKind, const ConsentText& text, std::int64_t) override {
+    ++writes_;
+    stored_texts.push_back(text);
+  }
+  std::vector<ConsentText> stored_texts;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
   bool inbound_text_seen(std::string_view message_sid) override;

@@ -64,6 +64,10 @@ struct Config {
   int email_rate_limit{}, sms_rate_limit{};
   int broadcast_pause_after_errors{};
   int broadcast_chunk_rows{};  // recipients per snapshot transaction
+  // Imports: the largest upload (bytes, rows), and the confirmations a
+  // pending import queues per second on each channel.
+  std::int64_t import_max_bytes{}, import_max_rows{};
+  int import_confirms_per_second{};
   // SC_INSTANCE_NAME; empty: host name:listen port (serve.cpp, instance_name)
   std::string instance_name;
   int sms_max_segments{};

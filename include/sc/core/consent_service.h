@@ -209,6 +209,10 @@ class ConsentService {
   // Whether an address is on the suppression list (imports and operators
   // may not add it).
   bool is_suppressed(const Transaction& tx, ChannelKind kind, std::string_view address) const;
+  // A confirmation (the usual double opt-in message) that is not to go
+  // before `due_at`: an import's, paced (sc/core/import.h).
+  void queue_confirmation(const Transaction& tx, const Channel& ch, const Subscriber& sub,
+                          std::int64_t now, std::int64_t due_at);
   std::string suppression_key_of(ChannelKind kind, std::string_view address) const {
     return suppression_key(signer_, kind, address);
   }
@@ -232,8 +236,9 @@ class ConsentService {
                             const SignupChannel& sc, Channel& ch, const Subscriber& sub,
                             std::int64_t now);
   void queue_email_confirmation(const Transaction& tx, const Channel& ch, const Subscriber& sub,
-                                std::int64_t now);
-  void queue_sms_confirmation(const Transaction& tx, const Channel& ch, std::int64_t now);
+                                std::int64_t now, std::int64_t due_at = 0);
+  void queue_sms_confirmation(const Transaction& tx, const Channel& ch, std::int64_t now,
+                              std::int64_t due_at = 0);
   SmsKeywordOutcome keyword_reply(const Transaction& tx, std::string_view from, SmsKeyword keyword,
                                   const ConsentEvent& evidence, const RequestContext& ctx,
                                   std::int64_t now);

@@ -18,8 +18,17 @@ enum class ConsentState { kPending, kConfirmed, kUnsubscribed, kUndeliverable };
 // kReceived: an inbound text that changed nothing was kept as evidence.
 enum class ConsentAction { kGrant, kConfirm, kWithdraw, kUndeliverable, kHelp, kReceived };
 // kComplaint: a spam report; kProvider: a provider's report (bounce, invalid
-// number, the provider's own opt-out list).
-enum class ConsentSource { kForm, kLink, kOneClick, kKeyword, kAdmin, kComplaint, kProvider };
+// number, the provider's own opt-out list); kImport: an operator's import.
+enum class ConsentSource {
+  kForm,
+  kLink,
+  kOneClick,
+  kKeyword,
+  kAdmin,
+  kComplaint,
+  kProvider,
+  kImport
+};
 
 const char* to_string(ChannelKind k);
 const char* to_string(ConsentState s);
@@ -117,6 +126,9 @@ struct OutboxEntry {
   std::int64_t broadcast_id = 0;  // 0 for transactional messages
   std::string purpose;            // "confirm", "welcome", "broadcast", "test"
   std::int64_t queued_at = 0;     // when it was queued (the service's clock), unix seconds
+  // Not to be sent before this (unix seconds); 0: at once. An import's
+  // confirmations are paced this way (sc/core/import.h).
+  std::int64_t due_at = 0;
 };
 
 }  // namespace sc

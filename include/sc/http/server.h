@@ -13,6 +13,7 @@
 #include "sc/core/broadcast.h"
 #include "sc/core/consent_service.h"
 #include "sc/core/health.h"
+#include "sc/core/import.h"
 #include "sc/core/metrics.h"
 #include "sc/core/page_renderer.h"
 #include "sc/core/ports/reads.h"
@@ -28,6 +29,10 @@ struct HttpOptions {
   // POST /webhooks/sendgrid/events only: SendGrid posts events in batches of
   // up to 768 KB (its documentation), which must not be refused forever.
   std::size_t max_event_body_bytes = 1024 * 1024;
+  // POST /api/v1/admin/imports only: its CSV is streamed, never held whole,
+  // up to this many bytes (SC_IMPORT_MAX_BYTES) and rows (SC_IMPORT_MAX_ROWS).
+  std::uint64_t max_import_bytes = 1ULL << 30;
+  std::int64_t max_import_rows = 5'000'000;
   std::size_t min_threads = 16;
   std::size_t max_threads = 1024;  // one per open keep-alive connection (cpp-httplib's model)
   int keep_alive_seconds = 5;
@@ -85,6 +90,10 @@ struct HttpDeps {
   // After an erasure has committed: the local providers forget their copies
   // of what was sent to the person (EmailSender::forget). Empty: nothing.
   std::function<void(const ErasureOutcome&)> forget_copies{};
+  // Imports (both set, or POST /api/v1/admin/imports answers 422 unsupported).
+  ImportTransactions* import_tx = nullptr;
+  ImportReads* import_reads = nullptr;
+  std::function<void()> import_wake{};  // an import was stored whole: apply it now
 };
 
 // A second listener (SC_METRICS_LISTEN) that serves only GET /metrics,

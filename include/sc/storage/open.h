@@ -67,6 +67,8 @@ class Database {
   virtual OutboxTransactions& outbox() = 0;  // the dispatcher's port
   virtual BroadcastTransactions& broadcast_tx() = 0;
   virtual BroadcastReads& broadcast_reads() = 0;
+  virtual ImportTransactions& import_tx() = 0;  // imports (sc/core/import.h)
+  virtual ImportReads& import_reads() = 0;
   virtual SubscriberReads& subscriber_reads() = 0;  // the operators' list
   virtual AdminStore& admin() = 0;        // keys made by `stayconnected keys` and the audit log
   virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances

@@ -16,6 +16,7 @@
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
 #include "sc/core/health.h"
+#include "sc/core/import.h"
 #include "sc/core/message.h"
 #include "sc/core/metrics.h"
 #include "sc/core/model.h"
@@ -73,6 +74,7 @@ class WriteContext {
   virtual const BroadcastTransaction& broadcast_tx() = 0;  // drafts, ledger and audit log
   virtual AuditLog& audit_log() = 0;      // admin actions (sc/storage/admin_keys.h)
   virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances
+  virtual const ImportTransaction& import_tx() = 0;  // imports (sc/core/import.h)
 };
 
 // The single writer. Jobs from many threads are run one after another on one
@@ -203,6 +205,10 @@ class ReadPool {
   std::vector<ExportedSubscriber> export_page(std::int64_t after_id, int limit);
   std::optional<SuppressionView> suppression(ChannelKind kind, const std::string& key);
   std::vector<ConsentLogView> erased_consent(const std::string& pseudonym);
+  // Imports (ImportReads; src/storage/import_store.cpp).
+  std::optional<ImportJob> import_job(std::int64_t id);
+  std::optional<ImportPart> import_part(std::int64_t id, std::int64_t seq);
+  std::vector<ImportRowVerdict> import_rows(std::int64_t id, std::int64_t after, int limit);
   // Broadcasts (BroadcastReads).
   std::optional<Broadcast> broadcast(std::int64_t id);
   std::vector<Broadcast> broadcasts(int limit, std::int64_t before);
@@ -284,6 +290,29 @@ class StoredBroadcasts final : public BroadcastTransactions, public BroadcastRea
   std::vector<BroadcastRecipient> recipients(std::int64_t id, const std::string& state, int limit,
                                              std::int64_t after, std::int64_t now) override {
     return reads_.broadcast_recipients(id, state, limit, after, now);
+  }
+
+ private:
+  WriteQueue& writer_;
+  ReadPool& reads_;
+};
+
+// The import ports over the writer and the read pool.
+class StoredImports final : public ImportTransactions, public ImportReads {
+ public:
+  StoredImports(WriteQueue& writer, ReadPool& reads) : writer_(writer), reads_(reads) {}
+  void run(const std::function<void(const ImportTransaction&)>& fn) override {
+    writer_.run([&](WriteContext& c) { fn(c.import_tx()); });
+  }
+  void run_background(const std::function<void(const ImportTransaction&)>& fn) override {
+    writer_.run_background([&](WriteContext& c) { fn(c.import_tx()); });
+  }
+  std::optional<ImportJob> get(std::int64_t id) override { return reads_.import_job(id); }
+  std::optional<ImportPart> part(std::int64_t id, std::int64_t seq) override {
+    return reads_.import_part(id, seq);
+  }
+  std::vector<ImportRowVerdict> rows(std::int64_t id, std::int64_t after, int limit) override {
+    return reads_.import_rows(id, after, limit);
   }
 
  private:

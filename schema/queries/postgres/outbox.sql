@@ -31,7 +31,8 @@
 -- name: outbox.enqueue
 INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at,
                     created_at)
-VALUES ($1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, 0, $7::bigint)
+VALUES ($1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, $8::bigint,
+        $7::bigint)
 RETURNING id;
 
 -- Leases up to $5 due rows of one lane and kind (an index range of

@@ -14,7 +14,7 @@
 -- name: outbox.enqueue
 INSERT INTO outbox (kind, channel_id, broadcast_id, purpose, payload, lane, next_attempt_at,
                     created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) RETURNING id;
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?7) RETURNING id;
 
 -- Leases up to ?5 due rows of one lane and kind (an index range of
 -- outbox_due: lane, kind, due, id), bulk ones only of sending broadcasts,

@@ -63,8 +63,13 @@ class TopicStore {
 class ConsentLog {
  public:
   virtual ~ConsentLog() = default;
-  // `text`: the consent wording shown (stored once under its hash), or null.
+  // `text`: the consent wording shown (stored once under its hash, see
+  // store_consent_text), or null.
   virtual void append_consent(const ConsentEvent& e, const ConsentText* text) = 0;
+  // Stores a wording under its hash once (a repeat changes nothing); the
+  // service's own are stored at start, an import's as it cites them.
+  virtual void store_consent_text(ChannelKind channel, const ConsentText& text,
+                                  std::int64_t at) = 0;
 };
 
 // The outbox as the consent flows fill it: a message is queued in the same
