@@ -262,6 +262,9 @@ struct MemoryStorage::Stores final : SubscriberStore,
     }
     d.consent_log.push_back(std::move(row));
   }
+  void store_consent_text(ChannelKind, const ConsentText& text, std::int64_t) override {
+    d.consent_texts.insert(text.sha256_hex);
+  }
 
   // ---- MessageQueue
   OutboxRow& enqueue(const OutboxEntry& entry) {
