@@ -48,6 +48,7 @@ int run_command(const std::vector<std::string>& args, Config config) {
   if (cmd == "serve" && args.size() == 1) return cmd_serve(std::move(config));
   if (cmd == "keys") return cmd_keys(config, args);
   if (cmd == "broadcasts") return cmd_broadcasts(config, args);
+  if (cmd == "import") return cmd_import(std::move(config), args);
   if (cmd == "send-test-email" && args.size() == 2)
     return cmd_send_test_email(std::move(config), args[1]);
   std::fprintf(stderr, "stayconnected: unknown command or wrong arguments: %s (see --help)\n",

@@ -91,19 +91,6 @@ class DatabaseClock final : public Clock {
 
 // Opens and migrates the database (a bad path stops here) and registers the
 // consent texts the service will cite, before its writer opens.
-std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Registry& registry) {
-  const auto renderer = make_renderer(c);
-  storage::OpenOptions options;
-  options.synchronous_full = c.synchronous_full;
-  options.metrics = &registry;
-  options.instance_name = c.instance_name;
-  options.write_connections = static_cast<std::size_t>(c.db_write_connections);
-  options.default_instance_name = default_instance_name(c);
-  options.consent_texts = {{ChannelKind::kEmail, consent_text(*renderer, "email")},
-                           {ChannelKind::kSms, consent_text(*renderer, "sms")}};
-  return storage::open(c.db_path, options, SystemClock().now_unix());
-}
-
 // As the database reports them, so an operator sees the durability in force.
 void log_database_settings(const Config& c, const storage::Database& db) {
   const auto& s = db.settings();
@@ -148,16 +135,6 @@ HttpOptions http_options(const Config& c) {
   o.trusted_proxies = c.trusted_proxies;
   o.max_import_bytes = static_cast<std::uint64_t>(c.import_max_bytes);
   o.max_import_rows = c.import_max_rows;
-  return o;
-}
-
-ImportRunner::Options import_runner_options(const Config& c) {
-  ImportRunner::Options o;
-  o.settings.confirms_per_second = c.import_confirms_per_second;
-  o.settings.quiet_hours = QuietHours{c.sms_window_start_minute, c.sms_window_end_minute};
-  o.settings.sha256_hex = [](std::string_view text) {
-    return crypto::hex(crypto::sha256(text));
-  };
   return o;
 }
 
@@ -305,6 +282,29 @@ int run_until_stopped(const Running& r, HttpServer& server, sigset_t stop_signal
 }
 
 }  // namespace
+
+std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Registry& registry) {
+  const auto renderer = make_renderer(c);
+  storage::OpenOptions options;
+  options.synchronous_full = c.synchronous_full;
+  options.metrics = &registry;
+  options.instance_name = c.instance_name;
+  options.write_connections = static_cast<std::size_t>(c.db_write_connections);
+  options.default_instance_name = default_instance_name(c);
+  options.consent_texts = {{ChannelKind::kEmail, consent_text(*renderer, "email")},
+                           {ChannelKind::kSms, consent_text(*renderer, "sms")}};
+  return storage::open(c.db_path, options, SystemClock().now_unix());
+}
+
+ImportRunner::Options import_runner_options(const Config& c) {
+  ImportRunner::Options o;
+  o.settings.confirms_per_second = c.import_confirms_per_second;
+  o.settings.quiet_hours = QuietHours{c.sms_window_start_minute, c.sms_window_end_minute};
+  o.settings.sha256_hex = [](std::string_view text) {
+    return crypto::hex(crypto::sha256(text));
+  };
+  return o;
+}
 
 int cmd_serve(Config config) {
   check_data_dir(config);  // before anything is written into it

@@ -52,6 +52,15 @@ ImportCounts& ImportCounts::operator+=(const ImportCounts& o) {
   return *this;
 }
 
+std::string import_row_csv(const ImportRowVerdict& v) {
+  std::string out = std::to_string(v.line) + "," + v.verdict + ",\"";
+  for (char c : v.reason) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"\r\n";
+}
+
 // ---- The upload: framing, encoding, limits -------------------------------
 
 std::optional<ImportRefusal> CsvSplitter::refuse_at(std::string code, std::string message) const {
@@ -216,6 +225,55 @@ std::optional<ImportRefusal> CsvSplitter::finish(std::vector<ImportPart>& out) {
     out.push_back(std::move(part_));
     part_ = ImportPart{};
   }
+  return std::nullopt;
+}
+
+ImportUpload::ImportUpload(ImportTransactions& tx, ImportJob job, ImportLimits limits)
+    : tx_(tx), job_(std::move(job)), splitter_(limits) {}
+
+ImportUpload::~ImportUpload() {
+  if (id_ == 0 || started_) return;
+  try {
+    tx_.run([&](const ImportTransaction& t) { t.imports.drop(id_); });
+  } catch (...) {
+    // Left receiving: a runner drops it once its lease has run out.
+  }
+}
+
+void ImportUpload::store() {
+  if (parts_.empty() && id_ != 0) return;
+  job_.header = splitter_.header();
+  tx_.run([&](const ImportTransaction& t) {
+    if (id_ == 0) {
+      id_ = t.imports.create(job_, kLeaseMs);
+    } else if (!t.imports.renew(id_, kLeaseMs)) {
+      throw std::runtime_error("import upload: the stored upload was dropped");
+    }
+    for (const auto& p : parts_) t.imports.add_part(id_, p);
+  });
+  stored_ += static_cast<std::int64_t>(parts_.size());
+  parts_.clear();
+  pending_ = 0;
+}
+
+std::optional<ImportRefusal> ImportUpload::feed(std::string_view bytes) {
+  const auto before = parts_.size();
+  if (auto r = splitter_.feed(bytes, parts_)) return r;
+  for (auto i = before; i < parts_.size(); ++i) pending_ += parts_[i].data.size();
+  if (pending_ >= kStoreBytes) store();
+  return std::nullopt;
+}
+
+std::optional<ImportRefusal> ImportUpload::finish(
+    const std::function<void(const ImportTransaction&, std::int64_t)>& also) {
+  if (auto r = splitter_.finish(parts_)) return r;
+  store();
+  tx_.run([&](const ImportTransaction& t) {
+    if (!t.imports.start(id_, stored_))
+      throw std::runtime_error("import upload: the stored upload was dropped");
+    if (also) also(t, id_);
+  });
+  started_ = true;
   return std::nullopt;
 }
 

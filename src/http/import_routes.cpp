@@ -16,8 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::int64_t kUploadLeaseMs = 120'000;  // an upload's store stalls no longer
-constexpr std::size_t kStoreBytes = 1 << 20;      // parts stored a transaction at a time
 constexpr int kRowsPage = 1000;
 
 Error refusal_error(const ImportRefusal& r) {
@@ -40,53 +38,6 @@ bool csv_media_type(const std::string& value) {
   return v == "utf-8" || v == "utf8";
 }
 
-// The stored upload: created when its header is known, filled a megabyte
-// at a time, started at the end; dropped when it is refused.
-class Upload {
- public:
-  Upload(const RouteEnv& env, ImportJob job) : env_(env), job_(std::move(job)) {}
-  ~Upload() {
-    if (id_ != 0 && !started_) {
-      try {
-        env_.deps.import_tx->run([&](const ImportTransaction& t) { t.imports.drop(id_); });
-      } catch (...) {
-        // Left receiving: the runner drops it once its lease has run out.
-      }
-    }
-  }
-  void store(const std::string& header, std::vector<ImportPart>& parts) {
-    if (parts.empty() && id_ != 0) return;
-    job_.header = header;
-    env_.deps.import_tx->run([&](const ImportTransaction& t) {
-      if (id_ == 0) {
-        id_ = t.imports.create(job_, kUploadLeaseMs);
-      } else if (!t.imports.renew(id_, kUploadLeaseMs)) {
-        throw std::runtime_error("import upload: the stored upload was dropped");
-      }
-      for (const auto& p : parts) t.imports.add_part(id_, p);
-    });
-    stored_ += static_cast<std::int64_t>(parts.size());
-    parts.clear();
-  }
-  std::int64_t start(const AdminIdentity& who, const httplib::Request& req, std::int64_t rows) {
-    env_.deps.import_tx->run([&](const ImportTransaction& t) {
-      if (!t.imports.start(id_, stored_))
-        throw std::runtime_error("import upload: the stored upload was dropped");
-      audit(t.tx.audit, env_, who, "import.create", "import " + std::to_string(id_), req,
-            std::string("mode=") + to_string(job_.mode) + (job_.dry_run ? " dry_run" : "") +
-                " rows=" + std::to_string(rows));
-    });
-    started_ = true;
-    return id_;
-  }
-
- private:
-  const RouteEnv& env_;
-  ImportJob job_;
-  std::int64_t id_ = 0, stored_ = 0;
-  bool started_ = false;
-};
-
 std::optional<Error> import_params(const httplib::Request& req, ImportJob& job) {
   auto mode = import_mode_from(req.get_param_value("mode"));
   if (!mode)
@@ -104,12 +55,10 @@ std::optional<Error> import_params(const httplib::Request& req, ImportJob& job) 
   return std::nullopt;
 }
 
-// Reads the body through the splitter into the store; a refusal drops what
-// was stored (Upload's destructor).
-std::optional<Error> receive(const httplib::Request& req, CsvSplitter& splitter, Upload& up) {
+// Reads the body into the upload; a refusal drops what was stored (the
+// upload's destructor).
+std::optional<Error> receive(const httplib::Request& req, ImportUpload& up) {
   BodyStream* body = streamed_body();
-  std::vector<ImportPart> parts;
-  std::size_t pending = 0;
   std::vector<char> buf(64 * 1024);
   std::size_t offset = 0;  // into req.body, when the edge did not stream it
   while (true) {
@@ -117,28 +66,19 @@ std::optional<Error> receive(const httplib::Request& req, CsvSplitter& splitter,
     if (body != nullptr) {
       n = body->read(buf.data(), buf.size());
       if (n < 0) {
-        return Error{body->status() == 413 ? ErrorCode::kTooLarge : ErrorCode::kBadRequest,
-                     body->status() == 413 ? "payload_too_large" : "bad_request",
-                     body->message(), ""};
+        const bool large = body->status() == 413;
+        return Error{large ? ErrorCode::kTooLarge : ErrorCode::kBadRequest,
+                     large ? "payload_too_large" : "bad_request", body->message(), ""};
       }
     } else {
       n = static_cast<long>(std::min(buf.size(), req.body.size() - offset));
       std::copy_n(req.body.data() + offset, n, buf.data());
       offset += static_cast<std::size_t>(n);
     }
-    if (n == 0) break;
-    const auto before = parts.size();
-    if (auto r = splitter.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), parts))
+    if (n == 0) return std::nullopt;
+    if (auto r = up.feed(std::string_view(buf.data(), static_cast<std::size_t>(n))))
       return refusal_error(*r);
-    for (auto i = before; i < parts.size(); ++i) pending += parts[i].data.size();
-    if (pending >= kStoreBytes) {
-      up.store(splitter.header(), parts);
-      pending = 0;
-    }
   }
-  if (auto r = splitter.finish(parts)) return refusal_error(*r);
-  up.store(splitter.header(), parts);
-  return std::nullopt;
 }
 
 void create_import(const RouteEnv& env, const httplib::Request& req, httplib::Response& res) {
@@ -155,17 +95,23 @@ void create_import(const RouteEnv& env, const httplib::Request& req, httplib::Re
   ImportLimits limits;
   limits.max_bytes = env.options.max_import_bytes;
   limits.max_rows = env.options.max_import_rows;
-  CsvSplitter splitter(limits);
-  Upload up(env, job);
-  if (auto e = receive(req, splitter, up)) return env.respond.json_error(res, *e);
-  const auto id = up.start(*who, req, splitter.rows());
+  ImportUpload up(*env.deps.import_tx, job, limits);
+  if (auto e = receive(req, up)) return env.respond.json_error(res, *e);
+  const auto detail = std::string("mode=") + to_string(job.mode) + (job.dry_run ? " dry_run" : "");
+  if (auto r = up.finish([&](const ImportTransaction& t, std::int64_t id) {
+        audit(t.tx.audit, env, *who, "import.create", "import " + std::to_string(id), req,
+              detail + " rows=" + std::to_string(up.rows()));
+      })) {
+    return env.respond.json_error(res, refusal_error(*r));
+  }
+  const auto id = up.id();
   if (env.deps.import_wake) env.deps.import_wake();
   env.respond.json(res, 202,
                    {{"id", id},
                     {"status", "running"},
                     {"mode", to_string(job.mode)},
                     {"dry_run", job.dry_run},
-                    {"rows", splitter.rows()}});
+                    {"rows", up.rows()}});
 }
 
 json job_json(const ImportJob& j) {
@@ -217,7 +163,7 @@ void import_rows_csv(const RouteEnv& env, const httplib::Request& req, httplib::
       [reads = env.deps.import_reads, id = job->id, after = std::int64_t{0}, header = false](
           std::size_t, httplib::DataSink& sink) mutable {
         std::string out;
-        if (!header) out = "line,verdict,reason\r\n";
+        if (!header) out = kImportRowsCsvHeader;
         header = true;
         std::vector<ImportRowVerdict> page;
         try {
@@ -226,7 +172,7 @@ void import_rows_csv(const RouteEnv& env, const httplib::Request& req, httplib::
           return false;  // ends without its last chunk: incomplete, never short
         }
         for (const auto& r : page) {
-          out += std::to_string(r.line) + "," + r.verdict + "," + csv_field(r.reason) + "\r\n";
+          out += import_row_csv(r);
           after = r.line;
         }
         if (!out.empty() && !sink.write(out.data(), out.size())) return false;

@@ -5,8 +5,22 @@
 #include <vector>
 
 #include "sc/app/config.h"
+#include "sc/core/metrics.h"
+#include "sc/dispatch/import_runner.h"
+#include "sc/storage/open.h"
 
 namespace sc {
+
+// Opens the database, migrating it and registering the consent texts (serve
+// and the CLI commands that write).
+std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Registry& registry);
+// The import runner's settings from the config.
+ImportRunner::Options import_runner_options(const Config& c);
+// `import FILE --mode confirmed|pending [--dry-run] [--rows OUT.csv]`
+// (args[0] is the command; import_cli.cpp): stores the file as an import and
+// applies it, printing progress and the counts. 0 completed, 1 failed (the
+// database), 2 bad usage or the file refused whole.
+int cmd_import(Config config, const std::vector<std::string>& args);
 
 // Runs the HTTP service and the dispatcher until SIGINT or SIGTERM.
 int cmd_serve(Config config);

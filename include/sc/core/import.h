@@ -140,6 +140,11 @@ class ImportReads {
   virtual std::vector<ImportRowVerdict> rows(std::int64_t id, std::int64_t after, int limit) = 0;
 };
 
+// One line of an import's rows.csv ("line,verdict,reason" with the reason
+// quoted; the reasons are the service's own words), CRLF ended.
+std::string import_row_csv(const ImportRowVerdict& v);
+inline constexpr const char* kImportRowsCsvHeader = "line,verdict,reason\r\n";
+
 // Limits of one upload.
 struct ImportLimits {
   std::size_t max_record_bytes = 64 * 1024;  // one row, its quoted newlines included
@@ -193,6 +198,41 @@ class CsvSplitter {
   std::string bom_;  // the first bytes while a BOM may still be arriving
   int utf8_need_ = 0;
   unsigned utf8_min_ = 0, utf8_cp_ = 0;
+};
+
+// An upload on its way into storage: checked by a CsvSplitter as it
+// streams, stored a megabyte at a time (the import is created once its
+// header is known, held by this instance), and started at the end. One
+// that is refused, or abandoned (destroyed before finish), is dropped with
+// everything it stored; a stored part never outlives a refusal.
+class ImportUpload {
+ public:
+  static constexpr std::int64_t kLeaseMs = 120'000;  // a store may stall this long
+  static constexpr std::size_t kStoreBytes = 1 << 20;
+
+  ImportUpload(ImportTransactions& tx, ImportJob job, ImportLimits limits);
+  ~ImportUpload();
+  ImportUpload(const ImportUpload&) = delete;
+  ImportUpload& operator=(const ImportUpload&) = delete;
+
+  std::optional<ImportRefusal> feed(std::string_view bytes);
+  // Stores the rest and starts the import; `also` runs in the same
+  // transaction, with the import's id (the audit entry).
+  std::optional<ImportRefusal> finish(
+      const std::function<void(const ImportTransaction&, std::int64_t)>& also);
+  std::int64_t id() const { return id_; }
+  std::int64_t rows() const { return splitter_.rows(); }
+
+ private:
+  void store();
+
+  ImportTransactions& tx_;
+  ImportJob job_;
+  CsvSplitter splitter_;
+  std::vector<ImportPart> parts_;
+  std::size_t pending_ = 0;
+  std::int64_t id_ = 0, stored_ = 0;
+  bool started_ = false;
 };
 
 // The fields of one well-framed record (CsvSplitter checked it), quotes
