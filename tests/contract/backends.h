@@ -13,6 +13,7 @@
 
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
+#include "sc/core/import.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/unit_of_work.h"
@@ -47,6 +48,7 @@ class Instance {
   virtual UnitOfWork& unit_of_work() = 0;
   virtual AdminStore& admin() = 0;
   virtual RateGrants& rate_grants() = 0;
+  virtual ImportTransactions& import_transactions() = 0;
 };
 
 // Every port over one fresh database, and the hooks beside the ports.
@@ -64,6 +66,8 @@ class Backend {
   virtual SubscriberReads& subscriber_reads() = 0;
   virtual AdminStore& admin() = 0;
   virtual RateGrants& rate_grants() = 0;
+  virtual ImportTransactions& import_transactions() = 0;
+  virtual ImportReads& import_reads() = 0;
   // Another instance on the same database, with a name of its own.
   std::unique_ptr<Instance> another_instance() { return instance(""); }
   // The clock tests move; the backend stamps what it stamps itself with it
@@ -104,6 +108,8 @@ class MemoryBackend final : public Backend {
   SubscriberReads& subscriber_reads() override { return db_.subscriber_reads(); }
   AdminStore& admin() override { return db_.admin(); }
   RateGrants& rate_grants() override { return db_.rate_grants(); }
+  ImportTransactions& import_transactions() override { return db_.import_transactions(); }
+  ImportReads& import_reads() override { return db_.import_reads(); }
   void register_consent_text(ChannelKind, const ConsentText& text) override {
     db_.register_consent_text(text);
   }
@@ -147,6 +153,7 @@ class MemoryBackend final : public Backend {
       UnitOfWork& unit_of_work() override { return storage.unit_of_work(); }
       AdminStore& admin() override { return storage.admin(); }
       RateGrants& rate_grants() override { return storage.rate_grants(); }
+      ImportTransactions& import_transactions() override { return storage.import_transactions(); }
       unit::MemoryStorage storage;
     };
     return std::make_unique<Other>(db_, clock_, name);
@@ -171,7 +178,8 @@ class StoredBackend : public Backend {
         read_store_(reads_),
         subscriber_reads_(reads_),
         admin_(writer_, reads_),
-        grants_(writer_) {}
+        grants_(writer_),
+        imports_(writer_, reads_) {}
   UnitOfWork& unit_of_work() override { return uow_; }
   OutboxTransactions& outbox() override { return outbox_; }
   BroadcastTransactions& broadcast_transactions() override { return broadcasts_; }
@@ -180,6 +188,8 @@ class StoredBackend : public Backend {
   SubscriberReads& subscriber_reads() override { return subscriber_reads_; }
   AdminStore& admin() override { return admin_; }
   RateGrants& rate_grants() override { return grants_; }
+  ImportTransactions& import_transactions() override { return imports_; }
+  ImportReads& import_reads() override { return imports_; }
   void register_consent_text(ChannelKind kind, const ConsentText& text) override {
     storage::register_consent_text(location_, kind, text, clock_.now_unix());
   }
@@ -208,12 +218,14 @@ class StoredBackend : public Backend {
             broadcasts(writer, reads),
             uow(writer),
             admin_store(writer, reads),
-            grants(writer) {}
+            grants(writer),
+            imports(writer, reads) {}
       OutboxTransactions& outbox() override { return outbox_tx; }
       BroadcastTransactions& broadcast_transactions() override { return broadcasts; }
       UnitOfWork& unit_of_work() override { return uow; }
       AdminStore& admin() override { return admin_store; }
       RateGrants& rate_grants() override { return grants; }
+      ImportTransactions& import_transactions() override { return imports; }
       storage::WriteQueue writer;
       storage::ReadPool reads;
       storage::WriterOutbox outbox_tx;
@@ -221,6 +233,7 @@ class StoredBackend : public Backend {
       storage::QueuedUnitOfWork uow;
       storage::SqliteAdminStore admin_store;
       storage::WriterRateGrants grants;
+      storage::StoredImports imports;
     };
     return std::make_unique<Other>(location_, name);
   }
@@ -236,6 +249,7 @@ class StoredBackend : public Backend {
   storage::PooledSubscriberReads subscriber_reads_;
   storage::SqliteAdminStore admin_;
   storage::WriterRateGrants grants_;
+  storage::StoredImports imports_;
 };
 
 // SQLite on a fresh file in a temp dir. The dir is a base before the

@@ -60,8 +60,16 @@ struct MemoryStorage::Data {
     int granted = 0;
   };
   std::map<std::string, RateRow> rate_grants;  // by provider
+  struct Import {
+    ImportJob job;
+    std::string lease_owner;                        // "": nobody holds it
+    std::int64_t lease_until = 0;                   // ms on the clock
+    std::map<std::int64_t, ImportPart> parts;       // by seq
+    std::map<std::int64_t, ImportRowVerdict> rows;  // by line
+  };
+  std::map<std::int64_t, Import> imports;
   std::int64_t next_subscriber = 1, next_channel = 1, next_outbox = 1, next_inbound = 1,
-               next_broadcast = 1, next_audit = 1;
+               next_broadcast = 1, next_audit = 1, next_import = 1;
   bool outbox_changed = false;
 };
 
@@ -795,6 +803,137 @@ struct MemoryStorage::Stores final : SubscriberStore,
   }
 };
 
+namespace {
+
+// Imports as schema/queries/*/imports.sql keep them: leases in milliseconds
+// on the clock, held by an instance id; marks fenced on the holder.
+class MemoryImportStore final : public ImportStore {
+ public:
+  MemoryImportStore(MemoryStorage::Data& d, const Clock& clock, const std::string& me)
+      : d_(d), clock_(clock), me_(me) {}
+
+  std::int64_t create(const ImportJob& job, std::int64_t lease_ms) override {
+    const auto id = d_.next_import++;
+    auto& i = d_.imports[id];
+    i.job.id = id;
+    i.job.mode = job.mode;
+    i.job.dry_run = job.dry_run;
+    i.job.status = ImportStatus::kReceiving;
+    i.job.key_name = job.key_name;
+    i.job.header = job.header;
+    i.job.created_at = job.created_at;
+    hold(i, lease_ms);
+    return id;
+  }
+  void add_part(std::int64_t id, const ImportPart& part) override {
+    if (!existing(id, "import_parts.import_id").parts.emplace(part.seq, part).second)
+      throw std::runtime_error("UNIQUE constraint failed: import_parts.import_id, seq");
+  }
+  bool renew(std::int64_t id, std::int64_t lease_ms) override {
+    auto* i = find(id);
+    if (i == nullptr || i->lease_owner != me_) return false;
+    hold(*i, lease_ms);
+    return true;
+  }
+  bool start(std::int64_t id, std::int64_t parts) override {
+    auto* i = find(id);
+    if (i == nullptr || i->job.status != ImportStatus::kReceiving) return false;
+    i->job.status = ImportStatus::kRunning;
+    i->job.parts = parts;
+    let_go(*i);
+    return true;
+  }
+  void drop(std::int64_t id) override { d_.imports.erase(id); }
+  std::vector<std::int64_t> stale_uploads() override {
+    std::vector<std::int64_t> out;
+    for (const auto& [id, i] : d_.imports) {
+      if (out.size() == kStaleUploadsMax) break;
+      if (i.job.status == ImportStatus::kReceiving && lapsed(i)) out.push_back(id);
+    }
+    return out;
+  }
+  std::optional<ImportJob> claim(std::int64_t lease_ms) override {
+    for (auto& [id, i] : d_.imports) {  // oldest first
+      if (i.job.status != ImportStatus::kRunning || !lapsed(i)) continue;
+      i.lease_owner = me_;
+      hold(i, lease_ms);
+      return i.job;
+    }
+    return std::nullopt;
+  }
+  std::optional<ImportJob> job(std::int64_t id) override {
+    auto* i = find(id);
+    if (i == nullptr) return std::nullopt;
+    return i->job;
+  }
+  bool progress(std::int64_t id, std::int64_t seq, const ImportCounts& counts,
+                std::int64_t confirms_email, std::int64_t confirms_sms,
+                std::int64_t lease_ms) override {
+    auto* i = held_running(id);
+    if (i == nullptr || i->job.next_part != seq) return false;
+    i->job.next_part += 1;
+    i->job.counts += counts;
+    i->job.confirms_email += confirms_email;
+    i->job.confirms_sms += confirms_sms;
+    hold(*i, lease_ms);
+    return true;
+  }
+  void add_rows(std::int64_t id, const std::vector<ImportRowVerdict>& rows) override {
+    if (rows.empty()) return;
+    auto& i = existing(id, "import_rows.import_id");
+    for (const auto& r : rows) i.rows.emplace(r.line, r);  // a line already kept stays
+  }
+  bool finish(std::int64_t id, ImportStatus status, std::int64_t at,
+              std::string_view error) override {
+    auto* i = held_running(id);
+    if (i == nullptr) return false;
+    i->job.status = status;
+    i->job.finished_at = at;
+    i->job.error = std::string(error);
+    let_go(*i);
+    i->parts.clear();
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kStaleUploadsMax = 100;  // as the query's LIMIT
+
+  MemoryStorage::Data::Import* find(std::int64_t id) {
+    auto it = d_.imports.find(id);
+    return it == d_.imports.end() ? nullptr : &it->second;
+  }
+  // The import a part or a verdict belongs to (a foreign key in SQL).
+  MemoryStorage::Data::Import& existing(std::int64_t id, const char* column) {
+    auto* i = find(id);
+    if (i == nullptr)
+      throw std::runtime_error(std::string("FOREIGN KEY constraint failed: ") + column);
+    return *i;
+  }
+  MemoryStorage::Data::Import* held_running(std::int64_t id) {
+    auto* i = find(id);
+    return i != nullptr && i->lease_owner == me_ && i->job.status == ImportStatus::kRunning
+               ? i
+               : nullptr;
+  }
+  void hold(MemoryStorage::Data::Import& i, std::int64_t lease_ms) {
+    i.lease_owner = me_;
+    i.lease_until = clock_.now_ms() + lease_ms;
+  }
+  static void let_go(MemoryStorage::Data::Import& i) {
+    i.lease_owner.clear();
+    i.lease_until = 0;
+  }
+  bool lapsed(const MemoryStorage::Data::Import& i) const {
+    return i.lease_until < clock_.now_ms();
+  }
+
+  MemoryStorage::Data& d_;
+  const Clock& clock_;
+  const std::string& me_;
+};
+
+}  // namespace
+
 // The port objects, each a view of the one storage.
 class MemoryStorage::Ports final : public UnitOfWork,
                                    public OutboxTransactions,
@@ -1148,9 +1287,58 @@ class MemoryStorage::Ports final : public UnitOfWork,
     MemoryStorage& m_;
   };
 
+  class Imports final : public ImportTransactions, public ImportReads {
+   public:
+    explicit Imports(MemoryStorage& m) : m_(m) {}
+    void run(const std::function<void(const ImportTransaction&)>& fn) override {
+      in_transaction(fn, true);
+    }
+    void run_background(const std::function<void(const ImportTransaction&)>& fn) override {
+      in_transaction(fn, false);
+    }
+    std::optional<ImportJob> get(std::int64_t id) override {
+      std::lock_guard lk(m_.mu_);
+      auto it = m_.data_->imports.find(id);
+      if (it == m_.data_->imports.end()) return std::nullopt;
+      return it->second.job;
+    }
+    std::optional<ImportPart> part(std::int64_t id, std::int64_t seq) override {
+      std::lock_guard lk(m_.mu_);
+      auto it = m_.data_->imports.find(id);
+      if (it == m_.data_->imports.end()) return std::nullopt;
+      auto p = it->second.parts.find(seq);
+      if (p == it->second.parts.end()) return std::nullopt;
+      return p->second;
+    }
+    std::vector<ImportRowVerdict> rows(std::int64_t id, std::int64_t after, int limit) override {
+      std::lock_guard lk(m_.mu_);
+      std::vector<ImportRowVerdict> out;
+      auto it = m_.data_->imports.find(id);
+      if (it == m_.data_->imports.end()) return out;
+      const auto& kept = it->second.rows;
+      for (auto r = kept.upper_bound(after);
+           r != kept.end() && static_cast<int>(out.size()) < limit; ++r)
+        out.push_back(r->second);
+      return out;
+    }
+
+   private:
+    void in_transaction(const std::function<void(const ImportTransaction&)>& fn, bool request) {
+      m_.transact(
+          [&](Stores& s) {
+            const Transaction tx{s, s, s, s, s, s, s, s, s, s};
+            MemoryImportStore imports(s.d, s.clock, s.me);
+            fn(ImportTransaction{tx, imports});
+          },
+          request);
+    }
+    MemoryStorage& m_;
+  };
+
   std::atomic<std::uint64_t> request_jobs_{0};
   MemoryStorage& m_;
   Broadcasts broadcasts_;
+  Imports imports_{m_};
 };
 
 // The rate grants, as the SQL upsert (schema/queries/*/rate_grants.sql)
@@ -1216,6 +1404,8 @@ UnitOfWork& MemoryStorage::unit_of_work() { return *ports_; }
 OutboxTransactions& MemoryStorage::outbox() { return *ports_; }
 BroadcastTransactions& MemoryStorage::broadcast_transactions() { return ports_->broadcasts_; }
 BroadcastReads& MemoryStorage::broadcast_reads() { return ports_->broadcasts_; }
+ImportTransactions& MemoryStorage::import_transactions() { return ports_->imports_; }
+ImportReads& MemoryStorage::import_reads() { return ports_->imports_; }
 ReadStore& MemoryStorage::reads() { return *ports_; }
 SubscriberReads& MemoryStorage::subscriber_reads() { return *ports_; }
 AdminStore& MemoryStorage::admin() { return *ports_; }

@@ -1,9 +1,10 @@
 // One coherent in-memory database behind every storage port: the stores of
 // a write transaction (UnitOfWork), the dispatcher's (OutboxTransactions),
-// the broadcasts' (BroadcastTransactions, BroadcastReads), the read side
-// (ReadStore) and the admin keys and audit log (AdminStore), all over the
-// same rows, so the outbox claim sees the channels a sign-up wrote and a
-// broadcast's snapshot the topics. It keeps the rules the SQLite storage
+// the broadcasts' (BroadcastTransactions, BroadcastReads), the imports'
+// (ImportTransactions, ImportReads), the read side (ReadStore) and the
+// admin keys and audit log (AdminStore), all over the same rows, so the
+// outbox claim sees the channels a sign-up wrote and a broadcast's snapshot
+// the topics. It keeps the rules the SQLite storage
 // keeps; tests/contract runs the same cases against both.
 //
 // A transaction that throws is rolled back (nothing it wrote is kept). Safe
@@ -26,6 +27,7 @@
 
 #include "sc/core/admin.h"
 #include "sc/core/broadcast.h"
+#include "sc/core/import.h"
 #include "sc/core/outbox.h"
 #include "sc/core/ports/reads.h"
 #include "sc/core/ports/services.h"
@@ -75,6 +77,9 @@ class MemoryStorage {
   OutboxTransactions& outbox();
   BroadcastTransactions& broadcast_transactions();
   BroadcastReads& broadcast_reads();
+  // The imports, their leases held by this instance in milliseconds on `clock`.
+  ImportTransactions& import_transactions();
+  ImportReads& import_reads();
   ReadStore& reads();
   SubscriberReads& subscriber_reads();
   AdminStore& admin();
