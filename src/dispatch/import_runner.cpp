@@ -24,6 +24,9 @@ ImportRunner::ImportRunner(ConsentService& service, ImportTransactions& tx, Impo
 ImportRunner::~ImportRunner() { stop(); }
 
 void ImportRunner::start() {
+  // What a killed run of this instance held is free again at once.
+  const auto now = clock_.now_unix();
+  tx_.run_background([&](const ImportTransaction& t) { t.imports.release_own(now); });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sc-imports");
     loop();
@@ -85,7 +88,7 @@ void ImportRunner::claim() {
   std::unique_ptr<ImportEngine> engine;
   try {
     engine = std::make_unique<ImportEngine>(service_, *job, options_.settings);
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::invalid_argument&) {
     std::lock_guard lk(mu_);
     job_ = job;
     engine_.reset();

@@ -73,6 +73,11 @@ std::vector<std::int64_t> SqlImportStore::stale_uploads() {
   return st_("imports.stale_uploads").all([](const Row& r) { return r.get<std::int64_t>(0); });
 }
 
+void SqlImportStore::release_own(std::int64_t now) {
+  st_("outbox.register_instance").bind(me_.id, me_.name, now).exec();
+  st_("imports.release_own").bind(me_.name).exec();
+}
+
 std::optional<ImportJob> SqlImportStore::claim(std::int64_t lease_ms) {
   return st_("imports.claim").bind(me_.id, lease_ms).one(read_job);
 }

@@ -167,6 +167,7 @@ class SqlImportStore final : public ImportStore {
   bool start(std::int64_t id, std::int64_t parts) override;
   void drop(std::int64_t id) override;
   std::vector<std::int64_t> stale_uploads() override;
+  void release_own(std::int64_t now) override;
   std::optional<ImportJob> claim(std::int64_t lease_ms) override;
   std::optional<ImportJob> job(std::int64_t id) override;
   bool progress(std::int64_t id, std::int64_t seq, const ImportCounts& counts,

@@ -307,6 +307,33 @@ TYPED_TEST(ImportContract, AClaimTakesTheOldestRunningImportUntilItsLeaseRunsOut
   EXPECT_EQ(b.import_reads().get(receiving).value().status, ImportStatus::kReceiving);
 }
 
+// A restart under the same name (its killed run's leases still hold) lets
+// go of what that name held; another instance's leases stay.
+TYPED_TEST(ImportContract, AStartReleasesWhatItsNameHeldAndNothingElse) {
+  auto& b = this->backend();
+  auto killed = b.instance("web-1");
+  auto other = b.instance("web-2");
+  Imports k{killed->import_transactions()}, o{other->import_transactions()};
+  // Each registers at its start, as its import runner does.
+  k.run([](ImportStore& s) { s.release_own(1000); });
+  o.run([](ImportStore& s) { s.release_own(1000); });
+  const auto first = upload(k, plain_parts(2));
+  const auto second = upload(k, plain_parts(1));
+  const auto receiving = k.create(sample_job());
+  ASSERT_EQ(k.claim().value().id, first);
+  ASSERT_EQ(o.claim().value().id, second);
+  killed.reset();
+
+  auto restarted = b.instance("web-1");
+  Imports r{restarted->import_transactions()};
+  EXPECT_FALSE(r.claim());  // both still held
+  r.run([](ImportStore& s) { s.release_own(2000); });
+  EXPECT_EQ(r.claim().value().id, first);
+  EXPECT_FALSE(r.claim());  // web-2's lease holds
+  EXPECT_EQ(r.stale(), std::vector<std::int64_t>{receiving});
+  EXPECT_TRUE(o.progress(second, 0));
+}
+
 TYPED_TEST(ImportContract, StaleUploadsAreThoseWhoseLeaseRanOut) {
   auto& b = this->backend();
   Imports a{b.import_transactions()};

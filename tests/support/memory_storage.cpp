@@ -809,8 +809,11 @@ namespace {
 // on the clock, held by an instance id; marks fenced on the holder.
 class MemoryImportStore final : public ImportStore {
  public:
-  MemoryImportStore(MemoryStorage::Data& d, const Clock& clock, const std::string& me)
-      : d_(d), clock_(clock), me_(me) {}
+  MemoryImportStore(MemoryStorage::Data& d, const Clock& clock, const std::string& me,
+                    const std::string& name)
+      : d_(d), clock_(clock), me_(me), name_(name) {
+    d_.instances[me_] = name_;  // as the writer registers itself at open
+  }
 
   std::int64_t create(const ImportJob& job, std::int64_t lease_ms) override {
     const auto id = d_.next_import++;
@@ -844,6 +847,16 @@ class MemoryImportStore final : public ImportStore {
     return true;
   }
   void drop(std::int64_t id) override { d_.imports.erase(id); }
+  void release_own(std::int64_t) override {
+    for (auto& [id, i] : d_.imports) {
+      const auto owner = d_.instances.find(i.lease_owner);
+      const bool own = !i.lease_owner.empty() &&
+                       (owner == d_.instances.end() || owner->second == name_);
+      if (own && (i.job.status == ImportStatus::kReceiving ||
+                  i.job.status == ImportStatus::kRunning))
+        let_go(i);
+    }
+  }
   std::vector<std::int64_t> stale_uploads() override {
     std::vector<std::int64_t> out;
     for (const auto& [id, i] : d_.imports) {
@@ -930,6 +943,7 @@ class MemoryImportStore final : public ImportStore {
   MemoryStorage::Data& d_;
   const Clock& clock_;
   const std::string& me_;
+  const std::string& name_;
 };
 
 }  // namespace
@@ -1327,7 +1341,7 @@ class MemoryStorage::Ports final : public UnitOfWork,
       m_.transact(
           [&](Stores& s) {
             const Transaction tx{s, s, s, s, s, s, s, s, s, s};
-            MemoryImportStore imports(s.d, s.clock, s.me);
+            MemoryImportStore imports(s.d, s.clock, s.me, s.my_name);
             fn(ImportTransaction{tx, imports});
           },
           request);

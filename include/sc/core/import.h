@@ -99,6 +99,11 @@ class ImportStore {
   virtual void drop(std::int64_t id) = 0;
   // Uploads nobody holds any more (their instance died mid-upload).
   virtual std::vector<std::int64_t> stale_uploads() = 0;
+  // At start: lets go of what this instance's name held in earlier runs (a
+  // killed run's leases); its uploads are then dropped as stale.
+  // Registers this instance first (at `now`, unix seconds), as the
+  // dispatcher's start does.
+  virtual void release_own(std::int64_t now) = 0;
   // Takes the oldest running import that nobody holds.
   virtual std::optional<ImportJob> claim(std::int64_t lease_ms) = 0;
   virtual std::optional<ImportJob> job(std::int64_t id) = 0;

@@ -82,3 +82,12 @@ RETURNING id;
 -- name: imports.rows
 SELECT line, verdict, reason FROM import_rows
  WHERE import_id = $1::bigint AND line > $2::bigint ORDER BY line LIMIT $3::bigint;
+
+-- At start: what the earlier runs of this instance's name ($1::text) held,
+-- and what instances no longer registered held (the dispatcher's start
+-- forgets this name's earlier runs: see outbox.forget_instances).
+-- name: imports.release_own
+UPDATE imports SET lease_until = 0, lease_owner = NULL
+ WHERE status IN ('receiving', 'running')
+   AND (lease_owner IN (SELECT id FROM instances WHERE name = $1::text)
+        OR lease_owner NOT IN (SELECT id FROM instances));

@@ -85,3 +85,12 @@ RETURNING id;
 -- name: imports.rows
 SELECT line, verdict, reason FROM import_rows
  WHERE import_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3;
+
+-- At start: what the earlier runs of this instance's name (?1) held,
+-- and what instances no longer registered held (the dispatcher's start
+-- forgets this name's earlier runs: see outbox.forget_instances).
+-- name: imports.release_own
+UPDATE imports SET lease_until = 0, lease_owner = NULL
+ WHERE status IN ('receiving', 'running')
+   AND (lease_owner IN (SELECT id FROM instances WHERE name = ?1)
+        OR lease_owner NOT IN (SELECT id FROM instances));
