@@ -129,8 +129,7 @@ int main(int argc, char** argv) {
   signups.join();
   const auto& c = job["counts"];
   std::printf("import %ld %s: %s in %.1f s (stored whole after %.1f s), %.0f rows/s\n", id,
-              job["status"].get<std::string>().c_str(), c.dump().c_str(), secs, uploaded,
-              n / secs);
+              job["status"].get<std::string>().c_str(), c.dump().c_str(), secs, uploaded, n / secs);
   const double p99 = percentile(latencies, 0.99);
   std::printf("sign-ups meanwhile: %zu, errors %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               latencies.size(), signup_errors, percentile(latencies, 0.5), p99,

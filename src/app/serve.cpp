@@ -15,10 +15,10 @@
 #include "sc/app/wiring.h"
 #include "sc/core/quiet_hours.h"
 #include "sc/dispatch/broadcast_runner.h"
-#include "sc/dispatch/import_runner.h"
-#include "sc/providers/crypto.h"
 #include "sc/dispatch/dispatcher.h"
+#include "sc/dispatch/import_runner.h"
 #include "sc/http/server.h"
+#include "sc/providers/crypto.h"
 #include "sc/providers/sendgrid_event_verifier.h"
 #include "sc/providers/twilio_webhook_verifier.h"
 #include "sc/storage/open.h"
@@ -300,9 +300,7 @@ ImportRunner::Options import_runner_options(const Config& c) {
   ImportRunner::Options o;
   o.settings.confirms_per_second = c.import_confirms_per_second;
   o.settings.quiet_hours = QuietHours{c.sms_window_start_minute, c.sms_window_end_minute};
-  o.settings.sha256_hex = [](std::string_view text) {
-    return crypto::hex(crypto::sha256(text));
-  };
+  o.settings.sha256_hex = [](std::string_view text) { return crypto::hex(crypto::sha256(text)); };
   return o;
 }
 
@@ -331,8 +329,8 @@ int cmd_serve(Config config) {
   const auto webhooks = webhook_verifiers(c);
   ImportRunner imports(*w.service, db->import_tx(), db->import_reads(), db_clock,
                        import_runner_options(c));
-  const Running running{w,       *db, registry, dispatcher, runner, imports, broadcast_composer,
-                        webhooks};
+  const Running running{w,      *db,     registry,           dispatcher,
+                        runner, imports, broadcast_composer, webhooks};
   HttpServer server(http_deps(running), http_options(c));
   return run_until_stopped(running, server, stop_signals);
 }

@@ -93,9 +93,8 @@ std::optional<ImportRefusal> CsvSplitter::feed(std::string_view bytes,
     if (utf8_need_ > 0) {
       if ((u & 0xC0) != 0x80) return refuse_at("invalid_encoding", "the file is not UTF-8");
       utf8_cp_ = (utf8_cp_ << 6) | (u & 0x3F);
-      if (--utf8_need_ == 0 &&
-          (utf8_cp_ < utf8_min_ || utf8_cp_ > 0x10FFFF ||
-           (utf8_cp_ >= 0xD800 && utf8_cp_ <= 0xDFFF)))
+      if (--utf8_need_ == 0 && (utf8_cp_ < utf8_min_ || utf8_cp_ > 0x10FFFF ||
+                                (utf8_cp_ >= 0xD800 && utf8_cp_ <= 0xDFFF)))
         return refuse_at("invalid_encoding", "the file is not UTF-8");
     } else if (u >= 0x80) {
       if (u >= 0xC2 && u <= 0xDF) {
@@ -321,8 +320,8 @@ Result<ImportColumns> import_columns(std::string_view header) {
   }};
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto name = text::to_lower_ascii(text::trim(names[i]));
-    auto it = std::find_if(known.begin(), known.end(),
-                           [&](const auto& k) { return name == k.first; });
+    auto it =
+        std::find_if(known.begin(), known.end(), [&](const auto& k) { return name == k.first; });
     if (it == known.end()) {
       std::string shown = name.size() > 40 ? name.substr(0, 40) + "…" : name;
       if (!text::is_valid_utf8(shown)) shown = "?";
@@ -439,9 +438,9 @@ PreparedImportRow ImportEngine::prepare_row(std::int64_t line, std::string_view 
   row.line = line;
   const auto f = csv_fields(record);
   if (f.size() != columns_.count) {
-    row.refused = refusal("field_count", "the row has " + std::to_string(f.size()) +
-                                             " fields, the header " +
-                                             std::to_string(columns_.count));
+    row.refused =
+        refusal("field_count", "the row has " + std::to_string(f.size()) + " fields, the header " +
+                                   std::to_string(columns_.count));
     return row;
   }
   SignupRequest req;
@@ -461,9 +460,9 @@ PreparedImportRow ImportEngine::prepare_row(std::int64_t line, std::string_view 
   if (auto at = field_of(f, columns_.consented_at)) {
     auto t = parse_rfc3339(*at);
     if (!t) {
-      row.refused = refusal("invalid_consented_at",
-                            "consented_at is not an RFC 3339 time (2024-05-01T12:00:00Z)",
-                            "consented_at");
+      row.refused =
+          refusal("invalid_consented_at",
+                  "consented_at is not an RFC 3339 time (2024-05-01T12:00:00Z)", "consented_at");
       return row;
     }
     row.consented_at = *t;
@@ -540,8 +539,8 @@ std::int64_t ImportEngine::confirmation_due(ChannelKind kind, const std::string&
   // seconds after the import was created (never before now).
   const std::int64_t n = kind == ChannelKind::kEmail ? job_.confirms_email++ : job_.confirms_sms++;
   const double rate = settings_.confirms_per_second > 0 ? settings_.confirms_per_second : 1;
-  std::int64_t due =
-      std::max(now, job_.created_at + static_cast<std::int64_t>(std::floor(static_cast<double>(n) / rate)));
+  std::int64_t due = std::max(
+      now, job_.created_at + static_cast<std::int64_t>(std::floor(static_cast<double>(n) / rate)));
   if (kind == ChannelKind::kSms) {
     if (auto until = quiet_hours_wait_until(address, due, settings_.quiet_hours); until > 0)
       due = until;
@@ -719,8 +718,8 @@ ImportEngine::Applied ImportEngine::apply(const Transaction& tx,
     if (std::none_of(texts.begin(), texts.end(),
                      [&](const ConsentText* x) { return x->sha256_hex == t->sha256_hex; })) {
       texts.push_back(t);
-      tx.consent_log.store_consent_text(
-          row.contact.phone ? ChannelKind::kSms : ChannelKind::kEmail, *t, now);
+      tx.consent_log.store_consent_text(row.contact.phone ? ChannelKind::kSms : ChannelKind::kEmail,
+                                        *t, now);
     }
   }
   job_.confirms_email = committed_email_;

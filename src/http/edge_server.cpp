@@ -644,8 +644,8 @@ class EdgeConnection::StreamedBody final : public BodyStream {
     while (c_.pos_ == c_.in_.size()) {
       if (!c_.fill(deadline)) return fail(408, "the body did not arrive in time");
     }
-    const auto k = static_cast<std::size_t>(
-        std::min<std::uint64_t>({n, want, c_.in_.size() - c_.pos_}));
+    const auto k =
+        static_cast<std::size_t>(std::min<std::uint64_t>({n, want, c_.in_.size() - c_.pos_}));
     std::memcpy(buf, c_.in_.data() + c_.pos_, k);
     c_.pos_ += k;
     got_ += k;

@@ -19,8 +19,8 @@ using nlohmann::json;
 constexpr int kRowsPage = 1000;
 
 Error refusal_error(const ImportRefusal& r) {
-  return Error{r.status == 413 ? ErrorCode::kTooLarge : ErrorCode::kInvalidInput, r.code,
-               r.message, ""};
+  return Error{r.status == 413 ? ErrorCode::kTooLarge : ErrorCode::kInvalidInput, r.code, r.message,
+               ""};
 }
 
 // text/csv, in UTF-8 when a charset is named.
@@ -40,8 +40,7 @@ bool csv_media_type(const std::string& value) {
 
 std::optional<Error> import_params(const httplib::Request& req, ImportJob& job) {
   auto mode = import_mode_from(req.get_param_value("mode"));
-  if (!mode)
-    return invalid("invalid_mode", "mode must be 'confirmed' or 'pending'", "mode");
+  if (!mode) return invalid("invalid_mode", "mode must be 'confirmed' or 'pending'", "mode");
   job.mode = *mode;
   if (req.has_param("dry_run")) {
     const auto d = req.get_param_value("dry_run");
@@ -189,10 +188,9 @@ void add_import_routes(Router& router, const RouteEnv& env) {
   });
   router.get(R"(/api/v1/admin/imports/([^/]*))",
              [&env](const httplib::Request& q, httplib::Response& s) { show_import(env, q, s); });
-  router.get(R"(/api/v1/admin/imports/([^/]*)/rows\.csv)",
-             [&env](const httplib::Request& q, httplib::Response& s) {
-               import_rows_csv(env, q, s);
-             });
+  router.get(
+      R"(/api/v1/admin/imports/([^/]*)/rows\.csv)",
+      [&env](const httplib::Request& q, httplib::Response& s) { import_rows_csv(env, q, s); });
 }
 
 }  // namespace sc::detail

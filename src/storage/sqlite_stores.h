@@ -59,8 +59,7 @@ class SqliteConsentStore final : public SubscriberStore,
                                                std::int64_t requested_until) override;
   std::vector<std::string> topic_requests_of(std::int64_t channel_id) override;
   void append_consent(const ConsentEvent& e, const ConsentText* text) override;
-  void store_consent_text(ChannelKind channel, const ConsentText& text,
-                          std::int64_t at) override;
+  void store_consent_text(ChannelKind channel, const ConsentText& text, std::int64_t at) override;
   std::int64_t enqueue_email(const OutboxEntry& entry, const OutboundEmail& email) override;
   std::int64_t enqueue_sms(const OutboxEntry& entry, const OutboundSms& sms) override;
   bool inbound_text_seen(std::string_view message_sid) override;

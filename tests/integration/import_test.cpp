@@ -50,8 +50,8 @@ class ImportTest : public ServiceTest {
   }
 
   std::string rows_csv(std::int64_t id) {
-    auto r = cli_->Get(("/api/v1/admin/imports/" + std::to_string(id) + "/rows.csv").c_str(),
-                       admin());
+    auto r =
+        cli_->Get(("/api/v1/admin/imports/" + std::to_string(id) + "/rows.csv").c_str(), admin());
     return r && r->status == 200 ? r->body : "HTTP " + std::to_string(r ? r->status : 0);
   }
 
@@ -85,11 +85,8 @@ TEST_F(ImportTest, AConfirmedImportRecordsTheEvidenceAndReportsEveryRefusedRowWi
                           "gus@example.org,,Gus,,2024-01-02T03:04:05Z,web,,999.1.1.1\r\n";
   auto job = run(csv);
   ASSERT_EQ(job["status"], "completed") << job.dump();
-  EXPECT_EQ(job["counts"], json({{"rows", 9},
-                                 {"added", 2},
-                                 {"updated", 0},
-                                 {"unchanged", 0},
-                                 {"refused", 7}}));
+  EXPECT_EQ(job["counts"],
+            json({{"rows", 9}, {"added", 2}, {"updated", 0}, {"unchanged", 0}, {"refused", 7}}));
   // Line numbers are the file's own: the quoted newline counts.
   const auto rows = rows_csv(job["id"]);
   EXPECT_EQ(rows.rfind("line,verdict,reason\r\n", 0), 0u) << rows;
@@ -111,35 +108,33 @@ TEST_F(ImportTest, AConfirmedImportRecordsTheEvidenceAndReportsEveryRefusedRowWi
   EXPECT_EQ(log[0]["source"], "import");
   EXPECT_EQ(log[0]["at"], "2024-01-02T03:04:05Z");
   EXPECT_EQ(log[0]["ip"], "192.0.2.1");
-  EXPECT_EQ(log[0]["detail"], "import " + std::to_string(job["id"].get<int>()) +
-                                  " by SC_ADMIN_API_KEY: paper form");
+  EXPECT_EQ(log[0]["detail"],
+            "import " + std::to_string(job["id"].get<int>()) + " by SC_ADMIN_API_KEY: paper form");
   EXPECT_EQ(log[1]["action"], "confirm");
   auto bob = subscriber("bob@example.org");
   EXPECT_EQ(bob["channels"]["sms"]["state"], "confirmed");
   EXPECT_EQ(bob["consent_log"][0]["consent_text_version"].get<std::string>().rfind("import-", 0),
             0u);
-  EXPECT_EQ(
-      db_inspect::query_value(db(), "SELECT count(*) FROM audit_log WHERE action = 'import.create'"),
-      "1");
+  EXPECT_EQ(db_inspect::query_value(
+                db(), "SELECT count(*) FROM audit_log WHERE action = 'import.create'"),
+            "1");
   // Nothing of the upload outlives the import.
   EXPECT_EQ(count("import_parts"), 0);
 }
 
 TEST_F(ImportTest, TheSameFileTwiceChangesNothingTheSecondTime) {
   start();
-  const std::string csv = "email,first_name,topics,consented_at,consent_source\n"
-                          "a@example.org,Ann,news,2024-01-02T03:04:05Z,web\n"
-                          "b@example.org,Bob,,2024-01-02T03:04:05Z,web\n"
-                          "bad,Cy,,2024-01-02T03:04:05Z,web\n";
+  const std::string csv =
+      "email,first_name,topics,consented_at,consent_source\n"
+      "a@example.org,Ann,news,2024-01-02T03:04:05Z,web\n"
+      "b@example.org,Bob,,2024-01-02T03:04:05Z,web\n"
+      "bad,Cy,,2024-01-02T03:04:05Z,web\n";
   auto first = run(csv);
   EXPECT_EQ(first["counts"]["added"], 2);
   const auto consent = count("consent_log"), subscribers = count("subscribers");
   auto second = run(csv);
-  EXPECT_EQ(second["counts"], json({{"rows", 3},
-                                    {"added", 0},
-                                    {"updated", 0},
-                                    {"unchanged", 2},
-                                    {"refused", 1}}));
+  EXPECT_EQ(second["counts"],
+            json({{"rows", 3}, {"added", 0}, {"updated", 0}, {"unchanged", 2}, {"refused", 1}}));
   EXPECT_EQ(count("consent_log"), consent);
   EXPECT_EQ(count("subscribers"), subscribers);
 }
@@ -152,15 +147,17 @@ TEST_F(ImportTest, UnsubscribedAndSuppressedAddressesAreNeverChanged) {
             2);
   const auto left = subscriber("left@example.org")["id"].get<std::int64_t>();
   const auto erased = subscriber("erased@example.org")["id"].get<std::int64_t>();
-  auto u = cli_->Post(("/api/v1/admin/subscribers/" + std::to_string(left) + "/unsubscribe").c_str(),
-                      admin(), R"({"channel":"all"})", "application/json");
+  auto u =
+      cli_->Post(("/api/v1/admin/subscribers/" + std::to_string(left) + "/unsubscribe").c_str(),
+                 admin(), R"({"channel":"all"})", "application/json");
   ASSERT_TRUE(u && u->status == 200);
   auto d = cli_->Delete(("/api/v1/admin/subscribers/" + std::to_string(erased)).c_str(), admin());
   ASSERT_TRUE(d && d->status == 204);
 
-  auto job = run("email,first_name,consented_at,consent_source\n"
-                 "left@example.org,Lefty,2024-06-02T03:04:05Z,web\n"
-                 "Erased@Example.org,Back,2024-06-02T03:04:05Z,web\n");
+  auto job =
+      run("email,first_name,consented_at,consent_source\n"
+          "left@example.org,Lefty,2024-06-02T03:04:05Z,web\n"
+          "Erased@Example.org,Back,2024-06-02T03:04:05Z,web\n");
   EXPECT_EQ(job["counts"]["refused"], 1);
   EXPECT_EQ(job["counts"]["updated"], 1);  // the name; never the consent
   EXPECT_EQ(email_state("left@example.org"), "unsubscribed");
@@ -179,25 +176,27 @@ TEST_F(ImportTest, APendingImportQueuesPacedConfirmationsBehindSignUps) {
   // Due one a second from the import's start: a sign-up's own confirmation
   // (due at once) is claimed ahead of all of them.
   const auto spread = db_inspect::query_value(
-      db(), "SELECT max(next_attempt_at) - min(next_attempt_at) FROM outbox WHERE purpose = "
-            "'confirm'");
+      db(),
+      "SELECT max(next_attempt_at) - min(next_attempt_at) FROM outbox WHERE purpose = "
+      "'confirm'");
   EXPECT_EQ(spread, "2");
   ASSERT_TRUE(wait_emails(3));
   const auto mails = emails();
   EXPECT_NE(mails[0].find("/confirm/"), std::string::npos);
-  EXPECT_EQ(
-      db_inspect::query_value(db(), "SELECT count(*) FROM consent_log WHERE source = 'import' AND "
+  EXPECT_EQ(db_inspect::query_value(db(),
+                                    "SELECT count(*) FROM consent_log WHERE source = 'import' AND "
                                     "action = 'grant'"),
-      "3");
+            "3");
 }
 
 TEST_F(ImportTest, ADryRunReportsEveryRowAndChangesNothing) {
   start();
-  auto job = run("email,consented_at,consent_source\n"
-                 "a@example.org,2024-01-02T03:04:05Z,web\n"
-                 "a@example.org,2024-01-02T03:04:05Z,web\n"
-                 "b@example.org,,\n",
-                 "mode=confirmed&dry_run=true");
+  auto job =
+      run("email,consented_at,consent_source\n"
+          "a@example.org,2024-01-02T03:04:05Z,web\n"
+          "a@example.org,2024-01-02T03:04:05Z,web\n"
+          "b@example.org,,\n",
+          "mode=confirmed&dry_run=true");
   EXPECT_EQ(job["dry_run"], true);
   EXPECT_EQ(job["counts"]["added"], 1);
   EXPECT_EQ(job["counts"]["refused"], 2);
@@ -237,8 +236,7 @@ TEST_F(ImportTest, AnUploadRefusedWholeLeavesNothingBehind) {
       {"email\nx@example.org\n", "mode=maybe", "text/csv", 422, "invalid_mode"},
       {"email\nx@example.org\n", "", "text/csv", 422, "invalid_mode"},
       {"email\nx@example.org\n", "mode=pending&dry_run=yes", "text/csv", 422, "invalid_dry_run"},
-      {"email\nx@example.org\n", "mode=pending", "application/json", 415,
-       "unsupported_media_type"},
+      {"email\nx@example.org\n", "mode=pending", "application/json", 415, "unsupported_media_type"},
       {"email\nx@example.org\n", "mode=pending", "text/csv; charset=latin1", 415,
        "unsupported_media_type"},
   };
@@ -250,7 +248,8 @@ TEST_F(ImportTest, AnUploadRefusedWholeLeavesNothingBehind) {
     expect_nothing_stored();
   }
   // A read key may look, never import; no key, nothing.
-  auto none = cli_->Post("/api/v1/admin/imports?mode=pending", "email\nx@example.org\n", "text/csv");
+  auto none =
+      cli_->Post("/api/v1/admin/imports?mode=pending", "email\nx@example.org\n", "text/csv");
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 401);
   auto missing = cli_->Get("/api/v1/admin/imports/999", admin());
@@ -264,10 +263,12 @@ TEST_F(ImportTest, AnUploadRefusedWholeLeavesNothingBehind) {
 
 TEST_F(ImportTest, ABomCrlfAndQuotedFieldsAreRead) {
   start();
-  auto job = run("\xEF\xBB\xBF" "email,first_name,consented_at,consent_source\r\n"
-                 "\"a@example.org\",\"O'Brien\",2024-01-02T03:04:05Z,\"web, \"\"spring\"\"\"\r\n"
-                 "\r\n"
-                 "b@example.org,Bea,2024-01-02T03:04:05Z,\"=HYPERLINK(\"\"x\"\")\"\r\n");
+  auto job =
+      run("\xEF\xBB\xBF"
+          "email,first_name,consented_at,consent_source\r\n"
+          "\"a@example.org\",\"O'Brien\",2024-01-02T03:04:05Z,\"web, \"\"spring\"\"\"\r\n"
+          "\r\n"
+          "b@example.org,Bea,2024-01-02T03:04:05Z,\"=HYPERLINK(\"\"x\"\")\"\r\n");
   ASSERT_EQ(job["counts"]["added"], 2) << job.dump() << rows_csv(job["id"]);
   auto a = subscriber("a@example.org");
   EXPECT_EQ(a["first_name"], "O'Brien");
@@ -348,15 +349,14 @@ TEST_F(ImportTest, AnImportKilledMidWayIsResumedWithEveryRowOnce) {
   cli_->set_read_timeout(10, 0);
   job = wait_done(id);
   EXPECT_EQ(job["status"], "completed");
-  EXPECT_EQ(job["counts"], json({{"rows", kRows},
-                                 {"added", kRows},
-                                 {"updated", 0},
-                                 {"unchanged", 0},
-                                 {"refused", 0}}))
+  EXPECT_EQ(
+      job["counts"],
+      json({{"rows", kRows}, {"added", kRows}, {"updated", 0}, {"unchanged", 0}, {"refused", 0}}))
       << (mid_way ? "killed mid-way" : "it had finished before the kill");
   EXPECT_EQ(count("subscribers"), kRows);
-  EXPECT_EQ(db_inspect::query_value(db(), "SELECT count(*) FROM consent_log WHERE action = 'grant'"),
-            std::to_string(kRows));
+  EXPECT_EQ(
+      db_inspect::query_value(db(), "SELECT count(*) FROM consent_log WHERE action = 'grant'"),
+      std::to_string(kRows));
 }
 
 TEST_F(ImportTest, TheCliImportsAFileFromTheHost) {
@@ -381,8 +381,8 @@ TEST_F(ImportTest, TheCliImportsAFileFromTheHost) {
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.out.find("added 0, updated 0, unchanged 2, refused 1"), std::string::npos)
       << again.out;
-  auto refused = run_binary(SC_BINARY, {"import", dir_.str("missing.csv"), "--mode", "pending"},
-                             env);
+  auto refused =
+      run_binary(SC_BINARY, {"import", dir_.str("missing.csv"), "--mode", "pending"}, env);
   EXPECT_EQ(refused.exit_code, 2);
   auto usage = run_binary(SC_BINARY, {"import", file}, env);
   EXPECT_EQ(usage.exit_code, 2);

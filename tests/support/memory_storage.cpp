@@ -850,10 +850,10 @@ class MemoryImportStore final : public ImportStore {
   void release_own(std::int64_t) override {
     for (auto& [id, i] : d_.imports) {
       const auto owner = d_.instances.find(i.lease_owner);
-      const bool own = !i.lease_owner.empty() &&
-                       (owner == d_.instances.end() || owner->second == name_);
-      if (own && (i.job.status == ImportStatus::kReceiving ||
-                  i.job.status == ImportStatus::kRunning))
+      const bool own =
+          !i.lease_owner.empty() && (owner == d_.instances.end() || owner->second == name_);
+      if (own &&
+          (i.job.status == ImportStatus::kReceiving || i.job.status == ImportStatus::kRunning))
         let_go(i);
     }
   }

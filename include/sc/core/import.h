@@ -310,8 +310,7 @@ class ImportEngine {
 
  private:
   PreparedImportRow prepare_row(std::int64_t line, std::string_view record);
-  ImportRowVerdict apply_row(const Transaction& tx, const PreparedImportRow& row,
-                             std::int64_t now);
+  ImportRowVerdict apply_row(const Transaction& tx, const PreparedImportRow& row, std::int64_t now);
   void log(const Transaction& tx, const Channel& ch, ConsentAction action,
            const PreparedImportRow& row, std::int64_t at);
   std::int64_t confirmation_due(ChannelKind kind, const std::string& address, std::int64_t now);

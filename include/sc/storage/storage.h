@@ -72,8 +72,8 @@ class WriteContext {
   virtual const OutboxTransaction& outbox_tx() = 0;  // the dispatcher's
   virtual OutboxStore& outbox() = 0;
   virtual const BroadcastTransaction& broadcast_tx() = 0;  // drafts, ledger and audit log
-  virtual AuditLog& audit_log() = 0;      // admin actions (sc/storage/admin_keys.h)
-  virtual RateGrants& rate_grants() = 0;  // providers' rate limits across instances
+  virtual AuditLog& audit_log() = 0;                 // admin actions (sc/storage/admin_keys.h)
+  virtual RateGrants& rate_grants() = 0;             // providers' rate limits across instances
   virtual const ImportTransaction& import_tx() = 0;  // imports (sc/core/import.h)
 };
 
