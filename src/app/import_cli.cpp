@@ -1,4 +1,4 @@
-// `stayconnected import FILE --mode confirmed|pending [--dry-run] [--rows OUT.csv]`:
+// `stayconnected import FILE --mode confirmed|pending [--dry-run] [--rows FILE]`:
 // an import from the host, the same as POST /api/v1/admin/imports (checked
 // whole and stored before anything changes, then applied a part per
 // transaction by an import runner), without the HTTP service. Its consent-log
@@ -116,7 +116,7 @@ int cmd_import(Config config, const std::vector<std::string>& args) {
   if (!a) {
     std::fprintf(stderr,
                  "usage: stayconnected import FILE --mode confirmed|pending [--dry-run] "
-                 "[--rows OUT.csv]\n");
+                 "[--rows FILE]\n");
     return 2;
   }
   check_data_dir(config);

@@ -253,13 +253,16 @@ void ImportUpload::store() {
   stored_ += static_cast<std::int64_t>(parts_.size());
   parts_.clear();
   pending_ = 0;
+  last_store_ = std::chrono::steady_clock::now();
 }
 
 std::optional<ImportRefusal> ImportUpload::feed(std::string_view bytes) {
   const auto before = parts_.size();
   if (auto r = splitter_.feed(bytes, parts_)) return r;
   for (auto i = before; i < parts_.size(); ++i) pending_ += parts_[i].data.size();
-  if (pending_ >= kStoreBytes) store();
+  if (pending_ >= kStoreBytes || (!splitter_.header().empty() &&
+                                  std::chrono::steady_clock::now() - last_store_ >= kStoreEvery))
+    store();
   return std::nullopt;
 }
 

@@ -191,6 +191,14 @@ class MigrateDataTest : public ServiceTest {
         cli_->Delete(("/api/v1/admin/subscribers/" + std::to_string(gone.value("id", 0))).c_str(),
                      {{"Authorization", std::string("Bearer ") + kAdminKey}});
     EXPECT_TRUE(erased && erased->status == 204);
+    // An import with a refused row (its verdict is kept).
+    auto imported = cli_->Post("/api/v1/admin/imports?mode=pending",
+                               {{"Authorization", std::string("Bearer ") + kAdminKey}},
+                               "email\nimported@example.org\nnot-an-email\n", "text/csv");
+    EXPECT_TRUE(imported && imported->status == 202);
+    EXPECT_TRUE(wait_for([&] {
+      return db_inspect::query_value(sqlite(), "SELECT status FROM imports") == "completed";
+    }));
     // A sign-up whose link is mailed now and clicked only after the move.
     EXPECT_EQ(post_json("/api/v1/subscriptions", {{"email", "later@example.org"}})->status, 202);
     EXPECT_TRUE(wait_for([&] { return !confirm_link_for("later@example.org").empty(); }));
@@ -204,6 +212,12 @@ TEST_F(MigrateDataTest, CopiesEveryTableWithItsIdsAndOldLinksStillWork) {
   const auto later_link = populate();
   ASSERT_FALSE(later_link.empty());
   ASSERT_FALSE(HasFailure());
+  // An import still running when the service stopped: it resumes after the move.
+  db_inspect::exec(sqlite(),
+                   "INSERT INTO imports (mode, dry_run, status, key_name, header, created_at, "
+                   "parts) VALUES ('pending', 0, 'running', 'ops', 'email', 1, 1); "
+                   "INSERT INTO import_parts (import_id, seq, first_line, data) "
+                   "SELECT max(id), 0, 2, 'moved@example.org' || char(10) FROM imports;");
   for (const auto& t : storage::copied_tables()) {
     // SendGrid's events and rate grants (no rate set): not part of this journey.
     if (t != "provider_events" && t != "rate_grants") {

@@ -16,7 +16,7 @@ namespace sc {
 std::unique_ptr<storage::Database> open_database(const Config& c, metrics::Registry& registry);
 // The import runner's settings from the config.
 ImportRunner::Options import_runner_options(const Config& c);
-// `import FILE --mode confirmed|pending [--dry-run] [--rows OUT.csv]`
+// `import FILE --mode confirmed|pending [--dry-run] [--rows FILE]`
 // (args[0] is the command; import_cli.cpp): stores the file as an import and
 // applies it, printing progress and the counts. 0 completed, 1 failed (the
 // database), 2 bad usage or the file refused whole.

@@ -15,6 +15,7 @@
 // channels pending and queues the usual confirmation, paced. A channel that
 // is unsubscribed, undeliverable or suppressed is never changed.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -145,7 +146,7 @@ class ImportReads {
   virtual std::vector<ImportRowVerdict> rows(std::int64_t id, std::int64_t after, int limit) = 0;
 };
 
-// One line of an import's rows.csv ("line,verdict,reason" with the reason
+// One line of an import's refused rows as CSV ("line,verdict,reason" with the reason
 // quoted; the reasons are the service's own words), CRLF ended.
 std::string import_row_csv(const ImportRowVerdict& v);
 inline constexpr const char* kImportRowsCsvHeader = "line,verdict,reason\r\n";
@@ -214,6 +215,8 @@ class ImportUpload {
  public:
   static constexpr std::int64_t kLeaseMs = 120'000;  // a store may stall this long
   static constexpr std::size_t kStoreBytes = 1 << 20;
+  // A slow client's upload is stored (and its lease renewed) at least this often.
+  static constexpr std::chrono::seconds kStoreEvery{20};
 
   ImportUpload(ImportTransactions& tx, ImportJob job, ImportLimits limits);
   ~ImportUpload();
@@ -238,6 +241,7 @@ class ImportUpload {
   std::size_t pending_ = 0;
   std::int64_t id_ = 0, stored_ = 0;
   bool started_ = false;
+  std::chrono::steady_clock::time_point last_store_ = std::chrono::steady_clock::now();
 };
 
 // The fields of one well-framed record (CsvSplitter checked it), quotes
