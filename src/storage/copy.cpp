@@ -24,10 +24,10 @@ namespace {
 // checked row by row). A table a migration adds must be added here: the
 // copy refuses a database with a table it does not know.
 const std::vector<std::string> kTables = {
-    "subscribers",  "channels",         "subscriber_topics", "topic_requests",  "consent_texts",
-    "consent_log",  "broadcasts",       "broadcast_leases",  "instances",       "outbox",
-    "admin_keys",   "audit_log",        "inbound_texts",     "provider_events", "rate_grants",
-    "suppressions", "imports",          "import_parts",      "import_rows",     "sms_confirm_sends"};
+    "subscribers",  "channels",   "subscriber_topics", "topic_requests",  "consent_texts",
+    "consent_log",  "broadcasts", "broadcast_leases",  "instances",       "outbox",
+    "admin_keys",   "audit_log",  "inbound_texts",     "provider_events", "rate_grants",
+    "suppressions", "imports",    "import_parts",      "import_rows",     "sms_confirm_sends"};
 constexpr const char* kMigrationsTable = "schema_migrations";
 
 // Rows are sent to the server in chunks of about this many bytes.
