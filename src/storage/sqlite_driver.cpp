@@ -123,7 +123,6 @@ std::unique_ptr<Connection> connect_sqlite(const std::string& path, Mode mode,
                                       : "connection.synchronous_normal"));
       db->exec(q.sql("connection.foreign_keys_on"));
       db->exec(q.sql("connection.secure_delete_on"));
-      db->exec(q.sql("connection.writer_cache"));
     }
     db->exec(q.sql("connection.temp_store_memory"));
     return std::make_unique<SqliteConnection>(std::move(db));

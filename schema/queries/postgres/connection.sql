@@ -3,7 +3,7 @@
 --
 -- Dialect-only names (scripts/pg-check-sql.sh reads the two lines below):
 -- postgres-only: connection.synchronous_on connection.utc connection.custom_plans
--- sqlite-only: connection.journal_wal connection.synchronous_full connection.synchronous_normal connection.foreign_keys_on connection.temp_store_memory connection.secure_delete_on connection.writer_cache
+-- sqlite-only: connection.journal_wal connection.synchronous_full connection.synchronous_normal connection.foreign_keys_on connection.temp_store_memory connection.secure_delete_on
 --
 -- SQLite's pragmas have no PostgreSQL meaning: WAL is always on, foreign
 -- keys are always enforced, temporary storage is the server's. What a

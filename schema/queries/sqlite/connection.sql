@@ -21,8 +21,3 @@ PRAGMA temp_store=MEMORY;
 -- of a person in free space of the file; sc/core/erasure.h).
 -- name: connection.secure_delete_on
 PRAGMA secure_delete=ON;
-
--- The writer's page cache: 64 MB instead of SQLite's 2 MB, so that the
--- indexes a bulk write touches (an import's rows) stay in memory.
--- name: connection.writer_cache
-PRAGMA cache_size=-65536;
